@@ -1,0 +1,59 @@
+# cxvisor: the two commands of the quick start, and a few more.
+#   make run     boot cxvisor on QEMU with the default VMs (VMS="a.toml b.toml" chooses others)
+#   make test    install what is missing, build everything, run unit and system tests
+#   make bench   micro-benchmarks under -icount; writes build/bench/results.json
+#   make debug   like run, but QEMU waits for GDB; prints the command to attach
+BUILD ?= build
+ARCH ?= aarch64
+SMP ?= 4
+MEM ?= 1G
+JOBS ?= $(shell nproc)
+VMS ?= configs/vms/hello.toml configs/vms/smp.toml configs/vms/echo.toml
+
+HOST_DIR := $(BUILD)/host
+IMAGE_DIR := $(BUILD)/$(ARCH)
+VMCONFIG := $(HOST_DIR)/tools/vmconfig/cxv-vmconfig
+IMAGE := $(IMAGE_DIR)/src/cxvisor.bin
+RUN_IMAGE := $(BUILD)/run/cxvisor-run.bin
+QEMU := qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu cortex-a72 \
+        -smp $(SMP) -m $(MEM) -nographic -nic none
+
+.PHONY: all setup host image run debug test bench clean
+all: host image
+
+setup:
+	@scripts/setup.sh
+
+host: setup
+	@cmake -S . -B $(HOST_DIR) -G Ninja -DCXV_TARGET=host -DCXV_IMAGE_DIR=$(abspath $(IMAGE_DIR)) >/dev/null
+	@ninja -C $(HOST_DIR) -j $(JOBS)
+
+image: setup
+	@cmake -S . -B $(IMAGE_DIR) -G Ninja -DCXV_TARGET=$(ARCH) \
+	    -DCMAKE_TOOLCHAIN_FILE=$(abspath cmake/$(ARCH)-elf.cmake) -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@ninja -C $(IMAGE_DIR) -j $(JOBS)
+
+$(RUN_IMAGE): host image FORCE
+	@mkdir -p $(dir $@)
+	@$(VMCONFIG) --cpus $(SMP) --search-path $(IMAGE_DIR)/guests --image $(IMAGE) -o $@ $(VMS)
+
+run: $(RUN_IMAGE)
+	@echo "cxvisor: QEMU console; Ctrl-\\ switches the console between VMs, Ctrl-A x quits QEMU"
+	$(QEMU) -kernel $(RUN_IMAGE)
+
+debug: $(RUN_IMAGE)
+	@echo "QEMU waits for GDB on :1234. In another terminal:"
+	@echo "  gdb-multiarch $(IMAGE_DIR)/src/cxvisor.elf -ex 'target remote :1234'"
+	$(QEMU) -kernel $(RUN_IMAGE) -s -S
+
+test: host image
+	@ctest --test-dir $(HOST_DIR) --output-on-failure -j 2 --timeout 600
+
+bench: host image
+	@python3 bench/run.py --build $(BUILD) --arch $(ARCH)
+
+clean:
+	rm -rf $(BUILD)
+
+.PHONY: FORCE
+FORCE:

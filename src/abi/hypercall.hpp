@@ -1,0 +1,64 @@
+// cxvisor's guest-visible call interface. Shared by the hypervisor and the test guests, so it uses
+// only plain integer constants (no includes beyond <stdint.h>).
+//
+// Calls follow the Arm SMC Calling Convention (DEN0028, section 2): function id in x0, arguments in
+// x1..x6, results in x0..x3, issued with HVC #0 (SMC #0 traps to cxvisor too and is handled alike).
+// cxvisor's own calls sit in the "Vendor Specific Hypervisor Service" owner range (owner 6), fast
+// calls, SMC64: 0xC6000000 + n. PSCI (DEN0022) uses its standard ids 0x84000000/0xC4000000.
+// Unknown function ids return CXV_NOT_SUPPORTED (-1) in x0, as SMCCC requires; the guest keeps
+// running.
+#pragma once
+#include <stdint.h>
+
+namespace cxv_abi {
+
+inline constexpr uint64_t HC_BASE = 0xC6000000;
+// x0 <- version (major << 16 | minor).
+inline constexpr uint64_t HC_VERSION = HC_BASE + 0;
+// Does nothing; x0 <- 0. The null hypercall that `make bench` measures.
+inline constexpr uint64_t HC_NOP = HC_BASE + 1;
+// x0 <- 0, x1 <- x1 + x2 + x3 + x4 + x5 + x6, x2 <- x1 ^ x2, x3 <- ~x1:
+// a round trip that proves arguments reach cxvisor and results reach the guest.
+inline constexpr uint64_t HC_ECHO = HC_BASE + 2;
+// x0 <- 0, x1 <- VM id, x2 <- vCPU id, x3 <- how many times this VM was reset (0 on first boot).
+inline constexpr uint64_t HC_VM_INFO = HC_BASE + 3;
+// Print the character in x1 on the VM's console (same path as the emulated UART). x0 <- 0.
+inline constexpr uint64_t HC_PUTC = HC_BASE + 4;
+
+inline constexpr int64_t CXV_OK = 0;
+inline constexpr int64_t CXV_NOT_SUPPORTED = -1; // SMCCC_RET_NOT_SUPPORTED
+inline constexpr int64_t CXV_INVALID = -2;       // SMCCC_RET_NOT_REQUIRED is -2; we use it for bad args
+
+inline constexpr uint32_t VERSION_MAJOR = 0;
+inline constexpr uint32_t VERSION_MINOR = 1;
+
+// PSCI 1.1 function ids (DEN0022D, section 5.1). SMC64 forms where the call takes addresses.
+inline constexpr uint64_t PSCI_VERSION = 0x84000000;
+inline constexpr uint64_t PSCI_CPU_SUSPEND_64 = 0xC4000001;
+inline constexpr uint64_t PSCI_CPU_OFF = 0x84000002;
+inline constexpr uint64_t PSCI_CPU_ON_32 = 0x84000003;
+inline constexpr uint64_t PSCI_CPU_ON_64 = 0xC4000003;
+inline constexpr uint64_t PSCI_AFFINITY_INFO_32 = 0x84000004;
+inline constexpr uint64_t PSCI_AFFINITY_INFO_64 = 0xC4000004;
+inline constexpr uint64_t PSCI_MIGRATE_INFO_TYPE = 0x84000006;
+inline constexpr uint64_t PSCI_SYSTEM_OFF = 0x84000008;
+inline constexpr uint64_t PSCI_SYSTEM_RESET = 0x84000009;
+inline constexpr uint64_t PSCI_FEATURES = 0x8400000A;
+
+inline constexpr int64_t PSCI_SUCCESS = 0;
+inline constexpr int64_t PSCI_NOT_SUPPORTED = -1;
+inline constexpr int64_t PSCI_INVALID_PARAMETERS = -2;
+inline constexpr int64_t PSCI_DENIED = -3;
+inline constexpr int64_t PSCI_ALREADY_ON = -4;
+inline constexpr int64_t PSCI_ON_PENDING = -5;
+inline constexpr int64_t PSCI_INTERNAL_FAILURE = -6;
+inline constexpr int64_t PSCI_NOT_PRESENT = -7;
+inline constexpr int64_t PSCI_DISABLED = -8;
+inline constexpr int64_t PSCI_INVALID_ADDRESS = -9;
+
+// AFFINITY_INFO results.
+inline constexpr int64_t PSCI_AFF_ON = 0;
+inline constexpr int64_t PSCI_AFF_OFF = 1;
+inline constexpr int64_t PSCI_AFF_ON_PENDING = 2;
+
+} // namespace cxv_abi

@@ -1,0 +1,109 @@
+// The VM package: the compiled form of the per-VM TOML files. Written by the host tool
+// `cxv-vmconfig` (tools/vmconfig), read by the image (vmm/). The image never parses TOML.
+//
+// Layout (all integers little-endian, all offsets from the start of the package):
+//   PackageHeader
+//   VmRecord[vm_count]
+//   then per VM, at the offsets its record names: MemRegion[], EmuDevice[], PassthroughDevice[]
+//   string table (NUL-terminated strings, referenced by offset)
+//   blobs (kernel, ramdisk, dtb images), each starting at a 4 KiB-aligned offset (so a later
+//   version can map them into a VM instead of copying them).
+// The package itself is placed by `cxv-vmconfig --image` at a 2 MiB-aligned offset after the
+// hypervisor image; the image header field `package_offset` (arch boot code) says where.
+//
+// The image validates everything it reads again (magic, version, sizes, offsets inside the package):
+// a corrupt package is rejected with a message, never trusted.
+#pragma once
+#include <stdint.h>
+
+namespace vm_package {
+
+inline constexpr uint32_t MAGIC = 0x50565843; // "CXVP"
+inline constexpr uint32_t VERSION = 1;
+
+inline constexpr uint32_t MAX_VMS = 16;
+inline constexpr uint32_t MAX_VCPUS = 16;   // per VM
+inline constexpr uint32_t MAX_REGIONS = 16; // memory regions per VM
+inline constexpr uint32_t MAX_EMU_DEVICES = 16;
+inline constexpr uint32_t MAX_PT_DEVICES = 16;
+inline constexpr uint32_t MAX_NAME = 32; // including NUL
+
+struct PackageHeader {
+    uint32_t magic;        // MAGIC
+    uint32_t version;      // VERSION
+    uint64_t total_size;   // bytes of the whole package, header to last blob
+    uint32_t vm_count;
+    uint32_t vm_record_size; // sizeof(VmRecord), a cheap layout check
+    uint64_t vm_records;     // offset of VmRecord[vm_count]
+};
+
+// A blob (image file contents) inside the package. size == 0: absent.
+struct Blob {
+    uint64_t offset;
+    uint64_t size;
+};
+
+enum class MapType : uint32_t { Alloc = 0, Identical = 1, Reserved = 2 };
+
+struct MemRegion {
+    uint64_t gpa;
+    uint64_t size;
+    uint32_t flags;    // R=1 W=2 X=4 DEVICE=8, as axvisor
+    uint32_t map_type; // MapType
+};
+
+// Emulated device types. Numbers are cxvisor's own (documented in docs/configuration.md); the TOML
+// may give the name ("pl011") or the number.
+enum class EmuType : uint32_t {
+    Pl011 = 1,
+};
+
+struct EmuDevice {
+    char name[MAX_NAME];
+    uint64_t base_gpa;
+    uint64_t length;
+    uint32_t irq;       // guest interrupt id, 0 = none
+    uint32_t type;      // EmuType
+    uint32_t cfg_count; // entries used in cfg
+    uint32_t reserved;
+    uint64_t cfg[8];
+};
+
+struct PassthroughDevice {
+    char name[MAX_NAME];
+    uint64_t base_gpa;
+    uint64_t base_hpa;
+    uint64_t length;
+    uint32_t irq; // host interrupt to forward, 0 = none
+    uint32_t reserved;
+};
+
+enum class InterruptMode : uint32_t { NoIrq = 0, Emulated = 1, Passthrough = 2 };
+
+struct VmRecord {
+    uint32_t id;
+    uint32_t cpu_num;
+    char name[MAX_NAME];
+    // Physical CPU index (0-based, order of the host DTB cpu nodes) for each vCPU;
+    // 0xFFFFFFFF: free to run on any physical CPU.
+    uint32_t phys_cpu_ids[MAX_VCPUS];
+    uint64_t entry_point;      // GPA where vCPU 0 starts
+    uint64_t kernel_load_addr; // GPA
+    uint64_t ramdisk_load_addr;
+    uint64_t dtb_load_addr;
+    Blob kernel;
+    Blob ramdisk; // size 0: none
+    Blob dtb;     // size 0: none (tool generates one unless the config gives dtb_path... see docs)
+    uint64_t cmdline; // string table offset, 0 = none
+    uint32_t interrupt_mode; // InterruptMode
+    uint32_t region_count;
+    uint64_t regions; // offset of MemRegion[region_count]
+    uint32_t emu_count;
+    uint32_t pt_count;
+    uint64_t emu_devices; // offset of EmuDevice[emu_count]
+    uint64_t pt_devices;  // offset of PassthroughDevice[pt_count]
+};
+
+inline constexpr uint32_t ANY_CPU = 0xFFFFFFFF;
+
+} // namespace vm_package
