@@ -20,4 +20,4 @@ set(CMAKE_C_FLAGS_INIT "${CXV_FREESTANDING_FLAGS}")
 set(CMAKE_ASM_FLAGS_INIT "${CXV_FREESTANDING_FLAGS}")
 set(CMAKE_CXX_FLAGS_INIT
     "${CXV_FREESTANDING_FLAGS} -fno-exceptions -fno-rtti -fno-threadsafe-statics -fno-use-cxa-atexit")
-set(CMAKE_EXE_LINKER_FLAGS_INIT "-nostdlib -static -no-pie -Wl,--gc-sections -Wl,--build-id=none")
+set(CMAKE_EXE_LINKER_FLAGS_INIT "-nostdlib -static -no-pie -Wl,--gc-sections -Wl,--build-id=none -Wl,--no-warn-rwx-segments")

@@ -89,15 +89,16 @@ struct VmRecord {
     uint32_t phys_cpu_ids[MAX_VCPUS];
     uint64_t entry_point;      // GPA where vCPU 0 starts
     uint64_t kernel_load_addr; // GPA
-    uint64_t ramdisk_load_addr;
-    uint64_t dtb_load_addr;
+    uint64_t ramdisk_load_addr; // 0 when ramdisk.size == 0
+    uint64_t dtb_load_addr;     // 0 when dtb.size == 0
     Blob kernel;
     Blob ramdisk; // size 0: none
-    Blob dtb;     // size 0: none (tool generates one unless the config gives dtb_path... see docs)
-    uint64_t cmdline; // string table offset, 0 = none
+    Blob dtb;     // size 0: none. The dtb_path file, or a DTB the tool generates when the config
+                  // gives dtb_load_addr without dtb_path (docs/configuration.md)
+    uint64_t cmdline; // package offset of a NUL-terminated string (in the string table), 0 = none
     uint32_t interrupt_mode; // InterruptMode
     uint32_t region_count;
-    uint64_t regions; // offset of MemRegion[region_count]
+    uint64_t regions; // offset of MemRegion[region_count]; 0 when a count is 0, here and below
     uint32_t emu_count;
     uint32_t pt_count;
     uint64_t emu_devices; // offset of EmuDevice[emu_count]

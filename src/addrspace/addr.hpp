@@ -2,6 +2,7 @@
 // host-physical one is expected. Arithmetic keeps the type; crossing types needs .value().
 #pragma once
 #include "base/types.hpp"
+#include <compare>
 
 template <typename Tag> class Address {
 public:
@@ -27,6 +28,14 @@ struct HostVirtTag {};
 using GuestPhysAddr = Address<GuestPhysTag>;
 using HostPhysAddr = Address<HostPhysTag>;
 using HostVirtAddr = Address<HostVirtTag>;
+
+// A range of host-physical addresses (RAM banks, device windows, reserved carve-outs).
+struct PhysRange {
+    HostPhysAddr base;
+    u64 size = 0;
+    constexpr HostPhysAddr end() const { return base + size; }
+    constexpr bool overlaps(HostPhysAddr b, u64 s) const { return base.value() < b.value() + s && b.value() < base.value() + size; }
+};
 
 // Access permissions of a mapping, as in axvisor's config flags (R=1 W=2 X=4) plus memory type.
 enum class MemFlags : u32 {

@@ -13,15 +13,6 @@ void clear_captured_console() { captured_console().clear(); }
 
 void console_write(const char* s, usize n) { captured_console().append(s, n); }
 
-void kprint(const char* fmt, ...) {
-    char buf[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    usize n = vformat(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    console_write(buf, n < sizeof buf ? n : sizeof buf - 1);
-}
-
 void panic(const char* fmt, ...) {
     char buf[1024];
     va_list ap;

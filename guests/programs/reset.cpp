@@ -1,0 +1,38 @@
+// reset: PSCI SYSTEM_RESET must restart the VM with a freshly loaded image and cleared RAM.
+// HC_VM_INFO x3 counts resets: boots 0 and 1 check the state, dirty it and reset; boot 2 checks and
+// passes. "TEST reset START" is printed on boot 0 only, so one test run has one START and one result.
+#include "rt.hpp"
+
+namespace {
+volatile uint64_t g_data = 0x1234ABCD5678EF01; // .data: must read its initial value on every boot
+volatile uint64_t g_bss;                       // .bss
+// A RAM word outside the image and outside the DTB: nothing but this test writes it.
+volatile uint64_t* ram_marker() {
+    uint64_t a = rt::RAM_BASE + rt::RAM_SIZE / 2;
+    const rt::Range dtb = rt::dtb_range();
+    if (a >= dtb.lo && a < dtb.hi) a = dtb.hi;
+    return reinterpret_cast<volatile uint64_t*>(a);
+}
+} // namespace
+
+void guest_main() {
+    volatile uint64_t* const g_ram_marker = ram_marker();
+    rt::VmInfo vm = rt::vm_info();
+    if (vm.resets == 0) rt::test_start("reset");
+    else rt::test_start_quiet("reset");
+    if (!vm.ok) rt::fail("HC_VM_INFO unavailable");
+    rt::printf("boot %lu\n", vm.resets);
+    rt::check(g_data == 0x1234ABCD5678EF01, "boot %lu: .data variable has its initial value",
+              vm.resets);
+    rt::check(g_bss == 0, "boot %lu: .bss variable is 0", vm.resets);
+    rt::check(*g_ram_marker == 0, "boot %lu: RAM outside the image is 0 (%lx)", vm.resets,
+              *g_ram_marker);
+    if (rt::failures() || vm.resets >= 2) rt::finish();
+
+    g_data = 0xDEAD0000 + vm.resets;
+    g_bss = 0xBEEF;
+    *g_ram_marker = 0x5A5A5A5A00000000 | vm.resets;
+    rt::printf("boot %lu: state dirtied, calling PSCI SYSTEM_RESET\n", vm.resets);
+    rt::hvc_call(cxv_abi::PSCI_SYSTEM_RESET);
+    rt::fail("SYSTEM_RESET returned");
+}

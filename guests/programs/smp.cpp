@@ -1,0 +1,96 @@
+// smp: two vCPUs (config cpu_num = 2). vCPU 1 is started with PSCI CPU_ON; both sum i*i over
+// disjoint halves of 1..N concurrently; the boot vCPU checks the total, the PSCI state machine
+// (ALREADY_ON, AFFINITY_INFO ON/OFF, INVALID_PARAMETERS for a vCPU the VM does not have), and that
+// vCPU 1's CPU_OFF takes effect.
+#include "rt.hpp"
+
+using namespace cxv_abi;
+
+namespace {
+constexpr uint64_t N = 2'000'000;
+constexpr uint64_t REPEAT = 64; // the work is done REPEAT times so the halves overlap (~0.2 s on QEMU)
+// Sum of i*i for 1..N = N(N+1)(2N+1)/6; N(N+1)(2N+1) = 1.6e19 still fits in 64 bits. Modular
+// (wrapping) arithmetic on both sides makes REPEAT * sum exact mod 2^64.
+constexpr uint64_t SUM = N * (N + 1) / 2 * (2 * N + 1) / 3;
+constexpr uint64_t EXPECTED = SUM * REPEAT;
+
+struct Shared {
+    uint32_t started, done, may_off;
+    uint64_t vcpu_id, vm_id, result, t0, t1;
+} g;
+
+uint64_t sum_squares(uint64_t lo, uint64_t hi) {
+    uint64_t s = 0;
+    for (uint64_t r = 0; r < REPEAT; ++r)
+        for (uint64_t i = lo; i <= hi; ++i) {
+            s += i * i;
+            asm volatile("" : "+r"(s)); // no closed form, please
+        }
+    return s;
+}
+
+template <typename F> bool wait_for(F cond, uint64_t ms) {
+    uint64_t end = rt::counter() + ms * rt::counter_freq() / 1000;
+    while (!cond())
+        if (rt::counter() > end) return false;
+    return true;
+}
+
+void secondary(unsigned cpu) {
+    rt::VmInfo vm = rt::vm_info();
+    g.vcpu_id = vm.vcpu_id;
+    g.vm_id = vm.vm_id;
+    rt::printf("vcpu %lu (vm %lu): up, cpu index %u, summing %lu..%lu\n", vm.vcpu_id, vm.vm_id, cpu,
+               N / 2 + 1, N);
+    __atomic_store_n(&g.started, 1, __ATOMIC_RELEASE);
+    g.t0 = rt::counter();
+    uint64_t s = sum_squares(N / 2 + 1, N);
+    g.t1 = rt::counter();
+    g.result = s;
+    __atomic_store_n(&g.done, 1, __ATOMIC_RELEASE);
+    rt::printf("vcpu %lu: partial sum %lx\n", vm.vcpu_id, s);
+    while (!__atomic_load_n(&g.may_off, __ATOMIC_ACQUIRE)) {
+    }
+    rt::printf("vcpu %lu: calling CPU_OFF\n", vm.vcpu_id);
+    // returning makes the runtime call PSCI CPU_OFF
+}
+} // namespace
+
+void guest_main() {
+    rt::test_start("smp");
+    rt::VmInfo vm = rt::vm_info();
+    rt::printf("vcpu %lu (vm %lu): starting vcpu 1\n", vm.vcpu_id, vm.vm_id);
+
+    int64_t r = rt::start_cpu(1, secondary);
+    rt::check(r == PSCI_SUCCESS, "CPU_ON(1) == SUCCESS (got %ld)", r);
+    bool up = wait_for([] { return __atomic_load_n(&g.started, __ATOMIC_ACQUIRE) != 0; }, 2000);
+    rt::check(up, "vcpu 1 runs within 2 s");
+    if (!up) rt::finish();
+    rt::check(!vm.ok || g.vcpu_id == 1, "HC_VM_INFO on vcpu 1 says vcpu 1 (got %lu)", g.vcpu_id);
+    rt::check(!vm.ok || g.vm_id == vm.vm_id, "both vcpus see the same vm id");
+
+    r = rt::start_cpu(1, secondary);
+    rt::check(r == PSCI_ALREADY_ON, "CPU_ON(1) again == ALREADY_ON (got %ld)", r);
+    r = rt::affinity_info(1);
+    rt::check(r == PSCI_AFF_ON, "AFFINITY_INFO(1) == ON (got %ld)", r);
+    r = rt::start_cpu(2, nullptr);
+    rt::check(r == PSCI_INVALID_PARAMETERS, "CPU_ON(2) == INVALID_PARAMETERS (got %ld)", r);
+
+    uint64_t t0 = rt::counter();
+    uint64_t s = sum_squares(1, N / 2);
+    uint64_t t1 = rt::counter();
+    rt::printf("vcpu %lu: partial sum %lx\n", vm.vcpu_id, s);
+    bool done = wait_for([] { return __atomic_load_n(&g.done, __ATOMIC_ACQUIRE) != 0; }, 20000);
+    rt::check(done, "vcpu 1 finishes its half within 20 s");
+    if (!done) rt::finish();
+    uint64_t total = s + g.result;
+    rt::printf("total %lx, expected %lx\n", total, EXPECTED);
+    rt::check(total == EXPECTED, "sum of i*i over 1..%lu (x%lu) is right", N, REPEAT);
+    bool overlap = t0 < g.t1 && g.t0 < t1;
+    rt::printf("vcpu 0 worked %lu us, vcpu 1 %lu us, overlapping: %s\n", rt::ticks_to_us(t1 - t0),
+               rt::ticks_to_us(g.t1 - g.t0), overlap ? "yes" : "no");
+
+    __atomic_store_n(&g.may_off, 1, __ATOMIC_RELEASE);
+    bool off = wait_for([] { return rt::affinity_info(1) == PSCI_AFF_OFF; }, 2000);
+    rt::check(off, "AFFINITY_INFO(1) == OFF after its CPU_OFF");
+}

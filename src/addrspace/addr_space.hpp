@@ -1,0 +1,302 @@
+// AddrSpace<Format, FrameSource, Tlb>: a VM's guest-physical address space (after axaddrspace):
+// a stage-2 PageTable plus the list of regions that say what each range is backed by.
+//   Linear regions map host memory the AddrSpace does not own (passthrough devices, guest images
+//   already in RAM); it never frees them.
+//   Alloc regions are guest RAM the AddrSpace allocates, zeroed, either at once (populate) or on
+//   first touch: a fault maps the whole 2 MiB block around the address when the region covers it
+//   (one 2 MiB-aligned allocation, one block descriptor), else one 4 KiB page. So RAM never shows
+//   old data and untouched RAM costs nothing.
+// Invariants: regions never overlap; a Linear region is always fully mapped; every leaf lies inside
+// one region; every frame mapped in an Alloc region was allocated here and is freed exactly once.
+//
+// Contract: the owning Vm serialises calls with its address-space lock; any CPU may call.
+// vCPUs of the VM may run meanwhile (the hardware walker reads the table concurrently), except
+// during reset() and destruction, when none of them may be loaded on any CPU.
+#pragma once
+#include "addrspace/page_table.hpp"
+#include "base/static_vec.hpp"
+#include "base/string.hpp"
+
+template <PageTableFormat F, FrameSource S, Tlb T> class AddrSpace {
+public:
+    using Table = PageTable<F, S>;
+    using Mapping = typename Table::Mapping;
+    static constexpr usize max_regions = 32;
+    static constexpr u64 page_size = Table::page_size;
+    static constexpr u64 lazy_block = Table::span(F::leaf_level - 1); // 2 MiB
+
+    enum class Backing : u8 { Linear, Alloc };
+    struct Region {
+        GuestPhysAddr start;
+        u64 size;
+        MemFlags flags;
+        Backing backing;
+        HostPhysAddr host; // Linear: host address of `start`
+        bool populate;     // Alloc: allocated eagerly (again after reset())
+        GuestPhysAddr end() const { return start + size; }
+        bool contains(GuestPhysAddr a) const { return a >= start && a < end(); }
+    };
+    struct Translation {
+        HostPhysAddr pa;
+        MemFlags flags;
+    };
+
+    // `geometry` comes from the format's configuration (arch::stage2_config(parange).geometry()).
+    static Result<AddrSpace> create(S& frames, T tlb, TableGeometry geometry) {
+        Table table = TRY(Table::create(frames, geometry));
+        return AddrSpace(static_cast<Table&&>(table), static_cast<T&&>(tlb));
+    }
+    AddrSpace(AddrSpace&& o) : m_table(static_cast<Table&&>(o.m_table)), m_tlb(static_cast<T&&>(o.m_tlb)) {
+        for (const Region& r : o.m_regions) (void)m_regions.push_back(r);
+        o.m_regions.clear();
+    }
+    AddrSpace& operator=(AddrSpace&&) = delete;
+    // Frees all owned RAM and every table; linear-mapped memory is left alone.
+    ~AddrSpace() {
+        if (!m_table.is_live()) return;
+        m_tlb.invalidate_all(); // the VMID may be reused: drop its stale entries
+        release_owned();
+    }
+
+    // All ranges below are page-aligned with size > 0, else InvalidArgument. A new region may not
+    // overlap an existing one (AlreadyMapped); more than max_regions gives NoMemory.
+    Result<void> map_linear(GuestPhysAddr gpa, HostPhysAddr hpa, u64 size, MemFlags flags) {
+        TRY(check_new(gpa, size));
+        TRY(m_table.map(gpa.value(), hpa, size, flags)); // all or nothing
+        return m_regions.push_back(Region{gpa, size, flags, Backing::Linear, hpa, false});
+    }
+    // On NoMemory while populating, everything this call allocated is freed and no region is added.
+    Result<void> map_alloc(GuestPhysAddr gpa, u64 size, MemFlags flags, bool populate) {
+        TRY(check_new(gpa, size));
+        if (gpa.value() + size > m_table.limit()) return Error::OutOfRange;
+        TRY(m_regions.push_back(Region{gpa, size, flags, Backing::Alloc, HostPhysAddr(), populate}));
+        if (!populate) return {};
+        auto done = populate_region(m_regions[m_regions.size() - 1]);
+        if (done.is_error()) {
+            remove_leaves(gpa.value(), gpa.value() + size);
+            m_regions.pop_back();
+        }
+        return done;
+    }
+    // Removes [gpa, gpa + size), which must lie wholly inside regions (else NotMapped); regions are
+    // cut to match, owned RAM in the range is freed. Fails with NoMemory only before removing
+    // anything: the region list is too full to cut, or a block straddling an end cannot be split
+    // (then at most the other end's block was split, which translates exactly as before).
+    Result<void> unmap(GuestPhysAddr gpa, u64 size) {
+        TRY(check_covered(gpa, size));
+        const u64 a = gpa.value(), e = a + size;
+        TRY(m_table.split_at(a, m_tlb));
+        if (e < m_table.limit()) TRY(m_table.split_at(e, m_tlb));
+        remove_leaves(a, e);
+        cut(a, e);
+        for (usize i = 0; i < m_regions.size();) {
+            if (m_regions[i].start.value() >= a && m_regions[i].end().value() <= e) remove_region(i);
+            else ++i;
+        }
+        return {};
+    }
+    // New permissions/memory type for [gpa, gpa + size) (covered by regions, else NotMapped),
+    // including pages that an Alloc region populates later. All or nothing.
+    Result<void> protect(GuestPhysAddr gpa, u64 size, MemFlags flags) {
+        TRY(check_covered(gpa, size));
+        const u64 a = gpa.value(), e = a + size;
+        TRY(m_table.protect(a, size, flags, m_tlb, Table::Holes::Skip)); // holes: lazy RAM not yet touched
+        cut(a, e);
+        for (Region& r : m_regions)
+            if (r.start.value() >= a && r.end().value() <= e) r.flags = flags;
+        return {};
+    }
+    // Current translation; NotMapped also for lazy RAM that was never touched.
+    Result<Translation> translate(GuestPhysAddr gpa) const {
+        const Mapping m = TRY(m_table.query(gpa.value()));
+        return Translation{m.at(gpa.value()), m.flags};
+    }
+    // Stage-2 fault at `gpa` (called by the Vm's exit handler). true: handled, re-run the access —
+    // lazy RAM was mapped now, or the address is already mapped with a permission that allows the
+    // access (another vCPU mapped it first, or a break-before-make window). false: not ours — no
+    // region (MMIO emulation or abort) or a genuine permission fault. Errors: NoMemory.
+    Result<bool> handle_fault(GuestPhysAddr gpa, bool access_is_write) {
+        const Region* r = find_region(gpa);
+        if (!r) return false;
+        if (auto m = m_table.query(gpa.value()); m.is_ok()) return permits(m.value().flags, access_is_write);
+        if (r->backing != Backing::Alloc || !permits(r->flags, access_is_write)) return false;
+        TRY(populate_at(*r, gpa));
+        return true;
+    }
+    // Hypervisor access to guest memory (loading images, emulating DMA), crossing page boundaries,
+    // ignoring the guest's permissions. Reads of never-touched lazy RAM return zeros without
+    // allocating; writes populate it like a fault would. NotMapped outside RAM regions, Denied for
+    // device memory. A failing call may have copied a prefix.
+    Result<void> read(GuestPhysAddr gpa, void* dst, usize len) { return copy(gpa, static_cast<u8*>(dst), len, false); }
+    Result<void> write(GuestPhysAddr gpa, const void* src, usize len) {
+        return copy(gpa, const_cast<u8*>(static_cast<const u8*>(src)), len, true);
+    }
+    // Back to the state right after the map_* calls, for a VM restart: frees all owned RAM and all
+    // tables, then maps the linear regions and populates the eager RAM regions again. Fails only
+    // with NoMemory (the VM cannot start; reset() again or destroy).
+    Result<void> reset() {
+        m_tlb.invalidate_all();
+        release_owned();
+        m_table.clear();
+        for (const Region& r : m_regions) {
+            if (r.backing == Backing::Linear) TRY(m_table.map(r.start.value(), r.host, r.size, r.flags));
+            else if (r.populate) TRY(populate_region(r));
+        }
+        return {};
+    }
+
+    const Region* find_region(GuestPhysAddr a) const {
+        for (const Region& r : m_regions)
+            if (r.contains(a)) return &r;
+        return nullptr;
+    }
+    const StaticVec<Region, max_regions>& regions() const { return m_regions; }
+    const Table& page_table() const { return m_table; }
+    HostPhysAddr root() const { return m_table.root(); }
+    T& tlb() { return m_tlb; }
+
+private:
+    AddrSpace(Table&& table, T&& tlb) : m_table(static_cast<Table&&>(table)), m_tlb(static_cast<T&&>(tlb)) {}
+
+    static bool permits(MemFlags f, bool write) {
+        return write ? has(f, MemFlags::Write) : has(f, MemFlags::Read) || has(f, MemFlags::Exec);
+    }
+    Result<void> check_range(GuestPhysAddr gpa, u64 size) const {
+        if (size == 0 || !gpa.is_aligned(page_size) || !is_aligned(size, page_size)) return Error::InvalidArgument;
+        if (gpa.value() + size < gpa.value()) return Error::OutOfRange;
+        return {};
+    }
+    Result<void> check_new(GuestPhysAddr gpa, u64 size) const {
+        TRY(check_range(gpa, size));
+        for (const Region& r : m_regions)
+            if (gpa < r.end() && r.start < gpa + size) return Error::AlreadyMapped;
+        if (m_regions.full()) return Error::NoMemory;
+        return {};
+    }
+    // [gpa, gpa + size) lies inside regions, and cutting regions at its ends will fit in the list.
+    Result<void> check_covered(GuestPhysAddr gpa, u64 size) const {
+        TRY(check_range(gpa, size));
+        const u64 a = gpa.value(), e = a + size;
+        u64 covered = 0;
+        usize cuts = 0;
+        for (const Region& r : m_regions) {
+            const u64 lo = r.start.value() > a ? r.start.value() : a;
+            const u64 hi = r.end().value() < e ? r.end().value() : e;
+            if (lo < hi) covered += hi - lo;
+            cuts += (r.start.value() < a && a < r.end().value()) + (r.start.value() < e && e < r.end().value());
+        }
+        if (covered != size) return Error::NotMapped;
+        if (m_regions.size() + cuts > max_regions) return Error::NoMemory;
+        return {};
+    }
+    // Splits the regions that straddle a or e, so [a, e) consists of whole regions (capacity was
+    // checked by check_covered).
+    void cut(u64 a, u64 e) {
+        const u64 ends[] = {a, e};
+        for (const u64 at : ends) {
+            for (Region& r : m_regions) {
+                if (!(r.start.value() < at && at < r.end().value())) continue;
+                Region tail = r;
+                tail.start = GuestPhysAddr(at);
+                tail.size = r.end().value() - at;
+                if (r.backing == Backing::Linear) tail.host = r.host + (at - r.start.value());
+                r.size = at - r.start.value();
+                (void)m_regions.push_back(tail);
+                break;
+            }
+        }
+    }
+    void remove_region(usize i) {
+        m_regions[i] = m_regions[m_regions.size() - 1];
+        m_regions.pop_back();
+    }
+    // Backs the fault granule around `gpa` in Alloc region `r`: the whole 2 MiB block if `r` covers
+    // it and 2 MiB of contiguous memory is free and no page of it is mapped yet, else one 4 KiB page.
+    Result<void> populate_at(const Region& r, GuestPhysAddr gpa) {
+        S& frames = m_table.frames();
+        const GuestPhysAddr block = gpa.align_down(lazy_block);
+        if (block >= r.start && block + lazy_block <= r.end()) {
+            if (auto mem = frames.alloc_frames(lazy_block / page_size, lazy_block); mem.is_ok()) {
+                auto mapped = m_table.map(block.value(), mem.value(), lazy_block, r.flags);
+                if (mapped.is_ok()) return {};
+                frames.free_frames(mem.value(), lazy_block / page_size);
+                if (mapped.error() != Error::AlreadyMapped) return mapped.error();
+            }
+        }
+        const HostPhysAddr page = TRY(frames.alloc_frames(1, page_size));
+        auto mapped = m_table.map(gpa.align_down(page_size).value(), page, page_size, r.flags);
+        if (mapped.is_error()) frames.free_frames(page, 1);
+        return mapped;
+    }
+    Result<void> populate_region(const Region& r) {
+        for (u64 a = r.start.value(); a < r.end().value();) {
+            auto m = m_table.query(a);
+            if (m.is_error()) {
+                TRY(populate_at(r, GuestPhysAddr(a)));
+                continue; // the query now finds the new leaf
+            }
+            a = m.value().in + m.value().size;
+        }
+        return {};
+    }
+    // Unmaps every leaf in [a, e) — the caller made sure none straddles a or e — and frees the ones
+    // in Alloc regions. One leaf at a time: a frame may be freed only after its TLB invalidation,
+    // which each unmap call performs before returning.
+    void remove_leaves(u64 a, u64 e) {
+        for (;;) {
+            Mapping leaf{};
+            bool found = false;
+            m_table.for_each_leaf(a, e - a, [&](const Mapping& m) {
+                leaf = m;
+                found = true;
+                return false; // the first one is enough
+            });
+            if (!found) return;
+            (void)m_table.unmap(leaf.in, leaf.size, m_tlb); // a whole leaf: cannot fail
+            const Region* r = find_region(GuestPhysAddr(leaf.in));
+            if (r && r->backing == Backing::Alloc) m_table.frames().free_frames(leaf.pa, leaf.size / page_size);
+            a = leaf.in + leaf.size;
+        }
+    }
+    // Frees the RAM of every Alloc region (clipped: neighbouring cut regions may share one block),
+    // leaving the table itself to clear()/destroy().
+    void release_owned() {
+        for (const Region& r : m_regions) {
+            if (r.backing != Backing::Alloc) continue;
+            m_table.for_each_leaf(r.start.value(), r.size, [&](const Mapping& m) {
+                const u64 lo = m.in > r.start.value() ? m.in : r.start.value();
+                const u64 hi = m.in + m.size < r.end().value() ? m.in + m.size : r.end().value();
+                m_table.frames().free_frames(m.at(lo), (hi - lo) / page_size);
+                return true;
+            });
+        }
+    }
+    Result<void> copy(GuestPhysAddr gpa, u8* buf, usize len, bool to_guest) {
+        for (usize done = 0; done < len;) {
+            const GuestPhysAddr at = gpa + done;
+            const u64 in_page = page_size - (at.value() & (page_size - 1));
+            const usize chunk = len - done < in_page ? len - done : usize(in_page);
+            auto m = m_table.query(at.value());
+            if (m.is_ok()) {
+                if (has(m.value().flags, MemFlags::Device)) return Error::Denied;
+                u8* host = static_cast<u8*>(m_table.frames().phys_to_virt(m.value().at(at.value())));
+                if (to_guest) memcpy(host, buf + done, chunk);
+                else memcpy(buf + done, host, chunk);
+            } else {
+                const Region* r = find_region(at);
+                if (!r || r->backing != Backing::Alloc) return Error::NotMapped;
+                if (to_guest) {
+                    TRY(populate_at(*r, at));
+                    continue; // copy into the page just mapped
+                }
+                memset(buf + done, 0, chunk);
+            }
+            done += chunk;
+        }
+        return {};
+    }
+
+    Table m_table;
+    T m_tlb;
+    StaticVec<Region, max_regions> m_regions;
+};

@@ -1,0 +1,26 @@
+// The binding of generic names to the aarch64 implementation. The build puts exactly one ISA's
+// directory on the include path, so generic code writes `#include "arch.hpp"` and `arch::...`.
+// Kept light: the vCPU backend is bound in arch_vcpu.hpp, the stage-2 format in arch_stage2.hpp.
+#pragma once
+#include "base/result.hpp"
+#include "sysreg.hpp"
+#include "timer_hw.hpp"
+
+namespace arch {
+
+inline constexpr const char* NAME = "aarch64";
+
+inline void* percpu_pointer() { return reinterpret_cast<void*>(read_sysreg(tpidr_el2)); }
+inline void set_percpu_pointer(void* p) { write_sysreg(tpidr_el2, p); }
+
+// Interrupt controller (gicv3.cpp). IPIs wake an idle CPU or make a running guest exit.
+void irq_cpu_init();                  // this CPU's redistributor and CPU interface
+void send_ipi(u64 target_hw_id);      // reschedule IPI to the CPU with this MPIDR
+void handle_pending_irqs();           // acknowledge and dispatch everything pending, then return
+void irq_enable(u32 intid, bool enable); // SPIs route to the boot CPU; PPIs/SGIs are per CPU
+
+// Firmware: start a secondary CPU at `entry` with x0 = arg (PSCI CPU_ON over the DTB's conduit).
+Result<void> start_cpu(u64 hw_id, u64 entry, u64 arg);
+void system_off();
+
+} // namespace arch

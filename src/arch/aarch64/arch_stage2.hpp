@@ -1,0 +1,62 @@
+// Binds the stage-2 (guest-physical -> host-physical) translation for generic code:
+// arch::Stage2Format (descriptor encoding), arch::Stage2Tlb (TLB maintenance under a VMID) and
+// the table geometry chosen from this CPU's physical address size.
+#pragma once
+#include "addrspace/addr_space.hpp"
+#include "stage2_format.hpp"
+#include "sysreg.hpp"
+
+namespace arch {
+using namespace arch;
+
+// The PARange this CPU reports (ID_AA64MMFR0_EL1[3:0]), capped at 48 bits.
+inline u32 cpu_parange() {
+    u32 pa = u32(bits(read_sysreg(id_aa64mmfr0_el1), 3, 0));
+    return pa > 5 ? 5 : pa;
+}
+inline Stage2Config stage2_cpu_config() { return stage2_config(cpu_parange()); }
+inline u64 stage2_vtcr() { return stage2_cpu_config().vtcr; }
+
+// After new stage-2 entries were written (never cached, so no TLBI is needed), make the writes
+// visible to the table walker before the guest runs again (D8.2.6: DSB after table updates;
+// the ERET that enters the guest is the context synchronization).
+inline void publish_stage2_updates() { dsb_ishst(); }
+
+// TLB maintenance for one VM (Arm ARM D8.14 "TLB maintenance instructions"). TLBI IPAS2E1IS acts
+// on the VMID currently in VTTBR_EL2, so the VM's VMID is switched in for the operation (EL2 runs
+// with interrupts masked, so nothing runs a guest on this CPU meanwhile). Stage-1 entries cached
+// from the removed stage-2 entries are combined entries and need TLBI VMALLE1IS as well (D8.14.5).
+struct Stage2Tlb {
+    u64 vmid = 0;
+
+    template <typename Fn> void with_vmid(Fn&& fn) {
+        u64 saved = read_sysreg(vttbr_el2);
+        write_sysreg(vttbr_el2, vmid << 48);
+        isb();
+        fn();
+        write_sysreg(vttbr_el2, saved);
+        isb();
+    }
+    void invalidate_range(u64 ipa, u64 size) {
+        // Past a few hundred pages a full VMID flush is cheaper than walking the range.
+        if (size > 512 * 4096) return invalidate_all();
+        with_vmid([&] {
+            dsb_ishst(); // the descriptor writes must be visible to the walkers first
+            for (u64 a = ipa; a < ipa + size; a += 4096) asm volatile("tlbi ipas2e1is, %0" ::"r"(a >> 12) : "memory");
+            dsb_ish();
+            asm volatile("tlbi vmalle1is" ::: "memory");
+            dsb_ish();
+            isb();
+        });
+    }
+    void invalidate_all() {
+        with_vmid([] {
+            dsb_ishst();
+            asm volatile("tlbi vmalls12e1is" ::: "memory");
+            dsb_ish();
+            isb();
+        });
+    }
+};
+
+} // namespace arch

@@ -1,0 +1,3 @@
+// Binds arch::Vcpu for generic code.
+#pragma once
+#include "vcpu.hpp"

@@ -1,0 +1,12 @@
+// Offsets shared between assembly (boot.S) and C++ (checked by static_assert in vcpu.cpp/percpu).
+#pragma once
+#define GUEST_REGS_X0 0
+#define GUEST_REGS_PC (31 * 8)
+#define GUEST_REGS_PSTATE (32 * 8)
+#define GUEST_REGS_SIZE (33 * 8)
+// PerCpu layout head (kernel/percpu.hpp): the first fields are used by the exception vectors.
+#define PERCPU_GUEST_REGS 0   // GuestRegs* of the vCPU being run on this CPU
+#define PERCPU_HOST_SP 8      // host stack pointer saved at guest entry
+#define PERCPU_ID 16
+#define PERCPU_STACK_TOP 24
+#define CPU_STACK_SIZE (32 * 1024)

@@ -1,0 +1,269 @@
+// cxvisor aarch64 entry, exception vectors and the guest world switch.
+// Arm ARM references: D1.10 (exception vectors, VBAR_EL2), D13.2 (SPSR_EL2, ELR_EL2), C5.3 (ERET).
+#include "asm_offsets.hpp"
+
+// ---------------------------------------------------------------------------------------------
+// arm64 Image header (Linux Documentation/arch/arm64/booting.rst layout) so QEMU -kernel, U-Boot
+// booti and friends load us like a kernel and pass the DTB in x0. Bytes 0x20..0x2F are ours:
+// 0x20 package_offset (patched by cxv-vmconfig --image), 0x28 "CXVISOR\0".
+    .section .text.head, "ax"
+    .globl _start
+_start:
+    b       primary_entry                 // code0
+    .long   0                             // code1
+    .quad   0x200000                      // text_offset: 2 MiB above RAM base
+    .quad   __image_end - _start          // image_size (memory footprint incl. BSS)
+    .quad   0xa                           // flags: LE, 4K pages, anywhere in RAM
+    .globl  cxv_package_offset
+cxv_package_offset:
+    .quad   0                             // res2: package offset from _start (0 = none)
+    .quad   0x00524f5349565843            // res3: "CXVISOR\0"
+    .quad   0                             // res4
+    .ascii  "ARM\x64"                     // magic
+    .long   0                             // res5
+
+primary_entry:
+    mov     x19, x0                       // DTB physical address
+    // Refuse to run at the wrong address: the image is not position independent.
+    adr     x1, _start
+    ldr     x2, =_start
+    cmp     x1, x2
+    b.ne    hang
+    mrs     x1, CurrentEL
+    cmp     x1, #(2 << 2)
+    b.ne    hang                          // must start at EL2 (QEMU: virtualization=on)
+    ldr     x0, =cpu_stacks
+    add     x0, x0, #CPU_STACK_SIZE
+    mov     sp, x0
+    ldr     x0, =__bss_start
+    ldr     x1, =__bss_end
+1:  cmp     x0, x1
+    b.hs    2f
+    str     xzr, [x0], #8
+    b       1b
+2:  ldr     x0, =cxv_el2_vectors
+    msr     vbar_el2, x0
+    isb
+    mov     x0, x19
+    bl      kernel_main                   // never returns
+hang:
+    wfe
+    b       hang
+
+// Secondary CPUs arrive here from PSCI CPU_ON with x0 = context_id = PerCpu*. The MMU is off.
+    .globl  secondary_entry
+secondary_entry:
+    ldr     x1, [x0, #PERCPU_STACK_TOP]
+    mov     sp, x1
+    msr     tpidr_el2, x0
+    ldr     x1, =cxv_el2_vectors
+    msr     vbar_el2, x1
+    isb
+    bl      secondary_main                // never returns
+    b       hang
+
+// ---------------------------------------------------------------------------------------------
+// Guest entry. u64 cxv_guest_enter(GuestRegs* regs)
+// Saves the host's callee-saved registers on the host stack, records the stack pointer in the
+// per-CPU area (TPIDR_EL2) so the exit path finds it, loads the guest GPRs, ELR_EL2 and SPSR_EL2,
+// and ERETs into the guest. Returns (through the exit path) the vector kind that ended the run.
+    .text
+    .globl  cxv_guest_enter
+cxv_guest_enter:
+    stp     x29, x30, [sp, #-96]!
+    stp     x19, x20, [sp, #16]
+    stp     x21, x22, [sp, #32]
+    stp     x23, x24, [sp, #48]
+    stp     x25, x26, [sp, #64]
+    stp     x27, x28, [sp, #80]
+    mrs     x1, tpidr_el2
+    mov     x2, sp
+    stp     x0, x2, [x1, #PERCPU_GUEST_REGS]   // guest_regs, host_sp
+    ldp     x2, x3, [x0, #GUEST_REGS_PC]
+    msr     elr_el2, x2
+    msr     spsr_el2, x3
+    ldp     x2, x3, [x0, #16]
+    ldp     x4, x5, [x0, #32]
+    ldp     x6, x7, [x0, #48]
+    ldp     x8, x9, [x0, #64]
+    ldp     x10, x11, [x0, #80]
+    ldp     x12, x13, [x0, #96]
+    ldp     x14, x15, [x0, #112]
+    ldp     x16, x17, [x0, #128]
+    ldp     x18, x19, [x0, #144]
+    ldp     x20, x21, [x0, #160]
+    ldp     x22, x23, [x0, #176]
+    ldp     x24, x25, [x0, #192]
+    ldp     x26, x27, [x0, #208]
+    ldp     x28, x29, [x0, #224]
+    ldr     x30, [x0, #240]
+    ldp     x0, x1, [x0, #0]
+    eret
+    dsb     nsh                            // speculation barrier after ERET (SB not on v8.0)
+    isb
+
+// Exit from a lower EL: save the guest GPRs into the GuestRegs of this CPU, restore the host
+// stack, return from cxv_guest_enter with w0 = kind (0 sync, 1 irq, 2 fiq, 3 serror).
+.macro guest_exit kind
+    stp     x0, x1, [sp, #-16]!
+    mrs     x0, tpidr_el2
+    ldr     x0, [x0, #PERCPU_GUEST_REGS]
+    stp     x2, x3, [x0, #16]
+    stp     x4, x5, [x0, #32]
+    stp     x6, x7, [x0, #48]
+    stp     x8, x9, [x0, #64]
+    stp     x10, x11, [x0, #80]
+    stp     x12, x13, [x0, #96]
+    stp     x14, x15, [x0, #112]
+    stp     x16, x17, [x0, #128]
+    stp     x18, x19, [x0, #144]
+    stp     x20, x21, [x0, #160]
+    stp     x22, x23, [x0, #176]
+    stp     x24, x25, [x0, #192]
+    stp     x26, x27, [x0, #208]
+    stp     x28, x29, [x0, #224]
+    str     x30, [x0, #240]
+    ldp     x2, x3, [sp], #16
+    stp     x2, x3, [x0, #0]
+    mrs     x2, elr_el2
+    mrs     x3, spsr_el2
+    stp     x2, x3, [x0, #GUEST_REGS_PC]
+    mov     x0, #\kind
+    b       guest_exit_common
+.endm
+
+guest_exit_common:
+    mrs     x1, tpidr_el2
+    ldr     x2, [x1, #PERCPU_HOST_SP]
+    mov     sp, x2
+    ldp     x19, x20, [sp, #16]
+    ldp     x21, x22, [sp, #32]
+    ldp     x23, x24, [sp, #48]
+    ldp     x25, x26, [sp, #64]
+    ldp     x27, x28, [sp, #80]
+    ldp     x29, x30, [sp], #96
+    ret
+
+// Exceptions taken at EL2 itself are hypervisor bugs (EL2 runs with interrupts masked and never
+// faults by design): report them with the full register state.
+.macro el2_fault kind
+    sub     sp, sp, #(34 * 8)
+    stp     x0, x1, [sp, #0]
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+    stp     x18, x19, [sp, #144]
+    stp     x20, x21, [sp, #160]
+    stp     x22, x23, [sp, #176]
+    stp     x24, x25, [sp, #192]
+    stp     x26, x27, [sp, #208]
+    stp     x28, x29, [sp, #224]
+    str     x30, [sp, #240]
+    mov     x0, #\kind
+    mov     x1, sp
+    bl      el2_exception                 // never returns
+.endm
+
+// D1.10.2: four groups of four 128-byte slots; each slot branches out so nothing shifts.
+    .section .text.vectors, "ax"
+    .balign 2048
+    .globl  cxv_el2_vectors
+cxv_el2_vectors:
+    .balign 128; b cur_sp0_sync      // current EL, SP_EL0
+    .balign 128; b cur_sp0_irq
+    .balign 128; b cur_sp0_fiq
+    .balign 128; b cur_sp0_serr
+    .balign 128; b cur_spx_sync      // current EL, SP_ELx
+    .balign 128; b cur_spx_irq
+    .balign 128; b cur_spx_fiq
+    .balign 128; b cur_spx_serr
+    .balign 128; b low64_sync        // lower EL, AArch64
+    .balign 128; b low64_irq
+    .balign 128; b low64_fiq
+    .balign 128; b low64_serr
+    .balign 128; b low32_sync        // lower EL, AArch32 (guests are AArch64 only: HCR_EL2.RW=1)
+    .balign 128; b low32_irq
+    .balign 128; b low32_fiq
+    .balign 128; b low32_serr
+    .balign 128
+
+    .text
+cur_sp0_sync: el2_fault 0
+cur_sp0_irq:  el2_fault 1
+cur_sp0_fiq:  el2_fault 2
+cur_sp0_serr: el2_fault 3
+cur_spx_sync: el2_fault 4
+cur_spx_irq:  el2_fault 5
+cur_spx_fiq:  el2_fault 6
+cur_spx_serr: el2_fault 7
+low64_sync:   guest_exit 0
+low64_irq:    guest_exit 1
+low64_fiq:    guest_exit 2
+low64_serr:   guest_exit 3
+low32_sync:   guest_exit 0
+low32_irq:    guest_exit 1
+low32_fiq:    guest_exit 2
+low32_serr:   guest_exit 3
+
+// ---------------------------------------------------------------------------------------------
+// FP/SIMD state: void cxv_fpsimd_save(FpState*), void cxv_fpsimd_restore(const FpState*).
+// Layout: q0..q31 (512 bytes), fpsr, fpcr. The hypervisor itself never uses FP registers
+// (-mgeneral-regs-only), so this runs only when another vCPU takes the CPU.
+    .globl  cxv_fpsimd_save
+cxv_fpsimd_save:
+    stp     q0, q1, [x0, #0]
+    stp     q2, q3, [x0, #32]
+    stp     q4, q5, [x0, #64]
+    stp     q6, q7, [x0, #96]
+    stp     q8, q9, [x0, #128]
+    stp     q10, q11, [x0, #160]
+    stp     q12, q13, [x0, #192]
+    stp     q14, q15, [x0, #224]
+    stp     q16, q17, [x0, #256]
+    stp     q18, q19, [x0, #288]
+    stp     q20, q21, [x0, #320]
+    stp     q22, q23, [x0, #352]
+    stp     q24, q25, [x0, #384]
+    stp     q26, q27, [x0, #416]
+    stp     q28, q29, [x0, #448]
+    stp     q30, q31, [x0, #480]
+    mrs     x1, fpsr
+    mrs     x2, fpcr
+    add     x0, x0, #512
+    stp     x1, x2, [x0]
+    ret
+
+    .globl  cxv_fpsimd_restore
+cxv_fpsimd_restore:
+    ldp     q0, q1, [x0, #0]
+    ldp     q2, q3, [x0, #32]
+    ldp     q4, q5, [x0, #64]
+    ldp     q6, q7, [x0, #96]
+    ldp     q8, q9, [x0, #128]
+    ldp     q10, q11, [x0, #160]
+    ldp     q12, q13, [x0, #192]
+    ldp     q14, q15, [x0, #224]
+    ldp     q16, q17, [x0, #256]
+    ldp     q18, q19, [x0, #288]
+    ldp     q20, q21, [x0, #320]
+    ldp     q22, q23, [x0, #352]
+    ldp     q24, q25, [x0, #384]
+    ldp     q26, q27, [x0, #416]
+    ldp     q28, q29, [x0, #448]
+    ldp     q30, q31, [x0, #480]
+    add     x3, x0, #512
+    ldp     x1, x2, [x3]
+    msr     fpsr, x1
+    msr     fpcr, x2
+    ret
+
+    .bss
+    .balign 16
+    .globl  cpu_stacks
+cpu_stacks:
+    .space  CPU_STACK_SIZE * 16

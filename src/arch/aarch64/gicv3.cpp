@@ -1,0 +1,138 @@
+// GICv3 host driver. Register offsets from IHI 0069 chapter 12 (GICD_*, GICR_*), system registers
+// ICC_* from 12.2. cxvisor uses Group 1 interrupts only, one priority, EOImode 0 (drop+deactivate).
+#include "gicv3.hpp"
+#include "arch.hpp"
+#include "kernel/irq.hpp"
+#include "kernel/log.hpp"
+#include "kernel/percpu.hpp"
+
+namespace arch {
+
+namespace {
+
+constexpr u64 GICD_CTLR = 0x0000;
+constexpr u64 GICD_TYPER = 0x0004;
+constexpr u64 GICD_IGROUPR = 0x0080;
+constexpr u64 GICD_ISENABLER = 0x0100;
+constexpr u64 GICD_ICENABLER = 0x0180;
+constexpr u64 GICD_IPRIORITYR = 0x0400;
+constexpr u64 GICD_IROUTER = 0x6000;
+constexpr u32 GICD_CTLR_RWP = 1u << 31;
+constexpr u32 GICD_CTLR_ARE = 1u << 4; // single security state: ARE is bit 4 (12.9.4)
+constexpr u32 GICD_CTLR_GRP1 = 1u << 1;
+
+constexpr u64 GICR_TYPER = 0x0008;
+constexpr u64 GICR_WAKER = 0x0014;
+constexpr u64 GICR_FRAME = 0x20000;      // RD_base + SGI_base frames of 64 KiB each (GICv3)
+constexpr u64 GICR_SGI = 0x10000;
+constexpr u64 GICR_IGROUPR0 = GICR_SGI + 0x0080;
+constexpr u64 GICR_ISENABLER0 = GICR_SGI + 0x0100;
+constexpr u64 GICR_ICENABLER0 = GICR_SGI + 0x0180;
+constexpr u64 GICR_IPRIORITYR = GICR_SGI + 0x0400;
+constexpr u8 PRIORITY = 0xA0;
+
+GicInfo g_gic;
+
+volatile u32& reg32(u64 addr) { return *reinterpret_cast<volatile u32*>(addr); }
+volatile u64& reg64(u64 addr) { return *reinterpret_cast<volatile u64*>(addr); }
+
+void wait_rwp() {
+    while (reg32(g_gic.dist_base + GICD_CTLR) & GICD_CTLR_RWP) cpu_relax();
+}
+
+// Finds this CPU's redistributor by its affinity (GICR_TYPER[63:32], 12.11.37).
+u64 find_redist(u64 mpidr) {
+    u64 aff = (bits(mpidr, 39, 32) << 24) | bits(mpidr, 23, 0);
+    for (u64 rd = g_gic.redist_base; rd < g_gic.redist_base + g_gic.redist_size; rd += GICR_FRAME) {
+        u64 typer = reg64(rd + GICR_TYPER);
+        if ((typer >> 32) == aff) return rd;
+        if (typer & bit(4)) break; // Last
+    }
+    return 0;
+}
+
+u64 this_redist() {
+    static u64 cache[MAX_CPUS];
+    u64& rd = cache[cpu_id()];
+    if (!rd) rd = find_redist(read_sysreg(mpidr_el1));
+    return rd;
+}
+
+} // namespace
+
+Result<void> gic_init(const GicInfo& info) {
+    g_gic = info;
+    u64 d = info.dist_base;
+    reg32(d + GICD_CTLR) = 0;
+    wait_rwp();
+    u32 lines = 32 * ((reg32(d + GICD_TYPER) & 0x1F) + 1);
+    if (lines > 1020) lines = 1020;
+    for (u32 i = 32; i < lines; i += 32) {
+        reg32(d + GICD_ICENABLER + i / 8) = ~0u;
+        reg32(d + GICD_IGROUPR + i / 8) = ~0u; // all SPIs Group 1
+    }
+    for (u32 i = 32; i < lines; i += 4)
+        reg32(d + GICD_IPRIORITYR + i) = PRIORITY * 0x01010101u;
+    wait_rwp();
+    reg32(d + GICD_CTLR) = GICD_CTLR_ARE | GICD_CTLR_GRP1;
+    wait_rwp();
+    return {};
+}
+
+void irq_cpu_init() {
+    u64 rd = this_redist();
+    if (!rd) panic("GICv3: no redistributor for MPIDR %lx", read_sysreg(mpidr_el1));
+    // Wake the redistributor (12.11.42 GICR_WAKER): clear ProcessorSleep, wait for ChildrenAsleep=0.
+    reg32(rd + GICR_WAKER) = reg32(rd + GICR_WAKER) & ~2u;
+    while (reg32(rd + GICR_WAKER) & 4u) cpu_relax();
+    reg32(rd + GICR_ICENABLER0) = ~0u;
+    reg32(rd + GICR_IGROUPR0) = ~0u;
+    for (u32 i = 0; i < 32; i += 4) reg32(rd + GICR_IPRIORITYR + i) = PRIORITY * 0x01010101u;
+    // ICC_SRE_EL2 (12.2.22): system-register interface for EL2, and allow EL1 to use it (Enable)
+    // so guests reach the virtual CPU interface.
+    write_sysreg(icc_sre_el2, 0x9);
+    isb();
+    write_sysreg(icc_pmr_el1, 0xFF);
+    write_sysreg(icc_bpr1_el1, 0);
+    write_sysreg(icc_ctlr_el1, 0); // EOImode 0
+    write_sysreg(icc_igrpen1_el1, 1);
+    isb();
+    reg32(rd + GICR_ISENABLER0) = 1u << SGI_KICK;
+}
+
+void irq_enable(u32 intid, bool enable) {
+    if (intid < 32) {
+        u64 rd = this_redist();
+        reg32(rd + (enable ? GICR_ISENABLER0 : GICR_ICENABLER0)) = 1u << intid;
+        return;
+    }
+    if (enable) {
+        // Route to the boot CPU (GICD_IROUTER, 12.9.22: Aff3.Aff2.Aff1.Aff0, IRM = 0).
+        u64 mpidr = g_percpu[0].hw_id;
+        reg64(g_gic.dist_base + GICD_IROUTER + 8 * intid) = (bits(mpidr, 39, 32) << 32) | bits(mpidr, 23, 0);
+    }
+    reg32(g_gic.dist_base + (enable ? GICD_ISENABLER : GICD_ICENABLER) + (intid / 32) * 4) = 1u << (intid % 32);
+    wait_rwp();
+}
+
+void send_ipi(u64 mpidr) {
+    // ICC_SGI1R_EL1 (12.2.23): TargetList[15:0], Aff1[23:16], INTID[27:24], Aff2[39:32],
+    // RS[47:44] (which group of 16 Aff0 values), Aff3[55:48].
+    u64 aff0 = bits(mpidr, 7, 0);
+    u64 v = (1ull << (aff0 % 16)) | (bits(mpidr, 15, 8) << 16) | (u64(SGI_KICK) << 24) |
+            (bits(mpidr, 23, 16) << 32) | ((aff0 / 16) << 44) | (bits(mpidr, 39, 32) << 48);
+    dsb_ishst(); // the state change the IPI announces must be visible first
+    write_sysreg(icc_sgi1r_el1, v);
+    isb();
+}
+
+void handle_pending_irqs() {
+    for (;;) {
+        u64 intid = read_sysreg(icc_iar1_el1) & 0xFFFFFF;
+        if (intid >= 1020) return; // 1023: nothing pending
+        irq_dispatch(u32(intid));
+        write_sysreg(icc_eoir1_el1, intid);
+    }
+}
+
+} // namespace arch

@@ -1,0 +1,40 @@
+// System register access. Names as in the Arm ARM (DDI0487); registers the assembler may not know
+// by name on -march=armv8-a are spelled by encoding (S3_<op1>_C<n>_C<m>_<op2>).
+#pragma once
+#include "base/types.hpp"
+
+#define read_sysreg(reg)                                                                           \
+    ({                                                                                             \
+        u64 _v;                                                                                    \
+        asm volatile("mrs %0, " #reg : "=r"(_v));                                                  \
+        _v;                                                                                        \
+    })
+#define write_sysreg(reg, v) asm volatile("msr " #reg ", %0" ::"r"(u64(v)) : "memory")
+
+namespace arch {
+
+inline void isb() { asm volatile("isb" ::: "memory"); }
+inline void dsb_ish() { asm volatile("dsb ish" ::: "memory"); }
+inline void dsb_ishst() { asm volatile("dsb ishst" ::: "memory"); }
+inline void dsb_sy() { asm volatile("dsb sy" ::: "memory"); }
+inline void wfi() { asm volatile("wfi" ::: "memory"); }
+inline void wfe() { asm volatile("wfe" ::: "memory"); }
+inline void sev() { asm volatile("sev" ::: "memory"); }
+inline void cpu_relax() { asm volatile("yield" ::: "memory"); }
+
+// D7.5.1 (cache maintenance by VA): clean to the point of coherency, so that a guest running with
+// its MMU (and so its caches) off sees data the hypervisor wrote through its cacheable mapping.
+inline void clean_dcache_range(const void* p, usize size) {
+    u64 ctr = read_sysreg(ctr_el0);
+    u64 line = 4ull << bits(ctr, 19, 16); // DminLine: log2 words
+    for (uptr a = align_down(uptr(p), line); a < uptr(p) + size; a += line)
+        asm volatile("dc cvac, %0" ::"r"(a) : "memory");
+    dsb_ish();
+}
+inline void invalidate_icache_all() {
+    asm volatile("ic ialluis" ::: "memory");
+    dsb_ish();
+    isb();
+}
+
+} // namespace arch

@@ -1,0 +1,473 @@
+// aarch64 vCPU backend. Arm ARM (DDI0487) sections cited per register; ESR_EL2 encodings from
+// D17.2.40 (ESR_EL2), exception classes from D17.2.40 Table "EC".
+#include "vcpu.hpp"
+#include "abi/hypercall.hpp"
+#include "base/format.hpp"
+#include "mmio_decode.hpp"
+#include "arch_stage2.hpp"
+#include "sysreg.hpp"
+#include "timer_hw.hpp"
+
+extern "C" u64 cxv_guest_enter(arch::GuestRegs* regs);
+extern "C" void cxv_fpsimd_save(arch::FpState* s);
+extern "C" void cxv_fpsimd_restore(const arch::FpState* s);
+
+namespace arch {
+
+namespace {
+
+// HCR_EL2 (D13.2.46). Each trap is chosen on purpose:
+constexpr u64 HCR_VM = bit(0);     // stage-2 translation on
+constexpr u64 HCR_SWIO = bit(1);   // DC ISW by the guest behaves as DC CISW (never discards host data)
+constexpr u64 HCR_FMO = bit(3);    // physical FIQ/IRQ/SError go to EL2: the host always keeps control
+constexpr u64 HCR_IMO = bit(4);
+constexpr u64 HCR_AMO = bit(5);
+constexpr u64 HCR_FB = bit(9);     // broadcast guest TLB/I-cache maintenance (vCPUs migrate)
+constexpr u64 HCR_BSU_IS = 1ull << 10; // barriers are inner shareable, as the guest expects on SMP
+constexpr u64 HCR_TWI = bit(13);   // WFI traps: a waiting vCPU gives its physical CPU away
+constexpr u64 HCR_TSC = bit(19);   // SMC traps: firmware calls are answered by cxvisor, never EL3
+constexpr u64 HCR_TIDCP = bit(20); // implementation-defined registers are not the guest's to touch
+constexpr u64 HCR_TACR = bit(21);  // ACTLR_EL1 is per-implementation and not switched: emulate it
+constexpr u64 HCR_TSW = bit(22);   // set/way cache maintenance would act on other VMs' lines
+constexpr u64 HCR_RW = bit(31);    // EL1 is AArch64
+constexpr u64 HCR_APK = bit(40);   // pointer authentication keys/instructions are not trapped
+constexpr u64 HCR_API = bit(41);
+constexpr u64 HCR_VALUE = HCR_VM | HCR_SWIO | HCR_FMO | HCR_IMO | HCR_AMO | HCR_FB | HCR_BSU_IS |
+                          HCR_TWI | HCR_TSC | HCR_TIDCP | HCR_TACR | HCR_TSW | HCR_RW | HCR_APK | HCR_API;
+
+// CPTR_EL2 (D13.2.31, non-VHE layout): RES1 bits 13:12 and 9:0; FP/SIMD not trapped (switched
+// eagerly in load/put), trace registers trapped (TTA): cxvisor does not virtualize trace.
+constexpr u64 CPTR_VALUE = 0x33FF | bit(20);
+
+// SPSR value for a fresh vCPU: EL1h, D, A, I, F masked (D1.4 / C5.2.18).
+constexpr u64 PSTATE_EL1H_MASKED = 0x3C5;
+// SCTLR_EL1 reset: RES1 bits of Armv8.0 (D13.2.118), MMU and caches off.
+constexpr u64 SCTLR_EL1_RESET = 0x30D00800;
+
+// Exception classes (ESR_ELx.EC).
+constexpr u64 EC_UNKNOWN = 0x00;
+constexpr u64 EC_WFX = 0x01;
+constexpr u64 EC_HVC64 = 0x16;
+constexpr u64 EC_SMC64 = 0x17;
+constexpr u64 EC_SYSREG = 0x18;
+constexpr u64 EC_IABT_LOW = 0x20;
+constexpr u64 EC_IABT_CUR = 0x21;
+constexpr u64 EC_DABT_LOW = 0x24;
+constexpr u64 EC_DABT_CUR = 0x25;
+constexpr u64 ESR_IL = bit(25);
+
+MmioAccess to_access(u64 gpa, const DecodedAccess& d) {
+    MmioAccess a{};
+    a.gpa = gpa;
+    a.width = d.width;
+    a.is_write = d.is_write;
+    a.sign_extend = d.sign_extend;
+    a.reg = d.reg;
+    a.reg_is_64 = d.reg_is_64;
+    a.writeback = d.writeback;
+    a.base_reg = d.base_reg;
+    a.writeback_delta = d.writeback_delta;
+    return a;
+}
+
+u64 sysreg_id_from_iss(u64 iss) {
+    // Pack op0:op1:CRn:CRm:op2 like the MRS encoding does (C5.3.x), for printing and matching.
+    u64 op0 = bits(iss, 21, 20), op2 = bits(iss, 19, 17), op1 = bits(iss, 16, 14);
+    u64 crn = bits(iss, 13, 10), crm = bits(iss, 4, 1);
+    return (op0 << 14) | (op1 << 11) | (crn << 7) | (crm << 3) | op2;
+}
+constexpr u64 sysreg_id(u64 op0, u64 op1, u64 crn, u64 crm, u64 op2) {
+    return (op0 << 14) | (op1 << 11) | (crn << 7) | (crm << 3) | op2;
+}
+
+} // namespace
+
+const char* describe_sysreg(u64 id, char* buf, usize size) {
+    format(buf, size, "S%lu_%lu_C%lu_C%lu_%lu", bits(id, 15, 14), bits(id, 13, 11), bits(id, 10, 7),
+           bits(id, 6, 3), bits(id, 2, 0));
+    return buf;
+}
+
+void virt_cpu_init() {
+    write_sysreg(cptr_el2, CPTR_VALUE);
+    // MDCR_EL2 (D13.2.73): trap PMU (TPM, TPMCR) and debug (TDA, TDOSA, TDRA) registers: they are
+    // shared machine state. HPMN keeps all event counters for EL1 as architecture requires.
+    u64 pmcr_n = bits(read_sysreg(pmcr_el0), 15, 11);
+    write_sysreg(mdcr_el2, pmcr_n | bit(5) | bit(6) | bit(9) | bit(10) | bit(11));
+    // CNTHCTL_EL2 (D13.8.x, non-VHE): EL1 may read the physical counter, but the EL1 physical timer
+    // traps; guests use the virtual timer. CNTVOFF_EL2 = 0: virtual time equals physical time.
+    write_sysreg(cnthctl_el2, 1);
+    write_sysreg(cntvoff_el2, 0);
+    write_sysreg(vtcr_el2, stage2_vtcr());
+    write_sysreg(hcr_el2, HCR_VALUE);
+    isb();
+}
+
+void Vcpu::init(u32 id, u64 vmid) {
+    m_id = id;
+    m_vmid = vmid;
+    // VMPIDR_EL2 (D13.2.137): Aff0 = vCPU index, bit 31 RES1, U=0 (multiprocessor).
+    m_vmpidr = bit(31) | id;
+}
+
+void Vcpu::reset(u64 entry, u64 arg0) {
+    m_regs = GuestRegs{};
+    m_regs.x[0] = arg0;
+    m_regs.pc = entry;
+    m_regs.pstate = PSTATE_EL1H_MASKED;
+    m_el1 = El1State{};
+    m_el1.sctlr = SCTLR_EL1_RESET;
+    m_fp = FpState{};
+}
+
+void Vcpu::set_stage2(HostPhysAddr root) {
+    // VTTBR_EL2 (D13.2.140): BADDR plus VMID[55:48] (8-bit VMIDs; VTCR_EL2.VS = 0).
+    m_vttbr = root.value() | (m_vmid << 48);
+}
+
+void Vcpu::load() {
+    write_sysreg(vttbr_el2, m_vttbr);
+    write_sysreg(vmpidr_el2, m_vmpidr);
+    write_sysreg(vpidr_el2, read_sysreg(midr_el1));
+    write_sysreg(sctlr_el1, m_el1.sctlr);
+    write_sysreg(ttbr0_el1, m_el1.ttbr0);
+    write_sysreg(ttbr1_el1, m_el1.ttbr1);
+    write_sysreg(tcr_el1, m_el1.tcr);
+    write_sysreg(esr_el1, m_el1.esr);
+    write_sysreg(far_el1, m_el1.far);
+    write_sysreg(afsr0_el1, m_el1.afsr0);
+    write_sysreg(afsr1_el1, m_el1.afsr1);
+    write_sysreg(mair_el1, m_el1.mair);
+    write_sysreg(amair_el1, m_el1.amair);
+    write_sysreg(contextidr_el1, m_el1.contextidr);
+    write_sysreg(vbar_el1, m_el1.vbar);
+    write_sysreg(tpidr_el0, m_el1.tpidr_el0);
+    write_sysreg(tpidrro_el0, m_el1.tpidrro_el0);
+    write_sysreg(tpidr_el1, m_el1.tpidr_el1);
+    write_sysreg(sp_el0, m_el1.sp_el0);
+    write_sysreg(sp_el1, m_el1.sp_el1);
+    write_sysreg(elr_el1, m_el1.elr_el1);
+    write_sysreg(spsr_el1, m_el1.spsr_el1);
+    write_sysreg(par_el1, m_el1.par);
+    write_sysreg(cpacr_el1, m_el1.cpacr);
+    write_sysreg(cntkctl_el1, m_el1.cntkctl);
+    write_sysreg(csselr_el1, m_el1.csselr);
+    write_sysreg(cntv_cval_el0, m_el1.cntv_cval);
+    write_sysreg(cntv_ctl_el0, m_el1.cntv_ctl);
+    cxv_fpsimd_restore(&m_fp);
+    isb();
+}
+
+void Vcpu::put() {
+    m_el1.sctlr = read_sysreg(sctlr_el1);
+    m_el1.ttbr0 = read_sysreg(ttbr0_el1);
+    m_el1.ttbr1 = read_sysreg(ttbr1_el1);
+    m_el1.tcr = read_sysreg(tcr_el1);
+    m_el1.esr = read_sysreg(esr_el1);
+    m_el1.far = read_sysreg(far_el1);
+    m_el1.afsr0 = read_sysreg(afsr0_el1);
+    m_el1.afsr1 = read_sysreg(afsr1_el1);
+    m_el1.mair = read_sysreg(mair_el1);
+    m_el1.amair = read_sysreg(amair_el1);
+    m_el1.contextidr = read_sysreg(contextidr_el1);
+    m_el1.vbar = read_sysreg(vbar_el1);
+    m_el1.tpidr_el0 = read_sysreg(tpidr_el0);
+    m_el1.tpidrro_el0 = read_sysreg(tpidrro_el0);
+    m_el1.tpidr_el1 = read_sysreg(tpidr_el1);
+    m_el1.sp_el0 = read_sysreg(sp_el0);
+    m_el1.sp_el1 = read_sysreg(sp_el1);
+    m_el1.elr_el1 = read_sysreg(elr_el1);
+    m_el1.spsr_el1 = read_sysreg(spsr_el1);
+    m_el1.par = read_sysreg(par_el1);
+    m_el1.cpacr = read_sysreg(cpacr_el1);
+    m_el1.cntkctl = read_sysreg(cntkctl_el1);
+    m_el1.csselr = read_sysreg(csselr_el1);
+    m_el1.cntv_cval = read_sysreg(cntv_cval_el0);
+    m_el1.cntv_ctl = read_sysreg(cntv_ctl_el0);
+    // A descheduled vCPU's timer must not raise the physical virtual-timer interrupt here.
+    write_sysreg(cntv_ctl_el0, 0);
+    cxv_fpsimd_save(&m_fp);
+    isb();
+}
+
+u64 Vcpu::wake_deadline() const {
+    // CNTV_CTL_EL0 (D13.8.15): ENABLE bit0, IMASK bit1. A timer that is enabled and not masked
+    // will assert its interrupt at CVAL; that makes a WFI complete (D1.16.2 "Wait for Interrupt").
+    if ((m_el1.cntv_ctl & 3) != 1) return ~0ull;
+    u64 now = counter();
+    return m_el1.cntv_cval <= now ? 0 : m_el1.cntv_cval;
+}
+
+u64 Vcpu::mpidr_to_vcpu(u64 mpidr) {
+    // Only Aff0 is used (vCPU index); Aff1..Aff3 must be zero.
+    if (mpidr & 0xFF00FFFF00ull) return ~0ull;
+    return mpidr & 0xFF;
+}
+
+ExitReason Vcpu::run() {
+    for (;;) {
+        u64 kind = cxv_guest_enter(&m_regs);
+        if (kind == 1 || kind == 2) return ExitReason{.kind = ExitKind::ExternalInterrupt};
+        if (kind == 3) {
+            ExitReason e{.kind = ExitKind::Fatal};
+            e.reason = "SError (asynchronous abort) from the guest";
+            e.detail = read_sysreg(esr_el2);
+            return e;
+        }
+        ExitReason e = handle_sync(read_sysreg(esr_el2));
+        if (e.kind != ExitKind::Nothing) return e;
+    }
+}
+
+ExitReason Vcpu::handle_sync(u64 esr) {
+    m_esr = esr;
+    u64 ec = bits(esr, 31, 26);
+    u64 iss = bits(esr, 24, 0);
+    switch (ec) {
+    case EC_WFX:
+        skip_instruction();
+        // ISS bit 0: TI, 1 = WFE. WFE is not trapped (HCR_EL2.TWE = 0) but be safe.
+        return ExitReason{.kind = (iss & 1) ? ExitKind::Nothing : ExitKind::Halt};
+    case EC_HVC64:
+        return handle_smccc(false); // ELR already points after the HVC
+    case EC_SMC64:
+        skip_instruction(); // a trapped SMC returns to the SMC itself (D13.2.40, EC 0x17)
+        return handle_smccc(true);
+    case EC_SYSREG: {
+        if (emulate_debug_sysreg(iss)) {
+            skip_instruction();
+            return ExitReason{};
+        }
+        ExitReason e{.kind = (iss & 1) ? ExitKind::SysRegRead : ExitKind::SysRegWrite};
+        e.sysreg = sysreg_id_from_iss(iss);
+        e.args[0] = bits(iss, 9, 5); // Rt
+        e.value = gpr(unsigned(e.args[0]));
+        return e;
+    }
+    case EC_DABT_LOW:
+    case EC_IABT_LOW: {
+        m_far = read_sysreg(far_el2);
+        // HPFAR_EL2.FIPA (D13.2.50) holds IPA[47:12]; the page offset comes from FAR_EL2.
+        u64 hpfar = read_sysreg(hpfar_el2);
+        ExitReason e{.kind = ExitKind::NestedPageFault};
+        e.gpa = (bits(hpfar, 43, 4) << 12) | (m_far & 0xFFF);
+        e.access = ec == EC_IABT_LOW ? AccessKind::Fetch : ((iss & bit(6)) ? AccessKind::Write : AccessKind::Read);
+        e.detail = esr;
+        return e;
+    }
+    default: {
+        // Anything else (AArch32, trapped FP, BRK/debug exceptions routed to us...) is not something
+        // this backend emulates: the guest gets UNDEF, as it would on hardware without the feature.
+        ExitReason e{.kind = ExitKind::Undefined};
+        e.reason = "unhandled exception class";
+        e.detail = ec;
+        inject_undefined();
+        return e;
+    }
+    }
+}
+
+bool Vcpu::emulate_debug_sysreg(u64 iss) {
+    u64 id = sysreg_id_from_iss(iss);
+    bool is_read = iss & 1;
+    unsigned rt = unsigned(bits(iss, 9, 5));
+    // Debug registers (op0 = 2, D13.3): trapped by MDCR_EL2 because breakpoints and watchpoints are
+    // shared hardware. Emulated as "no breakpoints, OS lock clear": RAZ/WI, except MDSCR_EL1, which
+    // keeps its value per vCPU so a guest that saves/restores it reads what it wrote.
+    if (bits(id, 15, 14) == 2 && bits(id, 13, 11) == 0) {
+        if (id == sysreg_id(2, 0, 0, 2, 2)) { // MDSCR_EL1
+            if (is_read) set_gpr(rt, m_el1.mdscr); else m_el1.mdscr = gpr(rt);
+        } else if (id == sysreg_id(2, 0, 1, 1, 4)) { // OSLSR_EL1: OSLM = 0b10 (lock implemented), unlocked
+            if (is_read) set_gpr(rt, 0x8);
+        } else if (is_read) {
+            set_gpr(rt, 0);
+        }
+        return true;
+    }
+    if (id == sysreg_id(3, 0, 1, 0, 1)) { // ACTLR_EL1 (TACR): read the host's value, ignore writes
+        if (is_read) set_gpr(rt, read_sysreg(actlr_el1));
+        return true;
+    }
+    // DC ISW/CSW/CISW (op0 = 1, CRn = 7): performed as clean+invalidate by set/way, which never loses
+    // data of another VM (D7.5.9). op1 = 0, op2 = 2, CRm = 6/10/14.
+    if (bits(id, 15, 14) == 1 && bits(id, 10, 7) == 7 && bits(id, 2, 0) == 2 && bits(id, 13, 11) == 0) {
+        u64 crm = bits(id, 6, 3);
+        if (crm == 6 || crm == 10 || crm == 14) {
+            asm volatile("dc cisw, %0" ::"r"(gpr(rt)) : "memory");
+            return true;
+        }
+    }
+    return false;
+}
+
+ExitReason Vcpu::handle_smccc(bool) {
+    using namespace cxv_abi;
+    // SMCCC (DEN0028 section 2): only the low 32 bits of x0 carry the function id.
+    u64 fid = m_regs.x[0] & 0xFFFFFFFF;
+    ExitReason e{};
+    for (int i = 0; i < 6; ++i) e.args[i] = m_regs.x[i + 1];
+    if (fid >= HC_BASE && fid < HC_BASE + 0x10000) {
+        e.kind = ExitKind::Hypercall;
+        e.nr = fid - HC_BASE;
+        return e;
+    }
+    switch (fid) {
+    case PSCI_VERSION:
+        set_hypercall_result(0x10001, m_regs.x[1], m_regs.x[2], m_regs.x[3]); // PSCI 1.1
+        return e;
+    case PSCI_FEATURES: {
+        u64 q = m_regs.x[1] & 0xFFFFFFFF;
+        bool known = q == PSCI_VERSION || q == PSCI_CPU_OFF || q == PSCI_CPU_ON_32 || q == PSCI_CPU_ON_64 ||
+                     q == PSCI_AFFINITY_INFO_32 || q == PSCI_AFFINITY_INFO_64 || q == PSCI_SYSTEM_OFF ||
+                     q == PSCI_SYSTEM_RESET || q == PSCI_FEATURES || q == PSCI_MIGRATE_INFO_TYPE;
+        m_regs.x[0] = u64(known ? PSCI_SUCCESS : PSCI_NOT_SUPPORTED);
+        return e;
+    }
+    case PSCI_MIGRATE_INFO_TYPE:
+        m_regs.x[0] = 2; // no Trusted OS that needs migration
+        return e;
+    case PSCI_CPU_ON_32:
+    case PSCI_CPU_ON_64:
+        e.kind = ExitKind::CpuUp;
+        e.args[0] = mpidr_to_vcpu(m_regs.x[1]);
+        e.args[1] = fid == PSCI_CPU_ON_32 ? (m_regs.x[2] & 0xFFFFFFFF) : m_regs.x[2];
+        e.args[2] = m_regs.x[3];
+        return e;
+    case PSCI_CPU_OFF:
+        e.kind = ExitKind::CpuDown;
+        return e;
+    case PSCI_AFFINITY_INFO_32:
+    case PSCI_AFFINITY_INFO_64:
+        if (m_regs.x[2] != 0) { // only level 0 (one vCPU) is meaningful here
+            m_regs.x[0] = u64(PSCI_INVALID_PARAMETERS);
+            return e;
+        }
+        e.kind = ExitKind::CpuQuery;
+        e.args[0] = mpidr_to_vcpu(m_regs.x[1]);
+        return e;
+    case PSCI_SYSTEM_OFF:
+        e.kind = ExitKind::SystemDown;
+        return e;
+    case PSCI_SYSTEM_RESET:
+        e.kind = ExitKind::SystemReset;
+        return e;
+    case 0x80000000: // SMCCC_VERSION: 1.1
+        m_regs.x[0] = 0x10001;
+        return e;
+    default:
+        // Unknown ids: NOT_SUPPORTED, as SMCCC requires. The guest keeps running.
+        m_regs.x[0] = u64(i64(PSCI_NOT_SUPPORTED));
+        return e;
+    }
+}
+
+void Vcpu::set_hypercall_result(u64 r0, u64 r1, u64 r2, u64 r3) {
+    m_regs.x[0] = r0;
+    m_regs.x[1] = r1;
+    m_regs.x[2] = r2;
+    m_regs.x[3] = r3;
+}
+
+void Vcpu::set_power_result(PowerResult r) {
+    using namespace cxv_abi;
+    i64 code = PSCI_SUCCESS;
+    switch (r) {
+    case PowerResult::Success: code = PSCI_SUCCESS; break;
+    case PowerResult::InvalidParameters: code = PSCI_INVALID_PARAMETERS; break;
+    case PowerResult::AlreadyOn: code = PSCI_ALREADY_ON; break;
+    case PowerResult::Denied: code = PSCI_DENIED; break;
+    case PowerResult::InternalFailure: code = PSCI_INTERNAL_FAILURE; break;
+    }
+    m_regs.x[0] = u64(code);
+}
+
+void Vcpu::set_power_state_result(CpuPowerState s) {
+    using namespace cxv_abi;
+    m_regs.x[0] = u64(s == CpuPowerState::On ? PSCI_AFF_ON : s == CpuPowerState::Off ? PSCI_AFF_OFF : PSCI_AFF_ON_PENDING);
+}
+
+Result<MmioAccess> Vcpu::decode_mmio(ExitReason& exit, GuestMemoryReader mem) {
+    u64 esr = exit.detail;
+    if (exit.access == AccessKind::Fetch) return Error::Unsupported; // executing from a device
+    if (esr & bit(7)) return Error::Unsupported; // S1PTW: the guest's own page tables point at a device
+    // ISV = 1: the syndrome describes the access (D17.2.40, ISS encoding for data aborts).
+    if (esr & bit(24)) return to_access(exit.gpa, TRY(access_from_iss(decode_data_abort_iss(esr))));
+    // ISV = 0: fetch and decode the instruction. The guest's stage-1 registers are live, so AT S1E1R
+    // translates its PC to an IPA (C5.5.x AT); PAR_EL1 is guest state and is preserved.
+    u64 saved_par = read_sysreg(par_el1);
+    asm volatile("at s1e1r, %0" ::"r"(m_regs.pc));
+    isb();
+    u64 par = read_sysreg(par_el1);
+    write_sysreg(par_el1, saved_par);
+    if (par & 1) return Error::NotMapped;
+    u64 ipa = (bits(par, 47, 12) << 12) | (m_regs.pc & 0xFFF);
+    u32 insn = 0;
+    TRY(mem.read(mem.ctx, GuestPhysAddr(ipa), &insn, sizeof insn));
+    exit.detail = insn;
+    return to_access(exit.gpa, TRY(decode_load_store(insn)));
+}
+
+u64 Vcpu::mmio_write_value(const MmioAccess& a) const {
+    u64 v = gpr(a.reg); // register 31 is XZR for the transfer register: gpr() returns 0
+    if (a.width < 8) v &= (1ull << (a.width * 8)) - 1;
+    return v;
+}
+
+void Vcpu::complete_mmio(const MmioAccess& a, u64 value) {
+    if (!a.is_write) {
+        if (a.width < 8) {
+            u64 mask = (1ull << (a.width * 8)) - 1;
+            value &= mask;
+            if (a.sign_extend && (value & (1ull << (a.width * 8 - 1)))) value |= ~mask;
+        }
+        if (!a.reg_is_64) value &= 0xFFFFFFFF;
+        set_gpr(a.reg, value);
+    }
+    if (a.writeback) {
+        // Base register 31 is SP here (C6.2 "Load/store addressing"): the guest runs at EL1 with
+        // SP_EL1 selected (or SP_EL0 in EL1t/EL0), which is live in the CPU.
+        if (a.base_reg == 31) {
+            bool spx = (m_regs.pstate & 0xF) == 0x5;
+            if (spx) write_sysreg(sp_el1, read_sysreg(sp_el1) + u64(a.writeback_delta));
+            else write_sysreg(sp_el0, read_sysreg(sp_el0) + u64(a.writeback_delta));
+        } else {
+            m_regs.x[a.base_reg] += u64(a.writeback_delta);
+        }
+    }
+    skip_instruction();
+}
+
+void Vcpu::complete_sysreg(const ExitReason& exit, u64 value) {
+    if (exit.kind == ExitKind::SysRegRead) set_gpr(unsigned(exit.args[0]), value);
+    skip_instruction();
+}
+
+void Vcpu::inject_sync(u64 esr, u64 far, bool set_far) {
+    // D1.10.2 "Exception vectors": the offset depends on where the guest was.
+    u64 mode = m_regs.pstate & 0x1F;
+    u64 offset = mode == 0x4 ? 0x000 : mode == 0x5 ? 0x200 : (mode & 0x10) ? 0x600 : 0x400;
+    write_sysreg(elr_el1, m_regs.pc);
+    write_sysreg(spsr_el1, m_regs.pstate);
+    write_sysreg(esr_el1, esr);
+    if (set_far) write_sysreg(far_el1, far);
+    m_regs.pc = read_sysreg(vbar_el1) + offset;
+    m_regs.pstate = PSTATE_EL1H_MASKED;
+}
+
+void Vcpu::inject_external_abort(u64 gpa, AccessKind access) {
+    bool from_el1 = (m_regs.pstate & 0xC) == 0x4;
+    u64 va = m_far; // the guest sees its own virtual address, not the IPA
+    (void)gpa;
+    if (access == AccessKind::Fetch) {
+        u64 ec = from_el1 ? EC_IABT_CUR : EC_IABT_LOW;
+        inject_sync((ec << 26) | ESR_IL | 0x10, va, true); // IFSC 0x10: synchronous external abort
+    } else {
+        u64 ec = from_el1 ? EC_DABT_CUR : EC_DABT_LOW;
+        u64 wnr = access == AccessKind::Write ? bit(6) : 0;
+        inject_sync((ec << 26) | ESR_IL | wnr | 0x10, va, true); // DFSC 0x10
+    }
+}
+
+void Vcpu::inject_undefined() { inject_sync((EC_UNKNOWN << 26) | ESR_IL, 0, false); }
+
+} // namespace arch

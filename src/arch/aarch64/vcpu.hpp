@@ -1,0 +1,80 @@
+// aarch64 vCPU backend (EL1 guest under a non-VHE EL2 hypervisor).
+// Context switching follows the "short exit path" rule: an exit saves only GPRs, PC and PSTATE
+// (boot.S); EL1 system registers, the virtual timer and FP/SIMD are switched by load()/put() only
+// when another vCPU takes the physical CPU.
+#pragma once
+#include "asm_offsets.hpp"
+#include "base/types.hpp"
+#include "vcpu/vcpu_concept.hpp"
+
+namespace arch {
+
+struct GuestRegs {
+    u64 x[31];
+    u64 pc;     // ELR_EL2
+    u64 pstate; // SPSR_EL2
+};
+static_assert(sizeof(GuestRegs) == GUEST_REGS_SIZE);
+
+struct FpState {
+    u64 q[64]; // q0..q31, 128 bits each
+    u64 fpsr, fpcr;
+};
+
+// EL1 state of a vCPU while it is not loaded (Arm ARM D13: the registers a guest OS owns).
+struct El1State {
+    u64 sctlr, ttbr0, ttbr1, tcr, esr, far, afsr0, afsr1, mair, amair, contextidr, vbar;
+    u64 tpidr_el0, tpidrro_el0, tpidr_el1, sp_el0, sp_el1, elr_el1, spsr_el1, par, cpacr;
+    u64 cntkctl, csselr, cntv_ctl, cntv_cval, mdscr;
+};
+
+class Vcpu {
+public:
+    void init(u32 id, u64 vmid);
+    void reset(u64 entry, u64 arg0);
+    void set_stage2(HostPhysAddr root);
+    void load();
+    void put();
+    ExitReason run();
+    u64 pc() const { return m_regs.pc; }
+    u64 gpr(unsigned n) const { return n < 31 ? m_regs.x[n] : 0; }
+    void set_gpr(unsigned n, u64 v) { if (n < 31) m_regs.x[n] = v; }
+
+    Result<MmioAccess> decode_mmio(ExitReason& exit, GuestMemoryReader mem);
+    u64 mmio_write_value(const MmioAccess& a) const;
+    void complete_mmio(const MmioAccess& a, u64 read_value);
+    void complete_sysreg(const ExitReason& exit, u64 read_value);
+    void set_hypercall_result(u64 r0, u64 r1, u64 r2, u64 r3);
+    void set_power_result(PowerResult r);
+    void set_power_state_result(CpuPowerState s);
+    void inject_external_abort(u64 gpa, AccessKind access);
+    void inject_undefined();
+    u64 wake_deadline() const;
+    static u64 mpidr_to_vcpu(u64 mpidr);
+
+private:
+    ExitReason handle_sync(u64 esr);
+    ExitReason handle_smccc(bool is_smc);
+    bool emulate_debug_sysreg(u64 iss);
+    void skip_instruction() { m_regs.pc += 4; }
+    void inject_sync(u64 esr, u64 far, bool set_far);
+
+    GuestRegs m_regs{};
+    El1State m_el1{};
+    FpState m_fp{};
+    u64 m_vttbr = 0;
+    u64 m_vmid = 0;
+    u64 m_vmpidr = 0;
+    u32 m_id = 0;
+    // Last exit syndrome, for decode_mmio.
+    u64 m_esr = 0;
+    u64 m_far = 0;
+};
+
+static_assert(ArchVcpu<Vcpu>, "aarch64 Vcpu must implement the generic vCPU interface");
+
+// Per-CPU EL2 setup for running guests (HCR_EL2 and friends are set on every load()).
+void virt_cpu_init();
+const char* describe_sysreg(u64 id, char* buf, usize size);
+
+} // namespace arch

@@ -1,0 +1,159 @@
+#include "devices/pl011.hpp"
+#include "base/string.hpp"
+#include "kernel/log.hpp"
+
+namespace {
+// Register offsets (DDI0183 3.2 "Summary of registers").
+enum Reg : u64 {
+    DR = 0x000, RSR_ECR = 0x004, FR = 0x018, ILPR = 0x020, IBRD = 0x024, FBRD = 0x028,
+    LCR_H = 0x02C, CR = 0x030, IFLS = 0x034, IMSC = 0x038, RIS = 0x03C, MIS = 0x040,
+    ICR = 0x044, DMACR = 0x048, PERIPH_ID0 = 0xFE0, PCELL_ID3 = 0xFFC,
+};
+
+// UARTFR bits.
+constexpr u32 FR_RXFE = 1u << 4, FR_TXFF = 1u << 5, FR_RXFF = 1u << 6, FR_TXFE = 1u << 7;
+// UARTRSR bit and the UARTIMSC/RIS/MIS/ICR interrupt bits.
+constexpr u32 RSR_OE = 1u << 3;
+constexpr u32 INT_RX = 1u << 4, INT_TX = 1u << 5, INT_RT = 1u << 6, INT_OE = 1u << 10;
+constexpr u32 INT_ALL = 0x7FF;
+constexpr u32 LCR_H_FEN = 1u << 4;
+
+// UARTPeriphID0-3 then UARTPCellID0-3. PeriphID: part 0x011, designer 0x41 (ARM), revision 3
+// (r1p5). Linux derives the FIFO depth from the revision (< 3 means 16 entries), so it must
+// match our 32-entry FIFO.
+constexpr u8 IdRegs[8] = {0x11, 0x10, 0x34, 0x00, 0x0D, 0xF0, 0x05, 0xB1};
+
+void console_sink_write(void*, const char* s, usize n) { console_write(s, n); }
+} // namespace
+
+Pl011Sink console_sink() { return {console_sink_write, nullptr}; }
+
+Pl011::Pl011(const char* name, GuestPhysAddr base, const char* vm_name, Pl011Sink sink)
+    : MmioDevice(name, base, WindowSize), m_sink(sink) {
+    usize n = strlen(vm_name);
+    if (n > VmNameMax) n = VmNameMax;
+    m_prefix[0] = '[';
+    memcpy(m_prefix + 1, vm_name, n);
+    memcpy(m_prefix + 1 + n, "] ", 3);
+    m_prefix_len = n + 3;
+}
+
+Result<u64> Pl011::read(u64 offset, unsigned width_bytes) {
+    if (width_bytes > 4 || !is_aligned(offset, 4)) return Error::InvalidArgument;
+    SpinlockGuard guard(m_lock);
+    return read_reg(offset);
+}
+
+Result<void> Pl011::write(u64 offset, unsigned width_bytes, u64 value) {
+    if (width_bytes > 4 || !is_aligned(offset, 4)) return Error::InvalidArgument;
+    SpinlockGuard guard(m_lock);
+    return write_reg(offset, u32(value));
+}
+
+Result<u64> Pl011::read_reg(u64 offset) {
+    switch (offset) {
+    case DR: {
+        // Pop the oldest character. Reading an empty FIFO returns 0 (the hardware's value is stale).
+        if (m_rx_count == 0) return u64(0);
+        u8 c = u8(m_rx[m_rx_head]);
+        m_rx_head = (m_rx_head + 1) % RxFifoDepth;
+        --m_rx_count;
+        return u64(c);
+    }
+    case RSR_ECR: return u64(m_rsr);
+    case FR: {
+        u32 fr = FR_TXFE; // TX drains instantly: never full, never busy
+        if (m_rx_count == 0) fr |= FR_RXFE;
+        if (m_rx_count == RxFifoDepth) fr |= FR_RXFF;
+        return u64(fr);
+    }
+    case ILPR: return u64(m_ilpr);
+    case IBRD: return u64(m_ibrd);
+    case FBRD: return u64(m_fbrd);
+    case LCR_H: return u64(m_lcr_h);
+    case CR: return u64(m_cr);
+    case IFLS: return u64(m_ifls);
+    case IMSC: return u64(m_imsc);
+    case RIS: return u64(raw_interrupts());
+    case MIS: return u64(raw_interrupts() & m_imsc);
+    case ICR: return u64(0); // write-only
+    case DMACR: return u64(m_dmacr);
+    default:
+        if (offset >= PERIPH_ID0 && offset <= PCELL_ID3) return u64(IdRegs[(offset - PERIPH_ID0) / 4]);
+        return Error::OutOfRange; // reserved or integration-test registers
+    }
+}
+
+Result<void> Pl011::write_reg(u64 offset, u32 value) {
+    switch (offset) {
+    case DR: {
+        char c = char(value & 0xFF);
+        m_ris_latch |= INT_TX; // the FIFO empties at once, so it crosses the TX trigger level
+        if (c == '\r') break;  // "\r\n" from the guest ends a line once, at the '\n'
+        if (c == '\n') { emit_line(); break; }
+        m_line[m_line_len++] = c;
+        if (m_line_len == LineMax) emit_line();
+        break;
+    }
+    case RSR_ECR: m_rsr = 0; break; // any write to ECR clears the error flags
+    case ILPR: m_ilpr = value & 0xFF; break;
+    case IBRD: m_ibrd = value & 0xFFFF; break;
+    case FBRD: m_fbrd = value & 0x3F; break;
+    case LCR_H: m_lcr_h = value & 0xFF; break;
+    case CR: m_cr = value & 0xFF87; break; // bits 6:3 are reserved
+    case IFLS: m_ifls = value & 0x3F; break;
+    case IMSC: m_imsc = value & INT_ALL; break;
+    case ICR: m_ris_latch &= ~value; break; // RX/RT follow the FIFO level, see raw_interrupts()
+    case DMACR: m_dmacr = value & 0x7; break;
+    case FR: case RIS: case MIS: break; // read-only: writes are ignored
+    default:
+        if (offset >= PERIPH_ID0 && offset <= PCELL_ID3) break;
+        return Error::OutOfRange;
+    }
+    return {};
+}
+
+u32 Pl011::raw_interrupts() const {
+    // RXRIS: FIFO at or above the RXIFLSEL trigger level (1/8, 1/4, 1/2, 3/4, 7/8 of the FIFO),
+    // or holding anything when FIFOs are off (one-character holding register).
+    static constexpr usize Trigger[8] = {4, 8, 16, 24, 28, 16, 16, 16};
+    usize trigger = (m_lcr_h & LCR_H_FEN) ? Trigger[(m_ifls >> 3) & 7] : 1;
+    u32 ris = m_ris_latch;
+    if (m_rx_count >= trigger) ris |= INT_RX;
+    // RTRIS: the receive timeout fires after 32 idle bit periods with data in the FIFO. Host
+    // input arrives in bursts far slower than that, so we treat the timeout as always elapsed.
+    if (m_rx_count > 0) ris |= INT_RT;
+    return ris;
+}
+
+bool Pl011::push_input(char c) {
+    SpinlockGuard guard(m_lock);
+    if (m_rx_count == RxFifoDepth) {
+        m_rsr |= RSR_OE;
+        m_ris_latch |= INT_OE;
+        return false;
+    }
+    m_rx[(m_rx_head + m_rx_count) % RxFifoDepth] = c;
+    ++m_rx_count;
+    return true;
+}
+
+void Pl011::emit_line() {
+    // One sink call per line: console_write never interleaves calls, so neither do VMs' lines.
+    char out[sizeof m_prefix + LineMax + 1];
+    memcpy(out, m_prefix, m_prefix_len);
+    memcpy(out + m_prefix_len, m_line, m_line_len);
+    out[m_prefix_len + m_line_len] = '\n';
+    m_sink.write(m_sink.ctx, out, m_prefix_len + m_line_len + 1);
+    m_line_len = 0;
+}
+
+void Pl011::flush() {
+    SpinlockGuard guard(m_lock);
+    if (m_line_len) emit_line();
+}
+
+bool Pl011::irq_pending() {
+    SpinlockGuard guard(m_lock);
+    return (raw_interrupts() & m_imsc) != 0;
+}

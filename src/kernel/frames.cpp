@@ -1,0 +1,152 @@
+#include "kernel/frames.hpp"
+#include "base/string.hpp"
+#include "kernel/log.hpp"
+#include "kernel/spinlock.hpp"
+
+namespace {
+
+// One bitmap per RAM range; bit set = frame in use. The bitmaps live in RAM taken from the range
+// itself (the first frames of the largest range), so their size follows the machine.
+struct Zone {
+    u64 base = 0;
+    u64 frames = 0;
+    u64* bitmap = nullptr;
+    u64 free = 0;
+};
+
+constexpr usize MAX_ZONES = 8;
+Zone g_zones[MAX_ZONES];
+usize g_zone_count;
+Spinlock g_lock;
+
+bool test(const Zone& z, u64 i) { return z.bitmap[i / 64] & (1ull << (i % 64)); }
+void set_range(Zone& z, u64 first, u64 n, bool used) {
+    for (u64 i = first; i < first + n; ++i) {
+        u64 m = 1ull << (i % 64);
+        if (used) z.bitmap[i / 64] |= m; else z.bitmap[i / 64] &= ~m;
+    }
+}
+
+void mark_used(u64 base, u64 size) {
+    for (usize k = 0; k < g_zone_count; ++k) {
+        Zone& z = g_zones[k];
+        u64 zb = z.base, ze = z.base + z.frames * FRAME_SIZE;
+        u64 b = align_down(base, FRAME_SIZE), e = align_up(base + size, FRAME_SIZE);
+        if (e <= zb || b >= ze) continue;
+        if (b < zb) b = zb;
+        if (e > ze) e = ze;
+        for (u64 i = (b - zb) / FRAME_SIZE; i < (e - zb) / FRAME_SIZE; ++i) {
+            if (!test(z, i)) {
+                set_range(z, i, 1, true);
+                --z.free;
+            }
+        }
+    }
+}
+
+} // namespace
+
+Result<void> frames_init(const PhysRange* ram, usize ram_count, const PhysRange* used, usize used_count) {
+    if (ram_count == 0 || ram_count > MAX_ZONES) return Error::InvalidArgument;
+    // Bitmap storage: carve it from the top of the largest range.
+    usize largest = 0;
+    u64 bitmap_bytes = 0;
+    for (usize i = 0; i < ram_count; ++i) {
+        bitmap_bytes += align_up(ram[i].size / FRAME_SIZE + 1, 64) / 8;
+        if (ram[i].size > ram[largest].size) largest = i;
+    }
+    bitmap_bytes = align_up(bitmap_bytes, FRAME_SIZE);
+    u64 store = align_down(ram[largest].end().value() - bitmap_bytes, FRAME_SIZE);
+    for (usize u = 0; u < used_count; ++u)
+        if (used[u].overlaps(HostPhysAddr(store), bitmap_bytes))
+            return Error::NoMemory; // would need a smarter placement; never the case on QEMU virt
+    auto* cursor = reinterpret_cast<u64*>(store);
+    memset(cursor, 0, bitmap_bytes);
+    g_zone_count = ram_count;
+    for (usize i = 0; i < ram_count; ++i) {
+        Zone& z = g_zones[i];
+        z.base = align_up(ram[i].base.value(), FRAME_SIZE);
+        z.frames = (ram[i].end().value() - z.base) / FRAME_SIZE;
+        z.bitmap = cursor;
+        z.free = z.frames;
+        cursor += align_up(z.frames, 64) / 64;
+    }
+    mark_used(store, bitmap_bytes);
+    for (usize u = 0; u < used_count; ++u) mark_used(used[u].base.value(), used[u].size);
+    return {};
+}
+
+Result<HostPhysAddr> frames_alloc(usize count, usize align_bytes) {
+    if (count == 0) return Error::InvalidArgument;
+    if (align_bytes < FRAME_SIZE) align_bytes = FRAME_SIZE;
+    HostPhysAddr found;
+    bool ok = false;
+    {
+        SpinlockGuard guard(g_lock);
+        for (usize k = 0; k < g_zone_count && !ok; ++k) {
+            Zone& z = g_zones[k];
+            if (z.free < count) continue;
+            u64 step = align_bytes / FRAME_SIZE;
+            u64 first = (align_up(z.base, align_bytes) - z.base) / FRAME_SIZE;
+            for (u64 i = first; i + count <= z.frames; i += step) {
+                // Skip quickly over fully used bitmap words when searching single frames.
+                u64 j = 0;
+                while (j < count && !test(z, i + j)) ++j;
+                if (j == count) {
+                    set_range(z, i, count, true);
+                    z.free -= count;
+                    found = HostPhysAddr(z.base + i * FRAME_SIZE);
+                    ok = true;
+                    break;
+                }
+            }
+        }
+    }
+    if (!ok) return Error::NoMemory;
+    // Zero outside the lock: 2 MiB blocks take a while, and the frames are ours now.
+    memset(reinterpret_cast<void*>(found.value()), 0, count * FRAME_SIZE);
+    return found;
+}
+
+Result<void> frames_reserve(HostPhysAddr pa, usize count) {
+    SpinlockGuard guard(g_lock);
+    for (usize k = 0; k < g_zone_count; ++k) {
+        Zone& z = g_zones[k];
+        if (pa.value() < z.base || pa.value() + count * FRAME_SIZE > z.base + z.frames * FRAME_SIZE) continue;
+        u64 first = (pa.value() - z.base) / FRAME_SIZE;
+        for (u64 i = first; i < first + count; ++i)
+            if (test(z, i)) return Error::NoMemory;
+        set_range(z, first, count, true);
+        z.free -= count;
+        return {};
+    }
+    return Error::OutOfRange;
+}
+
+void frames_free(HostPhysAddr pa, usize count) {
+    SpinlockGuard guard(g_lock);
+    for (usize k = 0; k < g_zone_count; ++k) {
+        Zone& z = g_zones[k];
+        if (pa.value() < z.base || pa.value() >= z.base + z.frames * FRAME_SIZE) continue;
+        u64 first = (pa.value() - z.base) / FRAME_SIZE;
+        for (u64 i = first; i < first + count; ++i) {
+            if (!test(z, i)) panic("frames_free: frame %lx is not allocated", z.base + i * FRAME_SIZE);
+        }
+        set_range(z, first, count, false);
+        z.free += count;
+        return;
+    }
+    panic("frames_free: %lx is not RAM", pa.value());
+}
+
+usize frames_free_count() {
+    usize n = 0;
+    for (usize k = 0; k < g_zone_count; ++k) n += g_zones[k].free;
+    return n;
+}
+
+usize frames_total_count() {
+    usize n = 0;
+    for (usize k = 0; k < g_zone_count; ++k) n += g_zones[k].frames;
+    return n;
+}

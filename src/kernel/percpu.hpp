@@ -1,0 +1,30 @@
+// Per-CPU data. TPIDR_EL2 (or the ISA's equivalent) points at the running CPU's PerCpu; the first
+// fields are read by the exception vectors (arch/<isa>/asm_offsets.hpp) and must stay first.
+#pragma once
+#include "arch.hpp"
+#include "base/types.hpp"
+#include "kernel/timer.hpp"
+#include <atomic>
+
+class Vcpu;
+
+inline constexpr usize MAX_CPUS = 16;
+
+struct PerCpu {
+    void* guest_regs = nullptr; // vectors: where the exit path saves the guest's GPRs
+    u64 host_sp = 0;            // vectors: host stack at guest entry
+    u64 id = 0;                 // logical CPU index (order of the host DTB cpu nodes)
+    u64 stack_top = 0;
+    u64 hw_id = 0;              // MPIDR (aarch64) / hart id (riscv)
+    std::atomic<bool> online{false};
+    std::atomic<bool> idle{false};
+    std::atomic<bool> need_resched{false};
+    Vcpu* current = nullptr;  // vCPU this CPU is running (or about to)
+    TimerQueue timers;
+};
+
+extern PerCpu g_percpu[MAX_CPUS];
+extern usize g_cpu_count;
+
+inline PerCpu& this_cpu() { return *reinterpret_cast<PerCpu*>(arch::percpu_pointer()); }
+inline usize cpu_id() { return this_cpu().id; }

@@ -1,0 +1,169 @@
+#include "kernel/sched.hpp"
+#include "arch.hpp"
+#include "kernel/log.hpp"
+#include "kernel/percpu.hpp"
+#include "kernel/spinlock.hpp"
+#include "kernel/timer.hpp"
+
+namespace {
+
+Spinlock g_lock;
+SchedEntity* g_head;
+SchedEntity* g_tail;
+usize g_cpus;
+TimerEvent g_slice[MAX_CPUS];
+
+void enqueue(SchedEntity* e) {
+    e->next = nullptr;
+    if (g_tail) g_tail->next = e; else g_head = e;
+    g_tail = e;
+}
+
+void remove(SchedEntity* e) {
+    SchedEntity* prev = nullptr;
+    for (SchedEntity* p = g_head; p; prev = p, p = p->next) {
+        if (p != e) continue;
+        if (prev) prev->next = p->next; else g_head = p->next;
+        if (g_tail == p) g_tail = prev;
+        p->next = nullptr;
+        return;
+    }
+}
+
+SchedEntity* take_for(usize cpu) {
+    SchedEntity* prev = nullptr;
+    for (SchedEntity* p = g_head; p; prev = p, p = p->next) {
+        if (!(p->affinity & (1ull << cpu))) continue;
+        if (prev) prev->next = p->next; else g_head = p->next;
+        if (g_tail == p) g_tail = prev;
+        p->next = nullptr;
+        return p;
+    }
+    return nullptr;
+}
+
+bool queued_for(usize cpu) {
+    for (SchedEntity* p = g_head; p; p = p->next)
+        if (p->affinity & (1ull << cpu)) return true;
+    return false;
+}
+
+// Lock held. An idle CPU that may run `e` is woken; otherwise it waits for a slice end.
+void kick_idle_for(SchedEntity* e) {
+    for (usize c = 0; c < g_cpus; ++c) {
+        if ((e->affinity & (1ull << c)) && g_percpu[c].idle.load() && c != cpu_id()) {
+            arch::send_ipi(g_percpu[c].hw_id);
+            return;
+        }
+    }
+}
+
+void make_runnable(SchedEntity* e) {
+    e->state = SchedState::Runnable;
+    e->wake_pending = false;
+    enqueue(e);
+    kick_idle_for(e);
+}
+
+void slice_expired(void*) { this_cpu().need_resched.store(true); }
+
+} // namespace
+
+void sched_set_cpu_count(usize n) { g_cpus = n; }
+
+void sched_init_cpu() {
+    TimerEvent& t = g_slice[cpu_id()];
+    t.callback = slice_expired;
+    t.ctx = nullptr;
+}
+
+void sched_begin_slice() {
+    this_cpu().need_resched.store(false);
+    timer_arm(g_slice[cpu_id()], arch::counter() + SCHED_SLICE_MS * timer_ticks_per_ms());
+}
+
+SchedEntity* sched_pick() {
+    PerCpu& me = this_cpu();
+    for (;;) {
+        {
+            SpinlockGuard guard(g_lock);
+            if (SchedEntity* e = take_for(me.id)) {
+                e->state = SchedState::Running;
+                e->cpu = me.id;
+                me.idle.store(false);
+                return e;
+            }
+            me.idle.store(true);
+        }
+        // Interrupts stay masked: WFI still completes when one is pending (D1.16.2), and the
+        // handlers run here, from a known place, instead of interrupting arbitrary EL2 code.
+        arch::wfi();
+        arch::handle_pending_irqs();
+    }
+}
+
+bool sched_should_yield() {
+    PerCpu& me = this_cpu();
+    if (!me.need_resched.load()) return false;
+    SpinlockGuard guard(g_lock);
+    if (queued_for(me.id)) return true;
+    me.need_resched.store(false); // nobody waiting: keep running, new slice
+    return false;
+}
+
+SchedState sched_leave(SchedEntity* e, Leave how) {
+    SpinlockGuard guard(g_lock);
+    if (e->stop_pending || how == Leave::Off) {
+        e->stop_pending = false;
+        e->state = SchedState::Off;
+    } else if (how == Leave::Yield || e->wake_pending) {
+        make_runnable(e);
+    } else {
+        e->state = SchedState::Blocked;
+    }
+    return e->state;
+}
+
+bool sched_wake(SchedEntity* e, bool allow_start) {
+    SpinlockGuard guard(g_lock);
+    switch (e->state) {
+    case SchedState::Off:
+        if (!allow_start) return false;
+        make_runnable(e);
+        return true;
+    case SchedState::Blocked:
+        make_runnable(e);
+        return true;
+    case SchedState::Running:
+        e->wake_pending = true;
+        if (e->cpu != cpu_id()) arch::send_ipi(g_percpu[e->cpu].hw_id);
+        return true;
+    case SchedState::Runnable:
+        return true;
+    }
+    return true;
+}
+
+bool sched_stop(SchedEntity* e) {
+    SpinlockGuard guard(g_lock);
+    switch (e->state) {
+    case SchedState::Off: return true;
+    case SchedState::Runnable:
+        remove(e);
+        e->state = SchedState::Off;
+        return true;
+    case SchedState::Blocked:
+        e->state = SchedState::Off;
+        return true;
+    case SchedState::Running:
+        e->stop_pending = true;
+        if (e->cpu != cpu_id()) arch::send_ipi(g_percpu[e->cpu].hw_id);
+        return false;
+    }
+    return false;
+}
+
+SchedState sched_state(const SchedEntity* e) {
+    SpinlockGuard guard(g_lock);
+    return e->state;
+}

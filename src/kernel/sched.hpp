@@ -1,0 +1,46 @@
+// The scheduler: every vCPU is a SchedEntity; each physical CPU runs the entity it picks until
+// the entity blocks (WFI), is preempted at the end of its time slice, or is switched off.
+// One global FIFO with per-entity CPU affinity masks: simple, fair, and plenty for <= 16 CPUs.
+//
+// Contract: all functions may be called from any CPU with interrupts masked (always the case in
+// cxvisor). State changes happen under the scheduler lock; functions never block except
+// sched_pick, which idles the calling CPU until it has something to run.
+#pragma once
+#include "base/types.hpp"
+
+enum class SchedState : u8 {
+    Off,      // not started, powered off, or stopped
+    Runnable, // in the run queue
+    Running,  // owned by a physical CPU (in the guest or handling its exit)
+    Blocked,  // waiting (WFI) for a wake-up
+};
+
+struct SchedEntity {
+    SchedState state = SchedState::Off;
+    u64 affinity = ~0ull;   // bit n: may run on physical CPU n
+    SchedEntity* next = nullptr;
+    bool wake_pending = false; // a wake-up arrived while Running: do not block
+    bool stop_pending = false; // leave the CPU and go Off at the next exit
+    usize cpu = 0;             // while Running: which CPU
+    void* owner = nullptr;     // the object this entity schedules (a Vcpu)
+};
+
+inline constexpr u64 SCHED_SLICE_MS = 10;
+
+void sched_init_cpu();                 // each CPU once, before sched_pick
+SchedEntity* sched_pick();             // idles until an entity may run here; marks it Running
+bool sched_should_yield();             // slice over and another entity could use this CPU
+void sched_begin_slice();              // (re)arm this CPU's slice timer
+enum class Leave : u8 { Yield, Block, Off };
+// The running entity leaves the CPU. Block turns into Yield if a wake-up is pending.
+// Returns the state it ended in.
+SchedState sched_leave(SchedEntity* e, Leave how);
+// Off/Blocked -> Runnable (from any CPU). Running -> wake_pending (and the CPU is kicked so the
+// guest exits). Runnable: nothing. Returns false if the entity is Off and `allow_start` is false.
+bool sched_wake(SchedEntity* e, bool allow_start = false);
+// Takes the entity off the CPU lists: Runnable/Blocked -> Off at once (returns true);
+// Running -> stop_pending + kick (returns false: it goes Off at its next exit).
+bool sched_stop(SchedEntity* e);
+SchedState sched_state(const SchedEntity* e);
+// Number of CPUs that run entities, set once at boot.
+void sched_set_cpu_count(usize n);

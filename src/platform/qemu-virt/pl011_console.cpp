@@ -1,0 +1,31 @@
+// Host PL011 UART driver (ARM DDI0183 section 3.3 register summary). Base and interrupt come from
+// the host DTB (stdout-path); nothing is hard-coded.
+#include "pl011_console.hpp"
+
+namespace {
+
+constexpr u64 DR = 0x000, FR = 0x018, IMSC = 0x038, ICR = 0x044;
+constexpr u32 FR_RXFE = 1u << 4, FR_TXFF = 1u << 5;
+constexpr u32 IMSC_RXIM = 1u << 4, IMSC_RTIM = 1u << 6;
+
+volatile u32& reg(void* ctx, u64 off) { return *reinterpret_cast<volatile u32*>(u64(ctx) + off); }
+
+void putc(void* ctx, char c) {
+    while (reg(ctx, FR) & FR_TXFF) {}
+    reg(ctx, DR) = u8(c);
+}
+
+bool getc(void* ctx, char* out) {
+    if (reg(ctx, FR) & FR_RXFE) return false;
+    *out = char(reg(ctx, DR) & 0xFF);
+    return true;
+}
+
+void enable_rx_irq(void* ctx) {
+    reg(ctx, ICR) = 0x7FF;
+    reg(ctx, IMSC) = IMSC_RXIM | IMSC_RTIM;
+}
+
+} // namespace
+
+ConsoleUart pl011_console(u64 base) { return ConsoleUart{putc, getc, enable_rx_irq, reinterpret_cast<void*>(base)}; }

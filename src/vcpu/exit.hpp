@@ -1,0 +1,58 @@
+// Why a vCPU stopped running guest code (after axvcpu's AxVCpuExitReason). The arch backend
+// (level 1) decodes the hardware's exit information into one of these; the VM (level 2) and the
+// VMM (level 3) handle them. Nothing here names an ISA.
+#pragma once
+#include "base/types.hpp"
+
+enum class ExitKind : u8 {
+    Nothing,           // handled at level 1, or spurious: just re-enter
+    Hypercall,         // cxvisor's own call: nr, args[0..5]; result via set_hypercall_result
+    NestedPageFault,   // stage-2 fault: gpa, access; RAM on demand (L2), emulated MMIO (L2), or abort
+    SysRegRead,        // trapped system register the backend does not emulate itself
+    SysRegWrite,
+    ExternalInterrupt, // a physical interrupt arrived while the guest ran
+    Halt,              // WFI: block until something is pending for this vCPU
+    CpuUp,             // power on another vCPU of this VM: target, entry, arg
+    CpuDown,           // this vCPU powers itself off
+    CpuQuery,          // power state of another vCPU: target
+    SystemDown,        // the VM asks to be powered off
+    SystemReset,       // the VM asks to be restarted
+    Undefined,         // the guest did something the backend cannot handle; UNDEF was injected
+    Fatal,             // cannot continue this VM: reason says why
+};
+
+enum class AccessKind : u8 { Read, Write, Fetch };
+
+struct ExitReason {
+    ExitKind kind = ExitKind::Nothing;
+    // NestedPageFault
+    u64 gpa = 0;
+    AccessKind access = AccessKind::Read;
+    // Hypercall: nr and args; CpuUp/CpuQuery: args[0] = target vCPU id, args[1] = entry, args[2] = arg
+    u64 nr = 0;
+    u64 args[6] = {};
+    // SysReg*: an ISA-specific register id (printable by arch::sysreg_name) and the value written
+    u64 sysreg = 0;
+    u64 value = 0;
+    // Fatal / Undefined: a short static description
+    const char* reason = nullptr;
+    u64 detail = 0; // e.g. syndrome or instruction word, printed with the reason
+};
+
+// Generic outcome of a power request, mapped by the backend to its firmware interface's codes.
+enum class PowerResult : u8 { Success, InvalidParameters, AlreadyOn, Denied, InternalFailure };
+enum class CpuPowerState : u8 { On, Off, OnPending };
+
+// A decoded emulated-MMIO access (produced by the backend from the exit, possibly by reading the
+// faulting instruction from guest memory).
+struct MmioAccess {
+    u64 gpa = 0;
+    u8 width = 0;          // bytes: 1, 2, 4, 8
+    bool is_write = false;
+    bool sign_extend = false;
+    bool reg_is_64 = false;
+    u8 reg = 0;            // transfer register (31: zero register)
+    bool writeback = false;
+    u8 base_reg = 0;
+    i64 writeback_delta = 0;
+};

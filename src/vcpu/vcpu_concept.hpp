@@ -1,0 +1,39 @@
+// The interface every ISA's vCPU backend provides (after axvcpu's AxArchVCpu). Checked with
+// static_assert at the backend's definition, so a new port learns at compile time what is missing.
+// All calls are made on the physical CPU that runs the vCPU, with the vCPU's context loaded
+// (between load() and put()), except reset/set_stage2, which are made while it is not running.
+#pragma once
+#include "addrspace/addr.hpp"
+#include "base/result.hpp"
+#include "vcpu/exit.hpp"
+#include <concepts>
+
+// Reads guest-physical memory for the backend (e.g. to decode a faulting instruction).
+struct GuestMemoryReader {
+    Result<void> (*read)(void* ctx, GuestPhysAddr gpa, void* out, usize size);
+    void* ctx;
+};
+
+template <typename T>
+concept ArchVcpu = requires(T& v, const T& cv, u64 x, u32 id, HostPhysAddr root, ExitReason& exit,
+                            const MmioAccess& access, GuestMemoryReader mem, PowerResult pr,
+                            CpuPowerState ps, AccessKind ak) {
+    { v.init(id, x) } -> std::same_as<void>;              // vCPU id, VMID
+    { v.reset(x, x) } -> std::same_as<void>;              // architectural reset: entry PC, first argument
+    { v.set_stage2(root) } -> std::same_as<void>;
+    { v.load() } -> std::same_as<void>;                   // put this vCPU's full context into the CPU
+    { v.put() } -> std::same_as<void>;                    // save it back (another vCPU takes the CPU)
+    { v.run() } -> std::same_as<ExitReason>;              // enter the guest until an exit levels 2/3 need
+    { cv.pc() } -> std::same_as<u64>;
+    { v.decode_mmio(exit, mem) } -> std::same_as<Result<MmioAccess>>;
+    { cv.mmio_write_value(access) } -> std::same_as<u64>;
+    { v.complete_mmio(access, x) } -> std::same_as<void>; // load result into the register, advance
+    { v.complete_sysreg(exit, x) } -> std::same_as<void>; // read result (ignored for writes), advance
+    { v.set_hypercall_result(x, x, x, x) } -> std::same_as<void>;
+    { v.set_power_result(pr) } -> std::same_as<void>;
+    { v.set_power_state_result(ps) } -> std::same_as<void>;
+    { v.inject_external_abort(x, ak) } -> std::same_as<void>; // guest sees a data abort at gpa
+    { v.inject_undefined() } -> std::same_as<void>;
+    { cv.wake_deadline() } -> std::same_as<u64>;          // counter value at which a halted vCPU must wake (~0: never; 0: now)
+    { T::mpidr_to_vcpu(x) } -> std::same_as<u64>;         // firmware CPU id -> vCPU index (~0 if malformed)
+};

@@ -1,0 +1,349 @@
+#include "vm/vm.hpp"
+#include "arch.hpp"
+#include "base/format.hpp"
+#include "base/string.hpp"
+#include "devices/passthrough.hpp"
+#include "kernel/log.hpp"
+#include <new>
+#include <stdarg.h>
+
+using namespace vm_package;
+
+namespace {
+
+MemFlags flags_from_config(u32 f) {
+    MemFlags m = MemFlags::None;
+    if (f & 1) m = m | MemFlags::Read;
+    if (f & 2) m = m | MemFlags::Write;
+    if (f & 4) m = m | MemFlags::Exec;
+    if (f & 8) m = m | MemFlags::Device;
+    return m;
+}
+
+// Identity (reserved) regions and passthrough devices hand host-physical ranges to a guest.
+Result<void> check_host_range(const char* name, u64 gpa, u64 hpa, u64 size, const HostOwnedRanges& owned) {
+    return PassthroughRegion{name, GuestPhysAddr(gpa), HostPhysAddr(hpa), size}.validate(owned.ranges, owned.count);
+}
+
+Result<void> read_guest(void* ctx, GuestPhysAddr gpa, void* out, usize size) {
+    return static_cast<GuestAddrSpace*>(ctx)->read(gpa, out, size);
+}
+
+constexpr u32 MAX_REPORTS = 16;
+
+} // namespace
+
+Vm::Vm(const VmRecord& rec, const u8* package, GuestAddrSpace&& as)
+    : m_rec(rec), m_package(package), m_as(static_cast<GuestAddrSpace&&>(as)) {}
+
+Result<Vm*> Vm::create(const VmRecord& rec, const u8* package, u64 package_size, u32 vmid, usize host_cpus,
+                       const HostOwnedRanges& host_owned) {
+    if (rec.cpu_num == 0 || rec.cpu_num > MAX_VCPUS || rec.region_count > MAX_REGIONS ||
+        rec.emu_count > MAX_EMU_DEVICES || rec.pt_count > MAX_PT_DEVICES) {
+        kprint("cxvisor: vm %u: record out of range (corrupt package?)\n", rec.id);
+        return Error::BadFormat;
+    }
+    auto in_package = [&](u64 off, u64 size) { return off <= package_size && size <= package_size - off; };
+    if (!in_package(rec.regions, u64(rec.region_count) * sizeof(MemRegion)) ||
+        !in_package(rec.emu_devices, u64(rec.emu_count) * sizeof(EmuDevice)) ||
+        !in_package(rec.pt_devices, u64(rec.pt_count) * sizeof(PassthroughDevice)) ||
+        !in_package(rec.kernel.offset, rec.kernel.size) || !in_package(rec.ramdisk.offset, rec.ramdisk.size) ||
+        !in_package(rec.dtb.offset, rec.dtb.size)) {
+        kprint("cxvisor: vm %u (%.31s): offsets outside the package (corrupt package?)\n", rec.id, rec.name);
+        return Error::BadFormat;
+    }
+    for (u32 i = 0; i < rec.cpu_num; ++i) {
+        if (rec.phys_cpu_ids[i] != ANY_CPU && rec.phys_cpu_ids[i] >= host_cpus) {
+            kprint("cxvisor: vm %u (%s): vcpu %u is pinned to physical CPU %u, but this machine has %zu CPUs\n",
+                   rec.id, rec.name, i, rec.phys_cpu_ids[i], host_cpus);
+            return Error::InvalidArgument;
+        }
+    }
+    GuestAddrSpace as = TRY(GuestAddrSpace::create(g_kernel_frames, arch::Stage2Tlb{vmid}, arch::stage2_cpu_config().geometry()));
+    Vm* vm = new (std::nothrow) Vm(rec, package, static_cast<GuestAddrSpace&&>(as));
+    if (!vm) return Error::NoMemory;
+    vm->m_rec.name[MAX_NAME - 1] = 0;
+    auto fail = [&](Error e) -> Result<Vm*> {
+        delete vm; // frees devices, vCPUs, the address space, its tables and RAM
+        return e;
+    };
+    if (auto r = vm->setup_memory(host_owned); r.is_error()) return fail(r.error());
+    if (auto r = vm->setup_devices(host_owned); r.is_error()) return fail(r.error());
+    for (u32 i = 0; i < rec.cpu_num; ++i) {
+        u64 affinity = rec.phys_cpu_ids[i] == ANY_CPU ? ((1ull << host_cpus) - 1) : (1ull << rec.phys_cpu_ids[i]);
+        Vcpu* v = new (std::nothrow) Vcpu(*vm, i, affinity);
+        if (!v) return fail(Error::NoMemory);
+        v->arch().init(i, vmid);
+        v->arch().set_stage2(vm->m_as.root());
+        vm->m_vcpus[i] = v;
+    }
+    return vm;
+}
+
+Result<void> Vm::setup_memory(const HostOwnedRanges& host_owned) {
+    auto* regions = reinterpret_cast<const MemRegion*>(m_package + m_rec.regions);
+    for (u32 i = 0; i < m_rec.region_count; ++i) {
+        const MemRegion& r = regions[i];
+        MemFlags flags = flags_from_config(r.flags);
+        Result<void> res{};
+        switch (MapType(r.map_type)) {
+        case MapType::Alloc:
+            // Lazily: a 2 MiB block is allocated, zeroed and mapped on the guest's first touch.
+            res = m_as.map_alloc(GuestPhysAddr(r.gpa), r.size, flags, false);
+            break;
+        case MapType::Identical:
+            // Guest-physical == host-physical RAM, taken out of the allocator so no one else gets it.
+            res = frames_reserve(HostPhysAddr(r.gpa), r.size / FRAME_SIZE);
+            if (res.is_error()) {
+                kprint("cxvisor: vm %u (%s): identical region %lx+%lx is not free host RAM\n", id(), name(), r.gpa, r.size);
+                return res;
+            }
+            res = m_as.map_linear(GuestPhysAddr(r.gpa), HostPhysAddr(r.gpa), r.size, flags);
+            break;
+        case MapType::Reserved:
+            // Host-physical memory outside what cxvisor manages (a carve-out), mapped 1:1.
+            if (check_host_range("reserved", r.gpa, r.gpa, r.size, host_owned).is_error()) {
+                kprint("cxvisor: vm %u (%s): reserved region %lx+%lx overlaps memory or devices cxvisor owns\n",
+                       id(), name(), r.gpa, r.size);
+                return Error::Denied;
+            }
+            res = m_as.map_linear(GuestPhysAddr(r.gpa), HostPhysAddr(r.gpa), r.size, flags);
+            break;
+        default:
+            kprint("cxvisor: vm %u (%s): unknown map_type %u\n", id(), name(), r.map_type);
+            return Error::BadFormat;
+        }
+        if (res.is_error()) {
+            kprint("cxvisor: vm %u (%s): cannot map region %lx+%lx: %s\n", id(), name(), r.gpa, r.size,
+                   error_name(res.error()));
+            return res;
+        }
+    }
+    return {};
+}
+
+Result<void> Vm::setup_devices(const HostOwnedRanges& host_owned) {
+    auto* emu = reinterpret_cast<const EmuDevice*>(m_package + m_rec.emu_devices);
+    for (u32 i = 0; i < m_rec.emu_count; ++i) {
+        const EmuDevice& d = emu[i];
+        if (EmuType(d.type) != EmuType::Pl011) {
+            kprint("cxvisor: vm %u (%s): device %.31s: unknown emulated device type %u\n", id(), name(), d.name, d.type);
+            return Error::Unsupported;
+        }
+        Pl011* uart = new (std::nothrow) Pl011(d.name, GuestPhysAddr(d.base_gpa), m_rec.name);
+        if (!uart) return Error::NoMemory;
+        if (auto r = m_bus.add(uart); r.is_error()) {
+            kprint("cxvisor: vm %u (%s): device %.31s at %lx: %s\n", id(), name(), d.name, d.base_gpa, error_name(r.error()));
+            return r;
+        }
+        TRY(m_uarts.push_back(uart));
+    }
+    auto* pt = reinterpret_cast<const PassthroughDevice*>(m_package + m_rec.pt_devices);
+    for (u32 i = 0; i < m_rec.pt_count; ++i) {
+        const PassthroughDevice& d = pt[i];
+        if (check_host_range(d.name, d.base_gpa, d.base_hpa, d.length, host_owned).is_error()) {
+            kprint("cxvisor: vm %u (%s): passthrough device %.31s at %lx+%lx overlaps memory or devices cxvisor owns; "
+                   "refused\n", id(), name(), d.name, d.base_hpa, d.length);
+            return Error::Denied;
+        }
+        TRY(m_as.map_linear(GuestPhysAddr(d.base_gpa), HostPhysAddr(d.base_hpa), d.length,
+                            MemFlags::Read | MemFlags::Write | MemFlags::Device));
+        if (d.irq)
+            kprint("cxvisor: vm %u (%s): passthrough device %.31s: interrupt %u is not forwarded (interrupt "
+                   "forwarding needs the vGIC, not implemented yet)\n", id(), name(), d.name, d.irq);
+    }
+    return {};
+}
+
+Result<void> Vm::load_blob(const Blob& blob, u64 gpa, const char* what) {
+    if (!blob.size) return {};
+    const u8* src = m_package + blob.offset;
+    if (auto r = m_as.write(GuestPhysAddr(gpa), src, blob.size); r.is_error()) {
+        kprint("cxvisor: vm %u (%s): cannot load %s at %lx (%lu bytes): %s\n", id(), name(), what, gpa, blob.size,
+               error_name(r.error()));
+        return r;
+    }
+    // The guest starts with its MMU and caches off: make the image visible at the point of coherency.
+    for (u64 off = 0; off < blob.size;) {
+        auto t = TRY(m_as.translate(GuestPhysAddr(gpa + off)));
+        u64 chunk = FRAME_SIZE - ((gpa + off) & (FRAME_SIZE - 1));
+        if (chunk > blob.size - off) chunk = blob.size - off;
+        arch::clean_dcache_range(reinterpret_cast<void*>(t.pa.value()), chunk);
+        off += chunk;
+    }
+    return {};
+}
+
+Result<void> Vm::boot() {
+    TRY(load_blob(m_rec.kernel, m_rec.kernel_load_addr, "kernel"));
+    TRY(load_blob(m_rec.ramdisk, m_rec.ramdisk_load_addr, "ramdisk"));
+    TRY(load_blob(m_rec.dtb, m_rec.dtb_load_addr, "device tree"));
+    arch::invalidate_icache_all();
+    arch::publish_stage2_updates();
+    for (u32 i = 0; i < m_rec.cpu_num; ++i) m_vcpus[i]->arch().reset(0, 0);
+    {
+        SpinlockGuard guard(m_power_lock);
+        m_stop = StopKind::None;
+        m_active = 0;
+    }
+    m_stopped.store(false);
+    if (!start_vcpu(0, m_rec.entry_point, m_rec.dtb.size ? m_rec.dtb_load_addr : 0)) return Error::Busy;
+    return {};
+}
+
+bool Vm::start_vcpu(u64 index, u64 entry, u64 arg) {
+    Vcpu* v = vcpu(index);
+    if (!v) return false;
+    SpinlockGuard guard(m_power_lock);
+    if (m_stop != StopKind::None || sched_state(&v->sched()) != SchedState::Off) return false;
+    v->arch().reset(entry, arg);
+    ++m_active;
+    sched_wake(&v->sched(), true);
+    return true;
+}
+
+void Vm::vcpu_went_off() {
+    bool last;
+    {
+        SpinlockGuard guard(m_power_lock);
+        last = --m_active == 0;
+        if (last && m_stop == StopKind::None) {
+            m_stop = StopKind::PowerOff;
+            m_stop_why = "all vCPUs are off";
+        }
+    }
+    if (last) finish_stop();
+}
+
+void Vm::request_stop(StopKind kind, const char* why) {
+    {
+        SpinlockGuard guard(m_power_lock);
+        if (m_stop != StopKind::None) return; // already stopping
+        m_stop = kind;
+        m_stop_why = why;
+    }
+    // vCPUs taken off at once are accounted here; running ones account when they leave their CPU.
+    for (u32 i = 0; i < m_rec.cpu_num; ++i) {
+        Vcpu* v = m_vcpus[i];
+        SchedState before = sched_state(&v->sched());
+        if (before == SchedState::Off) continue;
+        if (sched_stop(&v->sched())) {
+            timer_cancel(v->wake_timer());
+            vcpu_went_off();
+        }
+    }
+}
+
+void Vm::finish_stop() {
+    StopKind kind;
+    const char* why;
+    {
+        SpinlockGuard guard(m_power_lock);
+        kind = m_stop;
+        why = m_stop_why;
+    }
+    for (Pl011* u : m_uarts) u->flush();
+    if (kind == StopKind::Reset) {
+        ++m_resets;
+        kprint("cxvisor: vm %u (%s): reset (%s), restarting from its images (reset #%u)\n", id(), name(), why, m_resets);
+        // All guest RAM is freed; it comes back zeroed on first touch.
+        Result<void> r = m_as.reset();
+        if (r.is_ok()) r = boot();
+        if (r.is_error()) {
+            kprint("cxvisor: vm %u (%s): restart failed: %s; VM stopped\n", id(), name(), error_name(r.error()));
+            m_stopped.store(true);
+        }
+        return;
+    }
+    (void)m_as.reset(); // a stopped VM gives its RAM back (NoMemory here only means tables stay empty)
+    m_stopped.store(true);
+    kprint("cxvisor: vm %u (%s): %s (%s)\n", id(), name(), kind == StopKind::Crash ? "stopped" : "powered off", why);
+}
+
+void Vm::report(Vcpu& vcpu, const char* fmt, ...) {
+    u32 n = m_reports.fetch_add(1);
+    if (n > MAX_REPORTS) return;
+    if (n == MAX_REPORTS) {
+        kprint("cxvisor: vm %u (%s): further guest faults are not reported\n", id(), name());
+        return;
+    }
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vformat(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    kprint("cxvisor: vm %u (%s) vcpu %u pc %lx: %s\n", id(), name(), vcpu.id(), vcpu.arch().pc(), buf);
+}
+
+bool Vm::handle_exit(Vcpu& vcpu, ExitReason& exit) {
+    arch::Vcpu& a = vcpu.arch();
+    switch (exit.kind) {
+    case ExitKind::NestedPageFault: {
+        // 1. RAM allocated on demand.
+        auto fixed = m_as.handle_fault(GuestPhysAddr(exit.gpa), exit.access == AccessKind::Write);
+        if (fixed.is_ok() && fixed.value()) {
+            arch::publish_stage2_updates();
+            return true;
+        }
+        if (fixed.is_error()) {
+            report(vcpu, "no host memory left for guest RAM at %lx; VM stopped", exit.gpa);
+            request_stop(StopKind::Crash, "out of memory for guest RAM");
+            return true; // handled: the vCPU leaves its CPU at the next check
+        }
+        // 2. An emulated device.
+        if (m_bus.find(GuestPhysAddr(exit.gpa))) {
+            auto decoded = a.decode_mmio(exit, GuestMemoryReader{read_guest, &m_as});
+            if (decoded.is_error()) {
+                report(vcpu, "MMIO access at %lx by an instruction cxvisor cannot emulate (%s, insn %08lx); VM stopped",
+                       exit.gpa, error_name(decoded.error()), exit.detail);
+                request_stop(StopKind::Crash, "unemulatable MMIO instruction");
+                return true; // handled: the vCPU leaves its CPU at the next check
+            }
+            MmioAccess acc = decoded.value();
+            if (acc.is_write) {
+                if (m_bus.write(GuestPhysAddr(exit.gpa), acc.width, a.mmio_write_value(acc)).is_ok()) {
+                    a.complete_mmio(acc, 0);
+                    return true;
+                }
+            } else {
+                auto v = m_bus.read(GuestPhysAddr(exit.gpa), acc.width);
+                if (v.is_ok()) {
+                    a.complete_mmio(acc, v.value());
+                    return true;
+                }
+            }
+            report(vcpu, "%u-byte %s of device register %lx rejected by the device: external abort injected",
+                   acc.width, acc.is_write ? "write" : "read", exit.gpa);
+            a.inject_external_abort(exit.gpa, exit.access);
+            return true;
+        }
+        // 3. Nothing there: the guest gets an external abort, as on a bus with no slave.
+        report(vcpu, "%s at %lx outside the VM's memory and devices: external abort injected",
+               exit.access == AccessKind::Write ? "write" : exit.access == AccessKind::Fetch ? "instruction fetch" : "read",
+               exit.gpa);
+        a.inject_external_abort(exit.gpa, exit.access);
+        return true;
+    }
+    case ExitKind::SysRegRead:
+    case ExitKind::SysRegWrite: {
+        char name[40];
+        report(vcpu, "%s of system register %s, which cxvisor does not emulate: UNDEF injected",
+               exit.kind == ExitKind::SysRegRead ? "read" : "write", arch::describe_sysreg(exit.sysreg, name, sizeof name));
+        a.inject_undefined();
+        return true;
+    }
+    case ExitKind::Undefined:
+        report(vcpu, "%s (%lx): UNDEF injected", exit.reason, exit.detail);
+        return true;
+    default:
+        return false;
+    }
+}
+
+Vm::~Vm() {
+    for (Vcpu*& v : m_vcpus) {
+        delete v;
+        v = nullptr;
+    }
+    for (Pl011* u : m_uarts) delete u;
+}

@@ -1,0 +1,84 @@
+// A virtual machine: its stage-2 address space, emulated devices, vCPUs, and the images it boots
+// from (after axvm). Level 2 of exit handling lives here: stage-2 faults (RAM on demand, emulated
+// MMIO, accesses outside the VM) and trapped system registers.
+//
+// Locking: the device set and memory regions are fixed before the first vCPU runs; the address
+// space has its own lock for on-demand RAM; power state changes go through the scheduler lock.
+#pragma once
+#include "abi/vm_package.hpp"
+#include "arch_stage2.hpp"
+#include "base/static_vec.hpp"
+#include "devices/mmio_bus.hpp"
+#include "devices/pl011.hpp"
+#include "kernel/frames.hpp"
+#include "kernel/spinlock.hpp"
+#include "vcpu/vcpu.hpp"
+#include <atomic>
+
+using GuestAddrSpace = AddrSpace<arch::Stage2Format, KernelFrames, arch::Stage2Tlb>;
+
+enum class StopKind : u8 { None, PowerOff, Reset, Crash };
+
+// Host resources no VM may be given (interrupt controller, console UART, cxvisor's RAM).
+struct HostOwnedRanges {
+    PhysRange ranges[24];
+    usize count = 0;
+};
+
+class Vm {
+public:
+    // Builds a VM from its package record; validates the record against this machine (CPUs,
+    // host-owned ranges). Nothing of a VM that fails here stays allocated.
+    static Result<Vm*> create(const vm_package::VmRecord& rec, const u8* package, u64 package_size,
+                              u32 vmid, usize host_cpus, const HostOwnedRanges& host_owned);
+
+    const char* name() const { return m_rec.name; }
+    u32 id() const { return m_rec.id; }
+    u32 vcpu_count() const { return m_rec.cpu_num; }
+    Vcpu* vcpu(u64 i) { return i < m_rec.cpu_num ? m_vcpus[i] : nullptr; }
+    u32 resets() const { return m_resets; }
+    Pl011* console_uart() { return m_uarts.empty() ? nullptr : m_uarts[0]; }
+    GuestAddrSpace& addr_space() { return m_as; }
+
+    // Loads the images into fresh RAM and makes vCPU 0 runnable at the entry point.
+    Result<void> boot();
+
+    // Level 2. Returns true if the exit was handled here, including by stopping the VM (the run
+    // loop then sees the vCPU's stop request); false passes it on to level 3.
+    bool handle_exit(Vcpu& vcpu, ExitReason& exit);
+
+    // Stops every vCPU (PowerOff/Crash) or restarts the VM from its images (Reset). Callable from
+    // any CPU; the last vCPU to leave its CPU completes it (finish_stop).
+    void request_stop(StopKind kind, const char* why);
+    // Power accounting: a vCPU turned on / went Off. The last one off completes a pending stop.
+    bool start_vcpu(u64 index, u64 entry, u64 arg); // false if the vCPU is not Off
+    void vcpu_went_off();
+    bool stopped() const { return m_stopped.load(); }
+
+    // Reports a guest fault (rate-limited per VM so a faulting loop cannot flood the console).
+    void report(Vcpu& vcpu, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+
+private:
+    Vm(const vm_package::VmRecord& rec, const u8* package, GuestAddrSpace&& as);
+public:
+    ~Vm();
+private:
+    Result<void> setup_memory(const HostOwnedRanges& host_owned);
+    Result<void> setup_devices(const HostOwnedRanges& host_owned);
+    Result<void> load_blob(const vm_package::Blob& blob, u64 gpa, const char* what);
+    void finish_stop();
+
+    vm_package::VmRecord m_rec;
+    const u8* m_package;
+    GuestAddrSpace m_as;
+    MmioBus m_bus;
+    StaticVec<Pl011*, vm_package::MAX_EMU_DEVICES> m_uarts;
+    Vcpu* m_vcpus[vm_package::MAX_VCPUS] = {};
+    Spinlock m_power_lock;
+    u32 m_active = 0;           // vCPUs not Off (guarded by m_power_lock)
+    StopKind m_stop = StopKind::None; // guarded by m_power_lock
+    const char* m_stop_why = nullptr;
+    std::atomic<bool> m_stopped{false};
+    u32 m_resets = 0;
+    std::atomic<u32> m_reports{0};
+};

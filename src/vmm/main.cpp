@@ -1,0 +1,176 @@
+// Boot flow: from the first instruction in C++ to every CPU running vCPUs.
+//   boot CPU: DTB -> console -> frames -> EL2 MMU -> heap -> GIC + timer -> start secondaries
+//             (they initialise in parallel) -> VMs from the package -> run loop
+//   secondary: MMU -> GIC redistributor + CPU interface -> timer -> run loop
+#include "abi/vm_package.hpp"
+#include "arch.hpp"
+#include "arch/aarch64/dt_platform.hpp"
+#include "arch/aarch64/gicv3.hpp"
+#include "arch/aarch64/mmu.hpp"
+#include "base/string.hpp"
+#include "fdt/fdt.hpp"
+#include "kernel/console.hpp"
+#include "kernel/frames.hpp"
+#include "kernel/heap.hpp"
+#include "kernel/irq.hpp"
+#include "kernel/log.hpp"
+#include "kernel/percpu.hpp"
+#include "platform/qemu-virt/pl011_console.hpp"
+#include "vmm/vmm.hpp"
+
+extern "C" char _start[], __image_start[], __image_end[];
+extern "C" u64 cxv_package_offset;
+extern "C" char cpu_stacks[];
+extern "C" void secondary_entry();
+void vmm_add_vm(Vm* vm);
+namespace arch { extern bool g_psci_use_hvc; }
+
+PerCpu g_percpu[MAX_CPUS];
+usize g_cpu_count = 1;
+
+namespace {
+
+PlatformInfo g_plat;
+
+void timer_irq(u32, void*) { timer_handle_irq(); }
+void kick_irq(u32, void*) {} // waking the CPU / making the guest exit is all it is for
+void uart_irq(u32, void*) { console_handle_rx(); }
+
+void cpu_common_init() {
+    arch::irq_cpu_init();
+    arch::irq_enable(g_plat.timer.hyp_phys_intid, true);
+    arch::virt_cpu_init();
+    // The guests' virtual timer PPI stays disabled at the physical GIC: without a vGIC there is no
+    // way to hand it to the guest, and a halted vCPU's timer is tracked by cxvisor (wake_deadline).
+    arch::irq_enable(g_plat.timer.virt_intid, false);
+}
+
+const vm_package::PackageHeader* find_package(u64 image_size) {
+    if (!cxv_package_offset) return nullptr;
+    auto* h = reinterpret_cast<const vm_package::PackageHeader*>(_start + cxv_package_offset);
+    if (cxv_package_offset >= image_size || h->magic != vm_package::MAGIC || h->version != vm_package::VERSION ||
+        h->vm_record_size != sizeof(vm_package::VmRecord) || h->total_size > image_size - cxv_package_offset ||
+        h->vm_count > vm_package::MAX_VMS || h->vm_records > h->total_size ||
+        u64(h->vm_count) * sizeof(vm_package::VmRecord) > h->total_size - h->vm_records) {
+        kprint("cxvisor: the VM package is corrupt or from another version (rebuild it with cxv-vmconfig)\n");
+        return nullptr;
+    }
+    return h;
+}
+
+void create_vms(u64 image_size) {
+    const vm_package::PackageHeader* h = find_package(image_size);
+    if (!h) {
+        kprint("cxvisor: no VMs configured (build the boot image with cxv-vmconfig --image)\n");
+        return;
+    }
+    HostOwnedRanges owned;
+    auto own = [&](PhysRange r) {
+        if (owned.count < sizeof owned.ranges / sizeof owned.ranges[0]) owned.ranges[owned.count++] = r;
+    };
+    for (u32 i = 0; i < g_plat.ram_count; ++i) own(g_plat.ram[i]);
+    own(g_plat.gic.dist);
+    for (u32 i = 0; i < g_plat.gic.redist_count; ++i) own(g_plat.gic.redist[i]);
+    own(g_plat.uart.mmio);
+    auto* base = reinterpret_cast<const u8*>(h);
+    auto* recs = reinterpret_cast<const vm_package::VmRecord*>(base + h->vm_records);
+    for (u32 i = 0; i < h->vm_count; ++i) {
+        const auto& rec = recs[i];
+        auto vm = Vm::create(rec, base, h->total_size, i + 1, g_cpu_count, owned);
+        if (vm.is_error()) {
+            kprint("cxvisor: vm %u (%.31s) not started: %s\n", rec.id, rec.name, error_name(vm.error()));
+            continue;
+        }
+        vmm_add_vm(vm.value());
+        kprint("cxvisor: vm %u (%s): %u vCPU(s), entry %lx\n", rec.id, vm.value()->name(), rec.cpu_num, rec.entry_point);
+    }
+    for (usize i = 0; i < vmm_vm_count(); ++i) {
+        Vm* vm = vmm_vm(i);
+        if (auto r = vm->boot(); r.is_error())
+            kprint("cxvisor: vm %u (%s) failed to boot: %s\n", vm->id(), vm->name(), error_name(r.error()));
+    }
+}
+
+void start_secondaries() {
+    for (u32 i = 1; i < g_plat.cpu_count && i < MAX_CPUS; ++i) {
+        PerCpu& c = g_percpu[i];
+        c.id = i;
+        c.hw_id = g_plat.cpus[i].mpidr;
+        c.stack_top = u64(cpu_stacks) + (i + 1) * CPU_STACK_SIZE;
+        arch::clean_dcache_range(&c, sizeof c); // it starts with its MMU and caches off
+        if (arch::start_cpu(c.hw_id, u64(secondary_entry), u64(&c)).is_error())
+            kprint("cxvisor: CPU %u (MPIDR %lx) did not start\n", i, c.hw_id);
+    }
+}
+
+} // namespace
+
+extern "C" [[noreturn]] void kernel_main(u64 dtb) {
+    PerCpu& boot = g_percpu[0];
+    boot.id = 0;
+    boot.hw_id = read_sysreg(mpidr_el1) & 0xFF00FFFFFFull;
+    boot.stack_top = u64(cpu_stacks) + CPU_STACK_SIZE;
+    arch::set_percpu_pointer(&boot);
+
+    auto fdt = Fdt::create(reinterpret_cast<const void*>(dtb), 2 * MiB);
+    if (fdt.is_error()) for (;;) arch::wfe(); // no DTB, no console: nothing can be reported
+    const char* what = nullptr;
+    auto plat = read_platform(fdt.value(), &what);
+    if (plat.is_error()) for (;;) arch::wfe();
+    g_plat = plat.value();
+    console_init(pl011_console(g_plat.uart.mmio.base.value()));
+    arch::g_psci_use_hvc = g_plat.psci == PsciMethod::Hvc;
+
+    u64 image_size = *reinterpret_cast<u64*>(_start + 0x10); // patched to include the VM package
+    u64 ram_total = 0;
+    PhysRange ram[PlatformInfo::kMaxRam];
+    for (u32 i = 0; i < g_plat.ram_count; ++i) {
+        ram[i] = g_plat.ram[i];
+        ram_total += ram[i].size;
+    }
+    PhysRange used[PlatformInfo::kMaxReserved + 2];
+    usize used_count = 0;
+    used[used_count++] = {HostPhysAddr(u64(_start)), align_up(image_size, FRAME_SIZE)};
+    used[used_count++] = {HostPhysAddr(dtb), align_up(fdt.value().totalsize(), FRAME_SIZE)};
+    for (u32 i = 0; i < g_plat.reserved_count; ++i) used[used_count++] = g_plat.reserved[i];
+    kprint("cxvisor %s: %u CPUs, %lu MiB RAM, GICv3 at %lx, console at %lx\n", arch::NAME, g_plat.cpu_count,
+           ram_total / MiB, g_plat.gic.dist.base.value(), g_plat.uart.mmio.base.value());
+    if (auto r = frames_init(ram, g_plat.ram_count, used, used_count); r.is_error())
+        panic("frame allocator: %s", error_name(r.error()));
+
+    arch::MmuRegion mram[PlatformInfo::kMaxRam], mdev[2 + PlatformInfo::kMaxRedistRegions];
+    usize ndev = 0;
+    for (u32 i = 0; i < g_plat.ram_count; ++i) mram[i] = {ram[i].base.value(), ram[i].size, false};
+    mdev[ndev++] = {g_plat.gic.dist.base.value(), g_plat.gic.dist.size, true};
+    for (u32 i = 0; i < g_plat.gic.redist_count; ++i)
+        mdev[ndev++] = {g_plat.gic.redist[i].base.value(), g_plat.gic.redist[i].size, true};
+    mdev[ndev++] = {g_plat.uart.mmio.base.value(), g_plat.uart.mmio.size, true};
+    if (auto r = arch::mmu_init(mram, g_plat.ram_count, mdev, ndev); r.is_error())
+        panic("EL2 MMU: %s", error_name(r.error()));
+    if (auto r = heap_init(8 * MiB); r.is_error()) panic("heap: %s", error_name(r.error()));
+
+    if (auto r = arch::gic_init({g_plat.gic.dist.base.value(), g_plat.gic.redist[0].base.value(),
+                                 g_plat.gic.redist[0].size});
+        r.is_error())
+        panic("GICv3: %s", error_name(r.error()));
+    irq_register(g_plat.timer.hyp_phys_intid, timer_irq, nullptr);
+    irq_register(arch::SGI_KICK, kick_irq, nullptr);
+    irq_register(g_plat.uart.intid, uart_irq, nullptr);
+    cpu_common_init();
+    arch::irq_enable(g_plat.uart.intid, true);
+    console_set_input_handler(vmm_console_input);
+
+    g_cpu_count = g_plat.cpu_count < MAX_CPUS ? g_plat.cpu_count : MAX_CPUS;
+    sched_set_cpu_count(g_cpu_count);
+    boot.online.store(true);
+    start_secondaries();
+    create_vms(image_size);
+    vmm_cpu_loop();
+}
+
+extern "C" [[noreturn]] void secondary_main(PerCpu* me) {
+    arch::mmu_enable_secondary();
+    cpu_common_init();
+    me->online.store(true);
+    vmm_cpu_loop();
+}

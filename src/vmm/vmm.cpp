@@ -1,0 +1,152 @@
+#include "vmm/vmm.hpp"
+#include "abi/hypercall.hpp"
+#include "kernel/console.hpp"
+#include "kernel/log.hpp"
+#include "kernel/percpu.hpp"
+
+namespace {
+
+Vm* g_vms[vm_package::MAX_VMS];
+usize g_vm_count;
+std::atomic<usize> g_focus{0};
+constexpr char CONSOLE_SWITCH = 0x1c; // Ctrl-backslash
+
+void wake_vcpu(void* ctx) { sched_wake(&static_cast<Vcpu*>(ctx)->sched()); }
+
+void handle_hypercall(Vcpu& vcpu, ExitReason& e) {
+    using namespace cxv_abi;
+    arch::Vcpu& a = vcpu.arch();
+    Vm& vm = vcpu.vm();
+    switch (e.nr + HC_BASE) {
+    case HC_VERSION: a.set_hypercall_result((VERSION_MAJOR << 16) | VERSION_MINOR, 0, 0, 0); return;
+    case HC_NOP: a.set_hypercall_result(0, e.args[0], e.args[1], e.args[2]); return;
+    case HC_ECHO: {
+        u64 sum = 0;
+        for (u64 v : e.args) sum += v;
+        a.set_hypercall_result(0, sum, e.args[0] ^ e.args[1], ~e.args[0]);
+        return;
+    }
+    case HC_VM_INFO: a.set_hypercall_result(0, vm.id(), vcpu.id(), vm.resets()); return;
+    case HC_PUTC:
+        if (Pl011* u = vm.console_uart()) (void)u->write(0, 1, e.args[0] & 0xFF);
+        a.set_hypercall_result(0, e.args[0], e.args[1], e.args[2]);
+        return;
+    default:
+        vm.report(vcpu, "unknown hypercall %lx: returns NOT_SUPPORTED", e.nr + HC_BASE);
+        a.set_hypercall_result(u64(CXV_NOT_SUPPORTED), e.args[0], e.args[1], e.args[2]);
+        return;
+    }
+}
+
+} // namespace
+
+usize vmm_vm_count() { return g_vm_count; }
+Vm* vmm_vm(usize i) { return i < g_vm_count ? g_vms[i] : nullptr; }
+
+void vmm_add_vm(Vm* vm) {
+    if (g_vm_count < vm_package::MAX_VMS) g_vms[g_vm_count++] = vm;
+}
+
+void vmm_console_input(char c) {
+    if (g_vm_count == 0) return;
+    if (c == CONSOLE_SWITCH) {
+        for (usize step = 1; step <= g_vm_count; ++step) {
+            usize next = (g_focus.load() + step) % g_vm_count;
+            if (g_vms[next]->console_uart()) {
+                g_focus.store(next);
+                kprint("cxvisor: console input now goes to vm %u (%s)\n", g_vms[next]->id(), g_vms[next]->name());
+                return;
+            }
+        }
+        return;
+    }
+    Vm* vm = g_vms[g_focus.load()];
+    if (Pl011* u = vm->console_uart()) u->push_input(c);
+}
+
+Next vmm_handle_exit(Vcpu& vcpu, ExitReason& e) {
+    Vm& vm = vcpu.vm();
+    arch::Vcpu& a = vcpu.arch();
+    switch (e.kind) {
+    case ExitKind::Nothing: return Next::Continue;
+    case ExitKind::ExternalInterrupt: arch::handle_pending_irqs(); return Next::Continue;
+    case ExitKind::Hypercall: handle_hypercall(vcpu, e); return Next::Continue;
+    case ExitKind::Halt: return Next::Block;
+    case ExitKind::CpuUp: {
+        u64 target = e.args[0];
+        if (target >= vm.vcpu_count()) a.set_power_result(PowerResult::InvalidParameters);
+        else if (vm.start_vcpu(target, e.args[1], e.args[2])) a.set_power_result(PowerResult::Success);
+        else if (vm.vcpu(target)->sched().state != SchedState::Off) a.set_power_result(PowerResult::AlreadyOn);
+        else a.set_power_result(PowerResult::Denied); // the VM is stopping
+        return Next::Continue;
+    }
+    case ExitKind::CpuDown: return Next::Off;
+    case ExitKind::CpuQuery: {
+        Vcpu* t = vm.vcpu(e.args[0]);
+        if (!t) {
+            a.set_power_result(PowerResult::InvalidParameters);
+        } else {
+            SchedState s = sched_state(&t->sched());
+            a.set_power_state_result(s == SchedState::Off ? CpuPowerState::Off : CpuPowerState::On);
+        }
+        return Next::Continue;
+    }
+    case ExitKind::SystemDown: vm.request_stop(StopKind::PowerOff, "PSCI SYSTEM_OFF"); return Next::Continue;
+    case ExitKind::SystemReset: vm.request_stop(StopKind::Reset, "PSCI SYSTEM_RESET"); return Next::Continue;
+    case ExitKind::Fatal:
+        vm.report(vcpu, "%s (%lx); VM stopped", e.reason, e.detail);
+        vm.request_stop(StopKind::Crash, e.reason);
+        return Next::Continue;
+    default:
+        vm.report(vcpu, "exit %u not handled by any level; VM stopped", unsigned(e.kind));
+        vm.request_stop(StopKind::Crash, "unhandled exit");
+        return Next::Continue;
+    }
+}
+
+void vmm_run_vcpu(Vcpu& vcpu) {
+    PerCpu& me = this_cpu();
+    me.current = &vcpu;
+    timer_cancel(vcpu.wake_timer()); // whatever woke it, the WFI wake-up timer is moot now
+    arch::Vcpu& a = vcpu.arch();
+    a.load();
+    sched_begin_slice();
+    Leave how = Leave::Yield;
+    for (;;) {
+        if (__atomic_load_n(&vcpu.sched().stop_pending, __ATOMIC_ACQUIRE)) {
+            how = Leave::Off;
+            break;
+        }
+        ExitReason e = a.run();
+        Next next = vcpu.vm().handle_exit(vcpu, e) ? Next::Continue : vmm_handle_exit(vcpu, e);
+        if (next == Next::Block) { how = Leave::Block; break; }
+        if (next == Next::Off) { how = Leave::Off; break; }
+        if (sched_should_yield()) break;
+    }
+    a.put();
+    if (how == Leave::Block) {
+        u64 deadline = a.wake_deadline();
+        if (deadline == 0) {
+            how = Leave::Yield; // the timer has already fired: WFI completes at once
+        } else if (deadline != ~0ull) {
+            TimerEvent& t = vcpu.wake_timer();
+            t.callback = wake_vcpu;
+            t.ctx = &vcpu;
+            timer_arm(t, deadline);
+        }
+    }
+    SchedState s = sched_leave(&vcpu.sched(), how);
+    me.current = nullptr;
+    if (s == SchedState::Off) {
+        timer_cancel(vcpu.wake_timer());
+        vcpu.vm().vcpu_went_off();
+    }
+}
+
+void vmm_cpu_loop() {
+    sched_init_cpu();
+    for (;;) {
+        SchedEntity* e = sched_pick();
+        vmm_run_vcpu(*Vcpu::from_sched(e));
+    }
+}

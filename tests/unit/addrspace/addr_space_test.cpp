@@ -1,0 +1,188 @@
+// AddrSpace over the aarch64 stage-2 format with fake frames and a recording TLB.
+#include "addrspace/addr_space.hpp"
+#include "arch/aarch64/stage2_format.hpp"
+#include "fakes.hpp"
+
+using Space = AddrSpace<arch::Stage2Format, FakeFrames, RecordingTlb>;
+constexpr u64 K4 = 4 * KiB, M2 = 2 * MiB;
+static Space make(FakeFrames& f) {
+    return Space::create(f, RecordingTlb{}, arch::stage2_config(0b0100).geometry()).release_value();
+}
+static GuestPhysAddr gpa(u64 v) { return GuestPhysAddr(v); }
+static u64 leaf_size(const Space& s, u64 a) { return s.page_table().query(a).value().size; }
+
+TEST(AddrSpace, LazyFaultsMapBlocksInsideTheRegionAndPagesAtItsEdges) {
+    FakeFrames frames;
+    Space s = make(frames);
+    // [0x4010_0000, 0x4070_0000): only the 2 MiB windows at 0x4020_0000 and 0x4040_0000 are whole.
+    ASSERT_TRUE(s.map_alloc(gpa(0x4010'0000), 6 * MiB, RW, false).is_ok());
+    EXPECT_EQ(frames.in_use(), 1u);
+    EXPECT_EQ(s.translate(gpa(0x4010'0000)).error(), Error::NotMapped);
+    EXPECT_TRUE(s.handle_fault(gpa(0x4010'5123), false).value());
+    EXPECT_EQ(leaf_size(s, 0x4010'5000), K4);
+    EXPECT_TRUE(s.handle_fault(gpa(0x4030'0008), true).value());
+    EXPECT_EQ(leaf_size(s, 0x4020'0000), M2);
+    EXPECT_TRUE(s.page_table().query(0x4020'0000).value().pa.is_aligned(M2));
+    EXPECT_TRUE(s.handle_fault(gpa(0x406f'f800), true).value());
+    EXPECT_EQ(leaf_size(s, 0x406f'f000), K4);
+    EXPECT_FALSE(s.handle_fault(gpa(0x4070'0000), false).value()); // no region: MMIO or abort
+    EXPECT_TRUE(s.handle_fault(gpa(0x4030'0000), true).value());   // already mapped: retry
+    EXPECT_EQ(frames.in_use(), 1u + 512 + 2 + 4); // RAM + L1, L2, two L3 tables
+    u64 word = 1;
+    ASSERT_TRUE(s.read(gpa(0x4030'0000), &word, 8).is_ok());
+    EXPECT_EQ(word, 0u); // fresh RAM is zeroed
+    EXPECT_TRUE(s.tlb().calls.empty()); // additions never need TLB maintenance
+}
+
+TEST(AddrSpace, PermissionsDecideFaults) {
+    FakeFrames frames;
+    Space s = make(frames);
+    ASSERT_TRUE(s.map_alloc(gpa(0x8000'0000), M2, MemFlags::Read, false).is_ok());
+    EXPECT_FALSE(s.handle_fault(gpa(0x8000'0000), true).value()); // write to read-only RAM: genuine
+    EXPECT_TRUE(s.handle_fault(gpa(0x8000'0000), false).value());
+    EXPECT_FALSE(s.handle_fault(gpa(0x8000'0000), true).value()); // still a permission fault
+    ASSERT_TRUE(s.protect(gpa(0x8000'0000), M2, RW).is_ok());
+    EXPECT_TRUE(s.handle_fault(gpa(0x8000'0000), true).value());
+    // protect also covers lazy pages populated later.
+    ASSERT_TRUE(s.map_alloc(gpa(0x9000'0000), M2, RW, false).is_ok());
+    ASSERT_TRUE(s.protect(gpa(0x9000'0000), M2, MemFlags::Read).is_ok());
+    EXPECT_FALSE(s.handle_fault(gpa(0x9000'0000), true).value());
+    EXPECT_EQ(s.protect(gpa(0x9010'0000), M2, RW).error(), Error::NotMapped); // runs past the region
+}
+
+TEST(AddrSpace, ReadWriteCrossPagesAndReadsDoNotAllocate) {
+    FakeFrames frames;
+    Space s = make(frames);
+    ASSERT_TRUE(s.map_alloc(gpa(0x4000'1000), 3 * K4, RW, false).is_ok()); // pages only
+    const char msg[] = "crosses a page boundary";
+    ASSERT_TRUE(s.write(gpa(0x4000'1ff8), msg, sizeof msg).is_ok());
+    char back[sizeof msg] = {};
+    ASSERT_TRUE(s.read(gpa(0x4000'1ff8), back, sizeof back).is_ok());
+    EXPECT_STREQ(back, msg);
+    // The two halves landed at the ends of two separately allocated frames.
+    EXPECT_EQ(std::memcmp(frames.phys_to_virt(s.translate(gpa(0x4000'1ff8)).value().pa), msg, 8), 0);
+    EXPECT_STREQ(static_cast<char*>(frames.phys_to_virt(s.translate(gpa(0x4000'2000)).value().pa)), msg + 8);
+    const usize used = frames.in_use();
+    u8 zeros[64];
+    std::memset(zeros, 0x55, sizeof zeros);
+    ASSERT_TRUE(s.read(gpa(0x4000'3fe0), zeros, sizeof zeros).is_error()); // runs past the region
+    ASSERT_TRUE(s.read(gpa(0x4000'3f00), zeros, sizeof zeros).is_ok());    // never touched
+    for (u8 b : zeros) EXPECT_EQ(b, 0);
+    EXPECT_EQ(frames.in_use(), used);
+    EXPECT_EQ(s.read(gpa(0x5000'0000), zeros, 1).error(), Error::NotMapped);
+}
+
+TEST(AddrSpace, LinearMappingsTranslateAndAreNeverFreed) {
+    FakeFrames frames;
+    const HostPhysAddr image = frames.alloc_frames(1024, M2).value(); // guest image already in RAM
+    const usize before = frames.in_use();
+    {
+        Space s = make(frames);
+        ASSERT_TRUE(s.map_linear(gpa(0x4000'0000), image, 4 * MiB, RWX).is_ok());
+        ASSERT_TRUE(s.map_linear(gpa(0x0900'0000), HostPhysAddr(0x0900'0000), K4, RW | MemFlags::Device).is_ok());
+        auto t = s.translate(gpa(0x4012'3456)).value();
+        EXPECT_EQ(t.pa, image + 0x12'3456);
+        EXPECT_EQ(t.flags, RWX);
+        EXPECT_EQ(s.translate(gpa(0x0900'0010)).value().flags, RW | MemFlags::Device);
+        EXPECT_EQ(leaf_size(s, 0x4020'0000), M2);
+        u8 b;
+        EXPECT_EQ(s.read(gpa(0x0900'0000), &b, 1).error(), Error::Denied); // no memcpy on MMIO
+        EXPECT_EQ(s.map_linear(gpa(0x403f'f000), image, 2 * K4, RW).error(), Error::AlreadyMapped);
+        EXPECT_FALSE(s.handle_fault(gpa(0x0900'0000), true).is_error());
+        EXPECT_TRUE(s.tlb().calls.empty());
+    }
+    EXPECT_EQ(frames.in_use(), before);
+}
+
+TEST(AddrSpace, UnmapAndProtectCutRegionsAndInvalidate) {
+    FakeFrames frames;
+    Space s = make(frames);
+    ASSERT_TRUE(s.map_linear(gpa(0x4000'0000), HostPhysAddr(0x1'0000'0000), 4 * MiB, RW).is_ok());
+    ASSERT_TRUE(s.protect(gpa(0x4020'0000), K4, MemFlags::Read).is_ok());
+    EXPECT_EQ(s.tlb().calls, (std::vector<TlbCall>{{0x4020'0000, M2}, {0x4020'0000, K4}}));
+    EXPECT_EQ(s.regions().size(), 3u);
+    s.tlb().calls.clear();
+    ASSERT_TRUE(s.unmap(gpa(0x4000'0000), 3 * M2 / 2).is_ok()); // 3 MiB: ends inside the second block
+    EXPECT_EQ(s.translate(gpa(0x402f'f000)).error(), Error::NotMapped);
+    EXPECT_EQ(s.translate(gpa(0x4030'0000)).value().pa.value(), 0x1'0030'0000u);
+    EXPECT_EQ(s.regions().size(), 1u);
+    EXPECT_EQ(s.regions()[0].host.value(), 0x1'0030'0000u);
+    EXPECT_FALSE(s.tlb().calls.empty());
+    for (const TlbCall& c : s.tlb().calls) EXPECT_LT(c.addr, 0x4030'0000u); // nothing past the range
+    EXPECT_EQ(s.unmap(gpa(0x4000'0000), K4).error(), Error::NotMapped);
+}
+
+TEST(AddrSpace, UnmapFreesOnlyTheOwnedPart) {
+    FakeFrames frames;
+    Space s = make(frames);
+    ASSERT_TRUE(s.map_alloc(gpa(0x4000'0000), 4 * MiB, RW, true).is_ok());
+    const usize used = frames.in_use(); // root, L1, L2 + 1024 frames of RAM
+    EXPECT_EQ(used, 3u + 1024);
+    ASSERT_TRUE(s.unmap(gpa(0x4020'0000), K4).is_ok()); // splits the second block: + L3
+    EXPECT_EQ(frames.in_use(), used + 1 - 1);
+    ASSERT_TRUE(s.unmap(gpa(0x4000'0000), M2).is_ok());
+    EXPECT_EQ(frames.in_use(), used - 512);
+    EXPECT_EQ(s.regions().size(), 1u);
+    EXPECT_FALSE(s.handle_fault(gpa(0x4000'0000), false).value());
+}
+
+TEST(AddrSpace, PopulateNoMemoryAtEveryPointRollsBack) {
+    FakeFrames frames;
+    Space s = make(frames);
+    ASSERT_TRUE(s.map_alloc(gpa(0x1000'0000), M2, RW, true).is_ok());
+    const Leaves before = leaves_of(s.page_table());
+    const usize used = frames.in_use();
+    // Allocations: page, L2, L3 (0x401f_e000); page (0x401f_f000); 2 MiB (0x4020_0000); page, L3
+    // (0x4040_0000); page (0x4040_1000). A failed 2 MiB allocation falls back to pages (n = 5).
+    usize failures = 0;
+    for (usize n = 1; n <= 10; ++n) {
+        frames.fail_nth(n);
+        auto r = s.map_alloc(gpa(0x401f'e000), M2 + 4 * K4, RWX, true);
+        if (r.is_ok()) {
+            EXPECT_EQ(leaf_size(s, 0x4020'0000), n == 5 ? K4 : M2);
+            EXPECT_TRUE(s.unmap(gpa(0x401f'e000), M2 + 4 * K4).is_ok());
+        } else {
+            ++failures;
+            EXPECT_EQ(r.error(), Error::NoMemory);
+        }
+        EXPECT_EQ(leaves_of(s.page_table()), before);
+        EXPECT_EQ(frames.in_use(), used);
+        EXPECT_EQ(s.regions().size(), 1u);
+    }
+    EXPECT_EQ(failures, 7u);
+}
+
+TEST(AddrSpace, ResetFreesRamAndKeepsRegions) {
+    FakeFrames frames;
+    Space s = make(frames);
+    ASSERT_TRUE(s.map_linear(gpa(0x0900'0000), HostPhysAddr(0x0900'0000), K4, RW | MemFlags::Device).is_ok());
+    ASSERT_TRUE(s.map_alloc(gpa(0x4000'0000), 4 * MiB, RWX, false).is_ok());
+    ASSERT_TRUE(s.map_alloc(gpa(0x8000'0000), M2, RW, true).is_ok());
+    const usize fresh = frames.in_use();
+    const u64 secret = 0x5ec7e7;
+    ASSERT_TRUE(s.write(gpa(0x4000'0100), &secret, 8).is_ok());
+    ASSERT_TRUE(s.write(gpa(0x8000'0100), &secret, 8).is_ok());
+    ASSERT_TRUE(s.reset().is_ok());
+    EXPECT_EQ(s.tlb().calls.front(), (TlbCall{0, 0}));
+    EXPECT_EQ(s.regions().size(), 3u);
+    EXPECT_EQ(frames.in_use(), fresh);
+    EXPECT_EQ(s.translate(gpa(0x4000'0000)).error(), Error::NotMapped); // lazy again
+    EXPECT_TRUE(s.translate(gpa(0x0900'0000)).is_ok());
+    u64 v = 1;
+    ASSERT_TRUE(s.read(gpa(0x8000'0100), &v, 8).is_ok());
+    EXPECT_EQ(v, 0u); // no old data survives a restart
+}
+
+TEST(AddrSpace, DestructionFreesEverythingItAllocated) {
+    FakeFrames frames;
+    {
+        Space s = make(frames);
+        ASSERT_TRUE(s.map_alloc(gpa(0x4000'0000), 8 * MiB, RW, true).is_ok());
+        ASSERT_TRUE(s.map_alloc(gpa(0x5000'1000), 64 * K4, RW, false).is_ok());
+        ASSERT_TRUE(s.write(gpa(0x5000'1000), "x", 1).is_ok());
+        ASSERT_TRUE(s.protect(gpa(0x4010'0000), K4, MemFlags::Read).is_ok()); // split + cut regions
+        Space moved(static_cast<Space&&>(s));
+        EXPECT_EQ(moved.regions().size(), 4u);
+    }
+    EXPECT_EQ(frames.in_use(), 0u);
+}

@@ -1,0 +1,80 @@
+// Test doubles for the address-space tests: a FrameSource over one aligned host buffer (with a
+// configurable failing allocation and leak accounting) and a Tlb that records its calls.
+#pragma once
+#include "addrspace/frame_source.hpp"
+#include "addrspace/page_table.hpp"
+#include "addrspace/tlb.hpp"
+#include <gtest/gtest.h>
+#include <cstdlib>
+#include <cstring>
+#include <tuple>
+#include <vector>
+
+class FakeFrames {
+public:
+    static constexpr u64 base = 0x4000'0000; // "physical" address of frame 0, 1 GiB aligned
+    explicit FakeFrames(usize frames = 8192)
+        : m_used(frames, false), m_mem(static_cast<u8*>(std::aligned_alloc(4096, frames * 4096))) {}
+    ~FakeFrames() { std::free(m_mem); }
+
+    Result<HostPhysAddr> alloc_frames(usize count, usize align) {
+        if (++m_calls == m_fail_at) return Error::NoMemory;
+        const usize step = align > 4096 ? align / 4096 : 1;
+        for (usize i = 0; i + count <= m_used.size(); i += step) {
+            usize n = 0;
+            while (n < count && !m_used[i + n]) ++n;
+            if (n < count) continue;
+            for (n = 0; n < count; ++n) m_used[i + n] = true;
+            std::memset(m_mem + i * 4096, 0, count * 4096);
+            m_in_use += count;
+            return HostPhysAddr(base + i * 4096);
+        }
+        return Error::NoMemory;
+    }
+    void free_frames(HostPhysAddr pa, usize count) {
+        const usize first = (pa.value() - base) / 4096;
+        for (usize i = first; i < first + count; ++i) {
+            if (i >= m_used.size() || !m_used[i]) ADD_FAILURE() << "bad free of frame " << i;
+            else m_used[i] = false, std::memset(m_mem + i * 4096, 0xa5, 4096); // stale data must never reach a guest
+        }
+        m_in_use -= count;
+    }
+    void* phys_to_virt(HostPhysAddr pa) { return m_mem + (pa.value() - base); }
+
+    usize in_use() const { return m_in_use; }
+    void fail_nth(usize n) { m_fail_at = n ? m_calls + n : 0; } // n-th allocation from now fails; 0: none
+
+private:
+    std::vector<bool> m_used;
+    u8* m_mem;
+    usize m_in_use = 0, m_calls = 0, m_fail_at = 0;
+};
+static_assert(FrameSource<FakeFrames>);
+
+struct TlbCall {
+    u64 addr, size; // size 0: invalidate_all
+    bool operator==(const TlbCall&) const = default;
+};
+inline std::ostream& operator<<(std::ostream& os, const TlbCall& c) {
+    return os << std::hex << "{0x" << c.addr << ", 0x" << c.size << "}";
+}
+struct RecordingTlb {
+    std::vector<TlbCall> calls;
+    void invalidate_range(u64 addr, u64 size) { calls.push_back({addr, size}); }
+    void invalidate_all() { calls.push_back({0, 0}); }
+};
+static_assert(Tlb<RecordingTlb>);
+
+// Every leaf of a table as (input, output, size, flags), for before/after comparisons.
+using Leaves = std::vector<std::tuple<u64, u64, u64, u32>>;
+template <typename Table> Leaves leaves_of(const Table& t) {
+    Leaves out;
+    t.for_each_leaf(0, t.limit(), [&](const auto& m) {
+        out.emplace_back(m.in, m.pa.value(), m.size, u32(m.flags));
+        return true;
+    });
+    return out;
+}
+
+constexpr MemFlags RW = MemFlags::Read | MemFlags::Write;
+constexpr MemFlags RWX = RW | MemFlags::Exec;

@@ -1,0 +1,89 @@
+// Exact aarch64 descriptor and register encodings, hand-computed from the field layouts in
+// Arm ARM DDI0487 D8.3 (descriptors) and D19 (VTCR_EL2, TCR_EL2, MAIR_EL2).
+#include "arch/aarch64/el2_format.hpp"
+#include "fakes.hpp"
+
+using arch::El2Format;
+using arch::Stage2Format;
+
+TEST(Stage2Format, DescriptorEncodings) {
+    // Page, RWX Normal: OA 0x4000_0000 | AF[10] 0x400 | SH[9:8]=0b11 0x300 | S2AP[7:6]=0b11 0xc0
+    //                   | MemAttr[5:2]=0b1111 0x3c | [1:0]=0b11 page.  XN[54:53]=0b00.
+    EXPECT_EQ(Stage2Format::make_page(HostPhysAddr(0x4000'0000), RWX), 0x0000'0000'4000'07ffull);
+    // 2 MiB block, read-only Normal: S2AP=0b01 0x40 | 0x3c | 0x300 | 0x400 | [1:0]=0b01; XN[54:53]=0b10.
+    EXPECT_EQ(Stage2Format::make_block(HostPhysAddr(0x4020'0000), MemFlags::Read), 0x0040'0000'4020'077dull);
+    // 2 MiB block, RW Device-nGnRE: MemAttr=0b0001 0x04 | S2AP 0xc0 | 0x300 | 0x400 | 0b01; XN.
+    EXPECT_EQ(Stage2Format::make_block(HostPhysAddr(0x0900'0000), RW | MemFlags::Device), 0x0040'0000'0900'07c5ull);
+    // 1 GiB block, RW Normal, not executable: 0x3c | 0xc0 | 0x300 | 0x400 | 0b01 | bit 54.
+    EXPECT_EQ(Stage2Format::make_block(HostPhysAddr(0x8000'0000), RW), 0x0040'0000'8000'07fdull);
+    // No access at all still needs AF and the memory type: 0x3c | 0x300 | 0x400 | 0b11 | XN.
+    EXPECT_EQ(Stage2Format::make_page(HostPhysAddr(0x1000), MemFlags::None), 0x0040'0000'0000'173full);
+    // Table: next-level address | 0b11, no attributes.
+    EXPECT_EQ(Stage2Format::make_table(HostPhysAddr(0x4010'0000)), 0x4010'0003ull);
+    EXPECT_TRUE(Stage2Format::is_table(0x4010'0003, 2));
+    EXPECT_FALSE(Stage2Format::is_table(0x4010'0003, 3)); // 0b11 at level 3 is a page
+    EXPECT_TRUE(Stage2Format::is_block(0x0040'0000'4020'077d, 1));
+    EXPECT_FALSE(Stage2Format::is_valid(0x0040'0000'4020'077c));
+    for (u32 f = 0; f < 16; ++f) { // every flag combination decodes back
+        const u64 d = Stage2Format::make_page(HostPhysAddr(0xfff'ffff'f000), MemFlags(f));
+        EXPECT_EQ(Stage2Format::flags(d), MemFlags(f));
+        EXPECT_EQ(Stage2Format::address(d).value(), 0xfff'ffff'f000ull);
+    }
+}
+
+TEST(El2Format, DescriptorEncodingsAndMair) {
+    // MAIR_EL2: Attr0[7:0] = 0x04 Device-nGnRE, Attr1[15:8] = 0xff Normal WB RA WA in+out.
+    EXPECT_EQ(arch::mair_el2_value(), 0xff04ull);
+    // Page RW Normal data: AttrIndx[4:2]=1 0x04 | AP[7:6]=0b01 (AP[1] RES1) 0x40 | SH 0x300 | AF 0x400
+    //                      | 0b11 | XN[54].
+    EXPECT_EQ(El2Format::make_page(HostPhysAddr(0x4020'0000), RW), 0x0040'0000'4020'0747ull);
+    // Page RX Normal code: AP=0b11 read-only 0xc0 | 0x04 | 0x300 | 0x400 | 0b11, XN clear.
+    EXPECT_EQ(El2Format::make_page(HostPhysAddr(0x4020'0000), MemFlags::Read | MemFlags::Exec), 0x4020'07c7ull);
+    // 2 MiB block RW Device (GIC): AttrIndx=0 | AP 0x40 | 0x300 | 0x400 | 0b01 | XN.
+    EXPECT_EQ(El2Format::make_block(HostPhysAddr(0x0800'0000), RW | MemFlags::Device), 0x0040'0000'0800'0741ull);
+    // Read is implied at EL2.
+    EXPECT_EQ(El2Format::flags(El2Format::make_page(HostPhysAddr(0), MemFlags::Exec)), MemFlags::Read | MemFlags::Exec);
+}
+
+TEST(Stage2Config, EveryPARange) {
+    struct Row { u32 parange, ipa, start, entries, tables; u64 bytes, vtcr; };
+    // VTCR_EL2 = T0SZ | SL0<<6 | IRGN0=01<<8 | ORGN0=01<<10 | SH0=11<<12 | TG0=00<<14 | PS<<16 | RES1 bit 31
+    //          = 0x8000_3500 | T0SZ | SL0<<6 | PS<<16
+    const Row rows[] = {
+        {0, 32, 2, 2048, 4, 16384, 0x8000'3520}, // T0SZ 32, SL0 0b00 (level 2), 4 concatenated tables
+        {1, 36, 1, 64, 1, 4096, 0x8001'355c},    // T0SZ 28, SL0 0b01
+        {2, 40, 1, 1024, 2, 8192, 0x8002'3558},  // T0SZ 24, SL0 0b01, 2 concatenated tables
+        {3, 42, 1, 4096, 8, 32768, 0x8003'3556}, // T0SZ 22, SL0 0b01, 8 concatenated tables
+        {4, 44, 0, 32, 1, 4096, 0x8004'3594},    // T0SZ 20, SL0 0b10 (level 0): cortex-a72 in QEMU
+        {5, 48, 0, 512, 1, 4096, 0x8005'3590},   // T0SZ 16
+        {6, 48, 0, 512, 1, 4096, 0x8005'3590},   // 52-bit PA: capped at 48 (PS 0b101)
+    };
+    for (const Row& r : rows) {
+        const auto c = arch::stage2_config(r.parange);
+        SCOPED_TRACE(r.parange);
+        EXPECT_EQ(c.ipa_bits, r.ipa);
+        EXPECT_EQ(c.start_level, r.start);
+        EXPECT_EQ(c.root_entries, r.entries);
+        EXPECT_EQ(c.root_tables, r.tables);
+        EXPECT_EQ(c.root_bytes, r.bytes);
+        EXPECT_EQ(c.vtcr, r.vtcr);
+    }
+}
+
+TEST(El2Config, TcrForEveryPARange) {
+    struct Row { u32 parange, va, start, entries; u64 tcr; };
+    // TCR_EL2 = T0SZ | IRGN0/ORGN0=01 | SH0=11 | TG0=00 | PS<<16 | RES1 bits 23, 31 = 0x8080_3500 | T0SZ | PS<<16
+    const Row rows[] = {
+        {0, 32, 1, 4, 0x8080'3520},  {1, 36, 1, 64, 0x8081'351c},  {2, 40, 0, 2, 0x8082'3518},
+        {3, 42, 0, 8, 0x8083'3516},  {4, 44, 0, 32, 0x8084'3514},  {5, 48, 0, 512, 0x8085'3510},
+        {6, 48, 0, 512, 0x8085'3510},
+    };
+    for (const Row& r : rows) {
+        const auto c = arch::el2_config(r.parange);
+        SCOPED_TRACE(r.parange);
+        EXPECT_EQ(c.va_bits, r.va);
+        EXPECT_EQ(c.start_level, r.start);
+        EXPECT_EQ(c.root_entries, r.entries);
+        EXPECT_EQ(arch::tcr_el2_value(r.parange), r.tcr);
+    }
+}

@@ -1,0 +1,571 @@
+// cxv-vmconfig: packages read back field by field, every validation error with its line, the
+// --image composition, the generated DTB (read back with libfdt) and the real binary once.
+#include "abi/vm_package.hpp"
+#include "base/types.hpp"
+#include "vmconfig.hpp"
+#include <cstring>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <libfdt.h>
+#include <sstream>
+#include <sys/wait.h>
+
+namespace vp = vm_package;
+using vmconfig::Bytes;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path FIXTURES = CXV_VMCONFIG_FIXTURES;
+
+std::string slurp(const fs::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+Bytes bytes(const fs::path& p) {
+    std::string s = slurp(p);
+    return Bytes(s.begin(), s.end());
+}
+// `text` with the first occurrence of `from` replaced (the test fails if it is absent).
+std::string with(std::string text, const std::string& from, const std::string& to) {
+    size_t at = text.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return at == std::string::npos ? text : text.replace(at, from.size(), to);
+}
+
+class TempDir {
+public:
+    TempDir() {
+        char tmpl[] = "/tmp/cxv-vmconfig-test-XXXXXX";
+        m_path = mkdtemp(tmpl);
+    }
+    ~TempDir() { fs::remove_all(m_path); }
+    fs::path operator/(const std::string& name) const { return m_path / name; }
+    const fs::path& path() const { return m_path; }
+    fs::path write(const std::string& name, const std::string& text) const {
+        std::ofstream(m_path / name, std::ios::binary) << text;
+        return m_path / name;
+    }
+    size_t entries() const { return std::distance(fs::directory_iterator(m_path), fs::directory_iterator()); }
+
+private:
+    fs::path m_path;
+};
+
+struct Outcome {
+    int status;
+    std::string err;
+};
+Outcome run(std::vector<std::string> args) {
+    std::ostringstream err;
+    int status = vmconfig::run(args, err);
+    return {status, err.str()};
+}
+
+// Reads a package back, checking that everything it points at lies inside it.
+class Package {
+public:
+    explicit Package(Bytes b) : m_b(std::move(b)) {
+        EXPECT_GE(m_b.size(), sizeof(vp::PackageHeader));
+        memcpy(&h, m_b.data(), sizeof h);
+    }
+    template <typename T> T at(uint64_t off, size_t i = 0) const {
+        T v;
+        EXPECT_LE(off + (i + 1) * sizeof(T), m_b.size());
+        EXPECT_EQ(off % alignof(T), 0u);
+        memcpy(&v, m_b.data() + off + i * sizeof(T), sizeof v);
+        return v;
+    }
+    vp::VmRecord vm(size_t i) const { return at<vp::VmRecord>(h.vm_records, i); }
+    Bytes blob(const vp::Blob& b) const {
+        EXPECT_EQ(b.offset % 4096, 0u);
+        EXPECT_LE(b.offset + b.size, m_b.size());
+        return Bytes(m_b.begin() + b.offset, m_b.begin() + b.offset + b.size);
+    }
+    std::string str(uint64_t off) const { return reinterpret_cast<const char*>(m_b.data() + off); }
+    vp::PackageHeader h;
+
+private:
+    Bytes m_b;
+};
+
+// The fixture config (fixtures/hello.toml) in a scratch directory; its images come from
+// FIXTURES through --search-path. Line numbers below refer to this file.
+class VmConfigTest : public ::testing::Test {
+protected:
+    const std::string hello = slurp(FIXTURES / "hello.toml");
+    TempDir dir;
+    std::string out = (dir / "out.pkg").string();
+
+    Outcome compile(const std::vector<std::string>& files, std::vector<std::string> extra = {}) {
+        std::vector<std::string> args = {"--search-path", FIXTURES.string(), "-o", out};
+        args.insert(args.end(), extra.begin(), extra.end());
+        args.insert(args.end(), files.begin(), files.end());
+        return run(args);
+    }
+    // Compiles one config text as f.toml; expects failure and returns stderr.
+    std::string errors(const std::string& text) {
+        Outcome r = compile({dir.write("f.toml", text).string()});
+        EXPECT_EQ(r.status, 1) << r.err;
+        EXPECT_FALSE(fs::exists(out));
+        return r.err;
+    }
+    std::string where(int line, const std::string& key) {
+        return (dir / "f.toml").string() + ":" + std::to_string(line) + ": " + key + ": ";
+    }
+};
+
+#define EXPECT_HAS(haystack, needle)                                                                         \
+    EXPECT_NE((haystack).find(needle), std::string::npos) << "missing: " << (needle) << "\nin:\n"            \
+                                                          << (haystack)
+
+TEST_F(VmConfigTest, ValidConfigRoundTrips) {
+    Outcome r = compile({(FIXTURES / "hello.toml").string(), (FIXTURES / "bare.toml").string()});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    EXPECT_EQ(dir.entries(), 1u); // the output alone: the temporary file was renamed
+    Bytes raw = bytes(out);
+    Package p(raw);
+    EXPECT_EQ(p.h.magic, vp::MAGIC);
+    EXPECT_EQ(p.h.version, vp::VERSION);
+    EXPECT_EQ(p.h.total_size, raw.size());
+    EXPECT_EQ(p.h.vm_count, 2u);
+    EXPECT_EQ(p.h.vm_record_size, sizeof(vp::VmRecord));
+
+    vp::VmRecord a = p.vm(0);
+    EXPECT_EQ(a.id, 1u);
+    EXPECT_STREQ(a.name, "hello");
+    EXPECT_EQ(a.cpu_num, 2u);
+    EXPECT_EQ(a.phys_cpu_ids[0], 0u);
+    EXPECT_EQ(a.phys_cpu_ids[1], 1u);
+    EXPECT_EQ(a.phys_cpu_ids[2], vp::ANY_CPU);
+    EXPECT_EQ(a.entry_point, 0x4008'0000u);
+    EXPECT_EQ(a.kernel_load_addr, 0x4008'0000u);
+    EXPECT_EQ(a.ramdisk_load_addr, 0x4100'0000u);
+    EXPECT_EQ(a.dtb_load_addr, 0x4000'0000u);
+    EXPECT_EQ(a.interrupt_mode, uint32_t(vp::InterruptMode::Passthrough));
+    EXPECT_EQ(p.str(a.cmdline), "console=ttyAMA0 earlycon");
+    EXPECT_EQ(p.blob(a.kernel), bytes(FIXTURES / "hello.bin"));
+    EXPECT_EQ(p.blob(a.ramdisk), bytes(FIXTURES / "initrd.img"));
+    EXPECT_GT(a.dtb.size, 0u);
+    EXPECT_LT(a.kernel.offset, a.ramdisk.offset);
+    ASSERT_EQ(a.region_count, 2u);
+    auto r1 = p.at<vp::MemRegion>(a.regions, 1);
+    EXPECT_EQ(r1.gpa, 0x8000'0000u);
+    EXPECT_EQ(r1.size, 0x10'0000u);
+    EXPECT_EQ(r1.flags, 3u);
+    EXPECT_EQ(r1.map_type, uint32_t(vp::MapType::Identical));
+    ASSERT_EQ(a.emu_count, 1u);
+    auto uart = p.at<vp::EmuDevice>(a.emu_devices);
+    EXPECT_STREQ(uart.name, "uart");
+    EXPECT_EQ(uart.base_gpa, 0x0900'0000u);
+    EXPECT_EQ(uart.length, 0x1000u);
+    EXPECT_EQ(uart.irq, 33u);
+    EXPECT_EQ(uart.type, uint32_t(vp::EmuType::Pl011));
+    EXPECT_EQ(uart.cfg_count, 2u);
+    EXPECT_EQ(uart.cfg[1], 2u);
+    ASSERT_EQ(a.pt_count, 1u);
+    auto rtc = p.at<vp::PassthroughDevice>(a.pt_devices);
+    EXPECT_STREQ(rtc.name, "rtc");
+    EXPECT_EQ(rtc.base_hpa, 0x0901'0000u);
+    EXPECT_EQ(rtc.irq, 34u);
+
+    vp::VmRecord b = p.vm(1);
+    EXPECT_EQ(b.id, 2u);
+    EXPECT_STREQ(b.name, "bare");
+    EXPECT_EQ(b.phys_cpu_ids[0], vp::ANY_CPU);
+    EXPECT_EQ(b.interrupt_mode, uint32_t(vp::InterruptMode::Emulated)); // the default
+    EXPECT_EQ(b.cmdline, 0u);
+    EXPECT_EQ(b.ramdisk.size, 0u);
+    EXPECT_EQ(b.dtb.size, 0u); // bare metal: no device tree
+    EXPECT_EQ(b.emu_count + b.pt_count, 0u);
+    EXPECT_EQ(p.blob(b.kernel), bytes(FIXTURES / "hello.bin"));
+    EXPECT_EQ(b.kernel.offset + b.kernel.size, raw.size()); // the last blob ends the package
+
+    // Deterministic: a second run gives the same bytes.
+    ASSERT_EQ(compile({(FIXTURES / "hello.toml").string(), (FIXTURES / "bare.toml").string()}).status, 0);
+    EXPECT_EQ(bytes(out), raw);
+}
+
+TEST_F(VmConfigTest, GeneratedDtbDescribesTheVm) {
+    ASSERT_EQ(compile({(FIXTURES / "hello.toml").string()}).status, 0);
+    Package p(bytes(out));
+    vp::VmRecord vm = p.vm(0);
+    Bytes dtb = p.blob(vm.dtb);
+    const void* f = dtb.data();
+    ASSERT_EQ(fdt_check_header(f), 0);
+    EXPECT_EQ(fdt_totalsize(f), dtb.size());
+    int len = 0;
+    auto prop = [&](const char* path, const char* name) {
+        int node = fdt_path_offset(f, path);
+        EXPECT_GE(node, 0) << path;
+        auto* v = static_cast<const char*>(fdt_getprop(f, node, name, &len));
+        EXPECT_NE(v, nullptr) << path << " " << name;
+        return v ? std::string(v, len) : std::string();
+    };
+    EXPECT_EQ(prop("/", "compatible"), std::string("cxvisor,vm\0", 11));
+    std::string reg = prop("/memory@40000000", "reg");
+    ASSERT_EQ(reg.size(), 16u);
+    EXPECT_EQ(fdt64_to_cpu(*reinterpret_cast<const fdt64_t*>(reg.data())), 0x4000'0000u);
+    EXPECT_EQ(fdt64_to_cpu(*reinterpret_cast<const fdt64_t*>(reg.data() + 8)), 0x200'0000u);
+    EXPECT_GE(fdt_path_offset(f, "/memory@80000000"), 0); // identical R|W regions are RAM too
+    int cpus = 0, node;
+    fdt_for_each_subnode(node, f, fdt_path_offset(f, "/cpus"))++ cpus;
+    EXPECT_EQ(cpus, 2);
+    EXPECT_EQ(prop("/cpus/cpu@1", "enable-method"), std::string("psci\0", 5));
+    EXPECT_EQ(prop("/psci", "method"), std::string("hvc\0", 4));
+    EXPECT_EQ(prop("/psci", "compatible"), std::string("arm,psci-1.0\0arm,psci-0.2\0", 26));
+    EXPECT_EQ(prop("/chosen", "bootargs"), std::string("console=ttyAMA0 earlycon\0", 25));
+    EXPECT_EQ(prop("/chosen", "stdout-path"), std::string("/pl011@9000000\0", 15));
+    std::string start = prop("/chosen", "linux,initrd-start"), end = prop("/chosen", "linux,initrd-end");
+    EXPECT_EQ(fdt64_to_cpu(*reinterpret_cast<const fdt64_t*>(start.data())), 0x4100'0000u);
+    EXPECT_EQ(fdt64_to_cpu(*reinterpret_cast<const fdt64_t*>(end.data())), 0x4100'0000u + 3000);
+    EXPECT_EQ(prop("/pl011@9000000", "compatible"), std::string("arm,pl011\0arm,primecell\0", 24));
+    EXPECT_EQ(prop("/pl011@9000000", "clock-names"), std::string("uartclk\0apb_pclk\0", 17));
+    EXPECT_EQ(prop("/apb-pclk", "compatible"), std::string("fixed-clock\0", 12));
+}
+
+TEST_F(VmConfigTest, GivenDtbIsIncludedAsIs) {
+    Bytes tree(256);
+    ASSERT_EQ(fdt_create_empty_tree(tree.data(), int(tree.size())), 0);
+    tree.resize(fdt_totalsize(tree.data()));
+    std::ofstream(dir / "guest.dtb", std::ios::binary)
+        .write(reinterpret_cast<const char*>(tree.data()), tree.size());
+    auto cfg = with(hello, "dtb_load_addr", "dtb_path = \"guest.dtb\"\ndtb_load_addr");
+    ASSERT_EQ(compile({dir.write("f.toml", cfg).string()}).status, 0);
+    Package p(bytes(out));
+    EXPECT_EQ(p.blob(p.vm(0).dtb), tree);
+    fs::remove(out);
+
+    dir.write("guest.dtb", "not a device tree at all");
+    std::string err = errors(cfg);
+    EXPECT_HAS(err, where(15, "kernel.dtb_path") +
+                        "not a flattened device tree (no magic 0xd00dfeed at offset 0)");
+}
+
+struct ErrorCase {
+    const char* from;
+    const char* to;
+    int line;
+    const char* key;
+    const char* reason;
+    const char* also = ""; // a later part of the message
+};
+
+// One edit of the fixture per case; each must produce exactly this `file:line: key: reason`.
+const ErrorCase ERROR_CASES[] = {
+    {"id = 1", "id = -1", 2, "base.id", "must not be negative, got -1"},
+    {"id = 1", "id = 0x1_0000_0000", 2, "base.id", "must be 0..0xffffffff, got 0x100000000"},
+    {"name = \"hello\"", "name = \"hello world\"", 3, "base.name", "\"hello world\" is not a valid name"},
+    {"name = \"hello\"", "name = 5", 3, "base.name", "expected a string, got an integer"},
+    {"name = \"hello\"", "name = \"\"", 3, "base.name", "\"\" is not a valid name: 1..31 characters"},
+    {"vm_type = 1", "vm_type = 2", 4, "base.vm_type", "must be 1, got 2"},
+    {"cpu_num = 2", "cpu_num = 17", 5, "base.cpu_num", "must be 1..16, got 17"},
+    {"cpu_num = 2", "cpu_num = \"2\"", 5, "base.cpu_num", "expected an integer, got a string"},
+    {"cpu_num = 2", "cpu_nums = 2", 5, "base.cpu_nums", "unknown key (did you mean 'cpu_num'?)"},
+    {"cpu_num = 2", "", 1, "base.cpu_num", "missing (required)"},
+    {"[0, 1]", "[0, 4]", 6, "base.phys_cpu_ids[1]",
+     "physical CPU 4 does not exist: the target has 4 (--cpus), valid 0..3"},
+    {"[0, 1]", "[1, 1]", 6, "base.phys_cpu_ids[1]", "physical CPU 1 is already used by vCPU 0"},
+    {"[0, 1]", "[0]", 6, "base.phys_cpu_ids", "has 1 entries but cpu_num is 2"},
+    {"phys_cpu_ids = [0, 1]", "phys_cpu_sets = [1, 6]", 6, "base.phys_cpu_sets[1]", "mask 0x6 allows 2 CPUs"},
+    {"entry_point = 0x4008_0000", "entry_point = 0x8000_0000", 9, "kernel.entry_point",
+     "0x80000000 is not inside a memory region with X (4) in its flags"},
+    {"\"memory\"", "\"fs\"", 10, "kernel.image_location", "\"fs\" is not supported"},
+    {"kernel_path = \"hello.bin\"", "kernel_path = \"hello.bim\"", 11, "kernel.kernel_path",
+     "cannot read \"hello.bim\" (tried "},
+    {"kernel_load_addr = 0x4008_0000", "", 8, "kernel.kernel_load_addr", "missing (required)"},
+    {"kernel_load_addr = 0x4008_0000", "kernel_load_addr = 0x41ff_f000", 12, "kernel.kernel_load_addr",
+     "kernel [0x41fff000, 0x42000388) runs 904 bytes past the end of kernel.memory_regions[0] [0x40000000, "
+     "0x42000000)"},
+    {"ramdisk_load_addr = 0x4100_0000", "ramdisk_load_addr = 0x4008_1000", 14, "kernel.ramdisk_load_addr",
+     "ramdisk [0x40081000, 0x40081bb8) overlaps kernel [0x40080000, 0x40081388)"},
+    {"ramdisk_load_addr = 0x4100_0000", "ramdisk_load_addr = 0x8000_0000", 14, "kernel.ramdisk_load_addr",
+     ""},
+    {"ramdisk_path = \"initrd.img\"", "", 14, "kernel.ramdisk_load_addr", "given without ramdisk_path"},
+    {"dtb_load_addr = 0x4000_0000", "dtb_load_addr = 0x4008_0000", 15, "kernel.dtb_load_addr",
+     "dtb (generated) [0x40080000, 0x", ") overlaps kernel [0x40080000, 0x40081388)"},
+    {"dtb_load_addr = 0x4000_0000", "dtb_load_addr = 0x9000_0000", 15, "kernel.dtb_load_addr",
+     "dtb (generated) [0x90000000, 0x",
+     ") is not inside any memory region (images need an alloc or identical region)"},
+    {"dtb_load_addr = 0x4000_0000", "dtb_load_addr = 0x4000_0004", 15, "kernel.dtb_load_addr",
+     "must be 8-byte aligned"},
+    {"[0x8000_0000, 0x10_0000, 0x3, 1]", "[0x4100_0000, 0x10_0000, 0x3, 1]", 19, "kernel.memory_regions[1]",
+     "[0x41000000, 0x41100000) overlaps kernel.memory_regions[0] [0x40000000, 0x42000000)"},
+    {"[0x8000_0000, 0x10_0000", "[0x8000_0800, 0x10_0000", 19, "kernel.memory_regions[1]",
+     "[0x80000800, 0x80100800) is not 4 KiB aligned (address and size must be multiples of 0x1000)"},
+    {"[0x8000_0000, 0x10_0000", "[0x8000_0000, 0x10_0100", 19, "kernel.memory_regions[1]",
+     "[0x80000000, 0x80100100) is not 4 KiB aligned"},
+    {"[0x8000_0000, 0x10_0000", "[0x8000_0000, 0", 19, "kernel.memory_regions[1]",
+     "[0x80000000, 0x80000000) is empty (size 0)"},
+    {"[0x8000_0000, 0x10_0000", "[0xffff_ffff_f000, 0x2000", 19, "kernel.memory_regions[1]",
+     "[0xfffffffff000, 0x1000000001000) ends past 2^48"},
+    {"0x3, 1]", "0x10, 1]", 19, "kernel.memory_regions[1]",
+     "flags (R=1 W=2 X=4 DEVICE=8): must be 1..15, got 16"},
+    {"0x3, 1]", "0x3, 3]", 19, "kernel.memory_regions[1]",
+     "map_type (0 alloc, 1 identical, 2 reserved): must be 0..2, got 3"},
+    {"0x3, 1]", "0x3]", 19, "kernel.memory_regions[1]",
+     "expected [gpa, size, flags, map_type], got 3 values"},
+    {"0x3, 1]", "0xB, 1]", 15, "kernel.dtb_load_addr", ""}, // DEVICE region: no /memory node, dtb still fits
+    {"\"pl011\"", "\"pl012\"", 23, "devices.emu_devices[0]",
+     "unknown device type \"pl012\" (known: \"pl011\" = 1)"},
+    {"\"pl011\"", "7", 23, "devices.emu_devices[0]", "unknown device type 7 (known: \"pl011\" = 1)"},
+    {"[1, 2]]", "[1, 2, 3, 4, 5, 6, 7, 8, 9]]", 23, "devices.emu_devices[0]", "cfg_list: at most 8 values"},
+    {"[\"uart\", 0x0900_0000", "[\"uart\", 0x4010_0000", 23, "devices.emu_devices[0]",
+     "device \"uart\" [0x40100000, 0x40101000) overlaps memory region kernel.memory_regions[0]"},
+    {"[\"uart\"", "[\"a_name_that_is_far_too_long_for_it\"", 23, "devices.emu_devices[0]",
+     "name: must be 1..31 characters"},
+    {"[\"rtc\", 0x0901_0000", "[\"rtc\", 0x0900_0000", 24, "devices.passthrough_devices[0]",
+     "device \"rtc\" [0x9000000, 0x9001000) overlaps device \"uart\" (devices.emu_devices[0]) [0x9000000, "
+     "0x9001000)"},
+    {"0x1000, 34]", "0x1000]", 24, "devices.passthrough_devices[0]",
+     "expected [name, base_gpa, base_hpa, length, irq], got 4 values"},
+    {"\"passthrough\"", "\"msi\"", 25, "devices.interrupt_mode",
+     "unknown mode \"msi\" (known: no_irq, emulated, passthrough)"},
+    {"[devices]", "[devices]\ndisk_path = 1", 23, "devices.disk_path", "unknown key"},
+    {"cmdline", "disk_path = \"a.img\"\ncmdline", 16, "kernel.disk_path",
+     "axvisor key not supported by cxvisor"},
+    {"[devices]", "[kernal]\n[devices]", 22, "kernal", "unknown table (did you mean 'kernel'?)"},
+};
+
+TEST_F(VmConfigTest, EachErrorNamesFileLineAndKey) {
+    for (auto& c : ERROR_CASES) {
+        SCOPED_TRACE(std::string(c.from) + " -> " + c.to);
+        std::string cfg = with(hello, c.from, c.to);
+        if (!*c.reason) { // a variant that must still be accepted
+            Outcome r = compile({dir.write("f.toml", cfg).string()});
+            EXPECT_EQ(r.status, 0) << r.err;
+            fs::remove(out);
+            continue;
+        }
+        std::string err = errors(cfg);
+        EXPECT_HAS(err, where(c.line, c.key) + c.reason);
+        EXPECT_HAS(err, c.also);
+    }
+}
+
+TEST_F(VmConfigTest, MissingFileSaysWhichPathsWereTried) {
+    std::string err = errors(with(hello, "\"hello.bin\"", "\"nope/k.bin\""));
+    EXPECT_HAS(err, "cannot read \"nope/k.bin\" (tried " + (dir / "nope/k.bin").string() + ", " +
+                        (FIXTURES / "nope/k.bin").string() + ")");
+}
+
+TEST_F(VmConfigTest, SearchPathsAreTriedAfterTheConfigDirectory) {
+    // Next to the TOML file wins over the search path.
+    std::string local(5000, 'L');
+    dir.write("hello.bin", local);
+    ASSERT_EQ(compile({dir.write("f.toml", hello).string()}).status, 0);
+    Package local_pkg(bytes(out));
+    EXPECT_EQ(local_pkg.blob(local_pkg.vm(0).kernel), Bytes(local.begin(), local.end()));
+    // Search paths in order: the first that has the file.
+    TempDir other;
+    other.write("initrd.img", std::string(100, 'I'));
+    Outcome r = run({"--search-path", (dir / "missing").string(), "--search-path", other.path().string(),
+                     "--search-path", FIXTURES.string(), "-o", out, (dir / "f.toml").string()});
+    ASSERT_EQ(r.status, 0) << r.err;
+    Package p(bytes(out));
+    EXPECT_EQ(p.blob(p.vm(0).ramdisk), Bytes(100, 'I'));
+}
+
+TEST_F(VmConfigTest, LinuxImageFootprintIncludesBss) {
+    Bytes image(0x1000, 0);
+    uint64_t image_size = 0x20'0000; // 2 MiB in memory, 4 KiB in the file
+    memcpy(&image[0x10], &image_size, 8);
+    memcpy(&image[0x38], "ARM\x64", 4);
+    std::ofstream(dir / "Image", std::ios::binary)
+        .write(reinterpret_cast<const char*>(image.data()), image.size());
+    std::string cfg = with(with(hello, "\"hello.bin\"", "\"Image\""), "0x4100_0000", "0x4010_0000");
+    EXPECT_HAS(errors(cfg), where(14, "kernel.ramdisk_load_addr") +
+                                "ramdisk [0x40100000, 0x40100bb8) overlaps kernel [0x40080000, 0x40280000)");
+}
+
+TEST_F(VmConfigTest, TooManyRegionsAndDevices) {
+    std::string regions, devices;
+    for (int i = 0; i < 17; ++i) {
+        char r[96];
+        snprintf(r, sizeof r, "[0x%x, 0x1000, 3, 0], ", 0x9000'0000 + i * 0x1000);
+        regions += r;
+        snprintf(r, sizeof r, "[\"u%d\", 0x%x, 0x1000, 0, \"pl011\", []], ", i, 0x0A00'0000 + i * 0x1000);
+        devices += r;
+    }
+    std::string cfg = with(hello, "    [0x8000_0000, 0x10_0000, 0x3, 1],", "    " + regions);
+    cfg = with(cfg, "[ [\"uart\", 0x0900_0000, 0x1000, 33, \"pl011\", [1, 2]] ]", "[" + devices + "]");
+    std::string err = errors(cfg);
+    EXPECT_HAS(err, where(17, "kernel.memory_regions") + "18 regions, at most 16");
+    EXPECT_HAS(err, where(23, "devices.emu_devices") + "17 devices, at most 16");
+}
+
+TEST_F(VmConfigTest, InvalidTomlReportsLineAndColumn) {
+    std::string err = errors(with(hello, "cpu_num = 2", "cpu_num = = 2"));
+    EXPECT_HAS(err, (dir / "f.toml").string() + ":5:11: invalid TOML: ");
+}
+
+TEST_F(VmConfigTest, AllErrorsOfAllFilesAreReported) {
+    std::string bad =
+        with(with(with(hello, "cpu_num = 2", "cpu_num = 0"), "\"pl011\"", "\"vga\""), "\"memory\"", "\"fs\"");
+    auto f = dir.write("f.toml", bad);
+    auto g = dir.write("g.toml", with(hello, "0x3, 1]", "0x3, 9]"));
+    auto h = dir.write("h.toml", "[base\n");
+    Outcome r = compile({f.string(), g.string(), h.string()});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, where(5, "base.cpu_num"));
+    EXPECT_HAS(r.err, where(10, "kernel.image_location"));
+    EXPECT_HAS(r.err, where(23, "devices.emu_devices[0]"));
+    EXPECT_HAS(r.err, g.string() + ":19: kernel.memory_regions[1]: map_type");
+    EXPECT_HAS(r.err, h.string() + ":1:");
+    EXPECT_HAS(r.err, g.string() + ":2: base.id: id 1 is already used by " + f.string());
+    EXPECT_HAS(r.err, g.string() + ":3: base.name: name \"hello\" is already used by " + f.string());
+    EXPECT_HAS(r.err, "7 errors, " + out + " not written");
+    // In line order within a file.
+    EXPECT_LT(r.err.find(where(5, "base.cpu_num")), r.err.find(where(10, "kernel.image_location")));
+}
+
+TEST_F(VmConfigTest, HostRangesMustNotBeSharedBetweenVms) {
+    auto f = dir.write("f.toml", hello);
+    auto g = dir.write("g.toml", with(with(hello, "id = 1", "id = 7"), "\"hello\"", "\"hello2\""));
+    Outcome r = compile({f.string(), g.string()});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, g.string() +
+                          ":19: kernel.memory_regions[1]: host range [0x80000000, 0x80100000) overlaps "
+                          "kernel.memory_regions[1] of VM \"hello\" (" +
+                          f.string() + ":19)");
+    EXPECT_EQ(r.err.find("memory_regions[0]: host"), std::string::npos); // alloc regions are per-VM
+}
+
+TEST_F(VmConfigTest, AtMostSixteenVms) {
+    std::vector<std::string> files;
+    for (int i = 0; i < 17; ++i)
+        files.push_back(
+            dir.write("v" + std::to_string(i) + ".toml",
+                      with(with(slurp(FIXTURES / "bare.toml"), "id = 2", "id = " + std::to_string(i)),
+                           "\"bare\"", "\"v" + std::to_string(i) + "\""))
+                .string());
+    Outcome r = compile(files);
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, files[16] + ":2: base: too many VMs: a package holds at most 16");
+    files.pop_back();
+    EXPECT_EQ(compile(files).status, 0);
+}
+
+TEST_F(VmConfigTest, NothingIsWrittenOnError) {
+    std::ofstream(out) << "old";
+    Outcome r = compile({dir.write("f.toml", with(hello, "cpu_num = 2", "cpu_num = 99")).string()});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_EQ(slurp(out), "old");
+    EXPECT_EQ(dir.entries(), 2u); // out.pkg and f.toml: no temporary file left behind
+    Outcome w = run({"--search-path", FIXTURES.string(), "-o", (dir / "no/such/dir/out").string(),
+                     (FIXTURES / "hello.toml").string()});
+    EXPECT_EQ(w.status, 1);
+    EXPECT_HAS(w.err, "cxv-vmconfig: cannot create " + (dir / "no/such/dir/out").string());
+}
+
+TEST_F(VmConfigTest, PhysCpuSetsWithOneBitAreAccepted) {
+    ASSERT_EQ(
+        compile(
+            {dir.write("f.toml", with(hello, "phys_cpu_ids = [0, 1]", "phys_cpu_sets = [4, 1]")).string()})
+            .status,
+        0);
+    vp::VmRecord vm = Package(bytes(out)).vm(0);
+    EXPECT_EQ(vm.phys_cpu_ids[0], 2u);
+    EXPECT_EQ(vm.phys_cpu_ids[1], 0u);
+}
+
+Bytes fake_image(uint64_t file_size, uint64_t image_size) {
+    Bytes img(file_size);
+    for (size_t i = 0; i < img.size(); ++i) img[i] = uint8_t(i * 31 + 7);
+    memcpy(&img[0x10], &image_size, 8);
+    uint64_t tag = 0x0052'4F53'4956'5843;
+    memcpy(&img[0x28], &tag, 8);
+    memcpy(&img[0x38], "ARM\x64", 4);
+    return img;
+}
+
+uint64_t u64_at(const Bytes& b, size_t off) {
+    uint64_t v;
+    memcpy(&v, &b[off], 8);
+    return v;
+}
+
+TEST_F(VmConfigTest, ImageIsPaddedToTwoMiBAndPatched) {
+    auto cfg = (FIXTURES / "hello.toml").string();
+    ASSERT_EQ(compile({cfg}).status, 0);
+    Bytes package = bytes(out);
+    for (uint64_t image_size : {uint64_t(0x30'0000 + 0x5000), uint64_t(0x20'0000)}) {
+        SCOPED_TRACE(image_size);
+        Bytes img = fake_image(0x3000, image_size);
+        std::ofstream(dir / "cxvisor.bin", std::ios::binary)
+            .write(reinterpret_cast<const char*>(img.data()), img.size());
+        ASSERT_EQ(compile({cfg}, {"--image", (dir / "cxvisor.bin").string()}).status, 0);
+        Bytes res = bytes(out);
+        uint64_t offset = align_up(image_size, 2 * MiB);
+        ASSERT_EQ(res.size(), offset + package.size());
+        EXPECT_EQ(u64_at(res, 0x20), offset);
+        EXPECT_EQ(u64_at(res, 0x10), offset + package.size());
+        EXPECT_TRUE(std::equal(img.begin() + 0x40, img.end(), res.begin() + 0x40)); // the rest untouched
+        EXPECT_TRUE(std::equal(img.begin(), img.begin() + 0x10, res.begin()));
+        EXPECT_TRUE(
+            std::all_of(res.begin() + img.size(), res.begin() + offset, [](uint8_t b) { return b == 0; }));
+        EXPECT_TRUE(std::equal(package.begin(), package.end(), res.begin() + offset));
+    }
+}
+
+TEST_F(VmConfigTest, ImageWithoutTheRightHeaderIsRejected) {
+    struct Bad {
+        size_t at;
+        const char* bytes;
+        const char* reason;
+    } cases[] = {
+        {0x38, "ARM\x65", "no arm64 Image magic \"ARM\\x64\" at 0x38"},
+        {0x28, "LINUX\0\0\0", "an arm64 Image without the \"CXVISOR\" tag at 0x28"},
+        {0x10, "\x10\0\0\0\0\0\0\0",
+         "image_size at 0x10 (0x10) must cover the file (0x3000 bytes) and stay below 1 TiB"},
+    };
+    auto image = (dir / "cxvisor.bin").string();
+    for (auto& c : cases) {
+        Bytes img = fake_image(0x3000, 0x10'0000);
+        memcpy(&img[c.at], c.bytes, c.at == 0x38 ? 4 : 8);
+        std::ofstream(image, std::ios::binary).write(reinterpret_cast<const char*>(img.data()), img.size());
+        Outcome r = compile({(FIXTURES / "hello.toml").string()}, {"--image", image});
+        EXPECT_EQ(r.status, 1);
+        EXPECT_HAS(r.err, image + ": not a cxvisor image: " + c.reason);
+        EXPECT_FALSE(fs::exists(out));
+    }
+    std::ofstream(image) << "short";
+    EXPECT_HAS(compile({(FIXTURES / "hello.toml").string()}, {"--image", image}).err,
+               "shorter than the 64-byte arm64 Image header");
+}
+
+TEST(VmConfigCli, UsageErrorsExitWithTwo) {
+    std::ostringstream err;
+    EXPECT_EQ(vmconfig::run({"a.toml"}, err), 2);
+    EXPECT_EQ(vmconfig::run({"-o", "x"}, err), 2);
+    EXPECT_EQ(vmconfig::run({"--cpus", "zero", "-o", "x", "a.toml"}, err), 2);
+    EXPECT_EQ(vmconfig::run({"--bogus", "-o", "x", "a.toml"}, err), 2);
+    EXPECT_HAS(err.str(), "usage: cxv-vmconfig");
+}
+
+TEST(VmConfigCli, CpusOptionBoundsPhysCpuIds) {
+    TempDir dir;
+    auto cfg = dir.write("f.toml", with(slurp(FIXTURES / "hello.toml"), "[0, 1]", "[0, 5]"));
+    std::vector<std::string> args = {"--search-path", FIXTURES.string(), "-o", (dir / "o").string(),
+                                     cfg.string()};
+    EXPECT_EQ(run(args).status, 1);
+    args.insert(args.begin(), {"--cpus", "6"});
+    EXPECT_EQ(run(args).status, 0);
+}
+
+TEST(VmConfigBinary, BadFileExitsWithOneAndPrintsTheError) {
+    TempDir dir;
+    auto cfg = dir.write("bad.toml", "[base]\nid = 1\nname = \"x\"\ncpu_num = 0\n");
+    std::string cmd = std::string(CXV_VMCONFIG_BIN) + " -o " + (dir / "out").string() + " " + cfg.string() +
+                      " 2>" + (dir / "err").string();
+    int status = std::system(cmd.c_str());
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 1);
+    std::string err = slurp(dir / "err");
+    EXPECT_HAS(err, cfg.string() + ":4: base.cpu_num: must be 1..16, got 0");
+    EXPECT_HAS(err, cfg.string() + ":1: kernel: missing required table [kernel]");
+    EXPECT_FALSE(fs::exists(dir / "out"));
+}
+
+} // namespace

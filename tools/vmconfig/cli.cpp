@@ -1,0 +1,98 @@
+// The command line of cxv-vmconfig: options, the run over all files, and the all-or-nothing write.
+#include "vmconfig.hpp"
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fcntl.h>
+#include <iostream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace vmconfig {
+namespace {
+
+const char USAGE[] =
+    "usage: cxv-vmconfig [--cpus N] [--search-path DIR]... [--image cxvisor.bin] -o OUT a.toml [b.toml ...]\n"
+    "  --cpus N           physical CPUs of the target (default 4); phys_cpu_ids must be below N\n"
+    "  --search-path DIR  where to look for images not found next to the TOML file (repeatable)\n"
+    "  --image FILE       write FILE + padding + package to OUT (else OUT is the package alone)\n";
+
+// Writes a temporary file next to `out` and renames it: readers see the old file or the new one.
+bool write_atomic(const fs::path& out, const Bytes& data, std::string& err) {
+    std::string tmp = out.string() + ".tmp-XXXXXX";
+    int fd = mkstemp(tmp.data());
+    if (fd < 0) return err = "cannot create " + tmp + ": " + strerror(errno), false;
+    mode_t mask = umask(0);
+    umask(mask);
+    bool ok = fchmod(fd, 0666 & ~mask) == 0;
+    for (size_t done = 0; ok && done < data.size();) {
+        ssize_t n = write(fd, data.data() + done, data.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        ok = n > 0, done += n > 0 ? size_t(n) : 0;
+    }
+    ok = close(fd) == 0 && ok;
+    ok = ok && rename(tmp.c_str(), out.c_str()) == 0;
+    if (!ok) err = "cannot write " + out.string() + ": " + strerror(errno), unlink(tmp.c_str());
+    return ok;
+}
+
+} // namespace
+
+int run(const std::vector<std::string>& args, std::ostream& err) {
+    Options o;
+    auto usage = [&](const std::string& why) { return err << "cxv-vmconfig: " << why << "\n" << USAGE, 2; };
+    for (size_t i = 0; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        bool takes_value = a == "--cpus" || a == "--search-path" || a == "--image" || a == "-o";
+        if (takes_value && i + 1 == args.size()) return usage(a + " needs a value");
+        const std::string& v = takes_value ? args[++i] : a;
+        if (a == "-h" || a == "--help") return std::cout << USAGE, 0;
+        if (a == "--cpus") {
+            auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), o.cpus);
+            if (ec != std::errc() || end != v.data() + v.size() || o.cpus < 1 || o.cpus > 1024)
+                return usage("--cpus: expected a number 1..1024, got \"" + v + "\"");
+        } else if (a == "--search-path")
+            o.search_paths.push_back(v);
+        else if (a == "--image")
+            o.image = v;
+        else if (a == "-o")
+            o.output = v;
+        else if (a.size() > 1 && a[0] == '-')
+            return usage("unknown option " + a);
+        else
+            o.inputs.push_back(a);
+    }
+    if (o.output.empty()) return usage("missing -o OUT");
+    if (o.inputs.empty()) return usage("no VM config files given");
+
+    Diags diags;
+    Bytes image;
+    if (o.image) {
+        auto f = read_file(*o.image);
+        if (!f)
+            diags.push_back({o.image->string(), 0, "", "cannot read the hypervisor image"});
+        else if (check_image(*f, o.image->string(), diags))
+            image = std::move(*f);
+    }
+    std::vector<VmConfig> vms;
+    for (auto& in : o.inputs) {
+        size_t first = diags.size();
+        if (auto vm = load_vm(in, o, diags)) vms.push_back(std::move(*vm));
+        std::stable_sort(diags.begin() + first, diags.end(),
+                         [](auto& a, auto& b) { return a.line < b.line; });
+    }
+    check_across(vms, diags);
+    if (!diags.empty()) {
+        for (auto& d : diags) err << format(d) << "\n";
+        err << "cxv-vmconfig: " << diags.size() << (diags.size() == 1 ? " error" : " errors") << ", "
+            << o.output.string() << " not written\n";
+        return 1;
+    }
+    Bytes out = build_package(vms);
+    if (o.image) out = compose_image(image, out);
+    if (std::string e; !write_atomic(o.output, out, e)) return err << "cxv-vmconfig: " << e << "\n", 1;
+    return 0;
+}
+
+} // namespace vmconfig

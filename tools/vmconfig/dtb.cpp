@@ -1,0 +1,134 @@
+// The device tree a guest gets when its config asks for one (dtb_load_addr without dtb_path).
+// Built with libfdt's sequential-write API: nodes and properties are emitted in order, which
+// also makes the output deterministic.
+#include "abi/vm_package.hpp"
+#include "base/types.hpp"
+#include "vmconfig.hpp"
+#include <cstdio>
+#include <libfdt.h>
+#include <stdexcept>
+
+namespace vmconfig {
+namespace {
+
+constexpr uint32_t APB_PCLK_PHANDLE = 1;
+constexpr uint32_t APB_PCLK_HZ = 24'000'000; // as QEMU virt's apb-pclk
+
+class FdtWriter {
+public:
+    explicit FdtWriter(size_t capacity) : m_buf(capacity) {
+        check(fdt_create(fdt(), int(capacity)));
+        check(fdt_finish_reservemap(fdt())); // no /memreserve/ entries
+    }
+    void begin(const std::string& name) { check(fdt_begin_node(fdt(), name.c_str())); }
+    void end() { check(fdt_end_node(fdt())); }
+    void u32(const char* name, uint32_t v) { check(fdt_property_u32(fdt(), name, v)); }
+    void u64(const char* name, uint64_t v) { check(fdt_property_u64(fdt(), name, v)); }
+    void str(const char* name, const std::string& v) { check(fdt_property_string(fdt(), name, v.c_str())); }
+    // A string list, written as one literal with embedded NULs: "a\0b".
+    template <size_t N> void strs(const char* name, const char (&v)[N]) {
+        check(fdt_property(fdt(), name, v, N));
+    }
+    void prop(const char* name, const void* v, size_t len) { check(fdt_property(fdt(), name, v, int(len))); }
+    void reg(uint64_t base, uint64_t size) { // #address-cells = #size-cells = 2
+        fdt64_t r[2] = {cpu_to_fdt64(base), cpu_to_fdt64(size)};
+        check(fdt_property(fdt(), "reg", r, sizeof r));
+    }
+    Bytes finish() {
+        check(fdt_end_node(fdt())); // the root
+        check(fdt_finish(fdt()));
+        m_buf.resize(fdt_totalsize(fdt()));
+        return std::move(m_buf);
+    }
+
+private:
+    void* fdt() { return m_buf.data(); }
+    // Only a too-small buffer can fail, and the capacity is sized from the config: a tool bug.
+    static void check(int r) {
+        if (r < 0) throw std::logic_error(std::string("libfdt: ") + fdt_strerror(r));
+    }
+    Bytes m_buf;
+};
+
+std::string unit(const char* name, uint64_t addr) {
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s@%llx", name, static_cast<unsigned long long>(addr));
+    return buf;
+}
+
+} // namespace
+
+Bytes generate_dtb(const VmConfig& vm) {
+    FdtWriter w(8 * KiB + vm.cmdline.size() + 256 * (vm.regions.size() + vm.emu_devices.size() + vm.cpu_num));
+    w.begin("");
+    w.str("compatible", "cxvisor,vm");
+    w.str("model", "cxvisor VM " + vm.name);
+    w.u32("#address-cells", 2);
+    w.u32("#size-cells", 2);
+
+    for (auto& r : vm.regions) {
+        bool ram =
+            r.map_type != uint32_t(vm_package::MapType::Reserved) && (r.flags & 3) == 3 && !(r.flags & 8);
+        if (!ram) continue;
+        w.begin(unit("memory", r.gpa));
+        w.str("device_type", "memory");
+        w.reg(r.gpa, r.size);
+        w.end();
+    }
+
+    w.begin("cpus");
+    w.u32("#address-cells", 1);
+    w.u32("#size-cells", 0);
+    for (uint32_t i = 0; i < vm.cpu_num; ++i) { // reg = MPIDR affinity the vCPU reports: its index
+        w.begin(unit("cpu", i));
+        w.str("device_type", "cpu");
+        w.str("compatible", "arm,armv8");
+        w.u32("reg", i);
+        w.str("enable-method", "psci");
+        w.end();
+    }
+    w.end();
+
+    w.begin("psci");
+    w.strs("compatible", "arm,psci-1.0\0arm,psci-0.2");
+    w.str("method", "hvc"); // cxvisor answers PSCI calls made with HVC
+    w.end();
+
+    std::string stdout_path;
+    bool clock = false;
+    for (auto& d : vm.emu_devices) {
+        if (d.type != uint32_t(vm_package::EmuType::Pl011)) continue;
+        if (!clock) {
+            w.begin("apb-pclk");
+            w.str("compatible", "fixed-clock");
+            w.u32("#clock-cells", 0);
+            w.u32("clock-frequency", APB_PCLK_HZ);
+            w.str("clock-output-names", "clk24mhz");
+            w.u32("phandle", APB_PCLK_PHANDLE);
+            w.end();
+            clock = true;
+        }
+        std::string node = unit("pl011", d.base);
+        w.begin(node);
+        w.strs("compatible", "arm,pl011\0arm,primecell");
+        w.reg(d.base, d.length);
+        // No "interrupts" yet: interrupt delivery to guests arrives with the vGIC (and its node).
+        fdt32_t clocks[2] = {cpu_to_fdt32(APB_PCLK_PHANDLE), cpu_to_fdt32(APB_PCLK_PHANDLE)};
+        w.prop("clocks", clocks, sizeof clocks);
+        w.strs("clock-names", "uartclk\0apb_pclk");
+        w.end();
+        if (stdout_path.empty()) stdout_path = "/" + node;
+    }
+
+    w.begin("chosen");
+    if (!vm.cmdline.empty()) w.str("bootargs", vm.cmdline);
+    if (!stdout_path.empty()) w.str("stdout-path", stdout_path);
+    if (vm.ramdisk.present) {
+        w.u64("linux,initrd-start", vm.ramdisk.load_addr);
+        w.u64("linux,initrd-end", vm.ramdisk.load_addr + vm.ramdisk.data.size());
+    }
+    w.end();
+    return w.finish();
+}
+
+} // namespace vmconfig

@@ -1,0 +1,132 @@
+// Laying out the VM package (src/abi/vm_package.hpp) and appending it to the hypervisor image.
+#include "abi/vm_package.hpp"
+#include "base/types.hpp"
+#include "vmconfig.hpp"
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+namespace vmconfig {
+namespace vp = vm_package;
+
+// The structs are copied byte for byte, so the host must lay them out as the image does.
+static_assert(std::endian::native == std::endian::little, "the package is little-endian");
+static_assert(
+    sizeof(vp::PackageHeader) == 32 && sizeof(vp::Blob) == 16 && sizeof(vp::MemRegion) == 24 &&
+        sizeof(vp::EmuDevice) == 128 && sizeof(vp::PassthroughDevice) == 64 && sizeof(vp::VmRecord) == 232,
+    "vm_package.hpp changed: update cxv-vmconfig, the image reader and docs/configuration.md together");
+
+namespace {
+
+constexpr uint64_t BLOB_ALIGN = 4 * KiB;
+constexpr uint64_t PACKAGE_ALIGN = 2 * MiB;
+constexpr uint64_t CXVISOR_TAG = 0x0052'4F53'4956'5843; // "CXVISOR\0" as a little-endian u64
+// arm64 Image header fields used by cxvisor (Linux's Documentation/arch/arm64/booting.rst).
+constexpr size_t HDR_IMAGE_SIZE = 0x10, HDR_PACKAGE_OFFSET = 0x20, HDR_TAG = 0x28, HDR_MAGIC = 0x38,
+                 HDR_SIZE = 0x40;
+
+uint64_t get64(const Bytes& b, size_t off) {
+    uint64_t v;
+    memcpy(&v, &b[off], 8);
+    return v;
+}
+void put64(Bytes& b, size_t off, uint64_t v) { memcpy(&b[off], &v, 8); }
+
+template <size_t N> void copy_name(char (&dst)[N], const std::string& s) {
+    memcpy(dst, s.data(), std::min(s.size(), N - 1));
+}
+
+} // namespace
+
+Bytes build_package(const std::vector<VmConfig>& vms) {
+    const uint64_t records = sizeof(vp::PackageHeader);
+    Bytes out(records + vms.size() * sizeof(vp::VmRecord));
+    // Appends at the next multiple of `align` (padding is zero); returns the offset.
+    auto append = [&](const void* data, size_t size, uint64_t align) {
+        uint64_t off = align_up(out.size(), align);
+        out.resize(off + size);
+        memcpy(out.data() + off, data, size);
+        return off;
+    };
+    auto array = [&]<typename T>(const std::vector<T>& v) -> uint64_t { // 0 when empty
+        return v.empty() ? 0 : append(v.data(), v.size() * sizeof(T), alignof(T));
+    };
+    std::vector<vp::VmRecord> recs(vms.size());
+    for (size_t i = 0; i < vms.size(); ++i) {
+        const VmConfig& vm = vms[i];
+        vp::VmRecord& r = recs[i];
+        r.id = vm.id.value_or(0);
+        r.cpu_num = vm.cpu_num;
+        copy_name(r.name, vm.name);
+        std::fill(std::begin(r.phys_cpu_ids), std::end(r.phys_cpu_ids), vp::ANY_CPU);
+        std::copy_n(vm.phys_cpu_ids.begin(), std::min<size_t>(vm.phys_cpu_ids.size(), vp::MAX_VCPUS),
+                    r.phys_cpu_ids);
+        r.entry_point = vm.entry_point;
+        r.kernel_load_addr = vm.kernel.load_addr;
+        r.ramdisk_load_addr = vm.ramdisk.present ? vm.ramdisk.load_addr : 0;
+        r.dtb_load_addr = vm.dtb.present ? vm.dtb.load_addr : 0;
+        r.interrupt_mode = vm.interrupt_mode;
+
+        std::vector<vp::MemRegion> regions;
+        for (auto& m : vm.regions) regions.push_back({m.gpa, m.size, m.flags, m.map_type});
+        std::vector<vp::EmuDevice> emu;
+        for (auto& d : vm.emu_devices) {
+            vp::EmuDevice e{{}, d.base, d.length, d.irq, d.type, uint32_t(d.cfg.size()), 0, {}};
+            copy_name(e.name, d.name);
+            std::copy_n(d.cfg.begin(), std::min(d.cfg.size(), std::size(e.cfg)), e.cfg);
+            emu.push_back(e);
+        }
+        std::vector<vp::PassthroughDevice> pt;
+        for (auto& d : vm.pt_devices) {
+            vp::PassthroughDevice p{{}, d.base_gpa, d.base_hpa, d.length, d.irq, 0};
+            copy_name(p.name, d.name);
+            pt.push_back(p);
+        }
+        r.region_count = uint32_t(regions.size()), r.regions = array(regions);
+        r.emu_count = uint32_t(emu.size()), r.emu_devices = array(emu);
+        r.pt_count = uint32_t(pt.size()), r.pt_devices = array(pt);
+    }
+    for (size_t i = 0; i < vms.size(); ++i) // the string table
+        if (!vms[i].cmdline.empty())
+            recs[i].cmdline = append(vms[i].cmdline.c_str(), vms[i].cmdline.size() + 1, 1);
+    for (size_t i = 0; i < vms.size(); ++i) {
+        auto blob = [&](const Image& img) {
+            if (!img.present) return vp::Blob{0, 0};
+            return vp::Blob{append(img.data.data(), img.data.size(), BLOB_ALIGN), img.data.size()};
+        };
+        recs[i].kernel = blob(vms[i].kernel);
+        recs[i].ramdisk = blob(vms[i].ramdisk);
+        recs[i].dtb = blob(vms[i].dtb);
+    }
+    memcpy(out.data() + records, recs.data(), recs.size() * sizeof(vp::VmRecord));
+    vp::PackageHeader h{vp::MAGIC, vp::VERSION, out.size(), uint32_t(vms.size()), sizeof(vp::VmRecord),
+                        records};
+    memcpy(out.data(), &h, sizeof h);
+    return out;
+}
+
+bool check_image(const Bytes& img, const std::string& name, Diags& diags) {
+    auto fail = [&](const std::string& why) {
+        return diags.push_back({name, 0, "", "not a cxvisor image: " + why}), false;
+    };
+    if (img.size() < HDR_SIZE) return fail("shorter than the 64-byte arm64 Image header");
+    if (memcmp(&img[HDR_MAGIC], "ARM\x64", 4) != 0) return fail("no arm64 Image magic \"ARM\\x64\" at 0x38");
+    if (get64(img, HDR_TAG) != CXVISOR_TAG) return fail("an arm64 Image without the \"CXVISOR\" tag at 0x28");
+    uint64_t size = get64(img, HDR_IMAGE_SIZE);
+    if (size < img.size() || size > (1ull << 40))
+        return fail("image_size at 0x10 (" + hex(size) + ") must cover the file (" + hex(img.size()) +
+                    " bytes) and stay below 1 TiB");
+    return true;
+}
+
+Bytes compose_image(const Bytes& image, const Bytes& package) {
+    uint64_t package_offset = align_up(get64(image, HDR_IMAGE_SIZE), PACKAGE_ALIGN);
+    Bytes out(image);
+    out.resize(package_offset);
+    out.insert(out.end(), package.begin(), package.end());
+    put64(out, HDR_PACKAGE_OFFSET, package_offset);
+    put64(out, HDR_IMAGE_SIZE, package_offset + package.size()); // the new memory footprint
+    return out;
+}
+
+} // namespace vmconfig

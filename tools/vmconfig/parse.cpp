@@ -1,0 +1,573 @@
+// Reading one VM's TOML file and checking it on its own (docs/configuration.md lists every rule).
+// Every problem is recorded and reading goes on, so one run reports all errors of all files.
+#include "abi/vm_package.hpp"
+#include "base/types.hpp"
+#include "vmconfig.hpp"
+#include <algorithm>
+#include <bit>
+#include <cctype>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <libfdt.h>
+#include <toml++/toml.h>
+#include <utility>
+
+namespace vmconfig {
+namespace vp = vm_package;
+
+std::string hex(uint64_t v) {
+    char buf[24];
+    snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+    return buf;
+}
+std::string range(uint64_t base, uint64_t size) { return "[" + hex(base) + ", " + hex(base + size) + ")"; }
+
+std::string format(const Diag& d) {
+    std::string s = d.file + ":";
+    if (d.line > 0) s += std::to_string(d.line) + ":";
+    if (d.column > 0) s += std::to_string(d.column) + ":";
+    if (!d.key.empty()) s += " " + d.key + ":";
+    return s + " " + d.reason;
+}
+
+std::optional<Bytes> read_file(const fs::path& p) {
+    std::error_code ec;
+    if (!fs::is_regular_file(p, ec)) return {};
+    std::ifstream f(p, std::ios::binary);
+    Bytes b(fs::file_size(p, ec));
+    if (!f || ec || !f.read(reinterpret_cast<char*>(b.data()), std::streamsize(b.size()))) return {};
+    return b;
+}
+
+namespace {
+
+constexpr uint64_t PAGE = 4 * KiB;
+constexpr uint64_t GPA_LIMIT = 1ull << 48;
+constexpr uint64_t U32_MAX = 0xFFFF'FFFF;
+constexpr uint64_t MAX_DTB = 2 * MiB; // Linux refuses larger device trees (MAX_FDT_SIZE)
+constexpr uint32_t FLAG_X = 4, FLAG_DEVICE = 8;
+const std::pair<std::string_view, vp::EmuType> EMU_TYPES[] = {{"pl011", vp::EmuType::Pl011}};
+
+// Message building: cat("has ", 3, " entries") == "has 3 entries".
+std::string piece(std::string_view s) { return std::string(s); }
+std::string piece(std::integral auto v) { return std::to_string(v); }
+template <typename... T> std::string cat(const T&... parts) { return (std::string() + ... + piece(parts)); }
+// A number in messages: decimal when small, hex when it looks like an address.
+std::string num(uint64_t v) { return v < 0x10000 ? std::to_string(v) : hex(v); }
+std::string quote(std::string_view s) { return cat("\"", s, "\""); }
+
+bool overlaps(uint64_t a, uint64_t as, uint64_t b, uint64_t bs) { return a < b + bs && b < a + as; }
+bool contains(uint64_t a, uint64_t as, uint64_t b, uint64_t bs) { return b >= a && b + bs <= a + as; }
+
+std::string type_name(const toml::node& n) { // "got a string"
+    static_assert(size_t(toml::node_type::date_time) == 9, "toml::node_type changed");
+    static const char* const names[] = {"nothing", "a table",   "an array", "a string", "an integer",
+                                        "a float", "a boolean", "a date",   "a time",   "a date-time"};
+    return names[size_t(n.type())];
+}
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<size_t> row(b.size() + 1);
+    for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (size_t i = 1; i <= a.size(); ++i) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= b.size(); ++j)
+            diag =
+                std::exchange(row[j], std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1])}));
+    }
+    return row[b.size()];
+}
+
+using Known = std::vector<std::string_view>;
+const Known TOP_KEYS = {"base", "kernel", "devices"};
+const Known BASE_KEYS = {"id", "name", "vm_type", "cpu_num", "phys_cpu_ids", "phys_cpu_sets"};
+const Known KERNEL_KEYS = {"entry_point",  "image_location",    "kernel_path", "kernel_load_addr",
+                           "ramdisk_path", "ramdisk_load_addr", "dtb_path",    "dtb_load_addr",
+                           "cmdline",      "memory_regions"};
+const Known DEVICE_KEYS = {"emu_devices", "passthrough_devices", "interrupt_mode"};
+const Known AXVISOR_ONLY = {"bios_path", "bios_load_addr", "disk_path"}; // [kernel] keys we explain
+
+std::string unknown_key(std::string_view key, const Known& known, const char* what) {
+    if (&known == &KERNEL_KEYS && std::count(AXVISOR_ONLY.begin(), AXVISOR_ONLY.end(), key))
+        return "axvisor key not supported by cxvisor (it loads images from the package only)";
+    auto best = std::min_element(known.begin(), known.end(), [&](auto a, auto b) {
+        return edit_distance(key, a) < edit_distance(key, b);
+    });
+    if (edit_distance(key, *best) <= std::max<size_t>(2, key.size() / 3))
+        return cat("unknown ", what, " (did you mean '", *best, "'?)");
+    std::string all;
+    for (auto k : known) all += cat(all.empty() ? "" : ", ", k);
+    return cat("unknown ", what, " (known: ", all, ")");
+}
+
+// One of [base], [kernel], [devices]; t is null when the file lacks it.
+struct Section {
+    const toml::table* t = nullptr;
+    std::string name;
+    int64_t line = 1;
+    const toml::node* get(std::string_view key) const { return t ? t->get(key) : nullptr; }
+};
+
+class VmReader {
+public:
+    VmReader(const fs::path& file, const Options& opts, Diags& diags)
+        : m_opts(opts), m_diags(diags), m_dir(file.parent_path()) {
+        m_vm.file = file.string();
+    }
+
+    VmConfig read(const toml::table& root) {
+        for (auto&& [k, v] : root)
+            if (!std::count(TOP_KEYS.begin(), TOP_KEYS.end(), k.str()))
+                fail({k.source().begin.line, std::string(k.str())}, unknown_key(k.str(), TOP_KEYS, "table"));
+        read_base(section(root, "base", BASE_KEYS, true));
+        read_kernel(section(root, "kernel", KERNEL_KEYS, true));
+        read_devices(section(root, "devices", DEVICE_KEYS, false));
+        check_layout();
+        return std::move(m_vm);
+    }
+
+private:
+    // Records an error; returns "no value" so that `return fail(...)` ends an optional-returning check.
+    std::nullopt_t fail(const Where& w, std::string reason) {
+        m_diags.push_back({m_vm.file, w.line, w.key, std::move(reason)});
+        return std::nullopt;
+    }
+    static Where at(const toml::node& n, std::string key) { return {n.source().begin.line, std::move(key)}; }
+    static Where at(const toml::array& a, size_t i, const std::string& key) {
+        return at(*a.get(i), cat(key, "[", i, "]"));
+    }
+
+    // field: which element of an array record the value is, e.g. "size" (empty for plain keys).
+    std::optional<uint64_t> uint(const toml::node& n, const Where& w, uint64_t lo, uint64_t hi,
+                                 std::string_view field = "") {
+        std::string f = field.empty() ? "" : cat(field, ": ");
+        auto* i = n.as_integer();
+        if (!i) return fail(w, cat(f, "expected an integer, got ", type_name(n)));
+        if (i->get() < 0) return fail(w, cat(f, "must not be negative, got ", i->get()));
+        uint64_t v = uint64_t(i->get());
+        if (v < lo || v > hi)
+            return fail(w, cat(f, "must be ", num(lo), lo == hi ? "" : ".." + num(hi), ", got ", num(v)));
+        return v;
+    }
+    std::optional<std::string> str(const toml::node& n, const Where& w, std::string_view field = "") {
+        if (auto* s = n.as_string()) return s->get();
+        return fail(w, cat(field, field.empty() ? "" : ": ", "expected a string, got ", type_name(n)));
+    }
+    const toml::array* array(const toml::node& n, const Where& w) {
+        if (auto* a = n.as_array()) return a;
+        return fail(w, "expected an array, got " + type_name(n)), nullptr;
+    }
+    // An array-form record such as [gpa, size, flags, map_type].
+    const toml::array* record(const toml::node& n, const Where& w, size_t min, size_t max, const char* form) {
+        auto* a = n.as_array();
+        if (!a) return fail(w, cat("expected ", form, ", got ", type_name(n))), nullptr;
+        if (a->size() < min || a->size() > max)
+            return fail(w, cat("expected ", form, ", got ", a->size(), " values")), nullptr;
+        return a;
+    }
+    const toml::node* required(const Section& s, std::string_view key) {
+        const toml::node* n = s.get(key);
+        if (!n && s.t) fail({s.line, cat(s.name, ".", key)}, "missing (required)");
+        return n;
+    }
+    std::optional<uint64_t> addr(const Section& s, std::string_view key, bool req, Where& w) {
+        const toml::node* n = req ? required(s, key) : s.get(key);
+        if (!n) return {};
+        w = at(*n, cat(s.name, ".", key));
+        return uint(*n, w, 0, GPA_LIMIT - 1);
+    }
+    // 4 KiB alignment, non-zero, below 2^48. field: "" or e.g. "base_hpa: ".
+    bool range_ok(const Where& w, uint64_t base, uint64_t size, std::string_view field = "") {
+        std::string why = !is_aligned(base, PAGE) || !is_aligned(size, PAGE)
+                              ? " is not 4 KiB aligned (address and size must be multiples of 0x1000)"
+                          : size == 0               ? " is empty (size 0)"
+                          : base + size > GPA_LIMIT ? " ends past 2^48, the largest address supported"
+                                                    : "";
+        if (!why.empty()) fail(w, cat(field, range(base, size), why));
+        return why.empty();
+    }
+
+    Section section(const toml::table& root, const char* name, const Known& known, bool req) {
+        Section s{nullptr, name, 1};
+        const toml::node* n = root.get(name);
+        if (!n && req) fail({1, name}, cat("missing required table [", name, "]"));
+        if (!n) return s;
+        s.line = n->source().begin.line;
+        if (!(s.t = n->as_table())) return fail({s.line, name}, "expected a table, got " + type_name(*n)), s;
+        for (auto&& [k, v] : *s.t)
+            if (!std::count(known.begin(), known.end(), k.str()))
+                fail({k.source().begin.line, cat(name, ".", k.str())}, unknown_key(k.str(), known, "key"));
+        return s;
+    }
+
+    void read_base(const Section& s) {
+        m_vm.base_at = {s.line, "base"};
+        if (auto* n = required(s, "id"))
+            if (auto v = uint(*n, m_vm.id_at = at(*n, "base.id"), 0, U32_MAX)) m_vm.id = uint32_t(*v);
+        if (auto* n = required(s, "name"))
+            if (auto v = str(*n, m_vm.name_at = at(*n, "base.name"))) {
+                bool ok = std::all_of(v->begin(), v->end(),
+                                      [](char c) { return isalnum(uint8_t(c)) || c == '_' || c == '-'; });
+                if (v->empty() || v->size() >= vp::MAX_NAME || !ok)
+                    fail(m_vm.name_at,
+                         quote(*v) + " is not a valid name: 1..31 characters of A-Z a-z 0-9 _ -");
+                else
+                    m_vm.name = *v;
+            }
+        if (auto* n = s.get("vm_type")) uint(*n, at(*n, "base.vm_type"), 1, 1);
+        bool cpu_num_ok = false;
+        if (auto* n = required(s, "cpu_num"))
+            if (auto v = uint(*n, at(*n, "base.cpu_num"), 1, vp::MAX_VCPUS))
+                m_vm.cpu_num = uint32_t(*v), cpu_num_ok = true;
+        m_vm.phys_cpu_ids.assign(m_vm.cpu_num, vp::ANY_CPU);
+        auto* ids_node = s.get("phys_cpu_ids");
+        auto* sets_node = s.get("phys_cpu_sets");
+        auto ids = ids_node ? read_cpus(*ids_node, "base.phys_cpu_ids", false, cpu_num_ok) : std::nullopt;
+        auto sets = sets_node ? read_cpus(*sets_node, "base.phys_cpu_sets", true, cpu_num_ok) : std::nullopt;
+        if (ids && sets && *ids != *sets)
+            fail(at(*sets_node, "base.phys_cpu_sets"),
+                 "names other CPUs than phys_cpu_ids: give only one of them");
+        if (ids || sets) m_vm.phys_cpu_ids = ids ? *ids : *sets;
+    }
+
+    // phys_cpu_ids (CPU indices) or axvisor's phys_cpu_sets (one bitmask per vCPU).
+    std::optional<std::vector<uint32_t>> read_cpus(const toml::node& n, const std::string& key, bool masks,
+                                                   bool check_len) {
+        auto* a = array(n, at(n, key));
+        if (!a) return {};
+        std::vector<uint32_t> cpus;
+        for (size_t i = 0; i < a->size(); ++i) {
+            Where e = at(*a, i, key);
+            auto v = uint(*a->get(i), e, 0, masks ? uint64_t(INT64_MAX) : U32_MAX);
+            if (v && masks && std::popcount(*v) != 1)
+                v = fail(e, cat("mask ", hex(*v), " allows ", std::popcount(*v),
+                                " CPUs: cxvisor pins a vCPU to exactly "
+                                "one CPU or (without phys_cpu_ids/sets) lets it run on any"));
+            if (v && masks) v = std::countr_zero(*v);
+            if (v && *v >= m_opts.cpus)
+                v = fail(e, cat("physical CPU ", *v, " does not exist: the target has ", m_opts.cpus,
+                                " (--cpus), valid 0..", m_opts.cpus - 1));
+            if (auto dup = std::find(cpus.begin(), cpus.end(), v.value_or(vp::ANY_CPU));
+                v && dup != cpus.end())
+                v = fail(e, cat("physical CPU ", *v, " is already used by vCPU ", dup - cpus.begin()));
+            cpus.push_back(v ? uint32_t(*v) : vp::ANY_CPU);
+        }
+        if (check_len && a->size() != m_vm.cpu_num)
+            return fail(at(n, key), cat("has ", a->size(), " entries but cpu_num is ", m_vm.cpu_num,
+                                        ": give one physical CPU per vCPU"));
+        if (!check_len || std::count(cpus.begin(), cpus.end(), vp::ANY_CPU)) return {};
+        return cpus;
+    }
+
+    void read_kernel(const Section& s) {
+        if (auto v = addr(s, "entry_point", true, m_entry_at)) m_entry = m_vm.entry_point = *v;
+        if (auto* n = s.get("image_location"))
+            if (auto v = str(*n, at(*n, "kernel.image_location")); v && *v != "memory")
+                fail(at(*n, "kernel.image_location"),
+                     *v == "fs"
+                         ? "\"fs\" is not supported: cxvisor has no file system, use \"memory\" (images are "
+                           "packed into the VM package)"
+                         : "unknown location " + quote(*v) + ": only \"memory\" is supported");
+        if (auto* n = s.get("cmdline"))
+            if (auto v = str(*n, at(*n, "kernel.cmdline"))) m_vm.cmdline = *v;
+        read_regions(s);
+        read_image(s, m_vm.kernel, "kernel", true);
+        read_image(s, m_vm.ramdisk, "ramdisk", false);
+        read_image(s, m_vm.dtb, "dtb", false);
+        if (m_vm.kernel.present) m_vm.kernel.footprint = linux_image_footprint(m_vm.kernel.data);
+    }
+
+    void read_regions(const Section& s) {
+        const toml::node* n = required(s, "memory_regions");
+        const toml::array* a = n ? array(*n, at(*n, "kernel.memory_regions")) : nullptr;
+        if (!a) return;
+        if (a->empty()) fail(at(*n, "kernel.memory_regions"), "empty: a VM needs at least one memory region");
+        if (a->size() > vp::MAX_REGIONS)
+            fail(at(*n, "kernel.memory_regions"), cat(a->size(), " regions, at most ", vp::MAX_REGIONS));
+        m_regions_ok = !a->empty();
+        for (size_t i = 0; i < a->size(); ++i) {
+            Where w = at(*a, i, "kernel.memory_regions");
+            auto* r = record(*a->get(i), w, 4, 4, "[gpa, size, flags, map_type]");
+            std::optional<uint64_t> gpa, size, flags, type;
+            if (r) {
+                gpa = uint(*r->get(0), w, 0, GPA_LIMIT - 1, "gpa");
+                size = uint(*r->get(1), w, 0, GPA_LIMIT, "size");
+                flags = uint(*r->get(2), w, 1, 15, "flags (R=1 W=2 X=4 DEVICE=8)");
+                type = uint(*r->get(3), w, 0, 2, "map_type (0 alloc, 1 identical, 2 reserved)");
+            }
+            if (gpa && size && flags && type && range_ok(w, *gpa, *size))
+                m_vm.regions.push_back({*gpa, *size, uint32_t(*flags), uint32_t(*type), w});
+            else
+                m_regions_ok = false;
+        }
+    }
+
+    void read_image(const Section& s, Image& img, const std::string& kind, bool req) {
+        std::string path_key = kind + "_path", addr_key = kind + "_load_addr";
+        const toml::node* path_node = req ? required(s, path_key) : s.get(path_key);
+        Where addr_at;
+        auto load = addr(s, addr_key, req || path_node, addr_at);
+        if (load && kind == "dtb" && !is_aligned(*load, 8))
+            load = fail(addr_at, "must be 8-byte aligned (a device tree requirement)");
+        img.at = addr_at;
+        if (path_node) {
+            Where path_at = at(*path_node, "kernel." + path_key);
+            if (!load) img.at = path_at;
+            auto p = str(*path_node, path_at);
+            if (p && p->empty())
+                fail(path_at, "empty path");
+            else if (p)
+                img.data = find_file(*p, path_at);
+            if (!img.data.empty() && kind == "dtb") check_dtb(img.data, path_at);
+            img.present = load && !img.data.empty();
+        } else if (load && kind == "dtb") { // generated in check_layout(), once the whole VM is known
+            img.present = m_vm.dtb_generated = true;
+        } else if (s.get(addr_key)) {
+            fail(addr_at, "given without " + path_key);
+        }
+        img.load_addr = load.value_or(0);
+        img.footprint = img.data.size();
+    }
+
+    // Relative paths: the TOML file's directory first, then each --search-path in order.
+    Bytes find_file(const std::string& given, const Where& w) {
+        std::vector<fs::path> tried{fs::path(given)};
+        if (tried[0].is_relative()) {
+            tried[0] = m_dir / given;
+            for (auto& sp : m_opts.search_paths) tried.push_back(sp / given);
+        }
+        std::string list;
+        for (auto& p : tried) {
+            auto b = read_file(p);
+            if (b && b->empty()) return fail(w, p.string() + " is empty"), Bytes();
+            if (b) return std::move(*b);
+            list += cat(list.empty() ? "" : ", ", p.string());
+        }
+        return fail(w, cat("cannot read ", quote(given), " (tried ", list, ")")), Bytes();
+    }
+
+    void check_dtb(Bytes& d, const Where& w) {
+        uint64_t total = d.size() >= sizeof(fdt_header) ? fdt_totalsize(d.data()) : 0;
+        if (d.size() < sizeof(fdt_header) || fdt_magic(d.data()) != FDT_MAGIC)
+            fail(w, "not a flattened device tree (no magic 0xd00dfeed at offset 0)");
+        else if (int r = fdt_check_header(d.data()); r < 0)
+            fail(w, cat("bad device tree header: ", fdt_strerror(r)));
+        else if (total > d.size())
+            fail(w, cat("device tree header says ", num(total), " bytes but the file has ", num(d.size())));
+        else if (total > MAX_DTB)
+            fail(w, cat("device tree of ", num(total), " bytes exceeds 2 MiB (Linux's limit)"));
+        d.resize(d.size() < total || total > MAX_DTB ? 0 : total);
+    }
+
+    // An arm64 Linux Image occupies image_size bytes (BSS included), more than the file.
+    static uint64_t linux_image_footprint(const Bytes& b) {
+        uint64_t size = 0;
+        if (b.size() >= 64 && memcmp(&b[0x38], "ARM\x64", 4) == 0) memcpy(&size, &b[0x10], 8);
+        return std::max<uint64_t>(size, b.size());
+    }
+
+    void read_devices(const Section& s) {
+        if (auto* n = s.get("interrupt_mode")) {
+            const std::string_view modes[] = {"no_irq", "emulated", "passthrough"}; // InterruptMode order
+            if (auto v = str(*n, at(*n, "devices.interrupt_mode"))) {
+                auto it = std::find(std::begin(modes), std::end(modes), *v);
+                if (it != std::end(modes))
+                    m_vm.interrupt_mode = uint32_t(it - std::begin(modes));
+                else
+                    fail(at(*n, "devices.interrupt_mode"),
+                         "unknown mode " + quote(*v) + " (known: no_irq, emulated, passthrough)");
+            }
+        }
+        for_each_record(s, "emu_devices", vp::MAX_EMU_DEVICES, &VmReader::read_emu);
+        for_each_record(s, "passthrough_devices", vp::MAX_PT_DEVICES, &VmReader::read_pt);
+    }
+
+    void read_emu(const toml::node& n, const Where& w) {
+        auto* r = record(n, w, 5, 6, "[name, base_gpa, length, irq, type, cfg_list]");
+        if (!r) return;
+        EmuDev d;
+        bool ok = dev_name(*r->get(0), w, d.name);
+        auto base = uint(*r->get(1), w, 0, GPA_LIMIT - 1, "base_gpa");
+        auto len = uint(*r->get(2), w, 0, GPA_LIMIT, "length");
+        auto irq = uint(*r->get(3), w, 0, U32_MAX, "irq");
+        ok = emu_type(*r->get(4), w, d.type) && ok;
+        if (r->size() == 6) ok = cfg_list(*r->get(5), w, d.cfg) && ok;
+        if (!ok || !base || !len || !irq || !range_ok(w, *base, *len)) return;
+        d.base = *base, d.length = *len, d.irq = uint32_t(*irq), d.at = w;
+        m_vm.emu_devices.push_back(std::move(d));
+    }
+
+    void read_pt(const toml::node& n, const Where& w) {
+        auto* r = record(n, w, 5, 5, "[name, base_gpa, base_hpa, length, irq]");
+        if (!r) return;
+        PtDev d;
+        bool ok = dev_name(*r->get(0), w, d.name);
+        auto gpa = uint(*r->get(1), w, 0, GPA_LIMIT - 1, "base_gpa");
+        auto hpa = uint(*r->get(2), w, 0, GPA_LIMIT - 1, "base_hpa");
+        auto len = uint(*r->get(3), w, 0, GPA_LIMIT, "length");
+        auto irq = uint(*r->get(4), w, 0, U32_MAX, "irq");
+        if (!ok || !gpa || !hpa || !len || !irq) return;
+        if (!range_ok(w, *gpa, *len, "base_gpa: ") || !range_ok(w, *hpa, *len, "base_hpa: ")) return;
+        d.base_gpa = *gpa, d.base_hpa = *hpa, d.length = *len, d.irq = uint32_t(*irq), d.at = w;
+        m_vm.pt_devices.push_back(std::move(d));
+    }
+
+    void for_each_record(const Section& s, const char* key, size_t max,
+                         void (VmReader::*read)(const toml::node&, const Where&)) {
+        const toml::node* n = s.get(key);
+        std::string k = cat("devices.", key);
+        const toml::array* a = n ? array(*n, at(*n, k)) : nullptr;
+        if (a && a->size() > max) fail(at(*n, k), cat(a->size(), " devices, at most ", max));
+        for (size_t i = 0; a && i < a->size(); ++i) (this->*read)(*a->get(i), at(*a, i, k));
+    }
+
+    bool emu_type(const toml::node& t, const Where& w, uint32_t& out) {
+        auto* s = t.as_string();
+        auto* i = t.as_integer();
+        if (!s && !i) return fail(w, "type: expected a name or a number, got " + type_name(t)), false;
+        std::string known;
+        for (auto [name, type] : EMU_TYPES) {
+            if (s ? s->get() == name : i->get() == int64_t(type)) return out = uint32_t(type), true;
+            known += cat(known.empty() ? "" : ", ", quote(name), " = ", uint32_t(type));
+        }
+        fail(w, cat("unknown device type ", s ? quote(s->get()) : cat(i->get()), " (known: ", known, ")"));
+        return false;
+    }
+
+    bool dev_name(const toml::node& n, const Where& w, std::string& out) {
+        auto v = str(n, w, "name");
+        if (v && (v->empty() || v->size() >= vp::MAX_NAME || v->find('\0') != std::string::npos))
+            return fail(w, "name: must be 1..31 characters"), false;
+        return v ? (out = *v, true) : false;
+    }
+
+    bool cfg_list(const toml::node& n, const Where& w, std::vector<uint64_t>& out) {
+        auto* a = n.as_array();
+        if (!a) return fail(w, "cfg_list: expected an array of integers, got " + type_name(n)), false;
+        if (a->size() > std::size(vp::EmuDevice{}.cfg)) return fail(w, "cfg_list: at most 8 values"), false;
+        for (auto& e : *a)
+            if (auto v = uint(e, w, 0, INT64_MAX, "cfg_list")) out.push_back(*v);
+        return out.size() == a->size();
+    }
+
+    // Overlaps, the entry point and where the images sit; only over the parts that were valid.
+    void check_layout() {
+        auto& rs = m_vm.regions;
+        for (size_t j = 0; j < rs.size(); ++j)
+            for (size_t i = 0; i < j; ++i)
+                if (overlaps(rs[i].gpa, rs[i].size, rs[j].gpa, rs[j].size))
+                    fail(rs[j].at, cat(range(rs[j].gpa, rs[j].size), " overlaps ", rs[i].at.key, " ",
+                                       range(rs[i].gpa, rs[i].size)));
+        struct Dev {
+            uint64_t gpa, size;
+            const Where& at;
+            const std::string& name;
+        };
+        std::vector<Dev> devs;
+        for (auto& d : m_vm.emu_devices) devs.push_back({d.base, d.length, d.at, d.name});
+        for (auto& d : m_vm.pt_devices) devs.push_back({d.base_gpa, d.length, d.at, d.name});
+        for (size_t j = 0; j < devs.size(); ++j) {
+            auto& d = devs[j];
+            std::string me = cat("device ", quote(d.name), " ", range(d.gpa, d.size), " overlaps ");
+            for (size_t i = 0; i < j; ++i)
+                if (overlaps(devs[i].gpa, devs[i].size, d.gpa, d.size))
+                    fail(d.at, cat(me, "device ", quote(devs[i].name), " (", devs[i].at.key, ") ",
+                                   range(devs[i].gpa, devs[i].size)));
+            for (auto& r : rs)
+                if (overlaps(r.gpa, r.size, d.gpa, d.size))
+                    fail(d.at, cat(me, "memory region ", r.at.key, " ", range(r.gpa, r.size)));
+        }
+        if (!m_regions_ok) return; // a broken region would make the checks below guess
+        auto exec = [&](auto& r) { return (r.flags & FLAG_X) && contains(r.gpa, r.size, *m_entry, 1); };
+        if (m_entry && std::none_of(rs.begin(), rs.end(), exec))
+            fail(m_entry_at, hex(*m_entry) + " is not inside a memory region with X (4) in its flags");
+        if (m_vm.dtb_generated) m_vm.dtb.data = generate_dtb(m_vm), m_vm.dtb.footprint = m_vm.dtb.data.size();
+        std::pair<const char*, const Image*> imgs[] = {
+            {"kernel", &m_vm.kernel}, {"ramdisk", &m_vm.ramdisk}, {"dtb", &m_vm.dtb}};
+        for (size_t j = 0; j < 3; ++j) {
+            auto& [what, img] = imgs[j];
+            if (!img->present) continue;
+            std::string me = cat(what, m_vm.dtb_generated && j == 2 ? " (generated) " : " ",
+                                 range(img->load_addr, img->footprint));
+            if (auto why = ram_problem(img->load_addr, img->footprint); !why.empty()) fail(img->at, me + why);
+            for (size_t i = 0; i < j; ++i) {
+                auto& other = *imgs[i].second;
+                if (other.present &&
+                    overlaps(other.load_addr, other.footprint, img->load_addr, img->footprint))
+                    fail(img->at,
+                         cat(me, " overlaps ", imgs[i].first, " ", range(other.load_addr, other.footprint)));
+            }
+        }
+    }
+
+    // Why [a, a+size) is not inside one RAM region, or "" when it is.
+    std::string ram_problem(uint64_t a, uint64_t size) {
+        for (auto& r : m_vm.regions) {
+            bool ram = r.map_type != uint32_t(vp::MapType::Reserved) && !(r.flags & FLAG_DEVICE);
+            if (ram && contains(r.gpa, r.size, a, size)) return "";
+            if (contains(r.gpa, r.size, a, 1))
+                return ram ? cat(" runs ", num(a + size - (r.gpa + r.size)), " bytes past the end of ",
+                                 r.at.key, " ", range(r.gpa, r.size))
+                           : cat(" lies in ", r.at.key, ", which is not RAM (reserved or DEVICE)");
+        }
+        return " is not inside any memory region (images need an alloc or identical region)";
+    }
+
+    const Options& m_opts;
+    Diags& m_diags;
+    fs::path m_dir;
+    VmConfig m_vm;
+    std::optional<uint64_t> m_entry;
+    Where m_entry_at;
+    bool m_regions_ok = false;
+};
+
+} // namespace
+
+std::optional<VmConfig> load_vm(const fs::path& file, const Options& opts, Diags& diags) {
+    auto text = read_file(file);
+    if (!text)
+        return diags.push_back(
+                   {file.string(), 0, "", fs::exists(file) ? "cannot read file" : "no such file"}),
+               std::nullopt;
+    try {
+        std::string_view doc(reinterpret_cast<const char*>(text->data()), text->size());
+        toml::table root = toml::parse(doc, std::string_view(file.string()));
+        return VmReader(file, opts, diags).read(root);
+    } catch (const toml::parse_error& e) {
+        auto& where = e.source().begin;
+        diags.push_back(
+            {file.string(), where.line, "", cat("invalid TOML: ", e.description()), where.column});
+        return {};
+    }
+}
+
+void check_across(const std::vector<VmConfig>& vms, Diags& diags) {
+    if (vms.size() > vp::MAX_VMS)
+        diags.push_back({vms[vp::MAX_VMS].file, vms[vp::MAX_VMS].base_at.line, "base",
+                         cat("too many VMs: a package holds at most ", vp::MAX_VMS)});
+    auto host_range = [](const Region& r) { return r.map_type != uint32_t(vp::MapType::Alloc); };
+    for (size_t j = 0; j < vms.size(); ++j)
+        for (size_t i = 0; i < j; ++i) {
+            auto &a = vms[i], &b = vms[j];
+            if (a.id && b.id && *a.id == *b.id)
+                diags.push_back(
+                    {b.file, b.id_at.line, "base.id", cat("id ", *b.id, " is already used by ", a.file)});
+            if (!a.name.empty() && a.name == b.name)
+                diags.push_back({b.file, b.name_at.line, "base.name",
+                                 cat("name ", quote(b.name), " is already used by ", a.file)});
+            for (auto& rb : b.regions)
+                for (auto& ra : a.regions)
+                    if (host_range(ra) && host_range(rb) && overlaps(ra.gpa, ra.size, rb.gpa, rb.size))
+                        diags.push_back({b.file, rb.at.line, rb.at.key,
+                                         cat("host range ", range(rb.gpa, rb.size), " overlaps ", ra.at.key,
+                                             " of VM ", quote(a.name), " (", a.file, ":", ra.at.line,
+                                             "): identical and reserved "
+                                             "regions are host memory and cannot be shared")});
+        }
+}
+
+} // namespace vmconfig

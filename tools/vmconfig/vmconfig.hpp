@@ -1,0 +1,110 @@
+// cxv-vmconfig: compiles per-VM TOML files (axvisor's schema) into the binary VM package of
+// src/abi/vm_package.hpp, optionally appended to the hypervisor image. Host tool: exceptions and
+// std containers are fine here. Schema, errors and CLI: docs/configuration.md.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vmconfig {
+
+using Bytes = std::vector<uint8_t>;
+namespace fs = std::filesystem;
+
+// One problem in the inputs, printed as `file:line: key: reason`; parts that are 0 or empty are
+// left out (`file: reason`, `file:line:column: reason` for TOML syntax errors).
+struct Diag {
+    std::string file;
+    int64_t line = 0;
+    std::string key;
+    std::string reason;
+    int64_t column = 0;
+};
+using Diags = std::vector<Diag>;
+std::string format(const Diag& d);
+std::string hex(uint64_t v);                     // "0x40080000"
+std::string range(uint64_t base, uint64_t size); // "[0x40000000, 0x41000000)"
+
+// Where a value was written: the line in its TOML file and its dotted key, e.g.
+// `kernel.memory_regions[1]`.
+struct Where {
+    int64_t line = 0;
+    std::string key;
+};
+
+struct Region {
+    uint64_t gpa = 0, size = 0;
+    uint32_t flags = 0, map_type = 0;
+    Where at;
+};
+struct EmuDev {
+    std::string name;
+    uint64_t base = 0, length = 0;
+    uint32_t irq = 0, type = 0;
+    std::vector<uint64_t> cfg;
+    Where at;
+};
+struct PtDev {
+    std::string name;
+    uint64_t base_gpa = 0, base_hpa = 0, length = 0;
+    uint32_t irq = 0;
+    Where at;
+};
+// A kernel, ramdisk or DTB image placed in guest memory.
+struct Image {
+    bool present = false;
+    uint64_t load_addr = 0;
+    uint64_t footprint = 0; // bytes of guest memory it occupies (>= data.size() for a Linux Image)
+    Bytes data;
+    Where at; // the *_load_addr key (or the *_path key when no address was parsed)
+};
+
+// One VM as read from one file. Fields that failed validation keep their defaults; the file's
+// errors are in the Diags, so a VmConfig is only packaged when no file had any error.
+struct VmConfig {
+    std::string file; // as given on the command line
+    std::optional<uint32_t> id;
+    std::string name;
+    Where id_at, name_at, base_at;
+    uint32_t cpu_num = 1;
+    std::vector<uint32_t> phys_cpu_ids; // cpu_num entries, vm_package::ANY_CPU when not pinned
+    uint64_t entry_point = 0;
+    Image kernel, ramdisk, dtb;
+    bool dtb_generated = false;
+    std::string cmdline;
+    uint32_t interrupt_mode = 1; // vm_package::InterruptMode::Emulated
+    std::vector<Region> regions;
+    std::vector<EmuDev> emu_devices;
+    std::vector<PtDev> pt_devices;
+};
+
+struct Options {
+    uint32_t cpus = 4;
+    std::vector<fs::path> search_paths;
+    std::optional<fs::path> image;
+    fs::path output;
+    std::vector<fs::path> inputs;
+};
+
+// The contents of a regular file, or nothing if it cannot be read.
+std::optional<Bytes> read_file(const fs::path& p);
+// Reads and validates one TOML file: schema, ranges, overlaps, images (loaded from disk) and the
+// generated DTB. Returns nothing only if the file cannot be read or is not TOML.
+std::optional<VmConfig> load_vm(const fs::path& file, const Options& opts, Diags& diags);
+// Checks between files: VM count, unique ids and names, host ranges of identical/reserved regions.
+void check_across(const std::vector<VmConfig>& vms, Diags& diags);
+// The guest DTB of a VM that asked for one (dtb_load_addr without dtb_path).
+Bytes generate_dtb(const VmConfig& vm);
+// Lays out the package. Deterministic: same VMs, same bytes. Expects validated VMs.
+Bytes build_package(const std::vector<VmConfig>& vms);
+// Checks the header of a cxvisor image; reports problems under `name`.
+bool check_image(const Bytes& image, const std::string& name, Diags& diags);
+// Image (checked) + zero padding up to the 2 MiB-aligned package offset + package, header patched.
+Bytes compose_image(const Bytes& image, const Bytes& package);
+// The whole tool: returns the exit status (0 ok, 1 config error, 2 usage error).
+int run(const std::vector<std::string>& args, std::ostream& err);
+
+} // namespace vmconfig
