@@ -31,22 +31,38 @@ MmioDevice* MmioBus::find(GuestPhysAddr addr) const {
     return addr < dev->end() ? dev : nullptr;
 }
 
+Result<void> MmioBus::check_access(const MmioDevice& dev, GuestPhysAddr addr, unsigned width_bytes) {
+    if (!valid_width(width_bytes)) return Error::InvalidArgument;
+    // addr < end, so end - addr is the room left; no overflow possible.
+    if (dev.end() - addr < width_bytes) return Error::OutOfRange;
+    return {};
+}
+
 Result<MmioDevice*> MmioBus::route(GuestPhysAddr addr, unsigned width_bytes) const {
     if (!valid_width(width_bytes)) return Error::InvalidArgument;
     MmioDevice* dev = find(addr);
     if (!dev) return Error::NotFound;
-    // addr < end, so end - addr is the room left; no overflow possible.
-    if (dev->end() - addr < width_bytes) return Error::OutOfRange;
+    TRY(check_access(*dev, addr, width_bytes));
     return dev;
 }
 
 Result<u64> MmioBus::read(GuestPhysAddr addr, unsigned width_bytes) const {
     MmioDevice* dev = TRY(route(addr, width_bytes));
-    u64 v = TRY(dev->read(addr - dev->base(), width_bytes));
-    return v & width_mask(width_bytes);
+    return read(*dev, addr, width_bytes);
 }
 
 Result<void> MmioBus::write(GuestPhysAddr addr, unsigned width_bytes, u64 value) const {
     MmioDevice* dev = TRY(route(addr, width_bytes));
-    return dev->write(addr - dev->base(), width_bytes, value & width_mask(width_bytes));
+    return write(*dev, addr, width_bytes, value);
+}
+
+Result<u64> MmioBus::read(MmioDevice& dev, GuestPhysAddr addr, unsigned width_bytes) const {
+    TRY(check_access(dev, addr, width_bytes));
+    u64 v = TRY(dev.read(addr - dev.base(), width_bytes));
+    return v & width_mask(width_bytes);
+}
+
+Result<void> MmioBus::write(MmioDevice& dev, GuestPhysAddr addr, unsigned width_bytes, u64 value) const {
+    TRY(check_access(dev, addr, width_bytes));
+    return dev.write(addr - dev.base(), width_bytes, value & width_mask(width_bytes));
 }

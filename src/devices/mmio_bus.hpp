@@ -27,10 +27,15 @@ public:
     // the end of the device window), or whatever the device returns.
     Result<u64> read(GuestPhysAddr addr, unsigned width_bytes) const;
     Result<void> write(GuestPhysAddr addr, unsigned width_bytes, u64 value) const;
+    // The same, for a device the caller already found with find(addr): the exit path looks the
+    // device up once to tell device accesses from RAM faults, then dispatches without a second search.
+    Result<u64> read(MmioDevice& dev, GuestPhysAddr addr, unsigned width_bytes) const;
+    Result<void> write(MmioDevice& dev, GuestPhysAddr addr, unsigned width_bytes, u64 value) const;
 
     usize size() const { return m_devices.size(); }
 
 private:
     Result<MmioDevice*> route(GuestPhysAddr addr, unsigned width_bytes) const;
+    static Result<void> check_access(const MmioDevice& dev, GuestPhysAddr addr, unsigned width_bytes);
     StaticVec<MmioDevice*, Capacity> m_devices; // sorted by base(), non-overlapping
 };

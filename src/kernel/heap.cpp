@@ -75,7 +75,10 @@ void kfree(void* p) {
 
 usize heap_free_bytes() { return g_free_bytes; }
 
-// C++ runtime hooks. `new` failing is reported by returning nullptr only through the nothrow form;
+// C++ runtime hooks. Left out of host unit-test builds (CXV_HOST_TEST), where the host C++ runtime
+// and the sanitizers own operator new/delete and tests call kmalloc/kfree directly.
+#ifndef CXV_HOST_TEST
+// `new` failing is reported by returning nullptr only through the nothrow form;
 // cxvisor code uses `new (std::nothrow)` and checks, so the throwing form failing is a bug.
 void* operator new(usize size) {
     void* p = kmalloc(size);
@@ -96,3 +99,4 @@ extern "C" void __cxa_pure_virtual() { panic("pure virtual function called"); }
 namespace std {
 const nothrow_t nothrow{};
 }
+#endif // CXV_HOST_TEST

@@ -279,19 +279,9 @@ bool Vm::handle_exit(Vcpu& vcpu, ExitReason& exit) {
     arch::Vcpu& a = vcpu.arch();
     switch (exit.kind) {
     case ExitKind::NestedPageFault: {
-        // 1. RAM allocated on demand.
-        auto fixed = m_as.handle_fault(GuestPhysAddr(exit.gpa), exit.access == AccessKind::Write);
-        if (fixed.is_ok() && fixed.value()) {
-            arch::publish_stage2_updates();
-            return true;
-        }
-        if (fixed.is_error()) {
-            report(vcpu, "no host memory left for guest RAM at %lx; VM stopped", exit.gpa);
-            request_stop(StopKind::Crash, "out of memory for guest RAM");
-            return true; // handled: the vCPU leaves its CPU at the next check
-        }
-        // 2. An emulated device.
-        if (m_bus.find(GuestPhysAddr(exit.gpa))) {
+        // 1. An emulated device: checked first, it is the hot path (a UART poll is one exit per
+        // character) and devices never overlap RAM regions (cxv-vmconfig rejects that).
+        if (MmioDevice* dev = m_bus.find(GuestPhysAddr(exit.gpa))) {
             auto decoded = a.decode_mmio(exit, GuestMemoryReader{read_guest, &m_as});
             if (decoded.is_error()) {
                 report(vcpu, "MMIO access at %lx by an instruction cxvisor cannot emulate (%s, insn %08lx); VM stopped",
@@ -301,12 +291,12 @@ bool Vm::handle_exit(Vcpu& vcpu, ExitReason& exit) {
             }
             MmioAccess acc = decoded.value();
             if (acc.is_write) {
-                if (m_bus.write(GuestPhysAddr(exit.gpa), acc.width, a.mmio_write_value(acc)).is_ok()) {
+                if (m_bus.write(*dev, GuestPhysAddr(exit.gpa), acc.width, a.mmio_write_value(acc)).is_ok()) {
                     a.complete_mmio(acc, 0);
                     return true;
                 }
             } else {
-                auto v = m_bus.read(GuestPhysAddr(exit.gpa), acc.width);
+                auto v = m_bus.read(*dev, GuestPhysAddr(exit.gpa), acc.width);
                 if (v.is_ok()) {
                     a.complete_mmio(acc, v.value());
                     return true;
@@ -316,6 +306,17 @@ bool Vm::handle_exit(Vcpu& vcpu, ExitReason& exit) {
                    acc.width, acc.is_write ? "write" : "read", exit.gpa);
             a.inject_external_abort(exit.gpa, exit.access);
             return true;
+        }
+        // 2. RAM allocated on demand.
+        auto fixed = m_as.handle_fault(GuestPhysAddr(exit.gpa), exit.access == AccessKind::Write);
+        if (fixed.is_ok() && fixed.value()) {
+            arch::publish_stage2_updates();
+            return true;
+        }
+        if (fixed.is_error()) {
+            report(vcpu, "no host memory left for guest RAM at %lx; VM stopped", exit.gpa);
+            request_stop(StopKind::Crash, "out of memory for guest RAM");
+            return true; // handled: the vCPU leaves its CPU at the next check
         }
         // 3. Nothing there: the guest gets an external abort, as on a bus with no slave.
         report(vcpu, "%s at %lx outside the VM's memory and devices: external abort injected",

@@ -106,6 +106,7 @@ void start_secondaries() {
 } // namespace
 
 extern "C" [[noreturn]] void kernel_main(u64 dtb) {
+    u64 t0 = arch::counter();
     PerCpu& boot = g_percpu[0];
     boot.id = 0;
     boot.hw_id = read_sysreg(mpidr_el1) & 0xFF00FFFFFFull;
@@ -165,6 +166,10 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
     boot.online.store(true);
     start_secondaries();
     create_vms(image_size);
+    usize online = 0;
+    for (usize i = 0; i < g_cpu_count; ++i) online += g_percpu[i].online.load();
+    kprint("cxvisor: %zu VM(s) started on %zu/%zu CPUs in %lu us\n", vmm_vm_count(), online, g_cpu_count,
+           (arch::counter() - t0) * 1000 / timer_ticks_per_ms());
     vmm_cpu_loop();
 }
 

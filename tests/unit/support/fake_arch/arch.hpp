@@ -1,0 +1,60 @@
+// Fake ISA binding for host unit tests: the names generic code takes from "arch.hpp", bound to
+// recording/settable host state instead of registers. The test build puts this directory on the
+// include path where the image build puts src/arch/<isa>. Nothing here decides anything generic
+// code decides: each function only records its call or returns what the test set.
+#pragma once
+#include "base/result.hpp"
+#include <vector>
+
+namespace arch {
+
+inline constexpr const char* NAME = "fake";
+
+void* percpu_pointer();
+void set_percpu_pointer(void* p);
+
+// Timer hardware: a settable counter and a recorded deadline register.
+u64 counter();
+u64 counter_frequency();
+void timer_set_deadline(u64 deadline);
+void timer_stop();
+
+// Interrupt controller: IPIs are recorded; handle_pending_irqs dispatches raised interrupts
+// (fake::raise_irq) through the generic irq_dispatch, as the real driver does after acknowledging.
+void send_ipi(u64 target_hw_id);
+void handle_pending_irqs();
+void wfi(); // runs fake::wfi_hook; with no hook the CPU would idle forever, so it panics
+
+void clean_dcache_range(const void* p, usize size);
+void invalidate_icache_all();
+
+} // namespace arch
+
+// Test controls and records of the fake hardware. fake::reset() restores the defaults.
+namespace fake {
+
+struct TimerHw {
+    bool enabled = false;
+    u64 deadline = 0;
+    unsigned programs = 0; // timer_set_deadline + timer_stop calls
+};
+struct TlbCall {
+    u64 vmid, addr, size; // size 0: invalidate_all
+};
+
+inline u64 counter_value = 0;
+inline u64 frequency = 62'500'000;
+inline TimerHw timer;
+inline std::vector<u64> ipis;        // target hw ids, in order
+inline std::vector<u32> pending_irqs; // raised, not yet dispatched
+inline void (*wfi_hook)() = nullptr;
+inline unsigned wfi_calls = 0;
+inline unsigned dcache_cleans = 0, icache_invalidations = 0, stage2_publishes = 0;
+inline std::vector<TlbCall> tlb_calls;
+inline u32 parange = 2; // ID_AA64MMFR0_EL1.PARange the fake CPU reports (40-bit IPA)
+
+inline void raise_irq(u32 intid) { pending_irqs.push_back(intid); }
+void reset();                 // all of the above to defaults; per-CPU pointer to g_percpu[0]
+void use_cpu(unsigned index); // "run on" g_percpu[index] from now on
+
+} // namespace fake

@@ -1,0 +1,78 @@
+// Fake ISA binding (see arch.hpp) plus the per-CPU array the image defines in vmm/main.cpp.
+#include "arch.hpp"
+#include "arch_stage2.hpp"
+#include "arch_vcpu.hpp"
+#include "base/format.hpp"
+#include "kernel/irq.hpp"
+#include "kernel/log.hpp"
+#include "kernel/percpu.hpp"
+
+PerCpu g_percpu[MAX_CPUS];
+usize g_cpu_count = 1;
+
+namespace {
+void* g_percpu_pointer = &g_percpu[0];
+}
+
+namespace arch {
+
+void* percpu_pointer() { return g_percpu_pointer; }
+void set_percpu_pointer(void* p) { g_percpu_pointer = p; }
+
+u64 counter() { return fake::counter_value; }
+u64 counter_frequency() { return fake::frequency; }
+void timer_set_deadline(u64 deadline) { fake::timer = {true, deadline, fake::timer.programs + 1}; }
+void timer_stop() { fake::timer = {false, fake::timer.deadline, fake::timer.programs + 1}; }
+
+void send_ipi(u64 target_hw_id) { fake::ipis.push_back(target_hw_id); }
+void handle_pending_irqs() {
+    std::vector<u32> irqs;
+    irqs.swap(fake::pending_irqs);
+    for (u32 intid : irqs) irq_dispatch(intid);
+}
+void wfi() {
+    ++fake::wfi_calls;
+    if (!fake::wfi_hook) panic("fake wfi: no hook, this CPU would idle forever");
+    fake::wfi_hook();
+}
+
+void clean_dcache_range(const void*, usize) { ++fake::dcache_cleans; }
+void invalidate_icache_all() { ++fake::icache_invalidations; }
+void publish_stage2_updates() { ++fake::stage2_publishes; }
+
+const char* describe_sysreg(u64 id, char* buf, usize size) {
+    format(buf, size, "sysreg#%lx", id);
+    return buf;
+}
+
+} // namespace arch
+
+namespace fake {
+
+void reset() {
+    for (usize i = 0; i < MAX_CPUS; ++i) {
+        // Events a previous test left armed (e.g. the scheduler's static slice timers).
+        use_cpu(unsigned(i));
+        while (TimerEvent* ev = g_percpu[i].timers.head) timer_cancel(*ev);
+        g_percpu[i].id = i;
+        g_percpu[i].hw_id = 0x100 + i;
+        g_percpu[i].idle.store(false);
+        g_percpu[i].need_resched.store(false);
+        g_percpu[i].current = nullptr;
+    }
+    use_cpu(0);
+    counter_value = 0;
+    frequency = 62'500'000;
+    timer = {};
+    ipis.clear();
+    pending_irqs.clear();
+    wfi_hook = nullptr;
+    wfi_calls = 0;
+    dcache_cleans = icache_invalidations = stage2_publishes = 0;
+    tlb_calls.clear();
+    parange = 2;
+}
+
+void use_cpu(unsigned index) { arch::set_percpu_pointer(&g_percpu[index]); }
+
+} // namespace fake
