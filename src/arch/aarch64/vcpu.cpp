@@ -392,6 +392,9 @@ Result<MmioAccess> Vcpu::decode_mmio(ExitReason& exit, GuestMemoryReader mem) {
     if (esr & bit(7)) return Error::Unsupported; // S1PTW: the guest's own page tables point at a device
     // ISV = 1: the syndrome describes the access (D17.2.40, ISS encoding for data aborts).
     if (esr & bit(24)) return to_access(exit.gpa, TRY(access_from_iss(decode_data_abort_iss(esr))));
+    // ISV = 0 from AArch32 (EL0 of an AArch64 guest): the instruction is A32/T32, which this
+    // decoder does not handle.
+    if (guest_is_aarch32()) return Error::Unsupported;
     // ISV = 0: fetch and decode the instruction. The guest's stage-1 registers are live, so AT S1E1R
     // translates its PC to an IPA (C5.5.x AT); PAR_EL1 is guest state and is preserved.
     u64 saved_par = read_sysreg(par_el1);

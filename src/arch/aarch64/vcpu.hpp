@@ -56,7 +56,9 @@ private:
     ExitReason handle_sync(u64 esr);
     ExitReason handle_smccc(bool is_smc);
     bool emulate_debug_sysreg(u64 iss);
-    void skip_instruction() { m_regs.pc += 4; }
+    // Advances past the trapped instruction: ESR_EL2.IL says 16-bit (T32) or 32-bit (D17.2.40).
+    void skip_instruction() { m_regs.pc += (m_esr & (1ull << 25)) ? 4 : 2; }
+    bool guest_is_aarch32() const { return m_regs.pstate & 0x10; } // SPSR_EL2.M[4]
     void inject_sync(u64 esr, u64 far, bool set_far);
 
     GuestRegs m_regs{};
