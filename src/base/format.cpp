@@ -51,6 +51,14 @@ usize vformat(char* buf, usize cap, const char* fmt, va_list ap) {
         }
         int width = 0;
         while (*p >= '0' && *p <= '9') width = width * 10 + (*p++ - '0');
+        // Precision: only meaningful for %s here (at most that many bytes, so fixed-size name
+        // fields that may lack a NUL print safely).
+        int precision = -1;
+        if (*p == '.') {
+            ++p;
+            precision = 0;
+            while (*p >= '0' && *p <= '9') precision = precision * 10 + (*p++ - '0');
+        }
         int longs = 0;
         while (*p == 'l') { ++longs; ++p; }
         if (*p == 'z') { longs = 2; ++p; }
@@ -86,7 +94,7 @@ usize vformat(char* buf, usize cap, const char* fmt, va_list ap) {
             const char* s = va_arg(ap, const char*);
             if (!s) s = "(null)";
             usize n = 0;
-            while (s[n]) ++n;
+            while ((precision < 0 || n < usize(precision)) && s[n]) ++n;
             put_padded(out, s, n, width, left, ' ');
             break;
         }

@@ -1,6 +1,6 @@
 // A small printf-style formatter. The image has no libc; host tools and tests use the same code so
 // what is tested is what runs. Supports %d %i %u %x %X %p %s %c %% with l/ll/z length modifiers,
-// field width, '-' (left-justify) and '0' (zero pad). Unknown conversions print verbatim.
+// field width, '-' (left-justify), '0' (zero pad) and a precision for %s ("%.31s"). Unknown conversions print verbatim.
 #pragma once
 #include "base/types.hpp"
 #include <stdarg.h>

@@ -28,4 +28,11 @@ TEST(Format, TruncatesAndReportsFullLength) {
     EXPECT_STREQ(buf, "abcd");
 }
 
+TEST(Format, StringPrecisionStopsWithoutNul) {
+    const char name[4] = {'a', 'b', 'c', 'd'}; // no terminator: only the precision bounds it
+    EXPECT_EQ(fmt("[%.4s] %d", name, 7), "[abcd] 7");
+    EXPECT_EQ(fmt("[%.2s]", "xyz"), "[xy]");
+    EXPECT_EQ(fmt("[%5.2s]", "xyz"), "[   xy]");
+}
+
 TEST(Format, UnknownConversionIsVisible) { EXPECT_EQ(fmt("a%qb"), "a%qb"); }
