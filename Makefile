@@ -8,7 +8,7 @@ ARCH ?= aarch64
 SMP ?= 4
 MEM ?= 1G
 JOBS ?= $(shell nproc)
-VMS ?= configs/vms/hello.toml configs/vms/smp.toml configs/vms/echo.toml
+VMS ?= configs/vms/echo.toml configs/vms/hello.toml configs/vms/smp.toml
 
 HOST_DIR := $(BUILD)/host
 IMAGE_DIR := $(BUILD)/$(ARCH)
@@ -18,22 +18,29 @@ RUN_IMAGE := $(BUILD)/run/cxvisor-run.bin
 QEMU := qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu cortex-a72 \
         -smp $(SMP) -m $(MEM) -nographic -nic none
 
-.PHONY: all setup host image run debug test bench clean
+.PHONY: all setup host host-configure tools image run debug test bench clean
 all: host image
 
 setup:
 	@scripts/setup.sh
 
-host: setup
+host-configure: setup
 	@cmake -S . -B $(HOST_DIR) -G Ninja -DCXV_TARGET=host -DCXV_IMAGE_DIR=$(abspath $(IMAGE_DIR)) >/dev/null
+
+# Everything on the host side: the tools and all unit tests.
+host: host-configure
 	@ninja -C $(HOST_DIR) -j $(JOBS)
+
+# Only what run/debug/bench need: the config compiler.
+tools: host-configure
+	@ninja -C $(HOST_DIR) -j $(JOBS) cxv-vmconfig
 
 image: setup
 	@cmake -S . -B $(IMAGE_DIR) -G Ninja -DCXV_TARGET=$(ARCH) \
 	    -DCMAKE_TOOLCHAIN_FILE=$(abspath cmake/$(ARCH)-elf.cmake) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@ninja -C $(IMAGE_DIR) -j $(JOBS)
 
-$(RUN_IMAGE): host image FORCE
+$(RUN_IMAGE): tools image FORCE
 	@mkdir -p $(dir $@)
 	@$(VMCONFIG) --cpus $(SMP) --search-path $(IMAGE_DIR)/guests --image $(IMAGE) -o $@ $(VMS)
 
@@ -49,7 +56,7 @@ debug: $(RUN_IMAGE)
 test: host image
 	@ctest --test-dir $(HOST_DIR) --output-on-failure -j 2 --timeout 600
 
-bench: host image
+bench: tools image
 	@python3 bench/run.py --build $(BUILD) --arch $(ARCH)
 
 clean:

@@ -47,22 +47,32 @@ void vmm_add_vm(Vm* vm) {
     if (g_vm_count < vm_package::MAX_VMS) g_vms[g_vm_count++] = vm;
 }
 
+// Moves the console to the next VM (after the current one) that has a UART and is not stopped.
+static bool focus_next(bool announce_none) {
+    for (usize step = 1; step <= g_vm_count; ++step) {
+        usize next = (g_focus.load() + step) % g_vm_count;
+        if (g_vms[next]->console_uart() && !g_vms[next]->stopped()) {
+            g_focus.store(next);
+            kprint("cxvisor: console input now goes to vm %u (%s)\n", g_vms[next]->id(), g_vms[next]->name());
+            return true;
+        }
+    }
+    if (announce_none) kprint("cxvisor: no running VM has a console; input is dropped\n");
+    return false;
+}
+
 void vmm_console_input(char c) {
     if (g_vm_count == 0) return;
     if (c == CONSOLE_SWITCH) {
-        for (usize step = 1; step <= g_vm_count; ++step) {
-            usize next = (g_focus.load() + step) % g_vm_count;
-            if (g_vms[next]->console_uart()) {
-                g_focus.store(next);
-                kprint("cxvisor: console input now goes to vm %u (%s)\n", g_vms[next]->id(), g_vms[next]->name());
-                return;
-            }
-        }
+        focus_next(true);
         return;
     }
+    // Typing at a VM that has stopped moves the console on, instead of dropping keys silently.
+    if (g_vms[g_focus.load()]->stopped() && !focus_next(true)) return;
     Vm* vm = g_vms[g_focus.load()];
     if (Pl011* u = vm->console_uart()) u->push_input(c);
 }
+
 
 Next vmm_handle_exit(Vcpu& vcpu, ExitReason& e) {
     Vm& vm = vcpu.vm();
