@@ -105,9 +105,13 @@ SchedEntity* sched_pick() {
 bool sched_should_yield() {
     PerCpu& me = this_cpu();
     if (!me.need_resched.load()) return false;
-    SpinlockGuard guard(g_lock);
-    if (queued_for(me.id)) return true;
-    me.need_resched.store(false); // nobody waiting: keep running, new slice
+    {
+        SpinlockGuard guard(g_lock);
+        if (queued_for(me.id)) return true;
+    }
+    // Nobody waiting: keep running, but start a new slice, so that an entity which becomes
+    // runnable for this CPU later (and finds no idle CPU) is let in when that slice ends.
+    sched_begin_slice();
     return false;
 }
 
