@@ -129,6 +129,8 @@ void frames_free(HostPhysAddr pa, usize count) {
         Zone& z = g_zones[k];
         if (pa.value() < z.base || pa.value() >= z.base + z.frames * FRAME_SIZE) continue;
         u64 first = (pa.value() - z.base) / FRAME_SIZE;
+        if (count > z.frames - first) // would read and clear bits of the next zone's bitmap
+            panic("frames_free: %lx + %zu frames runs past the end of its RAM range", pa.value(), count);
         for (u64 i = first; i < first + count; ++i) {
             if (!test(z, i)) panic("frames_free: frame %lx is not allocated", z.base + i * FRAME_SIZE);
         }

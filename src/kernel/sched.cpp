@@ -151,7 +151,7 @@ bool sched_wake(SchedEntity* e, bool allow_start) {
 bool sched_stop(SchedEntity* e) {
     SpinlockGuard guard(g_lock);
     switch (e->state) {
-    case SchedState::Off: return true;
+    case SchedState::Off: return false;
     case SchedState::Runnable:
         remove(e);
         e->state = SchedState::Off;

@@ -38,8 +38,9 @@ SchedState sched_leave(SchedEntity* e, Leave how);
 // Off/Blocked -> Runnable (from any CPU). Running -> wake_pending (and the CPU is kicked so the
 // guest exits). Runnable: nothing. Returns false if the entity is Off and `allow_start` is false.
 bool sched_wake(SchedEntity* e, bool allow_start = false);
-// Takes the entity off the CPU lists: Runnable/Blocked -> Off at once (returns true);
-// Running -> stop_pending + kick (returns false: it goes Off at its next exit).
+// Takes the entity off the CPU lists: Runnable/Blocked -> Off at once (returns true: the caller
+// accounts for it); Running -> stop_pending + kick (returns false: it goes Off, and is accounted,
+// when it leaves its CPU); already Off -> false (whoever turned it off accounted for it).
 bool sched_stop(SchedEntity* e);
 SchedState sched_state(const SchedEntity* e);
 // Number of CPUs that run entities, set once at boot.

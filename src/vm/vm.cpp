@@ -98,6 +98,7 @@ Result<void> Vm::setup_memory(const HostOwnedRanges& host_owned) {
                 kprint("cxvisor: vm %u (%s): identical region %lx+%lx is not free host RAM\n", id(), name(), r.gpa, r.size);
                 return res;
             }
+            m_reserved_regions |= 1u << i; // given back by ~Vm
             res = m_as.map_linear(GuestPhysAddr(r.gpa), HostPhysAddr(r.gpa), r.size, flags);
             break;
         case MapType::Reserved:
@@ -134,6 +135,7 @@ Result<void> Vm::setup_devices(const HostOwnedRanges& host_owned) {
         if (!uart) return Error::NoMemory;
         if (auto r = m_bus.add(uart); r.is_error()) {
             kprint("cxvisor: vm %u (%s): device %.31s at %lx: %s\n", id(), name(), d.name, d.base_gpa, error_name(r.error()));
+            delete uart; // not on the bus, not in m_uarts: ~Vm would not free it
             return r;
         }
         TRY(m_uarts.push_back(uart));
@@ -141,13 +143,22 @@ Result<void> Vm::setup_devices(const HostOwnedRanges& host_owned) {
     auto* pt = reinterpret_cast<const PassthroughDevice*>(m_package + m_rec.pt_devices);
     for (u32 i = 0; i < m_rec.pt_count; ++i) {
         const PassthroughDevice& d = pt[i];
-        if (check_host_range(d.name, d.base_gpa, d.base_hpa, d.length, host_owned).is_error()) {
-            kprint("cxvisor: vm %u (%s): passthrough device %.31s at %lx+%lx overlaps memory or devices cxvisor owns; "
-                   "refused\n", id(), name(), d.name, d.base_hpa, d.length);
-            return Error::Denied;
+        if (auto r = check_host_range(d.name, d.base_gpa, d.base_hpa, d.length, host_owned); r.is_error()) {
+            if (r.error() == Error::Denied)
+                kprint("cxvisor: vm %u (%s): passthrough device %.31s at %lx+%lx overlaps memory or devices cxvisor "
+                       "owns; refused\n", id(), name(), d.name, d.base_hpa, d.length);
+            else
+                kprint("cxvisor: vm %u (%s): passthrough device %.31s: gpa %lx / hpa %lx / size %lx must be 4 KiB "
+                       "aligned, non-zero and not wrap\n", id(), name(), d.name, d.base_gpa, d.base_hpa, d.length);
+            return r;
         }
-        TRY(m_as.map_linear(GuestPhysAddr(d.base_gpa), HostPhysAddr(d.base_hpa), d.length,
-                            MemFlags::Read | MemFlags::Write | MemFlags::Device));
+        if (auto r = m_as.map_linear(GuestPhysAddr(d.base_gpa), HostPhysAddr(d.base_hpa), d.length,
+                                     MemFlags::Read | MemFlags::Write | MemFlags::Device);
+            r.is_error()) {
+            kprint("cxvisor: vm %u (%s): passthrough device %.31s at gpa %lx: cannot map: %s\n", id(), name(), d.name,
+                   d.base_gpa, error_name(r.error()));
+            return r;
+        }
         if (d.irq)
             kprint("cxvisor: vm %u (%s): passthrough device %.31s: interrupt %u is not forwarded (interrupt "
                    "forwarding needs the vGIC, not implemented yet)\n", id(), name(), d.name, d.irq);
@@ -225,8 +236,6 @@ void Vm::request_stop(StopKind kind, const char* why) {
     // vCPUs taken off at once are accounted here; running ones account when they leave their CPU.
     for (u32 i = 0; i < m_rec.cpu_num; ++i) {
         Vcpu* v = m_vcpus[i];
-        SchedState before = sched_state(&v->sched());
-        if (before == SchedState::Off) continue;
         if (sched_stop(&v->sched())) {
             timer_cancel(v->wake_timer());
             vcpu_went_off();
@@ -347,4 +356,9 @@ Vm::~Vm() {
         v = nullptr;
     }
     for (Pl011* u : m_uarts) delete u;
+    // Identity-mapped RAM goes back to the allocator (no vCPU of this VM can run any more; the
+    // stage-2 table that still maps it goes with m_as, which invalidates the VMID's TLB entries).
+    auto* regions = reinterpret_cast<const MemRegion*>(m_package + m_rec.regions);
+    for (u32 i = 0; i < m_rec.region_count; ++i)
+        if (m_reserved_regions & (1u << i)) frames_free(HostPhysAddr(regions[i].gpa), regions[i].size / FRAME_SIZE);
 }

@@ -81,4 +81,5 @@ private:
     std::atomic<bool> m_stopped{false};
     u32 m_resets = 0;
     std::atomic<u32> m_reports{0};
+    u32 m_reserved_regions = 0; // bit i: region i's identical RAM was taken out of the frame allocator
 };

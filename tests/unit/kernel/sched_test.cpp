@@ -1,0 +1,171 @@
+#include "kernel/irq.hpp"
+#include "kernel/percpu.hpp"
+#include "kernel/sched.hpp"
+#include <gtest/gtest.h>
+
+namespace {
+
+constexpr u64 CPU0 = 1, CPU1 = 2, ANY = 3;
+
+struct SchedTest : testing::Test {
+    SchedEntity e[4];
+    void SetUp() override {
+        fake::reset();
+        sched_set_cpu_count(2);
+        for (unsigned c = 0; c < 2; ++c) {
+            fake::use_cpu(c);
+            sched_init_cpu();
+        }
+        fake::use_cpu(0);
+    }
+    void TearDown() override {
+        for (SchedEntity& x : e) sched_stop(&x); // nothing of this test stays queued
+    }
+    void start(SchedEntity& x, u64 affinity = ANY) {
+        x.affinity = affinity;
+        ASSERT_TRUE(sched_wake(&x, true));
+        ASSERT_EQ(x.state, SchedState::Runnable);
+    }
+    SchedEntity* pick_on(unsigned cpu) {
+        fake::use_cpu(cpu);
+        SchedEntity* p = sched_pick();
+        fake::use_cpu(0);
+        return p;
+    }
+};
+
+} // namespace
+
+TEST_F(SchedTest, PickRespectsAffinityInFifoOrder) {
+    EXPECT_FALSE(sched_wake(&e[0])); // Off stays Off unless starting is allowed
+    EXPECT_EQ(e[0].state, SchedState::Off);
+    start(e[0], CPU1);
+    start(e[1]);
+    start(e[2], CPU0);
+    start(e[3]);
+    EXPECT_EQ(sched_pick(), &e[1]); // e[0] may not run on CPU 0
+    EXPECT_EQ(e[1].state, SchedState::Running);
+    EXPECT_EQ(e[1].cpu, 0u);
+    EXPECT_EQ(sched_pick(), &e[2]);
+    EXPECT_EQ(pick_on(1), &e[0]);
+    EXPECT_EQ(e[0].cpu, 1u);
+    EXPECT_EQ(pick_on(1), &e[3]);
+    EXPECT_TRUE(fake::ipis.empty()); // no CPU was idle
+}
+
+TEST_F(SchedTest, YieldRequeuesAtTheTail) {
+    start(e[0]);
+    start(e[1]);
+    SchedEntity* p = sched_pick();
+    ASSERT_EQ(p, &e[0]);
+    EXPECT_EQ(sched_leave(p, Leave::Yield), SchedState::Runnable);
+    EXPECT_EQ(sched_pick(), &e[1]);
+    EXPECT_EQ(sched_pick(), &e[0]);
+}
+
+TEST_F(SchedTest, BlockAndWake) {
+    start(e[0]);
+    ASSERT_EQ(sched_pick(), &e[0]);
+    EXPECT_EQ(sched_leave(&e[0], Leave::Block), SchedState::Blocked);
+    EXPECT_TRUE(sched_wake(&e[0]));
+    EXPECT_EQ(sched_state(&e[0]), SchedState::Runnable);
+    EXPECT_TRUE(sched_wake(&e[0])); // already runnable: nothing changes
+    EXPECT_EQ(sched_pick(), &e[0]);
+    EXPECT_EQ(sched_leave(&e[0], Leave::Off), SchedState::Off);
+}
+
+TEST_F(SchedTest, WakeWhileRunningTurnsTheNextBlockIntoYield) {
+    start(e[0]);
+    start(e[1]);
+    ASSERT_EQ(sched_pick(), &e[0]);
+    ASSERT_EQ(pick_on(1), &e[1]);
+    EXPECT_TRUE(sched_wake(&e[0])); // running here: no IPI needed
+    EXPECT_TRUE(e[0].wake_pending);
+    EXPECT_TRUE(fake::ipis.empty());
+    EXPECT_EQ(sched_leave(&e[0], Leave::Block), SchedState::Runnable);
+    EXPECT_FALSE(e[0].wake_pending);
+    EXPECT_TRUE(sched_wake(&e[1])); // running on CPU 1: kicked so its guest exits
+    EXPECT_EQ(fake::ipis, (std::vector<u64>{0x101}));
+}
+
+TEST_F(SchedTest, StopInEveryState) {
+    start(e[0]);
+    start(e[1]);
+    EXPECT_TRUE(sched_stop(&e[0])); // Runnable: off at once, out of the queue
+    EXPECT_EQ(e[0].state, SchedState::Off);
+    EXPECT_EQ(sched_pick(), &e[1]);
+    sched_leave(&e[1], Leave::Block);
+    EXPECT_TRUE(sched_stop(&e[1])); // Blocked
+    EXPECT_EQ(e[1].state, SchedState::Off);
+    EXPECT_FALSE(sched_wake(&e[1]));
+    // Already off: nothing for the caller to account (a VM counts its active vCPUs by this).
+    EXPECT_FALSE(sched_stop(&e[1]));
+
+    start(e[2]);
+    ASSERT_EQ(pick_on(1), &e[2]);
+    EXPECT_FALSE(sched_stop(&e[2])); // Running elsewhere: stop_pending + kick
+    EXPECT_TRUE(e[2].stop_pending);
+    EXPECT_EQ(e[2].state, SchedState::Running);
+    EXPECT_EQ(fake::ipis, (std::vector<u64>{0x101}));
+    EXPECT_EQ(sched_leave(&e[2], Leave::Yield), SchedState::Off);
+    EXPECT_FALSE(e[2].stop_pending);
+
+    start(e[3]);
+    ASSERT_EQ(sched_pick(), &e[3]);
+    EXPECT_FALSE(sched_stop(&e[3])); // Running here: no IPI
+    EXPECT_EQ(fake::ipis.size(), 1u);
+    EXPECT_EQ(sched_leave(&e[3], Leave::Block), SchedState::Off);
+}
+
+TEST_F(SchedTest, ShouldYieldOnlyWhenSliceOverAndSomeoneWaitsForThisCpu) {
+    start(e[0]);
+    ASSERT_EQ(sched_pick(), &e[0]);
+    sched_begin_slice();
+    EXPECT_EQ(fake::timer.deadline, SCHED_SLICE_MS * 62'500);
+    start(e[1]);
+    EXPECT_FALSE(sched_should_yield()); // slice not over
+    fake::counter_value = fake::timer.deadline;
+    timer_handle_irq();
+    EXPECT_TRUE(g_percpu[0].need_resched.load());
+    EXPECT_TRUE(sched_should_yield());
+    sched_leave(&e[0], Leave::Yield);
+    ASSERT_EQ(sched_pick(), &e[1]);
+    sched_stop(&e[0]);
+    start(e[2], CPU1); // waits, but not for this CPU
+    EXPECT_FALSE(sched_should_yield());
+    EXPECT_FALSE(g_percpu[0].need_resched.load()); // nobody waiting: a new slice
+}
+
+TEST_F(SchedTest, MakingRunnableKicksAnIdleCpuThatMayRunIt) {
+    g_percpu[0].idle.store(true);
+    g_percpu[1].idle.store(true);
+    start(e[0], CPU0); // CPU 0 is the caller: it does not IPI itself
+    EXPECT_TRUE(fake::ipis.empty());
+    start(e[1], ANY);
+    EXPECT_EQ(fake::ipis, (std::vector<u64>{0x101}));
+    g_percpu[1].idle.store(false);
+    start(e[2], ANY); // nobody idle: waits for a slice end
+    EXPECT_EQ(fake::ipis.size(), 1u);
+}
+
+namespace {
+SchedEntity* g_to_wake;
+bool g_idle_while_waiting;
+void wake_irq(u32, void*) { sched_wake(g_to_wake, true); }
+void idle_cpu() {
+    g_idle_while_waiting = this_cpu().idle.load();
+    fake::raise_irq(40); // the interrupt that ends the WFI
+}
+} // namespace
+
+TEST_F(SchedTest, PickIdlesUntilAnInterruptMakesSomethingRunnable) {
+    g_to_wake = &e[0];
+    irq_register(40, wake_irq, nullptr);
+    fake::wfi_hook = idle_cpu;
+    start(e[1], CPU1); // runnable, but not here
+    EXPECT_EQ(sched_pick(), &e[0]);
+    EXPECT_EQ(fake::wfi_calls, 1u);
+    EXPECT_TRUE(g_idle_while_waiting);
+    EXPECT_FALSE(g_percpu[0].idle.load());
+    EXPECT_EQ(e[0].state, SchedState::Running);
+}

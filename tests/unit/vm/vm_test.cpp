@@ -1,0 +1,374 @@
+#include "abi/hypercall.hpp"
+#include "host_console.hpp"
+#include "kernel/irq.hpp"
+#include "kernel/percpu.hpp"
+#include "vmconfig.hpp"
+#include "vmm/vmm.hpp"
+#include <gtest/gtest.h>
+#include <cstdlib>
+#include <cstring>
+
+namespace {
+
+using namespace cxv_abi;
+namespace vp = vm_package;
+
+constexpr u64 HOST_RAM = 64 * MiB;
+constexpr u64 RAM = 0x4000'0000, RAM_SIZE = 16 * MiB, ENTRY = 0x4008'0000, UART = 0x0900'0000;
+constexpr u64 GIC = 0x0800'0000;
+
+u8* host_ram() { // "physical" RAM: the kernel uses PA as VA, so host addresses serve as both
+    static u8* mem = static_cast<u8*>(std::aligned_alloc(2 * MiB, HOST_RAM));
+    return mem;
+}
+
+ExitReason exit_of(ExitKind k) { return ExitReason{.kind = k}; }
+ExitReason npf(u64 gpa, AccessKind a) { return ExitReason{.kind = ExitKind::NestedPageFault, .gpa = gpa, .access = a}; }
+ExitReason call(u64 fid, u64 a0 = 0, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0, u64 a4 = 0, u64 a5 = 0) {
+    return ExitReason{.kind = ExitKind::Hypercall, .nr = fid - HC_BASE, .args = {a0, a1, a2, a3, a4, a5}};
+}
+ExitReason power(ExitKind k, u64 target, u64 entry = 0, u64 arg = 0) {
+    return ExitReason{.kind = k, .args = {target, entry, arg}};
+}
+MmioAccess mmio(u64 gpa, u8 width, bool write, u8 reg) {
+    return MmioAccess{.gpa = gpa, .width = width, .is_write = write, .reg = reg};
+}
+usize count(const std::string& s, const std::string& what) {
+    usize n = 0;
+    for (usize at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
+    return n;
+}
+
+struct VmTest : testing::Test {
+    std::vector<u8> kernel_image = std::vector<u8>(8 * KiB);
+    vmconfig::VmConfig cfg;
+    vmconfig::Bytes pkg;
+    HostOwnedRanges owned;
+    Vm* vm = nullptr;
+    usize frames_before = 0;
+
+    void SetUp() override {
+        fake::reset();
+        sched_set_cpu_count(2);
+        for (unsigned c = 0; c < 2; ++c) fake::use_cpu(c), sched_init_cpu();
+        fake::use_cpu(0);
+        PhysRange ram{HostPhysAddr(u64(host_ram())), HOST_RAM};
+        ASSERT_TRUE(frames_init(&ram, 1, nullptr, 0).is_ok());
+        owned.ranges[owned.count++] = ram;
+        owned.ranges[owned.count++] = {HostPhysAddr(GIC), 0x10000};
+        for (usize i = 0; i < kernel_image.size(); ++i) kernel_image[i] = u8(i * 7 + 1);
+        cfg.id = 1;
+        cfg.name = "vm1";
+        cfg.cpu_num = 2;
+        cfg.phys_cpu_ids = {vp::ANY_CPU, vp::ANY_CPU};
+        cfg.entry_point = ENTRY;
+        cfg.kernel.present = true;
+        cfg.kernel.load_addr = ENTRY;
+        cfg.kernel.data = kernel_image;
+        cfg.regions = {{RAM, RAM_SIZE, 7, u32(vp::MapType::Alloc), {}}};
+        cfg.emu_devices = {{"uart0", UART, 0x1000, 33, u32(vp::EmuType::Pl011), {}, {}}};
+        frames_before = frames_free_count();
+        clear_captured_console();
+    }
+    void TearDown() override {
+        if (vm) {
+            for (u32 i = 0; i < vm->vcpu_count(); ++i) {
+                sched_stop(&vm->vcpu(i)->sched());
+                timer_cancel(vm->vcpu(i)->wake_timer());
+            }
+            delete vm;
+        }
+        EXPECT_EQ(frames_free_count(), frames_before) << "frames leaked";
+    }
+
+    Result<Vm*> create() {
+        pkg = vmconfig::build_package({cfg});
+        vp::PackageHeader h;
+        memcpy(&h, pkg.data(), sizeof h);
+        vp::VmRecord rec;
+        memcpy(&rec, pkg.data() + h.vm_records, sizeof rec);
+        return Vm::create(rec, pkg.data(), pkg.size(), 1, 2, owned);
+    }
+    void boot() {
+        auto r = create();
+        ASSERT_TRUE(r.is_ok()) << captured_console();
+        vm = r.value();
+        ASSERT_TRUE(vm->boot().is_ok()) << captured_console();
+    }
+    arch::Vcpu& fake_vcpu(u32 i) { return vm->vcpu(i)->arch(); }
+    SchedState state(u32 i) { return sched_state(&vm->vcpu(i)->sched()); }
+    // Runs vCPU i through the real run loop on CPU 0 until the script ends (the fake then
+    // reports WFI with no wake-up) or a level stops it.
+    void run(u32 i, std::initializer_list<ExitReason> exits) {
+        Vcpu* v = vm->vcpu(i);
+        for (const ExitReason& e : exits) v->arch().exits.push_back(e);
+        if (state(i) == SchedState::Blocked) sched_wake(&v->sched());
+        ASSERT_EQ(state(i), SchedState::Runnable);
+        ASSERT_EQ(sched_pick(), &v->sched());
+        vmm_run_vcpu(*v);
+        EXPECT_TRUE(v->arch().exits.empty());
+        EXPECT_FALSE(v->arch().loaded);
+    }
+};
+
+} // namespace
+
+TEST_F(VmTest, BootLoadsTheKernelAndStartsVcpu0) {
+    boot();
+    EXPECT_EQ(state(0), SchedState::Runnable);
+    EXPECT_EQ(state(1), SchedState::Off);
+    EXPECT_EQ(fake_vcpu(0).resets.back(), std::make_pair(ENTRY, u64(0)));
+    EXPECT_EQ(fake_vcpu(1).id, 1u);
+    EXPECT_EQ(fake_vcpu(1).vmid, 1u);
+    EXPECT_EQ(fake_vcpu(0).stage2, vm->addr_space().root());
+    std::vector<u8> back(kernel_image.size());
+    ASSERT_TRUE(vm->addr_space().read(GuestPhysAddr(ENTRY), back.data(), back.size()).is_ok());
+    EXPECT_EQ(back, kernel_image);
+    EXPECT_GT(fake::dcache_cleans, 0u);
+    EXPECT_EQ(fake::icache_invalidations, 1u);
+}
+
+TEST_F(VmTest, FaultInLazyRamMapsItAndContinues) {
+    boot();
+    const u64 gpa = RAM + 8 * MiB + 0x123;
+    EXPECT_EQ(vm->addr_space().translate(GuestPhysAddr(gpa)).error(), Error::NotMapped);
+    unsigned published = fake::stage2_publishes;
+    run(0, {npf(gpa, AccessKind::Write)});
+    EXPECT_TRUE(vm->addr_space().translate(GuestPhysAddr(gpa)).is_ok());
+    EXPECT_EQ(fake::stage2_publishes, published + 1);
+    EXPECT_EQ(fake_vcpu(0).runs, 2u); // re-entered after the fault, then WFI
+    EXPECT_TRUE(fake_vcpu(0).aborts.empty());
+    EXPECT_EQ(state(0), SchedState::Blocked);
+    EXPECT_EQ(captured_console(), "");
+}
+
+TEST_F(VmTest, Pl011WritesAndReadsThroughDecodedAccesses) {
+    boot();
+    arch::Vcpu& a = fake_vcpu(0);
+    a.regs[1] = 'x';
+    a.regs[2] = '\n';
+    for (MmioAccess m : {mmio(UART, 1, true, 1), mmio(UART, 1, true, 2), mmio(UART + 0xFE0, 4, false, 3)})
+        a.decodes.push_back(m);
+    run(0, {npf(UART, AccessKind::Write), npf(UART, AccessKind::Write), npf(UART + 0xFE0, AccessKind::Read)});
+    EXPECT_EQ(captured_console(), "[vm1] x\n");
+    ASSERT_EQ(a.mmio_done.size(), 3u);
+    EXPECT_EQ(a.mmio_done[0].value, 0u);
+    EXPECT_EQ(a.mmio_done[2].value, 0x11u); // UARTPeriphID0
+    EXPECT_EQ(a.mmio_done[2].access.reg, 3);
+    // The backend got a working reader of guest memory (it decodes the instruction at pc).
+    EXPECT_TRUE(a.insn_read);
+    EXPECT_EQ(a.insn, kernel_image[0] | kernel_image[1] << 8 | kernel_image[2] << 16 | u32(kernel_image[3]) << 24);
+}
+
+TEST_F(VmTest, RejectedDeviceAccessAndUnbackedAddressInjectAborts) {
+    boot();
+    arch::Vcpu& a = fake_vcpu(0);
+    a.decodes.push_back(mmio(UART, 8, false, 0));
+    run(0, {npf(UART, AccessKind::Read), npf(0x1234'5000, AccessKind::Write)});
+    ASSERT_EQ(a.aborts.size(), 2u);
+    EXPECT_EQ(a.aborts[0].gpa, UART);
+    EXPECT_EQ(a.aborts[1].gpa, 0x1234'5000u);
+    EXPECT_EQ(a.aborts[1].access, AccessKind::Write);
+    EXPECT_TRUE(a.mmio_done.empty());
+    const std::string& out = captured_console();
+    EXPECT_NE(out.find("cxvisor: vm 1 (vm1) vcpu 0 pc 40080000: 8-byte read of device register 9000000 rejected by the "
+                       "device: external abort injected\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("write at 12345000 outside the VM's memory and devices: external abort injected"),
+              std::string::npos) << out;
+    EXPECT_EQ(state(0), SchedState::Blocked); // the VM keeps running
+}
+
+TEST_F(VmTest, SysregAccessInjectsUndef) {
+    boot();
+    run(0, {ExitReason{.kind = ExitKind::SysRegRead, .sysreg = 0x3a5}});
+    EXPECT_EQ(fake_vcpu(0).undefs, 1u);
+    EXPECT_NE(captured_console().find("read of system register sysreg#3a5, which cxvisor does not emulate: UNDEF "
+                                      "injected"), std::string::npos) << captured_console();
+}
+
+TEST_F(VmTest, UndecodableMmioStopsTheVm) {
+    boot();
+    run(0, {npf(UART + 4, AccessKind::Write)}); // no decode scripted: the fake fails with BadFormat
+    EXPECT_EQ(fake_vcpu(0).runs, 1u);            // never re-entered
+    EXPECT_EQ(state(0), SchedState::Off);
+    EXPECT_TRUE(vm->stopped());
+    const std::string& out = captured_console();
+    EXPECT_NE(out.find("MMIO access at 9000004 by an instruction cxvisor cannot emulate (bad format"), std::string::npos);
+    EXPECT_NE(out.find("cxvisor: vm 1 (vm1): stopped (unemulatable MMIO instruction)\n"), std::string::npos) << out;
+}
+
+TEST_F(VmTest, Hypercalls) {
+    boot();
+    run(0, {call(HC_VERSION), call(HC_NOP, 1, 2, 3), call(HC_ECHO, 1, 2, 3, 4, 5, 6), call(HC_VM_INFO),
+            call(HC_PUTC, 'h'), call(HC_PUTC, 'i'), call(HC_PUTC, '\n'), call(HC_BASE + 0x55, 9, 8, 7)});
+    auto& r = fake_vcpu(0).hypercall_results;
+    ASSERT_EQ(r.size(), 8u);
+    EXPECT_EQ(r[0], (std::vector<u64>{(VERSION_MAJOR << 16) | VERSION_MINOR, 0, 0, 0}));
+    EXPECT_EQ(r[1], (std::vector<u64>{0, 1, 2, 3}));
+    EXPECT_EQ(r[2], (std::vector<u64>{0, 21, 1 ^ 2, ~u64(1)}));
+    EXPECT_EQ(r[3], (std::vector<u64>{0, 1, 0, 0})); // VM id, vCPU id, resets
+    EXPECT_EQ(r[7], (std::vector<u64>{u64(CXV_NOT_SUPPORTED), 9, 8, 7}));
+    const std::string& out = captured_console();
+    EXPECT_NE(out.find("[vm1] hi\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("unknown hypercall c6000055: returns NOT_SUPPORTED"), std::string::npos) << out;
+    EXPECT_EQ(state(0), SchedState::Blocked);
+}
+
+TEST_F(VmTest, CpuUpAndCpuQuery) {
+    boot();
+    run(0, {power(ExitKind::CpuQuery, 1), power(ExitKind::CpuUp, 1, 0x4010'0000, 7), power(ExitKind::CpuUp, 1),
+            power(ExitKind::CpuUp, 2), power(ExitKind::CpuQuery, 1), power(ExitKind::CpuQuery, 9)});
+    arch::Vcpu& a = fake_vcpu(0);
+    EXPECT_EQ(a.power_results, (std::vector<PowerResult>{PowerResult::Success, PowerResult::AlreadyOn,
+                                                         PowerResult::InvalidParameters, PowerResult::InvalidParameters}));
+    EXPECT_EQ(a.power_states, (std::vector<CpuPowerState>{CpuPowerState::Off, CpuPowerState::On}));
+    EXPECT_EQ(state(1), SchedState::Runnable);
+    EXPECT_EQ(fake_vcpu(1).resets.back(), std::make_pair(u64(0x4010'0000), u64(7)));
+    // vCPU 1 powers itself off; the VM goes on with vCPU 0.
+    run(1, {exit_of(ExitKind::CpuDown)});
+    EXPECT_EQ(state(1), SchedState::Off);
+    EXPECT_FALSE(vm->stopped());
+}
+
+TEST_F(VmTest, HaltWithWakeDeadlineArmsATimerThatWakesTheVcpu) {
+    boot();
+    fake_vcpu(0).deadline = 1000;
+    run(0, {});
+    EXPECT_EQ(state(0), SchedState::Blocked);
+    EXPECT_EQ(fake::timer.deadline, 1000u); // earlier than the slice end
+    fake::counter_value = 1000;
+    timer_handle_irq();
+    EXPECT_EQ(state(0), SchedState::Runnable);
+    fake_vcpu(0).deadline = 0; // already due: WFI completes at once
+    run(0, {});
+    EXPECT_EQ(state(0), SchedState::Runnable);
+}
+
+namespace {
+void slice_over_irq(u32, void*) { // the interrupt arrives a whole slice later
+    fake::counter_value += SCHED_SLICE_MS * timer_ticks_per_ms();
+    timer_handle_irq();
+}
+} // namespace
+
+TEST_F(VmTest, SliceEndPreemptsAtTheNextExitWhenAnotherVcpuWaits) {
+    boot();
+    irq_register(26, slice_over_irq, nullptr);
+    fake::raise_irq(26);
+    Vcpu* v0 = vm->vcpu(0);
+    for (ExitReason e : {power(ExitKind::CpuUp, 1, ENTRY, 0), exit_of(ExitKind::ExternalInterrupt), exit_of(ExitKind::Nothing)})
+        v0->arch().exits.push_back(e);
+    ASSERT_EQ(sched_pick(), &v0->sched());
+    vmm_run_vcpu(*v0);
+    EXPECT_EQ(v0->arch().runs, 2u); // left the CPU right after the interrupt exit
+    EXPECT_EQ(v0->arch().exits.size(), 1u);
+    EXPECT_EQ(state(0), SchedState::Runnable);
+    EXPECT_EQ(sched_pick(), &vm->vcpu(1)->sched()); // vCPU 0 queued behind vCPU 1
+}
+
+TEST_F(VmTest, SystemDownStopsEveryVcpuAndReleasesMemory) {
+    auto r = create();
+    ASSERT_TRUE(r.is_ok());
+    vm = r.value();
+    const usize created = frames_free_count(); // root table only
+    ASSERT_TRUE(vm->boot().is_ok());
+    EXPECT_LT(frames_free_count(), created);
+    run(0, {power(ExitKind::CpuUp, 1, ENTRY, 0)});
+    fake::use_cpu(1); // vCPU 1 is picked by CPU 1 and is in its guest there
+    ASSERT_EQ(sched_pick(), &vm->vcpu(1)->sched());
+    fake::use_cpu(0);
+    run(0, {exit_of(ExitKind::SystemDown)});
+    EXPECT_EQ(state(0), SchedState::Off);
+    EXPECT_EQ(fake::ipis, (std::vector<u64>{0x101})); // CPU 1 is kicked to take vCPU 1 off
+    EXPECT_FALSE(vm->stopped());
+    fake::use_cpu(1);
+    vmm_run_vcpu(*vm->vcpu(1)); // it sees the stop request before entering the guest
+    fake::use_cpu(0);
+    EXPECT_EQ(fake_vcpu(1).runs, 0u);
+    EXPECT_EQ(state(1), SchedState::Off);
+    EXPECT_TRUE(vm->stopped());
+    EXPECT_EQ(count(captured_console(), "cxvisor: vm 1 (vm1): powered off (PSCI SYSTEM_OFF)\n"), 1u) << captured_console();
+    EXPECT_EQ(frames_free_count(), created);
+}
+
+TEST_F(VmTest, SystemResetReloadsImagesAndRestartsVcpu0) {
+    boot();
+    const usize booted = frames_free_count();
+    std::vector<u8> junk(kernel_image.size(), 0xEE);
+    ASSERT_TRUE(vm->addr_space().write(GuestPhysAddr(ENTRY), junk.data(), junk.size()).is_ok());
+    run(0, {exit_of(ExitKind::SystemReset)});
+    EXPECT_EQ(vm->resets(), 1u);
+    EXPECT_FALSE(vm->stopped());
+    EXPECT_EQ(state(0), SchedState::Runnable);
+    EXPECT_EQ(fake_vcpu(0).resets.back(), std::make_pair(ENTRY, u64(0)));
+    std::vector<u8> back(kernel_image.size());
+    ASSERT_TRUE(vm->addr_space().read(GuestPhysAddr(ENTRY), back.data(), back.size()).is_ok());
+    EXPECT_EQ(back, kernel_image);
+    EXPECT_EQ(frames_free_count(), booted);
+    EXPECT_NE(captured_console().find("vm 1 (vm1): reset (PSCI SYSTEM_RESET), restarting from its images (reset #1)"),
+              std::string::npos) << captured_console();
+    run(0, {call(HC_VM_INFO)});
+    EXPECT_EQ(fake_vcpu(0).hypercall_results.back(), (std::vector<u64>{0, 1, 0, 1}));
+}
+
+TEST_F(VmTest, GuestFaultReportsAreRateLimited) {
+    boot();
+    for (int i = 0; i < 20; ++i) fake_vcpu(0).exits.push_back(ExitReason{.kind = ExitKind::SysRegWrite, .sysreg = 1});
+    run(0, {});
+    EXPECT_EQ(fake_vcpu(0).undefs, 20u); // every access is still handled
+    const std::string& out = captured_console();
+    EXPECT_EQ(count(out, "write of system register"), 16u);
+    EXPECT_EQ(count(out, "\n"), 17u);
+    EXPECT_TRUE(out.ends_with("cxvisor: vm 1 (vm1): further guest faults are not reported\n")) << out;
+}
+
+TEST_F(VmTest, CreateRejectsPinningToAMissingCpu) {
+    cfg.phys_cpu_ids = {vp::ANY_CPU, 5};
+    auto r = create();
+    ASSERT_TRUE(r.is_error());
+    EXPECT_EQ(r.error(), Error::InvalidArgument);
+    EXPECT_EQ(captured_console(),
+              "cxvisor: vm 1 (vm1): vcpu 1 is pinned to physical CPU 5, but this machine has 2 CPUs\n");
+}
+
+TEST_F(VmTest, CreateRefusesPassthroughOfHostOwnedRanges) {
+    cfg.pt_devices = {{"gicd", GIC, GIC + 0x1000, 0x1000, 0, {}}};
+    auto r = create();
+    ASSERT_TRUE(r.is_error());
+    EXPECT_EQ(r.error(), Error::Denied);
+    EXPECT_EQ(captured_console(), "cxvisor: vm 1 (vm1): passthrough device gicd at 8001000+1000 overlaps memory or "
+                                  "devices cxvisor owns; refused\n");
+    // Nothing of the refused VM stays allocated (TearDown checks the frames).
+}
+
+TEST_F(VmTest, CreateRejectsOverlappingDevicesWithItsName) {
+    cfg.emu_devices.push_back({"uart1", UART + 0x800, 0x1000, 34, u32(vp::EmuType::Pl011), {}, {}});
+    auto r = create();
+    ASSERT_TRUE(r.is_error());
+    EXPECT_EQ(r.error(), Error::AlreadyMapped);
+    EXPECT_EQ(captured_console(), "cxvisor: vm 1 (vm1): device uart1 at 9000800: already mapped\n");
+}
+
+TEST_F(VmTest, RefusedVmGivesBackItsIdenticalRegion) {
+    fake::parange = 5; // 48-bit IPA: host addresses serve as guest-physical ones
+    const u64 ident = u64(host_ram()) + 32 * MiB;
+    cfg.regions.push_back({ident, 2 * MiB, 3, u32(vp::MapType::Identical), {}});
+    cfg.pt_devices = {{"gicd", GIC, GIC, 0x1000, 0, {}}};
+    auto r = create();
+    ASSERT_TRUE(r.is_error());
+    EXPECT_EQ(r.error(), Error::Denied);
+    EXPECT_TRUE(frames_reserve(HostPhysAddr(ident), 2 * MiB / FRAME_SIZE).is_ok()) << "identical RAM still taken";
+    frames_free(HostPhysAddr(ident), 2 * MiB / FRAME_SIZE);
+}
+
+TEST_F(VmTest, IdenticalRegionIsMappedOneToOneAndReturnedWithTheVm) {
+    fake::parange = 5;
+    const u64 ident = u64(host_ram()) + 32 * MiB;
+    cfg.regions.push_back({ident, 2 * MiB, 3, u32(vp::MapType::Identical), {}});
+    boot();
+    auto t = vm->addr_space().translate(GuestPhysAddr(ident + 0x1000));
+    ASSERT_TRUE(t.is_ok());
+    EXPECT_EQ(t.value().pa.value(), ident + 0x1000);
+    EXPECT_EQ(frames_reserve(HostPhysAddr(ident), 1).error(), Error::NoMemory); // taken while the VM lives
+    // TearDown deletes the VM and checks every frame came back.
+}
