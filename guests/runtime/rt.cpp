@@ -323,6 +323,12 @@ bool is_external_abort(const Probe& p, uint64_t addr, bool write) {
     return (fnv || p.far == addr) && wnr == write;
 }
 
+void check_read_aborts(uint64_t addr, const char* what) {
+    Probe p = probe_read(addr, 4);
+    check(is_external_abort(p, addr, false), "read %lx (%s) -> external abort (%s, ESR %lx)", addr, what,
+          p.taken ? "exception" : "no exception", p.esr);
+}
+
 struct ExcFrame {
     uint64_t x[31];
     uint64_t elr, spsr;

@@ -128,6 +128,8 @@ Probe probe_write(uint64_t addr, unsigned size, uint64_t value); // size 1, 2, 4
 // True if p is a synchronous external data abort at the current EL (EC 0x25, DFSC 0x10), with
 // FAR == addr when ESR.FnV says FAR is valid, and WnR matching `write`.
 bool is_external_abort(const Probe& p, uint64_t addr, bool write);
+// A test check: a 4-byte read of `addr` (described by `what`) must raise an external abort.
+void check_read_aborts(uint64_t addr, const char* what);
 
 // ---- the test protocol ----
 // "TEST <name> START" ... "TEST <name> PASS" | "TEST <name> FAIL: <reason>", then SYSTEM_OFF.

@@ -115,7 +115,7 @@ Result<void> frames_reserve(HostPhysAddr pa, usize count) {
         if (pa.value() < z.base || pa.value() + count * FRAME_SIZE > z.base + z.frames * FRAME_SIZE) continue;
         u64 first = (pa.value() - z.base) / FRAME_SIZE;
         for (u64 i = first; i < first + count; ++i)
-            if (test(z, i)) return Error::NoMemory;
+            if (test(z, i)) return Error::Busy;
         set_range(z, first, count, true);
         z.free -= count;
         return {};

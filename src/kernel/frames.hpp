@@ -12,7 +12,7 @@ inline constexpr u64 FRAME_SIZE = 4096;
 Result<void> frames_init(const PhysRange* ram, usize ram_count, const PhysRange* used, usize used_count);
 Result<HostPhysAddr> frames_alloc(usize count, usize align_bytes);
 // Takes exactly [pa, pa + count frames) out of the allocator (identity-mapped guest RAM).
-// NoMemory if any frame there is in use, OutOfRange if it is not RAM.
+// Busy if any frame there is in use (by cxvisor or another VM), OutOfRange if it is not RAM.
 Result<void> frames_reserve(HostPhysAddr pa, usize count);
 void frames_free(HostPhysAddr pa, usize count);
 usize frames_free_count();

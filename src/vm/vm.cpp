@@ -95,7 +95,9 @@ Result<void> Vm::setup_memory(const HostOwnedRanges& host_owned) {
             // Guest-physical == host-physical RAM, taken out of the allocator so no one else gets it.
             res = frames_reserve(HostPhysAddr(r.gpa), r.size / FRAME_SIZE);
             if (res.is_error()) {
-                kprint("cxvisor: vm %u (%s): identical region %lx+%lx is not free host RAM\n", id(), name(), r.gpa, r.size);
+                kprint("cxvisor: vm %u (%s): identical region %lx+%lx %s\n", id(), name(), r.gpa, r.size,
+                       res.error() == Error::Busy ? "is in use (cxvisor's own memory or another VM's)"
+                                                  : "is not host RAM that cxvisor manages");
                 return res;
             }
             m_reserved_regions |= 1u << i; // given back by ~Vm
@@ -186,6 +188,16 @@ Result<void> Vm::load_blob(const Blob& blob, u64 gpa, const char* what) {
 }
 
 Result<void> Vm::boot() {
+    // Identity-mapped RAM is this VM's for good (it is not freed on reset): clear it on every boot
+    // so neither its previous life nor whoever had the frames before can be seen. Lazily allocated
+    // RAM comes back zeroed from the frame allocator instead.
+    auto* regions = reinterpret_cast<const MemRegion*>(m_package + m_rec.regions);
+    for (u32 i = 0; i < m_rec.region_count; ++i) {
+        if (!(m_reserved_regions & (1u << i))) continue;
+        void* p = reinterpret_cast<void*>(regions[i].gpa); // identity: host address == guest address
+        memset(p, 0, regions[i].size);
+        arch::clean_dcache_range(p, regions[i].size); // the guest starts with its caches off
+    }
     TRY(load_blob(m_rec.kernel, m_rec.kernel_load_addr, "kernel"));
     TRY(load_blob(m_rec.ramdisk, m_rec.ramdisk_load_addr, "ramdisk"));
     TRY(load_blob(m_rec.dtb, m_rec.dtb_load_addr, "device tree"));

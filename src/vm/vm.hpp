@@ -21,7 +21,10 @@ enum class StopKind : u8 { None, PowerOff, Reset, Crash };
 
 // Host resources no VM may be given (interrupt controller, console UART, cxvisor's RAM).
 struct HostOwnedRanges {
-    PhysRange ranges[24];
+    // cxvisor's RAM banks and devices, plus every range any VM of a package can claim.
+    static constexpr usize CAPACITY =
+        32 + vm_package::MAX_VMS * (vm_package::MAX_PT_DEVICES + vm_package::MAX_REGIONS);
+    PhysRange ranges[CAPACITY];
     usize count = 0;
 };
 

@@ -64,9 +64,11 @@ void create_vms(u64 image_size) {
         kprint("cxvisor: no VMs configured (build the boot image with cxv-vmconfig --image)\n");
         return;
     }
-    HostOwnedRanges owned;
+    static HostOwnedRanges owned; // ~8 KiB: not on the boot stack
     auto own = [&](PhysRange r) {
-        if (owned.count < sizeof owned.ranges / sizeof owned.ranges[0]) owned.ranges[owned.count++] = r;
+        if (owned.count == sizeof owned.ranges / sizeof owned.ranges[0])
+            panic("host-owned range table full"); // sized for the package limits: a bug if reached
+        owned.ranges[owned.count++] = r;
     };
     for (u32 i = 0; i < g_plat.ram_count; ++i) own(g_plat.ram[i]);
     own(g_plat.gic.dist);
@@ -82,6 +84,15 @@ void create_vms(u64 image_size) {
             continue;
         }
         vmm_add_vm(vm.value());
+        // Its passthrough devices and reserved carve-outs are its own from now on: a later VM
+        // claiming them is refused like one claiming cxvisor's devices (cxv-vmconfig checks this
+        // too; the image does not trust the package). Identical RAM is guarded by the allocator.
+        auto* pt = reinterpret_cast<const vm_package::PassthroughDevice*>(base + rec.pt_devices);
+        for (u32 d = 0; d < rec.pt_count; ++d) own({HostPhysAddr(pt[d].base_hpa), pt[d].length});
+        auto* regions = reinterpret_cast<const vm_package::MemRegion*>(base + rec.regions);
+        for (u32 r = 0; r < rec.region_count; ++r)
+            if (vm_package::MapType(regions[r].map_type) == vm_package::MapType::Reserved)
+                own({HostPhysAddr(regions[r].gpa), regions[r].size});
         kprint("cxvisor: vm %u (%s): %u vCPU(s), entry %lx\n", rec.id, vm.value()->name(), rec.cpu_num, rec.entry_point);
     }
     for (usize i = 0; i < vmm_vm_count(); ++i) {

@@ -549,7 +549,19 @@ void check_across(const std::vector<VmConfig>& vms, Diags& diags) {
     if (vms.size() > vp::MAX_VMS)
         diags.push_back({vms[vp::MAX_VMS].file, vms[vp::MAX_VMS].base_at.line, "base",
                          cat("too many VMs: a package holds at most ", vp::MAX_VMS)});
-    auto host_range = [](const Region& r) { return r.map_type != uint32_t(vp::MapType::Alloc); };
+    // Host-physical ranges a VM takes for itself: identical and reserved regions (hpa == gpa) and
+    // passthrough devices. Each belongs to one VM; two VMs sharing one would see each other.
+    struct HostRange {
+        uint64_t base, size;
+        const Where* at;
+    };
+    auto host_ranges = [](const VmConfig& vm) {
+        std::vector<HostRange> out;
+        for (auto& r : vm.regions)
+            if (r.map_type != uint32_t(vp::MapType::Alloc)) out.push_back({r.gpa, r.size, &r.at});
+        for (auto& d : vm.pt_devices) out.push_back({d.base_hpa, d.length, &d.at});
+        return out;
+    };
     for (size_t j = 0; j < vms.size(); ++j)
         for (size_t i = 0; i < j; ++i) {
             auto &a = vms[i], &b = vms[j];
@@ -559,14 +571,14 @@ void check_across(const std::vector<VmConfig>& vms, Diags& diags) {
             if (!a.name.empty() && a.name == b.name)
                 diags.push_back({b.file, b.name_at.line, "base.name",
                                  cat("name ", quote(b.name), " is already used by ", a.file)});
-            for (auto& rb : b.regions)
-                for (auto& ra : a.regions)
-                    if (host_range(ra) && host_range(rb) && overlaps(ra.gpa, ra.size, rb.gpa, rb.size))
-                        diags.push_back({b.file, rb.at.line, rb.at.key,
-                                         cat("host range ", range(rb.gpa, rb.size), " overlaps ", ra.at.key,
-                                             " of VM ", quote(a.name), " (", a.file, ":", ra.at.line,
-                                             "): identical and reserved "
-                                             "regions are host memory and cannot be shared")});
+            for (auto& rb : host_ranges(b))
+                for (auto& ra : host_ranges(a))
+                    if (overlaps(ra.base, ra.size, rb.base, rb.size))
+                        diags.push_back({b.file, rb.at->line, rb.at->key,
+                                         cat("host range ", range(rb.base, rb.size), " overlaps ", ra.at->key,
+                                             " of VM ", quote(a.name), " (", a.file, ":", ra.at->line,
+                                             "): identical and reserved regions and passthrough devices "
+                                             "belong to one VM and cannot be shared")});
         }
 }
 

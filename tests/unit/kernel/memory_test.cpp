@@ -76,8 +76,8 @@ TEST_F(FramesTest, Reserve) {
     usize before = frames_free_count();
     EXPECT_TRUE(frames_reserve(HostPhysAddr(pa(4 * MiB)), 16).is_ok());
     EXPECT_EQ(frames_free_count(), before - 16);
-    EXPECT_EQ(frames_reserve(HostPhysAddr(pa(4 * MiB + 15 * FRAME_SIZE)), 2).error(), Error::NoMemory);
-    EXPECT_EQ(frames_reserve(HostPhysAddr(pa(1 * MiB)), 1).error(), Error::NoMemory); // used at boot
+    EXPECT_EQ(frames_reserve(HostPhysAddr(pa(4 * MiB + 15 * FRAME_SIZE)), 2).error(), Error::Busy);
+    EXPECT_EQ(frames_reserve(HostPhysAddr(pa(1 * MiB)), 1).error(), Error::Busy); // used at boot
     EXPECT_EQ(frames_reserve(HostPhysAddr(pa(BUF)), 1).error(), Error::OutOfRange);
     EXPECT_EQ(frames_reserve(HostPhysAddr(pa(12 * MiB - FRAME_SIZE)), 2).error(), Error::OutOfRange); // spans zones
     auto f = frames_alloc(512, 2 * MiB); // [0, 2M) holds the used range

@@ -369,6 +369,6 @@ TEST_F(VmTest, IdenticalRegionIsMappedOneToOneAndReturnedWithTheVm) {
     auto t = vm->addr_space().translate(GuestPhysAddr(ident + 0x1000));
     ASSERT_TRUE(t.is_ok());
     EXPECT_EQ(t.value().pa.value(), ident + 0x1000);
-    EXPECT_EQ(frames_reserve(HostPhysAddr(ident), 1).error(), Error::NoMemory); // taken while the VM lives
+    EXPECT_EQ(frames_reserve(HostPhysAddr(ident), 1).error(), Error::Busy); // taken while the VM lives
     // TearDown deletes the VM and checks every frame came back.
 }

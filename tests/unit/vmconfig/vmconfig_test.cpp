@@ -415,7 +415,8 @@ TEST_F(VmConfigTest, AllErrorsOfAllFilesAreReported) {
     EXPECT_HAS(r.err, h.string() + ":1:");
     EXPECT_HAS(r.err, g.string() + ":2: base.id: id 1 is already used by " + f.string());
     EXPECT_HAS(r.err, g.string() + ":3: base.name: name \"hello\" is already used by " + f.string());
-    EXPECT_HAS(r.err, "7 errors, " + out + " not written");
+    EXPECT_HAS(r.err, g.string() + ":24: devices.passthrough_devices[0]: host range"); // same RTC as f
+    EXPECT_HAS(r.err, "8 errors, " + out + " not written");
     // In line order within a file.
     EXPECT_LT(r.err.find(where(5, "base.cpu_num")), r.err.find(where(10, "kernel.image_location")));
 }
@@ -430,6 +431,12 @@ TEST_F(VmConfigTest, HostRangesMustNotBeSharedBetweenVms) {
                           "kernel.memory_regions[1] of VM \"hello\" (" +
                           f.string() + ":19)");
     EXPECT_EQ(r.err.find("memory_regions[0]: host"), std::string::npos); // alloc regions are per-VM
+    // The same passthrough device in two VMs would let each drive the other's device.
+    EXPECT_HAS(r.err, g.string() +
+                          ":24: devices.passthrough_devices[0]: host range [0x9010000, 0x9011000) overlaps "
+                          "devices.passthrough_devices[0] of VM \"hello\" (" +
+                          f.string() + ":24): identical and reserved regions and passthrough devices belong "
+                                       "to one VM and cannot be shared");
 }
 
 TEST_F(VmConfigTest, AtMostSixteenVms) {
