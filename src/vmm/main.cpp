@@ -7,6 +7,7 @@
 #include "arch/aarch64/dt_platform.hpp"
 #include "arch/aarch64/gicv3.hpp"
 #include "arch/aarch64/mmu.hpp"
+#include "base/format.hpp"
 #include "base/string.hpp"
 #include "fdt/fdt.hpp"
 #include "kernel/console.hpp"
@@ -93,7 +94,16 @@ void create_vms(u64 image_size) {
         for (u32 r = 0; r < rec.region_count; ++r)
             if (vm_package::MapType(regions[r].map_type) == vm_package::MapType::Reserved)
                 own({HostPhysAddr(regions[r].gpa), regions[r].size});
-        kprint("cxvisor: vm %u (%s): %u vCPU(s), entry %lx\n", rec.id, vm.value()->name(), rec.cpu_num, rec.entry_point);
+        // Where each vCPU may run: "cpu N" when pinned, "any" otherwise.
+        char placement[vm_package::MAX_VCPUS * 8] = "";
+        usize len = 0;
+        for (u32 v = 0; v < rec.cpu_num && len < sizeof placement; ++v) {
+            u32 p = rec.phys_cpu_ids[v];
+            len += p == vm_package::ANY_CPU ? format(placement + len, sizeof placement - len, "%sany", v ? " " : "")
+                                            : format(placement + len, sizeof placement - len, "%scpu %u", v ? " " : "", p);
+        }
+        kprint("cxvisor: vm %u (%s): %u vCPU(s) [%s], entry %lx\n", rec.id, vm.value()->name(), rec.cpu_num, placement,
+               rec.entry_point);
     }
     for (usize i = 0; i < vmm_vm_count(); ++i) {
         Vm* vm = vmm_vm(i);
