@@ -114,12 +114,15 @@ public:
     // Stage-2 fault at `gpa` (called by the Vm's exit handler). true: handled, re-run the access —
     // lazy RAM was mapped now, or the address is already mapped with a permission that allows the
     // access (another vCPU mapped it first, or a break-before-make window). false: not ours — no
-    // region (MMIO emulation or abort) or a genuine permission fault. Errors: NoMemory.
-    Result<bool> handle_fault(GuestPhysAddr gpa, bool access_is_write) {
+    // region (MMIO emulation or abort) or a genuine permission fault. `access` is exactly one of
+    // Read, Write, Exec: an instruction fetch from RAM without X is a permission fault, never
+    // "fixed" by mapping it readable (the guest would fault on the same fetch forever).
+    // Errors: NoMemory.
+    Result<bool> handle_fault(GuestPhysAddr gpa, MemFlags access) {
         const Region* r = find_region(gpa);
         if (!r) return false;
-        if (auto m = m_table.query(gpa.value()); m.is_ok()) return permits(m.value().flags, access_is_write);
-        if (r->backing != Backing::Alloc || !permits(r->flags, access_is_write)) return false;
+        if (auto m = m_table.query(gpa.value()); m.is_ok()) return has(m.value().flags, access);
+        if (r->backing != Backing::Alloc || !has(r->flags, access)) return false;
         TRY(populate_at(*r, gpa));
         return true;
     }
@@ -158,9 +161,6 @@ public:
 private:
     AddrSpace(Table&& table, T&& tlb) : m_table(static_cast<Table&&>(table)), m_tlb(static_cast<T&&>(tlb)) {}
 
-    static bool permits(MemFlags f, bool write) {
-        return write ? has(f, MemFlags::Write) : has(f, MemFlags::Read) || has(f, MemFlags::Exec);
-    }
     Result<void> check_range(GuestPhysAddr gpa, u64 size) const {
         if (size == 0 || !gpa.is_aligned(page_size) || !is_aligned(size, page_size)) return Error::InvalidArgument;
         if (gpa.value() + size < gpa.value()) return Error::OutOfRange;

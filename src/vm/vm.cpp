@@ -302,7 +302,14 @@ bool Vm::handle_exit(Vcpu& vcpu, ExitReason& exit) {
     case ExitKind::NestedPageFault: {
         // 1. An emulated device: checked first, it is the hot path (a UART poll is one exit per
         // character) and devices never overlap RAM regions (cxv-vmconfig rejects that).
-        if (MmioDevice* dev = m_bus.find(GuestPhysAddr(exit.gpa))) {
+        MmioDevice* dev = m_bus.find(GuestPhysAddr(exit.gpa));
+        if (dev && exit.access == AccessKind::Fetch) {
+            // Executing from a device window is the guest's bug, like jumping to nothing.
+            report(vcpu, "instruction fetch from device %s at %lx: abort injected", dev->name(), exit.gpa);
+            a.inject_external_abort(exit.gpa, exit.access);
+            return true;
+        }
+        if (dev) {
             auto decoded = a.decode_mmio(exit, GuestMemoryReader{read_guest, &m_as});
             if (decoded.is_error()) {
                 report(vcpu, "MMIO access at %lx by an instruction cxvisor cannot emulate (%s, insn %08lx); VM stopped",
@@ -329,7 +336,9 @@ bool Vm::handle_exit(Vcpu& vcpu, ExitReason& exit) {
             return true;
         }
         // 2. RAM allocated on demand.
-        auto fixed = m_as.handle_fault(GuestPhysAddr(exit.gpa), exit.access == AccessKind::Write);
+        MemFlags need = exit.access == AccessKind::Write ? MemFlags::Write
+                       : exit.access == AccessKind::Fetch ? MemFlags::Exec : MemFlags::Read;
+        auto fixed = m_as.handle_fault(GuestPhysAddr(exit.gpa), need);
         if (fixed.is_ok() && fixed.value()) {
             arch::publish_stage2_updates();
             return true;
@@ -339,10 +348,15 @@ bool Vm::handle_exit(Vcpu& vcpu, ExitReason& exit) {
             request_stop(StopKind::Crash, "out of memory for guest RAM");
             return true; // handled: the vCPU leaves its CPU at the next check
         }
-        // 3. Nothing there: the guest gets an external abort, as on a bus with no slave.
-        report(vcpu, "%s at %lx outside the VM's memory and devices: external abort injected",
-               exit.access == AccessKind::Write ? "write" : exit.access == AccessKind::Fetch ? "instruction fetch" : "read",
-               exit.gpa);
+        // 3. RAM the access is not allowed on (a region without W or X): a permission fault.
+        const char* what = exit.access == AccessKind::Write ? "write" : exit.access == AccessKind::Fetch ? "instruction fetch" : "read";
+        if (m_as.find_region(GuestPhysAddr(exit.gpa))) {
+            report(vcpu, "%s at %lx not permitted by the memory region's flags: external abort injected", what, exit.gpa);
+            a.inject_external_abort(exit.gpa, exit.access);
+            return true;
+        }
+        // 4. Nothing there: the guest gets an external abort, as on a bus with no slave.
+        report(vcpu, "%s at %lx outside the VM's memory and devices: external abort injected", what, exit.gpa);
         a.inject_external_abort(exit.gpa, exit.access);
         return true;
     }

@@ -18,15 +18,15 @@ TEST(AddrSpace, LazyFaultsMapBlocksInsideTheRegionAndPagesAtItsEdges) {
     ASSERT_TRUE(s.map_alloc(gpa(0x4010'0000), 6 * MiB, RW, false).is_ok());
     EXPECT_EQ(frames.in_use(), 1u);
     EXPECT_EQ(s.translate(gpa(0x4010'0000)).error(), Error::NotMapped);
-    EXPECT_TRUE(s.handle_fault(gpa(0x4010'5123), false).value());
+    EXPECT_TRUE(s.handle_fault(gpa(0x4010'5123), MemFlags::Read).value());
     EXPECT_EQ(leaf_size(s, 0x4010'5000), K4);
-    EXPECT_TRUE(s.handle_fault(gpa(0x4030'0008), true).value());
+    EXPECT_TRUE(s.handle_fault(gpa(0x4030'0008), MemFlags::Write).value());
     EXPECT_EQ(leaf_size(s, 0x4020'0000), M2);
     EXPECT_TRUE(s.page_table().query(0x4020'0000).value().pa.is_aligned(M2));
-    EXPECT_TRUE(s.handle_fault(gpa(0x406f'f800), true).value());
+    EXPECT_TRUE(s.handle_fault(gpa(0x406f'f800), MemFlags::Write).value());
     EXPECT_EQ(leaf_size(s, 0x406f'f000), K4);
-    EXPECT_FALSE(s.handle_fault(gpa(0x4070'0000), false).value()); // no region: MMIO or abort
-    EXPECT_TRUE(s.handle_fault(gpa(0x4030'0000), true).value());   // already mapped: retry
+    EXPECT_FALSE(s.handle_fault(gpa(0x4070'0000), MemFlags::Read).value()); // no region: MMIO or abort
+    EXPECT_TRUE(s.handle_fault(gpa(0x4030'0000), MemFlags::Write).value());   // already mapped: retry
     EXPECT_EQ(frames.in_use(), 1u + 512 + 2 + 4); // RAM + L1, L2, two L3 tables
     u64 word = 1;
     ASSERT_TRUE(s.read(gpa(0x4030'0000), &word, 8).is_ok());
@@ -38,15 +38,19 @@ TEST(AddrSpace, PermissionsDecideFaults) {
     FakeFrames frames;
     Space s = make(frames);
     ASSERT_TRUE(s.map_alloc(gpa(0x8000'0000), M2, MemFlags::Read, false).is_ok());
-    EXPECT_FALSE(s.handle_fault(gpa(0x8000'0000), true).value()); // write to read-only RAM: genuine
-    EXPECT_TRUE(s.handle_fault(gpa(0x8000'0000), false).value());
-    EXPECT_FALSE(s.handle_fault(gpa(0x8000'0000), true).value()); // still a permission fault
+    EXPECT_FALSE(s.handle_fault(gpa(0x8000'0000), MemFlags::Write).value()); // write to read-only RAM: genuine
+    EXPECT_TRUE(s.handle_fault(gpa(0x8000'0000), MemFlags::Read).value());
+    EXPECT_FALSE(s.handle_fault(gpa(0x8000'0000), MemFlags::Write).value()); // still a permission fault
+    // A fetch from readable but non-executable RAM is a genuine fault, mapped or not: treating it as
+    // a read would re-run the fetch into the same fault forever.
+    EXPECT_FALSE(s.handle_fault(gpa(0x8000'0000), MemFlags::Exec).value());
+    EXPECT_FALSE(s.handle_fault(gpa(0x8010'0000), MemFlags::Exec).value());
     ASSERT_TRUE(s.protect(gpa(0x8000'0000), M2, RW).is_ok());
-    EXPECT_TRUE(s.handle_fault(gpa(0x8000'0000), true).value());
+    EXPECT_TRUE(s.handle_fault(gpa(0x8000'0000), MemFlags::Write).value());
     // protect also covers lazy pages populated later.
     ASSERT_TRUE(s.map_alloc(gpa(0x9000'0000), M2, RW, false).is_ok());
     ASSERT_TRUE(s.protect(gpa(0x9000'0000), M2, MemFlags::Read).is_ok());
-    EXPECT_FALSE(s.handle_fault(gpa(0x9000'0000), true).value());
+    EXPECT_FALSE(s.handle_fault(gpa(0x9000'0000), MemFlags::Write).value());
     EXPECT_EQ(s.protect(gpa(0x9010'0000), M2, RW).error(), Error::NotMapped); // runs past the region
 }
 
@@ -88,7 +92,7 @@ TEST(AddrSpace, LinearMappingsTranslateAndAreNeverFreed) {
         u8 b;
         EXPECT_EQ(s.read(gpa(0x0900'0000), &b, 1).error(), Error::Denied); // no memcpy on MMIO
         EXPECT_EQ(s.map_linear(gpa(0x403f'f000), image, 2 * K4, RW).error(), Error::AlreadyMapped);
-        EXPECT_FALSE(s.handle_fault(gpa(0x0900'0000), true).is_error());
+        EXPECT_FALSE(s.handle_fault(gpa(0x0900'0000), MemFlags::Write).is_error());
         EXPECT_TRUE(s.tlb().calls.empty());
     }
     EXPECT_EQ(frames.in_use(), before);
@@ -123,7 +127,7 @@ TEST(AddrSpace, UnmapFreesOnlyTheOwnedPart) {
     ASSERT_TRUE(s.unmap(gpa(0x4000'0000), M2).is_ok());
     EXPECT_EQ(frames.in_use(), used - 512);
     EXPECT_EQ(s.regions().size(), 1u);
-    EXPECT_FALSE(s.handle_fault(gpa(0x4000'0000), false).value());
+    EXPECT_FALSE(s.handle_fault(gpa(0x4000'0000), MemFlags::Read).value());
 }
 
 TEST(AddrSpace, PopulateNoMemoryAtEveryPointRollsBack) {

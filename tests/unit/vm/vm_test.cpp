@@ -178,6 +178,24 @@ TEST_F(VmTest, RejectedDeviceAccessAndUnbackedAddressInjectAborts) {
     EXPECT_EQ(state(0), SchedState::Blocked); // the VM keeps running
 }
 
+TEST_F(VmTest, FetchFromADeviceAndForbiddenRamAccessInjectAborts) {
+    // A read-only, non-executable region: writes and fetches there are the guest's fault.
+    cfg.regions.push_back({0x5000'0000, 0x20'0000, 1, u32(vp::MapType::Alloc), {}});
+    boot();
+    arch::Vcpu& a = fake_vcpu(0);
+    run(0, {npf(UART, AccessKind::Fetch), npf(0x5000'0000, AccessKind::Write), npf(0x5000'1000, AccessKind::Fetch)});
+    ASSERT_EQ(a.aborts.size(), 3u);
+    EXPECT_EQ(a.aborts[0].access, AccessKind::Fetch);
+    EXPECT_EQ(a.aborts[1].access, AccessKind::Write);
+    EXPECT_FALSE(vm->stopped());
+    const std::string& out = captured_console();
+    EXPECT_NE(out.find("instruction fetch from device uart0 at 9000000: abort injected"), std::string::npos) << out;
+    EXPECT_NE(out.find("write at 50000000 not permitted by the memory region's flags: external abort injected"),
+              std::string::npos) << out;
+    EXPECT_NE(out.find("instruction fetch at 50001000 not permitted by the memory region's flags"), std::string::npos)
+        << out;
+}
+
 TEST_F(VmTest, SysregAccessInjectsUndef) {
     boot();
     run(0, {ExitReason{.kind = ExitKind::SysRegRead, .sysreg = 0x3a5}});
