@@ -1,4 +1,5 @@
 #include "kernel/frames.hpp"
+#include "arch.hpp"
 #include "base/string.hpp"
 #include "kernel/log.hpp"
 #include "kernel/spinlock.hpp"
@@ -103,8 +104,11 @@ Result<HostPhysAddr> frames_alloc(usize count, usize align_bytes) {
         }
     }
     if (!ok) return Error::NoMemory;
-    // Zero outside the lock: 2 MiB blocks take a while, and the frames are ours now.
+    // Zero outside the lock: 2 MiB blocks take a while, and the frames are ours now. Then clean the
+    // zeroes to the point of coherency: a guest that runs with its caches off (every guest at
+    // reset) reads RAM directly and must not see what was there before through stale lines.
     memset(reinterpret_cast<void*>(found.value()), 0, count * FRAME_SIZE);
+    arch::clean_dcache_range(reinterpret_cast<void*>(found.value()), count * FRAME_SIZE);
     return found;
 }
 

@@ -53,8 +53,8 @@ public:
     static u64 mpidr_to_vcpu(u64 mpidr);
 
 private:
-    ExitReason handle_sync(u64 esr);
-    ExitReason handle_smccc(bool is_smc);
+    void handle_sync(u64 esr, ExitReason& e);
+    void handle_smccc(ExitReason& e);
     bool emulate_debug_sysreg(u64 iss);
     // Advances past the trapped instruction: ESR_EL2.IL says 16-bit (T32) or 32-bit (D17.2.40).
     void skip_instruction() { m_regs.pc += (m_esr & (1ull << 25)) ? 4 : 2; }
