@@ -35,6 +35,9 @@ public:
     static Result<Vm*> create(const vm_package::VmRecord& rec, const u8* package, u64 package_size,
                               u32 vmid, usize host_cpus, const HostOwnedRanges& host_owned);
 
+    // Frees the vCPUs, devices, guest RAM, tables and any identity RAM taken for this VM.
+    ~Vm();
+
     const char* name() const { return m_rec.name; }
     u32 id() const { return m_rec.id; }
     u32 vcpu_count() const { return m_rec.cpu_num; }
@@ -63,9 +66,6 @@ public:
 
 private:
     Vm(const vm_package::VmRecord& rec, const u8* package, GuestAddrSpace&& as);
-public:
-    ~Vm();
-private:
     Result<void> setup_memory(const HostOwnedRanges& host_owned);
     Result<void> setup_devices(const HostOwnedRanges& host_owned);
     Result<void> load_blob(const vm_package::Blob& blob, u64 gpa, const char* what);

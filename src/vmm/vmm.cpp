@@ -86,7 +86,7 @@ Next vmm_handle_exit(Vcpu& vcpu, ExitReason& e) {
         u64 target = e.args[0];
         if (target >= vm.vcpu_count()) a.set_power_result(PowerResult::InvalidParameters);
         else if (vm.start_vcpu(target, e.args[1], e.args[2])) a.set_power_result(PowerResult::Success);
-        else if (vm.vcpu(target)->sched().state != SchedState::Off) a.set_power_result(PowerResult::AlreadyOn);
+        else if (sched_state(&vm.vcpu(target)->sched()) != SchedState::Off) a.set_power_result(PowerResult::AlreadyOn);
         else a.set_power_result(PowerResult::Denied); // the VM is stopping
         return Next::Continue;
     }
