@@ -33,7 +33,9 @@ inline constexpr uint32_t VERSION_MAJOR = 0;
 inline constexpr uint32_t VERSION_MINOR = 1;
 
 // PSCI 1.1 function ids (DEN0022D, section 5.1). SMC64 forms where the call takes addresses.
+inline constexpr uint64_t SMCCC_VERSION = 0x80000000;
 inline constexpr uint64_t PSCI_VERSION = 0x84000000;
+inline constexpr uint64_t PSCI_CPU_SUSPEND_32 = 0x84000001;
 inline constexpr uint64_t PSCI_CPU_SUSPEND_64 = 0xC4000001;
 inline constexpr uint64_t PSCI_CPU_OFF = 0x84000002;
 inline constexpr uint64_t PSCI_CPU_ON_32 = 0x84000003;

@@ -40,14 +40,15 @@ struct ExitReason {
 };
 
 // Generic outcome of a power request, mapped by the backend to its firmware interface's codes.
-enum class PowerResult : u8 { Success, InvalidParameters, AlreadyOn, Denied, InternalFailure };
+enum class PowerResult : u8 { Success, InvalidParameters, InvalidAddress, AlreadyOn, Denied, InternalFailure };
 enum class CpuPowerState : u8 { On, Off, OnPending };
 
 // A decoded emulated-MMIO access (produced by the backend from the exit, possibly by reading the
 // faulting instruction from guest memory).
 struct MmioAccess {
     u64 gpa = 0;
-    u8 width = 0;          // bytes: 1, 2, 4, 8
+    u8 width = 0;          // bytes: 1, 2, 4, 8; 0: no data transfer (cache maintenance by VA on the
+                           // device), complete_mmio only steps over the instruction
     bool is_write = false;
     bool sign_extend = false;
     bool reg_is_64 = false;

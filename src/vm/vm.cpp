@@ -25,8 +25,8 @@ Result<void> check_host_range(const char* name, u64 gpa, u64 hpa, u64 size, cons
     return PassthroughRegion{name, GuestPhysAddr(gpa), HostPhysAddr(hpa), size}.validate(owned.ranges, owned.count);
 }
 
-Result<void> read_guest(void* ctx, GuestPhysAddr gpa, void* out, usize size) {
-    return static_cast<GuestAddrSpace*>(ctx)->read(gpa, out, size);
+Result<void> read_guest_thunk(void* ctx, GuestPhysAddr gpa, void* out, usize size) {
+    return static_cast<Vm*>(ctx)->read_guest(gpa, out, size);
 }
 
 constexpr u32 MAX_REPORTS = 16;
@@ -268,6 +268,7 @@ void Vm::finish_stop() {
         ++m_resets;
         kprint("cxvisor: vm %u (%s): reset (%s), restarting from its images (reset #%u)\n", id(), name(), why, m_resets);
         // All guest RAM is freed; it comes back zeroed on first touch.
+        SpinlockGuard guard(m_as_lock);
         Result<void> r = m_as.reset();
         if (r.is_ok()) r = boot();
         if (r.is_error()) {
@@ -276,24 +277,45 @@ void Vm::finish_stop() {
         }
         return;
     }
-    (void)m_as.reset(); // a stopped VM gives its RAM back (NoMemory here only means tables stay empty)
+    {
+        SpinlockGuard guard(m_as_lock);
+        (void)m_as.reset(); // a stopped VM gives its RAM back (NoMemory here only means tables stay empty)
+    }
     m_stopped.store(true);
     kprint("cxvisor: vm %u (%s): %s (%s)\n", id(), name(), kind == StopKind::Crash ? "stopped" : "powered off", why);
 }
 
+namespace {
+void print_report(Vm& vm, Vcpu& vcpu, const char* fmt, va_list ap) {
+    char buf[256];
+    vformat(buf, sizeof buf, fmt, ap);
+    kprint("cxvisor: vm %u (%s) vcpu %u pc %lx: %s\n", vm.id(), vm.name(), vcpu.id(), vcpu.arch().pc(), buf);
+}
+} // namespace
+
 void Vm::report(Vcpu& vcpu, const char* fmt, ...) {
-    u32 n = m_reports.fetch_add(1);
+    u64 n = m_reports.fetch_add(1); // 64-bit: never wraps back to reporting
     if (n > MAX_REPORTS) return;
     if (n == MAX_REPORTS) {
         kprint("cxvisor: vm %u (%s): further guest faults are not reported\n", id(), name());
         return;
     }
-    char buf[256];
     va_list ap;
     va_start(ap, fmt);
-    vformat(buf, sizeof buf, fmt, ap);
+    print_report(*this, vcpu, fmt, ap);
     va_end(ap);
-    kprint("cxvisor: vm %u (%s) vcpu %u pc %lx: %s\n", id(), name(), vcpu.id(), vcpu.arch().pc(), buf);
+}
+
+void Vm::report_stop(Vcpu& vcpu, const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    print_report(*this, vcpu, fmt, ap);
+    va_end(ap);
+}
+
+Result<void> Vm::read_guest(GuestPhysAddr gpa, void* out, usize size) {
+    SpinlockGuard guard(m_as_lock);
+    return m_as.read(gpa, out, size);
 }
 
 bool Vm::handle_exit(Vcpu& vcpu, ExitReason& exit) {
@@ -310,14 +332,18 @@ bool Vm::handle_exit(Vcpu& vcpu, ExitReason& exit) {
             return true;
         }
         if (dev) {
-            auto decoded = a.decode_mmio(exit, GuestMemoryReader{read_guest, &m_as});
+            auto decoded = a.decode_mmio(exit, GuestMemoryReader{read_guest_thunk, this});
             if (decoded.is_error()) {
-                report(vcpu, "MMIO access at %lx by an instruction cxvisor cannot emulate (%s, insn %08lx); VM stopped",
+                report_stop(vcpu, "MMIO access at %lx by an instruction cxvisor cannot emulate (%s, insn %08lx); VM stopped",
                        exit.gpa, error_name(decoded.error()), exit.detail);
                 request_stop(StopKind::Crash, "unemulatable MMIO instruction");
                 return true; // handled: the vCPU leaves its CPU at the next check
             }
             MmioAccess acc = decoded.value();
+            if (acc.width == 0) { // cache maintenance on a device: nothing to do
+                a.complete_mmio(acc, 0);
+                return true;
+            }
             if (acc.is_write) {
                 if (m_bus.write(*dev, GuestPhysAddr(exit.gpa), acc.width, a.mmio_write_value(acc)).is_ok()) {
                     a.complete_mmio(acc, 0);
@@ -338,14 +364,20 @@ bool Vm::handle_exit(Vcpu& vcpu, ExitReason& exit) {
         // 2. RAM allocated on demand.
         MemFlags need = exit.access == AccessKind::Write ? MemFlags::Write
                        : exit.access == AccessKind::Fetch ? MemFlags::Exec : MemFlags::Read;
-        auto fixed = m_as.handle_fault(GuestPhysAddr(exit.gpa), need);
+        // Another vCPU of this VM may fault on the same block on another CPU right now: one maps
+        // it, the other then finds it mapped (handle_fault returns true) and retries.
+        Result<bool> fixed = [&] {
+            SpinlockGuard guard(m_as_lock);
+            return m_as.handle_fault(GuestPhysAddr(exit.gpa), need);
+        }();
         if (fixed.is_ok() && fixed.value()) {
             arch::publish_stage2_updates();
             return true;
         }
         if (fixed.is_error()) {
-            report(vcpu, "no host memory left for guest RAM at %lx; VM stopped", exit.gpa);
-            request_stop(StopKind::Crash, "out of memory for guest RAM");
+            report_stop(vcpu, "cannot back guest RAM at %lx: %s; VM stopped", exit.gpa, error_name(fixed.error()));
+            request_stop(StopKind::Crash, fixed.error() == Error::NoMemory ? "out of memory for guest RAM"
+                                                                           : "guest RAM fault failed");
             return true; // handled: the vCPU leaves its CPU at the next check
         }
         // 3. RAM the access is not allowed on (a region without W or X): a permission fault.

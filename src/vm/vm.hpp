@@ -2,8 +2,10 @@
 // from (after axvm). Level 2 of exit handling lives here: stage-2 faults (RAM on demand, emulated
 // MMIO, accesses outside the VM) and trapped system registers.
 //
-// Locking: the device set and memory regions are fixed before the first vCPU runs; the address
-// space has its own lock for on-demand RAM; power state changes go through the scheduler lock.
+// Locking: the device set and memory regions are fixed before the first vCPU runs. Stage-2 table
+// changes and walks at run time (RAM on demand, reading guest memory to decode an instruction,
+// reset) hold m_as_lock: several vCPUs of one VM fault on several CPUs at once. Power state
+// changes hold m_power_lock and go through the scheduler lock.
 #pragma once
 #include "abi/vm_package.hpp"
 #include "arch_stage2.hpp"
@@ -63,6 +65,10 @@ public:
 
     // Reports a guest fault (rate-limited per VM so a faulting loop cannot flood the console).
     void report(Vcpu& vcpu, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+    // Reports why the VM is being stopped: always printed, whatever the rate limit.
+    void report_stop(Vcpu& vcpu, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+    // Reads guest-physical memory under the address-space lock (instruction decode).
+    Result<void> read_guest(GuestPhysAddr gpa, void* out, usize size);
 
 private:
     Vm(const vm_package::VmRecord& rec, const u8* package, GuestAddrSpace&& as);
@@ -77,12 +83,13 @@ private:
     MmioBus m_bus;
     StaticVec<Pl011*, vm_package::MAX_EMU_DEVICES> m_uarts;
     Vcpu* m_vcpus[vm_package::MAX_VCPUS] = {};
+    Spinlock m_as_lock;
     Spinlock m_power_lock;
     u32 m_active = 0;           // vCPUs not Off (guarded by m_power_lock)
     StopKind m_stop = StopKind::None; // guarded by m_power_lock
     const char* m_stop_why = nullptr;
     std::atomic<bool> m_stopped{false};
     u32 m_resets = 0;
-    std::atomic<u32> m_reports{0};
+    std::atomic<u64> m_reports{0};
     u32 m_reserved_regions = 0; // bit i: region i's identical RAM was taken out of the frame allocator
 };

@@ -85,6 +85,8 @@ Next vmm_handle_exit(Vcpu& vcpu, ExitReason& e) {
     case ExitKind::CpuUp: {
         u64 target = e.args[0];
         if (target >= vm.vcpu_count()) a.set_power_result(PowerResult::InvalidParameters);
+        else if (!vm.addr_space().find_region(GuestPhysAddr(e.args[1])))
+            a.set_power_result(PowerResult::InvalidAddress); // the entry point is not in the VM's memory
         else if (vm.start_vcpu(target, e.args[1], e.args[2])) a.set_power_result(PowerResult::Success);
         else if (sched_state(&vm.vcpu(target)->sched()) != SchedState::Off) a.set_power_result(PowerResult::AlreadyOn);
         else a.set_power_result(PowerResult::Denied); // the VM is stopping
@@ -104,11 +106,11 @@ Next vmm_handle_exit(Vcpu& vcpu, ExitReason& e) {
     case ExitKind::SystemDown: vm.request_stop(StopKind::PowerOff, "PSCI SYSTEM_OFF"); return Next::Continue;
     case ExitKind::SystemReset: vm.request_stop(StopKind::Reset, "PSCI SYSTEM_RESET"); return Next::Continue;
     case ExitKind::Fatal:
-        vm.report(vcpu, "%s (%lx); VM stopped", e.reason, e.detail);
+        vm.report_stop(vcpu, "%s (%lx); VM stopped", e.reason, e.detail);
         vm.request_stop(StopKind::Crash, e.reason);
         return Next::Continue;
     default:
-        vm.report(vcpu, "exit %u not handled by any level; VM stopped", unsigned(e.kind));
+        vm.report_stop(vcpu, "exit %u not handled by any level; VM stopped", unsigned(e.kind));
         vm.request_stop(StopKind::Crash, "unhandled exit");
         return Next::Continue;
     }

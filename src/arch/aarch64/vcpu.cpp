@@ -70,6 +70,11 @@ MmioAccess to_access(u64 gpa, const DecodedAccess& d) {
     return a;
 }
 
+// ICH_VTR_EL2.PREbits (IHI 0069 12.5.x): how many active-priority registers exist per group.
+u32 g_ich_apr_count = 1;
+// FEAT_PAuth present (ID_AA64ISAR1_EL1 APA/API/GPA/GPI): keys are switched per vCPU.
+bool g_has_pauth = false;
+
 u64 sysreg_id_from_iss(u64 iss) {
     // Pack op0:op1:CRn:CRm:op2 like the MRS encoding does (C5.3.x), for printing and matching.
     u64 op0 = bits(iss, 21, 20), op2 = bits(iss, 19, 17), op1 = bits(iss, 16, 14);
@@ -89,6 +94,11 @@ const char* describe_sysreg(u64 id, char* buf, usize size) {
 }
 
 void virt_cpu_init() {
+    u64 prebits = bits(read_sysreg(S3_4_C12_C11_1), 28, 26) + 1; // ICH_VTR_EL2
+    g_ich_apr_count = prebits >= 7 ? 4 : prebits == 6 ? 2 : 1;
+    u64 isar1 = read_sysreg(id_aa64isar1_el1);
+    g_has_pauth = bits(isar1, 7, 4) || bits(isar1, 11, 8) || bits(isar1, 27, 24) || bits(isar1, 31, 28);
+    write_sysreg(S3_4_C12_C11_0, 0); // ICH_HCR_EL2: virtual CPU interface off until the vGIC exists
     write_sysreg(cptr_el2, CPTR_VALUE);
     // MDCR_EL2 (D13.2.73): trap PMU (TPM, TPMCR) and debug (TDA, TDOSA, TDRA) registers: they are
     // shared machine state. HPMN keeps all event counters for EL1 as architecture requires.
@@ -154,6 +164,32 @@ void Vcpu::load() {
     write_sysreg(csselr_el1, m_el1.csselr);
     write_sysreg(cntv_cval_el0, m_el1.cntv_cval);
     write_sysreg(cntv_ctl_el0, m_el1.cntv_ctl);
+    write_sysreg(S3_4_C12_C11_7, m_el1.ich_vmcr); // ICH_VMCR_EL2
+    write_sysreg(S3_4_C12_C8_0, m_el1.ich_ap0r[0]);
+    write_sysreg(S3_4_C12_C9_0, m_el1.ich_ap1r[0]);
+    if (g_ich_apr_count > 1) {
+        write_sysreg(S3_4_C12_C8_1, m_el1.ich_ap0r[1]);
+        write_sysreg(S3_4_C12_C9_1, m_el1.ich_ap1r[1]);
+    }
+    if (g_ich_apr_count > 2) {
+        write_sysreg(S3_4_C12_C8_2, m_el1.ich_ap0r[2]);
+        write_sysreg(S3_4_C12_C8_3, m_el1.ich_ap0r[3]);
+        write_sysreg(S3_4_C12_C9_2, m_el1.ich_ap1r[2]);
+        write_sysreg(S3_4_C12_C9_3, m_el1.ich_ap1r[3]);
+    }
+    if (g_has_pauth) {
+        const u64* k = m_el1.pauth_keys;
+        write_sysreg(S3_0_C2_C1_0, k[0]); // APIAKeyLo_EL1
+        write_sysreg(S3_0_C2_C1_1, k[1]); // APIAKeyHi_EL1
+        write_sysreg(S3_0_C2_C1_2, k[2]); // APIBKeyLo_EL1
+        write_sysreg(S3_0_C2_C1_3, k[3]); // APIBKeyHi_EL1
+        write_sysreg(S3_0_C2_C2_0, k[4]); // APDAKeyLo_EL1
+        write_sysreg(S3_0_C2_C2_1, k[5]); // APDAKeyHi_EL1
+        write_sysreg(S3_0_C2_C2_2, k[6]); // APDBKeyLo_EL1
+        write_sysreg(S3_0_C2_C2_3, k[7]); // APDBKeyHi_EL1
+        write_sysreg(S3_0_C2_C3_0, k[8]); // APGAKeyLo_EL1
+        write_sysreg(S3_0_C2_C3_1, k[9]); // APGAKeyHi_EL1
+    }
     cxv_fpsimd_restore(&m_fp);
     isb();
 }
@@ -186,6 +222,32 @@ void Vcpu::put() {
     m_el1.cntv_ctl = read_sysreg(cntv_ctl_el0);
     // A descheduled vCPU's timer must not raise the physical virtual-timer interrupt here.
     write_sysreg(cntv_ctl_el0, 0);
+    m_el1.ich_vmcr = read_sysreg(S3_4_C12_C11_7);
+    m_el1.ich_ap0r[0] = read_sysreg(S3_4_C12_C8_0);
+    m_el1.ich_ap1r[0] = read_sysreg(S3_4_C12_C9_0);
+    if (g_ich_apr_count > 1) {
+        m_el1.ich_ap0r[1] = read_sysreg(S3_4_C12_C8_1);
+        m_el1.ich_ap1r[1] = read_sysreg(S3_4_C12_C9_1);
+    }
+    if (g_ich_apr_count > 2) {
+        m_el1.ich_ap0r[2] = read_sysreg(S3_4_C12_C8_2);
+        m_el1.ich_ap0r[3] = read_sysreg(S3_4_C12_C8_3);
+        m_el1.ich_ap1r[2] = read_sysreg(S3_4_C12_C9_2);
+        m_el1.ich_ap1r[3] = read_sysreg(S3_4_C12_C9_3);
+    }
+    if (g_has_pauth) {
+        u64* k = m_el1.pauth_keys;
+        k[0] = read_sysreg(S3_0_C2_C1_0);
+        k[1] = read_sysreg(S3_0_C2_C1_1);
+        k[2] = read_sysreg(S3_0_C2_C1_2);
+        k[3] = read_sysreg(S3_0_C2_C1_3);
+        k[4] = read_sysreg(S3_0_C2_C2_0);
+        k[5] = read_sysreg(S3_0_C2_C2_1);
+        k[6] = read_sysreg(S3_0_C2_C2_2);
+        k[7] = read_sysreg(S3_0_C2_C2_3);
+        k[8] = read_sysreg(S3_0_C2_C3_0);
+        k[9] = read_sysreg(S3_0_C2_C3_1);
+    }
     cxv_fpsimd_save(&m_fp);
     isb();
 }
@@ -286,8 +348,10 @@ bool Vcpu::emulate_debug_sysreg(u64 iss) {
     if (bits(id, 15, 14) == 2 && bits(id, 13, 11) == 0) {
         if (id == sysreg_id(2, 0, 0, 2, 2)) { // MDSCR_EL1
             if (is_read) set_gpr(rt, m_el1.mdscr); else m_el1.mdscr = gpr(rt);
-        } else if (id == sysreg_id(2, 0, 1, 1, 4)) { // OSLSR_EL1: OSLM = 0b10 (lock implemented), unlocked
-            if (is_read) set_gpr(rt, 0x8);
+        } else if (id == sysreg_id(2, 0, 1, 1, 4)) { // OSLSR_EL1: OSLM = 0b10 (lock implemented), OSLK
+            if (is_read) set_gpr(rt, 0x8 | (m_el1.oslk << 1));
+        } else if (id == sysreg_id(2, 0, 1, 0, 4)) { // OSLAR_EL1: sets or clears the OS lock
+            if (!is_read) m_el1.oslk = gpr(rt) & 1;
         } else if (is_read) {
             set_gpr(rt, 0);
         }
@@ -326,22 +390,35 @@ void Vcpu::handle_smccc(ExitReason& e) {
         return;
     case PSCI_FEATURES: {
         u64 q = m_regs.x[1] & 0xFFFFFFFF;
+        // CPU_SUSPEND's feature flags are 0: original power_state format, no OS-initiated mode.
         bool known = q == PSCI_VERSION || q == PSCI_CPU_OFF || q == PSCI_CPU_ON_32 || q == PSCI_CPU_ON_64 ||
                      q == PSCI_AFFINITY_INFO_32 || q == PSCI_AFFINITY_INFO_64 || q == PSCI_SYSTEM_OFF ||
-                     q == PSCI_SYSTEM_RESET || q == PSCI_FEATURES || q == PSCI_MIGRATE_INFO_TYPE;
+                     q == PSCI_SYSTEM_RESET || q == PSCI_FEATURES || q == PSCI_MIGRATE_INFO_TYPE ||
+                     q == PSCI_CPU_SUSPEND_32 || q == PSCI_CPU_SUSPEND_64 || q == SMCCC_VERSION;
         m_regs.x[0] = u64(known ? PSCI_SUCCESS : PSCI_NOT_SUPPORTED);
         return;
     }
     case PSCI_MIGRATE_INFO_TYPE:
         m_regs.x[0] = 2; // no Trusted OS that needs migration
         return;
-    case PSCI_CPU_ON_32:
-    case PSCI_CPU_ON_64:
-        e.kind = ExitKind::CpuUp;
-        e.args[0] = mpidr_to_vcpu(m_regs.x[1]);
-        e.args[1] = fid == PSCI_CPU_ON_32 ? (m_regs.x[2] & 0xFFFFFFFF) : m_regs.x[2];
-        e.args[2] = m_regs.x[3];
+    case PSCI_CPU_SUSPEND_32:
+    case PSCI_CPU_SUSPEND_64:
+        // Every power state is entered as standby: the vCPU waits like WFI and the call returns
+        // SUCCESS when it wakes. PSCI lets any suspend return early on a wake-up event (DEN0022
+        // 5.4.2), so powerdown requests are served correctly too, just never lose context.
+        m_regs.x[0] = u64(PSCI_SUCCESS);
+        e.kind = ExitKind::Halt;
         return;
+    case PSCI_CPU_ON_32:
+    case PSCI_CPU_ON_64: {
+        // SMC32 calls use only the low 32 bits of each argument register (SMCCC 2.6).
+        u64 mask = fid == PSCI_CPU_ON_32 ? 0xFFFFFFFF : ~0ull;
+        e.kind = ExitKind::CpuUp;
+        e.args[0] = mpidr_to_vcpu(m_regs.x[1] & mask);
+        e.args[1] = m_regs.x[2] & mask;
+        e.args[2] = m_regs.x[3] & mask;
+        return;
+    }
     case PSCI_CPU_OFF:
         e.kind = ExitKind::CpuDown;
         return;
@@ -352,7 +429,7 @@ void Vcpu::handle_smccc(ExitReason& e) {
             return;
         }
         e.kind = ExitKind::CpuQuery;
-        e.args[0] = mpidr_to_vcpu(m_regs.x[1]);
+        e.args[0] = mpidr_to_vcpu(fid == PSCI_AFFINITY_INFO_32 ? (m_regs.x[1] & 0xFFFFFFFF) : m_regs.x[1]);
         return;
     case PSCI_SYSTEM_OFF:
         e.kind = ExitKind::SystemDown;
@@ -360,7 +437,7 @@ void Vcpu::handle_smccc(ExitReason& e) {
     case PSCI_SYSTEM_RESET:
         e.kind = ExitKind::SystemReset;
         return;
-    case 0x80000000: // SMCCC_VERSION: 1.1
+    case SMCCC_VERSION: // 1.1
         m_regs.x[0] = 0x10001;
         return;
     default:
@@ -383,6 +460,7 @@ void Vcpu::set_power_result(PowerResult r) {
     switch (r) {
     case PowerResult::Success: code = PSCI_SUCCESS; break;
     case PowerResult::InvalidParameters: code = PSCI_INVALID_PARAMETERS; break;
+    case PowerResult::InvalidAddress: code = PSCI_INVALID_ADDRESS; break;
     case PowerResult::AlreadyOn: code = PSCI_ALREADY_ON; break;
     case PowerResult::Denied: code = PSCI_DENIED; break;
     case PowerResult::InternalFailure: code = PSCI_INTERNAL_FAILURE; break;
@@ -399,6 +477,13 @@ Result<MmioAccess> Vcpu::decode_mmio(ExitReason& exit, GuestMemoryReader mem) {
     u64 esr = exit.detail;
     if (exit.access == AccessKind::Fetch) return Error::Unsupported; // executing from a device
     if (esr & bit(7)) return Error::Unsupported; // S1PTW: the guest's own page tables point at a device
+    // CM: cache maintenance (DC CIVAC...) by VA on a device address. Devices are not cached: step
+    // over it, as cache maintenance of emulated memory has nothing to do.
+    if (esr & bit(8)) {
+        MmioAccess skip{};
+        skip.gpa = exit.gpa;
+        return skip;
+    }
     // ISV = 1: the syndrome describes the access (D17.2.40, ISS encoding for data aborts).
     if (esr & bit(24)) return to_access(exit.gpa, TRY(access_from_iss(decode_data_abort_iss(esr))));
     // ISV = 0 from AArch32 (EL0 of an AArch64 guest): the instruction is A32/T32, which this
@@ -426,6 +511,10 @@ u64 Vcpu::mmio_write_value(const MmioAccess& a) const {
 }
 
 void Vcpu::complete_mmio(const MmioAccess& a, u64 value) {
+    if (a.width == 0) { // no data transfer (see MmioAccess::width)
+        skip_instruction();
+        return;
+    }
     if (!a.is_write) {
         if (a.width < 8) {
             u64 mask = (1ull << (a.width * 8)) - 1;

@@ -26,6 +26,13 @@ struct El1State {
     u64 sctlr, ttbr0, ttbr1, tcr, esr, far, afsr0, afsr1, mair, amair, contextidr, vbar;
     u64 tpidr_el0, tpidrro_el0, tpidr_el1, sp_el0, sp_el1, elr_el1, spsr_el1, par, cpacr;
     u64 cntkctl, csselr, cntv_ctl, cntv_cval, mdscr;
+    u64 oslk; // emulated OS lock (OSLAR_EL1.OSLK), debug registers being trapped
+    // GIC virtual CPU interface (IHI 0069 12.4): guest ICC_* accesses land in ICH_VMCR_EL2 and the
+    // active-priority registers, which are per-CPU hardware: switched so no VM sees another's.
+    u64 ich_vmcr;
+    u64 ich_ap0r[4], ich_ap1r[4];
+    // Pointer authentication keys (FEAT_PAuth CPUs only): APIA, APIB, APDA, APDB, APGA lo/hi.
+    u64 pauth_keys[10];
 };
 
 class Vcpu {
@@ -75,7 +82,8 @@ private:
 
 static_assert(ArchVcpu<Vcpu>, "aarch64 Vcpu must implement the generic vCPU interface");
 
-// Per-CPU EL2 setup for running guests (HCR_EL2 and friends are set on every load()).
+// Per-CPU EL2 setup for running guests: HCR_EL2, MDCR_EL2, CPTR_EL2, CNTHCTL_EL2, VTCR_EL2, once
+// per physical CPU at boot (they are the same for every VM).
 void virt_cpu_init();
 const char* describe_sysreg(u64 id, char* buf, usize size);
 

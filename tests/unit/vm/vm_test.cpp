@@ -234,11 +234,13 @@ TEST_F(VmTest, Hypercalls) {
 
 TEST_F(VmTest, CpuUpAndCpuQuery) {
     boot();
-    run(0, {power(ExitKind::CpuQuery, 1), power(ExitKind::CpuUp, 1, 0x4010'0000, 7), power(ExitKind::CpuUp, 1),
+    run(0, {power(ExitKind::CpuQuery, 1), power(ExitKind::CpuUp, 1, 0x1000), // entry outside the VM's memory
+            power(ExitKind::CpuUp, 1, 0x4010'0000, 7), power(ExitKind::CpuUp, 1, 0x4010'0000),
             power(ExitKind::CpuUp, 2), power(ExitKind::CpuQuery, 1), power(ExitKind::CpuQuery, 9)});
     arch::Vcpu& a = fake_vcpu(0);
-    EXPECT_EQ(a.power_results, (std::vector<PowerResult>{PowerResult::Success, PowerResult::AlreadyOn,
-                                                         PowerResult::InvalidParameters, PowerResult::InvalidParameters}));
+    EXPECT_EQ(a.power_results,
+              (std::vector<PowerResult>{PowerResult::InvalidAddress, PowerResult::Success, PowerResult::AlreadyOn,
+                                        PowerResult::InvalidParameters, PowerResult::InvalidParameters}));
     EXPECT_EQ(a.power_states, (std::vector<CpuPowerState>{CpuPowerState::Off, CpuPowerState::On}));
     EXPECT_EQ(state(1), SchedState::Runnable);
     EXPECT_EQ(fake_vcpu(1).resets.back(), std::make_pair(u64(0x4010'0000), u64(7)));
