@@ -17,6 +17,7 @@
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
 #include "platform/qemu-virt/pl011_console.hpp"
+#include "vmm/package.hpp"
 #include "vmm/vmm.hpp"
 
 extern "C" char _start[], __image_start[], __image_end[];
@@ -48,15 +49,17 @@ void cpu_common_init() {
 
 const vm_package::PackageHeader* find_package(u64 image_size) {
     if (!cxv_package_offset) return nullptr;
-    auto* h = reinterpret_cast<const vm_package::PackageHeader*>(_start + cxv_package_offset);
-    if (cxv_package_offset >= image_size || h->magic != vm_package::MAGIC || h->version != vm_package::VERSION ||
-        h->vm_record_size != sizeof(vm_package::VmRecord) || h->total_size > image_size - cxv_package_offset ||
-        h->vm_count > vm_package::MAX_VMS || h->vm_records > h->total_size ||
-        u64(h->vm_count) * sizeof(vm_package::VmRecord) > h->total_size - h->vm_records) {
-        kprint("cxvisor: the VM package is corrupt or from another version (rebuild it with cxv-vmconfig)\n");
+    if (cxv_package_offset >= image_size) {
+        kprint("cxvisor: the VM package offset lies outside the image; ignored\n");
         return nullptr;
     }
-    return h;
+    const char* why = nullptr;
+    auto h = package_open(_start + cxv_package_offset, image_size - cxv_package_offset, &why);
+    if (h.is_error()) {
+        kprint("cxvisor: the VM package is corrupt: %s; no VMs started\n", why);
+        return nullptr;
+    }
+    return h.value();
 }
 
 void create_vms(u64 image_size) {
