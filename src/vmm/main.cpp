@@ -115,12 +115,15 @@ void create_vms(u64 image_size) {
     }
 }
 
+// Logical CPU ids follow the DTB's cpu nodes (what configs' phys_cpu_ids name); the boot CPU can
+// be any of them. Stack slot 0 is the boot CPU's (boot.S), CPU i otherwise uses slot i + 1.
 void start_secondaries() {
-    for (u32 i = 1; i < g_plat.cpu_count && i < MAX_CPUS; ++i) {
+    for (u32 i = 0; i < g_cpu_count; ++i) {
+        if (&g_percpu[i] == &this_cpu()) continue;
         PerCpu& c = g_percpu[i];
         c.id = i;
         c.hw_id = g_plat.cpus[i].mpidr;
-        c.stack_top = u64(cpu_stacks) + (i + 1) * CPU_STACK_SIZE;
+        c.stack_top = u64(cpu_stacks) + (i + 2) * CPU_STACK_SIZE;
         arch::clean_dcache_range(&c, sizeof c); // it starts with its MMU and caches off
         if (arch::start_cpu(c.hw_id, u64(secondary_entry), u64(&c)).is_error())
             kprint("cxvisor: CPU %u (MPIDR %lx) did not start\n", i, c.hw_id);
@@ -131,11 +134,9 @@ void start_secondaries() {
 
 extern "C" [[noreturn]] void kernel_main(u64 dtb) {
     u64 t0 = arch::counter();
-    PerCpu& boot = g_percpu[0];
-    boot.id = 0;
-    boot.hw_id = read_sysreg(mpidr_el1) & 0xFF00FFFFFFull;
-    boot.stack_top = u64(cpu_stacks) + CPU_STACK_SIZE;
-    arch::set_percpu_pointer(&boot);
+    // Until the DTB says which logical CPU this is, run on slot 0's PerCpu (nothing before
+    // read_platform uses per-CPU state).
+    arch::set_percpu_pointer(&g_percpu[0]);
 
     auto fdt = Fdt::create(reinterpret_cast<const void*>(dtb), 2 * MiB);
     if (fdt.is_error()) for (;;) arch::wfe(); // no DTB, no console: nothing can be reported
@@ -145,6 +146,21 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
     g_plat = plat.value();
     console_init(pl011_console(g_plat.uart.mmio.base.value()));
     arch::g_psci_use_hvc = g_plat.psci == PsciMethod::Hvc;
+    g_cpu_count = g_plat.cpu_count < MAX_CPUS ? g_plat.cpu_count : MAX_CPUS;
+    u64 boot_mpidr = read_sysreg(mpidr_el1) & 0xFF00FFFFFFull;
+    usize boot_id = g_cpu_count;
+    for (usize i = 0; i < g_cpu_count; ++i)
+        if (g_plat.cpus[i].mpidr == boot_mpidr) boot_id = i;
+    if (boot_id == g_cpu_count) {
+        kprint("cxvisor: the boot CPU (MPIDR %lx) is not among the DTB's first %zu cpu nodes; halted\n", boot_mpidr,
+               g_cpu_count);
+        for (;;) arch::wfe();
+    }
+    PerCpu& boot = g_percpu[boot_id];
+    boot.id = boot_id;
+    boot.hw_id = boot_mpidr;
+    boot.stack_top = u64(cpu_stacks) + CPU_STACK_SIZE;
+    arch::set_percpu_pointer(&boot);
 
     u64 image_size = *reinterpret_cast<u64*>(_start + 0x10); // patched to include the VM package
     u64 ram_total = 0;
@@ -185,7 +201,6 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
     arch::irq_enable(g_plat.uart.intid, true);
     console_set_input_handler(vmm_console_input);
 
-    g_cpu_count = g_plat.cpu_count < MAX_CPUS ? g_plat.cpu_count : MAX_CPUS;
     sched_set_cpu_count(g_cpu_count);
     boot.online.store(true);
     start_secondaries();

@@ -17,7 +17,7 @@ inline void set_percpu_pointer(void* p) { write_sysreg(tpidr_el2, p); }
 void irq_cpu_init();                  // this CPU's redistributor and CPU interface
 void send_ipi(u64 target_hw_id);      // reschedule IPI to the CPU with this MPIDR
 void handle_pending_irqs();           // acknowledge and dispatch everything pending, then return
-void irq_enable(u32 intid, bool enable); // SPIs route to the boot CPU; PPIs/SGIs are per CPU
+void irq_enable(u32 intid, bool enable); // SPIs route to the calling CPU; PPIs/SGIs are per CPU
 
 // Firmware: start a secondary CPU at `entry` with x0 = arg (PSCI CPU_ON over the DTB's conduit).
 Result<void> start_cpu(u64 hw_id, u64 entry, u64 arg);

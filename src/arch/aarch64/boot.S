@@ -266,4 +266,4 @@ cxv_fpsimd_restore:
     .balign 16
     .globl  cpu_stacks
 cpu_stacks:
-    .space  CPU_STACK_SIZE * 16
+    .space  CPU_STACK_SIZE * 17     // slot 0: the boot CPU; slot i + 1: logical CPU i

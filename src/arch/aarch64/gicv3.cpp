@@ -107,8 +107,8 @@ void irq_enable(u32 intid, bool enable) {
         return;
     }
     if (enable) {
-        // Route to the boot CPU (GICD_IROUTER, 12.9.22: Aff3.Aff2.Aff1.Aff0, IRM = 0).
-        u64 mpidr = g_percpu[0].hw_id;
+        // Route to the CPU enabling it (GICD_IROUTER, 12.9.22: Aff3.Aff2.Aff1.Aff0, IRM = 0).
+        u64 mpidr = this_cpu().hw_id;
         reg64(g_gic.dist_base + GICD_IROUTER + 8 * intid) = (bits(mpidr, 39, 32) << 32) | bits(mpidr, 23, 0);
     }
     reg32(g_gic.dist_base + (enable ? GICD_ISENABLER : GICD_ICENABLER) + (intid / 32) * 4) = 1u << (intid % 32);
