@@ -28,6 +28,7 @@ struct ExitReason {
     // NestedPageFault
     u64 gpa = 0;
     AccessKind access = AccessKind::Read;
+    bool stage1_walk = false; // the fault hit while the hardware walked the guest's own page tables
     // Hypercall: nr and args; CpuUp/CpuQuery: args[0] = target vCPU id, args[1] = entry, args[2] = arg
     u64 nr = 0;
     u64 args[6] = {};

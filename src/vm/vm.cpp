@@ -325,10 +325,12 @@ bool Vm::handle_exit(Vcpu& vcpu, ExitReason& exit) {
         // 1. An emulated device: checked first, it is the hot path (a UART poll is one exit per
         // character) and devices never overlap RAM regions (cxv-vmconfig rejects that).
         MmioDevice* dev = m_bus.find(GuestPhysAddr(exit.gpa));
-        if (dev && exit.access == AccessKind::Fetch) {
-            // Executing from a device window is the guest's bug, like jumping to nothing.
-            report(vcpu, "instruction fetch from device %s at %lx: abort injected", dev->name(), exit.gpa);
-            a.inject_external_abort(exit.gpa, exit.access);
+        if (dev && (exit.access == AccessKind::Fetch || exit.stage1_walk)) {
+            // Executing from a device window, or page tables placed on one, is the guest's bug,
+            // like jumping to nothing: an abort, as on a bus that returns an error.
+            report(vcpu, "%s device %s at %lx: abort injected",
+                   exit.stage1_walk ? "page-table walk reads" : "instruction fetch from", dev->name(), exit.gpa);
+            a.inject_external_abort(exit.gpa, exit.stage1_walk ? AccessKind::Read : exit.access);
             return true;
         }
         if (dev) {

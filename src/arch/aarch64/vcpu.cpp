@@ -323,7 +323,12 @@ void Vcpu::handle_sync(u64 esr, ExitReason& e) {
         u64 hpfar = read_sysreg(hpfar_el2);
         e.kind = ExitKind::NestedPageFault;
         e.gpa = (bits(hpfar, 43, 4) << 12) | (m_far & 0xFFF);
-        e.access = ec == EC_IABT_LOW ? AccessKind::Fetch : ((iss & bit(6)) ? AccessKind::Write : AccessKind::Read);
+        // S1PTW (ISS bit 7): the stage-2 fault hit the guest's stage-1 table walk, which only reads
+        // (no hardware AF/dirty updates on Armv8.0), whatever WnR says about the instruction.
+        e.stage1_walk = iss & bit(7);
+        e.access = e.stage1_walk ? AccessKind::Read
+                 : ec == EC_IABT_LOW ? AccessKind::Fetch
+                 : (iss & bit(6)) ? AccessKind::Write : AccessKind::Read;
         e.detail = esr;
         return;
     }
@@ -423,14 +428,16 @@ void Vcpu::handle_smccc(ExitReason& e) {
         e.kind = ExitKind::CpuDown;
         return;
     case PSCI_AFFINITY_INFO_32:
-    case PSCI_AFFINITY_INFO_64:
-        if (m_regs.x[2] != 0) { // only level 0 (one vCPU) is meaningful here
+    case PSCI_AFFINITY_INFO_64: {
+        u64 mask = fid == PSCI_AFFINITY_INFO_32 ? 0xFFFFFFFF : ~0ull; // SMC32: low halves only
+        if ((m_regs.x[2] & mask) != 0) { // only level 0 (one vCPU) is meaningful here
             m_regs.x[0] = u64(PSCI_INVALID_PARAMETERS);
             return;
         }
         e.kind = ExitKind::CpuQuery;
-        e.args[0] = mpidr_to_vcpu(fid == PSCI_AFFINITY_INFO_32 ? (m_regs.x[1] & 0xFFFFFFFF) : m_regs.x[1]);
+        e.args[0] = mpidr_to_vcpu(m_regs.x[1] & mask);
         return;
+    }
     case PSCI_SYSTEM_OFF:
         e.kind = ExitKind::SystemDown;
         return;
