@@ -6,7 +6,6 @@
 #include "kernel/timer.hpp"
 #include <atomic>
 
-class Vcpu;
 
 inline constexpr usize MAX_CPUS = 16;
 
@@ -19,7 +18,6 @@ struct PerCpu {
     std::atomic<bool> online{false};
     std::atomic<bool> idle{false};
     std::atomic<bool> need_resched{false};
-    Vcpu* current = nullptr;  // vCPU this CPU is running (or about to)
     TimerQueue timers;
 };
 

@@ -117,8 +117,6 @@ Next vmm_handle_exit(Vcpu& vcpu, ExitReason& e) {
 }
 
 void vmm_run_vcpu(Vcpu& vcpu) {
-    PerCpu& me = this_cpu();
-    me.current = &vcpu;
     timer_cancel(vcpu.wake_timer()); // whatever woke it, the WFI wake-up timer is moot now
     arch::Vcpu& a = vcpu.arch();
     a.load();
@@ -148,7 +146,6 @@ void vmm_run_vcpu(Vcpu& vcpu) {
         }
     }
     SchedState s = sched_leave(&vcpu.sched(), how);
-    me.current = nullptr;
     if (s == SchedState::Off) {
         timer_cancel(vcpu.wake_timer());
         vcpu.vm().vcpu_went_off();

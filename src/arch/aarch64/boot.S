@@ -102,27 +102,33 @@ cxv_guest_enter:
     dsb     nsh                            // speculation barrier after ERET (SB not on v8.0)
     isb
 
+// Stores x2..x30 at [base + 16 ..]: the register frame layout of GuestRegs and of the EL2 fault
+// frame alike (x0/x1 at [base], stored by the caller, which needs them as scratch first).
+.macro save_x2_x30 base
+    stp     x2, x3, [\base, #16]
+    stp     x4, x5, [\base, #32]
+    stp     x6, x7, [\base, #48]
+    stp     x8, x9, [\base, #64]
+    stp     x10, x11, [\base, #80]
+    stp     x12, x13, [\base, #96]
+    stp     x14, x15, [\base, #112]
+    stp     x16, x17, [\base, #128]
+    stp     x18, x19, [\base, #144]
+    stp     x20, x21, [\base, #160]
+    stp     x22, x23, [\base, #176]
+    stp     x24, x25, [\base, #192]
+    stp     x26, x27, [\base, #208]
+    stp     x28, x29, [\base, #224]
+    str     x30, [\base, #240]
+.endm
+
 // Exit from a lower EL: save the guest GPRs into the GuestRegs of this CPU, restore the host
 // stack, return from cxv_guest_enter with w0 = kind (0 sync, 1 irq, 2 fiq, 3 serror).
 .macro guest_exit kind
     stp     x0, x1, [sp, #-16]!
     mrs     x0, tpidr_el2
     ldr     x0, [x0, #PERCPU_GUEST_REGS]
-    stp     x2, x3, [x0, #16]
-    stp     x4, x5, [x0, #32]
-    stp     x6, x7, [x0, #48]
-    stp     x8, x9, [x0, #64]
-    stp     x10, x11, [x0, #80]
-    stp     x12, x13, [x0, #96]
-    stp     x14, x15, [x0, #112]
-    stp     x16, x17, [x0, #128]
-    stp     x18, x19, [x0, #144]
-    stp     x20, x21, [x0, #160]
-    stp     x22, x23, [x0, #176]
-    stp     x24, x25, [x0, #192]
-    stp     x26, x27, [x0, #208]
-    stp     x28, x29, [x0, #224]
-    str     x30, [x0, #240]
+    save_x2_x30 x0
     ldp     x2, x3, [sp], #16
     stp     x2, x3, [x0, #0]
     mrs     x2, elr_el2
@@ -149,21 +155,7 @@ guest_exit_common:
 .macro el2_fault kind
     sub     sp, sp, #(34 * 8)
     stp     x0, x1, [sp, #0]
-    stp     x2, x3, [sp, #16]
-    stp     x4, x5, [sp, #32]
-    stp     x6, x7, [sp, #48]
-    stp     x8, x9, [sp, #64]
-    stp     x10, x11, [sp, #80]
-    stp     x12, x13, [sp, #96]
-    stp     x14, x15, [sp, #112]
-    stp     x16, x17, [sp, #128]
-    stp     x18, x19, [sp, #144]
-    stp     x20, x21, [sp, #160]
-    stp     x22, x23, [sp, #176]
-    stp     x24, x25, [sp, #192]
-    stp     x26, x27, [sp, #208]
-    stp     x28, x29, [sp, #224]
-    str     x30, [sp, #240]
+    save_x2_x30 sp
     mov     x0, #\kind
     mov     x1, sp
     bl      el2_exception                 // never returns

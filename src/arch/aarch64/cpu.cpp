@@ -29,8 +29,6 @@ Result<void> start_cpu(u64 hw_id, u64 entry, u64 arg) {
     return Error::Unsupported;
 }
 
-void system_off() { firmware_call(cxv_abi::PSCI_SYSTEM_OFF, 0, 0, 0); }
-
 } // namespace arch
 
 // Called from boot.S for any exception taken at EL2 itself: always a cxvisor bug.

@@ -16,7 +16,7 @@ inline constexpr u64 mair_normal_wb = 0xff;
 constexpr u64 mair_el2_value() { return mair_device_ngnre << 0 | mair_normal_wb << 8; }
 static_assert(mair_el2_value() == 0xff04);
 
-struct El2Format : Vmsa4k {
+struct El2Format : Vmsa4k<El2Format> {
     static constexpr u64 attr_index_mask = u64(0b111) << 2; // AttrIndx[4:2] into MAIR_EL2
     static constexpr u64 attr_device = u64(0) << 2;
     static constexpr u64 attr_normal = u64(1) << 2;
@@ -31,8 +31,6 @@ struct El2Format : Vmsa4k {
         if (!has(f, MemFlags::Exec)) d |= xn;
         return d;
     }
-    static constexpr u64 make_block(HostPhysAddr pa, MemFlags f) { return (pa.value() & oa_mask) | leaf_attrs(f) | desc_valid; }
-    static constexpr u64 make_page(HostPhysAddr pa, MemFlags f) { return make_block(pa, f) | desc_table; }
     static constexpr MemFlags flags(u64 d) {
         MemFlags f = MemFlags::Read;
         if (!(d & ap_ro)) f = f | MemFlags::Write;

@@ -1,5 +1,6 @@
 #include "mmu.hpp"
 #include "addrspace/page_table.hpp"
+#include "arch_stage2.hpp"
 #include "el2_format.hpp"
 #include "kernel/frames.hpp"
 #include "sysreg.hpp"
@@ -38,13 +39,8 @@ void enable(u64 ttbr0, u64 tcr) {
 
 } // namespace
 
-u32 parange() {
-    u32 pa = u32(bits(read_sysreg(id_aa64mmfr0_el1), 3, 0));
-    return pa > 5 ? 5 : pa; // cxvisor uses at most 48-bit addresses
-}
-
 Result<void> mmu_init(const MmuRegion* ram, usize ram_count, const MmuRegion* devices, usize device_count) {
-    El2Config cfg = el2_config(parange());
+    El2Config cfg = el2_config(cpu_parange());
     auto pt = TRY((PageTable<El2Format, KernelFrames>::create(g_frames, cfg.geometry())));
     NoTlb tlb;
     for (usize i = 0; i < ram_count; ++i)

@@ -16,6 +16,5 @@ struct MmuRegion {
 // Boot CPU: builds the tables and turns the MMU on. Secondary CPUs: mmu_enable_secondary().
 Result<void> mmu_init(const MmuRegion* ram, usize ram_count, const MmuRegion* devices, usize device_count);
 void mmu_enable_secondary();
-u32 parange();
 
 } // namespace arch

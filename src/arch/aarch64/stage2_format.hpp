@@ -10,7 +10,8 @@ namespace arch {
 
 // The VMSAv8-64 descriptor skeleton shared by stage 1 and stage 2 with the 4 KiB granule (D8.3):
 // bits[1:0] = 0b11 table (levels 0-2) or page (level 3), 0b01 block (levels 1-2), bit 0 clear invalid.
-struct Vmsa4k {
+// Each format (Self) supplies only its leaf attribute bits, leaf_attrs(MemFlags).
+template <typename Self> struct Vmsa4k {
     static constexpr u32 page_shift = 12;
     static constexpr u32 bits_per_level = 9;
     static constexpr u32 leaf_level = 3;
@@ -29,10 +30,14 @@ struct Vmsa4k {
     static constexpr bool is_table(u64 d, u32 level) { return level < leaf_level && (d & 3) == 3; }
     static constexpr bool is_block(u64 d, u32 level) { return level < leaf_level && (d & 3) == 1; }
     static constexpr HostPhysAddr address(u64 d) { return HostPhysAddr(d & oa_mask); }
+    static constexpr u64 make_block(HostPhysAddr pa, MemFlags f) {
+        return (pa.value() & oa_mask) | Self::leaf_attrs(f) | desc_valid;
+    }
+    static constexpr u64 make_page(HostPhysAddr pa, MemFlags f) { return make_block(pa, f) | desc_table; }
 };
 
 // Stage-2 block and page descriptors (D8.3, "Stage 2 ... attribute fields"), with HCR_EL2.FWB = 0.
-struct Stage2Format : Vmsa4k {
+struct Stage2Format : Vmsa4k<Stage2Format> {
     static constexpr u64 memattr_mask = u64(0b1111) << 2;   // MemAttr[5:2]
     static constexpr u64 memattr_normal_wb = u64(0b1111) << 2; // [5:4] outer WB, [3:2] inner WB
     static constexpr u64 memattr_device = u64(0b0001) << 2; // [5:4] 0b00 Device, [3:2] 0b01 nGnRE
@@ -47,8 +52,6 @@ struct Stage2Format : Vmsa4k {
         if (!has(f, MemFlags::Exec)) d |= xn;
         return d;
     }
-    static constexpr u64 make_block(HostPhysAddr pa, MemFlags f) { return (pa.value() & oa_mask) | leaf_attrs(f) | desc_valid; }
-    static constexpr u64 make_page(HostPhysAddr pa, MemFlags f) { return make_block(pa, f) | desc_table; }
     static constexpr MemFlags flags(u64 d) {
         MemFlags f = MemFlags::None;
         if (d & s2ap_read) f = f | MemFlags::Read;

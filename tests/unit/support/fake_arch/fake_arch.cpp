@@ -58,7 +58,6 @@ void reset() {
         g_percpu[i].hw_id = 0x100 + i;
         g_percpu[i].idle.store(false);
         g_percpu[i].need_resched.store(false);
-        g_percpu[i].current = nullptr;
     }
     use_cpu(0);
     counter_value = 0;
