@@ -14,6 +14,7 @@ PKGS=(
   libgtest-dev             # unit tests
   cmake ninja-build g++ make python3
   gdb-multiarch            # make debug
+  cpio                     # initramfs images for Linux guests (scripts/linux-guest.sh)
 )
 
 missing=()

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Fetches Debian's arm64 Linux kernel and busybox-static through apt and builds busybox initramfs
+# images for Linux guests. Everything is cached under $BUILD/linux, so a second run costs nothing.
+#
+#   scripts/linux-guest.sh [--build DIR] kernel              -> prints the path of the arm64 Image
+#   scripts/linux-guest.sh [--build DIR] initramfs OUT [TEST] -> writes OUT (gzip'd newc cpio)
+#
+# The initramfs's /init mounts proc, sys and dev, prints "cxv-linux: init" and then runs TEST (a
+# shell script copied in as /test.sh) if one was given, else an interactive shell on the console.
+# When the script or the shell ends, it powers the machine (under cxvisor: the VM) off.
+#
+# apt is used with its own state directory and APT::Architecture=arm64, so the host's apt
+# configuration is not changed (no dpkg --add-architecture). Fails loudly if anything is missing:
+# a test must never pass by skipping.
+set -euo pipefail
+
+BUILD=build
+if [ "${1:-}" = "--build" ]; then BUILD=$2; shift 2; fi
+BUILD=$(realpath -m "$BUILD")
+DIR=$BUILD/linux
+APTDIR=$DIR/apt
+mkdir -p "$DIR"
+
+apt_arm64() {
+    apt-get -o Dir::State="$APTDIR/state" -o Dir::State::status="$APTDIR/state/status" \
+        -o Dir::Cache="$APTDIR/cache" -o APT::Architecture=arm64 -o APT::Architectures::=arm64 \
+        -o Debug::NoLocking=1 -qq "$@"
+}
+
+# Downloads and unpacks the two packages once; leaves $DIR/Image and $DIR/busybox.
+fetch() {
+    [ -f "$DIR/Image" ] && [ -x "$DIR/busybox" ] && return 0
+    command -v cpio >/dev/null || { echo "linux-guest: cpio is missing (scripts/setup.sh installs it)" >&2; exit 1; }
+    mkdir -p "$APTDIR/state/lists/partial" "$APTDIR/cache/archives/partial" "$DIR/debs"
+    touch "$APTDIR/state/status"
+    echo "linux-guest: fetching Debian's arm64 kernel and busybox-static through apt" >&2
+    apt_arm64 update
+    # linux-image-arm64 is the meta package; it names the versioned kernel package to download.
+    local kpkg
+    kpkg=$(apt-cache -o Dir::State="$APTDIR/state" -o Dir::State::status="$APTDIR/state/status" \
+        -o Dir::Cache="$APTDIR/cache" -o APT::Architecture=arm64 depends linux-image-arm64 |
+        awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+    [ -n "$kpkg" ] || { echo "linux-guest: apt names no kernel for linux-image-arm64" >&2; exit 1; }
+    (cd "$DIR/debs" && rm -f ./*.deb && apt_arm64 download "$kpkg" busybox-static 2>/dev/null) ||
+        { echo "linux-guest: apt-get download $kpkg busybox-static failed" >&2; exit 1; }
+    rm -rf "$DIR/x" && mkdir -p "$DIR/x"
+    for d in "$DIR"/debs/*.deb; do dpkg-deb -x "$d" "$DIR/x"; done
+    # boot/vmlinuz-* in Debian's arm64 package is an uncompressed arm64 Image.
+    local img
+    img=$(ls "$DIR"/x/boot/vmlinuz-* | head -n 1)
+    cp "$img" "$DIR/Image.tmp" && mv "$DIR/Image.tmp" "$DIR/Image"
+    cp "$DIR/x/bin/busybox" "$DIR/busybox"
+    echo "$kpkg" >"$DIR/kernel-package"
+    rm -rf "$DIR/x" "$DIR/debs"
+}
+
+initramfs() {
+    local out test=${2:-}
+    out=$(realpath -m "$1")
+    fetch
+    local root
+    root=$(mktemp -d)
+    trap 'rm -rf "$root"' RETURN
+    mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,etc,root}
+    cp "$DIR/busybox" "$root/bin/busybox"
+    # The applets /init and the tests use, as links to busybox.
+    for a in sh mount umount cat echo ls mkdir sleep poweroff reboot halt uname grep awk sed head tail \
+             wc seq dd md5sum sync setsid cttyhack true false nproc taskset time date dmesg ps kill; do
+        ln -s busybox "$root/bin/$a"
+    done
+    cat >"$root/init" <<'EOF'
+#!/bin/sh
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+echo "cxv-linux: init on $(nproc) CPU(s), kernel $(uname -r)"
+if [ -x /test.sh ]; then
+    /test.sh
+    echo "cxv-linux: test script ended with status $?"
+else
+    echo "cxv-linux: shell ready (exit or poweroff to stop this VM)"
+    setsid cttyhack sh
+fi
+poweroff -f
+EOF
+    chmod +x "$root/init"
+    if [ -n "$test" ]; then
+        cp "$test" "$root/test.sh"
+        chmod +x "$root/test.sh"
+    fi
+    mkdir -p "$(dirname "$out")"
+    (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -9 >"$out.tmp")
+    mv "$out.tmp" "$out"
+}
+
+case "${1:-}" in
+kernel) fetch; echo "$DIR/Image" ;;
+initramfs) [ $# -ge 2 ] || { echo "usage: $0 initramfs OUT [TEST]" >&2; exit 2; }; initramfs "$2" "${3:-}" ;;
+*) echo "usage: $0 [--build DIR] kernel | initramfs OUT [TEST]" >&2; exit 2 ;;
+esac
