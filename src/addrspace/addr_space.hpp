@@ -126,14 +126,21 @@ public:
         TRY(populate_at(*r, gpa));
         return true;
     }
-    // Hypervisor access to guest memory (loading images, emulating DMA), crossing page boundaries,
-    // ignoring the guest's permissions. Reads of never-touched lazy RAM return zeros without
-    // allocating; writes populate it like a fault would. NotMapped outside RAM regions, Denied for
-    // device memory. A failing call may have copied a prefix.
-    Result<void> read(GuestPhysAddr gpa, void* dst, usize len) { return copy(gpa, static_cast<u8*>(dst), len, false); }
+    // Hypervisor access to guest memory: the one path by which cxvisor touches it (instruction
+    // fetch for MMIO decode, image loading, clearing identity RAM, hypercall arguments), crossing
+    // page and region boundaries, ignoring the guest's permissions. Each mapped piece goes to the
+    // FrameSource's access_host, which reaches RAM directly and anything else (reserved
+    // carve-outs, passthrough devices) read-only through a temporary mapping, or refuses: it never
+    // faults. Reads of never-touched lazy RAM return zeros without allocating; writes populate it
+    // like a fault would; zero() leaves it alone (it is zero already).
+    // Errors: NotMapped outside the regions (or in an unmapped hole of a Linear one), Denied where
+    // the source refuses (writes outside RAM, device memory other than aligned 4-byte reads),
+    // NoMemory while populating. A failing call may have transferred a prefix.
+    Result<void> read(GuestPhysAddr gpa, void* dst, usize len) { return copy(gpa, static_cast<u8*>(dst), len, HostOp::Read); }
     Result<void> write(GuestPhysAddr gpa, const void* src, usize len) {
-        return copy(gpa, const_cast<u8*>(static_cast<const u8*>(src)), len, true);
+        return copy(gpa, const_cast<u8*>(static_cast<const u8*>(src)), len, HostOp::Write);
     }
+    Result<void> zero(GuestPhysAddr gpa, usize len) { return copy(gpa, nullptr, len, HostOp::Zero); }
     // Back to the state right after the map_* calls, for a VM restart: frees all owned RAM and all
     // tables, then maps the linear regions and populates the eager RAM regions again. Fails only
     // with NoMemory (the VM cannot start; reset() again or destroy).
@@ -271,26 +278,28 @@ private:
             });
         }
     }
-    Result<void> copy(GuestPhysAddr gpa, u8* buf, usize len, bool to_guest) {
+    // One leaf at a time: a leaf is contiguous host memory of one memory type, so the source gets
+    // whole 2 MiB blocks where there are some (clearing identity RAM costs one call per block).
+    Result<void> copy(GuestPhysAddr gpa, u8* buf, usize len, HostOp op) {
         for (usize done = 0; done < len;) {
             const GuestPhysAddr at = gpa + done;
+            u8* piece = buf ? buf + done : nullptr; // zero() passes no buffer
+            if (auto m = m_table.query(at.value()); m.is_ok()) {
+                const u64 in_leaf = m.value().in + m.value().size - at.value();
+                const usize chunk = len - done < in_leaf ? len - done : usize(in_leaf);
+                TRY(m_table.frames().access_host(m.value().at(at.value()), piece, chunk, op, m.value().flags));
+                done += chunk;
+                continue;
+            }
             const u64 in_page = page_size - (at.value() & (page_size - 1));
             const usize chunk = len - done < in_page ? len - done : usize(in_page);
-            auto m = m_table.query(at.value());
-            if (m.is_ok()) {
-                if (has(m.value().flags, MemFlags::Device)) return Error::Denied;
-                u8* host = static_cast<u8*>(m_table.frames().phys_to_virt(m.value().at(at.value())));
-                if (to_guest) memcpy(host, buf + done, chunk);
-                else memcpy(buf + done, host, chunk);
-            } else {
-                const Region* r = find_region(at);
-                if (!r || r->backing != Backing::Alloc) return Error::NotMapped;
-                if (to_guest) {
-                    TRY(populate_at(*r, at));
-                    continue; // copy into the page just mapped
-                }
-                memset(buf + done, 0, chunk);
+            const Region* r = find_region(at);
+            if (!r || r->backing != Backing::Alloc) return Error::NotMapped;
+            if (op == HostOp::Write) {
+                TRY(populate_at(*r, at));
+                continue; // copy into the page just mapped
             }
+            if (op == HostOp::Read) memset(piece, 0, chunk);
             done += chunk;
         }
         return {};

@@ -112,6 +112,46 @@ Result<HostPhysAddr> frames_alloc(usize count, usize align_bytes) {
     return found;
 }
 
+namespace {
+HostWindowRead g_window; // set once at boot (mmu_init), before any VM exists
+
+// [pa, pa + len) lies in one RAM range of the allocator: memory the EL2 identity map covers
+// read-write (the zones are fixed after frames_init, so no lock is needed).
+bool manages(u64 pa, u64 len) {
+    for (usize k = 0; k < g_zone_count; ++k) {
+        const Zone& z = g_zones[k];
+        const u64 end = z.base + z.frames * FRAME_SIZE;
+        if (pa >= z.base && pa < end && len <= end - pa) return true;
+    }
+    return false;
+}
+} // namespace
+
+void frames_set_host_window(HostWindowRead read) { g_window = read; }
+
+Result<void> frames_access_host(HostPhysAddr pa, u8* buf, usize len, HostOp op, MemFlags type) {
+    if (len == 0) return {};
+    if (pa.value() + len < pa.value()) return Error::OutOfRange;
+    if (manages(pa.value(), len)) {
+        // Guest leaves only ever point at frames given to that VM (allocated, or identical RAM
+        // taken with frames_reserve): never at cxvisor's read-only image, which the EL2 map would
+        // refuse to write. RAM is Normal memory whatever type the guest's stage 2 gives it.
+        void* host = reinterpret_cast<void*>(pa.value());
+        if (op == HostOp::Read) {
+            memcpy(buf, host, len);
+            return {};
+        }
+        if (op == HostOp::Write) memcpy(host, buf, len);
+        else memset(host, 0, len);
+        arch::clean_dcache_range(host, len); // the guest may run with its caches off
+        return {};
+    }
+    // Not ours: cxvisor never writes memory it does not manage (a carve-out may be ROM, a device
+    // register write has effects), and reads go through the window or nowhere.
+    if (op != HostOp::Read || !g_window) return Error::Denied;
+    return g_window(pa, buf, len, has(type, MemFlags::Device));
+}
+
 Result<void> frames_reserve(HostPhysAddr pa, usize count) {
     SpinlockGuard guard(g_lock);
     for (usize k = 0; k < g_zone_count; ++k) {

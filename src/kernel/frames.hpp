@@ -4,6 +4,7 @@
 // Contract: callable from any CPU after frames_init(); internally locked.
 #pragma once
 #include "addrspace/addr.hpp"
+#include "addrspace/frame_source.hpp"
 #include "base/result.hpp"
 
 inline constexpr u64 FRAME_SIZE = 4096;
@@ -18,10 +19,27 @@ void frames_free(HostPhysAddr pa, usize count);
 usize frames_free_count();
 usize frames_total_count();
 
+// The host window: reads host-physical memory that is not RAM cxvisor manages (a reserved
+// carve-out, a passthrough device) through a temporary read-only mapping with the memory type the
+// guest sees (`device`: Device-nGnRE, else Normal). Installed by the arch MMU code once EL2
+// translation is on; until then, and in host unit-test builds, there is none and such memory is
+// unreachable (Denied). Called on the accessing CPU with interrupts masked.
+using HostWindowRead = Result<void> (*)(HostPhysAddr pa, void* dst, usize len, bool device);
+void frames_set_host_window(HostWindowRead read);
+
+// FrameSource::access_host for the kernel (see addrspace/frame_source.hpp): RAM in the frame
+// allocator's ranges directly through the identity map (writes cleaned to the point of
+// coherency), anything else read-only through the host window, or Denied.
+Result<void> frames_access_host(HostPhysAddr pa, u8* buf, usize len, HostOp op, MemFlags type);
+
 // The FrameSource the address-space code uses (identity-mapped hypervisor: VA == PA).
 struct KernelFrames {
     Result<HostPhysAddr> alloc_frames(usize count, usize align) { return frames_alloc(count, align); }
     void free_frames(HostPhysAddr pa, usize count) { frames_free(pa, count); }
+    // Page-table frames only: they come from frames_alloc, which hands out identity-mapped RAM.
     void* phys_to_virt(HostPhysAddr pa) { return reinterpret_cast<void*>(pa.value()); }
+    Result<void> access_host(HostPhysAddr pa, u8* buf, usize len, HostOp op, MemFlags type) {
+        return frames_access_host(pa, buf, len, op, type);
+    }
 };
 inline KernelFrames g_kernel_frames;

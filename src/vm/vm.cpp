@@ -170,19 +170,15 @@ Result<void> Vm::setup_devices(const HostOwnedRanges& host_owned) {
 
 Result<void> Vm::load_blob(const Blob& blob, u64 gpa, const char* what) {
     if (!blob.size) return {};
+    // Through the address space's one checked path, which also cleans what it writes to the point
+    // of coherency (the guest starts with its MMU and caches off).
     const u8* src = m_package + blob.offset;
     if (auto r = m_as.write(GuestPhysAddr(gpa), src, blob.size); r.is_error()) {
         kprint("cxvisor: vm %u (%s): cannot load %s at %lx (%lu bytes): %s\n", id(), name(), what, gpa, blob.size,
-               error_name(r.error()));
+               r.error() == Error::Denied ? "the range is not RAM (a reserved or device region); images load only "
+                                            "into RAM regions"
+                                          : error_name(r.error()));
         return r;
-    }
-    // The guest starts with its MMU and caches off: make the image visible at the point of coherency.
-    for (u64 off = 0; off < blob.size;) {
-        auto t = TRY(m_as.translate(GuestPhysAddr(gpa + off)));
-        u64 chunk = FRAME_SIZE - ((gpa + off) & (FRAME_SIZE - 1));
-        if (chunk > blob.size - off) chunk = blob.size - off;
-        arch::clean_dcache_range(reinterpret_cast<void*>(t.pa.value()), chunk);
-        off += chunk;
     }
     return {};
 }
@@ -194,9 +190,11 @@ Result<void> Vm::boot() {
     auto* regions = reinterpret_cast<const MemRegion*>(m_package + m_rec.regions);
     for (u32 i = 0; i < m_rec.region_count; ++i) {
         if (!(m_reserved_regions & (1u << i))) continue;
-        void* p = reinterpret_cast<void*>(regions[i].gpa); // identity: host address == guest address
-        memset(p, 0, regions[i].size);
-        arch::clean_dcache_range(p, regions[i].size); // the guest starts with its caches off
+        if (auto r = m_as.zero(GuestPhysAddr(regions[i].gpa), regions[i].size); r.is_error()) {
+            kprint("cxvisor: vm %u (%s): cannot clear identical region %lx+%lx: %s\n", id(), name(), regions[i].gpa,
+                   regions[i].size, error_name(r.error()));
+            return r;
+        }
     }
     TRY(load_blob(m_rec.kernel, m_rec.kernel_load_addr, "kernel"));
     TRY(load_blob(m_rec.ramdisk, m_rec.ramdisk_load_addr, "ramdisk"));

@@ -2,6 +2,7 @@
 #include "addrspace/addr_space.hpp"
 #include "arch/aarch64/stage2_format.hpp"
 #include "fakes.hpp"
+#include <algorithm>
 
 using Space = AddrSpace<arch::Stage2Format, FakeFrames, RecordingTlb>;
 constexpr u64 K4 = 4 * KiB, M2 = 2 * MiB;
@@ -189,4 +190,77 @@ TEST(AddrSpace, DestructionFreesEverythingItAllocated) {
         EXPECT_EQ(moved.regions().size(), 4u);
     }
     EXPECT_EQ(frames.in_use(), 0u);
+}
+
+// --- the one checked path to guest memory: RAM directly, other host memory through the window ---
+
+// A reserved carve-out (or a passthrough device) the window cannot reach: every hypervisor
+// access fails with an error and nothing is touched. Before the host window, read() took the
+// host address as a pointer (phys_to_virt): on cxvisor an EL2 fault and a panic, here a wild
+// pointer outside the fake's arena.
+TEST(AddrSpace, AccessToMemoryTheWindowRefusesFailsCleanly) {
+    FakeFrames frames;
+    Space s = make(frames);
+    ASSERT_TRUE(s.map_linear(gpa(0x0400'0000), HostPhysAddr(0x0400'0000), M2, MemFlags::Read | MemFlags::Exec).is_ok());
+    ASSERT_TRUE(s.map_linear(gpa(0x0a00'0000), HostPhysAddr(0x0a00'0000), K4, RW | MemFlags::Device).is_ok());
+    u32 insn = 0x5a5a5a5a;
+    EXPECT_EQ(s.read(gpa(0x0400'1000), &insn, 4).error(), Error::Denied);
+    EXPECT_EQ(s.read(gpa(0x0a00'0000), &insn, 4).error(), Error::Denied);
+    EXPECT_EQ(insn, 0x5a5a5a5au);
+    // Loading an image there (a config the package validator would refuse) fails the same way.
+    const char image[] = "kernel";
+    EXPECT_EQ(s.write(gpa(0x0400'0000), image, sizeof image).error(), Error::Denied);
+    EXPECT_EQ(frames.refused(), 3u);
+}
+
+// Reads of a reachable carve-out come through the window with the region's memory type; writes
+// never do (cxvisor does not write memory it does not manage, e.g. flash).
+TEST(AddrSpace, CarveOutsAreReadThroughTheWindowAndNeverWritten) {
+    FakeFrames frames;
+    std::vector<u8>& flash = frames.add_window(0x0400'0000, 2 * M2);
+    for (usize i = 0; i < flash.size(); ++i) flash[i] = u8(i * 13 + 5);
+    Space s = make(frames);
+    ASSERT_TRUE(s.map_linear(gpa(0x0400'0000), HostPhysAddr(0x0400'0000), M2, MemFlags::Read | MemFlags::Exec).is_ok());
+    ASSERT_TRUE(s.map_linear(gpa(0x0420'0000), HostPhysAddr(0x0420'0000), M2,
+                             MemFlags::Read | MemFlags::Exec | MemFlags::Device).is_ok());
+    // Normal: any length and alignment, across pages.
+    u8 back[24];
+    ASSERT_TRUE(s.read(gpa(0x0400'0ff5), back, sizeof back).is_ok());
+    EXPECT_EQ(std::memcmp(back, flash.data() + 0xff5, sizeof back), 0);
+    // Device: naturally aligned 4-byte words only (what an instruction fetch reads).
+    u32 insn = 0;
+    ASSERT_TRUE(s.read(gpa(0x0420'0104), &insn, 4).is_ok());
+    u32 want;
+    std::memcpy(&want, flash.data() + M2 + 0x104, 4);
+    EXPECT_EQ(insn, want);
+    EXPECT_EQ(s.read(gpa(0x0420'0106), &insn, 4).error(), Error::Denied);
+    EXPECT_EQ(s.read(gpa(0x0420'0104), back, 1).error(), Error::Denied);
+    EXPECT_EQ(frames.window_reads(), 2u);
+    const std::vector<u8> before = flash;
+    EXPECT_EQ(s.write(gpa(0x0400'0000), "x", 1).error(), Error::Denied);
+    EXPECT_EQ(s.zero(gpa(0x0400'0000), K4).error(), Error::Denied);
+    EXPECT_EQ(flash, before);
+}
+
+// zero(): what Vm::boot clears identity RAM with. Mapped RAM (also 2 MiB blocks, also across a
+// region boundary) is cleared; never-touched lazy RAM is left unallocated (it reads as zero).
+TEST(AddrSpace, ZeroClearsMappedRamAndLeavesLazyRamAlone) {
+    FakeFrames frames;
+    const HostPhysAddr ident = frames.alloc_frames(512, M2).value(); // identical RAM
+    std::memset(frames.phys_to_virt(ident), 0xee, M2);
+    Space s = make(frames);
+    ASSERT_TRUE(s.map_linear(gpa(0x7000'0000), ident, M2, RW).is_ok());
+    ASSERT_TRUE(s.map_alloc(gpa(0x7020'0000), 2 * M2, RW, false).is_ok());
+    ASSERT_TRUE(s.write(gpa(0x7020'0000), "dirty", 5).is_ok()); // populates the first block only
+    const usize used = frames.in_use();
+    ASSERT_TRUE(s.zero(gpa(0x7000'0000), 3 * M2).is_ok());
+    EXPECT_EQ(s.translate(gpa(0x7040'0000)).error(), Error::NotMapped);
+    EXPECT_EQ(frames.in_use(), used);
+    const u8* host = static_cast<const u8*>(frames.phys_to_virt(ident));
+    EXPECT_TRUE(std::all_of(host, host + M2, [](u8 b) { return b == 0; }));
+    char five[5] = {1, 1, 1, 1, 1};
+    ASSERT_TRUE(s.read(gpa(0x7020'0000), five, 5).is_ok());
+    EXPECT_TRUE(std::all_of(five, five + 5, [](char c) { return c == 0; }));
+    EXPECT_EQ(s.zero(gpa(0x6fff'f000), 2 * K4).error(), Error::NotMapped); // starts outside
+    EXPECT_EQ(frames.refused(), 0u);
 }

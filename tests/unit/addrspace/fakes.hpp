@@ -1,5 +1,6 @@
 // Test doubles for the address-space tests: a FrameSource over one aligned host buffer (with a
-// configurable failing allocation and leak accounting) and a Tlb that records its calls.
+// configurable failing allocation and leak accounting, and host-window ranges outside it) and a
+// Tlb that records its calls.
 #pragma once
 #include "addrspace/frame_source.hpp"
 #include "addrspace/page_table.hpp"
@@ -40,11 +41,54 @@ public:
         m_in_use -= count;
     }
     void* phys_to_virt(HostPhysAddr pa) { return m_mem + (pa.value() - base); }
+    // The arena is the "RAM this source manages": reached directly. Anything else goes to a
+    // window range (add_window) if one covers it, read-only, Device ones in aligned 4-byte words
+    // only; what no range covers is refused, like memory the real window cannot map.
+    Result<void> access_host(HostPhysAddr pa, u8* buf, usize len, HostOp op, MemFlags type) {
+        const u64 a = pa.value();
+        if (a >= base && a - base < arena_bytes() && len <= arena_bytes() - (a - base)) {
+            u8* host = m_mem + (a - base);
+            if (op == HostOp::Read) std::memcpy(buf, host, len);
+            else if (op == HostOp::Write) std::memcpy(host, buf, len);
+            else std::memset(host, 0, len);
+            return {};
+        }
+        for (Window& w : m_windows) {
+            if (a < w.base || a - w.base >= w.bytes.size() || len > w.bytes.size() - (a - w.base)) continue;
+            if (op != HostOp::Read) return Error::Denied;
+            if (has(type, MemFlags::Device) && ((a | len) & 3)) return Error::Denied;
+            std::memcpy(buf, w.bytes.data() + (a - w.base), len);
+            ++w.reads;
+            return {};
+        }
+        ++m_refused;
+        return Error::Denied;
+    }
+    // Host memory outside the arena that the window can reach, with its contents.
+    std::vector<u8>& add_window(u64 at, usize size) {
+        m_windows.push_back(Window{at, std::vector<u8>(size), 0});
+        return m_windows.back().bytes;
+    }
+    usize window_reads() const {
+        usize n = 0;
+        for (const Window& w : m_windows) n += w.reads;
+        return n;
+    }
+    usize refused() const { return m_refused; }
 
     usize in_use() const { return m_in_use; }
     void fail_nth(usize n) { m_fail_at = n ? m_calls + n : 0; } // n-th allocation from now fails; 0: none
 
 private:
+    struct Window {
+        u64 base;
+        std::vector<u8> bytes;
+        usize reads;
+    };
+    usize arena_bytes() const { return m_used.size() * 4096; }
+
+    std::vector<Window> m_windows;
+    usize m_refused = 0;
     std::vector<bool> m_used;
     u8* m_mem;
     usize m_in_use = 0, m_calls = 0, m_fail_at = 0;
