@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Fails (and cleans up) when a test left a QEMU behind.
+
+Usage: leftovers.py DIR [DIR...]. Lists every live process whose command line contains one of the
+DIRs and that is a QEMU (argv[0] named qemu-system-*) or one of the harness self-tests' fake
+consoles (fake_console.py); the test harnesses put their boot images and logs under the build
+directory, so these are the ones our tests started. Any such process is reported, killed with
+SIGKILL, and the exit status is 1. ctest runs this as the cleanup of the qemu_procs fixture
+(system.no-leftover-qemu); scripts/soak.sh runs it on its own build directory.
+"""
+import os
+import signal
+import sys
+
+
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+def state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+        return stat[stat.rindex(")") + 2]
+    except (OSError, ValueError):
+        return "X"
+
+
+def leftovers(dirs):
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == os.getpid() or state(d) in "ZX":
+            continue
+        argv = cmdline(d)
+        if not argv:
+            continue
+        ours = os.path.basename(argv[0]).startswith("qemu-system-") or any("fake_console.py" in a for a in argv)
+        if ours and any(x in " ".join(argv) for x in dirs):
+            found.append((int(d), " ".join(argv)))
+    return found
+
+
+def main():
+    dirs = [os.path.abspath(d) for d in sys.argv[1:]]
+    if not dirs:
+        print("usage: leftovers.py DIR [DIR...]")
+        return 2
+    found = leftovers(dirs)
+    for pid, cmd in found:
+        print(f"left behind: pid {pid}: {cmd}")
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    if found:
+        print(f"FAIL: {len(found)} process(es) left behind under {', '.join(dirs)} (killed now)")
+        return 1
+    print(f"no QEMU left behind under {', '.join(dirs)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
