@@ -12,35 +12,17 @@ import os
 import signal
 import sys
 
-
-def cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
-    except OSError:
-        return []
-
-
-def state(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-        return stat[stat.rindex(")") + 2]
-    except (OSError, ValueError):
-        return "X"
+from procs import processes
 
 
 def leftovers(dirs):
     found = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit() or int(d) == os.getpid() or state(d) in "ZX":
-            continue
-        argv = cmdline(d)
-        if not argv:
+    for pid, _, _, argv in processes():
+        if pid == os.getpid() or not argv:
             continue
         ours = os.path.basename(argv[0]).startswith("qemu-system-") or any("fake_console.py" in a for a in argv)
         if ours and any(x in " ".join(argv) for x in dirs):
-            found.append((int(d), " ".join(argv)))
+            found.append((pid, " ".join(argv)))
     return found
 
 

@@ -28,6 +28,8 @@ import subprocess
 import sys
 import time
 
+from procs import group_members
+
 DEFAULT_REJECT = [r"PANIC", r"TEST \S+ FAIL", r"unexpected EL2 exception", r"unexpected interrupt"]
 
 # What cxvisor prints about each VM of the package (src/vmm/main.cpp create_vms, src/vm/vm.cpp
@@ -92,23 +94,6 @@ def build_boot_image(args, boot):
         print("cxv-vmconfig failed:\n" + r.stdout + r.stderr)
         return False
     return True
-
-
-def group_members(pgid):
-    """Live processes (zombies excluded: they wait for init to reap them) of process group pgid."""
-    pids = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()  # state ppid pgrp ...
-        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            pids.append(int(d))
-    return pids
 
 
 def kill_group(proc):
