@@ -26,11 +26,9 @@ def leftovers(dirs):
     return found
 
 
-def main():
-    dirs = [os.path.abspath(d) for d in sys.argv[1:]]
-    if not dirs:
-        print("usage: leftovers.py DIR [DIR...]")
-        return 2
+def check(dirs):
+    """Reports and kills what leftovers() finds; True when nothing was left."""
+    dirs = [os.path.abspath(d) for d in dirs]
     found = leftovers(dirs)
     for pid, cmd in found:
         print(f"left behind: pid {pid}: {cmd}")
@@ -40,9 +38,16 @@ def main():
             pass
     if found:
         print(f"FAIL: {len(found)} process(es) left behind under {', '.join(dirs)} (killed now)")
-        return 1
+        return False
     print(f"no QEMU left behind under {', '.join(dirs)}")
-    return 0
+    return True
+
+
+def main():
+    if len(sys.argv) < 2:
+        print("usage: leftovers.py DIR [DIR...]")
+        return 2
+    return 0 if check(sys.argv[1:]) else 1
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ PANIC printed after the last expected line still fails the test:
   2. then on, until every VM the boot log announced has printed its terminal line (powered off,
      stopped, not started, failed to boot, restart failed) and a short grace period has passed
      quietly, or until the console has been quiet for --settle seconds;
+  (every VM ended and --settle quiet seconds with an expected line still missing fails at once;)
 
 all bounded by --timeout. A --reject pattern (and by default PANIC, a guest's "TEST x FAIL", an
 unexpected EL2 exception or interrupt) anywhere in the log fails the run, including in a last line
@@ -185,8 +186,13 @@ def run(args, judge, qemu, log_path):
                         ended_by = f"timeout after {args.timeout:.0f} s"
                     judge.verdict = judge.verdict or ended_by
                     break
+                quiet = now - last_output
+                if not judge.all_seen() and judge.all_vms_ended() and quiet >= args.settle:
+                    # Nothing is left to print them: fail now rather than at the timeout.
+                    judge.verdict = "every VM ended without every expected line appearing"
+                    ended_by = "every VM ended"
+                    break
                 if judge.all_seen():
-                    quiet = now - last_output
                     if judge.all_vms_ended() and quiet >= ENDED_GRACE:
                         ended_by = "every VM ended"
                         break
