@@ -248,6 +248,8 @@ def main():
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(s, on_signal)
 
+    # Absolute: tests/system/leftovers.py finds our QEMU by this directory in its command line.
+    args.workdir = os.path.abspath(args.workdir)
     os.makedirs(args.workdir, exist_ok=True)
     boot = os.path.join(args.workdir, f"{args.name}.bin")
     log_path = os.path.join(args.workdir, f"{args.name}.log")
