@@ -162,7 +162,7 @@ class Judge:
 
 
 def run(args, judge, qemu, log_path):
-    """Runs QEMU to the end of the test; returns (verdict or None, why it ended, lines, tail)."""
+    """Runs QEMU to the end of the test (verdict in judge); returns (why reading stopped, lines, tail)."""
     sends = []
     for s in args.send:
         pat, text = s.split("=>", 1)
@@ -224,10 +224,13 @@ def run(args, judge, qemu, log_path):
                         if not s[2] and s[0].search(line):
                             s[2] = True
                             time.sleep(0.05)
-                            for b in s[1]:
-                                proc.stdin.write(bytes([b]))
-                                proc.stdin.flush()
-                                time.sleep(0.01)
+                            try:
+                                for b in s[1]:
+                                    proc.stdin.write(bytes([b]))
+                                    proc.stdin.flush()
+                                    time.sleep(0.01)
+                            except BrokenPipeError:
+                                pass  # QEMU is gone: reading sees the end of its output next
     finally:
         gone = kill_group(proc)
     # A last line without a newline is judged like any other.
