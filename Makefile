@@ -3,11 +3,15 @@
 #   make test    install what is missing, build everything, run unit and system tests
 #   make bench   micro-benchmarks under -icount; writes build/bench/results.json
 #   make debug   like run, but QEMU waits for GDB; prints the command to attach
+#   make soak    the chaos guest with SOAK_SEEDS (50) random seeds, one QEMU run each; stops at the
+#                first failure and prints its seed (SOAK_SEED_LIST=0x..,0x.. repeats given seeds)
 BUILD ?= build
 ARCH ?= aarch64
 SMP ?= 4
 MEM ?= 1G
 JOBS ?= $(shell nproc)
+SOAK_SEEDS ?= 50
+SOAK_SEED_LIST ?=
 VMS ?= configs/vms/echo.toml configs/vms/hello.toml configs/vms/smp.toml
 
 HOST_DIR := $(BUILD)/host
@@ -18,7 +22,7 @@ RUN_IMAGE := $(BUILD)/run/cxvisor-run.bin
 QEMU := qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu cortex-a72 \
         -smp $(SMP) -m $(MEM) -nographic -nic none
 
-.PHONY: all setup host host-configure tools image run debug test bench clean
+.PHONY: all setup host host-configure tools image run debug test bench soak clean
 all: host image
 
 setup:
@@ -58,6 +62,10 @@ test: host image
 
 bench: tools image
 	@python3 bench/run.py --build $(BUILD) --arch $(ARCH)
+
+soak: tools image
+	@python3 scripts/soak.py --build $(BUILD) --arch $(ARCH) --seeds $(SOAK_SEEDS) --jobs $(JOBS) \
+	    $(if $(SOAK_SEED_LIST),--seed-list $(SOAK_SEED_LIST))
 
 clean:
 	rm -rf $(BUILD)

@@ -13,10 +13,20 @@ import argparse
 import json
 import os
 import re
+import select
+import signal
 import subprocess
 import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "system"))
+from procs import group_members  # noqa: E402
 
 ICOUNT = "shift=0,align=off,sleep=off"
+QEMU_TIME_LIMIT = 60  # seconds per QEMU run
+
+# Process groups of every QEMU this script started; each must be empty at exit.
+g_qemu_groups = []
 
 
 def run(cmd, timeout=120):
@@ -26,20 +36,64 @@ def run(cmd, timeout=120):
 
 
 def qemu(kernel, el2, smp=1):
+    """Runs the bench guest under QEMU until it reports (or QEMU_TIME_LIMIT); returns its console.
+
+    The bench guest powers itself off (PSCI SYSTEM_OFF), but under cxvisor only the VM stops and
+    QEMU runs on, so the run is cut short once the results are printed. QEMU runs in its own
+    process group, which is killed and reaped here on every path: a `timeout` wrapper killed
+    from Python (as before) leaves QEMU itself running.
+    """
     machine = "virt,virtualization=on,gic-version=3" if el2 else "virt,gic-version=3"
-    # The bench guest powers itself off (PSCI SYSTEM_OFF); under cxvisor only the VM stops, so the
-    # run is cut short once the results are printed.
-    cmd = ["timeout", "60", "qemu-system-aarch64", "-M", machine, "-cpu", "cortex-a72", "-smp", str(smp),
-           "-m", "1G", "-nographic", "-nic", "none", "-icount", ICOUNT, "-kernel", kernel]
-    out = []
-    with subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as p:
-        for raw in p.stdout:
-            line = raw.decode("utf-8", "replace").rstrip("\r\n")
-            out.append(line)
-            if "TEST bench PASS" in line or "TEST bench FAIL" in line or "PANIC" in line:
-                p.kill()
+    cmd = ["qemu-system-aarch64", "-M", machine, "-cpu", "cortex-a72", "-smp", str(smp),
+           "-m", "1G", "-nographic", "-nic", "none", "-icount", ICOUNT, "-kernel", os.path.abspath(kernel)]
+    out, buf = [], b""
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    g_qemu_groups.append(p.pid)
+    deadline = time.monotonic() + QEMU_TIME_LIMIT
+    try:
+        done = False
+        while not done:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                out.append(f"bench: QEMU time limit ({QEMU_TIME_LIMIT} s) reached")
                 break
+            ready, _, _ = select.select([p.stdout], [], [], min(left, 0.5))
+            if not ready:
+                continue
+            chunk = os.read(p.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            buf += chunk
+            while b"\n" in buf:
+                raw, buf = buf.split(b"\n", 1)
+                line = raw.decode("utf-8", "replace").rstrip("\r")
+                out.append(line)
+                if "TEST bench PASS" in line or "TEST bench FAIL" in line or "PANIC" in line:
+                    done = True
+    finally:
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.wait()
+        p.stdout.close()
+    if buf:
+        out.append(buf.decode("utf-8", "replace"))
     return out
+
+
+def survivors():
+    """QEMU process groups of this script that still have a live member (after a short grace)."""
+    left = []
+    for pgid in g_qemu_groups:
+        for _ in range(50):
+            if not group_members(pgid):
+                break
+            time.sleep(0.02)
+        else:
+            left.append(pgid)
+    return left
 
 
 def parse(lines):
@@ -104,5 +158,20 @@ def main():
     return 0
 
 
+def main_checked():
+    def on_signal(signum, _frame):
+        raise SystemExit(f"bench: stopped by {signal.Signals(signum).name}")
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    try:
+        status = main()
+    finally:
+        left = survivors()
+        if left:
+            print(f"bench: FAIL: QEMU process group(s) {left} still alive after the run", file=sys.stderr)
+    return 1 if left else status
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_checked())

@@ -1,29 +1,62 @@
 #!/usr/bin/env python3
 """Boot cxvisor on QEMU with a set of VM configs and judge the serial console.
 
-A run passes when every --expect pattern has appeared (each a regex, any order) and no --reject
-pattern has; it fails on a reject pattern, on QEMU exiting early, or at the hard --timeout.
-Default reject patterns catch hypervisor panics and any guest "TEST <name> FAIL".
+The console is read to the end of the run, not just until the expected lines appear, so that a
+PANIC printed after the last expected line still fails the test:
+
+  1. until every --expect pattern (regexes, any order) has appeared;
+  2. then on, until every VM the boot log announced has printed its terminal line (powered off,
+     stopped, not started, failed to boot, restart failed) and a short grace period has passed
+     quietly, or until the console has been quiet for --settle seconds;
+  (every VM ended and --settle quiet seconds with an expected line still missing fails at once;)
+
+all bounded by --timeout. A --reject pattern (and by default PANIC, a guest's "TEST x FAIL", an
+unexpected EL2 exception or interrupt) anywhere in the log fails the run, including in a last line
+that has no newline. QEMU exiting by itself is fine once every expected line has been seen (with
+status 0: a guest may power the machine off), a failure before. QEMU runs in its own process group,
+which is killed and reaped at the end, on any error and on SIGTERM/SIGINT/SIGHUP; a member of that
+group still alive afterwards fails the run.
+
 The console log is kept next to the boot image for post-mortems.
 """
 import argparse
 import os
 import re
 import select
+import shlex
+import signal
 import subprocess
 import sys
 import time
 
+from procs import group_members
+
 DEFAULT_REJECT = [r"PANIC", r"TEST \S+ FAIL", r"unexpected EL2 exception", r"unexpected interrupt"]
 
+# What cxvisor prints about each VM of the package (src/vmm/main.cpp create_vms, src/vm/vm.cpp
+# finish_stop): one announcement when the VM is created, and one line when it is gone for good. A
+# reset ("reset (...), restarting") is not the end.
+VM_ANNOUNCED = re.compile(r"cxvisor: vm (\d+) \(.*?\): \d+ vCPU\(s\) \[")
+VM_ENDED = re.compile(r"cxvisor: vm (\d+) \(.*?\)(?:: powered off \(|: stopped \(|: restart failed: "
+                      r"| not started: | failed to boot: )")
 
-def main():
+# Once every announced VM has ended, a little more quiet time catches a panic in cxvisor's own
+# idle path; a second-long settle would cost every test that much for nothing.
+ENDED_GRACE = 0.3
+
+
+class Stop(Exception):
+    """Raised by the signal handler: kill QEMU's group and report."""
+
+
+def parse_args():
     ap = argparse.ArgumentParser()
     ap.add_argument("--name", required=True)
-    ap.add_argument("--vmconfig", required=True, help="path to cxv-vmconfig")
-    ap.add_argument("--image", required=True, help="cxvisor.bin")
-    ap.add_argument("--guests", required=True, help="directory with the guest binaries")
-    ap.add_argument("--configs", required=True, help="directory with the VM .toml files")
+    ap.add_argument("--vmconfig", help="path to cxv-vmconfig")
+    ap.add_argument("--image", help="cxvisor.bin")
+    ap.add_argument("--guests", action="append", default=[],
+                    help="directory with the guest binaries (repeatable: searched in order)")
+    ap.add_argument("--configs", help="directory with the VM .toml files")
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--smp", type=int, default=2)
     ap.add_argument("--mem", default="1G")
@@ -31,88 +64,227 @@ def main():
     ap.add_argument("--expect", action="append", default=[])
     ap.add_argument("--reject", action="append", default=[])
     ap.add_argument("--no-default-reject", action="store_true")
+    ap.add_argument("--before", action="append", default=[],
+                    help="FIRST=>LATER: FIRST must appear, and before any line matching LATER")
     ap.add_argument("--send", action="append", default=[],
                     help="REGEX=>TEXT: once REGEX has appeared, type TEXT (\\r, \\x1c escapes allowed)")
-    ap.add_argument("--timeout", type=float, default=60)
+    ap.add_argument("--timeout", type=float, default=60, help="hard limit for the whole run (s)")
+    ap.add_argument("--settle", type=float, default=1.5,
+                    help="after the expected lines: stop once the console has been quiet this long (s)")
     ap.add_argument("--qemu-extra", default="")
+    # Harness self-tests: run this command instead of QEMU ("{kernel}" is replaced by the boot
+    # image's path); no boot image is built.
+    ap.add_argument("--qemu-cmd", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if not args.qemu_cmd:
+        for need in ("vmconfig", "image", "configs"):
+            if not getattr(args, need):
+                ap.error(f"--{need} is required")
+        if not args.guests:
+            ap.error("--guests is required")
+    return args
 
-    os.makedirs(args.workdir, exist_ok=True)
-    boot = os.path.join(args.workdir, f"{args.name}.bin")
-    log_path = os.path.join(args.workdir, f"{args.name}.log")
+
+def build_boot_image(args, boot):
     configs = [os.path.join(args.configs, v + ".toml") for v in args.vm]
-    cmd = [args.vmconfig, "--cpus", str(args.smp), "--search-path", args.guests, "--image", args.image,
-           "-o", boot] + configs
-    r = subprocess.run(cmd, capture_output=True, text=True)
+    cmd = [args.vmconfig, "--cpus", str(args.smp), "--image", args.image, "-o", boot]
+    for g in args.guests:
+        cmd += ["--search-path", g]
+    r = subprocess.run(cmd + configs, capture_output=True, text=True)
     if r.returncode != 0:
         print("cxv-vmconfig failed:\n" + r.stdout + r.stderr)
-        return 1
+        return False
+    return True
 
-    qemu = ["qemu-system-aarch64", "-M", "virt,virtualization=on,gic-version=3", "-cpu", "cortex-a72",
-            "-smp", str(args.smp), "-m", args.mem, "-nographic", "-nic", "none", "-kernel", boot]
-    qemu += args.qemu_extra.split()
-    expect = [re.compile(p) for p in args.expect]
-    reject = [re.compile(p) for p in args.reject + ([] if args.no_default_reject else DEFAULT_REJECT)]
+
+def kill_group(proc):
+    """SIGKILL QEMU's whole process group, reap QEMU; True when nothing of the group is left."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        return False
+    # Members other than QEMU itself (none expected) are not our children; give the kernel a moment.
+    for _ in range(50):
+        if not group_members(proc.pid):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+class Judge:
+    """Checks console lines against the test's patterns and tracks which VMs have ended."""
+
+    def __init__(self, args):
+        self.expect = [re.compile(p) for p in args.expect]
+        self.expect_text = list(args.expect)
+        self.reject = [re.compile(p) for p in args.reject + ([] if args.no_default_reject else DEFAULT_REJECT)]
+        self.before = []  # (index of FIRST in expect, LATER)
+        for b in args.before:
+            first, later = b.split("=>", 1)
+            self.before.append((len(self.expect), re.compile(later), later))
+            self.expect.append(re.compile(first))
+            self.expect_text.append(first)
+        self.seen = [False] * len(self.expect)
+        self.announced, self.ended = set(), set()
+        self.verdict = None  # the first failure
+
+    def line(self, line):
+        for p in self.reject:
+            if p.search(line) and self.verdict is None:
+                self.verdict = f"rejected line: {line!r}"
+        for first, later, ltext in self.before:
+            if later.search(line) and not self.seen[first] and not self.expect[first].search(line) \
+                    and self.verdict is None:
+                self.verdict = f"{line!r} (matches {ltext!r}) came before {self.expect_text[first]!r}"
+        for i, p in enumerate(self.expect):
+            if not self.seen[i] and p.search(line):
+                self.seen[i] = True
+        m = VM_ANNOUNCED.search(line)
+        if m:
+            self.announced.add(m.group(1))
+        m = VM_ENDED.search(line)
+        if m:
+            self.announced.add(m.group(1))  # "not started" is both
+            self.ended.add(m.group(1))
+
+    def all_seen(self):
+        return all(self.seen)
+
+    def all_vms_ended(self):
+        return bool(self.announced) and self.announced <= self.ended
+
+    def missing(self):
+        return [self.expect_text[i] for i, s in enumerate(self.seen) if not s]
+
+
+def run(args, judge, qemu, log_path):
+    """Runs QEMU to the end of the test (verdict in judge); returns (why reading stopped, lines, tail)."""
     sends = []
     for s in args.send:
         pat, text = s.split("=>", 1)
         sends.append([re.compile(pat), text.encode().decode("unicode_escape").encode("latin-1"), False])
 
-    seen = [False] * len(expect)
     start = time.monotonic()
-    proc = subprocess.Popen(qemu, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    last_output = start
+    proc = subprocess.Popen(qemu, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)
     buf = b""
     lines = []
-    verdict = None
-    with open(log_path, "wb") as log:
-        while verdict is None:
-            left = args.timeout - (time.monotonic() - start)
-            if left <= 0:
-                verdict = f"timeout after {args.timeout:.0f} s"
-                break
-            ready, _, _ = select.select([proc.stdout], [], [], min(left, 0.5))
-            if not ready:
-                if proc.poll() is not None:
-                    verdict = f"QEMU exited with status {proc.returncode}"
-                continue
-            chunk = os.read(proc.stdout.fileno(), 65536)
-            if not chunk:
-                verdict = f"QEMU exited with status {proc.wait()}"
-                break
-            log.write(chunk)
-            buf += chunk
-            while b"\n" in buf:
-                raw, buf = buf.split(b"\n", 1)
-                line = raw.decode("utf-8", "replace").rstrip("\r")
-                lines.append(line)
-                for p in reject:
-                    if p.search(line):
-                        verdict = f"rejected line: {line!r}"
-                for i, p in enumerate(expect):
-                    if not seen[i] and p.search(line):
-                        seen[i] = True
-                for s in sends:
-                    if not s[2] and s[0].search(line):
-                        s[2] = True
-                        time.sleep(0.05)
-                        for b in s[1]:
-                            proc.stdin.write(bytes([b]))
-                            proc.stdin.flush()
-                            time.sleep(0.01)
-                if verdict is None and all(seen):
-                    verdict = "ok"
+    ended_by = None
+    try:
+        with open(log_path, "wb") as log:
+            while ended_by is None and judge.verdict is None:
+                now = time.monotonic()
+                if now - start >= args.timeout:
+                    if judge.all_seen():
+                        ended_by = f"timeout after {args.timeout:.0f} s: the console never went quiet"
+                    else:
+                        ended_by = f"timeout after {args.timeout:.0f} s"
+                    judge.verdict = judge.verdict or ended_by
+                    break
+                quiet = now - last_output
+                if not judge.all_seen() and judge.all_vms_ended() and quiet >= args.settle:
+                    # Nothing is left to print them: fail now rather than at the timeout.
+                    judge.verdict = "every VM ended without every expected line appearing"
+                    ended_by = "every VM ended"
+                    break
+                if judge.all_seen():
+                    if judge.all_vms_ended() and quiet >= ENDED_GRACE:
+                        ended_by = "every VM ended"
+                        break
+                    if quiet >= args.settle:
+                        ended_by = f"console quiet for {args.settle:g} s"
+                        break
+                ready, _, _ = select.select([proc.stdout], [], [], 0.05)
+                if not ready:
+                    continue
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                if not chunk:
+                    status = proc.wait()
+                    if not judge.all_seen():
+                        judge.verdict = f"QEMU exited with status {status} before every expected line appeared"
+                    elif status != 0:
+                        judge.verdict = f"QEMU exited with status {status}"
+                    ended_by = f"QEMU exited with status {status}"
+                    break
+                last_output = time.monotonic()
+                log.write(chunk)
+                log.flush()
+                buf += chunk
+                while b"\n" in buf:
+                    raw, buf = buf.split(b"\n", 1)
+                    line = raw.decode("utf-8", "replace").rstrip("\r")
+                    lines.append(line)
+                    judge.line(line)
+                    for s in sends:
+                        if not s[2] and s[0].search(line):
+                            s[2] = True
+                            time.sleep(0.05)
+                            try:
+                                for b in s[1]:
+                                    proc.stdin.write(bytes([b]))
+                                    proc.stdin.flush()
+                                    time.sleep(0.01)
+                            except BrokenPipeError:
+                                pass  # QEMU is gone: reading sees the end of its output next
+    finally:
+        gone = kill_group(proc)
+    # A last line without a newline is judged like any other.
+    tail = buf.decode("utf-8", "replace").rstrip("\r")
+    if tail:
+        judge.line(tail)
+    if not gone and judge.verdict is None:
+        judge.verdict = f"QEMU's process group {proc.pid} survived SIGKILL"
+    return ended_by, lines, tail
+
+
+def main():
+    args = parse_args()
+
+    def on_signal(signum, _frame):
+        raise Stop(signal.Signals(signum).name)
+
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(s, on_signal)
+
+    # Absolute: tests/system/leftovers.py finds our QEMU by this directory in its command line.
+    args.workdir = os.path.abspath(args.workdir)
+    os.makedirs(args.workdir, exist_ok=True)
+    boot = os.path.join(args.workdir, f"{args.name}.bin")
+    log_path = os.path.join(args.workdir, f"{args.name}.log")
+    if args.qemu_cmd:
+        qemu = [a.replace("{kernel}", boot) for a in shlex.split(args.qemu_cmd)]
+    else:
+        if not build_boot_image(args, boot):
+            return 1
+        qemu = ["qemu-system-aarch64", "-M", "virt,virtualization=on,gic-version=3", "-cpu", "cortex-a72",
+                "-smp", str(args.smp), "-m", args.mem, "-nographic", "-nic", "none", "-kernel", boot]
+        qemu += args.qemu_extra.split()
+
+    judge = Judge(args)
+    start = time.monotonic()
+    try:
+        ended_by, lines, tail = run(args, judge, qemu, log_path)
+    except Stop as e:
+        print(f"FAIL {args.name}: stopped by {e} (QEMU killed)")
+        return 1
     elapsed = time.monotonic() - start
-    proc.kill()
-    proc.wait()
-    if verdict == "ok":
-        print(f"PASS {args.name} ({elapsed:.1f} s, {len(lines)} console lines)")
+    if judge.verdict is None and not judge.all_seen():
+        judge.verdict = "not every expected line appeared"
+    ended = f"{len(judge.ended & judge.announced)}/{len(judge.announced)} VMs ended"
+    if judge.verdict is None:
+        print(f"PASS {args.name} ({elapsed:.1f} s, {len(lines)} console lines, {ended}; stopped reading: {ended_by})")
         return 0
-    print(f"FAIL {args.name}: {verdict} ({elapsed:.1f} s)")
-    missing = [args.expect[i] for i, s in enumerate(seen) if not s]
+    print(f"FAIL {args.name}: {judge.verdict} ({elapsed:.1f} s, {ended})")
+    missing = judge.missing()
     if missing:
         print("never seen: " + ", ".join(repr(m) for m in missing))
     print("---- console (last 60 lines) ----")
-    print("\n".join(lines[-60:] + ([buf.decode("utf-8", "replace")] if buf else [])))
+    print("\n".join(lines[-60:] + ([tail + "  <no newline>"] if tail else [])))
     print(f"---- full log: {log_path}")
     return 1
 
