@@ -403,6 +403,21 @@ u32 Vgic::queued_count(u16 vcpu) {
     return n;
 }
 
+bool Vgic::lists_consistent() {
+    SpinlockGuard g(m_lock);
+    u32 listed = 0, claimed = 0;
+    const u32 total = m_vcpu_count * PrivateCount + m_spi_count;
+    for (u32 v = 0; v < m_vcpu_count; ++v) {
+        const VIrq* prev = nullptr;
+        for (const VIrq* irq = m_vcpus[v].head; irq; prev = irq, irq = irq->next) {
+            if (irq->prev != prev || irq->queued_on != v || ++listed > total) return false;
+        }
+        for (const VIrq& irq : m_vcpus[v].priv) claimed += irq.queued_on != NoVcpu;
+    }
+    for (u32 i = 0; i < m_spi_count; ++i) claimed += m_spis[i].queued_on != NoVcpu;
+    return listed == claimed;
+}
+
 VcpuSet Vgic::take_kicks() {
     SpinlockGuard g(m_lock);
     VcpuSet k = m_kicks;

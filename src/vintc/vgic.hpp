@@ -118,6 +118,9 @@ public:
     Result<VIrq> irq_state(u32 intid, u16 vcpu = 0);
     // Number of interrupts on v's pending list (tests, debug dumps).
     u32 queued_count(u16 vcpu);
+    // Checks the pending lists: links consistent, each entry's queued_on names its list, every
+    // interrupt that claims a list is on it exactly once. False means a cxvisor bug (tests).
+    bool lists_consistent();
 
 private:
     static constexpr u32 GicdCtlrEnableGrp0 = 1u << 0; // GICD_CTLR with DS = 1
