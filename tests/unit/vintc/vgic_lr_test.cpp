@@ -447,3 +447,34 @@ TEST(VgicConcurrency, SourcesRegistersAndVcpusInParallel) {
     EXPECT_EQ(g->queued_count(0) + g->queued_count(1), 0u);
     EXPECT_FALSE(g->has_pending(0) || g->has_pending(1));
 }
+
+TEST(VgicRouting, GroupZeroUsesItsOwnEnableAndLrGroup) {
+    auto g = make(1, 32);
+    setup_spi(*g, 40, 0x80, Cfg::Edge);
+    wr(*g, word(IGROUPR, 40), 0); // back to group 0
+    wr(*g, GICD_CTLR, 0x2);       // only group 1 enabled
+    ASSERT_TRUE(g->raise(40).is_ok());
+    EXPECT_FALSE(g->has_pending(0));
+    wr(*g, GICD_CTLR, 0x1); // group 0 on
+    EXPECT_EQ(g->take_kicks(), VcpuSet::of(0));
+    Lrs l = flush(*g, 0, 4);
+    ASSERT_EQ(l.f.used, 1u);
+    EXPECT_FALSE(l.lr[0].group1);
+    fold(*g, 0, l, {LrState::Invalid});
+}
+
+TEST(VgicRouting, IrouterMatchesAllAffinityLevels) {
+    VgicConfig c = config(3, 32);
+    c.mpidr[0] = 0x000;
+    c.mpidr[1] = 0x100;                 // Aff1 = 1, Aff0 = 0
+    c.mpidr[2] = (1ull << 32) | 0x100;  // Aff3 = 1, Aff1 = 1
+    auto g = make(c);
+    wr(*g, IROUTER + 8 * 40, 0x100, 8);
+    EXPECT_EQ(state(*g, 40).target, 1u);
+    wr(*g, IROUTER + 8 * 40, (1ull << 32) | 0x100, 8);
+    EXPECT_EQ(state(*g, 40).target, 2u);
+    wr(*g, IROUTER + 8 * 40, 0x10100, 8); // Aff2 = 1: nobody
+    EXPECT_EQ(state(*g, 40).target, NoVcpu);
+    wr(*g, IROUTER + 8 * 40, 0, 8);
+    EXPECT_EQ(state(*g, 40).target, 0u);
+}
