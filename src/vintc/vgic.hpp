@@ -102,6 +102,9 @@ public:
     // software ones, then lower INTID. Level and HW interrupts are never shown pending+active; a
     // level !hw LR asks for an EOI maintenance interrupt so the line is re-sampled. An edge
     // interrupt shown pending gives its latch to the LR (fold takes it back if still pending).
+    // `out` has room for nr_lrs entries. Interrupts found on v's list that now belong elsewhere
+    // are moved first (VgicFlush::kick). A flush of a vCPU whose last flush was not folded, or of
+    // a vCPU the VM does not have, is a cxvisor bug and panics (so is such a fold).
     VgicFlush flush(u16 vcpu, VgicLr* out, u32 nr_lrs);
     // Takes back what the hardware left in the LRs filled by the last flush(v): lrs[0..used) as
     // read back (an LR whose bit is set in `elrsr` is free: its contents need not be read), and
