@@ -228,7 +228,8 @@ u32 Vgic::gicd_typer() const {
 }
 
 Result<u64> Vgic::dist_access(u64 offset, unsigned width, const u64* wv) {
-    switch (offset) {
+    // By word: a narrow access inside a register is a bad width, not a reserved offset.
+    switch (offset & ~3ull) {
     case GICD_CTLR:
         if (width != 4) return Error::InvalidArgument;
         if (wv) {
@@ -314,7 +315,7 @@ Result<u64> Vgic::redist_access(u16 vcpu, u64 offset, unsigned width, const u64*
         return u64(0);
     }
     VcpuState& c = m_vcpus[vcpu];
-    switch (offset) {
+    switch (offset & ~3ull) { // by word, as in dist_access
     case GICR_CTLR: // EnableLPIs is RES0 without LPIs; RWP/UWP read 0 (writes complete at once)
     case GICR_IIDR:
     case GICR_WAKER:

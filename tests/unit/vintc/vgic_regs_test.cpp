@@ -29,6 +29,8 @@ TEST(VgicDist, CtlrHasAreAndDsSetRwpClearAndGroupEnables) {
     EXPECT_EQ(g->dist_read(GICD_CTLR, 8).error(), Error::InvalidArgument);
     EXPECT_EQ(g->dist_read(GICD_CTLR, 1).error(), Error::InvalidArgument);
     EXPECT_EQ(g->dist_write(GICD_CTLR, 2, 3).error(), Error::InvalidArgument);
+    EXPECT_EQ(g->dist_read(GICD_CTLR + 1, 1).error(), Error::InvalidArgument); // inside a register
+    EXPECT_EQ(g->dist_read(GICD_TYPER + 2, 2).error(), Error::InvalidArgument);
     EXPECT_EQ(g->unimplemented_accesses(), 0u);
 }
 
@@ -265,6 +267,9 @@ TEST(VgicRedist, WakerProcessorSleepAndChildrenAsleep) {
     EXPECT_EQ(rrd(*g, 0, GICR_WAKER), 0x6u);
     EXPECT_EQ(g->redist_write(0, GICR_WAKER, 8, 0).error(), Error::InvalidArgument); // misaligned
     EXPECT_EQ(g->redist_write(0, GICR_WAKER, 2, 0).error(), Error::InvalidArgument);
+    EXPECT_EQ(g->redist_read(0, GICR_WAKER + 1, 1).error(), Error::InvalidArgument);
+    EXPECT_EQ(g->redist_read(0, GICR_TYPER + 5, 1).error(), Error::InvalidArgument);
+    EXPECT_EQ(g->unimplemented_accesses(), 0u);
 }
 
 TEST(VgicRedist, CtlrAndLpiRegistersAreRazWi) {
