@@ -3,6 +3,7 @@
 #   make test    install what is missing, build everything, run unit and system tests
 #   make bench   micro-benchmarks under -icount; writes build/bench/results.json
 #   make debug   like run, but QEMU waits for GDB; prints the command to attach
+#   make fuzz    libFuzzer on the image's VM-package checks for FUZZ_TIME seconds (clang++-14)
 BUILD ?= build
 ARCH ?= aarch64
 SMP ?= 4
@@ -18,7 +19,7 @@ RUN_IMAGE := $(BUILD)/run/cxvisor-run.bin
 QEMU := qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu cortex-a72 \
         -smp $(SMP) -m $(MEM) -nographic -nic none
 
-.PHONY: all setup host host-configure tools image run debug test bench clean
+.PHONY: all setup host host-configure tools image run debug test bench clean fuzz
 all: host image
 
 setup:
@@ -58,6 +59,20 @@ test: host image
 
 bench: tools image
 	@python3 bench/run.py --build $(BUILD) --arch $(ARCH)
+
+# Opt-in, not part of test: its own clang build in $(BUILD)/fuzz, seeded with a package that the
+# real cxv-vmconfig builds from tests/fuzz/seed.toml; the corpus it grows is kept there.
+FUZZ_DIR := $(BUILD)/fuzz
+FUZZ_TIME ?= 60
+fuzz: tools
+	@cmake -S . -B $(FUZZ_DIR) -G Ninja -DCXV_TARGET=host -DCXV_FUZZ=ON \
+	    -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_ASM_COMPILER=clang-14 >/dev/null
+	@ninja -C $(FUZZ_DIR) -j $(JOBS) package_fuzz
+	@mkdir -p $(FUZZ_DIR)/seed $(FUZZ_DIR)/corpus
+	@head -c 8192 /dev/zero | tr '\0' '\252' > $(FUZZ_DIR)/seed/seed-kernel.bin
+	@head -c 4096 /dev/zero | tr '\0' '\021' > $(FUZZ_DIR)/seed/seed-ramdisk.bin
+	@$(VMCONFIG) --cpus 2 --search-path $(FUZZ_DIR)/seed -o $(FUZZ_DIR)/corpus/seed.bin tests/fuzz/seed.toml
+	$(FUZZ_DIR)/tests/fuzz/package_fuzz -max_total_time=$(FUZZ_TIME) -print_final_stats=1 $(FUZZ_DIR)/corpus
 
 clean:
 	rm -rf $(BUILD)
