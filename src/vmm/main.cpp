@@ -77,21 +77,24 @@ const vm_package::PackageHeader* find_package(u64 image_size) {
     return h.value();
 }
 
-// The heap holds what create_vms allocates per VM (the Vm, its vCPUs, its emulated devices), so
-// its size follows the package instead of a fixed figure that a small machine cannot spare.
-// Records are counted within the format's limits; package_check_vm rejects the others later.
-usize heap_bytes_for(const vm_package::PackageHeader* h) {
+// The heap holds what create_vms allocates per VM (the Vm, its vCPUs, its emulated devices). Its
+// size follows the machine and the package instead of a fixed 8 MiB that a 16 MiB machine cannot
+// spare: 1/32 of RAM up to 8 MiB (room for what other objects VMs may come to need), and never
+// less than this package needs. Records are counted within the format's limits; package_check_vm
+// rejects the others later.
+usize heap_bytes_for(const vm_package::PackageHeader* h, u64 ram_total) {
     constexpr usize OVERHEAD = 64; // kmalloc header and rounding, per allocation
-    constexpr usize SLACK = 64 * KiB;
-    usize bytes = SLACK;
-    if (!h) return bytes;
-    auto* recs = reinterpret_cast<const vm_package::VmRecord*>(reinterpret_cast<const u8*>(h) + h->vm_records);
-    for (u32 i = 0; i < h->vm_count; ++i) {
+    constexpr usize SLACK = 64 * KiB, MOST = 8 * MiB;
+    usize need = SLACK;
+    auto* recs = h ? reinterpret_cast<const vm_package::VmRecord*>(reinterpret_cast<const u8*>(h) + h->vm_records)
+                   : nullptr;
+    for (u32 i = 0; h && i < h->vm_count; ++i) {
         u32 cpus = recs[i].cpu_num < vm_package::MAX_VCPUS ? recs[i].cpu_num : vm_package::MAX_VCPUS;
         u32 uarts = recs[i].emu_count < vm_package::MAX_EMU_DEVICES ? recs[i].emu_count : vm_package::MAX_EMU_DEVICES;
-        bytes += sizeof(Vm) + OVERHEAD + cpus * (sizeof(Vcpu) + OVERHEAD) + uarts * (sizeof(Pl011) + OVERHEAD);
+        need += sizeof(Vm) + OVERHEAD + cpus * (sizeof(Vcpu) + OVERHEAD) + uarts * (sizeof(Pl011) + OVERHEAD);
     }
-    return align_up(bytes, FRAME_SIZE);
+    usize share = ram_total / 32 < MOST ? usize(ram_total / 32) : MOST;
+    return align_up(need > share ? need : share, FRAME_SIZE);
 }
 
 // Creates and boots every VM of the package that passes its checks; returns how many booted.
@@ -221,7 +224,7 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
     // What cxvisor itself needs before any VM: its image and the VM package (as loaded), the DTB,
     // the frame bitmap, its page tables and the heap. Reported when the machine has less.
     const vm_package::PackageHeader* package = find_package(image_size);
-    usize heap_bytes = heap_bytes_for(package);
+    usize heap_bytes = heap_bytes_for(package, ram_total);
     u64 image_end = u64(_start) + align_up(image_size, FRAME_SIZE); // the loader puts it low in RAM
     auto too_little_ram = [&](const char* what, Error e) {
         power_off("not enough RAM for cxvisor itself: %s failed (%s); the machine has %lu MiB, cxvisor needs its "
