@@ -1,12 +1,16 @@
 // The image's package checks (src/vmm/package.cpp): a package cxv-vmconfig built opens and every
 // record of it passes; every corruption of the header or of one field of a record is rejected with
 // a reason that names the VM and the field, never read through; a bad record stops only its VM.
-// Then a property pass: thousands of seeded random mutations of a valid package must never crash
+// Vm::create keeps the checks that depend on the machine: here, free RAM. Then a property pass: thousands of seeded random mutations of a valid package must never crash
 // the checks (ASan/UBSan), and every record they accept must satisfy an independent invariant
 // checker (package_invariant.hpp).
+#include "host_console.hpp"
+#include "kernel/percpu.hpp"
 #include "package_invariant.hpp"
 #include "vmconfig.hpp"
 #include "vmm/package.hpp"
+#include "vmm/vmm.hpp"
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <gtest/gtest.h>
@@ -17,7 +21,6 @@ namespace vp = vm_package;
 
 namespace {
 
-constexpr u32 MAX_CPUS = 16; // what the image passes (kernel/percpu.hpp)
 constexpr u64 RAM = 0x4000'0000, RAM_SIZE = 0x100'0000, ENTRY = 0x4008'0000;
 constexpr u64 IDENT = 0x7000'0000, RESERVED = 0x6000'0000, UART = 0x0900'0000, RTC = 0x0901'0000;
 
@@ -293,6 +296,82 @@ TEST(PackageRecord, EntryPointInExecutableRam) {
     EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.entry_point = IDENT; }, "entry point 70000000 is not inside an executable RAM region");
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { region(p, r, 2).flags = 7, r.entry_point = RESERVED; }, "entry point 60000000");
     EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.entry_point = RAM + RAM_SIZE; }, "entry point 41000000");
+}
+
+// --- what stays with Vm::create: the machine's free RAM ---------------------------------------------
+
+namespace {
+
+// A VM record checked by package_check_vm, created on the fake machine with HOST_RAM of RAM.
+struct VmOnSmallMachine : testing::Test {
+    static constexpr u64 HOST_RAM = 8 * MiB;
+    HostOwnedRanges owned;
+    vmconfig::Bytes pkg;
+    PhysRange ram{};
+
+    void SetUp() override {
+        static u8* mem = static_cast<u8*>(std::aligned_alloc(2 * MiB, HOST_RAM));
+        fake::reset();
+        sched_set_cpu_count(2);
+        for (unsigned c = 0; c < 2; ++c) fake::use_cpu(c), sched_init_cpu();
+        fake::use_cpu(0);
+        ram = {HostPhysAddr(u64(mem)), HOST_RAM};
+        ASSERT_TRUE(frames_init(&ram, 1, nullptr, 0).is_ok());
+        owned.ranges[owned.count++] = ram;
+        clear_captured_console();
+    }
+    Result<Vm*> create(const vmconfig::VmConfig& cfg) {
+        pkg = vmconfig::build_package({cfg});
+        const char* why = nullptr;
+        auto h = package_open(pkg.data(), pkg.size(), &why);
+        EXPECT_TRUE(h.is_ok()) << why;
+        char text[PACKAGE_WHY_SIZE];
+        auto rec = package_check_vm(*h.value(), 0, MAX_CPUS, text, sizeof text);
+        EXPECT_TRUE(rec.is_ok()) << text;
+        return Vm::create(*rec.value(), pkg.data(), 1, 2, owned);
+    }
+};
+
+} // namespace
+
+TEST_F(VmOnSmallMachine, AVmWhoseRamCanNeverBeBackedIsRefusedWithWhatToChange) {
+    usize before = frames_free_count();
+    auto vm = create(small_vm()); // 16 MiB of alloc RAM on an 8 MiB machine
+    ASSERT_TRUE(vm.is_error());
+    EXPECT_EQ(vm.error(), Error::NoMemory);
+    EXPECT_NE(captured_console().find("cxvisor: vm 1 (p): its memory regions need 16 MiB of RAM, but only 7 MiB are "
+                                      "free; give the machine more RAM (QEMU -m) or make the VM's memory_regions smaller"),
+              std::string::npos)
+        << captured_console();
+    EXPECT_EQ(frames_free_count(), before);
+    // The same VM with 4 MiB of RAM fits (RAM is still taken lazily: nothing of it yet).
+    vmconfig::VmConfig cfg = small_vm();
+    cfg.regions[0].size = 4 * MiB;
+    auto fits = create(cfg);
+    ASSERT_TRUE(fits.is_ok()) << captured_console();
+    for (u32 i = 0; i < fits.value()->vcpu_count(); ++i) sched_stop(&fits.value()->vcpu(i)->sched());
+    delete fits.value();
+    EXPECT_EQ(frames_free_count(), before);
+}
+
+TEST_F(VmOnSmallMachine, OutOfMemoryForTablesSaysWhatToChange) {
+    // Take every frame: the VM's stage-2 root cannot be allocated.
+    std::vector<HostPhysAddr> taken;
+    while (true) {
+        auto f = frames_alloc(1, FRAME_SIZE);
+        if (f.is_error()) break;
+        taken.push_back(f.value());
+    }
+    vmconfig::VmConfig cfg = small_vm();
+    cfg.regions[0].map_type = u32(vp::MapType::Identical); // no alloc RAM: the RAM check passes
+    auto vm = create(cfg);
+    ASSERT_TRUE(vm.is_error());
+    EXPECT_EQ(vm.error(), Error::NoMemory);
+    EXPECT_NE(captured_console().find("cxvisor: vm 1 (p): out of memory for its stage-2 tables (0 KiB of RAM free); "
+                                      "give the machine more RAM (QEMU -m) or start fewer VMs"),
+              std::string::npos)
+        << captured_console();
+    for (HostPhysAddr pa : taken) frames_free(pa, 1);
 }
 
 // --- property pass: seeded random mutations ---------------------------------------------------
