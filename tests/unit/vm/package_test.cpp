@@ -330,19 +330,22 @@ struct VmOnSmallMachine : testing::Test {
         EXPECT_TRUE(rec.is_ok()) << text;
         return Vm::create(*rec.value(), pkg.data(), 1, 2, owned);
     }
+    // Vm::create refuses the VM as out of memory and prints `message`.
+    void expect_no_memory(const vmconfig::VmConfig& cfg, const std::string& message) {
+        auto vm = create(cfg);
+        ASSERT_TRUE(vm.is_error());
+        EXPECT_EQ(vm.error(), Error::NoMemory);
+        EXPECT_NE(captured_console().find(message), std::string::npos) << captured_console();
+    }
 };
 
 } // namespace
 
 TEST_F(VmOnSmallMachine, AVmWhoseRamCanNeverBeBackedIsRefusedWithWhatToChange) {
     usize before = frames_free_count();
-    auto vm = create(small_vm()); // 16 MiB of alloc RAM on an 8 MiB machine
-    ASSERT_TRUE(vm.is_error());
-    EXPECT_EQ(vm.error(), Error::NoMemory);
-    EXPECT_NE(captured_console().find("cxvisor: vm 1 (p): its memory regions need 16 MiB of RAM, but only 7 MiB are "
-                                      "free; give the machine more RAM (QEMU -m) or make the VM's memory_regions smaller"),
-              std::string::npos)
-        << captured_console();
+    expect_no_memory(small_vm(), // 16 MiB of alloc RAM on an 8 MiB machine
+                     "cxvisor: vm 1 (p): its memory regions need 16 MiB of RAM, but only 7 MiB are free; give the "
+                     "machine more RAM (QEMU -m) or make the VM's memory_regions smaller");
     EXPECT_EQ(frames_free_count(), before);
     // The same VM with 4 MiB of RAM fits (RAM is still taken lazily: nothing of it yet).
     vmconfig::VmConfig cfg = small_vm();
@@ -364,13 +367,8 @@ TEST_F(VmOnSmallMachine, OutOfMemoryForTablesSaysWhatToChange) {
     }
     vmconfig::VmConfig cfg = small_vm();
     cfg.regions[0].map_type = u32(vp::MapType::Identical); // no alloc RAM: the RAM check passes
-    auto vm = create(cfg);
-    ASSERT_TRUE(vm.is_error());
-    EXPECT_EQ(vm.error(), Error::NoMemory);
-    EXPECT_NE(captured_console().find("cxvisor: vm 1 (p): out of memory for its stage-2 tables (0 KiB of RAM free); "
-                                      "give the machine more RAM (QEMU -m) or start fewer VMs"),
-              std::string::npos)
-        << captured_console();
+    expect_no_memory(cfg, "cxvisor: vm 1 (p): out of memory for its stage-2 tables (0 KiB of RAM free); give the "
+                          "machine more RAM (QEMU -m) or start fewer VMs");
     for (HostPhysAddr pa : taken) frames_free(pa, 1);
 }
 
