@@ -51,7 +51,7 @@ void cpu_common_init() {
 // A host configuration nothing can run on (too little RAM, no usable boot CPU, no VM that can
 // start): say why and power the machine off, so that QEMU exits instead of hanging. Boot CPU only.
 [[noreturn]] __attribute__((format(printf, 1, 2))) void power_off(const char* fmt, ...) {
-    char why[256];
+    char why[384];
     va_list ap;
     va_start(ap, fmt);
     vformat(why, sizeof why, fmt, ap);
@@ -225,16 +225,21 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
     // the frame bitmap, its page tables and the heap. Reported when the machine has less.
     const vm_package::PackageHeader* package = find_package(image_size);
     usize heap_bytes = heap_bytes_for(package, ram_total);
-    u64 image_end = u64(_start) + align_up(image_size, FRAME_SIZE); // the loader puts it low in RAM
-    auto too_little_ram = [&](const char* what, Error e) {
-        power_off("not enough RAM for cxvisor itself: %s failed (%s); the machine has %lu MiB, cxvisor needs its "
-                  "image and VM package (%lu KiB), %zu KiB of heap and about 1 MiB of tables, plus the VMs' RAM; "
-                  "give the machine more RAM (QEMU -m, at least %lu MiB for cxvisor alone)",
-                  what, error_name(e), ram_total / MiB, image_size / KiB, heap_bytes / KiB,
-                  align_up(image_end - g_plat.ram[0].base.value() + heap_bytes + MiB, MiB) / MiB);
+    // RAM below the image end counts as needed: a loader puts the image near the start of its bank.
+    u64 below_image = image_size;
+    for (u32 i = 0; i < g_plat.ram_count; ++i)
+        if (g_plat.ram[i].overlaps(HostPhysAddr(u64(_start)), 1))
+            below_image = u64(_start) - g_plat.ram[i].base.value() + image_size;
+    auto host_setup_failed = [&](const char* what, Error e) {
+        if (e != Error::NoMemory) power_off("%s failed: %s", what, error_name(e));
+        power_off("not enough RAM for cxvisor itself: %s failed (out of memory); the machine has %lu MiB, cxvisor "
+                  "needs its image and VM package (%lu KiB), %zu KiB of heap and about 1 MiB of tables, plus the "
+                  "VMs' RAM; give the machine more RAM (QEMU -m, at least %lu MiB for cxvisor alone)",
+                  what, ram_total / MiB, image_size / KiB, heap_bytes / KiB,
+                  align_up(below_image + heap_bytes + MiB, MiB) / MiB);
     };
     if (auto r = frames_init(ram, g_plat.ram_count, used, used_count); r.is_error())
-        too_little_ram("the frame allocator", r.error());
+        host_setup_failed("the frame allocator", r.error());
 
     arch::MmuRegion mram[PlatformInfo::kMaxRam], mdev[2 + PlatformInfo::kMaxRedistRegions];
     usize ndev = 0;
@@ -244,13 +249,13 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
         mdev[ndev++] = {g_plat.gic.redist[i].base.value(), g_plat.gic.redist[i].size, true};
     mdev[ndev++] = {g_plat.uart.mmio.base.value(), g_plat.uart.mmio.size, true};
     if (auto r = arch::mmu_init(mram, g_plat.ram_count, mdev, ndev); r.is_error())
-        too_little_ram("the EL2 page tables", r.error());
-    if (auto r = heap_init(heap_bytes); r.is_error()) too_little_ram("the heap", r.error());
+        host_setup_failed("the EL2 page tables", r.error());
+    if (auto r = heap_init(heap_bytes); r.is_error()) host_setup_failed("the heap", r.error());
 
     if (auto r = arch::gic_init({g_plat.gic.dist.base.value(), g_plat.gic.redist[0].base.value(),
                                  g_plat.gic.redist[0].size});
         r.is_error())
-        panic("GICv3: %s", error_name(r.error()));
+        host_setup_failed("the GICv3 set-up", r.error());
     irq_register(g_plat.timer.hyp_phys_intid, timer_irq, nullptr);
     irq_register(arch::SGI_KICK, kick_irq, nullptr);
     irq_register(g_plat.uart.intid, uart_irq, nullptr);
