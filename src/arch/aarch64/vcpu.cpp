@@ -186,6 +186,12 @@ void virt_cpu_init() {
     if (bits(dfr0, 35, 32)) mdcr |= bit(14);
     if (bits(dfr0, 43, 40)) mdcr |= bit(19);
     write_sysreg(mdcr_el2, mdcr);
+    // PMUSERENR_EL0 (D23.3, not switched: guest writes UNDEF): with EN = 0 the hardware would send
+    // a guest's EL0 PMU accesses to its EL1 as EC 0x18 traps, before MDCR_EL2.TPM sees them, which
+    // a CPU without a PMU never does. Enabling EL0 access here makes every one of them reach EL2
+    // and UNDEF, as ID_AA64DFR0_EL1.PMUVer = 0 says. Only EN: QEMU 7.2 lets EL0 read the cycle and
+    // event counters with CR/ER set without checking MDCR_EL2.TPM. Only where the PMU exists.
+    if (const u64 pmuver = bits(dfr0, 11, 8); pmuver != 0 && pmuver != 0xF) write_sysreg(pmuserenr_el0, 1);
     // CNTHCTL_EL2 (D13.8.x, non-VHE): EL1 may read the physical counter, but the EL1 physical timer
     // traps; guests use the virtual timer. CNTVOFF_EL2 = 0: virtual time equals physical time.
     write_sysreg(cnthctl_el2, 1);
