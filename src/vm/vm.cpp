@@ -366,7 +366,7 @@ bool Vm::handle_exit(Vcpu& vcpu, ExitReason& exit) {
         // 2. RAM allocated on demand.
         MemFlags need = exit.access == AccessKind::Write ? MemFlags::Write
                        : exit.access == AccessKind::Fetch ? MemFlags::Exec : MemFlags::Read;
-        if (exit.stage1_walk) need = need | MemFlags::Read; // a walk reads even when it updates
+        if (exit.stage1_walk) need = need | MemFlags::Read; // a walk reads, even when it also updates
         // Another vCPU of this VM may fault on the same block on another CPU right now: one maps
         // it, the other then finds it mapped (handle_fault returns true) and retries.
         Result<bool> fixed = [&] {

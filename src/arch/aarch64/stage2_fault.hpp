@@ -38,7 +38,7 @@ constexpr Kind kind_of(u64 fsc) {
 struct Info {
     Kind kind;
     bool s1ptw;       // the fault hit the hardware walk of the guest's own stage-1 tables
-    bool walk_write;  // s1ptw: the walk wanted to write (hardware Access flag / dirty update)
+    bool walk_write;  // s1ptw: the walk may have wanted to write (hardware Access flag / dirty update)
     bool hpfar_valid; // HPFAR_EL2.FIPA holds the faulting IPA
     bool far_valid;   // FAR_EL2 holds the faulting VA (FnV == 0)
 };
@@ -46,16 +46,17 @@ struct Info {
 constexpr Info classify(u64 esr) {
     const u64 fsc = esr & 0x3F;
     const bool s1ptw = esr & (1ull << 7);
-    const bool wnr = esr & (1ull << 6);
     const bool fnv = esr & (1ull << 10);
     const Kind k = kind_of(fsc);
     const bool addressable = k == Kind::Translation || k == Kind::AccessFlag || k == Kind::AddressSize;
     Info i{};
     i.kind = k;
     i.s1ptw = s1ptw;
-    // A walk only reads unless it updates a descriptor; that needs write permission, so a
-    // permission fault on a walk with WnR set is the update.
-    i.walk_write = s1ptw && wnr && k == Kind::Permission;
+    // A walk only reads unless it updates a descriptor (hardware AF/dirty, FEAT_HAFDBS). A
+    // permission fault on a walk therefore needs write permission, or read permission the RAM
+    // lacks: the walk needs both. WnR is no help here (QEMU 7.2 reports 0 for the update), so,
+    // like KVM, cxvisor does not look at it.
+    i.walk_write = s1ptw && k == Kind::Permission;
     i.hpfar_valid = addressable || (s1ptw && k == Kind::Permission);
     i.far_valid = !fnv;
     return i;

@@ -38,8 +38,8 @@ TEST(Stage2Fault, KindsOfTheFaultStatusCodes) {
 
 TEST(Stage2Fault, AStage1WalkWritesOnlyForHardwareUpdates) {
     EXPECT_FALSE(classify(dabt(0x07, S1PTW | WNR)).walk_write); // translation: the walk reads first
-    EXPECT_FALSE(classify(dabt(0x0F, S1PTW)).walk_write);
-    EXPECT_TRUE(classify(dabt(0x0F, S1PTW | WNR)).walk_write);  // AF/dirty update on a read-only page
+    EXPECT_TRUE(classify(dabt(0x0E, S1PTW)).walk_write);        // AF update on a read-only page (QEMU: WnR 0)
+    EXPECT_TRUE(classify(dabt(0x0F, S1PTW | WNR)).walk_write);
     EXPECT_FALSE(classify(dabt(0x0F, WNR)).walk_write);         // not a walk
 }
 
