@@ -206,7 +206,7 @@ private:
 
     // Rewrites the valid leaf `old` at `slot`. Changing a live entry's memory type (or output
     // address or block size, which only split() does) needs break-before-make (Arm ARM DDI0487 K.a
-    // D8.16.1 "Using break-before-make when updating translation table entries"): invalid entry,
+    // chapter D8, "Using break-before-make when updating translation table entries"): invalid entry,
     // TLB invalidation, then the new entry; otherwise TLBs may hold both (TLB conflict abort, loss
     // of coherency). Permission-only changes may be written in place.
     template <typename T> void replace(Walk<T>& w, u64* slot, u64 old, u64 d, u32 level, u64 base) {

@@ -21,8 +21,8 @@ void irq_enable(u32 intid, bool enable); // SPIs route to the calling CPU; PPIs/
 
 // Firmware: start a secondary CPU at `entry` with x0 = arg (PSCI CPU_ON over the DTB's conduit).
 Result<void> start_cpu(u64 hw_id, u64 entry, u64 arg);
-// Which Spectre workarounds the firmware below cxvisor offers (SMCCC DEN0028 F 7.5, discovered
-// as its section 7.4 prescribes: PSCI_FEATURES(SMCCC_VERSION), SMCCC_VERSION >= 1.1, then
+// Which Spectre workarounds the firmware below cxvisor offers (SMCCC DEN0028 F, SMCCC_ARCH_FEATURES; discovered
+// the way DEN0028 tells SMCCC v1.1 callers to: PSCI_FEATURES(SMCCC_VERSION), SMCCC_VERSION >= 1.1, then
 // SMCCC_ARCH_FEATURES). Asks the firmware on every call; any CPU may call it.
 struct FirmwareWorkarounds {
     bool wa1 = false, wa3 = false;

@@ -22,8 +22,8 @@ inline u64 stage2_vtcr() { return stage2_cpu_config().vtcr; }
 // the ERET that enters the guest is the context synchronization).
 inline void publish_stage2_updates() { dsb_ishst(); }
 
-// RAM just mapped for a guest that may execute it (DDI0487 K.a D7.5.2 "Instruction cache
-// maintenance", CTR_EL0.DIC/IDC). The frame was zeroed and cleaned to the point of coherency (so
+// RAM just mapped for a guest that may execute it (DDI0487 K.a, the instruction cache maintenance
+// rules of chapter D7 and CTR_EL0.DIC/IDC). The frame was zeroed and cleaned to the point of coherency (so
 // also to the point of unification) when it was allocated; what remains is the instruction cache,
 // which may hold lines of the frame's previous contents, where CTR_EL0.DIC == 0. IC IALLUIS, not
 // IC IVAU by address: 32768 lines per 2 MiB block would cost more than refilling the cache.

@@ -140,8 +140,8 @@ cxv_guest_enter:
 
 // x0 = kind; the guest's registers are saved, so x1..x30 are scratch until the host's come back.
 guest_exit_common:
-    // 1. Error synchronisation (Arm ARM DDI0487 K.a D1.7 "Asynchronous exception types" / RAS
-    // "Error synchronization event"): an SError the guest's accesses caused must surface now and
+    // 1. Error synchronisation (Arm ARM DDI0487 K.a, the RAS "Error Synchronization
+    // Event" and the ESB instruction): an SError the guest's accesses caused must surface now and
     // stop this VM (kind 3), not wait and be blamed on whichever VM runs next.
     cmp     x0, #3
     b.eq    3f                            // the exit is that SError already

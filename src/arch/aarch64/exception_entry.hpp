@@ -1,5 +1,5 @@
 // PSTATE after an exception is taken to EL1, for exceptions cxvisor injects into a guest.
-// Arm ARM DDI0487 K.a, D1.3.6 "Exception entry" and the pseudocode AArch64.TakeException(): the
+// Arm ARM DDI0487 K.a, the pseudocode function AArch64.TakeException() and PSTATE: the
 // hardware does exactly this when it takes an exception to EL1 itself, so a guest must not be able
 // to tell an injected exception from a real one.
 // Pure: no registers are read here, so the host unit test (tests/unit/arch) checks every rule.
@@ -16,7 +16,7 @@ struct PstateFeatures {
     bool mte = false;  // FEAT_MTE (ID_AA64PFR1_EL1.MTE)
 };
 
-// SPSR_ELx / PSTATE bit positions (D1.3.5 "Saved Program Status Registers"), AArch64 format. For
+// SPSR_ELx / PSTATE bit positions (SPSR_EL1 register description), AArch64 format. For
 // an exception from AArch32, the bits kept here (NZCV, DIT at 24, PAN at 22) sit at the same
 // positions in the AArch32 SPSR format.
 namespace pstate {
@@ -24,7 +24,7 @@ constexpr u64 NZCV = 0xFull << 28, TCO = 1ull << 25, DIT = 1ull << 24, UAO = 1ul
               SS = 1ull << 21, IL = 1ull << 20, SSBS = 1ull << 12, BTYPE = 3ull << 10, DAIF = 0xFull << 6,
               M_EL1H = 0x5;
 } // namespace pstate
-// SCTLR_EL1 bits read on exception entry (D23.2 SCTLR_EL1).
+// SCTLR_EL1 bits read on exception entry (SCTLR_EL1 register description).
 constexpr u64 SCTLR_SPAN = 1ull << 23, SCTLR_DSSBS = 1ull << 44;
 
 // PSTATE on entry to EL1h from `old` (the interrupted PSTATE, as SPSR holds it).

@@ -1,7 +1,7 @@
 // The ID registers a guest sees: a table of fields and the value or limit each VM gets.
 //
-// Arm ARM DDI0487 K.a, D19.1.3 "Principles of the ID scheme for fields in ID registers" and the
-// register descriptions in D23.2 (ID_AA64*_EL1, ID_PFR*/ID_DFR*/ID_ISAR*/ID_MMFR*/MVFR*_EL1).
+// Arm ARM DDI0487 K.a, "Principles of the ID scheme for fields in ID registers" and the register
+// descriptions of ID_AA64*_EL1, ID_PFR*/ID_DFR*/ID_ISAR*/ID_MMFR*/MVFR*_EL1.
 // HCR_EL2.TID3 traps EL1 reads of the whole ID space op0 = 3, op1 = 0, CRn = 0, CRm = 1..7,
 // op2 = 0..7 (including its reserved encodings, which read as zero on hardware); cxvisor answers
 // each read with sanitise(slot, host value).

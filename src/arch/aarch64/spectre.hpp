@@ -1,7 +1,7 @@
 // Spectre-v2 (CVE-2017-5715) and Spectre-BHB (CVE-2022-23960) on this CPU: whether it is
 // affected, how cxvisor clears branch state when a guest exits, and what SMCCC_ARCH_FEATURES says
-// about SMCCC_ARCH_WORKAROUND_1/_3 (SMCCC DEN0028 F, 7.5 ARCH_FEATURES, 7.6 ARCH_WORKAROUND_1,
-// 7.8 ARCH_WORKAROUND_3).
+// about SMCCC_ARCH_WORKAROUND_1/_3 (SMCCC DEN0028 F, "Arm Architecture Calls":
+// SMCCC_ARCH_FEATURES, SMCCC_ARCH_WORKAROUND_1, SMCCC_ARCH_WORKAROUND_3).
 //
 // Facts used (Arm's security advisories for both CVEs, and the CPU tables that Linux's
 // arch/arm64/kernel/proton-pack.c and Xen keep; written here as our own table):
@@ -25,7 +25,7 @@ namespace arch::spectre {
 
 enum class State : u8 { Unaffected, Mitigated, Vulnerable }; // ordered: the worst CPU wins
 
-// MIDR_EL1 (DDI0487 K.a D23.2 MIDR_EL1): Implementer [31:24], PartNum [15:4].
+// MIDR_EL1 (DDI0487 K.a register description): Implementer [31:24], PartNum [15:4].
 constexpr u32 midr_part(u64 midr) { return u32(((midr >> 24) & 0xFF) << 12 | ((midr >> 4) & 0xFFF)); }
 constexpr u32 part(u32 implementer, u32 partnum) { return implementer << 12 | partnum; }
 constexpr u32 ARM = 0x41, BROADCOM = 0x42, QCOM = 0x51, AMPERE = 0xC0;
@@ -99,11 +99,11 @@ constexpr ExitPlan plan(const Facts& f) {
     return p;
 }
 
-// SMCCC function ids (DEN0028 F, 7).
+// SMCCC function ids (DEN0028 F, "Arm Architecture Calls").
 constexpr u32 SMCCC_VERSION = 0x80000000, SMCCC_ARCH_FEATURES = 0x80000001, SMCCC_ARCH_SOC_ID = 0x80000002;
 constexpr u32 SMCCC_ARCH_WORKAROUND_1 = 0x80008000, SMCCC_ARCH_WORKAROUND_2 = 0x80007FFF,
               SMCCC_ARCH_WORKAROUND_3 = 0x80003FFF;
-constexpr i64 SUCCESS = 0, NOT_SUPPORTED = -1, NOT_REQUIRED = 1; // NOT_REQUIRED: DEN0028 7.5.2
+constexpr i64 SUCCESS = 0, NOT_SUPPORTED = -1, NOT_REQUIRED = 1; // DEN0028 F, SMCCC_ARCH_FEATURES results
 
 constexpr i64 answer(State s) {
     return s == State::Unaffected ? NOT_REQUIRED : s == State::Mitigated ? SUCCESS : NOT_SUPPORTED;

@@ -1,5 +1,5 @@
 // What a stage-2 abort taken to EL2 tells cxvisor, decided from its syndrome alone.
-// Arm ARM DDI0487 K.a, D23.2 ESR_EL2 (ISS encoding for an exception from a Data Abort / an
+// Arm ARM DDI0487 K.a, ESR_EL2 (ISS encoding for an exception from a Data Abort / an
 // Instruction Abort: DFSC/IFSC, S1PTW, WnR, FnV) and HPFAR_EL2 (FIPA is written for Translation,
 // Access flag and Address size faults at stage 2 and for stage-2 faults on a stage-1 table walk;
 // for other aborts, and on cores with erratum 834220 even for permission faults, it must not be

@@ -96,7 +96,7 @@ PstateFeatures g_pstate_features;
 u8 g_v2_state = 0, g_bhb_state = 0;
 
 // Reads the host's value of ID-space slot `s` (op0 = 3, op1 = 0, CRn = 0, CRm = s / 8 + 1,
-// op2 = s % 8). Reserved encodings of the space read as zero on hardware (D19.1.3).
+// op2 = s % 8). Reserved encodings of the space read as zero on hardware (ID scheme rules).
 u64 read_id_slot(unsigned s) {
 #define CXV_ID(crm, op2)                                                                           \
     case idregs::slot(crm, op2): return read_sysreg(S3_0_C0_C##crm##_##op2);
@@ -174,7 +174,7 @@ void virt_cpu_init() {
     cxv_has_ras = bits(pfr0, 31, 28) != 0;
     init_spectre(pfr0, mmfr1, isar2);
     write_sysreg(S3_4_C12_C11_0, 0); // ICH_HCR_EL2: virtual CPU interface off until the vGIC exists
-    // CPTR_EL2 (DDI0487 K.a D23.2 CPTR_EL2): TAM only where FEAT_AMUv1 exists (RES0 otherwise).
+    // CPTR_EL2 (DDI0487 K.a register description): TAM only where FEAT_AMUv1 exists (RES0 otherwise).
     write_sysreg(cptr_el2, CPTR_VALUE | (bits(pfr0, 47, 44) ? CPTR_TAM : 0));
     // MDCR_EL2 (D13.2.73): trap PMU (TPM, TPMCR) and debug (TDA, TDOSA, TDRA) registers: they are
     // shared machine state. HPMN keeps all event counters for EL1 as architecture requires.
@@ -186,7 +186,7 @@ void virt_cpu_init() {
     if (bits(dfr0, 35, 32)) mdcr |= bit(14);
     if (bits(dfr0, 43, 40)) mdcr |= bit(19);
     write_sysreg(mdcr_el2, mdcr);
-    // PMUSERENR_EL0 (D23.3, not switched: guest writes UNDEF): with EN = 0 the hardware would send
+    // PMUSERENR_EL0 (not switched: guest writes UNDEF): with EN = 0 the hardware would send
     // a guest's EL0 PMU accesses to its EL1 as EC 0x18 traps, before MDCR_EL2.TPM sees them, which
     // a CPU without a PMU never does. Enabling EL0 access here makes every one of them reach EL2
     // and UNDEF, as ID_AA64DFR0_EL1.PMUVer = 0 says. Only EN: QEMU 7.2 lets EL0 read the cycle and
@@ -450,7 +450,7 @@ void Vcpu::handle_abort(u64 esr, u64 ec, ExitReason& e) {
         // broken for this VM; contained as a stop, never attributed to anyone else.
         return fatal(f.s1ptw ? "external abort on the guest's page-table walk" : "external abort at stage 2");
     case Kind::TlbConflict:
-        // D8.16 "TLB conflict aborts": break-before-make should prevent them; the architected
+        // "TLB conflict aborts" (DDI0487 K.a chapter D8): break-before-make should prevent them; the architected
         // recovery is to invalidate the VMID's entries (it is the one in VTTBR_EL2) and retry.
         asm volatile("tlbi vmalls12e1\n dsb nsh\n isb" ::: "memory");
         return retry(m_far);
@@ -460,7 +460,7 @@ void Vcpu::handle_abort(u64 esr, u64 ec, ExitReason& e) {
     }
     u64 ipa;
     if (f.hpfar_valid) {
-        // HPFAR_EL2.FIPA (D23.2 HPFAR_EL2) holds IPA[47:12]; the page offset comes from FAR_EL2.
+        // HPFAR_EL2.FIPA (register description) holds IPA[47:12]; the page offset comes from FAR_EL2.
         ipa = (bits(read_sysreg(hpfar_el2), 43, 4) << 12) | (m_far & 0xFFF);
     } else {
         // A stage-2 permission fault outside a walk: HPFAR_EL2 may be stale. The guest's stage-1

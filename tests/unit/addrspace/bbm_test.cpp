@@ -1,4 +1,4 @@
-// Break-before-make in the walker (Arm ARM DDI0487 K.a D8.16.1): a live entry whose memory type
+// Break-before-make in the walker (Arm ARM DDI0487 K.a, "Using break-before-make when updating translation table entries"): a live entry whose memory type
 // changes must be invalid while its TLB entries are invalidated, before the new entry is written.
 #include "arch/aarch64/stage2_format.hpp"
 #include "fakes.hpp"

@@ -1,5 +1,5 @@
 // PSTATE on an exception cxvisor injects at EL1 (src/arch/aarch64/exception_entry.hpp), rule by
-// rule of AArch64.TakeException (Arm ARM DDI0487 K.a D1.3.6). The old code set 0x3C5 always.
+// rule of AArch64.TakeException (Arm ARM DDI0487 K.a). The old code set 0x3C5 always.
 #include "arch/aarch64/exception_entry.hpp"
 #include <gtest/gtest.h>
 
