@@ -7,6 +7,7 @@
 #include "arch_stage2.hpp"
 #include "exception_entry.hpp"
 #include "idregs.hpp"
+#include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
 #include "spectre.hpp"
 #include "stage2_fault.hpp"
@@ -154,6 +155,12 @@ void init_spectre(u64 pfr0, u64 mmfr1, u64 isar2) {
     cxv_exit_plan[cpu_id()] = word;
     worsen(g_v2_state, p.v2);
     worsen(g_bhb_state, p.bhb);
+    if (cpu_id() == 0) { // one line for the operator: what guests are told and what each exit costs
+        static const char* const states[] = {"unaffected", "mitigated", "vulnerable"};
+        kprint("cxvisor: Spectre-v2 %s, Spectre-BHB %s (exit: BHB loop k=%u%s%s; firmware WORKAROUND_1 %s, _3 %s)\n",
+               states[u8(p.v2)], states[u8(p.bhb)], p.bhb_loop_k, p.clrbhb ? ", CLRBHB" : "",
+               p.fw_call ? ", firmware call" : "", fw.wa1 ? "yes" : "no", fw.wa3 ? "yes" : "no");
+    }
 }
 
 } // namespace
