@@ -21,6 +21,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--name", required=True)
     ap.add_argument("--vmconfig", required=True, help="path to cxv-vmconfig")
+    ap.add_argument("--vmconfig-arg", action="append", default=[],
+                    help="extra cxv-vmconfig option, e.g. --vmconfig-arg=--no-host-check")
     ap.add_argument("--image", required=True, help="cxvisor.bin")
     ap.add_argument("--guests", required=True, help="directory with the guest binaries")
     ap.add_argument("--configs", required=True, help="directory with the VM .toml files")
@@ -42,7 +44,7 @@ def main():
     log_path = os.path.join(args.workdir, f"{args.name}.log")
     configs = [os.path.join(args.configs, v + ".toml") for v in args.vm]
     cmd = [args.vmconfig, "--cpus", str(args.smp), "--search-path", args.guests, "--image", args.image,
-           "-o", boot] + configs
+           "-o", boot] + args.vmconfig_arg + configs
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         print("cxv-vmconfig failed:\n" + r.stdout + r.stderr)

@@ -1,8 +1,10 @@
 // Host DTB -> PlatformInfo. Bindings followed: devicetree spec v0.4 sections 3.4 (memory), 3.5
 // (reserved-memory), 3.6 (chosen), 3.7/3.8 (cpus); Linux bindings arm/psci.yaml,
-// interrupt-controller/arm,gic-v3.yaml, serial/pl011.yaml, timer/arm,arch_timer.yaml.
+// interrupt-controller/arm,gic-v3.yaml (+ arm,gic-v3-its, arm,gic-v2m-frame in arm,gic.yaml),
+// serial/pl011.yaml, timer/arm,arch_timer.yaml.
 #include "arch/aarch64/dt_platform.hpp"
 #include "base/string.hpp"
+#include "fdt/dma_capable.hpp"
 
 namespace {
 
@@ -10,6 +12,8 @@ struct Reader {
     const Fdt& fdt;
     const char** what;
     FdtNode gic{};
+    FdtNode console{};
+    u32 gic_redist_regions = 1;
     u32 gic_phandle = 0; // saves a whole-tree phandle search per interrupt
     u32 gic_cells = 3;
 
@@ -171,6 +175,7 @@ struct Reader {
         TRY(reg_ranges(gic, 0, 1, &info.gic.dist, "GICv3 distributor reg"));
         TRY(reg_ranges(gic, 1, count, info.gic.redist, "GICv3 redistributor reg"));
         info.gic.redist_count = count;
+        gic_redist_regions = count;
         // Optional in the binding; when present it is the vGIC maintenance interrupt (a PPI).
         if (fdt.prop(gic, "interrupts").is_ok())
             TRY(intids(gic, 1, &info.gic.maintenance_intid, "GICv3 maintenance interrupt"));
@@ -195,8 +200,8 @@ struct Reader {
         return find_enabled("arm,pl011"); // no usable stdout-path: the first PL011
     }
 
-    Result<void> read_uart(PlatformInfo& info) const {
-        FdtNode n = TRY(check(console_uart(), "console UART (compatible \"arm,pl011\")"));
+    Result<void> read_uart(PlatformInfo& info) {
+        FdtNode n = console = TRY(check(console_uart(), "console UART (compatible \"arm,pl011\")"));
         TRY(reg_ranges(n, 0, 1, &info.uart.mmio, "PL011 reg"));
         TRY(intids(n, 1, &info.uart.intid, "PL011 interrupts"));
         return {};
@@ -215,6 +220,71 @@ struct Reader {
         if (freq.is_ok()) info.timer.frequency_hz = freq.value();
         return {};
     }
+
+    static void add_owned(PlatformInfo& info, const OwnedRange& r) {
+        if (r.range.size == 0) return;
+        if (info.owned_count == PlatformInfo::kMaxOwned) {
+            info.owned_incomplete = true;
+            return;
+        }
+        info.owned[info.owned_count++] = r;
+    }
+
+    // Every reg entry of n, as owned ranges; why_of(i) gives entry i's reason. A node whose reg is
+    // not in the CPU's address space (an I2C or PCI child: no `ranges` up to the root, or cells
+    // wider than 64 bits) is skipped: a VM cannot be handed such a thing as MMIO anyway.
+    template <typename Why> void own_reg(PlatformInfo& info, FdtNode n, OwnedKind kind, Why why_of) const {
+        auto reg = fdt.reg(n);
+        if (reg.is_error()) return;
+        for (u32 i = 0; i < reg.value().count(); ++i) {
+            auto base = fdt.translate(n, reg.value()[i].base);
+            if (base.is_ok())
+                add_owned(info, {{HostPhysAddr(base.value()), reg.value()[i].size}, kind, fdt.name(n), why_of(i)});
+        }
+    }
+
+    // GICv3 binding (interrupt-controller/arm,gic-v3.yaml): reg = GICD, one entry per
+    // redistributor region, then the optional GICv2-compatible GICC, GICH, GICV.
+    const char* gic_frame_why(u32 i) const {
+        if (i == 0) return "the host GIC's distributor (GICD), which cxvisor drives";
+        if (i <= gic_redist_regions) return "the host GIC's redistributors (GICR), which cxvisor drives";
+        static const char* const v2[] = {"the host GIC's GICv2-compatible CPU interface (GICC)",
+                                         "the host GIC's virtual interface control (GICH)",
+                                         "the host GIC's virtual CPU interface (GICV)"};
+        u32 k = i - gic_redist_regions - 1;
+        return k < 3 ? v2[k] : "a frame of the host GIC";
+    }
+
+    void read_owned(PlatformInfo& info) const {
+        for (FdtNode n : fdt.nodes()) {
+            if (has_string(n, "device_type", "memory")) {
+                own_reg(info, n, OwnedKind::Ram, [](u32) { return "host RAM (cxvisor's and the VMs' memory)"; });
+            } else if (n == gic) {
+                own_reg(info, n, OwnedKind::HostDevice, [this](u32 i) { return gic_frame_why(i); });
+            } else if (fdt.is_compatible(n, "arm,gic-v3-its")) {
+                own_reg(info, n, OwnedKind::HostDevice, [](u32) {
+                    return "the host GIC's ITS (arm,gic-v3-its), which also writes its tables to host memory";
+                });
+            } else if (fdt.is_compatible(n, "arm,gic-v2m-frame")) {
+                own_reg(info, n, OwnedKind::HostDevice,
+                        [](u32) { return "a GICv2m MSI frame of the host GIC (arm,gic-v2m-frame)"; });
+            } else if (n == console) {
+                own_reg(info, n, OwnedKind::HostDevice, [](u32) { return "cxvisor's console UART"; });
+            } else if (const char* why = dma_capable_why(fdt, n)) {
+                own_reg(info, n, OwnedKind::DmaCapable, [why](u32) { return why; });
+                // A PCI host bridge's windows (I/O, 32- and 64-bit MMIO) reach the bus-master
+                // devices behind it: as much theirs as the bridge's config space.
+                if (has_string(n, "device_type", "pci")) {
+                    const char* name = fdt.name(n);
+                    auto r = for_each_pci_window(fdt, n, [&](u64 base, u64 size) {
+                        add_owned(info, {{HostPhysAddr(base), size}, OwnedKind::DmaCapable, name, why});
+                    });
+                    // Unknown windows: nothing outside the listed ranges can be shown safe.
+                    if (r.is_error()) info.owned_incomplete = true;
+                }
+            }
+        }
+    }
 };
 
 } // namespace
@@ -229,5 +299,6 @@ Result<PlatformInfo> read_platform(const Fdt& fdt, const char** what) {
     TRY(r.read_gic(info)); // before the UART and timer: their interrupts are decoded against it
     TRY(r.read_uart(info));
     TRY(r.read_timer(info));
+    r.read_owned(info); // after the GIC and UART: it names their frames
     return info;
 }

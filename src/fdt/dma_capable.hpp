@@ -1,0 +1,98 @@
+// Which devicetree nodes describe hardware that can reach memory on its own (a bus master: it
+// reads and writes RAM by DMA) or that decides what such masters reach (an IOMMU). Handing such a
+// device to a VM would let the guest program it to read or overwrite any host memory, unless an
+// IOMMU that cxvisor programs confined it; cxvisor programs no IOMMU yet, so every reason below
+// says so. Status does not matter: a "disabled" node is still silicon a guest could program.
+//
+// One rule in one place: header-only and pure (it only reads the blob through Fdt), so the image
+// (read_platform, arch/aarch64/dt_platform.cpp) and the host config tool (cxv-vmconfig, which runs
+// the same read_platform on a host DTB) classify every node the same way.
+//
+// The evidence a DTB gives, most specific first (devicetree spec v0.4 and Linux v6.1
+// Documentation/devicetree/bindings/):
+//   compatible "virtio,mmio"        virtio/mmio.yaml: virtio devices move all data by DMA
+//   compatible "qemu,fw-cfg-mmio"   firmware/qemu,fw-cfg-mmio.yaml: its DMA interface copies to
+//                                   and from any guest-given address
+//   device_type "pci"               pci/pci.txt, pci/host-generic-pci.yaml: a host bridge; devices
+//                                   behind it are bus masters. Its reg (config space) and its
+//                                   `ranges` windows (I/O, 32- and 64-bit MMIO) are all refused
+//   compatible "arm,pl330"          dma/arm,pl330.yaml: a DMA controller
+//   "#dma-cells"                    dma/dma-controller.yaml: required in every DMA controller
+//   "#iommu-cells"                  iommu/iommu.txt: an IOMMU; whoever programs it decides what
+//                                   the masters behind it reach
+//   "iommus", "iommu-map"           iommu/iommu.txt, pci/pci-iommu.txt: a master behind an IOMMU
+//   "msi-parent", "msi-map"         interrupt-controller/msi.txt: it raises MSIs, i.e. writes memory
+//   "dma-ranges"                    spec 2.3.9: a bus or bridge whose masters address memory
+//   "dma-coherent"                  spec 2.3.10: its DMA is cache-coherent, so it does DMA
+//   "dma-noncoherent"               spec 2.3.11: its DMA is not coherent, but it does DMA
+// Not evidence: "dmas" (a client of a DMA controller; the controller is the master and is caught
+// by the rules above). On QEMU virt (7.2) this finds fw-cfg, the 32 virtio-mmio slots and the
+// PCIe host bridge (all marked dma-coherent as well); the PL011s, PL031 RTC, PL061 GPIO and the
+// flash carry none of it.
+#pragma once
+#include "base/string.hpp"
+#include "fdt/fdt.hpp"
+
+// Why node n can reach memory (a text for the refusal message, naming the evidence), or nullptr.
+inline const char* dma_capable_why(const Fdt& fdt, FdtNode n) {
+    struct ByCompatible {
+        const char* compat;
+        const char* why;
+    };
+    static constexpr ByCompatible kCompatibles[] = {
+        {"virtio,mmio", "a DMA-capable device (virtio,mmio): cxvisor programs no IOMMU yet"},
+        {"qemu,fw-cfg-mmio", "a DMA-capable device (qemu,fw-cfg-mmio, which has a DMA interface): cxvisor "
+                             "programs no IOMMU yet"},
+        {"arm,pl330", "a DMA controller (arm,pl330): cxvisor programs no IOMMU yet"},
+    };
+    struct ByProperty {
+        const char* prop;
+        const char* why;
+    };
+    static constexpr ByProperty kProperties[] = {
+        {"#dma-cells", "a DMA controller (#dma-cells): cxvisor programs no IOMMU yet"},
+        {"#iommu-cells", "an IOMMU (#iommu-cells), which decides what memory DMA-capable devices reach"},
+        {"iommus", "a DMA-capable device (iommus): it sits behind an IOMMU, but cxvisor programs no IOMMU yet"},
+        {"iommu-map", "a DMA-capable bridge (iommu-map): its devices sit behind an IOMMU, but cxvisor programs "
+                      "no IOMMU yet"},
+        {"msi-parent", "a DMA-capable device (msi-parent: it writes MSIs to memory): cxvisor programs no IOMMU "
+                       "yet"},
+        {"msi-map", "a DMA-capable bridge (msi-map: its devices write MSIs to memory): cxvisor programs no "
+                    "IOMMU yet"},
+        {"dma-ranges", "a DMA-capable bus (dma-ranges): cxvisor programs no IOMMU yet"},
+        {"dma-coherent", "a DMA-capable device (dma-coherent): cxvisor programs no IOMMU yet"},
+        {"dma-noncoherent", "a DMA-capable device (dma-noncoherent): cxvisor programs no IOMMU yet"},
+    };
+    for (const ByCompatible& c : kCompatibles)
+        if (fdt.is_compatible(n, c.compat)) return c.why;
+    auto type = fdt.prop_string(n, "device_type");
+    if (type.is_ok() && strcmp(type.value(), "pci") == 0)
+        return "a PCI host bridge (device_type \"pci\"), whose devices are bus masters: cxvisor programs no "
+               "IOMMU yet";
+    for (const ByProperty& p : kProperties)
+        if (fdt.prop(n, p.prop).is_ok()) return p.why;
+    return nullptr;
+}
+
+// Calls f(cpu_base, size) for each window of a PCI host bridge's `ranges` (pci/pci.txt: 3-cell
+// child addresses "phys.hi phys.mid phys.lo", parent addresses in the parent bus's
+// #address-cells, sizes in the bridge's #size-cells), translated to CPU physical addresses.
+// Windows that do not reach the CPU's address space are skipped; a malformed property is
+// BadFormat and sizes or parent addresses wider than 64 bits are Unsupported.
+template <typename F> Result<void> for_each_pci_window(const Fdt& fdt, FdtNode bridge, F&& f) {
+    auto ranges = fdt.prop(bridge, "ranges");
+    if (ranges.is_error()) return {};
+    FdtNode bus = TRY(fdt.parent(bridge));
+    u32 ca = TRY(fdt.address_cells(bridge)), pa = TRY(fdt.address_cells(bus)), sc = TRY(fdt.size_cells(bridge));
+    if (pa > 2 || sc > 2) return Error::Unsupported;
+    u32 stride = ca + pa + sc;
+    if (stride == 0 || ranges.value().size % (4 * stride)) return Error::BadFormat;
+    FdtCells cells{ranges.value().data, ranges.value().size / 4};
+    for (u32 i = 0; i < cells.count; i += stride) {
+        u64 parent_addr = cells.read(i + ca, pa), size = cells.read(i + ca + pa, sc);
+        // translate() maps an address of the bridge's own reg space, i.e. the parent bus's.
+        auto cpu = fdt.translate(bridge, parent_addr);
+        if (cpu.is_ok() && size != 0) f(cpu.value(), size);
+    }
+    return {};
+}
