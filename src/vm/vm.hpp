@@ -32,9 +32,9 @@ struct HostOwnedRanges {
     static constexpr usize CAPACITY =
         PLATFORM_CAPACITY + vm_package::MAX_VMS * (vm_package::MAX_PT_DEVICES + vm_package::MAX_REGIONS);
     struct Info {
-        const char* owner; // what the range is: a DTB node name, or a device name of the VM given it
-        const char* why;   // why no VM may have it (static text), or nullptr when `vm` has it
-        const char* vm;    // the name of the VM it was given to (at most 31 characters), or nullptr
+        const char* owner = "a host range"; // a DTB node name, or a device name of the VM given it
+        const char* why = "memory or devices cxvisor owns"; // static text; unused when `vm` is set
+        const char* vm = nullptr; // the name of the VM it was given to (at most 31 characters)
     };
     PhysRange ranges[CAPACITY]; // a plain array: PassthroughRegion::validate checks against it
     Info info[CAPACITY];

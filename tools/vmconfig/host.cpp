@@ -37,7 +37,7 @@ std::optional<HostDescription> read_host(const Bytes& dtb, const std::string& na
     }
     // The whole PlatformInfo is large: keep only what the checks need. owned[].node points into
     // `dtb`, copied into strings here.
-    HostDescription host{name, {}, plat.value().owned_incomplete};
+    HostDescription host{"host DTB " + name, {}, plat.value().owned_incomplete};
     const PlatformInfo& p = plat.value();
     for (uint32_t i = 0; i < p.owned_count; ++i)
         host.owned.push_back({p.owned[i].range.base.value(), p.owned[i].range.size, p.owned[i].kind == OwnedKind::Ram,
