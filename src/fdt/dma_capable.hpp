@@ -33,23 +33,31 @@
 #include "base/string.hpp"
 #include "fdt/fdt.hpp"
 
-// Why node n can reach memory (a text for the refusal message, naming the evidence), or nullptr.
-inline const char* dma_capable_why(const Fdt& fdt, FdtNode n) {
-    struct ByCompatible {
-        const char* compat;
+// What one pass over a node's properties tells the host-owned rules. Every node of the host DTB
+// goes through this at boot, so it reads each property once instead of once per rule.
+struct DtNodeFacts {
+    FdtProp reg{"reg", nullptr, 0};
+    bool has_reg = false;
+    FdtStringList compatible{"", 0}; // empty when absent or malformed
+    const char* device_type = "";    // "" when absent or malformed
+    const char* dma_why = nullptr;   // why n can reach memory (naming the evidence), or nullptr
+};
+
+inline DtNodeFacts dt_node_facts(const Fdt& fdt, FdtNode n) {
+    struct Rule {
+        const char* name;
         const char* why;
     };
-    static constexpr ByCompatible kCompatibles[] = {
+    // Most specific first: the first rule that matches names the evidence.
+    static constexpr Rule kCompatibles[] = {
         {"virtio,mmio", "a DMA-capable device (virtio,mmio): cxvisor programs no IOMMU yet"},
         {"qemu,fw-cfg-mmio", "a DMA-capable device (qemu,fw-cfg-mmio, which has a DMA interface): cxvisor "
                              "programs no IOMMU yet"},
         {"arm,pl330", "a DMA controller (arm,pl330): cxvisor programs no IOMMU yet"},
     };
-    struct ByProperty {
-        const char* prop;
-        const char* why;
-    };
-    static constexpr ByProperty kProperties[] = {
+    static constexpr const char* kPciWhy =
+        "a PCI host bridge (device_type \"pci\"), whose devices are bus masters: cxvisor programs no IOMMU yet";
+    static constexpr Rule kProperties[] = {
         {"#dma-cells", "a DMA controller (#dma-cells): cxvisor programs no IOMMU yet"},
         {"#iommu-cells", "an IOMMU (#iommu-cells), which decides what memory DMA-capable devices reach"},
         {"iommus", "a DMA-capable device (iommus): it sits behind an IOMMU, but cxvisor programs no IOMMU yet"},
@@ -63,35 +71,51 @@ inline const char* dma_capable_why(const Fdt& fdt, FdtNode n) {
         {"dma-coherent", "a DMA-capable device (dma-coherent): cxvisor programs no IOMMU yet"},
         {"dma-noncoherent", "a DMA-capable device (dma-noncoherent): cxvisor programs no IOMMU yet"},
     };
-    for (const ByCompatible& c : kCompatibles)
-        if (fdt.is_compatible(n, c.compat)) return c.why;
-    auto type = fdt.prop_string(n, "device_type");
-    if (type.is_ok() && strcmp(type.value(), "pci") == 0)
-        return "a PCI host bridge (device_type \"pci\"), whose devices are bus masters: cxvisor programs no "
-               "IOMMU yet";
-    for (const ByProperty& p : kProperties)
-        if (fdt.prop(n, p.prop).is_ok()) return p.why;
-    return nullptr;
+    constexpr usize kNone = sizeof kProperties / sizeof kProperties[0];
+    // A string value is usable only if its last byte ends a string (as Fdt::prop_strings checks).
+    auto strings = [](const FdtProp& p) {
+        bool ok = p.size != 0 && p.data[p.size - 1] == 0;
+        return FdtStringList(ok ? reinterpret_cast<const char*>(p.data) : "", ok ? p.size : 0);
+    };
+    DtNodeFacts f;
+    usize best = kNone; // the first property rule, in table order, that any property matches
+    for (FdtProp p : fdt.props(n)) {
+        if (strcmp(p.name, "reg") == 0) f.reg = p, f.has_reg = true;
+        else if (strcmp(p.name, "compatible") == 0) f.compatible = strings(p);
+        else if (strcmp(p.name, "device_type") == 0 && strings(p).count() != 0) f.device_type = *strings(p).begin();
+        else
+            for (usize i = 0; i < best; ++i)
+                if (strcmp(p.name, kProperties[i].name) == 0) best = i;
+    }
+    for (const Rule& c : kCompatibles)
+        if (!f.dma_why && f.compatible.contains(c.name)) f.dma_why = c.why;
+    if (!f.dma_why && strcmp(f.device_type, "pci") == 0) f.dma_why = kPciWhy;
+    if (!f.dma_why && best != kNone) f.dma_why = kProperties[best].why;
+    return f;
 }
 
+// Why node n can reach memory (a text for the refusal message, naming the evidence), or nullptr.
+inline const char* dma_capable_why(const Fdt& fdt, FdtNode n) { return dt_node_facts(fdt, n).dma_why; }
+
 // Calls f(cpu_base, size) for each window of a PCI host bridge's `ranges` (pci/pci.txt: 3-cell
-// child addresses "phys.hi phys.mid phys.lo", parent addresses in the parent bus's
-// #address-cells, sizes in the bridge's #size-cells), translated to CPU physical addresses.
-// Windows that do not reach the CPU's address space are skipped; a malformed property is
-// BadFormat and sizes or parent addresses wider than 64 bits are Unsupported.
-template <typename F> Result<void> for_each_pci_window(const Fdt& fdt, FdtNode bridge, F&& f) {
+// child addresses "phys.hi phys.mid phys.lo", parent addresses in the parent bus's #address-cells
+// `parent_ac`, sizes in the bridge's #size-cells), as CPU physical addresses: as they are when
+// `cpu_space` (the parent bus is the CPU's space), else through Fdt::translate(). Windows that do
+// not reach the CPU's address space are skipped; a malformed property is BadFormat and sizes or
+// parent addresses wider than 64 bits are Unsupported.
+template <typename F>
+Result<void> for_each_pci_window(const Fdt& fdt, FdtNode bridge, u32 parent_ac, bool cpu_space, F&& f) {
     auto ranges = fdt.prop(bridge, "ranges");
     if (ranges.is_error()) return {};
-    FdtNode bus = TRY(fdt.parent(bridge));
-    u32 ca = TRY(fdt.address_cells(bridge)), pa = TRY(fdt.address_cells(bus)), sc = TRY(fdt.size_cells(bridge));
-    if (pa > 2 || sc > 2) return Error::Unsupported;
-    u32 stride = ca + pa + sc;
+    u32 ca = TRY(fdt.address_cells(bridge)), sc = TRY(fdt.size_cells(bridge));
+    if (parent_ac > 2 || sc > 2) return Error::Unsupported;
+    u32 stride = ca + parent_ac + sc;
     if (stride == 0 || ranges.value().size % (4 * stride)) return Error::BadFormat;
     FdtCells cells{ranges.value().data, ranges.value().size / 4};
     for (u32 i = 0; i < cells.count; i += stride) {
-        u64 parent_addr = cells.read(i + ca, pa), size = cells.read(i + ca + pa, sc);
+        u64 parent_addr = cells.read(i + ca, parent_ac), size = cells.read(i + ca + parent_ac, sc);
         // translate() maps an address of the bridge's own reg space, i.e. the parent bus's.
-        auto cpu = fdt.translate(bridge, parent_addr);
+        auto cpu = cpu_space ? Result<u64>(parent_addr) : fdt.translate(bridge, parent_addr);
         if (cpu.is_ok() && size != 0) f(cpu.value(), size);
     }
     return {};

@@ -30,8 +30,9 @@ Result<void> check_host_range(const Vm& vm, const char* what, u64 gpa, u64 hpa, 
     usize hit = 0;
     auto r = region.validate(owned.ranges, owned.incomplete ? 0 : owned.count, &hit);
     if (r.is_ok() && owned.incomplete) {
-        kprint("cxvisor: vm %u (%s): %s: refused: the host DTB describes more host-owned and DMA-capable "
-               "ranges than cxvisor can list, so no host range can be shown safe\n", vm.id(), vm.name(), what);
+        kprint("cxvisor: vm %u (%s): %s: refused: cxvisor's list of host-owned and DMA-capable ranges is "
+               "incomplete (the host DTB names too many, or PCI windows it cannot read), so no host range "
+               "can be shown safe\n", vm.id(), vm.name(), what);
         return Error::Denied;
     }
     if (r.is_error() && r.error() == Error::Denied) {

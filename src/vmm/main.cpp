@@ -80,12 +80,6 @@ void create_vms(u64 image_size) {
     for (u32 i = 0; i < g_plat.owned_count; ++i)
         own(g_plat.owned[i].range, {g_plat.owned[i].node, g_plat.owned[i].why, nullptr});
     owned.incomplete = g_plat.owned_incomplete;
-    // A name from the package, for messages: bounded, as the package is not trusted.
-    auto bounded = [](const char* s, const char* fallback) {
-        for (u32 i = 0; i < vm_package::MAX_NAME; ++i)
-            if (!s[i]) return s;
-        return fallback;
-    };
     auto* base = reinterpret_cast<const u8*>(h);
     auto* recs = reinterpret_cast<const vm_package::VmRecord*>(base + h->vm_records);
     for (u32 i = 0; i < h->vm_count; ++i) {
@@ -102,7 +96,7 @@ void create_vms(u64 image_size) {
         auto* pt = reinterpret_cast<const vm_package::PassthroughDevice*>(base + rec.pt_devices);
         for (u32 d = 0; d < rec.pt_count; ++d)
             own({HostPhysAddr(pt[d].base_hpa), pt[d].length},
-                {bounded(pt[d].name, "a passthrough device"), nullptr, vm.value()->name()});
+                {pt[d].name, nullptr, vm.value()->name()}); // printed with %.31s: may lack its NUL
         auto* regions = reinterpret_cast<const vm_package::MemRegion*>(base + rec.regions);
         for (u32 r = 0; r < rec.region_count; ++r)
             if (vm_package::MapType(regions[r].map_type) == vm_package::MapType::Reserved)

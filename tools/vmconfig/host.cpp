@@ -59,9 +59,10 @@ void check_host(const std::vector<VmConfig>& vms, const HostDescription& host, D
         std::string me = "host range " + range(base, size);
         if (host.incomplete) {
             diags.push_back({vm.file, at.line, at.key,
-                             me + " cannot be shown safe: the host DTB describes more host-owned and DMA-capable "
-                                  "ranges than cxvisor can list, so it refuses every passthrough device and "
-                                  "reserved region (" + host.source + ")"});
+                             me + " cannot be shown safe: cxvisor's list of host-owned and DMA-capable ranges "
+                                  "is incomplete (the host DTB names too many, or PCI windows it cannot read), "
+                                  "so it refuses every passthrough device and reserved region (" +
+                                  host.source + ")"});
             return;
         }
         const HostOwned* first = nullptr;

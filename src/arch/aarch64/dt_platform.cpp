@@ -230,16 +230,20 @@ struct Reader {
         info.owned[info.owned_count++] = r;
     }
 
-    // Every reg entry of n, as owned ranges; why_of(i) gives entry i's reason. A node whose reg is
-    // not in the CPU's address space (an I2C or PCI child: no `ranges` up to the root, or cells
-    // wider than 64 bits) is skipped: a VM cannot be handed such a thing as MMIO anyway.
-    template <typename Why> void own_reg(PlatformInfo& info, FdtNode n, OwnedKind kind, Why why_of) const {
-        auto reg = fdt.reg(n);
-        if (reg.is_error()) return;
-        for (u32 i = 0; i < reg.value().count(); ++i) {
-            auto base = fdt.translate(n, reg.value()[i].base);
+    // Every entry of n's `reg` property, as owned ranges; why_of(i) gives entry i's reason.
+    // `ac`/`sc` are the parent's #address-cells/#size-cells; `cpu_space`: the parent is the root,
+    // so addresses are CPU physical already (else Fdt::translate() maps them through the buses'
+    // `ranges`). A reg not in the CPU's address space (an I2C or PCI child: no `ranges` up to the
+    // root, or cells wider than 64 bits) is skipped: a VM cannot be handed such a thing as MMIO.
+    template <typename Why>
+    void own_reg(PlatformInfo& info, FdtNode n, const FdtProp& prop, u32 ac, u32 sc, bool cpu_space, OwnedKind kind,
+                 Why why_of) const {
+        if (ac == 0 || ac > 2 || sc > 2 || prop.size % (4 * (ac + sc))) return;
+        FdtReg reg{{prop.data, prop.size / 4}, ac, sc};
+        for (u32 i = 0; i < reg.count(); ++i) {
+            auto base = cpu_space ? Result<u64>(reg[i].base) : fdt.translate(n, reg[i].base);
             if (base.is_ok())
-                add_owned(info, {{HostPhysAddr(base.value()), reg.value()[i].size}, kind, fdt.name(n), why_of(i)});
+                add_owned(info, {{HostPhysAddr(base.value()), reg[i].size}, kind, fdt.name(n), why_of(i)});
         }
     }
 
@@ -255,36 +259,60 @@ struct Reader {
         return k < 3 ? v2[k] : "a frame of the host GIC";
     }
 
-    void read_owned(PlatformInfo& info) const {
-        for (FdtNode n : fdt.nodes()) {
-            if (has_string(n, "device_type", "memory")) {
-                own_reg(info, n, OwnedKind::Ram, [](u32) { return "host RAM (cxvisor's and the VMs' memory)"; });
-            } else if (n == gic) {
-                own_reg(info, n, OwnedKind::HostDevice, [this](u32 i) { return gic_frame_why(i); });
-            } else if (fdt.is_compatible(n, "arm,gic-v3-its")) {
-                own_reg(info, n, OwnedKind::HostDevice, [](u32) {
-                    return "the host GIC's ITS (arm,gic-v3-its), which also writes its tables to host memory";
+    // Classifies node n; `ac`/`sc`/`cpu_space` describe its parent bus (see own_reg).
+    void own_node(PlatformInfo& info, FdtNode n, u32 ac, u32 sc, bool cpu_space) const {
+        DtNodeFacts f = dt_node_facts(fdt, n);
+        if (!f.has_reg) return; // no MMIO of its own (cpus, psci, timer, ...)
+        auto own = [&](OwnedKind kind, auto why_of) { own_reg(info, n, f.reg, ac, sc, cpu_space, kind, why_of); };
+        if (strcmp(f.device_type, "memory") == 0) {
+            own(OwnedKind::Ram, [](u32) { return "host RAM (cxvisor's and the VMs' memory)"; });
+        } else if (n == gic) {
+            own(OwnedKind::HostDevice, [this](u32 i) { return gic_frame_why(i); });
+        } else if (f.compatible.contains("arm,gic-v3-its")) {
+            own(OwnedKind::HostDevice, [](u32) {
+                return "the host GIC's ITS (arm,gic-v3-its), which also writes its tables to host memory";
+            });
+        } else if (f.compatible.contains("arm,gic-v2m-frame")) {
+            own(OwnedKind::HostDevice, [](u32) { return "a GICv2m MSI frame of the host GIC (arm,gic-v2m-frame)"; });
+        } else if (n == console) {
+            own(OwnedKind::HostDevice, [](u32) { return "cxvisor's console UART"; });
+        } else if (f.dma_why) {
+            own(OwnedKind::DmaCapable, [&f](u32) { return f.dma_why; });
+            // A PCI host bridge's windows (I/O, 32- and 64-bit MMIO) reach the bus-master devices
+            // behind it: as much theirs as the bridge's config space.
+            if (strcmp(f.device_type, "pci") == 0) {
+                const char* name = fdt.name(n);
+                auto r = for_each_pci_window(fdt, n, ac, cpu_space, [&](u64 base, u64 size) {
+                    add_owned(info, {{HostPhysAddr(base), size}, OwnedKind::DmaCapable, name, f.dma_why});
                 });
-            } else if (fdt.is_compatible(n, "arm,gic-v2m-frame")) {
-                own_reg(info, n, OwnedKind::HostDevice,
-                        [](u32) { return "a GICv2m MSI frame of the host GIC (arm,gic-v2m-frame)"; });
-            } else if (n == console) {
-                own_reg(info, n, OwnedKind::HostDevice, [](u32) { return "cxvisor's console UART"; });
-            } else if (const char* why = dma_capable_why(fdt, n)) {
-                own_reg(info, n, OwnedKind::DmaCapable, [why](u32) { return why; });
-                // A PCI host bridge's windows (I/O, 32- and 64-bit MMIO) reach the bus-master
-                // devices behind it: as much theirs as the bridge's config space.
-                if (has_string(n, "device_type", "pci")) {
-                    const char* name = fdt.name(n);
-                    auto r = for_each_pci_window(fdt, n, [&](u64 base, u64 size) {
-                        add_owned(info, {{HostPhysAddr(base), size}, OwnedKind::DmaCapable, name, why});
-                    });
-                    // Unknown windows: nothing outside the listed ranges can be shown safe.
-                    if (r.is_error()) info.owned_incomplete = true;
-                }
+                // Unknown windows: nothing outside the listed ranges can be shown safe.
+                if (r.is_error()) info.owned_incomplete = true;
             }
         }
     }
+
+    // The children of `bus` (`depth` below the root) and their subtrees, in DT order. The walk
+    // knows each node's parent, so reading reg needs no Fdt::parent() search: this runs over
+    // every node at boot.
+    // `cpu_space`: bus's children address the CPU's physical space directly (bus is the root, or
+    // a bus with an identity `ranges` inside such a one, like the GIC for its ITS).
+    void own_children(PlatformInfo& info, FdtNode bus, u32 depth, bool cpu_space) const {
+        if (depth == kMaxDepth) { // deeper nodes are not looked at: the list cannot be complete
+            info.owned_incomplete = true;
+            return;
+        }
+        auto ac = fdt.address_cells(bus), sc = fdt.size_cells(bus);
+        for (FdtNode n : fdt.children(bus)) {
+            // A malformed #address-cells/#size-cells (0: no MMIO reg) hides only the children's reg.
+            own_node(info, n, ac.is_ok() ? ac.value() : 0, sc.is_ok() ? sc.value() : 0, cpu_space);
+            if (!fdt.first_child(n).valid()) continue;
+            auto ranges = fdt.prop(n, "ranges"); // empty: identity (devicetree spec 2.3.8)
+            own_children(info, n, depth + 1, cpu_space && ranges.is_ok() && ranges.value().size == 0);
+        }
+    }
+    static constexpr u32 kMaxDepth = 16; // bounds the recursion on the boot stack
+
+    void read_owned(PlatformInfo& info) const { own_children(info, fdt.root(), 0, true); }
 };
 
 } // namespace

@@ -236,3 +236,16 @@ TEST(DtPlatformOwned, TooManyRangesMarkTheListIncomplete) {
         EXPECT_EQ(p.owned_incomplete, slots > fit) << slots << " virtio slots";
     }
 }
+
+// A PCI host bridge whose windows cannot be read: its config space is listed, and the list says it
+// is incomplete, since the windows (where bus-master devices sit) are unknown.
+TEST(DtPlatformOwned, UnreadablePciWindowsMarkTheListIncomplete) {
+    const char* bridge = "pcie@30000000 { device_type = \"pci\"; #address-cells = <3>; #size-cells = <2>;\n"
+                         "  reg = <0x30000000 0x1000000>; ranges = <0x02000000 0x0 0x40000000>; };\n";
+    std::string dtb = compile_dts(std::string(FDT_FIXTURE_BIN) + "/badpci", minimal_board_dts(bridge));
+    ASSERT_FALSE(dtb.empty());
+    auto blob = load_dtb(dtb);
+    PlatformInfo p = read(blob).release_value();
+    EXPECT_TRUE(p.owned_incomplete);
+    EXPECT_TRUE(owns_any(p, 0x30000000, 0x1000));
+}

@@ -382,9 +382,9 @@ TEST_F(VmTest, CreateRefusesEveryHostRangeWhenTheHostListIsIncomplete) {
     auto r = create();
     ASSERT_TRUE(r.is_error());
     EXPECT_EQ(r.error(), Error::Denied);
-    EXPECT_EQ(captured_console(), "cxvisor: vm 1 (vm1): passthrough device rtc at 9010000+1000: refused: the host "
-                                  "DTB describes more host-owned and DMA-capable ranges than cxvisor can list, so "
-                                  "no host range can be shown safe\n");
+    EXPECT_EQ(captured_console(), "cxvisor: vm 1 (vm1): passthrough device rtc at 9010000+1000: refused: cxvisor's "
+                                  "list of host-owned and DMA-capable ranges is incomplete (the host DTB names too "
+                                  "many, or PCI windows it cannot read), so no host range can be shown safe\n");
 }
 
 TEST_F(VmTest, CreateRejectsOverlappingDevicesWithItsName) {
