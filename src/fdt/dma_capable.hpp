@@ -40,7 +40,8 @@ struct DtNodeFacts {
     bool has_reg = false;
     FdtStringList compatible{"", 0}; // empty when absent or malformed
     const char* device_type = "";    // "" when absent or malformed
-    const char* dma_why = nullptr;   // why n can reach memory (naming the evidence), or nullptr
+    const char* dma_why = nullptr;   // why n can reach memory (for the refusal message, naming the
+                                     // strongest evidence), or nullptr
 };
 
 inline DtNodeFacts dt_node_facts(const Fdt& fdt, FdtNode n) {
@@ -93,9 +94,6 @@ inline DtNodeFacts dt_node_facts(const Fdt& fdt, FdtNode n) {
     if (!f.dma_why && best != kNone) f.dma_why = kProperties[best].why;
     return f;
 }
-
-// Why node n can reach memory (a text for the refusal message, naming the evidence), or nullptr.
-inline const char* dma_capable_why(const Fdt& fdt, FdtNode n) { return dt_node_facts(fdt, n).dma_why; }
 
 // Calls f(cpu_base, size) for each window of a PCI host bridge's `ranges` (pci/pci.txt: 3-cell
 // child addresses "phys.hi phys.mid phys.lo", parent addresses in the parent bus's #address-cells

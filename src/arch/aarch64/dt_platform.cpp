@@ -231,9 +231,9 @@ struct Reader {
     }
 
     // Every entry of n's `reg` property, as owned ranges; why_of(i) gives entry i's reason.
-    // `ac`/`sc` are the parent's #address-cells/#size-cells; `cpu_space`: the parent is the root,
-    // so addresses are CPU physical already (else Fdt::translate() maps them through the buses'
-    // `ranges`). A reg not in the CPU's address space (an I2C or PCI child: no `ranges` up to the
+    // `ac`/`sc` are the parent's #address-cells/#size-cells; `cpu_space`: the parent bus
+    // addresses the CPU's physical space directly (else Fdt::translate() maps them through the
+    // buses' `ranges`). A reg not in the CPU's address space (an I2C or PCI child: no `ranges` up to the
     // root, or cells wider than 64 bits) is skipped: a VM cannot be handed such a thing as MMIO.
     template <typename Why>
     void own_reg(PlatformInfo& info, FdtNode n, const FdtProp& prop, u32 ac, u32 sc, bool cpu_space, OwnedKind kind,
@@ -293,17 +293,18 @@ struct Reader {
 
     // The children of `bus` (`depth` below the root) and their subtrees, in DT order. The walk
     // knows each node's parent, so reading reg needs no Fdt::parent() search: this runs over
-    // every node at boot.
-    // `cpu_space`: bus's children address the CPU's physical space directly (bus is the root, or
-    // a bus with an identity `ranges` inside such a one, like the GIC for its ITS).
+    // every node at boot. `cpu_space`: bus's children address the CPU's physical space directly
+    // (bus is the root, or a bus with an identity `ranges` inside such a one, like the GIC for
+    // its ITS).
     void own_children(PlatformInfo& info, FdtNode bus, u32 depth, bool cpu_space) const {
         if (depth == kMaxDepth) { // deeper nodes are not looked at: the list cannot be complete
             info.owned_incomplete = true;
             return;
         }
         auto ac = fdt.address_cells(bus), sc = fdt.size_cells(bus);
+        // Malformed cell counts: the children's reg cannot be read, so what they own is unknown.
+        if (ac.is_error() || sc.is_error()) info.owned_incomplete = true;
         for (FdtNode n : fdt.children(bus)) {
-            // A malformed #address-cells/#size-cells (0: no MMIO reg) hides only the children's reg.
             own_node(info, n, ac.is_ok() ? ac.value() : 0, sc.is_ok() ? sc.value() : 0, cpu_space);
             if (!fdt.first_child(n).valid()) continue;
             auto ranges = fdt.prop(n, "ranges"); // empty: identity (devicetree spec 2.3.8)

@@ -62,7 +62,8 @@ struct PlatformInfo {
     // UART, and every DMA-capable node's reg (PCI host bridges: their windows too). DT order.
     OwnedRange owned[kMaxOwned];
     u32 owned_count = 0;
-    // More than kMaxOwned ranges, or a PCI bridge whose windows cannot be read: the list is
+    // More than kMaxOwned ranges, a PCI bridge whose windows cannot be read, a bus whose cell
+    // counts are malformed or nodes nested deeper than the walk goes (16): the list is
     // incomplete, so no host range can be shown safe and every passthrough device and reserved
     // region must be refused (not a boot failure: VMs without them still run).
     bool owned_incomplete = false;
