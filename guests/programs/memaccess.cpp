@@ -43,7 +43,7 @@ void install_first_gib_table() {
     asm volatile("dsb ishst\n isb" ::: "memory");
 }
 
-void map_flash_executable() {
+[[maybe_unused]] void map_flash_executable() {
     for (uint64_t i = 0; i < 512; ++i) g_l2[i] = (i << 21) | L2_DEVICE;
     g_l2[FLASH_NORMAL >> 21] = FLASH_NORMAL | L2_NORMAL_X;
     g_l2[FLASH_DEVICE >> 21] = FLASH_DEVICE | L2_NORMAL_X;
@@ -80,7 +80,7 @@ void copy_code_to_identity_ram() {
     asm volatile("dsb ish\n ic iallu\n dsb ish\n isb" ::: "memory");
 }
 
-bool same_code(uint64_t at) {
+[[maybe_unused]] bool same_code(uint64_t at) {
     const uint64_t n = uint64_t(isv0_access_end - isv0_access);
     for (uint64_t i = 0; i < n; i += 4)
         if (rt::read32(at + i) != *reinterpret_cast<const uint32_t*>(isv0_access + i)) return false;
