@@ -1585,9 +1585,11 @@ int64_t cpu_on(uint64_t fid, uint64_t mpidr, uint64_t entry, uint64_t ctx) {
 
 // What cxvisor's CPU_ON must answer (DEN0022 5.6; cxvisor checks the target, then the entry
 // address, then the target's state). An SMC32 call uses only the low 32 bits of each argument.
+// Any memory region of the VM is a valid entry, the reserved one too (an SMC32 entry's low half
+// lands there now and then: soak seed 0x86c1564ca964f4ec).
 bool in_vm_memory(uint64_t gpa) {
     Cls k = classify(gpa);
-    return k == C_RAM || k == C_RO || k == C_NX || k == C_WO;
+    return k == C_RAM || k == C_RO || k == C_NX || k == C_WO || k == C_RSV;
 }
 int64_t cpu_on_expect(uint64_t fid, uint64_t mpidr, uint64_t entry, bool target_off) {
     if (fid == PSCI_CPU_ON_32) mpidr &= 0xFFFFFFFF, entry &= 0xFFFFFFFF;
