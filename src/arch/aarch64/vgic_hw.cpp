@@ -82,9 +82,10 @@ vgic::VcpuSet sync(vgic::Vgic& g, u16 vcpu, LrContext& ctx) {
     VgicLr lrs[vgic::MaxLrs];
     for (u32 i = 0; i < ctx.used; ++i)
         if (!(elrsr & bit(i))) lrs[i] = decode_lr(read_lr(i));
-    // Off before the host unmasks interrupts: with En = 0 ICH_MISR_EL2 reads 0 and the
-    // maintenance interrupt deasserts (IHI 0069H, ICH_MISR_EL2 and "Maintenance interrupts").
-    // Zeroed LRs leave no HW-linked state behind for another vCPU on this CPU.
+    // Off before the host unmasks interrupts: ICH_HCR_EL2 = 0 clears En and every maintenance
+    // enable (UIE, NPIE, LRENPIE, VGrp*IE), and the zeroed LRs clear ICH_EISR_EL2, so no condition
+    // of ICH_MISR_EL2 (IHI 0069H) is left to hold the maintenance interrupt asserted in the host.
+    // Zeroed LRs also leave no HW-linked state behind for another vCPU on this CPU.
     write_hcr(0);
     for (u32 i = 0; i < ctx.used; ++i) write_lr(i, 0);
     isb();

@@ -300,7 +300,7 @@ constexpr SgiTrap decode_sgi_trap(u64 esr) {
     case 5: t.reg = SgiReg::Sgi1r; t.group1 = true; break;
     case 6: t.reg = SgiReg::Asgi1r; break;
     case 7: t.reg = SgiReg::Sgi0r; break;
-    default: return t; // op2 0..4: ICC_EOIR0/DIR/IAR0... are not trapped by IMO/FMO (ICV_*)
+    default: return t; // op2 1 ICC_DIR_EL1, 3 ICC_RPR_EL1 (ICV_* under IMO/FMO); 0, 2, 4 unallocated
     }
     t.write = bits(esr, 0, 0) == 0;
     t.rt = u8(bits(esr, 9, 5));

@@ -245,7 +245,7 @@ TEST(VgicHwSgi, IdentifiesTheThreeSgiRegisters) {
 }
 
 TEST(VgicHwSgi, RejectsEverythingElse) {
-    // Neighbours in the ICC_* space: op2 0..4 (EOIR0, DIR, RPR...), CRm 12 (IAR1...), op1/op0 off.
+    // Neighbours in the ICC_* space: op2 0..4 (DIR, RPR, unallocated), CRm 12 (IAR1...), op1/op0 off.
     for (u64 op2 = 0; op2 < 5; ++op2)
         EXPECT_EQ(decode_sgi_trap(sysreg_esr(3, 0, 12, 11, op2, 0, false)).reg, SgiReg::None) << op2;
     EXPECT_EQ(decode_sgi_trap(sysreg_esr(3, 0, 12, 12, 5, 0, false)).reg, SgiReg::None);
