@@ -266,7 +266,7 @@ constexpr bool vmcr_admits(const Vmcr& m, u8 priority, bool group1) {
 
 // ---------------------------------------------------------------------------------------------
 // Trapped SGI generation (HCR_EL2.IMO traps ICC_SGI1R_EL1 / ICC_ASGI1R_EL1 writes, HCR_EL2.FMO
-// ICC_SGI0R_EL1; IHI 0069H 12.1 "Traps and enables" and the register descriptions). ESR_EL2 with
+// ICC_SGI0R_EL1; IHI 0069H, the "Traps and enables" part of each register description). ESR_EL2 with
 // EC 0x18 (DDI0487 K.a, ISS for MSR/MRS): Op0[21:20] Op2[19:17] Op1[16:14] CRn[13:10] Rt[9:5]
 // CRm[4:1] Direction[0] (0 = write, MSR).
 // ---------------------------------------------------------------------------------------------
