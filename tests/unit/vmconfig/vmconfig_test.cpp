@@ -144,7 +144,10 @@ TEST_F(VmConfigTest, ValidConfigRoundTrips) {
     EXPECT_EQ(a.kernel_load_addr, 0x4008'0000u);
     EXPECT_EQ(a.ramdisk_load_addr, 0x4100'0000u);
     EXPECT_EQ(a.dtb_load_addr, 0x4000'0000u);
-    EXPECT_EQ(a.interrupt_mode, uint32_t(vp::InterruptMode::Passthrough));
+    EXPECT_EQ(a.interrupt_mode, uint32_t(vp::InterruptMode::Emulated));
+    EXPECT_EQ(a.gicd_base, 0x0800'0000u); // QEMU virt's layout, the defaults
+    EXPECT_EQ(a.gicr_base, 0x080A'0000u);
+    EXPECT_EQ(a.spi_count, 32u); // enough for the highest device irq (34), one group of 32
     EXPECT_EQ(p.str(a.cmdline), "console=ttyAMA0 earlycon");
     EXPECT_EQ(p.blob(a.kernel), bytes(FIXTURES / "hello.bin"));
     EXPECT_EQ(p.blob(a.ramdisk), bytes(FIXTURES / "initrd.img"));
@@ -176,6 +179,8 @@ TEST_F(VmConfigTest, ValidConfigRoundTrips) {
     EXPECT_STREQ(b.name, "bare");
     EXPECT_EQ(b.phys_cpu_ids[0], vp::ANY_CPU);
     EXPECT_EQ(b.interrupt_mode, uint32_t(vp::InterruptMode::Emulated)); // the default
+    EXPECT_EQ(b.gicd_base, 0x0800'0000u);
+    EXPECT_EQ(b.spi_count, 32u);
     EXPECT_EQ(b.cmdline, 0u);
     EXPECT_EQ(b.ramdisk.size, 0u);
     EXPECT_EQ(b.dtb.size, 0u); // bare metal: no device tree
@@ -321,8 +326,53 @@ const ErrorCase ERROR_CASES[] = {
      "0x9001000)"},
     {"0x1000, 34]", "0x1000]", 24, "devices.passthrough_devices[0]",
      "expected [name, base_gpa, base_hpa, length, irq], got 4 values"},
-    {"\"passthrough\"", "\"msi\"", 25, "devices.interrupt_mode",
-     "unknown mode \"msi\" (known: no_irq, emulated, passthrough)"},
+    {"\"emulated\"", "\"msi\"", 25, "devices.interrupt_mode",
+     "unknown mode \"msi\": cxvisor implements \"emulated\" (a virtual GICv3) and \"no_irq\""},
+    {"\"emulated\"", "\"passthrough\"", 25, "devices.interrupt_mode",
+     "\"passthrough\" (the host GIC handed to the guest) is not implemented by cxvisor: use \"emulated\" (a "
+     "virtual GICv3; passthrough devices' interrupts are forwarded through it) or \"no_irq\""},
+    // Device interrupts are GIC INTIDs: SPIs only, each device its own.
+    {"0x1000, 33,", "0x1000, 5,", 23, "devices.emu_devices[0]",
+     "irq 5 is an SGI (0..15: software-generated, between vCPUs): use an SPI, 32..1019"},
+    {"0x1000, 33,", "0x1000, 27,", 23, "devices.emu_devices[0]",
+     "irq 27 is a PPI (16..31: private to each vCPU, its timers and the GIC maintenance interrupt): an emulated "
+     "device raises an SPI; use an SPI, 32..1019"},
+    {"0x1000, 34]", "0x1000, 16]", 24, "devices.passthrough_devices[0]",
+     "irq 16 is a PPI (16..31: private to each vCPU, its timers and the GIC maintenance interrupt): cxvisor "
+     "cannot forward a host PPI; use an SPI, 32..1019"},
+    {"0x1000, 34]", "0x1000, 1020]", 24, "devices.passthrough_devices[0]",
+     "irq 1020 is not an SPI (32..1019; 1020.. are special or LPIs, which the vGIC does not have)"},
+    {"0x1000, 34]", "0x1000, 33]", 24, "devices.passthrough_devices[0]",
+     "irq 33 is already used by device \"uart\" (devices.emu_devices[0]): each device needs its own interrupt"},
+    {"0x1000, 34]", "0x1000, 1019]", 24, "devices.passthrough_devices[0]", ""}, // the last SPI
+    {"0x1000, 34]", "0x1000, 0]", 24, "devices.passthrough_devices[0]", ""},    // no interrupt
+    // The vGIC's windows: 64 KiB aligned, clear of RAM, devices and each other.
+    {"interrupt_mode = \"emulated\"", "interrupt_mode = \"emulated\"\nspi_count = 989", 26, "devices.spi_count",
+     "must be 1..988, got 989"},
+    {"interrupt_mode = \"emulated\"", "interrupt_mode = \"emulated\"\ngicd_base = 0x0800_1000", 26,
+     "devices.gicd_base", "0x8001000 is not 64 KiB aligned (GICv3 register frames are 64 KiB)"},
+    {"interrupt_mode = \"emulated\"", "interrupt_mode = \"emulated\"\ngicd_base = 0x4000_0000", 26,
+     "devices.gicd_base",
+     "the vGIC distributor (GICD) [0x40000000, 0x40010000) overlaps memory region kernel.memory_regions[0] "
+     "[0x40000000, 0x42000000)"},
+    {"interrupt_mode = \"emulated\"", "interrupt_mode = \"emulated\"\ngicr_base = 0x0900_0000", 26,
+     "devices.gicr_base",
+     "the vGIC redistributors (GICR, 2 x 128 KiB) [0x9000000, 0x9040000) overlaps device \"uart\" "
+     "(devices.emu_devices[0]) [0x9000000, 0x9001000)"},
+    {"interrupt_mode = \"emulated\"", "interrupt_mode = \"emulated\"\ngicr_base = 0x0800_0000", 26,
+     "devices.gicr_base",
+     "the vGIC redistributors [0x8000000, 0x8040000) overlap the distributor [0x8000000, 0x8010000)"},
+    {"interrupt_mode = \"emulated\"", "interrupt_mode = \"emulated\"\ngicd_base = 0xffff_ffff_0000", 26,
+     "devices.gicd_base", ""}, // the last 64 KiB below 2^48
+    {"interrupt_mode = \"emulated\"", "interrupt_mode = \"emulated\"\ngicr_base = 0xffff_fffe_0000", 26,
+     "devices.gicr_base", "the vGIC redistributors (GICR, 2 x 128 KiB) [0xfffffffe0000, 0x1000000020000) ends "
+                          "past 2^48"},
+    {"interrupt_mode = \"emulated\"", "interrupt_mode = \"no_irq\"\ngicd_base = 0x0800_0000", 26,
+     "devices.gicd_base", "only with interrupt_mode = \"emulated\": a no_irq VM has no GIC"},
+    // A default window in the way: reported at interrupt_mode, with the key to set.
+    {"[0x8000_0000, 0x10_0000, 0x3, 1]", "[0x0800_0000, 0x10_0000, 0x3, 0]", 25, "devices.gicd_base",
+     "the vGIC distributor (GICD) at its default [0x8000000, 0x8010000) overlaps memory region "
+     "kernel.memory_regions[1] [0x8000000, 0x8100000): set devices.gicd_base to a free range"},
     {"[devices]", "[devices]\ndisk_path = 1", 23, "devices.disk_path", "unknown key"},
     {"cmdline", "disk_path = \"a.img\"\ncmdline", 16, "kernel.disk_path",
      "axvisor key not supported by cxvisor"},
@@ -614,7 +664,10 @@ TEST_F(VmConfigTest, HostOwnedAndDmaCapableRangesAreRefusedWithTheImagesReason) 
                         BUILTIN);
     EXPECT_EQ(err.find("passthrough_devices[8]"), std::string::npos);
     EXPECT_EQ(err.find("passthrough_devices[9]"), std::string::npos);
-    EXPECT_HAS(err, "cxv-vmconfig: 11 errors");
+    // bare.toml's VM has the default vGIC, whose distributor window is where line 14 puts RAM.
+    EXPECT_HAS(err, where(18, "devices.gicd_base") + "the vGIC distributor (GICD) at its default [0x8000000, "
+                        "0x8010000) overlaps memory region kernel.memory_regions[2] [0x8000000, 0x8010000)");
+    EXPECT_HAS(err, "cxv-vmconfig: 12 errors");
 }
 
 TEST_F(VmConfigTest, NoHostCheckBuildsWhatTheImageMustRefuseItself) {
