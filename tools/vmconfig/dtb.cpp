@@ -118,6 +118,7 @@ Bytes generate_dtb(const VmConfig& vm) {
         w.str("compatible", "arm,gic-v3");
         w.u32("#interrupt-cells", 3);
         w.empty("interrupt-controller");
+        w.u32("#address-cells", 0); // no ITS child; dtc's interrupt_provider check wants it stated
         fdt64_t r[4] = {cpu_to_fdt64(vm.gicd_base), cpu_to_fdt64(vm_package::GICD_SIZE),
                         cpu_to_fdt64(vm.gicr_base), cpu_to_fdt64(uint64_t(vm.cpu_num) * vm_package::GICR_STRIDE)};
         w.prop("reg", r, sizeof r);
