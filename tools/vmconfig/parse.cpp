@@ -720,6 +720,12 @@ void check_across(const std::vector<VmConfig>& vms, Diags& diags) {
             if (!a.name.empty() && a.name == b.name)
                 diags.push_back({b.file, b.name_at.line, "base.name",
                                  cat("name ", quote(b.name), " is already used by ", a.file)});
+            for (auto& pb : b.pt_devices) // a host interrupt line is forwarded to one VM only
+                for (auto& pa : a.pt_devices)
+                    if (pb.irq && pb.irq == pa.irq)
+                        diags.push_back({b.file, pb.at.line, pb.at.key,
+                                         cat("irq ", pb.irq, " is already forwarded to VM ", quote(a.name), " (",
+                                             a.file, ":", pa.at.line, "): a host interrupt belongs to one VM")});
             for (auto& rb : host_ranges(b))
                 for (auto& ra : host_ranges(a))
                     if (overlaps(ra.base, ra.size, rb.base, rb.size))

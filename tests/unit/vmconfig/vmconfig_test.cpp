@@ -640,7 +640,8 @@ TEST_F(VmConfigTest, AllErrorsOfAllFilesAreReported) {
     EXPECT_HAS(r.err, g.string() + ":2: base.id: id 1 is already used by " + f.string());
     EXPECT_HAS(r.err, g.string() + ":3: base.name: name \"hello\" is already used by " + f.string());
     EXPECT_HAS(r.err, g.string() + ":24: devices.passthrough_devices[0]: host range"); // same RTC as f
-    EXPECT_HAS(r.err, "8 errors, " + out + " not written");
+    EXPECT_HAS(r.err, g.string() + ":24: devices.passthrough_devices[0]: irq 34 is already forwarded"); // same RTC irq
+    EXPECT_HAS(r.err, "9 errors, " + out + " not written");
     // In line order within a file.
     EXPECT_LT(r.err.find(where(5, "base.cpu_num")), r.err.find(where(10, "kernel.image_location")));
 }
@@ -661,6 +662,8 @@ TEST_F(VmConfigTest, HostRangesMustNotBeSharedBetweenVms) {
                           "devices.passthrough_devices[0] of VM \"hello\" (" +
                           f.string() + ":24): identical and reserved regions and passthrough devices belong "
                                        "to one VM and cannot be shared");
+    EXPECT_HAS(r.err, g.string() + ":24: devices.passthrough_devices[0]: irq 34 is already forwarded to VM "
+                                   "\"hello\" (" + f.string() + ":24): a host interrupt belongs to one VM");
 }
 
 TEST_F(VmConfigTest, AtMostSixteenVms) {
