@@ -619,9 +619,10 @@ private:
             highest = std::max(highest, q.irq);
         }
         if (!emulated) return;
-        if (!m_vm.spi_count) // enough for every device, at least one group of 32
-            m_vm.spi_count = uint32_t(std::min<uint64_t>(align_up(std::min(highest, LAST_SPI) + 1 - FIRST_SPI, 32), vp::MAX_SPIS));
-        if (m_vm.spi_count < 32) m_vm.spi_count = 32;
+        if (!m_vm.spi_count) { // enough for every device's SPI, at least one group of 32
+            uint64_t spis = align_up(std::min(highest, LAST_SPI) + 1 - FIRST_SPI, 32);
+            m_vm.spi_count = uint32_t(std::clamp<uint64_t>(spis, 32, vp::MAX_SPIS));
+        }
         check_gic_window("the vGIC distributor (GICD)", "gicd_base", m_vm.gicd_at, m_vm.gicd_base, vp::GICD_SIZE);
         check_gic_window(cat("the vGIC redistributors (GICR, ", m_vm.cpu_num, " x 128 KiB)").c_str(), "gicr_base",
                          m_vm.gicr_at, m_vm.gicr_base, uint64_t(m_vm.cpu_num) * vp::GICR_STRIDE);
