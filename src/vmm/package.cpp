@@ -196,6 +196,44 @@ public:
         return fail("entry point %lx is not inside an executable RAM region (X in flags)", m_r.entry_point);
     }
 
+    // The emulated GICv3's layout (VmRecord version 2). All zero unless interrupt_mode is Emulated;
+    // then both windows 64 KiB aligned (GICv3 frames are 64 KiB, IHI 0069H 12.1), clear of the
+    // regions, the devices and each other, and every device irq one of the VM's SPIs.
+    bool vgic() {
+        if (m_r.interrupt_mode != u32(InterruptMode::Emulated)) {
+            if (m_r.gicd_base || m_r.gicr_base || m_r.spi_count)
+                return fail("vGIC layout (gicd %lx, gicr %lx, %u SPIs) given without interrupt_mode emulated",
+                            m_r.gicd_base, m_r.gicr_base, m_r.spi_count);
+            return true;
+        }
+        if (m_r.spi_count < 32 || m_r.spi_count > MAX_SPIS)
+            return fail("vGIC spi_count %u is not 32..%u", m_r.spi_count, MAX_SPIS);
+        const u64 gicr_size = u64(m_r.cpu_num) * GICR_STRIDE;
+        constexpr u64 frame = 64 * KiB;
+        if (!is_aligned(m_r.gicd_base, frame) || !is_aligned(m_r.gicr_base, frame))
+            return fail("vGIC windows gicd %lx / gicr %lx are not 64 KiB aligned", m_r.gicd_base, m_r.gicr_base);
+        if (m_r.gicd_base > ~0ull - GICD_SIZE || m_r.gicr_base > ~0ull - gicr_size)
+            return fail("vGIC windows gicd %lx / gicr %lx wrap past 2^64", m_r.gicd_base, m_r.gicr_base);
+        if (overlaps(m_r.gicd_base, GICD_SIZE, m_r.gicr_base, gicr_size))
+            return fail("vGIC distributor [%lx, %lx) overlaps the redistributors [%lx, %lx)", m_r.gicd_base,
+                        m_r.gicd_base + GICD_SIZE, m_r.gicr_base, m_r.gicr_base + gicr_size);
+        if (!device_place("vGIC distributor", 0, m_r.gicd_base, GICD_SIZE, m_r.emu_count, m_r.pt_count) ||
+            !device_place("vGIC redistributors", 0, m_r.gicr_base, gicr_size, m_r.emu_count, m_r.pt_count))
+            return false;
+        auto spi_ok = [&](u32 irq) { return irq == 0 || (irq >= 32 && irq < 32 + m_r.spi_count); };
+        auto* emu = at<EmuDevice>(m_r.emu_devices);
+        for (u32 i = 0; i < m_r.emu_count; ++i)
+            if (!spi_ok(emu[i].irq))
+                return fail("emulated device %u (%s): irq %u is not one of the VM's SPIs (32..%u)", i, emu[i].name,
+                            emu[i].irq, 31 + m_r.spi_count);
+        auto* pt = at<PassthroughDevice>(m_r.pt_devices);
+        for (u32 i = 0; i < m_r.pt_count; ++i)
+            if (!spi_ok(pt[i].irq))
+                return fail("passthrough device %u (%s): irq %u is not one of the VM's SPIs (32..%u)", i, pt[i].name,
+                            pt[i].irq, 31 + m_r.spi_count);
+        return true;
+    }
+
 private:
     const u8* m_base;
     u64 m_size;
@@ -229,7 +267,7 @@ Result<const VmRecord*> package_check_vm(const PackageHeader& h, u32 index, u32 
         !c.array<EmuDevice>("emulated devices", r.emu_devices, r.emu_count, MAX_EMU_DEVICES) ||
         !c.array<PassthroughDevice>("passthrough devices", r.pt_devices, r.pt_count, MAX_PT_DEVICES) ||
         !c.blob("kernel", r.kernel) || !c.blob("ramdisk", r.ramdisk) || !c.blob("dtb", r.dtb) || !c.cmdline() ||
-        !c.regions() || !c.devices() || !c.images())
+        !c.regions() || !c.devices() || !c.images() || !c.vgic())
         return bad();
     return &r;
 }

@@ -96,6 +96,30 @@ inline std::string check(const uint8_t* pkg, size_t len, uint32_t index, uint32_
         if (!page_range(d.base_gpa, d.length) || !page_range(d.base_hpa, d.length)) return "bad pt range";
         all.push_back({d.base_gpa, u128(d.base_gpa) + d.length, "pt"});
     }
+    if (r.interrupt_mode == 1) { // emulated GICv3: both windows take part in the no-overlap rule
+        if (r.spi_count < 32 || r.spi_count > vp::MAX_SPIS) return "spi_count out of range";
+        if (r.gicd_base % 0x10000 || r.gicr_base % 0x10000) return "vGIC window misaligned";
+        const u128 gicr_size = u128(r.cpu_num) * vp::GICR_STRIDE;
+        if (u128(r.gicd_base) + vp::GICD_SIZE > (u128(1) << 64) || u128(r.gicr_base) + gicr_size > (u128(1) << 64))
+            return "vGIC window wraps";
+        all.push_back({r.gicd_base, u128(r.gicd_base) + vp::GICD_SIZE, "gicd"});
+        all.push_back({r.gicr_base, u128(r.gicr_base) + gicr_size, "gicr"});
+        for (uint32_t i = 0; i < r.emu_count + r.pt_count; ++i) {
+            uint32_t irq = 0;
+            if (i < r.emu_count) {
+                vp::EmuDevice d;
+                std::memcpy(&d, pkg + r.emu_devices + u128(i) * sizeof d, sizeof d);
+                irq = d.irq;
+            } else {
+                vp::PassthroughDevice d;
+                std::memcpy(&d, pkg + r.pt_devices + u128(i - r.emu_count) * sizeof d, sizeof d);
+                irq = d.irq;
+            }
+            if (irq && (irq < 32 || irq >= 32 + u128(r.spi_count))) return "device irq outside the SPIs";
+        }
+    } else if (r.gicd_base || r.gicr_base || r.spi_count) {
+        return "vGIC layout without an emulated GIC";
+    }
     std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.begin < b.begin; });
     for (size_t i = 1; i < all.size(); ++i)
         if (all[i].begin < all[i - 1].end) return all[i - 1].what + " overlaps " + all[i].what;

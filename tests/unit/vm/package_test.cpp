@@ -35,6 +35,7 @@ vmconfig::VmConfig small_vm() {
     cfg.kernel.load_addr = ENTRY;
     cfg.kernel.data = vmconfig::Bytes(4096, 0xAA);
     cfg.regions = {{RAM, RAM_SIZE, 7, u32(vp::MapType::Alloc), {}}};
+    cfg.spi_count = 32; // emulated GICv3 (the default mode): the parser derives this, the builder sets it
     return cfg;
 }
 
@@ -195,6 +196,24 @@ TEST(PackageRecord, PhysCpuIdsAnyOrBelowMaxCpus) {
 
 TEST(PackageRecord, InterruptModeKnown) {
     EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.interrupt_mode = 3; }, "unknown interrupt_mode 3");
+}
+
+// The vGIC layout of package version 2: checked by the image, not taken from the tool on trust.
+TEST(PackageRecord, VgicLayoutChecked) {
+    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.spi_count = 0; }, "vGIC spi_count 0 is not 32..988");
+    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.spi_count = 989; }, "vGIC spi_count 989 is not 32..988");
+    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.gicd_base += 0x1000; }, "vGIC windows gicd 8001000 / gicr 80a0000 are not 64 KiB aligned");
+    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.gicr_base = ~0ull & ~0xFFFFull; }, "wrap past 2^64");
+    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.gicr_base = r.gicd_base; }, "vGIC distributor [8000000, 8010000) overlaps the redistributors");
+    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.gicd_base = RAM; }, "vGIC distributor 0 [40000000, 40010000) overlaps memory region 0");
+    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.gicr_base = UART; }, "vGIC redistributors 0 [9000000, 9040000) overlaps emulated device 0 (uart0)");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) {
+        auto d = get<vp::EmuDevice>(p, r.emu_devices);
+        d.irq = 64 + 32; // INTID 96 with 32 SPIs (INTIDs 32..63)
+        put(p, r.emu_devices, d);
+    }, "emulated device 0 (uart0): irq 96 is not one of the VM's SPIs (32..63)");
+    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.interrupt_mode = u32(vp::InterruptMode::NoIrq); },
+                   "vGIC layout (gicd 8000000, gicr 80a0000, 32 SPIs) given without interrupt_mode emulated");
 }
 
 TEST(PackageRecord, CountsWithinLimits) {
