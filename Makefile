@@ -5,6 +5,7 @@
 #   make debug   like run, but QEMU waits for GDB; prints the command to attach
 #   make soak    the chaos guest with SOAK_SEEDS (50) random seeds, one QEMU run each; stops at the
 #                first failure and prints its seed (SOAK_SEED_LIST=0x..,0x.. repeats given seeds)
+#   make fuzz    libFuzzer on the image's VM-package checks for FUZZ_TIME seconds (clang++-14)
 BUILD ?= build
 ARCH ?= aarch64
 SMP ?= 4
@@ -22,7 +23,7 @@ RUN_IMAGE := $(BUILD)/run/cxvisor-run.bin
 QEMU := qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu cortex-a72 \
         -smp $(SMP) -m $(MEM) -nographic -nic none
 
-.PHONY: all setup host host-configure tools image run debug test bench soak clean
+.PHONY: all setup host host-configure tools image run debug test bench soak fuzz clean
 all: host image
 
 setup:
@@ -66,6 +67,20 @@ bench: tools image
 soak: tools image
 	@python3 scripts/soak.py --build $(BUILD) --arch $(ARCH) --seeds $(SOAK_SEEDS) --jobs $(JOBS) \
 	    $(if $(SOAK_SEED_LIST),--seed-list $(SOAK_SEED_LIST))
+
+# Opt-in, not part of test: its own clang build in $(BUILD)/fuzz, seeded with a package that the
+# real cxv-vmconfig builds from tests/fuzz/seed.toml; the corpus it grows is kept there.
+FUZZ_DIR := $(BUILD)/fuzz
+FUZZ_TIME ?= 60
+fuzz: tools
+	@cmake -S . -B $(FUZZ_DIR) -G Ninja -DCXV_TARGET=host -DCXV_FUZZ=ON \
+	    -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_ASM_COMPILER=clang-14 >/dev/null
+	@ninja -C $(FUZZ_DIR) -j $(JOBS) package_fuzz
+	@mkdir -p $(FUZZ_DIR)/seed $(FUZZ_DIR)/corpus
+	@head -c 8192 /dev/zero | tr '\0' '\252' > $(FUZZ_DIR)/seed/seed-kernel.bin
+	@head -c 4096 /dev/zero | tr '\0' '\021' > $(FUZZ_DIR)/seed/seed-ramdisk.bin
+	@$(VMCONFIG) --cpus 2 --search-path $(FUZZ_DIR)/seed -o $(FUZZ_DIR)/corpus/seed.bin tests/fuzz/seed.toml
+	$(FUZZ_DIR)/tests/fuzz/package_fuzz -max_total_time=$(FUZZ_TIME) -print_final_stats=1 $(FUZZ_DIR)/corpus
 
 clean:
 	rm -rf $(BUILD)

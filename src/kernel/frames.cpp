@@ -45,11 +45,32 @@ void mark_used(u64 base, u64 size) {
     }
 }
 
+// Where `bytes` of bitmap can go: inside one RAM range and clear of every used range. The top of
+// the largest range first, then the top of each range and the space just below each used range:
+// on a small machine the loader may have put the DTB in the last page of RAM.
+Result<u64> place_bitmap(const PhysRange* ram, usize ram_count, usize largest, const PhysRange* used,
+                         usize used_count, u64 bytes) {
+    auto fits = [&](u64 end) { // [end - bytes, end), end page-aligned
+        if (end < bytes) return false;
+        bool in_ram = false;
+        for (usize i = 0; i < ram_count; ++i)
+            in_ram |= end - bytes >= ram[i].base.value() && end <= ram[i].end().value();
+        for (usize u = 0; u < used_count; ++u)
+            if (used[u].overlaps(HostPhysAddr(end - bytes), bytes)) return false;
+        return in_ram;
+    };
+    if (u64 end = align_down(ram[largest].end().value(), FRAME_SIZE); fits(end)) return end - bytes;
+    for (usize i = 0; i < ram_count; ++i)
+        if (u64 end = align_down(ram[i].end().value(), FRAME_SIZE); fits(end)) return end - bytes;
+    for (usize u = 0; u < used_count; ++u)
+        if (u64 end = align_down(used[u].base.value(), FRAME_SIZE); fits(end)) return end - bytes;
+    return Error::NoMemory;
+}
+
 } // namespace
 
 Result<void> frames_init(const PhysRange* ram, usize ram_count, const PhysRange* used, usize used_count) {
     if (ram_count == 0 || ram_count > MAX_ZONES) return Error::InvalidArgument;
-    // Bitmap storage: carve it from the top of the largest range.
     usize largest = 0;
     u64 bitmap_bytes = 0;
     for (usize i = 0; i < ram_count; ++i) {
@@ -57,10 +78,7 @@ Result<void> frames_init(const PhysRange* ram, usize ram_count, const PhysRange*
         if (ram[i].size > ram[largest].size) largest = i;
     }
     bitmap_bytes = align_up(bitmap_bytes, FRAME_SIZE);
-    u64 store = align_down(ram[largest].end().value() - bitmap_bytes, FRAME_SIZE);
-    for (usize u = 0; u < used_count; ++u)
-        if (used[u].overlaps(HostPhysAddr(store), bitmap_bytes))
-            return Error::NoMemory; // would need a smarter placement; never the case on QEMU virt
+    u64 store = TRY(place_bitmap(ram, ram_count, largest, used, used_count, bitmap_bytes));
     auto* cursor = reinterpret_cast<u64*>(store);
     memset(cursor, 0, bitmap_bytes);
     g_zone_count = ram_count;

@@ -36,22 +36,10 @@ constexpr u32 MAX_REPORTS = 16;
 Vm::Vm(const VmRecord& rec, const u8* package, GuestAddrSpace&& as)
     : m_rec(rec), m_package(package), m_as(static_cast<GuestAddrSpace&&>(as)) {}
 
-Result<Vm*> Vm::create(const VmRecord& rec, const u8* package, u64 package_size, u32 vmid, usize host_cpus,
+Result<Vm*> Vm::create(const VmRecord& rec, const u8* package, u32 vmid, usize host_cpus,
                        const HostOwnedRanges& host_owned) {
-    if (rec.cpu_num == 0 || rec.cpu_num > MAX_VCPUS || rec.region_count > MAX_REGIONS ||
-        rec.emu_count > MAX_EMU_DEVICES || rec.pt_count > MAX_PT_DEVICES) {
-        kprint("cxvisor: vm %u: record out of range (corrupt package?)\n", rec.id);
-        return Error::BadFormat;
-    }
-    auto in_package = [&](u64 off, u64 size) { return off <= package_size && size <= package_size - off; };
-    if (!in_package(rec.regions, u64(rec.region_count) * sizeof(MemRegion)) ||
-        !in_package(rec.emu_devices, u64(rec.emu_count) * sizeof(EmuDevice)) ||
-        !in_package(rec.pt_devices, u64(rec.pt_count) * sizeof(PassthroughDevice)) ||
-        !in_package(rec.kernel.offset, rec.kernel.size) || !in_package(rec.ramdisk.offset, rec.ramdisk.size) ||
-        !in_package(rec.dtb.offset, rec.dtb.size)) {
-        kprint("cxvisor: vm %u (%.31s): offsets outside the package (corrupt package?)\n", rec.id, rec.name);
-        return Error::BadFormat;
-    }
+    // The record passed package_check_vm (vmm/package.hpp): counts, offsets, names, alignment and
+    // layout are known good. What is checked here depends on this machine.
     for (u32 i = 0; i < rec.cpu_num; ++i) {
         if (rec.phys_cpu_ids[i] != ANY_CPU && rec.phys_cpu_ids[i] >= host_cpus) {
             kprint("cxvisor: vm %u (%s): vcpu %u is pinned to physical CPU %u, but this machine has %zu CPUs\n",
@@ -59,10 +47,27 @@ Result<Vm*> Vm::create(const VmRecord& rec, const u8* package, u64 package_size,
             return Error::InvalidArgument;
         }
     }
-    GuestAddrSpace as = TRY(GuestAddrSpace::create(g_kernel_frames, arch::Stage2Tlb{vmid}, arch::stage2_cpu_config().geometry()));
-    Vm* vm = new (std::nothrow) Vm(rec, package, static_cast<GuestAddrSpace&&>(as));
-    if (!vm) return Error::NoMemory;
-    vm->m_rec.name[MAX_NAME - 1] = 0;
+    // Lazily allocated RAM is taken on first touch, so VMs may together promise more than the
+    // machine has; one VM promising more than is free can never run its guest to the end.
+    u64 ram_frames = 0;
+    auto* regions = reinterpret_cast<const MemRegion*>(package + rec.regions);
+    for (u32 i = 0; i < rec.region_count; ++i)
+        if (MapType(regions[i].map_type) == MapType::Alloc) ram_frames += regions[i].size / FRAME_SIZE;
+    if (ram_frames > frames_free_count()) {
+        kprint("cxvisor: vm %u (%s): its memory regions need %lu MiB of RAM, but only %lu MiB are free; give the "
+               "machine more RAM (QEMU -m) or make the VM's memory_regions smaller\n",
+               rec.id, rec.name, ram_frames * FRAME_SIZE / MiB, u64(frames_free_count()) * FRAME_SIZE / MiB);
+        return Error::NoMemory;
+    }
+    auto no_memory = [&](const char* what) {
+        kprint("cxvisor: vm %u (%s): out of memory for its %s (%lu KiB of RAM free); give the machine more RAM "
+               "(QEMU -m) or start fewer VMs\n", rec.id, rec.name, what, u64(frames_free_count()) * FRAME_SIZE / KiB);
+        return Error::NoMemory;
+    };
+    auto as = GuestAddrSpace::create(g_kernel_frames, arch::Stage2Tlb{vmid}, arch::stage2_cpu_config().geometry());
+    if (as.is_error()) return as.error() == Error::NoMemory ? no_memory("stage-2 tables") : as.error();
+    Vm* vm = new (std::nothrow) Vm(rec, package, static_cast<GuestAddrSpace&&>(as.value()));
+    if (!vm) return no_memory("VM state (heap)");
     auto fail = [&](Error e) -> Result<Vm*> {
         delete vm; // frees devices, vCPUs, the address space, its tables and RAM
         return e;
@@ -72,7 +77,7 @@ Result<Vm*> Vm::create(const VmRecord& rec, const u8* package, u64 package_size,
     for (u32 i = 0; i < rec.cpu_num; ++i) {
         u64 affinity = rec.phys_cpu_ids[i] == ANY_CPU ? ((1ull << host_cpus) - 1) : (1ull << rec.phys_cpu_ids[i]);
         Vcpu* v = new (std::nothrow) Vcpu(*vm, i, affinity);
-        if (!v) return fail(Error::NoMemory);
+        if (!v) return fail(no_memory("vCPUs (heap)"));
         v->arch().init(i, vmid);
         v->arch().set_stage2(vm->m_as.root());
         vm->m_vcpus[i] = v;

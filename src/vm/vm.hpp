@@ -32,10 +32,11 @@ struct HostOwnedRanges {
 
 class Vm {
 public:
-    // Builds a VM from its package record; validates the record against this machine (CPUs,
-    // host-owned ranges). Nothing of a VM that fails here stays allocated.
-    static Result<Vm*> create(const vm_package::VmRecord& rec, const u8* package, u64 package_size,
-                              u32 vmid, usize host_cpus, const HostOwnedRanges& host_owned);
+    // Builds a VM from a package record that package_check_vm (vmm/package.hpp) accepted; checks
+    // what depends on this machine (CPUs, host-owned ranges, free RAM). Nothing of a VM that fails
+    // here stays allocated.
+    static Result<Vm*> create(const vm_package::VmRecord& rec, const u8* package, u32 vmid, usize host_cpus,
+                              const HostOwnedRanges& host_owned);
 
     // Frees the vCPUs, devices, guest RAM, tables and any identity RAM taken for this VM.
     ~Vm();

@@ -19,6 +19,7 @@
 #include "platform/qemu-virt/pl011_console.hpp"
 #include "vmm/package.hpp"
 #include "vmm/vmm.hpp"
+#include <stdarg.h>
 
 extern "C" char _start[], __image_start[], __image_end[];
 extern "C" u64 cxv_package_offset;
@@ -47,6 +48,20 @@ void cpu_common_init() {
     arch::irq_enable(g_plat.timer.virt_intid, false);
 }
 
+// A host configuration nothing can run on (too little RAM, no usable boot CPU, no VM that can
+// start): say why and power the machine off, so that QEMU exits instead of hanging. Boot CPU only.
+[[noreturn]] __attribute__((format(printf, 1, 2))) void power_off(const char* fmt, ...) {
+    char why[384];
+    va_list ap;
+    va_start(ap, fmt);
+    vformat(why, sizeof why, fmt, ap);
+    va_end(ap);
+    kprint("cxvisor: %s\ncxvisor: nothing can run; powering off\n", why);
+    arch::system_off();
+    kprint("cxvisor: the firmware did not power off (PSCI SYSTEM_OFF); halted\n");
+    for (;;) arch::wfe();
+}
+
 const vm_package::PackageHeader* find_package(u64 image_size) {
     if (!cxv_package_offset) return nullptr;
     if (cxv_package_offset >= image_size) {
@@ -62,11 +77,31 @@ const vm_package::PackageHeader* find_package(u64 image_size) {
     return h.value();
 }
 
-void create_vms(u64 image_size) {
-    const vm_package::PackageHeader* h = find_package(image_size);
+// The heap holds what create_vms allocates per VM (the Vm, its vCPUs, its emulated devices). Its
+// size follows the machine and the package instead of a fixed 8 MiB that a 16 MiB machine cannot
+// spare: 1/32 of RAM up to 8 MiB (room for what other objects VMs may come to need), and never
+// less than this package needs. Records are counted within the format's limits; package_check_vm
+// rejects the others later.
+usize heap_bytes_for(const vm_package::PackageHeader* h, u64 ram_total) {
+    constexpr usize OVERHEAD = 64; // kmalloc header and rounding, per allocation
+    constexpr usize SLACK = 64 * KiB, MOST = 8 * MiB;
+    usize need = SLACK;
+    auto* recs = h ? reinterpret_cast<const vm_package::VmRecord*>(reinterpret_cast<const u8*>(h) + h->vm_records)
+                   : nullptr;
+    for (u32 i = 0; h && i < h->vm_count; ++i) {
+        u32 cpus = recs[i].cpu_num < vm_package::MAX_VCPUS ? recs[i].cpu_num : vm_package::MAX_VCPUS;
+        u32 uarts = recs[i].emu_count < vm_package::MAX_EMU_DEVICES ? recs[i].emu_count : vm_package::MAX_EMU_DEVICES;
+        need += sizeof(Vm) + OVERHEAD + cpus * (sizeof(Vcpu) + OVERHEAD) + uarts * (sizeof(Pl011) + OVERHEAD);
+    }
+    usize share = ram_total / 32 < MOST ? usize(ram_total / 32) : MOST;
+    return align_up(need > share ? need : share, FRAME_SIZE);
+}
+
+// Creates and boots every VM of the package that passes its checks; returns how many booted.
+usize create_vms(const vm_package::PackageHeader* h) {
     if (!h) {
         kprint("cxvisor: no VMs configured (build the boot image with cxv-vmconfig --image)\n");
-        return;
+        return 0;
     }
     static HostOwnedRanges owned; // ~8 KiB: not on the boot stack
     auto own = [&](PhysRange r) {
@@ -79,12 +114,17 @@ void create_vms(u64 image_size) {
     for (u32 i = 0; i < g_plat.gic.redist_count; ++i) own(g_plat.gic.redist[i]);
     own(g_plat.uart.mmio);
     auto* base = reinterpret_cast<const u8*>(h);
-    auto* recs = reinterpret_cast<const vm_package::VmRecord*>(base + h->vm_records);
     for (u32 i = 0; i < h->vm_count; ++i) {
-        const auto& rec = recs[i];
-        auto vm = Vm::create(rec, base, h->total_size, i + 1, g_cpu_count, owned);
-        if (vm.is_error()) {
-            kprint("cxvisor: vm %u (%.31s) not started: %s\n", rec.id, rec.name, error_name(vm.error()));
+        char why[PACKAGE_WHY_SIZE];
+        auto checked = package_check_vm(*h, i, MAX_CPUS, why, sizeof why);
+        if (checked.is_error()) {
+            kprint("cxvisor: %s (corrupt package?); not started\n", why);
+            continue;
+        }
+        const auto& rec = *checked.value();
+        auto vm = Vm::create(rec, base, i + 1, g_cpu_count, owned);
+        if (vm.is_error()) { // Vm::create said why
+            kprint("cxvisor: vm %u (%s) not started: %s\n", rec.id, rec.name, error_name(vm.error()));
             continue;
         }
         vmm_add_vm(vm.value());
@@ -108,11 +148,15 @@ void create_vms(u64 image_size) {
         kprint("cxvisor: vm %u (%s): %u vCPU(s) [%s], entry %lx\n", rec.id, vm.value()->name(), rec.cpu_num, placement,
                rec.entry_point);
     }
+    usize booted = 0;
     for (usize i = 0; i < vmm_vm_count(); ++i) {
         Vm* vm = vmm_vm(i);
         if (auto r = vm->boot(); r.is_error())
             kprint("cxvisor: vm %u (%s) failed to boot: %s\n", vm->id(), vm->name(), error_name(r.error()));
+        else
+            ++booted;
     }
+    return booted;
 }
 
 // Logical CPU ids follow the DTB's cpu nodes (what configs' phys_cpu_ids name); the boot CPU can
@@ -147,15 +191,16 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
     console_init(pl011_console(g_plat.uart.mmio.base.value()));
     arch::g_psci_use_hvc = g_plat.psci == PsciMethod::Hvc;
     g_cpu_count = g_plat.cpu_count < MAX_CPUS ? g_plat.cpu_count : MAX_CPUS;
+    if (g_plat.cpus_truncated || g_plat.cpu_count > MAX_CPUS)
+        kprint("cxvisor: the machine has more than %zu CPUs; cxvisor uses the first %zu and leaves the others off "
+               "(give QEMU -smp %zu or fewer, or raise MAX_CPUS in src/kernel/percpu.hpp and kMaxCpus in "
+               "src/arch/aarch64/dt_platform.hpp)\n", g_cpu_count, g_cpu_count, g_cpu_count);
     u64 boot_mpidr = read_sysreg(mpidr_el1) & 0xFF00FFFFFFull;
     usize boot_id = g_cpu_count;
     for (usize i = 0; i < g_cpu_count; ++i)
         if (g_plat.cpus[i].mpidr == boot_mpidr) boot_id = i;
-    if (boot_id == g_cpu_count) {
-        kprint("cxvisor: the boot CPU (MPIDR %lx) is not among the DTB's first %zu cpu nodes; halted\n", boot_mpidr,
-               g_cpu_count);
-        for (;;) arch::wfe();
-    }
+    if (boot_id == g_cpu_count)
+        power_off("the boot CPU (MPIDR %lx) is not among the DTB's first %zu cpu nodes", boot_mpidr, g_cpu_count);
     PerCpu& boot = g_percpu[boot_id];
     boot.id = boot_id;
     boot.hw_id = boot_mpidr;
@@ -176,8 +221,25 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
     for (u32 i = 0; i < g_plat.reserved_count; ++i) used[used_count++] = g_plat.reserved[i];
     kprint("cxvisor %s: %u CPUs, %lu MiB RAM, GICv3 at %lx, console at %lx\n", arch::NAME, g_plat.cpu_count,
            ram_total / MiB, g_plat.gic.dist.base.value(), g_plat.uart.mmio.base.value());
+    // What cxvisor itself needs before any VM: its image and the VM package (as loaded), the DTB,
+    // the frame bitmap, its page tables and the heap. Reported when the machine has less.
+    const vm_package::PackageHeader* package = find_package(image_size);
+    usize heap_bytes = heap_bytes_for(package, ram_total);
+    // RAM below the image end counts as needed: a loader puts the image near the start of its bank.
+    u64 below_image = image_size;
+    for (u32 i = 0; i < g_plat.ram_count; ++i)
+        if (g_plat.ram[i].overlaps(HostPhysAddr(u64(_start)), 1))
+            below_image = u64(_start) - g_plat.ram[i].base.value() + image_size;
+    auto host_setup_failed = [&](const char* what, Error e) {
+        if (e != Error::NoMemory) power_off("%s failed: %s", what, error_name(e));
+        power_off("not enough RAM for cxvisor itself: %s failed (out of memory); the machine has %lu MiB, cxvisor "
+                  "needs its image and VM package (%lu KiB), %zu KiB of heap and about 1 MiB of tables, plus the "
+                  "VMs' RAM; give the machine more RAM (QEMU -m, at least %lu MiB for cxvisor alone)",
+                  what, ram_total / MiB, image_size / KiB, heap_bytes / KiB,
+                  align_up(below_image + heap_bytes + MiB, MiB) / MiB);
+    };
     if (auto r = frames_init(ram, g_plat.ram_count, used, used_count); r.is_error())
-        panic("frame allocator: %s", error_name(r.error()));
+        host_setup_failed("the frame allocator", r.error());
 
     arch::MmuRegion mram[PlatformInfo::kMaxRam], mdev[2 + PlatformInfo::kMaxRedistRegions];
     usize ndev = 0;
@@ -187,13 +249,13 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
         mdev[ndev++] = {g_plat.gic.redist[i].base.value(), g_plat.gic.redist[i].size, true};
     mdev[ndev++] = {g_plat.uart.mmio.base.value(), g_plat.uart.mmio.size, true};
     if (auto r = arch::mmu_init(mram, g_plat.ram_count, mdev, ndev); r.is_error())
-        panic("EL2 MMU: %s", error_name(r.error()));
-    if (auto r = heap_init(8 * MiB); r.is_error()) panic("heap: %s", error_name(r.error()));
+        host_setup_failed("the EL2 page tables", r.error());
+    if (auto r = heap_init(heap_bytes); r.is_error()) host_setup_failed("the heap", r.error());
 
     if (auto r = arch::gic_init({g_plat.gic.dist.base.value(), g_plat.gic.redist[0].base.value(),
                                  g_plat.gic.redist[0].size});
         r.is_error())
-        panic("GICv3: %s", error_name(r.error()));
+        host_setup_failed("the GICv3 set-up", r.error());
     irq_register(g_plat.timer.hyp_phys_intid, timer_irq, nullptr);
     irq_register(arch::SGI_KICK, kick_irq, nullptr);
     irq_register(g_plat.uart.intid, uart_irq, nullptr);
@@ -204,7 +266,7 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
     sched_set_cpu_count(g_cpu_count);
     boot.online.store(true);
     start_secondaries();
-    create_vms(image_size);
+    if (create_vms(package) == 0) power_off("no VM could be started (see the messages above)");
     usize online = 0;
     for (usize i = 0; i < g_cpu_count; ++i) online += g_percpu[i].online.load();
     kprint("cxvisor: %zu VM(s) started on %zu/%zu CPUs in %lu us\n", vmm_vm_count(), online, g_cpu_count,

@@ -1,4 +1,6 @@
 #include "vmm/package.hpp"
+#include "base/format.hpp"
+#include <stdarg.h>
 
 using namespace vm_package;
 
@@ -16,5 +18,218 @@ Result<const PackageHeader*> package_open(const void* package, u64 bytes, const 
     if (h->vm_count > MAX_VMS) return fail("too many VMs");
     if (h->vm_records > h->total_size || u64(h->vm_count) * sizeof(VmRecord) > h->total_size - h->vm_records)
         return fail("VM records outside the package");
+    if (!is_aligned(h->vm_records, alignof(VmRecord))) return fail("VM records not 8-byte aligned");
     return h;
+}
+
+namespace {
+
+constexpr u64 PAGE = 4096;
+constexpr u64 BLOB_ALIGN = 4096; // vm_package.hpp: blobs start 4 KiB-aligned
+constexpr u32 FLAG_X = 4, FLAG_DEVICE = 8, KNOWN_FLAGS = 0xF;
+
+bool overlaps(u64 a, u64 a_size, u64 b, u64 b_size) { return a < b + b_size && b < a + a_size; }
+// [inner, inner + inner_size) inside [outer, outer + outer_size); neither wraps (checked before).
+bool contains(u64 outer, u64 outer_size, u64 inner, u64 inner_size) {
+    return inner >= outer && inner_size <= outer_size && inner - outer <= outer_size - inner_size;
+}
+template <usize N> bool terminated(const char (&s)[N]) {
+    for (char c : s)
+        if (c == 0) return true;
+    return false;
+}
+
+// One record's checks. Each returns false after writing the reason; the first failure ends the run.
+class RecordCheck {
+public:
+    RecordCheck(const PackageHeader& h, const VmRecord& r, char* why, usize cap)
+        : m_base(reinterpret_cast<const u8*>(&h)), m_size(h.total_size), m_r(r), m_why(why), m_cap(cap) {}
+
+    bool fail(const char* fmt, ...) __attribute__((format(printf, 2, 3))) {
+        // The name is printed with a bound: it is checked for its NUL only after this may run.
+        usize n = format(m_why, m_cap, "vm %u (%.31s): ", m_r.id, m_r.name);
+        if (n < m_cap) {
+            va_list ap;
+            va_start(ap, fmt);
+            vformat(m_why + n, m_cap - n, fmt, ap);
+            va_end(ap);
+        }
+        return false;
+    }
+
+    bool in_package(u64 off, u64 size) const { return off <= m_size && size <= m_size - off; }
+
+    // An array of `count` T at package offset `off`, aligned for T. count 0: the offset must still
+    // lie inside the package (so that forming the pointer is defined).
+    template <typename T> bool array(const char* what, u64 off, u32 count, u32 max) {
+        if (count > max) return fail("%s: %u entries, at most %u", what, count, max);
+        if (!in_package(off, u64(count) * sizeof(T)))
+            return fail("%s: %u entries at offset %lx run past the package end (%lx)", what, count, off, m_size);
+        if (!is_aligned(off, alignof(T))) return fail("%s: offset %lx is not %zu-byte aligned", what, off, alignof(T));
+        return true;
+    }
+    template <typename T> const T* at(u64 off) const { return reinterpret_cast<const T*>(m_base + off); }
+
+    bool blob(const char* what, const Blob& b) {
+        if (!b.size) return true;
+        if (!in_package(b.offset, b.size))
+            return fail("%s blob [%lx, +%lx) runs past the package end (%lx)", what, b.offset, b.size, m_size);
+        if (!is_aligned(b.offset, BLOB_ALIGN)) return fail("%s blob offset %lx is not 4 KiB aligned", what, b.offset);
+        return true;
+    }
+
+    bool cmdline() {
+        if (!m_r.cmdline) return true;
+        if (m_r.cmdline >= m_size) return fail("cmdline offset %lx is outside the package (%lx)", m_r.cmdline, m_size);
+        for (u64 i = m_r.cmdline; i < m_size; ++i)
+            if (m_base[i] == 0) return true;
+        return fail("cmdline at offset %lx is not NUL-terminated inside the package", m_r.cmdline);
+    }
+
+    // 4 KiB aligned, non-empty and not wrapping past 2^64.
+    bool range(const char* what, u32 i, const char* field, u64 base, u64 size) {
+        if (!size) return fail("%s %u: %s size is 0", what, i, field);
+        if (!is_aligned(base, PAGE) || !is_aligned(size, PAGE))
+            return fail("%s %u: %s [%lx, +%lx) is not 4 KiB aligned", what, i, field, base, size);
+        if (base > ~0ull - size) return fail("%s %u: %s [%lx, +%lx) wraps past 2^64", what, i, field, base, size);
+        return true;
+    }
+
+    static bool is_ram(const MemRegion& m) {
+        return (m.map_type == u32(MapType::Alloc) || m.map_type == u32(MapType::Identical)) && !(m.flags & FLAG_DEVICE);
+    }
+
+    bool regions() {
+        auto* rs = at<MemRegion>(m_r.regions);
+        for (u32 i = 0; i < m_r.region_count; ++i) {
+            const MemRegion& m = rs[i];
+            if (!range("memory region", i, "gpa", m.gpa, m.size)) return false;
+            if (m.map_type > u32(MapType::Reserved))
+                return fail("memory region %u: unknown map_type %u (0 alloc, 1 identical, 2 reserved)", i, m.map_type);
+            if (m.flags & ~KNOWN_FLAGS)
+                return fail("memory region %u: unknown flags %x (R=1 W=2 X=4 DEVICE=8)", i, m.flags);
+            for (u32 j = 0; j < i; ++j)
+                if (overlaps(rs[j].gpa, rs[j].size, m.gpa, m.size))
+                    return fail("memory region %u [%lx, %lx) overlaps memory region %u [%lx, %lx)", i, m.gpa,
+                                m.gpa + m.size, j, rs[j].gpa, rs[j].gpa + rs[j].size);
+        }
+        return true;
+    }
+
+    // A device window [gpa, gpa + size) against the regions and the devices checked before it.
+    bool device_place(const char* what, u32 i, u64 gpa, u64 size, u32 emu_before, u32 pt_before) {
+        auto* rs = at<MemRegion>(m_r.regions);
+        for (u32 j = 0; j < m_r.region_count; ++j)
+            if (overlaps(rs[j].gpa, rs[j].size, gpa, size))
+                return fail("%s %u [%lx, %lx) overlaps memory region %u [%lx, %lx)", what, i, gpa, gpa + size, j,
+                            rs[j].gpa, rs[j].gpa + rs[j].size);
+        auto* emu = at<EmuDevice>(m_r.emu_devices);
+        for (u32 j = 0; j < emu_before; ++j)
+            if (overlaps(emu[j].base_gpa, emu[j].length, gpa, size))
+                return fail("%s %u [%lx, %lx) overlaps emulated device %u (%s)", what, i, gpa, gpa + size, j,
+                            emu[j].name);
+        auto* pt = at<PassthroughDevice>(m_r.pt_devices);
+        for (u32 j = 0; j < pt_before; ++j)
+            if (overlaps(pt[j].base_gpa, pt[j].length, gpa, size))
+                return fail("%s %u [%lx, %lx) overlaps passthrough device %u (%s)", what, i, gpa, gpa + size, j,
+                            pt[j].name);
+        return true;
+    }
+
+    bool devices() {
+        auto* emu = at<EmuDevice>(m_r.emu_devices);
+        for (u32 i = 0; i < m_r.emu_count; ++i) {
+            const EmuDevice& d = emu[i];
+            if (!terminated(d.name)) return fail("emulated device %u: name is not NUL-terminated within %u bytes", i, MAX_NAME);
+            if (d.type != u32(EmuType::Pl011))
+                return fail("emulated device %u (%s): unknown type %u (1 pl011)", i, d.name, d.type);
+            if (d.cfg_count > sizeof d.cfg / sizeof d.cfg[0])
+                return fail("emulated device %u (%s): cfg_count %u, at most 8", i, d.name, d.cfg_count);
+            if (!range("emulated device", i, "base_gpa", d.base_gpa, d.length)) return false;
+            if (!device_place("emulated device", i, d.base_gpa, d.length, i, 0)) return false;
+        }
+        auto* pt = at<PassthroughDevice>(m_r.pt_devices);
+        for (u32 i = 0; i < m_r.pt_count; ++i) {
+            const PassthroughDevice& d = pt[i];
+            if (!terminated(d.name))
+                return fail("passthrough device %u: name is not NUL-terminated within %u bytes", i, MAX_NAME);
+            if (!range("passthrough device", i, "base_gpa", d.base_gpa, d.length)) return false;
+            if (!range("passthrough device", i, "base_hpa", d.base_hpa, d.length)) return false;
+            if (!device_place("passthrough device", i, d.base_gpa, d.length, m_r.emu_count, i)) return false;
+        }
+        return true;
+    }
+
+    // A loaded image must lie inside one RAM region: never a reserved carve-out, a DEVICE region or
+    // a device window, which would make cxvisor write the image into memory it does not own.
+    bool image(const char* what, const Blob& b, u64 gpa) {
+        if (!b.size) return true;
+        if (gpa > ~0ull - b.size)
+            return fail("%s image [%lx, +%lx) wraps past 2^64", what, gpa, b.size);
+        auto* rs = at<MemRegion>(m_r.regions);
+        for (u32 j = 0; j < m_r.region_count; ++j)
+            if (is_ram(rs[j]) && contains(rs[j].gpa, rs[j].size, gpa, b.size)) return true;
+        return fail("%s image [%lx, %lx) is not inside a RAM region (map_type alloc or identical, not DEVICE)",
+                    what, gpa, gpa + b.size);
+    }
+
+    bool images() {
+        if (!m_r.kernel.size) return fail("no kernel image");
+        if (!image("kernel", m_r.kernel, m_r.kernel_load_addr) || !image("ramdisk", m_r.ramdisk, m_r.ramdisk_load_addr) ||
+            !image("dtb", m_r.dtb, m_r.dtb_load_addr))
+            return false;
+        struct Img {
+            const char* what;
+            u64 gpa, size;
+        } imgs[] = {{"kernel", m_r.kernel_load_addr, m_r.kernel.size},
+                    {"ramdisk", m_r.ramdisk_load_addr, m_r.ramdisk.size},
+                    {"dtb", m_r.dtb_load_addr, m_r.dtb.size}};
+        for (usize i = 1; i < 3; ++i)
+            for (usize j = 0; j < i; ++j)
+                if (imgs[i].size && imgs[j].size && overlaps(imgs[i].gpa, imgs[i].size, imgs[j].gpa, imgs[j].size))
+                    return fail("%s image [%lx, %lx) overlaps the %s image [%lx, %lx)", imgs[i].what, imgs[i].gpa,
+                                imgs[i].gpa + imgs[i].size, imgs[j].what, imgs[j].gpa, imgs[j].gpa + imgs[j].size);
+        auto* rs = at<MemRegion>(m_r.regions);
+        for (u32 j = 0; j < m_r.region_count; ++j)
+            if (is_ram(rs[j]) && (rs[j].flags & FLAG_X) && contains(rs[j].gpa, rs[j].size, m_r.entry_point, 1))
+                return true;
+        return fail("entry point %lx is not inside an executable RAM region (X in flags)", m_r.entry_point);
+    }
+
+private:
+    const u8* m_base;
+    u64 m_size;
+    const VmRecord& m_r;
+    char* m_why;
+    usize m_cap;
+};
+
+} // namespace
+
+Result<const VmRecord*> package_check_vm(const PackageHeader& h, u32 index, u32 max_cpus, char* why, usize why_size) {
+    if (index >= h.vm_count) {
+        format(why, why_size, "VM record %u: the package has %u", index, h.vm_count);
+        return Error::BadFormat;
+    }
+    auto* recs = reinterpret_cast<const VmRecord*>(reinterpret_cast<const u8*>(&h) + h.vm_records);
+    const VmRecord& r = recs[index];
+    RecordCheck c(h, r, why, why_size);
+    auto bad = [] { return Result<const VmRecord*>(Error::BadFormat); };
+    if (!terminated(r.name)) return c.fail("name is not NUL-terminated within %u bytes", MAX_NAME), bad();
+    for (u32 j = 0; j < index; ++j)
+        if (recs[j].id == r.id) return c.fail("id %u is also the id of VM record %u", r.id, j), bad();
+    if (r.cpu_num == 0 || r.cpu_num > MAX_VCPUS) return c.fail("cpu_num %u is not 1..%u", r.cpu_num, MAX_VCPUS), bad();
+    for (u32 i = 0; i < r.cpu_num; ++i)
+        if (r.phys_cpu_ids[i] != ANY_CPU && r.phys_cpu_ids[i] >= max_cpus)
+            return c.fail("vcpu %u: phys_cpu_ids %u is neither any (%x) nor below %u, the most CPUs cxvisor supports",
+                          i, r.phys_cpu_ids[i], ANY_CPU, max_cpus), bad();
+    if (r.interrupt_mode > u32(InterruptMode::Passthrough))
+        return c.fail("unknown interrupt_mode %u (0 no_irq, 1 emulated, 2 passthrough)", r.interrupt_mode), bad();
+    if (!c.array<MemRegion>("memory regions", r.regions, r.region_count, MAX_REGIONS) ||
+        !c.array<EmuDevice>("emulated devices", r.emu_devices, r.emu_count, MAX_EMU_DEVICES) ||
+        !c.array<PassthroughDevice>("passthrough devices", r.pt_devices, r.pt_count, MAX_PT_DEVICES) ||
+        !c.blob("kernel", r.kernel) || !c.blob("ramdisk", r.ramdisk) || !c.blob("dtb", r.dtb) || !c.cmdline() ||
+        !c.regions() || !c.devices() || !c.images())
+        return bad();
+    return &r;
 }

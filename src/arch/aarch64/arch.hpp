@@ -21,5 +21,7 @@ void irq_enable(u32 intid, bool enable); // SPIs route to the calling CPU; PPIs/
 
 // Firmware: start a secondary CPU at `entry` with x0 = arg (PSCI CPU_ON over the DTB's conduit).
 Result<void> start_cpu(u64 hw_id, u64 entry, u64 arg);
+// Firmware: power the whole machine off (PSCI SYSTEM_OFF). Returns only if the firmware did not.
+void system_off();
 
 } // namespace arch

@@ -1,4 +1,5 @@
-// CPU bring-up through PSCI (DEN0022D 5.6 CPU_ON) and fatal EL2 exceptions.
+// CPU bring-up and power-off through PSCI (DEN0022D 5.6 CPU_ON, 5.10 SYSTEM_OFF) and fatal EL2
+// exceptions.
 #include "arch.hpp"
 #include "abi/hypercall.hpp"
 #include "kernel/log.hpp"
@@ -28,6 +29,9 @@ Result<void> start_cpu(u64 hw_id, u64 entry, u64 arg) {
     if (r == cxv_abi::PSCI_ALREADY_ON) return Error::Busy;
     return Error::Unsupported;
 }
+
+// PSCI SYSTEM_OFF (DEN0022D 5.10): does not return when the firmware powers the machine off.
+void system_off() { firmware_call(cxv_abi::PSCI_SYSTEM_OFF, 0, 0, 0); }
 
 } // namespace arch
 

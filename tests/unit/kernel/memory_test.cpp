@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <set>
+#include <vector>
 
 namespace {
 
@@ -35,6 +36,30 @@ TEST_F(FramesTest, InitCountsRamMinusUsedAndBitmap) {
     EXPECT_EQ(frames_free_count(), BUF / FRAME_SIZE - 16 - 1);
     PhysRange none[1];
     EXPECT_EQ(frames_init(ranges, 0, none, 0).error(), Error::InvalidArgument);
+}
+
+// A small machine where the loader put the DTB in the last page of RAM: the bitmap goes below
+// it instead of failing (before: frames_init returned NoMemory and cxvisor could not boot).
+TEST(FramesPlacement, BitmapAvoidsAUsedRangeAtTheTopOfRam) {
+    PhysRange range{HostPhysAddr(pa(0)), 6 * MiB};
+    PhysRange used[2] = {{HostPhysAddr(pa(2 * MiB)), 2 * MiB + 100}, {HostPhysAddr(pa(6 * MiB - 8 * KiB)), 8 * KiB}};
+    ASSERT_TRUE(frames_init(&range, 1, used, 2).is_ok());
+    // Everything but the used ranges (512 + 1 + 2 frames) and the one bitmap frame is handed out,
+    // never a frame of a used range.
+    EXPECT_EQ(frames_free_count(), 6 * MiB / FRAME_SIZE - 513 - 2 - 1);
+    usize n = frames_free_count();
+    std::vector<HostPhysAddr> got;
+    for (usize i = 0; i < n; ++i) {
+        auto f = frames_alloc(1, FRAME_SIZE);
+        ASSERT_TRUE(f.is_ok());
+        for (const PhysRange& u : used) EXPECT_FALSE(u.overlaps(f.value(), FRAME_SIZE)) << std::hex << f.value().value();
+        got.push_back(f.value());
+    }
+    EXPECT_EQ(frames_alloc(1, FRAME_SIZE).error(), Error::NoMemory);
+    for (HostPhysAddr p : got) frames_free(p, 1);
+    // No room anywhere: RAM that is all in use.
+    PhysRange all{HostPhysAddr(pa(0)), 6 * MiB};
+    EXPECT_EQ(frames_init(&range, 1, &all, 1).error(), Error::NoMemory);
 }
 
 TEST_F(FramesTest, ContiguousAlignedZeroedAllocation) {

@@ -87,7 +87,7 @@ struct VmTest : testing::Test {
         memcpy(&h, pkg.data(), sizeof h);
         vp::VmRecord rec;
         memcpy(&rec, pkg.data() + h.vm_records, sizeof rec);
-        return Vm::create(rec, pkg.data(), pkg.size(), 1, 2, owned);
+        return Vm::create(rec, pkg.data(), 1, 2, owned);
     }
     void boot() {
         auto r = create();

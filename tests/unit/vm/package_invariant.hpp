@@ -1,0 +1,125 @@
+// An independent statement of what the image may assume about a VM record that
+// package_check_vm accepted, used by the property pass (package_test.cpp) and the libFuzzer target
+// (tests/fuzz/). Written apart from src/vmm/package.cpp on purpose, in a different style: 128-bit
+// arithmetic instead of overflow-avoiding comparisons, sorted intervals instead of pairwise
+// loops. It also reads every byte the image would read through the record, so that ASan reports
+// any record the validator let through with a pointer outside the package.
+#pragma once
+#include "abi/vm_package.hpp"
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace package_invariant {
+
+namespace vp = vm_package;
+using u128 = unsigned __int128;
+
+struct Interval {
+    u128 begin, end;
+    std::string what;
+};
+
+// "" when the record satisfies every invariant, else what it breaks.
+inline std::string check(const uint8_t* pkg, size_t len, uint32_t index, uint32_t max_cpus) {
+    vp::PackageHeader h;
+    if (len < sizeof h) return "package shorter than its header";
+    std::memcpy(&h, pkg, sizeof h);
+    if (h.total_size > len) return "total_size beyond the buffer";
+    const u128 total = h.total_size;
+    auto inside = [&](u128 off, u128 size) { return off + size <= total; };
+    if (index >= h.vm_count || !inside(h.vm_records, u128(h.vm_count) * sizeof(vp::VmRecord)))
+        return "record outside the package";
+    vp::VmRecord r;
+    std::memcpy(&r, pkg + h.vm_records + u128(index) * sizeof r, sizeof r);
+
+    volatile uint8_t sink = 0; // reads of everything the image reads
+    auto touch = [&](u128 off, u128 size) {
+        for (u128 i = 0; i < size; ++i) sink = sink + pkg[size_t(off + i)];
+    };
+    if (std::find(std::begin(r.name), std::end(r.name), '\0') == std::end(r.name)) return "name without NUL";
+    for (uint32_t j = 0; j < index; ++j) {
+        vp::VmRecord o;
+        std::memcpy(&o, pkg + h.vm_records + u128(j) * sizeof o, sizeof o);
+        if (o.id == r.id) return "duplicate VM id";
+    }
+    if (r.cpu_num < 1 || r.cpu_num > vp::MAX_VCPUS) return "cpu_num out of range";
+    for (uint32_t i = 0; i < r.cpu_num; ++i)
+        if (r.phys_cpu_ids[i] != vp::ANY_CPU && r.phys_cpu_ids[i] >= max_cpus) return "phys_cpu_ids out of range";
+    if (r.interrupt_mode > 2) return "unknown interrupt_mode";
+    if (r.region_count > vp::MAX_REGIONS || r.emu_count > vp::MAX_EMU_DEVICES || r.pt_count > vp::MAX_PT_DEVICES)
+        return "count above the limit";
+    if (!inside(r.regions, u128(r.region_count) * sizeof(vp::MemRegion)) ||
+        !inside(r.emu_devices, u128(r.emu_count) * sizeof(vp::EmuDevice)) ||
+        !inside(r.pt_devices, u128(r.pt_count) * sizeof(vp::PassthroughDevice)))
+        return "array outside the package";
+    if (r.regions % 8 || r.emu_devices % 8 || r.pt_devices % 8) return "array misaligned";
+    touch(r.regions, u128(r.region_count) * sizeof(vp::MemRegion));
+    touch(r.emu_devices, u128(r.emu_count) * sizeof(vp::EmuDevice));
+    touch(r.pt_devices, u128(r.pt_count) * sizeof(vp::PassthroughDevice));
+    const vp::Blob* blobs[] = {&r.kernel, &r.ramdisk, &r.dtb};
+    const uint64_t loads[] = {r.kernel_load_addr, r.ramdisk_load_addr, r.dtb_load_addr};
+    if (r.kernel.size == 0) return "no kernel";
+    for (auto* b : blobs) {
+        if (!b->size) continue;
+        if (!inside(b->offset, b->size) || b->offset % 4096) return "blob outside the package or misaligned";
+        touch(b->offset, b->size);
+    }
+    if (r.cmdline) {
+        if (r.cmdline >= h.total_size) return "cmdline outside";
+        if (!std::memchr(pkg + r.cmdline, 0, size_t(h.total_size - r.cmdline))) return "cmdline without NUL";
+    }
+
+    std::vector<vp::MemRegion> regions(r.region_count);
+    if (r.region_count) std::memcpy(regions.data(), pkg + r.regions, regions.size() * sizeof(vp::MemRegion));
+    std::vector<Interval> all; // every guest-physical window: must be pairwise disjoint
+    auto page_range = [](u128 base, u128 size) { return size && base % 4096 == 0 && size % 4096 == 0 && base + size <= (u128(1) << 64); };
+    for (auto& m : regions) {
+        if (!page_range(m.gpa, m.size)) return "bad region range";
+        if (m.map_type > 2 || m.flags > 15) return "unknown region map_type or flags";
+        all.push_back({m.gpa, u128(m.gpa) + m.size, "region"});
+    }
+    for (uint32_t i = 0; i < r.emu_count; ++i) {
+        vp::EmuDevice d;
+        std::memcpy(&d, pkg + r.emu_devices + u128(i) * sizeof d, sizeof d);
+        if (!std::memchr(d.name, 0, sizeof d.name)) return "emu name without NUL";
+        if (d.type != 1 || d.cfg_count > 8) return "bad emu type or cfg_count";
+        if (!page_range(d.base_gpa, d.length)) return "bad emu range";
+        all.push_back({d.base_gpa, u128(d.base_gpa) + d.length, "emu"});
+    }
+    for (uint32_t i = 0; i < r.pt_count; ++i) {
+        vp::PassthroughDevice d;
+        std::memcpy(&d, pkg + r.pt_devices + u128(i) * sizeof d, sizeof d);
+        if (!std::memchr(d.name, 0, sizeof d.name)) return "pt name without NUL";
+        if (!page_range(d.base_gpa, d.length) || !page_range(d.base_hpa, d.length)) return "bad pt range";
+        all.push_back({d.base_gpa, u128(d.base_gpa) + d.length, "pt"});
+    }
+    std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.begin < b.begin; });
+    for (size_t i = 1; i < all.size(); ++i)
+        if (all[i].begin < all[i - 1].end) return all[i - 1].what + " overlaps " + all[i].what;
+
+    auto ram = [](const vp::MemRegion& m) { return m.map_type <= 1 && !(m.flags & 8); };
+    std::vector<Interval> images;
+    for (int k = 0; k < 3; ++k) {
+        if (!blobs[k]->size) continue;
+        u128 b = loads[k], e = b + blobs[k]->size;
+        if (e > (u128(1) << 64)) return "image wraps";
+        bool in_one = std::any_of(regions.begin(), regions.end(),
+                                  [&](auto& m) { return ram(m) && m.gpa <= b && e <= u128(m.gpa) + m.size; });
+        if (!in_one) return "image not inside one RAM region";
+        images.push_back({b, e, "image"});
+    }
+    std::sort(images.begin(), images.end(), [](auto& a, auto& b) { return a.begin < b.begin; });
+    for (size_t i = 1; i < images.size(); ++i)
+        if (images[i].begin < images[i - 1].end) return "images overlap";
+    bool entry_ok = std::any_of(regions.begin(), regions.end(), [&](auto& m) {
+        return ram(m) && (m.flags & 4) && m.gpa <= r.entry_point && u128(r.entry_point) < u128(m.gpa) + m.size;
+    });
+    if (!entry_ok) return "entry point not in an executable RAM region";
+    (void)sink;
+    return "";
+}
+
+} // namespace package_invariant
