@@ -35,7 +35,13 @@
 //   misaligned PC, a WFI-forever stub, the read-only or the no-execute region), after which vCPU 1
 //   faults or sleeps forever (the guest's own problem);
 // - WFI or PSCI CPU_SUSPEND (entered as standby: returns SUCCESS) with the virtual timer armed a
-//   few ms ahead (CVAL or TVAL) or already expired, WFE, SEVL, YIELD.
+//   few ms ahead (CVAL or TVAL) or already expired, WFE, SEVL, YIELD;
+// - the exit-path hardening surfaces: random reads of the ID space (op0 = 3, op1 = 0, CRn = 0,
+//   CRm = 1..7), which must return exactly what the first read returned (the model) and be a value
+//   cxvisor's sanitising table produces (arch/aarch64/idregs.hpp), UNDEF at EL0; PMU registers,
+//   which must UNDEF for reads and writes (PMUVer = 0); set/way DC ops, which must complete (KVM's
+//   and cxvisor's emulation); SMCCC_ARCH_FEATURES of random and Spectre-workaround ids and the
+//   WORKAROUND_1/_3 calls, answered as the first query (and CSV2/MIDR) say.
 //
 // Faults are counted, never printed one by one; a progress line every CXV_CHAOS_PROGRESS ops and a
 // summary at the end, then PASS. Any unexpected outcome is an UNEXPECTED line naming the vCPU and
@@ -50,6 +56,8 @@
 // The config (chaos.toml, chaos-2.toml, chaos-crash.toml) must give 2 vCPUs and, besides the usual
 // 16 MiB of RAM, the regions RO/NX/WO below. Both vCPUs print through one UART, whose registers
 // only vCPU 0 writes (the worker reads), so the model stays exact.
+#include "arch/aarch64/idregs.hpp"
+#include "arch/aarch64/spectre.hpp"
 #include "rt.hpp"
 
 using namespace cxv_abi;
@@ -377,6 +385,9 @@ alignas(4096) volatile uint8_t g_scratch[rt::MAX_CPUS][8192]; // RAM the random 
 uint64_t g_seed = CXV_CHAOS_SEED;
 unsigned g_pa_bits = 40;
 uint64_t g_vm_id;
+// Model of the hardening surfaces, taken on vCPU 0 before anything else runs (guest_main).
+uint64_t g_id_model[arch::idregs::SLOTS];
+int64_t g_wa1, g_wa3; // SMCCC_ARCH_FEATURES(WORKAROUND_1 / _3)
 Stats g_worker_stats;
 volatile unsigned g_worker_runs, g_worker_done;
 volatile unsigned g_worker_failures;
@@ -992,7 +1003,24 @@ bool read_sysreg(Ctx& c, uint32_t enc, uint64_t* v) {
     return !res.taken;
 }
 
+// ID space: op0 = 3, op1 = 0, CRn = 0, CRm = 1..7 (HCR_EL2.TID3, answered from cxvisor's table).
+bool is_id_space(uint32_t e) {
+    return arch::idregs::in_id_space(enc_op0(e), enc_op1(e), (e >> 7) & 15, (e >> 3) & 15);
+}
+unsigned id_slot(uint32_t e) { return arch::idregs::slot((e >> 3) & 15, e & 7); }
+// PMUv3 registers: op1 = 3, CRn = 9, CRm = 12..14; op1 = 3, CRn = 14, CRm = 8..15 (event counters
+// and types, PMCCFILTR); PMINTENSET/CLR_EL1 (op1 = 0, CRn = 9, CRm = 14, op2 = 1/2). With PMUVer = 0
+// and MDCR_EL2.TPM all of them UNDEF (unallocated ones UNDEF anyway).
+bool is_pmu(uint32_t e) {
+    unsigned op0 = enc_op0(e), op1 = enc_op1(e), crn = (e >> 7) & 15, crm = (e >> 3) & 15, op2 = e & 7;
+    if (op0 != 3) return false;
+    if (op1 == 3 && crn == 9 && crm >= 12 && crm <= 14) return true;
+    if (op1 == 3 && crn == 14 && crm >= 8) return true;
+    return op1 == 0 && crn == 9 && crm == 14 && (op2 == 1 || op2 == 2);
+}
+
 uint32_t random_read_enc(Rng& r) {
+    if (r.chance(15)) return sysreg(3, 0, 0, 1 + unsigned(r.below(7)), unsigned(r.below(8))); // ID space
     static const uint32_t interesting[] = {
         sysreg(2, 0, 0, 2, 2),   sysreg(2, 0, 1, 1, 4),   sysreg(2, 0, 1, 0, 0),   sysreg(2, 0, 0, 0, 4),
         sysreg(2, 0, 0, 0, 5),   sysreg(2, 0, 0, 0, 6),   sysreg(2, 0, 0, 0, 7),   sysreg(2, 0, 7, 14, 6),
@@ -1028,6 +1056,21 @@ void op_mrs(Ctx& c, bool el0) {
         return;
     }
     if (!regs_kept(c, el0 ? "mrs at el0" : "mrs", word, in, res, res.taken ? 32 : rt)) return;
+    if (is_pmu(enc) && got != O_UNDEF) {
+        UNEXPECTED(c, "mrs %s (PMU, advertised absent) at el%lu: %s, expected UNDEF", name, (uint64_t)(el0 ? 0 : 1),
+                   outcome_name(got));
+        return;
+    }
+    if (is_id_space(enc)) {
+        if (el0 ? !(got & (O_UNDEF | O_TRAP)) : got != O_OK) {
+            UNEXPECTED(c, "mrs %s (ID space) at el%lu: %s", name, (uint64_t)(el0 ? 0 : 1), outcome_name(got));
+            return;
+        }
+        const unsigned s = id_slot(enc);
+        if (!el0 && rt != 31 && (res.out[rt] != g_id_model[s] || !arch::idregs::is_sanitised(s, res.out[rt])))
+            UNEXPECTED(c, "mrs %s (ID space) = %lx, model %lx", name, res.out[rt], g_id_model[s]);
+        return;
+    }
     // Trapped debug registers (op0 = 2, op1 = 0) read as cxvisor documents.
     if (!el0 && !res.taken && rt != 31 && enc_op0(enc) == 2 && enc_op1(enc) == 0) {
         uint64_t want = 0;
@@ -1100,6 +1143,10 @@ void op_msr(Ctx& c) {
         return;
     }
     if (!regs_kept(c, "msr", word, in, res)) return;
+    if (is_pmu(enc) && got != O_UNDEF) {
+        UNEXPECTED(c, "msr %s (PMU, advertised absent): %s, expected UNDEF", name, outcome_name(got));
+        return;
+    }
     if (enc == OSLAR && !res.taken) c.oslk = (rt == 31 ? 0 : in[rt]) & 1;
     if (sh && !res.taken) {
         uint64_t v;
@@ -1178,6 +1225,10 @@ void op_sys(Ctx& c) {
     if (k != 5) word |= rt;
     Run res = exec(c, word, in, false);
     uint32_t got = res.got;
+    if (k == 2 && got != O_OK) { // set/way: trapped (HCR_EL2.TSW) and performed as DC CISW
+        UNEXPECTED(c, "set/way op %08lx with x%lu = %lx: %s", (uint64_t)word, (uint64_t)rt, in[rt], outcome_name(got));
+        return;
+    }
     if (!(got & (O_OK | O_UNDEF | O_SEA | O_ALIGN | O_S1))) {
         UNEXPECTED(c, "sys insn %08lx with x%lu = %lx: %s (ESR %lx FAR %lx)", (uint64_t)word, (uint64_t)rt, in[rt],
                    outcome_name(got), res.esr, res.far);
@@ -1214,10 +1265,23 @@ void op_hvc(Ctx& c) {
         case 0: case 1: case 2: fid = uint32_t(HC_BASE + (r.chance(60) ? r.below(8) : r.below(0x10000))); break;
         case 3: case 4: case 5: fid = uint32_t((r.chance(50) ? 0x84000000 : 0xC4000000) + r.below(0x20)); break;
         case 6: fid = uint32_t(0x80000000 + (r.chance(50) ? r.below(4) : r.below(0x10000))); break;
+        case 7: { // the Spectre workaround ids and their discovery
+            static const uint32_t ids[] = {uint32_t(arch::spectre::SMCCC_ARCH_FEATURES),
+                                           uint32_t(arch::spectre::SMCCC_ARCH_FEATURES),
+                                           uint32_t(arch::spectre::SMCCC_ARCH_WORKAROUND_1),
+                                           uint32_t(arch::spectre::SMCCC_ARCH_WORKAROUND_2),
+                                           uint32_t(arch::spectre::SMCCC_ARCH_WORKAROUND_3)};
+            fid = ids[r.below(5)];
+            break;
+        }
         default: fid = uint32_t(r.next()); break;
         }
     } while (forbidden_fid(fid));
     in[0] = (r.chance(20) ? (r.next() << 32) : 0) | fid; // upper half ignored (SMCCC: W0)
+    if (fid == arch::spectre::SMCCC_ARCH_FEATURES && r.chance(70)) { // a query worth asking
+        static const uint32_t q[] = {0x80000000, 0x80000001, 0x80000002, 0x80008000, 0x80007FFF, 0x80003FFF};
+        in[1] = (r.chance(20) ? (r.next() << 32) : 0) | q[r.below(6)]; // SMCCC: only W1 counts
+    }
     bool cpu_on = fid == PSCI_CPU_ON_32 || fid == PSCI_CPU_ON_64;
     if (cpu_on) in[1] = (2 + r.below(254)) | (r.chance(50) ? r.below(256) << 8 : 0); // never a valid vCPU
     // PUTC: a printable character, from vCPU 0 only (the worker's would land inside vCPU 0's lines)
@@ -1262,6 +1326,17 @@ void op_hvc(Ctx& c) {
     }
     case PSCI_CPU_ON_32:
     case PSCI_CPU_ON_64: x0 = PSCI_INVALID_PARAMETERS; break;
+    case arch::spectre::SMCCC_ARCH_FEATURES:
+        switch (uint32_t(in[1])) {
+        case arch::spectre::SMCCC_VERSION:
+        case arch::spectre::SMCCC_ARCH_FEATURES: x0 = 0; break;
+        case arch::spectre::SMCCC_ARCH_WORKAROUND_1: x0 = g_wa1; break;
+        case arch::spectre::SMCCC_ARCH_WORKAROUND_3: x0 = g_wa3; break;
+        default: x0 = -1; break;
+        }
+        break;
+    case arch::spectre::SMCCC_ARCH_WORKAROUND_1: x0 = g_wa1 == -1 ? -1 : 0; break;
+    case arch::spectre::SMCCC_ARCH_WORKAROUND_3: x0 = g_wa3 == -1 ? -1 : 0; break;
     case PSCI_AFFINITY_INFO_32:
     case PSCI_AFFINITY_INFO_64: {
         // SMC32 form: only the low 32 bits of each argument count (SMCCC 2.6)
@@ -1620,13 +1695,38 @@ void guest_main() {
     rt::printf("seed %lx, %lu operations, vm %lu, PA size %u bits, garbage CPU_ON: %s\n", g_seed, n_ops, vm.vm_id,
                g_pa_bits, garbage_names[g_garbage_kind]);
     rt::check(vm.ok, "HC_VM_INFO answers");
-
     // Stage-1 tables: the runtime's identity map of the low 4 GiB, windows added on demand.
     g_l1[0] = 0x00000000 | D_BLOCK | D_DEV | D_AF | D_PXN | D_UXN;
     g_l1[1] = 0x40000000 | D_BLOCK | D_NORM | D_AF;
     g_l1[2] = 0x80000000 | D_BLOCK | D_DEV | D_AF | D_PXN | D_UXN;
     g_l1[3] = 0xC0000000 | D_BLOCK | D_DEV | D_AF | D_PXN | D_UXN;
     setup_cpu();
+
+    // The models of the hardening surfaces: the ID space as first read (it must be a view
+    // cxvisor's table produces, and never change), the Spectre answers as first given (they must
+    // fit what CSV2 and MIDR say; arch/aarch64/spectre.hpp).
+    {
+        namespace idr = arch::idregs;
+        namespace sp = arch::spectre;
+        unsigned bad = 0;
+        for (unsigned s = 0; s < idr::SLOTS; ++s) {
+            uint32_t word = mrs_word(sysreg(3, 0, 0, s / 8 + 1, s % 8), 0);
+            uint64_t in[19] = {};
+            Run res = run(0, &word, 1, in, false);
+            g_id_model[s] = res.out[0];
+            if (res.taken || !idr::is_sanitised(s, g_id_model[s])) ++bad;
+        }
+        rt::check(bad == 0, "ID space: every register readable and a sanitised view (%u are not)", bad);
+        g_wa1 = rt::hvc_call(sp::SMCCC_ARCH_FEATURES, sp::SMCCC_ARCH_WORKAROUND_1).x0;
+        g_wa3 = rt::hvc_call(sp::SMCCC_ARCH_FEATURES, sp::SMCCC_ARCH_WORKAROUND_3).x0;
+        uint64_t midr;
+        asm volatile("mrs %0, midr_el1" : "=r"(midr));
+        const uint64_t pfr0 = g_id_model[idr::AA64PFR0];
+        const bool v2_safe = sp::csv2(pfr0) >= 1 || sp::contains(sp::V2_SAFE, sp::midr_part(midr));
+        rt::check((v2_safe ? g_wa1 == 1 : (g_wa1 == 0 || g_wa1 == -1)) && (g_wa1 != -1 || g_wa3 == -1),
+                  "SMCCC_ARCH_FEATURES: WORKAROUND_1 %ld, WORKAROUND_3 %ld fit CSV2 %u / MIDR %lx", g_wa1, g_wa3,
+                  sp::csv2(pfr0), midr);
+    }
 
     // The PL011 model starts from what the device holds now.
     g_uart = {rt::read32(UART + 0x20), rt::read32(UART + 0x24), rt::read32(UART + 0x28), rt::read32(UART + 0x2C),

@@ -204,6 +204,19 @@ private:
         return t;
     }
 
+    // Rewrites the valid leaf `old` at `slot`. Changing a live entry's memory type (or output
+    // address or block size, which only split() does) needs break-before-make (Arm ARM DDI0487 K.a
+    // chapter D8, "Using break-before-make when updating translation table entries"): invalid entry,
+    // TLB invalidation, then the new entry; otherwise TLBs may hold both (TLB conflict abort, loss
+    // of coherency). Permission-only changes may be written in place.
+    template <typename T> void replace(Walk<T>& w, u64* slot, u64 old, u64 d, u32 level, u64 base) {
+        if (has(F::flags(old), MemFlags::Device) != has(F::flags(d), MemFlags::Device)) {
+            store(slot, 0);
+            w.tlb->invalidate_range(base, span(level));
+        }
+        store(slot, d);
+    }
+
     // Applies w.op to [a, end) inside `table` (a table at `level`). table == nullptr only while
     // planning: a table that does not exist yet, whose entries are inherited() from `parent`.
     template <typename T> Result<void> visit(Walk<T>& w, u64* table, u64 parent, u32 level, u64 a, u64 end) {
@@ -238,7 +251,7 @@ private:
                 return Error::AlreadyMapped;
             } else if (whole || (w.op == Op::Split && a == base)) {
                 if (w.commit && w.op == Op::Unmap) store(slot, 0);
-                if (w.commit && w.op == Op::Protect) store(slot, make_leaf(level, F::address(d), w.flags));
+                if (w.commit && w.op == Op::Protect) replace(w, slot, d, make_leaf(level, F::address(d), w.flags), level, base);
             } else { // only part of this block changes
                 TRY(visit(w, split(w, slot, d, level, base), d, level + 1, a, next));
             }

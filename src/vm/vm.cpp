@@ -369,11 +369,18 @@ bool Vm::handle_exit(Vcpu& vcpu, ExitReason& exit) {
         // 2. RAM allocated on demand.
         MemFlags need = exit.access == AccessKind::Write ? MemFlags::Write
                        : exit.access == AccessKind::Fetch ? MemFlags::Exec : MemFlags::Read;
+        if (exit.stage1_walk) need = need | MemFlags::Read; // a walk reads, even when it also updates
         // Another vCPU of this VM may fault on the same block on another CPU right now: one maps
         // it, the other then finds it mapped (handle_fault returns true) and retries.
         Result<bool> fixed = [&] {
             SpinlockGuard guard(m_as_lock);
-            return m_as.handle_fault(GuestPhysAddr(exit.gpa), need);
+            Result<bool> r = m_as.handle_fault(GuestPhysAddr(exit.gpa), need);
+            // RAM the guest may execute: no instruction cache may still hold what the frame held
+            // before (another VM's code); the ISA says what that takes.
+            const auto* region = r.is_ok() && r.value() ? m_as.find_region(GuestPhysAddr(exit.gpa)) : nullptr;
+            if (region && has(region->flags, MemFlags::Exec))
+                if (auto m = m_as.page_table().query(exit.gpa); m.is_ok()) arch::prepare_guest_exec(m.value().pa, m.value().size);
+            return r;
         }();
         if (fixed.is_ok() && fixed.value()) {
             arch::publish_stage2_updates();

@@ -23,5 +23,13 @@ void irq_enable(u32 intid, bool enable); // SPIs route to the calling CPU; PPIs/
 Result<void> start_cpu(u64 hw_id, u64 entry, u64 arg);
 // Firmware: power the whole machine off (PSCI SYSTEM_OFF). Returns only if the firmware did not.
 void system_off();
+// Which Spectre workarounds the firmware below cxvisor offers (SMCCC DEN0028 F, SMCCC_ARCH_FEATURES; discovered
+// the way DEN0028 tells SMCCC v1.1 callers to: PSCI_FEATURES(SMCCC_VERSION), SMCCC_VERSION >= 1.1, then
+// SMCCC_ARCH_FEATURES). Asks the firmware on every call; any CPU may call it.
+struct FirmwareWorkarounds {
+    bool wa1 = false, wa3 = false;
+    bool conduit_hvc = false; // how to call them: the PSCI conduit of the host DTB
+};
+FirmwareWorkarounds firmware_workarounds();
 
 } // namespace arch

@@ -138,8 +138,67 @@ cxv_guest_enter:
     b       guest_exit_common
 .endm
 
+// x0 = kind; the guest's registers are saved, so x1..x30 are scratch until the host's come back.
 guest_exit_common:
-    mrs     x1, tpidr_el2
+    // 1. Error synchronisation (Arm ARM DDI0487 K.a, the RAS "Error Synchronization
+    // Event" and the ESB instruction): an SError the guest's accesses caused must surface now and
+    // stop this VM (kind 3), not wait and be blamed on whichever VM runs next.
+    cmp     x0, #3
+    b.eq    3f                            // the exit is that SError already
+    adrp    x2, cxv_has_ras
+    ldrb    w2, [x2, :lo12:cxv_has_ras]
+    cbz     w2, 1f
+    // FEAT_RAS: ESB defers a pending SError (PSTATE.A is masked) into DISR_EL1.
+    hint    #16                           // ESB
+    mrs     x2, S3_0_C12_C1_1             // DISR_EL1
+    tbz     x2, #31, 3f                   // DISR_EL1.A: nothing deferred
+    msr     S3_0_C12_C1_1, xzr
+    and     x2, x2, #0x1ffffff            // its syndrome, reported like a taken SError (EC 0x2F)
+    mov     x3, #(0x2f << 26)
+    orr     x2, x2, x3
+    msr     esr_el2, x2
+    mov     x0, #3
+    b       3f
+    // Without RAS: complete the guest's outstanding accesses, then open SError for a moment; one
+    // that is pending is taken here, and cur_spx_serr turns it into kind 3 (as KVM does).
+1:  dsb     sy
+    msr     daifclr, #4
+    .globl  cxv_serror_window
+cxv_serror_window:
+    isb
+    nop
+    .globl  cxv_serror_window_end
+cxv_serror_window_end:
+    msr     daifset, #4
+    isb
+    // 2. Branch-predictor state (spectre.hpp, per-CPU plan in cxv_exit_plan[PerCpu::id]): cleared
+    // before cxvisor executes its first indirect branch (the RET below).
+3:  mrs     x1, tpidr_el2
+    ldr     x2, [x1, #PERCPU_ID]
+    adrp    x3, cxv_exit_plan
+    add     x3, x3, :lo12:cxv_exit_plan
+    ldr     x3, [x3, x2, lsl #3]
+    cbz     x3, 6f
+    ands    x2, x3, #0xff                 // BHB loop: k taken branches flush the history
+    b.eq    4f
+5:  b       . + 4
+    subs    x2, x2, #1
+    b.ne    5b
+    dsb     nsh
+    isb
+4:  tbz     x3, #8, 7f
+    hint    #22                           // CLRBHB (FEAT_CLRBHB)
+    isb
+7:  tst     x3, #(3 << 9)
+    b.eq    6f
+    mov     x4, x0                        // firmware workaround call (SMCCC: x0..x3 may change)
+    lsr     x0, x3, #32
+    tbnz    x3, #10, 8f
+    smc     #0
+    b       9f
+8:  hvc     #0
+9:  mov     x0, x4
+6:  mrs     x1, tpidr_el2
     ldr     x2, [x1, #PERCPU_HOST_SP]
     mov     sp, x2
     ldp     x19, x20, [sp, #16]
@@ -192,7 +251,25 @@ cur_sp0_serr: el2_fault 3
 cur_spx_sync: el2_fault 4
 cur_spx_irq:  el2_fault 5
 cur_spx_fiq:  el2_fault 6
-cur_spx_serr: el2_fault 7
+cur_spx_serr:
+    // The exit path's window (guest_exit_common): an SError the guest caused. Return with SError
+    // masked and kind 3 in x0; ESR_EL2 holds its syndrome for Vcpu::run.
+    stp     x0, x1, [sp, #-16]!
+    mrs     x0, elr_el2
+    adr     x1, cxv_serror_window
+    cmp     x0, x1
+    b.lo    1f
+    adr     x1, cxv_serror_window_end
+    cmp     x0, x1
+    b.hi    1f
+    mrs     x0, spsr_el2
+    orr     x0, x0, #(1 << 8)             // SPSR_EL2.A
+    msr     spsr_el2, x0
+    ldp     x0, x1, [sp], #16
+    mov     x0, #3
+    eret
+1:  ldp     x0, x1, [sp], #16
+    el2_fault 7
 low64_sync:   guest_exit 0
 low64_irq:    guest_exit 1
 low64_fiq:    guest_exit 2

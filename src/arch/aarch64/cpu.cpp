@@ -23,6 +23,21 @@ u64 firmware_call(u64 fid, u64 a1, u64 a2, u64 a3) {
 }
 } // namespace
 
+FirmwareWorkarounds firmware_workarounds() {
+    FirmwareWorkarounds w;
+    w.conduit_hvc = g_psci_use_hvc;
+    // PSCI_FEATURES exists from PSCI 1.0 (DEN0022 5.1.14); before that, SMCCC is 1.0 and has no
+    // ARCH_FEATURES. A firmware that does not know an id must answer NOT_SUPPORTED, but one that
+    // is not SMCCC 1.1 may not even do that (QEMU without EL3 UNDEFs non-PSCI ids): so only ask
+    // what the previous answer proved safe.
+    if (i64(firmware_call(cxv_abi::PSCI_VERSION, 0, 0, 0)) < 0x10000) return w;
+    if (i64(firmware_call(cxv_abi::PSCI_FEATURES, cxv_abi::SMCCC_VERSION, 0, 0)) != cxv_abi::PSCI_SUCCESS) return w;
+    if (i64(firmware_call(cxv_abi::SMCCC_VERSION, 0, 0, 0)) < 0x10001) return w;
+    w.wa1 = i64(firmware_call(0x80000001, 0x80008000, 0, 0)) == 0; // ARCH_FEATURES(WORKAROUND_1)
+    w.wa3 = i64(firmware_call(0x80000001, 0x80003FFF, 0, 0)) == 0; // ARCH_FEATURES(WORKAROUND_3)
+    return w;
+}
+
 Result<void> start_cpu(u64 hw_id, u64 entry, u64 arg) {
     i64 r = i64(firmware_call(cxv_abi::PSCI_CPU_ON_64, hw_id, entry, arg));
     if (r == cxv_abi::PSCI_SUCCESS) return {};

@@ -5,6 +5,12 @@
 #include "base/format.hpp"
 #include "mmio_decode.hpp"
 #include "arch_stage2.hpp"
+#include "exception_entry.hpp"
+#include "idregs.hpp"
+#include "kernel/log.hpp"
+#include "kernel/percpu.hpp"
+#include "spectre.hpp"
+#include "stage2_fault.hpp"
 #include "sysreg.hpp"
 #include "timer_hw.hpp"
 
@@ -25,19 +31,27 @@ constexpr u64 HCR_AMO = bit(5);
 constexpr u64 HCR_FB = bit(9);     // broadcast guest TLB/I-cache maintenance (vCPUs migrate)
 constexpr u64 HCR_BSU_IS = 1ull << 10; // barriers are inner shareable, as the guest expects on SMP
 constexpr u64 HCR_TWI = bit(13);   // WFI traps: a waiting vCPU gives its physical CPU away
+constexpr u64 HCR_TID3 = bit(18);  // ID registers: each guest reads the sanitised table (idregs.hpp)
 constexpr u64 HCR_TSC = bit(19);   // SMC traps: firmware calls are answered by cxvisor, never EL3
 constexpr u64 HCR_TIDCP = bit(20); // implementation-defined registers are not the guest's to touch
 constexpr u64 HCR_TACR = bit(21);  // ACTLR_EL1 is per-implementation and not switched: emulate it
 constexpr u64 HCR_TSW = bit(22);   // set/way cache maintenance would act on other VMs' lines
 constexpr u64 HCR_RW = bit(31);    // EL1 is AArch64
+// Set only where the feature exists (the bits are RES0 otherwise): trapped accesses UNDEF, as the
+// sanitised ID registers say the feature is absent.
+constexpr u64 HCR_TLOR = bit(35);  // FEAT_LOR: LORSA/LOREA/LORN/LORC/LORID_EL1
+constexpr u64 HCR_TERR = bit(36);  // FEAT_RAS: ERR*/ERX* error-record registers
+// HCR_EL2.FIEN (bit 47, FEAT_RASv1p1) stays 0: ERXPFG* fault-injection registers trap as well.
 constexpr u64 HCR_APK = bit(40);   // pointer authentication keys/instructions are not trapped
 constexpr u64 HCR_API = bit(41);
 constexpr u64 HCR_VALUE = HCR_VM | HCR_SWIO | HCR_FMO | HCR_IMO | HCR_AMO | HCR_FB | HCR_BSU_IS |
-                          HCR_TWI | HCR_TSC | HCR_TIDCP | HCR_TACR | HCR_TSW | HCR_RW | HCR_APK | HCR_API;
+                          HCR_TWI | HCR_TID3 | HCR_TSC | HCR_TIDCP | HCR_TACR | HCR_TSW | HCR_RW | HCR_APK | HCR_API;
 
 // CPTR_EL2 (D13.2.31, non-VHE layout): RES1 bits 13:12 and 9:0; FP/SIMD not trapped (switched
 // eagerly in load/put), trace registers trapped (TTA): cxvisor does not virtualize trace.
+// Bit 8 (TZ) and bit 12 (TSM) are in the RES1 mask: SVE and SME trap (EC 0x19/0x1D -> UNDEF).
 constexpr u64 CPTR_VALUE = 0x33FF | bit(20);
+constexpr u64 CPTR_TAM = bit(30); // FEAT_AMUv1: activity monitors trap (EC 0x18 -> UNDEF)
 
 // SPSR value for a fresh vCPU: EL1h, D, A, I, F masked (D1.4 / C5.2.18).
 constexpr u64 PSTATE_EL1H_MASKED = 0x3C5;
@@ -54,6 +68,7 @@ constexpr u64 EC_IABT_LOW = 0x20;
 constexpr u64 EC_IABT_CUR = 0x21;
 constexpr u64 EC_DABT_LOW = 0x24;
 constexpr u64 EC_DABT_CUR = 0x25;
+constexpr u64 EC_SERROR = 0x2F;
 constexpr u64 ESR_IL = bit(25);
 
 MmioAccess to_access(u64 gpa, const DecodedAccess& d) {
@@ -74,6 +89,33 @@ MmioAccess to_access(u64 gpa, const DecodedAccess& d) {
 u32 g_ich_apr_count = 1;
 // FEAT_PAuth present (ID_AA64ISAR1_EL1 APA/API/GPA/GPI): keys are switched per vCPU.
 bool g_has_pauth = false;
+// What every guest reads from the ID space (idregs.hpp), filled by virt_cpu_init.
+u64 g_guest_id[idregs::SLOTS];
+// Hardware PSTATE rules for injected exceptions (exception_entry.hpp).
+PstateFeatures g_pstate_features;
+// The worst Spectre-v2/BHB state over all CPUs: what SMCCC_ARCH_FEATURES tells guests.
+u8 g_v2_state = 0, g_bhb_state = 0;
+
+// Reads the host's value of ID-space slot `s` (op0 = 3, op1 = 0, CRn = 0, CRm = s / 8 + 1,
+// op2 = s % 8). Reserved encodings of the space read as zero on hardware (ID scheme rules).
+u64 read_id_slot(unsigned s) {
+#define CXV_ID(crm, op2)                                                                           \
+    case idregs::slot(crm, op2): return read_sysreg(S3_0_C0_C##crm##_##op2);
+#define CXV_ID_ROW(crm) CXV_ID(crm, 0) CXV_ID(crm, 1) CXV_ID(crm, 2) CXV_ID(crm, 3) CXV_ID(crm, 4) \
+    CXV_ID(crm, 5) CXV_ID(crm, 6) CXV_ID(crm, 7)
+    switch (s) {
+        CXV_ID_ROW(1) CXV_ID_ROW(2) CXV_ID_ROW(3) CXV_ID_ROW(4) CXV_ID_ROW(5) CXV_ID_ROW(6) CXV_ID_ROW(7)
+    default: return 0;
+    }
+#undef CXV_ID_ROW
+#undef CXV_ID
+}
+
+// A guest must not re-enter a state it could never reach on hardware: keep the worst value.
+void worsen(u8& state, spectre::State s) {
+    u8 v = u8(s), cur = __atomic_load_n(&state, __ATOMIC_RELAXED);
+    while (v > cur && !__atomic_compare_exchange_n(&state, &cur, v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
+}
 
 u64 sysreg_id_from_iss(u64 iss) {
     // Pack op0:op1:CRn:CRm:op2 like the MRS encoding does (C5.3.x), for printing and matching.
@@ -93,23 +135,86 @@ const char* describe_sysreg(u64 id, char* buf, usize size) {
     return buf;
 }
 
+// What the guest-exit path (boot.S) does per CPU before cxvisor runs an indirect branch:
+// bits [7:0] BHB loop count k, bit 8 CLRBHB, bit 9 firmware call through SMC, bit 10 through HVC,
+// bits [63:32] its SMCCC function id. Indexed by PerCpu::id.
+extern "C" u64 cxv_exit_plan[MAX_CPUS];
+u64 cxv_exit_plan[MAX_CPUS];
+// Nonzero where FEAT_RAS is implemented: the exit path synchronises errors with ESB (boot.S).
+extern "C" u8 cxv_has_ras;
+u8 cxv_has_ras;
+
+namespace {
+
+void init_spectre(u64 pfr0, u64 mmfr1, u64 isar2) {
+    FirmwareWorkarounds fw = firmware_workarounds();
+    spectre::Facts facts{read_sysreg(midr_el1), pfr0, mmfr1, isar2, fw.wa1, fw.wa3};
+    spectre::ExitPlan p = spectre::plan(facts);
+    u64 word = p.bhb_loop_k | (p.clrbhb ? bit(8) : 0);
+    if (p.fw_call) word |= (fw.conduit_hvc ? bit(10) : bit(9)) | (u64(p.fw_call) << 32);
+    cxv_exit_plan[cpu_id()] = word;
+    worsen(g_v2_state, p.v2);
+    worsen(g_bhb_state, p.bhb);
+    if (cpu_id() == 0) { // one line for the operator: what guests are told and what each exit costs
+        static const char* const states[] = {"unaffected", "mitigated", "vulnerable"};
+        kprint("cxvisor: Spectre-v2 %s, Spectre-BHB %s (exit: BHB loop k=%u%s%s; firmware WORKAROUND_1 %s, _3 %s)\n",
+               states[u8(p.v2)], states[u8(p.bhb)], p.bhb_loop_k, p.clrbhb ? ", CLRBHB" : "",
+               p.fw_call ? ", firmware call" : "", fw.wa1 ? "yes" : "no", fw.wa3 ? "yes" : "no");
+    }
+}
+
+} // namespace
+
 void virt_cpu_init() {
     u64 prebits = bits(read_sysreg(S3_4_C12_C11_1), 28, 26) + 1; // ICH_VTR_EL2
     g_ich_apr_count = prebits >= 7 ? 4 : prebits == 6 ? 2 : 1;
     u64 isar1 = read_sysreg(id_aa64isar1_el1);
     g_has_pauth = bits(isar1, 7, 4) || bits(isar1, 11, 8) || bits(isar1, 27, 24) || bits(isar1, 31, 28);
+    const u64 pfr0 = read_sysreg(id_aa64pfr0_el1), pfr1 = read_sysreg(id_aa64pfr1_el1);
+    const u64 dfr0 = read_sysreg(id_aa64dfr0_el1), mmfr1 = read_sysreg(id_aa64mmfr1_el1);
+    const u64 isar2 = read_sysreg(S3_0_C0_C6_2); // ID_AA64ISAR2_EL1
+    // The guests' ID view. All CPUs are assumed to be alike (cxvisor runs on homogeneous systems);
+    // each CPU writes the same table.
+    const idregs::Limits lim{u8(stage2_cpu_config().ps)};
+    for (unsigned s = 0; s < idregs::SLOTS; ++s) g_guest_id[s] = idregs::sanitise(s, read_id_slot(s), lim);
+    g_pstate_features = PstateFeatures{bits(mmfr1, 23, 20) != 0, bits(pfr1, 7, 4) != 0, bits(pfr1, 11, 8) != 0};
+    cxv_has_ras = bits(pfr0, 31, 28) != 0;
+    init_spectre(pfr0, mmfr1, isar2);
     write_sysreg(S3_4_C12_C11_0, 0); // ICH_HCR_EL2: virtual CPU interface off until the vGIC exists
-    write_sysreg(cptr_el2, CPTR_VALUE);
+    // CPTR_EL2 (DDI0487 K.a register description): TAM only where FEAT_AMUv1 exists (RES0 otherwise).
+    write_sysreg(cptr_el2, CPTR_VALUE | (bits(pfr0, 47, 44) ? CPTR_TAM : 0));
     // MDCR_EL2 (D13.2.73): trap PMU (TPM, TPMCR) and debug (TDA, TDOSA, TDRA) registers: they are
     // shared machine state. HPMN keeps all event counters for EL1 as architecture requires.
+    // Where they exist, profiling (TPMS, FEAT_SPE; E2PB = 0b00 keeps the buffer EL2's) and trace
+    // filter (TTRF, FEAT_TRF) registers trap too; E2TB = 0b00 (FEAT_TRBE) makes the trace buffer
+    // EL2's and traps EL1's accesses. All of them then UNDEF, matching the hidden ID fields.
     u64 pmcr_n = bits(read_sysreg(pmcr_el0), 15, 11);
-    write_sysreg(mdcr_el2, pmcr_n | bit(5) | bit(6) | bit(9) | bit(10) | bit(11));
+    u64 mdcr = pmcr_n | bit(5) | bit(6) | bit(9) | bit(10) | bit(11);
+    if (bits(dfr0, 35, 32)) mdcr |= bit(14);
+    if (bits(dfr0, 43, 40)) mdcr |= bit(19);
+    write_sysreg(mdcr_el2, mdcr);
+    // PMUSERENR_EL0 (not switched: guest writes UNDEF): with EN = 0 the hardware would send
+    // a guest's EL0 PMU accesses to its EL1 as EC 0x18 traps, before MDCR_EL2.TPM sees them, which
+    // a CPU without a PMU never does. Enabling EL0 access here makes every one of them reach EL2
+    // and UNDEF, as ID_AA64DFR0_EL1.PMUVer = 0 says. Only EN: QEMU 7.2 lets EL0 read the cycle and
+    // event counters with CR/ER set without checking MDCR_EL2.TPM. Only where the PMU exists.
+    if (const u64 pmuver = bits(dfr0, 11, 8); pmuver != 0 && pmuver != 0xF) write_sysreg(pmuserenr_el0, 1);
     // CNTHCTL_EL2 (D13.8.x, non-VHE): EL1 may read the physical counter, but the EL1 physical timer
     // traps; guests use the virtual timer. CNTVOFF_EL2 = 0: virtual time equals physical time.
     write_sysreg(cnthctl_el2, 1);
     write_sysreg(cntvoff_el2, 0);
     write_sysreg(vtcr_el2, stage2_vtcr());
-    write_sysreg(hcr_el2, HCR_VALUE);
+    u64 hcr = HCR_VALUE;
+    if (bits(mmfr1, 19, 16)) hcr |= HCR_TLOR;
+    if (cxv_has_ras) hcr |= HCR_TERR;
+    write_sysreg(hcr_el2, hcr);
+    isb();
+    // No TLB entry may survive from before cxvisor (firmware, a previous boot, another hypervisor):
+    // TLBI ALLE1IS drops all EL1&0 entries of every VMID, before any VM runs (D8.14 "TLB
+    // maintenance instructions"). Each CPU does it once, before its first guest entry.
+    dsb_ishst();
+    asm volatile("tlbi alle1is" ::: "memory");
+    dsb_ish();
     isb();
 }
 
@@ -317,21 +422,9 @@ void Vcpu::handle_sync(u64 esr, ExitReason& e) {
         e.value = gpr(unsigned(e.args[0]));
         return;
     case EC_DABT_LOW:
-    case EC_IABT_LOW: {
-        m_far = read_sysreg(far_el2);
-        // HPFAR_EL2.FIPA (D13.2.50) holds IPA[47:12]; the page offset comes from FAR_EL2.
-        u64 hpfar = read_sysreg(hpfar_el2);
-        e.kind = ExitKind::NestedPageFault;
-        e.gpa = (bits(hpfar, 43, 4) << 12) | (m_far & 0xFFF);
-        // S1PTW (ISS bit 7): the stage-2 fault hit the guest's stage-1 table walk, which only reads
-        // (no hardware AF/dirty updates on Armv8.0), whatever WnR says about the instruction.
-        e.stage1_walk = iss & bit(7);
-        e.access = e.stage1_walk ? AccessKind::Read
-                 : ec == EC_IABT_LOW ? AccessKind::Fetch
-                 : (iss & bit(6)) ? AccessKind::Write : AccessKind::Read;
-        e.detail = esr;
+    case EC_IABT_LOW:
+        handle_abort(esr, ec, e);
         return;
-    }
     default:
         // Anything else (AArch32, trapped FP, BRK/debug exceptions routed to us...) is not something
         // this backend emulates: the guest gets UNDEF, as it would on hardware without the feature.
@@ -343,10 +436,73 @@ void Vcpu::handle_sync(u64 esr, ExitReason& e) {
     }
 }
 
+void Vcpu::handle_abort(u64 esr, u64 ec, ExitReason& e) {
+    using s2fault::Kind;
+    const s2fault::Info f = s2fault::classify(esr);
+    m_far = read_sysreg(far_el2);
+    e.detail = esr;
+    auto fatal = [&](const char* why) {
+        e.kind = ExitKind::Fatal;
+        e.reason = why;
+    };
+    // Retrying is only right while it makes progress (stage2_fault.hpp RepeatGuard).
+    auto retry = [&](u64 addr) {
+        if (m_fault_guard.note(m_regs.pc, esr, addr)) e.kind = ExitKind::Nothing;
+        else fatal("the same stage-2 fault repeats without progress");
+    };
+    switch (f.kind) {
+    case Kind::ExternalAbort:
+        // An external abort or parity/ECC error reported at stage 2 (on a stage-2 walk of
+        // cxvisor's tables, or a guest access the hardware routes here): the memory system is
+        // broken for this VM; contained as a stop, never attributed to anyone else.
+        return fatal(f.s1ptw ? "external abort on the guest's page-table walk" : "external abort at stage 2");
+    case Kind::TlbConflict:
+        // "TLB conflict aborts" (DDI0487 K.a chapter D8): break-before-make should prevent them; the architected
+        // recovery is to invalidate the VMID's entries (it is the one in VTTBR_EL2) and retry.
+        asm volatile("tlbi vmalls12e1\n dsb nsh\n isb" ::: "memory");
+        return retry(m_far);
+    case Kind::AtomicUpdate:
+    case Kind::Other: return fatal("stage-2 abort with a fault status cxvisor does not handle");
+    default: break;
+    }
+    u64 ipa;
+    if (f.hpfar_valid) {
+        // HPFAR_EL2.FIPA (register description) holds IPA[47:12]; the page offset comes from FAR_EL2.
+        ipa = (bits(read_sysreg(hpfar_el2), 43, 4) << 12) | (m_far & 0xFFF);
+    } else {
+        // A stage-2 permission fault outside a walk: HPFAR_EL2 may be stale. The guest's stage-1
+        // registers are live; AT S1E1R translates FAR (the access already passed stage 1, so the
+        // read check suffices). PAR_EL1 is guest state: preserved.
+        if (!f.far_valid) return retry(0);
+        u64 saved_par = read_sysreg(par_el1);
+        asm volatile("at s1e1r, %0" ::"r"(m_far));
+        isb();
+        u64 par = read_sysreg(par_el1);
+        write_sysreg(par_el1, saved_par);
+        if (par & 1) return retry(m_far); // the guest changed its tables meanwhile: run into it again
+        ipa = (bits(par, 47, 12) << 12) | (m_far & 0xFFF);
+    }
+    if (!m_fault_guard.note(m_regs.pc, esr, ipa)) return fatal("the same stage-2 fault repeats without progress");
+    e.kind = ExitKind::NestedPageFault;
+    e.gpa = ipa;
+    // A walk of the guest's stage-1 tables reads them, and writes them only for hardware
+    // Access-flag/dirty updates (FEAT_HAFDBS), whatever the instruction itself did.
+    e.stage1_walk = f.s1ptw;
+    e.access = f.s1ptw ? (f.walk_write ? AccessKind::Write : AccessKind::Read)
+             : ec == EC_IABT_LOW ? AccessKind::Fetch
+             : (esr & bit(6)) ? AccessKind::Write : AccessKind::Read;
+}
+
 bool Vcpu::emulate_debug_sysreg(u64 iss) {
     u64 id = sysreg_id_from_iss(iss);
     bool is_read = iss & 1;
     unsigned rt = unsigned(bits(iss, 9, 5));
+    // ID space (HCR_EL2.TID3): the sanitised table. Only reads trap; the registers are read-only.
+    if (is_read && idregs::in_id_space(unsigned(bits(id, 15, 14)), unsigned(bits(id, 13, 11)),
+                                       unsigned(bits(id, 10, 7)), unsigned(bits(id, 6, 3)))) {
+        set_gpr(rt, g_guest_id[idregs::slot(unsigned(bits(id, 6, 3)), unsigned(bits(id, 2, 0)))]);
+        return true;
+    }
     // Debug registers (op0 = 2, D13.3): trapped by MDCR_EL2 because breakpoints and watchpoints are
     // shared hardware. Emulated as "no breakpoints, OS lock clear": RAZ/WI, except MDSCR_EL1, which
     // keeps its value per vCPU so a guest that saves/restores it reads what it wrote.
@@ -446,6 +602,17 @@ void Vcpu::handle_smccc(ExitReason& e) {
         return;
     case SMCCC_VERSION: // 1.1
         m_regs.x[0] = 0x10001;
+        return;
+    case spectre::SMCCC_ARCH_FEATURES:
+        m_regs.x[0] = u64(spectre::arch_features(u32(m_regs.x[1]), spectre::State(g_v2_state),
+                                                 spectre::State(g_bhb_state)));
+        return;
+    case spectre::SMCCC_ARCH_WORKAROUND_1:
+    case spectre::SMCCC_ARCH_WORKAROUND_3:
+        // Offered ones are done on every exit (boot.S, guest_exit_common) before cxvisor runs an
+        // indirect branch, so this call has already been served when it arrives here.
+        m_regs.x[0] = u64(spectre::workaround_result(
+            spectre::arch_features(u32(fid), spectre::State(g_v2_state), spectre::State(g_bhb_state))));
         return;
     default:
         // Unknown ids: NOT_SUPPORTED, as SMCCC requires. The guest keeps running.
@@ -559,7 +726,8 @@ void Vcpu::inject_sync(u64 esr, u64 far, bool set_far) {
     write_sysreg(esr_el1, esr);
     if (set_far) write_sysreg(far_el1, far);
     m_regs.pc = read_sysreg(vbar_el1) + offset;
-    m_regs.pstate = PSTATE_EL1H_MASKED;
+    m_regs.pstate = el1_entry_pstate(m_regs.pstate, read_sysreg(sctlr_el1), g_pstate_features);
+    m_fault_guard.progress(); // the guest's own handler runs next
 }
 
 void Vcpu::inject_external_abort(u64 gpa, AccessKind access) {

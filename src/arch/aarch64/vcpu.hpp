@@ -5,6 +5,7 @@
 #pragma once
 #include "asm_offsets.hpp"
 #include "base/types.hpp"
+#include "stage2_fault.hpp"
 #include "vcpu/vcpu_concept.hpp"
 
 namespace arch {
@@ -63,8 +64,14 @@ private:
     void handle_sync(u64 esr, ExitReason& e);
     void handle_smccc(ExitReason& e);
     bool emulate_debug_sysreg(u64 iss);
+    void handle_abort(u64 esr, u64 ec, ExitReason& e);
     // Advances past the trapped instruction: ESR_EL2.IL says 16-bit (T32) or 32-bit (D17.2.40).
-    void skip_instruction() { m_regs.pc += (m_esr & (1ull << 25)) ? 4 : 2; }
+    // Completing an instruction is progress for the stage-2 fault guard (a polled UART register
+    // faults at the same PC every time, legitimately).
+    void skip_instruction() {
+        m_regs.pc += (m_esr & (1ull << 25)) ? 4 : 2;
+        m_fault_guard.progress();
+    }
     bool guest_is_aarch32() const { return m_regs.pstate & 0x10; } // SPSR_EL2.M[4]
     void inject_sync(u64 esr, u64 far, bool set_far);
 
@@ -78,6 +85,8 @@ private:
     // Last exit syndrome, for decode_mmio.
     u64 m_esr = 0;
     u64 m_far = 0;
+    // Stops a guest stuck on one stage-2 fault that retrying does not fix (stage2_fault.hpp).
+    s2fault::RepeatGuard m_fault_guard;
 };
 
 static_assert(ArchVcpu<Vcpu>, "aarch64 Vcpu must implement the generic vCPU interface");

@@ -9,6 +9,7 @@ namespace arch {
 
 inline Stage2Config stage2_cpu_config() { return stage2_config(fake::parange); }
 void publish_stage2_updates();
+inline void prepare_guest_exec(HostPhysAddr, u64) {} // no instruction cache on the host fake
 
 struct Stage2Tlb {
     u64 vmid = 0;
