@@ -20,9 +20,30 @@ MemFlags flags_from_config(u32 f) {
     return m;
 }
 
-// Identity (reserved) regions and passthrough devices hand host-physical ranges to a guest.
-Result<void> check_host_range(const char* name, u64 gpa, u64 hpa, u64 size, const HostOwnedRanges& owned) {
-    return PassthroughRegion{name, GuestPhysAddr(gpa), HostPhysAddr(hpa), size}.validate(owned.ranges, owned.count);
+// Reserved regions and passthrough devices hand host-physical ranges to a guest. Refuses one that
+// overlaps what the host owns or another VM was given, and says which range that is and why.
+// `what` names the guest's range for the message ("passthrough device rtc at 9010000+1000").
+// Errors: as PassthroughRegion::validate (InvalidArgument is left to the caller to report).
+Result<void> check_host_range(const Vm& vm, const char* what, u64 gpa, u64 hpa, u64 size,
+                              const HostOwnedRanges& owned) {
+    PassthroughRegion region{what, GuestPhysAddr(gpa), HostPhysAddr(hpa), size};
+    usize hit = 0;
+    auto r = region.validate(owned.ranges, owned.incomplete ? 0 : owned.count, &hit);
+    if (r.is_ok() && owned.incomplete) {
+        kprint("cxvisor: vm %u (%s): %s: refused: cxvisor's list of host-owned and DMA-capable ranges is "
+               "incomplete (the host DTB names too many, or PCI windows it cannot read), so no host range "
+               "can be shown safe\n", vm.id(), vm.name(), what);
+        return Error::Denied;
+    }
+    if (r.is_error() && r.error() == Error::Denied) {
+        const HostOwnedRanges::Info& o = owned.info[hit];
+        if (o.vm)
+            kprint("cxvisor: vm %u (%s): %s overlaps %.31s, already given to vm %.31s; refused\n", vm.id(),
+                   vm.name(), what, o.owner, o.vm);
+        else
+            kprint("cxvisor: vm %u (%s): %s overlaps %s, %s; refused\n", vm.id(), vm.name(), what, o.owner, o.why);
+    }
+    return r;
 }
 
 Result<void> read_guest_thunk(void* ctx, GuestPhysAddr gpa, void* out, usize size) {
@@ -108,15 +129,19 @@ Result<void> Vm::setup_memory(const HostOwnedRanges& host_owned) {
             m_reserved_regions |= 1u << i; // given back by ~Vm
             res = m_as.map_linear(GuestPhysAddr(r.gpa), HostPhysAddr(r.gpa), r.size, flags);
             break;
-        case MapType::Reserved:
+        case MapType::Reserved: {
             // Host-physical memory outside what cxvisor manages (a carve-out), mapped 1:1.
-            if (check_host_range("reserved", r.gpa, r.gpa, r.size, host_owned).is_error()) {
-                kprint("cxvisor: vm %u (%s): reserved region %lx+%lx overlaps memory or devices cxvisor owns\n",
-                       id(), name(), r.gpa, r.size);
-                return Error::Denied;
+            char what[64];
+            format(what, sizeof what, "reserved region %lx+%lx", r.gpa, r.size);
+            if (auto c = check_host_range(*this, what, r.gpa, r.gpa, r.size, host_owned); c.is_error()) {
+                if (c.error() != Error::Denied)
+                    kprint("cxvisor: vm %u (%s): %s must be 4 KiB aligned, non-zero and not wrap\n", id(), name(),
+                           what);
+                return c;
             }
             res = m_as.map_linear(GuestPhysAddr(r.gpa), HostPhysAddr(r.gpa), r.size, flags);
             break;
+        }
         default:
             kprint("cxvisor: vm %u (%s): unknown map_type %u\n", id(), name(), r.map_type);
             return Error::BadFormat;
@@ -150,11 +175,10 @@ Result<void> Vm::setup_devices(const HostOwnedRanges& host_owned) {
     auto* pt = reinterpret_cast<const PassthroughDevice*>(m_package + m_rec.pt_devices);
     for (u32 i = 0; i < m_rec.pt_count; ++i) {
         const PassthroughDevice& d = pt[i];
-        if (auto r = check_host_range(d.name, d.base_gpa, d.base_hpa, d.length, host_owned); r.is_error()) {
-            if (r.error() == Error::Denied)
-                kprint("cxvisor: vm %u (%s): passthrough device %.31s at %lx+%lx overlaps memory or devices cxvisor "
-                       "owns; refused\n", id(), name(), d.name, d.base_hpa, d.length);
-            else
+        char what[96];
+        format(what, sizeof what, "passthrough device %.31s at %lx+%lx", d.name, d.base_hpa, d.length);
+        if (auto r = check_host_range(*this, what, d.base_gpa, d.base_hpa, d.length, host_owned); r.is_error()) {
+            if (r.error() != Error::Denied)
                 kprint("cxvisor: vm %u (%s): passthrough device %.31s: gpa %lx / hpa %lx / size %lx must be 4 KiB "
                        "aligned, non-zero and not wrap\n", id(), name(), d.name, d.base_gpa, d.base_hpa, d.length);
             return r;

@@ -21,13 +21,27 @@ using GuestAddrSpace = AddrSpace<arch::Stage2Format, KernelFrames, arch::Stage2T
 
 enum class StopKind : u8 { None, PowerOff, Reset, Crash };
 
-// Host resources no VM may be given (interrupt controller, console UART, cxvisor's RAM).
+// Host-physical ranges no VM may be given, each with what it is and why: the boot log names both
+// when it refuses a passthrough device or reserved region. Filled by the boot flow (vmm/main.cpp)
+// from the host DTB (RAM, interrupt-controller frames, console, DMA-capable devices) and, as VMs
+// are created, from the ranges each one was given.
 struct HostOwnedRanges {
-    // cxvisor's RAM banks and devices, plus every range any VM of a package can claim.
+    // What the board description may name (the arch's platform reader keeps its list within
+    // this), plus every range any VM of a package can claim.
+    static constexpr usize PLATFORM_CAPACITY = 128;
     static constexpr usize CAPACITY =
-        32 + vm_package::MAX_VMS * (vm_package::MAX_PT_DEVICES + vm_package::MAX_REGIONS);
-    PhysRange ranges[CAPACITY];
+        PLATFORM_CAPACITY + vm_package::MAX_VMS * (vm_package::MAX_PT_DEVICES + vm_package::MAX_REGIONS);
+    struct Info {
+        const char* owner = "a host range"; // a DTB node name, or a device name of the VM given it
+        const char* why = "memory or devices cxvisor owns"; // static text; unused when `vm` is set
+        const char* vm = nullptr; // the name of the VM it was given to (at most 31 characters)
+    };
+    PhysRange ranges[CAPACITY]; // a plain array: PassthroughRegion::validate checks against it
+    Info info[CAPACITY];
     usize count = 0;
+    // The board described more than could be listed: no host range can be shown safe, so every
+    // passthrough device and reserved region is refused.
+    bool incomplete = false;
 };
 
 class Vm {

@@ -103,16 +103,18 @@ usize create_vms(const vm_package::PackageHeader* h) {
         kprint("cxvisor: no VMs configured (build the boot image with cxv-vmconfig --image)\n");
         return 0;
     }
-    static HostOwnedRanges owned; // ~8 KiB: not on the boot stack
-    auto own = [&](PhysRange r) {
-        if (owned.count == sizeof owned.ranges / sizeof owned.ranges[0])
-            panic("host-owned range table full"); // sized for the package limits: a bug if reached
+    // RAM, GIC frames, the console and DMA-capable devices, as the host DTB describes them.
+    static HostOwnedRanges owned; // ~25 KiB: not on the boot stack
+    static_assert(PlatformInfo::kMaxOwned <= HostOwnedRanges::PLATFORM_CAPACITY);
+    auto own = [&](PhysRange r, HostOwnedRanges::Info info) {
+        if (owned.count == HostOwnedRanges::CAPACITY)
+            panic("host-owned range table full"); // sized for the platform and package limits: a bug if reached
+        owned.info[owned.count] = info;
         owned.ranges[owned.count++] = r;
     };
-    for (u32 i = 0; i < g_plat.ram_count; ++i) own(g_plat.ram[i]);
-    own(g_plat.gic.dist);
-    for (u32 i = 0; i < g_plat.gic.redist_count; ++i) own(g_plat.gic.redist[i]);
-    own(g_plat.uart.mmio);
+    for (u32 i = 0; i < g_plat.owned_count; ++i)
+        own(g_plat.owned[i].range, {g_plat.owned[i].node, g_plat.owned[i].why, nullptr});
+    owned.incomplete = g_plat.owned_incomplete;
     auto* base = reinterpret_cast<const u8*>(h);
     for (u32 i = 0; i < h->vm_count; ++i) {
         char why[PACKAGE_WHY_SIZE];
@@ -132,11 +134,13 @@ usize create_vms(const vm_package::PackageHeader* h) {
         // claiming them is refused like one claiming cxvisor's devices (cxv-vmconfig checks this
         // too; the image does not trust the package). Identical RAM is guarded by the allocator.
         auto* pt = reinterpret_cast<const vm_package::PassthroughDevice*>(base + rec.pt_devices);
-        for (u32 d = 0; d < rec.pt_count; ++d) own({HostPhysAddr(pt[d].base_hpa), pt[d].length});
+        for (u32 d = 0; d < rec.pt_count; ++d)
+            own({HostPhysAddr(pt[d].base_hpa), pt[d].length},
+                {pt[d].name, nullptr, vm.value()->name()}); // printed with %.31s: may lack its NUL
         auto* regions = reinterpret_cast<const vm_package::MemRegion*>(base + rec.regions);
         for (u32 r = 0; r < rec.region_count; ++r)
             if (vm_package::MapType(regions[r].map_type) == vm_package::MapType::Reserved)
-                own({HostPhysAddr(regions[r].gpa), regions[r].size});
+                own({HostPhysAddr(regions[r].gpa), regions[r].size}, {"a reserved region", nullptr, vm.value()->name()});
         // Where each vCPU may run: "cpu N" when pinned, "any" otherwise.
         char placement[vm_package::MAX_VCPUS * 8] = "";
         usize len = 0;

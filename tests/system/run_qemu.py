@@ -53,6 +53,8 @@ def parse_args():
     ap = argparse.ArgumentParser()
     ap.add_argument("--name", required=True)
     ap.add_argument("--vmconfig", help="path to cxv-vmconfig")
+    ap.add_argument("--vmconfig-arg", action="append", default=[],
+                    help="extra cxv-vmconfig option, e.g. --vmconfig-arg=--no-host-check")
     ap.add_argument("--image", help="cxvisor.bin")
     ap.add_argument("--guests", action="append", default=[],
                     help="directory with the guest binaries (repeatable: searched in order)")
@@ -90,7 +92,7 @@ def build_boot_image(args, boot):
     cmd = [args.vmconfig, "--cpus", str(args.smp), "--image", args.image, "-o", boot]
     for g in args.guests:
         cmd += ["--search-path", g]
-    r = subprocess.run(cmd + configs, capture_output=True, text=True)
+    r = subprocess.run(cmd + args.vmconfig_arg + configs, capture_output=True, text=True)
     if r.returncode != 0:
         print("cxv-vmconfig failed:\n" + r.stdout + r.stderr)
         return False

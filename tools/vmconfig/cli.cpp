@@ -13,10 +13,14 @@ namespace vmconfig {
 namespace {
 
 const char USAGE[] =
-    "usage: cxv-vmconfig [--cpus N] [--search-path DIR]... [--image cxvisor.bin] -o OUT a.toml [b.toml ...]\n"
+    "usage: cxv-vmconfig [--cpus N] [--search-path DIR]... [--image cxvisor.bin] [--host-dtb FILE]\n"
+    "                    -o OUT a.toml [b.toml ...]\n"
     "  --cpus N           physical CPUs of the target (default 4); phys_cpu_ids must be below N\n"
     "  --search-path DIR  where to look for images not found next to the TOML file (repeatable)\n"
-    "  --image FILE       write FILE + padding + package to OUT (else OUT is the package alone)\n";
+    "  --image FILE       write FILE + padding + package to OUT (else OUT is the package alone)\n"
+    "  --host-dtb FILE    the target's host DTB: refuse passthrough devices and reserved/identical\n"
+    "                     regions over what cxvisor would refuse there (default: QEMU virt, built in)\n"
+    "  --no-host-check    skip that check; for testing cxvisor's own boot-time refusals only\n";
 
 // Writes a temporary file next to `out` and renames it: readers see the old file or the new one.
 bool write_atomic(const fs::path& out, const Bytes& data, std::string& err) {
@@ -44,7 +48,8 @@ int run(const std::vector<std::string>& args, std::ostream& err) {
     auto usage = [&](const std::string& why) { return err << "cxv-vmconfig: " << why << "\n" << USAGE, 2; };
     for (size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
-        bool takes_value = a == "--cpus" || a == "--search-path" || a == "--image" || a == "-o";
+        bool takes_value =
+            a == "--cpus" || a == "--search-path" || a == "--image" || a == "--host-dtb" || a == "-o";
         if (takes_value && i + 1 == args.size()) return usage(a + " needs a value");
         const std::string& v = takes_value ? args[++i] : a;
         if (a == "-h" || a == "--help") return std::cout << USAGE, 0;
@@ -56,6 +61,10 @@ int run(const std::vector<std::string>& args, std::ostream& err) {
             o.search_paths.push_back(v);
         else if (a == "--image")
             o.image = v;
+        else if (a == "--host-dtb")
+            o.host_dtb = v;
+        else if (a == "--no-host-check")
+            o.host_check = false;
         else if (a == "-o")
             o.output = v;
         else if (a.size() > 1 && a[0] == '-')
@@ -65,6 +74,7 @@ int run(const std::vector<std::string>& args, std::ostream& err) {
     }
     if (o.output.empty()) return usage("missing -o OUT");
     if (o.inputs.empty()) return usage("no VM config files given");
+    if (o.host_dtb && !o.host_check) return usage("--host-dtb and --no-host-check exclude each other");
 
     Diags diags;
     Bytes image;
@@ -75,6 +85,15 @@ int run(const std::vector<std::string>& args, std::ostream& err) {
         else if (check_image(*f, o.image->string(), diags))
             image = std::move(*f);
     }
+    std::optional<HostDescription> host;
+    if (o.host_dtb) {
+        if (auto f = read_file(*o.host_dtb))
+            host = read_host(*f, o.host_dtb->string(), diags);
+        else
+            diags.push_back({o.host_dtb->string(), 0, "", "cannot read the host DTB (--host-dtb)"});
+    } else if (o.host_check) {
+        host = builtin_host();
+    }
     std::vector<VmConfig> vms;
     for (auto& in : o.inputs) {
         size_t first = diags.size();
@@ -83,6 +102,7 @@ int run(const std::vector<std::string>& args, std::ostream& err) {
                          [](auto& a, auto& b) { return a.line < b.line; });
     }
     check_across(vms, diags);
+    if (host) check_host(vms, *host, diags);
     if (!diags.empty()) {
         for (auto& d : diags) err << format(d) << "\n";
         err << "cxv-vmconfig: " << diags.size() << (diags.size() == 1 ? " error" : " errors") << ", "

@@ -83,6 +83,8 @@ struct VmConfig {
 
 struct Options {
     uint32_t cpus = 4;
+    std::optional<fs::path> host_dtb; // --host-dtb: the target's DTB (else the built-in QEMU virt)
+    bool host_check = true;           // --no-host-check clears it (tests of the image's own checks)
     std::vector<fs::path> search_paths;
     std::optional<fs::path> image;
     fs::path output;
@@ -96,6 +98,26 @@ std::optional<Bytes> read_file(const fs::path& p);
 std::optional<VmConfig> load_vm(const fs::path& file, const Options& opts, Diags& diags);
 // Checks between files: VM count, unique ids and names, host ranges of identical/reserved regions.
 void check_across(const std::vector<VmConfig>& vms, Diags& diags);
+// A host-physical range no VM may be given, as the image lists it (read_platform's owned[]).
+struct HostOwned {
+    uint64_t base = 0, size = 0;
+    bool ram = false; // identical regions must lie in RAM; everything else must stay out of it
+    std::string node, why;
+};
+// The target machine's host-owned ranges. `source` says where they came from, for messages.
+struct HostDescription {
+    std::string source;
+    std::vector<HostOwned> owned;
+    bool incomplete = false; // the image would refuse every passthrough device and reserved region
+};
+// Runs the image's own platform reader on a host DTB; reports under `name` why it cannot.
+std::optional<HostDescription> read_host(const Bytes& dtb, const std::string& name, Diags& diags);
+// QEMU virt (7.2, `-M virt,virtualization=on,gic-version=3`, any -m and -smp): its DTB is built
+// into the tool (qemu-virt.dts), with the memory node widened to the whole RAM window.
+HostDescription builtin_host();
+// Refuses passthrough devices, reserved regions (all owned ranges) and identical regions (owned
+// ranges other than RAM) that overlap what the host owns, with the reason the image would give.
+void check_host(const std::vector<VmConfig>& vms, const HostDescription& host, Diags& diags);
 // The guest DTB of a VM that asked for one (dtb_load_addr without dtb_path).
 Bytes generate_dtb(const VmConfig& vm);
 // Lays out the package. Deterministic: same VMs, same bytes. Expects validated VMs.

@@ -1,8 +1,10 @@
 // Host DTB -> PlatformInfo. Bindings followed: devicetree spec v0.4 sections 3.4 (memory), 3.5
 // (reserved-memory), 3.6 (chosen), 3.7/3.8 (cpus); Linux bindings arm/psci.yaml,
-// interrupt-controller/arm,gic-v3.yaml, serial/pl011.yaml, timer/arm,arch_timer.yaml.
+// interrupt-controller/arm,gic-v3.yaml (+ arm,gic-v3-its, arm,gic-v2m-frame in arm,gic.yaml),
+// serial/pl011.yaml, timer/arm,arch_timer.yaml.
 #include "arch/aarch64/dt_platform.hpp"
 #include "base/string.hpp"
+#include "fdt/dma_capable.hpp"
 
 namespace {
 
@@ -10,6 +12,8 @@ struct Reader {
     const Fdt& fdt;
     const char** what;
     FdtNode gic{};
+    FdtNode console{};
+    u32 gic_redist_regions = 1;
     u32 gic_phandle = 0; // saves a whole-tree phandle search per interrupt
     u32 gic_cells = 3;
 
@@ -171,6 +175,7 @@ struct Reader {
         TRY(reg_ranges(gic, 0, 1, &info.gic.dist, "GICv3 distributor reg"));
         TRY(reg_ranges(gic, 1, count, info.gic.redist, "GICv3 redistributor reg"));
         info.gic.redist_count = count;
+        gic_redist_regions = count;
         // Optional in the binding; when present it is the vGIC maintenance interrupt (a PPI).
         if (fdt.prop(gic, "interrupts").is_ok())
             TRY(intids(gic, 1, &info.gic.maintenance_intid, "GICv3 maintenance interrupt"));
@@ -195,8 +200,8 @@ struct Reader {
         return find_enabled("arm,pl011"); // no usable stdout-path: the first PL011
     }
 
-    Result<void> read_uart(PlatformInfo& info) const {
-        FdtNode n = TRY(check(console_uart(), "console UART (compatible \"arm,pl011\")"));
+    Result<void> read_uart(PlatformInfo& info) {
+        FdtNode n = console = TRY(check(console_uart(), "console UART (compatible \"arm,pl011\")"));
         TRY(reg_ranges(n, 0, 1, &info.uart.mmio, "PL011 reg"));
         TRY(intids(n, 1, &info.uart.intid, "PL011 interrupts"));
         return {};
@@ -215,6 +220,100 @@ struct Reader {
         if (freq.is_ok()) info.timer.frequency_hz = freq.value();
         return {};
     }
+
+    static void add_owned(PlatformInfo& info, const OwnedRange& r) {
+        if (r.range.size == 0) return;
+        if (info.owned_count == PlatformInfo::kMaxOwned) {
+            info.owned_incomplete = true;
+            return;
+        }
+        info.owned[info.owned_count++] = r;
+    }
+
+    // Every entry of n's `reg` property, as owned ranges; why_of(i) gives entry i's reason.
+    // `ac`/`sc` are the parent's #address-cells/#size-cells; `cpu_space`: the parent bus
+    // addresses the CPU's physical space directly (else Fdt::translate() maps them through the
+    // buses' `ranges`). A reg not in the CPU's address space (an I2C or PCI child: no `ranges` up to the
+    // root, or cells wider than 64 bits) is skipped: a VM cannot be handed such a thing as MMIO.
+    template <typename Why>
+    void own_reg(PlatformInfo& info, FdtNode n, const FdtProp& prop, u32 ac, u32 sc, bool cpu_space, OwnedKind kind,
+                 Why why_of) const {
+        if (ac == 0 || ac > 2 || sc > 2 || prop.size % (4 * (ac + sc))) return;
+        FdtReg reg{{prop.data, prop.size / 4}, ac, sc};
+        for (u32 i = 0; i < reg.count(); ++i) {
+            auto base = cpu_space ? Result<u64>(reg[i].base) : fdt.translate(n, reg[i].base);
+            if (base.is_ok())
+                add_owned(info, {{HostPhysAddr(base.value()), reg[i].size}, kind, fdt.name(n), why_of(i)});
+        }
+    }
+
+    // GICv3 binding (interrupt-controller/arm,gic-v3.yaml): reg = GICD, one entry per
+    // redistributor region, then the optional GICv2-compatible GICC, GICH, GICV.
+    const char* gic_frame_why(u32 i) const {
+        if (i == 0) return "the host GIC's distributor (GICD), which cxvisor drives";
+        if (i <= gic_redist_regions) return "the host GIC's redistributors (GICR), which cxvisor drives";
+        static const char* const v2[] = {"the host GIC's GICv2-compatible CPU interface (GICC)",
+                                         "the host GIC's virtual interface control (GICH)",
+                                         "the host GIC's virtual CPU interface (GICV)"};
+        u32 k = i - gic_redist_regions - 1;
+        return k < 3 ? v2[k] : "a frame of the host GIC";
+    }
+
+    // Classifies node n; `ac`/`sc`/`cpu_space` describe its parent bus (see own_reg).
+    void own_node(PlatformInfo& info, FdtNode n, u32 ac, u32 sc, bool cpu_space) const {
+        DtNodeFacts f = dt_node_facts(fdt, n);
+        if (!f.has_reg) return; // no MMIO of its own (cpus, psci, timer, ...)
+        auto own = [&](OwnedKind kind, auto why_of) { own_reg(info, n, f.reg, ac, sc, cpu_space, kind, why_of); };
+        if (strcmp(f.device_type, "memory") == 0) {
+            own(OwnedKind::Ram, [](u32) { return "host RAM (cxvisor's and the VMs' memory)"; });
+        } else if (n == gic) {
+            own(OwnedKind::HostDevice, [this](u32 i) { return gic_frame_why(i); });
+        } else if (f.compatible.contains("arm,gic-v3-its")) {
+            own(OwnedKind::HostDevice, [](u32) {
+                return "the host GIC's ITS (arm,gic-v3-its), which also writes its tables to host memory";
+            });
+        } else if (f.compatible.contains("arm,gic-v2m-frame")) {
+            own(OwnedKind::HostDevice, [](u32) { return "a GICv2m MSI frame of the host GIC (arm,gic-v2m-frame)"; });
+        } else if (n == console) {
+            own(OwnedKind::HostDevice, [](u32) { return "cxvisor's console UART"; });
+        } else if (f.dma_why) {
+            own(OwnedKind::DmaCapable, [&f](u32) { return f.dma_why; });
+            // A PCI host bridge's windows (I/O, 32- and 64-bit MMIO) reach the bus-master devices
+            // behind it: as much theirs as the bridge's config space.
+            if (strcmp(f.device_type, "pci") == 0) {
+                const char* name = fdt.name(n);
+                auto r = for_each_pci_window(fdt, n, ac, cpu_space, [&](u64 base, u64 size) {
+                    add_owned(info, {{HostPhysAddr(base), size}, OwnedKind::DmaCapable, name, f.dma_why});
+                });
+                // Unknown windows: nothing outside the listed ranges can be shown safe.
+                if (r.is_error()) info.owned_incomplete = true;
+            }
+        }
+    }
+
+    // The children of `bus` (`depth` below the root) and their subtrees, in DT order. The walk
+    // knows each node's parent, so reading reg needs no Fdt::parent() search: this runs over
+    // every node at boot. `cpu_space`: bus's children address the CPU's physical space directly
+    // (bus is the root, or a bus with an identity `ranges` inside such a one, like the GIC for
+    // its ITS).
+    void own_children(PlatformInfo& info, FdtNode bus, u32 depth, bool cpu_space) const {
+        if (depth == kMaxDepth) { // deeper nodes are not looked at: the list cannot be complete
+            info.owned_incomplete = true;
+            return;
+        }
+        auto ac = fdt.address_cells(bus), sc = fdt.size_cells(bus);
+        // Malformed cell counts: the children's reg cannot be read, so what they own is unknown.
+        if (ac.is_error() || sc.is_error()) info.owned_incomplete = true;
+        for (FdtNode n : fdt.children(bus)) {
+            own_node(info, n, ac.is_ok() ? ac.value() : 0, sc.is_ok() ? sc.value() : 0, cpu_space);
+            if (!fdt.first_child(n).valid()) continue;
+            auto ranges = fdt.prop(n, "ranges"); // empty: identity (devicetree spec 2.3.8)
+            own_children(info, n, depth + 1, cpu_space && ranges.is_ok() && ranges.value().size == 0);
+        }
+    }
+    static constexpr u32 kMaxDepth = 16; // bounds the recursion on the boot stack
+
+    void read_owned(PlatformInfo& info) const { own_children(info, fdt.root(), 0, true); }
 };
 
 } // namespace
@@ -229,5 +328,6 @@ Result<PlatformInfo> read_platform(const Fdt& fdt, const char** what) {
     TRY(r.read_gic(info)); // before the UART and timer: their interrupts are decoded against it
     TRY(r.read_uart(info));
     TRY(r.read_timer(info));
+    r.read_owned(info); // after the GIC and UART: it names their frames
     return info;
 }

@@ -55,6 +55,7 @@ struct VmTest : testing::Test {
         PhysRange ram{HostPhysAddr(u64(host_ram())), HOST_RAM};
         ASSERT_TRUE(frames_init(&ram, 1, nullptr, 0).is_ok());
         owned.ranges[owned.count++] = ram;
+        owned.info[owned.count] = {"intc@8000000", "the host GIC's distributor (GICD), which cxvisor drives"};
         owned.ranges[owned.count++] = {HostPhysAddr(GIC), 0x10000};
         for (usize i = 0; i < kernel_image.size(); ++i) kernel_image[i] = u8(i * 7 + 1);
         cfg.id = 1;
@@ -356,9 +357,34 @@ TEST_F(VmTest, CreateRefusesPassthroughOfHostOwnedRanges) {
     auto r = create();
     ASSERT_TRUE(r.is_error());
     EXPECT_EQ(r.error(), Error::Denied);
-    EXPECT_EQ(captured_console(), "cxvisor: vm 1 (vm1): passthrough device gicd at 8001000+1000 overlaps memory or "
-                                  "devices cxvisor owns; refused\n");
+    EXPECT_EQ(captured_console(), "cxvisor: vm 1 (vm1): passthrough device gicd at 8001000+1000 overlaps "
+                                  "intc@8000000, the host GIC's distributor (GICD), which cxvisor drives; refused\n");
     // Nothing of the refused VM stays allocated (TearDown checks the frames).
+}
+
+// A range an earlier VM was given is named with that VM; a reserved region is refused like a
+// passthrough device.
+TEST_F(VmTest, CreateRefusesWhatAnotherVmWasGiven) {
+    owned.info[owned.count] = {"rtc", nullptr, "other"};
+    owned.ranges[owned.count++] = {HostPhysAddr(0x9010000), 0x1000};
+    cfg.regions.push_back({0x9010000, 0x1000, 0xb, u32(vp::MapType::Reserved), {}});
+    auto r = create();
+    ASSERT_TRUE(r.is_error());
+    EXPECT_EQ(r.error(), Error::Denied);
+    EXPECT_EQ(captured_console(),
+              "cxvisor: vm 1 (vm1): reserved region 9010000+1000 overlaps rtc, already given to vm other; refused\n");
+}
+
+// An incomplete host list (the DTB named more than cxvisor could keep) shows no range safe.
+TEST_F(VmTest, CreateRefusesEveryHostRangeWhenTheHostListIsIncomplete) {
+    owned.incomplete = true;
+    cfg.pt_devices = {{"rtc", 0x9010000, 0x9010000, 0x1000, 0, {}}};
+    auto r = create();
+    ASSERT_TRUE(r.is_error());
+    EXPECT_EQ(r.error(), Error::Denied);
+    EXPECT_EQ(captured_console(), "cxvisor: vm 1 (vm1): passthrough device rtc at 9010000+1000: refused: cxvisor's "
+                                  "list of host-owned and DMA-capable ranges is incomplete (the host DTB names too "
+                                  "many, or PCI windows it cannot read), so no host range can be shown safe\n");
 }
 
 TEST_F(VmTest, CreateRejectsOverlappingDevicesWithItsName) {

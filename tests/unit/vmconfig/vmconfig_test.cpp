@@ -1,5 +1,6 @@
 // cxv-vmconfig: packages read back field by field, every validation error with its line, the
 // --image composition, the generated DTB (read back with libfdt) and the real binary once.
+#include "../fdt/dts_board.hpp"
 #include "abi/vm_package.hpp"
 #include "base/types.hpp"
 #include "vmconfig.hpp"
@@ -540,6 +541,139 @@ TEST_F(VmConfigTest, ImageWithoutTheRightHeaderIsRejected) {
     std::ofstream(image) << "short";
     EXPECT_HAS(compile({(FIXTURES / "hello.toml").string()}, {"--image", image}).err,
                "shorter than the 64-byte arm64 Image header");
+}
+
+// --- host ranges: what cxvisor would refuse on the target (QEMU virt built in, or --host-dtb) -----
+
+const std::string BUILTIN = "; cxvisor refuses it (QEMU virt, built in; pass --host-dtb for another board)";
+
+// bare.toml with extra memory regions (from line 13) and passthrough devices (from line 16 plus
+// the number of extra regions).
+std::string bare_with(const std::vector<std::string>& regions, const std::vector<std::string>& pts) {
+    std::string text = with(slurp(FIXTURES / "bare.toml"), "memory_regions = [[0x4000_0000, 0x10_0000, 0x7, 0]]",
+                            "memory_regions = [\n  [0x4000_0000, 0x10_0000, 0x7, 0],");
+    for (auto& r : regions) text += "  " + r + ",\n";
+    text += "]\n[devices]\npassthrough_devices = [\n";
+    for (auto& d : pts) text += "  " + d + ",\n";
+    return text + "]\n";
+}
+
+// Compiles a host DTB into the test's directory.
+fs::path compile_dts(const TempDir& dir, const std::string& name, const std::string& dts) {
+    std::string out = ::compile_dts((dir / name).string(), dts);
+    EXPECT_FALSE(out.empty()) << "dtc failed on " << name;
+    return out;
+}
+
+TEST_F(VmConfigTest, HostOwnedAndDmaCapableRangesAreRefusedWithTheImagesReason) {
+    std::string err = errors(bare_with(
+        {"[0x0a00_1000, 0x1000, 0xb, 2]",        // 13: reserved over virtio-mmio slots 8..15
+         "[0x0800_0000, 0x1_0000, 0x3, 1]",      // 14: identical over the GICD
+         "[0x0c00_0000, 0x1000, 0x3, 1]",        // 15: identical outside RAM (the platform bus)
+         "[0x5000_0000, 0x10_0000, 0x3, 1]"},    // 16: identical in RAM: what identical is for
+        {"[\"vio\", 0x1_0000_0000, 0x0a00_0000, 0x1000, 0]",   // 20
+         "[\"its\", 0x1_0100_0000, 0x0808_0000, 0x2_0000, 0]", // 21
+         "[\"gicr\", 0x1_0200_0000, 0x080a_0000, 0x1000, 0]",  // 22
+         "[\"pci\", 0x1_0300_0000, 0x1000_0000, 0x1000, 0]",   // 23: 32-bit MMIO window
+         "[\"ecam\", 0x1_0400_0000, 0x40_1000_0000, 0x1000, 0]", // 24: config space
+         "[\"fwcfg\", 0x1_0500_0000, 0x0902_0000, 0x1000, 0]", // 25
+         "[\"uart\", 0x1_0600_0000, 0x0900_0000, 0x1000, 0]",  // 26: cxvisor's console
+         "[\"ram\", 0x1_0700_0000, 0x8000_0000, 0x1000, 0]",   // 27: RAM of a -m 2G machine
+         "[\"rtc\", 0x1_0800_0000, 0x0901_0000, 0x1000, 0]",   // 28: the PL031: fine
+         "[\"gpio\", 0x1_0900_0000, 0x0903_0000, 0x1000, 0]"})); // 29: the PL061: fine
+    const std::string virtio = "a DMA-capable device (virtio,mmio): cxvisor programs no IOMMU yet";
+    const std::string pci = "a PCI host bridge (device_type \"pci\"), whose devices are bus masters: cxvisor "
+                            "programs no IOMMU yet";
+    EXPECT_HAS(err, where(13, "kernel.memory_regions[1]") + "host range [0xa001000, 0xa002000) overlaps "
+                        "virtio_mmio@a001000 [0xa001000, 0xa001200) (and 7 more), " + virtio + BUILTIN);
+    EXPECT_HAS(err, where(14, "kernel.memory_regions[2]") + "host range [0x8000000, 0x8010000) overlaps "
+                        "intc@8000000 [0x8000000, 0x8010000), the host GIC's distributor (GICD), which cxvisor "
+                        "drives" + BUILTIN);
+    EXPECT_HAS(err, where(15, "kernel.memory_regions[3]") + "host range [0xc000000, 0xc001000) is not inside "
+                        "host RAM: an identical region maps host RAM 1:1; cxvisor refuses it (QEMU virt, built in");
+    EXPECT_EQ(err.find("kernel.memory_regions[4]"), std::string::npos);
+    EXPECT_HAS(err, where(20, "devices.passthrough_devices[0]") + "host range [0xa000000, 0xa001000) overlaps "
+                        "virtio_mmio@a000000 [0xa000000, 0xa000200) (and 7 more), " + virtio + BUILTIN);
+    EXPECT_HAS(err, where(21, "devices.passthrough_devices[1]") + "host range [0x8080000, 0x80a0000) overlaps "
+                        "its@8080000 [0x8080000, 0x80a0000), the host GIC's ITS (arm,gic-v3-its), which also "
+                        "writes its tables to host memory" + BUILTIN);
+    EXPECT_HAS(err, where(22, "devices.passthrough_devices[2]") + "host range [0x80a0000, 0x80a1000) overlaps "
+                        "intc@8000000 [0x80a0000, 0x9000000), the host GIC's redistributors (GICR), which "
+                        "cxvisor drives" + BUILTIN);
+    EXPECT_HAS(err, where(23, "devices.passthrough_devices[3]") + "host range [0x10000000, 0x10001000) overlaps "
+                        "pcie@10000000 [0x10000000, 0x3eff0000), " + pci + BUILTIN);
+    EXPECT_HAS(err, where(24, "devices.passthrough_devices[4]") + "host range [0x4010000000, 0x4010001000) "
+                        "overlaps pcie@10000000 [0x4010000000, 0x4020000000), " + pci + BUILTIN);
+    EXPECT_HAS(err, where(25, "devices.passthrough_devices[5]") + "host range [0x9020000, 0x9021000) overlaps "
+                        "fw-cfg@9020000 [0x9020000, 0x9020018), a DMA-capable device (qemu,fw-cfg-mmio, which "
+                        "has a DMA interface): cxvisor programs no IOMMU yet" + BUILTIN);
+    EXPECT_HAS(err, where(26, "devices.passthrough_devices[6]") + "host range [0x9000000, 0x9001000) overlaps "
+                        "pl011@9000000 [0x9000000, 0x9001000), cxvisor's console UART" + BUILTIN);
+    EXPECT_HAS(err, where(27, "devices.passthrough_devices[7]") + "host range [0x80000000, 0x80001000) overlaps "
+                        "memory@40000000 [0x40000000, 0x4000000000), host RAM (cxvisor's and the VMs' memory)" +
+                        BUILTIN);
+    EXPECT_EQ(err.find("passthrough_devices[8]"), std::string::npos);
+    EXPECT_EQ(err.find("passthrough_devices[9]"), std::string::npos);
+    EXPECT_HAS(err, "cxv-vmconfig: 11 errors");
+}
+
+TEST_F(VmConfigTest, NoHostCheckBuildsWhatTheImageMustRefuseItself) {
+    auto f = dir.write("f.toml", bare_with({}, {"[\"vio\", 0x1_0000_0000, 0x0a00_0000, 0x1000, 0]"}));
+    EXPECT_EQ(compile({f.string()}).status, 1);
+    Outcome r = compile({f.string()}, {"--no-host-check"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_TRUE(fs::exists(out));
+    std::ostringstream err;
+    EXPECT_EQ(vmconfig::run({"--no-host-check", "--host-dtb", "x.dtb", "-o", out, f.string()}, err), 2);
+    EXPECT_HAS(err.str(), "--host-dtb and --no-host-check exclude each other");
+}
+
+TEST_F(VmConfigTest, HostDtbReplacesTheBuiltInBoard) {
+    // This board has nothing at 0x0a00_0000 and a DMA-capable (dma-coherent) device at 0x0901_0000.
+    auto dtb = compile_dts(dir, "board", minimal_board_dts("dev@9010000 { compatible = \"cxv,dev\"; "
+                                                   "reg = <0x9010000 0x1000>; dma-coherent; };\n"));
+    auto f = dir.write("f.toml", bare_with({}, {"[\"vio\", 0x1_0000_0000, 0x0a00_0000, 0x1000, 0]"}));
+    Outcome ok = compile({f.string()}, {"--host-dtb", dtb.string()});
+    EXPECT_EQ(ok.status, 0) << ok.err;
+    auto g = dir.write("g.toml", bare_with({}, {"[\"rtc\", 0x1_0000_0000, 0x0901_0000, 0x1000, 0]"}));
+    EXPECT_EQ(compile({g.string()}).status, 0); // QEMU virt's PL031 is fine
+    Outcome r = compile({g.string()}, {"--host-dtb", dtb.string()});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, g.string() + ":16: devices.passthrough_devices[0]: host range [0x9010000, 0x9011000) "
+                                   "overlaps dev@9010000 [0x9010000, 0x9011000), a DMA-capable device "
+                                   "(dma-coherent): cxvisor programs no IOMMU yet; cxvisor refuses it (host DTB " +
+                          dtb.string() + ")");
+}
+
+TEST_F(VmConfigTest, UnusableHostDtbIsAnError) {
+    auto f = (FIXTURES / "bare.toml").string();
+    auto junk = dir.write("junk.dtb", "not a device tree");
+    Outcome r = compile({f}, {"--host-dtb", junk.string()});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, junk.string() + ": not a valid flattened device tree (--host-dtb)");
+    auto no_gic = compile_dts(dir, "nogic", "/dts-v1/;\n/ { #address-cells = <1>; #size-cells = <1>;\n"
+                                            "memory@40000000 { device_type = \"memory\"; reg = <0x40000000 0x1000000>; };\n"
+                                            "cpus { #address-cells = <1>; #size-cells = <0>; cpu@0 { device_type = \"cpu\"; reg = <0>; }; };\n};\n");
+    r = compile({f}, {"--host-dtb", no_gic.string()});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, no_gic.string() + ": cxvisor cannot run on this host DTB (--host-dtb): GICv3 (compatible "
+                                        "\"arm,gic-v3\"): not found");
+    r = compile({f}, {"--host-dtb", (dir / "missing.dtb").string()});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, (dir / "missing.dtb").string() + ": cannot read the host DTB (--host-dtb)");
+}
+
+// A board with more host-owned ranges than cxvisor can list: the image refuses every host range,
+// and so does the tool, while VMs without any still build.
+TEST_F(VmConfigTest, IncompleteHostListRefusesEveryHostRange) {
+    auto dtb = compile_dts(dir, "many", minimal_board_dts(virtio_nodes(100)));
+    auto f = dir.write("f.toml", bare_with({}, {"[\"rtc\", 0x1_0000_0000, 0x0901_0000, 0x1000, 0]"}));
+    Outcome r = compile({f.string()}, {"--host-dtb", dtb.string()});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, f.string() + ":16: devices.passthrough_devices[0]: host range [0x9010000, 0x9011000) "
+                                   "cannot be shown safe: cxvisor's list of host-owned and DMA-capable ranges is "
+                                   "incomplete (the host DTB names too many, or PCI windows it cannot read)");
+    EXPECT_EQ(compile({(FIXTURES / "bare.toml").string()}, {"--host-dtb", dtb.string()}).status, 0);
 }
 
 TEST(VmConfigCli, UsageErrorsExitWithTwo) {
