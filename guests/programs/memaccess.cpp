@@ -32,10 +32,7 @@ alignas(4096) uint64_t g_l2[512];
 // block. Replace it by a table that keeps the Device mapping except for the two flash windows,
 // which become executable. Break-before-make (D8.16 "Using break-before-make"): invalid, TLBI,
 // then the table; nothing between touches the first GiB (no printing).
-void map_flash_executable() {
-    for (uint64_t i = 0; i < 512; ++i) g_l2[i] = (i << 21) | L2_DEVICE;
-    g_l2[FLASH_NORMAL >> 21] = FLASH_NORMAL | L2_NORMAL_X;
-    g_l2[FLASH_DEVICE >> 21] = FLASH_DEVICE | L2_NORMAL_X;
+void install_first_gib_table() {
     uint64_t ttbr;
     asm volatile("mrs %0, ttbr0_el1" : "=r"(ttbr));
     volatile uint64_t* l1 = reinterpret_cast<volatile uint64_t*>(ttbr & 0x0000FFFFFFFFF000ull);
@@ -44,6 +41,13 @@ void map_flash_executable() {
     asm volatile("dsb ishst\n tlbi vmalle1\n dsb ish\n isb" ::: "memory");
     l1[0] = reinterpret_cast<uint64_t>(g_l2) | 3; // table descriptor
     asm volatile("dsb ishst\n isb" ::: "memory");
+}
+
+[[maybe_unused]] void map_flash_executable() {
+    for (uint64_t i = 0; i < 512; ++i) g_l2[i] = (i << 21) | L2_DEVICE;
+    g_l2[FLASH_NORMAL >> 21] = FLASH_NORMAL | L2_NORMAL_X;
+    g_l2[FLASH_DEVICE >> 21] = FLASH_DEVICE | L2_NORMAL_X;
+    install_first_gib_table();
 }
 
 struct Out {
@@ -66,7 +70,17 @@ void exercise(const char* where, uint64_t fn, uint32_t value) {
               "ISV=0 from %s: x0=%lx x1=%lx x2=%lx IBRD=%x", where, o.x0, o.x1, o.x2, now);
 }
 
-bool same_code(uint64_t at) {
+// Identity RAM: copy the code there and make it visible to instruction fetches (D7.5.2: clean the
+// data cache to the point of unification, invalidate the instruction cache).
+void copy_code_to_identity_ram() {
+    const uint64_t n = uint64_t(isv0_access_end - isv0_access);
+    for (uint64_t i = 0; i < n; i += 4)
+        rt::write32(IDENT + i, *reinterpret_cast<const uint32_t*>(isv0_access + i));
+    for (uint64_t a = IDENT; a < IDENT + n; a += 16) asm volatile("dc cvau, %0" ::"r"(a) : "memory");
+    asm volatile("dsb ish\n ic iallu\n dsb ish\n isb" ::: "memory");
+}
+
+[[maybe_unused]] bool same_code(uint64_t at) {
     const uint64_t n = uint64_t(isv0_access_end - isv0_access);
     for (uint64_t i = 0; i < n; i += 4)
         if (rt::read32(at + i) != *reinterpret_cast<const uint32_t*>(isv0_access + i)) return false;
@@ -74,18 +88,44 @@ bool same_code(uint64_t at) {
 }
 } // namespace
 
+#ifdef CXV_MEMACCESS_HOLE
+// memaccess-hole: make cxvisor read the instruction from a hole in the physical address map. The
+// guest's own fetch cannot go there (it would abort), but cxvisor translates the PC afresh (AT
+// S1E1R) while the CPU may still use a cached translation: VA HOLE_VA first maps the code copy in
+// identity RAM and runs it once (the TLB now holds VA -> that RAM), then its stage-1 entry is
+// pointed at the reserved region over QEMU virt's empty platform-bus window WITHOUT a TLBI
+// (architecturally the old translation may stay in use: D8.16 "TLB maintenance requirements").
+// QEMU keeps it, so the access traps and cxvisor's fetch for decoding reads the hole. The memory
+// system answers with an external abort at EL2: before the guarded host-window copy, PANIC; now
+// the instruction is unreadable and the VM is stopped with a line that says so.
+constexpr uint64_t HOLE_VA = 0x0C000000, HOLE_PA = 0x0C000000;
+
+void hole_main() {
+    rt::test_start("memaccess-hole");
+    copy_code_to_identity_ram();
+    for (uint64_t i = 0; i < 512; ++i) g_l2[i] = (i << 21) | L2_DEVICE;
+    g_l2[HOLE_VA >> 21] = IDENT | L2_NORMAL_X;
+    install_first_gib_table();
+    exercise("identity RAM through VA c000000", HOLE_VA, 0x5555);
+    rt::printf("memaccess-hole: retargeting VA %lx to the hole at %lx without TLBI\n", HOLE_VA, HOLE_PA);
+    call_at(HOLE_VA, IBRD, 0x6666); // warm the translation again after printing
+    g_l2[HOLE_VA >> 21] = HOLE_PA | L2_NORMAL_X;
+    asm volatile("dsb ishst\n isb" ::: "memory");
+    call_at(HOLE_VA, IBRD, 0x7777);
+    rt::printf("memaccess-hole: still running after the access (the VM should have been stopped)\n");
+    rt::finish();
+}
+#endif
+
 void guest_main() {
+#ifdef CXV_MEMACCESS_HOLE
+    hole_main();
+#else
     rt::test_start("memaccess");
-    const uint64_t n = uint64_t(isv0_access_end - isv0_access);
 
     exercise("lazy RAM (type 0)", uint64_t(isv0_access), 0x1111);
 
-    // Identity RAM: copy the code there and make it visible to instruction fetches (D7.5.2: clean
-    // the data cache to the point of unification, invalidate the instruction cache).
-    for (uint64_t i = 0; i < n; i += 4)
-        rt::write32(IDENT + i, *reinterpret_cast<const uint32_t*>(isv0_access + i));
-    for (uint64_t a = IDENT; a < IDENT + n; a += 16) asm volatile("dc cvau, %0" ::"r"(a) : "memory");
-    asm volatile("dsb ish\n ic iallu\n dsb ish\n isb" ::: "memory");
+    copy_code_to_identity_ram();
     exercise("identity RAM (type 1)", IDENT, 0x2222);
 
     map_flash_executable();
@@ -95,4 +135,5 @@ void guest_main() {
     if (normal_ok) exercise("flash, Normal (type 2)", FLASH_NORMAL, 0x3333);
     if (device_ok) exercise("flash, DEVICE (type 2)", FLASH_DEVICE, 0x4444);
     rt::finish();
+#endif
 }

@@ -18,6 +18,7 @@ enum class Error : u8 {
     Unsupported,     // feature not implemented or not present on this CPU
     BadFormat,       // malformed input (DTB, package, instruction)
     Denied,          // operation not allowed for this VM (isolation)
+    Aborted,         // the memory system answered an access with an external abort
 };
 
 constexpr const char* error_name(Error e) {
@@ -30,6 +31,7 @@ constexpr const char* error_name(Error e) {
     case Error::NotFound: return "not found";
     case Error::Busy: return "busy";
     case Error::Unsupported: return "unsupported";
+    case Error::Aborted: return "external abort";
     case Error::BadFormat: return "bad format";
     case Error::Denied: return "denied";
     }

@@ -363,9 +363,18 @@ bool Vm::handle_exit(Vcpu& vcpu, ExitReason& exit) {
         if (dev) {
             auto decoded = a.decode_mmio(exit, GuestMemoryReader{read_guest_thunk, this});
             if (decoded.is_error()) {
-                report_stop(vcpu, "MMIO access at %lx by an instruction cxvisor cannot emulate (%s, insn %08lx); VM stopped",
-                       exit.gpa, error_name(decoded.error()), exit.detail);
-                request_stop(StopKind::Crash, "unemulatable MMIO instruction");
+                // Either the instruction could not be fetched (its page translates nowhere the host
+                // may read, or the memory system aborted the read), or it is not one cxvisor decodes.
+                const Error err = decoded.error();
+                if (err == Error::NotMapped || err == Error::Denied || err == Error::Aborted || err == Error::OutOfRange) {
+                    report_stop(vcpu, "MMIO access at %lx: cannot read the instruction at the guest's pc to emulate it (%s); VM stopped",
+                                exit.gpa, error_name(err));
+                    request_stop(StopKind::Crash, "MMIO instruction unreadable");
+                } else {
+                    report_stop(vcpu, "MMIO access at %lx by an instruction cxvisor cannot emulate (%s, insn %08lx); VM stopped",
+                                exit.gpa, error_name(err), exit.detail);
+                    request_stop(StopKind::Crash, "unemulatable MMIO instruction");
+                }
                 return true; // handled: the vCPU leaves its CPU at the next check
             }
             MmioAccess acc = decoded.value();

@@ -248,7 +248,29 @@ cur_sp0_sync: el2_fault 0
 cur_sp0_irq:  el2_fault 1
 cur_sp0_fiq:  el2_fault 2
 cur_sp0_serr: el2_fault 3
-cur_spx_sync: el2_fault 4
+cur_spx_sync:
+    // A synchronous data abort inside cxv_guarded_copy (a host-window read of a carve-out or
+    // device that answers with an external abort, e.g. a hole in the physical address map) is the
+    // guest's configuration, not a cxvisor bug: resume at the routine's failure exit, which
+    // returns 1 to host_window_read. Anything else taken at EL2 is a bug (el2_fault).
+    stp     x0, x1, [sp, #-16]!
+    mrs     x0, elr_el2
+    adr     x1, cxv_guarded_copy
+    cmp     x0, x1
+    b.lo    1f
+    adr     x1, cxv_guarded_copy_end
+    cmp     x0, x1
+    b.hs    1f
+    mrs     x0, esr_el2
+    lsr     x0, x0, #26
+    cmp     x0, #0x25                     // EC: data abort taken without a change in EL
+    b.ne    1f
+    adr     x0, cxv_guarded_copy_failed
+    msr     elr_el2, x0
+    ldp     x0, x1, [sp], #16
+    eret
+1:  ldp     x0, x1, [sp], #16
+    el2_fault 4
 cur_spx_irq:  el2_fault 5
 cur_spx_fiq:  el2_fault 6
 cur_spx_serr:
@@ -278,6 +300,32 @@ low32_sync:   guest_exit 0
 low32_irq:    guest_exit 1
 low32_fiq:    guest_exit 2
 low32_serr:   guest_exit 3
+
+// ---------------------------------------------------------------------------------------------
+// u64 cxv_guarded_copy(void* dst, const volatile void* src, u64 len, u64 words)
+// Copies len bytes from src (the host window) to dst: byte by byte, or as aligned 4-byte words when
+// `words` is non-zero (Device memory). Returns 0, or 1 if a load took a synchronous external abort
+// (cur_spx_sync resumes at cxv_guarded_copy_failed). Only the loads may fault: dst is cxvisor's
+// own memory. No stack, no calls: the fixup only replaces ELR_EL2.
+    .globl  cxv_guarded_copy
+cxv_guarded_copy:
+    cbnz    x3, 3f
+1:  cbz     x2, 5f
+    ldrb    w4, [x1], #1
+    strb    w4, [x0], #1
+    sub     x2, x2, #1
+    b       1b
+3:  cbz     x2, 5f
+    ldr     w4, [x1], #4
+    str     w4, [x0], #4
+    sub     x2, x2, #4
+    b       3b
+5:  mov     x0, #0
+    ret
+cxv_guarded_copy_failed:
+    mov     x0, #1
+    ret
+cxv_guarded_copy_end:
 
 // ---------------------------------------------------------------------------------------------
 // FP/SIMD state: void cxv_fpsimd_save(FpState*), void cxv_fpsimd_restore(const FpState*).

@@ -9,6 +9,7 @@
 #include <new>
 
 extern "C" char __image_start[], __text_end[], __rodata_end[];
+extern "C" bool cxv_guarded_copy(void* dst, const volatile void* src, u64 len, u64 words); // boot.S
 
 namespace arch {
 using namespace arch;
@@ -144,15 +145,10 @@ Result<void> host_window_read(HostPhysAddr pa, void* dst, usize len, bool device
         *pte = El2Format::make_page(HostPhysAddr(at - off), device ? MemFlags::Read | MemFlags::Device : MemFlags::Read);
         dsb_ishst(); // the descriptor reaches the walker before the access (D8 "TLB maintenance")
         isb();
-        const u64 src = va + off;
-        if (device) {
-            for (usize i = 0; i < chunk; i += 4) {
-                const u32 w = *reinterpret_cast<const volatile u32*>(src + i);
-                memcpy(out + i, &w, 4);
-            }
-        } else {
-            memcpy(out, reinterpret_cast<const void*>(src), chunk);
-        }
+        // What lies behind a carve-out or device page is the configuration's business: a hole in
+        // the physical address map answers with a synchronous external abort, which the guarded
+        // copy turns into an error instead of a fault at EL2 (boot.S cur_spx_sync).
+        const bool aborted = cxv_guarded_copy(out, reinterpret_cast<const volatile void*>(va + off), chunk, device);
         // Break: invalid again, and no CPU keeps the translation (C5.5 TLBI VAE2IS; a TLB may
         // have cached it on another CPU through a speculative walk).
         *pte = 0;
@@ -160,6 +156,7 @@ Result<void> host_window_read(HostPhysAddr pa, void* dst, usize len, bool device
         asm volatile("tlbi vae2is, %0" ::"r"(va >> 12) : "memory");
         dsb_ish();
         isb();
+        if (aborted) return Error::Aborted;
         out += chunk;
         at += chunk;
     }
