@@ -17,7 +17,7 @@
 #include "base/static_vec.hpp"
 #include "base/string.hpp"
 
-template <PageTableFormat F, FrameSource S, Tlb T> class AddrSpace {
+template <PageTableFormat F, FrameSource S, Stage2Maintenance T> class AddrSpace {
 public:
     using Table = PageTable<F, S>;
     using Mapping = typename Table::Mapping;
@@ -224,6 +224,7 @@ private:
         const GuestPhysAddr block = gpa.align_down(lazy_block);
         if (block >= r.start && block + lazy_block <= r.end()) {
             if (auto mem = frames.alloc_frames(lazy_block / page_size, lazy_block); mem.is_ok()) {
+                if (has(r.flags, MemFlags::Exec)) m_tlb.prepare_exec(mem.value(), lazy_block);
                 auto mapped = m_table.map(block.value(), mem.value(), lazy_block, r.flags);
                 if (mapped.is_ok()) return {};
                 frames.free_frames(mem.value(), lazy_block / page_size);
@@ -231,6 +232,7 @@ private:
             }
         }
         const HostPhysAddr page = TRY(frames.alloc_frames(1, page_size));
+        if (has(r.flags, MemFlags::Exec)) m_tlb.prepare_exec(page, page_size);
         auto mapped = m_table.map(gpa.align_down(page_size).value(), page, page_size, r.flags);
         if (mapped.is_error()) frames.free_frames(page, 1);
         return mapped;

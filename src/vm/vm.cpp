@@ -407,13 +407,9 @@ bool Vm::handle_exit(Vcpu& vcpu, ExitReason& exit) {
         // it, the other then finds it mapped (handle_fault returns true) and retries.
         Result<bool> fixed = [&] {
             SpinlockGuard guard(m_as_lock);
-            Result<bool> r = m_as.handle_fault(GuestPhysAddr(exit.gpa), need);
-            // RAM the guest may execute: no instruction cache may still hold what the frame held
-            // before (another VM's code); the ISA says what that takes.
-            const auto* region = r.is_ok() && r.value() ? m_as.find_region(GuestPhysAddr(exit.gpa)) : nullptr;
-            if (region && has(region->flags, MemFlags::Exec))
-                if (auto m = m_as.page_table().query(exit.gpa); m.is_ok()) arch::prepare_guest_exec(m.value().pa, m.value().size);
-            return r;
+            // Executable RAM gets its instruction cache made coherent inside, before it is mapped
+            // (Tlb::prepare_exec).
+            return m_as.handle_fault(GuestPhysAddr(exit.gpa), need);
         }();
         if (fixed.is_ok() && fixed.value()) {
             arch::publish_stage2_updates();

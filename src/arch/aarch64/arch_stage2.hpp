@@ -22,21 +22,6 @@ inline u64 stage2_vtcr() { return stage2_cpu_config().vtcr; }
 // the ERET that enters the guest is the context synchronization).
 inline void publish_stage2_updates() { dsb_ishst(); }
 
-// RAM just mapped for a guest that may execute it (DDI0487 K.a, the instruction cache maintenance
-// rules of chapter D7 and CTR_EL0.DIC/IDC). The frame was zeroed and cleaned to the point of coherency (so
-// also to the point of unification) when it was allocated; what remains is the instruction cache,
-// which may hold lines of the frame's previous contents, where CTR_EL0.DIC == 0. IC IALLUIS, not
-// IC IVAU by address: 32768 lines per 2 MiB block would cost more than refilling the cache.
-// The stage-2 entry is already visible to the walkers: a vCPU of this VM that fetches from the new
-// block on another CPU before this completes could still see a stale line (reported to the lead:
-// the invalidation belongs in the map path before the entry is written, as KVM does).
-inline void prepare_guest_exec(HostPhysAddr, u64) {
-    if (read_sysreg(ctr_el0) & bit(29)) return; // DIC: fetches are coherent with data
-    dsb_ish();
-    asm volatile("ic ialluis" ::: "memory");
-    dsb_ish();
-    isb();
-}
 
 // TLB maintenance for one VM (Arm ARM D8.14 "TLB maintenance instructions"). TLBI IPAS2E1IS acts
 // on the VMID currently in VTTBR_EL2, so the VM's VMID is switched in for the operation (EL2 runs
@@ -44,6 +29,20 @@ inline void prepare_guest_exec(HostPhysAddr, u64) {
 // from the removed stage-2 entries are combined entries and need TLBI VMALLE1IS as well (D8.14.5).
 struct Stage2Tlb {
     u64 vmid = 0;
+
+    // Frames about to be mapped executable (Tlb::prepare_exec; DDI0487 K.a, the instruction cache
+    // maintenance rules of chapter D7 and CTR_EL0.DIC/IDC). A frame was zeroed and cleaned to the
+    // point of coherency (so also of unification) when it was allocated; what remains is the
+    // instruction cache, which may hold lines of its previous contents where CTR_EL0.DIC == 0.
+    // IC IALLUIS, not IC IVAU by address: 32768 lines per 2 MiB block would cost more than
+    // refilling the cache. Runs before the stage-2 entry is written: no vCPU can fetch stale lines.
+    void prepare_exec(HostPhysAddr, u64) {
+        if (read_sysreg(ctr_el0) & bit(29)) return; // DIC: fetches are coherent with data
+        dsb_ish();
+        asm volatile("ic ialluis" ::: "memory");
+        dsb_ish();
+        isb();
+    }
 
     template <typename Fn> void with_vmid(Fn&& fn) {
         u64 saved = read_sysreg(vttbr_el2);
@@ -74,5 +73,6 @@ struct Stage2Tlb {
         });
     }
 };
+static_assert(Stage2Maintenance<Stage2Tlb>, "aarch64 stage-2 maintenance must satisfy the generic contract");
 
 } // namespace arch

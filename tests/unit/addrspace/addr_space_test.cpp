@@ -264,3 +264,22 @@ TEST(AddrSpace, ZeroClearsMappedRamAndLeavesLazyRamAlone) {
     EXPECT_EQ(s.zero(gpa(0x6fff'f000), 2 * K4).error(), Error::NotMapped); // starts outside
     EXPECT_EQ(frames.refused(), 0u);
 }
+
+// Executable RAM has its instruction cache made coherent before the stage-2 entry exists: a vCPU on
+// another CPU must not be able to fetch stale lines through the new mapping in between. (The hook
+// used to run after the fault was resolved, with the entry already visible.)
+TEST(AddrSpace, ExecutableRamIsPreparedBeforeItIsMapped) {
+    FakeFrames frames;
+    Space s = make(frames);
+    ASSERT_TRUE(s.map_alloc(gpa(0x4000'0000), 4 * MiB, RW | MemFlags::Exec, false).is_ok());
+    ASSERT_TRUE(s.map_alloc(gpa(0x5000'0000), 2 * MiB, RW, false).is_ok());
+    bool mapped_at_call = true;
+    s.tlb().on_prepare_exec = [&](HostPhysAddr, u64) { mapped_at_call = s.translate(gpa(0x4020'0000)).is_ok(); };
+    ASSERT_TRUE(s.handle_fault(gpa(0x4020'0010), MemFlags::Exec).value());
+    EXPECT_FALSE(mapped_at_call);
+    ASSERT_EQ(s.tlb().exec_prepared.size(), 1u);
+    EXPECT_EQ(s.tlb().exec_prepared[0], (TlbCall{s.page_table().query(0x4020'0000).value().pa.value(), M2}));
+    s.tlb().on_prepare_exec = nullptr;
+    ASSERT_TRUE(s.handle_fault(gpa(0x5000'0000), MemFlags::Write).value()); // not executable: nothing to do
+    EXPECT_EQ(s.tlb().exec_prepared.size(), 1u);
+}

@@ -2,6 +2,7 @@
 // configurable failing allocation and leak accounting, and host-window ranges outside it) and a
 // Tlb that records its calls.
 #pragma once
+#include <functional>
 #include "addrspace/frame_source.hpp"
 #include "addrspace/page_table.hpp"
 #include "addrspace/tlb.hpp"
@@ -104,10 +105,16 @@ inline std::ostream& operator<<(std::ostream& os, const TlbCall& c) {
 }
 struct RecordingTlb {
     std::vector<TlbCall> calls;
+    std::vector<TlbCall> exec_prepared; // prepare_exec(pa, size) calls
+    std::function<void(HostPhysAddr, u64)> on_prepare_exec; // optional: checks the state at the call
     void invalidate_range(u64 addr, u64 size) { calls.push_back({addr, size}); }
     void invalidate_all() { calls.push_back({0, 0}); }
+    void prepare_exec(HostPhysAddr pa, u64 size) {
+        exec_prepared.push_back({pa.value(), size});
+        if (on_prepare_exec) on_prepare_exec(pa, size);
+    }
 };
-static_assert(Tlb<RecordingTlb>);
+static_assert(Stage2Maintenance<RecordingTlb>);
 
 // Every leaf of a table as (input, output, size, flags), for before/after comparisons.
 using Leaves = std::vector<std::tuple<u64, u64, u64, u32>>;

@@ -9,13 +9,13 @@ namespace arch {
 
 inline Stage2Config stage2_cpu_config() { return stage2_config(fake::parange); }
 void publish_stage2_updates();
-inline void prepare_guest_exec(HostPhysAddr, u64) {} // no instruction cache on the host fake
 
 struct Stage2Tlb {
     u64 vmid = 0;
     void invalidate_range(u64 ipa, u64 size) { fake::tlb_calls.push_back({vmid, ipa, size}); }
     void invalidate_all() { fake::tlb_calls.push_back({vmid, 0, 0}); }
+    void prepare_exec(HostPhysAddr, u64) {} // no instruction cache on the host fake
 };
-static_assert(Tlb<Stage2Tlb>);
+static_assert(Stage2Maintenance<Stage2Tlb>);
 
 } // namespace arch
