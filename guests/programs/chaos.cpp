@@ -42,6 +42,33 @@
 //   which must UNDEF for reads and writes (PMUVer = 0); set/way DC ops, which must complete (KVM's
 //   and cxvisor's emulation); SMCCC_ARCH_FEATURES of random and Spectre-workaround ids and the
 //   WORKAROUND_1/_3 calls, answered as the first query (and CSV2/MIDR) say.
+// - a reserved region (map_type 2, flags 1: read-only, not executable) over 2 MiB of QEMU virt's
+//   empty platform-bus window, where nothing answers (rsv_base(): one slot per chaos VM id). It is
+//   a target of the loads/stores/fetches above (every width and form, ISV = 0 ones included), of
+//   the stage-1 walks, and of AT and DC by VA (op_rsv_sys). The model, measured on QEMU 7.2:
+//   * loads: stage 2 permits them, so they reach the bus and the memory system aborts them: a
+//     synchronous external abort taken to EL1 by the hardware (cxvisor never sees it), ESR ISS =
+//     IL | DFSC 0x10 (ISV = 0, EA = 0, FnV = 0), FAR = the VA; the target register and a
+//     pre/post-index base stay unchanged. QEMU surprise: for a misaligned load FAR is the VA
+//     rounded down to the access size (the aligned access QEMU attempted), not the VA;
+//   * stores, DC ZVA: stage 2 has no write permission: cxvisor injects ESR ISS = IL | WnR | 0x10
+//     (CM = 0), FAR = the VA (DC ZVA: within the zeroed block; QEMU gives the VA itself); no
+//     write-back of the base. QEMU surprise: DC ZVA on Device memory is performed (the
+//     architecture gives an alignment fault, also allowed);
+//   * instruction fetches: no X at stage 2: cxvisor's instruction abort (EC 0x21, IFSC 0x10);
+//   * stage-1 tables placed there: the walk's read of the level-2 descriptor is aborted by the
+//     memory system: DFSC 0x16 (external abort on the walk, level 2) taken to EL1 by the hardware,
+//     FAR = the VA, WnR as the access; AT S1E1R/W, S1E0R/W get it as an exception too (not in
+//     PAR_EL1; PAR_EL1 unchanged) with CM = 1 and WnR = 1. Since cxvisor's own abort for a walk
+//     into unmapped IPA space has DFSC 0x10, a startup check proves the region is mapped;
+//   * AT on a VA whose leaf is in the region: stage 1 only, no access: PAR_EL1.F = 0, PA = the
+//     IPA, ATTR as the guest's descriptor (0xFF Normal, 0x04 Device); through the EL1-only identity
+//     map S1E0R/W give the guest's own permission fault (F = 1, FST 0x0D);
+//   * DC CIVAC/CVAC/CVAU: complete (stage 2 permits reads). QEMU surprise: it performs no access
+//     and no translation for them, so on a VA whose tables lie in the region they complete too,
+//     and DC IVAC completes although stage 2 gives no write permission (hardware: a permission
+//     fault, cxvisor's abort); neither is checked here.
+//   No surprise was cxvisor's: no stop, no panic, every injected ESR as above.
 //
 // Faults are counted, never printed one by one; a progress line every CXV_CHAOS_PROGRESS ops and a
 // summary at the end, then PASS. Any unexpected outcome is an UNEXPECTED line naming the vCPU and
@@ -53,9 +80,10 @@
 // LD1, a post-indexed load with Rt == Rn, DC ZVA through a Normal window). cxvisor must stop the
 // VM; "still running" after it is a FAIL. (Page tables on the UART only get an abort.)
 //
-// The config (chaos.toml, chaos-2.toml, chaos-crash.toml) must give 2 vCPUs and, besides the usual
-// 16 MiB of RAM, the regions RO/NX/WO below. Both vCPUs print through one UART, whose registers
-// only vCPU 0 writes (the worker reads), so the model stays exact.
+// The config (chaos.toml, chaos-2.toml, chaos-crash.toml, chaos-s1..s6.toml) must give 2 vCPUs and,
+// besides the usual 16 MiB of RAM, the regions RO/NX/WO below and the reserved region at rsv_base().
+// Both vCPUs print through one UART, whose registers only vCPU 0 writes (the worker reads), so the
+// model stays exact.
 #include "arch/aarch64/idregs.hpp"
 #include "arch/aarch64/spectre.hpp"
 #include "rt.hpp"
@@ -292,6 +320,17 @@ constexpr uint64_t RO_BASE = 0x42000000; // flags 1: read only
 constexpr uint64_t NX_BASE = 0x42400000; // flags 3: read/write, no execute
 constexpr uint64_t WO_BASE = 0x42800000; // flags 2: write only
 constexpr unsigned WORKER_CPU = 1;
+constexpr uint64_t ESR_IL = 1ull << 25;
+constexpr uint32_t ISB_WORD = 0xD5033FDF;
+// The reserved region (map_type 2, flags 1: read-only) over 2 MiB of QEMU virt's empty platform-bus
+// window: every chaos config has its own slot, by VM id (chaos*.toml), so any two can run together.
+constexpr uint64_t RSV_WINDOW = 0x0C000000;
+uint64_t g_rsv_base;
+uint64_t rsv_base(uint64_t vm_id) {
+    if (vm_id >= 33 && vm_id <= 35) return RSV_WINDOW + (vm_id - 33) * XREG_SIZE; // chaos, chaos-crash, chaos-2
+    if (vm_id >= 60 && vm_id <= 65) return RSV_WINDOW + (vm_id - 57) * XREG_SIZE; // chaos-s1..s6
+    return 0;
+}
 
 // ---------------------------------------------------------------- random numbers
 struct Rng {
@@ -362,14 +401,18 @@ CpuExc g_exc[rt::MAX_CPUS];
 enum Kind { K_MEM, K_MEM_EL0, K_FETCH, K_WALK, K_MRS, K_MSR, K_SYS, K_HVC, K_PSCI, K_WFI, K_HINT, K_STATE, K_COUNT };
 const char* const kind_names[K_COUNT] = {"mem",  "mem-el0", "fetch", "walk", "mrs",  "msr",
                                          "sys",  "hvc/smc", "psci",  "wfi",  "hint", "state"};
+enum RsvOp { R_LOAD, R_STORE, R_FETCH, R_WALK, R_AT, R_DC, R_COUNT }; // operations on the reserved region
+const char* const rsv_names[R_COUNT] = {"loads", "stores", "fetches", "walks", "AT", "DC"};
 struct Stats {
     uint64_t ops[K_COUNT];
     uint64_t outcomes[N_OUTCOMES]; // by the bit of O_*
+    uint64_t rsv[R_COUNT];
     void count(uint32_t o) { ++outcomes[__builtin_ctz(o)]; }
     uint64_t n(uint32_t o) const { return outcomes[__builtin_ctz(o)]; }
     void add(const Stats& o) {
         for (int i = 0; i < K_COUNT; ++i) ops[i] += o.ops[i];
         for (unsigned i = 0; i < N_OUTCOMES; ++i) outcomes[i] += o.outcomes[i];
+        for (int i = 0; i < R_COUNT; ++i) rsv[i] += o.rsv[i];
     }
 };
 
@@ -413,6 +456,7 @@ struct Shadowed {
 constexpr uint32_t sysreg(unsigned op0, unsigned op1, unsigned crn, unsigned crm, unsigned op2) {
     return ((op0 - 2) << 14) | (op1 << 11) | (crn << 7) | (crm << 3) | op2;
 }
+uint32_t mrs_word(uint32_t enc, unsigned rt) { return 0xD5300000 | (enc << 5) | rt; }
 const Shadowed SHADOWED[] = {
     {"CONTEXTIDR_EL1", sysreg(3, 0, 13, 0, 1), 0xFFFFFFFFull},
     {"TPIDR_EL0", sysreg(3, 3, 13, 0, 2), ~0ull},
@@ -562,13 +606,14 @@ bool regs_kept(Ctx& c, const char* what, uint32_t word, const uint64_t* in, cons
 }
 
 // ---------------------------------------------------------------- address classes
-enum Cls { C_RAM, C_RO, C_NX, C_WO, C_UART, C_NONE, C_HIGH };
+enum Cls { C_RAM, C_RO, C_NX, C_WO, C_RSV, C_UART, C_NONE, C_HIGH };
 Cls classify(uint64_t ipa) {
     if (g_pa_bits < 64 && ipa >= (1ull << g_pa_bits)) return C_HIGH;
     if (ipa >= RAM_LO && ipa < RAM_HI) return C_RAM;
     if (ipa >= RO_BASE && ipa < RO_BASE + XREG_SIZE) return C_RO;
     if (ipa >= NX_BASE && ipa < NX_BASE + XREG_SIZE) return C_NX;
     if (ipa >= WO_BASE && ipa < WO_BASE + XREG_SIZE) return C_WO;
+    if (ipa >= g_rsv_base && ipa < g_rsv_base + XREG_SIZE) return C_RSV;
     if (ipa >= UART && ipa < UART + 0x1000) return C_UART;
     return C_NONE;
 }
@@ -597,17 +642,17 @@ uint64_t pick_ipa(Ctx& c) {
     }
     case 6: return RAM_HI + r.below(0x80000000 - RAM_HI);                   // host RAM (cxvisor's, others')
     case 7: {
-        static const uint64_t xr[3] = {RO_BASE, NX_BASE, WO_BASE};
-        return xr[r.below(3)] + r.below(XREG_SIZE);                          // restricted regions
+        const uint64_t xr[4] = {RO_BASE, NX_BASE, WO_BASE, g_rsv_base};
+        return xr[r.chance(40) ? 3 : r.below(3)] + r.below(XREG_SIZE);     // restricted regions
     }
     case 8: return RAM_LO + r.below(rt::RAM_SIZE);                          // own RAM
     case 9:
     case 10: return r.below(pa_top);                                         // anywhere below the PA size
     case 11: return pa_top + r.below((1ull << 48) - pa_top);                // above it
     case 12: {
-        static const uint64_t edges[] = {RAM_LO, RAM_HI, UART, UART + 0x1000, RO_BASE, RO_BASE + XREG_SIZE,
-                                         NX_BASE, NX_BASE + XREG_SIZE, WO_BASE, WO_BASE + XREG_SIZE,
-                                         0x80000000, 0x100000000ull};
+        const uint64_t edges[] = {RAM_LO, RAM_HI, UART, UART + 0x1000, RO_BASE, RO_BASE + XREG_SIZE,
+                                  NX_BASE, NX_BASE + XREG_SIZE, WO_BASE, WO_BASE + XREG_SIZE,
+                                  0x80000000, 0x100000000ull, g_rsv_base, g_rsv_base + XREG_SIZE};
         return edges[r.below(sizeof edges / 8)] - 8 + r.below(16);
     }
     case 13: return pa_top - 0x1000 + r.below(0x2000);                     // the top of the IPA space
@@ -685,6 +730,7 @@ uint32_t page_expect(Cls cls, uint64_t ipa, unsigned w, bool write) {
         bool k;
         return uart_model(ipa - UART, w, write, 0, &v, &k, false) ? O_OK : O_SEA;
     }
+    case C_RSV: return O_SEA;
     case C_HIGH: return O_S1;
     default: return O_SEA;
     }
@@ -839,6 +885,7 @@ void op_mem(Ctx& c, bool el0) {
 
     Run res = exec(c, word, in, el0);
     uint32_t got = res.got;
+    if (!prfm && (c0 == C_RSV || c1 == C_RSV)) ++c.st.rsv[write ? R_STORE : R_LOAD];
 
     const char* what = write ? "store" : prfm ? "prfm" : "load";
     bool bad = false;
@@ -852,7 +899,16 @@ void op_mem(Ctx& c, bool el0) {
         if (ec != (el0 ? 0x24u : 0x25u)) bad = true;
         bool wnr = (res.esr >> 6) & 1, fnv = (res.esr >> 10) & 1;
         uint64_t eva = form == F_POST ? base : va;
-        if (got == O_SEA && (wnr != write || (!fnv && (res.far < eva || res.far >= eva + w)))) bad = true;
+        // A load the memory system aborts (the reserved region): QEMU reports the address of the
+        // naturally aligned access it attempted, so a misaligned load's FAR may lie below the VA.
+        bool rsv_load = !write && (c0 == C_RSV || c1 == C_RSV);
+        uint64_t far_lo = rsv_load ? eva & ~uint64_t(w - 1) : eva;
+        if (got == O_SEA && (wnr != write || (!fnv && (res.far < far_lo || res.far >= eva + w)))) bad = true;
+        // Wholly inside the reserved region, a load's abort is the memory system's and a store's is
+        // cxvisor's (no write permission at stage 2); both: DFSC 0x10, no ISS (ISV = 0), FnV = 0.
+        if (got == O_SEA && c0 == C_RSV && c1 == C_RSV && (res.esr & 0x3FFFFFF) != (ESR_IL | (write ? 0x50u : 0x10u)))
+            bad = true;
+        if (got == O_SEA && c0 == C_RSV && c1 == C_RSV && !misaligned && res.far != eva) bad = true;
         if (bad) {
             UNEXPECTED(c, "%s insn %08lx ipa %lx va %lx el%lu: ESR %lx FAR %lx (wrong EC, WnR or FAR)",
                        what, (uint64_t)word, ipa, va, (uint64_t)(el0 ? 0 : 1), res.esr, res.far);
@@ -928,6 +984,7 @@ void op_fetch(Ctx& c) {
     bool taken = e.count != before;
     uint32_t got = outcome_of(taken, e.esr);
     c.st.count(got);
+    if (cls == C_RSV) ++c.st.rsv[R_FETCH];
     if (!(got & expect)) {
         UNEXPECTED(c, "fetch ipa %lx va %lx: %s (ESR %lx FAR %lx)", ipa, va, outcome_name(got),
                    taken ? e.esr : 0, taken ? e.far : 0);
@@ -947,6 +1004,7 @@ void op_walk(Ctx& c) {
         t = pick_ipa(c) & ((1ull << 48) - 1) & ~0xFFFull;
         cls = classify(t);
     } while (cls == C_RAM || cls == C_NX);
+    if (r.chance(20)) t = g_rsv_base + (r.below(XREG_SIZE) & ~0xFFFull), cls = C_RSV;
     unsigned idx = 4 + c.cpu * W_COUNT + W_WALK;
     set_l1(idx, t | D_TABLE);
     uint64_t va = win_va(c.cpu, W_WALK) + (r.below(GIB) & ~7ull);
@@ -966,6 +1024,27 @@ void op_walk(Ctx& c) {
     } else {
         word = 0xB9400000 | (rn << 5) | rt; // ldr wt, [xn]
     }
+    if (cls == C_RSV) {
+        // Tables in the reserved region: stage 2 lets the walk read them, the memory system aborts
+        // the read of the level-2 descriptor: a synchronous external abort on the walk (DFSC 0x16),
+        // taken to EL1 by the hardware, FAR = the VA. An AT gets it as an exception too (not in
+        // PAR_EL1), with CM = 1 and WnR = 1 (ESR_ELx.ISS: always 1 for AT); PAR_EL1 keeps its value.
+        expect = O_SEA;
+        bool store = !at && r.chance(30);
+        if (store) word = 0xB9000000 | (rn << 5) | rt; // str wt, [xn]
+        uint32_t words[3] = {word, ISB_WORD, mrs_word(sysreg(3, 0, 7, 4, 0), rt)};
+        Run res = run(c.cpu, words, at ? 3 : 1, in, false);
+        c.st.count(res.got);
+        ++c.st.rsv[R_WALK];
+        uint64_t want = ESR_IL | (at ? 0x156u : store ? 0x56u : 0x16u);
+        if (res.got != O_SEA || rt::esr_ec(res.esr) != 0x25 || (res.esr & 0x3FFFFFF) != want || res.far != va) {
+            UNEXPECTED(c, "walk via table at ipa %lx (reserved), insn %08lx va %lx: %s ESR %lx FAR %lx, want ISS %lx",
+                       t, (uint64_t)word, va, outcome_name(res.got), res.esr, res.far, want);
+            return;
+        }
+        regs_kept(c, "walk", word, in, res, at ? rt : 32);
+        return;
+    }
     Run res = exec(c, word, in, false);
     uint32_t got = res.got;
     if (!(got & expect)) {
@@ -977,7 +1056,6 @@ void op_walk(Ctx& c) {
 }
 
 // ---------------------------------------------------------------- system registers
-uint32_t mrs_word(uint32_t enc, unsigned rt) { return 0xD5300000 | (enc << 5) | rt; }
 uint32_t msr_word(uint32_t enc, unsigned rt) { return 0xD5100000 | (enc << 5) | rt; }
 unsigned enc_op0(uint32_t e) { return ((e >> 14) & 1) + 2; }
 unsigned enc_op1(uint32_t e) { return (e >> 11) & 7; }
@@ -1176,9 +1254,73 @@ void op_state(Ctx& c) {
     }
 }
 
+// ---------------------------------------------------------------- SYS on the reserved region
+// AT on a VA whose leaf lies in the region: stage 1 only, no access: PAR_EL1 gives the IPA and the
+// attributes of the guest's own descriptor (or its own permission fault: the identity map is EL1
+// only). DC CIVAC/CVAC/CVAU: complete (stage 2 permits reads; QEMU performs no access). DC ZVA: a
+// write, which stage 2 forbids: cxvisor's abort, ESR as for a store (DFSC 0x10, WnR = 1, CM = 0),
+// FAR within the zeroed block (QEMU: the VA given). On Device memory hardware gives an alignment
+// fault for DC ZVA; QEMU 7.2 does not check the memory type.
+void op_rsv_sys(Ctx& c) {
+    Rng& r = c.rng;
+    uint64_t in[19];
+    random_regs(r, in);
+    unsigned rt = unsigned(r.below(18)), rd;
+    do rd = unsigned(r.below(18)); while (rd == rt);
+    uint64_t ipa = g_rsv_base + r.below(XREG_SIZE);
+    unsigned m = unsigned(r.below(3)); // identity (Device, EL1 only), Device window, Normal window
+    uint64_t va = m == 0 ? ipa : map_window(c.cpu, m == 1 ? W_DEV : W_NORM, ipa);
+    in[rt] = va;
+    unsigned k = unsigned(r.below(10));
+    if (k < 4) { // AT S1E1R/S1E1W/S1E0R/S1E0W, ISB, MRS Xd, PAR_EL1
+        unsigned op2 = unsigned(r.below(4));
+        uint32_t words[3] = {0xD5087800 | (op2 << 5) | rt, ISB_WORD, mrs_word(sysreg(3, 0, 7, 4, 0), rd)};
+        Run res = run(c.cpu, words, 3, in, false);
+        c.st.count(res.got);
+        ++c.st.rsv[R_AT];
+        uint64_t par = res.out[rd];
+        bool ok;
+        if (m == 0 && op2 >= 2) ok = (par & 0x3FF) == 0x1B; // F = 1, FST 0x0D: permission fault, level 1
+        else
+            ok = (par & 1) == 0 && (par & 0xFFFFFFFFF000ull) == (ipa & ~0xFFFull) &&
+                 (par >> 56) == (m == 2 ? 0xFFu : 0x04u); // MAIR attributes 2 (Normal WB), 1 (Device-nGnRE)
+        if (res.taken || !ok) {
+            UNEXPECTED(c, "AT op2 %u on reserved ipa %lx va %lx (map %u): %s ESR %lx, PAR %lx", op2, ipa, va, m,
+                       outcome_name(res.got), res.esr, par);
+            return;
+        }
+        regs_kept(c, "at (reserved)", words[0], in, res, rd);
+        return;
+    }
+    uint32_t word;
+    if (k < 7) {
+        static const uint32_t ops[] = {0xD50B7E20, 0xD50B7A20, 0xD50B7B20}; // DC CIVAC, CVAC, CVAU
+        word = ops[r.below(3)] | rt;
+    } else {
+        word = 0xD50B7420 | rt; // DC ZVA
+    }
+    Run res = exec(c, word, in, false);
+    ++c.st.rsv[R_DC];
+    bool zva = k >= 7;
+    uint64_t dczid;
+    asm volatile("mrs %0, dczid_el0" : "=r"(dczid));
+    uint64_t block = 4ull << (dczid & 0xF), blk = va & ~(block - 1);
+    bool ok = zva ? ((res.got == O_SEA && rt::esr_ec(res.esr) == 0x25 && (res.esr & 0x3FFFFFF) == (ESR_IL | 0x50) &&
+                      res.far >= blk && res.far < blk + block) ||
+                     (m != 2 && res.got == O_ALIGN))
+                  : res.got == O_OK;
+    if (!ok) {
+        UNEXPECTED(c, "%s on reserved ipa %lx va %lx (map %u): %s ESR %lx FAR %lx", zva ? "DC ZVA" : "DC by VA", ipa, va,
+                   m, outcome_name(res.got), res.esr, res.far);
+        return;
+    }
+    regs_kept(c, "dc (reserved)", word, in, res);
+}
+
 // ---------------------------------------------------------------- SYS: cache, TLB, AT, set/way
 void op_sys(Ctx& c) {
     Rng& r = c.rng;
+    if (r.chance(25)) return op_rsv_sys(c);
     uint64_t in[19];
     random_regs(r, in);
     unsigned rt = unsigned(r.below(18));
@@ -1443,9 +1585,11 @@ int64_t cpu_on(uint64_t fid, uint64_t mpidr, uint64_t entry, uint64_t ctx) {
 
 // What cxvisor's CPU_ON must answer (DEN0022 5.6; cxvisor checks the target, then the entry
 // address, then the target's state). An SMC32 call uses only the low 32 bits of each argument.
+// Any memory region of the VM is a valid entry, the reserved one too (an SMC32 entry's low half
+// lands there now and then: soak seed 0x86c1564ca964f4ec).
 bool in_vm_memory(uint64_t gpa) {
     Cls k = classify(gpa);
-    return k == C_RAM || k == C_RO || k == C_NX || k == C_WO;
+    return k == C_RAM || k == C_RO || k == C_NX || k == C_WO || k == C_RSV;
 }
 int64_t cpu_on_expect(uint64_t fid, uint64_t mpidr, uint64_t entry, bool target_off) {
     if (fid == PSCI_CPU_ON_32) mpidr &= 0xFFFFFFFF, entry &= 0xFFFFFFFF;
@@ -1595,6 +1739,8 @@ void one_op(Ctx& c) {
     for (int i = 0; i < K_COUNT; ++i) rt::printf(" %s %lu", kind_names[i], s.ops[i]);
     rt::printf("\n%s: outcomes:", what);
     for (unsigned i = 0; i < N_OUTCOMES; ++i) rt::printf("%s %s %lu", i ? "," : "", outcome_names[i], s.outcomes[i]);
+    rt::printf("\n%s: reserved region:", what);
+    for (int i = 0; i < R_COUNT; ++i) rt::printf(" %s %lu", rsv_names[i], s.rsv[i]);
     rt::printf("\n");
 }
 
@@ -1690,17 +1836,32 @@ void guest_main() {
     g_pa_bits = pa[(mmfr0 & 0xF) < 7 ? (mmfr0 & 0xF) : 5];
     rt::VmInfo vm = rt::vm_info();
     g_vm_id = vm.vm_id;
+    g_rsv_base = rsv_base(vm.vm_id);
     const uint64_t n_ops = CXV_CHAOS_OPS;
     g_garbage_kind = unsigned((g_seed >> 8) % N_GARBAGE);
     rt::printf("seed %lx, %lu operations, vm %lu, PA size %u bits, garbage CPU_ON: %s\n", g_seed, n_ops, vm.vm_id,
                g_pa_bits, garbage_names[g_garbage_kind]);
     rt::check(vm.ok, "HC_VM_INFO answers");
+    rt::check(g_rsv_base != 0, "vm %lu has a reserved-region slot (chaos.cpp rsv_base)", vm.vm_id);
     // Stage-1 tables: the runtime's identity map of the low 4 GiB, windows added on demand.
     g_l1[0] = 0x00000000 | D_BLOCK | D_DEV | D_AF | D_PXN | D_UXN;
     g_l1[1] = 0x40000000 | D_BLOCK | D_NORM | D_AF;
     g_l1[2] = 0x80000000 | D_BLOCK | D_DEV | D_AF | D_PXN | D_UXN;
     g_l1[3] = 0xC0000000 | D_BLOCK | D_DEV | D_AF | D_PXN | D_UXN;
     setup_cpu();
+
+    // The reserved region is there: a walk of tables in it gets the memory system's abort (DFSC
+    // 0x16), not cxvisor's (DFSC 0x10, as when nothing is mapped at stage 2).
+    {
+        set_l1(4 + W_WALK, g_rsv_base | D_TABLE);
+        uint32_t word = 0xB9400041; // ldr w1, [x2]
+        uint64_t in[19] = {};
+        in[2] = win_va(0, W_WALK);
+        Run res = run(0, &word, 1, in, false);
+        rt::check(res.taken && res.esr == 0x96000016 && res.far == in[2],
+                  "reserved region at %lx: a walk of tables there gets an external abort on the walk (ESR %lx FAR %lx)",
+                  g_rsv_base, res.esr, res.far);
+    }
 
     // The models of the hardening surfaces: the ID space as first read (it must be a view
     // cxvisor's table produces, and never change), the Spectre answers as first given (they must
@@ -1770,6 +1931,10 @@ void guest_main() {
     rt::check(g_worker_done >= 1, "worker vcpu 1 ran at least once (%u runs finished)", g_worker_done);
     rt::check(all.n(O_SEA) > 100 && all.n(O_UNDEF) > 100 && all.n(O_IABT) > 10,
               "faults were exercised (%lu aborts, %lu UNDEFs)", all.n(O_SEA), all.n(O_UNDEF));
+    bool rsv_all = true;
+    for (int i = 0; i < R_COUNT; ++i) rsv_all = rsv_all && all.rsv[i] > 0;
+    rt::check(rsv_all, "the reserved region saw loads, stores, fetches, walks, AT and DC (%lu %lu %lu %lu %lu %lu)",
+              all.rsv[R_LOAD], all.rsv[R_STORE], all.rsv[R_FETCH], all.rsv[R_WALK], all.rsv[R_AT], all.rsv[R_DC]);
     int64_t a1 = rt::affinity_info(WORKER_CPU);
     rt::check(!g_garbage_started || a1 == 0, "vcpu 1 with the garbage entry is still on (AFFINITY_INFO %ld)", a1);
 #endif

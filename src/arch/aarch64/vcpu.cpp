@@ -13,6 +13,7 @@
 #include "stage2_fault.hpp"
 #include "sysreg.hpp"
 #include "timer_hw.hpp"
+#include "vgic_hw.hpp"
 
 extern "C" u64 cxv_guest_enter(arch::GuestRegs* regs);
 extern "C" void cxv_fpsimd_save(arch::FpState* s);
@@ -166,8 +167,7 @@ void init_spectre(u64 pfr0, u64 mmfr1, u64 isar2) {
 } // namespace
 
 void virt_cpu_init() {
-    u64 prebits = bits(read_sysreg(S3_4_C12_C11_1), 28, 26) + 1; // ICH_VTR_EL2
-    g_ich_apr_count = prebits >= 7 ? 4 : prebits == 6 ? 2 : 1;
+    g_ich_apr_count = vgichw::host_vtr().apr_count(); // ICH_VTR_EL2.PREbits decides it
     u64 isar1 = read_sysreg(id_aa64isar1_el1);
     g_has_pauth = bits(isar1, 7, 4) || bits(isar1, 11, 8) || bits(isar1, 27, 24) || bits(isar1, 31, 28);
     const u64 pfr0 = read_sysreg(id_aa64pfr0_el1), pfr1 = read_sysreg(id_aa64pfr1_el1);
