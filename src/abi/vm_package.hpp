@@ -19,7 +19,7 @@
 namespace vm_package {
 
 inline constexpr uint32_t MAGIC = 0x50565843; // "CXVP"
-inline constexpr uint32_t VERSION = 1;
+inline constexpr uint32_t VERSION = 2; // 2: VmRecord gained the vGIC layout (gicd_base..spi_count)
 
 inline constexpr uint32_t MAX_VMS = 16;
 inline constexpr uint32_t MAX_VCPUS = 16;   // per VM
@@ -103,7 +103,20 @@ struct VmRecord {
     uint32_t pt_count;
     uint64_t emu_devices; // offset of EmuDevice[emu_count]
     uint64_t pt_devices;  // offset of PassthroughDevice[pt_count]
+    // Version 2. The emulated GICv3 (interrupt_mode Emulated; all 0 otherwise): the distributor's
+    // GPA (GICD_SIZE bytes) and the first redistributor's (GICR_STRIDE bytes per vCPU, vCPU i at
+    // gicr_base + i * GICR_STRIDE), and the SPIs the distributor implements (a multiple of 32,
+    // at most MAX_SPIS; INTIDs 32 .. 32 + spi_count - 1). The tool checks that both windows lie
+    // outside the VM's memory regions and devices and that every device irq is below that limit.
+    uint64_t gicd_base;
+    uint64_t gicr_base;
+    uint32_t spi_count;
+    uint32_t reserved2;
 };
+
+inline constexpr uint64_t GICD_SIZE = 0x1'0000;   // 64 KiB: one distributor frame (IHI 0069H, 12.1)
+inline constexpr uint64_t GICR_STRIDE = 0x2'0000; // 128 KiB: RD_base + SGI_base frames, no VLPI frames
+inline constexpr uint32_t MAX_SPIS = 988;         // INTIDs 32..1019 (1020..1023 are special)
 
 inline constexpr uint32_t ANY_CPU = 0xFFFFFFFF;
 

@@ -103,10 +103,10 @@ int run(const std::vector<std::string>& args, std::ostream& err) {
     }
     check_across(vms, diags);
     if (host) check_host(vms, *host, diags);
-    if (!diags.empty()) {
-        for (auto& d : diags) err << format(d) << "\n";
-        err << "cxv-vmconfig: " << diags.size() << (diags.size() == 1 ? " error" : " errors") << ", "
-            << o.output.string() << " not written\n";
+    for (auto& d : diags) err << format(d) << "\n";
+    if (size_t n = std::count_if(diags.begin(), diags.end(), [](auto& d) { return !d.warning; })) {
+        err << "cxv-vmconfig: " << n << (n == 1 ? " error" : " errors") << ", " << o.output.string()
+            << " not written\n";
         return 1;
     }
     Bytes out = build_package(vms);

@@ -7,11 +7,20 @@
 #include <cstdio>
 #include <libfdt.h>
 #include <stdexcept>
+#include <vector>
 
 namespace vmconfig {
 namespace {
 
-constexpr uint32_t APB_PCLK_PHANDLE = 1;
+constexpr uint32_t APB_PCLK_PHANDLE = 1, GIC_PHANDLE = 2;
+// Interrupt specifiers of arm,gic-v3 (Linux Documentation/devicetree/bindings/interrupt-controller/
+// arm,gic-v3.yaml): <type number flags>, type 0 = SPI (number = INTID - 32), 1 = PPI (INTID - 16);
+// flags 4 = level-high, as QEMU virt gives its timer, PL011 and maintenance interrupts with GICv3.
+constexpr uint32_t GIC_SPI = 0, GIC_PPI = 1, IRQ_LEVEL_HIGH = 4;
+// PPIs as on QEMU virt (and the Arm BSA): GIC maintenance 25; timers: secure physical 29,
+// non-secure physical 30, virtual 27, hypervisor 26 (INTIDs).
+constexpr uint32_t PPI_MAINTENANCE = 25;
+constexpr uint32_t PPI_TIMERS[] = {29, 30, 27, 26}; // arm,armv8-timer order: sec-phys, phys, virt, hyp
 constexpr uint32_t APB_PCLK_HZ = 24'000'000; // as QEMU virt's apb-pclk
 
 class FdtWriter {
@@ -34,6 +43,12 @@ public:
         fdt64_t r[2] = {cpu_to_fdt64(base), cpu_to_fdt64(size)};
         check(fdt_property(fdt(), "reg", r, sizeof r));
     }
+    void empty(const char* name) { check(fdt_property(fdt(), name, nullptr, 0)); }
+    void cells(const char* name, const std::vector<uint32_t>& v) {
+        std::vector<fdt32_t> be;
+        for (uint32_t c : v) be.push_back(cpu_to_fdt32(c));
+        check(fdt_property(fdt(), name, be.data(), int(be.size() * sizeof(fdt32_t))));
+    }
     Bytes finish() {
         check(fdt_end_node(fdt())); // the root
         check(fdt_finish(fdt()));
@@ -50,6 +65,11 @@ private:
     Bytes m_buf;
 };
 
+// <type number flags> for a GIC INTID: PPIs and SPIs as the gic-v3 binding numbers them.
+std::vector<uint32_t> gic_irq(uint32_t intid) {
+    return {intid < 32 ? GIC_PPI : GIC_SPI, intid < 32 ? intid - 16 : intid - 32, IRQ_LEVEL_HIGH};
+}
+
 std::string unit(const char* name, uint64_t addr) {
     char buf[64];
     snprintf(buf, sizeof buf, "%s@%llx", name, static_cast<unsigned long long>(addr));
@@ -65,6 +85,8 @@ Bytes generate_dtb(const VmConfig& vm) {
     w.str("model", "cxvisor VM " + vm.name);
     w.u32("#address-cells", 2);
     w.u32("#size-cells", 2);
+    bool gic = vm.interrupt_mode == uint32_t(vm_package::InterruptMode::Emulated);
+    if (gic) w.u32("interrupt-parent", GIC_PHANDLE);
 
     for (auto& r : vm.regions) {
         bool ram =
@@ -89,6 +111,35 @@ Bytes generate_dtb(const VmConfig& vm) {
     }
     w.end();
 
+    // The vGICv3: one distributor frame and one redistributor region for all vCPUs (128 KiB each,
+    // in vCPU order, so GICR_TYPER.Last ends the walk), like QEMU virt's node.
+    if (gic) {
+        w.begin(unit("intc", vm.gicd_base));
+        w.str("compatible", "arm,gic-v3");
+        w.u32("#interrupt-cells", 3);
+        w.empty("interrupt-controller");
+        w.u32("#address-cells", 0); // no ITS child; dtc's interrupt_provider check wants it stated
+        fdt64_t r[4] = {cpu_to_fdt64(vm.gicd_base), cpu_to_fdt64(vm_package::GICD_SIZE),
+                        cpu_to_fdt64(vm.gicr_base), cpu_to_fdt64(uint64_t(vm.cpu_num) * vm_package::GICR_STRIDE)};
+        w.prop("reg", r, sizeof r);
+        w.u32("#redistributor-regions", 1);
+        w.cells("interrupts", gic_irq(PPI_MAINTENANCE));
+        w.u32("phandle", GIC_PHANDLE);
+        w.end();
+
+        // Linux cannot boot without it ("Unable to initialise architected timer"). A no_irq VM
+        // gets none: its PPIs would name no interrupt controller, and without one Linux stops
+        // earlier anyway (no irqchip).
+        w.begin("timer");
+        w.strs("compatible", "arm,armv8-timer");
+        std::vector<uint32_t> irqs;
+        for (uint32_t ppi : PPI_TIMERS)
+            for (uint32_t c : gic_irq(ppi)) irqs.push_back(c);
+        w.cells("interrupts", irqs);
+        w.empty("always-on"); // the counter runs in every state a guest can reach, as on QEMU virt
+        w.end();
+    }
+
     w.begin("psci");
     w.strs("compatible", "arm,psci-1.0\0arm,psci-0.2");
     w.str("method", "hvc"); // cxvisor answers PSCI calls made with HVC
@@ -112,7 +163,7 @@ Bytes generate_dtb(const VmConfig& vm) {
         w.begin(node);
         w.strs("compatible", "arm,pl011\0arm,primecell");
         w.reg(d.base, d.length);
-        // No "interrupts" yet: interrupt delivery to guests arrives with the vGIC (and its node).
+        if (gic && d.irq) w.cells("interrupts", gic_irq(d.irq)); // level-high: the PL011's UARTINTR
         fdt32_t clocks[2] = {cpu_to_fdt32(APB_PCLK_PHANDLE), cpu_to_fdt32(APB_PCLK_PHANDLE)};
         w.prop("clocks", clocks, sizeof clocks);
         w.strs("clock-names", "uartclk\0apb_pclk");

@@ -13,7 +13,7 @@ namespace vp = vm_package;
 static_assert(std::endian::native == std::endian::little, "the package is little-endian");
 static_assert(
     sizeof(vp::PackageHeader) == 32 && sizeof(vp::Blob) == 16 && sizeof(vp::MemRegion) == 24 &&
-        sizeof(vp::EmuDevice) == 128 && sizeof(vp::PassthroughDevice) == 64 && sizeof(vp::VmRecord) == 232,
+        sizeof(vp::EmuDevice) == 128 && sizeof(vp::PassthroughDevice) == 64 && sizeof(vp::VmRecord) == 256,
     "vm_package.hpp changed: update cxv-vmconfig, the image reader and docs/configuration.md together");
 
 namespace {
@@ -66,6 +66,8 @@ Bytes build_package(const std::vector<VmConfig>& vms) {
         r.ramdisk_load_addr = vm.ramdisk.present ? vm.ramdisk.load_addr : 0;
         r.dtb_load_addr = vm.dtb.present ? vm.dtb.load_addr : 0;
         r.interrupt_mode = vm.interrupt_mode;
+        if (vm.interrupt_mode == uint32_t(vp::InterruptMode::Emulated))
+            r.gicd_base = vm.gicd_base, r.gicr_base = vm.gicr_base, r.spi_count = vm.spi_count;
 
         std::vector<vp::MemRegion> regions;
         for (auto& m : vm.regions) regions.push_back({m.gpa, m.size, m.flags, m.map_type});

@@ -29,7 +29,7 @@ std::string format(const Diag& d) {
     if (d.line > 0) s += std::to_string(d.line) + ":";
     if (d.column > 0) s += std::to_string(d.column) + ":";
     if (!d.key.empty()) s += " " + d.key + ":";
-    return s + " " + d.reason;
+    return s + (d.warning ? " warning: " : " ") + d.reason;
 }
 
 std::optional<Bytes> read_file(const fs::path& p) {
@@ -48,6 +48,9 @@ constexpr uint64_t GPA_LIMIT = 1ull << 48;
 constexpr uint64_t U32_MAX = 0xFFFF'FFFF;
 constexpr uint64_t MAX_DTB = 2 * MiB; // Linux refuses larger device trees (MAX_FDT_SIZE)
 constexpr uint32_t FLAG_X = 4, FLAG_DEVICE = 8;
+constexpr uint64_t GIC_FRAME = 64 * KiB;
+// GIC INTID ranges (Arm IHI 0069H, 2.2 "INTIDs"): SGIs 0..15, PPIs 16..31, SPIs 32..1019.
+constexpr uint32_t FIRST_PPI = 16, FIRST_SPI = 32, LAST_SPI = 1019;
 const std::pair<std::string_view, vp::EmuType> EMU_TYPES[] = {{"pl011", vp::EmuType::Pl011}};
 
 // Message building: cat("has ", 3, " entries") == "has 3 entries".
@@ -87,7 +90,8 @@ const Known BASE_KEYS = {"id", "name", "vm_type", "cpu_num", "phys_cpu_ids", "ph
 const Known KERNEL_KEYS = {"entry_point",  "image_location",    "kernel_path", "kernel_load_addr",
                            "ramdisk_path", "ramdisk_load_addr", "dtb_path",    "dtb_load_addr",
                            "cmdline",      "memory_regions"};
-const Known DEVICE_KEYS = {"emu_devices", "passthrough_devices", "interrupt_mode"};
+const Known DEVICE_KEYS = {"emu_devices", "passthrough_devices", "interrupt_mode",
+                           "gicd_base",   "gicr_base",           "spi_count"};
 const Known AXVISOR_ONLY = {"bios_path", "bios_load_addr", "disk_path"}; // [kernel] keys we explain
 
 std::string unknown_key(std::string_view key, const Known& known, const char* what) {
@@ -134,6 +138,9 @@ private:
     std::nullopt_t fail(const Where& w, std::string reason) {
         m_diags.push_back({m_vm.file, w.line, w.key, std::move(reason)});
         return std::nullopt;
+    }
+    void warn(const Where& w, std::string reason) {
+        m_diags.push_back({m_vm.file, w.line, w.key, std::move(reason), 0, true});
     }
     static Where at(const toml::node& n, std::string key) { return {n.source().begin.line, std::move(key)}; }
     static Where at(const toml::array& a, size_t i, const std::string& key) {
@@ -278,6 +285,42 @@ private:
         read_image(s, m_vm.ramdisk, "ramdisk", false);
         read_image(s, m_vm.dtb, "dtb", false);
         if (m_vm.kernel.present) m_vm.kernel.footprint = linux_image_footprint(m_vm.kernel.data);
+        check_linux_image();
+    }
+
+    // A kernel with the arm64 Image magic is a Linux Image and is checked against the boot
+    // protocol (Linux Documentation/arch/arm64/booting.rst, "4. Call the kernel image"): the Image
+    // sits text_offset bytes above a 2 MiB-aligned base, image_size bytes (BSS included) from its
+    // start belong to the kernel, and it starts at its first byte. Other kernels are bare-metal
+    // images, copied and entered as they are.
+    void check_linux_image() {
+        const Image& k = m_vm.kernel;
+        const Bytes& b = k.data;
+        if (b.size() < 64 || memcmp(&b[0x38], "ARM\x64", 4) != 0) return;
+        m_vm.linux_image = true;
+        uint64_t text_offset, image_size, flags;
+        memcpy(&text_offset, &b[0x08], 8);
+        memcpy(&image_size, &b[0x10], 8);
+        memcpy(&flags, &b[0x18], 8);
+        if (!k.present) return; // no load address to check
+        if (image_size == 0)
+            warn(k.at, "arm64 Image with image_size 0 (a kernel older than Linux 3.17): its BSS size is "
+                       "unknown, only the file's size is kept free for it");
+        if (k.load_addr < text_offset || !is_aligned(k.load_addr - text_offset, 2 * MiB))
+            fail(k.at, cat("arm64 Image at ", hex(k.load_addr), ": Linux must be placed text_offset (",
+                           hex(text_offset), ", header offset 0x8) bytes above a 2 MiB-aligned address (arm64 "
+                           "booting.rst), e.g. at ", hex(align_up(k.load_addr, 2 * MiB) + text_offset)));
+        if (m_entry && *m_entry != k.load_addr)
+            fail(m_entry_at, cat(hex(*m_entry), " is not where the arm64 Image starts (kernel_load_addr ",
+                                 hex(k.load_addr), "): Linux is entered at its first byte"));
+        // flags bit 3 clear: RAM below the 2 MiB-aligned base is not in the kernel's linear map.
+        uint64_t base = k.load_addr - text_offset;
+        if (!(flags & 8))
+            for (auto& r : m_vm.regions)
+                if (contains(r.gpa, r.size, k.load_addr, 1) && base >= align_up(r.gpa, 2 * MiB) + 2 * MiB)
+                    warn(k.at, cat("arm64 Image flags bit 3 is 0 (old kernel): it cannot use the ",
+                                   num(base - r.gpa), " bytes of ", r.at.key, " below its base ", hex(base),
+                                   "; load it at ", hex(align_up(r.gpa, 2 * MiB) + text_offset)));
     }
 
     void read_regions(const Section& s) {
@@ -370,17 +413,36 @@ private:
     }
 
     void read_devices(const Section& s) {
-        if (auto* n = s.get("interrupt_mode")) {
-            const std::string_view modes[] = {"no_irq", "emulated", "passthrough"}; // InterruptMode order
-            if (auto v = str(*n, at(*n, "devices.interrupt_mode"))) {
-                auto it = std::find(std::begin(modes), std::end(modes), *v);
-                if (it != std::end(modes))
-                    m_vm.interrupt_mode = uint32_t(it - std::begin(modes));
+        if (s.t) m_devices_line = s.line;
+        if (auto* n = s.get("interrupt_mode"))
+            if (auto v = str(*n, m_vm.interrupt_mode_at = at(*n, "devices.interrupt_mode"))) {
+                if (*v == "no_irq")
+                    m_vm.interrupt_mode = uint32_t(vp::InterruptMode::NoIrq);
+                else if (*v == "emulated")
+                    m_vm.interrupt_mode = uint32_t(vp::InterruptMode::Emulated);
                 else
-                    fail(at(*n, "devices.interrupt_mode"),
-                         "unknown mode " + quote(*v) + " (known: no_irq, emulated, passthrough)");
+                    fail(m_vm.interrupt_mode_at,
+                         *v == "passthrough"
+                             ? "\"passthrough\" (the host GIC handed to the guest) is not implemented by cxvisor: "
+                               "use \"emulated\" (a virtual GICv3; passthrough devices' interrupts are "
+                               "forwarded through it) or \"no_irq\""
+                             : "unknown mode " + quote(*v) +
+                                   ": cxvisor implements \"emulated\" (a virtual GICv3) and \"no_irq\"");
             }
-        }
+        auto gic_addr = [&](const char* key, uint64_t& out, Where& w) {
+            if (auto* n = s.get(key))
+                if (auto v = uint(*n, w = at(*n, cat("devices.", key)), 0, GPA_LIMIT - 1)) {
+                    if (!is_aligned(*v, GIC_FRAME))
+                        fail(w, hex(*v) + " is not 64 KiB aligned (GICv3 register frames are 64 KiB)");
+                    else
+                        out = *v;
+                }
+        };
+        gic_addr("gicd_base", m_vm.gicd_base, m_vm.gicd_at);
+        gic_addr("gicr_base", m_vm.gicr_base, m_vm.gicr_at);
+        if (auto* n = s.get("spi_count"))
+            if (auto v = uint(*n, m_vm.spi_count_at = at(*n, "devices.spi_count"), 1, vp::MAX_SPIS))
+                m_vm.spi_count = uint32_t(std::min<uint64_t>(align_up(*v, 32), vp::MAX_SPIS));
         for_each_record(s, "emu_devices", vp::MAX_EMU_DEVICES, &VmReader::read_emu);
         for_each_record(s, "passthrough_devices", vp::MAX_PT_DEVICES, &VmReader::read_pt);
     }
@@ -480,6 +542,7 @@ private:
                 if (overlaps(r.gpa, r.size, d.gpa, d.size))
                     fail(d.at, cat(me, "memory region ", r.at.key, " ", range(r.gpa, r.size)));
         }
+        check_interrupts();
         if (!m_regions_ok) return; // a broken region would make the checks below guess
         auto exec = [&](auto& r) { return (r.flags & FLAG_X) && contains(r.gpa, r.size, *m_entry, 1); };
         if (m_entry && std::none_of(rs.begin(), rs.end(), exec))
@@ -490,7 +553,10 @@ private:
         for (size_t j = 0; j < 3; ++j) {
             auto& [what, img] = imgs[j];
             if (!img->present) continue;
-            std::string me = cat(what, m_vm.dtb_generated && j == 2 ? " (generated) " : " ",
+            std::string me = cat(what,
+                                 m_vm.dtb_generated && j == 2 ? " (generated) "
+                                 : m_vm.linux_image && j == 0 ? " (arm64 Image, image_size with BSS) "
+                                                              : " ",
                                  range(img->load_addr, img->footprint));
             if (auto why = ram_problem(img->load_addr, img->footprint); !why.empty()) fail(img->at, me + why);
             for (size_t i = 0; i < j; ++i) {
@@ -501,6 +567,89 @@ private:
                          cat(me, " overlaps ", imgs[i].first, " ", range(other.load_addr, other.footprint)));
             }
         }
+    }
+
+    // interrupt_mode, the devices' irq fields and the vGIC's windows. With "emulated" every irq is a
+    // GIC INTID the guest sees (passthrough: the host's INTID, forwarded under the same number).
+    void check_interrupts() {
+        bool emulated = m_vm.interrupt_mode == uint32_t(vp::InterruptMode::Emulated);
+        if (!emulated)
+            for (auto* w : {&m_vm.gicd_at, &m_vm.gicr_at, &m_vm.spi_count_at})
+                if (w->line) fail(*w, "only with interrupt_mode = \"emulated\": a no_irq VM has no GIC");
+        if (!emulated && m_vm.linux_image)
+            warn(m_vm.interrupt_mode_at, "a Linux kernel cannot boot without an interrupt controller and its "
+                                         "timer interrupts: use \"emulated\"");
+        struct Irq {
+            uint32_t irq;
+            const Where& at;
+            const std::string& name;
+            bool pt;
+        };
+        std::vector<Irq> irqs;
+        for (auto& d : m_vm.emu_devices)
+            if (d.irq) irqs.push_back({d.irq, d.at, d.name, false});
+        for (auto& d : m_vm.pt_devices)
+            if (d.irq) irqs.push_back({d.irq, d.at, d.name, true});
+        uint32_t highest = FIRST_SPI - 1;
+        const std::string spis = cat("use an SPI, ", FIRST_SPI, "..", LAST_SPI);
+        for (size_t j = 0; j < irqs.size(); ++j) {
+            auto& q = irqs[j];
+            std::string me = cat("irq ", q.irq);
+            if (!emulated) {
+                warn(q.at, cat(me, " is never delivered: interrupt_mode = \"no_irq\" gives the VM no interrupt "
+                                   "controller (use \"emulated\", or irq 0)"));
+                continue;
+            }
+            std::string why =
+                q.irq < FIRST_PPI ? cat(" is an SGI (0..15: software-generated, between vCPUs): ", spis)
+                : q.irq < FIRST_SPI
+                    ? cat(" is a PPI (16..31: private to each vCPU, its timers and the GIC maintenance interrupt): ",
+                          q.pt ? "cxvisor cannot forward a host PPI; " : "an emulated device raises an SPI; ", spis)
+                : q.irq > LAST_SPI ? cat(" is not an SPI (", FIRST_SPI, "..", LAST_SPI,
+                                         "; 1020.. are special or LPIs, which the vGIC does not have)")
+                : m_vm.spi_count && q.irq >= FIRST_SPI + m_vm.spi_count
+                    ? cat(" is above the VM's SPIs (devices.spi_count ", m_vm.spi_count, ": INTIDs 32..",
+                          FIRST_SPI + m_vm.spi_count - 1, "): raise spi_count")
+                    : "";
+            for (size_t i = 0; i < j && why.empty(); ++i)
+                if (irqs[i].irq == q.irq)
+                    why = cat(" is already used by device ", quote(irqs[i].name), " (", irqs[i].at.key,
+                              "): each device needs its own interrupt");
+            if (!why.empty()) fail(q.at, me + why);
+            highest = std::max(highest, q.irq);
+        }
+        if (!emulated) return;
+        if (!m_vm.spi_count) { // enough for every device's SPI, at least one group of 32
+            uint64_t spis = align_up(std::min(highest, LAST_SPI) + 1 - FIRST_SPI, 32);
+            m_vm.spi_count = uint32_t(std::clamp<uint64_t>(spis, 32, vp::MAX_SPIS));
+        }
+        check_gic_window("the vGIC distributor (GICD)", "gicd_base", m_vm.gicd_at, m_vm.gicd_base, vp::GICD_SIZE);
+        check_gic_window(cat("the vGIC redistributors (GICR, ", m_vm.cpu_num, " x 128 KiB)").c_str(), "gicr_base",
+                         m_vm.gicr_at, m_vm.gicr_base, uint64_t(m_vm.cpu_num) * vp::GICR_STRIDE);
+        if (overlaps(m_vm.gicd_base, vp::GICD_SIZE, m_vm.gicr_base, uint64_t(m_vm.cpu_num) * vp::GICR_STRIDE))
+            fail(gic_where(m_vm.gicr_at, "gicr_base"),
+                 cat("the vGIC redistributors ", range(m_vm.gicr_base, uint64_t(m_vm.cpu_num) * vp::GICR_STRIDE),
+                     " overlap the distributor ", range(m_vm.gicd_base, vp::GICD_SIZE)));
+    }
+    // Where to report a vGIC window: its key, or (a default) the [devices] table or interrupt_mode.
+    Where gic_where(const Where& given, const char* key) const {
+        if (given.line) return given;
+        return {m_vm.interrupt_mode_at.line ? m_vm.interrupt_mode_at.line : m_devices_line, cat("devices.", key)};
+    }
+    void check_gic_window(const std::string& what, const char* key, const Where& given, uint64_t base, uint64_t size) {
+        Where w = gic_where(given, key);
+        std::string me = cat(what, given.line ? " " : " at its default ", range(base, size));
+        std::string fix = given.line ? "" : cat(": set devices.", key, " to a free range");
+        if (base + size > GPA_LIMIT) fail(w, me + " ends past 2^48" + fix);
+        for (auto& r : m_vm.regions)
+            if (overlaps(r.gpa, r.size, base, size))
+                fail(w, cat(me, " overlaps memory region ", r.at.key, " ", range(r.gpa, r.size), fix));
+        auto dev = [&](const std::string& name, const Where& at, uint64_t gpa, uint64_t len) {
+            if (overlaps(gpa, len, base, size))
+                fail(w, cat(me, " overlaps device ", quote(name), " (", at.key, ") ", range(gpa, len), fix));
+        };
+        for (auto& d : m_vm.emu_devices) dev(d.name, d.at, d.base, d.length);
+        for (auto& d : m_vm.pt_devices) dev(d.name, d.at, d.base_gpa, d.length);
     }
 
     // Why [a, a+size) is not inside one RAM region, or "" when it is.
@@ -523,6 +672,7 @@ private:
     std::optional<uint64_t> m_entry;
     Where m_entry_at;
     bool m_regions_ok = false;
+    int64_t m_devices_line = 1; // the [devices] header (line 1 without one)
 };
 
 } // namespace
@@ -571,6 +721,12 @@ void check_across(const std::vector<VmConfig>& vms, Diags& diags) {
             if (!a.name.empty() && a.name == b.name)
                 diags.push_back({b.file, b.name_at.line, "base.name",
                                  cat("name ", quote(b.name), " is already used by ", a.file)});
+            for (auto& pb : b.pt_devices) // a host interrupt line is forwarded to one VM only
+                for (auto& pa : a.pt_devices)
+                    if (pb.irq && pb.irq == pa.irq)
+                        diags.push_back({b.file, pb.at.line, pb.at.key,
+                                         cat("irq ", pb.irq, " is already forwarded to VM ", quote(a.name), " (",
+                                             a.file, ":", pa.at.line, "): a host interrupt belongs to one VM")});
             for (auto& rb : host_ranges(b))
                 for (auto& ra : host_ranges(a))
                     if (overlaps(ra.base, ra.size, rb.base, rb.size))

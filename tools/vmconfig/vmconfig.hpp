@@ -22,6 +22,7 @@ struct Diag {
     std::string key;
     std::string reason;
     int64_t column = 0;
+    bool warning = false; // printed as `file:line: key: warning: reason`; does not stop the build
 };
 using Diags = std::vector<Diag>;
 std::string format(const Diag& d);
@@ -76,6 +77,13 @@ struct VmConfig {
     bool dtb_generated = false;
     std::string cmdline;
     uint32_t interrupt_mode = 1; // vm_package::InterruptMode::Emulated
+    Where interrupt_mode_at;
+    // The emulated GICv3's windows and SPI count (used only with interrupt_mode Emulated). Defaults:
+    // QEMU virt's layout; spi_count 0 until check_layout() derives it from the devices' irqs.
+    uint64_t gicd_base = 0x0800'0000, gicr_base = 0x080A'0000;
+    uint32_t spi_count = 0;
+    Where gicd_at, gicr_at, spi_count_at; // line 0 when the key was not given
+    bool linux_image = false; // the kernel has the arm64 Image magic "ARM\x64" at 0x38
     std::vector<Region> regions;
     std::vector<EmuDev> emu_devices;
     std::vector<PtDev> pt_devices;

@@ -67,7 +67,8 @@ struct VmTest : testing::Test {
         cfg.kernel.load_addr = ENTRY;
         cfg.kernel.data = kernel_image;
         cfg.regions = {{RAM, RAM_SIZE, 7, u32(vp::MapType::Alloc), {}}};
-        cfg.emu_devices = {{"uart0", UART, 0x1000, 33, u32(vp::EmuType::Pl011), {}, {}}};
+        cfg.emu_devices = {{"uart0", UART, 0x1000, 0, u32(vp::EmuType::Pl011), {}, {}}};
+        cfg.interrupt_mode = u32(vp::InterruptMode::NoIrq); // like the test guests' configs
         frames_before = frames_free_count();
         clear_captured_console();
     }
@@ -393,6 +394,17 @@ TEST_F(VmTest, CreateRejectsOverlappingDevicesWithItsName) {
     ASSERT_TRUE(r.is_error());
     EXPECT_EQ(r.error(), Error::AlreadyMapped);
     EXPECT_EQ(captured_console(), "cxvisor: vm 1 (vm1): device uart1 at 9000800: already mapped\n");
+}
+
+// The tool accepts interrupt_mode = "emulated", but the vGIC is not wired in yet: the VM is built and
+// the boot log says it will take no interrupts, rather than leaving its guest to wait in silence.
+TEST_F(VmTest, EmulatedInterruptModeSaysTheVgicIsNotWiredIn) {
+    cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
+    auto r = create();
+    ASSERT_TRUE(r.is_ok());
+    EXPECT_EQ(captured_console(), "cxvisor: vm 1 (vm1): interrupt_mode \"emulated\": the virtual GICv3 is not wired in yet, "
+                                  "this VM takes no interrupts (its device tree describes a GIC that does not answer)\n");
+    delete r.value();
 }
 
 TEST_F(VmTest, RefusedVmGivesBackItsIdenticalRegion) {

@@ -144,7 +144,10 @@ TEST_F(VmConfigTest, ValidConfigRoundTrips) {
     EXPECT_EQ(a.kernel_load_addr, 0x4008'0000u);
     EXPECT_EQ(a.ramdisk_load_addr, 0x4100'0000u);
     EXPECT_EQ(a.dtb_load_addr, 0x4000'0000u);
-    EXPECT_EQ(a.interrupt_mode, uint32_t(vp::InterruptMode::Passthrough));
+    EXPECT_EQ(a.interrupt_mode, uint32_t(vp::InterruptMode::Emulated));
+    EXPECT_EQ(a.gicd_base, 0x0800'0000u); // QEMU virt's layout, the defaults
+    EXPECT_EQ(a.gicr_base, 0x080A'0000u);
+    EXPECT_EQ(a.spi_count, 32u); // enough for the highest device irq (34), one group of 32
     EXPECT_EQ(p.str(a.cmdline), "console=ttyAMA0 earlycon");
     EXPECT_EQ(p.blob(a.kernel), bytes(FIXTURES / "hello.bin"));
     EXPECT_EQ(p.blob(a.ramdisk), bytes(FIXTURES / "initrd.img"));
@@ -176,6 +179,8 @@ TEST_F(VmConfigTest, ValidConfigRoundTrips) {
     EXPECT_STREQ(b.name, "bare");
     EXPECT_EQ(b.phys_cpu_ids[0], vp::ANY_CPU);
     EXPECT_EQ(b.interrupt_mode, uint32_t(vp::InterruptMode::Emulated)); // the default
+    EXPECT_EQ(b.gicd_base, 0x0800'0000u);
+    EXPECT_EQ(b.spi_count, 32u);
     EXPECT_EQ(b.cmdline, 0u);
     EXPECT_EQ(b.ramdisk.size, 0u);
     EXPECT_EQ(b.dtb.size, 0u); // bare metal: no device tree
@@ -224,6 +229,119 @@ TEST_F(VmConfigTest, GeneratedDtbDescribesTheVm) {
     EXPECT_EQ(prop("/pl011@9000000", "compatible"), std::string("arm,pl011\0arm,primecell\0", 24));
     EXPECT_EQ(prop("/pl011@9000000", "clock-names"), std::string("uartclk\0apb_pclk\0", 17));
     EXPECT_EQ(prop("/apb-pclk", "compatible"), std::string("fixed-clock\0", 12));
+}
+
+// The generated tree, decompiled by dtc (as a reader other than libfdt) and checked node by node
+// against what Linux's gic-v3, arch timer and PL011 bindings need and QEMU virt itself gives.
+std::string decompile(const TempDir& dir, const Bytes& dtb) {
+    std::ofstream(dir / "g.dtb", std::ios::binary).write(reinterpret_cast<const char*>(dtb.data()), dtb.size());
+    std::string cmd = "dtc -I dtb -O dts -o " + (dir / "g.dts").string() + " " + (dir / "g.dtb").string() +
+                      " 2>" + (dir / "dtc.err").string();
+    int status = std::system(cmd.c_str());
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << slurp(dir / "dtc.err");
+    EXPECT_EQ(slurp(dir / "dtc.err"), ""); // no warnings either
+    return slurp(dir / "g.dts");
+}
+// The text of node `name` (up to its closing brace) in dtc output.
+std::string node_text(const std::string& dts, const std::string& name) {
+    size_t at = dts.find("\t" + name + " {");
+    EXPECT_NE(at, std::string::npos) << name << " in\n" << dts;
+    return at == std::string::npos ? "" : dts.substr(at, dts.find("\n\t};", at) - at);
+}
+
+TEST_F(VmConfigTest, GeneratedDtbHasTheVgicTimerAndDeviceInterrupts) {
+    auto cfg = with(hello, "interrupt_mode = \"emulated\"",
+                    "interrupt_mode = \"emulated\"\ngicd_base = 0x0810_0000\ngicr_base = 0x0820_0000");
+    Outcome r = compile({dir.write("f.toml", cfg).string()});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    Package p(bytes(out));
+    vp::VmRecord vm = p.vm(0);
+    EXPECT_EQ(vm.gicd_base, 0x0810'0000u);
+    EXPECT_EQ(vm.gicr_base, 0x0820'0000u);
+    Bytes dtb = p.blob(vm.dtb);
+    std::string dts = decompile(dir, dtb);
+    EXPECT_HAS(dts, "\tinterrupt-parent = <0x02>;"); // at the root: every device's parent is the vGIC
+    std::string gic = node_text(dts, "intc@8100000");
+    EXPECT_HAS(gic, "compatible = \"arm,gic-v3\";");
+    EXPECT_HAS(gic, "#interrupt-cells = <0x03>;");
+    EXPECT_HAS(gic, "interrupt-controller;");
+    // GICD 64 KiB, then one redistributor region: 2 vCPUs x 128 KiB.
+    EXPECT_HAS(gic, "reg = <0x00 0x8100000 0x00 0x10000 0x00 0x8200000 0x00 0x40000>;");
+    EXPECT_HAS(gic, "#redistributor-regions = <0x01>;");
+    EXPECT_HAS(gic, "interrupts = <0x01 0x09 0x04>;"); // maintenance: PPI 9 = INTID 25, level-high
+    EXPECT_HAS(gic, "phandle = <0x02>;");
+    std::string timer = node_text(dts, "timer");
+    EXPECT_HAS(timer, "compatible = \"arm,armv8-timer\";");
+    // sec-phys 13, phys 14, virt 11, hyp 10 (INTIDs 29, 30, 27, 26), level-high, as QEMU virt.
+    EXPECT_HAS(timer, "interrupts = <0x01 0x0d 0x04 0x01 0x0e 0x04 0x01 0x0b 0x04 0x01 0x0a 0x04>;");
+    EXPECT_HAS(timer, "always-on;");
+    std::string uart = node_text(dts, "pl011@9000000");
+    EXPECT_HAS(uart, "interrupts = <0x00 0x01 0x04>;"); // irq 33 = SPI 1
+    EXPECT_HAS(uart, "clocks = <0x01 0x01>;");
+    std::string cpus = node_text(dts, "cpus");
+    EXPECT_HAS(cpus, "cpu@1 {");
+    EXPECT_HAS(cpus, "reg = <0x01>;"); // MPIDR Aff0 = vCPU index
+    EXPECT_HAS(node_text(dts, "psci"), "method = \"hvc\";");
+    EXPECT_HAS(node_text(dts, "chosen"), "stdout-path = \"/pl011@9000000\";");
+
+    // libfdt: the phandle the root names resolves to the GIC node.
+    const void* f = dtb.data();
+    int len = 0;
+    auto* parent = static_cast<const fdt32_t*>(fdt_getprop(f, 0, "interrupt-parent", &len));
+    ASSERT_NE(parent, nullptr);
+    EXPECT_EQ(fdt_node_offset_by_phandle(f, fdt32_to_cpu(*parent)), fdt_path_offset(f, "/intc@8100000"));
+    EXPECT_EQ(fdt_node_check_compatible(f, fdt_path_offset(f, "/timer"), "arm,armv8-timer"), 0);
+    auto* irq = static_cast<const fdt32_t*>(fdt_getprop(f, fdt_path_offset(f, "/pl011@9000000"), "interrupts", &len));
+    ASSERT_EQ(len, 12);
+    EXPECT_EQ(fdt32_to_cpu(irq[1]), 1u);
+}
+
+TEST_F(VmConfigTest, NoIrqVmGetsNoGicAndItsDeviceIrqsAreWarnings) {
+    Outcome r = compile({dir.write("f.toml", with(hello, "\"emulated\"", "\"no_irq\"")).string()});
+    ASSERT_EQ(r.status, 0) << r.err; // today's configs (irq 33 with no_irq) stay valid
+    std::string never = " is never delivered: interrupt_mode = \"no_irq\" gives the VM no interrupt controller "
+                        "(use \"emulated\", or irq 0)\n";
+    EXPECT_HAS(r.err, where(23, "devices.emu_devices[0]") + "warning: irq 33" + never);
+    EXPECT_HAS(r.err, where(24, "devices.passthrough_devices[0]") + "warning: irq 34" + never);
+    EXPECT_EQ(r.err.find("error"), std::string::npos);
+    Package p(bytes(out));
+    vp::VmRecord vm = p.vm(0);
+    EXPECT_EQ(vm.interrupt_mode, uint32_t(vp::InterruptMode::NoIrq));
+    EXPECT_EQ(vm.gicd_base, 0u);
+    EXPECT_EQ(vm.gicr_base, 0u);
+    EXPECT_EQ(vm.spi_count, 0u);
+    std::string dts = decompile(dir, p.blob(vm.dtb));
+    EXPECT_EQ(dts.find("interrupt"), std::string::npos) << dts; // no GIC, no timer PPIs, no PL011 irq
+    EXPECT_EQ(dts.find("timer"), std::string::npos);
+    EXPECT_HAS(dts, "pl011@9000000 {");
+    // An error elsewhere still counts only the errors.
+    fs::remove(out);
+    std::string err = errors(with(with(hello, "\"emulated\"", "\"no_irq\""), "cpu_num = 2", "cpu_num = 0"));
+    EXPECT_HAS(err, "warning: irq 33");
+    EXPECT_HAS(err, "cxv-vmconfig: 1 error, ");
+}
+
+TEST_F(VmConfigTest, SpiCountBoundsDeviceIrqs) {
+    auto cfg = [&](const std::string& spis, int irq) {
+        std::string text = with(hello, "0x1000, 34]", "0x1000, " + std::to_string(irq) + "]");
+        return dir.write("f.toml", spis.empty() ? text : with(text, "interrupt_mode = \"emulated\"",
+                                                               "interrupt_mode = \"emulated\"\nspi_count = " + spis));
+    };
+    std::string err = errors(slurp(cfg("64", 100)));
+    EXPECT_HAS(err, where(24, "devices.passthrough_devices[0]") +
+                        "irq 100 is above the VM's SPIs (devices.spi_count 64: INTIDs 32..95): raise spi_count");
+    struct Ok {
+        std::string spis;
+        int irq;
+        uint32_t recorded;
+    } oks[] = {{"96", 100, 96}, {"33", 34, 64}, {"", 100, 96}, {"", 1019, 988}, {"988", 1019, 988}};
+    for (auto& c : oks) {
+        SCOPED_TRACE(c.spis + " " + std::to_string(c.irq));
+        Outcome r = compile({cfg(c.spis, c.irq).string()});
+        ASSERT_EQ(r.status, 0) << r.err;
+        EXPECT_EQ(Package(bytes(out)).vm(0).spi_count, c.recorded);
+    }
 }
 
 TEST_F(VmConfigTest, GivenDtbIsIncludedAsIs) {
@@ -321,8 +439,53 @@ const ErrorCase ERROR_CASES[] = {
      "0x9001000)"},
     {"0x1000, 34]", "0x1000]", 24, "devices.passthrough_devices[0]",
      "expected [name, base_gpa, base_hpa, length, irq], got 4 values"},
-    {"\"passthrough\"", "\"msi\"", 25, "devices.interrupt_mode",
-     "unknown mode \"msi\" (known: no_irq, emulated, passthrough)"},
+    {"\"emulated\"", "\"msi\"", 25, "devices.interrupt_mode",
+     "unknown mode \"msi\": cxvisor implements \"emulated\" (a virtual GICv3) and \"no_irq\""},
+    {"\"emulated\"", "\"passthrough\"", 25, "devices.interrupt_mode",
+     "\"passthrough\" (the host GIC handed to the guest) is not implemented by cxvisor: use \"emulated\" (a "
+     "virtual GICv3; passthrough devices' interrupts are forwarded through it) or \"no_irq\""},
+    // Device interrupts are GIC INTIDs: SPIs only, each device its own.
+    {"0x1000, 33,", "0x1000, 5,", 23, "devices.emu_devices[0]",
+     "irq 5 is an SGI (0..15: software-generated, between vCPUs): use an SPI, 32..1019"},
+    {"0x1000, 33,", "0x1000, 27,", 23, "devices.emu_devices[0]",
+     "irq 27 is a PPI (16..31: private to each vCPU, its timers and the GIC maintenance interrupt): an emulated "
+     "device raises an SPI; use an SPI, 32..1019"},
+    {"0x1000, 34]", "0x1000, 16]", 24, "devices.passthrough_devices[0]",
+     "irq 16 is a PPI (16..31: private to each vCPU, its timers and the GIC maintenance interrupt): cxvisor "
+     "cannot forward a host PPI; use an SPI, 32..1019"},
+    {"0x1000, 34]", "0x1000, 1020]", 24, "devices.passthrough_devices[0]",
+     "irq 1020 is not an SPI (32..1019; 1020.. are special or LPIs, which the vGIC does not have)"},
+    {"0x1000, 34]", "0x1000, 33]", 24, "devices.passthrough_devices[0]",
+     "irq 33 is already used by device \"uart\" (devices.emu_devices[0]): each device needs its own interrupt"},
+    {"0x1000, 34]", "0x1000, 1019]", 24, "devices.passthrough_devices[0]", ""}, // the last SPI
+    {"0x1000, 34]", "0x1000, 0]", 24, "devices.passthrough_devices[0]", ""},    // no interrupt
+    // The vGIC's windows: 64 KiB aligned, clear of RAM, devices and each other.
+    {"interrupt_mode = \"emulated\"", "interrupt_mode = \"emulated\"\nspi_count = 989", 26, "devices.spi_count",
+     "must be 1..988, got 989"},
+    {"interrupt_mode = \"emulated\"", "interrupt_mode = \"emulated\"\ngicd_base = 0x0800_1000", 26,
+     "devices.gicd_base", "0x8001000 is not 64 KiB aligned (GICv3 register frames are 64 KiB)"},
+    {"interrupt_mode = \"emulated\"", "interrupt_mode = \"emulated\"\ngicd_base = 0x4000_0000", 26,
+     "devices.gicd_base",
+     "the vGIC distributor (GICD) [0x40000000, 0x40010000) overlaps memory region kernel.memory_regions[0] "
+     "[0x40000000, 0x42000000)"},
+    {"interrupt_mode = \"emulated\"", "interrupt_mode = \"emulated\"\ngicr_base = 0x0900_0000", 26,
+     "devices.gicr_base",
+     "the vGIC redistributors (GICR, 2 x 128 KiB) [0x9000000, 0x9040000) overlaps device \"uart\" "
+     "(devices.emu_devices[0]) [0x9000000, 0x9001000)"},
+    {"interrupt_mode = \"emulated\"", "interrupt_mode = \"emulated\"\ngicr_base = 0x0800_0000", 26,
+     "devices.gicr_base",
+     "the vGIC redistributors [0x8000000, 0x8040000) overlap the distributor [0x8000000, 0x8010000)"},
+    {"interrupt_mode = \"emulated\"", "interrupt_mode = \"emulated\"\ngicd_base = 0xffff_ffff_0000", 26,
+     "devices.gicd_base", ""}, // the last 64 KiB below 2^48
+    {"interrupt_mode = \"emulated\"", "interrupt_mode = \"emulated\"\ngicr_base = 0xffff_fffe_0000", 26,
+     "devices.gicr_base", "the vGIC redistributors (GICR, 2 x 128 KiB) [0xfffffffe0000, 0x1000000020000) ends "
+                          "past 2^48"},
+    {"interrupt_mode = \"emulated\"", "interrupt_mode = \"no_irq\"\ngicd_base = 0x0800_0000", 26,
+     "devices.gicd_base", "only with interrupt_mode = \"emulated\": a no_irq VM has no GIC"},
+    // A default window in the way: reported at interrupt_mode, with the key to set.
+    {"[0x8000_0000, 0x10_0000, 0x3, 1]", "[0x0800_0000, 0x10_0000, 0x3, 0]", 25, "devices.gicd_base",
+     "the vGIC distributor (GICD) at its default [0x8000000, 0x8010000) overlaps memory region "
+     "kernel.memory_regions[1] [0x8000000, 0x8100000): set devices.gicd_base to a free range"},
     {"[devices]", "[devices]\ndisk_path = 1", 23, "devices.disk_path", "unknown key"},
     {"cmdline", "disk_path = \"a.img\"\ncmdline", 16, "kernel.disk_path",
      "axvisor key not supported by cxvisor"},
@@ -370,7 +533,8 @@ TEST_F(VmConfigTest, SearchPathsAreTriedAfterTheConfigDirectory) {
 
 TEST_F(VmConfigTest, LinuxImageFootprintIncludesBss) {
     Bytes image(0x1000, 0);
-    uint64_t image_size = 0x20'0000; // 2 MiB in memory, 4 KiB in the file
+    uint64_t image_size = 0x20'0000, text_offset = 0x8'0000; // 2 MiB in memory, 4 KiB in the file
+    memcpy(&image[0x08], &text_offset, 8);
     memcpy(&image[0x10], &image_size, 8);
     memcpy(&image[0x38], "ARM\x64", 4);
     std::ofstream(dir / "Image", std::ios::binary)
@@ -378,6 +542,65 @@ TEST_F(VmConfigTest, LinuxImageFootprintIncludesBss) {
     std::string cfg = with(with(hello, "\"hello.bin\"", "\"Image\""), "0x4100_0000", "0x4010_0000");
     EXPECT_HAS(errors(cfg), where(14, "kernel.ramdisk_load_addr") +
                                 "ramdisk [0x40100000, 0x40100bb8) overlaps kernel [0x40080000, 0x40280000)");
+}
+
+// A synthetic arm64 Linux Image: the 64-byte header of booting.rst, 4 KiB of file.
+void write_linux_image(const fs::path& p, uint64_t text_offset, uint64_t image_size, uint64_t flags) {
+    Bytes img(0x1000, 0);
+    memcpy(&img[0x08], &text_offset, 8);
+    memcpy(&img[0x10], &image_size, 8);
+    memcpy(&img[0x18], &flags, 8);
+    memcpy(&img[0x38], "ARM\x64", 4);
+    std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(img.data()), img.size());
+}
+
+TEST_F(VmConfigTest, LinuxImageHeaderIsCheckedAgainstTheBootProtocol) {
+    const uint64_t MODERN = 0xa; // 4 KiB pages, may be placed anywhere (bit 3), as Debian's 6.1 Image
+    std::string at_80000 = with(hello, "\"hello.bin\"", "\"Image\"");
+    std::string at_2m = with(with(at_80000, "kernel_load_addr = 0x4008_0000", "kernel_load_addr = 0x4020_0000"),
+                             "entry_point = 0x4008_0000", "entry_point = 0x4020_0000");
+    write_linux_image(dir / "Image", 0, 0x20'0000, MODERN);
+    EXPECT_HAS(errors(at_80000), where(12, "kernel.kernel_load_addr") +
+                                     "arm64 Image at 0x40080000: Linux must be placed text_offset (0x0, header "
+                                     "offset 0x8) bytes above a 2 MiB-aligned address (arm64 booting.rst), e.g. "
+                                     "at 0x40200000");
+    EXPECT_HAS(errors(with(at_2m, "entry_point = 0x4020_0000", "entry_point = 0x4008_0000")),
+               where(9, "kernel.entry_point") + "0x40080000 is not where the arm64 Image starts (kernel_load_addr "
+                                                "0x40200000): Linux is entered at its first byte");
+    Outcome ok = compile({dir.write("f.toml", at_2m).string()});
+    ASSERT_EQ(ok.status, 0) << ok.err;
+    EXPECT_EQ(ok.err, "");
+    fs::remove(out);
+
+    // image_size (BSS included) must fit in the RAM region, not just the file.
+    write_linux_image(dir / "Image", 0, 0x1F0'0000, MODERN);
+    EXPECT_HAS(errors(at_2m), where(12, "kernel.kernel_load_addr") +
+                                  "kernel (arm64 Image, image_size with BSS) [0x40200000, 0x42100000) runs 0x100000 "
+                                  "bytes past the end of kernel.memory_regions[0] [0x40000000, 0x42000000)");
+
+    // An older kernel's text_offset 0x80000: 0x4008_0000 is 2 MiB-aligned + text_offset.
+    write_linux_image(dir / "Image", 0x8'0000, 0x20'0000, MODERN);
+    Outcome old = compile({dir.write("f.toml", at_80000).string()});
+    EXPECT_EQ(old.status, 0) << old.err;
+    fs::remove(out);
+    EXPECT_HAS(errors(at_2m), where(12, "kernel.kernel_load_addr") + "arm64 Image at 0x40200000: Linux must be "
+                                                                     "placed text_offset (0x80000, ");
+
+    // Warnings: flags bit 3 clear far above the RAM base; image_size 0; no interrupt controller.
+    write_linux_image(dir / "Image", 0, 0x20'0000, 0x2);
+    auto at_6m = with(with(at_2m, "0x4020_0000", "0x4060_0000"), "0x4020_0000", "0x4060_0000");
+    Outcome low = compile({dir.write("f.toml", at_6m).string()});
+    EXPECT_EQ(low.status, 0) << low.err;
+    EXPECT_HAS(low.err, where(12, "kernel.kernel_load_addr") +
+                            "warning: arm64 Image flags bit 3 is 0 (old kernel): it cannot use the 0x600000 bytes "
+                            "of kernel.memory_regions[0] below its base 0x40600000; load it at 0x40000000");
+    write_linux_image(dir / "Image", 0, 0, MODERN);
+    Outcome zero = compile({dir.write("f.toml", with(at_2m, "\"emulated\"", "\"no_irq\"")).string()});
+    EXPECT_EQ(zero.status, 0) << zero.err;
+    EXPECT_HAS(zero.err, where(12, "kernel.kernel_load_addr") + "warning: arm64 Image with image_size 0");
+    EXPECT_HAS(zero.err, where(25, "devices.interrupt_mode") +
+                             "warning: a Linux kernel cannot boot without an interrupt controller and its timer "
+                             "interrupts: use \"emulated\"");
 }
 
 TEST_F(VmConfigTest, TooManyRegionsAndDevices) {
@@ -417,7 +640,8 @@ TEST_F(VmConfigTest, AllErrorsOfAllFilesAreReported) {
     EXPECT_HAS(r.err, g.string() + ":2: base.id: id 1 is already used by " + f.string());
     EXPECT_HAS(r.err, g.string() + ":3: base.name: name \"hello\" is already used by " + f.string());
     EXPECT_HAS(r.err, g.string() + ":24: devices.passthrough_devices[0]: host range"); // same RTC as f
-    EXPECT_HAS(r.err, "8 errors, " + out + " not written");
+    EXPECT_HAS(r.err, g.string() + ":24: devices.passthrough_devices[0]: irq 34 is already forwarded"); // same RTC irq
+    EXPECT_HAS(r.err, "9 errors, " + out + " not written");
     // In line order within a file.
     EXPECT_LT(r.err.find(where(5, "base.cpu_num")), r.err.find(where(10, "kernel.image_location")));
 }
@@ -438,6 +662,8 @@ TEST_F(VmConfigTest, HostRangesMustNotBeSharedBetweenVms) {
                           "devices.passthrough_devices[0] of VM \"hello\" (" +
                           f.string() + ":24): identical and reserved regions and passthrough devices belong "
                                        "to one VM and cannot be shared");
+    EXPECT_HAS(r.err, g.string() + ":24: devices.passthrough_devices[0]: irq 34 is already forwarded to VM "
+                                   "\"hello\" (" + f.string() + ":24): a host interrupt belongs to one VM");
 }
 
 TEST_F(VmConfigTest, AtMostSixteenVms) {
@@ -614,7 +840,10 @@ TEST_F(VmConfigTest, HostOwnedAndDmaCapableRangesAreRefusedWithTheImagesReason) 
                         BUILTIN);
     EXPECT_EQ(err.find("passthrough_devices[8]"), std::string::npos);
     EXPECT_EQ(err.find("passthrough_devices[9]"), std::string::npos);
-    EXPECT_HAS(err, "cxv-vmconfig: 11 errors");
+    // bare.toml's VM has the default vGIC, whose distributor window is where line 14 puts RAM.
+    EXPECT_HAS(err, where(18, "devices.gicd_base") + "the vGIC distributor (GICD) at its default [0x8000000, "
+                        "0x8010000) overlaps memory region kernel.memory_regions[2] [0x8000000, 0x8010000)");
+    EXPECT_HAS(err, "cxv-vmconfig: 12 errors");
 }
 
 TEST_F(VmConfigTest, NoHostCheckBuildsWhatTheImageMustRefuseItself) {
