@@ -10,45 +10,17 @@
 // GICR_TYPER, PROPBASER, PENDBASER) take 64-bit accesses and 32-bit accesses to either half.
 // Anything else, or a misaligned access, is an error the caller turns into an external abort.
 #include "vintc/vgic.hpp"
+#include "vintc/gicv3_regs.hpp"
 
 namespace vgic {
 
 namespace {
 
-// Distributor (GICD) offsets.
-constexpr u64 GICD_CTLR = 0x0000;
-constexpr u64 GICD_TYPER = 0x0004;
-constexpr u64 GICD_IIDR = 0x0008;
-constexpr u64 GICD_TYPER2 = 0x000c;
-constexpr u64 GICD_IROUTER = 0x6000;
-constexpr u64 GICD_IROUTER_END = 0x6000 + 8 * 1020; // IROUTER<n>, n < 1020
-
-// Offsets shared by the GICD and the GICR SGI_base frame (the SGI frame has word 0 of each).
-constexpr u64 IGROUPR = 0x0080;
-constexpr u64 ISENABLER = 0x0100;
-constexpr u64 ICENABLER = 0x0180;
-constexpr u64 ISPENDR = 0x0200;
-constexpr u64 ICPENDR = 0x0280;
-constexpr u64 ISACTIVER = 0x0300;
-constexpr u64 ICACTIVER = 0x0380;
-constexpr u64 IPRIORITYR = 0x0400;
-constexpr u64 ICFGR = 0x0c00;
-constexpr u64 IGRPMODR = 0x0d00;
-constexpr u64 NSACR = 0x0e00;
-
-// Redistributor RD_base offsets.
-constexpr u64 GICR_CTLR = 0x0000;
-constexpr u64 GICR_IIDR = 0x0004;
-constexpr u64 GICR_TYPER = 0x0008;
-constexpr u64 GICR_WAKER = 0x0014;
-constexpr u64 GICR_PROPBASER = 0x0070;
-constexpr u64 GICR_PENDBASER = 0x0078;
-constexpr u64 GICR_WAKER_ProcessorSleep = 1u << 1;
-constexpr u64 GICR_WAKER_ChildrenAsleep = 1u << 2;
+using namespace gicv3;
+constexpr u64 GICD_IROUTER_END = GICD_IROUTER + 8 * 1020; // IROUTER<n>, n < 1020
 
 // Identification registers at the top of GICD and RD_base (IHI 0069H, "Identification registers").
 constexpr u64 ID_REGS = 0xffd0;
-constexpr u64 PIDR2 = 0xffe8;
 // ArchRev[7:4] = 3 (GICv3); JEDEC[3] = 1 and DES_1[2:0] = 3 go with the Arm JEP106 code below.
 constexpr u64 PIDR2_VALUE = (3u << 4) | (1u << 3) | 3u;
 

@@ -1,6 +1,7 @@
 // GICv3 host driver. Register offsets from IHI 0069 chapter 12 (GICD_*, GICR_*), system registers
 // ICC_* from 12.2. cxvisor uses Group 1 interrupts only, one priority, EOImode 0 (drop+deactivate).
 #include "gicv3.hpp"
+#include "vintc/gicv3_regs.hpp"
 #include "arch.hpp"
 #include "kernel/irq.hpp"
 #include "kernel/log.hpp"
@@ -10,25 +11,7 @@ namespace arch {
 
 namespace {
 
-constexpr u64 GICD_CTLR = 0x0000;
-constexpr u64 GICD_TYPER = 0x0004;
-constexpr u64 GICD_IGROUPR = 0x0080;
-constexpr u64 GICD_ISENABLER = 0x0100;
-constexpr u64 GICD_ICENABLER = 0x0180;
-constexpr u64 GICD_IPRIORITYR = 0x0400;
-constexpr u64 GICD_IROUTER = 0x6000;
-constexpr u32 GICD_CTLR_RWP = 1u << 31;
-constexpr u32 GICD_CTLR_ARE = 1u << 4; // single security state: ARE is bit 4 (12.9.4)
-constexpr u32 GICD_CTLR_GRP1 = 1u << 1;
-
-constexpr u64 GICR_TYPER = 0x0008;
-constexpr u64 GICR_WAKER = 0x0014;
-constexpr u64 GICR_FRAME = 0x20000;      // RD_base + SGI_base frames of 64 KiB each (GICv3)
-constexpr u64 GICR_SGI = 0x10000;
-constexpr u64 GICR_IGROUPR0 = GICR_SGI + 0x0080;
-constexpr u64 GICR_ISENABLER0 = GICR_SGI + 0x0100;
-constexpr u64 GICR_ICENABLER0 = GICR_SGI + 0x0180;
-constexpr u64 GICR_IPRIORITYR = GICR_SGI + 0x0400;
+using namespace gicv3;
 constexpr u8 PRIORITY = 0xA0;
 
 GicInfo g_gic;
@@ -68,11 +51,11 @@ Result<void> gic_init(const GicInfo& info) {
     u32 lines = 32 * ((reg32(d + GICD_TYPER) & 0x1F) + 1);
     if (lines > 1020) lines = 1020;
     for (u32 i = 32; i < lines; i += 32) {
-        reg32(d + GICD_ICENABLER + i / 8) = ~0u;
-        reg32(d + GICD_IGROUPR + i / 8) = ~0u; // all SPIs Group 1
+        reg32(d + ICENABLER + i / 8) = ~0u;
+        reg32(d + IGROUPR + i / 8) = ~0u; // all SPIs Group 1
     }
     for (u32 i = 32; i < lines; i += 4)
-        reg32(d + GICD_IPRIORITYR + i) = PRIORITY * 0x01010101u;
+        reg32(d + IPRIORITYR + i) = PRIORITY * 0x01010101u;
     wait_rwp();
     reg32(d + GICD_CTLR) = GICD_CTLR_ARE | GICD_CTLR_GRP1;
     wait_rwp();
@@ -85,9 +68,9 @@ void irq_cpu_init() {
     // Wake the redistributor (12.11.42 GICR_WAKER): clear ProcessorSleep, wait for ChildrenAsleep=0.
     reg32(rd + GICR_WAKER) = reg32(rd + GICR_WAKER) & ~2u;
     while (reg32(rd + GICR_WAKER) & 4u) cpu_relax();
-    reg32(rd + GICR_ICENABLER0) = ~0u;
-    reg32(rd + GICR_IGROUPR0) = ~0u;
-    for (u32 i = 0; i < 32; i += 4) reg32(rd + GICR_IPRIORITYR + i) = PRIORITY * 0x01010101u;
+    reg32(rd + GICR_SGI + ICENABLER) = ~0u;
+    reg32(rd + GICR_SGI + IGROUPR) = ~0u;
+    for (u32 i = 0; i < 32; i += 4) reg32(rd + GICR_SGI + IPRIORITYR + i) = PRIORITY * 0x01010101u;
     // ICC_SRE_EL2 (12.2.22): system-register interface for EL2, and allow EL1 to use it (Enable)
     // so guests reach the virtual CPU interface.
     write_sysreg(icc_sre_el2, 0x9);
@@ -97,13 +80,13 @@ void irq_cpu_init() {
     write_sysreg(icc_ctlr_el1, 0); // EOImode 0
     write_sysreg(icc_igrpen1_el1, 1);
     isb();
-    reg32(rd + GICR_ISENABLER0) = 1u << SGI_KICK;
+    reg32(rd + GICR_SGI + ISENABLER) = 1u << SGI_KICK;
 }
 
 void irq_enable(u32 intid, bool enable) {
     if (intid < 32) {
         u64 rd = this_redist();
-        reg32(rd + (enable ? GICR_ISENABLER0 : GICR_ICENABLER0)) = 1u << intid;
+        reg32(rd + (enable ? GICR_SGI + ISENABLER : GICR_SGI + ICENABLER)) = 1u << intid;
         return;
     }
     if (enable) {
@@ -111,7 +94,7 @@ void irq_enable(u32 intid, bool enable) {
         u64 mpidr = this_cpu().hw_id;
         reg64(g_gic.dist_base + GICD_IROUTER + 8 * intid) = (bits(mpidr, 39, 32) << 32) | bits(mpidr, 23, 0);
     }
-    reg32(g_gic.dist_base + (enable ? GICD_ISENABLER : GICD_ICENABLER) + (intid / 32) * 4) = 1u << (intid % 32);
+    reg32(g_gic.dist_base + (enable ? ISENABLER : ICENABLER) + (intid / 32) * 4) = 1u << (intid % 32);
     wait_rwp();
 }
 
