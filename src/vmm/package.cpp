@@ -261,8 +261,12 @@ Result<const VmRecord*> package_check_vm(const PackageHeader& h, u32 index, u32 
         if (r.phys_cpu_ids[i] != ANY_CPU && r.phys_cpu_ids[i] >= max_cpus)
             return c.fail("vcpu %u: phys_cpu_ids %u is neither any (%x) nor below %u, the most CPUs cxvisor supports",
                           i, r.phys_cpu_ids[i], ANY_CPU, max_cpus), bad();
+    // Passthrough (the host GIC handed to the guest) is part of the format but not implemented:
+    // cxv-vmconfig rejects it, and so does the image rather than ignore it.
+    if (r.interrupt_mode == u32(InterruptMode::Passthrough))
+        return c.fail("interrupt_mode 2 (passthrough) is not implemented by cxvisor (use emulated or no_irq)"), bad();
     if (r.interrupt_mode > u32(InterruptMode::Passthrough))
-        return c.fail("unknown interrupt_mode %u (0 no_irq, 1 emulated, 2 passthrough)", r.interrupt_mode), bad();
+        return c.fail("unknown interrupt_mode %u (0 no_irq, 1 emulated)", r.interrupt_mode), bad();
     if (!c.array<MemRegion>("memory regions", r.regions, r.region_count, MAX_REGIONS) ||
         !c.array<EmuDevice>("emulated devices", r.emu_devices, r.emu_count, MAX_EMU_DEVICES) ||
         !c.array<PassthroughDevice>("passthrough devices", r.pt_devices, r.pt_count, MAX_PT_DEVICES) ||

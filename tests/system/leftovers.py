@@ -6,7 +6,7 @@ DIRs and that is a QEMU (argv[0] named qemu-system-*) or one of the harness self
 consoles (fake_console.py); the test harnesses put their boot images and logs under the build
 directory, so these are the ones our tests started. Any such process is reported, killed with
 SIGKILL, and the exit status is 1. ctest runs this as the cleanup of the qemu_procs fixture
-(system.no-leftover-qemu); scripts/soak.sh runs it on its own build directory.
+(system.no-leftover-qemu); scripts/soak.py runs it on its own build directory.
 """
 import os
 import signal

@@ -48,7 +48,7 @@ inline std::string check(const uint8_t* pkg, size_t len, uint32_t index, uint32_
     if (r.cpu_num < 1 || r.cpu_num > vp::MAX_VCPUS) return "cpu_num out of range";
     for (uint32_t i = 0; i < r.cpu_num; ++i)
         if (r.phys_cpu_ids[i] != vp::ANY_CPU && r.phys_cpu_ids[i] >= max_cpus) return "phys_cpu_ids out of range";
-    if (r.interrupt_mode > 2) return "unknown interrupt_mode";
+    if (r.interrupt_mode > 1) return "unknown or unimplemented interrupt_mode";
     if (r.region_count > vp::MAX_REGIONS || r.emu_count > vp::MAX_EMU_DEVICES || r.pt_count > vp::MAX_PT_DEVICES)
         return "count above the limit";
     if (!inside(r.regions, u128(r.region_count) * sizeof(vp::MemRegion)) ||

@@ -196,6 +196,8 @@ TEST(PackageRecord, PhysCpuIdsAnyOrBelowMaxCpus) {
 
 TEST(PackageRecord, InterruptModeKnown) {
     EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.interrupt_mode = 3; }, "unknown interrupt_mode 3");
+    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.interrupt_mode = u32(vp::InterruptMode::Passthrough); },
+                   "interrupt_mode 2 (passthrough) is not implemented by cxvisor");
 }
 
 // The vGIC layout of package version 2: checked by the image, not taken from the tool on trust.
