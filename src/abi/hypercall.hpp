@@ -24,6 +24,14 @@ inline constexpr uint64_t HC_ECHO = HC_BASE + 2;
 inline constexpr uint64_t HC_VM_INFO = HC_BASE + 3;
 // Print the character in x1 on the VM's console (same path as the emulated UART). x0 <- 0.
 inline constexpr uint64_t HC_PUTC = HC_BASE + 4;
+// Drive one of the VM's own SPIs from software (a doorbell; the vGIC test guests use it for level
+// and edge SPIs): x1 = INTID, x2 = IRQ_LINE_LOW / IRQ_LINE_HIGH (the level of a level-sensitive
+// line) or IRQ_LINE_PULSE (one edge). x0 <- 0; CXV_INVALID if the VM has no virtual interrupt
+// controller, the INTID is not one of its SPIs, or a device of the VM owns that SPI.
+inline constexpr uint64_t HC_IRQ_LINE = HC_BASE + 5;
+inline constexpr uint64_t IRQ_LINE_LOW = 0;
+inline constexpr uint64_t IRQ_LINE_HIGH = 1;
+inline constexpr uint64_t IRQ_LINE_PULSE = 2;
 
 inline constexpr int64_t CXV_OK = 0;
 inline constexpr int64_t CXV_NOT_SUPPORTED = -1; // SMCCC_RET_NOT_SUPPORTED
