@@ -15,6 +15,7 @@
 #include "timer_hw.hpp"
 #include "vgic_hw.hpp"
 #include "vintc/vgic.hpp"
+#include "vcpu/emulated_timer.hpp"
 
 extern "C" u64 cxv_guest_enter(arch::GuestRegs* regs);
 extern "C" void cxv_fpsimd_save(arch::FpState* s);
@@ -509,6 +510,13 @@ void Vcpu::handle_sync(u64 esr, ExitReason& e) {
         }
         e.kind = (iss & 1) ? ExitKind::SysRegRead : ExitKind::SysRegWrite;
         e.sysreg = sysreg_id_from_iss(iss);
+        // The EL1 physical timer traps (CNTHCTL_EL2.EL1PCEN = 0) and is emulated by the VM layer
+        // (vcpu/emulated_timer.hpp): CNTP_TVAL_EL0, CNTP_CTL_EL0, CNTP_CVAL_EL0 are op0 3, op1 3,
+        // CRn 14, CRm 2, op2 0/1/2 (DDI0487 K.a, their register descriptions).
+        if (e.sysreg == sysreg_id(3, 3, 14, 2, 0)) e.timer = u8(TimerReg::Countdown);
+        else if (e.sysreg == sysreg_id(3, 3, 14, 2, 1)) e.timer = u8(TimerReg::Control);
+        else if (e.sysreg == sysreg_id(3, 3, 14, 2, 2)) e.timer = u8(TimerReg::Compare);
+        if (e.timer) e.timer_intid = GUEST_PTIMER_INTID;
         e.args[0] = bits(iss, 9, 5); // Rt
         e.value = gpr(unsigned(e.args[0]));
         return;
