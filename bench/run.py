@@ -124,14 +124,16 @@ def main():
     under = qemu(boot, el2=True)
     bare = qemu(os.path.join(img_dir, "guests", "bench.elf"), el2=False)
     cx, native = parse(under), parse(bare)
-    needed = ["add100", "hvc_nop", "mmio_read"]
-    if any(k not in cx for k in needed) or "add100" not in native or "mmio_read" not in native:
+    needed = ["add100", "hvc_nop", "mmio_read", "psci_version", "psci_features"]
+    needed_bare = ["add100", "mmio_read", "psci_version", "psci_features"]
+    if any(k not in cx for k in needed) or any(k not in native for k in needed_bare):
         print("bench: missing results\n--- under cxvisor:\n" + "\n".join(under) + "\n--- bare:\n" + "\n".join(bare))
         return 1
 
     # Every iteration includes the loop's own few instructions; add100 carries 100 adds + the same
     # overhead, so (x - (add100 - 100)) is the cost of the operation itself.
     overhead = cx["add100"] - 100
+    overhead_bare = native["add100"] - 100
     results = {
         "method": f"{run(['qemu-system-aarch64', '--version']).splitlines()[0]}, -icount {ICOUNT}, "
                   "cortex-a72, 1000 iterations; instructions per iteration = CNTVCT ticks * 1e9 / CNTFRQ",
@@ -141,10 +143,18 @@ def main():
             "loop_overhead": round(overhead, 1),
             "null_hypercall_round_trip": round(cx["hvc_nop"] - overhead, 1),
             "mmio_read_round_trip": round(cx["mmio_read"] - overhead, 1),
-            "mmio_read_bare": round(native["mmio_read"] - (native["add100"] - 100), 1),
+            "mmio_read_bare": round(native["mmio_read"] - overhead_bare, 1),
+            # PSCI_VERSION through HVC #0: answered in the exit vector (boot.S low64_sync).
+            "null_psci_round_trip": round(cx["psci_version"] - overhead, 1),
+            "null_psci_bare": round(native["psci_version"] - overhead_bare, 1),
+            # PSCI_FEATURES(CPU_ON_64): argument-dependent, the full exit path to Vcpu::handle_smccc.
+            "psci_features_round_trip": round(cx["psci_features"] - overhead, 1),
+            "psci_features_bare": round(native["psci_features"] - overhead_bare, 1),
             "add100_ratio_cxvisor_vs_bare": round(cx["add100"] / native["add100"], 3),
         },
-        "reference_xen_4_17": {"null_hypercall_round_trip": 470, "mmio_read_round_trip": 600},
+        "reference_xen_4_17": {"null_hypercall_round_trip": 470, "mmio_read_round_trip": 600,
+                               "null_psci_round_trip": 473},
+        "goals": {"null_psci_round_trip": 100},
     }
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
@@ -154,6 +164,10 @@ def main():
     print(f"{'null hypercall round trip (HVC)':44} {d['null_hypercall_round_trip']:>10} {'-':>10} {470:>9}")
     print(f"{'emulated MMIO read round trip (PL011 FR)':44} {d['mmio_read_round_trip']:>10} "
           f"{d['mmio_read_bare']:>10} {600:>9}")
+    print(f"{'null PSCI call (HVC PSCI_VERSION, goal <= 100)':44} {d['null_psci_round_trip']:>10} "
+          f"{d['null_psci_bare']:>10} {473:>9}")
+    print(f"{'PSCI_FEATURES(CPU_ON_64) (full exit path)':44} {d['psci_features_round_trip']:>10} "
+          f"{d['psci_features_bare']:>10} {'':>9}")
     print(f"results: {os.path.join(out_dir, 'results.json')}")
     return 0
 
