@@ -298,8 +298,8 @@ cur_spx_serr:
 // borrowed on the EL2 stack and restored, every other register, ELR_EL2 and SPSR_EL2 stay as the
 // trap left them (ELR_EL2 already points after the HVC), exactly what handle_smccc does at level 1
 // followed by Vcpu::run re-entering the guest. Anything else restores x1/x2 and takes the full
-// path with nothing changed. The test costs other exits 6 instructions (HVC of an SMC64 id, such
-// as cxvisor's own hypercalls: 7).
+// path with nothing changed. The test costs other exits 6 instructions (HVC #0 of an SMC64 id,
+// such as cxvisor's own hypercalls: 7; of an SMC32 id not in the table: 19).
 //
 // Why this is safe without the full path's mitigations:
 // - Branch-predictor state (step 2 of guest_exit_common). The BHB loop / CLRBHB (Arm, "Spectre-BHB"
