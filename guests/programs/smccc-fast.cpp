@@ -92,4 +92,24 @@ void guest_main() {
     compare(0, uint64_t(PSCI_NOT_SUPPORTED), "function id 0");
     compare(0xffffffff00000000ull, uint64_t(PSCI_NOT_SUPPORTED), "function id 0, x0[63:32] set");
     compare(PSCI_MIGRATE_INFO_TYPE, 2, "PSCI_MIGRATE_INFO_TYPE");
+#ifdef CXV_SMCCC_FAST_COST
+    // Built as smccc-fast-cost, run under QEMU -icount shift=0 (1 counter ns per instruction): the
+    // answers above could all come from the full path if publishing broke, so check that the
+    // vector really answers. Not a performance assertion: the vector takes ~30 instructions, the
+    // full path (SMC #0, the control) over 200; the bound sits between them.
+    constexpr uint64_t N = 100;
+#define SMCCC_COST(INSN)                                                                           \
+    [] {                                                                                           \
+        const uint64_t t0 = rt::counter();                                                         \
+        for (uint64_t i = 0; i < N; ++i) {                                                         \
+            register uint64_t x0 asm("x0") = PSCI_VERSION;                                         \
+            asm volatile(INSN : "+r"(x0)::"x1", "x2", "x3", "memory");                             \
+        }                                                                                          \
+        return (rt::counter() - t0) * 1000000000ull / rt::counter_freq() / N; /* instructions */   \
+    }()
+    const uint64_t smc = SMCCC_COST("smc #0"), hvc = SMCCC_COST("hvc #0");
+    rt::printf("instructions per PSCI_VERSION call, loop included: SMC #0 %lu, HVC #0 %lu\n", smc, hvc);
+    rt::check(smc > 150, "SMC #0 takes the full exit path (%lu > 150 instructions)", smc);
+    rt::check(hvc < 100, "HVC #0 is answered in the exit vector (%lu < 100 instructions)", hvc);
+#endif
 }
