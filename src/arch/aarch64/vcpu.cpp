@@ -9,6 +9,7 @@
 #include "idregs.hpp"
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
+#include "smccc_fast.hpp"
 #include "spectre.hpp"
 #include "stage2_fault.hpp"
 #include "sysreg.hpp"
@@ -647,6 +648,7 @@ void Vcpu::handle_smccc(ExitReason& e) {
     switch (fid) {
     case PSCI_VERSION:
         set_hypercall_result(0x10001, m_regs.x[1], m_regs.x[2], m_regs.x[3]); // PSCI 1.1
+        smccc_fast::publish<u32(PSCI_VERSION)>(m_regs.x[0]); // constant: the exit vector may answer it
         return;
     case PSCI_FEATURES: {
         u64 q = m_regs.x[1] & 0xFFFFFFFF;
@@ -701,6 +703,7 @@ void Vcpu::handle_smccc(ExitReason& e) {
         return;
     case SMCCC_VERSION: // 1.1
         m_regs.x[0] = 0x10001;
+        smccc_fast::publish<u32(SMCCC_VERSION)>(m_regs.x[0]); // constant: the exit vector may answer it
         return;
     case spectre::SMCCC_ARCH_FEATURES:
         m_regs.x[0] = u64(spectre::arch_features(u32(m_regs.x[1]), spectre::State(g_v2_state),
