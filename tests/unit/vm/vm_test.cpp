@@ -111,6 +111,17 @@ struct VmTest : testing::Test {
         EXPECT_TRUE(v->arch().exits.empty());
         EXPECT_FALSE(v->arch().loaded);
     }
+    // vCPU 0 enables both interrupt groups (GICD_CTLR of a vGIC at the default gicd_base, which is
+    // GIC) and writes `bits` to the ISENABLER register at `reg`, through emulated MMIO exits, then
+    // waits in WFI.
+    void guest_enables(u64 reg, u32 bits) {
+        arch::Vcpu& a = fake_vcpu(0);
+        a.regs[1] = 3;
+        a.regs[2] = bits;
+        a.decodes.push_back(mmio(GIC, 4, true, 1));
+        a.decodes.push_back(mmio(reg, 4, true, 2));
+        run(0, {npf(GIC, AccessKind::Write), npf(reg, AccessKind::Write)});
+    }
 };
 
 } // namespace
@@ -434,13 +445,9 @@ TEST_F(VmTest, AnEnabledSpiWakesTheVcpuItIsRoutedToAndWfiWithOnePendingDoesNotBl
     cfg.spi_count = 64;
     boot();
     arch::Vcpu& a = fake_vcpu(0);
-    // The guest enables both groups and SPI 40 (GICD_ISENABLER1 bit 8); IROUTER's reset value
-    // routes it to affinity 0.0.0.0, vCPU 0. Then it waits in WFI.
-    a.regs[1] = 3;
-    a.regs[2] = 1u << 8;
-    a.decodes.push_back(mmio(GICD + 0x0, 4, true, 1));
-    a.decodes.push_back(mmio(GICD + 0x104, 4, true, 2));
-    run(0, {npf(GICD + 0x0, AccessKind::Write), npf(GICD + 0x104, AccessKind::Write)});
+    // The guest enables SPI 40 (GICD_ISENABLER1 bit 8); IROUTER's reset value routes it to
+    // affinity 0.0.0.0, vCPU 0. Then it waits in WFI.
+    guest_enables(GICD + 0x104, 1u << 8);
     ASSERT_EQ(state(0), SchedState::Blocked);
     vm->raise(40);
     EXPECT_EQ(state(0), SchedState::Runnable) << "the interrupt did not wake the vCPU";
@@ -537,13 +544,8 @@ TEST_F(VmTest, EmulatedTimerRegistersCountInTicksAndItsInterruptWakesAWaitingVcp
     cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
     cfg.spi_count = 32;
     boot();
-    // The guest enables both groups and PPI 30 in its redistributor's SGI frame (ISENABLER0).
-    arch::Vcpu& a = fake_vcpu(0);
-    a.regs[1] = 3;
-    a.regs[2] = 1u << 30;
-    a.decodes.push_back(mmio(GICD, 4, true, 1));
-    a.decodes.push_back(mmio(GICR + 0x10000 + 0x100, 4, true, 2));
-    run(0, {npf(GICD, AccessKind::Write), npf(GICR + 0x10000 + 0x100, AccessKind::Write)});
+    // The guest enables PPI 30 in its redistributor's SGI frame (ISENABLER0).
+    guest_enables(GICR + 0x10000 + 0x100, 1u << 30);
     fake::counter_value = 1000;
     // TVAL = 500 sets CVAL = now + 500; ENABLE; reads of TVAL, CVAL and CTL (ISTATUS clear).
     run(0, {timer_access(TimerReg::Countdown, true, 500), timer_access(TimerReg::Control, true, 1),
