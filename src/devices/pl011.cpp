@@ -208,6 +208,21 @@ void Pl011::flush() {
     if (m_line_len) emit_line();
 }
 
+void Pl011::reset() {
+    Waker waker;
+    {
+        SpinlockGuard guard(m_lock);
+        m_rx_head = m_rx_count = 0;
+        m_oe_pending = m_rx_overdue = false;
+        m_rsr = m_ris = m_ilpr = m_ibrd = m_fbrd = m_lcr_h = m_imsc = m_dmacr = 0;
+        m_cr = CrReset;
+        m_ifls = IflsReset;
+        update_irq();
+        waker = take_waker();
+    }
+    if (waker) waker();
+}
+
 bool Pl011::irq_pending() {
     SpinlockGuard guard(m_lock);
     return (m_ris & m_imsc) != 0;

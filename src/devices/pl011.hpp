@@ -90,6 +90,12 @@ public:
     // Emits a partial line (with a '\n' added). Called when the VM stops, from any CPU.
     void flush();
 
+    // Back to the reset state of DDI0183 3.2 (registers, empty FIFO, no interrupt), as when the
+    // VM restarts; the line stays connected (and is driven low if it was high), and a refused
+    // character is woken for, since the FIFO now has room. A partial output line is kept (flush
+    // first to print it). Any CPU, no lock held.
+    void reset();
+
     // Level of UARTINTR (UARTMIS != 0). Any CPU.
     bool irq_pending();
 
@@ -121,7 +127,9 @@ private:
     u32 m_rsr = 0;  // receive status: only OE is ever set
     u32 m_ris = 0;  // UARTRIS: each bit set and cleared by the events of DDI0183 3.4
     u32 m_ilpr = 0, m_ibrd = 0, m_fbrd = 0, m_lcr_h = 0;
-    u32 m_cr = 0x300;  // UARTCR reset: TXE | RXE
-    u32 m_ifls = 0x12; // UARTIFLS reset: both trigger levels at 1/2
+    static constexpr u32 CrReset = 0x300; // UARTCR: TXE | RXE
+    static constexpr u32 IflsReset = 0x12; // UARTIFLS: both trigger levels at 1/2
+    u32 m_cr = CrReset;
+    u32 m_ifls = IflsReset;
     u32 m_imsc = 0, m_dmacr = 0;
 };

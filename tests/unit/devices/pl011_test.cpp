@@ -366,3 +366,28 @@ TEST(Pl011Backpressure, EnablingTheFifosMakesRoom) {
     EXPECT_EQ(rd(u, 0x000), u64('a'));
     EXPECT_EQ(rd(u, 0x000), u64('b'));
 }
+
+TEST(Pl011Reset, BackToResetValuesLineLowAndRefusedInputWoken) {
+    RecordingSink sink;
+    Pl011 u("uart0", GuestPhysAddr(0x9000000), "vm1", Pl011Sink{[](void*, const char*, usize) {}, nullptr});
+    u.connect_irq(IrqLine{&sink, SPI});
+    g_wakes = 0;
+    wr(u, 0x02C, 0x70);
+    wr(u, 0x034, 0x3F);
+    wr(u, 0x024, 7);
+    wr(u, 0x030, 0x301);
+    wr(u, 0x038, RXIS | RTIS);
+    for (int i = 0; i < 32; ++i) ASSERT_TRUE(u.push_input('q'));
+    EXPECT_FALSE(u.push_input('r', count_wake));
+    EXPECT_EQ(sink.take(), std::vector<bool>{true});
+    u.reset();
+    EXPECT_EQ(sink.take(), std::vector<bool>{false});
+    EXPECT_EQ(g_wakes, 1);
+    EXPECT_EQ(rd(u, 0x018), TXFE | RXFE);
+    EXPECT_EQ(rd(u, 0x030), 0x300u);
+    EXPECT_EQ(rd(u, 0x034), 0x12u);
+    for (u64 off : {0x004, 0x020, 0x024, 0x028, 0x02C, 0x038, 0x03C, 0x040, 0x048}) EXPECT_EQ(rd(u, off), 0u);
+    wr(u, 0x038, RTIS); // still connected
+    ASSERT_TRUE(u.push_input('r'));
+    EXPECT_EQ(sink.take(), std::vector<bool>{true});
+}
