@@ -23,6 +23,8 @@ struct ConsoleUart {
 };
 
 void console_init(const ConsoleUart& uart);
+// The UART console_init was given; null before. Any CPU.
+const ConsoleUart* console_uart();
 
 // Returns true when `c` was taken; false to make the console hold it until `ready` is called
 // (that is console_input_ready, handed over so that consumers need not link the console).
