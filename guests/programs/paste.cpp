@@ -9,7 +9,7 @@
 
 namespace {
 constexpr unsigned PASTE_LEN = 300;
-constexpr uint64_t PASTE_HOLD_MS = 800;
+constexpr uint64_t PASTE_HOLD_MS = 500;
 constexpr char ALPHABET[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 constexpr unsigned ALPHABET_LEN = sizeof ALPHABET - 1;
 constexpr uint64_t UART_FR = rt::UART_BASE + 0x018, UART_RSR = rt::UART_BASE + 0x004;
