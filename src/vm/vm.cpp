@@ -253,6 +253,9 @@ Result<void> Vm::setup_devices(const HostOwnedRanges& host_owned) {
         }
         Pl011* uart = new (std::nothrow) Pl011(d.name, GuestPhysAddr(d.base_gpa), m_rec.name);
         if (!uart) return Error::NoMemory;
+        // Its UARTINTR drives the SPI the config gives it (package_check_vm checked it is one of
+        // the VM's SPIs); with no_irq or irq 0 the guest polls.
+        if (m_vgic && d.irq) uart->connect_irq(IrqLine{this, d.irq});
         if (auto r = m_bus.add(uart); r.is_error()) {
             kprint("cxvisor: vm %u (%s): device %.31s at %lx: %s\n", id(), name(), d.name, d.base_gpa, error_name(r.error()));
             delete uart; // not on the bus, not in m_uarts: ~Vm would not free it
@@ -327,6 +330,7 @@ Result<void> Vm::boot() {
         reset_emulated_timer(*m_vcpus[i]);
     }
     if (m_vgic) m_vgic->reset();
+    for (Pl011* u : m_uarts) u->reset(); // a restarted guest finds its UART as after power-on
     {
         SpinlockGuard guard(m_power_lock);
         m_stop = StopKind::None;
