@@ -3,6 +3,7 @@
 #include "base/format.hpp"
 #include "base/string.hpp"
 #include "devices/passthrough.hpp"
+#include "kernel/irq.hpp"
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
 #include <new>
@@ -242,6 +243,54 @@ bool Vm::drive_spi(u64 intid, bool pulse, bool level) {
     return true;
 }
 
+static IrqAction passthrough_irq(u32 intid, void* ctx) {
+    // Hardware-linked (set_hw): the physical SPI stays active until the guest deactivates the
+    // virtual one, so a level line cannot fire again meanwhile (IHI 0069H, "Interrupt lifecycle").
+    static_cast<Vm*>(ctx)->raise(intid);
+    return IrqAction::Forwarded;
+}
+
+Result<void> Vm::forward_irq(const PassthroughDevice& d, const HostOwnedRanges& host_owned) {
+    if (!m_vgic) {
+        kprint("cxvisor: vm %u (%s): passthrough device %.31s: interrupt %u is not forwarded: the VM has "
+               "interrupt_mode \"no_irq\"\n", id(), name(), d.name, d.irq);
+        return {};
+    }
+    // package_check_vm made it one of the VM's SPIs; the host may still keep it for itself, or
+    // another VM may have it already (the tool checks both; the image does not trust the package).
+    for (usize i = 0; i < host_owned.irq_count; ++i) {
+        const HostOwnedRanges::IrqOwner& o = host_owned.irqs[i];
+        if (o.intid != d.irq) continue;
+        if (o.vm)
+            kprint("cxvisor: vm %u (%s): passthrough device %.31s: interrupt %u is already forwarded to vm %.31s "
+                   "(%.31s); refused\n", id(), name(), d.name, d.irq, o.vm, o.owner);
+        else
+            kprint("cxvisor: vm %u (%s): passthrough device %.31s: interrupt %u is %s's, which cxvisor keeps; refused\n",
+                   id(), name(), d.name, d.irq, o.owner);
+        return Error::Denied;
+    }
+    for (u32 f : m_forwarded)
+        if (f == d.irq) return {}; // two windows of one device with one interrupt
+    if (auto r = m_vgic->set_hw(d.irq, d.irq); r.is_error()) return r;
+    TRY(m_forwarded.push_back(d.irq));
+    // Routed to the physical CPU of the VM's first vCPU when it is pinned, else to this (the boot)
+    // CPU; the handler only queues it in the model and kicks the vCPU it targets.
+    irq_register(d.irq, passthrough_irq, this);
+    const u32 first = m_rec.phys_cpu_ids[0];
+    const u64 target = first != ANY_CPU && first < g_cpu_count ? g_percpu[first].hw_id : this_cpu().hw_id;
+    arch::irq_enable_spi_on(d.irq, target);
+    return {};
+}
+
+void Vm::release_forwarded(bool disable) {
+    // The guest will never deactivate what it holds now: end it here so the line can fire again
+    // for the VM's next life (restart) or is off for good (stop, teardown).
+    for (u32 intid : m_forwarded) {
+        if (disable) arch::irq_enable(intid, false);
+        arch::irq_deactivate(intid);
+    }
+}
+
 Result<void> Vm::setup_devices(const HostOwnedRanges& host_owned) {
     if (InterruptMode(m_rec.interrupt_mode) == InterruptMode::Emulated) TRY(setup_vgic());
     auto* emu = reinterpret_cast<const EmuDevice*>(m_package + m_rec.emu_devices);
@@ -281,9 +330,7 @@ Result<void> Vm::setup_devices(const HostOwnedRanges& host_owned) {
                    d.base_gpa, error_name(r.error()));
             return r;
         }
-        if (d.irq)
-            kprint("cxvisor: vm %u (%s): passthrough device %.31s: interrupt %u is not forwarded (interrupt "
-                   "forwarding needs the vGIC, not implemented yet)\n", id(), name(), d.name, d.irq);
+        if (d.irq) TRY(forward_irq(d, host_owned));
     }
     return {};
 }
@@ -330,6 +377,7 @@ Result<void> Vm::boot() {
         reset_emulated_timer(*m_vcpus[i]);
     }
     if (m_vgic) m_vgic->reset();
+    release_forwarded(false);
     for (Pl011* u : m_uarts) u->reset(); // a restarted guest finds its UART as after power-on
     {
         SpinlockGuard guard(m_power_lock);
@@ -409,6 +457,7 @@ void Vm::finish_stop() {
         SpinlockGuard guard(m_as_lock);
         (void)m_as.reset(); // a stopped VM gives its RAM back (NoMemory here only means tables stay empty)
     }
+    release_forwarded(true);
     m_stopped.store(true);
     kprint("cxvisor: vm %u (%s): %s (%s)\n", id(), name(), kind == StopKind::Crash ? "stopped" : "powered off", why);
 }
@@ -569,6 +618,8 @@ Vm::~Vm() {
         v = nullptr;
     }
     for (Pl011* u : m_uarts) delete u;
+    release_forwarded(true);
+    for (u32 intid : m_forwarded) irq_register(intid, nullptr, nullptr);
     delete m_gicd;
     delete m_gicr;
     delete m_vgic;

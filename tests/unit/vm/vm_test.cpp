@@ -585,3 +585,52 @@ TEST_F(VmTest, EmulatedTimerOfAPoweredOnVcpuStartsDisabled) {
     EXPECT_EQ(vm->vcpu(1)->emulated_timer().ctl, 0u);
     EXPECT_EQ(vm->vcpu(1)->emulated_timer().event.queue, nullptr) << "the old deadline is still armed";
 }
+
+// Passthrough interrupts: a device's SPI is hardware-linked to the same virtual INTID, routed to
+// the VM's CPU, forwarded into the model by its host handler, and ended (deactivated, disabled)
+// when the VM stops; the host's own interrupts and another VM's are refused.
+TEST_F(VmTest, PassthroughSpiIsLinkedForwardedAndReleasedWithTheVm) {
+    cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
+    cfg.spi_count = 32;
+    cfg.pt_devices = {{"rtc", 0x9010000, 0x9010000, 0x1000, 34, {}}};
+    boot();
+    ASSERT_EQ(fake::irq_calls.size(), 1u);
+    EXPECT_EQ(fake::irq_calls[0], (fake::IrqCall{34, true, g_percpu[0].hw_id}));
+    auto st = vm->vintc()->irq_state(34).value();
+    EXPECT_TRUE(st.hw);
+    EXPECT_EQ(st.pintid, 34u);
+    EXPECT_EQ(irq_dispatch(34), IrqAction::Forwarded); // left active for the guest to deactivate
+    EXPECT_TRUE(vm->vintc()->irq_state(34).value().pending());
+    run(0, {exit_of(ExitKind::SystemDown)});
+    EXPECT_EQ(fake::irq_calls.back(), (fake::IrqCall{34, false}));
+    EXPECT_EQ(fake::deactivated, std::vector<u32>{34});
+}
+
+TEST_F(VmTest, PassthroughSpiTheHostKeepsOrAnotherVmHasIsRefused) {
+    cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
+    cfg.spi_count = 32;
+    cfg.pt_devices = {{"rtc", 0x9010000, 0x9010000, 0x1000, 33, {}}};
+    owned.irqs[owned.irq_count++] = {33, "the host console UART", nullptr};
+    auto r = create();
+    ASSERT_TRUE(r.is_error());
+    EXPECT_EQ(r.error(), Error::Denied);
+    EXPECT_EQ(captured_console(), "cxvisor: vm 1 (vm1): passthrough device rtc: interrupt 33 is the host console UART's, "
+                                  "which cxvisor keeps; refused\n");
+    clear_captured_console();
+    owned.irqs[0] = {33, "gpio", "other"};
+    r = create();
+    ASSERT_TRUE(r.is_error());
+    EXPECT_EQ(captured_console(), "cxvisor: vm 1 (vm1): passthrough device rtc: interrupt 33 is already forwarded to "
+                                  "vm other (gpio); refused\n");
+    EXPECT_TRUE(fake::irq_calls.empty());
+}
+
+TEST_F(VmTest, PassthroughSpiOfANoIrqVmIsNotForwardedAndSaysSo) {
+    cfg.pt_devices = {{"rtc", 0x9010000, 0x9010000, 0x1000, 34, {}}};
+    auto r = create();
+    ASSERT_TRUE(r.is_ok()) << captured_console();
+    vm = r.value();
+    EXPECT_EQ(captured_console(), "cxvisor: vm 1 (vm1): passthrough device rtc: interrupt 34 is not forwarded: the VM "
+                                  "has interrupt_mode \"no_irq\"\n");
+    EXPECT_TRUE(fake::irq_calls.empty());
+}
