@@ -76,7 +76,9 @@ mount -t proc proc /proc
 /bin/busybox --install -s # every other applet, for the interactive shell
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root PS1='cxv-linux:\w# '
+# The prompt ends its line: cxvisor's console shows a VM's output a whole line at a time, so a
+# prompt without a newline would only appear once Enter is pressed.
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root PS1='cxv-linux:\w#\n'
 cd /root
 echo "cxv-linux: init on $(nproc) CPU(s), kernel $(uname -r)"
 # busybox's poweroff, reboot and halt (without -f) signal PID 1 - USR2, TERM, USR1 - as they would

@@ -18,7 +18,7 @@ import time
 from procs import processes
 from run_qemu import kill_group
 
-PROMPT = re.compile(rb"\[linux\] cxv-linux:/root# ")
+PROMPT = re.compile(rb"\[linux\] cxv-linux:/root#\r?\n")
 BAD = re.compile(rb"PANIC|Kernel panic|Unable to handle kernel|unexpected EL2 exception")
 
 
