@@ -15,8 +15,9 @@ import subprocess
 import sys
 import time
 
-from procs import processes
-from run_qemu import kill_group
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "system"))
+from procs import processes  # noqa: E402
+from run_qemu import kill_group  # noqa: E402
 
 PROMPT = re.compile(rb"\[linux\] cxv-linux:/root#\r?\n")
 BAD = re.compile(rb"PANIC|Kernel panic|Unable to handle kernel|unexpected EL2 exception")
