@@ -58,8 +58,11 @@ def main():
                     f"{b}/aarch64/src/cxvisor.bin", "-o", boot, args.config], check=True)
     cxv = ["qemu-system-aarch64", "-M", "virt,virtualization=on,gic-version=3", "-cpu", "cortex-a72",
            "-smp", str(args.smp), "-m", "1G", "-nographic", "-nic", "none", "-kernel", boot]
-    native = [sys.executable, os.path.join(os.path.dirname(__file__), "native.py"), "--vmconfig", vmconfig,
-              "--search-path", f"{b}/linux", args.config]
+    # Native: native.py writes the kernel, initramfs and tree once; each round runs QEMU alone.
+    native = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "native.py"), "--vmconfig",
+                             vmconfig, "--search-path", f"{b}/linux", "--workdir", f"{b}/run/boottime-native",
+                             "--dry-run", args.config], check=True, capture_output=True, text=True).stdout.split("\n")
+    native = [a for a in native if a]
     got = {"cxvisor": [], "native": []}
     for r in range(args.rounds):
         for name, cmd in (("native", native), ("cxvisor", cxv)):

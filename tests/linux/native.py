@@ -58,6 +58,8 @@ def main():
     ap.add_argument("--smp", type=int, help="QEMU CPUs (default: the VM's vCPUs)")
     ap.add_argument("--workdir", help="keep the package, kernel, initramfs and tree here (default: a "
                     "temporary directory); the system tests give theirs, where leftovers.py looks")
+    ap.add_argument("--dry-run", action="store_true",
+                    help="only write the files (give --workdir) and print the QEMU command, one argument a line")
     ap.add_argument("config")
     args = ap.parse_args()
 
@@ -93,6 +95,9 @@ def main():
                 "-nic", "none", "-no-reboot", "-kernel", files["kernel"], "-dtb", files["dtb"]]
         if vm["ramdisk"]:
             qemu += ["-initrd", files["ramdisk"]]
+        if args.dry_run:
+            print("\n".join(qemu))
+            return 0
         print("native.py: " + " ".join(qemu), file=sys.stderr, flush=True)
         # QEMU stays in this process group: a harness that kills the group kills QEMU too.
         p = subprocess.Popen(qemu)
