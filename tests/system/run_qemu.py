@@ -70,6 +70,10 @@ def parse_args():
                     help="FIRST=>LATER: FIRST must appear, and before any line matching LATER")
     ap.add_argument("--send", action="append", default=[],
                     help="REGEX=>TEXT: once REGEX has appeared, type TEXT (\\r, \\x1c escapes allowed)")
+    ap.add_argument("--send-in-order", action="store_true",
+                    help="arm each --send only after the one before it has fired (on a later line): "
+                         "a pattern that appears more than once, e.g. a shell prompt after a reboot, "
+                         "can then answer its second appearance")
     ap.add_argument("--timeout", type=float, default=60, help="hard limit for the whole run (s)")
     ap.add_argument("--settle", type=float, default=1.5,
                     help="after the expected lines: stop once the console has been quiet this long (s)")
@@ -222,7 +226,10 @@ def run(args, judge, qemu, log_path):
                     line = raw.decode("utf-8", "replace").rstrip("\r")
                     lines.append(line)
                     judge.line(line)
-                    for s in sends:
+                    # In order: only the first send not yet fired is armed, and the next one
+                    # only from the following line on.
+                    armed = [s for s in sends if not s[2]][:1] if args.send_in_order else sends
+                    for s in armed:
                         if not s[2] and s[0].search(line):
                             s[2] = True
                             time.sleep(0.05)
