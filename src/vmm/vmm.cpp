@@ -87,9 +87,7 @@ Next vmm_handle_exit(Vcpu& vcpu, ExitReason& e) {
         if (target >= vm.vcpu_count()) a.set_power_result(PowerResult::InvalidParameters);
         else if (!vm.addr_space().find_region(GuestPhysAddr(e.args[1])))
             a.set_power_result(PowerResult::InvalidAddress); // the entry point is not in the VM's memory
-        else if (vm.start_vcpu(target, e.args[1], e.args[2])) a.set_power_result(PowerResult::Success);
-        else if (sched_state(&vm.vcpu(target)->sched()) != SchedState::Off) a.set_power_result(PowerResult::AlreadyOn);
-        else a.set_power_result(PowerResult::Denied); // the VM is stopping
+        else a.set_power_result(vm.start_vcpu(target, e.args[1], e.args[2])); // DEN0022D 5.6 CPU_ON
         return Next::Continue;
     }
     case ExitKind::CpuDown: return Next::Off;

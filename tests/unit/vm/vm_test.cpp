@@ -252,6 +252,57 @@ TEST_F(VmTest, CpuUpAndCpuQuery) {
     EXPECT_FALSE(vm->stopped());
 }
 
+// An adversarial scheduler for the CPU_ON race below. vm_test is linked with
+// --wrap=<sched_state> (tests/unit/vm/CMakeLists.txt), so every look cxvisor's generic code takes
+// at a vCPU's scheduler state comes here first. While g_racer names an entity, the second and
+// every later look at it first lets that entity leave its CPU as Off, as its own physical CPU
+// does when the vCPU executes PSCI CPU_OFF at that moment (vmm_run_vcpu: sched_leave, then
+// Vm::vcpu_went_off, which the test performs afterwards).
+namespace {
+const SchedEntity* g_racer = nullptr;
+unsigned g_racer_looks = 0;
+bool g_racer_left = false;
+} // namespace
+extern "C" SchedState __real__Z11sched_statePK11SchedEntity(const SchedEntity* e);
+extern "C" SchedState __wrap__Z11sched_statePK11SchedEntity(const SchedEntity* e) {
+    if (e == g_racer && ++g_racer_looks >= 2 && !g_racer_left &&
+        __real__Z11sched_statePK11SchedEntity(e) == SchedState::Running) {
+        sched_leave(const_cast<SchedEntity*>(e), Leave::Off);
+        g_racer_left = true;
+    }
+    return __real__Z11sched_statePK11SchedEntity(e);
+}
+
+// PSCI CPU_ON of a vCPU that is on, but executing CPU_OFF on another physical CPU right then. It
+// was on when cxvisor looked, so the answer is ALREADY_ON (DEN0022D 5.6 CPU_ON: SUCCESS is for an
+// off target; DENIED, which issue F adds, is for a firmware policy that forbids the core, not for
+// this). cxvisor looked twice, under the VM's power lock and again after it, and answered DENIED
+// ("the VM is stopping") when the target went Off in between: system.chaos-seeds-2 under load,
+// "UNEXPECTED vcpu 0 op 5130: CPU_ON vcpu 1 (worker): -3". A retry then starts the vCPU.
+TEST_F(VmTest, CpuUpOfAVcpuGoingOffOnAnotherCpuIsAlreadyOn) {
+    boot();
+    run(0, {power(ExitKind::CpuUp, 1, 0x4010'0000)});
+    ASSERT_EQ(fake_vcpu(0).power_results.back(), PowerResult::Success);
+    fake::use_cpu(1); // vCPU 1 runs on CPU 1 ...
+    ASSERT_EQ(sched_pick(), &vm->vcpu(1)->sched());
+    fake::use_cpu(0);
+    const usize resets = fake_vcpu(1).resets.size();
+    g_racer = &vm->vcpu(1)->sched(), g_racer_looks = 0, g_racer_left = false;
+    run(0, {power(ExitKind::CpuUp, 1, 0x4020'0000, 9)}); // ... and goes Off while CPU 0 answers CPU_ON
+    const bool left = g_racer_left;
+    g_racer = nullptr;
+    if (!left) ASSERT_EQ(sched_leave(&vm->vcpu(1)->sched(), Leave::Off), SchedState::Off); // after the answer
+    vm->vcpu_went_off(); // CPU 1's accounting, after it left
+    EXPECT_EQ(fake_vcpu(0).power_results.back(), PowerResult::AlreadyOn) << "(3 = AlreadyOn, 4 = Denied)";
+    EXPECT_EQ(fake_vcpu(1).resets.size(), resets); // not restarted
+    EXPECT_EQ(state(1), SchedState::Off);
+    EXPECT_FALSE(vm->stopped());
+    run(0, {power(ExitKind::CpuUp, 1, 0x4020'0000, 9)}); // the retry
+    EXPECT_EQ(fake_vcpu(0).power_results.back(), PowerResult::Success);
+    EXPECT_EQ(fake_vcpu(1).resets.back(), std::make_pair(u64(0x4020'0000), u64(9)));
+    EXPECT_EQ(state(1), SchedState::Runnable);
+}
+
 TEST_F(VmTest, HaltWithWakeDeadlineArmsATimerThatWakesTheVcpu) {
     boot();
     fake_vcpu(0).deadline = 1000;
