@@ -145,7 +145,11 @@ void vmm_run_vcpu(Vcpu& vcpu) {
     }
     SchedState s = sched_leave(&vcpu.sched(), how);
     if (s == SchedState::Off) {
-        timer_cancel(vcpu.wake_timer());
+        // Only a stop turns a Block with its wake-up timer armed into Off, and a stopping VM starts
+        // no vCPU before this one is accounted. After the guest's own CPU_OFF the timer is not
+        // armed, and the vCPU may already run again on another CPU (CPU_ON from a sibling): its
+        // timer is that run's now.
+        if (how == Leave::Block) timer_cancel(vcpu.wake_timer());
         vcpu.vm().vcpu_went_off();
     }
 }

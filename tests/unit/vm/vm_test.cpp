@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <utility>
 
 namespace {
 
@@ -301,6 +303,49 @@ TEST_F(VmTest, CpuUpOfAVcpuGoingOffOnAnotherCpuIsAlreadyOn) {
     EXPECT_EQ(fake_vcpu(0).power_results.back(), PowerResult::Success);
     EXPECT_EQ(fake_vcpu(1).resets.back(), std::make_pair(u64(0x4020'0000), u64(9)));
     EXPECT_EQ(state(1), SchedState::Runnable);
+}
+
+// A second interposition (--wrap=<sched_leave>): g_after_leave runs once, right after an entity
+// left its CPU, before vmm_run_vcpu on that CPU does its bookkeeping: what other CPUs do while this
+// one is held up there (a QEMU vCPU thread preempted by the host, say).
+namespace {
+std::function<void()> g_after_leave;
+} // namespace
+extern "C" SchedState __real__Z11sched_leaveP11SchedEntity5Leave(SchedEntity* e, Leave how);
+extern "C" SchedState __wrap__Z11sched_leaveP11SchedEntity5Leave(SchedEntity* e, Leave how) {
+    SchedState s = __real__Z11sched_leaveP11SchedEntity5Leave(e, how);
+    if (std::function<void()> f = std::exchange(g_after_leave, nullptr)) f();
+    return s;
+}
+
+// vCPU 1 executes PSCI CPU_OFF on CPU 1. Before CPU 1 has finished leaving, vCPU 0 turns it on
+// again on CPU 0 and it runs there until it waits in WFI with its timer armed. CPU 1 then cancelled
+// "its" wake-up timer, which by then was the new run's: vCPU 1 slept through its deadline for good.
+TEST_F(VmTest, VcpuRestartedWhileItsOldCpuIsLeavingKeepsItsWakeUpTimer) {
+    boot();
+    run(0, {power(ExitKind::CpuUp, 1, 0x4010'0000)});
+    Vcpu* v1 = vm->vcpu(1);
+    fake::use_cpu(1);
+    ASSERT_EQ(sched_pick(), &v1->sched());
+    v1->arch().exits.push_back(exit_of(ExitKind::CpuDown));
+    bool restarted = false;
+    g_after_leave = [&] { // on CPU 0, while CPU 1 is between sched_leave and its bookkeeping
+        fake::use_cpu(0);
+        run(0, {power(ExitKind::CpuUp, 1, 0x4020'0000)});
+        restarted = fake_vcpu(0).power_results.back() == PowerResult::Success;
+        fake_vcpu(1).deadline = 5000;
+        run(1, {}); // WFI with the timer due at 5000
+        fake::use_cpu(1);
+    };
+    vmm_run_vcpu(*v1);
+    fake::use_cpu(0);
+    ASSERT_TRUE(restarted);
+    ASSERT_EQ(state(1), SchedState::Blocked);
+    EXPECT_NE(v1->wake_timer().queue, nullptr) << "vCPU 1's wake-up timer was cancelled";
+    fake::counter_value = 5000;
+    timer_handle_irq();
+    EXPECT_EQ(state(1), SchedState::Runnable);
+    EXPECT_FALSE(vm->stopped());
 }
 
 TEST_F(VmTest, HaltWithWakeDeadlineArmsATimerThatWakesTheVcpu) {
