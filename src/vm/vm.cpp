@@ -385,20 +385,24 @@ Result<void> Vm::boot() {
         m_active = 0;
     }
     m_stopped.store(false);
-    if (!start_vcpu(0, m_rec.entry_point, m_rec.dtb.size ? m_rec.dtb_load_addr : 0)) return Error::Busy;
+    if (start_vcpu(0, m_rec.entry_point, m_rec.dtb.size ? m_rec.dtb_load_addr : 0) != PowerResult::Success)
+        return Error::Busy;
     return {};
 }
 
-bool Vm::start_vcpu(u64 index, u64 entry, u64 arg) {
+PowerResult Vm::start_vcpu(u64 index, u64 entry, u64 arg) {
     Vcpu* v = vcpu(index);
-    if (!v) return false;
+    if (!v) return PowerResult::InvalidParameters;
     SpinlockGuard guard(m_power_lock);
-    if (m_stop != StopKind::None || sched_state(&v->sched()) != SchedState::Off) return false;
+    // One look decides: the target may leave its CPU (Off) on another CPU at any moment, so a
+    // second look after this one could contradict it (CPU_ON then answered DENIED).
+    if (sched_state(&v->sched()) != SchedState::Off) return PowerResult::AlreadyOn;
+    if (m_stop != StopKind::None) return PowerResult::Denied;
     v->arch().reset(entry, arg);
     reset_emulated_timer(*v); // a powered-on CPU's timer starts disabled, whatever it did before
     ++m_active;
     sched_wake(&v->sched(), true);
-    return true;
+    return PowerResult::Success;
 }
 
 void Vm::vcpu_went_off() {

@@ -87,7 +87,10 @@ public:
     // any CPU; the last vCPU to leave its CPU completes it (finish_stop).
     void request_stop(StopKind kind, const char* why);
     // Power accounting: a vCPU turned on / went Off. The last one off completes a pending stop.
-    bool start_vcpu(u64 index, u64 entry, u64 arg); // false if the vCPU is not Off
+    // start_vcpu answers PSCI CPU_ON from one look at the target, taken under m_power_lock:
+    // Success (it was Off; now runnable at `entry`), AlreadyOn (not Off, if only on its way there
+    // on another CPU), Denied (the VM is stopping), InvalidParameters (no such vCPU).
+    PowerResult start_vcpu(u64 index, u64 entry, u64 arg);
     void vcpu_went_off();
     bool stopped() const { return m_stopped.load(); }
 

@@ -102,9 +102,7 @@ Next vmm_handle_exit(Vcpu& vcpu, ExitReason& e) {
         if (target >= vm.vcpu_count()) a.set_power_result(PowerResult::InvalidParameters);
         else if (!vm.addr_space().find_region(GuestPhysAddr(e.args[1])))
             a.set_power_result(PowerResult::InvalidAddress); // the entry point is not in the VM's memory
-        else if (vm.start_vcpu(target, e.args[1], e.args[2])) a.set_power_result(PowerResult::Success);
-        else if (sched_state(&vm.vcpu(target)->sched()) != SchedState::Off) a.set_power_result(PowerResult::AlreadyOn);
-        else a.set_power_result(PowerResult::Denied); // the VM is stopping
+        else a.set_power_result(vm.start_vcpu(target, e.args[1], e.args[2])); // DEN0022D 5.6 CPU_ON
         return Next::Continue;
     }
     case ExitKind::CpuDown: return Next::Off;
@@ -174,7 +172,11 @@ void vmm_run_vcpu(Vcpu& vcpu) {
     }
     SchedState s = sched_leave(&vcpu.sched(), how);
     if (s == SchedState::Off) {
-        timer_cancel(vcpu.wake_timer());
+        // Only a stop turns a Block with its wake-up timer armed into Off, and a stopping VM starts
+        // no vCPU before this one is accounted. After the guest's own CPU_OFF the timer is not
+        // armed, and the vCPU may already run again on another CPU (CPU_ON from a sibling): its
+        // timer is that run's now.
+        if (how == Leave::Block) timer_cancel(vcpu.wake_timer());
         vcpu.vm().vcpu_went_off();
     }
 }

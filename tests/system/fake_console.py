@@ -16,6 +16,8 @@ Scenarios (the self-tests expect the hello lines and judge what comes after them
   chatter      every line expected, but spin prints forever (the console never goes quiet)
   prompt-twice hello prints "ready" and reads a line, twice; like a UART driver starting up, it
                drops input that arrived before each "ready" (the harness's --send-in-order)
+  detail-early spin reports an UNEXPECTED outcome, then 80 more lines, then TEST spin FAIL: the
+               detail line lies before the last lines the harness shows
 """
 import argparse
 import os
@@ -67,7 +69,7 @@ def prompt_twice():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("scenario", choices=["clean", "panic-late", "panic-tail", "fail-late", "exit-early", "poweroff",
-                                         "chatter", "prompt-twice"])
+                                         "chatter", "prompt-twice", "detail-early"])
     ap.add_argument("--child", action="store_true", help="leave a sleeping child in the process group")
     ap.add_argument("--kernel", default="", help="ignored, like QEMU's: names the test's work directory in "
                     "the command line, where tests/system/leftovers.py looks for processes left behind")
@@ -97,6 +99,11 @@ def main():
         out("cxvisor: PANIC on CPU 1: fake invariant broken")
     elif s == "panic-tail":
         out("cxvisor: PANIC on CPU 1: fake invariant broken, no newline", newline=False)
+    elif s == "detail-early":
+        out("[spin] UNEXPECTED vcpu 0 op 7: fake detail")
+        for n in range(80):
+            out(f"[spin] progress {n}")
+        out("[spin] TEST spin FAIL: fake (1 checks failed)")
     elif s == "fail-late":
         out("[spin] TEST spin FAIL: fake (1 checks failed)", newline=False)
     else:

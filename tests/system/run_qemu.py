@@ -40,6 +40,12 @@ VM_ANNOUNCED = re.compile(r"cxvisor: vm (\d+) \(.*?\): \d+ vCPU\(s\) \[")
 VM_ENDED = re.compile(r"cxvisor: vm (\d+) \(.*?\)(?:: powered off \(|: stopped \(|: restart failed: "
                       r"| not started: | failed to boot: )")
 
+# Lines that report a failure on their own (a guest's check or model, cxvisor): on a failure they
+# are printed even when they lie before the last lines of the console that the report shows.
+FAILURE_DETAIL = re.compile(r"UNEXPECTED|FAILED|\bFAIL\b|PANIC|unexpected EL2 exception|unexpected interrupt")
+SHOWN_LINES = 60
+DETAIL_LINES = 20
+
 # Once every announced VM has ended, a little more quiet time catches a panic in cxvisor's own
 # idle path; a second-long settle would cost every test that much for nothing.
 ENDED_GRACE = 0.3
@@ -292,8 +298,12 @@ def main():
     missing = judge.missing()
     if missing:
         print("never seen: " + ", ".join(repr(m) for m in missing))
-    print("---- console (last 60 lines) ----")
-    print("\n".join(lines[-60:] + ([tail + "  <no newline>"] if tail else [])))
+    earlier = [ln for ln in lines[:-SHOWN_LINES] if FAILURE_DETAIL.search(ln) or any(p.search(ln) for p in judge.reject)]
+    if earlier:
+        print(f"---- earlier lines that report a failure ({min(len(earlier), DETAIL_LINES)} of {len(earlier)}) ----")
+        print("\n".join(earlier[:DETAIL_LINES]))
+    print(f"---- console (last {SHOWN_LINES} lines) ----")
+    print("\n".join(lines[-SHOWN_LINES:] + ([tail + "  <no newline>"] if tail else [])))
     print(f"---- full log: {log_path}")
     return 1
 

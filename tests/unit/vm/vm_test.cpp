@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <utility>
 
 namespace {
 
@@ -260,6 +262,100 @@ TEST_F(VmTest, CpuUpAndCpuQuery) {
     // vCPU 1 powers itself off; the VM goes on with vCPU 0.
     run(1, {exit_of(ExitKind::CpuDown)});
     EXPECT_EQ(state(1), SchedState::Off);
+    EXPECT_FALSE(vm->stopped());
+}
+
+// An adversarial scheduler for the CPU_ON race below. vm_test is linked with
+// --wrap=<sched_state> (tests/unit/vm/CMakeLists.txt), so every look cxvisor's generic code takes
+// at a vCPU's scheduler state comes here first. While g_racer names an entity, the second and
+// every later look at it first lets that entity leave its CPU as Off, as its own physical CPU
+// does when the vCPU executes PSCI CPU_OFF at that moment (vmm_run_vcpu: sched_leave, then
+// Vm::vcpu_went_off, which the test performs afterwards).
+namespace {
+const SchedEntity* g_racer = nullptr;
+unsigned g_racer_looks = 0;
+bool g_racer_left = false;
+} // namespace
+extern "C" SchedState __real__Z11sched_statePK11SchedEntity(const SchedEntity* e);
+extern "C" SchedState __wrap__Z11sched_statePK11SchedEntity(const SchedEntity* e) {
+    if (e == g_racer && ++g_racer_looks >= 2 && !g_racer_left &&
+        __real__Z11sched_statePK11SchedEntity(e) == SchedState::Running) {
+        sched_leave(const_cast<SchedEntity*>(e), Leave::Off);
+        g_racer_left = true;
+    }
+    return __real__Z11sched_statePK11SchedEntity(e);
+}
+
+// PSCI CPU_ON of a vCPU that is on, but executing CPU_OFF on another physical CPU right then. It
+// was on when cxvisor looked, so the answer is ALREADY_ON (DEN0022D 5.6 CPU_ON: SUCCESS is for an
+// off target; DENIED, which issue F adds, is for a firmware policy that forbids the core, not for
+// this). cxvisor looked twice, under the VM's power lock and again after it, and answered DENIED
+// ("the VM is stopping") when the target went Off in between: system.chaos-seeds-2 under load,
+// "UNEXPECTED vcpu 0 op 5130: CPU_ON vcpu 1 (worker): -3". A retry then starts the vCPU.
+TEST_F(VmTest, CpuUpOfAVcpuGoingOffOnAnotherCpuIsAlreadyOn) {
+    boot();
+    run(0, {power(ExitKind::CpuUp, 1, 0x4010'0000)});
+    ASSERT_EQ(fake_vcpu(0).power_results.back(), PowerResult::Success);
+    fake::use_cpu(1); // vCPU 1 runs on CPU 1 ...
+    ASSERT_EQ(sched_pick(), &vm->vcpu(1)->sched());
+    fake::use_cpu(0);
+    const usize resets = fake_vcpu(1).resets.size();
+    g_racer = &vm->vcpu(1)->sched(), g_racer_looks = 0, g_racer_left = false;
+    run(0, {power(ExitKind::CpuUp, 1, 0x4020'0000, 9)}); // ... and goes Off while CPU 0 answers CPU_ON
+    const bool left = g_racer_left;
+    g_racer = nullptr;
+    if (!left) ASSERT_EQ(sched_leave(&vm->vcpu(1)->sched(), Leave::Off), SchedState::Off); // after the answer
+    vm->vcpu_went_off(); // CPU 1's accounting, after it left
+    EXPECT_EQ(fake_vcpu(0).power_results.back(), PowerResult::AlreadyOn) << "(3 = AlreadyOn, 4 = Denied)";
+    EXPECT_EQ(fake_vcpu(1).resets.size(), resets); // not restarted
+    EXPECT_EQ(state(1), SchedState::Off);
+    EXPECT_FALSE(vm->stopped());
+    run(0, {power(ExitKind::CpuUp, 1, 0x4020'0000, 9)}); // the retry
+    EXPECT_EQ(fake_vcpu(0).power_results.back(), PowerResult::Success);
+    EXPECT_EQ(fake_vcpu(1).resets.back(), std::make_pair(u64(0x4020'0000), u64(9)));
+    EXPECT_EQ(state(1), SchedState::Runnable);
+}
+
+// A second interposition (--wrap=<sched_leave>): g_after_leave runs once, right after an entity
+// left its CPU, before vmm_run_vcpu on that CPU does its bookkeeping: what other CPUs do while this
+// one is held up there (a QEMU vCPU thread preempted by the host, say).
+namespace {
+std::function<void()> g_after_leave;
+} // namespace
+extern "C" SchedState __real__Z11sched_leaveP11SchedEntity5Leave(SchedEntity* e, Leave how);
+extern "C" SchedState __wrap__Z11sched_leaveP11SchedEntity5Leave(SchedEntity* e, Leave how) {
+    SchedState s = __real__Z11sched_leaveP11SchedEntity5Leave(e, how);
+    if (std::function<void()> f = std::exchange(g_after_leave, nullptr)) f();
+    return s;
+}
+
+// vCPU 1 executes PSCI CPU_OFF on CPU 1. Before CPU 1 has finished leaving, vCPU 0 turns it on
+// again on CPU 0 and it runs there until it waits in WFI with its timer armed. CPU 1 then cancelled
+// "its" wake-up timer, which by then was the new run's: vCPU 1 slept through its deadline for good.
+TEST_F(VmTest, VcpuRestartedWhileItsOldCpuIsLeavingKeepsItsWakeUpTimer) {
+    boot();
+    run(0, {power(ExitKind::CpuUp, 1, 0x4010'0000)});
+    Vcpu* v1 = vm->vcpu(1);
+    fake::use_cpu(1);
+    ASSERT_EQ(sched_pick(), &v1->sched());
+    v1->arch().exits.push_back(exit_of(ExitKind::CpuDown));
+    bool restarted = false;
+    g_after_leave = [&] { // on CPU 0, while CPU 1 is between sched_leave and its bookkeeping
+        fake::use_cpu(0);
+        run(0, {power(ExitKind::CpuUp, 1, 0x4020'0000)});
+        restarted = fake_vcpu(0).power_results.back() == PowerResult::Success;
+        fake_vcpu(1).deadline = 5000;
+        run(1, {}); // WFI with the timer due at 5000
+        fake::use_cpu(1);
+    };
+    vmm_run_vcpu(*v1);
+    fake::use_cpu(0);
+    ASSERT_TRUE(restarted);
+    ASSERT_EQ(state(1), SchedState::Blocked);
+    EXPECT_NE(v1->wake_timer().queue, nullptr) << "vCPU 1's wake-up timer was cancelled";
+    fake::counter_value = 5000;
+    timer_handle_irq();
+    EXPECT_EQ(state(1), SchedState::Runnable);
     EXPECT_FALSE(vm->stopped());
 }
 
