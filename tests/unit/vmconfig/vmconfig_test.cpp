@@ -1005,6 +1005,15 @@ TEST_F(PtDtTest, CopyingNeedsTheHostDtbAndAGeneratedTree) {
     EXPECT_EQ(r.status, 1);
     EXPECT_HAS(r.err, dev(0) + "dt_node: the guest gets no device tree (no dtb_load_addr): host nodes are copied "
                                "only into a generated one (dtb_load_addr without dtb_path)");
+    Bytes tree(256); // a DTB of the guest's own: nothing is copied into it
+    ASSERT_EQ(fdt_create_empty_tree(tree.data(), int(tree.size())), 0);
+    dir.write("guest.dtb", std::string(tree.begin(), tree.begin() + fdt_totalsize(tree.data())));
+    r = with_host(with(pt(PL061), "dtb_load_addr = 0x4000_0000", "dtb_load_addr = 0x4000_0000\ndtb_path = \"guest.dtb\""),
+                  dtb);
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, where(25, "devices.passthrough_devices[0]") +
+                          "dt_node: the guest's device tree is the file dtb_path names, not a generated one: host "
+                          "nodes are copied only into a generated tree (dtb_load_addr without dtb_path)");
     std::pair<std::string, std::string> bad[] = {
         {"42", "dt_node: expected a host DT path (e.g. \"/pl061@9030000\") or true (the host node whose reg starts "
                "at base_hpa), got an integer"},
