@@ -20,6 +20,7 @@ constexpr uint32_t FIRST_SPI = 32;
 // gic-v3 interrupt specifier <type number flags>: type 0 = SPI (INTID 32 + number), 1 = PPI
 // (INTID 16 + number); flags bits 3:0 = trigger type, kept as the host gives them.
 constexpr uint32_t GIC_SPI = 0, GIC_PPI = 1, GIC_CELLS = 3;
+constexpr int MAX_DEPTH = 16; // subnode levels a copy follows (read_platform's walk stops there too)
 
 std::string num(uint64_t v) { return std::to_string(v); }
 std::string quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
@@ -215,7 +216,7 @@ public:
         auto gpa = top_props(node, out);
         std::string name = fdt.name(node);
         out.name = name.substr(0, name.find('@')) + (gpa ? "@" + hex(*gpa).substr(2) : "");
-        for (FdtNode c : fdt.children(node)) out.children.push_back(sub_node(c));
+        for (FdtNode c : fdt.children(node)) out.children.push_back(sub_node(c, 1));
         if (m_ok) m_vm.dt_copies.push_back(std::move(out));
     }
 
@@ -309,8 +310,12 @@ private:
 
     // Subnodes (e.g. a controller's ports) are copied as they are: their reg is in the device's
     // own address space. They may not have interrupts of their own: one per device is forwarded.
-    DtNode sub_node(FdtNode node) {
+    DtNode sub_node(FdtNode node, int depth) {
         DtNode out{m_tree.fdt().name(node), {}, {}};
+        if (depth > MAX_DEPTH)
+            return fail("subnode " + m_tree.path(node) + " is nested deeper than " + num(MAX_DEPTH) +
+                        " levels: not copied"),
+                   out;
         for (FdtProp p : m_tree.fdt().props(node)) {
             std::string_view name = p.name;
             if (!common(p, out)) continue;
@@ -320,7 +325,7 @@ private:
             else
                 out.props.push_back({p.name, Bytes(p.data, p.data + p.size)});
         }
-        for (FdtNode c : m_tree.fdt().children(node)) out.children.push_back(sub_node(c));
+        for (FdtNode c : m_tree.fdt().children(node)) out.children.push_back(sub_node(c, depth + 1));
         return out;
     }
 
