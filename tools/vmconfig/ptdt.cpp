@@ -212,6 +212,11 @@ public:
             node = found[0];
         }
         m_path = m_tree.path(node);
+        if (!fdt.is_enabled(node)) // copied as it is: the board says the device is not usable
+            m_diags.push_back({m_vm.file, d.at.line, d.at.key,
+                               "dt_node " + m_path + ": the host node is disabled (status), and so is "
+                               "its copy: the guest will not use the device",
+                               0, true});
         DtNode out;
         auto gpa = top_props(node, out);
         std::string name = fdt.name(node);

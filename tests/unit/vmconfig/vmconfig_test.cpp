@@ -1090,6 +1090,7 @@ const std::string REFUSING_BOARD = minimal_board_dts(
     "f@9350000 { reg = <0x9350000 0x1000>; interrupt-parent = <&gic>; interrupts = <0 16 4>; "
     "  #address-cells = <1>; #size-cells = <0>; port@0 { reg = <0>; interrupts = <0 17 4>; }; };\n"
     "g@9360000 { reg = <0x9360000 0x1000>; interrupts-extended = <&gic 0 18 1>; clocks = <&osc>, <&pclk>; "
+    "  status = \"disabled\"; "
     "  #address-cells = <1>; #size-cells = <0>; port@1 { reg = <1>; label = \"out\"; }; };\n"
     "h@9370000 { reg = <0x9370000 0x1000>, <0x9500000 0x1000>; };\n"
     "i@9380000 { reg = <0x9380000 0x1000>; interrupt-parent = <&ictl>; interrupts = <5>; };\n");
@@ -1133,6 +1134,8 @@ TEST_F(PtDtTest, CopyRefusesDanglingPhandlesAndHostOnlyProperties) {
     // interrupts-extended, two fixed clocks (one renamed: the guest has its own /psci) and a subnode.
     r = with_host(pt(d('g', 50)), dtb);
     ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_HAS(r.err, dev(0) + "warning: dt_node /g@9360000: the host node is disabled (status), and so is its copy: "
+                               "the guest will not use the device");
     Bytes tree = Package(bytes(out)).blob(Package(bytes(out)).vm(0).dtb);
     std::string dts = decompile(dir, tree);
     std::string g = node_text(dts, "g@16000000");
@@ -1143,6 +1146,7 @@ TEST_F(PtDtTest, CopyRefusesDanglingPhandlesAndHostOnlyProperties) {
     EXPECT_HAS(g, "clocks = <0x03 0x04>;");
     EXPECT_HAS(g, "port@1 {");
     EXPECT_HAS(g, "label = \"out\";");
+    EXPECT_HAS(g, "status = \"disabled\";");
     EXPECT_HAS(node_text(dts, "osc"), "phandle = <0x03>;");
     EXPECT_HAS(node_text(dts, "psci-4"), "clock-frequency = <0x1e8480>;");
     EXPECT_HAS(node_text(dts, "psci"), "method = \"hvc\";"); // the guest's own, untouched
