@@ -1,6 +1,7 @@
 #include "devices/pl011.hpp"
 #include "base/string.hpp"
 #include "kernel/log.hpp"
+#include "arch.hpp"
 
 namespace {
 // Register offsets (DDI0183 3.2 "Summary of registers").
@@ -26,9 +27,12 @@ constexpr u32 LCR_H_FEN = 1u << 4;
 constexpr u8 IdRegs[8] = {0x11, 0x10, 0x34, 0x00, 0x0D, 0xF0, 0x05, 0xB1};
 
 void console_sink_write(void*, const char* s, usize n) { console_write(s, n); }
+void console_sink_piece(void*, const void* owner, const char* head, usize head_len, const char* s, usize n) {
+    console_write_piece(owner, head, head_len, s, n);
+}
 } // namespace
 
-Pl011Sink console_sink() { return {console_sink_write, nullptr}; }
+Pl011Sink console_sink() { return {console_sink_write, nullptr, console_sink_piece}; }
 
 Pl011::Pl011(const char* name, GuestPhysAddr base, const char* vm_name, Pl011Sink sink)
     : MmioDevice(name, base, WindowSize), m_sink(sink) {
@@ -38,6 +42,8 @@ Pl011::Pl011(const char* name, GuestPhysAddr base, const char* vm_name, Pl011Sin
     memcpy(m_prefix + 1, vm_name, n);
     memcpy(m_prefix + 1 + n, "] ", 3);
     m_prefix_len = n + 3;
+    m_idle.callback = idle_expired;
+    m_idle.ctx = this;
 }
 
 void Pl011::connect_irq(IrqLine line) {
@@ -142,9 +148,16 @@ Result<void> Pl011::write_reg(u64 offset, u32 value) {
         char c = char(value & 0xFF);
         m_ris |= INT_TX; // the character leaves the FIFO at once: the FIFO passes the TX trigger
         if (c == '\r') break;  // "\r\n" from the guest ends a line once, at the '\n'
+        if (m_open) { // the line is on the console already: the rest follows as it comes
+            emit_piece(&c, 1);
+            m_open = c != '\n';
+            break;
+        }
         if (c == '\n') { emit_line(); break; }
         m_line[m_line_len++] = c;
         if (m_line_len == LineMax) emit_line();
+        else if (m_live && m_sink.piece && !m_idle.queue)
+            timer_arm(m_idle, arch::counter() + LiveIdleMs * timer_ticks_per_ms());
         break;
     }
     case RSR_ECR: m_rsr = 0; break; // any write to ECR clears the error flags
@@ -203,9 +216,33 @@ void Pl011::emit_line() {
     m_line_len = 0;
 }
 
+void Pl011::emit_piece(const char* s, usize n) { m_sink.piece(m_sink.ctx, this, m_prefix, m_prefix_len, s, n); }
+
+void Pl011::idle_expired(void* ctx) {
+    Pl011& u = *static_cast<Pl011*>(ctx);
+    SpinlockGuard guard(u.m_lock);
+    if (!u.m_live || !u.m_line_len) return;
+    u.emit_piece(u.m_line, u.m_line_len);
+    u.m_line_len = 0;
+    u.m_open = true;
+}
+
+void Pl011::set_live(bool live) {
+    SpinlockGuard guard(m_lock);
+    if (!live && m_open) { // end the shown part of the line
+        emit_piece(nullptr, 0);
+        m_open = false;
+    }
+    m_live = live;
+}
+
+Pl011::~Pl011() { timer_cancel(m_idle); }
+
 void Pl011::flush() {
     SpinlockGuard guard(m_lock);
     if (m_line_len) emit_line();
+    if (m_open) emit_piece(nullptr, 0);
+    m_open = false;
 }
 
 void Pl011::reset() {

@@ -42,6 +42,7 @@
 #pragma once
 #include "devices/mmio_device.hpp"
 #include "kernel/spinlock.hpp"
+#include "kernel/timer.hpp"
 #include "vintc/irq_line.hpp"
 
 // Where completed output lines go. write() gets one whole prefixed line ending in '\n' per call and
@@ -49,6 +50,9 @@
 struct Pl011Sink {
     void (*write)(void* ctx, const char* s, usize n);
     void* ctx;
+    // Live output (set_live): console_write_piece's contract (kernel/log.hpp). Null: the device
+    // stays line-buffered even when live.
+    void (*piece)(void* ctx, const void* owner, const char* head, usize head_len, const char* s, usize n) = nullptr;
 };
 // The default sink: the hypervisor console (console_write from kernel/log.hpp).
 Pl011Sink console_sink();
@@ -71,6 +75,13 @@ public:
     // it is high). Called by the VM builder before the first vCPU runs. The line is driven with
     // the device lock held, as irq_line.hpp allows, so level changes reach the sink in order.
     void connect_irq(IrqLine line);
+    // Live (the VM with console input): a line left unfinished for LiveIdleMs is shown as it is,
+    // and the rest of that line character by character, so prompts and typed characters echo at
+    // once; whole lines still come out whole, so lines of several VMs do not mix. Not live: output
+    // is shown a whole line at a time. Any CPU.
+    void set_live(bool live);
+    static constexpr u64 LiveIdleMs = 30;
+    ~Pl011();
 
     // MmioDevice contract (any vCPU, any CPU; takes the device lock).
     Result<u64> read(u64 offset, unsigned width_bytes) override;
@@ -105,6 +116,8 @@ private:
     void update_irq();           // drives the line if UARTINTR changed; caller holds m_lock
     Waker take_waker();          // the waker if the FIFO has room now; caller holds m_lock
     void emit_line();            // caller holds m_lock
+    void emit_piece(const char* s, usize n); // live output; caller holds m_lock
+    static void idle_expired(void* ctx);
     Result<u64> read_reg(u64 offset);
     Result<void> write_reg(u64 offset, u32 value);
 
@@ -114,6 +127,9 @@ private:
     usize m_prefix_len = 0;
     char m_line[LineMax];
     usize m_line_len = 0;
+    bool m_live = false;
+    bool m_open = false;      // part of the current line is on the console (live output)
+    TimerEvent m_idle;        // shows an unfinished line of a live UART
 
     u16 m_rx[RxFifoDepth]; // data in bits 7:0, error flags as UARTDR bits 11:8 (only OE occurs)
     usize m_rx_head = 0, m_rx_count = 0;

@@ -7,6 +7,12 @@
 // Writes raw bytes to the hypervisor console. Callable from any CPU, with or without interrupts
 // masked; output of one call is never interleaved with another CPU's.
 void console_write(const char* s, usize n);
+// A line shown piece by piece (the console-focused VM's output, so what the user types echoes at
+// once): `owner` identifies the line's writer. When the console's open line is not `owner`'s,
+// `head` (the line's prefix) is written first. A piece ending in '\n' closes the line; s == null
+// closes `owner`'s line if it is the open one. Any other output (console_write, another owner's
+// piece) first ends an open line with a newline, so no two writers ever share a line.
+void console_write_piece(const void* owner, const char* head, usize head_len, const char* s, usize n);
 
 // printf-style line output prefixed with nothing; the caller adds "\n".
 void kprint(const char* fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -377,7 +377,7 @@ Result<void> Vm::boot() {
         reset_emulated_timer(*m_vcpus[i]);
     }
     if (m_vgic) m_vgic->reset();
-    release_forwarded(false);
+    if (m_resets) release_forwarded(false); // a restart: what the last life held is over
     for (Pl011* u : m_uarts) u->reset(); // a restarted guest finds its UART as after power-on
     {
         SpinlockGuard guard(m_power_lock);

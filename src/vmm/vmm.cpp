@@ -49,7 +49,10 @@ usize vmm_vm_count() { return g_vm_count; }
 Vm* vmm_vm(usize i) { return i < g_vm_count ? g_vms[i] : nullptr; }
 
 void vmm_add_vm(Vm* vm) {
-    if (g_vm_count < vm_package::MAX_VMS) g_vms[g_vm_count++] = vm;
+    if (g_vm_count >= vm_package::MAX_VMS) return;
+    // The first VM has the console to begin with: its output is shown live (Pl011::set_live).
+    if (g_vm_count == 0 && vm->console_uart()) vm->console_uart()->set_live(true);
+    g_vms[g_vm_count++] = vm;
 }
 
 // Moves the console to the next VM (after the current one) that has a UART and is not stopped.
@@ -57,6 +60,10 @@ static bool focus_next(bool announce_none) {
     for (usize step = 1; step <= g_vm_count; ++step) {
         usize next = (g_focus.load() + step) % g_vm_count;
         if (g_vms[next]->console_uart() && !g_vms[next]->stopped()) {
+            // The VM with the console shows its output as it comes (typing echoes at once); the
+            // others keep whole lines.
+            if (Pl011* old = g_vms[g_focus.load()]->console_uart()) old->set_live(false);
+            g_vms[next]->console_uart()->set_live(true);
             g_focus.store(next);
             kprint("cxvisor: console input now goes to vm %u (%s)\n", g_vms[next]->id(), g_vms[next]->name());
             return true;

@@ -1,5 +1,8 @@
 #include "devices/pl011.hpp"
+#include "arch.hpp"
 #include "host_console.hpp"
+#include "kernel/log.hpp"
+#include "kernel/timer.hpp"
 #include <gtest/gtest.h>
 #include <string>
 #include <utility>
@@ -390,4 +393,51 @@ TEST(Pl011Reset, BackToResetValuesLineLowAndRefusedInputWoken) {
     wr(u, 0x038, RTIS); // still connected
     ASSERT_TRUE(u.push_input('r'));
     EXPECT_EQ(sink.take(), std::vector<bool>{true});
+}
+
+// ---- live output (the VM with console input) ----
+// A line left unfinished shows after LiveIdleMs, and the rest of it character by character, so a
+// prompt or a typed character echoes at once; whole lines still come out whole; another writer's
+// output ends the shown part with a newline and the line goes on under its prefix again.
+namespace {
+void idle_for(u64 ms) {
+    fake::counter_value += ms * timer_ticks_per_ms();
+    timer_handle_irq();
+}
+} // namespace
+
+TEST(Pl011Live, UnfinishedLineShowsAfterIdleAndTheRestFollowsAtOnce) {
+    fake::reset();
+    clear_captured_console();
+    Pl011 u("uart0", GuestPhysAddr(0x9000000), "linux");
+    u.set_live(true);
+    put(u, "whole line\n");
+    EXPECT_EQ(captured_console(), "[linux] whole line\n");
+    put(u, "cxv-linux# ");
+    idle_for(Pl011::LiveIdleMs - 1);
+    EXPECT_EQ(captured_console(), "[linux] whole line\n") << "shown before the idle time";
+    idle_for(1);
+    EXPECT_EQ(captured_console(), "[linux] whole line\n[linux] cxv-linux# ");
+    put(u, "l");
+    EXPECT_EQ(captured_console(), "[linux] whole line\n[linux] cxv-linux# l");
+    console_write("cxvisor: other\n", 15); // another writer ends the shown part first
+    put(u, "s\n");
+    EXPECT_EQ(captured_console(), "[linux] whole line\n[linux] cxv-linux# l\ncxvisor: other\n[linux] s\n");
+}
+
+TEST(Pl011Live, NotLiveKeepsWholeLinesAndLosingLiveEndsTheShownPart) {
+    fake::reset();
+    clear_captured_console();
+    Pl011 u("uart0", GuestPhysAddr(0x9000000), "vm1");
+    put(u, "prompt> ");
+    idle_for(1000);
+    EXPECT_EQ(captured_console(), "") << "a UART that is not live showed a partial line";
+    u.set_live(true);
+    put(u, "x"); // the idle timer starts with the next character
+    idle_for(Pl011::LiveIdleMs);
+    EXPECT_EQ(captured_console(), "[vm1] prompt> x");
+    u.set_live(false);
+    EXPECT_EQ(captured_console(), "[vm1] prompt> x\n");
+    put(u, "tail\n");
+    EXPECT_EQ(captured_console(), "[vm1] prompt> x\n[vm1] tail\n");
 }

@@ -10,8 +10,30 @@ std::string& captured_console() {
     return s;
 }
 void clear_captured_console() { captured_console().clear(); }
+// (g_open_line is reset by the next console_write after a clear: tests start on a fresh line.)
 
-void console_write(const char* s, usize n) { captured_console().append(s, n); }
+namespace {
+const void* g_open_line = nullptr; // as in kernel/console.cpp
+}
+
+void console_write(const char* s, usize n) {
+    if (g_open_line) captured_console() += '\n', g_open_line = nullptr;
+    captured_console().append(s, n);
+}
+
+void console_write_piece(const void* owner, const char* head, usize head_len, const char* s, usize n) {
+    if (!s) {
+        if (g_open_line == owner) captured_console() += '\n', g_open_line = nullptr;
+        return;
+    }
+    if (g_open_line != owner) {
+        if (g_open_line) captured_console() += '\n';
+        captured_console().append(head, head_len);
+        g_open_line = owner;
+    }
+    captured_console().append(s, n);
+    if (n && s[n - 1] == '\n') g_open_line = nullptr;
+}
 
 void panic(const char* fmt, ...) {
     char buf[1024];

@@ -677,7 +677,7 @@ TEST_F(VmTest, EmulatedTimerOfAPoweredOnVcpuStartsDisabled) {
     run(1, {timer_access(TimerReg::Compare, true, 2000), timer_access(TimerReg::Control, true, 1),
             power(ExitKind::CpuDown, 0)});
     EXPECT_EQ(state(1), SchedState::Off);
-    ASSERT_TRUE(vm->start_vcpu(1, ENTRY, 0));
+    ASSERT_EQ(vm->start_vcpu(1, ENTRY, 0), PowerResult::Success);
     EXPECT_EQ(vm->vcpu(1)->emulated_timer().ctl, 0u);
     EXPECT_EQ(vm->vcpu(1)->emulated_timer().event.queue, nullptr) << "the old deadline is still armed";
 }
@@ -714,8 +714,8 @@ TEST_F(VmTest, PassthroughSpiTheHostKeepsOrAnotherVmHasIsRefused) {
                                   "which cxvisor keeps; refused\n");
     clear_captured_console();
     owned.irqs[0] = {33, "gpio", "other"};
-    r = create();
-    ASSERT_TRUE(r.is_error());
+    auto again = create();
+    ASSERT_TRUE(again.is_error());
     EXPECT_EQ(captured_console(), "cxvisor: vm 1 (vm1): passthrough device rtc: interrupt 33 is already forwarded to "
                                   "vm other (gpio); refused\n");
     EXPECT_TRUE(fake::irq_calls.empty());
