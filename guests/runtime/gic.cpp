@@ -33,8 +33,6 @@ uint64_t word(uint64_t reg, uint32_t intid, unsigned cpu) {
 }
 uint32_t bit(uint32_t intid) { return 1u << (intid % 32); }
 
-void write_eoir(uint32_t intid) { asm volatile("msr s3_0_c12_c12_1, %0\n isb" ::"r"(uint64_t(intid)) : "memory"); }
-void write_dir(uint32_t intid) { asm volatile("msr s3_0_c12_c11_1, %0\n isb" ::"r"(uint64_t(intid)) : "memory"); }
 
 // The innermost interrupt being handled on this vCPU, if it is `intid`.
 Level* current(uint32_t intid) {
@@ -142,16 +140,21 @@ void set_eoimode(bool split) {
 }
 bool eoimode() { return me().eoimode; }
 
+void ended(uint32_t intid, bool eoi_written, bool dir_written) {
+    Level* l = current(intid);
+    if (!l) return;
+    l->eoi_done |= eoi_written;
+    l->dir_done |= dir_written || (eoi_written && !me().eoimode);
+}
 void eoi(uint32_t intid) {
-    write_eoir(intid);
-    if (Level* l = current(intid)) {
-        l->eoi_done = true;
-        if (!me().eoimode) l->dir_done = true;
-    }
+    write_eoir1(intid);
+    asm volatile("isb" ::: "memory");
+    ended(intid, true, false);
 }
 void deactivate(uint32_t intid) {
     write_dir(intid);
-    if (Level* l = current(intid)) l->dir_done = true;
+    asm volatile("isb" ::: "memory");
+    ended(intid, false, true);
 }
 void keep_active() {
     PerCpu& c = me();
@@ -191,6 +194,7 @@ extern "C" void rt_irq() {
     irq_disable(); // the handler may have unmasked it; ELR/SPSR are restored next
     Level l = c.level[c.depth - 1];
     --c.depth;
-    if (!l.eoi_done) write_eoir(intid);
+    if (!l.eoi_done) write_eoir1(intid);
     if (c.eoimode && !l.dir_done && !l.keep_active) write_dir(intid);
+    // No ISB: the ERET that follows is a context synchronization event.
 }

@@ -140,6 +140,11 @@ inline void send_sgi_others(uint32_t intid) { write_sgi1r(SGI1R_IRM | sgi1r(inti
 // later. Called for the interrupt being handled on this vCPU, the dispatcher will not do it again.
 void eoi(uint32_t intid);
 void deactivate(uint32_t intid);
+// The bare register writes, for code that times them: call ended(intid) afterwards when it was
+// the interrupt being handled, so the dispatcher does not end it again.
+inline void write_eoir1(uint32_t intid) { asm volatile("msr s3_0_c12_c12_1, %0" ::"r"(uint64_t(intid)) : "memory"); }
+inline void write_dir(uint32_t intid) { asm volatile("msr s3_0_c12_c11_1, %0" ::"r"(uint64_t(intid)) : "memory"); }
+void ended(uint32_t intid, bool eoi_written, bool dir_written);
 // EOImode = 1 only: leave the current interrupt active after its handler (priority dropped);
 // deactivate() it later.
 void keep_active();
