@@ -1454,6 +1454,8 @@ void op_hvc(Ctx& c) {
         break;
     case HC_BASE + 3: exp[1] = g_vm_id, exp[2] = c.cpu, exp[3] = 0, fixed = 15, x0 = 0; break;
     case HC_BASE + 4: fixed = 1, x0 = 0; break;
+    // HC_IRQ_LINE: the chaos VMs run with interrupt_mode "no_irq", so there is no SPI to drive.
+    case HC_BASE + 5: fixed = 15, x0 = CXV_INVALID; break;
     case PSCI_VERSION: x0 = 0x10001; break;
     case SMCCC_VERSION: x0 = 0x10001; break; // 1.1
     case PSCI_MIGRATE_INFO_TYPE: x0 = 2; break;

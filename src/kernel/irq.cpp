@@ -13,10 +13,8 @@ void irq_register(u32 intid, IrqHandler handler, void* ctx) {
     if (intid < MAX_IRQS) g_handlers[intid] = {handler, ctx};
 }
 
-void irq_dispatch(u32 intid) {
-    if (intid < MAX_IRQS && g_handlers[intid].handler) {
-        g_handlers[intid].handler(intid, g_handlers[intid].ctx);
-        return;
-    }
+IrqAction irq_dispatch(u32 intid) {
+    if (intid < MAX_IRQS && g_handlers[intid].handler) return g_handlers[intid].handler(intid, g_handlers[intid].ctx);
     kprint("cxvisor: unexpected interrupt %u (no handler), ignored\n", intid);
+    return IrqAction::Done;
 }

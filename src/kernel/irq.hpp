@@ -3,8 +3,12 @@
 #pragma once
 #include "base/types.hpp"
 
-using IrqHandler = void (*)(u32 intid, void* ctx);
+// What became of an interrupt. Done: cxvisor has finished with it, the driver deactivates it.
+// Forwarded: it was handed to a guest through a hardware-linked virtual interrupt, so the guest's
+// deactivation deactivates it (until then the line stays active and cannot fire again).
+enum class IrqAction : u8 { Done, Forwarded };
+using IrqHandler = IrqAction (*)(u32 intid, void* ctx);
 inline constexpr u32 MAX_IRQS = 1020;
 
 void irq_register(u32 intid, IrqHandler handler, void* ctx); // boot CPU, before secondaries start
-void irq_dispatch(u32 intid);
+IrqAction irq_dispatch(u32 intid);

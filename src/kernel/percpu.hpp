@@ -18,6 +18,7 @@ struct PerCpu {
     std::atomic<bool> online{false};
     std::atomic<bool> idle{false};
     std::atomic<bool> need_resched{false};
+    void* current_vcpu = nullptr; // the Vcpu loaded here (between load and put), for its own interrupts
     TimerQueue timers;
 };
 

@@ -18,6 +18,8 @@ enum class ExitKind : u8 {
     SystemDown,        // the VM asks to be powered off
     SystemReset,       // the VM asks to be restarted
     Undefined,         // the guest did something the backend cannot handle; UNDEF was injected
+    Kick,              // the guest made interrupts pending (an SGI): args[0] = VcpuSet bits of the
+                       // VM's vCPUs to kick; this vCPU's own next entry presents them anyway
     Fatal,             // cannot continue this VM: reason says why
 };
 

@@ -6,6 +6,10 @@
 #include "addrspace/addr.hpp"
 #include "base/result.hpp"
 #include "vcpu/exit.hpp"
+#include "vintc/vgic_types.hpp"
+
+namespace vgic { class Vgic; }
+using VirtIntc = vgic::Vgic; // the VM's virtual interrupt controller model (src/vintc)
 #include <concepts>
 
 // Reads guest-physical memory for the backend (e.g. to decode a faulting instruction).
@@ -17,7 +21,7 @@ struct GuestMemoryReader {
 template <typename T>
 concept ArchVcpu = requires(T& v, const T& cv, u64 x, u32 id, HostPhysAddr root, ExitReason& exit,
                             const MmioAccess& access, GuestMemoryReader mem, PowerResult pr,
-                            CpuPowerState ps, AccessKind ak) {
+                            CpuPowerState ps, AccessKind ak, VirtIntc* intc) {
     { v.init(id, x) } -> std::same_as<void>;              // vCPU id, VMID
     { v.reset(x, x) } -> std::same_as<void>;              // architectural reset: entry PC, first argument
     { v.set_stage2(root) } -> std::same_as<void>;
@@ -36,4 +40,14 @@ concept ArchVcpu = requires(T& v, const T& cv, u64 x, u32 id, HostPhysAddr root,
     { v.inject_undefined() } -> std::same_as<void>;
     { cv.wake_deadline() } -> std::same_as<u64>;          // counter value at which a halted vCPU must wake (~0: never; 0: now)
     { T::mpidr_to_vcpu(x) } -> std::same_as<u64>;         // firmware CPU id -> vCPU index (~0 if malformed)
+    // --- Virtual interrupts (docs/architecture.md, "Interrupt path"). The VM's controller model
+    // holds the state; the backend presents it to the hardware and takes it back. ---
+    { v.attach_vintc(intc) } -> std::same_as<void>;       // null: the VM takes no interrupts (no_irq)
+    { v.set_counter_offset(x) } -> std::same_as<void>;    // guest counter = host counter - x (per VM)
+    { v.present_interrupts() } -> std::same_as<vgic::VcpuSet>; // right before run(): vCPUs to kick
+    { v.collect_interrupts() } -> std::same_as<vgic::VcpuSet>; // right after run(): vCPUs to kick
+    { cv.interrupt_pending() } -> std::same_as<bool>;     // WFI wake-up test (called after put())
+    // The vCPU's own timer interrupt arrived at the host while it ran: raise it in the model.
+    // True if the host interrupt was forwarded (the guest's deactivation ends it).
+    { v.timer_interrupt() } -> std::same_as<bool>;
 };

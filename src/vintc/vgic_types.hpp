@@ -23,6 +23,7 @@ class VcpuSet {
 public:
     constexpr VcpuSet() = default;
     static constexpr VcpuSet of(u16 vcpu) { VcpuSet s; s.add(vcpu); return s; }
+    static constexpr VcpuSet from_bits(u32 b) { VcpuSet s; s.m_bits = b & ((1u << MaxVcpus) - 1); return s; }
     constexpr void add(u16 vcpu) { if (vcpu < MaxVcpus) m_bits |= 1u << vcpu; }
     constexpr void add(VcpuSet o) { m_bits |= o.m_bits; }
     constexpr bool contains(u16 vcpu) const { return vcpu < MaxVcpus && (m_bits >> vcpu) & 1; }

@@ -4,6 +4,7 @@
 #include "base/string.hpp"
 #include "devices/passthrough.hpp"
 #include "kernel/log.hpp"
+#include "kernel/percpu.hpp"
 #include <new>
 #include <stdarg.h>
 
@@ -51,6 +52,8 @@ Result<void> read_guest_thunk(void* ctx, GuestPhysAddr gpa, void* out, usize siz
 }
 
 constexpr u32 MAX_REPORTS = 16;
+
+void kick_thunk(void* ctx, vgic::VcpuSet vcpus) { static_cast<Vm*>(ctx)->kick(vcpus); }
 
 } // namespace
 
@@ -101,6 +104,7 @@ Result<Vm*> Vm::create(const VmRecord& rec, const u8* package, u32 vmid, usize h
         if (!v) return fail(no_memory("vCPUs (heap)"));
         v->arch().init(i, vmid);
         v->arch().set_stage2(vm->m_as.root());
+        v->arch().attach_vintc(vm->m_vgic);
         vm->m_vcpus[i] = v;
     }
     return vm;
@@ -155,13 +159,68 @@ Result<void> Vm::setup_memory(const HostOwnedRanges& host_owned) {
     return {};
 }
 
+Result<void> Vm::setup_vgic() {
+    vgic::VgicConfig cfg;
+    cfg.vcpu_count = m_rec.cpu_num;
+    cfg.spi_count = m_rec.spi_count;
+    cfg.pri_bits = arch::vintc_priority_bits();
+    // The affinity each vCPU reports in its MPIDR: Aff0 = vCPU index, the layout the backend gives
+    // every vCPU (mpidr_to_vcpu is its inverse) and the generated device tree's cpu reg values.
+    for (u32 i = 0; i < m_rec.cpu_num; ++i) cfg.mpidr[i] = i;
+    auto g = vgic::Vgic::create(cfg);
+    if (g.is_error()) {
+        kprint("cxvisor: vm %u (%s): cannot create its virtual GICv3 (%u vCPUs, %u SPIs): %s\n", id(), name(),
+               m_rec.cpu_num, m_rec.spi_count, error_name(g.error()));
+        return g.error();
+    }
+    m_vgic = g.value();
+    m_gicd = new (std::nothrow) vgic::DistWindow(*m_vgic, GuestPhysAddr(m_rec.gicd_base), kick_thunk, this);
+    m_gicr = new (std::nothrow) vgic::RedistWindow(*m_vgic, GuestPhysAddr(m_rec.gicr_base), kick_thunk, this);
+    if (!m_gicd || !m_gicr) return Error::NoMemory;
+    for (MmioDevice* d : {static_cast<MmioDevice*>(m_gicd), static_cast<MmioDevice*>(m_gicr)}) {
+        if (auto r = m_bus.add(d); r.is_error()) {
+            kprint("cxvisor: vm %u (%s): %s at %lx: %s\n", id(), name(), d->name(), d->base().value(), error_name(r.error()));
+            return r;
+        }
+    }
+    return {};
+}
+
+void Vm::kick(vgic::VcpuSet vcpus) {
+    // The vCPU loaded on this CPU is in its exit path (or this runs from an interrupt taken
+    // there): its next entry presents the interrupts without any help.
+    const void* self = this_cpu().current_vcpu;
+    for (u32 b = vcpus.bits(); b; b &= b - 1) {
+        Vcpu* v = vcpu(u64(__builtin_ctz(b)));
+        if (v && v != self) sched_wake(&v->sched());
+    }
+}
+
+void Vm::set_line(u32 intid, bool level) {
+    if (!m_vgic) return;
+    if (auto r = m_vgic->set_line(intid, level); r.is_ok()) kick(r.value());
+}
+
+void Vm::raise(u32 intid) {
+    if (!m_vgic) return;
+    if (auto r = m_vgic->raise(intid); r.is_ok()) kick(r.value());
+}
+
+bool Vm::drive_spi(u64 intid, bool pulse, bool level) {
+    if (!m_vgic || intid < vgic::SpiBase || intid >= m_vgic->intid_limit()) return false;
+    auto* emu = reinterpret_cast<const EmuDevice*>(m_package + m_rec.emu_devices);
+    for (u32 i = 0; i < m_rec.emu_count; ++i)
+        if (emu[i].irq == intid) return false;
+    auto* pt = reinterpret_cast<const PassthroughDevice*>(m_package + m_rec.pt_devices);
+    for (u32 i = 0; i < m_rec.pt_count; ++i)
+        if (pt[i].irq == intid) return false;
+    if (pulse) raise(u32(intid));
+    else set_line(u32(intid), level);
+    return true;
+}
+
 Result<void> Vm::setup_devices(const HostOwnedRanges& host_owned) {
-    // The tool accepts interrupt_mode = "emulated" (and generates a device tree with a GICv3 for
-    // it), but the vGIC model (src/vintc) is not wired into the exit path yet: say so instead of
-    // letting a guest wait for interrupts that never come.
-    if (InterruptMode(m_rec.interrupt_mode) == InterruptMode::Emulated)
-        kprint("cxvisor: vm %u (%s): interrupt_mode \"emulated\": the virtual GICv3 is not wired in yet, this VM "
-               "takes no interrupts (its device tree describes a GIC that does not answer)\n", id(), name());
+    if (InterruptMode(m_rec.interrupt_mode) == InterruptMode::Emulated) TRY(setup_vgic());
     auto* emu = reinterpret_cast<const EmuDevice*>(m_package + m_rec.emu_devices);
     for (u32 i = 0; i < m_rec.emu_count; ++i) {
         const EmuDevice& d = emu[i];
@@ -236,7 +295,14 @@ Result<void> Vm::boot() {
     TRY(load_blob(m_rec.dtb, m_rec.dtb_load_addr, "device tree"));
     arch::invalidate_icache_all();
     arch::publish_stage2_updates();
-    for (u32 i = 0; i < m_rec.cpu_num; ++i) m_vcpus[i]->arch().reset(0, 0);
+    // Each boot starts the VM's virtual counter near zero (CNTVOFF per VM) and its interrupt
+    // controller from reset.
+    const u64 counter_offset = arch::counter();
+    for (u32 i = 0; i < m_rec.cpu_num; ++i) {
+        m_vcpus[i]->arch().reset(0, 0);
+        m_vcpus[i]->arch().set_counter_offset(counter_offset);
+    }
+    if (m_vgic) m_vgic->reset();
     {
         SpinlockGuard guard(m_power_lock);
         m_stop = StopKind::None;
@@ -461,6 +527,9 @@ Vm::~Vm() {
         v = nullptr;
     }
     for (Pl011* u : m_uarts) delete u;
+    delete m_gicd;
+    delete m_gicr;
+    delete m_vgic;
     // Identity-mapped RAM goes back to the allocator (no vCPU of this VM can run any more; the
     // stage-2 table that still maps it goes with m_as, which invalidates the VMID's TLB entries).
     auto* regions = reinterpret_cast<const MemRegion*>(m_package + m_rec.regions);

@@ -15,6 +15,8 @@
 #include "kernel/frames.hpp"
 #include "kernel/spinlock.hpp"
 #include "vcpu/vcpu.hpp"
+#include "vintc/irq_line.hpp"
+#include "vintc/vgic_mmio.hpp"
 #include <atomic>
 
 using GuestAddrSpace = AddrSpace<arch::Stage2Format, KernelFrames, arch::Stage2Tlb>;
@@ -44,7 +46,7 @@ struct HostOwnedRanges {
     bool incomplete = false;
 };
 
-class Vm {
+class Vm final : public IrqSink {
 public:
     // Builds a VM from a package record that package_check_vm (vmm/package.hpp) accepted; checks
     // what depends on this machine (CPUs, host-owned ranges, free RAM). Nothing of a VM that fails
@@ -85,10 +87,26 @@ public:
     // Reads guest-physical memory under the address-space lock (instruction decode).
     Result<void> read_guest(GuestPhysAddr gpa, void* out, usize size);
 
+    // --- Virtual interrupts (docs/architecture.md, "Interrupt path") ---
+    // The VM's controller model, or null with interrupt_mode "no_irq".
+    VirtIntc* vintc() { return m_vgic; }
+    // The request mechanism: each vCPU in `vcpus` notices its new interrupts soon. A Running one
+    // on another CPU is made to exit (SGI), a Blocked one (WFI) is woken; the vCPU loaded on this
+    // CPU needs nothing: its next entry presents them. Any CPU, no locks held but the caller's
+    // device lock.
+    void kick(vgic::VcpuSet vcpus);
+    // IrqSink: emulated devices' lines (SPIs; the vCPU argument of private ones is 0).
+    void set_line(u32 intid, bool level) override;
+    void raise(u32 intid) override;
+    // HC_IRQ_LINE: drive one of the VM's SPIs from software. False if the VM has no controller,
+    // the INTID is not one of its SPIs, or one of its devices owns that SPI.
+    bool drive_spi(u64 intid, bool pulse, bool level);
+
 private:
     Vm(const vm_package::VmRecord& rec, const u8* package, GuestAddrSpace&& as);
     Result<void> setup_memory(const HostOwnedRanges& host_owned);
     Result<void> setup_devices(const HostOwnedRanges& host_owned);
+    Result<void> setup_vgic();
     Result<void> load_blob(const vm_package::Blob& blob, u64 gpa, const char* what);
     void finish_stop();
 
@@ -107,4 +125,7 @@ private:
     u32 m_resets = 0;
     std::atomic<u64> m_reports{0};
     u32 m_reserved_regions = 0; // bit i: region i's identical RAM was taken out of the frame allocator
+    VirtIntc* m_vgic = nullptr;
+    vgic::DistWindow* m_gicd = nullptr;
+    vgic::RedistWindow* m_gicr = nullptr;
 };

@@ -7,6 +7,7 @@
 #include "arch/aarch64/dt_platform.hpp"
 #include "arch/aarch64/gicv3.hpp"
 #include "arch/aarch64/mmu.hpp"
+#include "arch/aarch64/vgic_hw.hpp"
 #include "base/format.hpp"
 #include "base/string.hpp"
 #include "fdt/fdt.hpp"
@@ -35,16 +36,24 @@ namespace {
 
 PlatformInfo g_plat;
 
-void timer_irq(u32, void*) { timer_handle_irq(); }
-void kick_irq(u32, void*) {} // waking the CPU / making the guest exit is all it is for
-void uart_irq(u32, void*) { console_handle_rx(); }
+IrqAction timer_irq(u32, void*) {
+    timer_handle_irq();
+    return IrqAction::Done;
+}
+IrqAction kick_irq(u32, void*) { return IrqAction::Done; } // waking the CPU / making the guest exit is all it is for
+IrqAction uart_irq(u32, void*) {
+    console_handle_rx();
+    return IrqAction::Done;
+}
 
 void cpu_common_init() {
     arch::irq_cpu_init();
     arch::irq_enable(g_plat.timer.hyp_phys_intid, true);
     arch::virt_cpu_init();
-    // The guests' virtual timer PPI stays disabled at the physical GIC: without a vGIC there is no
-    // way to hand it to the guest, and a halted vCPU's timer is tracked by cxvisor (wake_deadline).
+    arch::vgichw::cpu_init();
+    if (g_plat.gic.maintenance_intid) arch::vgichw::enable_maintenance_irq(g_plat.gic.maintenance_intid);
+    // The guests' virtual timer PPI is enabled only while a vCPU with a vGIC is loaded
+    // (arch::Vcpu::load); without one a halted vCPU's timer is tracked by cxvisor (wake_deadline).
     arch::irq_enable(g_plat.timer.virt_intid, false);
 }
 
@@ -263,6 +272,14 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
     irq_register(g_plat.timer.hyp_phys_intid, timer_irq, nullptr);
     irq_register(arch::SGI_KICK, kick_irq, nullptr);
     irq_register(g_plat.uart.intid, uart_irq, nullptr);
+    irq_register(g_plat.timer.virt_intid, vmm_vcpu_timer_irq, nullptr);
+    arch::virt_set_timer_intid(g_plat.timer.virt_intid);
+    // The vGIC's maintenance interrupt only makes a vCPU exit (its list registers are then taken
+    // back and refilled). Without one in the DTB an overflowing list still works, just later: at
+    // the vCPU's next exit for any other reason.
+    if (g_plat.gic.maintenance_intid) arch::vgichw::register_maintenance_irq(g_plat.gic.maintenance_intid);
+    else kprint("cxvisor: the host DTB names no GIC maintenance interrupt; more pending virtual interrupts than "
+                "list registers are delivered at the next exit only\n");
     cpu_common_init();
     arch::irq_enable(g_plat.uart.intid, true);
     console_set_input_handler(vmm_console_input);

@@ -1,6 +1,7 @@
 // The VMM: boot flow, the VM list, the per-CPU run loop and level 3 of exit handling
 // (power, hypercalls, halting), and routing of console input to VMs.
 #pragma once
+#include "kernel/irq.hpp"
 #include "vm/vm.hpp"
 
 // Runs `vcpu` on this CPU until it blocks, yields its slice, or goes off.
@@ -9,6 +10,8 @@ void vmm_run_vcpu(Vcpu& vcpu);
 enum class Next : u8 { Continue, Block, Off };
 Next vmm_handle_exit(Vcpu& vcpu, ExitReason& exit);
 [[noreturn]] void vmm_cpu_loop();
+// Host interrupt handler of the guests' timer PPI: hands it to the vCPU loaded on this CPU.
+IrqAction vmm_vcpu_timer_irq(u32 intid, void* ctx);
 
 // VM list (filled at boot, fixed afterwards).
 usize vmm_vm_count();

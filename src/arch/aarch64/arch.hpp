@@ -18,6 +18,13 @@ void irq_cpu_init();                  // this CPU's redistributor and CPU interf
 void send_ipi(u64 target_hw_id);      // reschedule IPI to the CPU with this MPIDR
 void handle_pending_irqs();           // acknowledge and dispatch everything pending, then return
 void irq_enable(u32 intid, bool enable); // SPIs route to the calling CPU; PPIs/SGIs are per CPU
+// Active state of one of this CPU's private interrupts (a PPI handed to a guest through a
+// hardware-linked list register stays active until the guest deactivates it).
+bool ppi_active(u32 intid);
+// Implemented priority bits of the virtual CPU interface (ICH_VTR_EL2.PRIbits + 1): the vGIC
+// model keeps exactly these bits of each priority.
+u32 vintc_priority_bits();
+void ppi_set_active(u32 intid, bool active);
 
 // Firmware: start a secondary CPU at `entry` with x0 = arg (PSCI CPU_ON over the DTB's conduit).
 Result<void> start_cpu(u64 hw_id, u64 entry, u64 arg);

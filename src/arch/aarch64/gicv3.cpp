@@ -1,5 +1,9 @@
 // GICv3 host driver. Register offsets from IHI 0069 chapter 12 (GICD_*, GICR_*), system registers
-// ICC_* from 12.2. cxvisor uses Group 1 interrupts only, one priority, EOImode 0 (drop+deactivate).
+// ICC_* from 12.2. cxvisor uses Group 1 interrupts only and one priority. EOImode 1 (priority drop
+// and deactivation split, IHI 0069H "Interrupt lifecycle", ICC_CTLR_EL1.EOImode): an interrupt
+// handed to a guest through a hardware-linked list register (the virtual timer, passthrough SPIs)
+// is only priority-dropped here and stays active until the guest deactivates it, so a level line
+// cannot fire again in between; everything else is deactivated right after its handler.
 #include "gicv3.hpp"
 #include "vintc/gicv3_regs.hpp"
 #include "arch.hpp"
@@ -77,7 +81,7 @@ void irq_cpu_init() {
     isb();
     write_sysreg(icc_pmr_el1, 0xFF);
     write_sysreg(icc_bpr1_el1, 0);
-    write_sysreg(icc_ctlr_el1, 0); // EOImode 0
+    write_sysreg(icc_ctlr_el1, 2); // EOImode 1 (bit 1): see the top of this file
     write_sysreg(icc_igrpen1_el1, 1);
     isb();
     reg32(rd + GICR_SGI + ISENABLER) = 1u << SGI_KICK;
@@ -98,6 +102,14 @@ void irq_enable(u32 intid, bool enable) {
     wait_rwp();
 }
 
+bool ppi_active(u32 intid) { return reg32(this_redist() + GICR_SGI + ISACTIVER) & (1u << intid); }
+
+void ppi_set_active(u32 intid, bool active) {
+    // GICR_ISACTIVER0 / GICR_ICACTIVER0 (IHI 0069H, their register descriptions): set or clear
+    // the active state of one of this CPU's private interrupts.
+    reg32(this_redist() + (active ? GICR_SGI + ISACTIVER : GICR_SGI + ICACTIVER)) = 1u << intid;
+}
+
 void send_ipi(u64 mpidr) {
     // ICC_SGI1R_EL1 (12.2.23): TargetList[15:0], Aff1[23:16], INTID[27:24], Aff2[39:32],
     // RS[47:44] (which group of 16 Aff0 values), Aff3[55:48].
@@ -113,8 +125,9 @@ void handle_pending_irqs() {
     for (;;) {
         u64 intid = read_sysreg(icc_iar1_el1) & 0xFFFFFF;
         if (intid >= 1020) return; // 1023: nothing pending
-        irq_dispatch(u32(intid));
-        write_sysreg(icc_eoir1_el1, intid);
+        IrqAction action = irq_dispatch(u32(intid));
+        write_sysreg(icc_eoir1_el1, intid); // priority drop
+        if (action == IrqAction::Done) write_sysreg(S3_0_C12_C11_1, intid); // ICC_DIR_EL1: deactivate
     }
 }
 

@@ -14,6 +14,7 @@
 #include "sysreg.hpp"
 #include "timer_hw.hpp"
 #include "vgic_hw.hpp"
+#include "vintc/vgic.hpp"
 
 extern "C" u64 cxv_guest_enter(arch::GuestRegs* regs);
 extern "C" void cxv_fpsimd_save(arch::FpState* s);
@@ -96,6 +97,19 @@ u64 g_guest_id[idregs::SLOTS];
 PstateFeatures g_pstate_features;
 // The worst Spectre-v2/BHB state over all CPUs: what SMCCC_ARCH_FEATURES tells guests.
 u8 g_v2_state = 0, g_bhb_state = 0;
+// Host INTID of the virtual timer PPI (host DTB), and whether it is enabled at each CPU's
+// redistributor: only while a vCPU with a vGIC is loaded (0 unknown, 1 on, 2 off).
+u32 g_vtimer_pintid = 0;
+u8 g_vtimer_ppi_state[MAX_CPUS];
+
+// A guest without a vGIC must not make the host take its timer's interrupt (nobody could hand it
+// on, and the level line would fire again at once): its WFI wake-ups use wake_deadline() instead.
+void set_vtimer_ppi(bool on) {
+    u8& st = g_vtimer_ppi_state[cpu_id()];
+    if (!g_vtimer_pintid || st == (on ? 1 : 2)) return;
+    irq_enable(g_vtimer_pintid, on);
+    st = on ? 1 : 2;
+}
 
 // Reads the host's value of ID-space slot `s` (op0 = 3, op1 = 0, CRn = 0, CRm = s / 8 + 1,
 // op2 = s % 8). Reserved encodings of the space read as zero on hardware (ID scheme rules).
@@ -200,7 +214,7 @@ void virt_cpu_init() {
     // event counters with CR/ER set without checking MDCR_EL2.TPM. Only where the PMU exists.
     if (const u64 pmuver = bits(dfr0, 11, 8); pmuver != 0 && pmuver != 0xF) write_sysreg(pmuserenr_el0, 1);
     // CNTHCTL_EL2 (D13.8.x, non-VHE): EL1 may read the physical counter, but the EL1 physical timer
-    // traps; guests use the virtual timer. CNTVOFF_EL2 = 0: virtual time equals physical time.
+    // traps; guests use the virtual timer. CNTVOFF_EL2 is per VM (load()); 0 until a vCPU runs.
     write_sysreg(cnthctl_el2, 1);
     write_sysreg(cntvoff_el2, 0);
     write_sysreg(vtcr_el2, stage2_vtcr());
@@ -241,6 +255,16 @@ void Vcpu::set_stage2(HostPhysAddr root) {
 }
 
 void Vcpu::load() {
+    // The virtual timer first, before its registers come back. KVM's rule for a hardware-linked
+    // timer (IHI 0069H, "Forwarding interrupts to a virtual machine"): the physical PPI is made
+    // active while the virtual one is pending or active, so it cannot fire again until the guest
+    // deactivates the virtual one, whichever CPU the vCPU ran on when it fired.
+    set_vtimer_ppi(m_vgic != nullptr);
+    if (m_vgic) {
+        auto st = m_vgic->irq_state(GUEST_VTIMER_INTID, u16(m_id));
+        if (st.is_ok() && (st.value().active || st.value().pending())) ppi_set_active(g_vtimer_pintid, true);
+    }
+    write_sysreg(cntvoff_el2, m_cntvoff); // CNTVCT_EL0 = CNTPCT_EL0 - CNTVOFF_EL2 (D11.2.4)
     write_sysreg(vttbr_el2, m_vttbr);
     write_sysreg(vmpidr_el2, m_vmpidr);
     write_sysreg(vpidr_el2, read_sysreg(midr_el1));
@@ -327,6 +351,10 @@ void Vcpu::put() {
     m_el1.cntv_ctl = read_sysreg(cntv_ctl_el0);
     // A descheduled vCPU's timer must not raise the physical virtual-timer interrupt here.
     write_sysreg(cntv_ctl_el0, 0);
+    // Its forwarded timer interrupt may still be active (the guest has not deactivated it): the
+    // model keeps that state, load() puts it back on whichever CPU runs the vCPU next, and this
+    // CPU's PPI must be free for the next vCPU.
+    if (m_vgic && ppi_active(g_vtimer_pintid)) ppi_set_active(g_vtimer_pintid, false);
     m_el1.ich_vmcr = read_sysreg(S3_4_C12_C11_7);
     m_el1.ich_ap0r[0] = read_sysreg(S3_4_C12_C8_0);
     m_el1.ich_ap1r[0] = read_sysreg(S3_4_C12_C9_0);
@@ -361,8 +389,51 @@ u64 Vcpu::wake_deadline() const {
     // CNTV_CTL_EL0 (D13.8.15): ENABLE bit0, IMASK bit1. A timer that is enabled and not masked
     // will assert its interrupt at CVAL; that makes a WFI complete (D1.16.2 "Wait for Interrupt").
     if ((m_el1.cntv_ctl & 3) != 1) return ~0ull;
-    u64 now = counter();
-    return m_el1.cntv_cval <= now ? 0 : m_el1.cntv_cval;
+    // CVAL is in virtual counter ticks; the host's timers run on the physical count (D11.2.4).
+    u64 now = counter(), deadline = m_el1.cntv_cval + m_cntvoff;
+    if (deadline < m_cntvoff) return ~0ull; // beyond the end of the counter: never
+    return deadline <= now ? 0 : deadline;
+}
+
+void virt_set_timer_intid(u32 intid) { g_vtimer_pintid = intid; }
+
+u32 vintc_priority_bits() { return vgichw::host_vtr().pri_bits; }
+
+void Vcpu::attach_vintc(VirtIntc* intc) {
+    m_vgic = intc;
+    // The virtual timer is hardware-linked: the guest's deactivation of INTID 27 deactivates the
+    // host PPI the timer raised (vgic.hpp set_hw). Fails only for INTIDs the model rejects, which
+    // these constants are not.
+    if (m_vgic && g_vtimer_pintid)
+        if (m_vgic->set_hw(GUEST_VTIMER_INTID, g_vtimer_pintid, u16(m_id)).is_error())
+            panic("vgic: cannot link the virtual timer of vCPU %u", m_id);
+}
+
+vgic::VcpuSet Vcpu::present_interrupts() {
+    if (!m_vgic) return {};
+    return vgichw::flush(*m_vgic, u16(m_id), m_lrs).kick;
+}
+
+vgic::VcpuSet Vcpu::collect_interrupts() {
+    if (!m_vgic) return {};
+    return vgichw::sync(*m_vgic, u16(m_id), m_lrs);
+}
+
+bool Vcpu::interrupt_pending() const {
+    if (!m_vgic) return false;
+    u8 priority = 0xFF;
+    if (!m_vgic->has_pending(u16(m_id), &priority)) return false;
+    // The virtual CPU interface signals an interrupt only past the guest's priority mask and with
+    // a group enabled (IHI 0069H, "Priority masking"); a WFI waits for exactly that. The model
+    // reports the best priority over both groups, so either enabled group admits it.
+    const vgichw::Vmcr m = vgichw::decode_vmcr(m_el1.ich_vmcr);
+    return (m.veng0 || m.veng1) && priority < m.vpmr;
+}
+
+bool Vcpu::timer_interrupt() {
+    if (!m_vgic) return false;
+    (void)m_vgic->raise(GUEST_VTIMER_INTID, u16(m_id)); // only this vCPU: its next flush shows it
+    return true;
 }
 
 u64 Vcpu::mpidr_to_vcpu(u64 mpidr) {
@@ -411,6 +482,26 @@ void Vcpu::handle_sync(u64 esr, ExitReason& e) {
         handle_smccc(e);
         return;
     case EC_SYSREG:
+        if (m_vgic) {
+            // ICC_SGI1R/ASGI1R/SGI0R_EL1 writes trap (HCR_EL2.IMO/FMO): the model delivers the SGI.
+            // Back to the run loop either way: a target may be this vCPU (its next flush shows it)
+            // or others to kick.
+            const vgichw::SgiTrap t = vgichw::decode_sgi_trap(esr);
+            if (t.reg != vgichw::SgiReg::None) {
+                if (!t.write) { // MRS of a write-only register (IHI 0069H): UNDEFINED
+                    e.kind = ExitKind::Undefined;
+                    e.reason = "read of a write-only SGI generation register";
+                    e.detail = esr;
+                    inject_undefined();
+                    return;
+                }
+                auto r = m_vgic->send_sgi(u16(m_id), gpr(t.rt), t.group1);
+                skip_instruction();
+                e.kind = ExitKind::Kick;
+                e.args[0] = r.is_ok() ? r.value().bits() : 0;
+                return;
+            }
+        }
         if (emulate_debug_sysreg(iss)) {
             skip_instruction();
             e.kind = ExitKind::Nothing;

@@ -6,6 +6,7 @@
 #include "asm_offsets.hpp"
 #include "base/types.hpp"
 #include "stage2_fault.hpp"
+#include "vgic_hw.hpp"
 #include "vcpu/vcpu_concept.hpp"
 
 namespace arch {
@@ -60,6 +61,18 @@ public:
     u64 wake_deadline() const;
     static u64 mpidr_to_vcpu(u64 mpidr);
 
+    void attach_vintc(VirtIntc* intc);
+    void set_counter_offset(u64 offset) { m_cntvoff = offset; }
+    vgic::VcpuSet present_interrupts();
+    vgic::VcpuSet collect_interrupts();
+    bool interrupt_pending() const;
+    bool timer_interrupt();
+
+    // The guest-visible INTIDs of the generic timer's PPIs (what cxv-vmconfig's generated device
+    // tree says: PPI 11 virtual, PPI 14 non-secure physical; Arm BSA / SBSA recommended numbers).
+    static constexpr u32 GUEST_VTIMER_INTID = 27;
+    static constexpr u32 GUEST_PTIMER_INTID = 30;
+
 private:
     void handle_sync(u64 esr, ExitReason& e);
     void handle_smccc(ExitReason& e);
@@ -87,6 +100,11 @@ private:
     u64 m_far = 0;
     // Stops a guest stuck on one stage-2 fault that retrying does not fix (stage2_fault.hpp).
     s2fault::RepeatGuard m_fault_guard;
+    // Virtual interrupts: the VM's vGIC (null with interrupt_mode "no_irq"), the list registers
+    // filled by the last present_interrupts(), and the VM's CNTVOFF_EL2.
+    VirtIntc* m_vgic = nullptr;
+    vgichw::LrContext m_lrs;
+    u64 m_cntvoff = 0;
 };
 
 static_assert(ArchVcpu<Vcpu>, "aarch64 Vcpu must implement the generic vCPU interface");
@@ -94,6 +112,9 @@ static_assert(ArchVcpu<Vcpu>, "aarch64 Vcpu must implement the generic vCPU inte
 // Per-CPU EL2 setup for running guests: HCR_EL2, MDCR_EL2, CPTR_EL2, CNTHCTL_EL2, VTCR_EL2, once
 // per physical CPU at boot (they are the same for every VM).
 void virt_cpu_init();
+// Boot CPU, once, before any vCPU runs: the host INTID of the virtual timer's PPI (from the host
+// DTB), which guests' virtual timer interrupts are hardware-linked to.
+void virt_set_timer_intid(u32 intid);
 const char* describe_sysreg(u64 id, char* buf, usize size);
 
 } // namespace arch

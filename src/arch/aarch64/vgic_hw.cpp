@@ -94,7 +94,10 @@ vgic::VcpuSet sync(vgic::Vgic& g, u16 vcpu, LrContext& ctx) {
     return g.fold(vcpu, lrs, elrsr, eoicount);
 }
 
-void maintenance_irq(u32, void*) { g_maintenance_count.fetch_add(1, std::memory_order_relaxed); }
+IrqAction maintenance_irq(u32, void*) {
+    g_maintenance_count.fetch_add(1, std::memory_order_relaxed);
+    return IrqAction::Done;
+}
 u64 maintenance_count() { return g_maintenance_count.load(std::memory_order_relaxed); }
 
 void register_maintenance_irq(u32 intid) { irq_register(intid, maintenance_irq, nullptr); }

@@ -12,6 +12,7 @@
 // called from the run loop (docs/pending/vgiclr.md says how it will be wired).
 #pragma once
 #include "base/types.hpp"
+#include "kernel/irq.hpp"
 #include "vintc/vgic_types.hpp"
 
 namespace vgic { class Vgic; }
@@ -344,7 +345,7 @@ vgic::VcpuSet sync(vgic::Vgic& g, u16 vcpu, LrContext& ctx);
 // The maintenance interrupt (host PPI, INTID 25 on QEMU virt; the host DTB's GIC node names
 // it). Its only job is to make the vCPU exit, which taking it at EL2 already did; sync() then
 // deasserts it. The handler counts (diagnostics) and returns.
-void maintenance_irq(u32 intid, void* ctx);
+IrqAction maintenance_irq(u32 intid, void* ctx);
 u64 maintenance_count();
 // Boot CPU, once, before secondaries start (irq_register's rule): installs maintenance_irq.
 void register_maintenance_irq(u32 intid);

@@ -151,7 +151,10 @@ TEST_F(SchedTest, MakingRunnableKicksAnIdleCpuThatMayRunIt) {
 namespace {
 SchedEntity* g_to_wake;
 bool g_idle_while_waiting;
-void wake_irq(u32, void*) { sched_wake(g_to_wake, true); }
+IrqAction wake_irq(u32, void*) {
+    sched_wake(g_to_wake, true);
+    return IrqAction::Done;
+}
 void idle_cpu() {
     g_idle_while_waiting = this_cpu().idle.load();
     fake::raise_irq(40); // the interrupt that ends the WFI

@@ -101,7 +101,10 @@ void periodic(void*) {
     ++g_periodic_runs;
     timer_arm(g_periodic, g_periodic.deadline + 100); // a callback may re-arm its own event
 }
-void timer_irq(u32, void*) { timer_handle_irq(); }
+IrqAction timer_irq(u32, void*) {
+    timer_handle_irq();
+    return IrqAction::Done;
+}
 } // namespace
 
 TEST_F(TimerTest, CallbackRearmingItselfRunsUntilNotExpired) {

@@ -267,9 +267,10 @@ TEST_F(VmTest, HaltWithWakeDeadlineArmsATimerThatWakesTheVcpu) {
 }
 
 namespace {
-void slice_over_irq(u32, void*) { // the interrupt arrives a whole slice later
+IrqAction slice_over_irq(u32, void*) { // the interrupt arrives a whole slice later
     fake::counter_value += SCHED_SLICE_MS * timer_ticks_per_ms();
     timer_handle_irq();
+    return IrqAction::Done;
 }
 } // namespace
 
@@ -396,15 +397,103 @@ TEST_F(VmTest, CreateRejectsOverlappingDevicesWithItsName) {
     EXPECT_EQ(captured_console(), "cxvisor: vm 1 (vm1): device uart1 at 9000800: already mapped\n");
 }
 
-// The tool accepts interrupt_mode = "emulated", but the vGIC is not wired in yet: the VM is built and
-// the boot log says it will take no interrupts, rather than leaving its guest to wait in silence.
-TEST_F(VmTest, EmulatedInterruptModeSaysTheVgicIsNotWiredIn) {
+// interrupt_mode "emulated": the VM gets a vGIC whose register windows answer at the config's
+// addresses, each vCPU backend is attached to it, and its interrupts reach vCPUs through kicks.
+constexpr u64 GICD = 0x0800'0000, GICR = 0x080A'0000;
+
+TEST_F(VmTest, EmulatedInterruptModeGivesTheVmAVgicAtItsAddresses) {
     cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
-    auto r = create();
-    ASSERT_TRUE(r.is_ok());
-    EXPECT_EQ(captured_console(), "cxvisor: vm 1 (vm1): interrupt_mode \"emulated\": the virtual GICv3 is not wired in yet, "
-                                  "this VM takes no interrupts (its device tree describes a GIC that does not answer)\n");
-    delete r.value();
+    cfg.spi_count = 64;
+    boot();
+    ASSERT_NE(vm->vintc(), nullptr);
+    EXPECT_EQ(fake_vcpu(0).intc, vm->vintc());
+    EXPECT_EQ(fake_vcpu(1).intc, vm->vintc());
+    arch::Vcpu& a = fake_vcpu(0);
+    // GICD_TYPER.ITLinesNumber = 2 (32 * (2 + 1) INTIDs), GICR_TYPER of vCPU 1: Processor_Number 1
+    // and Last (IHI 0069H, register descriptions).
+    a.decodes.push_back(mmio(GICD + 0x4, 4, false, 3));
+    a.decodes.push_back(mmio(GICR + 0x20000 + 0x8, 8, false, 4));
+    run(0, {npf(GICD + 0x4, AccessKind::Read), npf(GICR + 0x20000 + 0x8, AccessKind::Read)});
+    ASSERT_EQ(a.mmio_done.size(), 2u);
+    EXPECT_EQ(a.mmio_done[0].value & 0x1F, 2u);
+    EXPECT_EQ((a.mmio_done[1].value >> 8) & 0xFFFF, 1u);
+    EXPECT_TRUE(a.mmio_done[1].value & (1u << 4));
+    EXPECT_EQ(captured_console(), "");
+}
+
+TEST_F(VmTest, NoIrqModeGivesNoVgicAndItsWindowIsNotThere) {
+    boot();
+    EXPECT_EQ(vm->vintc(), nullptr);
+    EXPECT_EQ(fake_vcpu(0).intc, nullptr);
+    run(0, {npf(GICD + 0x4, AccessKind::Read)});
+    ASSERT_EQ(fake_vcpu(0).aborts.size(), 1u); // nothing there: an external abort
+}
+
+TEST_F(VmTest, AnEnabledSpiWakesTheVcpuItIsRoutedToAndWfiWithOnePendingDoesNotBlock) {
+    cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
+    cfg.spi_count = 64;
+    boot();
+    arch::Vcpu& a = fake_vcpu(0);
+    // The guest enables both groups and SPI 40 (GICD_ISENABLER1 bit 8); IROUTER's reset value
+    // routes it to affinity 0.0.0.0, vCPU 0. Then it waits in WFI.
+    a.regs[1] = 3;
+    a.regs[2] = 1u << 8;
+    a.decodes.push_back(mmio(GICD + 0x0, 4, true, 1));
+    a.decodes.push_back(mmio(GICD + 0x104, 4, true, 2));
+    run(0, {npf(GICD + 0x0, AccessKind::Write), npf(GICD + 0x104, AccessKind::Write)});
+    ASSERT_EQ(state(0), SchedState::Blocked);
+    vm->raise(40);
+    EXPECT_EQ(state(0), SchedState::Runnable) << "the interrupt did not wake the vCPU";
+    EXPECT_TRUE(vm->vintc()->has_pending(0));
+    // The run loop presents interrupts right before each entry and collects them right after.
+    const unsigned presents = a.presents, collects = a.collects;
+    a.pending = true; // the backend's WFI test sees the interrupt: WFI completes at once
+    run(0, {});
+    EXPECT_EQ(a.presents - presents, 1u);
+    EXPECT_EQ(a.collects - collects, 1u);
+    EXPECT_EQ(state(0), SchedState::Runnable);
+}
+
+TEST_F(VmTest, KickExitWakesTheTargetVcpus) {
+    cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
+    cfg.spi_count = 32;
+    boot();
+    run(0, {power(ExitKind::CpuUp, 1, ENTRY, 0)});
+    run(1, {}); // vCPU 1 waits in WFI
+    ASSERT_EQ(state(1), SchedState::Blocked);
+    ExitReason kick{.kind = ExitKind::Kick};
+    kick.args[0] = 0b11; // both: vCPU 0 is the sender, loaded here, and needs nothing
+    sched_wake(&vm->vcpu(0)->sched());
+    run(0, {kick});
+    EXPECT_EQ(state(1), SchedState::Runnable);
+}
+
+TEST_F(VmTest, HcIrqLineDrivesOnlyTheVmsOwnFreeSpis) {
+    cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
+    cfg.spi_count = 32;
+    cfg.emu_devices[0].irq = 33; // the UART owns SPI 33
+    boot();
+    run(0, {call(HC_IRQ_LINE, 40, IRQ_LINE_HIGH), call(HC_IRQ_LINE, 33, IRQ_LINE_PULSE), call(HC_IRQ_LINE, 5, IRQ_LINE_PULSE),
+            call(HC_IRQ_LINE, 64, IRQ_LINE_PULSE), call(HC_IRQ_LINE, 41, 3), call(HC_IRQ_LINE, 41, IRQ_LINE_PULSE)});
+    const auto& r = fake_vcpu(0).hypercall_results;
+    ASSERT_EQ(r.size(), 6u);
+    const u64 invalid = u64(CXV_INVALID);
+    EXPECT_EQ(r[0][0], 0u);
+    EXPECT_EQ(r[1][0], invalid); // a device's SPI
+    EXPECT_EQ(r[2][0], invalid); // an SGI
+    EXPECT_EQ(r[3][0], invalid); // beyond spi_count
+    EXPECT_EQ(r[4][0], invalid); // no such operation
+    EXPECT_EQ(r[5][0], 0u);
+    EXPECT_TRUE(vm->vintc()->irq_state(40).value().line_level);
+    EXPECT_TRUE(vm->vintc()->irq_state(41).value().pending_latch);
+    EXPECT_FALSE(vm->vintc()->irq_state(33).value().pending());
+}
+
+TEST_F(VmTest, HcIrqLineWithoutAVgicIsInvalid) {
+    boot();
+    run(0, {call(HC_IRQ_LINE, 40, IRQ_LINE_PULSE)});
+    ASSERT_EQ(fake_vcpu(0).hypercall_results.size(), 1u);
+    EXPECT_EQ(fake_vcpu(0).hypercall_results[0][0], u64(CXV_INVALID));
 }
 
 TEST_F(VmTest, RefusedVmGivesBackItsIdenticalRegion) {

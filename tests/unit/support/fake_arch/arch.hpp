@@ -22,6 +22,7 @@ void timer_stop();
 // Interrupt controller: IPIs are recorded; handle_pending_irqs dispatches raised interrupts
 // (fake::raise_irq) through the generic irq_dispatch, as the real driver does after acknowledging.
 void send_ipi(u64 target_hw_id);
+inline u32 vintc_priority_bits() { return 5; } // QEMU's GICv3 CPU interface
 void handle_pending_irqs();
 void wfi(); // runs fake::wfi_hook; with no hook the CPU would idle forever, so it panics
 

@@ -72,6 +72,19 @@ public:
     void inject_external_abort(u64 gpa, AccessKind k) { aborts.push_back({gpa, k}); }
     void inject_undefined() { ++undefs; }
     u64 wake_deadline() const { return deadline; }
+    // Virtual interrupts: the fake records the controller and the calls; the test sets what the
+    // vCPU reports (pending, kicks to return).
+    VirtIntc* intc = nullptr;
+    u64 counter_offset = 0;
+    bool pending = false;
+    unsigned presents = 0, collects = 0, timer_irqs = 0;
+    vgic::VcpuSet present_kicks, collect_kicks;
+    void attach_vintc(VirtIntc* c) { intc = c; }
+    void set_counter_offset(u64 x) { counter_offset = x; }
+    vgic::VcpuSet present_interrupts() { ++presents; return present_kicks; }
+    vgic::VcpuSet collect_interrupts() { ++collects; return collect_kicks; }
+    bool interrupt_pending() const { return pending; }
+    bool timer_interrupt() { ++timer_irqs; return intc != nullptr; }
     static u64 mpidr_to_vcpu(u64 mpidr) { return mpidr < 16 ? mpidr : ~0ull; }
 };
 static_assert(ArchVcpu<Vcpu>, "the fake vCPU must implement the generic vCPU interface");

@@ -28,7 +28,7 @@ void send_ipi(u64 target_hw_id) { fake::ipis.push_back(target_hw_id); }
 void handle_pending_irqs() {
     std::vector<u32> irqs;
     irqs.swap(fake::pending_irqs);
-    for (u32 intid : irqs) irq_dispatch(intid);
+    for (u32 intid : irqs) (void)irq_dispatch(intid);
 }
 void wfi() {
     ++fake::wfi_calls;
