@@ -372,6 +372,22 @@ void check_sgis() {
     spin_ms(5);
     rt::check(count(1, 6) == 1 && count(0, 6) == 0, "SGI 6 to {1, 7} (no vcpu 7): vcpu 1 once, nothing else");
 
+    // ICC_SGI0R_EL1 generates group 0 SGIs (IHI 0069H, ICC_SGI0R_EL1; forwarding rules of
+    // "Forwarding an SGI to a target PE"): SGI 3 as group 1 is not raised; as group 0 it becomes
+    // pending, and stays so, because group 0 is off at the CPU interface (ICC_IGRPEN0_EL1 = 0, and
+    // PSTATE.F stays masked).
+    gic::write_sgi0r(gic::sgi1r(3, 1u << 0));
+    spin_ms(5);
+    const bool g1_not_raised = !gic::is_pending(3) && count(0, 3) == 1;
+    gic::set_group1(3, false);
+    gic::write_sgi0r(gic::sgi1r(3, 1u << 0));
+    spin_ms(5);
+    const bool g0_pending = gic::is_pending(3) && count(0, 3) == 1;
+    gic::unpend(3);
+    gic::set_group1(3, true);
+    rt::check(g1_not_raised && g0_pending && !gic::is_pending(3),
+              "ICC_SGI0R_EL1: group-1 SGI 3 not raised, as group 0 pending and not taken");
+
     const bool sent = on_vcpu1(Cmd::SendSgi5ToVcpu0);
     wait_for([] { return count(0, 5) != 0; }, 2000);
     spin_ms(5);
