@@ -26,4 +26,9 @@ void guest_main() {
     else
         rt::check(false, "HC_NOP available");
     bench("mmio_read", [] { (void)rt::read32(rt::UART_BASE + 0x018); });
+    // Null PSCI calls, HVC #0 like hvc_nop. PSCI_VERSION is a constant cxvisor's exit vector answers
+    // itself (boot.S low64_sync); PSCI_FEATURES depends on its argument and takes the full exit
+    // path, for comparison. On bare QEMU (no EL2) QEMU's own PSCI answers the HVC.
+    bench("psci_version", [] { (void)rt::hvc_call(cxv_abi::PSCI_VERSION); });
+    bench("psci_features", [] { (void)rt::hvc_call(cxv_abi::PSCI_FEATURES, cxv_abi::PSCI_CPU_ON_64); });
 }

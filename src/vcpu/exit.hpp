@@ -37,6 +37,10 @@ struct ExitReason {
     // SysReg*: an ISA-specific register id (printable by arch::sysreg_name) and the value written
     u64 sysreg = 0;
     u64 value = 0;
+    // SysReg*: the register is one of the vCPU's emulated timer (vcpu/emulated_timer.hpp; None
+    // otherwise), whose interrupt is private INTID timer_intid.
+    u8 timer = 0;
+    u32 timer_intid = 0;
     // Fatal / Undefined: a short static description
     const char* reason = nullptr;
     u64 detail = 0; // e.g. syndrome or instruction word, printed with the reason

@@ -4,6 +4,7 @@
 #include "arch_vcpu.hpp"
 #include "kernel/sched.hpp"
 #include "kernel/timer.hpp"
+#include "vcpu/emulated_timer.hpp"
 
 class Vm;
 
@@ -21,11 +22,15 @@ public:
     TimerEvent& wake_timer() { return m_wake_timer; }
 
     static Vcpu* from_sched(SchedEntity* e) { return static_cast<Vcpu*>(e->owner); }
+    // The timer cxvisor emulates for this vCPU (emulated_timer.hpp); Vm drives it.
+    EmulatedTimer& emulated_timer() { return m_emulated_timer; }
+    ~Vcpu() { timer_cancel(m_emulated_timer.event); }
 
 private:
     Vm& m_vm;
     u32 m_id;
     SchedEntity m_sched;
     TimerEvent m_wake_timer;
+    EmulatedTimer m_emulated_timer;
     arch::Vcpu m_arch;
 };

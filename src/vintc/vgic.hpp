@@ -116,6 +116,10 @@ public:
     // `best_priority` (optional) gets the highest such priority, for comparison with the guest's
     // priority mask by the ISA code.
     bool has_pending(u16 vcpu, u8* best_priority = nullptr);
+    // Without the lock: v's pending list is empty, so a flush would fill no LR and ask for nothing
+    // (the exit path's shortcut). A racing source that queues something meanwhile also kicks v,
+    // whose next exit then sees it; nothing is lost.
+    bool idle(u16 vcpu) const { return vcpu < m_vcpu_count && __atomic_load_n(&m_vcpus[vcpu].head, __ATOMIC_ACQUIRE) == nullptr; }
 
     // Snapshot of one interrupt's state (tests, debug dumps). OutOfRange as for raise().
     Result<VIrq> irq_state(u32 intid, u16 vcpu = 0);

@@ -55,6 +55,16 @@ constexpr u32 MAX_REPORTS = 16;
 
 void kick_thunk(void* ctx, vgic::VcpuSet vcpus) { static_cast<Vm*>(ctx)->kick(vcpus); }
 
+void emulated_timer_fired(void* ctx) {
+    Vcpu& v = *static_cast<Vcpu*>(ctx);
+    v.vm().update_emulated_timer(v, arch::counter());
+}
+
+void reset_emulated_timer(Vcpu& v) {
+    timer_cancel(v.emulated_timer().event);
+    v.emulated_timer().reset();
+}
+
 } // namespace
 
 Vm::Vm(const VmRecord& rec, const u8* package, GuestAddrSpace&& as)
@@ -206,6 +216,19 @@ void Vm::raise(u32 intid) {
     if (auto r = m_vgic->raise(intid); r.is_ok()) kick(r.value());
 }
 
+void Vm::update_emulated_timer(Vcpu& vcpu, u64 now) {
+    EmulatedTimer& t = vcpu.emulated_timer();
+    timer_cancel(t.event);
+    if (!m_vgic || !t.intid) return; // no controller: the guest can only poll ISTATUS
+    const bool level = t.line(now);
+    if (auto r = m_vgic->set_line(t.intid, level, u16(vcpu.id())); r.is_ok()) kick(r.value());
+    if (!level && (t.ctl & EmulatedTimer::CTL_ENABLE) && !(t.ctl & EmulatedTimer::CTL_IMASK)) {
+        t.event.callback = emulated_timer_fired;
+        t.event.ctx = &vcpu;
+        timer_arm(t.event, t.cval);
+    }
+}
+
 bool Vm::drive_spi(u64 intid, bool pulse, bool level) {
     if (!m_vgic || intid < vgic::SpiBase || intid >= m_vgic->intid_limit()) return false;
     auto* emu = reinterpret_cast<const EmuDevice*>(m_package + m_rec.emu_devices);
@@ -301,6 +324,7 @@ Result<void> Vm::boot() {
     for (u32 i = 0; i < m_rec.cpu_num; ++i) {
         m_vcpus[i]->arch().reset(0, 0);
         m_vcpus[i]->arch().set_counter_offset(counter_offset);
+        reset_emulated_timer(*m_vcpus[i]);
     }
     if (m_vgic) m_vgic->reset();
     {
@@ -319,6 +343,7 @@ bool Vm::start_vcpu(u64 index, u64 entry, u64 arg) {
     SpinlockGuard guard(m_power_lock);
     if (m_stop != StopKind::None || sched_state(&v->sched()) != SchedState::Off) return false;
     v->arch().reset(entry, arg);
+    reset_emulated_timer(*v); // a powered-on CPU's timer starts disabled, whatever it did before
     ++m_active;
     sched_wake(&v->sched(), true);
     return true;
@@ -507,6 +532,19 @@ bool Vm::handle_exit(Vcpu& vcpu, ExitReason& exit) {
     }
     case ExitKind::SysRegRead:
     case ExitKind::SysRegWrite: {
+        if (exit.timer != u8(TimerReg::None)) {
+            EmulatedTimer& t = vcpu.emulated_timer();
+            const u64 now = arch::counter();
+            t.intid = exit.timer_intid;
+            if (exit.kind == ExitKind::SysRegRead) {
+                a.complete_sysreg(exit, t.read(TimerReg(exit.timer), now));
+            } else {
+                t.write(TimerReg(exit.timer), exit.value, now);
+                update_emulated_timer(vcpu, now);
+                a.complete_sysreg(exit, 0);
+            }
+            return true;
+        }
         char name[40];
         report(vcpu, "%s of system register %s, which cxvisor does not emulate: UNDEF injected",
                exit.kind == ExitKind::SysRegRead ? "read" : "write", arch::describe_sysreg(exit.sysreg, name, sizeof name));

@@ -101,6 +101,9 @@ public:
     // HC_IRQ_LINE: drive one of the VM's SPIs from software. False if the VM has no controller,
     // the INTID is not one of its SPIs, or one of its devices owns that SPI.
     bool drive_spi(u64 intid, bool pulse, bool level);
+    // The emulated timer's interrupt line follows its state at counter value `now`; a host timer
+    // event re-evaluates it at the compare value. Any CPU.
+    void update_emulated_timer(Vcpu& vcpu, u64 now);
 
 private:
     Vm(const vm_package::VmRecord& rec, const u8* package, GuestAddrSpace&& as);

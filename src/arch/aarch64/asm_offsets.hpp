@@ -10,3 +10,11 @@
 #define PERCPU_ID 16
 #define PERCPU_STACK_TOP 24
 #define CPU_STACK_SIZE (32 * 1024)
+// The table of constant SMCCC answers the guest-exit vector serves (smccc_fast.hpp).
+#define SMCCC_FAST_SLOTS 2
+#define SMCCC_FAST_ENTRY_FID 0
+#define SMCCC_FAST_ENTRY_X0 8
+#define SMCCC_FAST_ENTRY_SIZE 16
+// ESR_EL2 of a trapped `HVC #0` from AArch64: EC 0x16 [31:26], IL [25], ISS = imm16 = 0 (Arm ARM
+// DDI0487 K.a, ESR_EL2 register description, "Exception from HVC or SVC instruction execution").
+#define ESR_EL2_HVC64_IMM0 0x5A000000

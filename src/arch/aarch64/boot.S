@@ -292,7 +292,76 @@ cur_spx_serr:
     eret
 1:  ldp     x0, x1, [sp], #16
     el2_fault 7
-low64_sync:   guest_exit 0
+// Lower EL, synchronous: first the fast path for constant SMCCC answers (smccc_fast.hpp), then
+// the full exit. A trapped `HVC #0` whose function id (w0) Vcpu::handle_smccc has published in
+// cxv_smccc_fast (PSCI_VERSION, SMCCC_VERSION) gets that x0 and ERETs back from here: x1/x2 are
+// borrowed on the EL2 stack and restored, every other register, ELR_EL2 and SPSR_EL2 stay as the
+// trap left them (ELR_EL2 already points after the HVC), exactly what handle_smccc does at level 1
+// followed by Vcpu::run re-entering the guest. Anything else restores x1/x2 and takes the full
+// path with nothing changed. The test costs other exits 6 instructions (HVC #0 of an SMC64 id,
+// such as cxvisor's own hypercalls: 7; of an SMC32 id not in the table: 19).
+//
+// Why this is safe without the full path's mitigations:
+// - Branch-predictor state (step 2 of guest_exit_common). The BHB loop / CLRBHB (Arm, "Spectre-BHB"
+//   whitepaper, CVE-2022-23960) and the firmware call SMCCC_ARCH_WORKAROUND_1/_3 (SMCCC DEN0028 F,
+//   "Arm Architecture Calls") exist to stop guest-trained predictor state from steering an EL2
+//   *indirect* branch (BR/BLR/RET) to a gadget. This code has none: only direct B and conditional
+//   branches to fixed labels, then ERET, whose target is ELR_EL2, the guest's own next instruction,
+//   executed at the guest's EL in the guest's translation regime (and `dsb nsh; isb` after the ERET
+//   stops straight-line speculation past it, as in cxv_guest_enter). Mispredicting a conditional
+//   branch here can only run this code or the full path, which clears branch state before its own
+//   first indirect branch.
+// - Guest data. No address is formed from a guest value: the guest's w0 is only compared with the
+//   table's ids, the table address is a link-time constant, so there is no Spectre-v1 gadget and
+//   no guest pointer is read. Function id 0 is sent down the full path, so an empty slot (fid 0)
+//   never matches.
+// - Errors. Step 1 of guest_exit_common (ESB with FEAT_RAS, else DSB SY and a look for a pending
+//   SError) is done before the ERET: an SError the guest's accesses caused stops this VM at the HVC
+//   through the full path (kind 3), exactly as if the full path had taken the exit. (Returning to
+//   the same vCPU, it could not be blamed on another VM anyway: the full path synchronises because
+//   it may switch to another vCPU.)
+// - Interrupts. Physical IRQs/FIQs route to EL2 (HCR_EL2.IMO/FMO) and stay masked here (PSTATE.I/F
+//   are set on exception entry). One that became pending is taken right after the ERET, before the
+//   guest's next instruction: an interrupt targeting EL2 is not masked by the guest's PSTATE at EL1
+//   (Arm ARM DDI0487 K.a, "Asynchronous exception masking" in chapter D1), and ERET is a context
+//   synchronisation event. The guest then re-traps (kind 1) with x0 answered and ELR after the HVC:
+//   the state the full path reaches too, since Vcpu::run answers level-1 calls and re-enters
+//   without looking for interrupts. Kicks from other CPUs (SGIs), the scheduler's slice timer and
+//   vGIC work all arrive this way, so a guest spinning on fast calls is preempted as before.
+low64_sync:
+    stp     x1, x2, [sp, #-16]!
+    mrs     x1, esr_el2
+    mov     x2, #ESR_EL2_HVC64_IMM0
+    cmp     x1, x2                        // HVC #0 from AArch64 (whole ESR_EL2: ISS2 = 0 too)
+    b.ne    9f
+    tbnz    w0, #30, 9f                   // SMC64 ids (cxvisor's hypercalls): none is listed
+    cbz     w0, 9f                        // function id 0: never matches an unpublished slot
+    adrp    x1, cxv_smccc_fast
+    add     x1, x1, :lo12:cxv_smccc_fast
+    .rept   SMCCC_FAST_SLOTS
+    ldar    x2, [x1]                      // Entry::fid, acquire: pairs with publish<>'s release
+    cmp     x2, w0, uxtw                  // SMCCC: the function id is w0, x0[63:32] is ignored
+    b.eq    1f
+    add     x1, x1, #SMCCC_FAST_ENTRY_SIZE
+    .endr
+    b       9f
+1:  adrp    x2, cxv_has_ras               // error synchronisation, as guest_exit_common step 1
+    ldrb    w2, [x2, :lo12:cxv_has_ras]
+    cbz     w2, 2f
+    hint    #16                           // ESB: defers a pending SError into DISR_EL1
+    mrs     x2, S3_0_C12_C1_1             // DISR_EL1 (left set: the full path reads it again)
+    tbnz    x2, #31, 9f
+    b       3f
+2:  dsb     sy                            // the guest's accesses complete...
+    mrs     x2, isr_el1                   // ...and an SError they caused is pending (ISR_EL1.A);
+    tbnz    x2, #8, 9f                    // the full path's window takes it
+3:  ldr     x0, [x1, #SMCCC_FAST_ENTRY_X0]
+    ldp     x1, x2, [sp], #16
+    eret
+    dsb     nsh                           // speculation barrier after ERET (SB not on v8.0)
+    isb
+9:  ldp     x1, x2, [sp], #16
+    guest_exit 0
 low64_irq:    guest_exit 1
 low64_fiq:    guest_exit 2
 low64_serr:   guest_exit 3
@@ -378,6 +447,13 @@ cxv_fpsimd_restore:
     msr     fpsr, x1
     msr     fpcr, x2
     ret
+
+// Constant SMCCC answers for low64_sync, filled by Vcpu::handle_smccc (smccc_fast.hpp).
+    .data
+    .balign 16
+    .globl  cxv_smccc_fast
+cxv_smccc_fast:
+    .space  SMCCC_FAST_SLOTS * SMCCC_FAST_ENTRY_SIZE
 
     .bss
     .balign 16

@@ -9,12 +9,14 @@
 #include "idregs.hpp"
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
+#include "smccc_fast.hpp"
 #include "spectre.hpp"
 #include "stage2_fault.hpp"
 #include "sysreg.hpp"
 #include "timer_hw.hpp"
 #include "vgic_hw.hpp"
 #include "vintc/vgic.hpp"
+#include "vcpu/emulated_timer.hpp"
 
 extern "C" u64 cxv_guest_enter(arch::GuestRegs* regs);
 extern "C" void cxv_fpsimd_save(arch::FpState* s);
@@ -509,6 +511,13 @@ void Vcpu::handle_sync(u64 esr, ExitReason& e) {
         }
         e.kind = (iss & 1) ? ExitKind::SysRegRead : ExitKind::SysRegWrite;
         e.sysreg = sysreg_id_from_iss(iss);
+        // The EL1 physical timer traps (CNTHCTL_EL2.EL1PCEN = 0) and is emulated by the VM layer
+        // (vcpu/emulated_timer.hpp): CNTP_TVAL_EL0, CNTP_CTL_EL0, CNTP_CVAL_EL0 are op0 3, op1 3,
+        // CRn 14, CRm 2, op2 0/1/2 (DDI0487 K.a, their register descriptions).
+        if (e.sysreg == sysreg_id(3, 3, 14, 2, 0)) e.timer = u8(TimerReg::Countdown);
+        else if (e.sysreg == sysreg_id(3, 3, 14, 2, 1)) e.timer = u8(TimerReg::Control);
+        else if (e.sysreg == sysreg_id(3, 3, 14, 2, 2)) e.timer = u8(TimerReg::Compare);
+        if (e.timer) e.timer_intid = GUEST_PTIMER_INTID;
         e.args[0] = bits(iss, 9, 5); // Rt
         e.value = gpr(unsigned(e.args[0]));
         return;
@@ -639,6 +648,7 @@ void Vcpu::handle_smccc(ExitReason& e) {
     switch (fid) {
     case PSCI_VERSION:
         set_hypercall_result(0x10001, m_regs.x[1], m_regs.x[2], m_regs.x[3]); // PSCI 1.1
+        smccc_fast::publish<u32(PSCI_VERSION)>(m_regs.x[0]); // constant: the exit vector may answer it
         return;
     case PSCI_FEATURES: {
         u64 q = m_regs.x[1] & 0xFFFFFFFF;
@@ -693,6 +703,7 @@ void Vcpu::handle_smccc(ExitReason& e) {
         return;
     case SMCCC_VERSION: // 1.1
         m_regs.x[0] = 0x10001;
+        smccc_fast::publish<u32(SMCCC_VERSION)>(m_regs.x[0]); // constant: the exit vector may answer it
         return;
     case spectre::SMCCC_ARCH_FEATURES:
         m_regs.x[0] = u64(spectre::arch_features(u32(m_regs.x[1]), spectre::State(g_v2_state),

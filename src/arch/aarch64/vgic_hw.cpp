@@ -57,6 +57,13 @@ void cpu_init() {
 
 VgicFlush flush(vgic::Vgic& g, u16 vcpu, LrContext& ctx) {
     if (ctx.flushed) panic("vgic: vCPU %u flushed twice without a sync", vcpu);
+    // Nothing pending or active for this vCPU: no LR to fill, no maintenance to ask for, and
+    // ICH_HCR_EL2 stays 0 (En = 0 only stops signalling; the guest's ICV_* registers work). The
+    // model is not entered, so neither is its lock: most exits of a quiet guest cost nothing here.
+    if (g.idle(vcpu)) {
+        ctx.flushed = ctx.idle = true;
+        return {};
+    }
     const Vtr vtr = host_vtr();
     VgicLr lrs[vgic::MaxLrs];
     VgicFlush f = g.flush(vcpu, lrs, vtr.list_regs);
@@ -77,6 +84,10 @@ VgicFlush flush(vgic::Vgic& g, u16 vcpu, LrContext& ctx) {
 
 vgic::VcpuSet sync(vgic::Vgic& g, u16 vcpu, LrContext& ctx) {
     if (!ctx.flushed) panic("vgic: vCPU %u synced without a flush", vcpu);
+    if (ctx.idle) { // nothing was presented: nothing to take back (no active interrupt, so no EOIcount)
+        ctx.flushed = ctx.idle = false;
+        return {};
+    }
     const u32 eoicount = decode_hcr(read_hcr()).eoicount;
     const u64 elrsr = lr_bitmap(read_elrsr(), ctx.used);
     VgicLr lrs[vgic::MaxLrs];

@@ -323,6 +323,7 @@ constexpr SgiTrap decode_sgi_trap(u64 esr) {
 struct LrContext {
     u32 used = 0;       // LRs written by the last flush
     bool flushed = false;
+    bool idle = false;  // the last flush found nothing to present and touched no register
 };
 
 u64 read_lr(u32 n);           // ICH_LR<n>_EL2, n < 16 (a bad n is a cxvisor bug: panics)
