@@ -96,7 +96,7 @@ void guest_main() {
     gic::configure(SGI, 0x80, gic::Trigger::Edge);
 
     bench("add100", [] { asm volatile(".rept 100\n add x9, x9, #1\n .endr" ::: "x9"); });
-    bench("gicd_typer", [] { (void)rt::read32(gic::GICD_BASE + gic::GICD_TYPER); });
+    bench("gicd_typer", [] { (void)rt::read32(gic::gicd_base() + gic::GICD_TYPER); });
 
     gic::irq_enable();
     // The timer is armed 100 ticks ahead and the guest spins on g_seen until its handler ran.

@@ -25,6 +25,10 @@
 //    restarts near zero at a reset: boot 1 ends with SYSTEM_RESET, boot 2 checks the counter and
 //    prints TEST vgic PASS (see CounterStart).
 //
+// vgic-moved (vgic-moved.toml) is this program built with -DCXV_GICD_BASE=0x20000000
+// -DCXV_GICR_BASE=0x20100000, the addresses its config gives: everything as above there, and the
+// default addresses abort.
+//
 // On bare QEMU (`-M virt,gic-version=3 -cpu cortex-a72 -smp 2`), where the real GIC plays the
 // VM's, everything runs except what needs cxvisor (HC_IRQ_LINE, CNTVOFF, the VM's SPI count:
 // QEMU virt has 256 SPIs and an ITS); those checks are skipped with a note.
@@ -195,14 +199,20 @@ uint64_t typer_aff(uint64_t t) { return t >> 32; }                              
 
 void check_registers() {
     using namespace gic;
-    const uint32_t pidr2 = rt::read32(GICD_BASE + PIDR2);
+    // The VM's GIC is where its config puts it (vgic-moved: gicd_base/gicr_base moved away from
+    // QEMU virt's layout): the default addresses are then nothing of this VM's.
+    if (g_hv && gicd_base() != VIRT_GICD_BASE) {
+        rt::check_read_aborts(VIRT_GICD_BASE, "QEMU virt's GICD address, not this VM's");
+        rt::check_read_aborts(VIRT_GICR_BASE + GICR_TYPER, "QEMU virt's GICR address, not this VM's");
+    }
+    const uint32_t pidr2 = rt::read32(gicd_base() + PIDR2);
     rt::check((pidr2 >> 4 & 0xf) == 3, "GICD_PIDR2.ArchRev = 3 (GICv3) (PIDR2 %x)", pidr2);
-    const uint32_t ctlr = rt::read32(GICD_BASE + GICD_CTLR);
+    const uint32_t ctlr = rt::read32(gicd_base() + GICD_CTLR);
     const uint64_t typer0 = rt::read64(redist(0) + GICR_TYPER);
     rt::check((ctlr & (CTLR_ARE | CTLR_DS | CTLR_GRP1)) == (CTLR_ARE | CTLR_DS | CTLR_GRP1),
               "GICD_CTLR: ARE, DS and EnableGrp1 read 1 after init (%x)", ctlr);
 
-    const uint32_t typer = rt::read32(GICD_BASE + GICD_TYPER);
+    const uint32_t typer = rt::read32(gicd_base() + GICD_TYPER);
     const uint32_t itl = typer & 0x1f, spis = g_hv ? CXV_VGIC_SPIS : QEMU_VIRT_SPIS;
     const uint32_t want = (spis + 32) / 32 - 1;
     rt::check(itl == want, "GICD_TYPER.ITLinesNumber = %u: %u SPIs%s (TYPER %x)", want, spis,
@@ -213,11 +223,11 @@ void check_registers() {
     const uint32_t first_missing = 32 * (itl + 1), last_spi = first_missing - 1;
     // (Bare QEMU 7.2 implements 32 INTIDs more than its ITLinesNumber says: cxvisor only.)
     if (g_hv && itl < 31) {
-        const uint64_t en = GICD_BASE + ISENABLER + 4 * (first_missing / 32);
+        const uint64_t en = gicd_base() + ISENABLER + 4 * (first_missing / 32);
         rt::write32(en, ~0u);
-        rt::write8(GICD_BASE + IPRIORITYR + first_missing, 0x80);
+        rt::write8(gicd_base() + IPRIORITYR + first_missing, 0x80);
         const uint32_t en_back = rt::read32(en);
-        const uint8_t pri_back = rt::read8(GICD_BASE + IPRIORITYR + first_missing);
+        const uint8_t pri_back = rt::read8(gicd_base() + IPRIORITYR + first_missing);
         rt::check(en_back == 0 && pri_back == 0, "INTIDs %u.. (above ITLinesNumber) are RAZ/WI (ISENABLER %x, IPRIORITYR %x)",
                   first_missing, en_back, pri_back);
     }
@@ -225,9 +235,9 @@ void check_registers() {
     rt::check(priority(last_spi) == 0x88, "the last SPI, INTID %u, is implemented (IPRIORITYR 0x88)", last_spi);
     set_priority(last_spi, 0xa0);
 
-    const uint32_t iidr = rt::read32(GICD_BASE + GICD_IIDR);
-    rt::write32(GICD_BASE + GICD_IIDR, ~iidr);
-    rt::check((iidr & 0xfff) != 0 && rt::read32(GICD_BASE + GICD_IIDR) == iidr,
+    const uint32_t iidr = rt::read32(gicd_base() + GICD_IIDR);
+    rt::write32(gicd_base() + GICD_IIDR, ~iidr);
+    rt::check((iidr & 0xfff) != 0 && rt::read32(gicd_base() + GICD_IIDR) == iidr,
               "GICD_IIDR names an implementer and is read-only (%x)", iidr);
     const uint32_t riidr = rt::read32(redist(0) + GICR_IIDR);
     rt::check(riidr == iidr, "GICR_IIDR = GICD_IIDR (%x)", riidr);
@@ -274,7 +284,7 @@ void check_registers() {
               "GICR_WAKER: awake after init, ChildrenAsleep follows ProcessorSleep both ways");
 
     // IPRIORITYR: byte writes touch one INTID; bytes and words read the same state.
-    const uint64_t pw = GICD_BASE + IPRIORITYR + 40;
+    const uint64_t pw = gicd_base() + IPRIORITYR + 40;
     rt::write32(pw, 0x58504840);
     rt::write8(pw + 1, 0xa8);
     rt::check(rt::read32(pw) == 0x5850a840 && rt::read8(pw + 2) == 0x50,
@@ -290,7 +300,7 @@ void check_registers() {
               "GICR SGI_base IPRIORITYR byte access (SGIs 4, 5)");
 
     // IROUTER of SPI 45: 64-bit write, 64-bit and 32-bit reads, a 32-bit write of one half.
-    const uint64_t ir = GICD_BASE + GICD_IROUTER + 8 * 45;
+    const uint64_t ir = gicd_base() + GICD_IROUTER + 8 * 45;
     rt::write64(ir, 1);
     const bool aff_back = rt::read64(ir) == 1 && rt::read32(ir) == 1 && rt::read32(ir + 4) == 0;
     rt::write64(ir, IROUTER_IRM);
@@ -305,16 +315,16 @@ void check_registers() {
     rt::write32(icfgr0, 0);
     rt::check(rt::read32(icfgr0) == 0xaaaaaaaa, "GICR_ICFGR0: SGIs edge-triggered, read-only (%x)", rt::read32(icfgr0));
     set_trigger(50, Trigger::Edge);
-    const bool edge = rt::read32(GICD_BASE + ICFGR + 4 * 3) & (2u << 4);
+    const bool edge = rt::read32(gicd_base() + ICFGR + 4 * 3) & (2u << 4);
     set_trigger(50, Trigger::Level);
-    rt::check(edge && !(rt::read32(GICD_BASE + ICFGR + 4 * 3) & (2u << 4)), "GICD_ICFGR3: SPI 50 edge, then level");
+    rt::check(edge && !(rt::read32(gicd_base() + ICFGR + 4 * 3) & (2u << 4)), "GICD_ICFGR3: SPI 50 edge, then level");
 
     // Reserved offsets: read zero, writes ignored, no abort.
     struct Reserved {
         uint64_t addr;
         const char* what;
-    } const reserved[] = {{GICD_BASE + 0x0040, "GICD+0x40"},
-                          {GICD_BASE + 0x7fe0, "GICD+0x7fe0"},
+    } const reserved[] = {{gicd_base() + 0x0040, "GICD+0x40"},
+                          {gicd_base() + 0x7fe0, "GICD+0x7fe0"},
                           {redist(0) + 0x0200, "GICR0 RD_base+0x200"},
                           {redist(1) + GICR_SGI + 0x0010, "GICR1 SGI_base+0x10"}};
     for (const Reserved& r : reserved) {
@@ -323,7 +333,7 @@ void check_registers() {
         rt::check(!w.taken && !rd.taken && rd.value == 0, "reserved %s: reads 0 after a write of ffffffff, no abort",
                   r.what);
     }
-    rt::check(rt::read32(GICD_BASE + GICD_CTLR) == ctlr && rt::read64(redist(0) + GICR_TYPER) == typer0,
+    rt::check(rt::read32(gicd_base() + GICD_CTLR) == ctlr && rt::read64(redist(0) + GICR_TYPER) == typer0,
               "GICD_CTLR and GICR_TYPER unchanged by the reserved-offset writes");
 }
 
@@ -548,9 +558,9 @@ bool many_round(const char* how, bool use_line) {
     if (use_line) {
         for (uint32_t i = 0; i < MANY; ++i) irq_line(MANY_BASE + i, IRQ_LINE_PULSE);
     } else {
-        rt::write32(gic::GICD_BASE + gic::ISPENDR + 4 * (MANY_BASE / 32), (1u << MANY) - 1); // one write
+        rt::write32(gic::gicd_base() + gic::ISPENDR + 4 * (MANY_BASE / 32), (1u << MANY) - 1); // one write
     }
-    const uint32_t pend = rt::read32(gic::GICD_BASE + gic::ISPENDR + 4 * (MANY_BASE / 32));
+    const uint32_t pend = rt::read32(gic::gicd_base() + gic::ISPENDR + 4 * (MANY_BASE / 32));
     gic::irq_enable();
     wait_for([] { return g_log.size() >= MANY; }, 2000);
     spin_ms(10);
@@ -694,6 +704,9 @@ CounterStart counter_start() {
 
 void guest_main() {
     const CounterStart cs = counter_start();
+#ifdef CXV_GICD_BASE
+    gic::set_layout(CXV_GICD_BASE, CXV_GICR_BASE);
+#endif
     g_hv = rt::hypercalls_available();
     const rt::VmInfo vm = rt::vm_info();
     if (g_hv && vm.resets == 1) { // boot 2: only the counter (see CounterStart)

@@ -45,10 +45,16 @@ Level* current(uint32_t intid) {
 } // namespace
 
 // ---------------------------------------------------------------- distributor / redistributor
+uint64_t g_gicd_base = VIRT_GICD_BASE, g_gicr_base = VIRT_GICR_BASE;
+void set_layout(uint64_t gicd, uint64_t gicr) {
+    g_gicd_base = gicd;
+    g_gicr_base = gicr;
+}
+
 void wait_rwp(uint32_t intid) {
     // GICD_CTLR.RWP covers SPI enable changes, GICR_CTLR.RWP[3] SGI/PPI ones. Bounded: a GIC that
     // never clears it fails the test instead of hanging it.
-    uint64_t reg = intid < 32 ? redist(cpu_index()) + GICR_CTLR : GICD_BASE + GICD_CTLR;
+    uint64_t reg = intid < 32 ? redist(cpu_index()) + GICR_CTLR : gicd_base() + GICD_CTLR;
     uint32_t rwp = intid < 32 ? 1u << 3 : CTLR_RWP;
     uint64_t end = counter() + counter_freq();
     while (read32(reg) & rwp)
@@ -56,18 +62,18 @@ void wait_rwp(uint32_t intid) {
 }
 
 void dist_init() {
-    write32(GICD_BASE + GICD_CTLR, 0);
+    write32(gicd_base() + GICD_CTLR, 0);
     wait_rwp(32);
-    const uint32_t lines = (read32(GICD_BASE + GICD_TYPER) & 0x1f) + 1; // 32 INTIDs each
+    const uint32_t lines = (read32(gicd_base() + GICD_TYPER) & 0x1f) + 1; // 32 INTIDs each
     for (uint32_t w = 1; w < lines; ++w) {
-        write32(GICD_BASE + ICENABLER + 4 * w, ~0u);
-        write32(GICD_BASE + ICPENDR + 4 * w, ~0u);
-        write32(GICD_BASE + ICACTIVER + 4 * w, ~0u);
-        write32(GICD_BASE + IGROUPR + 4 * w, ~0u);
+        write32(gicd_base() + ICENABLER + 4 * w, ~0u);
+        write32(gicd_base() + ICPENDR + 4 * w, ~0u);
+        write32(gicd_base() + ICACTIVER + 4 * w, ~0u);
+        write32(gicd_base() + IGROUPR + 4 * w, ~0u);
     }
-    for (uint32_t i = 32; i < 32 * lines; i += 4) write32(GICD_BASE + IPRIORITYR + i, 0xa0a0a0a0);
+    for (uint32_t i = 32; i < 32 * lines; i += 4) write32(gicd_base() + IPRIORITYR + i, 0xa0a0a0a0);
     wait_rwp(32);
-    write32(GICD_BASE + GICD_CTLR, CTLR_ARE | CTLR_GRP1 | CTLR_GRP0);
+    write32(gicd_base() + GICD_CTLR, CTLR_ARE | CTLR_GRP1 | CTLR_GRP0);
     wait_rwp(32);
 }
 
@@ -121,8 +127,8 @@ void unpend(uint32_t intid, unsigned cpu) { write32(word(ICPENDR, intid, cpu), b
 bool is_pending(uint32_t intid, unsigned cpu) { return read32(word(ISPENDR, intid, cpu)) & bit(intid); }
 bool is_active(uint32_t intid, unsigned cpu) { return read32(word(ISACTIVER, intid, cpu)) & bit(intid); }
 void clear_active(uint32_t intid, unsigned cpu) { write32(word(ICACTIVER, intid, cpu), bit(intid)); }
-void route(uint32_t spi, uint64_t aff) { write64(GICD_BASE + GICD_IROUTER + 8 * spi, aff & 0xff00ffffffull); }
-void route_any(uint32_t spi) { write64(GICD_BASE + GICD_IROUTER + 8 * spi, IROUTER_IRM); }
+void route(uint32_t spi, uint64_t aff) { write64(gicd_base() + GICD_IROUTER + 8 * spi, aff & 0xff00ffffffull); }
+void route_any(uint32_t spi) { write64(gicd_base() + GICD_IROUTER + 8 * spi, IROUTER_IRM); }
 
 void configure(uint32_t intid, uint8_t prio, Trigger t, unsigned target_cpu) {
     if (intid >= 32) disable(intid);

@@ -4,9 +4,9 @@
 // What a guest sees is the VM's GIC: cxvisor's emulated distributor and redistributors plus the
 // GIC virtual CPU interface (ICC_* at EL1 reach ICV_*), or the real GIC when the guest runs
 // directly on QEMU (`-M virt,gic-version=3`), which behaves the same for everything here. The
-// layout is QEMU virt's, which is also a VM config's default (`gicd_base`, `gicr_base`): compile
-// a variant with -DCXV_GICD_BASE / -DCXV_GICR_BASE for another one. One redistributor per vCPU,
-// RD_base then SGI_base, 128 KiB apart, vCPU i at GICR_BASE + i * 128 KiB.
+// layout is QEMU virt's, which is also a VM config's default (`gicd_base`, `gicr_base`); a program
+// for another one calls set_layout() first. One redistributor per vCPU, RD_base then SGI_base,
+// 128 KiB apart, vCPU i at gicr_base() + i * 128 KiB.
 //
 // Model of use:
 //   gic::dist_init();             // boot vCPU, once: ARE + both groups on, every SPI off, group 1
@@ -29,14 +29,13 @@
 
 namespace rt::gic {
 
-#ifndef CXV_GICD_BASE
-#define CXV_GICD_BASE 0x08000000
-#endif
-#ifndef CXV_GICR_BASE
-#define CXV_GICR_BASE 0x080A0000
-#endif
-inline constexpr uint64_t GICD_BASE = CXV_GICD_BASE;
-inline constexpr uint64_t GICR_BASE = CXV_GICR_BASE;
+inline constexpr uint64_t VIRT_GICD_BASE = 0x08000000, VIRT_GICR_BASE = 0x080A0000; // QEMU virt
+// The VM's layout (the runtime is one object for every program, so it is a value, not a macro).
+// set_layout: boot vCPU, before dist_init() and before starting other vCPUs.
+extern uint64_t g_gicd_base, g_gicr_base;
+inline uint64_t gicd_base() { return g_gicd_base; }
+inline uint64_t gicr_base() { return g_gicr_base; }
+void set_layout(uint64_t gicd, uint64_t gicr);
 inline constexpr uint64_t GICR_STRIDE = 0x20000; // RD_base + SGI_base
 inline constexpr uint64_t GICR_SGI = 0x10000;    // SGI_base, relative to RD_base
 
@@ -63,9 +62,9 @@ inline constexpr uint32_t PPI_VTIMER = 27; // EL1 virtual timer (QEMU virt, and 
 enum class Trigger { Level, Edge };
 
 // ---- distributor / redistributor ----
-inline uint64_t redist(unsigned cpu) { return GICR_BASE + cpu * GICR_STRIDE; }
+inline uint64_t redist(unsigned cpu) { return gicr_base() + cpu * GICR_STRIDE; }
 // The frame holding `intid`'s per-interrupt registers: cpu's SGI_base for 0-31, else GICD.
-inline uint64_t bank(uint32_t intid, unsigned cpu) { return intid < 32 ? redist(cpu) + GICR_SGI : GICD_BASE; }
+inline uint64_t bank(uint32_t intid, unsigned cpu) { return intid < 32 ? redist(cpu) + GICR_SGI : gicd_base(); }
 
 void dist_init();                    // boot vCPU only, before any cpu_init()
 void cpu_init(bool eoimode = false); // each vCPU, on itself; redistributor of cpu_index()
