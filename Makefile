@@ -1,5 +1,7 @@
 # cxvisor: the two commands of the quick start, and a few more.
-#   make run     boot cxvisor on QEMU with the default VMs (VMS="a.toml b.toml" chooses others)
+#   make run     boot cxvisor on QEMU with the default VMs: a Linux VM (Debian's arm64 kernel, 2 vCPUs,
+#                busybox shell on the console; fetched through apt into $(BUILD)/linux on the first
+#                run) and a small bare-metal one (VMS="a.toml b.toml" chooses others)
 #   make test    install what is missing, build everything, run unit and system tests
 #   make bench   micro-benchmarks under -icount; writes build/bench/results.json
 #   make debug   like run, but QEMU waits for GDB; prints the command to attach
@@ -13,7 +15,7 @@ MEM ?= 1G
 JOBS ?= $(shell nproc)
 SOAK_SEEDS ?= 50
 SOAK_SEED_LIST ?=
-VMS ?= configs/vms/echo.toml configs/vms/hello.toml configs/vms/smp.toml
+VMS ?= configs/vms/linux.toml configs/vms/hello.toml
 
 HOST_DIR := $(BUILD)/host
 IMAGE_DIR := $(BUILD)/$(ARCH)
@@ -23,14 +25,15 @@ RUN_IMAGE := $(BUILD)/run/cxvisor-run.bin
 QEMU := qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu cortex-a72 \
         -smp $(SMP) -m $(MEM) -nographic -nic none
 
-.PHONY: all setup host host-configure tools image run debug test bench soak fuzz clean
+.PHONY: all setup host host-configure tools linux image run debug test bench soak fuzz clean
 all: host image
 
 setup:
 	@scripts/setup.sh
 
 host-configure: setup
-	@cmake -S . -B $(HOST_DIR) -G Ninja -DCXV_TARGET=host -DCXV_IMAGE_DIR=$(abspath $(IMAGE_DIR)) >/dev/null
+	@cmake -S . -B $(HOST_DIR) -G Ninja -DCXV_TARGET=host -DCXV_IMAGE_DIR=$(abspath $(IMAGE_DIR)) \
+	    -DCXV_BUILD_ROOT=$(abspath $(BUILD)) >/dev/null
 
 # Everything on the host side: the tools and all unit tests.
 host: host-configure
@@ -40,14 +43,19 @@ host: host-configure
 tools: host-configure
 	@ninja -C $(HOST_DIR) -j $(JOBS) cxv-vmconfig
 
+# Linux guests: Debian's arm64 kernel (apt, once) and the busybox initramfs images, in $(BUILD)/linux.
+linux: tools
+	@ninja -C $(HOST_DIR) -j $(JOBS) linux-guests
+
 image: setup
 	@cmake -S . -B $(IMAGE_DIR) -G Ninja -DCXV_TARGET=$(ARCH) \
 	    -DCMAKE_TOOLCHAIN_FILE=$(abspath cmake/$(ARCH)-elf.cmake) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@ninja -C $(IMAGE_DIR) -j $(JOBS)
 
-$(RUN_IMAGE): tools image FORCE
+$(RUN_IMAGE): tools image linux FORCE
 	@mkdir -p $(dir $@)
-	@$(VMCONFIG) --cpus $(SMP) --search-path $(IMAGE_DIR)/guests --image $(IMAGE) -o $@ $(VMS)
+	@$(VMCONFIG) --cpus $(SMP) --search-path $(IMAGE_DIR)/guests --search-path $(BUILD)/linux \
+	    --image $(IMAGE) -o $@ $(VMS)
 
 run: $(RUN_IMAGE)
 	@echo "cxvisor: QEMU console; Ctrl-\\ switches the console between VMs, Ctrl-A x quits QEMU"

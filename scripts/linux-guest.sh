@@ -3,11 +3,13 @@
 # images for Linux guests. Everything is cached under $BUILD/linux, so a second run costs nothing.
 #
 #   scripts/linux-guest.sh [--build DIR] kernel              -> prints the path of the arm64 Image
-#   scripts/linux-guest.sh [--build DIR] initramfs OUT [TEST] -> writes OUT (gzip'd newc cpio)
+#   scripts/linux-guest.sh [--build DIR] initramfs OUT [TEST [FILE...]] -> writes OUT (gzip'd newc cpio)
 #
 # The initramfs's /init mounts proc, sys and dev, prints "cxv-linux: init" and then runs TEST (a
 # shell script copied in as /test.sh) if one was given, else an interactive shell on the console.
-# When the script or the shell ends, it powers the machine (under cxvisor: the VM) off.
+# FILEs (helpers the script sources) go to /lib/cxv/. When the script or the shell ends, it powers
+# the machine (under cxvisor: the VM) off; so do `poweroff` and `reboot` typed at the shell (the
+# latter through PSCI SYSTEM_RESET: the VM boots again).
 #
 # apt is used with its own state directory and APT::Architecture=arm64, so the host's apt
 # configuration is not changed (no dpkg --add-architecture). Fails loudly if anything is missing:
@@ -61,7 +63,7 @@ initramfs() {
     local root
     root=$(mktemp -d)
     trap 'rm -rf "$root"' RETURN
-    mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,etc,root}
+    mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,etc,root}
     cp "$DIR/busybox" "$root/bin/busybox"
     # The applets /init and the tests use, as links to busybox.
     for a in sh mount umount cat echo ls mkdir sleep poweroff reboot halt uname grep awk sed head tail \
@@ -71,15 +73,28 @@ initramfs() {
     cat >"$root/init" <<'EOF'
 #!/bin/sh
 mount -t proc proc /proc
+/bin/busybox --install -s # every other applet, for the interactive shell
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
+# The prompt ends its line: cxvisor's console shows a VM's output a whole line at a time, so a
+# prompt without a newline would only appear once Enter is pressed.
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root PS1='cxv-linux:\w#\n'
+cd /root
 echo "cxv-linux: init on $(nproc) CPU(s), kernel $(uname -r)"
+# busybox's poweroff, reboot and halt (without -f) signal PID 1 - USR2, TERM, USR1 - as they would
+# busybox init: act on them, so both the shell's `poweroff` and `poweroff -f` stop the VM.
+trap 'echo "cxv-linux: powering off"; poweroff -f' USR1 USR2
+trap 'echo "cxv-linux: rebooting"; reboot -f' TERM
 if [ -x /test.sh ]; then
     /test.sh
     echo "cxv-linux: test script ended with status $?"
 else
     echo "cxv-linux: shell ready (exit or poweroff to stop this VM)"
-    setsid cttyhack sh
+    # In the background, so that `wait` (unlike a foreground job) returns when a signal arrives
+    # and the trap runs. cttyhack opens the console itself (a background job's stdin is /dev/null).
+    setsid cttyhack sh &
+    shell=$!
+    while kill -0 "$shell" 2>/dev/null; do wait "$shell"; done
 fi
 poweroff -f
 EOF
@@ -88,6 +103,12 @@ EOF
         cp "$test" "$root/test.sh"
         chmod +x "$root/test.sh"
     fi
+    # Further files (helpers the test script sources) go to /lib/cxv/ under their own names.
+    local f
+    for f in "${@:3}"; do
+        mkdir -p "$root/lib/cxv"
+        cp "$f" "$root/lib/cxv/"
+    done
     mkdir -p "$(dirname "$out")"
     (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 | gzip -9 >"$out.tmp")
     mv "$out.tmp" "$out"
@@ -95,6 +116,6 @@ EOF
 
 case "${1:-}" in
 kernel) fetch; echo "$DIR/Image" ;;
-initramfs) [ $# -ge 2 ] || { echo "usage: $0 initramfs OUT [TEST]" >&2; exit 2; }; initramfs "$2" "${3:-}" ;;
-*) echo "usage: $0 [--build DIR] kernel | initramfs OUT [TEST]" >&2; exit 2 ;;
+initramfs) [ $# -ge 2 ] || { echo "usage: $0 initramfs OUT [TEST [FILE...]]" >&2; exit 2; }; shift; initramfs "$@" ;;
+*) echo "usage: $0 [--build DIR] kernel | initramfs OUT [TEST [FILE...]]" >&2; exit 2 ;;
 esac

@@ -586,12 +586,26 @@ void random_regs(Rng& r, uint64_t* in) {
 }
 
 // One unexpected outcome: counted always, printed in full for the first 30 (one line each, so
-// the seed and op index reproduce it).
+// the seed and op index reproduce it). The first one of the whole run (either vCPU) is kept and
+// printed again next to the final checks: the line itself may be thousands of lines before the
+// end of the console, out of the harness's last-lines dump (chaos-seeds-2 once failed that way).
 bool note_unexpected(Ctx& c) { return ++c.failures <= 30; }
+char g_first_unexpected[200];
+bool g_first_unexpected_taken;
+void keep_first_unexpected(const char* text) {
+    if (__atomic_exchange_n(&g_first_unexpected_taken, true, __ATOMIC_ACQ_REL)) return;
+    unsigned i = 0;
+    for (; text[i] && i + 1 < sizeof g_first_unexpected; ++i) g_first_unexpected[i] = text[i];
+    g_first_unexpected[i] = 0;
+}
 #define UNEXPECTED(c, fmt, ...)                                                                          \
     do {                                                                                                 \
-        if (note_unexpected(c))                                                                          \
-            rt::printf("UNEXPECTED vcpu %u op %lu: " fmt "\n", (c).cpu, (c).op, ##__VA_ARGS__); \
+        if (note_unexpected(c)) {                                                                        \
+            char text_[200];                                                                             \
+            rt::format(text_, sizeof text_, "vcpu %u op %lu: " fmt, (c).cpu, (c).op, ##__VA_ARGS__);   \
+            rt::printf("UNEXPECTED %s\n", text_);                                                       \
+            keep_first_unexpected(text_);                                                                \
+        }                                                                                                \
     } while (0)
 
 // True if x0..x17 came back as they went in, except x<skip> (pass 32 to skip none).
@@ -1927,6 +1941,7 @@ void guest_main() {
     rt::printf("summary: %lu ops on vcpu 0 in %lu ms, %u worker runs (%u finished), %lu external aborts, %lu "
                "instruction aborts, %lu UNDEFs taken in total\n",
                n_ops, elapsed_ms, g_worker_runs, g_worker_done, all.n(O_SEA), all.n(O_IABT), all.n(O_UNDEF));
+    if (g_first_unexpected[0]) rt::printf("first UNEXPECTED of this run: %s\n", g_first_unexpected);
     rt::check(c.failures == 0, "vcpu 0: every operation behaved as the model says (%u unexpected)", c.failures);
     rt::check(g_worker_failures == 0, "worker: every operation behaved as the model says (%u unexpected)",
               g_worker_failures);

@@ -202,6 +202,15 @@ void printf(const char* fmt, ...) {
     console_unlock();
     va_end(ap);
 }
+void format(char* buf, size_t size, const char* fmt, ...) {
+    if (size == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    Sink s{buf, size, 0};
+    buf[0] = 0;
+    vformat(s, fmt, ap);
+    va_end(ap);
+}
 int try_getc() {
     if (read32(UART_FR) & FR_RXFE) return -1;
     return static_cast<int>(read32(UART_DR) & 0xff);

@@ -31,6 +31,8 @@ extern "C" char __image_start[], __image_end[];
 void putc(char c);
 void puts(const char* s); // no newline added
 void printf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+// printf into buf (always NUL-terminated, cut at size - 1 characters).
+void format(char* buf, size_t size, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
 int try_getc(); // -1 when the receive FIFO is empty
 int getc();     // polls FR.RXFE until a character arrives
 

@@ -12,8 +12,10 @@ enum Reg : u64 {
 
 // UARTFR bits.
 constexpr u32 FR_RXFE = 1u << 4, FR_TXFF = 1u << 5, FR_RXFF = 1u << 6, FR_TXFE = 1u << 7;
-// UARTRSR bit and the UARTIMSC/RIS/MIS/ICR interrupt bits.
+// UARTDR error bit and UARTRSR bit for an overrun (3.3.1, 3.3.2).
+constexpr u16 DR_OE = 1u << 11;
 constexpr u32 RSR_OE = 1u << 3;
+// UARTIMSC/RIS/MIS/ICR bits (3.3.10-3.3.13): RXIM/RXRIS/RXMIS/RXIC share a position, and so on.
 constexpr u32 INT_RX = 1u << 4, INT_TX = 1u << 5, INT_RT = 1u << 6, INT_OE = 1u << 10;
 constexpr u32 INT_ALL = 0x7FF;
 constexpr u32 LCR_H_FEN = 1u << 4;
@@ -38,16 +40,63 @@ Pl011::Pl011(const char* name, GuestPhysAddr base, const char* vm_name, Pl011Sin
     m_prefix_len = n + 3;
 }
 
+void Pl011::connect_irq(IrqLine line) {
+    SpinlockGuard guard(m_lock);
+    m_irq = line;
+    m_irq_level = false; // a new line starts low; drive it if UARTINTR is already high
+    update_irq();
+}
+
 Result<u64> Pl011::read(u64 offset, unsigned width_bytes) {
     if (width_bytes > 4 || !is_aligned(offset, 4)) return Error::InvalidArgument;
-    SpinlockGuard guard(m_lock);
-    return read_reg(offset);
+    Waker waker = nullptr;
+    Result<u64> r = [&]() -> Result<u64> {
+        SpinlockGuard guard(m_lock);
+        Result<u64> v = read_reg(offset);
+        update_irq();
+        waker = take_waker(); // a DR read makes room
+        return v;
+    }();
+    // Outside the lock: the waker offers the held character again, which takes this lock.
+    if (waker) waker();
+    return r;
 }
 
 Result<void> Pl011::write(u64 offset, unsigned width_bytes, u64 value) {
     if (width_bytes > 4 || !is_aligned(offset, 4)) return Error::InvalidArgument;
-    SpinlockGuard guard(m_lock);
-    return write_reg(offset, u32(value));
+    Waker waker = nullptr;
+    Result<void> r = [&]() -> Result<void> {
+        SpinlockGuard guard(m_lock);
+        Result<void> v = write_reg(offset, u32(value));
+        update_irq();
+        waker = take_waker(); // turning the FIFOs on makes room
+        return v;
+    }();
+    if (waker) waker();
+    return r;
+}
+
+usize Pl011::rx_depth() const { return (m_lcr_h & LCR_H_FEN) ? RxFifoDepth : 1; }
+
+usize Pl011::rx_trigger() const {
+    // RXIFLSEL (UARTIFLS bits 5:3): 1/8, 1/4, 1/2, 3/4, 7/8 of the FIFO; the reserved encodings
+    // are taken as 1/2. With FIFOs off the one-character holding register triggers when full.
+    static constexpr usize Trigger[8] = {4, 8, 16, 24, 28, 16, 16, 16};
+    return (m_lcr_h & LCR_H_FEN) ? Trigger[(m_ifls >> 3) & 7] : 1;
+}
+
+void Pl011::update_irq() {
+    bool level = (m_ris & m_imsc) != 0;
+    if (level == m_irq_level) return; // unchanged: no controller lock round trip
+    m_irq_level = level;
+    m_irq.set(level);
+}
+
+Pl011::Waker Pl011::take_waker() {
+    if (!m_waker || m_rx_count >= rx_depth()) return nullptr;
+    Waker w = m_waker;
+    m_waker = nullptr;
+    return w;
 }
 
 Result<u64> Pl011::read_reg(u64 offset) {
@@ -55,16 +104,19 @@ Result<u64> Pl011::read_reg(u64 offset) {
     case DR: {
         // Pop the oldest character. Reading an empty FIFO returns 0 (the hardware's value is stale).
         if (m_rx_count == 0) return u64(0);
-        u8 c = u8(m_rx[m_rx_head]);
+        u16 entry = m_rx[m_rx_head];
         m_rx_head = (m_rx_head + 1) % RxFifoDepth;
         --m_rx_count;
-        return u64(c);
+        m_rx_overdue = false; // the guest reads its input again: wait for it once more
+        if (m_rx_count < rx_trigger()) m_ris &= ~INT_RX; // read below the trigger level
+        if (m_rx_count == 0) m_ris &= ~INT_RT;           // the FIFO became empty
+        return u64(entry);
     }
     case RSR_ECR: return u64(m_rsr);
     case FR: {
         u32 fr = FR_TXFE; // TX drains instantly: never full, never busy
         if (m_rx_count == 0) fr |= FR_RXFE;
-        if (m_rx_count == RxFifoDepth) fr |= FR_RXFF;
+        if (m_rx_count >= rx_depth()) fr |= FR_RXFF;
         return u64(fr);
     }
     case ILPR: return u64(m_ilpr);
@@ -74,8 +126,8 @@ Result<u64> Pl011::read_reg(u64 offset) {
     case CR: return u64(m_cr);
     case IFLS: return u64(m_ifls);
     case IMSC: return u64(m_imsc);
-    case RIS: return u64(raw_interrupts());
-    case MIS: return u64(raw_interrupts() & m_imsc);
+    case RIS: return u64(m_ris);
+    case MIS: return u64(m_ris & m_imsc);
     case ICR: return u64(0); // write-only
     case DMACR: return u64(m_dmacr);
     default:
@@ -88,7 +140,7 @@ Result<void> Pl011::write_reg(u64 offset, u32 value) {
     switch (offset) {
     case DR: {
         char c = char(value & 0xFF);
-        m_ris_latch |= INT_TX; // the FIFO empties at once, so it crosses the TX trigger level
+        m_ris |= INT_TX; // the character leaves the FIFO at once: the FIFO passes the TX trigger
         if (c == '\r') break;  // "\r\n" from the guest ends a line once, at the '\n'
         if (c == '\n') { emit_line(); break; }
         m_line[m_line_len++] = c;
@@ -99,11 +151,13 @@ Result<void> Pl011::write_reg(u64 offset, u32 value) {
     case ILPR: m_ilpr = value & 0xFF; break;
     case IBRD: m_ibrd = value & 0xFFFF; break;
     case FBRD: m_fbrd = value & 0x3F; break;
+    // Changing FEN keeps what the FIFO holds (QEMU empties it; we never drop host input): with
+    // FIFOs off, more than one character may wait, and FR.RXFF stays set until reads drain them.
     case LCR_H: m_lcr_h = value & 0xFF; break;
     case CR: m_cr = value & 0xFF87; break; // bits 6:3 are reserved
     case IFLS: m_ifls = value & 0x3F; break;
     case IMSC: m_imsc = value & INT_ALL; break;
-    case ICR: m_ris_latch &= ~value; break; // RX/RT follow the FIFO level, see raw_interrupts()
+    case ICR: m_ris &= ~(value & INT_ALL); break;
     case DMACR: m_dmacr = value & 0x7; break;
     case FR: case RIS: case MIS: break; // read-only: writes are ignored
     default:
@@ -113,28 +167,29 @@ Result<void> Pl011::write_reg(u64 offset, u32 value) {
     return {};
 }
 
-u32 Pl011::raw_interrupts() const {
-    // RXRIS: FIFO at or above the RXIFLSEL trigger level (1/8, 1/4, 1/2, 3/4, 7/8 of the FIFO),
-    // or holding anything when FIFOs are off (one-character holding register).
-    static constexpr usize Trigger[8] = {4, 8, 16, 24, 28, 16, 16, 16};
-    usize trigger = (m_lcr_h & LCR_H_FEN) ? Trigger[(m_ifls >> 3) & 7] : 1;
-    u32 ris = m_ris_latch;
-    if (m_rx_count >= trigger) ris |= INT_RX;
-    // RTRIS: the receive timeout fires after 32 idle bit periods with data in the FIFO. Host
-    // input arrives in bursts far slower than that, so we treat the timeout as always elapsed.
-    if (m_rx_count > 0) ris |= INT_RT;
-    return ris;
-}
-
-bool Pl011::push_input(char c) {
+bool Pl011::push_input(char c, Waker waker, bool overdue) {
     SpinlockGuard guard(m_lock);
-    if (m_rx_count == RxFifoDepth) {
+    if (m_rx_count >= rx_depth()) {
+        if (!overdue && !m_rx_overdue) {
+            m_waker = waker; // the caller keeps c; it is offered again when there is room
+            return false;
+        }
+        // The guest left its full FIFO unread past the host's patience: c is lost as on the wire.
+        m_rx_overdue = true;
+        m_waker = nullptr; // the caller let go of its character: nothing waits any more
         m_rsr |= RSR_OE;
-        m_ris_latch |= INT_OE;
-        return false;
+        m_oe_pending = true;
+        m_ris |= INT_OE;
+        update_irq();
+        return true;
     }
-    m_rx[(m_rx_head + m_rx_count) % RxFifoDepth] = c;
+    m_rx[(m_rx_head + m_rx_count) % RxFifoDepth] = u16(u8(c)) | (m_oe_pending ? DR_OE : 0);
+    m_oe_pending = false;
+    usize trigger = rx_trigger();
     ++m_rx_count;
+    if (m_rx_count == trigger) m_ris |= INT_RX; // the FIFO reaches the trigger level
+    m_ris |= INT_RT;                            // and the receive timeout counts as elapsed
+    update_irq();
     return true;
 }
 
@@ -153,7 +208,22 @@ void Pl011::flush() {
     if (m_line_len) emit_line();
 }
 
+void Pl011::reset() {
+    Waker waker;
+    {
+        SpinlockGuard guard(m_lock);
+        m_rx_head = m_rx_count = 0;
+        m_oe_pending = m_rx_overdue = false;
+        m_rsr = m_ris = m_ilpr = m_ibrd = m_fbrd = m_lcr_h = m_imsc = m_dmacr = 0;
+        m_cr = CrReset;
+        m_ifls = IflsReset;
+        update_irq();
+        waker = take_waker();
+    }
+    if (waker) waker();
+}
+
 bool Pl011::irq_pending() {
     SpinlockGuard guard(m_lock);
-    return (raw_interrupts() & m_imsc) != 0;
+    return (m_ris & m_imsc) != 0;
 }

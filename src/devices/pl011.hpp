@@ -1,7 +1,33 @@
-// Emulated ARM PrimeCell UART PL011 r1p5 (ARM DDI0183, chapter 3 "Programmers Model").
+// Emulated ARM PrimeCell UART PL011 r1p5 (ARM DDI0183 G, chapter 3 "Programmers Model").
 //
 // What is modelled: the full register map with reset values (3.2 "Summary of registers"), a
-// 32-entry RX FIFO fed by the host console, and instantaneous TX (the TX FIFO is always empty, FR.BUSY is 0).
+// 32-entry RX FIFO fed by the host console (a 1-character holding register while LCR_H.FEN = 0),
+// instantaneous TX (the TX FIFO is always empty, FR.BUSY is 0), and the interrupts of 3.4
+// "Interrupts" combined into UARTINTR, which drives the VM's interrupt line (connect_irq):
+//   RXRIS  set when a received character makes the FIFO reach the IFLS.RXIFLSEL trigger level (any
+//          character with FIFOs off); cleared when reads take it below that level, or by ICR.RXIC.
+//          A transition, not a level: ICR clears it although the FIFO stays at the level (Linux's
+//          amba-pl011 relies on this and drains the FIFO when it enables RXIM).
+//   RTRIS  receive timeout. The hardware asserts it when the FIFO is not empty and nothing more
+//          arrives for 32 bit periods. Host input comes a character at a time, far apart at any
+//          modelled baud rate, so the timeout counts as elapsed the moment a character arrives: set
+//          by every received character, cleared when reads empty the FIFO, or by ICR.RTIC. This is
+//          what delivers a single typed character to a driver whose trigger level is higher.
+//   TXRIS  set each time written data leaves the FIFO, which here is at once: every DR write
+//          passes the FIFO through the TXIFLSEL level (3.4 "UARTTXINTR": a transition, so it is 0
+//          after reset until the first write); cleared only by ICR.TXIC, because the FIFO never
+//          fills above the level. A driver that fills the FIFO and then unmasks TXIM gets its
+//          interrupt at once, so its output never stalls.
+//   OERIS  set when a character arrives at a full FIFO (RSR.OE too, and bit 11 of the next
+//          character read from DR); cleared by ICR.OEIC (RSR.OE by a write to ECR).
+//   Modem-status, framing, parity and break interrupts never occur (there is no line).
+//   UARTMIS = UARTRIS & UARTIMSC; UARTINTR = (UARTMIS != 0).
+//
+// Host input and backpressure: push_input() refuses a character while the FIFO is full (the host
+// console then keeps it and stops reading its own UART) and calls the waker once a guest access
+// has made room, as QEMU's PL011 does with its character backend. Nothing typed is lost unless the
+// guest leaves a full FIFO unread for so long that the host gives up waiting (see push_input).
+//
 // Transmitted characters are collected per line and emitted as one "[<vm>] <line>\n" write, so
 // output of different VMs never interleaves mid-line. Baud rate, line control and DMA registers
 // are stored and read back but have no effect; TX and RX work even with CR.UARTEN = 0 because
@@ -16,6 +42,7 @@
 #pragma once
 #include "devices/mmio_device.hpp"
 #include "kernel/spinlock.hpp"
+#include "vintc/irq_line.hpp"
 
 // Where completed output lines go. write() gets one whole prefixed line ending in '\n' per call and
 // is called with the device lock held (lock order: UART -> console), from the vCPU's CPU.
@@ -33,27 +60,50 @@ public:
     static constexpr usize RxFifoDepth = 32;  // r1p5 FIFO depth (r1p0-r1p4 have 16)
     static constexpr usize VmNameMax = 31;    // longer VM names are truncated in the prefix
 
+    // Called once (then forgotten) after push_input refused a character, as soon as the FIFO has
+    // room again. Runs on the CPU of the guest access that made room, with no lock held.
+    using Waker = void (*)();
+
     // `name` must outlive the device; `vm_name` is copied. Called by the VM builder.
     Pl011(const char* name, GuestPhysAddr base, const char* vm_name, Pl011Sink sink = console_sink());
+
+    // UARTINTR drives `line` from now on: set(level) whenever the level changes (and at once if
+    // it is high). Called by the VM builder before the first vCPU runs. The line is driven with
+    // the device lock held, as irq_line.hpp allows, so level changes reach the sink in order.
+    void connect_irq(IrqLine line);
 
     // MmioDevice contract (any vCPU, any CPU; takes the device lock).
     Result<u64> read(u64 offset, unsigned width_bytes) override;
     Result<void> write(u64 offset, unsigned width_bytes, u64 value) override;
 
-    // One character typed on the host console for this VM. Called from the host console CPU, takes
-    // the device lock. Returns false when the RX FIFO is full: the character is lost and an overrun
-    // is flagged (RSR.OE, RIS.OEIS), as on the hardware.
-    bool push_input(char c);
+    // One character typed on the host console for this VM. Called from any CPU with the console
+    // input lock held (lock order: console input -> UART); takes the device lock.
+    // Returns true when the character was taken. When the FIFO is full it returns false, keeps
+    // nothing, flags nothing, and calls `waker` (if not null) once the guest has made room: the
+    // caller keeps the character and offers it again then.
+    // `overdue`: the caller has waited too long for room (the guest does not read its UART). Then
+    // a full FIFO loses the character as the hardware would (overrun: RSR.OE, RIS.OERIS) and the
+    // device keeps losing characters that find it full, without waiting, until the guest next reads
+    // DR; push_input returns true for them.
+    bool push_input(char c, Waker waker = nullptr, bool overdue = false);
 
     // Emits a partial line (with a '\n' added). Called when the VM stops, from any CPU.
     void flush();
 
-    // Level of the UARTINTR combined interrupt: MIS = RIS & IMSC != 0 (UARTMIS). Any CPU. Nothing delivers
-    // it yet: the vGIC will poll this after each access/push_input and drive the guest's SPI.
+    // Back to the reset state of DDI0183 3.2 (registers, empty FIFO, no interrupt), as when the
+    // VM restarts; the line stays connected (and is driven low if it was high), and a refused
+    // character is woken for, since the FIFO now has room. A partial output line is kept (flush
+    // first to print it). Any CPU, no lock held.
+    void reset();
+
+    // Level of UARTINTR (UARTMIS != 0). Any CPU.
     bool irq_pending();
 
 private:
-    u32 raw_interrupts() const; // RIS; caller holds m_lock
+    usize rx_depth() const;      // 32, or 1 with FIFOs off; caller holds m_lock
+    usize rx_trigger() const;    // RXIFLSEL level in characters; caller holds m_lock
+    void update_irq();           // drives the line if UARTINTR changed; caller holds m_lock
+    Waker take_waker();          // the waker if the FIFO has room now; caller holds m_lock
     void emit_line();            // caller holds m_lock
     Result<u64> read_reg(u64 offset);
     Result<void> write_reg(u64 offset, u32 value);
@@ -65,13 +115,21 @@ private:
     char m_line[LineMax];
     usize m_line_len = 0;
 
-    char m_rx[RxFifoDepth];
+    u16 m_rx[RxFifoDepth]; // data in bits 7:0, error flags as UARTDR bits 11:8 (only OE occurs)
     usize m_rx_head = 0, m_rx_count = 0;
+    bool m_oe_pending = false; // an overrun happened: the next stored character carries DR.OE
+    bool m_rx_overdue = false; // the host gave up waiting: full-FIFO input is lost until a DR read
+    Waker m_waker = nullptr;   // set by a refused push_input, taken when there is room
 
-    u32 m_rsr = 0;        // receive status: only OE is ever set
-    u32 m_ris_latch = 0;  // TXRIS and OERIS; RX/RT status is derived from the FIFO level
+    IrqLine m_irq;
+    bool m_irq_level = false; // what m_irq was last driven to
+
+    u32 m_rsr = 0;  // receive status: only OE is ever set
+    u32 m_ris = 0;  // UARTRIS: each bit set and cleared by the events of DDI0183 3.4
     u32 m_ilpr = 0, m_ibrd = 0, m_fbrd = 0, m_lcr_h = 0;
-    u32 m_cr = 0x300;     // UARTCR reset: TXE | RXE
-    u32 m_ifls = 0x12;    // UARTIFLS reset: both trigger levels at 1/2
+    static constexpr u32 CrReset = 0x300; // UARTCR: TXE | RXE
+    static constexpr u32 IflsReset = 0x12; // UARTIFLS: both trigger levels at 1/2
+    u32 m_cr = CrReset;
+    u32 m_ifls = IflsReset;
     u32 m_imsc = 0, m_dmacr = 0;
 };

@@ -9,7 +9,6 @@ namespace {
 ConsoleUart g_uart;
 bool g_ready;
 Spinlock g_out_lock;
-ConsoleInputHandler g_input;
 std::atomic<bool> g_panicking{false};
 } // namespace
 
@@ -18,16 +17,7 @@ void console_init(const ConsoleUart& uart) {
     g_ready = true;
 }
 
-void console_set_input_handler(ConsoleInputHandler h) {
-    g_input = h;
-    if (g_ready && g_uart.enable_rx_irq) g_uart.enable_rx_irq(g_uart.ctx);
-}
-
-void console_handle_rx() {
-    char c;
-    while (g_ready && g_uart.getc(g_uart.ctx, &c))
-        if (g_input) g_input(c);
-}
+const ConsoleUart* console_uart() { return g_ready ? &g_uart : nullptr; }
 
 void console_write(const char* s, usize n) {
     if (!g_ready) return;

@@ -3,6 +3,7 @@
 #include "base/format.hpp"
 #include "base/string.hpp"
 #include "devices/passthrough.hpp"
+#include "kernel/irq.hpp"
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
 #include <new>
@@ -242,6 +243,54 @@ bool Vm::drive_spi(u64 intid, bool pulse, bool level) {
     return true;
 }
 
+static IrqAction passthrough_irq(u32 intid, void* ctx) {
+    // Hardware-linked (set_hw): the physical SPI stays active until the guest deactivates the
+    // virtual one, so a level line cannot fire again meanwhile (IHI 0069H, "Interrupt lifecycle").
+    static_cast<Vm*>(ctx)->raise(intid);
+    return IrqAction::Forwarded;
+}
+
+Result<void> Vm::forward_irq(const PassthroughDevice& d, const HostOwnedRanges& host_owned) {
+    if (!m_vgic) {
+        kprint("cxvisor: vm %u (%s): passthrough device %.31s: interrupt %u is not forwarded: the VM has "
+               "interrupt_mode \"no_irq\"\n", id(), name(), d.name, d.irq);
+        return {};
+    }
+    // package_check_vm made it one of the VM's SPIs; the host may still keep it for itself, or
+    // another VM may have it already (the tool checks both; the image does not trust the package).
+    for (usize i = 0; i < host_owned.irq_count; ++i) {
+        const HostOwnedRanges::IrqOwner& o = host_owned.irqs[i];
+        if (o.intid != d.irq) continue;
+        if (o.vm)
+            kprint("cxvisor: vm %u (%s): passthrough device %.31s: interrupt %u is already forwarded to vm %.31s "
+                   "(%.31s); refused\n", id(), name(), d.name, d.irq, o.vm, o.owner);
+        else
+            kprint("cxvisor: vm %u (%s): passthrough device %.31s: interrupt %u is %s's, which cxvisor keeps; refused\n",
+                   id(), name(), d.name, d.irq, o.owner);
+        return Error::Denied;
+    }
+    for (u32 f : m_forwarded)
+        if (f == d.irq) return {}; // two windows of one device with one interrupt
+    if (auto r = m_vgic->set_hw(d.irq, d.irq); r.is_error()) return r;
+    TRY(m_forwarded.push_back(d.irq));
+    // Routed to the physical CPU of the VM's first vCPU when it is pinned, else to this (the boot)
+    // CPU; the handler only queues it in the model and kicks the vCPU it targets.
+    irq_register(d.irq, passthrough_irq, this);
+    const u32 first = m_rec.phys_cpu_ids[0];
+    const u64 target = first != ANY_CPU && first < g_cpu_count ? g_percpu[first].hw_id : this_cpu().hw_id;
+    arch::irq_enable_spi_on(d.irq, target);
+    return {};
+}
+
+void Vm::release_forwarded(bool disable) {
+    // The guest will never deactivate what it holds now: end it here so the line can fire again
+    // for the VM's next life (restart) or is off for good (stop, teardown).
+    for (u32 intid : m_forwarded) {
+        if (disable) arch::irq_enable(intid, false);
+        arch::irq_deactivate(intid);
+    }
+}
+
 Result<void> Vm::setup_devices(const HostOwnedRanges& host_owned) {
     if (InterruptMode(m_rec.interrupt_mode) == InterruptMode::Emulated) TRY(setup_vgic());
     auto* emu = reinterpret_cast<const EmuDevice*>(m_package + m_rec.emu_devices);
@@ -253,6 +302,9 @@ Result<void> Vm::setup_devices(const HostOwnedRanges& host_owned) {
         }
         Pl011* uart = new (std::nothrow) Pl011(d.name, GuestPhysAddr(d.base_gpa), m_rec.name);
         if (!uart) return Error::NoMemory;
+        // Its UARTINTR drives the SPI the config gives it (package_check_vm checked it is one of
+        // the VM's SPIs); with no_irq or irq 0 the guest polls.
+        if (m_vgic && d.irq) uart->connect_irq(IrqLine{this, d.irq});
         if (auto r = m_bus.add(uart); r.is_error()) {
             kprint("cxvisor: vm %u (%s): device %.31s at %lx: %s\n", id(), name(), d.name, d.base_gpa, error_name(r.error()));
             delete uart; // not on the bus, not in m_uarts: ~Vm would not free it
@@ -278,9 +330,7 @@ Result<void> Vm::setup_devices(const HostOwnedRanges& host_owned) {
                    d.base_gpa, error_name(r.error()));
             return r;
         }
-        if (d.irq)
-            kprint("cxvisor: vm %u (%s): passthrough device %.31s: interrupt %u is not forwarded (interrupt "
-                   "forwarding needs the vGIC, not implemented yet)\n", id(), name(), d.name, d.irq);
+        if (d.irq) TRY(forward_irq(d, host_owned));
     }
     return {};
 }
@@ -327,26 +377,32 @@ Result<void> Vm::boot() {
         reset_emulated_timer(*m_vcpus[i]);
     }
     if (m_vgic) m_vgic->reset();
+    release_forwarded(false);
+    for (Pl011* u : m_uarts) u->reset(); // a restarted guest finds its UART as after power-on
     {
         SpinlockGuard guard(m_power_lock);
         m_stop = StopKind::None;
         m_active = 0;
     }
     m_stopped.store(false);
-    if (!start_vcpu(0, m_rec.entry_point, m_rec.dtb.size ? m_rec.dtb_load_addr : 0)) return Error::Busy;
+    if (start_vcpu(0, m_rec.entry_point, m_rec.dtb.size ? m_rec.dtb_load_addr : 0) != PowerResult::Success)
+        return Error::Busy;
     return {};
 }
 
-bool Vm::start_vcpu(u64 index, u64 entry, u64 arg) {
+PowerResult Vm::start_vcpu(u64 index, u64 entry, u64 arg) {
     Vcpu* v = vcpu(index);
-    if (!v) return false;
+    if (!v) return PowerResult::InvalidParameters;
     SpinlockGuard guard(m_power_lock);
-    if (m_stop != StopKind::None || sched_state(&v->sched()) != SchedState::Off) return false;
+    // One look decides: the target may leave its CPU (Off) on another CPU at any moment, so a
+    // second look after this one could contradict it (CPU_ON then answered DENIED).
+    if (sched_state(&v->sched()) != SchedState::Off) return PowerResult::AlreadyOn;
+    if (m_stop != StopKind::None) return PowerResult::Denied;
     v->arch().reset(entry, arg);
     reset_emulated_timer(*v); // a powered-on CPU's timer starts disabled, whatever it did before
     ++m_active;
     sched_wake(&v->sched(), true);
-    return true;
+    return PowerResult::Success;
 }
 
 void Vm::vcpu_went_off() {
@@ -405,6 +461,7 @@ void Vm::finish_stop() {
         SpinlockGuard guard(m_as_lock);
         (void)m_as.reset(); // a stopped VM gives its RAM back (NoMemory here only means tables stay empty)
     }
+    release_forwarded(true);
     m_stopped.store(true);
     kprint("cxvisor: vm %u (%s): %s (%s)\n", id(), name(), kind == StopKind::Crash ? "stopped" : "powered off", why);
 }
@@ -565,6 +622,8 @@ Vm::~Vm() {
         v = nullptr;
     }
     for (Pl011* u : m_uarts) delete u;
+    release_forwarded(true);
+    for (u32 intid : m_forwarded) irq_register(intid, nullptr, nullptr);
     delete m_gicd;
     delete m_gicr;
     delete m_vgic;

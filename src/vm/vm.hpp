@@ -44,6 +44,17 @@ struct HostOwnedRanges {
     // The board described more than could be listed: no host range can be shown safe, so every
     // passthrough device and reserved region is refused.
     bool incomplete = false;
+
+    // Host interrupts no VM may be given: cxvisor's own (its console's) and, as VMs are created,
+    // each passthrough interrupt already forwarded to one.
+    static constexpr usize IRQ_CAPACITY = 8 + vm_package::MAX_VMS * vm_package::MAX_PT_DEVICES;
+    struct IrqOwner {
+        u32 intid = 0;
+        const char* owner = nullptr; // what has it: "the host console UART", or a VM's device name
+        const char* vm = nullptr;    // the VM it was given to (at most 31 characters), or null
+    };
+    IrqOwner irqs[IRQ_CAPACITY];
+    usize irq_count = 0;
 };
 
 class Vm final : public IrqSink {
@@ -76,7 +87,10 @@ public:
     // any CPU; the last vCPU to leave its CPU completes it (finish_stop).
     void request_stop(StopKind kind, const char* why);
     // Power accounting: a vCPU turned on / went Off. The last one off completes a pending stop.
-    bool start_vcpu(u64 index, u64 entry, u64 arg); // false if the vCPU is not Off
+    // start_vcpu answers PSCI CPU_ON from one look at the target, taken under m_power_lock:
+    // Success (it was Off; now runnable at `entry`), AlreadyOn (not Off, if only on its way there
+    // on another CPU), Denied (the VM is stopping), InvalidParameters (no such vCPU).
+    PowerResult start_vcpu(u64 index, u64 entry, u64 arg);
     void vcpu_went_off();
     bool stopped() const { return m_stopped.load(); }
 
@@ -110,6 +124,8 @@ private:
     Result<void> setup_memory(const HostOwnedRanges& host_owned);
     Result<void> setup_devices(const HostOwnedRanges& host_owned);
     Result<void> setup_vgic();
+    Result<void> forward_irq(const vm_package::PassthroughDevice& d, const HostOwnedRanges& host_owned);
+    void release_forwarded(bool disable);
     Result<void> load_blob(const vm_package::Blob& blob, u64 gpa, const char* what);
     void finish_stop();
 
@@ -128,6 +144,8 @@ private:
     u32 m_resets = 0;
     std::atomic<u64> m_reports{0};
     u32 m_reserved_regions = 0; // bit i: region i's identical RAM was taken out of the frame allocator
+    // Host SPIs forwarded to this VM (hardware-linked: the guest's deactivation ends them).
+    StaticVec<u32, vm_package::MAX_PT_DEVICES> m_forwarded;
     VirtIntc* m_vgic = nullptr;
     vgic::DistWindow* m_gicd = nullptr;
     vgic::RedistWindow* m_gicr = nullptr;

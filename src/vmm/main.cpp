@@ -124,6 +124,8 @@ usize create_vms(const vm_package::PackageHeader* h) {
     for (u32 i = 0; i < g_plat.owned_count; ++i)
         own(g_plat.owned[i].range, {g_plat.owned[i].node, g_plat.owned[i].why, nullptr});
     owned.incomplete = g_plat.owned_incomplete;
+    // Interrupts cxvisor keeps: its console's (SGIs and PPIs are never forwardable anyway).
+    if (g_plat.uart.intid) owned.irqs[owned.irq_count++] = {g_plat.uart.intid, "the host console UART", nullptr};
     auto* base = reinterpret_cast<const u8*>(h);
     for (u32 i = 0; i < h->vm_count; ++i) {
         char why[PACKAGE_WHY_SIZE];
@@ -143,9 +145,12 @@ usize create_vms(const vm_package::PackageHeader* h) {
         // claiming them is refused like one claiming cxvisor's devices (cxv-vmconfig checks this
         // too; the image does not trust the package). Identical RAM is guarded by the allocator.
         auto* pt = reinterpret_cast<const vm_package::PassthroughDevice*>(base + rec.pt_devices);
-        for (u32 d = 0; d < rec.pt_count; ++d)
+        for (u32 d = 0; d < rec.pt_count; ++d) {
             own({HostPhysAddr(pt[d].base_hpa), pt[d].length},
                 {pt[d].name, nullptr, vm.value()->name()}); // printed with %.31s: may lack its NUL
+            if (pt[d].irq && vm.value()->vintc() && owned.irq_count < HostOwnedRanges::IRQ_CAPACITY)
+                owned.irqs[owned.irq_count++] = {pt[d].irq, pt[d].name, vm.value()->name()};
+        }
         auto* regions = reinterpret_cast<const vm_package::MemRegion*>(base + rec.regions);
         for (u32 r = 0; r < rec.region_count; ++r)
             if (vm_package::MapType(regions[r].map_type) == vm_package::MapType::Reserved)

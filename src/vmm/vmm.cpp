@@ -66,18 +66,28 @@ static bool focus_next(bool announce_none) {
     return false;
 }
 
-void vmm_console_input(char c) {
-    if (g_vm_count == 0) return;
+// Console-switch key and backpressure: a character the focused VM's FIFO cannot take yet is
+// refused, and the console holds it (and everything typed after it) until the VM reads its UART,
+// so a paste is never cut. The switch key queues behind that character like any other: a VM that
+// reads its input lets it through at once; one that leaves its full FIFO unread is given
+// INPUT_PATIENCE_MS (kernel/console.hpp), then its input is lost with an overrun (the guest's own
+// doing: real hardware would have lost it at once), until it reads again, and the key gets through.
+bool vmm_console_input(char c, bool overdue, void (*ready)()) {
+    if (g_vm_count == 0) return true;
     if (c == CONSOLE_SWITCH) {
         focus_next(true);
-        return;
+        return true;
     }
     // Typing at a VM that has stopped moves the console on, instead of dropping keys silently.
-    if (g_vms[g_focus.load()]->stopped() && !focus_next(true)) return;
+    // The patience was spent waiting on the stopped VM, not on the one that gets the key now.
+    if (g_vms[g_focus.load()]->stopped()) {
+        if (!focus_next(true)) return true;
+        overdue = false;
+    }
     Vm* vm = g_vms[g_focus.load()];
-    if (Pl011* u = vm->console_uart()) u->push_input(c);
+    Pl011* u = vm->console_uart();
+    return !u || u->push_input(c, ready, overdue);
 }
-
 
 Next vmm_handle_exit(Vcpu& vcpu, ExitReason& e) {
     Vm& vm = vcpu.vm();
@@ -92,9 +102,7 @@ Next vmm_handle_exit(Vcpu& vcpu, ExitReason& e) {
         if (target >= vm.vcpu_count()) a.set_power_result(PowerResult::InvalidParameters);
         else if (!vm.addr_space().find_region(GuestPhysAddr(e.args[1])))
             a.set_power_result(PowerResult::InvalidAddress); // the entry point is not in the VM's memory
-        else if (vm.start_vcpu(target, e.args[1], e.args[2])) a.set_power_result(PowerResult::Success);
-        else if (sched_state(&vm.vcpu(target)->sched()) != SchedState::Off) a.set_power_result(PowerResult::AlreadyOn);
-        else a.set_power_result(PowerResult::Denied); // the VM is stopping
+        else a.set_power_result(vm.start_vcpu(target, e.args[1], e.args[2])); // DEN0022D 5.6 CPU_ON
         return Next::Continue;
     }
     case ExitKind::CpuDown: return Next::Off;
@@ -164,7 +172,11 @@ void vmm_run_vcpu(Vcpu& vcpu) {
     }
     SchedState s = sched_leave(&vcpu.sched(), how);
     if (s == SchedState::Off) {
-        timer_cancel(vcpu.wake_timer());
+        // Only a stop turns a Block with its wake-up timer armed into Off, and a stopping VM starts
+        // no vCPU before this one is accounted. After the guest's own CPU_OFF the timer is not
+        // armed, and the vCPU may already run again on another CPU (CPU_ON from a sibling): its
+        // timer is that run's now.
+        if (how == Leave::Block) timer_cancel(vcpu.wake_timer());
         vcpu.vm().vcpu_went_off();
     }
 }

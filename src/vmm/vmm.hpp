@@ -16,4 +16,6 @@ IrqAction vmm_vcpu_timer_irq(u32 intid, void* ctx);
 // VM list (filled at boot, fixed afterwards).
 usize vmm_vm_count();
 Vm* vmm_vm(usize i);
-void vmm_console_input(char c);
+// The console's input handler (kernel/console.hpp): routes `c` to the focused VM's UART, or
+// handles the console-switch key (Ctrl-\). False while that UART's receive FIFO is full.
+bool vmm_console_input(char c, bool overdue, void (*ready)());

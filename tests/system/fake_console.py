@@ -14,8 +14,14 @@ Scenarios (the self-tests expect the hello lines and judge what comes after them
   exit-early   QEMU exits (status 0) before hello has passed
   poweroff     everything passes, then QEMU exits by itself with status 0
   chatter      every line expected, but spin prints forever (the console never goes quiet)
+  prompt-twice hello prints "ready" and reads a line, twice; like a UART driver starting up, it
+               drops input that arrived before each "ready" (the harness's --send-in-order)
+  detail-early spin reports an UNEXPECTED outcome, then 80 more lines, then TEST spin FAIL: the
+               detail line lies before the last lines the harness shows
 """
 import argparse
+import os
+import select
 import subprocess
 import sys
 import time
@@ -41,10 +47,29 @@ def hello():
     out("cxvisor: vm 1 (hello): powered off (PSCI SYSTEM_OFF)")
 
 
+def read_line():
+    """A line from stdin ending in CR or LF (QEMU's console gets what a terminal sends)."""
+    got = b""
+    while True:
+        c = os.read(0, 1)
+        if not c or c in b"\r\n":
+            return got.decode()
+        got += c
+
+
+def prompt_twice():
+    for _ in range(2):
+        time.sleep(0.5)  # "booting": what is typed meanwhile is lost, as the driver drains its FIFO
+        while select.select([0], [], [], 0)[0] and os.read(0, 64):
+            pass
+        out("[hello] ready")
+        out(f"[hello] got {read_line()}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("scenario", choices=["clean", "panic-late", "panic-tail", "fail-late", "exit-early", "poweroff",
-                                         "chatter"])
+                                         "chatter", "prompt-twice", "detail-early"])
     ap.add_argument("--child", action="store_true", help="leave a sleeping child in the process group")
     ap.add_argument("--kernel", default="", help="ignored, like QEMU's: names the test's work directory in "
                     "the command line, where tests/system/leftovers.py looks for processes left behind")
@@ -60,6 +85,8 @@ def main():
     if s == "exit-early":
         out("[hello] TEST hello START")
         return 0
+    if s == "prompt-twice":
+        prompt_twice()
     hello()
     if s == "chatter":
         n = 0
@@ -72,6 +99,11 @@ def main():
         out("cxvisor: PANIC on CPU 1: fake invariant broken")
     elif s == "panic-tail":
         out("cxvisor: PANIC on CPU 1: fake invariant broken, no newline", newline=False)
+    elif s == "detail-early":
+        out("[spin] UNEXPECTED vcpu 0 op 7: fake detail")
+        for n in range(80):
+            out(f"[spin] progress {n}")
+        out("[spin] TEST spin FAIL: fake (1 checks failed)")
     elif s == "fail-late":
         out("[spin] TEST spin FAIL: fake (1 checks failed)", newline=False)
     else:

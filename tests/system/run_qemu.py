@@ -40,6 +40,12 @@ VM_ANNOUNCED = re.compile(r"cxvisor: vm (\d+) \(.*?\): \d+ vCPU\(s\) \[")
 VM_ENDED = re.compile(r"cxvisor: vm (\d+) \(.*?\)(?:: powered off \(|: stopped \(|: restart failed: "
                       r"| not started: | failed to boot: )")
 
+# Lines that report a failure on their own (a guest's check or model, cxvisor): on a failure they
+# are printed even when they lie before the last lines of the console that the report shows.
+FAILURE_DETAIL = re.compile(r"UNEXPECTED|FAILED|\bFAIL\b|PANIC|unexpected EL2 exception|unexpected interrupt")
+SHOWN_LINES = 60
+DETAIL_LINES = 20
+
 # Once every announced VM has ended, a little more quiet time catches a panic in cxvisor's own
 # idle path; a second-long settle would cost every test that much for nothing.
 ENDED_GRACE = 0.3
@@ -70,6 +76,10 @@ def parse_args():
                     help="FIRST=>LATER: FIRST must appear, and before any line matching LATER")
     ap.add_argument("--send", action="append", default=[],
                     help="REGEX=>TEXT: once REGEX has appeared, type TEXT (\\r, \\x1c escapes allowed)")
+    ap.add_argument("--send-in-order", action="store_true",
+                    help="arm each --send only after the one before it has fired (on a later line): "
+                         "a pattern that appears more than once, e.g. a shell prompt after a reboot, "
+                         "can then answer its second appearance")
     ap.add_argument("--timeout", type=float, default=60, help="hard limit for the whole run (s)")
     ap.add_argument("--settle", type=float, default=1.5,
                     help="after the expected lines: stop once the console has been quiet this long (s)")
@@ -222,7 +232,10 @@ def run(args, judge, qemu, log_path):
                     line = raw.decode("utf-8", "replace").rstrip("\r")
                     lines.append(line)
                     judge.line(line)
-                    for s in sends:
+                    # In order: only the first send not yet fired is armed, and the next one
+                    # only from the following line on.
+                    armed = [s for s in sends if not s[2]][:1] if args.send_in_order else sends
+                    for s in armed:
                         if not s[2] and s[0].search(line):
                             s[2] = True
                             time.sleep(0.05)
@@ -285,8 +298,12 @@ def main():
     missing = judge.missing()
     if missing:
         print("never seen: " + ", ".join(repr(m) for m in missing))
-    print("---- console (last 60 lines) ----")
-    print("\n".join(lines[-60:] + ([tail + "  <no newline>"] if tail else [])))
+    earlier = [ln for ln in lines[:-SHOWN_LINES] if FAILURE_DETAIL.search(ln) or any(p.search(ln) for p in judge.reject)]
+    if earlier:
+        print(f"---- earlier lines that report a failure ({min(len(earlier), DETAIL_LINES)} of {len(earlier)}) ----")
+        print("\n".join(earlier[:DETAIL_LINES]))
+    print(f"---- console (last {SHOWN_LINES} lines) ----")
+    print("\n".join(lines[-SHOWN_LINES:] + ([tail + "  <no newline>"] if tail else [])))
     print(f"---- full log: {log_path}")
     return 1
 

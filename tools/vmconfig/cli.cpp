@@ -97,7 +97,7 @@ int run(const std::vector<std::string>& args, std::ostream& err) {
     std::vector<VmConfig> vms;
     for (auto& in : o.inputs) {
         size_t first = diags.size();
-        if (auto vm = load_vm(in, o, diags)) vms.push_back(std::move(*vm));
+        if (auto vm = load_vm(in, o, diags, host ? &*host : nullptr)) vms.push_back(std::move(*vm));
         std::stable_sort(diags.begin() + first, diags.end(),
                          [](auto& a, auto& b) { return a.line < b.line; });
     }

@@ -12,7 +12,7 @@
 namespace vmconfig {
 namespace {
 
-constexpr uint32_t APB_PCLK_PHANDLE = 1, GIC_PHANDLE = 2;
+using guest_dt::APB_PCLK_PHANDLE, guest_dt::GIC_PHANDLE, guest_dt::APB_PCLK_HZ;
 // Interrupt specifiers of arm,gic-v3 (Linux Documentation/devicetree/bindings/interrupt-controller/
 // arm,gic-v3.yaml): <type number flags>, type 0 = SPI (number = INTID - 32), 1 = PPI (INTID - 16);
 // flags 4 = level-high, as QEMU virt gives its timer, PL011 and maintenance interrupts with GICv3.
@@ -21,7 +21,6 @@ constexpr uint32_t GIC_SPI = 0, GIC_PPI = 1, IRQ_LEVEL_HIGH = 4;
 // non-secure physical 30, virtual 27, hypervisor 26 (INTIDs).
 constexpr uint32_t PPI_MAINTENANCE = 25;
 constexpr uint32_t PPI_TIMERS[] = {29, 30, 27, 26}; // arm,armv8-timer order: sec-phys, phys, virt, hyp
-constexpr uint32_t APB_PCLK_HZ = 24'000'000; // as QEMU virt's apb-pclk
 
 class FdtWriter {
 public:
@@ -70,6 +69,20 @@ std::vector<uint32_t> gic_irq(uint32_t intid) {
     return {intid < 32 ? GIC_PPI : GIC_SPI, intid < 32 ? intid - 16 : intid - 32, IRQ_LEVEL_HIGH};
 }
 
+// A node prepared elsewhere (a host node copied for a passthrough device), with its subnodes.
+void emit(FdtWriter& w, const DtNode& n) {
+    w.begin(n.name);
+    for (auto& [name, value] : n.props) w.prop(name.c_str(), value.data(), value.size());
+    for (auto& c : n.children) emit(w, c);
+    w.end();
+}
+size_t bytes_of(const DtNode& n) { // an upper bound of what emit() writes (tokens, names, padding)
+    size_t size = 16 + n.name.size();
+    for (auto& [name, value] : n.props) size += 16 + name.size() + value.size();
+    for (auto& c : n.children) size += bytes_of(c);
+    return size;
+}
+
 std::string unit(const char* name, uint64_t addr) {
     char buf[64];
     snprintf(buf, sizeof buf, "%s@%llx", name, static_cast<unsigned long long>(addr));
@@ -79,7 +92,10 @@ std::string unit(const char* name, uint64_t addr) {
 } // namespace
 
 Bytes generate_dtb(const VmConfig& vm) {
-    FdtWriter w(8 * KiB + vm.cmdline.size() + 256 * (vm.regions.size() + vm.emu_devices.size() + vm.cpu_num));
+    size_t copies = 0;
+    for (auto& n : vm.dt_copies) copies += bytes_of(n);
+    FdtWriter w(8 * KiB + vm.cmdline.size() + copies +
+                256 * (vm.regions.size() + vm.emu_devices.size() + vm.cpu_num));
     w.begin("");
     w.str("compatible", "cxvisor,vm");
     w.str("model", "cxvisor VM " + vm.name);
@@ -170,6 +186,8 @@ Bytes generate_dtb(const VmConfig& vm) {
         w.end();
         if (stdout_path.empty()) stdout_path = "/" + node;
     }
+
+    for (auto& n : vm.dt_copies) emit(w, n);
 
     w.begin("chosen");
     if (!vm.cmdline.empty()) w.str("bootargs", vm.cmdline);

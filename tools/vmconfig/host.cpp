@@ -37,11 +37,17 @@ std::optional<HostDescription> read_host(const Bytes& dtb, const std::string& na
     }
     // The whole PlatformInfo is large: keep only what the checks need. owned[].node points into
     // `dtb`, copied into strings here.
-    HostDescription host{"host DTB " + name, {}, plat.value().owned_incomplete};
+    HostDescription host;
+    host.source = "host DTB " + name;
+    host.incomplete = plat.value().owned_incomplete;
     const PlatformInfo& p = plat.value();
-    for (uint32_t i = 0; i < p.owned_count; ++i)
+    for (uint32_t i = 0; i < p.owned_count; ++i) {
         host.owned.push_back({p.owned[i].range.base.value(), p.owned[i].range.size, p.owned[i].kind == OwnedKind::Ram,
                               p.owned[i].node, p.owned[i].why});
+        if (p.owned[i].range.base == p.uart.mmio.base) host.console_node = p.owned[i].node;
+    }
+    host.dtb = dtb;
+    host.console_intid = p.uart.intid;
     return host;
 }
 
@@ -51,6 +57,7 @@ HostDescription builtin_host() {
     auto host = read_host(dtb, "QEMU virt", diags);
     if (!host) throw std::logic_error("the built-in QEMU virt DTB does not read: " + format(diags.at(0)));
     host->source = "QEMU virt, built in; pass --host-dtb for another board";
+    host->builtin = true;
     return *host;
 }
 
@@ -91,6 +98,7 @@ void check_host(const std::vector<VmConfig>& vms, const HostDescription& host, D
             if (r.map_type != uint32_t(vp::MapType::Alloc))
                 check(vm, r.at, r.gpa, r.size, r.map_type == uint32_t(vp::MapType::Identical));
         for (auto& d : vm.pt_devices) check(vm, d.at, d.base_hpa, d.length, false);
+        check_pt_irqs(vm, host, diags);
     }
 }
 

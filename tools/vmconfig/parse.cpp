@@ -117,8 +117,8 @@ struct Section {
 
 class VmReader {
 public:
-    VmReader(const fs::path& file, const Options& opts, Diags& diags)
-        : m_opts(opts), m_diags(diags), m_dir(file.parent_path()) {
+    VmReader(const fs::path& file, const Options& opts, Diags& diags, const HostDescription* host)
+        : m_opts(opts), m_diags(diags), m_host(host), m_dir(file.parent_path()) {
         m_vm.file = file.string();
     }
 
@@ -463,7 +463,7 @@ private:
     }
 
     void read_pt(const toml::node& n, const Where& w) {
-        auto* r = record(n, w, 5, 5, "[name, base_gpa, base_hpa, length, irq]");
+        auto* r = record(n, w, 5, 6, "[name, base_gpa, base_hpa, length, irq, dt_node]");
         if (!r) return;
         PtDev d;
         bool ok = dev_name(*r->get(0), w, d.name);
@@ -471,6 +471,7 @@ private:
         auto hpa = uint(*r->get(2), w, 0, GPA_LIMIT - 1, "base_hpa");
         auto len = uint(*r->get(3), w, 0, GPA_LIMIT, "length");
         auto irq = uint(*r->get(4), w, 0, U32_MAX, "irq");
+        if (r->size() == 6) ok = dt_node(*r->get(5), w, d) && ok;
         if (!ok || !gpa || !hpa || !len || !irq) return;
         if (!range_ok(w, *gpa, *len, "base_gpa: ") || !range_ok(w, *hpa, *len, "base_hpa: ")) return;
         d.base_gpa = *gpa, d.base_hpa = *hpa, d.length = *len, d.irq = uint32_t(*irq), d.at = w;
@@ -504,6 +505,23 @@ private:
         if (v && (v->empty() || v->size() >= vp::MAX_NAME || v->find('\0') != std::string::npos))
             return fail(w, "name: must be 1..31 characters"), false;
         return v ? (out = *v, true) : false;
+    }
+
+    // A passthrough device's dt_node: the host node's path, true (found by base_hpa) or false.
+    bool dt_node(const toml::node& n, const Where& w, PtDev& d) {
+        auto* b = n.as_boolean();
+        auto* s = n.as_string();
+        if (s && (s->get().empty() || s->get()[0] != '/'))
+            return fail(w, cat("dt_node: ", quote(s->get()), " is not a node path: give the host DT path, "
+                                                           "e.g. \"/pl061@9030000\", or true")),
+                   false;
+        if (!b && !s)
+            return fail(w, cat("dt_node: expected a host DT path (e.g. \"/pl061@9030000\") or true (the host "
+                               "node whose reg starts at base_hpa), got ", type_name(n))),
+                   false;
+        d.dt_copy = s || b->get();
+        d.dt_path = s ? s->get() : "";
+        return true;
     }
 
     bool cfg_list(const toml::node& n, const Where& w, std::vector<uint64_t>& out) {
@@ -547,7 +565,17 @@ private:
         auto exec = [&](auto& r) { return (r.flags & FLAG_X) && contains(r.gpa, r.size, *m_entry, 1); };
         if (m_entry && std::none_of(rs.begin(), rs.end(), exec))
             fail(m_entry_at, hex(*m_entry) + " is not inside a memory region with X (4) in its flags");
-        if (m_vm.dtb_generated) m_vm.dtb.data = generate_dtb(m_vm), m_vm.dtb.footprint = m_vm.dtb.data.size();
+        for (auto& d : m_vm.pt_devices)
+            if (d.dt_copy && !m_vm.dtb_generated)
+                fail(d.at, m_vm.dtb.present || !m_vm.dtb.data.empty()
+                               ? "dt_node: the guest's device tree is the file dtb_path names, not a generated one: "
+                                 "host nodes are copied only into a generated tree (dtb_load_addr without dtb_path)"
+                               : "dt_node: the guest gets no device tree (no dtb_load_addr): host nodes are copied "
+                                 "only into a generated one (dtb_load_addr without dtb_path)");
+        if (m_vm.dtb_generated) {
+            copy_dt_nodes(m_vm, m_host, m_diags);
+            m_vm.dtb.data = generate_dtb(m_vm), m_vm.dtb.footprint = m_vm.dtb.data.size();
+        }
         std::pair<const char*, const Image*> imgs[] = {
             {"kernel", &m_vm.kernel}, {"ramdisk", &m_vm.ramdisk}, {"dtb", &m_vm.dtb}};
         for (size_t j = 0; j < 3; ++j) {
@@ -667,6 +695,7 @@ private:
 
     const Options& m_opts;
     Diags& m_diags;
+    const HostDescription* m_host;
     fs::path m_dir;
     VmConfig m_vm;
     std::optional<uint64_t> m_entry;
@@ -677,7 +706,8 @@ private:
 
 } // namespace
 
-std::optional<VmConfig> load_vm(const fs::path& file, const Options& opts, Diags& diags) {
+std::optional<VmConfig> load_vm(const fs::path& file, const Options& opts, Diags& diags,
+                                const HostDescription* host) {
     auto text = read_file(file);
     if (!text)
         return diags.push_back(
@@ -686,7 +716,7 @@ std::optional<VmConfig> load_vm(const fs::path& file, const Options& opts, Diags
     try {
         std::string_view doc(reinterpret_cast<const char*>(text->data()), text->size());
         toml::table root = toml::parse(doc, std::string_view(file.string()));
-        return VmReader(file, opts, diags).read(root);
+        return VmReader(file, opts, diags, host).read(root);
     } catch (const toml::parse_error& e) {
         auto& where = e.source().begin;
         diags.push_back(

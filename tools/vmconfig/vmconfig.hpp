@@ -53,7 +53,25 @@ struct PtDev {
     uint64_t base_gpa = 0, base_hpa = 0, length = 0;
     uint32_t irq = 0;
     Where at;
+    // The record's 6th value, dt_node: copy the device's host DT node into the generated guest
+    // tree. dt_path is the node's path in the host DTB, or "" for `true` (the one node whose
+    // first reg entry lies in [base_hpa, base_hpa + length)).
+    bool dt_copy = false;
+    std::string dt_path;
 };
+// A device tree node for the generated guest tree, built from a host node (ptdt.cpp); emitted as
+// it is by generate_dtb.
+struct DtNode {
+    std::string name;
+    std::vector<std::pair<std::string, Bytes>> props;
+    std::vector<DtNode> children;
+};
+// The generated guest tree's phandles: the PL011s' clock, the vGIC, and from FIRST_FREE_PHANDLE
+// on the fixed clocks copied from the host for passthrough devices (dtb.cpp, ptdt.cpp).
+namespace guest_dt {
+constexpr uint32_t APB_PCLK_PHANDLE = 1, GIC_PHANDLE = 2, FIRST_FREE_PHANDLE = 3;
+constexpr uint32_t APB_PCLK_HZ = 24'000'000; // the PL011s' /apb-pclk, as QEMU virt's
+} // namespace guest_dt
 // A kernel, ramdisk or DTB image placed in guest memory.
 struct Image {
     bool present = false;
@@ -87,6 +105,9 @@ struct VmConfig {
     std::vector<Region> regions;
     std::vector<EmuDev> emu_devices;
     std::vector<PtDev> pt_devices;
+    // Host nodes copied for passthrough devices with dt_node, and the fixed clocks they name, in
+    // the order they go into the generated tree's root.
+    std::vector<DtNode> dt_copies;
 };
 
 struct Options {
@@ -101,9 +122,12 @@ struct Options {
 
 // The contents of a regular file, or nothing if it cannot be read.
 std::optional<Bytes> read_file(const fs::path& p);
+struct HostDescription;
 // Reads and validates one TOML file: schema, ranges, overlaps, images (loaded from disk) and the
-// generated DTB. Returns nothing only if the file cannot be read or is not TOML.
-std::optional<VmConfig> load_vm(const fs::path& file, const Options& opts, Diags& diags);
+// generated DTB, with the host nodes its passthrough devices ask for copied from `host` (null:
+// --no-host-check). Returns nothing only if the file cannot be read or is not TOML.
+std::optional<VmConfig> load_vm(const fs::path& file, const Options& opts, Diags& diags,
+                                const HostDescription* host = nullptr);
 // Checks between files: VM count, unique ids and names, host ranges of identical/reserved regions.
 void check_across(const std::vector<VmConfig>& vms, Diags& diags);
 // A host-physical range no VM may be given, as the image lists it (read_platform's owned[]).
@@ -117,6 +141,10 @@ struct HostDescription {
     std::string source;
     std::vector<HostOwned> owned;
     bool incomplete = false; // the image would refuse every passthrough device and reserved region
+    bool builtin = false;    // QEMU virt, built in: no --host-dtb was given
+    Bytes dtb;               // the host DTB itself (device nodes, their interrupts and clocks)
+    uint32_t console_intid = 0; // the interrupt of cxvisor's console UART: the host keeps it
+    std::string console_node;
 };
 // Runs the image's own platform reader on a host DTB; reports under `name` why it cannot.
 std::optional<HostDescription> read_host(const Bytes& dtb, const std::string& name, Diags& diags);
@@ -125,7 +153,14 @@ std::optional<HostDescription> read_host(const Bytes& dtb, const std::string& na
 HostDescription builtin_host();
 // Refuses passthrough devices, reserved regions (all owned ranges) and identical regions (owned
 // ranges other than RAM) that overlap what the host owns, with the reason the image would give.
+// Also checks passthrough irqs against the host DTB (check_pt_irqs).
 void check_host(const std::vector<VmConfig>& vms, const HostDescription& host, Diags& diags);
+// Copies the host nodes the VM's passthrough devices ask for (dt_node) into vm.dt_copies, with
+// reg, interrupts and clocks rewritten for the guest; refuses what cannot be (ptdt.cpp).
+void copy_dt_nodes(VmConfig& vm, const HostDescription* host, Diags& diags);
+// A passthrough device's irq must be the SPI the host DTB gives its node, and not the host
+// console's: errors with --host-dtb, warnings against the built-in QEMU virt (ptdt.cpp).
+void check_pt_irqs(const VmConfig& vm, const HostDescription& host, Diags& diags);
 // The guest DTB of a VM that asked for one (dtb_load_addr without dtb_path).
 Bytes generate_dtb(const VmConfig& vm);
 // Lays out the package. Deterministic: same VMs, same bytes. Expects validated VMs.

@@ -18,6 +18,8 @@ void irq_cpu_init();                  // this CPU's redistributor and CPU interf
 void send_ipi(u64 target_hw_id);      // reschedule IPI to the CPU with this MPIDR
 void handle_pending_irqs();           // acknowledge and dispatch everything pending, then return
 void irq_enable(u32 intid, bool enable); // SPIs route to the calling CPU; PPIs/SGIs are per CPU
+void irq_enable_spi_on(u32 intid, u64 target_hw_id); // an SPI, routed to the CPU with that MPIDR
+void irq_deactivate(u32 intid);          // clears the active state of an SPI (a forwarded one)
 // Active state of one of this CPU's private interrupts (a PPI handed to a guest through a
 // hardware-linked list register stays active until the guest deactivates it).
 bool ppi_active(u32 intid);

@@ -87,6 +87,18 @@ void irq_cpu_init() {
     reg32(rd + GICR_SGI + ISENABLER) = 1u << SGI_KICK;
 }
 
+void irq_enable_spi_on(u32 intid, u64 mpidr) {
+    reg64(g_gic.dist_base + GICD_IROUTER + 8 * intid) = (bits(mpidr, 39, 32) << 32) | bits(mpidr, 23, 0);
+    reg32(g_gic.dist_base + ISENABLER + (intid / 32) * 4) = 1u << (intid % 32);
+    wait_rwp();
+}
+
+void irq_deactivate(u32 intid) {
+    // GICD_ICACTIVER<n> (IHI 0069H): a forwarded SPI whose guest will never deactivate it (the VM
+    // stopped or restarted) must not stay active, or it could never fire again.
+    reg32(g_gic.dist_base + ICACTIVER + (intid / 32) * 4) = 1u << (intid % 32);
+}
+
 void irq_enable(u32 intid, bool enable) {
     if (intid < 32) {
         u64 rd = this_redist();

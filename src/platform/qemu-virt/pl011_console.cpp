@@ -4,7 +4,7 @@
 
 namespace {
 
-constexpr u64 DR = 0x000, FR = 0x018, IMSC = 0x038, ICR = 0x044;
+constexpr u64 DR = 0x000, FR = 0x018, IMSC = 0x038;
 constexpr u32 FR_RXFE = 1u << 4, FR_TXFF = 1u << 5;
 constexpr u32 IMSC_RXIM = 1u << 4, IMSC_RTIM = 1u << 6;
 
@@ -21,11 +21,11 @@ bool getc(void* ctx, char* out) {
     return true;
 }
 
-void enable_rx_irq(void* ctx) {
-    reg(ctx, ICR) = 0x7FF;
-    reg(ctx, IMSC) = IMSC_RXIM | IMSC_RTIM;
-}
+// Only IMSC changes, never ICR: clearing RXIC/RTIC would lose the interrupt of a character that is
+// already waiting (QEMU raises RX only when a character arrives, and none arrives while its
+// holding register is full), and reading would never resume.
+void set_rx_irq(void* ctx, bool enabled) { reg(ctx, IMSC) = enabled ? IMSC_RXIM | IMSC_RTIM : 0; }
 
 } // namespace
 
-ConsoleUart pl011_console(u64 base) { return ConsoleUart{putc, getc, enable_rx_irq, reinterpret_cast<void*>(base)}; }
+ConsoleUart pl011_console(u64 base) { return ConsoleUart{putc, getc, set_rx_irq, reinterpret_cast<void*>(base)}; }

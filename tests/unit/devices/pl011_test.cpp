@@ -2,6 +2,8 @@
 #include "host_console.hpp"
 #include <gtest/gtest.h>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace {
 u64 rd(Pl011& u, u64 off, unsigned w = 4) {
@@ -11,7 +13,7 @@ u64 rd(Pl011& u, u64 off, unsigned w = 4) {
 }
 void wr(Pl011& u, u64 off, u64 v, unsigned w = 4) { EXPECT_TRUE(u.write(off, w, v).is_ok()) << off; }
 void put(Pl011& u, const std::string& s) { for (char c : s) wr(u, 0x000, u8(c), 1); }
-constexpr u32 RXFE = 0x10, RXFF = 0x40, TXFE = 0x80, RXIS = 0x10, TXIS = 0x20, RTIS = 0x40;
+constexpr u32 RXFE = 0x10, RXFF = 0x40, TXFE = 0x80, RXIS = 0x10, TXIS = 0x20, RTIS = 0x40, OEIS = 0x400;
 } // namespace
 
 TEST(Pl011, ResetValuesAndIds) {
@@ -44,12 +46,12 @@ TEST(Pl011, RegistersAndRejectedAccesses) {
     EXPECT_EQ(u.write(0x04C, 4, 0).error(), Error::OutOfRange);
 }
 
-TEST(Pl011, RxFifoFlagsAndInterrupts) {
+TEST(Pl011, RxFifoFlagsAndOverrun) {
     Pl011 u("uart0", GuestPhysAddr(0x9000000), "vm1");
     EXPECT_FALSE(u.irq_pending());
     ASSERT_TRUE(u.push_input('a'));
-    EXPECT_EQ(rd(u, 0x018) & (RXFE | RXFF), 0u);
-    EXPECT_EQ(rd(u, 0x03C), RXIS | RTIS); // FIFOs off: one character reaches the trigger
+    EXPECT_EQ(rd(u, 0x018) & (RXFE | RXFF), RXFF); // FIFOs off: the holding register is full
+    EXPECT_EQ(rd(u, 0x03C), RXIS | RTIS);          // one character reaches the trigger
     EXPECT_FALSE(u.irq_pending());
     wr(u, 0x038, RTIS);
     EXPECT_TRUE(u.irq_pending());
@@ -62,16 +64,22 @@ TEST(Pl011, RxFifoFlagsAndInterrupts) {
     for (int i = 0; i < 32; ++i) ASSERT_TRUE(u.push_input(char('A' + i % 26)));
     EXPECT_EQ(rd(u, 0x018) & RXFF, RXFF);
     EXPECT_EQ(rd(u, 0x03C) & RXIS, RXIS);
-    EXPECT_FALSE(u.push_input('!')); // overrun
-    EXPECT_EQ(rd(u, 0x004), 0x8u);
-    EXPECT_EQ(rd(u, 0x03C) & 0x400, 0x400u);
-    wr(u, 0x004, 0);     // ECR clears RSR
-    wr(u, 0x044, 0x400); // ICR clears OEIS
+    EXPECT_FALSE(u.push_input('!'));       // full: refused, not lost, no overrun
     EXPECT_EQ(rd(u, 0x004), 0u);
-    EXPECT_EQ(rd(u, 0x03C) & 0x400, 0u);
+    EXPECT_EQ(rd(u, 0x03C) & OEIS, 0u);
+    EXPECT_TRUE(u.push_input('!', nullptr, true)); // the host gave up waiting: lost, overrun
+    EXPECT_EQ(rd(u, 0x004), 0x8u);
+    EXPECT_EQ(rd(u, 0x03C) & OEIS, OEIS);
+    wr(u, 0x004, 0);    // ECR clears RSR
+    wr(u, 0x044, OEIS); // ICR clears OEIS
+    EXPECT_EQ(rd(u, 0x004), 0u);
+    EXPECT_EQ(rd(u, 0x03C) & OEIS, 0u);
     for (int i = 0; i < 17; ++i) EXPECT_EQ(rd(u, 0x000), u64('A' + i % 26));
     EXPECT_EQ(rd(u, 0x03C) & (RXIS | RTIS), RTIS); // 15 left: below the trigger
+    // The character after the overrun carries DR.OE (bit 11), where the stream has a hole.
+    ASSERT_TRUE(u.push_input('z'));
     for (int i = 17; i < 32; ++i) EXPECT_EQ(rd(u, 0x000), u64('A' + i % 26));
+    EXPECT_EQ(rd(u, 0x000), 0x800u | 'z');
     EXPECT_EQ(rd(u, 0x018) & RXFE, RXFE);
 }
 
@@ -107,4 +115,279 @@ TEST(Pl011, CustomSinkAndLongVmName) {
     Pl011 u("uart0", GuestPhysAddr(0x9000000), name, sink);
     put(u, "hi\n");
     EXPECT_EQ(out, "[" + std::string(name, Pl011::VmNameMax) + "] hi\n");
+}
+
+// ---- interrupts (DDI0183 3.4) through a recording IrqLine ----
+namespace {
+constexpr u32 SPI = 33;
+
+// Records every level the device drives, so a test sees both the level and that nothing is
+// driven when it does not change.
+struct RecordingSink final : IrqSink {
+    std::vector<bool> levels;
+    unsigned pulses = 0;
+    void set_line(u32 intid, bool level) override {
+        EXPECT_EQ(intid, SPI);
+        levels.push_back(level);
+    }
+    void raise(u32) override { ++pulses; }
+    // The levels driven since the last call.
+    std::vector<bool> take() { return std::exchange(levels, {}); }
+};
+
+struct Pl011Irq : testing::Test {
+    RecordingSink sink;
+    Pl011 u{"uart0", GuestPhysAddr(0x9000000), "vm1", Pl011Sink{[](void*, const char*, usize) {}, nullptr}};
+    void SetUp() override { u.connect_irq(IrqLine{&sink, SPI}); }
+    void fifo_on(u32 rxiflsel) {
+        wr(u, 0x034, rxiflsel << 3 | 2); // TXIFLSEL stays 1/2
+        wr(u, 0x02C, 0x70);              // FEN, 8 bits
+    }
+    void push(int n, char c = 'x') {
+        for (int i = 0; i < n; ++i) ASSERT_TRUE(u.push_input(c));
+    }
+    using V = std::vector<bool>;
+};
+} // namespace
+
+TEST_F(Pl011Irq, QuietDeviceDrivesNothing) {
+    EXPECT_EQ(sink.take(), V{});
+    wr(u, 0x038, 0x7FF); // everything unmasked, nothing raw
+    EXPECT_EQ(sink.take(), V{});
+    EXPECT_EQ(rd(u, 0x040), 0u);
+    EXPECT_EQ(sink.pulses, 0u);
+}
+
+TEST_F(Pl011Irq, ReceiveInterruptAtEachTriggerLevel) {
+    const int level[5] = {4, 8, 16, 24, 28}; // RXIFLSEL 1/8, 1/4, 1/2, 3/4, 7/8 of 32
+    wr(u, 0x038, RXIS);
+    for (u32 sel = 0; sel < 5; ++sel) {
+        SCOPED_TRACE(sel);
+        fifo_on(sel);
+        push(level[sel] - 1);
+        EXPECT_EQ(rd(u, 0x03C) & RXIS, 0u);
+        EXPECT_EQ(sink.take(), V{});
+        push(1); // reaches the level
+        EXPECT_EQ(rd(u, 0x03C) & RXIS, RXIS);
+        EXPECT_EQ(sink.take(), V{true});
+        push(1); // above it: unchanged, nothing driven
+        EXPECT_EQ(sink.take(), V{});
+        rd(u, 0x000);
+        EXPECT_EQ(sink.take(), V{}); // still at the level
+        rd(u, 0x000);
+        EXPECT_EQ(rd(u, 0x03C) & RXIS, 0u); // read below the level
+        EXPECT_EQ(sink.take(), V{false});
+        while (!(rd(u, 0x018) & RXFE)) rd(u, 0x000);
+        EXPECT_EQ(sink.take(), V{});
+    }
+}
+
+TEST_F(Pl011Irq, ReceiveInterruptWithFifosOffIsOneCharacter) {
+    wr(u, 0x038, RXIS);
+    push(1);
+    EXPECT_EQ(sink.take(), V{true});
+    EXPECT_EQ(rd(u, 0x000), u64('x'));
+    EXPECT_EQ(sink.take(), V{false});
+}
+
+TEST_F(Pl011Irq, ReceiveInterruptClearedByIcrIsATransition) {
+    fifo_on(0); // trigger 4
+    wr(u, 0x038, RXIS);
+    push(4);
+    EXPECT_EQ(sink.take(), V{true});
+    wr(u, 0x044, RXIS);
+    EXPECT_EQ(sink.take(), V{false});
+    EXPECT_EQ(rd(u, 0x03C) & RXIS, 0u);
+    push(2); // already above the level: no new transition (what Linux's pl011 expects)
+    EXPECT_EQ(sink.take(), V{});
+    for (int i = 0; i < 3; ++i) rd(u, 0x000); // 3 left: below
+    push(1);                                  // reaches 4 again
+    EXPECT_EQ(sink.take(), V{true});
+}
+
+TEST_F(Pl011Irq, ReceiveTimeoutDeliversOneTypedCharacter) {
+    fifo_on(2); // trigger 16, as Linux programs it
+    wr(u, 0x038, RXIS | RTIS);
+    push(1);
+    EXPECT_EQ(rd(u, 0x03C) & (RXIS | RTIS), RTIS);
+    EXPECT_EQ(sink.take(), V{true});
+    wr(u, 0x044, RTIS); // cleared by ICR although data waits
+    EXPECT_EQ(sink.take(), V{false});
+    push(1); // a new character: the timeout runs out again
+    EXPECT_EQ(sink.take(), V{true});
+    rd(u, 0x000);
+    EXPECT_EQ(sink.take(), V{}); // one left: still pending
+    EXPECT_EQ(rd(u, 0x03C) & RTIS, RTIS);
+    rd(u, 0x000); // empty
+    EXPECT_EQ(rd(u, 0x03C) & RTIS, 0u);
+    EXPECT_EQ(sink.take(), V{false});
+}
+
+TEST_F(Pl011Irq, TransmitInterruptComesAfterData) {
+    wr(u, 0x038, TXIS); // unmasked before any write: no interrupt (3.4 UARTTXINTR)
+    EXPECT_EQ(rd(u, 0x03C) & TXIS, 0u);
+    EXPECT_EQ(sink.take(), V{});
+    wr(u, 0x000, 'a');
+    EXPECT_EQ(sink.take(), V{true});
+    wr(u, 0x000, 'b'); // still passing the level: unchanged
+    EXPECT_EQ(sink.take(), V{});
+    wr(u, 0x044, TXIS);
+    EXPECT_EQ(sink.take(), V{false});
+    // Linux's amba-pl011: fill the FIFO with TXIM masked, then unmask TXIM; the interrupt must come.
+    wr(u, 0x038, 0);
+    for (char c : std::string("hello\n")) wr(u, 0x000, u8(c));
+    EXPECT_EQ(sink.take(), V{});
+    wr(u, 0x038, TXIS);
+    EXPECT_EQ(sink.take(), V{true});
+    wr(u, 0x038, 0); // stop_tx masks it again
+    EXPECT_EQ(sink.take(), V{false});
+}
+
+TEST_F(Pl011Irq, OverrunInterrupt) {
+    wr(u, 0x038, OEIS);
+    push(1); // FIFOs off: full
+    EXPECT_EQ(sink.take(), V{});
+    EXPECT_FALSE(u.push_input('y'));
+    EXPECT_EQ(sink.take(), V{}); // refused: the host keeps it, no overrun
+    EXPECT_TRUE(u.push_input('y', nullptr, true));
+    EXPECT_EQ(sink.take(), V{true});
+    EXPECT_EQ(rd(u, 0x040), OEIS);
+    wr(u, 0x044, OEIS);
+    EXPECT_EQ(sink.take(), V{false});
+}
+
+TEST_F(Pl011Irq, MisIsRisAndImscAndTheLineIsTheirOr) {
+    push(1);            // RXRIS | RTRIS (FIFOs off)
+    wr(u, 0x000, 'a');  // TXRIS
+    EXPECT_EQ(rd(u, 0x03C), RXIS | TXIS | RTIS);
+    EXPECT_EQ(sink.take(), V{}); // all masked
+    wr(u, 0x038, TXIS | RXIS);
+    EXPECT_EQ(rd(u, 0x040), TXIS | RXIS);
+    EXPECT_EQ(sink.take(), V{true});
+    wr(u, 0x044, TXIS);
+    EXPECT_EQ(sink.take(), V{}); // RX still pending
+    EXPECT_EQ(rd(u, 0x040), RXIS);
+    wr(u, 0x038, RTIS); // RX masked, RT unmasked and raw: stays high
+    EXPECT_EQ(sink.take(), V{});
+    wr(u, 0x044, 0x7FF); // clears every raw bit
+    EXPECT_EQ(rd(u, 0x03C), 0u);
+    EXPECT_EQ(sink.take(), V{false});
+    EXPECT_EQ(rd(u, 0x000), u64('x')); // ICR does not touch the data
+}
+
+TEST(Pl011IrqConnect, ConnectingWhileHighDrivesAtOnce) {
+    RecordingSink sink;
+    Pl011 u("uart0", GuestPhysAddr(0x9000000), "vm1", Pl011Sink{[](void*, const char*, usize) {}, nullptr});
+    ASSERT_TRUE(u.push_input('a'));
+    wr(u, 0x038, RXIS);
+    EXPECT_TRUE(u.irq_pending());
+    u.connect_irq(IrqLine{&sink, SPI});
+    EXPECT_EQ(sink.take(), std::vector<bool>{true});
+}
+
+// ---- backpressure ----
+namespace {
+Pl011* g_waking;
+int g_wakes;
+std::string g_pushed_by_waker;
+void count_wake() { ++g_wakes; }
+// What the host console does when woken: offer the held character again. It takes the device
+// lock, so the device must call the waker after releasing it.
+void push_on_wake() {
+    ++g_wakes;
+    if (g_waking->push_input('H', push_on_wake)) g_pushed_by_waker += 'H';
+}
+} // namespace
+
+TEST(Pl011Backpressure, RefusedCharacterWaitsForAReadAndWakesOnce) {
+    Pl011 u("uart0", GuestPhysAddr(0x9000000), "vm1");
+    g_waking = &u;
+    g_wakes = 0;
+    g_pushed_by_waker.clear();
+    ASSERT_TRUE(u.push_input('a'));
+    EXPECT_FALSE(u.push_input('H', push_on_wake)); // holding register full
+    rd(u, 0x018);
+    wr(u, 0x038, 0);
+    EXPECT_EQ(g_wakes, 0); // no room yet
+    EXPECT_EQ(rd(u, 0x000), u64('a'));
+    EXPECT_EQ(g_wakes, 1);
+    EXPECT_EQ(g_pushed_by_waker, "H");
+    EXPECT_EQ(rd(u, 0x000), u64('H'));
+    EXPECT_EQ(g_wakes, 1); // once per refusal
+    EXPECT_EQ(rd(u, 0x004), 0u);
+    EXPECT_EQ(rd(u, 0x03C) & OEIS, 0u);
+}
+
+TEST(Pl011Backpressure, NothingIsLostAcrossManyRefusals) {
+    Pl011 u("uart0", GuestPhysAddr(0x9000000), "vm1");
+    wr(u, 0x02C, 0x70);
+    std::string in(300, 0), out;
+    for (usize i = 0; i < in.size(); ++i) in[i] = char('!' + i % 90);
+    usize next = 0;
+    g_wakes = 0;
+    while (out.size() < in.size()) {
+        bool refused = false;
+        while (next < in.size() && !refused) {
+            if (u.push_input(in[next], count_wake)) ++next;
+            else refused = true;
+        }
+        int before = g_wakes;
+        out += char(rd(u, 0x000));
+        EXPECT_EQ(g_wakes, before + int(refused)); // each read after a refusal wakes once
+    }
+    EXPECT_EQ(out, in);
+    EXPECT_EQ(rd(u, 0x004), 0u);
+}
+
+TEST(Pl011Backpressure, OverdueInputIsLostUntilTheGuestReads) {
+    Pl011 u("uart0", GuestPhysAddr(0x9000000), "vm1");
+    g_wakes = 0;
+    ASSERT_TRUE(u.push_input('a'));
+    EXPECT_FALSE(u.push_input('b', count_wake));
+    EXPECT_TRUE(u.push_input('b', count_wake, true)); // the host gave up: lost
+    EXPECT_TRUE(u.push_input('c', count_wake));       // and does not wait again
+    EXPECT_EQ(rd(u, 0x004), 0x8u);
+    EXPECT_EQ(rd(u, 0x000), u64('a'));
+    EXPECT_EQ(g_wakes, 0); // the refusal's waker was replaced by losing the character
+    ASSERT_TRUE(u.push_input('d'));
+    EXPECT_FALSE(u.push_input('e', count_wake)); // the guest read: waiting again
+    EXPECT_EQ(rd(u, 0x000), 0x800u | 'd');
+    EXPECT_EQ(g_wakes, 1);
+}
+
+TEST(Pl011Backpressure, EnablingTheFifosMakesRoom) {
+    Pl011 u("uart0", GuestPhysAddr(0x9000000), "vm1");
+    g_wakes = 0;
+    ASSERT_TRUE(u.push_input('a'));
+    EXPECT_FALSE(u.push_input('b', count_wake));
+    wr(u, 0x02C, 0x70);
+    EXPECT_EQ(g_wakes, 1);
+    EXPECT_TRUE(u.push_input('b'));
+    EXPECT_EQ(rd(u, 0x000), u64('a'));
+    EXPECT_EQ(rd(u, 0x000), u64('b'));
+}
+
+TEST(Pl011Reset, BackToResetValuesLineLowAndRefusedInputWoken) {
+    RecordingSink sink;
+    Pl011 u("uart0", GuestPhysAddr(0x9000000), "vm1", Pl011Sink{[](void*, const char*, usize) {}, nullptr});
+    u.connect_irq(IrqLine{&sink, SPI});
+    g_wakes = 0;
+    wr(u, 0x02C, 0x70);
+    wr(u, 0x034, 0x3F);
+    wr(u, 0x024, 7);
+    wr(u, 0x030, 0x301);
+    wr(u, 0x038, RXIS | RTIS);
+    for (int i = 0; i < 32; ++i) ASSERT_TRUE(u.push_input('q'));
+    EXPECT_FALSE(u.push_input('r', count_wake));
+    EXPECT_EQ(sink.take(), std::vector<bool>{true});
+    u.reset();
+    EXPECT_EQ(sink.take(), std::vector<bool>{false});
+    EXPECT_EQ(g_wakes, 1);
+    EXPECT_EQ(rd(u, 0x018), TXFE | RXFE);
+    EXPECT_EQ(rd(u, 0x030), 0x300u);
+    EXPECT_EQ(rd(u, 0x034), 0x12u);
+    for (u64 off : {0x004, 0x020, 0x024, 0x028, 0x02C, 0x038, 0x03C, 0x040, 0x048}) EXPECT_EQ(rd(u, off), 0u);
+    wr(u, 0x038, RTIS); // still connected
+    ASSERT_TRUE(u.push_input('r'));
+    EXPECT_EQ(sink.take(), std::vector<bool>{true});
 }

@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <utility>
 
 namespace {
 
@@ -110,6 +112,17 @@ struct VmTest : testing::Test {
         vmm_run_vcpu(*v);
         EXPECT_TRUE(v->arch().exits.empty());
         EXPECT_FALSE(v->arch().loaded);
+    }
+    // vCPU 0 enables both interrupt groups (GICD_CTLR of a vGIC at the default gicd_base, which is
+    // GIC) and writes `bits` to the ISENABLER register at `reg`, through emulated MMIO exits, then
+    // waits in WFI.
+    void guest_enables(u64 reg, u32 bits) {
+        arch::Vcpu& a = fake_vcpu(0);
+        a.regs[1] = 3;
+        a.regs[2] = bits;
+        a.decodes.push_back(mmio(GIC, 4, true, 1));
+        a.decodes.push_back(mmio(reg, 4, true, 2));
+        run(0, {npf(GIC, AccessKind::Write), npf(reg, AccessKind::Write)});
     }
 };
 
@@ -249,6 +262,100 @@ TEST_F(VmTest, CpuUpAndCpuQuery) {
     // vCPU 1 powers itself off; the VM goes on with vCPU 0.
     run(1, {exit_of(ExitKind::CpuDown)});
     EXPECT_EQ(state(1), SchedState::Off);
+    EXPECT_FALSE(vm->stopped());
+}
+
+// An adversarial scheduler for the CPU_ON race below. vm_test is linked with
+// --wrap=<sched_state> (tests/unit/vm/CMakeLists.txt), so every look cxvisor's generic code takes
+// at a vCPU's scheduler state comes here first. While g_racer names an entity, the second and
+// every later look at it first lets that entity leave its CPU as Off, as its own physical CPU
+// does when the vCPU executes PSCI CPU_OFF at that moment (vmm_run_vcpu: sched_leave, then
+// Vm::vcpu_went_off, which the test performs afterwards).
+namespace {
+const SchedEntity* g_racer = nullptr;
+unsigned g_racer_looks = 0;
+bool g_racer_left = false;
+} // namespace
+extern "C" SchedState __real__Z11sched_statePK11SchedEntity(const SchedEntity* e);
+extern "C" SchedState __wrap__Z11sched_statePK11SchedEntity(const SchedEntity* e) {
+    if (e == g_racer && ++g_racer_looks >= 2 && !g_racer_left &&
+        __real__Z11sched_statePK11SchedEntity(e) == SchedState::Running) {
+        sched_leave(const_cast<SchedEntity*>(e), Leave::Off);
+        g_racer_left = true;
+    }
+    return __real__Z11sched_statePK11SchedEntity(e);
+}
+
+// PSCI CPU_ON of a vCPU that is on, but executing CPU_OFF on another physical CPU right then. It
+// was on when cxvisor looked, so the answer is ALREADY_ON (DEN0022D 5.6 CPU_ON: SUCCESS is for an
+// off target; DENIED, which issue F adds, is for a firmware policy that forbids the core, not for
+// this). cxvisor looked twice, under the VM's power lock and again after it, and answered DENIED
+// ("the VM is stopping") when the target went Off in between: system.chaos-seeds-2 under load,
+// "UNEXPECTED vcpu 0 op 5130: CPU_ON vcpu 1 (worker): -3". A retry then starts the vCPU.
+TEST_F(VmTest, CpuUpOfAVcpuGoingOffOnAnotherCpuIsAlreadyOn) {
+    boot();
+    run(0, {power(ExitKind::CpuUp, 1, 0x4010'0000)});
+    ASSERT_EQ(fake_vcpu(0).power_results.back(), PowerResult::Success);
+    fake::use_cpu(1); // vCPU 1 runs on CPU 1 ...
+    ASSERT_EQ(sched_pick(), &vm->vcpu(1)->sched());
+    fake::use_cpu(0);
+    const usize resets = fake_vcpu(1).resets.size();
+    g_racer = &vm->vcpu(1)->sched(), g_racer_looks = 0, g_racer_left = false;
+    run(0, {power(ExitKind::CpuUp, 1, 0x4020'0000, 9)}); // ... and goes Off while CPU 0 answers CPU_ON
+    const bool left = g_racer_left;
+    g_racer = nullptr;
+    if (!left) ASSERT_EQ(sched_leave(&vm->vcpu(1)->sched(), Leave::Off), SchedState::Off); // after the answer
+    vm->vcpu_went_off(); // CPU 1's accounting, after it left
+    EXPECT_EQ(fake_vcpu(0).power_results.back(), PowerResult::AlreadyOn) << "(3 = AlreadyOn, 4 = Denied)";
+    EXPECT_EQ(fake_vcpu(1).resets.size(), resets); // not restarted
+    EXPECT_EQ(state(1), SchedState::Off);
+    EXPECT_FALSE(vm->stopped());
+    run(0, {power(ExitKind::CpuUp, 1, 0x4020'0000, 9)}); // the retry
+    EXPECT_EQ(fake_vcpu(0).power_results.back(), PowerResult::Success);
+    EXPECT_EQ(fake_vcpu(1).resets.back(), std::make_pair(u64(0x4020'0000), u64(9)));
+    EXPECT_EQ(state(1), SchedState::Runnable);
+}
+
+// A second interposition (--wrap=<sched_leave>): g_after_leave runs once, right after an entity
+// left its CPU, before vmm_run_vcpu on that CPU does its bookkeeping: what other CPUs do while this
+// one is held up there (a QEMU vCPU thread preempted by the host, say).
+namespace {
+std::function<void()> g_after_leave;
+} // namespace
+extern "C" SchedState __real__Z11sched_leaveP11SchedEntity5Leave(SchedEntity* e, Leave how);
+extern "C" SchedState __wrap__Z11sched_leaveP11SchedEntity5Leave(SchedEntity* e, Leave how) {
+    SchedState s = __real__Z11sched_leaveP11SchedEntity5Leave(e, how);
+    if (std::function<void()> f = std::exchange(g_after_leave, nullptr)) f();
+    return s;
+}
+
+// vCPU 1 executes PSCI CPU_OFF on CPU 1. Before CPU 1 has finished leaving, vCPU 0 turns it on
+// again on CPU 0 and it runs there until it waits in WFI with its timer armed. CPU 1 then cancelled
+// "its" wake-up timer, which by then was the new run's: vCPU 1 slept through its deadline for good.
+TEST_F(VmTest, VcpuRestartedWhileItsOldCpuIsLeavingKeepsItsWakeUpTimer) {
+    boot();
+    run(0, {power(ExitKind::CpuUp, 1, 0x4010'0000)});
+    Vcpu* v1 = vm->vcpu(1);
+    fake::use_cpu(1);
+    ASSERT_EQ(sched_pick(), &v1->sched());
+    v1->arch().exits.push_back(exit_of(ExitKind::CpuDown));
+    bool restarted = false;
+    g_after_leave = [&] { // on CPU 0, while CPU 1 is between sched_leave and its bookkeeping
+        fake::use_cpu(0);
+        run(0, {power(ExitKind::CpuUp, 1, 0x4020'0000)});
+        restarted = fake_vcpu(0).power_results.back() == PowerResult::Success;
+        fake_vcpu(1).deadline = 5000;
+        run(1, {}); // WFI with the timer due at 5000
+        fake::use_cpu(1);
+    };
+    vmm_run_vcpu(*v1);
+    fake::use_cpu(0);
+    ASSERT_TRUE(restarted);
+    ASSERT_EQ(state(1), SchedState::Blocked);
+    EXPECT_NE(v1->wake_timer().queue, nullptr) << "vCPU 1's wake-up timer was cancelled";
+    fake::counter_value = 5000;
+    timer_handle_irq();
+    EXPECT_EQ(state(1), SchedState::Runnable);
     EXPECT_FALSE(vm->stopped());
 }
 
@@ -434,13 +541,9 @@ TEST_F(VmTest, AnEnabledSpiWakesTheVcpuItIsRoutedToAndWfiWithOnePendingDoesNotBl
     cfg.spi_count = 64;
     boot();
     arch::Vcpu& a = fake_vcpu(0);
-    // The guest enables both groups and SPI 40 (GICD_ISENABLER1 bit 8); IROUTER's reset value
-    // routes it to affinity 0.0.0.0, vCPU 0. Then it waits in WFI.
-    a.regs[1] = 3;
-    a.regs[2] = 1u << 8;
-    a.decodes.push_back(mmio(GICD + 0x0, 4, true, 1));
-    a.decodes.push_back(mmio(GICD + 0x104, 4, true, 2));
-    run(0, {npf(GICD + 0x0, AccessKind::Write), npf(GICD + 0x104, AccessKind::Write)});
+    // The guest enables SPI 40 (GICD_ISENABLER1 bit 8); IROUTER's reset value routes it to
+    // affinity 0.0.0.0, vCPU 0. Then it waits in WFI.
+    guest_enables(GICD + 0x104, 1u << 8);
     ASSERT_EQ(state(0), SchedState::Blocked);
     vm->raise(40);
     EXPECT_EQ(state(0), SchedState::Runnable) << "the interrupt did not wake the vCPU";
@@ -537,13 +640,8 @@ TEST_F(VmTest, EmulatedTimerRegistersCountInTicksAndItsInterruptWakesAWaitingVcp
     cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
     cfg.spi_count = 32;
     boot();
-    // The guest enables both groups and PPI 30 in its redistributor's SGI frame (ISENABLER0).
-    arch::Vcpu& a = fake_vcpu(0);
-    a.regs[1] = 3;
-    a.regs[2] = 1u << 30;
-    a.decodes.push_back(mmio(GICD, 4, true, 1));
-    a.decodes.push_back(mmio(GICR + 0x10000 + 0x100, 4, true, 2));
-    run(0, {npf(GICD, AccessKind::Write), npf(GICR + 0x10000 + 0x100, AccessKind::Write)});
+    // The guest enables PPI 30 in its redistributor's SGI frame (ISENABLER0).
+    guest_enables(GICR + 0x10000 + 0x100, 1u << 30);
     fake::counter_value = 1000;
     // TVAL = 500 sets CVAL = now + 500; ENABLE; reads of TVAL, CVAL and CTL (ISTATUS clear).
     run(0, {timer_access(TimerReg::Countdown, true, 500), timer_access(TimerReg::Control, true, 1),
@@ -582,4 +680,53 @@ TEST_F(VmTest, EmulatedTimerOfAPoweredOnVcpuStartsDisabled) {
     ASSERT_TRUE(vm->start_vcpu(1, ENTRY, 0));
     EXPECT_EQ(vm->vcpu(1)->emulated_timer().ctl, 0u);
     EXPECT_EQ(vm->vcpu(1)->emulated_timer().event.queue, nullptr) << "the old deadline is still armed";
+}
+
+// Passthrough interrupts: a device's SPI is hardware-linked to the same virtual INTID, routed to
+// the VM's CPU, forwarded into the model by its host handler, and ended (deactivated, disabled)
+// when the VM stops; the host's own interrupts and another VM's are refused.
+TEST_F(VmTest, PassthroughSpiIsLinkedForwardedAndReleasedWithTheVm) {
+    cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
+    cfg.spi_count = 32;
+    cfg.pt_devices = {{"rtc", 0x9010000, 0x9010000, 0x1000, 34, {}}};
+    boot();
+    ASSERT_EQ(fake::irq_calls.size(), 1u);
+    EXPECT_EQ(fake::irq_calls[0], (fake::IrqCall{34, true, g_percpu[0].hw_id}));
+    auto st = vm->vintc()->irq_state(34).value();
+    EXPECT_TRUE(st.hw);
+    EXPECT_EQ(st.pintid, 34u);
+    EXPECT_EQ(irq_dispatch(34), IrqAction::Forwarded); // left active for the guest to deactivate
+    EXPECT_TRUE(vm->vintc()->irq_state(34).value().pending());
+    run(0, {exit_of(ExitKind::SystemDown)});
+    EXPECT_EQ(fake::irq_calls.back(), (fake::IrqCall{34, false}));
+    EXPECT_EQ(fake::deactivated, std::vector<u32>{34});
+}
+
+TEST_F(VmTest, PassthroughSpiTheHostKeepsOrAnotherVmHasIsRefused) {
+    cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
+    cfg.spi_count = 32;
+    cfg.pt_devices = {{"rtc", 0x9010000, 0x9010000, 0x1000, 33, {}}};
+    owned.irqs[owned.irq_count++] = {33, "the host console UART", nullptr};
+    auto r = create();
+    ASSERT_TRUE(r.is_error());
+    EXPECT_EQ(r.error(), Error::Denied);
+    EXPECT_EQ(captured_console(), "cxvisor: vm 1 (vm1): passthrough device rtc: interrupt 33 is the host console UART's, "
+                                  "which cxvisor keeps; refused\n");
+    clear_captured_console();
+    owned.irqs[0] = {33, "gpio", "other"};
+    r = create();
+    ASSERT_TRUE(r.is_error());
+    EXPECT_EQ(captured_console(), "cxvisor: vm 1 (vm1): passthrough device rtc: interrupt 33 is already forwarded to "
+                                  "vm other (gpio); refused\n");
+    EXPECT_TRUE(fake::irq_calls.empty());
+}
+
+TEST_F(VmTest, PassthroughSpiOfANoIrqVmIsNotForwardedAndSaysSo) {
+    cfg.pt_devices = {{"rtc", 0x9010000, 0x9010000, 0x1000, 34, {}}};
+    auto r = create();
+    ASSERT_TRUE(r.is_ok()) << captured_console();
+    vm = r.value();
+    EXPECT_EQ(captured_console(), "cxvisor: vm 1 (vm1): passthrough device rtc: interrupt 34 is not forwarded: the VM "
+                                  "has interrupt_mode \"no_irq\"\n");
+    EXPECT_TRUE(fake::irq_calls.empty());
 }

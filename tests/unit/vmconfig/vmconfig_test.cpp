@@ -1,6 +1,7 @@
 // cxv-vmconfig: packages read back field by field, every validation error with its line, the
 // --image composition, the generated DTB (read back with libfdt) and the real binary once.
 #include "../fdt/dts_board.hpp"
+#include "../fdt/fdt_fixtures.hpp"
 #include "abi/vm_package.hpp"
 #include "base/types.hpp"
 #include "vmconfig.hpp"
@@ -438,7 +439,7 @@ const ErrorCase ERROR_CASES[] = {
      "device \"rtc\" [0x9000000, 0x9001000) overlaps device \"uart\" (devices.emu_devices[0]) [0x9000000, "
      "0x9001000)"},
     {"0x1000, 34]", "0x1000]", 24, "devices.passthrough_devices[0]",
-     "expected [name, base_gpa, base_hpa, length, irq], got 4 values"},
+     "expected [name, base_gpa, base_hpa, length, irq, dt_node], got 4 values"},
     {"\"emulated\"", "\"msi\"", 25, "devices.interrupt_mode",
      "unknown mode \"msi\": cxvisor implements \"emulated\" (a virtual GICv3) and \"no_irq\""},
     {"\"emulated\"", "\"passthrough\"", 25, "devices.interrupt_mode",
@@ -903,6 +904,304 @@ TEST_F(VmConfigTest, IncompleteHostListRefusesEveryHostRange) {
                                    "cannot be shown safe: cxvisor's list of host-owned and DMA-capable ranges is "
                                    "incomplete (the host DTB names too many, or PCI windows it cannot read)");
     EXPECT_EQ(compile({(FIXTURES / "bare.toml").string()}, {"--host-dtb", dtb.string()}).status, 0);
+}
+
+// --- passthrough devices and the host DTB: dt_node copies, irqs checked against the host -------
+
+// QEMU virt's own DTB (tests/unit/fdt/fixtures/qemu-virt-gicv3-4cpu.dtb: QEMU 7.2 `-M virt,
+// virtualization=on,gic-version=3,dumpdtb=F -cpu cortex-a72 -smp 4 -m 1G`), padded back to its
+// totalsize as QEMU wrote it, in the test's directory.
+fs::path qemu_virt_dtb(const TempDir& dir) {
+    Bytes b = qemu_dtb(4);
+    std::ofstream(dir / "virt.dtb", std::ios::binary).write(reinterpret_cast<const char*>(b.data()), b.size());
+    return dir / "virt.dtb";
+}
+
+class PtDtTest : public VmConfigTest {
+protected:
+    // hello.toml with these passthrough devices (all on line 24) and its identical region moved into
+    // the RAM of a -m 1G machine; line numbers stay those of hello.toml.
+    std::string pt(const std::string& devices, std::string base = "") {
+        if (base.empty()) base = hello;
+        base = with(base, "[0x8000_0000, 0x10_0000, 0x3, 1]", "[0x4200_0000, 0x10_0000, 0x3, 1]");
+        return with(base, "passthrough_devices = [ [\"rtc\", 0x0901_0000, 0x0901_0000, 0x1000, 34] ]",
+                    "passthrough_devices = [ " + devices + " ]");
+    }
+    std::string host_dtb() { return qemu_virt_dtb(dir).string(); }
+    Outcome with_host(const std::string& text, const std::string& dtb) {
+        return compile({dir.write("f.toml", text).string()}, {"--host-dtb", dtb});
+    }
+    std::string dev(int i) { return where(24, "devices.passthrough_devices[" + std::to_string(i) + "]"); }
+    const std::string PL031 = "[\"rtc\", 0x0901_0000, 0x0901_0000, 0x1000, 34, true]";
+    const std::string PL061 = "[\"gpio\", 0x0a10_0000, 0x0903_0000, 0x1000, 39, \"/pl061@9030000\"]";
+};
+
+// The phandle property `name` of `path` resolves to the node at `target`.
+void expect_phandle(const Bytes& dtb, const char* path, const char* name, const char* target) {
+    const void* f = dtb.data();
+    int len = 0;
+    auto* v = static_cast<const fdt32_t*>(fdt_getprop(f, fdt_path_offset(f, path), name, &len));
+    ASSERT_NE(v, nullptr) << path << " " << name;
+    EXPECT_EQ(len, 4);
+    EXPECT_EQ(fdt_node_offset_by_phandle(f, fdt32_to_cpu(*v)), fdt_path_offset(f, target)) << path << " " << name;
+}
+
+TEST_F(PtDtTest, QemuVirtPl031AndPl061AreCopiedIntoTheGuestTree) {
+    // The RTC found by its base address and kept at it; the GPIO named by path and moved to 0x0a10_0000.
+    Outcome r = with_host(pt(PL031 + ", " + PL061), host_dtb());
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    Package p(bytes(out));
+    Bytes dtb = p.blob(p.vm(0).dtb);
+    std::string dts = decompile(dir, dtb); // dtc checks phandles, interrupts and unit addresses: no warnings
+    std::string rtc = node_text(dts, "pl031@9010000");
+    EXPECT_HAS(rtc, "compatible = \"arm,pl031\\0arm,primecell\";");
+    EXPECT_HAS(rtc, "reg = <0x00 0x9010000 0x00 0x1000>;");
+    EXPECT_HAS(rtc, "interrupt-parent = <0x02>;");   // the vGIC
+    EXPECT_HAS(rtc, "interrupts = <0x00 0x02 0x04>;"); // SPI 2 = irq 34, level-high as on the host
+    EXPECT_HAS(rtc, "clocks = <0x01>;");              // the generated /apb-pclk, QEMU virt's clock
+    EXPECT_HAS(rtc, "clock-names = \"apb_pclk\";");
+    std::string gpio = node_text(dts, "pl061@a100000"); // named by its guest address
+    EXPECT_HAS(gpio, "compatible = \"arm,pl061\\0arm,primecell\";");
+    EXPECT_HAS(gpio, "reg = <0x00 0xa100000 0x00 0x1000>;");
+    EXPECT_HAS(gpio, "interrupts = <0x00 0x07 0x04>;"); // SPI 7 = irq 39
+    EXPECT_HAS(gpio, "interrupt-parent = <0x02>;");
+    EXPECT_HAS(gpio, "gpio-controller;");
+    EXPECT_HAS(gpio, "#gpio-cells = <0x02>;");
+    EXPECT_HAS(gpio, "clocks = <0x01>;");
+    EXPECT_EQ(gpio.find("phandle"), std::string::npos) << gpio; // the host's 0x8007 means nothing here
+    EXPECT_EQ(dts.find("pl061@9030000"), std::string::npos);
+    EXPECT_EQ(dts.find("<0x80"), std::string::npos) << dts; // no host phandle (0x8000..) anywhere
+    EXPECT_EQ(dts.find("apb-pclk {"), dts.rfind("apb-pclk {")); // one clock for the PL011 and both copies
+    expect_phandle(dtb, "/pl061@a100000", "clocks", "/apb-pclk");
+    expect_phandle(dtb, "/pl061@a100000", "interrupt-parent", "/intc@8000000");
+    expect_phandle(dtb, "/pl031@9010000", "clocks", "/apb-pclk");
+    EXPECT_EQ(fdt_node_check_compatible(dtb.data(), fdt_path_offset(dtb.data(), "/apb-pclk"), "fixed-clock"), 0);
+}
+
+TEST_F(PtDtTest, HostFixedClockIsCopiedOnceWithANewPhandle) {
+    // No PL011, so no generated /apb-pclk: QEMU virt's is copied, once for both devices.
+    std::string text = pt(PL031 + ", " + PL061, with(hello, "[ [\"uart\", 0x0900_0000, 0x1000, 33, \"pl011\", [1, 2]] ]", "[]"));
+    Outcome r = with_host(text, host_dtb());
+    ASSERT_EQ(r.status, 0) << r.err;
+    Bytes dtb = Package(bytes(out)).blob(Package(bytes(out)).vm(0).dtb);
+    std::string dts = decompile(dir, dtb);
+    std::string clk = node_text(dts, "apb-pclk");
+    EXPECT_HAS(clk, "compatible = \"fixed-clock\";");
+    EXPECT_HAS(clk, "clock-frequency = <0x16e3600>;"); // 24 MHz
+    EXPECT_HAS(clk, "clock-output-names = \"clk24mhz\";");
+    EXPECT_HAS(clk, "phandle = <0x03>;"); // the first free guest phandle
+    EXPECT_EQ(dts.find("apb-pclk {"), dts.rfind("apb-pclk {"));
+    EXPECT_HAS(node_text(dts, "pl031@9010000"), "clocks = <0x03>;");
+    EXPECT_HAS(node_text(dts, "pl061@a100000"), "clocks = <0x03>;");
+    expect_phandle(dtb, "/pl031@9010000", "clocks", "/apb-pclk");
+}
+
+TEST_F(PtDtTest, CopyingNeedsTheHostDtbAndAGeneratedTree) {
+    std::string err = errors(pt(PL061)); // the built-in QEMU virt check only
+    EXPECT_HAS(err, dev(0) + "dt_node: copying a host DT node needs the host's DTB: pass --host-dtb FILE");
+    std::string dtb = host_dtb();
+    Outcome r = with_host(with(pt(PL061), "dtb_load_addr = 0x4000_0000", ""), dtb);
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, dev(0) + "dt_node: the guest gets no device tree (no dtb_load_addr): host nodes are copied "
+                               "only into a generated one (dtb_load_addr without dtb_path)");
+    Bytes tree(256); // a DTB of the guest's own: nothing is copied into it
+    ASSERT_EQ(fdt_create_empty_tree(tree.data(), int(tree.size())), 0);
+    dir.write("guest.dtb", std::string(tree.begin(), tree.begin() + fdt_totalsize(tree.data())));
+    r = with_host(with(pt(PL061), "dtb_load_addr = 0x4000_0000", "dtb_load_addr = 0x4000_0000\ndtb_path = \"guest.dtb\""),
+                  dtb);
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, where(25, "devices.passthrough_devices[0]") +
+                          "dt_node: the guest's device tree is the file dtb_path names, not a generated one: host "
+                          "nodes are copied only into a generated tree (dtb_load_addr without dtb_path)");
+    std::pair<std::string, std::string> bad[] = {
+        {"42", "dt_node: expected a host DT path (e.g. \"/pl061@9030000\") or true (the host node whose reg starts "
+               "at base_hpa), got an integer"},
+        {"\"pl061@9030000\"", "dt_node: \"pl061@9030000\" is not a node path: give the host DT path"},
+        {"\"/pl061@9040000\"", "dt_node \"/pl061@9040000\": no such node in the host DTB (host DTB " + dtb + ")"},
+    };
+    for (auto& [value, reason] : bad) {
+        r = with_host(pt("[\"gpio\", 0x0903_0000, 0x0903_0000, 0x1000, 39, " + value + "]"), dtb);
+        EXPECT_EQ(r.status, 1);
+        EXPECT_HAS(r.err, dev(0) + reason);
+    }
+    r = with_host(pt("[\"gpio\", 0x0903_0000, 0x0903_0000, 0x1000, 39, false]"), dtb); // no copy
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(decompile(dir, Package(bytes(out)).blob(Package(bytes(out)).vm(0).dtb)).find("pl061"), std::string::npos);
+}
+
+TEST_F(PtDtTest, CopiedNodeInterruptMustBeTheDevicesIrq) {
+    std::string dtb = host_dtb();
+    Outcome r = with_host(pt("[\"gpio\", 0x0903_0000, 0x0903_0000, 0x1000, 40, true], "
+                             "[\"rtc\", 0x0901_0000, 0x0901_0000, 0x1000, 0, true]"), dtb);
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, dev(0) + "dt_node /pl061@9030000: irq 40 does not match the host node's interrupt, SPI 7 = "
+                               "INTID 39 (<0 7 4>): set irq = 39\n");
+    EXPECT_HAS(r.err, dev(1) + "dt_node /pl031@9010000: irq 0 (none) does not match the host node's interrupt, "
+                               "SPI 2 = INTID 34 (<0 2 4>): set irq = 34 (a copied node must not describe an "
+                               "interrupt the guest never gets)");
+    // A no_irq guest has no interrupt controller for the copy's interrupt.
+    r = with_host(pt(PL061, with(hello, "\"emulated\"", "\"no_irq\"")), dtb);
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, dev(0) + "dt_node /pl061@9030000: the host node has an interrupt, but the guest has no "
+                               "interrupt controller (interrupt_mode = \"no_irq\"): use \"emulated\"");
+    // A node without interrupts: irq must be 0. QEMU virt's flash has none (and two banks in one node).
+    r = with_host(pt("[\"flash\", 0x0, 0x0, 0x800_0000, 41, \"/flash@0\"]"), dtb);
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, dev(0) + "dt_node /flash@0: irq 41 does not match the host node, which has no interrupts: use irq 0");
+    r = with_host(pt("[\"flash\", 0x0, 0x0, 0x800_0000, 0, \"/flash@0\"]"), dtb);
+    ASSERT_EQ(r.status, 0) << r.err;
+    std::string flash = node_text(decompile(dir, Package(bytes(out)).blob(Package(bytes(out)).vm(0).dtb)), "flash@0");
+    EXPECT_HAS(flash, "reg = <0x00 0x00 0x00 0x4000000 0x00 0x4000000 0x00 0x4000000>;");
+    EXPECT_EQ(flash.find("interrupt"), std::string::npos);
+}
+
+TEST_F(PtDtTest, CopiedNodeMustLieInsideItsWindowAndBeFoundOnce) {
+    std::string dtb = host_dtb();
+    Outcome r = with_host(pt("[\"flash\", 0x0, 0x0, 0x1000, 0, \"/flash@0\"], "
+                             "[\"pbus\", 0x0c00_0000, 0x0c00_0000, 0x1000, 0, true], "
+                             "[\"vio\", 0x0a00_0000, 0x0a00_0000, 0x1000, 0, true]"), dtb);
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, dev(0) + "dt_node /flash@0: reg entry 0 [0x0, 0x4000000) lies outside the passthrough window "
+                               "[0x0, 0x1000) (base_hpa, length): the guest could not reach it");
+    EXPECT_HAS(r.err, dev(1) + "dt_node = true: the host DTB has no node whose reg starts in [0xc000000, 0xc001000) "
+                               "(base_hpa, length) (host DTB " + dtb + ")");
+    EXPECT_HAS(r.err, dev(2) + "dt_node = true: 8 host nodes have reg in [0xa000000, 0xa001000) (base_hpa, length): "
+                               "/virtio_mmio@a000000, /virtio_mmio@a000200, ");
+    EXPECT_HAS(r.err, "; name the one to copy, e.g. dt_node = \"/virtio_mmio@a000000\"");
+}
+
+// A board with what a copy must refuse or resolve: clock controllers, dangling and foreign
+// phandles, IOMMU and MSI users, several interrupts, interrupts in subnodes.
+const std::string REFUSING_BOARD = minimal_board_dts(
+    "clk: clkctrl@9100000 { compatible = \"cxv,clkctrl\"; reg = <0x9100000 0x1000>; #clock-cells = <1>; };\n"
+    "osc: osc { compatible = \"fixed-clock\"; #clock-cells = <0>; clock-frequency = <1000000>; };\n"
+    "pclk: psci { compatible = \"fixed-clock\"; #clock-cells = <0>; clock-frequency = <2000000>; };\n"
+    "rst: reset@9200000 { compatible = \"cxv,reset\"; reg = <0x9200000 0x1000>; #reset-cells = <1>; };\n"
+    "ictl: ictl@9210000 { compatible = \"cxv,intc\"; reg = <0x9210000 0x1000>; interrupt-controller; "
+    "  #interrupt-cells = <1>; };\n"
+    "a@9300000 { reg = <0x9300000 0x1000>; interrupt-parent = <&gic>; interrupts = <0 10 4>; clocks = <&clk 3>; };\n"
+    "b@9310000 { reg = <0x9310000 0x1000>; interrupt-parent = <&gic>; interrupts = <0 11 4>; clocks = <0x4321>; };\n"
+    "c@9320000 { reg = <0x9320000 0x1000>; interrupt-parent = <&gic>; interrupts = <0 12 4>; "
+    "  iommus = <&rst 0>; msi-parent = <&gic>; };\n"
+    "d@9330000 { reg = <0x9330000 0x1000>; interrupt-parent = <&gic>; interrupts = <0 13 4>; resets = <&rst 2>; "
+    "  pinctrl-0 = <&rst>; reset-gpios = <&rst 1 0>; };\n"
+    "e@9340000 { reg = <0x9340000 0x1000>; interrupt-parent = <&gic>; interrupts = <0 14 4>, <0 15 4>; };\n"
+    "f@9350000 { reg = <0x9350000 0x1000>; interrupt-parent = <&gic>; interrupts = <0 16 4>; "
+    "  #address-cells = <1>; #size-cells = <0>; port@0 { reg = <0>; interrupts = <0 17 4>; }; };\n"
+    "g@9360000 { reg = <0x9360000 0x1000>; interrupts-extended = <&gic 0 18 1>; clocks = <&osc>, <&pclk>; "
+    "  status = \"disabled\"; "
+    "  #address-cells = <1>; #size-cells = <0>; port@1 { reg = <1>; label = \"out\"; }; };\n"
+    "h@9370000 { reg = <0x9370000 0x1000>, <0x9500000 0x1000>; };\n"
+    "i@9380000 { reg = <0x9380000 0x1000>; interrupt-parent = <&ictl>; interrupts = <5>; };\n");
+
+TEST_F(PtDtTest, CopyRefusesDanglingPhandlesAndHostOnlyProperties) {
+    std::string dtb = compile_dts(dir, "refusing", REFUSING_BOARD).string();
+    // Device `n` of the board (host 0x0930_0000 + n * 64 KiB) at guest 0x1000_0000 + n * 16 MiB, by address.
+    auto d = [](char n, int irq) {
+        char rec[96];
+        snprintf(rec, sizeof rec, "[\"%c\", 0x%x, 0x%x, 0x1000, %d, true]", n, 0x1000'0000 + (n - 'a') * 0x100'0000,
+                 0x0930'0000 + (n - 'a') * 0x1'0000, irq);
+        return std::string(rec);
+    };
+    Outcome r = with_host(pt(d('a', 42) + ", " + d('b', 43) + ", " + d('c', 44) + ", " + d('d', 45) + ", " +
+                             d('e', 46) + ", " + d('f', 48) + ", " + d('h', 0) + ", " + d('i', 0)),
+                          dtb);
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, dev(0) + "dt_node /a@9300000: clocks: refused: it names /clkctrl@9100000 (compatible "
+                               "\"cxv,clkctrl\"), which is not a fixed-clock; cxvisor copies only fixed clocks");
+    EXPECT_HAS(r.err, dev(1) + "dt_node /b@9310000: clocks: phandle 0x4321 names no node of the host DTB");
+    EXPECT_HAS(r.err, dev(2) + "dt_node /c@9320000: iommus: refused: the device sits behind the host's IOMMU, "
+                               "which cxvisor does not give a guest");
+    EXPECT_HAS(r.err, dev(2) + "dt_node /c@9320000: msi-parent: refused: the device signals MSIs to the host's MSI "
+                               "controller (ITS, GICv2m), which the guest's vGIC does not have");
+    const std::string phandles = ": refused: it refers to other host nodes by phandle; cxvisor copies only `clocks` "
+                                 "that name a fixed-clock, and a guest tree must not hold a phandle that names nothing";
+    EXPECT_HAS(r.err, dev(3) + "dt_node /d@9330000: resets" + phandles);
+    EXPECT_HAS(r.err, dev(3) + "dt_node /d@9330000: pinctrl-0" + phandles);
+    EXPECT_HAS(r.err, dev(3) + "dt_node /d@9330000: reset-gpios" + phandles);
+    EXPECT_HAS(r.err, dev(4) + "dt_node /e@9340000: the host node has 2 interrupts (SPI 14 = INTID 46 (<0 14 4>), "
+                               "SPI 15 = INTID 47 (<0 15 4>)): cxvisor forwards one interrupt per passthrough device");
+    EXPECT_HAS(r.err, dev(5) + "dt_node /f@9350000: subnode /f@9350000/port@0 has interrupts: cxvisor forwards one "
+                               "interrupt per passthrough device, the device node's");
+    EXPECT_HAS(r.err, dev(6) + "dt_node /h@9370000: reg entry 1 [0x9500000, 0x9501000) lies outside the passthrough "
+                               "window [0x9370000, 0x9371000) (base_hpa, length)");
+    EXPECT_HAS(r.err, dev(7) + "dt_node /i@9380000: interrupts: their interrupt controller is /ictl@9210000 "
+                               "(compatible \"cxv,intc\"), not the host's GICv3; cxvisor forwards host GIC SPIs only");
+    // Every refusal names its device's line; none of them left a tree behind.
+    EXPECT_FALSE(fs::exists(out));
+
+    // interrupts-extended, two fixed clocks (one renamed: the guest has its own /psci) and a subnode.
+    r = with_host(pt(d('g', 50)), dtb);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_HAS(r.err, dev(0) + "warning: dt_node /g@9360000: the host node is disabled (status), and so is its copy: "
+                               "the guest will not use the device");
+    Bytes tree = Package(bytes(out)).blob(Package(bytes(out)).vm(0).dtb);
+    std::string dts = decompile(dir, tree);
+    std::string g = node_text(dts, "g@16000000");
+    EXPECT_HAS(g, "reg = <0x00 0x16000000 0x00 0x1000>;");
+    EXPECT_HAS(g, "interrupt-parent = <0x02>;");
+    EXPECT_HAS(g, "interrupts = <0x00 0x12 0x01>;"); // SPI 18 = irq 50, edge-rising as on the host
+    EXPECT_EQ(g.find("interrupts-extended"), std::string::npos);
+    EXPECT_HAS(g, "clocks = <0x03 0x04>;");
+    EXPECT_HAS(g, "port@1 {");
+    EXPECT_HAS(g, "label = \"out\";");
+    EXPECT_HAS(g, "status = \"disabled\";");
+    EXPECT_HAS(node_text(dts, "osc"), "phandle = <0x03>;");
+    EXPECT_HAS(node_text(dts, "psci-4"), "clock-frequency = <0x1e8480>;");
+    EXPECT_HAS(node_text(dts, "psci"), "method = \"hvc\";"); // the guest's own, untouched
+
+    // Subnodes deeper than 16 levels are not followed (cxvisor's own walk of the host tree stops
+    // there too, and then refuses every host range: its list of what the host owns is incomplete).
+    std::string deep = "j@9390000 { reg = <0x9390000 0x1000>; ";
+    for (int i = 0; i < 17; ++i) deep += "n { ";
+    for (int i = 0; i < 17; ++i) deep += "}; ";
+    dtb = compile_dts(dir, "deep", minimal_board_dts(deep + "};\n")).string();
+    r = with_host(pt(d('j', 0)), dtb);
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, dev(0) + "dt_node /j@9390000: subnode /j@9390000/n/n/n/n/n/n/n/n/n/n/n/n/n/n/n/n/n is nested "
+                               "deeper than 16 levels: not copied");
+}
+
+TEST_F(PtDtTest, PassthroughIrqMustBeTheHostDevicesSpi) {
+    std::string dtb = host_dtb();
+    std::string text = pt("[\"rtc\", 0x0901_0000, 0x0901_0000, 0x1000, 35], "  // the PL031's is 34
+                          "[\"flash\", 0x0, 0x0, 0x1000, 41], "                   // the flash has none
+                          "[\"pbus\", 0x0c00_0000, 0x0c00_0000, 0x1000, 42]");    // no node there
+    std::string rtc = "irq 35 is not the interrupt of host node /pl031@9010000 (it raises SPI 2 = INTID 34 "
+                      "(<0 2 4>): use irq 34)";
+    std::string flash = "irq 41 is not the interrupt of host node /flash@0 (it has none: use irq 0)";
+    std::string pbus = "irq 42 cannot be shown to be the device's: the host DTB has no node whose reg starts in "
+                       "[0xc000000, 0xc001000) (base_hpa, length)";
+    Outcome r = with_host(text, dtb);
+    EXPECT_EQ(r.status, 1);
+    std::string host = " (host DTB " + dtb + ")\n";
+    EXPECT_HAS(r.err, dev(0) + rtc + host);
+    EXPECT_HAS(r.err, dev(1) + flash + host);
+    EXPECT_HAS(r.err, dev(2) + pbus + host);
+    EXPECT_HAS(r.err, "cxv-vmconfig: 3 errors");
+    // Against the built-in QEMU virt the same findings are warnings: the config may be for another board.
+    r = compile({dir.write("f.toml", text).string()});
+    EXPECT_EQ(r.status, 0) << r.err;
+    std::string builtin = " (QEMU virt, built in; pass --host-dtb for another board)\n";
+    EXPECT_HAS(r.err, dev(0) + "warning: " + rtc + builtin);
+    EXPECT_HAS(r.err, dev(1) + "warning: " + flash + builtin);
+    EXPECT_HAS(r.err, dev(2) + "warning: " + pbus + builtin);
+    // The right SPIs are accepted silently.
+    r = with_host(pt("[\"rtc\", 0x0901_0000, 0x0901_0000, 0x1000, 34], [\"gpio\", 0x0903_0000, 0x0903_0000, 0x1000, 39]"), dtb);
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+}
+
+TEST_F(PtDtTest, HostConsoleInterruptIsNeverForwarded) {
+    // The emulated UART takes another SPI, so irq 33 is not a duplicate within the VM.
+    std::string text = pt("[\"gpio\", 0x0903_0000, 0x0903_0000, 0x1000, 33]", with(hello, "0x1000, 33,", "0x1000, 40,"));
+    std::string keeps = "irq 33 is the interrupt of pl011@9000000, cxvisor's console UART: the host keeps it";
+    std::string err = errors(text);
+    EXPECT_HAS(err, dev(0) + keeps + " (QEMU virt, built in; pass --host-dtb for another board)");
+    Outcome r = with_host(text, host_dtb());
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, dev(0) + keeps + " (host DTB ");
 }
 
 TEST(VmConfigCli, UsageErrorsExitWithTwo) {

@@ -25,6 +25,9 @@ void timer_set_deadline(u64 deadline) { fake::timer = {true, deadline, fake::tim
 void timer_stop() { fake::timer = {false, fake::timer.deadline, fake::timer.programs + 1}; }
 
 void send_ipi(u64 target_hw_id) { fake::ipis.push_back(target_hw_id); }
+void irq_enable(u32 intid, bool enable) { fake::irq_calls.push_back({intid, enable}); }
+void irq_enable_spi_on(u32 intid, u64 target) { fake::irq_calls.push_back({intid, true, target}); }
+void irq_deactivate(u32 intid) { fake::deactivated.push_back(intid); }
 void handle_pending_irqs() {
     std::vector<u32> irqs;
     irqs.swap(fake::pending_irqs);
@@ -65,6 +68,8 @@ void reset() {
     timer = {};
     ipis.clear();
     pending_irqs.clear();
+    irq_calls.clear();
+    deactivated.clear();
     wfi_hook = nullptr;
     wfi_calls = 0;
     dcache_cleans = icache_invalidations = stage2_publishes = 0;
