@@ -653,7 +653,9 @@ void check_timer() {
     rt::check(r.fired == 2 && r.at >= cval && r.at - cval < rt::ms_to_ticks(1000),
               "virtual timer PPI 27 while running: handler at CVAL + %ld us", late_us(r.at, cval));
 
-    // IMASK set: the timer condition is met (ISTATUS 1) but no interrupt; cleared: it comes.
+    // IMASK set: the timer condition is met (CNTVCT >= CVAL) but no interrupt; cleared: it comes.
+    // ISTATUS is printed, not checked: QEMU 7.2 updates it from a host timer callback, which lags
+    // on a loaded host (seen on bare QEMU: CTL 3 5 ms past CVAL, then the interrupt on unmasking).
     cval = rt::counter() + rt::ms_to_ticks(2);
     asm volatile("msr cntv_cval_el0, %0\n msr cntv_ctl_el0, %1\n isb" ::"r"(cval), "r"(rt::CNTV_ENABLE | rt::CNTV_IMASK)
                  : "memory");
@@ -664,7 +666,7 @@ void check_timer() {
     asm volatile("msr cntv_ctl_el0, %0\n isb" ::"r"(rt::CNTV_ENABLE) : "memory");
     wait_for([] { return __atomic_load_n(&g_timer[0].fired, __ATOMIC_ACQUIRE) == 3; }, 2000);
     spin_ms(5);
-    rt::check(fired_masked == 2 && (ctl_masked & rt::CNTV_ISTATUS) && g_timer[0].fired == 3,
+    rt::check(fired_masked == 2 && g_timer[0].fired == 3,
               "virtual timer with IMASK: no interrupt while masked, taken once unmasked (runs %u, CTL %lx, then %u)",
               fired_masked - 2, ctl_masked, g_timer[0].fired - 2);
 
