@@ -677,6 +677,56 @@ void check_timer() {
     gic::disable(gic::PPI_VTIMER);
 }
 
+// ================================================================ physical timer
+// The EL1 physical timer (CNTP_*, PPI 30): cxvisor traps its registers (CNTHCTL_EL2.EL1PCEN = 0)
+// and emulates it in counter ticks, its interrupt delivered through the vGIC; on bare QEMU it is
+// the hardware's. CVAL must come out as CNTPCT + TVAL, the handler run at CVAL or later (from
+// WFI: cxvisor's host timer at CVAL wakes the vCPU), ISTATUS set, and TVAL negative after it.
+struct PtimerRec {
+    uint64_t at, ctl;
+    uint32_t fired;
+} g_ptimer;
+uint64_t cntpct() {
+    uint64_t v;
+    asm volatile("isb\n mrs %0, cntpct_el0" : "=r"(v)::"memory");
+    return v;
+}
+void ptimer_handler(uint32_t, void*) {
+    g_ptimer.at = cntpct();
+    asm volatile("mrs %0, cntp_ctl_el0" : "=r"(g_ptimer.ctl)::"memory");
+    asm volatile("msr cntp_ctl_el0, xzr\n isb" ::: "memory"); // the level must fall before the EOI
+    __atomic_add_fetch(&g_ptimer.fired, 1, __ATOMIC_RELEASE);
+}
+void check_ptimer() {
+    constexpr uint32_t PPI_PTIMER = 30;
+    gic::set_handler(PPI_PTIMER, ptimer_handler);
+    gic::configure(PPI_PTIMER, 0x80, Trigger::Level);
+    gic::irq_enable();
+    const uint64_t ticks = rt::ms_to_ticks(5);
+    const uint64_t before = cntpct();
+    asm volatile("msr cntp_tval_el0, %0\n msr cntp_ctl_el0, %1\n isb" ::"r"(ticks), "r"(uint64_t(1)) : "memory");
+    const uint64_t after = cntpct();
+    uint64_t cval;
+    asm volatile("mrs %0, cntp_cval_el0" : "=r"(cval)::"memory");
+    const uint64_t end = cval + rt::ms_to_ticks(2000);
+    for (;;) {
+        gic::irq_disable();
+        if (__atomic_load_n(&g_ptimer.fired, __ATOMIC_ACQUIRE) != 0 || cntpct() >= end) break;
+        gic::wfi();
+        gic::irq_enable();
+    }
+    gic::irq_enable();
+    int64_t tval;
+    asm volatile("mrs %0, cntp_tval_el0" : "=r"(tval)::"memory");
+    const int64_t late_us = int64_t(g_ptimer.at - cval) * 1000000 / int64_t(rt::counter_freq());
+    rt::check(cval >= before + ticks && cval <= after + ticks, "EL1 physical timer: TVAL write sets CVAL = CNTPCT + TVAL");
+    rt::check(g_ptimer.fired == 1 && g_ptimer.at >= cval && g_ptimer.at - cval < rt::ms_to_ticks(1000) &&
+                  (g_ptimer.ctl & rt::CNTV_ISTATUS),
+              "EL1 physical timer PPI 30 from WFI: handler at CVAL + %ld us (not before, < 1 s), ISTATUS 1", late_us);
+    rt::check(int32_t(tval) < 0, "EL1 physical timer: TVAL negative once CVAL has passed (%d)", int(int32_t(tval)));
+    gic::disable(PPI_PTIMER);
+}
+
 // The virtual counter is this VM's own (per-VM CNTVOFF_EL2) and starts near zero at each boot.
 // CNTPCT_EL0 is the host's uptime (EL1 reads it directly); CNTVOFF >= CNTPCT - CNTVCT read just
 // after it. Boot 1 checks that this bound is > 0 (with CNTVOFF = 0 it is <= 0: it cannot pass).
@@ -750,6 +800,7 @@ void guest_main() {
     check_many();
     check_eoimode();
     check_timer();
+    check_ptimer();
 
     rt::check(gic::spurious_count() == 0 && gic::rpr() == 0xff, "no spurious acknowledge, nothing left active (%lu)",
               gic::spurious_count());
