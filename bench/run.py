@@ -6,8 +6,10 @@ instruction, so a delta of the guest's counter (CNTVCT_EL0) converts to an instr
 instructions = ticks * 1e9 / CNTFRQ. Emulated-exit costs are therefore counted in instructions
 executed by cxvisor and the guest together, the same unit Xen's published figures use.
 
-The same bench guest runs twice in one invocation: under cxvisor, and directly on QEMU at EL1
-(no hypervisor) as the baseline. Then "Linux boot to /init": the same Linux guest booted several
+Each bench guest runs twice in one invocation: under cxvisor, and directly on QEMU at EL1
+(no hypervisor) as the baseline: `bench` for exits (null hypercall, emulated MMIO, PSCI), `bench-irq`
+for the interrupt paths of a VM with interrupt_mode "emulated" (virtual timer and SGI-to-self
+latency, a GICD_TYPER read, an EOI). Then "Linux boot to /init": the same Linux guest booted several
 times under cxvisor and directly on QEMU, interleaved, wall clock (see linux_bench). Writes
 build/bench/results.json and prints a table.
 """
@@ -85,8 +87,9 @@ def watch_qemu(cmd, stop, time_limit):
     return out, verdict, elapsed
 
 
-def qemu(kernel, el2, smp=1):
-    """Runs the bench guest under QEMU -icount until it reports (or QEMU_TIME_LIMIT); returns its console.
+def qemu(kernel, el2, smp=1, test="bench"):
+    """Runs a bench guest (TEST name `test`) under QEMU -icount until it reports (or QEMU_TIME_LIMIT);
+    returns its console.
 
     The bench guest powers itself off (PSCI SYSTEM_OFF), but under cxvisor only the VM stops and
     QEMU runs on, so the run is cut short once the results are printed.
@@ -96,7 +99,7 @@ def qemu(kernel, el2, smp=1):
            "-m", "1G", "-nographic", "-nic", "none", "-icount", ICOUNT, "-kernel", os.path.abspath(kernel)]
 
     def stop(line):
-        return True if "TEST bench PASS" in line or "TEST bench FAIL" in line or "PANIC" in line else None
+        return True if f"TEST {test} PASS" in line or f"TEST {test} FAIL" in line or "PANIC" in line else None
 
     return watch_qemu(cmd, stop, QEMU_TIME_LIMIT)[0]
 
@@ -218,10 +221,12 @@ def main():
     os.makedirs(out_dir, exist_ok=True)
     boot = os.path.join(out_dir, "cxvisor-bench.bin")
     vmconfig = os.path.join(args.build, "host", "tools", "vmconfig", "cxv-vmconfig")
-    r = subprocess.run([vmconfig, "--cpus", "1", "--search-path", os.path.join(img_dir, "guests"), "--image",
-                        os.path.join(img_dir, "src", "cxvisor.bin"), "-o", boot, "configs/vms/bench.toml"])
-    if r.returncode:
-        return 1
+    boot_irq = os.path.join(out_dir, "cxvisor-bench-irq.bin")
+    for package, config in ((boot, "configs/vms/bench.toml"), (boot_irq, "configs/vms/bench-irq.toml")):
+        r = subprocess.run([vmconfig, "--cpus", "1", "--search-path", os.path.join(img_dir, "guests"), "--image",
+                            os.path.join(img_dir, "src", "cxvisor.bin"), "-o", package, config])
+        if r.returncode:
+            return 1
 
     under = qemu(boot, el2=True)
     bare = qemu(os.path.join(img_dir, "guests", "bench.elf"), el2=False)
@@ -231,6 +236,31 @@ def main():
     if any(k not in cx for k in needed) or any(k not in native for k in needed_bare):
         print("bench: missing results\n--- under cxvisor:\n" + "\n".join(under) + "\n--- bare:\n" + "\n".join(bare))
         return 1
+
+    # The interrupt paths (guests/programs/bench-irq.cpp), the same way: under cxvisor and bare.
+    under_irq = qemu(boot_irq, el2=True, test="bench-irq")
+    bare_irq = qemu(os.path.join(img_dir, "guests", "bench-irq.elf"), el2=False, test="bench-irq")
+    cxi, nati = parse(under_irq), parse(bare_irq)
+    needed_irq = ["add100", "gicd_typer", "irq_timer", "irq_sgi_self", "eoi_pair", "counter_pair"]
+    if any(k not in cxi or k not in nati for k in needed_irq):
+        print("bench: missing interrupt results\n--- under cxvisor:\n" + "\n".join(under_irq) +
+              "\n--- bare:\n" + "\n".join(bare_irq))
+        return 1
+
+    def irq_figures(r):
+        return {
+            # CNTV_CVAL reached -> the handler's first counter read (rounded down to a counter tick,
+            # 16 instructions: the timer fires on a tick boundary)
+            "timer_irq_latency": r["irq_timer"],
+            # the counter read before the ICC_SGI1R_EL1 write -> the handler's first counter read
+            "sgi_self_latency": r["irq_sgi_self"],
+            "gicd_typer_read": round(r["gicd_typer"] - (r["add100"] - 100), 1),
+            "eoi": round(r["eoi_pair"] - r["counter_pair"], 1),  # one ICC_EOIR1_EL1 write
+        }
+    irq_cx, irq_bare = irq_figures(cxi), irq_figures(nati)
+    irq_xen = {"timer_irq_latency": 1085, "sgi_self_latency": 1098, "eoi": 1, "gicd_typer_read": 600}
+    irq_goal = {"timer_irq_latency": "<= 500", "sgi_self_latency": "<= 500", "eoi": "untrapped",
+                "gicd_typer_read": "<= 200"}
 
     # Every iteration includes the loop's own few instructions; add100 carries 100 adds + the same
     # overhead, so (x - (add100 - 100)) is the cost of the operation itself.
@@ -255,8 +285,17 @@ def main():
             "add100_ratio_cxvisor_vs_bare": round(cx["add100"] / native["add100"], 3),
         },
         "reference_xen_4_17": {"null_hypercall_round_trip": 470, "mmio_read_round_trip": 600,
-                               "null_psci_round_trip": 473},
-        "goals": {"null_psci_round_trip": 100},
+                               "null_psci_round_trip": 473, **irq_xen},
+        "goals": {"null_psci_round_trip": 100, **irq_goal},
+        "interrupts": {
+            "method": "guests/programs/bench-irq.cpp, 1 vCPU, interrupt_mode emulated; latencies include the "
+                      "guest's own vector and dispatcher (see bare_qemu); timer latency is rounded down to a "
+                      "multiple of 16 instructions (one counter tick)",
+            "under_cxvisor": irq_cx,
+            "bare_qemu": irq_bare,
+            "raw_under_cxvisor": cxi,
+            "raw_bare_qemu": nati,
+        },
     }
     if args.linux_runs > 0:
         results["linux_boot_to_init"] = linux_bench(args.build, img_dir, vmconfig, args.linux_runs)
@@ -272,6 +311,12 @@ def main():
           f"{d['null_psci_bare']:>10} {473:>9}")
     print(f"{'PSCI_FEATURES(CPU_ON_64) (full exit path)':44} {d['psci_features_round_trip']:>10} "
           f"{d['psci_features_bare']:>10} {'':>9}")
+    print(f"{'interrupts (guest-visible instructions)':44} {'cxvisor':>10} {'bare QEMU':>10} {'Xen 4.17':>9}  goal")
+    for key, label in (("timer_irq_latency", "virtual timer IRQ latency (CVAL -> handler)"),
+                       ("sgi_self_latency", "SGI to self latency (SGI1R -> handler)"),
+                       ("gicd_typer_read", "GICD_TYPER read (emulated MMIO)"),
+                       ("eoi", "EOI (ICC_EOIR1_EL1 write)")):
+        print(f"{label:44} {irq_cx[key]:>10} {irq_bare[key]:>10} {irq_xen[key]:>9}  {irq_goal[key]}")
     lb = results.get("linux_boot_to_init")
     if lb and lb["status"] == "ok":
         print(f"Linux boot to /init, {args.linux_runs} runs each (median s): cxvisor {lb['median_cxvisor_s']}, "

@@ -171,6 +171,7 @@ const char* g_test = "?";
 unsigned g_failures;
 char g_first_failure[160];
 uint64_t g_dtb;
+uint64_t g_boot_counter;
 int g_hc_state = -1; // -1 unknown, 0 no, 1 yes
 
 void (*volatile g_entry[MAX_CPUS])(unsigned);
@@ -372,6 +373,7 @@ void test_start(const char* name) {
 void test_start_quiet(const char* name) { g_test = name; }
 const char* test_name() { return g_test; }
 uint64_t boot_dtb() { return g_dtb; }
+uint64_t boot_counter() { return g_boot_counter; }
 Range dtb_range() {
     const uint64_t a = g_dtb;
     if (a < RAM_BASE || a + 8 > RAM_BASE + RAM_SIZE || __builtin_bswap32(read32(a)) != 0xd00dfeed)
@@ -420,6 +422,7 @@ void fail(const char* fmt, ...) {
 
 // ---------------------------------------------------------------- entry from start.S
 extern "C" [[noreturn]] void rt_boot_main(uint64_t dtb) {
+    rt::g_boot_counter = rt::counter(); // first, before anything else takes time
     rt::g_dtb = dtb;
     using Ctor = void (*)();
     extern Ctor __init_array_start[], __init_array_end[];

@@ -143,6 +143,7 @@ unsigned failures();
 [[noreturn]] void fail(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 const char* test_name();
 uint64_t boot_dtb(); // x0 at entry (DTB address or 0)
+uint64_t boot_counter(); // CNTVCT_EL0 when the boot vCPU entered the runtime's C++ code
 struct Range {
     uint64_t lo, hi; // [lo, hi)
 };
@@ -167,5 +168,9 @@ private:
 // ---- MMIO ----
 inline uint32_t read32(uint64_t a) { return *reinterpret_cast<volatile uint32_t*>(a); }
 inline void write32(uint64_t a, uint32_t v) { *reinterpret_cast<volatile uint32_t*>(a) = v; }
+inline uint8_t read8(uint64_t a) { return *reinterpret_cast<volatile uint8_t*>(a); }
+inline void write8(uint64_t a, uint8_t v) { *reinterpret_cast<volatile uint8_t*>(a) = v; }
+inline uint64_t read64(uint64_t a) { return *reinterpret_cast<volatile uint64_t*>(a); }
+inline void write64(uint64_t a, uint64_t v) { *reinterpret_cast<volatile uint64_t*>(a) = v; }
 
 } // namespace rt

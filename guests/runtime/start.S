@@ -4,6 +4,9 @@
 // Secondary vCPUs: PSCI CPU_ON enters rt_secondary_entry with x0 = context_id = the vCPU index
 // (rt::start_cpu passes it), MMU off.
 //
+// Exceptions: IRQs go to the GIC dispatcher (gic.cpp rt_irq, registered handlers; see gic.hpp),
+// everything else to rt_exception (rt.cpp).
+//
 // Both paths turn on the same identity-mapped stage-1 MMU before touching any data: with the MMU
 // off every data access is Device-nGnRnE (Arm ARM D8.2.x "The effects of disabling a stage of
 // address translation"), where exclusives (LDXR/STXR, so our spinlocks) are not guaranteed to work
@@ -12,6 +15,7 @@
 #define MAX_CPUS   8
 #define STACK_SIZE 0x4000
 #define FRAME_SIZE 272              // x0..x30, ELR_EL1, SPSR_EL1: 33 x 8, rounded up to 16
+#define IRQ_FRAME_SIZE 176          // x0..x18, x30, ELR_EL1, SPSR_EL1: 22 x 8
 
 // ---- stage-1 translation (Arm ARM D8: VMSAv8-64, 4 KiB granule) ----
 // MAIR_EL1: Attr0 = 0x00 Device-nGnRnE, Attr1 = 0x04 Device-nGnRE, Attr2 = 0xFF Normal
@@ -98,6 +102,28 @@ mmu_enable:
     ret
     .ltorg
 
+// x2..x17 at [sp, #16..#143], the part both frames share (x0/x1 are saved by the vector slot).
+.macro save_x2_x17
+    stp     x2, x3, [sp, #16]
+    stp     x4, x5, [sp, #32]
+    stp     x6, x7, [sp, #48]
+    stp     x8, x9, [sp, #64]
+    stp     x10, x11, [sp, #80]
+    stp     x12, x13, [sp, #96]
+    stp     x14, x15, [sp, #112]
+    stp     x16, x17, [sp, #128]
+.endm
+.macro restore_x2_x17
+    ldp     x2, x3, [sp, #16]
+    ldp     x4, x5, [sp, #32]
+    ldp     x6, x7, [sp, #48]
+    ldp     x8, x9, [sp, #64]
+    ldp     x10, x11, [sp, #80]
+    ldp     x12, x13, [sp, #96]
+    ldp     x14, x15, [sp, #112]
+    ldp     x16, x17, [sp, #128]
+.endm
+
 // ---- exception vectors: 16 slots of 128 bytes (32 instructions), table 2 KiB aligned ----
 // .org makes the assembler fail if a slot ever grows past its 128 bytes instead of silently
 // shifting the slots behind it.
@@ -107,22 +133,41 @@ mmu_enable:
 rt_vectors:
     .irp kind, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
     .org    rt_vectors + \kind * 0x80
+    .if (\kind % 4) == 1              // IRQ: the GIC dispatcher (gic.cpp rt_irq)
+    sub     sp, sp, #IRQ_FRAME_SIZE
+    stp     x0, x1, [sp, #0]
+    b       irq_common
+    .else
     sub     sp, sp, #FRAME_SIZE
     stp     x0, x1, [sp, #0]
     mov     x1, #\kind              // 0-3 current EL SP0, 4-7 current EL SPx, 8-15 lower EL
     b       exc_common              //   (each: sync, IRQ, FIQ, SError)
+    .endif
     .endr
     .org    rt_vectors + 0x800
 
+// IRQ: rt_irq() is an AAPCS64 function, so it keeps x19-x29 itself; only the caller-saved
+// registers, x30, ELR_EL1 and SPSR_EL1 are saved here. A handler may unmask PSTATE.I (preemption
+// by a higher priority); rt_irq masks it again before returning, so ELR/SPSR cannot be
+// overwritten between their restore and the ERET.
+irq_common:
+    save_x2_x17
+    stp     x18, x30, [sp, #144]
+    mrs     x2, elr_el1
+    mrs     x3, spsr_el1
+    stp     x2, x3, [sp, #160]
+    bl      rt_irq
+    ldp     x2, x3, [sp, #160]
+    msr     elr_el1, x2
+    msr     spsr_el1, x3
+    restore_x2_x17
+    ldp     x18, x30, [sp, #144]
+    ldp     x0, x1, [sp, #0]
+    add     sp, sp, #IRQ_FRAME_SIZE
+    eret
+
 exc_common:
-    stp     x2, x3, [sp, #16]
-    stp     x4, x5, [sp, #32]
-    stp     x6, x7, [sp, #48]
-    stp     x8, x9, [sp, #64]
-    stp     x10, x11, [sp, #80]
-    stp     x12, x13, [sp, #96]
-    stp     x14, x15, [sp, #112]
-    stp     x16, x17, [sp, #128]
+    save_x2_x17
     stp     x18, x19, [sp, #144]
     stp     x20, x21, [sp, #160]
     stp     x22, x23, [sp, #176]
@@ -139,14 +184,7 @@ exc_common:
     ldr     x3, [sp, #256]
     msr     elr_el1, x2             // the handler may have advanced it
     msr     spsr_el1, x3
-    ldp     x2, x3, [sp, #16]
-    ldp     x4, x5, [sp, #32]
-    ldp     x6, x7, [sp, #48]
-    ldp     x8, x9, [sp, #64]
-    ldp     x10, x11, [sp, #80]
-    ldp     x12, x13, [sp, #96]
-    ldp     x14, x15, [sp, #112]
-    ldp     x16, x17, [sp, #128]
+    restore_x2_x17
     ldp     x18, x19, [sp, #144]
     ldp     x20, x21, [sp, #160]
     ldp     x22, x23, [sp, #176]

@@ -217,11 +217,14 @@ VcpuSet sgi_targets(const SgiRequest& req, u16 sender, const u64* mpidr, u32 cou
             if (v != sender) out.add(static_cast<u16>(v));
         return out;
     }
-    for (u32 b = 0; b < 16; ++b) {
-        if (!(req.target_list & (1u << b))) continue;
-        u32 key = affinity_key(req.aff3, req.aff2, req.aff1, static_cast<u8>(req.rs * 16 + b));
-        for (u32 v = 0; v < count; ++v)
-            if (mpidr_affinity_key(mpidr[v]) == key) out.add(static_cast<u16>(v));
+    // One pass over the vCPUs (this is on the SGI exit path): a vCPU is named when Aff3.Aff2.Aff1
+    // match and its Aff0 is RS * 16 + b for a set TargetList bit b.
+    const u32 high = affinity_key(req.aff3, req.aff2, req.aff1, 0);
+    for (u32 v = 0; v < count; ++v) {
+        const u32 key = mpidr_affinity_key(mpidr[v]);
+        const u32 aff0 = key & 0xFF;
+        if ((key & ~0xFFu) == high && aff0 / 16 == req.rs && (req.target_list >> (aff0 % 16)) & 1)
+            out.add(static_cast<u16>(v));
     }
     return out;
 }

@@ -26,6 +26,9 @@ void write_hcr(u64 v) { write_sysreg(S3_4_C12_C11_0, v); }
 u64 read_elrsr() { return read_sysreg(S3_4_C12_C11_5); }     // ICH_ELRSR_EL2
 
 std::atomic<u64> g_maintenance_count{0};
+// ICH_VTR_EL2 decoded once (cpu_init): read on every entry otherwise. cxvisor runs on
+// homogeneous CPUs (as vcpu.cpp's ID-register view assumes).
+Vtr g_vtr;
 
 } // namespace
 
@@ -51,7 +54,8 @@ Vtr host_vtr() { return decode_vtr(read_sysreg(S3_4_C12_C11_1)); } // ICH_VTR_EL
 
 void cpu_init() {
     write_hcr(0);
-    const u32 nr = host_vtr().list_regs;
+    g_vtr = host_vtr();
+    const u32 nr = g_vtr.list_regs;
     for (u32 i = 0; i < nr; ++i) write_lr(i, 0);
 }
 
@@ -64,7 +68,7 @@ VgicFlush flush(vgic::Vgic& g, u16 vcpu, LrContext& ctx) {
         ctx.flushed = ctx.idle = true;
         return {};
     }
-    const Vtr vtr = host_vtr();
+    const Vtr& vtr = g_vtr;
     VgicLr lrs[vgic::MaxLrs];
     VgicFlush f = g.flush(vcpu, lrs, vtr.list_regs);
     for (u32 i = 0; i < f.used; ++i) {
