@@ -11,6 +11,7 @@ Entry g_handlers[MAX_IRQS];
 
 void irq_register(u32 intid, IrqHandler handler, void* ctx) {
     if (intid < MAX_IRQS) g_handlers[intid] = {handler, ctx};
+    __atomic_thread_fence(__ATOMIC_RELEASE);
 }
 
 IrqAction irq_dispatch(u32 intid) {

@@ -10,5 +10,8 @@ enum class IrqAction : u8 { Done, Forwarded };
 using IrqHandler = IrqAction (*)(u32 intid, void* ctx);
 inline constexpr u32 MAX_IRQS = 1020;
 
-void irq_register(u32 intid, IrqHandler handler, void* ctx); // boot CPU, before secondaries start
+// Before the interrupt can be taken: the boot CPU before secondaries start, or any CPU for an
+// interrupt that is still disabled at the interrupt controller (a VM's passthrough SPI, enabled
+// after this returns; the release fence orders the entry before the enable).
+void irq_register(u32 intid, IrqHandler handler, void* ctx);
 IrqAction irq_dispatch(u32 intid);

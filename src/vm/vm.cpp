@@ -454,6 +454,7 @@ void Vm::finish_stop() {
         if (r.is_ok()) r = boot();
         if (r.is_error()) {
             kprint("cxvisor: vm %u (%s): restart failed: %s; VM stopped\n", id(), name(), error_name(r.error()));
+            release_forwarded(true);
             m_stopped.store(true);
         }
         return;
