@@ -108,7 +108,9 @@ public:
     // on another CPU is made to exit (SGI), a Blocked one (WFI) is woken; the vCPU loaded on this
     // CPU needs nothing: its next entry presents them. Any CPU, no locks held but the caller's
     // device lock.
-    void kick(vgic::VcpuSet vcpus);
+    void kick(vgic::VcpuSet vcpus) {
+        if (!vcpus.empty()) kick_some(vcpus); // the common case, around every entry: nothing to do
+    }
     // IrqSink: emulated devices' lines (SPIs; the vCPU argument of private ones is 0).
     void set_line(u32 intid, bool level) override;
     void raise(u32 intid) override;
@@ -124,6 +126,7 @@ private:
     Result<void> setup_memory(const HostOwnedRanges& host_owned);
     Result<void> setup_devices(const HostOwnedRanges& host_owned);
     Result<void> setup_vgic();
+    void kick_some(vgic::VcpuSet vcpus);
     Result<void> forward_irq(const vm_package::PassthroughDevice& d, const HostOwnedRanges& host_owned);
     void release_forwarded(bool disable);
     Result<void> load_blob(const vm_package::Blob& blob, u64 gpa, const char* what);

@@ -411,15 +411,9 @@ void Vcpu::attach_vintc(VirtIntc* intc) {
             panic("vgic: cannot link the virtual timer of vCPU %u", m_id);
 }
 
-vgic::VcpuSet Vcpu::present_interrupts() {
-    if (!m_vgic) return {};
-    return vgichw::flush(*m_vgic, u16(m_id), m_lrs).kick;
-}
+vgic::VcpuSet Vcpu::present_queued() { return vgichw::flush(*m_vgic, u16(m_id), m_lrs).kick; }
 
-vgic::VcpuSet Vcpu::collect_interrupts() {
-    if (!m_vgic) return {};
-    return vgichw::sync(*m_vgic, u16(m_id), m_lrs);
-}
+vgic::VcpuSet Vcpu::collect_queued() { return vgichw::sync(*m_vgic, u16(m_id), m_lrs); }
 
 bool Vcpu::interrupt_pending() const {
     if (!m_vgic) return false;
