@@ -125,8 +125,7 @@ Result<HostPhysAddr> frames_alloc(usize count, usize align_bytes) {
     // Zero outside the lock: 2 MiB blocks take a while, and the frames are ours now. Then clean the
     // zeroes to the point of coherency: a guest that runs with its caches off (every guest at
     // reset) reads RAM directly and must not see what was there before through stale lines.
-    memset(reinterpret_cast<void*>(found.value()), 0, count * FRAME_SIZE);
-    arch::clean_dcache_range(reinterpret_cast<void*>(found.value()), count * FRAME_SIZE);
+    arch::zero_and_clean(reinterpret_cast<void*>(found.value()), count * FRAME_SIZE);
     return found;
 }
 

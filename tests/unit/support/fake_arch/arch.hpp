@@ -30,6 +30,7 @@ void handle_pending_irqs();
 void wfi(); // runs fake::wfi_hook; with no hook the CPU would idle forever, so it panics
 
 void clean_dcache_range(const void* p, usize size);
+void zero_and_clean(void* p, usize size); // memset + clean_dcache_range
 void invalidate_icache_all();
 
 } // namespace arch

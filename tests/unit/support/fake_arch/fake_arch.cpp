@@ -1,5 +1,6 @@
 // Fake ISA binding (see arch.hpp) plus the per-CPU array the image defines in vmm/main.cpp.
 #include "arch.hpp"
+#include <cstring>
 #include "arch_stage2.hpp"
 #include "arch_vcpu.hpp"
 #include "base/format.hpp"
@@ -40,6 +41,10 @@ void wfi() {
 }
 
 void clean_dcache_range(const void*, usize) { ++fake::dcache_cleans; }
+void zero_and_clean(void* p, usize size) {
+    memset(p, 0, size);
+    clean_dcache_range(p, size);
+}
 void invalidate_icache_all() { ++fake::icache_invalidations; }
 void publish_stage2_updates() { ++fake::stage2_publishes; }
 
