@@ -199,6 +199,29 @@ def survivors():
     return left
 
 
+def qemu_wall(kernel, el2, smp, test):
+    """Like qemu(), without -icount: for wall-clock figures (cross-CPU IPIs; QEMU 7.2 with -icount
+    and -smp 2 does not wake a WFI on a cross-CPU SGI)."""
+    machine = "virt,virtualization=on,gic-version=3" if el2 else "virt,gic-version=3"
+    cmd = ["qemu-system-aarch64", "-M", machine, "-cpu", "cortex-a72", "-smp", str(smp),
+           "-m", "1G", "-nographic", "-nic", "none", "-kernel", os.path.abspath(kernel)]
+
+    def stop(line):
+        return True if f"TEST {test} PASS" in line or f"TEST {test} FAIL" in line or "PANIC" in line else None
+
+    return watch_qemu(cmd, stop, QEMU_TIME_LIMIT)[0]
+
+
+def parse_ns(lines):
+    res = {}
+    for line in lines:
+        m = re.search(r"BENCHNS (\S+) (\d+) (\d+) (\d+) (\d+)", line)
+        if m:
+            res[m.group(1)] = {"median_ns": int(m.group(2)), "min_ns": int(m.group(3)), "max_ns": int(m.group(4)),
+                               "rounds": int(m.group(5))}
+    return res
+
+
 def parse(lines):
     res = {}
     for line in lines:
@@ -222,8 +245,10 @@ def main():
     boot = os.path.join(out_dir, "cxvisor-bench.bin")
     vmconfig = os.path.join(args.build, "host", "tools", "vmconfig", "cxv-vmconfig")
     boot_irq = os.path.join(out_dir, "cxvisor-bench-irq.bin")
-    for package, config in ((boot, "configs/vms/bench.toml"), (boot_irq, "configs/vms/bench-irq.toml")):
-        r = subprocess.run([vmconfig, "--cpus", "1", "--search-path", os.path.join(img_dir, "guests"), "--image",
+    boot_ipi = os.path.join(out_dir, "cxvisor-bench-ipi.bin")
+    for package, config, cpus in ((boot, "configs/vms/bench.toml", 1), (boot_irq, "configs/vms/bench-irq.toml", 1),
+                                  (boot_ipi, "configs/vms/bench-ipi.toml", 2)):
+        r = subprocess.run([vmconfig, "--cpus", str(cpus), "--search-path", os.path.join(img_dir, "guests"), "--image",
                             os.path.join(img_dir, "src", "cxvisor.bin"), "-o", package, config])
         if r.returncode:
             return 1
@@ -258,6 +283,15 @@ def main():
             "eoi": round(r["eoi_pair"] - r["counter_pair"], 1),  # one ICC_EOIR1_EL1 write
         }
     irq_cx, irq_bare = irq_figures(cxi), irq_figures(nati)
+
+    # SGI between vCPUs on different physical CPUs: wall clock, median of the guest's rounds.
+    under_ipi = qemu_wall(boot_ipi, el2=True, smp=2, test="bench-ipi")
+    bare_ipi = qemu_wall(os.path.join(img_dir, "guests", "bench-ipi.elf"), el2=False, smp=2, test="bench-ipi")
+    ipi_cx, ipi_bare = parse_ns(under_ipi), parse_ns(bare_ipi)
+    if any(k not in ipi_cx or k not in ipi_bare for k in ("ipi_spin", "ipi_wfi")):
+        print("bench: missing cross-CPU IPI results\n--- under cxvisor:\n" + "\n".join(under_ipi) +
+              "\n--- bare:\n" + "\n".join(bare_ipi))
+        return 1
     irq_xen = {"timer_irq_latency": 1085, "sgi_self_latency": 1098, "eoi": 1, "gicd_typer_read": 600}
     irq_goal = {"timer_irq_latency": "<= 500", "sgi_self_latency": "<= 500", "eoi": "untrapped",
                 "gicd_typer_read": "<= 200"}
@@ -296,6 +330,13 @@ def main():
             "raw_under_cxvisor": cxi,
             "raw_bare_qemu": nati,
         },
+        "cross_cpu_ipi": {
+            "method": "guests/programs/bench-ipi.cpp, 2 vCPUs pinned to physical CPUs 0 and 1, QEMU -smp 2 without "
+                      "-icount (wall clock; depends on the machine's load); the counter read before the "
+                      "ICC_SGI1R_EL1 write -> the target's handler's first counter read, median of the rounds",
+            "under_cxvisor": ipi_cx,
+            "bare_qemu": ipi_bare,
+        },
     }
     if args.linux_runs > 0:
         results["linux_boot_to_init"] = linux_bench(args.build, img_dir, vmconfig, args.linux_runs)
@@ -317,6 +358,9 @@ def main():
                        ("gicd_typer_read", "GICD_TYPER read (emulated MMIO)"),
                        ("eoi", "EOI (ICC_EOIR1_EL1 write)")):
         print(f"{label:44} {irq_cx[key]:>10} {irq_bare[key]:>10} {irq_xen[key]:>9}  {irq_goal[key]}")
+    print(f"{'cross-CPU SGI, wall clock (median us)':44} {'cxvisor':>10} {'bare QEMU':>10}")
+    for key, label in (("ipi_spin", "  to a running vCPU"), ("ipi_wfi", "  to a vCPU in WFI")):
+        print(f"{label:44} {ipi_cx[key]['median_ns'] / 1000:>10.1f} {ipi_bare[key]['median_ns'] / 1000:>10.1f}")
     lb = results.get("linux_boot_to_init")
     if lb and lb["status"] == "ok":
         print(f"Linux boot to /init, {args.linux_runs} runs each (median s): cxvisor {lb['median_cxvisor_s']}, "
