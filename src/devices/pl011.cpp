@@ -53,14 +53,14 @@ void Pl011::connect_irq(IrqLine line) {
     update_irq();
 }
 
-Result<u64> Pl011::read(u64 offset, unsigned width_bytes) {
-    if (width_bytes > 4 || !is_aligned(offset, 4)) return Error::InvalidArgument;
+template <typename F>
+auto Pl011::change(F f) {
     Waker waker = nullptr;
-    Result<u64> r = [&]() -> Result<u64> {
+    auto r = [&] {
         SpinlockGuard guard(m_lock);
-        Result<u64> v = read_reg(offset);
+        auto v = f();
         update_irq();
-        waker = take_waker(); // a DR read makes room
+        waker = take_waker(); // a DR read, turning the FIFOs on or a reset makes room
         return v;
     }();
     // Outside the lock: the waker offers the held character again, which takes this lock.
@@ -68,18 +68,14 @@ Result<u64> Pl011::read(u64 offset, unsigned width_bytes) {
     return r;
 }
 
+Result<u64> Pl011::read(u64 offset, unsigned width_bytes) {
+    if (width_bytes > 4 || !is_aligned(offset, 4)) return Error::InvalidArgument;
+    return change([&] { return read_reg(offset); });
+}
+
 Result<void> Pl011::write(u64 offset, unsigned width_bytes, u64 value) {
     if (width_bytes > 4 || !is_aligned(offset, 4)) return Error::InvalidArgument;
-    Waker waker = nullptr;
-    Result<void> r = [&]() -> Result<void> {
-        SpinlockGuard guard(m_lock);
-        Result<void> v = write_reg(offset, u32(value));
-        update_irq();
-        waker = take_waker(); // turning the FIFOs on makes room
-        return v;
-    }();
-    if (waker) waker();
-    return r;
+    return change([&] { return write_reg(offset, u32(value)); });
 }
 
 usize Pl011::rx_depth() const { return (m_lcr_h & LCR_H_FEN) ? RxFifoDepth : 1; }
@@ -246,18 +242,14 @@ void Pl011::flush() {
 }
 
 void Pl011::reset() {
-    Waker waker;
-    {
-        SpinlockGuard guard(m_lock);
+    change([&] {
         m_rx_head = m_rx_count = 0;
         m_oe_pending = m_rx_overdue = false;
         m_rsr = m_ris = m_ilpr = m_ibrd = m_fbrd = m_lcr_h = m_imsc = m_dmacr = 0;
         m_cr = CrReset;
         m_ifls = IflsReset;
-        update_irq();
-        waker = take_waker();
-    }
-    if (waker) waker();
+        return true;
+    });
 }
 
 bool Pl011::irq_pending() {

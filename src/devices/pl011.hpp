@@ -115,6 +115,9 @@ private:
     usize rx_trigger() const;    // RXIFLSEL level in characters; caller holds m_lock
     void update_irq();           // drives the line if UARTINTR changed; caller holds m_lock
     Waker take_waker();          // the waker if the FIFO has room now; caller holds m_lock
+    // Runs f() under m_lock, then drives the interrupt line and, outside the lock, the waker if
+    // the change made room: every guest access and the reset go through it.
+    template <typename F> auto change(F f);
     void emit_line();            // caller holds m_lock
     void emit_piece(const char* s, usize n); // live output; caller holds m_lock
     static void idle_expired(void* ctx);

@@ -197,7 +197,8 @@ Result<void> Vm::setup_vgic() {
     return {};
 }
 
-void Vm::kick_some(vgic::VcpuSet vcpus) {    // The vCPU loaded on this CPU is in its exit path (or this runs from an interrupt taken
+void Vm::kick_some(vgic::VcpuSet vcpus) {
+    // The vCPU loaded on this CPU is in its exit path (or this runs from an interrupt taken
     // there): its next entry presents the interrupts without any help.
     const void* self = this_cpu().current_vcpu;
     for (u32 b = vcpus.bits(); b; b &= b - 1) {

@@ -155,7 +155,7 @@ void vmm_run_vcpu(Vcpu& vcpu) {
         vm.kick(a.present_interrupts());
         ExitReason e = a.run();
         vm.kick(a.collect_interrupts());
-        Next next = vcpu.vm().handle_exit(vcpu, e) ? Next::Continue : vmm_handle_exit(vcpu, e);
+        Next next = vm.handle_exit(vcpu, e) ? Next::Continue : vmm_handle_exit(vcpu, e);
         if (next == Next::Block) { how = Leave::Block; break; }
         if (next == Next::Off) { how = Leave::Off; break; }
         if (sched_should_yield()) break;
@@ -184,7 +184,7 @@ void vmm_run_vcpu(Vcpu& vcpu) {
         // armed, and the vCPU may already run again on another CPU (CPU_ON from a sibling): its
         // timer is that run's now.
         if (how == Leave::Block) timer_cancel(vcpu.wake_timer());
-        vcpu.vm().vcpu_went_off();
+        vm.vcpu_went_off();
     }
 }
 

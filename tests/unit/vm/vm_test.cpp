@@ -304,7 +304,9 @@ TEST_F(VmTest, CpuUpOfAVcpuGoingOffOnAnotherCpuIsAlreadyOn) {
     run(0, {power(ExitKind::CpuUp, 1, 0x4020'0000, 9)}); // ... and goes Off while CPU 0 answers CPU_ON
     const bool left = g_racer_left;
     g_racer = nullptr;
-    if (!left) ASSERT_EQ(sched_leave(&vm->vcpu(1)->sched(), Leave::Off), SchedState::Off); // after the answer
+    if (!left) { // after the answer
+        ASSERT_EQ(sched_leave(&vm->vcpu(1)->sched(), Leave::Off), SchedState::Off);
+    }
     vm->vcpu_went_off(); // CPU 1's accounting, after it left
     EXPECT_EQ(fake_vcpu(0).power_results.back(), PowerResult::AlreadyOn) << "(3 = AlreadyOn, 4 = Denied)";
     EXPECT_EQ(fake_vcpu(1).resets.size(), resets); // not restarted
@@ -462,7 +464,7 @@ TEST_F(VmTest, CreateRejectsPinningToAMissingCpu) {
 }
 
 TEST_F(VmTest, CreateRefusesPassthroughOfHostOwnedRanges) {
-    cfg.pt_devices = {{"gicd", GIC, GIC + 0x1000, 0x1000, 0, {}}};
+    cfg.pt_devices = {{"gicd", GIC, GIC + 0x1000, 0x1000, 0, {}, false, {}}};
     auto r = create();
     ASSERT_TRUE(r.is_error());
     EXPECT_EQ(r.error(), Error::Denied);
@@ -487,7 +489,7 @@ TEST_F(VmTest, CreateRefusesWhatAnotherVmWasGiven) {
 // An incomplete host list (the DTB named more than cxvisor could keep) shows no range safe.
 TEST_F(VmTest, CreateRefusesEveryHostRangeWhenTheHostListIsIncomplete) {
     owned.incomplete = true;
-    cfg.pt_devices = {{"rtc", 0x9010000, 0x9010000, 0x1000, 0, {}}};
+    cfg.pt_devices = {{"rtc", 0x9010000, 0x9010000, 0x1000, 0, {}, false, {}}};
     auto r = create();
     ASSERT_TRUE(r.is_error());
     EXPECT_EQ(r.error(), Error::Denied);
@@ -603,7 +605,7 @@ TEST_F(VmTest, RefusedVmGivesBackItsIdenticalRegion) {
     fake::parange = 5; // 48-bit IPA: host addresses serve as guest-physical ones
     const u64 ident = u64(host_ram()) + 32 * MiB;
     cfg.regions.push_back({ident, 2 * MiB, 3, u32(vp::MapType::Identical), {}});
-    cfg.pt_devices = {{"gicd", GIC, GIC, 0x1000, 0, {}}};
+    cfg.pt_devices = {{"gicd", GIC, GIC, 0x1000, 0, {}, false, {}}};
     auto r = create();
     ASSERT_TRUE(r.is_error());
     EXPECT_EQ(r.error(), Error::Denied);
@@ -688,7 +690,7 @@ TEST_F(VmTest, EmulatedTimerOfAPoweredOnVcpuStartsDisabled) {
 TEST_F(VmTest, PassthroughSpiIsLinkedForwardedAndReleasedWithTheVm) {
     cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
     cfg.spi_count = 32;
-    cfg.pt_devices = {{"rtc", 0x9010000, 0x9010000, 0x1000, 34, {}}};
+    cfg.pt_devices = {{"rtc", 0x9010000, 0x9010000, 0x1000, 34, {}, false, {}}};
     boot();
     ASSERT_EQ(fake::irq_calls.size(), 1u);
     EXPECT_EQ(fake::irq_calls[0], (fake::IrqCall{34, true, g_percpu[0].hw_id}));
@@ -705,7 +707,7 @@ TEST_F(VmTest, PassthroughSpiIsLinkedForwardedAndReleasedWithTheVm) {
 TEST_F(VmTest, PassthroughSpiTheHostKeepsOrAnotherVmHasIsRefused) {
     cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
     cfg.spi_count = 32;
-    cfg.pt_devices = {{"rtc", 0x9010000, 0x9010000, 0x1000, 33, {}}};
+    cfg.pt_devices = {{"rtc", 0x9010000, 0x9010000, 0x1000, 33, {}, false, {}}};
     owned.irqs[owned.irq_count++] = {33, "the host console UART", nullptr};
     auto r = create();
     ASSERT_TRUE(r.is_error());
@@ -722,7 +724,7 @@ TEST_F(VmTest, PassthroughSpiTheHostKeepsOrAnotherVmHasIsRefused) {
 }
 
 TEST_F(VmTest, PassthroughSpiOfANoIrqVmIsNotForwardedAndSaysSo) {
-    cfg.pt_devices = {{"rtc", 0x9010000, 0x9010000, 0x1000, 34, {}}};
+    cfg.pt_devices = {{"rtc", 0x9010000, 0x9010000, 0x1000, 34, {}, false, {}}};
     auto r = create();
     ASSERT_TRUE(r.is_ok()) << captured_console();
     vm = r.value();
