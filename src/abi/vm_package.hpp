@@ -6,8 +6,9 @@
 //   VmRecord[vm_count]
 //   then per VM, at the offsets its record names: MemRegion[], EmuDevice[], PassthroughDevice[]
 //   string table (NUL-terminated strings, referenced by offset)
-//   blobs (kernel, ramdisk, dtb images), each starting at a 4 KiB-aligned offset (so a later
-//   version can map them into a VM instead of copying them).
+//   blobs (kernel, ramdisk, dtb images), each starting at a 4 KiB-aligned offset, 2 MiB-aligned
+//   from 2 MiB of size on (the image maps them into a VM copy-on-write instead of copying them);
+//   VMs with identical images may share one blob.
 // The package itself is placed by `cxv-vmconfig --image` at a 2 MiB-aligned offset after the
 // hypervisor image; the image header field `package_offset` (arch boot code) says where.
 //

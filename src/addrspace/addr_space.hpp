@@ -6,8 +6,14 @@
 //   first touch: a fault maps the whole 2 MiB block around the address when the region covers it
 //   (one 2 MiB-aligned allocation, one block descriptor), else one 4 KiB page. So RAM never shows
 //   old data and untouched RAM costs nothing.
+//   Images (map_image) give a range of Alloc RAM initial contents from host memory the AddrSpace
+//   does not own and never writes (a kernel Image in the VM package), copy-on-write: first touch
+//   maps the host frames themselves without write permission ("borrowed" leaves); the first write
+//   to a page, by the guest or through write()/zero(), gives the VM a private copy of that page.
+//   After reset() the RAM shows the image's original bytes again.
 // Invariants: regions never overlap; a Linear region is always fully mapped; every leaf lies inside
-// one region; every frame mapped in an Alloc region was allocated here and is freed exactly once.
+// one region; every frame mapped in an Alloc region was allocated here and is freed exactly once,
+// except borrowed image frames, which are never writable through this space and never freed.
 //
 // Contract: the owning Vm serialises calls with its address-space lock; any CPU may call.
 // vCPUs of the VM may run meanwhile (the hardware walker reads the table concurrently), except
@@ -40,6 +46,15 @@ public:
         HostPhysAddr pa;
         MemFlags flags;
     };
+    // [start, start + size) of Alloc RAM starts out as the host memory at `host` (map_image).
+    struct Image {
+        GuestPhysAddr start;
+        u64 size;
+        HostPhysAddr host;
+        GuestPhysAddr end() const { return start + size; }
+        bool borrows(HostPhysAddr pa) const { return pa >= host && pa < host + size; }
+    };
+    static constexpr usize max_images = 8;
 
     // `geometry` comes from the format's configuration (arch::stage2_config(parange).geometry()).
     static Result<AddrSpace> create(S& frames, T tlb, TableGeometry geometry) {
@@ -48,7 +63,9 @@ public:
     }
     AddrSpace(AddrSpace&& o) : m_table(static_cast<Table&&>(o.m_table)), m_tlb(static_cast<T&&>(o.m_tlb)) {
         for (const Region& r : o.m_regions) (void)m_regions.push_back(r);
+        for (const Image& i : o.m_images) (void)m_images.push_back(i);
         o.m_regions.clear();
+        o.m_images.clear();
     }
     AddrSpace& operator=(AddrSpace&&) = delete;
     // Frees all owned RAM and every table; linear-mapped memory is left alone.
@@ -78,12 +95,36 @@ public:
         }
         return done;
     }
+    // Gives [gpa, gpa + size) of one Alloc region (else NotMapped) the contents of host memory
+    // [host, host + size) instead of zeroes, copy-on-write (see the top of this file). The host
+    // memory must stay unchanged for the life of this space and must not be RAM this space's
+    // FrameSource hands out (the VM package: loaded before boot, never allocated, never written).
+    // gpa, host and size page-aligned, size > 0 (InvalidArgument); images never overlap
+    // (AlreadyMapped); at most max_images (NoMemory). Only before the range is touched: a page
+    // already backed keeps what it has (Busy instead).
+    Result<void> map_image(GuestPhysAddr gpa, HostPhysAddr host, u64 size) {
+        TRY(check_range(gpa, size));
+        if (!host.is_aligned(page_size)) return Error::InvalidArgument;
+        const Region* r = find_region(gpa);
+        if (!r || r->backing != Backing::Alloc || gpa + size > r->end()) return Error::NotMapped;
+        for (const Image& i : m_images)
+            if (gpa < i.end() && i.start < gpa + size) return Error::AlreadyMapped;
+        bool touched = false;
+        m_table.for_each_leaf(gpa.value(), size, [&](const Mapping&) { return !(touched = true); });
+        if (touched) return Error::Busy;
+        if (m_images.full()) return Error::NoMemory;
+        // Guests fetch from these frames directly: once here, as they never change afterwards.
+        if (has(r->flags, MemFlags::Exec)) m_tlb.prepare_exec(host, size);
+        return m_images.push_back(Image{gpa, size, host});
+    }
     // Removes [gpa, gpa + size), which must lie wholly inside regions (else NotMapped); regions are
     // cut to match, owned RAM in the range is freed. Fails with NoMemory only before removing
     // anything: the region list is too full to cut, or a block straddling an end cannot be split
     // (then at most the other end's block was split, which translates exactly as before).
+    // Busy if the range meets an image (images are fixed for the life of the space).
     Result<void> unmap(GuestPhysAddr gpa, u64 size) {
         TRY(check_covered(gpa, size));
+        TRY(check_no_image(gpa, size));
         const u64 a = gpa.value(), e = a + size;
         TRY(m_table.split_at(a, m_tlb));
         if (e < m_table.limit()) TRY(m_table.split_at(e, m_tlb));
@@ -96,9 +137,11 @@ public:
         return {};
     }
     // New permissions/memory type for [gpa, gpa + size) (covered by regions, else NotMapped),
-    // including pages that an Alloc region populates later. All or nothing.
+    // including pages that an Alloc region populates later. All or nothing. Busy if the range meets
+    // an image: a borrowed leaf must never become writable.
     Result<void> protect(GuestPhysAddr gpa, u64 size, MemFlags flags) {
         TRY(check_covered(gpa, size));
+        TRY(check_no_image(gpa, size));
         const u64 a = gpa.value(), e = a + size;
         TRY(m_table.protect(a, size, flags, m_tlb, Table::Holes::Skip)); // holes: lazy RAM not yet touched
         cut(a, e);
@@ -117,11 +160,17 @@ public:
     // region (MMIO emulation or abort) or a genuine permission fault. `access` is exactly one of
     // Read, Write, Exec: an instruction fetch from RAM without X is a permission fault, never
     // "fixed" by mapping it readable (the guest would fault on the same fetch forever).
-    // Errors: NoMemory.
+    // A write to a borrowed image page the region lets the guest write gets the VM its private
+    // copy of the page (true). Errors: NoMemory.
     Result<bool> handle_fault(GuestPhysAddr gpa, MemFlags access) {
         const Region* r = find_region(gpa);
         if (!r) return false;
-        if (auto m = m_table.query(gpa.value()); m.is_ok()) return has(m.value().flags, access);
+        if (auto m = m_table.query(gpa.value()); m.is_ok()) {
+            if (has(m.value().flags, access)) return true;
+            if (!has(access, MemFlags::Write) || !has(r->flags, access) || !borrowed(m.value().pa)) return false;
+            TRY(unshare(*r, gpa.align_down(page_size), m.value()));
+            return true;
+        }
         if (r->backing != Backing::Alloc || !has(r->flags, access)) return false;
         TRY(populate_at(*r, gpa));
         return true;
@@ -132,7 +181,8 @@ public:
     // FrameSource's access_host, which reaches RAM directly and anything else (reserved
     // carve-outs, passthrough devices) read-only through a temporary mapping, or refuses: it never
     // faults. Reads of never-touched lazy RAM return zeros without allocating; writes populate it
-    // like a fault would; zero() leaves it alone (it is zero already).
+    // like a fault would; zero() leaves it alone (it is zero already). Image pages are mapped
+    // (borrowed) when touched by any of them; write() and zero() then give the VM its own copy.
     // Errors: NotMapped outside the regions (or in an unmapped hole of a Linear one), Denied where
     // the source refuses (writes outside RAM, device memory other than aligned 4-byte reads),
     // NoMemory while populating. A failing call may have transferred a prefix.
@@ -144,6 +194,7 @@ public:
     // Back to the state right after the map_* calls, for a VM restart: frees all owned RAM and all
     // tables, then maps the linear regions and populates the eager RAM regions again. Fails only
     // with NoMemory (the VM cannot start; reset() again or destroy).
+    // Images stay: the restarted VM finds their original bytes (its private copies are freed).
     Result<void> reset() {
         m_tlb.invalidate_all();
         release_owned();
@@ -161,6 +212,7 @@ public:
         return nullptr;
     }
     const StaticVec<Region, max_regions>& regions() const { return m_regions; }
+    const StaticVec<Image, max_images>& images() const { return m_images; }
     const Table& page_table() const { return m_table; }
     HostPhysAddr root() const { return m_table.root(); }
     T& tlb() { return m_tlb; }
@@ -196,6 +248,77 @@ private:
         if (m_regions.size() + cuts > max_regions) return Error::NoMemory;
         return {};
     }
+    Result<void> check_no_image(GuestPhysAddr gpa, u64 size) const {
+        for (const Image& i : m_images)
+            if (gpa < i.end() && i.start < gpa + size) return Error::Busy;
+        return {};
+    }
+    // A leaf at `pa` maps image frames this space does not own (never writable, never freed).
+    bool borrowed(HostPhysAddr pa) const {
+        for (const Image& i : m_images)
+            if (i.borrows(pa)) return true;
+        return false;
+    }
+    // The image that holds guest page `page`, or null.
+    const Image* image_at(GuestPhysAddr page) const {
+        for (const Image& i : m_images)
+            if (page >= i.start && page < i.end()) return &i;
+        return nullptr;
+    }
+    // Copies the images' bytes in guest range [at, at + len) into host RAM `dst` (frames this space
+    // just allocated: reachable through access_host, which also cleans them to the point of
+    // coherency), through a small bounce buffer: access_host is the only way to image memory.
+    Result<void> fill_from_images(GuestPhysAddr at, u64 len, HostPhysAddr dst) {
+        S& frames = m_table.frames();
+        for (const Image& i : m_images) {
+            const u64 lo = i.start > at ? i.start.value() : at.value();
+            const u64 hi = i.end() < at + len ? i.end().value() : (at + len).value();
+            u8 buf[1024];
+            for (u64 a = lo; a < hi; a += sizeof buf) {
+                const usize n = hi - a < sizeof buf ? usize(hi - a) : sizeof buf;
+                TRY(frames.access_host(i.host + (a - i.start.value()), buf, n, HostOp::Read, MemFlags::None));
+                TRY(frames.access_host(dst + (a - at.value()), buf, n, HostOp::Write, MemFlags::None));
+            }
+        }
+        return {};
+    }
+    // Gives the VM a private copy of borrowed leaf `m` of region `r` (which holds guest page
+    // `page`), writable as the region says: the whole leaf when it is a block and 2 MiB of
+    // contiguous RAM is free, else the one page (the block is split into pages that translate as
+    // before). A whole block, because a guest that writes one page of its kernel writes most of
+    // the others soon (Debian's arm64 kernel writes ~70% of its Image's pages before /init:
+    // relocations, ftrace patching every function entry, freed init memory), and one exit and a
+    // 2 MiB copy cost far less than hundreds of page faults. Replacing the output address of a
+    // live leaf is break-before-make (Arm ARM DDI0487 K.a, D8 "Using break-before-make when
+    // updating translation table entries"): the borrowed entry is removed and its TLB entries
+    // invalidated before the private one is written; a vCPU touching it meanwhile faults and
+    // retries. On NoMemory nothing changes, except that a block may have been split into pages.
+    Result<void> unshare(const Region& r, GuestPhysAddr page, const Mapping& m) {
+        S& frames = m_table.frames();
+        if (m.size > page_size) {
+            if (auto mem = frames.alloc_frames(m.size / page_size, m.size); mem.is_ok()) {
+                auto done = replace_leaf(r, GuestPhysAddr(m.in), m.size, mem.value());
+                if (done.is_ok()) return {};
+                frames.free_frames(mem.value(), m.size / page_size);
+                return done;
+            }
+            // The split makes a leaf start at `page` (one level down: pages of the same frames).
+            TRY(m_table.split_at(page.value() == m.in ? page.value() + page_size : page.value(), m_tlb));
+        }
+        const HostPhysAddr copy = TRY(frames.alloc_frames(1, page_size));
+        auto done = replace_leaf(r, page, page_size, copy);
+        if (done.is_error()) frames.free_frames(copy, 1);
+        return done;
+    }
+    // Fills fresh frames `copy` with the images' bytes of [at, at + size), then makes them the leaf
+    // there in place of the borrowed one (break-before-make, see unshare). NoMemory from the final
+    // map leaves a hole that the next fault backs again.
+    Result<void> replace_leaf(const Region& r, GuestPhysAddr at, u64 size, HostPhysAddr copy) {
+        TRY(fill_from_images(at, size, copy));
+        if (has(r.flags, MemFlags::Exec)) m_tlb.prepare_exec(copy, size);
+        TRY(m_table.unmap(at.value(), size, m_tlb));
+        return m_table.map(at.value(), copy, size, r.flags);
+    }
     // Splits the regions that straddle a or e, so [a, e) consists of whole regions (capacity was
     // checked by check_covered).
     void cut(u64 a, u64 e) {
@@ -219,21 +342,34 @@ private:
     }
     // Backs the fault granule around `gpa` in Alloc region `r`: the whole 2 MiB block if `r` covers
     // it and 2 MiB of contiguous memory is free and no page of it is mapped yet, else one 4 KiB page.
+    // Inside an image the granule maps the image's own frames read-only instead (a block when the
+    // image covers the whole block: one leaf if the host frames are 2 MiB-aligned); a block that an
+    // image covers only in part is allocated and gets the image's bytes copied in.
     Result<void> populate_at(const Region& r, GuestPhysAddr gpa) {
         S& frames = m_table.frames();
         const GuestPhysAddr block = gpa.align_down(lazy_block);
+        const MemFlags shared = MemFlags(u32(r.flags) & ~u32(MemFlags::Write));
         if (block >= r.start && block + lazy_block <= r.end()) {
-            if (auto mem = frames.alloc_frames(lazy_block / page_size, lazy_block); mem.is_ok()) {
-                if (has(r.flags, MemFlags::Exec)) m_tlb.prepare_exec(mem.value(), lazy_block);
-                auto mapped = m_table.map(block.value(), mem.value(), lazy_block, r.flags);
+            const Image* i = image_at(block);
+            if (i && block + lazy_block <= i->end()) {
+                auto mapped = m_table.map(block.value(), i->host + (block - i->start), lazy_block, shared);
+                if (mapped.is_ok() || mapped.error() != Error::AlreadyMapped) return mapped;
+            } else if (auto mem = frames.alloc_frames(lazy_block / page_size, lazy_block); mem.is_ok()) {
+                auto mapped = fill_from_images(block, lazy_block, mem.value());
+                if (mapped.is_ok()) {
+                    if (has(r.flags, MemFlags::Exec)) m_tlb.prepare_exec(mem.value(), lazy_block);
+                    mapped = m_table.map(block.value(), mem.value(), lazy_block, r.flags);
+                }
                 if (mapped.is_ok()) return {};
                 frames.free_frames(mem.value(), lazy_block / page_size);
                 if (mapped.error() != Error::AlreadyMapped) return mapped.error();
             }
         }
+        const GuestPhysAddr at = gpa.align_down(page_size);
+        if (const Image* i = image_at(at)) return m_table.map(at.value(), i->host + (at - i->start), page_size, shared);
         const HostPhysAddr page = TRY(frames.alloc_frames(1, page_size));
         if (has(r.flags, MemFlags::Exec)) m_tlb.prepare_exec(page, page_size);
-        auto mapped = m_table.map(gpa.align_down(page_size).value(), page, page_size, r.flags);
+        auto mapped = m_table.map(at.value(), page, page_size, r.flags);
         if (mapped.is_error()) frames.free_frames(page, 1);
         return mapped;
     }
@@ -263,7 +399,8 @@ private:
             if (!found) return;
             (void)m_table.unmap(leaf.in, leaf.size, m_tlb); // a whole leaf: cannot fail
             const Region* r = find_region(GuestPhysAddr(leaf.in));
-            if (r && r->backing == Backing::Alloc) m_table.frames().free_frames(leaf.pa, leaf.size / page_size);
+            if (r && r->backing == Backing::Alloc && !borrowed(leaf.pa))
+                m_table.frames().free_frames(leaf.pa, leaf.size / page_size);
             a = leaf.in + leaf.size;
         }
     }
@@ -273,6 +410,7 @@ private:
         for (const Region& r : m_regions) {
             if (r.backing != Backing::Alloc) continue;
             m_table.for_each_leaf(r.start.value(), r.size, [&](const Mapping& m) {
+                if (borrowed(m.pa)) return true; // the image's frames, not ours
                 const u64 lo = m.in > r.start.value() ? m.in : r.start.value();
                 const u64 hi = m.in + m.size < r.end().value() ? m.in + m.size : r.end().value();
                 m_table.frames().free_frames(m.at(lo), (hi - lo) / page_size);
@@ -287,6 +425,11 @@ private:
             const GuestPhysAddr at = gpa + done;
             u8* piece = buf ? buf + done : nullptr; // zero() passes no buffer
             if (auto m = m_table.query(at.value()); m.is_ok()) {
+                if (op != HostOp::Read && borrowed(m.value().pa)) {
+                    // cxvisor never writes image frames: the VM gets its private page first.
+                    TRY(unshare(*find_region(at), at.align_down(page_size), m.value()));
+                    continue; // write into the private page
+                }
                 const u64 in_leaf = m.value().in + m.value().size - at.value();
                 const usize chunk = len - done < in_leaf ? len - done : usize(in_leaf);
                 TRY(m_table.frames().access_host(m.value().at(at.value()), piece, chunk, op, m.value().flags));
@@ -297,9 +440,10 @@ private:
             const usize chunk = len - done < in_page ? len - done : usize(in_page);
             const Region* r = find_region(at);
             if (!r || r->backing != Backing::Alloc) return Error::NotMapped;
-            if (op == HostOp::Write) {
+            if (op == HostOp::Write || image_at(at.align_down(page_size))) {
+                // An untouched image page holds the image, not zeroes: map it (borrowed) first.
                 TRY(populate_at(*r, at));
-                continue; // copy into the page just mapped
+                continue; // copy into / out of the page just mapped
             }
             if (op == HostOp::Read) memset(piece, 0, chunk);
             done += chunk;
@@ -310,4 +454,5 @@ private:
     Table m_table;
     T m_tlb;
     StaticVec<Region, max_regions> m_regions;
+    StaticVec<Image, max_images> m_images;
 };

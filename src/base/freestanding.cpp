@@ -9,8 +9,16 @@ extern "C" {
 void* memcpy(void* dst, const void* src, size_t n) {
     auto* d = static_cast<unsigned char*>(dst);
     auto* s = static_cast<const unsigned char*>(src);
-    // Word copies when both are 8-byte aligned: the hot case (guest images, page copies).
+    // Word copies when both are 8-byte aligned: the hot case (guest images, page copies). 64 bytes
+    // per iteration (the compiler pairs the words into load/store-pair instructions): a quarter of
+    // the loop overhead of one word at a time, which under emulation is most of a copy's cost.
     if (((uptr(d) | uptr(s)) & 7) == 0) {
+        for (; n >= 64; n -= 64, d += 64, s += 64) {
+            auto* dw = reinterpret_cast<u64*>(d);
+            auto* sw = reinterpret_cast<const u64*>(s);
+            const u64 w0 = sw[0], w1 = sw[1], w2 = sw[2], w3 = sw[3], w4 = sw[4], w5 = sw[5], w6 = sw[6], w7 = sw[7];
+            dw[0] = w0, dw[1] = w1, dw[2] = w2, dw[3] = w3, dw[4] = w4, dw[5] = w5, dw[6] = w6, dw[7] = w7;
+        }
         for (; n >= 8; n -= 8, d += 8, s += 8) *reinterpret_cast<u64*>(d) = *reinterpret_cast<const u64*>(s);
     }
     while (n--) *d++ = *s++;

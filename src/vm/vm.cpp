@@ -108,6 +108,8 @@ Result<Vm*> Vm::create(const VmRecord& rec, const u8* package, u32 vmid, usize h
         return e;
     };
     if (auto r = vm->setup_memory(host_owned); r.is_error()) return fail(r.error());
+    vm->m_kernel_mapped = vm->map_image(rec.kernel, rec.kernel_load_addr);
+    vm->m_ramdisk_mapped = vm->map_image(rec.ramdisk, rec.ramdisk_load_addr);
     if (auto r = vm->setup_devices(host_owned); r.is_error()) return fail(r.error());
     for (u32 i = 0; i < rec.cpu_num; ++i) {
         u64 affinity = rec.phys_cpu_ids[i] == ANY_CPU ? ((1ull << host_cpus) - 1) : (1ull << rec.phys_cpu_ids[i]);
@@ -335,12 +337,28 @@ Result<void> Vm::setup_devices(const HostOwnedRanges& host_owned) {
     return {};
 }
 
-Result<void> Vm::load_blob(const Blob& blob, u64 gpa, const char* what) {
-    if (!blob.size) return {};
+// Maps the whole pages of a package blob into guest RAM at `gpa` copy-on-write (AddrSpace::
+// map_image) instead of copying them at every boot: building the VM then costs no copy of a 30 MiB
+// kernel, pages the guest only reads or executes are never copied, and a restart finds the
+// original bytes without copying anything. The package (part of cxvisor's image, VA == PA) is
+// never written and never handed to the frame allocator, so its frames stay pristine for every
+// restart and every VM booting the same blob. Returns how many bytes are mapped (0: the blob is
+// copied as before, e.g. an unaligned load address or a range that is not one RAM region; boot()
+// then reports what is wrong with it).
+u64 Vm::map_image(const Blob& blob, u64 gpa) {
+    const u64 whole = align_down(blob.size, FRAME_SIZE); // a partial last page is copied
+    if (whole == 0) return 0;
+    const HostPhysAddr host(reinterpret_cast<u64>(m_package + blob.offset));
+    return m_as.map_image(GuestPhysAddr(gpa), host, whole).is_ok() ? whole : 0;
+}
+
+Result<void> Vm::load_blob(const Blob& blob, u64 gpa, const char* what, u64 skip) {
+    if (blob.size <= skip) return {};
     // Through the address space's one checked path, which also cleans what it writes to the point
-    // of coherency (the guest starts with its MMU and caches off).
-    const u8* src = m_package + blob.offset;
-    if (auto r = m_as.write(GuestPhysAddr(gpa), src, blob.size); r.is_error()) {
+    // of coherency (the guest starts with its MMU and caches off). `skip` bytes at the start are
+    // mapped from the package already (map_image).
+    const u8* src = m_package + blob.offset + skip;
+    if (auto r = m_as.write(GuestPhysAddr(gpa + skip), src, blob.size - skip); r.is_error()) {
         kprint("cxvisor: vm %u (%s): cannot load %s at %lx (%lu bytes): %s\n", id(), name(), what, gpa, blob.size,
                r.error() == Error::Denied ? "the range is not RAM (a reserved or device region); images load only "
                                             "into RAM regions"
@@ -363,8 +381,8 @@ Result<void> Vm::boot() {
             return r;
         }
     }
-    TRY(load_blob(m_rec.kernel, m_rec.kernel_load_addr, "kernel"));
-    TRY(load_blob(m_rec.ramdisk, m_rec.ramdisk_load_addr, "ramdisk"));
+    TRY(load_blob(m_rec.kernel, m_rec.kernel_load_addr, "kernel", m_kernel_mapped));
+    TRY(load_blob(m_rec.ramdisk, m_rec.ramdisk_load_addr, "ramdisk", m_ramdisk_mapped));
     TRY(load_blob(m_rec.dtb, m_rec.dtb_load_addr, "device tree"));
     arch::invalidate_icache_all();
     arch::publish_stage2_updates();
@@ -444,6 +462,9 @@ void Vm::finish_stop() {
         why = m_stop_why;
     }
     for (Pl011* u : m_uarts) u->flush();
+#ifdef CXV_EXIT_STATS
+    print_exit_stats();
+#endif
     if (kind == StopKind::Reset) {
         ++m_resets;
         kprint("cxvisor: vm %u (%s): reset (%s), restarting from its images (reset #%u)\n", id(), name(), why, m_resets);
@@ -466,6 +487,30 @@ void Vm::finish_stop() {
     m_stopped.store(true);
     kprint("cxvisor: vm %u (%s): %s (%s)\n", id(), name(), kind == StopKind::Crash ? "stopped" : "powered off", why);
 }
+
+#ifdef CXV_EXIT_STATS
+void Vm::print_exit_stats() {
+    kprint("cxvisor: vm %u (%s): exit stats: %lu RAM faults fixed (%lu writes), %lu frames free\n", id(), name(),
+           m_stat_ram_faults, m_stat_ram_write_faults, u64(frames_free_count()));
+    m_stat_ram_faults = m_stat_ram_write_faults = 0;
+    {
+        char buf[512];
+        usize n = 0;
+        for (u32 b = 0; b < 32; ++b) n += format(buf + n, sizeof buf - n, " %u", m_stat_kernel_blocks[b]), m_stat_kernel_blocks[b] = 0;
+        kprint("cxvisor: vm %u (%s): exit stats: write faults per 2 MiB of the kernel:%s\n", id(), name(), buf);
+    }
+    for (u32 i = 0; i < m_rec.cpu_num; ++i) {
+        char buf[512];
+        usize n = 0;
+        const auto& st = m_vcpus[i]->arch().exit_stats();
+        n += format(buf + n, sizeof buf - n, "irq=%u", st.irq);
+        for (u32 ec = 0; ec < 64; ++ec)
+            if (st.ec[ec]) n += format(buf + n, sizeof buf - n, " ec%02x=%u", ec, st.ec[ec]);
+        kprint("cxvisor: vm %u (%s): exit stats vcpu %u: %s\n", id(), name(), i, buf);
+        m_vcpus[i]->arch().clear_exit_stats();
+    }
+}
+#endif
 
 namespace {
 void print_report(Vm& vm, Vcpu& vcpu, const char* fmt, va_list ap) {
@@ -567,6 +612,13 @@ bool Vm::handle_exit(Vcpu& vcpu, ExitReason& exit) {
             return m_as.handle_fault(GuestPhysAddr(exit.gpa), need);
         }();
         if (fixed.is_ok() && fixed.value()) {
+#ifdef CXV_EXIT_STATS
+            __atomic_fetch_add(&m_stat_ram_faults, 1, __ATOMIC_RELAXED);
+            if (exit.access == AccessKind::Write) __atomic_fetch_add(&m_stat_ram_write_faults, 1, __ATOMIC_RELAXED);
+            if (exit.access == AccessKind::Write && exit.gpa >= m_rec.kernel_load_addr &&
+                exit.gpa - m_rec.kernel_load_addr < 32 * 2 * MiB)
+                __atomic_fetch_add(&m_stat_kernel_blocks[(exit.gpa - m_rec.kernel_load_addr) / (2 * MiB)], 1, __ATOMIC_RELAXED);
+#endif
             arch::publish_stage2_updates();
             return true;
         }

@@ -129,11 +129,15 @@ private:
     void kick_some(vgic::VcpuSet vcpus);
     Result<void> forward_irq(const vm_package::PassthroughDevice& d, const HostOwnedRanges& host_owned);
     void release_forwarded(bool disable);
-    Result<void> load_blob(const vm_package::Blob& blob, u64 gpa, const char* what);
+    Result<void> load_blob(const vm_package::Blob& blob, u64 gpa, const char* what, u64 skip = 0);
+    u64 map_image(const vm_package::Blob& blob, u64 gpa);
     void finish_stop();
 
     vm_package::VmRecord m_rec;
     const u8* m_package;
+    // Bytes at the start of the kernel and ramdisk that are mapped from the package copy-on-write
+    // (map_image) instead of copied at every boot; 0: copied.
+    u64 m_kernel_mapped = 0, m_ramdisk_mapped = 0;
     GuestAddrSpace m_as;
     MmioBus m_bus;
     StaticVec<Pl011*, vm_package::MAX_EMU_DEVICES> m_uarts;
@@ -145,6 +149,13 @@ private:
     const char* m_stop_why = nullptr;
     std::atomic<bool> m_stopped{false};
     u32 m_resets = 0;
+#ifdef CXV_EXIT_STATS
+    // Measurement builds only: stage-2 faults that reached this VM's RAM path and were fixed
+    // (lazy RAM backed), printed with the vCPUs' exit counts when the VM stops or resets.
+    u64 m_stat_ram_faults = 0, m_stat_ram_write_faults = 0;
+    u32 m_stat_kernel_blocks[32] = {};
+    void print_exit_stats();
+#endif
     std::atomic<u64> m_reports{0};
     u32 m_reserved_regions = 0; // bit i: region i's identical RAM was taken out of the frame allocator
     // Host SPIs forwarded to this VM (hardware-linked: the guest's deactivation ends them).

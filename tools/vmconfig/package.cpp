@@ -19,6 +19,7 @@ static_assert(
 namespace {
 
 constexpr uint64_t BLOB_ALIGN = 4 * KiB;
+constexpr uint64_t BIG_BLOB = 2 * MiB, BIG_BLOB_ALIGN = 2 * MiB;
 constexpr uint64_t PACKAGE_ALIGN = 2 * MiB;
 constexpr uint64_t CXVISOR_TAG = 0x0052'4F53'4956'5843; // "CXVISOR\0" as a little-endian u64
 // arm64 Image header fields used by cxvisor (Linux's Documentation/arch/arm64/booting.rst).
@@ -91,10 +92,20 @@ Bytes build_package(const std::vector<VmConfig>& vms) {
     for (size_t i = 0; i < vms.size(); ++i) // the string table
         if (!vms[i].cmdline.empty())
             recs[i].cmdline = append(vms[i].cmdline.c_str(), vms[i].cmdline.size() + 1, 1);
+    // Blobs of 2 MiB or more start 2 MiB-aligned (the package is too), so the image can map one
+    // into guest RAM with 2 MiB stage-2 blocks instead of copying it (vm/vm.cpp, map_images). VMs
+    // booting the same file share one copy: the image never writes a blob, and each VM's writes
+    // to its RAM land in private pages.
+    std::vector<std::pair<const Image*, vp::Blob>> emitted;
     for (size_t i = 0; i < vms.size(); ++i) {
         auto blob = [&](const Image& img) {
             if (!img.present) return vp::Blob{0, 0};
-            return vp::Blob{append(img.data.data(), img.data.size(), BLOB_ALIGN), img.data.size()};
+            for (auto& [prev, b] : emitted)
+                if (prev->data == img.data) return b;
+            const uint64_t align = img.data.size() >= BIG_BLOB ? BIG_BLOB_ALIGN : BLOB_ALIGN;
+            vp::Blob b{append(img.data.data(), img.data.size(), align), img.data.size()};
+            emitted.emplace_back(&img, b);
+            return b;
         };
         recs[i].kernel = blob(vms[i].kernel);
         recs[i].ramdisk = blob(vms[i].ramdisk);

@@ -445,6 +445,10 @@ ExitReason Vcpu::run() {
     ExitReason e;
     for (;;) {
         u64 kind = cxv_guest_enter(&m_regs);
+#ifdef CXV_EXIT_STATS
+        if (kind == 1 || kind == 2) ++m_stats.irq;
+        else if (kind != 3) ++m_stats.ec[bits(read_sysreg(esr_el2), 31, 26)];
+#endif
         if (kind == 1 || kind == 2) {
             e.kind = ExitKind::ExternalInterrupt;
             return e;

@@ -75,6 +75,17 @@ public:
     static constexpr u32 GUEST_VTIMER_INTID = 27;
     static constexpr u32 GUEST_PTIMER_INTID = 30;
 
+#ifdef CXV_EXIT_STATS
+    // Measurement builds only (cmake -DCXV_EXIT_STATS=ON): every exit of this vCPU by exception
+    // class (ESR_EL2.EC, DDI0487 K.a D24.2.40) or as a physical interrupt, for boot profiles.
+    struct ExitStats {
+        u32 irq;
+        u32 ec[64];
+    };
+    const ExitStats& exit_stats() const { return m_stats; }
+    void clear_exit_stats() { m_stats = {}; }
+#endif
+
 private:
     void handle_sync(u64 esr, ExitReason& e);
     void handle_smccc(ExitReason& e);
@@ -109,6 +120,9 @@ private:
     VirtIntc* m_vgic = nullptr;
     vgichw::LrContext m_lrs;
     u64 m_cntvoff = 0;
+#ifdef CXV_EXIT_STATS
+    ExitStats m_stats{};
+#endif
 };
 
 static_assert(ArchVcpu<Vcpu>, "aarch64 Vcpu must implement the generic vCPU interface");

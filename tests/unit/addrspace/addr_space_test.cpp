@@ -283,3 +283,169 @@ TEST(AddrSpace, ExecutableRamIsPreparedBeforeItIsMapped) {
     ASSERT_TRUE(s.handle_fault(gpa(0x5000'0000), MemFlags::Write).value()); // not executable: nothing to do
     EXPECT_EQ(s.tlb().exec_prepared.size(), 1u);
 }
+
+// ---- images: guest RAM that starts as host memory, copy-on-write --------------------------------
+
+namespace {
+// Host memory the space does not own: a 2 MiB-aligned run of the fake's frames, taken by the test
+// (so a space that freed one of them would make FakeFrames report a bad free at the end).
+struct HostImage {
+    FakeFrames& frames;
+    HostPhysAddr pa;
+    usize count;
+    HostImage(FakeFrames& f, usize n) : frames(f), pa(f.alloc_frames(n, M2).release_value()), count(n) {
+        for (usize i = 0; i < n * K4; ++i) bytes()[i] = u8(i * 7 + 1);
+    }
+    ~HostImage() { frames.free_frames(pa, count); }
+    u8* bytes() { return static_cast<u8*>(frames.phys_to_virt(pa)); }
+    bool pristine() {
+        for (usize i = 0; i < count * K4; ++i)
+            if (bytes()[i] != u8(i * 7 + 1)) return false;
+        return true;
+    }
+};
+u8 image_byte(u64 off) { return u8(off * 7 + 1); }
+} // namespace
+
+TEST(AddrSpaceImage, TouchMapsTheImageReadOnlyAndTheFirstWriteCopiesOnePage) {
+    FakeFrames frames;
+    HostImage img(frames, 1024); // 4 MiB
+    {
+        Space s = make(frames);
+        ASSERT_TRUE(s.map_alloc(gpa(0x8000'0000), 8 * MiB, RWX, false).is_ok());
+        // The whole block at 0x8020_0000 and three pages of the next one.
+        ASSERT_TRUE(s.map_image(gpa(0x8020'0000), img.pa, M2 + 3 * K4).is_ok());
+        EXPECT_TRUE(s.handle_fault(gpa(0x8000'0000), MemFlags::Read).value()); // plain RAM next to it
+        const usize before = frames.in_use();
+        EXPECT_TRUE(s.handle_fault(gpa(0x8030'0008), MemFlags::Exec).value());
+        auto m = s.page_table().query(0x8030'0000).value();
+        EXPECT_EQ(m.size, M2);                 // one block over the image's own frames
+        EXPECT_EQ(m.pa.value(), img.pa.value());
+        EXPECT_EQ(u32(m.flags), u32(MemFlags::Read | MemFlags::Exec)); // never writable
+        EXPECT_EQ(frames.in_use(), before); // no RAM, no table
+        u8 b = 0;
+        ASSERT_TRUE(s.read(gpa(0x8030'0010), &b, 1).is_ok());
+        EXPECT_EQ(b, image_byte(0x10'0010));
+
+        s.tlb().calls.clear();
+        EXPECT_TRUE(s.handle_fault(gpa(0x8030'0008), MemFlags::Write).value());
+        auto p = s.page_table().query(0x8030'0000).value();
+        EXPECT_EQ(p.size, M2); // the whole block becomes private at once
+        EXPECT_FALSE(p.pa >= img.pa && p.pa < img.pa + 1024 * K4);
+        EXPECT_EQ(u32(p.flags), u32(RWX));
+        // Break-before-make: the borrowed block's invalidation comes before the private block.
+        EXPECT_EQ(s.tlb().calls, (std::vector<TlbCall>{{0x8020'0000, M2}}));
+        ASSERT_TRUE(s.read(gpa(0x8030'0000), &b, 1).is_ok());
+        EXPECT_EQ(b, image_byte(0x10'0000)); // the copy holds the image's bytes
+        ASSERT_TRUE(s.read(gpa(0x8020'0000), &b, 1).is_ok());
+        EXPECT_EQ(b, image_byte(0));
+        const u8 x = 0xee;
+        ASSERT_TRUE(s.write(gpa(0x8030'0000), &x, 1).is_ok());
+        ASSERT_TRUE(s.read(gpa(0x8030'0000), &b, 1).is_ok());
+        EXPECT_EQ(b, 0xee);
+        EXPECT_TRUE(img.pristine());
+
+        // A block the image covers in part is private RAM: image bytes, then zeroes.
+        EXPECT_TRUE(s.handle_fault(gpa(0x8050'0000), MemFlags::Write).value());
+        auto t = s.page_table().query(0x8040'0000).value();
+        EXPECT_EQ(t.size, M2);
+        EXPECT_EQ(u32(t.flags), u32(RWX));
+        u8 tail[2];
+        ASSERT_TRUE(s.read(gpa(0x8040'2fff), tail, 2).is_ok());
+        EXPECT_EQ(tail[0], image_byte(M2 + 3 * K4 - 1));
+        EXPECT_EQ(tail[1], 0);
+
+        // A restart finds the original bytes; private copies go back to the allocator.
+        ASSERT_TRUE(s.reset().is_ok());
+        // Host writes (image loading, hypercall results) never reach the image either.
+        const u8 y[3] = {1, 2, 3};
+        ASSERT_TRUE(s.write(gpa(0x8020'0ffe), y, 3).is_ok()); // across a page boundary
+        ASSERT_TRUE(s.zero(gpa(0x8020'3000), K4).is_ok());
+        EXPECT_TRUE(img.pristine());
+        u8 back[3];
+        ASSERT_TRUE(s.read(gpa(0x8020'0ffe), back, 3).is_ok());
+        EXPECT_EQ(back[2], 3);
+        ASSERT_TRUE(s.read(gpa(0x8020'3800), &b, 1).is_ok());
+        EXPECT_EQ(b, 0);
+        ASSERT_TRUE(s.reset().is_ok());
+        ASSERT_TRUE(s.read(gpa(0x8030'0000), &b, 1).is_ok());
+        EXPECT_EQ(b, image_byte(0x10'0000));
+        ASSERT_TRUE(s.read(gpa(0x8020'1000), &b, 1).is_ok());
+        EXPECT_EQ(b, image_byte(0x1000));
+        EXPECT_TRUE(img.pristine());
+    }
+    EXPECT_EQ(frames.in_use(), 1024u); // only the test's image: every private copy and table freed
+}
+
+TEST(AddrSpaceImage, WithoutA2MiBRunFreeOnlyTheWrittenPageIsCopied) {
+    FakeFrames frames;
+    HostImage img(frames, 512);
+    Space s = make(frames);
+    ASSERT_TRUE(s.map_alloc(gpa(0x4000'0000), 4 * MiB, RWX, false).is_ok());
+    ASSERT_TRUE(s.map_image(gpa(0x4020'0000), img.pa, M2).is_ok());
+    EXPECT_TRUE(s.handle_fault(gpa(0x4020'0000), MemFlags::Read).value());
+    s.tlb().calls.clear();
+    frames.fail_nth(1); // the 2 MiB allocation
+    EXPECT_TRUE(s.handle_fault(gpa(0x4030'0008), MemFlags::Write).value());
+    auto p = s.page_table().query(0x4030'0000).value();
+    EXPECT_EQ(p.size, K4);
+    EXPECT_FALSE(p.pa >= img.pa && p.pa < img.pa + 512 * K4);
+    EXPECT_EQ(u32(p.flags), u32(RWX));
+    auto n = s.page_table().query(0x4030'1000).value(); // the neighbours stay borrowed
+    EXPECT_EQ(n.pa.value(), img.pa.value() + 0x10'1000);
+    EXPECT_EQ(u32(n.flags), u32(MemFlags::Read | MemFlags::Exec));
+    // The split's break-before-make of the block, then the page's own.
+    EXPECT_EQ(s.tlb().calls, (std::vector<TlbCall>{{0x4020'0000, M2}, {0x4030'0000, K4}}));
+    u8 b = 0;
+    ASSERT_TRUE(s.read(gpa(0x4030'0001), &b, 1).is_ok());
+    EXPECT_EQ(b, image_byte(0x10'0001));
+    // No RAM at all: nothing changes but the split; the guest retries later.
+    frames.fail_nth(1);
+    EXPECT_EQ(s.handle_fault(gpa(0x4020'0000), MemFlags::Write).error(), Error::NoMemory);
+    EXPECT_EQ(s.page_table().query(0x4020'0000).value().pa.value(), img.pa.value());
+    EXPECT_TRUE(img.pristine());
+}
+
+TEST(AddrSpaceImage, TwoSpacesOnOneImageNeverSeeEachOthersWrites) {
+    FakeFrames frames;
+    HostImage img(frames, 512);
+    Space a = make(frames), b = make(frames);
+    for (Space* s : {&a, &b}) {
+        ASSERT_TRUE(s->map_alloc(gpa(0x4000'0000), 4 * MiB, RWX, false).is_ok());
+        ASSERT_TRUE(s->map_image(gpa(0x4020'0000), img.pa, M2).is_ok());
+        EXPECT_TRUE(s->handle_fault(gpa(0x4020'0000), MemFlags::Read).value());
+    }
+    EXPECT_EQ(a.translate(gpa(0x4020'0000)).value().pa.value(), b.translate(gpa(0x4020'0000)).value().pa.value());
+    EXPECT_TRUE(a.handle_fault(gpa(0x4020'0000), MemFlags::Write).value());
+    const u64 v = 0x1122334455667788;
+    ASSERT_TRUE(a.write(gpa(0x4020'0000), &v, 8).is_ok());
+    u64 got = 0;
+    ASSERT_TRUE(b.read(gpa(0x4020'0000), &got, 8).is_ok());
+    u64 want;
+    std::memcpy(&want, img.bytes(), 8);
+    EXPECT_EQ(got, want);
+    EXPECT_NE(want, v);
+    EXPECT_TRUE(img.pristine());
+}
+
+TEST(AddrSpaceImage, MisuseIsRefused) {
+    FakeFrames frames;
+    HostImage img(frames, 16);
+    Space s = make(frames);
+    ASSERT_TRUE(s.map_alloc(gpa(0x4000'0000), M2, RWX, false).is_ok());
+    ASSERT_TRUE(s.map_alloc(gpa(0x5000'0000), M2, MemFlags::Read, false).is_ok());
+    EXPECT_EQ(s.map_image(gpa(0x4800'0000), img.pa, K4).error(), Error::NotMapped);     // no RAM there
+    EXPECT_EQ(s.map_image(gpa(0x401f'f000), img.pa, 2 * K4).error(), Error::NotMapped); // runs past the region
+    EXPECT_EQ(s.map_image(gpa(0x4000'0000), img.pa + 8, K4).error(), Error::InvalidArgument);
+    ASSERT_TRUE(s.map_image(gpa(0x4000'0000), img.pa, 4 * K4).is_ok());
+    EXPECT_EQ(s.map_image(gpa(0x4000'3000), img.pa, K4).error(), Error::AlreadyMapped);
+    EXPECT_TRUE(s.handle_fault(gpa(0x4001'0000), MemFlags::Read).value()); // the rest of the block: private
+    EXPECT_EQ(s.map_image(gpa(0x4001'0000), img.pa, K4).error(), Error::Busy);   // already backed
+    EXPECT_EQ(s.protect(gpa(0x4000'0000), K4, MemFlags::Read).error(), Error::Busy);
+    EXPECT_EQ(s.unmap(gpa(0x4000'0000), M2).error(), Error::Busy);
+    // In a region without W, a write to the image stays a genuine permission fault.
+    ASSERT_TRUE(s.map_image(gpa(0x5000'0000), img.pa, K4).is_ok());
+    EXPECT_TRUE(s.handle_fault(gpa(0x5000'0000), MemFlags::Read).value());
+    EXPECT_FALSE(s.handle_fault(gpa(0x5000'0000), MemFlags::Write).value());
+    EXPECT_TRUE(img.pristine());
+}

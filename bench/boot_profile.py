@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Boot profile of the bench Linux guest (docs/benchmarks.md, "Where the boot time goes").
+
+Boots configs/vms/bench-linux.toml once under cxvisor (or the same guest directly on QEMU with
+--native) with an initramfs whose /init powers the VM off at once, stamps every console line on
+arrival, and prints the milestones: cxvisor's "VM(s) started ... in N us", Linux's "Freeing unused
+kernel memory", /init's line, and, with an image built with -DCXV_EXIT_STATS=ON, the exit counts
+the VM prints when it powers off. --icount runs QEMU with -icount shift=0,align=off,sleep=off and
+-smp 1 guest vCPU semantics unchanged: guest time then counts instructions, a load-independent
+proxy (the milestone stamps are then the guest's own printk times).
+
+  python3 bench/boot_profile.py --image build/stats/src/cxvisor.bin --vmconfig build/host/tools/vmconfig/cxv-vmconfig \\
+      --initramfs /tmp/initrd-off.cpio.gz --kernel build/linux/Image [--native] [--icount]
+"""
+import argparse, os, re, signal, subprocess, sys, tempfile, time
+
+CONFIG = "configs/vms/bench-linux.toml"
+
+
+def monitor(sock, command):
+    """One HMP command over QEMU's monitor socket; returns its output."""
+    import socket
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sock)
+    s.settimeout(5)
+    out = b""
+    def until_prompt():
+        nonlocal out
+        buf = b""
+        while not buf.endswith(b"(qemu) "):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        return buf
+    until_prompt()
+    s.sendall(command.encode() + b"\n")
+    out = until_prompt().decode(errors="replace")
+    s.close()
+    return out
+
+
+def run(cmd, limit, sock=None, native=False):
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    t0 = time.monotonic()
+    lines = []
+    try:
+        for raw in p.stdout:
+            line = raw.decode(errors="replace").rstrip()
+            lines.append((time.monotonic() - t0, line))
+            if "powered off" in line or (native and "reboot: Power down" in line) or "PANIC" in line or "Kernel panic" in line:
+                break
+            if time.monotonic() - t0 > limit:
+                break
+        if sock:
+            lines += [(time.monotonic() - t0, "monitor: " + l) for l in monitor(sock, "info jit").splitlines()
+                      if "TLB" in l or "TB count" in l or "cycles" in l]
+    finally:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+    return lines
+
+
+def package(a, image, d):
+    link = os.path.join(d, "bench-linux-initramfs.cpio.gz")
+    if not os.path.exists(link):
+        os.symlink(os.path.abspath(a.initramfs), link)
+    pkg = os.path.join(d, os.path.basename(os.path.dirname(os.path.dirname(os.path.abspath(image)))) + "-pkg.bin")
+    subprocess.run([a.vmconfig, "--cpus", str(a.smp), "--search-path", os.path.dirname(os.path.abspath(a.kernel)),
+                    "--search-path", d, "--image", image, "-o", pkg, CONFIG], check=True, stdout=subprocess.DEVNULL)
+    return pkg
+
+
+def time_to_init(cmd):
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    t0 = time.monotonic()
+    t = None
+    try:
+        for raw in p.stdout:
+            if b"cxv-linux: init on" in raw:
+                t = time.monotonic() - t0
+                break
+            if time.monotonic() - t0 > 120:
+                break
+    finally:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+    return t
+
+
+def compare(a):
+    """Rounds of native QEMU, --base-image and --image (the order rotates every round), wall clock
+    from QEMU's start to /init's line; per-round ratios and medians."""
+    common = ["qemu-system-aarch64", "-cpu", "cortex-a72", "-smp", str(a.smp), "-nographic", "-nic", "none"]
+    with tempfile.TemporaryDirectory() as d:
+        cmds = {"native": common + ["-M", "virt,gic-version=3", "-m", "256M", "-kernel", a.kernel, "-initrd",
+                                    a.initramfs, "-append", "console=ttyAMA0"]}
+        for side, image in (("base", a.base_image), ("new", a.image)):
+            cmds[side] = common + ["-M", "virt,virtualization=on,gic-version=3", "-m", "1G", "-kernel",
+                                   package(a, image, d)]
+        order = ["native", "base", "new"]
+        times = {k: [] for k in order}
+        for i in range(a.runs):
+            for side in order[i % 3:] + order[:i % 3]:
+                times[side].append(time_to_init(cmds[side]))
+            n, b, c = (times[k][-1] for k in order)
+            print(f"round {i + 1}: native {n:.3f} base {b:.3f} ({b / n:.3f}) new {c:.3f} ({c / n:.3f}) "
+                  f"load {os.getloadavg()[0]:.1f}", flush=True)
+    med = lambda xs: sorted(xs)[len(xs) // 2]
+    rb = [b / n for n, b in zip(times["native"], times["base"])]
+    rc = [c / n for n, c in zip(times["native"], times["new"])]
+    print(f"median s: native {med(times['native']):.3f} base {med(times['base']):.3f} new {med(times['new']):.3f}; "
+          f"median ratio base {med(rb):.3f} new {med(rc):.3f}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--image", required=True)
+    ap.add_argument("--vmconfig", required=True)
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--initramfs", required=True)
+    ap.add_argument("--native", action="store_true")
+    ap.add_argument("--icount", action="store_true")
+    ap.add_argument("--smp", type=int, default=2)
+    ap.add_argument("--all", action="store_true", help="print every console line")
+    ap.add_argument("--runs", type=int, default=0,
+                    help="instead of one profile: N rounds of native / --base-image / --image, wall clock to /init")
+    ap.add_argument("--base-image", help="the cxvisor image to compare with (--runs)")
+    a = ap.parse_args()
+    if a.runs:
+        return compare(a)
+    common = ["qemu-system-aarch64", "-cpu", "cortex-a72", "-smp", str(a.smp), "-nographic", "-nic", "none"]
+    if a.icount:
+        common += ["-icount", "shift=0,align=off,sleep=off"]
+    with tempfile.TemporaryDirectory() as d:
+        if a.native:
+            cmd = common + ["-M", "virt,gic-version=3", "-m", "256M", "-kernel", a.kernel, "-initrd", a.initramfs,
+                            "-append", "console=ttyAMA0"]
+        else:
+            os.symlink(os.path.abspath(a.initramfs), os.path.join(d, "bench-linux-initramfs.cpio.gz"))
+            pkg = os.path.join(d, "pkg.bin")
+            subprocess.run([a.vmconfig, "--cpus", str(a.smp), "--search-path", os.path.dirname(os.path.abspath(a.kernel)),
+                            "--search-path", d, "--image", a.image, "-o", pkg, CONFIG], check=True,
+                           stdout=subprocess.DEVNULL)
+            cmd = common + ["-M", "virt,virtualization=on,gic-version=3", "-m", "1G", "-kernel", pkg]
+        sock = os.path.join(d, "mon.sock")
+        cmd += ["-monitor", f"unix:{sock},server=on,wait=off", "-no-shutdown"]
+        lines = run(cmd, 300, sock, a.native)
+    keys = ["VM(s) started", "Booting Linux", "Freeing unused kernel memory", "cxv-linux: init on", "exit stats",
+            "powered off", "reboot: Power down", "PANIC", "Kernel panic", "monitor:"]
+    for t, l in lines:
+        if a.all or any(k in l for k in keys):
+            print(f"{t:8.3f} {l}")
+
+
+if __name__ == "__main__":
+    main()
