@@ -533,6 +533,20 @@ TEST_F(VmConfigTest, SearchPathsAreTriedAfterTheConfigDirectory) {
     EXPECT_EQ(p.blob(p.vm(0).ramdisk), Bytes(100, 'I'));
 }
 
+TEST_F(VmConfigTest, BlobsOf2MiBOrMoreStart2MiBAligned) {
+    // cxvisor maps such a blob into guest RAM with 2 MiB stage-2 blocks (copy-on-write): the
+    // package is 2 MiB-aligned in the boot image, so the blob's offset must be as well.
+    std::string kernel(3 * 1024 * 1024 + 123, 'K');
+    dir.write("hello.bin", kernel);
+    ASSERT_EQ(compile({dir.write("f.toml", hello).string()}).status, 0);
+    Package p(bytes(out));
+    const vp::VmRecord vm = p.vm(0);
+    EXPECT_EQ(vm.kernel.offset % (2 * 1024 * 1024), 0u);
+    EXPECT_EQ(p.blob(vm.kernel), Bytes(kernel.begin(), kernel.end()));
+    EXPECT_EQ(vm.ramdisk.offset % 4096, 0u); // small blobs keep 4 KiB alignment
+    EXPECT_LT(vm.ramdisk.offset - (vm.kernel.offset + vm.kernel.size), 4096u);
+}
+
 TEST_F(VmConfigTest, LinuxImageFootprintIncludesBss) {
     Bytes image(0x1000, 0);
     uint64_t image_size = 0x20'0000, text_offset = 0x8'0000; // 2 MiB in memory, 4 KiB in the file
