@@ -5,9 +5,11 @@ Boots configs/vms/bench-linux.toml once under cxvisor (or the same guest directl
 --native) with an initramfs whose /init powers the VM off at once, stamps every console line on
 arrival, and prints the milestones: cxvisor's "VM(s) started ... in N us", Linux's "Freeing unused
 kernel memory", /init's line, and, with an image built with -DCXV_EXIT_STATS=ON, the exit counts
-the VM prints when it powers off. --icount runs QEMU with -icount shift=0,align=off,sleep=off and
--smp 1 guest vCPU semantics unchanged: guest time then counts instructions, a load-independent
-proxy (the milestone stamps are then the guest's own printk times).
+the VM prints when it powers off, and QEMU's TLB flush counts (`info jit` over the monitor).
+--icount runs QEMU with -icount shift=0,align=off,sleep=off: the virtual counter then counts
+executed instructions, a load-independent proxy (read the guest's own printk stamps and cxvisor's
+"started in" figure, not the wall-clock column). --runs N --base-image OLD compares native QEMU,
+OLD and --image in interleaved rounds, wall clock to /init's line.
 
   python3 bench/boot_profile.py --image build/stats/src/cxvisor.bin --vmconfig build/host/tools/vmconfig/cxv-vmconfig \\
       --initramfs /tmp/initrd-off.cpio.gz --kernel build/linux/Image [--native] [--icount]
