@@ -18,6 +18,10 @@ struct PerCpu {
     std::atomic<bool> online{false};
     std::atomic<bool> idle{false};
     std::atomic<bool> need_resched{false};
+    // Idle accounting (kernel/sched.cpp): ticks spent in sched_pick's WFI before the current one,
+    // and the counter when the current one began (~0 when not waiting).
+    std::atomic<u64> idle_ticks{0};
+    std::atomic<u64> idle_since{~0ull};
     void* current_vcpu = nullptr; // the Vcpu loaded here (between load and put), for its own interrupts
     TimerQueue timers;
 };
