@@ -210,9 +210,9 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
     arch::g_psci_use_hvc = g_plat.psci == PsciMethod::Hvc;
     g_cpu_count = g_plat.cpu_count < MAX_CPUS ? g_plat.cpu_count : MAX_CPUS;
     if (g_plat.cpus_truncated || g_plat.cpu_count > MAX_CPUS)
-        kprint("cxvisor: the machine has more than %zu CPUs; cxvisor uses the first %zu and leaves the others off "
-               "(give QEMU -smp %zu or fewer, or raise MAX_CPUS in src/kernel/percpu.hpp and kMaxCpus in "
-               "src/arch/aarch64/dt_platform.hpp)\n", g_cpu_count, g_cpu_count, g_cpu_count);
+        kprint("cxvisor: the machine has more CPUs than cxvisor supports (MAX_CPUS = %zu): it uses the first %zu and "
+               "leaves the others off (give QEMU -smp %zu or fewer, or raise MAX_CPUS in src/abi/vm_package.hpp)\n",
+               MAX_CPUS, g_cpu_count, MAX_CPUS);
     u64 boot_mpidr = read_sysreg(mpidr_el1) & 0xFF00FFFFFFull;
     usize boot_id = g_cpu_count;
     for (usize i = 0; i < g_cpu_count; ++i)
