@@ -40,6 +40,7 @@ void wfi() {
     fake::wfi_hook();
 }
 
+void system_off() { ++fake::system_offs; }
 void clean_dcache_range(const void*, usize) { ++fake::dcache_cleans; }
 void zero_and_clean(void* p, usize size) {
     memset(p, 0, size);
@@ -79,6 +80,7 @@ void reset() {
     deactivated.clear();
     wfi_hook = nullptr;
     wfi_calls = 0;
+    system_offs = 0;
     dcache_cleans = icache_invalidations = stage2_publishes = 0;
     tlb_calls.clear();
     parange = 2;
