@@ -45,6 +45,10 @@ void handle_hypercall(Vcpu& vcpu, ExitReason& e) {
 
 } // namespace
 
+// runs: replace. The VMM's hook for a VM that stopped for good (EXIT_WHEN_DONE and the exit status
+// are the runs engineer's); weak so that their definition wins until the branches are merged.
+__attribute__((weak)) void vmm_vm_ended(Vm&) {}
+
 usize vmm_vm_count() { return g_vm_count; }
 Vm* vmm_vm(usize i) { return i < g_vm_count ? g_vms[i] : nullptr; }
 
@@ -146,14 +150,16 @@ void vmm_run_vcpu(Vcpu& vcpu) {
     sched_begin_slice();
     Leave how = Leave::Yield;
     for (;;) {
-        if (__atomic_load_n(&vcpu.sched().stop_pending, __ATOMIC_ACQUIRE)) {
-            how = Leave::Off;
+        // A stop goes Off; a pause leaves as a yield, which the scheduler parks (sched_pause).
+        if (sched_must_leave(&vcpu.sched())) {
+            if (__atomic_load_n(&vcpu.sched().stop_pending, __ATOMIC_ACQUIRE)) how = Leave::Off;
             break;
         }
         // Interrupts go to the hardware right before entry and come back right after the exit,
         // before anything else looks at them (the vGIC's per-vCPU contract, vintc/vgic.hpp).
         vm.kick(a.present_interrupts());
         ExitReason e = a.run();
+        vcpu.note_exit(e.kind, a.pc());
         vm.kick(a.collect_interrupts());
         Next next = vm.handle_exit(vcpu, e) ? Next::Continue : vmm_handle_exit(vcpu, e);
         if (next == Next::Block) { how = Leave::Block; break; }
