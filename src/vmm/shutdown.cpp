@@ -30,8 +30,12 @@ usize index_of(const Vm& vm) {
     return vm_package::MAX_VMS;
 }
 
-// A VM that will not run again by itself: it stopped, or it never started.
-bool vm_down(Vm& vm) { return vm.stopped(); }
+// A VM that will not run again by itself: it stopped, or it was never started (autostart = false,
+// or its boot failed); only the operator can start it.
+bool vm_down(Vm& vm) {
+    VmState s = vm.state();
+    return s == VmState::Stopped || s == VmState::Created;
+}
 
 // Prints the summary and powers off once every VM is down. Any CPU, no locks held.
 void maybe_power_off() {
