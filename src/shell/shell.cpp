@@ -94,6 +94,7 @@ void Shell::emit(const char* s) { emit(s, strlen(s)); }
 void Shell::bell() { emit(&BEL, 1); }
 
 void Shell::show_prompt() {
+    m_has_console = true;
     char text[sizeof PROMPT + LINE_LEN];
     usize p = sizeof PROMPT - 1;
     memcpy(text, PROMPT, p);
@@ -180,7 +181,7 @@ void Shell::enter() {
     m_len = 0;
     m_line[0] = 0;
     execute(cmd);
-    show_prompt();
+    if (m_has_console) show_prompt();
 }
 
 void Shell::complete() {
@@ -356,9 +357,9 @@ void Shell::execute(const char* line) {
     if (is(cmd, "console")) {
         if (w.count != 2) return out.line("usage: console <id|name>");
         if (!find_vm(w.at(1))) return;
-        if (!m_backend.console_to(vm))
-            out.line("vm %u (%s) has no console UART; the shell keeps the input", m_backend.vm_id(vm),
-                     m_backend.vm_name(vm));
+        if (const char* why = m_backend.console_to(vm))
+            return out.line("vm %u (%s) %s; the shell keeps the input", m_backend.vm_id(vm), m_backend.vm_name(vm), why);
+        m_has_console = false; // the VM's output follows, not a prompt
         return;
     }
     struct Plain {

@@ -42,8 +42,9 @@ public:
     virtual const char* vm_name(usize i) = 0;
     virtual const char* vm_state(usize i) = 0; // "running", "stopped", ...
     virtual Result<void> vm_op(usize i, VmOp op) = 0;
-    // Gives the VM the console input; false if it has no UART.
-    virtual bool console_to(usize i) = 0;
+    // Gives the VM the console input (the shell no longer has it) and returns null; or returns why
+    // not, e.g. "has no console UART", and the shell keeps it.
+    virtual const char* console_to(usize i) = 0;
 
     // Reports, printed through `out`.
     virtual void list_vms(ShellOut& out) = 0;
@@ -97,6 +98,7 @@ private:
     usize m_len = 0;
     Esc m_esc = Esc::None;
     bool m_after_cr = false;
+    bool m_has_console = true; // false once `console` has given the input to a VM: no prompt then
     char m_history[HISTORY][LINE_LEN + 1] = {};
     usize m_hist_count = 0;  // lines stored (at most HISTORY)
     usize m_hist_next = 0;   // slot the next line goes to

@@ -70,9 +70,9 @@ public:
         if (op_result.is_error()) return op_result.error();
         return {};
     }
-    bool console_to(usize i) override {
+    const char* console_to(usize i) override {
         calls.push_back("console " + vms.at(i).name);
-        return vms.at(i).uart;
+        return vms.at(i).uart ? nullptr : "has no console UART";
     }
     void list_vms(ShellOut& out) override { out.line("LIST"); }
     void show_vm(usize i, ShellOut& out) override { out.line("SHOW %s", vms.at(i).name.c_str()); }
@@ -389,9 +389,15 @@ TEST_F(ShellTest, ARefusedLifecycleCommandSaysWhy) {
 }
 
 TEST_F(ShellTest, ConsoleGoesToTheBackendAndAVmWithoutUartIsRefused) {
-    EXPECT_TRUE(run("console beat").empty()); // the console itself announces the switch
     EXPECT_EQ(one("console linux"), "vm 7 (linux) has no console UART; the shell keeps the input");
-    EXPECT_EQ(b.calls, (std::vector<std::string>{"console beat", "console linux"}));
+    EXPECT_EQ(b.last(), P); // still the shell's
+    type("console beat\r");
+    EXPECT_EQ(b.last(), ""); // the console announces the switch; no prompt for a shell without input
+    EXPECT_EQ(b.calls, (std::vector<std::string>{"console linux", "console beat"}));
+    sh.show_prompt(); // given back
+    EXPECT_EQ(b.last(), P);
+    type("cpus\r");
+    EXPECT_EQ(b.last(), P);
 }
 
 TEST_F(ShellTest, ReportsAndShutdown) {
