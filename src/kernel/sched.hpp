@@ -43,5 +43,9 @@ bool sched_wake(SchedEntity* e, bool allow_start = false);
 // when it leaves its CPU); already Off -> false (whoever turned it off accounted for it).
 bool sched_stop(SchedEntity* e);
 SchedState sched_state(const SchedEntity* e);
+// Counter ticks CPU `cpu` has spent waiting in sched_pick for something to run, since boot,
+// including a wait in progress. Any CPU, lock-free; a value read while `cpu` wakes up is that of
+// just before or just after the wake-up, never both counted.
+u64 sched_idle_ticks(usize cpu);
 // Number of CPUs that run entities, set once at boot.
 void sched_set_cpu_count(usize n);

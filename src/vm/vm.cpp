@@ -9,6 +9,8 @@
 #include <new>
 #include <stdarg.h>
 
+void vmm_vm_ended(Vm& vm); // vmm/vmm.hpp: the VMM learns that a VM has stopped for good
+
 using namespace vm_package;
 
 namespace {
@@ -454,7 +456,9 @@ void Vm::finish_stop() {
         if (r.is_error()) {
             kprint("cxvisor: vm %u (%s): restart failed: %s; VM stopped\n", id(), name(), error_name(r.error()));
             release_forwarded(true);
+            m_last_stop.store(StopKind::Crash);
             m_stopped.store(true);
+            vmm_vm_ended(*this);
         }
         return;
     }
@@ -463,8 +467,10 @@ void Vm::finish_stop() {
         (void)m_as.reset(); // a stopped VM gives its RAM back (NoMemory here only means tables stay empty)
     }
     release_forwarded(true);
+    m_last_stop.store(kind);
     m_stopped.store(true);
-    kprint("cxvisor: vm %u (%s): %s (%s)\n", id(), name(), kind == StopKind::Crash ? "stopped" : "powered off", why);
+    kprint("cxvisor: vm %u (%s): %s (%s)\n", id(), name(), kind == StopKind::PowerOff ? "powered off" : "stopped", why);
+    vmm_vm_ended(*this);
 }
 
 namespace {

@@ -21,7 +21,7 @@
 
 using GuestAddrSpace = AddrSpace<arch::Stage2Format, KernelFrames, arch::Stage2Tlb>;
 
-enum class StopKind : u8 { None, PowerOff, Reset, Crash };
+enum class StopKind : u8 { None, PowerOff, Reset, Crash, Operator }; // Operator: shell stop/shutdown
 
 // Host-physical ranges no VM may be given, each with what it is and why: the boot log names both
 // when it refuses a passthrough device or reserved region. Filled by the boot flow (vmm/main.cpp)
@@ -93,6 +93,8 @@ public:
     PowerResult start_vcpu(u64 index, u64 entry, u64 arg);
     void vcpu_went_off();
     bool stopped() const { return m_stopped.load(); }
+    // How the last life ended (None if it never ended). Any CPU.
+    StopKind last_stop() const { return m_last_stop.load(); }
 
     // Reports a guest fault (rate-limited per VM so a faulting loop cannot flood the console).
     void report(Vcpu& vcpu, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -144,6 +146,7 @@ private:
     StopKind m_stop = StopKind::None; // guarded by m_power_lock
     const char* m_stop_why = nullptr;
     std::atomic<bool> m_stopped{false};
+    std::atomic<StopKind> m_last_stop{StopKind::None};
     u32 m_resets = 0;
     std::atomic<u64> m_reports{0};
     u32 m_reserved_regions = 0; // bit i: region i's identical RAM was taken out of the frame allocator

@@ -85,6 +85,7 @@ public:
     }
 
     void cpus(ShellOut& out) override {
+        u64 up = uptime_us();
         for (usize c = 0; c < g_cpu_count; ++c) {
             PerCpu& p = g_percpu[c];
             // What runs there now: a vCPU whose scheduler entity is Running on this CPU.
@@ -97,18 +98,42 @@ public:
                         format(what, sizeof what, "vm %u (%s) vcpu %u", vm.id(), vm.name(), v);
                 }
             }
-            out.line("cpu %zu: %s, %s", c, p.online.load() ? "online" : "offline", what);
+            u64 idle_us = sched_idle_ticks(c) * 1000 / timer_ticks_per_ms();
+            u64 permille = up ? idle_us * 1000 / up : 0;
+            if (permille > 1000) permille = 1000;
+            out.line("cpu %zu: %s, %s, idle %lu.%lu%% since boot", c, p.online.load() ? "online" : "offline", what,
+                     permille / 10, permille % 10);
         }
     }
 
-    void log(ShellOut& out) override { out.line("no log lines yet"); }
+    void log(ShellOut& out) override {
+        usize n = 0;
+        struct Ctx {
+            ShellOut& out;
+            usize& n;
+        } ctx{out, n};
+        log_recent(
+            [](void* c, const char* line, usize len) {
+                auto& x = *static_cast<Ctx*>(c);
+                char text[ShellOut::LINE_CAP - 2];
+                while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) --len;
+                if (len > sizeof text - 1) len = sizeof text - 1;
+                memcpy(text, line, len);
+                text[len] = 0;
+                // Shown indented: shell output never starts with "cxvisor:", which marks log lines.
+                x.out.line("  %s", text);
+                ++x.n;
+            },
+            &ctx);
+        if (n == 0) out.line("no log lines yet");
+    }
 
     void version(ShellOut& out) override {
         out.line("cxvisor %s, hypercall ABI %u.%u, built from commit %s", arch::NAME, cxv_abi::VERSION_MAJOR,
                  cxv_abi::VERSION_MINOR, CXV_GIT_COMMIT);
     }
 
-    void shutdown() override {}
+    void shutdown() override { vmm_shutdown("shutdown from the shell"); }
 };
 
 } // namespace

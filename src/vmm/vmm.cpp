@@ -35,6 +35,10 @@ void handle_hypercall(Vcpu& vcpu, ExitReason& e) {
         a.set_hypercall_result(ok ? 0 : u64(CXV_INVALID), e.args[0], e.args[1], e.args[2]);
         return;
     }
+    case HC_TEST_RESULT:
+        vmm_test_result(vm, e.args[0]);
+        a.set_hypercall_result(0, e.args[0], e.args[1], e.args[2]);
+        return;
     default:
         vm.report(vcpu, "unknown hypercall %lx: returns NOT_SUPPORTED", e.nr + HC_BASE);
         a.set_hypercall_result(u64(CXV_NOT_SUPPORTED), e.args[0], e.args[1], e.args[2]);
