@@ -305,7 +305,6 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
                 "list registers are delivered at the next exit only\n");
     cpu_common_init();
     arch::irq_enable(g_plat.uart.intid, true);
-    console_set_input_handler(vmm_console_input);
 
     sched_set_cpu_count(g_cpu_count);
     boot.online.store(true);
@@ -319,6 +318,10 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
     for (usize i = 0; i < g_cpu_count; ++i) online += g_percpu[i].online.load();
     kprint("cxvisor: %zu VM(s) started on %zu/%zu CPUs in %lu us\n", vms.booted, online, g_cpu_count,
            (arch::counter() - t0) * 1000 / timer_ticks_per_ms());
+    vmm_console_boot(vmm_shell_backend());
+    // Only now is input read: what was typed while the VMs were built waited in the UART (and
+    // behind it, in QEMU's character backend) and goes where the line above says.
+    console_set_input_handler(vmm_console_input);
     vmm_cpu_loop();
 }
 
