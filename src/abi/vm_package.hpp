@@ -22,8 +22,11 @@ namespace vm_package {
 inline constexpr uint32_t MAGIC = 0x50565843; // "CXVP"
 inline constexpr uint32_t VERSION = 2; // 2: VmRecord gained the vGIC layout (gicd_base..spi_count)
 
-inline constexpr uint32_t MAX_VMS = 16;
-inline constexpr uint32_t MAX_VCPUS = 16;   // per VM
+// cxvisor's limits, one definition for the image (its tables are sized by them) and cxv-vmconfig
+// (which rejects a config beyond them, naming the limit). Raising one is a rebuild of both.
+inline constexpr uint32_t MAX_CPUS = 16;  // physical CPUs cxvisor runs on; it leaves any others off
+inline constexpr uint32_t MAX_VMS = 16;   // VMs in one package
+inline constexpr uint32_t MAX_VCPUS = 16; // vCPUs per VM
 inline constexpr uint32_t MAX_REGIONS = 16; // memory regions per VM
 inline constexpr uint32_t MAX_EMU_DEVICES = 16;
 inline constexpr uint32_t MAX_PT_DEVICES = 16;
@@ -112,8 +115,12 @@ struct VmRecord {
     uint64_t gicd_base;
     uint64_t gicr_base;
     uint32_t spi_count;
-    uint32_t reserved2;
+    uint32_t flags; // VM_FLAG_*; 0 in packages written before the field existed (= the defaults)
 };
+
+// VmRecord::flags. Each bit's 0 is the default, so older packages keep their meaning.
+inline constexpr uint32_t VM_FLAG_NO_AUTOSTART = 1u << 0; // [base] autostart = false
+inline constexpr uint32_t VM_FLAGS_KNOWN = VM_FLAG_NO_AUTOSTART;
 
 inline constexpr uint64_t GICD_SIZE = 0x1'0000;   // 64 KiB: one distributor frame (IHI 0069H, 12.1)
 inline constexpr uint64_t GICR_STRIDE = 0x2'0000; // 128 KiB: RD_base + SGI_base frames, no VLPI frames

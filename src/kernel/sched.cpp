@@ -58,9 +58,12 @@ void kick_idle_for(SchedEntity* e) {
     }
 }
 
+// Lock held. A paused entity is parked: Runnable, but outside the queue until sched_resume
+// (invariant: Runnable and not paused <=> queued).
 void make_runnable(SchedEntity* e) {
     e->state = SchedState::Runnable;
     e->wake_pending = false;
+    if (e->paused) return;
     enqueue(e);
     kick_idle_for(e);
 }
@@ -97,7 +100,12 @@ SchedEntity* sched_pick() {
         }
         // Interrupts stay masked: WFI still completes when one is pending (D1.16.2), and the
         // handlers run here, from a known place, instead of interrupting arbitrary EL2 code.
+        u64 since = arch::counter();
+        me.idle_since.store(since);
         arch::wfi();
+        // Ticks first, then the end of the wait: sched_idle_ticks rereads the ticks to detect it.
+        me.idle_ticks.fetch_add(arch::counter() - since);
+        me.idle_since.store(~0ull);
         arch::handle_pending_irqs();
     }
 }
@@ -136,7 +144,9 @@ bool sched_wake(SchedEntity* e, bool allow_start) {
         make_runnable(e);
         return true;
     case SchedState::Blocked:
-        make_runnable(e);
+        // Paused: the wake-up is kept for sched_resume (a WFI whose timer fired completes then).
+        if (e->paused) e->wake_pending = true;
+        else make_runnable(e);
         return true;
     case SchedState::Running:
         e->wake_pending = true;
@@ -158,6 +168,7 @@ bool sched_stop(SchedEntity* e) {
         return true;
     case SchedState::Blocked:
         e->state = SchedState::Off;
+        e->wake_pending = false; // a wake-up kept during a pause is for a life that is over
         return true;
     case SchedState::Running:
         e->stop_pending = true;
@@ -165,6 +176,51 @@ bool sched_stop(SchedEntity* e) {
         return false;
     }
     return false;
+}
+
+u64 sched_idle_ticks(usize cpu) {
+    if (cpu >= MAX_CPUS) return 0;
+    const PerCpu& c = g_percpu[cpu];
+    for (;;) {
+        u64 ticks = c.idle_ticks.load();
+        u64 since = c.idle_since.load();
+        u64 now = arch::counter();
+        if (c.idle_ticks.load() != ticks) continue; // a wait ended meanwhile: its ticks moved
+        return since == ~0ull || now < since ? ticks : ticks + (now - since);
+    }
+}
+
+void sched_pause(SchedEntity* e) {
+    SpinlockGuard guard(g_lock);
+    if (e->paused) return;
+    __atomic_store_n(&e->paused, true, __ATOMIC_RELEASE);
+    switch (e->state) {
+    case SchedState::Runnable: remove(e); break; // parked
+    case SchedState::Running:
+        // Its CPU sees the flag at the next exit (sched_must_leave); the kick makes that soon. An
+        // IPI that lands between that check and the guest entry makes the entry exit at once.
+        if (e->cpu != cpu_id()) arch::send_ipi(g_percpu[e->cpu].hw_id);
+        break;
+    case SchedState::Blocked:
+    case SchedState::Off: break;
+    }
+}
+
+void sched_resume(SchedEntity* e) {
+    SpinlockGuard guard(g_lock);
+    if (!e->paused) return;
+    __atomic_store_n(&e->paused, false, __ATOMIC_RELEASE);
+    switch (e->state) {
+    case SchedState::Runnable: // parked
+        enqueue(e);
+        kick_idle_for(e);
+        break;
+    case SchedState::Blocked:
+        if (e->wake_pending) make_runnable(e);
+        break;
+    case SchedState::Running: // still on its way out: sched_leave requeues it as unpaused
+    case SchedState::Off: break;
+    }
 }
 
 SchedState sched_state(const SchedEntity* e) {

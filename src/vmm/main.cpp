@@ -11,6 +11,7 @@
 #include "base/format.hpp"
 #include "base/string.hpp"
 #include "fdt/fdt.hpp"
+#include "kernel/cmdline.hpp"
 #include "kernel/console.hpp"
 #include "kernel/frames.hpp"
 #include "kernel/heap.hpp"
@@ -35,6 +36,7 @@ usize g_cpu_count = 1;
 namespace {
 
 PlatformInfo g_plat;
+bool g_exit_when_done; // host command line: set before anything can power off
 
 IrqAction timer_irq(u32, void*) {
     timer_handle_irq();
@@ -66,6 +68,8 @@ void cpu_common_init() {
     vformat(why, sizeof why, fmt, ap);
     va_end(ap);
     kprint("cxvisor: %s\ncxvisor: nothing can run; powering off\n", why);
+    // A scripted run (exit_when_done) must not read this as a clean end.
+    if (g_exit_when_done) kprint("cxvisor: all VMs have stopped: exit status 1 (nothing could run)\n");
     arch::system_off();
     kprint("cxvisor: the firmware did not power off (PSCI SYSTEM_OFF); halted\n");
     for (;;) arch::wfe();
@@ -106,11 +110,16 @@ usize heap_bytes_for(const vm_package::PackageHeader* h, u64 ram_total) {
     return align_up(need > share ? need : share, FRAME_SIZE);
 }
 
-// Creates and boots every VM of the package that passes its checks; returns how many booted.
-usize create_vms(const vm_package::PackageHeader* h) {
+struct BootCount {
+    usize booted = 0;  // started at boot
+    usize waiting = 0; // created and checked, [base] autostart = false: for the shell to start
+};
+
+// Creates every VM of the package that passes its checks and boots those marked to autostart.
+BootCount create_vms(const vm_package::PackageHeader* h) {
     if (!h) {
         kprint("cxvisor: no VMs configured (build the boot image with cxv-vmconfig --image)\n");
-        return 0;
+        return {};
     }
     // RAM, GIC frames, the console and DMA-capable devices, as the host DTB describes them.
     static HostOwnedRanges owned; // ~25 KiB: not on the boot stack
@@ -166,15 +175,19 @@ usize create_vms(const vm_package::PackageHeader* h) {
         kprint("cxvisor: vm %u (%s): %u vCPU(s) [%s], entry %lx\n", rec.id, vm.value()->name(), rec.cpu_num, placement,
                rec.entry_point);
     }
-    usize booted = 0;
+    BootCount n;
     for (usize i = 0; i < vmm_vm_count(); ++i) {
         Vm* vm = vmm_vm(i);
-        if (auto r = vm->boot(); r.is_error())
+        if (!vm->autostart()) { // the operator starts it from the shell
+            kprint("cxvisor: vm %u (%s): created, not started (autostart = false)\n", vm->id(), vm->name());
+            ++n.waiting;
+        } else if (auto r = vm->boot(); r.is_error()) {
             kprint("cxvisor: vm %u (%s) failed to boot: %s\n", vm->id(), vm->name(), error_name(r.error()));
-        else
-            ++booted;
+        } else {
+            ++n.booted;
+        }
     }
-    return booted;
+    return n;
 }
 
 // Logical CPU ids follow the DTB's cpu nodes (what configs' phys_cpu_ids name); the boot CPU can
@@ -196,6 +209,7 @@ void start_secondaries() {
 
 extern "C" [[noreturn]] void kernel_main(u64 dtb) {
     u64 t0 = arch::counter();
+    timer_mark_boot(t0);
     // Until the DTB says which logical CPU this is, run on slot 0's PerCpu (nothing before
     // read_platform uses per-CPU state).
     arch::set_percpu_pointer(&g_percpu[0]);
@@ -207,12 +221,16 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
     if (plat.is_error()) for (;;) arch::wfe();
     g_plat = plat.value();
     console_init(pl011_console(g_plat.uart.mmio.base.value()));
+    HostCmdline cmdline = cmdline_from_fdt(fdt.value());
+    if (cmdline.timestamps) log_set_clock(uptime_us);
+    g_exit_when_done = cmdline.exit_when_done;
+    vmm_set_exit_when_done(cmdline.exit_when_done);
     arch::g_psci_use_hvc = g_plat.psci == PsciMethod::Hvc;
     g_cpu_count = g_plat.cpu_count < MAX_CPUS ? g_plat.cpu_count : MAX_CPUS;
     if (g_plat.cpus_truncated || g_plat.cpu_count > MAX_CPUS)
-        kprint("cxvisor: the machine has more than %zu CPUs; cxvisor uses the first %zu and leaves the others off "
-               "(give QEMU -smp %zu or fewer, or raise MAX_CPUS in src/kernel/percpu.hpp and kMaxCpus in "
-               "src/arch/aarch64/dt_platform.hpp)\n", g_cpu_count, g_cpu_count, g_cpu_count);
+        kprint("cxvisor: the machine has more CPUs than cxvisor supports (MAX_CPUS = %zu): it uses the first %zu and "
+               "leaves the others off (give QEMU -smp %zu or fewer, or raise MAX_CPUS in src/abi/vm_package.hpp)\n",
+               MAX_CPUS, g_cpu_count, MAX_CPUS);
     u64 boot_mpidr = read_sysreg(mpidr_el1) & 0xFF00FFFFFFull;
     usize boot_id = g_cpu_count;
     for (usize i = 0; i < g_cpu_count; ++i)
@@ -287,16 +305,23 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
                 "list registers are delivered at the next exit only\n");
     cpu_common_init();
     arch::irq_enable(g_plat.uart.intid, true);
-    console_set_input_handler(vmm_console_input);
 
     sched_set_cpu_count(g_cpu_count);
     boot.online.store(true);
     start_secondaries();
-    if (create_vms(package) == 0) power_off("no VM could be started (see the messages above)");
+    // VMs waiting for the operator keep cxvisor up (the shell can start them); a package none of
+    // whose VMs can run does not.
+    BootCount vms = create_vms(package);
+    if (vms.booted + vms.waiting == 0) power_off("no VM could be started (see the messages above)");
+    vmm_vms_created();
     usize online = 0;
     for (usize i = 0; i < g_cpu_count; ++i) online += g_percpu[i].online.load();
-    kprint("cxvisor: %zu VM(s) started on %zu/%zu CPUs in %lu us\n", vmm_vm_count(), online, g_cpu_count,
+    kprint("cxvisor: %zu VM(s) started on %zu/%zu CPUs in %lu us\n", vms.booted, online, g_cpu_count,
            (arch::counter() - t0) * 1000 / timer_ticks_per_ms());
+    vmm_console_boot(vmm_shell_backend());
+    // Only now is input read: what was typed while the VMs were built waited in the UART (and
+    // behind it, in QEMU's character backend) and goes where the line above says.
+    console_set_input_handler(vmm_console_input);
     vmm_cpu_loop();
 }
 

@@ -1,5 +1,6 @@
 #include "vmm/vmm.hpp"
 #include "abi/hypercall.hpp"
+#include "base/string.hpp"
 #include "kernel/console.hpp"
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
@@ -8,8 +9,6 @@ namespace {
 
 Vm* g_vms[vm_package::MAX_VMS];
 usize g_vm_count;
-std::atomic<usize> g_focus{0};
-constexpr char CONSOLE_SWITCH = 0x1c; // Ctrl-backslash
 
 void wake_vcpu(void* ctx) { sched_wake(&static_cast<Vcpu*>(ctx)->sched()); }
 
@@ -36,6 +35,10 @@ void handle_hypercall(Vcpu& vcpu, ExitReason& e) {
         a.set_hypercall_result(ok ? 0 : u64(CXV_INVALID), e.args[0], e.args[1], e.args[2]);
         return;
     }
+    case HC_TEST_RESULT:
+        vmm_test_result(vm, e.args[0]);
+        a.set_hypercall_result(0, e.args[0], e.args[1], e.args[2]);
+        return;
     default:
         vm.report(vcpu, "unknown hypercall %lx: returns NOT_SUPPORTED", e.nr + HC_BASE);
         a.set_hypercall_result(u64(CXV_NOT_SUPPORTED), e.args[0], e.args[1], e.args[2]);
@@ -48,52 +51,21 @@ void handle_hypercall(Vcpu& vcpu, ExitReason& e) {
 usize vmm_vm_count() { return g_vm_count; }
 Vm* vmm_vm(usize i) { return i < g_vm_count ? g_vms[i] : nullptr; }
 
+Vm* vmm_find_vm(const char* id_or_name) {
+    u32 id = 0;
+    bool numeric = *id_or_name != 0;
+    for (const char* p = id_or_name; *p && numeric; ++p) {
+        numeric = *p >= '0' && *p <= '9' && id <= (0xFFFFFFFFu - 9) / 10;
+        id = id * 10 + u32(*p - '0');
+    }
+    for (usize i = 0; i < g_vm_count; ++i)
+        if ((numeric && g_vms[i]->id() == id) || strcmp(g_vms[i]->name(), id_or_name) == 0) return g_vms[i];
+    return nullptr;
+}
+
 void vmm_add_vm(Vm* vm) {
     if (g_vm_count >= vm_package::MAX_VMS) return;
-    // The first VM has the console to begin with: its output is shown live (Pl011::set_live).
-    if (g_vm_count == 0 && vm->console_uart()) vm->console_uart()->set_live(true);
     g_vms[g_vm_count++] = vm;
-}
-
-// Moves the console to the next VM (after the current one) that has a UART and is not stopped.
-static bool focus_next(bool announce_none) {
-    for (usize step = 1; step <= g_vm_count; ++step) {
-        usize next = (g_focus.load() + step) % g_vm_count;
-        if (g_vms[next]->console_uart() && !g_vms[next]->stopped()) {
-            // The VM with the console shows its output as it comes (typing echoes at once); the
-            // others keep whole lines.
-            if (Pl011* old = g_vms[g_focus.load()]->console_uart()) old->set_live(false);
-            g_vms[next]->console_uart()->set_live(true);
-            g_focus.store(next);
-            kprint("cxvisor: console input now goes to vm %u (%s)\n", g_vms[next]->id(), g_vms[next]->name());
-            return true;
-        }
-    }
-    if (announce_none) kprint("cxvisor: no running VM has a console; input is dropped\n");
-    return false;
-}
-
-// Console-switch key and backpressure: a character the focused VM's FIFO cannot take yet is
-// refused, and the console holds it (and everything typed after it) until the VM reads its UART,
-// so a paste is never cut. The switch key queues behind that character like any other: a VM that
-// reads its input lets it through at once; one that leaves its full FIFO unread is given
-// INPUT_PATIENCE_MS (kernel/console.hpp), then its input is lost with an overrun (the guest's own
-// doing: real hardware would have lost it at once), until it reads again, and the key gets through.
-bool vmm_console_input(char c, bool overdue, void (*ready)()) {
-    if (g_vm_count == 0) return true;
-    if (c == CONSOLE_SWITCH) {
-        focus_next(true);
-        return true;
-    }
-    // Typing at a VM that has stopped moves the console on, instead of dropping keys silently.
-    // The patience was spent waiting on the stopped VM, not on the one that gets the key now.
-    if (g_vms[g_focus.load()]->stopped()) {
-        if (!focus_next(true)) return true;
-        overdue = false;
-    }
-    Vm* vm = g_vms[g_focus.load()];
-    Pl011* u = vm->console_uart();
-    return !u || u->push_input(c, ready, overdue);
 }
 
 Next vmm_handle_exit(Vcpu& vcpu, ExitReason& e) {
@@ -146,14 +118,16 @@ void vmm_run_vcpu(Vcpu& vcpu) {
     sched_begin_slice();
     Leave how = Leave::Yield;
     for (;;) {
-        if (__atomic_load_n(&vcpu.sched().stop_pending, __ATOMIC_ACQUIRE)) {
-            how = Leave::Off;
+        // A stop goes Off; a pause leaves as a yield, which the scheduler parks (sched_pause).
+        if (sched_must_leave(&vcpu.sched())) {
+            if (__atomic_load_n(&vcpu.sched().stop_pending, __ATOMIC_ACQUIRE)) how = Leave::Off;
             break;
         }
         // Interrupts go to the hardware right before entry and come back right after the exit,
         // before anything else looks at them (the vGIC's per-vCPU contract, vintc/vgic.hpp).
         vm.kick(a.present_interrupts());
         ExitReason e = a.run();
+        vcpu.note_exit(e.kind, a.pc());
         vm.kick(a.collect_interrupts());
         Next next = vm.handle_exit(vcpu, e) ? Next::Continue : vmm_handle_exit(vcpu, e);
         if (next == Next::Block) { how = Leave::Block; break; }

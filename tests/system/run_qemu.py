@@ -6,7 +6,8 @@ PANIC printed after the last expected line still fails the test:
 
   1. until every --expect pattern (regexes, any order) has appeared;
   2. then on, until every VM the boot log announced has printed its terminal line (powered off,
-     stopped, not started, failed to boot, restart failed) and a short grace period has passed
+     stopped, not started, failed to boot, restart failed; "created, not started" for a VM with
+     autostart = false, until a later "started" line) and a short grace period has passed
      quietly, or until the console has been quiet for --settle seconds;
   (every VM ended and --settle quiet seconds with an expected line still missing fails at once;)
 
@@ -37,8 +38,12 @@ DEFAULT_REJECT = [r"PANIC", r"TEST \S+ FAIL", r"unexpected EL2 exception", r"une
 # finish_stop): one announcement when the VM is created, and one line when it is gone for good. A
 # reset ("reset (...), restarting") is not the end.
 VM_ANNOUNCED = re.compile(r"cxvisor: vm (\d+) \(.*?\): \d+ vCPU\(s\) \[")
-VM_ENDED = re.compile(r"cxvisor: vm (\d+) \(.*?\)(?:: powered off \(|: stopped \(|: restart failed: "
-                      r"| not started: | failed to boot: )")
+VM_ENDED = re.compile(r"cxvisor: vm (\d+) \(.*?\)(?:: powered off \(|: stopped \(|: stopped by the operator \("
+                      r"|: restart failed: | not started: | failed to boot: "
+                      r"|: created, not started \(autostart = false\))")
+# A VM started after boot (the shell's `vm start`, after a stop or autostart = false): it has not
+# ended any more, whatever it printed before.
+VM_STARTED = re.compile(r"cxvisor: vm (\d+) \(.*?\): started$")
 
 # Lines that report a failure on their own (a guest's check or model, cxvisor): on a failure they
 # are printed even when they lie before the last lines of the console that the report shows.
@@ -75,7 +80,11 @@ def parse_args():
     ap.add_argument("--before", action="append", default=[],
                     help="FIRST=>LATER: FIRST must appear, and before any line matching LATER")
     ap.add_argument("--send", action="append", default=[],
-                    help="REGEX=>TEXT: once REGEX has appeared, type TEXT (\\r, \\x1c escapes allowed)")
+                    help="REGEX=>TEXT: once REGEX has appeared, type TEXT (\\r, \\x1c escapes allowed; "
+                         "{wait S} in TEXT pauses S seconds there, the console being read on meanwhile)")
+    ap.add_argument("--quiet-between", action="append", default=[],
+                    help="FROM=>UNTIL=>REGEX: FROM and then UNTIL must appear, and no line matching REGEX "
+                         "between them (e.g. a paused VM's output)")
     ap.add_argument("--send-in-order", action="store_true",
                     help="arm each --send only after the one before it has fired (on a later line): "
                          "a pattern that appears more than once, e.g. a shell prompt after a reboot, "
@@ -140,6 +149,12 @@ class Judge:
             self.before.append((len(self.expect), re.compile(later), later))
             self.expect.append(re.compile(first))
             self.expect_text.append(first)
+        self.quiet = []  # [FROM index in expect, UNTIL index in expect, REGEX, text, state]
+        for q in args.quiet_between:
+            first, until, pattern = q.split("=>", 2)
+            self.quiet.append([len(self.expect), len(self.expect) + 1, re.compile(pattern), pattern, "before"])
+            self.expect += [re.compile(first), re.compile(until)]
+            self.expect_text += [first, until]
         self.seen = [False] * len(self.expect)
         self.announced, self.ended = set(), set()
         self.verdict = None  # the first failure
@@ -152,8 +167,19 @@ class Judge:
             if later.search(line) and not self.seen[first] and not self.expect[first].search(line) \
                     and self.verdict is None:
                 self.verdict = f"{line!r} (matches {ltext!r}) came before {self.expect_text[first]!r}"
+        for q in self.quiet:
+            frm, until, pattern, ptext, state = q
+            if state == "before" and self.expect[frm].search(line):
+                q[4] = "between"
+            elif state == "between" and self.expect[until].search(line):
+                q[4] = "after"
+            elif state == "between" and pattern.search(line) and self.verdict is None:
+                self.verdict = f"{line!r} (matches {ptext!r}) came between {self.expect_text[frm]!r} and " \
+                               f"{self.expect_text[until]!r}"
         for i, p in enumerate(self.expect):
             if not self.seen[i] and p.search(line):
+                if any(i == q[1] and q[4] != "after" for q in self.quiet):
+                    continue  # an UNTIL counts only after its FROM
                 self.seen[i] = True
         m = VM_ANNOUNCED.search(line)
         if m:
@@ -162,6 +188,9 @@ class Judge:
         if m:
             self.announced.add(m.group(1))  # "not started" is both
             self.ended.add(m.group(1))
+        m = VM_STARTED.search(line)
+        if m:
+            self.ended.discard(m.group(1))
 
     def all_seen(self):
         return all(self.seen)
@@ -178,7 +207,11 @@ def run(args, judge, qemu, log_path):
     sends = []
     for s in args.send:
         pat, text = s.split("=>", 1)
-        sends.append([re.compile(pat), text.encode().decode("unicode_escape").encode("latin-1"), False])
+        # Pieces to type, and pauses between them: "{wait 1.5}" is a 1.5 s pause.
+        pieces = []
+        for k, part in enumerate(re.split(r"\{wait ([0-9.]+)\}", text)):
+            pieces.append(float(part) if k % 2 else part.encode().decode("unicode_escape").encode("latin-1"))
+        sends.append([re.compile(pat), pieces, False])
 
     start = time.monotonic()
     last_output = start
@@ -187,9 +220,23 @@ def run(args, judge, qemu, log_path):
     buf = b""
     lines = []
     ended_by = None
+    typing = []  # what is still to be typed: bytes, and pauses (float seconds) between them
+    type_at = start
     try:
         with open(log_path, "wb") as log:
             while ended_by is None and judge.verdict is None:
+                while typing and time.monotonic() >= type_at:
+                    item = typing.pop(0)
+                    if isinstance(item, float):
+                        type_at = time.monotonic() + item
+                        continue
+                    try:
+                        for b in item:
+                            proc.stdin.write(bytes([b]))
+                            proc.stdin.flush()
+                            time.sleep(0.01)
+                    except BrokenPipeError:
+                        typing = []  # QEMU is gone: reading sees the end of its output next
                 now = time.monotonic()
                 if now - start >= args.timeout:
                     if judge.all_seen():
@@ -198,7 +245,8 @@ def run(args, judge, qemu, log_path):
                         ended_by = f"timeout after {args.timeout:.0f} s"
                     judge.verdict = judge.verdict or ended_by
                     break
-                quiet = now - last_output
+                # Typing still to come counts as activity: the run is not over while the script runs.
+                quiet = 0 if typing else now - last_output
                 if not judge.all_seen() and judge.all_vms_ended() and quiet >= args.settle:
                     # Nothing is left to print them: fail now rather than at the timeout.
                     judge.verdict = "every VM ended without every expected line appearing"
@@ -238,14 +286,7 @@ def run(args, judge, qemu, log_path):
                     for s in armed:
                         if not s[2] and s[0].search(line):
                             s[2] = True
-                            time.sleep(0.05)
-                            try:
-                                for b in s[1]:
-                                    proc.stdin.write(bytes([b]))
-                                    proc.stdin.flush()
-                                    time.sleep(0.01)
-                            except BrokenPipeError:
-                                pass  # QEMU is gone: reading sees the end of its output next
+                            typing += [0.05] + s[1]
     finally:
         gone = kill_group(proc)
     # A last line without a newline is judged like any other.

@@ -189,6 +189,7 @@ TEST_F(VmConfigTest, ValidConfigRoundTrips) {
     EXPECT_EQ(p.blob(b.kernel), bytes(FIXTURES / "hello.bin"));
     EXPECT_EQ(b.kernel.offset, a.kernel.offset);      // the same file: one blob, both VMs map it
     EXPECT_EQ(a.dtb.offset + a.dtb.size, raw.size()); // the last blob ends the package
+    EXPECT_EQ(a.flags | b.flags, 0u); // autostart (the default): no flag
 
     // Deterministic: a second run gives the same bytes.
     ASSERT_EQ(compile({(FIXTURES / "hello.toml").string(), (FIXTURES / "bare.toml").string()}).status, 0);
@@ -381,7 +382,9 @@ const ErrorCase ERROR_CASES[] = {
     {"name = \"hello\"", "name = 5", 3, "base.name", "expected a string, got an integer"},
     {"name = \"hello\"", "name = \"\"", 3, "base.name", "\"\" is not a valid name: 1..31 characters"},
     {"vm_type = 1", "vm_type = 2", 4, "base.vm_type", "must be 1, got 2"},
-    {"cpu_num = 2", "cpu_num = 17", 5, "base.cpu_num", "must be 1..16, got 17"},
+    {"vm_type = 1", "autostart = \"no\"", 4, "base.autostart", "expected true or false, got a string"},
+    {"cpu_num = 2", "cpu_num = 17", 5, "base.cpu_num", "17 vCPUs are more than cxvisor supports: MAX_VCPUS = 16 per VM"},
+    {"cpu_num = 2", "cpu_num = 0", 5, "base.cpu_num", "must be 1..16, got 0"},
     {"cpu_num = 2", "cpu_num = \"2\"", 5, "base.cpu_num", "expected an integer, got a string"},
     {"cpu_num = 2", "cpu_nums = 2", 5, "base.cpu_nums", "unknown key (did you mean 'cpu_num'?)"},
     {"cpu_num = 2", "", 1, "base.cpu_num", "missing (required)"},
@@ -692,7 +695,7 @@ TEST_F(VmConfigTest, AtMostSixteenVms) {
                 .string());
     Outcome r = compile(files);
     EXPECT_EQ(r.status, 1);
-    EXPECT_HAS(r.err, files[16] + ":2: base: too many VMs: a package holds at most 16");
+    EXPECT_HAS(r.err, files[16] + ":2: base: too many VMs: 17 given, cxvisor runs at most MAX_VMS = 16");
     files.pop_back();
     EXPECT_EQ(compile(files).status, 0);
 }
@@ -1238,6 +1241,21 @@ TEST(VmConfigCli, CpusOptionBoundsPhysCpuIds) {
     EXPECT_EQ(run(args).status, 0);
 }
 
+// The limits the tool checks are the image's own (abi/vm_package.hpp): a target with more CPUs
+// than cxvisor supports is fine, but a vCPU pinned beyond MAX_CPUS could never run.
+TEST(VmConfigCli, PhysCpuBeyondMaxCpusNamesTheLimit) {
+    static_assert(vm_package::MAX_CPUS == 16 && vm_package::MAX_VCPUS == 16 && vm_package::MAX_VMS == 16,
+                  "the messages below spell the values out");
+    TempDir dir;
+    auto cfg = dir.write("f.toml", with(slurp(FIXTURES / "hello.toml"), "[0, 1]", "[0, 16]"));
+    Outcome r = run({"--cpus", "20", "--search-path", FIXTURES.string(), "-o", (dir / "o").string(), cfg.string()});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, cfg.string() + ":6: base.phys_cpu_ids[1]: physical CPU 16 is beyond what cxvisor supports: "
+                                     "MAX_CPUS = 16 (it runs on CPUs 0..15 only)");
+    auto ok = dir.write("g.toml", with(slurp(FIXTURES / "hello.toml"), "[0, 1]", "[0, 15]"));
+    EXPECT_EQ(run({"--cpus", "20", "--search-path", FIXTURES.string(), "-o", (dir / "o").string(), ok.string()}).status, 0);
+}
+
 TEST(VmConfigBinary, BadFileExitsWithOneAndPrintsTheError) {
     TempDir dir;
     auto cfg = dir.write("bad.toml", "[base]\nid = 1\nname = \"x\"\ncpu_num = 0\n");
@@ -1253,3 +1271,14 @@ TEST(VmConfigBinary, BadFileExitsWithOneAndPrintsTheError) {
 }
 
 } // namespace
+
+// [base] autostart = false: the VM is created at boot, for the shell to start (flag in the record).
+TEST_F(VmConfigTest, AutostartFalseSetsTheRecordsFlag) {
+    std::string text = with(slurp(FIXTURES / "bare.toml"), "cpu_num = 1", "cpu_num = 1\nautostart = false");
+    Outcome r = compile({dir.write("f.toml", text).string()});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(Package(bytes(out)).vm(0).flags, vp::VM_FLAG_NO_AUTOSTART);
+    text = with(text, "autostart = false", "autostart = true");
+    ASSERT_EQ(compile({dir.write("f.toml", text).string()}).status, 0);
+    EXPECT_EQ(Package(bytes(out)).vm(0).flags, 0u);
+}
