@@ -210,3 +210,12 @@ SchedState sched_state(const SchedEntity* e) {
     SpinlockGuard guard(g_lock);
     return e->state;
 }
+
+#ifdef CXV_HOST_TEST
+bool sched_consistent(const SchedEntity* e) {
+    SpinlockGuard guard(g_lock);
+    usize queued = 0;
+    for (SchedEntity* p = g_head; p; p = p->next) queued += p == e;
+    return queued == (e->state == SchedState::Runnable && !e->paused ? 1u : 0u);
+}
+#endif

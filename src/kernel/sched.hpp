@@ -62,3 +62,9 @@ inline bool sched_must_leave(const SchedEntity* e) {
 }
 // Number of CPUs that run entities, set once at boot.
 void sched_set_cpu_count(usize n);
+
+#ifdef CXV_HOST_TEST
+// Host tests only: the queue invariant for `e`, checked under the scheduler lock: it is queued
+// (once) exactly when it is Runnable and not paused.
+bool sched_consistent(const SchedEntity* e);
+#endif
