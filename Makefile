@@ -2,6 +2,10 @@
 #   make run     boot cxvisor on QEMU with the default VMs: a Linux VM (Debian's arm64 kernel, 2 vCPUs,
 #                busybox shell on the console; fetched through apt into $(BUILD)/linux on the first
 #                run) and a small bare-metal one (VMS="a.toml b.toml" chooses others)
+#                EXIT_WHEN_DONE=1: once every VM has stopped, cxvisor powers off and make exits with
+#                its exit status (0 clean, 1 a VM was stopped by containment, 2 a test guest reported
+#                FAIL); TIMESTAMPS=1: cxvisor's log lines carry [seconds.micros] since boot.
+#                The console is also logged to $(RUN_DIR)/console.log (scripts/run).
 #   make test    install what is missing, build everything, run unit and system tests
 #   make bench   micro-benchmarks under -icount; writes build/bench/results.json
 #   make debug   like run, but QEMU waits for GDB; prints the command to attach
@@ -16,14 +20,22 @@ JOBS ?= $(shell nproc)
 SOAK_SEEDS ?= 50
 SOAK_SEED_LIST ?=
 VMS ?= configs/vms/linux.toml configs/vms/hello.toml
+EXIT_WHEN_DONE ?=
+TIMESTAMPS ?=
+RUN_TIMEOUT ?=
+RUN_STATUS_FILE ?=
 
 HOST_DIR := $(BUILD)/host
 IMAGE_DIR := $(BUILD)/$(ARCH)
 VMCONFIG := $(HOST_DIR)/tools/vmconfig/cxv-vmconfig
 IMAGE := $(IMAGE_DIR)/src/cxvisor.bin
-RUN_IMAGE := $(BUILD)/run/cxvisor-run.bin
+RUN_DIR ?= $(BUILD)/run
+RUN_IMAGE := $(RUN_DIR)/cxvisor-run.bin
 QEMU := qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu cortex-a72 \
         -smp $(SMP) -m $(MEM) -nographic -nic none
+# cxvisor's host command line (kernel/cmdline.hpp), given to QEMU as -append.
+HOST_CMDLINE := $(strip $(if $(filter 1 yes y,$(EXIT_WHEN_DONE)),exit_when_done) \
+                $(if $(filter 1 yes y,$(TIMESTAMPS)),timestamps))
 
 .PHONY: all setup host host-configure tools linux image run debug test bench soak fuzz clean
 all: host image
@@ -57,14 +69,18 @@ $(RUN_IMAGE): tools image linux FORCE
 	@$(VMCONFIG) --cpus $(SMP) --search-path $(IMAGE_DIR)/guests --search-path $(BUILD)/linux \
 	    --image $(IMAGE) -o $@ $(VMS)
 
+# scripts/run keeps the console interactive, logs it, and turns cxvisor's exit summary into the
+# exit status (make passes on only success or failure: `scripts/run VAR=value...` gives the number).
 run: $(RUN_IMAGE)
 	@echo "cxvisor: QEMU console; Ctrl-\\ switches the console between VMs, Ctrl-A x quits QEMU"
-	$(QEMU) -kernel $(RUN_IMAGE)
+	@scripts/run --log $(RUN_DIR)/console.log $(if $(RUN_TIMEOUT),--timeout $(RUN_TIMEOUT)) \
+	    $(if $(RUN_STATUS_FILE),--status-file $(RUN_STATUS_FILE)) -- \
+	    $(QEMU) -kernel $(RUN_IMAGE) $(if $(HOST_CMDLINE),-append "$(HOST_CMDLINE)")
 
 debug: $(RUN_IMAGE)
 	@echo "QEMU waits for GDB on :1234. In another terminal:"
 	@echo "  gdb-multiarch $(IMAGE_DIR)/src/cxvisor.elf -ex 'target remote :1234'"
-	$(QEMU) -kernel $(RUN_IMAGE) -s -S
+	$(QEMU) -kernel $(RUN_IMAGE) $(if $(HOST_CMDLINE),-append "$(HOST_CMDLINE)") -s -S
 
 test: host image
 	@ctest --test-dir $(HOST_DIR) --output-on-failure -j 2 --timeout 600

@@ -1443,6 +1443,9 @@ void op_hvc(Ctx& c) {
     // PUTC: a printable character, from vCPU 0 only (the worker's would land inside vCPU 0's lines)
     if (fid == HC_BASE + 4 && c.worker) fid = uint32_t(HC_BASE + 1), in[0] = fid;
     if (fid == HC_BASE + 4) in[1] = (in[1] & ~0xFFull) | uint64_t(0x21 + r.below(94));
+    // HC_TEST_RESULT: only ever "pass" (0): any other value is a FAIL that cxvisor keeps for the
+    // run's exit status, and this guest fails only when its model says so.
+    if (fid == HC_TEST_RESULT) in[1] = 0;
     bool smc = r.chance(30);
     uint32_t imm = r.chance(85) ? 0 : uint32_t(r.below(0x10000));
     uint32_t word = (smc ? 0xD4000003 : 0xD4000002) | (imm << 5);
@@ -1470,6 +1473,7 @@ void op_hvc(Ctx& c) {
     case HC_BASE + 4: fixed = 1, x0 = 0; break;
     // HC_IRQ_LINE: the chaos VMs run with interrupt_mode "no_irq", so there is no SPI to drive.
     case HC_BASE + 5: fixed = 15, x0 = CXV_INVALID; break;
+    case HC_TEST_RESULT: fixed = 15, x0 = 0; break; // x1..x3 come back as they were
     case PSCI_VERSION: x0 = 0x10001; break;
     case SMCCC_VERSION: x0 = 0x10001; break; // 1.1
     case PSCI_MIGRATE_INFO_TYPE: x0 = 2; break;

@@ -32,6 +32,10 @@ inline constexpr uint64_t HC_IRQ_LINE = HC_BASE + 5;
 inline constexpr uint64_t IRQ_LINE_LOW = 0;
 inline constexpr uint64_t IRQ_LINE_HIGH = 1;
 inline constexpr uint64_t IRQ_LINE_PULSE = 2;
+// A test guest reports its result: x1 = 0 pass, anything else FAIL (the guest runtime's failure
+// path calls it). cxvisor keeps a FAIL for the run's exit status (exit status 2, see
+// src/vmm/exit_status.hpp) and says so once in its log. x0 <- 0.
+inline constexpr uint64_t HC_TEST_RESULT = HC_BASE + 6;
 
 inline constexpr int64_t CXV_OK = 0;
 inline constexpr int64_t CXV_NOT_SUPPORTED = -1; // SMCCC_RET_NOT_SUPPORTED

@@ -21,8 +21,11 @@ namespace vm_package {
 inline constexpr uint32_t MAGIC = 0x50565843; // "CXVP"
 inline constexpr uint32_t VERSION = 2; // 2: VmRecord gained the vGIC layout (gicd_base..spi_count)
 
-inline constexpr uint32_t MAX_VMS = 16;
-inline constexpr uint32_t MAX_VCPUS = 16;   // per VM
+// cxvisor's limits, one definition for the image (its tables are sized by them) and cxv-vmconfig
+// (which rejects a config beyond them, naming the limit). Raising one is a rebuild of both.
+inline constexpr uint32_t MAX_CPUS = 16;  // physical CPUs cxvisor runs on; it leaves any others off
+inline constexpr uint32_t MAX_VMS = 16;   // VMs in one package
+inline constexpr uint32_t MAX_VCPUS = 16; // vCPUs per VM
 inline constexpr uint32_t MAX_REGIONS = 16; // memory regions per VM
 inline constexpr uint32_t MAX_EMU_DEVICES = 16;
 inline constexpr uint32_t MAX_PT_DEVICES = 16;

@@ -1,13 +1,14 @@
 // Per-CPU data. TPIDR_EL2 (or the ISA's equivalent) points at the running CPU's PerCpu; the first
 // fields are read by the exception vectors (arch/<isa>/asm_offsets.hpp) and must stay first.
 #pragma once
+#include "abi/vm_package.hpp"
 #include "arch.hpp"
 #include "base/types.hpp"
 #include "kernel/timer.hpp"
 #include <atomic>
 
 
-inline constexpr usize MAX_CPUS = 16;
+inline constexpr usize MAX_CPUS = vm_package::MAX_CPUS;
 
 struct PerCpu {
     void* guest_regs = nullptr; // vectors: where the exit path saves the guest's GPRs
@@ -18,6 +19,10 @@ struct PerCpu {
     std::atomic<bool> online{false};
     std::atomic<bool> idle{false};
     std::atomic<bool> need_resched{false};
+    // Idle accounting (kernel/sched.cpp): ticks spent in sched_pick's WFI before the current one,
+    // and the counter when the current one began (~0 when not waiting).
+    std::atomic<u64> idle_ticks{0};
+    std::atomic<u64> idle_since{~0ull};
     void* current_vcpu = nullptr; // the Vcpu loaded here (between load and put), for its own interrupts
     TimerQueue timers;
 };

@@ -100,7 +100,12 @@ SchedEntity* sched_pick() {
         }
         // Interrupts stay masked: WFI still completes when one is pending (D1.16.2), and the
         // handlers run here, from a known place, instead of interrupting arbitrary EL2 code.
+        u64 since = arch::counter();
+        me.idle_since.store(since);
         arch::wfi();
+        // Ticks first, then the end of the wait: sched_idle_ticks rereads the ticks to detect it.
+        me.idle_ticks.fetch_add(arch::counter() - since);
+        me.idle_since.store(~0ull);
         arch::handle_pending_irqs();
     }
 }
@@ -203,6 +208,18 @@ void sched_resume(SchedEntity* e) {
         break;
     case SchedState::Running: // still on its way out: sched_leave requeues it as unpaused
     case SchedState::Off: break;
+    }
+}
+
+u64 sched_idle_ticks(usize cpu) {
+    if (cpu >= MAX_CPUS) return 0;
+    const PerCpu& c = g_percpu[cpu];
+    for (;;) {
+        u64 ticks = c.idle_ticks.load();
+        u64 since = c.idle_since.load();
+        u64 now = arch::counter();
+        if (c.idle_ticks.load() != ticks) continue; // a wait ended meanwhile: its ticks moved
+        return since == ~0ull || now < since ? ticks : ticks + (now - since);
     }
 }
 

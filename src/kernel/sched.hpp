@@ -60,6 +60,10 @@ void sched_resume(SchedEntity* e);
 inline bool sched_must_leave(const SchedEntity* e) {
     return __atomic_load_n(&e->stop_pending, __ATOMIC_ACQUIRE) || __atomic_load_n(&e->paused, __ATOMIC_ACQUIRE);
 }
+// Counter ticks CPU `cpu` has spent waiting in sched_pick for something to run, since boot,
+// including a wait in progress. Any CPU, lock-free; a value read while `cpu` wakes up is that of
+// just before or just after the wake-up, never both counted.
+u64 sched_idle_ticks(usize cpu);
 // Number of CPUs that run entities, set once at boot.
 void sched_set_cpu_count(usize n);
 

@@ -68,3 +68,16 @@ void timer_handle_irq() {
 }
 
 u64 timer_ticks_per_ms() { return arch::counter_frequency() / 1000; }
+
+namespace {
+u64 g_boot_counter;
+}
+
+void timer_mark_boot(u64 counter_at_boot) { g_boot_counter = counter_at_boot; }
+
+u64 ticks_to_us(u64 ticks) {
+    u64 freq = arch::counter_frequency();
+    return ticks / freq * 1000000 + ticks % freq * 1000000 / freq;
+}
+
+u64 uptime_us() { return ticks_to_us(arch::counter() - g_boot_counter); }

@@ -29,3 +29,10 @@ void timer_cancel(TimerEvent& ev);
 // Called on the CPU that took the timer interrupt: runs expired events, reprograms the hardware.
 void timer_handle_irq();
 u64 timer_ticks_per_ms();
+
+// Time since cxvisor started: the counter value at boot is taken by timer_mark_boot (boot CPU,
+// first thing). Any CPU.
+void timer_mark_boot(u64 counter_at_boot);
+u64 uptime_us();
+// Counter ticks -> microseconds without overflow for any uptime (the counter runs at <= 1 GHz).
+u64 ticks_to_us(u64 ticks);

@@ -11,6 +11,7 @@
 #include "base/format.hpp"
 #include "base/string.hpp"
 #include "fdt/fdt.hpp"
+#include "kernel/cmdline.hpp"
 #include "kernel/console.hpp"
 #include "kernel/frames.hpp"
 #include "kernel/heap.hpp"
@@ -35,6 +36,7 @@ usize g_cpu_count = 1;
 namespace {
 
 PlatformInfo g_plat;
+bool g_exit_when_done; // host command line: set before anything can power off
 
 IrqAction timer_irq(u32, void*) {
     timer_handle_irq();
@@ -66,6 +68,8 @@ void cpu_common_init() {
     vformat(why, sizeof why, fmt, ap);
     va_end(ap);
     kprint("cxvisor: %s\ncxvisor: nothing can run; powering off\n", why);
+    // A scripted run (exit_when_done) must not read this as a clean end.
+    if (g_exit_when_done) kprint("cxvisor: all VMs have stopped: exit status 1 (nothing could run)\n");
     arch::system_off();
     kprint("cxvisor: the firmware did not power off (PSCI SYSTEM_OFF); halted\n");
     for (;;) arch::wfe();
@@ -205,6 +209,7 @@ void start_secondaries() {
 
 extern "C" [[noreturn]] void kernel_main(u64 dtb) {
     u64 t0 = arch::counter();
+    timer_mark_boot(t0);
     // Until the DTB says which logical CPU this is, run on slot 0's PerCpu (nothing before
     // read_platform uses per-CPU state).
     arch::set_percpu_pointer(&g_percpu[0]);
@@ -216,12 +221,16 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
     if (plat.is_error()) for (;;) arch::wfe();
     g_plat = plat.value();
     console_init(pl011_console(g_plat.uart.mmio.base.value()));
+    HostCmdline cmdline = cmdline_from_fdt(fdt.value());
+    if (cmdline.timestamps) log_set_clock(uptime_us);
+    g_exit_when_done = cmdline.exit_when_done;
+    vmm_set_exit_when_done(cmdline.exit_when_done);
     arch::g_psci_use_hvc = g_plat.psci == PsciMethod::Hvc;
     g_cpu_count = g_plat.cpu_count < MAX_CPUS ? g_plat.cpu_count : MAX_CPUS;
     if (g_plat.cpus_truncated || g_plat.cpu_count > MAX_CPUS)
-        kprint("cxvisor: the machine has more than %zu CPUs; cxvisor uses the first %zu and leaves the others off "
-               "(give QEMU -smp %zu or fewer, or raise MAX_CPUS in src/kernel/percpu.hpp and kMaxCpus in "
-               "src/arch/aarch64/dt_platform.hpp)\n", g_cpu_count, g_cpu_count, g_cpu_count);
+        kprint("cxvisor: the machine has more CPUs than cxvisor supports (MAX_CPUS = %zu): it uses the first %zu and "
+               "leaves the others off (give QEMU -smp %zu or fewer, or raise MAX_CPUS in src/abi/vm_package.hpp)\n",
+               MAX_CPUS, g_cpu_count, MAX_CPUS);
     u64 boot_mpidr = read_sysreg(mpidr_el1) & 0xFF00FFFFFFull;
     usize boot_id = g_cpu_count;
     for (usize i = 0; i < g_cpu_count; ++i)
@@ -305,6 +314,7 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
     // whose VMs can run does not.
     BootCount vms = create_vms(package);
     if (vms.booted + vms.waiting == 0) power_off("no VM could be started (see the messages above)");
+    vmm_vms_created();
     usize online = 0;
     for (usize i = 0; i < g_cpu_count; ++i) online += g_percpu[i].online.load();
     kprint("cxvisor: %zu VM(s) started on %zu/%zu CPUs in %lu us\n", vms.booted, online, g_cpu_count,

@@ -36,6 +36,10 @@ void handle_hypercall(Vcpu& vcpu, ExitReason& e) {
         a.set_hypercall_result(ok ? 0 : u64(CXV_INVALID), e.args[0], e.args[1], e.args[2]);
         return;
     }
+    case HC_TEST_RESULT:
+        vmm_test_result(vm, e.args[0]);
+        a.set_hypercall_result(0, e.args[0], e.args[1], e.args[2]);
+        return;
     default:
         vm.report(vcpu, "unknown hypercall %lx: returns NOT_SUPPORTED", e.nr + HC_BASE);
         a.set_hypercall_result(u64(CXV_NOT_SUPPORTED), e.args[0], e.args[1], e.args[2]);
@@ -44,10 +48,6 @@ void handle_hypercall(Vcpu& vcpu, ExitReason& e) {
 }
 
 } // namespace
-
-// runs: replace. The VMM's hook for a VM that stopped for good (EXIT_WHEN_DONE and the exit status
-// are the runs engineer's); weak so that their definition wins until the branches are merged.
-__attribute__((weak)) void vmm_vm_ended(Vm&) {}
 
 usize vmm_vm_count() { return g_vm_count; }
 Vm* vmm_vm(usize i) { return i < g_vm_count ? g_vms[i] : nullptr; }

@@ -230,9 +230,13 @@ private:
             else fail(at(*n, "base.autostart"), "expected true or false, got " + type_name(*n));
         }
         bool cpu_num_ok = false;
-        if (auto* n = required(s, "cpu_num"))
-            if (auto v = uint(*n, at(*n, "base.cpu_num"), 1, vp::MAX_VCPUS))
+        if (auto* n = required(s, "cpu_num")) {
+            if (auto* i = n->as_integer(); i && i->get() > int64_t(vp::MAX_VCPUS))
+                fail(at(*n, "base.cpu_num"), cat(i->get(), " vCPUs are more than cxvisor supports: MAX_VCPUS = ",
+                                                 vp::MAX_VCPUS, " per VM"));
+            else if (auto v = uint(*n, at(*n, "base.cpu_num"), 1, vp::MAX_VCPUS))
                 m_vm.cpu_num = uint32_t(*v), cpu_num_ok = true;
+        }
         m_vm.phys_cpu_ids.assign(m_vm.cpu_num, vp::ANY_CPU);
         auto* ids_node = s.get("phys_cpu_ids");
         auto* sets_node = s.get("phys_cpu_sets");
@@ -258,7 +262,10 @@ private:
                                 " CPUs: cxvisor pins a vCPU to exactly "
                                 "one CPU or (without phys_cpu_ids/sets) lets it run on any"));
             if (v && masks) v = std::countr_zero(*v);
-            if (v && *v >= m_opts.cpus)
+            if (v && *v >= vp::MAX_CPUS)
+                v = fail(e, cat("physical CPU ", *v, " is beyond what cxvisor supports: MAX_CPUS = ", vp::MAX_CPUS,
+                                " (it runs on CPUs 0..", vp::MAX_CPUS - 1, " only)"));
+            else if (v && *v >= m_opts.cpus)
                 v = fail(e, cat("physical CPU ", *v, " does not exist: the target has ", m_opts.cpus,
                                 " (--cpus), valid 0..", m_opts.cpus - 1));
             if (auto dup = std::find(cpus.begin(), cpus.end(), v.value_or(vp::ANY_CPU));
@@ -732,7 +739,7 @@ std::optional<VmConfig> load_vm(const fs::path& file, const Options& opts, Diags
 void check_across(const std::vector<VmConfig>& vms, Diags& diags) {
     if (vms.size() > vp::MAX_VMS)
         diags.push_back({vms[vp::MAX_VMS].file, vms[vp::MAX_VMS].base_at.line, "base",
-                         cat("too many VMs: a package holds at most ", vp::MAX_VMS)});
+                         cat("too many VMs: ", vms.size(), " given, cxvisor runs at most MAX_VMS = ", vp::MAX_VMS)});
     // Host-physical ranges a VM takes for itself: identical and reserved regions (hpa == gpa) and
     // passthrough devices. Each belongs to one VM; two VMs sharing one would see each other.
     struct HostRange {

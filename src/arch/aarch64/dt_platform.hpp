@@ -1,6 +1,7 @@
 // What the aarch64 hypervisor needs to know about the board, read from the host DTB so that nothing
 // (RAM layout, GIC, console UART, timer PPIs, PSCI conduit, CPU list) is hard-coded per board.
 #pragma once
+#include "abi/vm_package.hpp" // MAX_CPUS
 #include "addrspace/addr.hpp" // PhysRange
 #include "fdt/fdt.hpp"
 
@@ -29,7 +30,7 @@ struct OwnedRange {
 
 // A plain copyable value. INTIDs are GIC interrupt IDs (SPI n = 32 + n, PPI n = 16 + n).
 struct PlatformInfo {
-    static constexpr u32 kMaxRam = 8, kMaxReserved = 16, kMaxCpus = 16, kMaxRedistRegions = 4;
+    static constexpr u32 kMaxRam = 8, kMaxReserved = 16, kMaxCpus = vm_package::MAX_CPUS, kMaxRedistRegions = 4;
     static constexpr u32 kMaxOwned = 96; // QEMU virt needs 42 (32 of them virtio-mmio slots)
 
     PhysRange ram[kMaxRam];            // every reg entry of every enabled /memory node, DT order

@@ -379,3 +379,33 @@ TEST_F(SchedTest, PauseResumeWakeAndStopRaceWithAnotherCpuRunningTheEntities) {
     RecordProperty("stops_seen_running_on_cpu1", int(offs_by_cpu1[0].load() + offs_by_cpu1[1].load()));
     RecordProperty("picks_on_cpu1", int(picks.load()));
 }
+
+namespace {
+u64 g_idle_seen_mid_wait;
+void idle_for_1000_ticks() {
+    fake::counter_value += 400;
+    g_idle_seen_mid_wait = sched_idle_ticks(0); // a wait in progress counts up to now
+    fake::counter_value += 600;
+    fake::raise_irq(40);
+}
+} // namespace
+
+TEST_F(SchedTest, IdleTicksCountOnlyTheWaitForWork) {
+    g_to_wake = &e[0];
+    irq_register(40, wake_irq, nullptr);
+    fake::wfi_hook = idle_for_1000_ticks;
+    fake::counter_value = 5000;
+    EXPECT_EQ(sched_idle_ticks(0), 0u);
+    EXPECT_EQ(sched_pick(), &e[0]);
+    EXPECT_EQ(g_idle_seen_mid_wait, 400u);
+    EXPECT_EQ(sched_idle_ticks(0), 1000u);
+    EXPECT_EQ(sched_idle_ticks(1), 0u); // per CPU
+    // Running a vCPU is not idle time.
+    fake::counter_value += 7000;
+    EXPECT_EQ(sched_idle_ticks(0), 1000u);
+    // A CPU that finds work at once does not wait at all.
+    sched_leave(&e[0], Leave::Yield);
+    EXPECT_EQ(sched_pick(), &e[0]);
+    EXPECT_EQ(sched_idle_ticks(0), 1000u);
+    EXPECT_EQ(sched_idle_ticks(MAX_CPUS), 0u); // no such CPU
+}

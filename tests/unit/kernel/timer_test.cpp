@@ -137,3 +137,16 @@ TEST_F(TimerTest, TicksPerMsAndUnknownInterrupt) {
     irq_dispatch(77);
     EXPECT_EQ(captured_console(), "cxvisor: unexpected interrupt 77 (no handler), ignored\n");
 }
+
+TEST_F(TimerTest, UptimeCountsFromTheBootCounterInMicroseconds) {
+    fake::counter_value = 1'000'000;
+    timer_mark_boot(1'000'000);
+    EXPECT_EQ(uptime_us(), 0u);
+    fake::counter_value += 62'500 * 1500 + 63; // 1.5 s and 1.008 us at 62.5 MHz
+    EXPECT_EQ(uptime_us(), 1'500'001u);
+    // Days of uptime at a 1 GHz counter do not overflow the conversion.
+    fake::frequency = 1'000'000'000;
+    fake::counter_value = 1'000'000 + 10ull * 86400 * 1'000'000'000;
+    EXPECT_EQ(uptime_us(), 10ull * 86400 * 1'000'000 + 0u);
+    timer_mark_boot(0);
+}

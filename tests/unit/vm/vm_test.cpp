@@ -247,6 +247,23 @@ TEST_F(VmTest, Hypercalls) {
     EXPECT_EQ(state(0), SchedState::Blocked);
 }
 
+// HC_TEST_RESULT: a pass changes nothing; a FAIL is kept for the exit status and said once.
+// (The record is by VM id and lasts for the run: this is the only test that reports for id 1.)
+TEST_F(VmTest, TestResultHypercallRecordsAFailOnce) {
+    boot();
+    run(0, {call(HC_TEST_RESULT, 0)});
+    EXPECT_FALSE(vmm_vm_failed(*vm));
+    EXPECT_EQ(captured_console().find("FAIL"), std::string::npos) << captured_console();
+    run(0, {call(HC_TEST_RESULT, 3), call(HC_TEST_RESULT, 1), call(HC_TEST_RESULT, 0)});
+    EXPECT_TRUE(vmm_vm_failed(*vm));
+    EXPECT_EQ(count(captured_console(), "cxvisor: vm 1 (vm1): the guest reported a test FAIL (3)\n"), 1u)
+        << captured_console();
+    EXPECT_EQ(count(captured_console(), "test FAIL"), 1u); // a guest cannot flood the log with it
+    auto& r = fake_vcpu(0).hypercall_results;
+    ASSERT_EQ(r.size(), 4u);
+    for (auto& x : r) EXPECT_EQ(x[0], 0u);
+}
+
 TEST_F(VmTest, CpuUpAndCpuQuery) {
     boot();
     run(0, {power(ExitKind::CpuQuery, 1), power(ExitKind::CpuUp, 1, 0x1000), // entry outside the VM's memory

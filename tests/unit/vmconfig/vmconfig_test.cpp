@@ -382,7 +382,8 @@ const ErrorCase ERROR_CASES[] = {
     {"name = \"hello\"", "name = \"\"", 3, "base.name", "\"\" is not a valid name: 1..31 characters"},
     {"vm_type = 1", "vm_type = 2", 4, "base.vm_type", "must be 1, got 2"},
     {"vm_type = 1", "autostart = \"no\"", 4, "base.autostart", "expected true or false, got a string"},
-    {"cpu_num = 2", "cpu_num = 17", 5, "base.cpu_num", "must be 1..16, got 17"},
+    {"cpu_num = 2", "cpu_num = 17", 5, "base.cpu_num", "17 vCPUs are more than cxvisor supports: MAX_VCPUS = 16 per VM"},
+    {"cpu_num = 2", "cpu_num = 0", 5, "base.cpu_num", "must be 1..16, got 0"},
     {"cpu_num = 2", "cpu_num = \"2\"", 5, "base.cpu_num", "expected an integer, got a string"},
     {"cpu_num = 2", "cpu_nums = 2", 5, "base.cpu_nums", "unknown key (did you mean 'cpu_num'?)"},
     {"cpu_num = 2", "", 1, "base.cpu_num", "missing (required)"},
@@ -679,7 +680,7 @@ TEST_F(VmConfigTest, AtMostSixteenVms) {
                 .string());
     Outcome r = compile(files);
     EXPECT_EQ(r.status, 1);
-    EXPECT_HAS(r.err, files[16] + ":2: base: too many VMs: a package holds at most 16");
+    EXPECT_HAS(r.err, files[16] + ":2: base: too many VMs: 17 given, cxvisor runs at most MAX_VMS = 16");
     files.pop_back();
     EXPECT_EQ(compile(files).status, 0);
 }
@@ -1223,6 +1224,21 @@ TEST(VmConfigCli, CpusOptionBoundsPhysCpuIds) {
     EXPECT_EQ(run(args).status, 1);
     args.insert(args.begin(), {"--cpus", "6"});
     EXPECT_EQ(run(args).status, 0);
+}
+
+// The limits the tool checks are the image's own (abi/vm_package.hpp): a target with more CPUs
+// than cxvisor supports is fine, but a vCPU pinned beyond MAX_CPUS could never run.
+TEST(VmConfigCli, PhysCpuBeyondMaxCpusNamesTheLimit) {
+    static_assert(vm_package::MAX_CPUS == 16 && vm_package::MAX_VCPUS == 16 && vm_package::MAX_VMS == 16,
+                  "the messages below spell the values out");
+    TempDir dir;
+    auto cfg = dir.write("f.toml", with(slurp(FIXTURES / "hello.toml"), "[0, 1]", "[0, 16]"));
+    Outcome r = run({"--cpus", "20", "--search-path", FIXTURES.string(), "-o", (dir / "o").string(), cfg.string()});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, cfg.string() + ":6: base.phys_cpu_ids[1]: physical CPU 16 is beyond what cxvisor supports: "
+                                     "MAX_CPUS = 16 (it runs on CPUs 0..15 only)");
+    auto ok = dir.write("g.toml", with(slurp(FIXTURES / "hello.toml"), "[0, 1]", "[0, 15]"));
+    EXPECT_EQ(run({"--cpus", "20", "--search-path", FIXTURES.string(), "-o", (dir / "o").string(), ok.string()}).status, 0);
 }
 
 TEST(VmConfigBinary, BadFileExitsWithOneAndPrintsTheError) {

@@ -29,6 +29,9 @@ void irq_deactivate(u32 intid);
 void handle_pending_irqs();
 void wfi(); // runs fake::wfi_hook; with no hook the CPU would idle forever, so it panics
 
+void system_off(); // counts in fake::system_offs and returns, as firmware without PSCI SYSTEM_OFF would
+inline void wfe() {}
+
 void clean_dcache_range(const void* p, usize size);
 void zero_and_clean(void* p, usize size); // memset + clean_dcache_range
 void invalidate_icache_all();
@@ -62,6 +65,7 @@ inline std::vector<IrqCall> irq_calls;  // irq_enable / irq_enable_spi_on, in or
 inline std::vector<u32> deactivated;    // irq_deactivate
 inline void (*wfi_hook)() = nullptr;
 inline unsigned wfi_calls = 0;
+inline unsigned system_offs = 0;
 inline unsigned dcache_cleans = 0, icache_invalidations = 0, stage2_publishes = 0;
 inline std::vector<TlbCall> tlb_calls;
 inline u32 parange = 2; // ID_AA64MMFR0_EL1.PARange the fake CPU reports (40-bit IPA)

@@ -46,6 +46,7 @@ void wfi() {
     fake::wfi_hook();
 }
 
+void system_off() { ++fake::system_offs; }
 void clean_dcache_range(const void*, usize) { ++fake::dcache_cleans; }
 void zero_and_clean(void* p, usize size) {
     memset(p, 0, size);
@@ -72,6 +73,8 @@ void reset() {
         g_percpu[i].hw_id = 0x100 + i;
         g_percpu[i].idle.store(false);
         g_percpu[i].need_resched.store(false);
+        g_percpu[i].idle_ticks.store(0);
+        g_percpu[i].idle_since.store(~0ull);
     }
     use_cpu(0);
     counter_value = 0;
@@ -83,6 +86,7 @@ void reset() {
     deactivated.clear();
     wfi_hook = nullptr;
     wfi_calls = 0;
+    system_offs = 0;
     dcache_cleans = icache_invalidations = stage2_publishes = 0;
     tlb_calls.clear();
     parange = 2;
