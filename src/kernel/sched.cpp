@@ -178,18 +178,6 @@ bool sched_stop(SchedEntity* e) {
     return false;
 }
 
-u64 sched_idle_ticks(usize cpu) {
-    if (cpu >= MAX_CPUS) return 0;
-    const PerCpu& c = g_percpu[cpu];
-    for (;;) {
-        u64 ticks = c.idle_ticks.load();
-        u64 since = c.idle_since.load();
-        u64 now = arch::counter();
-        if (c.idle_ticks.load() != ticks) continue; // a wait ended meanwhile: its ticks moved
-        return since == ~0ull || now < since ? ticks : ticks + (now - since);
-    }
-}
-
 void sched_pause(SchedEntity* e) {
     SpinlockGuard guard(g_lock);
     if (e->paused) return;
@@ -223,7 +211,28 @@ void sched_resume(SchedEntity* e) {
     }
 }
 
+u64 sched_idle_ticks(usize cpu) {
+    if (cpu >= MAX_CPUS) return 0;
+    const PerCpu& c = g_percpu[cpu];
+    for (;;) {
+        u64 ticks = c.idle_ticks.load();
+        u64 since = c.idle_since.load();
+        u64 now = arch::counter();
+        if (c.idle_ticks.load() != ticks) continue; // a wait ended meanwhile: its ticks moved
+        return since == ~0ull || now < since ? ticks : ticks + (now - since);
+    }
+}
+
 SchedState sched_state(const SchedEntity* e) {
     SpinlockGuard guard(g_lock);
     return e->state;
 }
+
+#ifdef CXV_HOST_TEST
+bool sched_consistent(const SchedEntity* e) {
+    SpinlockGuard guard(g_lock);
+    usize queued = 0;
+    for (SchedEntity* p = g_head; p; p = p->next) queued += p == e;
+    return queued == (e->state == SchedState::Runnable && !e->paused ? 1u : 0u);
+}
+#endif

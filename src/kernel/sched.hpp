@@ -47,10 +47,6 @@ bool sched_wake(SchedEntity* e, bool allow_start = false);
 // when it leaves its CPU); already Off -> false (whoever turned it off accounted for it).
 bool sched_stop(SchedEntity* e);
 SchedState sched_state(const SchedEntity* e);
-// Counter ticks CPU `cpu` has spent waiting in sched_pick for something to run, since boot,
-// including a wait in progress. Any CPU, lock-free; a value read while `cpu` wakes up is that of
-// just before or just after the wake-up, never both counted.
-u64 sched_idle_ticks(usize cpu);
 // Pause: the entity is not picked again until sched_resume. Runnable -> taken out of the queue
 // (parked, still Runnable); Running -> leaves its CPU at its next exit (the CPU is kicked when it
 // is another), then parked or Blocked as it left; Blocked -> stays Blocked, and a wake-up only
@@ -64,5 +60,15 @@ void sched_resume(SchedEntity* e);
 inline bool sched_must_leave(const SchedEntity* e) {
     return __atomic_load_n(&e->stop_pending, __ATOMIC_ACQUIRE) || __atomic_load_n(&e->paused, __ATOMIC_ACQUIRE);
 }
+// Counter ticks CPU `cpu` has spent waiting in sched_pick for something to run, since boot,
+// including a wait in progress. Any CPU, lock-free; a value read while `cpu` wakes up is that of
+// just before or just after the wake-up, never both counted.
+u64 sched_idle_ticks(usize cpu);
 // Number of CPUs that run entities, set once at boot.
 void sched_set_cpu_count(usize n);
+
+#ifdef CXV_HOST_TEST
+// Host tests only: the queue invariant for `e`, checked under the scheduler lock: it is queued
+// (once) exactly when it is Runnable and not paused.
+bool sched_consistent(const SchedEntity* e);
+#endif

@@ -574,7 +574,7 @@ void Vm::finish_stop() {
         }
         if (r.is_ok()) return;
         kprint("cxvisor: vm %u (%s): restart failed: %s; VM stopped\n", id(), name(), error_name(r.error()));
-        end_life(StopKind::Reset);
+        end_life(StopKind::Crash); // a life that could not begin: a failure, not a reset
         vmm_vm_ended(*this);
         return;
     }

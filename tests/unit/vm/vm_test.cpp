@@ -1014,3 +1014,16 @@ TEST_F(VmTest, AutostartComesFromThePackage) {
     EXPECT_FALSE(vm->autostart());
     EXPECT_EQ(vm->state(), VmState::Created);
 }
+
+// A guest that used up its report allowance and then reset (or was restarted by the operator)
+// starts a new life: its faults are reported again. The allowance lasted for the VM's whole
+// existence: after a reset, a new life's first fault was never shown.
+TEST_F(VmTest, GuestFaultsAreReportedAgainAfterAReset) {
+    boot();
+    for (int i = 0; i < 20; ++i) fake_vcpu(0).exits.push_back(ExitReason{.kind = ExitKind::SysRegWrite, .sysreg = 1});
+    run(0, {exit_of(ExitKind::SystemReset)});
+    ASSERT_EQ(vm->resets(), 1u);
+    clear_captured_console();
+    run(0, {ExitReason{.kind = ExitKind::SysRegRead, .sysreg = 0x3a5}});
+    EXPECT_NE(captured_console().find("read of system register sysreg#3a5"), std::string::npos) << captured_console();
+}

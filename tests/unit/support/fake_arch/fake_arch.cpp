@@ -1,6 +1,7 @@
 // Fake ISA binding (see arch.hpp) plus the per-CPU array the image defines in vmm/main.cpp.
 #include "arch.hpp"
 #include <cstring>
+#include <mutex>
 #include "arch_stage2.hpp"
 #include "arch_vcpu.hpp"
 #include "base/format.hpp"
@@ -12,7 +13,9 @@ PerCpu g_percpu[MAX_CPUS];
 usize g_cpu_count = 1;
 
 namespace {
-void* g_percpu_pointer = &g_percpu[0];
+// Per host thread, as TPIDR_EL2 is per CPU: a test may run "CPUs" on threads (sched_test's stress).
+thread_local void* g_percpu_pointer = &g_percpu[0];
+std::mutex g_ipi_lock;
 }
 
 namespace arch {
@@ -25,7 +28,10 @@ u64 counter_frequency() { return fake::frequency; }
 void timer_set_deadline(u64 deadline) { fake::timer = {true, deadline, fake::timer.programs + 1}; }
 void timer_stop() { fake::timer = {false, fake::timer.deadline, fake::timer.programs + 1}; }
 
-void send_ipi(u64 target_hw_id) { fake::ipis.push_back(target_hw_id); }
+void send_ipi(u64 target_hw_id) {
+    std::lock_guard<std::mutex> guard(g_ipi_lock);
+    fake::ipis.push_back(target_hw_id);
+}
 void irq_enable(u32 intid, bool enable) { fake::irq_calls.push_back({intid, enable}); }
 void irq_enable_spi_on(u32 intid, u64 target) { fake::irq_calls.push_back({intid, true, target}); }
 void irq_deactivate(u32 intid) { fake::deactivated.push_back(intid); }
