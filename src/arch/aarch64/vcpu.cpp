@@ -413,7 +413,14 @@ void Vcpu::attach_vintc(VirtIntc* intc) {
 
 vgic::VcpuSet Vcpu::present_queued() { return vgichw::flush(*m_vgic, u16(m_id), m_lrs).kick; }
 
-vgic::VcpuSet Vcpu::collect_queued() { return vgichw::sync(*m_vgic, u16(m_id), m_lrs); }
+vgic::VcpuSet Vcpu::collect_queued() {
+    const vgic::VcpuSet kick = vgichw::sync(*m_vgic, u16(m_id), m_lrs);
+    if (m_vtimer_raise) { // take_vtimer_irq() left it for after the fold; this vCPU only: no kick
+        m_vtimer_raise = false;
+        timer_interrupt();
+    }
+    return kick;
+}
 
 bool Vcpu::interrupt_pending() const {
     if (!m_vgic) return false;
@@ -432,6 +439,35 @@ bool Vcpu::timer_interrupt() {
     return true;
 }
 
+// The fast paths of a vCPU with a vGIC (vintc/vgic.hpp, raise_live): an interrupt for this vCPU
+// alone goes straight into a free list register while the others stay live, when the model says
+// the result is the one of its full path; else the full path runs, unchanged. Both are called
+// from run(), on this vCPU's CPU between present_interrupts() and collect_interrupts() (the
+// run loop's bracket: m_lrs.flushed), with the guest stopped and host interrupts masked.
+
+// A physical IRQ exit: acknowledges the highest-priority interrupt. The virtual timer's PPI (the
+// only interrupt this vCPU owns at EL2) is raised for the guest, live if the model allows, else
+// queued as vmm_vcpu_timer_irq() would; it is priority-dropped but stays active until the guest
+// deactivates the hardware-linked LR. Anything else is handled as handle_pending_irqs() does.
+// True: re-enter the guest at once; false: return ExternalInterrupt to the run loop (which
+// drains what else is pending and flushes what was queued).
+bool Vcpu::take_vtimer_irq() {
+    if (!m_lrs.flushed) return false; // not inside the bracket: the run loop decides
+    const u32 intid = irq_acknowledge();
+    if (!g_vtimer_pintid || intid != g_vtimer_pintid) {
+        irq_handle_acknowledged(intid);
+        return false;
+    }
+    const bool live = vgichw::raise_live(*m_vgic, u16(m_id), GUEST_VTIMER_INTID, m_lrs);
+    // Not live: raised right after the run loop's fold (collect_queued), the order of the full
+    // path before this fast path existed. Raised now, while the model still thinks the last
+    // instance sits in its (finished) LR, the fold would consume it as that instance's latch, and
+    // the physical PPI, acknowledged and left active, would never fire again.
+    if (!live) m_vtimer_raise = true;
+    write_sysreg(icc_eoir1_el1, intid); // priority drop only (IrqAction::Forwarded)
+    return live;
+}
+
 u64 Vcpu::mpidr_to_vcpu(u64 mpidr) {
     // Only Aff0 is used (vCPU index); Aff1..Aff3 must be zero.
     if (mpidr & 0xFF00FFFF00ull) return ~0ull;
@@ -446,6 +482,8 @@ ExitReason Vcpu::run() {
     for (;;) {
         u64 kind = cxv_guest_enter(&m_regs);
         if (kind == 1 || kind == 2) {
+            // The virtual timer's own interrupt is answered here and the guest re-entered (level 1).
+            if (kind == 1 && m_vgic && take_vtimer_irq()) continue;
             e.kind = ExitKind::ExternalInterrupt;
             return e;
         }
@@ -489,6 +527,12 @@ void Vcpu::handle_sync(u64 esr, ExitReason& e) {
                     e.reason = "read of a write-only SGI generation register";
                     e.detail = esr;
                     inject_undefined();
+                    return;
+                }
+                if (vgichw::send_sgi_live(*m_vgic, u16(m_id), gpr(t.rt), t.group1, m_lrs)) {
+                    // An SGI to itself alone, shown at once: back into the guest (level 1).
+                    skip_instruction();
+                    e.kind = ExitKind::Nothing;
                     return;
                 }
                 auto r = m_vgic->send_sgi(u16(m_id), gpr(t.rt), t.group1);

@@ -87,6 +87,7 @@ private:
         m_regs.pc += (m_esr & (1ull << 25)) ? 4 : 2;
         m_fault_guard.progress();
     }
+    bool take_vtimer_irq();
     vgic::VcpuSet present_queued();
     vgic::VcpuSet collect_queued();
     bool guest_is_aarch32() const { return m_regs.pstate & 0x10; } // SPSR_EL2.M[4]
@@ -108,6 +109,7 @@ private:
     // filled by the last present_interrupts(), and the VM's CNTVOFF_EL2.
     VirtIntc* m_vgic = nullptr;
     vgichw::LrContext m_lrs;
+    bool m_vtimer_raise = false; // the timer PPI was taken but not shown live: raise after the fold
     u64 m_cntvoff = 0;
 };
 
