@@ -9,6 +9,7 @@
 #define PERCPU_HOST_SP 8      // host stack pointer saved at guest entry
 #define PERCPU_ID 16
 #define PERCPU_STACK_TOP 24
+#define PERCPU_EXIT_PLAN 32   // Spectre plan word (vcpu.cpp init_spectre), read by guest_exit_common
 #define CPU_STACK_SIZE (32 * 1024)
 // The table of constant SMCCC answers the guest-exit vector serves (smccc_fast.hpp).
 #define SMCCC_FAST_SLOTS 2

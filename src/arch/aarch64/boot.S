@@ -123,11 +123,12 @@ cxv_guest_enter:
 .endm
 
 // Exit from a lower EL: save the guest GPRs into the GuestRegs of this CPU, restore the host
-// stack, return from cxv_guest_enter with w0 = kind (0 sync, 1 irq, 2 fiq, 3 serror).
+// stack, return from cxv_guest_enter with w0 = kind (0 sync, 1 irq, 2 fiq, 3 serror). x1 keeps
+// TPIDR_EL2 (the PerCpu) for guest_exit_common.
 .macro guest_exit kind
     stp     x0, x1, [sp, #-16]!
-    mrs     x0, tpidr_el2
-    ldr     x0, [x0, #PERCPU_GUEST_REGS]
+    mrs     x1, tpidr_el2
+    ldr     x0, [x1, #PERCPU_GUEST_REGS]
     save_x2_x30 x0
     ldp     x2, x3, [sp], #16
     stp     x2, x3, [x0, #0]
@@ -135,16 +136,19 @@ cxv_guest_enter:
     mrs     x3, spsr_el2
     stp     x2, x3, [x0, #GUEST_REGS_PC]
     mov     x0, #\kind
+.if \kind == 3
+    b       guest_exit_plan               // the exit is that SError already: no step 1
+.else
     b       guest_exit_common
+.endif
 .endm
 
-// x0 = kind; the guest's registers are saved, so x1..x30 are scratch until the host's come back.
+// x0 = kind, x1 = PerCpu; the guest's registers are saved, so x2..x30 are scratch until the
+// host's come back.
 guest_exit_common:
     // 1. Error synchronisation (Arm ARM DDI0487 K.a, the RAS "Error Synchronization
     // Event" and the ESB instruction): an SError the guest's accesses caused must surface now and
     // stop this VM (kind 3), not wait and be blamed on whichever VM runs next.
-    cmp     x0, #3
-    b.eq    3f                            // the exit is that SError already
     adrp    x2, cxv_has_ras
     ldrb    w2, [x2, :lo12:cxv_has_ras]
     cbz     w2, 1f
@@ -158,7 +162,7 @@ guest_exit_common:
     orr     x2, x2, x3
     msr     esr_el2, x2
     mov     x0, #3
-    b       3f
+    b       guest_exit_plan
     // Without RAS: complete the guest's outstanding accesses, then open SError for a moment; one
     // that is pending is taken here, and cur_spx_serr turns it into kind 3 (as KVM does).
 1:  dsb     sy
@@ -171,13 +175,10 @@ cxv_serror_window:
 cxv_serror_window_end:
     msr     daifset, #4
     isb
-    // 2. Branch-predictor state (spectre.hpp, per-CPU plan in cxv_exit_plan[PerCpu::id]): cleared
+    // 2. Branch-predictor state (spectre.hpp, per-CPU plan in PerCpu::exit_plan): cleared
     // before cxvisor executes its first indirect branch (the RET below).
-3:  mrs     x1, tpidr_el2
-    ldr     x2, [x1, #PERCPU_ID]
-    adrp    x3, cxv_exit_plan
-    add     x3, x3, :lo12:cxv_exit_plan
-    ldr     x3, [x3, x2, lsl #3]
+guest_exit_plan:
+3:  ldr     x3, [x1, #PERCPU_EXIT_PLAN]
     cbz     x3, 6f
     ands    x2, x3, #0xff                 // BHB loop: k taken branches flush the history
     b.eq    4f
@@ -198,8 +199,8 @@ cxv_serror_window_end:
     b       9f
 8:  hvc     #0
 9:  mov     x0, x4
-6:  mrs     x1, tpidr_el2
-    ldr     x2, [x1, #PERCPU_HOST_SP]
+    mrs     x1, tpidr_el2                 // the call may have changed x1 (SMCCC: x0-x17)
+6:  ldr     x2, [x1, #PERCPU_HOST_SP]
     mov     sp, x2
     ldp     x19, x20, [sp, #16]
     ldp     x21, x22, [sp, #32]

@@ -152,11 +152,13 @@ const char* describe_sysreg(u64 id, char* buf, usize size) {
     return buf;
 }
 
-// What the guest-exit path (boot.S) does per CPU before cxvisor runs an indirect branch:
-// bits [7:0] BHB loop count k, bit 8 CLRBHB, bit 9 firmware call through SMC, bit 10 through HVC,
-// bits [63:32] its SMCCC function id. Indexed by PerCpu::id.
-extern "C" u64 cxv_exit_plan[MAX_CPUS];
-u64 cxv_exit_plan[MAX_CPUS];
+// What the guest-exit path (boot.S) does per CPU before cxvisor runs an indirect branch, in
+// PerCpu::exit_plan (one load from TPIDR_EL2 on every exit): bits [7:0] BHB loop count k, bit 8
+// CLRBHB, bit 9 firmware call through SMC, bit 10 through HVC, bits [63:32] its SMCCC function id.
+static_assert(__builtin_offsetof(PerCpu, guest_regs) == PERCPU_GUEST_REGS &&
+              __builtin_offsetof(PerCpu, host_sp) == PERCPU_HOST_SP && __builtin_offsetof(PerCpu, id) == PERCPU_ID &&
+              __builtin_offsetof(PerCpu, stack_top) == PERCPU_STACK_TOP &&
+              __builtin_offsetof(PerCpu, exit_plan) == PERCPU_EXIT_PLAN);
 // Nonzero where FEAT_RAS is implemented: the exit path synchronises errors with ESB (boot.S).
 extern "C" u8 cxv_has_ras;
 u8 cxv_has_ras;
@@ -169,7 +171,7 @@ void init_spectre(u64 pfr0, u64 mmfr1, u64 isar2) {
     spectre::ExitPlan p = spectre::plan(facts);
     u64 word = p.bhb_loop_k | (p.clrbhb ? bit(8) : 0);
     if (p.fw_call) word |= (fw.conduit_hvc ? bit(10) : bit(9)) | (u64(p.fw_call) << 32);
-    cxv_exit_plan[cpu_id()] = word;
+    this_cpu().exit_plan = word;
     worsen(g_v2_state, p.v2);
     worsen(g_bhb_state, p.bhb);
     if (cpu_id() == 0) { // one line for the operator: what guests are told and what each exit costs
