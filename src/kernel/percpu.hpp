@@ -16,6 +16,8 @@ struct PerCpu {
     u64 stack_top = 0;
     u64 exit_plan = 0;          // vectors: what the exit path does before cxvisor's first indirect
                                 // branch (arch-defined: the Spectre plan on aarch64)
+    const void* exit_fast = nullptr; // vectors: the loaded vCPU's answers for the exit vector
+                                // (arch-defined), or null; set by load(), cleared by put()
     u64 hw_id = 0;              // MPIDR (aarch64) / hart id (riscv)
     std::atomic<bool> online{false};
     std::atomic<bool> idle{false};

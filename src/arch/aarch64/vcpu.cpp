@@ -16,6 +16,7 @@
 #include "timer_hw.hpp"
 #include "vgic_hw.hpp"
 #include "vintc/vgic.hpp"
+#include "vintc/gicv3_regs.hpp"
 #include "vcpu/emulated_timer.hpp"
 
 extern "C" u64 cxv_guest_enter(arch::GuestRegs* regs);
@@ -158,7 +159,8 @@ const char* describe_sysreg(u64 id, char* buf, usize size) {
 static_assert(__builtin_offsetof(PerCpu, guest_regs) == PERCPU_GUEST_REGS &&
               __builtin_offsetof(PerCpu, host_sp) == PERCPU_HOST_SP && __builtin_offsetof(PerCpu, id) == PERCPU_ID &&
               __builtin_offsetof(PerCpu, stack_top) == PERCPU_STACK_TOP &&
-              __builtin_offsetof(PerCpu, exit_plan) == PERCPU_EXIT_PLAN);
+              __builtin_offsetof(PerCpu, exit_plan) == PERCPU_EXIT_PLAN &&
+              __builtin_offsetof(PerCpu, exit_fast) == PERCPU_EXIT_FAST);
 // Nonzero where FEAT_RAS is implemented: the exit path synchronises errors with ESB (boot.S).
 extern "C" u8 cxv_has_ras;
 u8 cxv_has_ras;
@@ -324,6 +326,7 @@ void Vcpu::load() {
         write_sysreg(S3_0_C2_C3_1, k[9]); // APGAKeyHi_EL1
     }
     cxv_fpsimd_restore(&m_fp);
+    this_cpu().exit_fast = m_exit_fast_ok ? &m_exit_fast : nullptr;
     isb();
 }
 
@@ -386,6 +389,7 @@ void Vcpu::put() {
         k[9] = read_sysreg(S3_0_C2_C3_1);
     }
     cxv_fpsimd_save(&m_fp);
+    this_cpu().exit_fast = nullptr; // no vCPU loaded: the exit vector answers nothing
     isb();
 }
 
@@ -403,8 +407,27 @@ void virt_set_timer_intid(u32 intid) { g_vtimer_pintid = intid; }
 
 u32 vintc_priority_bits() { return vgichw::host_vtr().pri_bits; }
 
-void Vcpu::attach_vintc(VirtIntc* intc) {
+void Vcpu::attach_vintc(VirtIntc* intc, GuestPhysAddr dist_base) {
     m_vgic = intc;
+    // The exit vector answers the distributor's identification registers (read-only, the same for
+    // the VM's whole life) from the syndrome alone (boot.S, low64_sync). The model stays the one
+    // source of their values: they are read from it here, once.
+    m_exit_fast = ExitFast{};
+    m_exit_fast_ok = false;
+    if (m_vgic && dist_base.value() % 0x10000 == 0) {
+        auto typer = m_vgic->dist_read(gicv3::GICD_TYPER, 4), iidr = m_vgic->dist_read(gicv3::GICD_IIDR, 4);
+        auto typer2 = m_vgic->dist_read(gicv3::GICD_TYPER2, 4), pidr2 = m_vgic->dist_read(gicv3::PIDR2, 4);
+        if (typer.is_ok() && iidr.is_ok() && typer2.is_ok() && pidr2.is_ok()) {
+            // HPFAR_EL2.FIPA [43:4] holds IPA[51:12] (DDI0487 K.a, HPFAR_EL2): the value a fault in
+            // the distributor's first page leaves there.
+            m_exit_fast.gicd_hpfar = (dist_base.value() >> 12) << 4;
+            m_exit_fast.gicd_typer = u32(typer.value());
+            m_exit_fast.gicd_iidr = u32(iidr.value());
+            m_exit_fast.gicd_typer2 = u32(typer2.value());
+            m_exit_fast.gicd_pidr2 = u32(pidr2.value());
+            m_exit_fast_ok = true;
+        }
+    }
     // The virtual timer is hardware-linked: the guest's deactivation of INTID 27 deactivates the
     // host PPI the timer raised (vgic.hpp set_hw). Fails only for INTIDs the model rejects, which
     // these constants are not.
