@@ -131,6 +131,7 @@ void send_ipi(u64 mpidr) {
 }
 
 u32 irq_acknowledge() { return u32(read_sysreg(icc_iar1_el1) & 0xFFFFFF); }
+u32 irq_highest_pending() { return u32(read_sysreg(S3_0_C12_C12_2) & 0xFFFFFF); } // ICC_HPPIR1_EL1
 
 void irq_handle_acknowledged(u32 intid) {
     if (intid >= 1020) return; // 1023: nothing pending

@@ -490,7 +490,12 @@ bool Vcpu::take_vtimer_irq() {
     // the physical PPI, acknowledged and left active, would never fire again.
     if (!live) m_vtimer_raise = true;
     write_sysreg(icc_eoir1_el1, intid); // priority drop only (IrqAction::Forwarded)
-    return live;
+    // Back into the guest at once only if nothing else waits at the host GIC. All host interrupts
+    // share one priority and the GIC takes the lowest INTID first, so SPIs (console input,
+    // passthrough lines) come after PPI 27: a guest that keeps its timer firing would starve them
+    // here, where handle_pending_irqs() drains everything. With one waiting, the run loop takes
+    // over (the live LR is folded back as any other).
+    return live && irq_highest_pending() >= 1020;
 }
 
 u64 Vcpu::mpidr_to_vcpu(u64 mpidr) {
