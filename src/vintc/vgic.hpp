@@ -158,7 +158,7 @@ private:
     struct VcpuState {
         VIrq priv[PrivateCount];
         VIrq* head = nullptr;      // pending list
-            bool asleep = true;        // GICR_WAKER.ProcessorSleep
+        bool asleep = true;        // GICR_WAKER.ProcessorSleep
         // The LRs filled since the last flush show the whole pending list with every state (see
         // raise_live). Set by flush, cleared by fold and by any change that concerns this vCPU
         // (update(), link(), register writes), so a live add never hides a change.
