@@ -232,13 +232,23 @@ def parse(lines):
     return res
 
 
+PARTS = ("micro", "interrupts", "ipi", "linux")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--arch", default="aarch64")
     ap.add_argument("--linux-runs", type=int, default=5,
                     help="boots of each side for the Linux boot-time ratio (0: leave it out)")
+    ap.add_argument("--only", default=",".join(PARTS),
+                    help="comma-separated parts to run: micro (bench: hypercall, MMIO, PSCI), interrupts "
+                         "(bench-irq), ipi (bench-ipi, wall clock), linux (boot ratio); default: all. "
+                         "results.json then holds only those parts")
     args = ap.parse_args()
+    parts = set(p for p in args.only.split(",") if p)
+    if not parts or parts - set(PARTS):
+        ap.error(f"--only: choose among {', '.join(PARTS)}")
     img_dir = os.path.join(args.build, args.arch)
     out_dir = os.path.join(args.build, "bench")
     os.makedirs(out_dir, exist_ok=True)
@@ -246,121 +256,134 @@ def main():
     vmconfig = os.path.join(args.build, "host", "tools", "vmconfig", "cxv-vmconfig")
     boot_irq = os.path.join(out_dir, "cxvisor-bench-irq.bin")
     boot_ipi = os.path.join(out_dir, "cxvisor-bench-ipi.bin")
-    for package, config, cpus in ((boot, "configs/vms/bench.toml", 1), (boot_irq, "configs/vms/bench-irq.toml", 1),
-                                  (boot_ipi, "configs/vms/bench-ipi.toml", 2)):
+    for part, package, config, cpus in (("micro", boot, "configs/vms/bench.toml", 1),
+                                        ("interrupts", boot_irq, "configs/vms/bench-irq.toml", 1),
+                                        ("ipi", boot_ipi, "configs/vms/bench-ipi.toml", 2)):
+        if part not in parts:
+            continue
         r = subprocess.run([vmconfig, "--cpus", str(cpus), "--search-path", os.path.join(img_dir, "guests"), "--image",
                             os.path.join(img_dir, "src", "cxvisor.bin"), "-o", package, config])
         if r.returncode:
             return 1
 
-    under = qemu(boot, el2=True)
-    bare = qemu(os.path.join(img_dir, "guests", "bench.elf"), el2=False)
-    cx, native = parse(under), parse(bare)
-    needed = ["add100", "hvc_nop", "mmio_read", "psci_version", "psci_features"]
-    needed_bare = ["add100", "mmio_read", "psci_version", "psci_features"]
-    if any(k not in cx for k in needed) or any(k not in native for k in needed_bare):
-        print("bench: missing results\n--- under cxvisor:\n" + "\n".join(under) + "\n--- bare:\n" + "\n".join(bare))
-        return 1
-
-    # The interrupt paths (guests/programs/bench-irq.cpp), the same way: under cxvisor and bare.
-    under_irq = qemu(boot_irq, el2=True, test="bench-irq")
-    bare_irq = qemu(os.path.join(img_dir, "guests", "bench-irq.elf"), el2=False, test="bench-irq")
-    cxi, nati = parse(under_irq), parse(bare_irq)
-    needed_irq = ["add100", "gicd_typer", "irq_timer", "irq_sgi_self", "eoi_pair", "counter_pair"]
-    if any(k not in cxi or k not in nati for k in needed_irq):
-        print("bench: missing interrupt results\n--- under cxvisor:\n" + "\n".join(under_irq) +
-              "\n--- bare:\n" + "\n".join(bare_irq))
-        return 1
-
-    def irq_figures(r):
-        return {
-            # CNTV_CVAL reached -> the handler's first counter read (rounded down to a counter tick,
-            # 16 instructions: the timer fires on a tick boundary)
-            "timer_irq_latency": r["irq_timer"],
-            # the counter read before the ICC_SGI1R_EL1 write -> the handler's first counter read
-            "sgi_self_latency": r["irq_sgi_self"],
-            "gicd_typer_read": round(r["gicd_typer"] - (r["add100"] - 100), 1),
-            "eoi": round(r["eoi_pair"] - r["counter_pair"], 1),  # one ICC_EOIR1_EL1 write
-        }
-    irq_cx, irq_bare = irq_figures(cxi), irq_figures(nati)
-
-    # SGI between vCPUs on different physical CPUs: wall clock, median of the guest's rounds.
-    under_ipi = qemu_wall(boot_ipi, el2=True, smp=2, test="bench-ipi")
-    bare_ipi = qemu_wall(os.path.join(img_dir, "guests", "bench-ipi.elf"), el2=False, smp=2, test="bench-ipi")
-    ipi_cx, ipi_bare = parse_ns(under_ipi), parse_ns(bare_ipi)
-    if any(k not in ipi_cx or k not in ipi_bare for k in ("ipi_spin", "ipi_wfi")):
-        print("bench: missing cross-CPU IPI results\n--- under cxvisor:\n" + "\n".join(under_ipi) +
-              "\n--- bare:\n" + "\n".join(bare_ipi))
-        return 1
+    results = {}
     irq_xen = {"timer_irq_latency": 1085, "sgi_self_latency": 1098, "eoi": 1, "gicd_typer_read": 600}
     irq_goal = {"timer_irq_latency": "<= 500", "sgi_self_latency": "<= 500", "eoi": "untrapped",
                 "gicd_typer_read": "<= 200"}
+    results["reference_xen_4_17"] = {"null_hypercall_round_trip": 470, "mmio_read_round_trip": 600,
+                                     "null_psci_round_trip": 473, **irq_xen}
+    results["goals"] = {"null_psci_round_trip": 100, **irq_goal}
+    qemu_version = run(['qemu-system-aarch64', '--version']).splitlines()[0]
 
-    # Every iteration includes the loop's own few instructions; add100 carries 100 adds + the same
-    # overhead, so (x - (add100 - 100)) is the cost of the operation itself.
-    overhead = cx["add100"] - 100
-    overhead_bare = native["add100"] - 100
-    results = {
-        "method": f"{run(['qemu-system-aarch64', '--version']).splitlines()[0]}, -icount {ICOUNT}, "
-                  "cortex-a72, 1000 iterations; instructions per iteration = CNTVCT ticks * 1e9 / CNTFRQ",
-        "under_cxvisor": cx,
-        "bare_qemu": native,
-        "derived": {
-            "loop_overhead": round(overhead, 1),
-            "null_hypercall_round_trip": round(cx["hvc_nop"] - overhead, 1),
-            "mmio_read_round_trip": round(cx["mmio_read"] - overhead, 1),
-            "mmio_read_bare": round(native["mmio_read"] - overhead_bare, 1),
-            # PSCI_VERSION through HVC #0: answered in the exit vector (boot.S low64_sync).
-            "null_psci_round_trip": round(cx["psci_version"] - overhead, 1),
-            "null_psci_bare": round(native["psci_version"] - overhead_bare, 1),
-            # PSCI_FEATURES(CPU_ON_64): argument-dependent, the full exit path to Vcpu::handle_smccc.
-            "psci_features_round_trip": round(cx["psci_features"] - overhead, 1),
-            "psci_features_bare": round(native["psci_features"] - overhead_bare, 1),
-            "add100_ratio_cxvisor_vs_bare": round(cx["add100"] / native["add100"], 3),
-        },
-        "reference_xen_4_17": {"null_hypercall_round_trip": 470, "mmio_read_round_trip": 600,
-                               "null_psci_round_trip": 473, **irq_xen},
-        "goals": {"null_psci_round_trip": 100, **irq_goal},
-        "interrupts": {
+    if "micro" in parts:
+        under = qemu(boot, el2=True)
+        bare = qemu(os.path.join(img_dir, "guests", "bench.elf"), el2=False)
+        cx, native = parse(under), parse(bare)
+        needed = ["add100", "hvc_nop", "mmio_read", "psci_version", "psci_features"]
+        needed_bare = ["add100", "mmio_read", "psci_version", "psci_features"]
+        if any(k not in cx for k in needed) or any(k not in native for k in needed_bare):
+            print("bench: missing results\n--- under cxvisor:\n" + "\n".join(under) + "\n--- bare:\n" + "\n".join(bare))
+            return 1
+        # Every iteration includes the loop's own few instructions; add100 carries 100 adds + the same
+        # overhead, so (x - (add100 - 100)) is the cost of the operation itself.
+        overhead = cx["add100"] - 100
+        overhead_bare = native["add100"] - 100
+        results.update({
+            "method": f"{qemu_version}, -icount {ICOUNT}, "
+                      "cortex-a72, 1000 iterations; instructions per iteration = CNTVCT ticks * 1e9 / CNTFRQ",
+            "under_cxvisor": cx,
+            "bare_qemu": native,
+            "derived": {
+                "loop_overhead": round(overhead, 1),
+                "null_hypercall_round_trip": round(cx["hvc_nop"] - overhead, 1),
+                "mmio_read_round_trip": round(cx["mmio_read"] - overhead, 1),
+                "mmio_read_bare": round(native["mmio_read"] - overhead_bare, 1),
+                # PSCI_VERSION through HVC #0: answered in the exit vector (boot.S low64_sync).
+                "null_psci_round_trip": round(cx["psci_version"] - overhead, 1),
+                "null_psci_bare": round(native["psci_version"] - overhead_bare, 1),
+                # PSCI_FEATURES(CPU_ON_64): argument-dependent, the full exit path to Vcpu::handle_smccc.
+                "psci_features_round_trip": round(cx["psci_features"] - overhead, 1),
+                "psci_features_bare": round(native["psci_features"] - overhead_bare, 1),
+                "add100_ratio_cxvisor_vs_bare": round(cx["add100"] / native["add100"], 3),
+            },
+        })
+
+    if "interrupts" in parts:
+        # The interrupt paths (guests/programs/bench-irq.cpp), the same way: under cxvisor and bare.
+        under_irq = qemu(boot_irq, el2=True, test="bench-irq")
+        bare_irq = qemu(os.path.join(img_dir, "guests", "bench-irq.elf"), el2=False, test="bench-irq")
+        cxi, nati = parse(under_irq), parse(bare_irq)
+        needed_irq = ["add100", "gicd_typer", "irq_timer", "irq_sgi_self", "eoi_pair", "counter_pair"]
+        if any(k not in cxi or k not in nati for k in needed_irq):
+            print("bench: missing interrupt results\n--- under cxvisor:\n" + "\n".join(under_irq) +
+                  "\n--- bare:\n" + "\n".join(bare_irq))
+            return 1
+
+        def irq_figures(r):
+            return {
+                # CNTV_CVAL reached -> the handler's first counter read (rounded down to a counter tick,
+                # 16 instructions: the timer fires on a tick boundary)
+                "timer_irq_latency": r["irq_timer"],
+                # the counter read before the ICC_SGI1R_EL1 write -> the handler's first counter read
+                "sgi_self_latency": r["irq_sgi_self"],
+                "gicd_typer_read": round(r["gicd_typer"] - (r["add100"] - 100), 1),
+                "eoi": round(r["eoi_pair"] - r["counter_pair"], 1),  # one ICC_EOIR1_EL1 write
+            }
+        results["interrupts"] = {
             "method": "guests/programs/bench-irq.cpp, 1 vCPU, interrupt_mode emulated; latencies include the "
                       "guest's own vector and dispatcher (see bare_qemu); timer latency is rounded down to a "
                       "multiple of 16 instructions (one counter tick)",
-            "under_cxvisor": irq_cx,
-            "bare_qemu": irq_bare,
+            "under_cxvisor": irq_figures(cxi),
+            "bare_qemu": irq_figures(nati),
             "raw_under_cxvisor": cxi,
             "raw_bare_qemu": nati,
-        },
-        "cross_cpu_ipi": {
+        }
+
+    if "ipi" in parts:
+        # SGI between vCPUs on different physical CPUs: wall clock, median of the guest's rounds.
+        under_ipi = qemu_wall(boot_ipi, el2=True, smp=2, test="bench-ipi")
+        bare_ipi = qemu_wall(os.path.join(img_dir, "guests", "bench-ipi.elf"), el2=False, smp=2, test="bench-ipi")
+        ipi_cx, ipi_bare = parse_ns(under_ipi), parse_ns(bare_ipi)
+        if any(k not in ipi_cx or k not in ipi_bare for k in ("ipi_spin", "ipi_wfi")):
+            print("bench: missing cross-CPU IPI results\n--- under cxvisor:\n" + "\n".join(under_ipi) +
+                  "\n--- bare:\n" + "\n".join(bare_ipi))
+            return 1
+        results["cross_cpu_ipi"] = {
             "method": "guests/programs/bench-ipi.cpp, 2 vCPUs pinned to physical CPUs 0 and 1, QEMU -smp 2 without "
                       "-icount (wall clock; depends on the machine's load); the counter read before the "
                       "ICC_SGI1R_EL1 write -> the target's handler's first counter read, median of the rounds",
             "under_cxvisor": ipi_cx,
             "bare_qemu": ipi_bare,
-        },
-    }
-    if args.linux_runs > 0:
+        }
+
+    if "linux" in parts and args.linux_runs > 0:
         results["linux_boot_to_init"] = linux_bench(args.build, img_dir, vmconfig, args.linux_runs)
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
-    d = results["derived"]
-    print(f"{'benchmark (guest-visible instructions)':44} {'cxvisor':>10} {'bare QEMU':>10} {'Xen 4.17':>9}")
-    print(f"{'100 plain instructions (loop, for scale)':44} {cx['add100']:>10} {native['add100']:>10} {'':>9}")
-    print(f"{'null hypercall round trip (HVC)':44} {d['null_hypercall_round_trip']:>10} {'-':>10} {470:>9}")
-    print(f"{'emulated MMIO read round trip (PL011 FR)':44} {d['mmio_read_round_trip']:>10} "
-          f"{d['mmio_read_bare']:>10} {600:>9}")
-    print(f"{'null PSCI call (HVC PSCI_VERSION, goal <= 100)':44} {d['null_psci_round_trip']:>10} "
-          f"{d['null_psci_bare']:>10} {473:>9}")
-    print(f"{'PSCI_FEATURES(CPU_ON_64) (full exit path)':44} {d['psci_features_round_trip']:>10} "
-          f"{d['psci_features_bare']:>10} {'':>9}")
-    print(f"{'interrupts (guest-visible instructions)':44} {'cxvisor':>10} {'bare QEMU':>10} {'Xen 4.17':>9}  goal")
-    for key, label in (("timer_irq_latency", "virtual timer IRQ latency (CVAL -> handler)"),
-                       ("sgi_self_latency", "SGI to self latency (SGI1R -> handler)"),
-                       ("gicd_typer_read", "GICD_TYPER read (emulated MMIO)"),
-                       ("eoi", "EOI (ICC_EOIR1_EL1 write)")):
-        print(f"{label:44} {irq_cx[key]:>10} {irq_bare[key]:>10} {irq_xen[key]:>9}  {irq_goal[key]}")
-    print(f"{'cross-CPU SGI, wall clock (median us)':44} {'cxvisor':>10} {'bare QEMU':>10}")
-    for key, label in (("ipi_spin", "  to a running vCPU"), ("ipi_wfi", "  to a vCPU in WFI")):
-        print(f"{label:44} {ipi_cx[key]['median_ns'] / 1000:>10.1f} {ipi_bare[key]['median_ns'] / 1000:>10.1f}")
+
+    if "micro" in parts:
+        d = results["derived"]
+        print(f"{'benchmark (guest-visible instructions)':44} {'cxvisor':>10} {'bare QEMU':>10} {'Xen 4.17':>9}")
+        print(f"{'100 plain instructions (loop, for scale)':44} {cx['add100']:>10} {native['add100']:>10} {'':>9}")
+        print(f"{'null hypercall round trip (HVC)':44} {d['null_hypercall_round_trip']:>10} {'-':>10} {470:>9}")
+        print(f"{'emulated MMIO read round trip (PL011 FR)':44} {d['mmio_read_round_trip']:>10} "
+              f"{d['mmio_read_bare']:>10} {600:>9}")
+        print(f"{'null PSCI call (HVC PSCI_VERSION, goal <= 100)':44} {d['null_psci_round_trip']:>10} "
+              f"{d['null_psci_bare']:>10} {473:>9}")
+        print(f"{'PSCI_FEATURES(CPU_ON_64) (full exit path)':44} {d['psci_features_round_trip']:>10} "
+              f"{d['psci_features_bare']:>10} {'':>9}")
+    if "interrupts" in parts:
+        irq_cx, irq_bare = results["interrupts"]["under_cxvisor"], results["interrupts"]["bare_qemu"]
+        print(f"{'interrupts (guest-visible instructions)':44} {'cxvisor':>10} {'bare QEMU':>10} {'Xen 4.17':>9}  goal")
+        for key, label in (("timer_irq_latency", "virtual timer IRQ latency (CVAL -> handler)"),
+                           ("sgi_self_latency", "SGI to self latency (SGI1R -> handler)"),
+                           ("gicd_typer_read", "GICD_TYPER read (emulated MMIO)"),
+                           ("eoi", "EOI (ICC_EOIR1_EL1 write)")):
+            print(f"{label:44} {irq_cx[key]:>10} {irq_bare[key]:>10} {irq_xen[key]:>9}  {irq_goal[key]}")
+    if "ipi" in parts:
+        print(f"{'cross-CPU SGI, wall clock (median us)':44} {'cxvisor':>10} {'bare QEMU':>10}")
+        for key, label in (("ipi_spin", "  to a running vCPU"), ("ipi_wfi", "  to a vCPU in WFI")):
+            print(f"{label:44} {ipi_cx[key]['median_ns'] / 1000:>10.1f} {ipi_bare[key]['median_ns'] / 1000:>10.1f}")
     lb = results.get("linux_boot_to_init")
     if lb and lb["status"] == "ok":
         print(f"Linux boot to /init, {args.linux_runs} runs each (median s): cxvisor {lb['median_cxvisor_s']}, "

@@ -15,6 +15,10 @@ struct PerCpu {
     u64 host_sp = 0;            // vectors: host stack at guest entry
     u64 id = 0;                 // logical CPU index (order of the host DTB cpu nodes)
     u64 stack_top = 0;
+    u64 exit_plan = 0;          // vectors: what the exit path does before cxvisor's first indirect
+                                // branch (arch-defined: the Spectre plan on aarch64)
+    const void* exit_fast = nullptr; // vectors: the loaded vCPU's answers for the exit vector
+                                // (arch-defined), or null; set by load(), cleared by put()
     u64 hw_id = 0;              // MPIDR (aarch64) / hart id (riscv)
     std::atomic<bool> online{false};
     std::atomic<bool> idle{false};

@@ -21,7 +21,7 @@ struct GuestMemoryReader {
 template <typename T>
 concept ArchVcpu = requires(T& v, const T& cv, u64 x, u32 id, HostPhysAddr root, ExitReason& exit,
                             const MmioAccess& access, GuestMemoryReader mem, PowerResult pr,
-                            CpuPowerState ps, AccessKind ak, VirtIntc* intc) {
+                            CpuPowerState ps, AccessKind ak, VirtIntc* intc, GuestPhysAddr gpa) {
     { v.init(id, x) } -> std::same_as<void>;              // vCPU id, VMID
     { v.reset(x, x) } -> std::same_as<void>;              // architectural reset: entry PC, first argument
     { v.set_stage2(root) } -> std::same_as<void>;
@@ -42,7 +42,9 @@ concept ArchVcpu = requires(T& v, const T& cv, u64 x, u32 id, HostPhysAddr root,
     { T::mpidr_to_vcpu(x) } -> std::same_as<u64>;         // firmware CPU id -> vCPU index (~0 if malformed)
     // --- Virtual interrupts (docs/architecture.md, "Interrupt path"). The VM's controller model
     // holds the state; the backend presents it to the hardware and takes it back. ---
-    { v.attach_vintc(intc) } -> std::same_as<void>;       // null: the VM takes no interrupts (no_irq)
+    // null: the VM takes no interrupts (no_irq); else its distributor's guest-physical base, for
+    // backends that answer some of its registers in their exit path
+    { v.attach_vintc(intc, gpa) } -> std::same_as<void>;
     { v.set_counter_offset(x) } -> std::same_as<void>;    // guest counter = host counter - x (per VM)
     { v.present_interrupts() } -> std::same_as<vgic::VcpuSet>; // right before run(): vCPUs to kick
     { v.collect_interrupts() } -> std::same_as<vgic::VcpuSet>; // right after run(): vCPUs to kick

@@ -31,7 +31,7 @@ Vgic::Vgic(const VgicConfig& config)
       // prioritization": unimplemented low-order bits are RAZ/WI).
       m_pri_mask(static_cast<u8>(0xff00u >> config.pri_bits)) {
     for (u32 v = 0; v < m_vcpu_count; ++v) {
-        m_vcpus[v].mpidr = config.mpidr[v];
+        m_mpidr[v] = config.mpidr[v];
         for (u32 i = 0; i < PrivateCount; ++i) m_vcpus[v].priv[i].intid = static_cast<u16>(i);
     }
     for (u32 i = 0; i < MaxSpis; ++i) m_spis[i].intid = static_cast<u16>(SpiBase + i);
@@ -62,6 +62,7 @@ void Vgic::reset_locked() {
         VcpuState& c = m_vcpus[v];
         c.head = nullptr;
         c.asleep = true;
+        c.lr_exact = false;
         c.lr_used = 0;
         for (u32 i = 0; i < PrivateCount; ++i) {
             reset_irq(c.priv[i], i < SgiCount ? Trigger::Edge : Trigger::Level);
@@ -95,7 +96,7 @@ void Vgic::resolve_route(VIrq& irq) {
                            static_cast<u8>(bits(irq.irouter, 15, 8)), static_cast<u8>(bits(irq.irouter, 7, 0)));
     // No matching PE: the interrupt stays pending in the distributor and is forwarded nowhere.
     for (u32 v = 0; v < m_vcpu_count; ++v)
-        if (mpidr_affinity_key(m_vcpus[v].mpidr) == key) { irq.target = static_cast<u16>(v); return; }
+        if (mpidr_affinity_key(m_mpidr[v]) == key) { irq.target = static_cast<u16>(v); return; }
 }
 
 void Vgic::resolve_all_routes() {
@@ -118,6 +119,7 @@ u16 Vgic::oracle(const VIrq& irq) const {
 
 void Vgic::link(VIrq& irq, u16 vcpu) {
     VcpuState& c = m_vcpus[vcpu];
+    c.lr_exact = false; // something new on the list: the live LRs no longer show all of it
     irq.prev = nullptr;
     irq.next = c.head;
     if (c.head) c.head->prev = &irq;
@@ -136,6 +138,8 @@ void Vgic::unlink(VIrq& irq) {
 VcpuSet Vgic::update(VIrq& irq) {
     u16 t = oracle(irq);
     if (irq.queued_on != NoVcpu) {
+        // Any change to a queued interrupt concerns its vCPU: its live LRs may not show it.
+        m_vcpus[irq.queued_on].lr_exact = false;
         // Shown in a list register of a vCPU that may be running: only that vCPU may touch it,
         // at its next fold. Kick it so that happens soon (also re-delivers a repeated edge).
         if (irq.in_lr) return VcpuSet::of(irq.queued_on);
@@ -191,6 +195,7 @@ Result<VcpuSet> Vgic::set_line(u32 intid, bool level, u16 vcpu) {
 
 Result<void> Vgic::set_hw(u32 intid, u32 pintid, u16 vcpu) {
     SpinlockGuard g(m_lock);
+    stale_all_lrs(); // the HW link is part of what an LR shows
     VIrq* irq = lookup(intid, vcpu);
     // SGIs cannot be HW-linked: their pending state is per source and never physical.
     if (!irq || intid < SgiCount || pintid < SgiCount || pintid >= 1020) return Error::OutOfRange;
@@ -201,6 +206,7 @@ Result<void> Vgic::set_hw(u32 intid, u32 pintid, u16 vcpu) {
 
 Result<void> Vgic::clear_hw(u32 intid, u16 vcpu) {
     SpinlockGuard g(m_lock);
+    stale_all_lrs(); // the HW link is part of what an LR shows
     VIrq* irq = lookup(intid, vcpu);
     if (!irq) return Error::OutOfRange;
     irq->hw = false;
@@ -233,9 +239,7 @@ Result<VcpuSet> Vgic::send_sgi(u16 sender, u64 value, bool group1) {
     SpinlockGuard g(m_lock);
     if (sender >= m_vcpu_count) return Error::InvalidArgument;
     SgiRequest req = decode_sgi1r(value);
-    u64 mpidr[MaxVcpus];
-    for (u32 v = 0; v < m_vcpu_count; ++v) mpidr[v] = m_vcpus[v].mpidr;
-    VcpuSet targets = sgi_targets(req, sender, mpidr, m_vcpu_count);
+    VcpuSet targets = sgi_targets(req, sender, m_mpidr, m_vcpu_count);
     VcpuSet kicks;
     for (u16 v = 0; v < m_vcpu_count; ++v) {
         if (!targets.contains(v)) continue;
@@ -260,6 +264,17 @@ bool better(const VIrq& a, bool a_pend_only, const VIrq& b, bool b_pend_only) {
     return a.intid < b.intid;
 }
 bool lr_pending(LrState s) { return s == LrState::Pending || s == LrState::PendingActive; }
+// The LR that shows `irq` as pending (p) and/or active (a). Field by field: a struct copy of a
+// VgicLr is a memcpy call in the image (strict alignment), on the hottest path there is.
+void fill_lr(VgicLr& lr, const VIrq& irq, bool p, bool a) {
+    lr.vintid = irq.intid;
+    lr.priority = irq.priority;
+    lr.group1 = irq.group1;
+    lr.state = p && a ? LrState::PendingActive : p ? LrState::Pending : LrState::Active;
+    lr.hw = irq.hw;
+    lr.pintid = irq.hw ? irq.pintid : 0;
+    lr.eoi_maintenance = !irq.hw && irq.trigger == Trigger::Level;
+}
 bool lr_active(LrState s) { return s == LrState::Active || s == LrState::PendingActive; }
 } // namespace
 
@@ -297,7 +312,7 @@ VgicFlush Vgic::flush(u16 vcpu, VgicLr* out, u32 nr_lrs) {
         best_pend_only[pos] = po;
     }
 
-    bool any_lr_pending = false;
+    bool any_lr_pending = false, hidden = false;
     for (u32 i = 0; i < n; ++i) {
         VIrq& irq = *best[i];
         bool p = deliverable_pending(irq);
@@ -306,23 +321,17 @@ VgicFlush Vgic::flush(u16 vcpu, VgicLr* out, u32 nr_lrs) {
         // the guest deactivates it (EOI maintenance), which P+A would skip, and a HW interrupt's
         // pending state lives in the physical GIC, which re-signals it (KVM's rule). Show it
         // active only; the pending part stays here for the next flush.
-        if (p && a && (irq.trigger == Trigger::Level || irq.hw)) p = false;
-        VgicLr& lr = out[i];
-        lr = VgicLr{};
-        lr.vintid = irq.intid;
-        lr.priority = irq.priority;
-        lr.group1 = irq.group1;
-        lr.state = p && a ? LrState::PendingActive : p ? LrState::Pending : LrState::Active;
-        lr.hw = irq.hw;
-        lr.pintid = irq.hw ? irq.pintid : 0;
-        lr.eoi_maintenance = !irq.hw && irq.trigger == Trigger::Level;
+        if (p && a && (irq.trigger == Trigger::Level || irq.hw)) p = false, hidden = true;
+        fill_lr(out[i], irq, p, a);
         // The LR now holds the edge; fold gives it back if the guest did not take it.
         if (p && irq.trigger == Trigger::Edge) irq.pending_latch = false;
         irq.in_lr = true;
+        irq.lr = static_cast<u8>(i);
         c.lr_irq[i] = &irq;
         any_lr_pending |= p;
     }
     c.lr_used = n;
+    c.lr_exact = total == n && !hidden;
     res.used = n;
 
     if (total > n) {
@@ -374,7 +383,72 @@ VcpuSet Vgic::fold(u16 vcpu, const VgicLr* lrs, u64 elrsr, u32 eoicount) {
         }
     }
     c.lr_used = 0;
+    c.lr_exact = false;
     return prune(vcpu);
+}
+
+// --- Live list registers (the level-1 fast path) ---
+
+bool Vgic::add_live(u16 vcpu, VIrq& irq, const LiveLrs& hw, LiveAdd& out) {
+    VcpuState& c = m_vcpus[vcpu];
+    // The LRs must show v's whole list: then the hardware, which takes the highest-priority
+    // pending LR, makes the choice a flush would make, and nothing waits behind them.
+    if (hw.idle ? (c.lr_used != 0 || c.head != nullptr) : !c.lr_exact) return false;
+    const u32 nr = hw.nr_lrs < MaxLrs ? hw.nr_lrs : MaxLrs;
+    u32 index = c.lr_used;
+    if (irq.in_lr) {
+        // Its LR must be one the guest has finished with: fold would find it Invalid, make it
+        // inactive and (level) consume the latch; a level line still high would keep it pending,
+        // which is the full path's re-sampling.
+        index = irq.lr;
+        if (index >= c.lr_used || c.lr_irq[index] != &irq || !((hw.elrsr >> index) & 1)) return false;
+        if (irq.trigger == Trigger::Level && irq.line_level) return false;
+    } else {
+        if (irq.queued_on != NoVcpu || irq.active || irq.pending() || index >= nr) return false;
+    }
+    const bool group_on = m_ctlr & (irq.group1 ? GicdCtlrEnableGrp1 : GicdCtlrEnableGrp0);
+    if (!irq.enabled || !group_on || irq.target != vcpu) return false;
+
+    if (!irq.in_lr) {
+        link(irq, vcpu);
+        irq.in_lr = true;
+        irq.lr = static_cast<u8>(index);
+        c.lr_irq[index] = &irq;
+        c.lr_used = index + 1;
+    }
+    irq.active = false;
+    // As flush after the source's latch: an edge's latch moves into the LR, a level
+    // interrupt keeps it until fold sees the LR taken.
+    irq.pending_latch = irq.trigger == Trigger::Level;
+    c.lr_exact = true; // link() cleared it; the LRs show everything again
+    out.index = index;
+    out.used = c.lr_used;
+    fill_lr(out.lr, irq, true, false);
+    return true;
+}
+
+bool Vgic::raise_live(u32 intid, u16 vcpu, const LiveLrs& hw, LiveAdd& out) {
+    SpinlockGuard g(m_lock);
+    if (intid >= PrivateCount || vcpu >= m_vcpu_count) return false;
+    return add_live(vcpu, m_vcpus[vcpu].priv[intid], hw, out);
+}
+
+bool Vgic::send_sgi_live(u16 sender, u64 value, bool group1, const LiveLrs& hw, LiveAdd& out) {
+    SpinlockGuard g(m_lock);
+    if (sender >= m_vcpu_count) return false;
+    const SgiRequest req = decode_sgi1r(value);
+    // Live only when the request names the sender alone, which needs no pass over the vCPUs: one
+    // TargetList bit, and it names the sender's own affinity (affinities are unique, so that bit
+    // names nobody else). Any other request takes send_sgi(), even one whose other bits name no
+    // vCPU (sgi_targets() decides those).
+    const u32 key = mpidr_affinity_key(m_mpidr[sender]);
+    const u32 aff0 = key & 0xFF;
+    if (req.irm || req.target_list != (1u << (aff0 % 16)) || req.rs != aff0 / 16 ||
+        (key & ~0xFFu) != affinity_key(req.aff3, req.aff2, req.aff1, 0))
+        return false;
+    VIrq& irq = m_vcpus[sender].priv[req.intid];
+    if (!group1 && irq.group1) return false; // generates nothing: send_sgi() says so
+    return add_live(sender, irq, hw, out);
 }
 
 bool Vgic::has_pending(u16 vcpu, u8* best_priority) {

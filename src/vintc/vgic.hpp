@@ -121,6 +121,26 @@ public:
     // whose next exit then sees it; nothing is lost.
     bool idle(u16 vcpu) const { return vcpu < m_vcpu_count && __atomic_load_n(&m_vcpus[vcpu].head, __ATOMIC_ACQUIRE) == nullptr; }
 
+    // --- Live list registers: the level-1 fast path (the vCPU's own CPU, vCPU not running, inside
+    // its flush..fold bracket, or an idle entry's). ---
+    // raise_live() is raise(intid, vcpu) of a private interrupt, send_sgi_live() is send_sgi()
+    // of a request that names the sender alone, both presented at once in a list register while
+    // the others stay live in the hardware: no fold, no flush. They apply only where the result
+    // is the one fold + the source + flush would give (same interrupts in the LRs in the same
+    // states; only which LR holds which may differ, which the guest cannot see):
+    //   - the LRs hold v's whole pending list, each with its full state (the last flush left
+    //     nothing out, and no source, register write or retarget touched v since: `lr_exact`),
+    //     or the entry was idle (hw.idle) and v's list is still empty;
+    //   - the interrupt is enabled, its group enabled, and idle: neither pending nor active, or
+    //     in an LR the hardware reports free (ICH_ELRSR_EL2: the guest took and deactivated it,
+    //     and no EOI maintenance is owed) with its level line low;
+    //   - an LR is free for it (its own, or one above those in use).
+    // Otherwise they return false and change nothing: the caller takes the full path (raise() or
+    // send_sgi(), then the run loop's fold and flush). On true, `out` is the LR to write; `used`
+    // the LRs now in use (the next fold reads back lrs[0..used)).
+    bool raise_live(u32 intid, u16 vcpu, const LiveLrs& hw, LiveAdd& out);
+    bool send_sgi_live(u16 sender, u64 sgi_reg_value, bool group1, const LiveLrs& hw, LiveAdd& out);
+
     // Snapshot of one interrupt's state (tests, debug dumps). OutOfRange as for raise().
     Result<VIrq> irq_state(u32 intid, u16 vcpu = 0);
     // Number of interrupts on v's pending list (tests, debug dumps).
@@ -138,8 +158,11 @@ private:
     struct VcpuState {
         VIrq priv[PrivateCount];
         VIrq* head = nullptr;      // pending list
-        u64 mpidr = 0;
         bool asleep = true;        // GICR_WAKER.ProcessorSleep
+        // The LRs filled since the last flush show the whole pending list with every state (see
+        // raise_live). Set by flush, cleared by fold and by any change that concerns this vCPU
+        // (update(), link(), register writes), so a live add never hides a change.
+        bool lr_exact = false;
         u32 lr_used = 0;           // LRs filled by the last flush, not yet folded
         VIrq* lr_irq[MaxLrs] = {};
     };
@@ -161,6 +184,9 @@ private:
     void requeue_all();
     u8 mask_priority(u64 v) const { return static_cast<u8>(v & m_pri_mask); }
     void count_unimplemented(u64 offset);
+    // A register write may change anything: no vCPU's live LRs may be trusted until its next flush.
+    void stale_all_lrs() { for (u32 v = 0; v < m_vcpu_count; ++v) m_vcpus[v].lr_exact = false; }
+    bool add_live(u16 vcpu, VIrq& irq, const LiveLrs& hw, LiveAdd& out);
 
     // Register helpers; `wv` is the value to write, or null for a read. Caller holds m_lock.
     u32 read_bits(u16 vcpu, u32 first_intid, Bit b);
@@ -180,6 +206,7 @@ private:
     std::atomic<u64> m_unimpl_count{0};
     std::atomic<u64> m_unimpl_last{0};
     VcpuState m_vcpus[MaxVcpus];
+    u64 m_mpidr[MaxVcpus] = {};   // each vCPU's MPIDR_EL1, in the layout sgi_targets() takes
     VIrq m_spis[MaxSpis];
 };
 

@@ -193,13 +193,14 @@ u32 Vgic::gicd_typer() const {
     // RSS[26]: targeted SGIs can name Aff0 values 0-255 (ICC_SGI1R_EL1.RS). Needed only when a
     // vCPU has Aff0 > 15; Linux then also wants it in ICC_CTLR_EL1.RSS of each CPU.
     for (u32 v = 0; v < m_vcpu_count; ++v)
-        if (mpidr_aff0(m_vcpus[v].mpidr) > 15) t |= 1u << 26;
+        if (mpidr_aff0(m_mpidr[v]) > 15) t |= 1u << 26;
     // ESPI[8], SecurityExtn[10], num_LPIs, MBIS[16], LPIS[17], DVIS, No1N[25] (1 of N is
     // supported): all 0. CPUNumber[7:5] only counts PEs for ARE = 0: 0.
     return t;
 }
 
 Result<u64> Vgic::dist_access(u64 offset, unsigned width, const u64* wv) {
+    if (wv) stale_all_lrs();
     // By word: a narrow access inside a register is a bad width, not a reserved offset.
     switch (offset & ~3ull) {
     case GICD_CTLR:
@@ -269,7 +270,7 @@ Result<void> Vgic::dist_write(u64 offset, unsigned width, u64 value) {
 // --- Redistributors ---
 
 u64 Vgic::gicr_typer(u16 vcpu) const {
-    u64 m = m_vcpus[vcpu].mpidr;
+    u64 m = m_mpidr[vcpu];
     u64 t = u64(vcpu) << 8;                          // Processor_Number[23:8]
     if (vcpu + 1u == m_vcpu_count) t |= 1u << 4;     // Last: the final frame of the region
     t |= u64(mpidr_aff0(m)) << 32 | u64(mpidr_aff1(m)) << 40 | u64(mpidr_aff2(m)) << 48 |
@@ -279,6 +280,7 @@ u64 Vgic::gicr_typer(u16 vcpu) const {
 }
 
 Result<u64> Vgic::redist_access(u16 vcpu, u64 offset, unsigned width, const u64* wv) {
+    if (wv) stale_all_lrs();
     if (offset >= RedistFrameSize) { // SGI_base frame
         u64 off = offset - RedistFrameSize;
         auto r = irq_reg_access(vcpu, true, off, width, wv);

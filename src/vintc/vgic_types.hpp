@@ -52,6 +52,7 @@ struct VIrq {
     Trigger trigger = Trigger::Level; // GICD/GICR_ICFGR
     bool hw = false;          // linked to a physical INTID: guest deactivation deactivates it
     bool in_lr = false;       // presented in a list register of `queued_on` since the last flush
+    u8 lr = 0;                // which one, while in_lr
     u16 pintid = 0;           // physical INTID when hw
     u16 target = NoVcpu;      // vCPU the route resolves to (private interrupts: their owner)
     u16 queued_on = NoVcpu;   // vCPU whose pending list holds this interrupt
@@ -85,6 +86,21 @@ struct VgicFlush {
     bool npie = false;     // no-pending: pending interrupts left out (exit when no LR is pending)
     bool lrenpie = false;  // active interrupts left out: a guest EOI of one arrives as EOIcount
     VcpuSet kick;          // other vCPUs that got interrupts retargeted away from this one
+};
+
+// The hardware's view for a live add (Vgic::raise_live): what the ISA code reads from the running
+// CPU's virtual interface before adding an LR.
+struct LiveLrs {
+    u32 nr_lrs = 0;    // implemented list registers
+    u64 elrsr = 0;     // ICH_ELRSR_EL2: bit n = LR n is free (invalid, no EOI maintenance owed)
+    bool idle = false; // the vCPU was entered without a flush (its list was empty): no LR in use
+};
+
+// The result of a live add: write `lr` into list register `index`; LRs 0..used-1 are now in use.
+struct LiveAdd {
+    u32 index = 0;
+    u32 used = 0;
+    VgicLr lr;
 };
 
 // Static shape of one VM's vGIC.

@@ -117,7 +117,7 @@ Result<Vm*> Vm::create(const VmRecord& rec, const u8* package, u32 vmid, usize h
         if (!v) return fail(no_memory("vCPUs (heap)"));
         v->arch().init(i, vmid);
         v->arch().set_stage2(vm->m_as.root());
-        v->arch().attach_vintc(vm->m_vgic);
+        v->arch().attach_vintc(vm->m_vgic, GuestPhysAddr(rec.gicd_base));
         vm->m_vcpus[i] = v;
     }
     return vm;

@@ -17,6 +17,12 @@ inline void set_percpu_pointer(void* p) { write_sysreg(tpidr_el2, p); }
 void irq_cpu_init();                  // this CPU's redistributor and CPU interface
 void send_ipi(u64 target_hw_id);      // reschedule IPI to the CPU with this MPIDR
 void handle_pending_irqs();           // acknowledge and dispatch everything pending, then return
+// The highest-priority pending interrupt, acknowledged (ICC_IAR1_EL1; >= 1020: none), and the
+// rest of its handling as handle_pending_irqs() does it: for a caller that looks before dispatching.
+u32 irq_acknowledge();
+void irq_handle_acknowledged(u32 intid);
+// The highest-priority pending interrupt without acknowledging it (ICC_HPPIR1_EL1; >= 1020: none).
+u32 irq_highest_pending();
 void irq_enable(u32 intid, bool enable); // SPIs route to the calling CPU; PPIs/SGIs are per CPU
 void irq_enable_spi_on(u32 intid, u64 target_hw_id); // an SPI, routed to the CPU with that MPIDR
 void irq_deactivate(u32 intid);          // clears the active state of an SPI (a forwarded one)

@@ -62,6 +62,23 @@ secondary_entry:
     bl      secondary_main                // never returns
     b       hang
 
+// `op` (stp or ldp) of x6..x29 at [base + 48 ..], pair by pair, in the GuestRegs layout (x<n> at
+// 8 * n): the part every save and restore of a guest's registers shares.
+.macro gprs_6_29 op, base
+    \op     x6, x7, [\base, #48]
+    \op     x8, x9, [\base, #64]
+    \op     x10, x11, [\base, #80]
+    \op     x12, x13, [\base, #96]
+    \op     x14, x15, [\base, #112]
+    \op     x16, x17, [\base, #128]
+    \op     x18, x19, [\base, #144]
+    \op     x20, x21, [\base, #160]
+    \op     x22, x23, [\base, #176]
+    \op     x24, x25, [\base, #192]
+    \op     x26, x27, [\base, #208]
+    \op     x28, x29, [\base, #224]
+.endm
+
 // ---------------------------------------------------------------------------------------------
 // Guest entry. u64 cxv_guest_enter(GuestRegs* regs)
 // Saves the host's callee-saved registers on the host stack, records the stack pointer in the
@@ -84,18 +101,7 @@ cxv_guest_enter:
     msr     spsr_el2, x3
     ldp     x2, x3, [x0, #16]
     ldp     x4, x5, [x0, #32]
-    ldp     x6, x7, [x0, #48]
-    ldp     x8, x9, [x0, #64]
-    ldp     x10, x11, [x0, #80]
-    ldp     x12, x13, [x0, #96]
-    ldp     x14, x15, [x0, #112]
-    ldp     x16, x17, [x0, #128]
-    ldp     x18, x19, [x0, #144]
-    ldp     x20, x21, [x0, #160]
-    ldp     x22, x23, [x0, #176]
-    ldp     x24, x25, [x0, #192]
-    ldp     x26, x27, [x0, #208]
-    ldp     x28, x29, [x0, #224]
+    gprs_6_29 ldp, x0
     ldr     x30, [x0, #240]
     ldp     x0, x1, [x0, #0]
     eret
@@ -107,27 +113,17 @@ cxv_guest_enter:
 .macro save_x2_x30 base
     stp     x2, x3, [\base, #16]
     stp     x4, x5, [\base, #32]
-    stp     x6, x7, [\base, #48]
-    stp     x8, x9, [\base, #64]
-    stp     x10, x11, [\base, #80]
-    stp     x12, x13, [\base, #96]
-    stp     x14, x15, [\base, #112]
-    stp     x16, x17, [\base, #128]
-    stp     x18, x19, [\base, #144]
-    stp     x20, x21, [\base, #160]
-    stp     x22, x23, [\base, #176]
-    stp     x24, x25, [\base, #192]
-    stp     x26, x27, [\base, #208]
-    stp     x28, x29, [\base, #224]
+    gprs_6_29 stp, \base
     str     x30, [\base, #240]
 .endm
 
 // Exit from a lower EL: save the guest GPRs into the GuestRegs of this CPU, restore the host
-// stack, return from cxv_guest_enter with w0 = kind (0 sync, 1 irq, 2 fiq, 3 serror).
+// stack, return from cxv_guest_enter with w0 = kind (0 sync, 1 irq, 2 fiq, 3 serror). x1 keeps
+// TPIDR_EL2 (the PerCpu) for guest_exit_common.
 .macro guest_exit kind
     stp     x0, x1, [sp, #-16]!
-    mrs     x0, tpidr_el2
-    ldr     x0, [x0, #PERCPU_GUEST_REGS]
+    mrs     x1, tpidr_el2
+    ldr     x0, [x1, #PERCPU_GUEST_REGS]
     save_x2_x30 x0
     ldp     x2, x3, [sp], #16
     stp     x2, x3, [x0, #0]
@@ -135,16 +131,19 @@ cxv_guest_enter:
     mrs     x3, spsr_el2
     stp     x2, x3, [x0, #GUEST_REGS_PC]
     mov     x0, #\kind
+.if \kind == 3
+    b       guest_exit_plan               // the exit is that SError already: no step 1
+.else
     b       guest_exit_common
+.endif
 .endm
 
-// x0 = kind; the guest's registers are saved, so x1..x30 are scratch until the host's come back.
+// x0 = kind, x1 = PerCpu; the guest's registers are saved, so x2..x30 are scratch until the
+// host's come back.
 guest_exit_common:
     // 1. Error synchronisation (Arm ARM DDI0487 K.a, the RAS "Error Synchronization
     // Event" and the ESB instruction): an SError the guest's accesses caused must surface now and
     // stop this VM (kind 3), not wait and be blamed on whichever VM runs next.
-    cmp     x0, #3
-    b.eq    3f                            // the exit is that SError already
     adrp    x2, cxv_has_ras
     ldrb    w2, [x2, :lo12:cxv_has_ras]
     cbz     w2, 1f
@@ -158,7 +157,7 @@ guest_exit_common:
     orr     x2, x2, x3
     msr     esr_el2, x2
     mov     x0, #3
-    b       3f
+    b       guest_exit_plan
     // Without RAS: complete the guest's outstanding accesses, then open SError for a moment; one
     // that is pending is taken here, and cur_spx_serr turns it into kind 3 (as KVM does).
 1:  dsb     sy
@@ -171,13 +170,10 @@ cxv_serror_window:
 cxv_serror_window_end:
     msr     daifset, #4
     isb
-    // 2. Branch-predictor state (spectre.hpp, per-CPU plan in cxv_exit_plan[PerCpu::id]): cleared
+    // 2. Branch-predictor state (spectre.hpp, per-CPU plan in PerCpu::exit_plan): cleared
     // before cxvisor executes its first indirect branch (the RET below).
-3:  mrs     x1, tpidr_el2
-    ldr     x2, [x1, #PERCPU_ID]
-    adrp    x3, cxv_exit_plan
-    add     x3, x3, :lo12:cxv_exit_plan
-    ldr     x3, [x3, x2, lsl #3]
+guest_exit_plan:
+3:  ldr     x3, [x1, #PERCPU_EXIT_PLAN]
     cbz     x3, 6f
     ands    x2, x3, #0xff                 // BHB loop: k taken branches flush the history
     b.eq    4f
@@ -198,8 +194,8 @@ cxv_serror_window_end:
     b       9f
 8:  hvc     #0
 9:  mov     x0, x4
-6:  mrs     x1, tpidr_el2
-    ldr     x2, [x1, #PERCPU_HOST_SP]
+    mrs     x1, tpidr_el2                 // the call may have changed x1 (SMCCC: x0-x17)
+6:  ldr     x2, [x1, #PERCPU_HOST_SP]
     mov     sp, x2
     ldp     x19, x20, [sp, #16]
     ldp     x21, x22, [sp, #32]
@@ -333,7 +329,7 @@ low64_sync:
     mrs     x1, esr_el2
     mov     x2, #ESR_EL2_HVC64_IMM0
     cmp     x1, x2                        // HVC #0 from AArch64 (whole ESR_EL2: ISS2 = 0 too)
-    b.ne    9f
+    b.ne    10f
     tbnz    w0, #30, 9f                   // SMC64 ids (cxvisor's hypercalls): none is listed
     cbz     w0, 9f                        // function id 0: never matches an unpublished slot
     adrp    x1, cxv_smccc_fast
@@ -360,8 +356,102 @@ low64_sync:
     eret
     dsb     nsh                           // speculation barrier after ERET (SB not on v8.0)
     isb
+
+// Second fast path: a 32-bit read of one of the emulated distributor's identification registers
+// (GICD_TYPER, GICD_IIDR, GICD_TYPER2, GICD_PIDR2 of Arm IHI 0069H: read-only, the same for the
+// VM's whole life), answered from the loaded vCPU's ExitFast block (vcpu.hpp; PerCpu::exit_fast,
+// null when the VM has no vGIC; an exit with EC < 0x20 pays 1 instruction for the test, an abort
+// of a VM without a vGIC 4). Decoded from the syndrome alone (ESR_EL2 with ISV = 1, HPFAR_EL2,
+// FAR_EL2; the constants are explained at EXIT_FAST_GICD_ESR_MASK in asm_offsets.hpp): the value
+// goes into the guest's SRT register, ELR_EL2 steps over the load (IL = 1: 4 bytes), and the guest
+// runs on. This is what the full path does for these registers (Vm's MMIO bus -> DistWindow ->
+// Vgic::dist_read, then Vcpu::complete_mmio), except that the stage-2 fault repeat guard is not
+// told the instruction completed: it only counts a fault that repeats at one PC with nothing
+// completing in between, and the guest moves on here, so it never sees this fault at all.
+// Anything else falls through to the full path with nothing changed.
+//
+// Safe without the full path's mitigations for the reasons given above for the SMCCC fast path:
+// no indirect branch (only direct and conditional branches, then ERET); the guest's addresses
+// (HPFAR_EL2, FAR_EL2) are only compared, and each answer is a load from a fixed offset of the
+// block chosen by a branch, so no address is formed from a guest value (the one store indexed by
+// the guest's SRT, 0..30, goes into this vCPU's own register frame); errors are synchronised
+// before the ERET as there; interrupts are taken right after it.
+10: tbz     x1, #31, 9f                   // EC < 0x20 (trapped SGI writes, WFI...): no data abort
+    mrs     x2, tpidr_el2
+    ldr     x2, [x2, #PERCPU_EXIT_FAST]
+    cbz     x2, 9f
+    stp     x3, x4, [sp, #-16]!
+    ldr     x3, =EXIT_FAST_GICD_ESR_MASK
+    and     x3, x1, x3
+    ldr     x4, =EXIT_FAST_GICD_ESR_VALUE
+    cmp     x3, x4
+    b.ne    8f
+    mrs     x3, hpfar_el2
+    ldr     x4, [x2, #EXIT_FAST_GICD_HPFAR]
+    sub     x3, x3, x4                    // the page within the distributor, << 4
+    mrs     x4, far_el2
+    and     x4, x4, #0xfff                // the offset within that page
+    cbnz    x3, 11f
+    cmp     x4, #0x4                      // page 0: GICD_TYPER, GICD_IIDR, GICD_TYPER2
+    b.ne    12f
+    ldr     w3, [x2, #EXIT_FAST_GICD_TYPER]
+    b       14f
+12: cmp     x4, #0x8
+    b.ne    13f
+    ldr     w3, [x2, #EXIT_FAST_GICD_IIDR]
+    b       14f
+13: cmp     x4, #0xc
+    b.ne    8f
+    ldr     w3, [x2, #EXIT_FAST_GICD_TYPER2]
+    b       14f
+11: cmp     x3, #(0xf << 4)               // page 15: GICD_PIDR2 at 0xFFE8
+    b.ne    8f
+    cmp     x4, #0xfe8
+    b.ne    8f
+    ldr     w3, [x2, #EXIT_FAST_GICD_PIDR2]
+14: adrp    x4, cxv_has_ras               // error synchronisation, as guest_exit_common step 1
+    ldrb    w4, [x4, :lo12:cxv_has_ras]
+    cbz     w4, 15f
+    hint    #16                           // ESB
+    mrs     x4, S3_0_C12_C1_1             // DISR_EL1 (left set: the full path reads it again)
+    tbnz    x4, #31, 8f
+    b       16f
+15: dsb     sy
+    mrs     x4, isr_el1
+    tbnz    x4, #8, 8f                    // ISR_EL1.A: the full path's window takes it
+    // Commit: the guest's registers into its frame (x1..x4 from the EL2 stack), the answer into
+    // the SRT slot (W load: zero-extended; 31 is XZR: dropped), then all of them back.
+16: mrs     x4, tpidr_el2
+    ldr     x4, [x4, #PERCPU_GUEST_REGS]
+    str     x0, [x4, #0]
+    ldp     x0, x2, [sp, #16]             // guest x1, x2
+    str     x0, [x4, #8]
+    ldr     x0, [sp]                      // guest x3
+    stp     x2, x0, [x4, #16]
+    ldr     x0, [sp, #8]                  // guest x4
+    stp     x0, x5, [x4, #32]
+    gprs_6_29 stp, x4
+    str     x30, [x4, #240]
+    ubfx    x1, x1, #16, #5               // ESR_EL2.SRT
+    cmp     x1, #31
+    b.eq    17f
+    str     x3, [x4, x1, lsl #3]
+17: mrs     x0, elr_el2
+    add     x0, x0, #4
+    msr     elr_el2, x0
+    add     sp, sp, #32
+    ldp     x0, x1, [x4, #0]
+    ldp     x2, x3, [x4, #16]
+    gprs_6_29 ldp, x4
+    ldr     x30, [x4, #240]
+    ldp     x4, x5, [x4, #32]             // the frame pointer last (no writeback: allowed)
+    eret
+    dsb     nsh                           // speculation barrier after ERET (SB not on v8.0)
+    isb
+8:  ldp     x3, x4, [sp], #16
 9:  ldp     x1, x2, [sp], #16
     guest_exit 0
+    .ltorg
 low64_irq:    guest_exit 1
 low64_fiq:    guest_exit 2
 low64_serr:   guest_exit 3

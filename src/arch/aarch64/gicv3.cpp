@@ -130,13 +130,21 @@ void send_ipi(u64 mpidr) {
     isb();
 }
 
+u32 irq_acknowledge() { return u32(read_sysreg(icc_iar1_el1) & 0xFFFFFF); }
+u32 irq_highest_pending() { return u32(read_sysreg(S3_0_C12_C12_2) & 0xFFFFFF); } // ICC_HPPIR1_EL1
+
+void irq_handle_acknowledged(u32 intid) {
+    if (intid >= 1020) return; // 1023: nothing pending
+    IrqAction action = irq_dispatch(intid);
+    write_sysreg(icc_eoir1_el1, intid); // priority drop
+    if (action == IrqAction::Done) write_sysreg(S3_0_C12_C11_1, intid); // ICC_DIR_EL1: deactivate
+}
+
 void handle_pending_irqs() {
     for (;;) {
-        u64 intid = read_sysreg(icc_iar1_el1) & 0xFFFFFF;
-        if (intid >= 1020) return; // 1023: nothing pending
-        IrqAction action = irq_dispatch(u32(intid));
-        write_sysreg(icc_eoir1_el1, intid); // priority drop
-        if (action == IrqAction::Done) write_sysreg(S3_0_C12_C11_1, intid); // ICC_DIR_EL1: deactivate
+        const u32 intid = irq_acknowledge();
+        if (intid >= 1020) return;
+        irq_handle_acknowledged(intid);
     }
 }
 

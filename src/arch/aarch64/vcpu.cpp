@@ -16,6 +16,7 @@
 #include "timer_hw.hpp"
 #include "vgic_hw.hpp"
 #include "vintc/vgic.hpp"
+#include "vintc/gicv3_regs.hpp"
 #include "vcpu/emulated_timer.hpp"
 
 extern "C" u64 cxv_guest_enter(arch::GuestRegs* regs);
@@ -152,11 +153,14 @@ const char* describe_sysreg(u64 id, char* buf, usize size) {
     return buf;
 }
 
-// What the guest-exit path (boot.S) does per CPU before cxvisor runs an indirect branch:
-// bits [7:0] BHB loop count k, bit 8 CLRBHB, bit 9 firmware call through SMC, bit 10 through HVC,
-// bits [63:32] its SMCCC function id. Indexed by PerCpu::id.
-extern "C" u64 cxv_exit_plan[MAX_CPUS];
-u64 cxv_exit_plan[MAX_CPUS];
+// What the guest-exit path (boot.S) does per CPU before cxvisor runs an indirect branch, in
+// PerCpu::exit_plan (one load from TPIDR_EL2 on every exit): bits [7:0] BHB loop count k, bit 8
+// CLRBHB, bit 9 firmware call through SMC, bit 10 through HVC, bits [63:32] its SMCCC function id.
+static_assert(__builtin_offsetof(PerCpu, guest_regs) == PERCPU_GUEST_REGS &&
+              __builtin_offsetof(PerCpu, host_sp) == PERCPU_HOST_SP && __builtin_offsetof(PerCpu, id) == PERCPU_ID &&
+              __builtin_offsetof(PerCpu, stack_top) == PERCPU_STACK_TOP &&
+              __builtin_offsetof(PerCpu, exit_plan) == PERCPU_EXIT_PLAN &&
+              __builtin_offsetof(PerCpu, exit_fast) == PERCPU_EXIT_FAST);
 // Nonzero where FEAT_RAS is implemented: the exit path synchronises errors with ESB (boot.S).
 extern "C" u8 cxv_has_ras;
 u8 cxv_has_ras;
@@ -169,7 +173,7 @@ void init_spectre(u64 pfr0, u64 mmfr1, u64 isar2) {
     spectre::ExitPlan p = spectre::plan(facts);
     u64 word = p.bhb_loop_k | (p.clrbhb ? bit(8) : 0);
     if (p.fw_call) word |= (fw.conduit_hvc ? bit(10) : bit(9)) | (u64(p.fw_call) << 32);
-    cxv_exit_plan[cpu_id()] = word;
+    this_cpu().exit_plan = word;
     worsen(g_v2_state, p.v2);
     worsen(g_bhb_state, p.bhb);
     if (cpu_id() == 0) { // one line for the operator: what guests are told and what each exit costs
@@ -322,6 +326,7 @@ void Vcpu::load() {
         write_sysreg(S3_0_C2_C3_1, k[9]); // APGAKeyHi_EL1
     }
     cxv_fpsimd_restore(&m_fp);
+    this_cpu().exit_fast = m_exit_fast_ok ? &m_exit_fast : nullptr;
     isb();
 }
 
@@ -384,6 +389,7 @@ void Vcpu::put() {
         k[9] = read_sysreg(S3_0_C2_C3_1);
     }
     cxv_fpsimd_save(&m_fp);
+    this_cpu().exit_fast = nullptr; // no vCPU loaded: the exit vector answers nothing
     isb();
 }
 
@@ -401,8 +407,27 @@ void virt_set_timer_intid(u32 intid) { g_vtimer_pintid = intid; }
 
 u32 vintc_priority_bits() { return vgichw::host_vtr().pri_bits; }
 
-void Vcpu::attach_vintc(VirtIntc* intc) {
+void Vcpu::attach_vintc(VirtIntc* intc, GuestPhysAddr dist_base) {
     m_vgic = intc;
+    // The exit vector answers the distributor's identification registers (read-only, the same for
+    // the VM's whole life) from the syndrome alone (boot.S, low64_sync). The model stays the one
+    // source of their values: they are read from it here, once.
+    m_exit_fast = ExitFast{};
+    m_exit_fast_ok = false;
+    if (m_vgic && dist_base.value() % 0x10000 == 0) {
+        auto typer = m_vgic->dist_read(gicv3::GICD_TYPER, 4), iidr = m_vgic->dist_read(gicv3::GICD_IIDR, 4);
+        auto typer2 = m_vgic->dist_read(gicv3::GICD_TYPER2, 4), pidr2 = m_vgic->dist_read(gicv3::PIDR2, 4);
+        if (typer.is_ok() && iidr.is_ok() && typer2.is_ok() && pidr2.is_ok()) {
+            // HPFAR_EL2.FIPA [43:4] holds IPA[51:12] (DDI0487 K.a, HPFAR_EL2): the value a fault in
+            // the distributor's first page leaves there.
+            m_exit_fast.gicd_hpfar = (dist_base.value() >> 12) << 4;
+            m_exit_fast.gicd_typer = u32(typer.value());
+            m_exit_fast.gicd_iidr = u32(iidr.value());
+            m_exit_fast.gicd_typer2 = u32(typer2.value());
+            m_exit_fast.gicd_pidr2 = u32(pidr2.value());
+            m_exit_fast_ok = true;
+        }
+    }
     // The virtual timer is hardware-linked: the guest's deactivation of INTID 27 deactivates the
     // host PPI the timer raised (vgic.hpp set_hw). Fails only for INTIDs the model rejects, which
     // these constants are not.
@@ -413,7 +438,14 @@ void Vcpu::attach_vintc(VirtIntc* intc) {
 
 vgic::VcpuSet Vcpu::present_queued() { return vgichw::flush(*m_vgic, u16(m_id), m_lrs).kick; }
 
-vgic::VcpuSet Vcpu::collect_queued() { return vgichw::sync(*m_vgic, u16(m_id), m_lrs); }
+vgic::VcpuSet Vcpu::collect_queued() {
+    const vgic::VcpuSet kick = vgichw::sync(*m_vgic, u16(m_id), m_lrs);
+    if (m_vtimer_raise) { // take_vtimer_irq() left it for after the fold; this vCPU only: no kick
+        m_vtimer_raise = false;
+        timer_interrupt();
+    }
+    return kick;
+}
 
 bool Vcpu::interrupt_pending() const {
     if (!m_vgic) return false;
@@ -430,6 +462,40 @@ bool Vcpu::timer_interrupt() {
     if (!m_vgic) return false;
     (void)m_vgic->raise(GUEST_VTIMER_INTID, u16(m_id)); // only this vCPU: its next flush shows it
     return true;
+}
+
+// The fast paths of a vCPU with a vGIC (vintc/vgic.hpp, raise_live): an interrupt for this vCPU
+// alone goes straight into a free list register while the others stay live, when the model says
+// the result is the one of its full path; else the full path runs, unchanged. Both are called
+// from run(), on this vCPU's CPU between present_interrupts() and collect_interrupts() (the
+// run loop's bracket: m_lrs.flushed), with the guest stopped and host interrupts masked.
+
+// A physical IRQ exit: acknowledges the highest-priority interrupt. The virtual timer's PPI (the
+// only interrupt this vCPU owns at EL2) is raised for the guest, live if the model allows, else
+// queued as vmm_vcpu_timer_irq() would; it is priority-dropped but stays active until the guest
+// deactivates the hardware-linked LR. Anything else is handled as handle_pending_irqs() does.
+// True: re-enter the guest at once; false: return ExternalInterrupt to the run loop (which
+// drains what else is pending and flushes what was queued).
+bool Vcpu::take_vtimer_irq() {
+    if (!m_lrs.flushed) return false; // not inside the bracket: the run loop decides
+    const u32 intid = irq_acknowledge();
+    if (!g_vtimer_pintid || intid != g_vtimer_pintid) {
+        irq_handle_acknowledged(intid);
+        return false;
+    }
+    const bool live = vgichw::raise_live(*m_vgic, u16(m_id), GUEST_VTIMER_INTID, m_lrs);
+    // Not live: raised right after the run loop's fold (collect_queued), the order of the full
+    // path before this fast path existed. Raised now, while the model still thinks the last
+    // instance sits in its (finished) LR, the fold would consume it as that instance's latch, and
+    // the physical PPI, acknowledged and left active, would never fire again.
+    if (!live) m_vtimer_raise = true;
+    write_sysreg(icc_eoir1_el1, intid); // priority drop only (IrqAction::Forwarded)
+    // Back into the guest at once only if nothing else waits at the host GIC. All host interrupts
+    // share one priority and the GIC takes the lowest INTID first, so SPIs (console input,
+    // passthrough lines) come after PPI 27: a guest that keeps its timer firing would starve them
+    // here, where handle_pending_irqs() drains everything. With one waiting, the run loop takes
+    // over (the live LR is folded back as any other).
+    return live && irq_highest_pending() >= 1020;
 }
 
 u64 Vcpu::mpidr_to_vcpu(u64 mpidr) {
@@ -450,6 +516,8 @@ ExitReason Vcpu::run() {
         else if (kind != 3) ++m_stats.ec[bits(read_sysreg(esr_el2), 31, 26)];
 #endif
         if (kind == 1 || kind == 2) {
+            // The virtual timer's own interrupt is answered here and the guest re-entered (level 1).
+            if (kind == 1 && m_vgic && take_vtimer_irq()) continue;
             e.kind = ExitKind::ExternalInterrupt;
             return e;
         }
@@ -493,6 +561,12 @@ void Vcpu::handle_sync(u64 esr, ExitReason& e) {
                     e.reason = "read of a write-only SGI generation register";
                     e.detail = esr;
                     inject_undefined();
+                    return;
+                }
+                if (vgichw::send_sgi_live(*m_vgic, u16(m_id), gpr(t.rt), t.group1, m_lrs)) {
+                    // An SGI to itself alone, shown at once: back into the guest (level 1).
+                    skip_instruction();
+                    e.kind = ExitKind::Nothing;
                     return;
                 }
                 auto r = m_vgic->send_sgi(u16(m_id), gpr(t.rt), t.group1);

@@ -37,6 +37,20 @@ struct El1State {
     u64 pauth_keys[10];
 };
 
+// What the exit vector (boot.S, low64_sync) answers for the loaded vCPU without the full exit
+// path: 32-bit reads of the emulated distributor's identification registers, which are read-only
+// and constant for the VM's life (Arm IHI 0069H: GICD_TYPER, GICD_IIDR, GICD_TYPER2, GICD_PIDR2).
+// Published in PerCpu::exit_fast by load(), withdrawn by put(). Layout read by boot.S.
+struct ExitFast {
+    u64 gicd_hpfar = 0; // HPFAR_EL2 of a fault in the distributor's first 4 KiB page
+    u32 gicd_typer = 0, gicd_iidr = 0, gicd_typer2 = 0, gicd_pidr2 = 0;
+};
+static_assert(__builtin_offsetof(ExitFast, gicd_hpfar) == EXIT_FAST_GICD_HPFAR &&
+              __builtin_offsetof(ExitFast, gicd_typer) == EXIT_FAST_GICD_TYPER &&
+              __builtin_offsetof(ExitFast, gicd_iidr) == EXIT_FAST_GICD_IIDR &&
+              __builtin_offsetof(ExitFast, gicd_typer2) == EXIT_FAST_GICD_TYPER2 &&
+              __builtin_offsetof(ExitFast, gicd_pidr2) == EXIT_FAST_GICD_PIDR2 && sizeof(ExitFast) == EXIT_FAST_SIZE);
+
 class Vcpu {
 public:
     void init(u32 id, u64 vmid);
@@ -61,7 +75,7 @@ public:
     u64 wake_deadline() const;
     static u64 mpidr_to_vcpu(u64 mpidr);
 
-    void attach_vintc(VirtIntc* intc);
+    void attach_vintc(VirtIntc* intc, GuestPhysAddr dist_base);
     void set_counter_offset(u64 offset) { m_cntvoff = offset; }
     // Inline: called around every entry, and a VM without a vGIC (or, inside, a vCPU with nothing
     // queued) must pay next to nothing for them.
@@ -98,6 +112,7 @@ private:
         m_regs.pc += (m_esr & (1ull << 25)) ? 4 : 2;
         m_fault_guard.progress();
     }
+    bool take_vtimer_irq();
     vgic::VcpuSet present_queued();
     vgic::VcpuSet collect_queued();
     bool guest_is_aarch32() const { return m_regs.pstate & 0x10; } // SPSR_EL2.M[4]
@@ -119,6 +134,9 @@ private:
     // filled by the last present_interrupts(), and the VM's CNTVOFF_EL2.
     VirtIntc* m_vgic = nullptr;
     vgichw::LrContext m_lrs;
+    ExitFast m_exit_fast;
+    bool m_exit_fast_ok = false;
+    bool m_vtimer_raise = false; // the timer PPI was taken but not shown live: raise after the fold
     u64 m_cntvoff = 0;
 #ifdef CXV_EXIT_STATS
     ExitStats m_stats{};

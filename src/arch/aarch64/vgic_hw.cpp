@@ -109,6 +109,50 @@ vgic::VcpuSet sync(vgic::Vgic& g, u16 vcpu, LrContext& ctx) {
     return g.fold(vcpu, lrs, elrsr, eoicount);
 }
 
+namespace {
+
+vgic::LiveLrs live_view(const LrContext& ctx) {
+    vgic::LiveLrs v;
+    v.nr_lrs = g_vtr.list_regs;
+    v.idle = ctx.idle;
+    if (!ctx.idle) v.elrsr = lr_bitmap(read_elrsr(), ctx.used);
+    return v;
+}
+
+void live_commit(const vgic::LiveAdd& add, LrContext& ctx) {
+    // No check_lr() here, unlike flush(): a live add is always a private INTID (< 32) shown
+    // Pending, built by the model's own LR rule, and its pINTID was checked by Vgic::set_hw; so
+    // every rule of check_lr holds by construction (tests/unit/arch/vgic_hw_test.cpp checks every
+    // live add of the model's fast-path stories against it). This is the SGI path's hottest code.
+    write_lr(add.index, encode_lr(add.lr, g_vtr.pri_bits));
+    if (ctx.idle) {
+        // An idle entry left ICH_HCR_EL2 = 0; the model asks for no maintenance (its list is
+        // this one interrupt), so En alone, as flush() would have written.
+        write_hcr(HCR_EN);
+        ctx.idle = false;
+    }
+    if (add.used > ctx.used) ctx.used = add.used;
+    // The ERET into the guest is the context synchronization the LR write needs.
+}
+
+} // namespace
+
+bool raise_live(vgic::Vgic& g, u16 vcpu, u32 intid, LrContext& ctx) {
+    if (!ctx.flushed) return false;
+    vgic::LiveAdd add;
+    if (!g.raise_live(intid, vcpu, live_view(ctx), add)) return false;
+    live_commit(add, ctx);
+    return true;
+}
+
+bool send_sgi_live(vgic::Vgic& g, u16 vcpu, u64 value, bool group1, LrContext& ctx) {
+    if (!ctx.flushed) return false;
+    vgic::LiveAdd add;
+    if (!g.send_sgi_live(vcpu, value, group1, live_view(ctx), add)) return false;
+    live_commit(add, ctx);
+    return true;
+}
+
 IrqAction maintenance_irq(u32, void*) {
     g_maintenance_count.fetch_add(1, std::memory_order_relaxed);
     return IrqAction::Done;

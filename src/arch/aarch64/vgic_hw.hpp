@@ -343,6 +343,15 @@ VgicFlush flush(vgic::Vgic& g, u16 vcpu, LrContext& ctx);
 // the vCPUs to kick.
 vgic::VcpuSet sync(vgic::Vgic& g, u16 vcpu, LrContext& ctx);
 
+// The level-1 fast path (Vcpu::run): inside the flush..sync bracket of vCPU `vcpu`, on its CPU
+// with the guest stopped, one interrupt added to the live LRs without a sync and a new flush:
+// Vgic::raise_live / send_sgi_live decide, from ICH_ELRSR_EL2 (not read after an idle flush,
+// when every LR is zero), and the LR they choose is written here. After an idle flush the
+// virtual CPU interface is turned on: the bracket is then an ordinary one, and sync() folds
+// everything back. False: nothing was changed; the caller takes the full path.
+bool raise_live(vgic::Vgic& g, u16 vcpu, u32 intid, LrContext& ctx);
+bool send_sgi_live(vgic::Vgic& g, u16 vcpu, u64 sgi_reg_value, bool group1, LrContext& ctx);
+
 // The maintenance interrupt (host PPI, INTID 25 on QEMU virt; the host DTB's GIC node names
 // it). Its only job is to make the vCPU exit, which taking it at EL2 already did; sync() then
 // deasserts it. The handler counts (diagnostics) and returns.

@@ -79,7 +79,7 @@ public:
     bool pending = false;
     unsigned presents = 0, collects = 0, timer_irqs = 0;
     vgic::VcpuSet present_kicks, collect_kicks;
-    void attach_vintc(VirtIntc* c) { intc = c; }
+    void attach_vintc(VirtIntc* c, GuestPhysAddr) { intc = c; }
     void set_counter_offset(u64 x) { counter_offset = x; }
     vgic::VcpuSet present_interrupts() { ++presents; return present_kicks; }
     vgic::VcpuSet collect_interrupts() { ++collects; return collect_kicks; }
