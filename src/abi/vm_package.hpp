@@ -114,8 +114,12 @@ struct VmRecord {
     uint64_t gicd_base;
     uint64_t gicr_base;
     uint32_t spi_count;
-    uint32_t reserved2;
+    uint32_t flags; // VM_FLAG_*; 0 in packages written before the field existed (= the defaults)
 };
+
+// VmRecord::flags. Each bit's 0 is the default, so older packages keep their meaning.
+inline constexpr uint32_t VM_FLAG_NO_AUTOSTART = 1u << 0; // [base] autostart = false
+inline constexpr uint32_t VM_FLAGS_KNOWN = VM_FLAG_NO_AUTOSTART;
 
 inline constexpr uint64_t GICD_SIZE = 0x1'0000;   // 64 KiB: one distributor frame (IHI 0069H, 12.1)
 inline constexpr uint64_t GICR_STRIDE = 0x2'0000; // 128 KiB: RD_base + SGI_base frames, no VLPI frames

@@ -160,6 +160,21 @@ public:
             if (r.contains(a)) return &r;
         return nullptr;
     }
+    // Bytes of RAM this address space owns now (Alloc regions' mapped leaves, clipped to each
+    // region as release_owned frees them): what a VM holds of the host's memory.
+    u64 owned_bytes() const {
+        u64 total = 0;
+        for (const Region& r : m_regions) {
+            if (r.backing != Backing::Alloc) continue;
+            m_table.for_each_leaf(r.start.value(), r.size, [&](const Mapping& m) {
+                const u64 lo = m.in > r.start.value() ? m.in : r.start.value();
+                const u64 hi = m.in + m.size < r.end().value() ? m.in + m.size : r.end().value();
+                total += hi - lo;
+                return true;
+            });
+        }
+        return total;
+    }
     const StaticVec<Region, max_regions>& regions() const { return m_regions; }
     const Table& page_table() const { return m_table; }
     HostPhysAddr root() const { return m_table.root(); }

@@ -58,9 +58,12 @@ void kick_idle_for(SchedEntity* e) {
     }
 }
 
+// Lock held. A paused entity is parked: Runnable, but outside the queue until sched_resume
+// (invariant: Runnable and not paused <=> queued).
 void make_runnable(SchedEntity* e) {
     e->state = SchedState::Runnable;
     e->wake_pending = false;
+    if (e->paused) return;
     enqueue(e);
     kick_idle_for(e);
 }
@@ -141,7 +144,9 @@ bool sched_wake(SchedEntity* e, bool allow_start) {
         make_runnable(e);
         return true;
     case SchedState::Blocked:
-        make_runnable(e);
+        // Paused: the wake-up is kept for sched_resume (a WFI whose timer fired completes then).
+        if (e->paused) e->wake_pending = true;
+        else make_runnable(e);
         return true;
     case SchedState::Running:
         e->wake_pending = true;
@@ -163,6 +168,7 @@ bool sched_stop(SchedEntity* e) {
         return true;
     case SchedState::Blocked:
         e->state = SchedState::Off;
+        e->wake_pending = false; // a wake-up kept during a pause is for a life that is over
         return true;
     case SchedState::Running:
         e->stop_pending = true;
@@ -181,6 +187,39 @@ u64 sched_idle_ticks(usize cpu) {
         u64 now = arch::counter();
         if (c.idle_ticks.load() != ticks) continue; // a wait ended meanwhile: its ticks moved
         return since == ~0ull || now < since ? ticks : ticks + (now - since);
+    }
+}
+
+void sched_pause(SchedEntity* e) {
+    SpinlockGuard guard(g_lock);
+    if (e->paused) return;
+    __atomic_store_n(&e->paused, true, __ATOMIC_RELEASE);
+    switch (e->state) {
+    case SchedState::Runnable: remove(e); break; // parked
+    case SchedState::Running:
+        // Its CPU sees the flag at the next exit (sched_must_leave); the kick makes that soon. An
+        // IPI that lands between that check and the guest entry makes the entry exit at once.
+        if (e->cpu != cpu_id()) arch::send_ipi(g_percpu[e->cpu].hw_id);
+        break;
+    case SchedState::Blocked:
+    case SchedState::Off: break;
+    }
+}
+
+void sched_resume(SchedEntity* e) {
+    SpinlockGuard guard(g_lock);
+    if (!e->paused) return;
+    __atomic_store_n(&e->paused, false, __ATOMIC_RELEASE);
+    switch (e->state) {
+    case SchedState::Runnable: // parked
+        enqueue(e);
+        kick_idle_for(e);
+        break;
+    case SchedState::Blocked:
+        if (e->wake_pending) make_runnable(e);
+        break;
+    case SchedState::Running: // still on its way out: sched_leave requeues it as unpaused
+    case SchedState::Off: break;
     }
 }
 

@@ -21,6 +21,10 @@ struct SchedEntity {
     SchedEntity* next = nullptr;
     bool wake_pending = false; // a wake-up arrived while Running: do not block
     bool stop_pending = false; // leave the CPU and go Off at the next exit
+    // Paused (sched_pause): never in the run queue. A Runnable entity is parked outside it, a
+    // Running one leaves its CPU at its next exit and is parked, a Blocked one keeps its wake-ups
+    // in wake_pending; sched_resume puts each back.
+    bool paused = false;
     usize cpu = 0;             // while Running: which CPU
     void* owner = nullptr;     // the object this entity schedules (a Vcpu)
 };
@@ -47,5 +51,18 @@ SchedState sched_state(const SchedEntity* e);
 // including a wait in progress. Any CPU, lock-free; a value read while `cpu` wakes up is that of
 // just before or just after the wake-up, never both counted.
 u64 sched_idle_ticks(usize cpu);
+// Pause: the entity is not picked again until sched_resume. Runnable -> taken out of the queue
+// (parked, still Runnable); Running -> leaves its CPU at its next exit (the CPU is kicked when it
+// is another), then parked or Blocked as it left; Blocked -> stays Blocked, and a wake-up only
+// sets wake_pending; Off -> stays Off, and a start (sched_wake with allow_start) parks it.
+// sched_stop works on a paused entity as on any other; the flag stays until sched_resume.
+void sched_pause(SchedEntity* e);
+// Undoes sched_pause: a parked Runnable entity, and a Blocked one whose wake-up came during the
+// pause, go into the run queue (an idle CPU that may run them is kicked).
+void sched_resume(SchedEntity* e);
+// The run loop's check after each exit: the entity must leave its CPU (a stop or a pause).
+inline bool sched_must_leave(const SchedEntity* e) {
+    return __atomic_load_n(&e->stop_pending, __ATOMIC_ACQUIRE) || __atomic_load_n(&e->paused, __ATOMIC_ACQUIRE);
+}
 // Number of CPUs that run entities, set once at boot.
 void sched_set_cpu_count(usize n);

@@ -23,6 +23,30 @@ enum class ExitKind : u8 {
     Fatal,             // cannot continue this VM: reason says why
 };
 
+inline constexpr usize EXIT_KIND_COUNT = usize(ExitKind::Fatal) + 1;
+
+// A short lower-case name of each kind, for `vm show` (shell) and reports.
+constexpr const char* exit_kind_name(ExitKind k) {
+    switch (k) {
+    case ExitKind::Nothing: return "nothing";
+    case ExitKind::Hypercall: return "hypercall";
+    case ExitKind::NestedPageFault: return "stage-2 fault";
+    case ExitKind::SysRegRead: return "sysreg read";
+    case ExitKind::SysRegWrite: return "sysreg write";
+    case ExitKind::ExternalInterrupt: return "interrupt";
+    case ExitKind::Halt: return "halt";
+    case ExitKind::CpuUp: return "cpu up";
+    case ExitKind::CpuDown: return "cpu down";
+    case ExitKind::CpuQuery: return "cpu query";
+    case ExitKind::SystemDown: return "system down";
+    case ExitKind::SystemReset: return "system reset";
+    case ExitKind::Undefined: return "undefined";
+    case ExitKind::Kick: return "kick";
+    case ExitKind::Fatal: return "fatal";
+    }
+    return "?";
+}
+
 enum class AccessKind : u8 { Read, Write, Fetch };
 
 struct ExitReason {

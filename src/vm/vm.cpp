@@ -276,12 +276,16 @@ Result<void> Vm::forward_irq(const PassthroughDevice& d, const HostOwnedRanges& 
     if (auto r = m_vgic->set_hw(d.irq, d.irq); r.is_error()) return r;
     TRY(m_forwarded.push_back(d.irq));
     // Routed to the physical CPU of the VM's first vCPU when it is pinned, else to this (the boot)
-    // CPU; the handler only queues it in the model and kicks the vCPU it targets.
+    // CPU; the handler only queues it in the model and kicks the vCPU it targets. Enabled when a
+    // life of the VM begins (take_forwarded): a VM that is not started gets none.
     irq_register(d.irq, passthrough_irq, this);
     const u32 first = m_rec.phys_cpu_ids[0];
-    const u64 target = first != ANY_CPU && first < g_cpu_count ? g_percpu[first].hw_id : this_cpu().hw_id;
-    arch::irq_enable_spi_on(d.irq, target);
+    m_forward_target = first != ANY_CPU && first < g_cpu_count ? g_percpu[first].hw_id : this_cpu().hw_id;
     return {};
+}
+
+void Vm::take_forwarded() {
+    for (u32 intid : m_forwarded) arch::irq_enable_spi_on(intid, m_forward_target);
 }
 
 void Vm::release_forwarded(bool disable) {
@@ -352,7 +356,7 @@ Result<void> Vm::load_blob(const Blob& blob, u64 gpa, const char* what) {
     return {};
 }
 
-Result<void> Vm::boot() {
+Result<void> Vm::load_and_start() {
     // Identity-mapped RAM is this VM's for good (it is not freed on reset): clear it on every boot
     // so neither its previous life nor whoever had the frames before can be seen. Lazily allocated
     // RAM comes back zeroed from the frame allocator instead.
@@ -374,21 +378,94 @@ Result<void> Vm::boot() {
     // controller from reset.
     const u64 counter_offset = arch::counter();
     for (u32 i = 0; i < m_rec.cpu_num; ++i) {
-        m_vcpus[i]->arch().reset(0, 0);
-        m_vcpus[i]->arch().set_counter_offset(counter_offset);
-        reset_emulated_timer(*m_vcpus[i]);
+        Vcpu& v = *m_vcpus[i];
+        v.arch().reset(0, 0);
+        v.arch().set_counter_offset(counter_offset);
+        reset_emulated_timer(v);
+        v.reset_stats();
+        // All are Off: this only drops a pause the last life ended in, so vCPU 0 is queued.
+        sched_resume(&v.sched());
     }
     if (m_vgic) m_vgic->reset();
-    if (m_resets) release_forwarded(false); // a restart: what the last life held is over
     for (Pl011* u : m_uarts) u->reset(); // a restarted guest finds its UART as after power-on
+    take_forwarded();
+    m_reports.store(0); // a new life's faults are reported again
+    SpinlockGuard guard(m_power_lock);
+    m_stop = StopKind::None;
+    m_active = 0;
+    m_life_start.store(counter_offset);
+    m_state.store(VmState::Running, std::memory_order_release);
+    // Under the same lock hold as the state: whoever sees Running finds vCPU 0 counted.
+    if (start_vcpu_locked(*m_vcpus[0], m_rec.entry_point, m_rec.dtb.size ? m_rec.dtb_load_addr : 0) !=
+        PowerResult::Success)
+        panic("vm %u: vCPU 0 not off at the start of a life", id()); // every vCPU was Off: a cxvisor bug
+    return {};
+}
+
+Result<void> Vm::begin_life(bool announce) {
+    VmState was;
     {
         SpinlockGuard guard(m_power_lock);
-        m_stop = StopKind::None;
-        m_active = 0;
+        was = m_state.load();
+        if (m_starting || (was != VmState::Created && was != VmState::Stopped)) return Error::Busy;
+        m_starting = true; // a second start, a pause, a stop: Busy or nothing until it is done
     }
-    m_stopped.store(false);
-    if (start_vcpu(0, m_rec.entry_point, m_rec.dtb.size ? m_rec.dtb_load_addr : 0) != PowerResult::Success)
-        return Error::Busy;
+    Result<void> r{};
+    {
+        SpinlockGuard guard(m_as_lock);
+        // A stopped VM's tables were emptied at its stop; reset again in case that ran out of
+        // memory (then only the tables of its linear regions were missing).
+        if (was == VmState::Stopped) r = m_as.reset();
+        if (r.is_ok()) r = load_and_start();
+        if (r.is_error()) (void)m_as.reset(); // what the failed load took goes back
+    }
+    {
+        SpinlockGuard guard(m_power_lock);
+        m_starting = false;
+        if (r.is_error()) m_state.store(VmState::Stopped, std::memory_order_release);
+    }
+    if (r.is_ok() && announce) kprint("cxvisor: vm %u (%s): started\n", id(), name());
+    return r;
+}
+
+Result<void> Vm::boot() { return begin_life(false); }
+Result<void> Vm::start() { return begin_life(true); }
+
+Result<void> Vm::stop(const char* why) {
+    {
+        SpinlockGuard guard(m_power_lock);
+        VmState s = m_state.load();
+        if (s != VmState::Running && s != VmState::Paused) return Error::Busy;
+    }
+    request_stop(StopKind::Operator, why);
+    return {};
+}
+
+Result<void> Vm::restart() {
+    VmState s;
+    {
+        SpinlockGuard guard(m_power_lock);
+        s = m_state.load();
+        if (m_starting || s == VmState::Stopping) return Error::Busy;
+    }
+    if (s == VmState::Created || s == VmState::Stopped) return start();
+    request_stop(StopKind::Reset, "restarted by the operator");
+    return {};
+}
+
+Result<void> Vm::pause() { return set_paused(true); }
+Result<void> Vm::resume() { return set_paused(false); }
+
+// Running <-> Paused. Pausing flags every vCPU, Off ones included: one that a sibling starts with
+// CPU_ON while on its way out is parked by the scheduler too.
+Result<void> Vm::set_paused(bool pause) {
+    SpinlockGuard guard(m_power_lock);
+    if (m_state.load() != (pause ? VmState::Running : VmState::Paused)) return Error::Busy;
+    m_state.store(pause ? VmState::Paused : VmState::Running, std::memory_order_release);
+    for (u32 i = 0; i < m_rec.cpu_num; ++i) {
+        if (pause) sched_pause(&m_vcpus[i]->sched());
+        else sched_resume(&m_vcpus[i]->sched());
+    }
     return {};
 }
 
@@ -396,14 +473,18 @@ PowerResult Vm::start_vcpu(u64 index, u64 entry, u64 arg) {
     Vcpu* v = vcpu(index);
     if (!v) return PowerResult::InvalidParameters;
     SpinlockGuard guard(m_power_lock);
+    return start_vcpu_locked(*v, entry, arg);
+}
+
+PowerResult Vm::start_vcpu_locked(Vcpu& v, u64 entry, u64 arg) {
     // One look decides: the target may leave its CPU (Off) on another CPU at any moment, so a
     // second look after this one could contradict it (CPU_ON then answered DENIED).
-    if (sched_state(&v->sched()) != SchedState::Off) return PowerResult::AlreadyOn;
+    if (sched_state(&v.sched()) != SchedState::Off) return PowerResult::AlreadyOn;
     if (m_stop != StopKind::None) return PowerResult::Denied;
-    v->arch().reset(entry, arg);
-    reset_emulated_timer(*v); // a powered-on CPU's timer starts disabled, whatever it did before
+    v.arch().reset(entry, arg);
+    reset_emulated_timer(v); // a powered-on CPU's timer starts disabled, whatever it did before
     ++m_active;
-    sched_wake(&v->sched(), true);
+    sched_wake(&v.sched(), true); // a paused VM's vCPU is parked until resume
     return PowerResult::Success;
 }
 
@@ -415,6 +496,7 @@ void Vm::vcpu_went_off() {
         if (last && m_stop == StopKind::None) {
             m_stop = StopKind::PowerOff;
             m_stop_why = "all vCPUs are off";
+            m_state.store(VmState::Stopping, std::memory_order_release);
         }
     }
     if (last) finish_stop();
@@ -423,9 +505,11 @@ void Vm::vcpu_went_off() {
 void Vm::request_stop(StopKind kind, const char* why) {
     {
         SpinlockGuard guard(m_power_lock);
-        if (m_stop != StopKind::None) return; // already stopping
+        VmState s = m_state.load();
+        if (s != VmState::Running && s != VmState::Paused) return; // nothing runs, or already stopping
         m_stop = kind;
         m_stop_why = why;
+        m_state.store(VmState::Stopping, std::memory_order_release);
     }
     // vCPUs taken off at once are accounted here; running ones account when they leave their CPU.
     for (u32 i = 0; i < m_rec.cpu_num; ++i) {
@@ -435,6 +519,17 @@ void Vm::request_stop(StopKind kind, const char* why) {
             vcpu_went_off();
         }
     }
+}
+
+void Vm::end_life(StopKind kind) {
+    {
+        SpinlockGuard guard(m_as_lock);
+        (void)m_as.reset(); // a stopped VM gives its RAM back (NoMemory here only means tables stay empty)
+    }
+    release_forwarded(true);
+    m_last_stop.store(kind, std::memory_order_release);
+    SpinlockGuard guard(m_power_lock);
+    m_state.store(VmState::Stopped, std::memory_order_release);
 }
 
 void Vm::finish_stop() {
@@ -448,56 +543,120 @@ void Vm::finish_stop() {
     for (Pl011* u : m_uarts) u->flush();
     if (kind == StopKind::Reset) {
         ++m_resets;
+        m_last_stop.store(kind, std::memory_order_release);
         kprint("cxvisor: vm %u (%s): reset (%s), restarting from its images (reset #%u)\n", id(), name(), why, m_resets);
-        // All guest RAM is freed; it comes back zeroed on first touch.
-        SpinlockGuard guard(m_as_lock);
-        Result<void> r = m_as.reset();
-        if (r.is_ok()) r = boot();
-        if (r.is_error()) {
-            kprint("cxvisor: vm %u (%s): restart failed: %s; VM stopped\n", id(), name(), error_name(r.error()));
-            release_forwarded(true);
-            m_last_stop.store(StopKind::Crash);
-            m_stopped.store(true);
-            vmm_vm_ended(*this);
+        release_forwarded(false); // what the last life held is over; taken again by the new one
+        Result<void> r{};
+        {
+            // All guest RAM is freed; it comes back zeroed on first touch.
+            SpinlockGuard guard(m_as_lock);
+            r = m_as.reset();
+            if (r.is_ok()) r = load_and_start();
         }
+        if (r.is_ok()) return;
+        kprint("cxvisor: vm %u (%s): restart failed: %s; VM stopped\n", id(), name(), error_name(r.error()));
+        end_life(StopKind::Reset);
+        vmm_vm_ended(*this);
         return;
     }
-    {
-        SpinlockGuard guard(m_as_lock);
-        (void)m_as.reset(); // a stopped VM gives its RAM back (NoMemory here only means tables stay empty)
-    }
-    release_forwarded(true);
-    m_last_stop.store(kind);
-    m_stopped.store(true);
-    kprint("cxvisor: vm %u (%s): %s (%s)\n", id(), name(), kind == StopKind::PowerOff ? "powered off" : "stopped", why);
+    end_life(kind);
+    if (kind == StopKind::Operator)
+        kprint("cxvisor: vm %u (%s): stopped by the operator (%s)\n", id(), name(), why);
+    else
+        kprint("cxvisor: vm %u (%s): %s (%s)\n", id(), name(), kind == StopKind::Crash ? "stopped" : "powered off", why);
     vmm_vm_ended(*this);
 }
 
-namespace {
-void print_report(Vm& vm, Vcpu& vcpu, const char* fmt, va_list ap) {
+const char* vm_state_name(VmState s) {
+    switch (s) {
+    case VmState::Created: return "created";
+    case VmState::Running: return "running";
+    case VmState::Paused: return "paused";
+    case VmState::Stopping: return "stopping";
+    case VmState::Stopped: return "stopped";
+    }
+    return "?";
+}
+
+const char* stop_kind_name(StopKind k) {
+    switch (k) {
+    case StopKind::None: return "none";
+    case StopKind::PowerOff: return "powered off";
+    case StopKind::Reset: return "reset";
+    case StopKind::Crash: return "crashed";
+    case StopKind::Operator: return "stopped by the operator";
+    }
+    return "?";
+}
+
+u64 Vm::uptime_ms() const {
+    VmState s = state();
+    if (s != VmState::Running && s != VmState::Paused) return 0;
+    u64 now = arch::counter(), began = m_life_start.load();
+    return now > began ? (now - began) / timer_ticks_per_ms() : 0;
+}
+
+u64 Vm::ram_bytes() const {
+    u64 total = 0;
+    auto* regions = reinterpret_cast<const MemRegion*>(m_package + m_rec.regions);
+    for (u32 i = 0; i < m_rec.region_count; ++i)
+        if (MapType(regions[i].map_type) != MapType::Reserved) total += regions[i].size;
+    return total;
+}
+
+u64 Vm::ram_backed_bytes() const {
+    // Identity-mapped RAM is held from creation to destruction; lazily allocated RAM as touched.
+    u64 total = 0;
+    auto* regions = reinterpret_cast<const MemRegion*>(m_package + m_rec.regions);
+    for (u32 i = 0; i < m_rec.region_count; ++i)
+        if (m_reserved_regions & (1u << i)) total += regions[i].size;
+    SpinlockGuard guard(m_as_lock);
+    return total + m_as.owned_bytes();
+}
+
+usize Vm::last_report(char* out, usize n) const {
+    if (!n) return 0;
+    SpinlockGuard guard(m_report_lock);
+    usize len = strlen(m_last_report);
+    if (len >= n) len = n - 1;
+    memcpy(out, m_last_report, len);
+    out[len] = '\0';
+    return len;
+}
+
+void Vm::note_report(Vcpu& vcpu, const char* msg) {
+    SpinlockGuard guard(m_report_lock);
+    format(m_last_report, sizeof m_last_report, "vcpu %u pc %lx: %s", vcpu.id(), vcpu.arch().pc(), msg);
+}
+
+// Every report is kept as the VM's last (`vm show`), printed or not: the newest one is what an
+// operator looking at a faulting loop wants to see. `limited`: subject to the per-VM rate limit.
+void Vm::report_va(Vcpu& vcpu, bool limited, const char* fmt, va_list ap) {
     char buf[256];
     vformat(buf, sizeof buf, fmt, ap);
-    kprint("cxvisor: vm %u (%s) vcpu %u pc %lx: %s\n", vm.id(), vm.name(), vcpu.id(), vcpu.arch().pc(), buf);
+    note_report(vcpu, buf);
+    if (limited) {
+        u64 n = m_reports.fetch_add(1); // 64-bit: never wraps back to reporting
+        if (n > MAX_REPORTS) return;
+        if (n == MAX_REPORTS) {
+            kprint("cxvisor: vm %u (%s): further guest faults are not reported\n", id(), name());
+            return;
+        }
+    }
+    kprint("cxvisor: vm %u (%s) vcpu %u pc %lx: %s\n", id(), name(), vcpu.id(), vcpu.arch().pc(), buf);
 }
-} // namespace
 
 void Vm::report(Vcpu& vcpu, const char* fmt, ...) {
-    u64 n = m_reports.fetch_add(1); // 64-bit: never wraps back to reporting
-    if (n > MAX_REPORTS) return;
-    if (n == MAX_REPORTS) {
-        kprint("cxvisor: vm %u (%s): further guest faults are not reported\n", id(), name());
-        return;
-    }
     va_list ap;
     va_start(ap, fmt);
-    print_report(*this, vcpu, fmt, ap);
+    report_va(vcpu, true, fmt, ap);
     va_end(ap);
 }
 
 void Vm::report_stop(Vcpu& vcpu, const char* fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    print_report(*this, vcpu, fmt, ap);
+    report_va(vcpu, false, fmt, ap);
     va_end(ap);
 }
 

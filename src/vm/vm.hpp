@@ -5,7 +5,14 @@
 // Locking: the device set and memory regions are fixed before the first vCPU runs. Stage-2 table
 // changes and walks at run time (RAM on demand, reading guest memory to decode an instruction,
 // reset) hold m_as_lock: several vCPUs of one VM fault on several CPUs at once. Power state
-// changes hold m_power_lock and go through the scheduler lock.
+// changes hold m_power_lock and go through the scheduler lock (order: m_as_lock, m_power_lock,
+// the scheduler's lock).
+//
+// Lifecycle (docs/pending/life.md): Created -> start -> Running <-> Paused (pause/resume);
+// Running/Paused -> a stop of any kind -> Stopping -> the last vCPU off -> Stopped, or Running
+// again after a reset; Stopped -> start -> Running. Every transition may be asked for from any CPU
+// while the VM's vCPUs run on others: the call never waits for them; they leave their CPUs at
+// their next exit and the last one completes a stop.
 #pragma once
 #include "abi/vm_package.hpp"
 #include "arch_stage2.hpp"
@@ -18,10 +25,22 @@
 #include "vintc/irq_line.hpp"
 #include "vintc/vgic_mmio.hpp"
 #include <atomic>
+#include <stdarg.h>
 
 using GuestAddrSpace = AddrSpace<arch::Stage2Format, KernelFrames, arch::Stage2Tlb>;
 
-enum class StopKind : u8 { None, PowerOff, Reset, Crash, Operator }; // Operator: shell stop/shutdown
+// How a life of the VM ends. Operator: the shell's stop (or cxvisor's shutdown).
+enum class StopKind : u8 { None, PowerOff, Reset, Crash, Operator };
+enum class VmState : u8 { Created, Running, Paused, Stopping, Stopped };
+// "created", "running", "paused", "stopping", "stopped".
+const char* vm_state_name(VmState s);
+// "none", "powered off", "reset", "crashed", "stopped by the operator".
+const char* stop_kind_name(StopKind k);
+
+class Vm;
+// The VMM's (vmm/vmm.cpp) note that `vm` has stopped for good (not on a reset): called once per
+// ended life by Vm::finish_stop, on the CPU that completed the stop, no VM lock held.
+void vmm_vm_ended(Vm& vm);
 
 // Host-physical ranges no VM may be given, each with what it is and why: the boot log names both
 // when it refuses a passthrough device or reserved region. Filled by the boot flow (vmm/main.cpp)
@@ -72,29 +91,72 @@ public:
     u32 id() const { return m_rec.id; }
     u32 vcpu_count() const { return m_rec.cpu_num; }
     Vcpu* vcpu(u64 i) { return i < m_rec.cpu_num ? m_vcpus[i] : nullptr; }
+    const Vcpu* vcpu(u64 i) const { return i < m_rec.cpu_num ? m_vcpus[i] : nullptr; }
     u32 resets() const { return m_resets; }
     Pl011* console_uart() { return m_uarts.empty() ? nullptr : m_uarts[0]; }
     GuestAddrSpace& addr_space() { return m_as; }
 
-    // Loads the images into fresh RAM and makes vCPU 0 runnable at the entry point.
+    // --- Lifecycle. Every call below may come from any CPU (the console input handler included:
+    // interrupts masked, other CPUs running this VM's vCPUs) and never waits for another CPU. ---
+
+    // Lock-free reads of a consistent value.
+    VmState state() const { return m_state.load(std::memory_order_acquire); }
+    StopKind last_stop() const { return m_last_stop.load(std::memory_order_acquire); } // None: never ended
+    // [base] autostart of its config (default true): create_vms boots it.
+    bool autostart() const { return !(m_rec.flags & vm_package::VM_FLAG_NO_AUTOSTART); }
+    // Created or Stopped: nothing of it runs.
+    bool stopped() const {
+        VmState s = state();
+        return s == VmState::Created || s == VmState::Stopped;
+    }
+
+    // Created/Stopped -> Running, fresh from its images: RAM zeroed on first touch, images
+    // reloaded, vGIC, timers and UARTs reset, the virtual counter starting near zero, forwarded
+    // interrupts taken again, vCPU 0 at the entry. Errors: Busy in any other state (or while
+    // another start is under way); NoMemory or the loader's error if the images cannot be loaded
+    // (said on the console; the VM is then Stopped). start() prints "started"; boot() (the boot
+    // flow's) does the same silently.
+    Result<void> start();
     Result<void> boot();
+    // Stops every vCPU: forceful; Reset restarts the VM from its images when the last vCPU is off
+    // (finish_stop), the others end its life there: RAM back to the allocator, forwarded
+    // interrupts released, one line on the console, vmm_vm_ended. Ignored when the VM is not
+    // Running or Paused, or a stop is already under way.
+    void request_stop(StopKind kind, const char* why);
+    // The operator's stop: request_stop(Operator, why). Busy unless Running or Paused (Stopping
+    // included: a stop is under way); the VM is Stopped once its vCPUs have left their CPUs.
+    Result<void> stop(const char* why);
+    // Running/Paused: a stop that starts the VM again from its images (the Reset path);
+    // Created/Stopped: start(). Busy while Stopping.
+    Result<void> restart();
+    // Running -> Paused: every vCPU leaves its CPU at its next exit (kicked on another CPU) and is
+    // not picked until resume; registers, RAM, devices and timers are kept (the counter runs on).
+    // Busy in any other state.
+    Result<void> pause();
+    // Paused -> Running: each vCPU continues as it was; wake-ups during the pause are kept (a WFI
+    // whose timer fired meanwhile completes). Busy in any other state.
+    Result<void> resume();
+
+    // --- For `vm show` (any CPU) ---
+    u64 uptime_ms() const;        // since the current life began; 0 unless Running or Paused
+    u64 ram_bytes() const;        // the guest RAM its config gives it (Alloc and Identical regions)
+    u64 ram_backed_bytes() const; // host RAM its address space holds now
+    // Copies the VM's last Vm::report/report_stop message ("vcpu N pc X: what", no newline) into
+    // `out` (NUL-terminated, truncated to n - 1); returns its length, 0 (and "") if none.
+    usize last_report(char* out, usize n) const;
+    const vm_package::VmRecord& record() const { return m_rec; }
+    const u8* package() const { return m_package; }
 
     // Level 2. Returns true if the exit was handled here, including by stopping the VM (the run
     // loop then sees the vCPU's stop request); false passes it on to level 3.
     bool handle_exit(Vcpu& vcpu, ExitReason& exit);
 
-    // Stops every vCPU (PowerOff/Crash) or restarts the VM from its images (Reset). Callable from
-    // any CPU; the last vCPU to leave its CPU completes it (finish_stop).
-    void request_stop(StopKind kind, const char* why);
     // Power accounting: a vCPU turned on / went Off. The last one off completes a pending stop.
     // start_vcpu answers PSCI CPU_ON from one look at the target, taken under m_power_lock:
     // Success (it was Off; now runnable at `entry`), AlreadyOn (not Off, if only on its way there
     // on another CPU), Denied (the VM is stopping), InvalidParameters (no such vCPU).
     PowerResult start_vcpu(u64 index, u64 entry, u64 arg);
     void vcpu_went_off();
-    bool stopped() const { return m_stopped.load(); }
-    // How the last life ended (None if it never ended). Any CPU.
-    StopKind last_stop() const { return m_last_stop.load(); }
 
     // Reports a guest fault (rate-limited per VM so a faulting loop cannot flood the console).
     void report(Vcpu& vcpu, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -133,6 +195,14 @@ private:
     void release_forwarded(bool disable);
     Result<void> load_blob(const vm_package::Blob& blob, u64 gpa, const char* what);
     void finish_stop();
+    Result<void> begin_life(bool announce);
+    Result<void> set_paused(bool pause);
+    Result<void> load_and_start();
+    PowerResult start_vcpu_locked(Vcpu& v, u64 entry, u64 arg);
+    void take_forwarded();
+    void end_life(StopKind kind); // RAM and interrupts back, Stopped
+    void note_report(Vcpu& vcpu, const char* msg);
+    void report_va(Vcpu& vcpu, bool limited, const char* fmt, va_list ap);
 
     vm_package::VmRecord m_rec;
     const u8* m_package;
@@ -140,18 +210,23 @@ private:
     MmioBus m_bus;
     StaticVec<Pl011*, vm_package::MAX_EMU_DEVICES> m_uarts;
     Vcpu* m_vcpus[vm_package::MAX_VCPUS] = {};
-    Spinlock m_as_lock;
+    mutable Spinlock m_as_lock;
     Spinlock m_power_lock;
     u32 m_active = 0;           // vCPUs not Off (guarded by m_power_lock)
     StopKind m_stop = StopKind::None; // guarded by m_power_lock
     const char* m_stop_why = nullptr;
-    std::atomic<bool> m_stopped{false};
+    bool m_starting = false;    // a start() is loading the images (guarded by m_power_lock)
+    std::atomic<VmState> m_state{VmState::Created}; // written under m_power_lock
     std::atomic<StopKind> m_last_stop{StopKind::None};
+    std::atomic<u64> m_life_start{0}; // counter value when the current life began
+    mutable Spinlock m_report_lock;
+    char m_last_report[160] = {};     // guarded by m_report_lock
     u32 m_resets = 0;
     std::atomic<u64> m_reports{0};
     u32 m_reserved_regions = 0; // bit i: region i's identical RAM was taken out of the frame allocator
     // Host SPIs forwarded to this VM (hardware-linked: the guest's deactivation ends them).
     StaticVec<u32, vm_package::MAX_PT_DEVICES> m_forwarded;
+    u64 m_forward_target = 0; // the physical CPU (hardware id) they are routed to
     VirtIntc* m_vgic = nullptr;
     vgic::DistWindow* m_gicd = nullptr;
     vgic::RedistWindow* m_gicr = nullptr;

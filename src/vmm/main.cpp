@@ -110,11 +110,16 @@ usize heap_bytes_for(const vm_package::PackageHeader* h, u64 ram_total) {
     return align_up(need > share ? need : share, FRAME_SIZE);
 }
 
-// Creates and boots every VM of the package that passes its checks; returns how many booted.
-usize create_vms(const vm_package::PackageHeader* h) {
+struct BootCount {
+    usize booted = 0;  // started at boot
+    usize waiting = 0; // created and checked, [base] autostart = false: for the shell to start
+};
+
+// Creates every VM of the package that passes its checks and boots those marked to autostart.
+BootCount create_vms(const vm_package::PackageHeader* h) {
     if (!h) {
         kprint("cxvisor: no VMs configured (build the boot image with cxv-vmconfig --image)\n");
-        return 0;
+        return {};
     }
     // RAM, GIC frames, the console and DMA-capable devices, as the host DTB describes them.
     static HostOwnedRanges owned; // ~25 KiB: not on the boot stack
@@ -170,15 +175,19 @@ usize create_vms(const vm_package::PackageHeader* h) {
         kprint("cxvisor: vm %u (%s): %u vCPU(s) [%s], entry %lx\n", rec.id, vm.value()->name(), rec.cpu_num, placement,
                rec.entry_point);
     }
-    usize booted = 0;
+    BootCount n;
     for (usize i = 0; i < vmm_vm_count(); ++i) {
         Vm* vm = vmm_vm(i);
-        if (auto r = vm->boot(); r.is_error())
+        if (!vm->autostart()) { // the operator starts it from the shell
+            kprint("cxvisor: vm %u (%s): created, not started (autostart = false)\n", vm->id(), vm->name());
+            ++n.waiting;
+        } else if (auto r = vm->boot(); r.is_error()) {
             kprint("cxvisor: vm %u (%s) failed to boot: %s\n", vm->id(), vm->name(), error_name(r.error()));
-        else
-            ++booted;
+        } else {
+            ++n.booted;
+        }
     }
-    return booted;
+    return n;
 }
 
 // Logical CPU ids follow the DTB's cpu nodes (what configs' phys_cpu_ids name); the boot CPU can
@@ -300,11 +309,14 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
     sched_set_cpu_count(g_cpu_count);
     boot.online.store(true);
     start_secondaries();
-    if (create_vms(package) == 0) power_off("no VM could be started (see the messages above)");
+    // VMs waiting for the operator keep cxvisor up (the shell can start them); a package none of
+    // whose VMs can run does not.
+    BootCount vms = create_vms(package);
+    if (vms.booted + vms.waiting == 0) power_off("no VM could be started (see the messages above)");
     vmm_vms_created();
     usize online = 0;
     for (usize i = 0; i < g_cpu_count; ++i) online += g_percpu[i].online.load();
-    kprint("cxvisor: %zu VM(s) started on %zu/%zu CPUs in %lu us\n", vmm_vm_count(), online, g_cpu_count,
+    kprint("cxvisor: %zu VM(s) started on %zu/%zu CPUs in %lu us\n", vms.booted, online, g_cpu_count,
            (arch::counter() - t0) * 1000 / timer_ticks_per_ms());
     vmm_console_boot(vmm_shell_backend());
     // Only now is input read: what was typed while the VMs were built waited in the UART (and

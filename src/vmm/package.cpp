@@ -261,6 +261,8 @@ Result<const VmRecord*> package_check_vm(const PackageHeader& h, u32 index, u32 
         if (r.phys_cpu_ids[i] != ANY_CPU && r.phys_cpu_ids[i] >= max_cpus)
             return c.fail("vcpu %u: phys_cpu_ids %u is neither any (%x) nor below %u, the most CPUs cxvisor supports",
                           i, r.phys_cpu_ids[i], ANY_CPU, max_cpus), bad();
+    if (r.flags & ~VM_FLAGS_KNOWN)
+        return c.fail("flags %x has bits this cxvisor does not know (%x are known)", r.flags, VM_FLAGS_KNOWN), bad();
     // Passthrough (the host GIC handed to the guest) is part of the format but not implemented:
     // cxv-vmconfig rejects it, and so does the image rather than ignore it.
     if (r.interrupt_mode == u32(InterruptMode::Passthrough))

@@ -118,14 +118,16 @@ void vmm_run_vcpu(Vcpu& vcpu) {
     sched_begin_slice();
     Leave how = Leave::Yield;
     for (;;) {
-        if (__atomic_load_n(&vcpu.sched().stop_pending, __ATOMIC_ACQUIRE)) {
-            how = Leave::Off;
+        // A stop goes Off; a pause leaves as a yield, which the scheduler parks (sched_pause).
+        if (sched_must_leave(&vcpu.sched())) {
+            if (__atomic_load_n(&vcpu.sched().stop_pending, __ATOMIC_ACQUIRE)) how = Leave::Off;
             break;
         }
         // Interrupts go to the hardware right before entry and come back right after the exit,
         // before anything else looks at them (the vGIC's per-vCPU contract, vintc/vgic.hpp).
         vm.kick(a.present_interrupts());
         ExitReason e = a.run();
+        vcpu.note_exit(e.kind, a.pc());
         vm.kick(a.collect_interrupts());
         Next next = vm.handle_exit(vcpu, e) ? Next::Continue : vmm_handle_exit(vcpu, e);
         if (next == Next::Block) { how = Leave::Block; break; }

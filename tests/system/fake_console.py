@@ -18,6 +18,9 @@ Scenarios (the self-tests expect the hello lines and judge what comes after them
                drops input that arrived before each "ready" (the harness's --send-in-order)
   detail-early spin reports an UNEXPECTED outcome, then 80 more lines, then TEST spin FAIL: the
                detail line lies before the last lines the harness shows
+  held         a third VM, held (id 3), is created but not started (autostart = false), and stays so
+  held-start   like held, but after spin has ended it is started (the shell's `vm start`), is quiet
+               for 2 s, then passes and powers off: started, it has not ended any more
 """
 import argparse
 import os
@@ -69,7 +72,7 @@ def prompt_twice():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("scenario", choices=["clean", "panic-late", "panic-tail", "fail-late", "exit-early", "poweroff",
-                                         "chatter", "prompt-twice", "detail-early"])
+                                         "chatter", "prompt-twice", "detail-early", "held", "held-start"])
     ap.add_argument("--child", action="store_true", help="leave a sleeping child in the process group")
     ap.add_argument("--kernel", default="", help="ignored, like QEMU's: names the test's work directory in "
                     "the command line, where tests/system/leftovers.py looks for processes left behind")
@@ -82,6 +85,9 @@ def main():
 
     boot()
     s = args.scenario
+    if s in ("held", "held-start"):
+        out("cxvisor: vm 3 (held): 1 vCPU(s) [any], entry 40080000")
+        out("cxvisor: vm 3 (held): created, not started (autostart = false)")
     if s == "exit-early":
         out("[hello] TEST hello START")
         return 0
@@ -111,6 +117,11 @@ def main():
         out("cxvisor: vm 2 (spin): powered off (PSCI SYSTEM_OFF)")
         if s == "poweroff":
             return 0
+        if s == "held-start":
+            out("cxvisor: vm 3 (held): started")
+            time.sleep(2)
+            out("[held] TEST hello PASS")
+            out("cxvisor: vm 3 (held): powered off (PSCI SYSTEM_OFF)")
     while True:  # idle VMs: QEMU keeps running until killed
         time.sleep(3600)
 

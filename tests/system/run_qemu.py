@@ -6,7 +6,8 @@ PANIC printed after the last expected line still fails the test:
 
   1. until every --expect pattern (regexes, any order) has appeared;
   2. then on, until every VM the boot log announced has printed its terminal line (powered off,
-     stopped, not started, failed to boot, restart failed) and a short grace period has passed
+     stopped, not started, failed to boot, restart failed; "created, not started" for a VM with
+     autostart = false, until a later "started" line) and a short grace period has passed
      quietly, or until the console has been quiet for --settle seconds;
   (every VM ended and --settle quiet seconds with an expected line still missing fails at once;)
 
@@ -37,8 +38,12 @@ DEFAULT_REJECT = [r"PANIC", r"TEST \S+ FAIL", r"unexpected EL2 exception", r"une
 # finish_stop): one announcement when the VM is created, and one line when it is gone for good. A
 # reset ("reset (...), restarting") is not the end.
 VM_ANNOUNCED = re.compile(r"cxvisor: vm (\d+) \(.*?\): \d+ vCPU\(s\) \[")
-VM_ENDED = re.compile(r"cxvisor: vm (\d+) \(.*?\)(?:: powered off \(|: stopped \(|: restart failed: "
-                      r"| not started: | failed to boot: )")
+VM_ENDED = re.compile(r"cxvisor: vm (\d+) \(.*?\)(?:: powered off \(|: stopped \(|: stopped by the operator \("
+                      r"|: restart failed: | not started: | failed to boot: "
+                      r"|: created, not started \(autostart = false\))")
+# A VM started after boot (the shell's `vm start`, after a stop or autostart = false): it has not
+# ended any more, whatever it printed before.
+VM_STARTED = re.compile(r"cxvisor: vm (\d+) \(.*?\): started$")
 
 # Lines that report a failure on their own (a guest's check or model, cxvisor): on a failure they
 # are printed even when they lie before the last lines of the console that the report shows.
@@ -183,6 +188,9 @@ class Judge:
         if m:
             self.announced.add(m.group(1))  # "not started" is both
             self.ended.add(m.group(1))
+        m = VM_STARTED.search(line)
+        if m:
+            self.ended.discard(m.group(1))
 
     def all_seen(self):
         return all(self.seen)

@@ -66,6 +66,7 @@ Bytes build_package(const std::vector<VmConfig>& vms) {
         r.ramdisk_load_addr = vm.ramdisk.present ? vm.ramdisk.load_addr : 0;
         r.dtb_load_addr = vm.dtb.present ? vm.dtb.load_addr : 0;
         r.interrupt_mode = vm.interrupt_mode;
+        r.flags = vm.autostart ? 0 : vp::VM_FLAG_NO_AUTOSTART;
         if (vm.interrupt_mode == uint32_t(vp::InterruptMode::Emulated))
             r.gicd_base = vm.gicd_base, r.gicr_base = vm.gicr_base, r.spi_count = vm.spi_count;
 

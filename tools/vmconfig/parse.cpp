@@ -86,7 +86,7 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 
 using Known = std::vector<std::string_view>;
 const Known TOP_KEYS = {"base", "kernel", "devices"};
-const Known BASE_KEYS = {"id", "name", "vm_type", "cpu_num", "phys_cpu_ids", "phys_cpu_sets"};
+const Known BASE_KEYS = {"id", "name", "vm_type", "cpu_num", "phys_cpu_ids", "phys_cpu_sets", "autostart"};
 const Known KERNEL_KEYS = {"entry_point",  "image_location",    "kernel_path", "kernel_load_addr",
                            "ramdisk_path", "ramdisk_load_addr", "dtb_path",    "dtb_load_addr",
                            "cmdline",      "memory_regions"};
@@ -225,6 +225,10 @@ private:
                     m_vm.name = *v;
             }
         if (auto* n = s.get("vm_type")) uint(*n, at(*n, "base.vm_type"), 1, 1);
+        if (auto* n = s.get("autostart")) {
+            if (auto* b = n->as_boolean()) m_vm.autostart = b->get();
+            else fail(at(*n, "base.autostart"), "expected true or false, got " + type_name(*n));
+        }
         bool cpu_num_ok = false;
         if (auto* n = required(s, "cpu_num")) {
             if (auto* i = n->as_integer(); i && i->get() > int64_t(vp::MAX_VCPUS))

@@ -89,6 +89,7 @@ struct VmConfig {
     std::string name;
     Where id_at, name_at, base_at;
     uint32_t cpu_num = 1;
+    bool autostart = true; // [base] autostart: false = created at boot, started from the shell
     std::vector<uint32_t> phys_cpu_ids; // cpu_num entries, vm_package::ANY_CPU when not pinned
     uint64_t entry_point = 0;
     Image kernel, ramdisk, dtb;

@@ -202,3 +202,128 @@ TEST_F(SchedTest, IdleTicksCountOnlyTheWaitForWork) {
     EXPECT_EQ(sched_idle_ticks(0), 1000u);
     EXPECT_EQ(sched_idle_ticks(MAX_CPUS), 0u); // no such CPU
 }
+
+// Pause (sched_pause/sched_resume): a paused entity is never picked; each state is put back as it
+// was on resume, and wake-ups and stops that come meanwhile are neither lost nor undone.
+TEST_F(SchedTest, PauseParksARunnableEntityOutsideTheQueueUntilResume) {
+    start(e[0]);
+    start(e[1]);
+    sched_pause(&e[0]);
+    EXPECT_EQ(sched_state(&e[0]), SchedState::Runnable); // parked, not in the queue
+    EXPECT_EQ(sched_pick(), &e[1]);
+    EXPECT_EQ(sched_leave(&e[1], Leave::Yield), SchedState::Runnable);
+    EXPECT_EQ(sched_pick(), &e[1]); // e[0] is not picked while paused
+    g_percpu[1].idle.store(true);
+    sched_resume(&e[0]);
+    EXPECT_EQ(fake::ipis, (std::vector<u64>{0x101})); // an idle CPU that may run it is woken
+    EXPECT_EQ(pick_on(1), &e[0]);
+    sched_resume(&e[0]); // not paused: nothing
+    EXPECT_EQ(e[0].state, SchedState::Running);
+}
+
+TEST_F(SchedTest, PauseOfARunningEntityKicksItsCpuAndParksItWhenItLeaves) {
+    start(e[0]);
+    ASSERT_EQ(pick_on(1), &e[0]);
+    EXPECT_FALSE(sched_must_leave(&e[0]));
+    sched_pause(&e[0]);
+    EXPECT_EQ(fake::ipis, (std::vector<u64>{0x101})); // its guest exits
+    EXPECT_TRUE(sched_must_leave(&e[0]));
+    EXPECT_EQ(e[0].state, SchedState::Running); // until its CPU sees the flag
+    fake::use_cpu(1);
+    EXPECT_EQ(sched_leave(&e[0], Leave::Yield), SchedState::Runnable);
+    fake::use_cpu(0);
+    start(e[1]);
+    EXPECT_EQ(sched_pick(), &e[1]); // e[0] is parked
+    sched_resume(&e[0]);
+    EXPECT_FALSE(sched_must_leave(&e[0]));
+    EXPECT_EQ(pick_on(1), &e[0]);
+}
+
+TEST_F(SchedTest, PauseOfTheEntityRunningHereNeedsNoKick) {
+    start(e[0]);
+    ASSERT_EQ(sched_pick(), &e[0]);
+    sched_pause(&e[0]);
+    EXPECT_TRUE(fake::ipis.empty());
+    EXPECT_TRUE(sched_must_leave(&e[0]));
+}
+
+// A WFI whose wake-up (its timer, an interrupt) comes during the pause completes on resume.
+TEST_F(SchedTest, APausedBlockedEntityKeepsItsWakeUpForResume) {
+    start(e[0]);
+    start(e[1]);
+    ASSERT_EQ(sched_pick(), &e[0]);
+    EXPECT_EQ(sched_leave(&e[0], Leave::Block), SchedState::Blocked);
+    ASSERT_EQ(sched_pick(), &e[1]);
+    EXPECT_EQ(sched_leave(&e[1], Leave::Block), SchedState::Blocked);
+    sched_pause(&e[0]);
+    sched_pause(&e[1]);
+    EXPECT_TRUE(sched_wake(&e[0])); // the timer fires during the pause
+    EXPECT_EQ(e[0].state, SchedState::Blocked);
+    EXPECT_TRUE(e[0].wake_pending);
+    sched_resume(&e[0]);
+    sched_resume(&e[1]);
+    EXPECT_EQ(e[0].state, SchedState::Runnable);
+    EXPECT_EQ(e[1].state, SchedState::Blocked); // nothing woke it: it waits on
+    EXPECT_EQ(sched_pick(), &e[0]);
+    EXPECT_TRUE(sched_wake(&e[1]));
+    EXPECT_EQ(e[1].state, SchedState::Runnable);
+}
+
+// The vCPU is between its WFI exit and sched_leave on CPU 1 when the pause and then a wake-up
+// come: it leaves Blocked-with-a-wake-up, i.e. parked Runnable, and runs on resume.
+TEST_F(SchedTest, WakeUpWhileARunningEntityIsBeingPausedIsKept) {
+    start(e[0]);
+    ASSERT_EQ(pick_on(1), &e[0]);
+    sched_pause(&e[0]);
+    EXPECT_TRUE(sched_wake(&e[0]));
+    fake::use_cpu(1);
+    EXPECT_EQ(sched_leave(&e[0], Leave::Block), SchedState::Runnable);
+    fake::use_cpu(0);
+    start(e[1]);
+    EXPECT_EQ(sched_pick(), &e[1]);
+    sched_resume(&e[0]);
+    EXPECT_EQ(pick_on(1), &e[0]);
+}
+
+// Resume before the running entity noticed the pause: it simply goes on (or, if it had already
+// decided to leave, is queued as after any yield).
+TEST_F(SchedTest, ResumeBeforeTheRunningEntityLeftUndoesThePause) {
+    start(e[0]);
+    ASSERT_EQ(pick_on(1), &e[0]);
+    sched_pause(&e[0]);
+    sched_resume(&e[0]);
+    EXPECT_FALSE(sched_must_leave(&e[0]));
+    EXPECT_EQ(e[0].state, SchedState::Running);
+    fake::use_cpu(1);
+    EXPECT_EQ(sched_leave(&e[0], Leave::Yield), SchedState::Runnable);
+    fake::use_cpu(0);
+    EXPECT_EQ(sched_pick(), &e[0]);
+}
+
+TEST_F(SchedTest, StopOfPausedEntitiesInEveryState) {
+    start(e[0]); // parked Runnable
+    start(e[1]); // Blocked with a kept wake-up
+    start(e[2]); // Running on CPU 1
+    ASSERT_EQ(sched_pick(), &e[0]);
+    ASSERT_EQ(sched_pick(), &e[1]);
+    ASSERT_EQ(pick_on(1), &e[2]);
+    sched_leave(&e[0], Leave::Yield);
+    sched_leave(&e[1], Leave::Block);
+    for (SchedEntity* x : {&e[0], &e[1], &e[2], &e[3]}) sched_pause(x);
+    sched_wake(&e[1]);
+    EXPECT_TRUE(sched_stop(&e[0]));
+    EXPECT_TRUE(sched_stop(&e[1]));
+    EXPECT_FALSE(e[1].wake_pending) << "a wake-up of the stopped life survived";
+    EXPECT_FALSE(sched_stop(&e[2])); // Running: it goes Off when it leaves
+    EXPECT_FALSE(sched_stop(&e[3])); // Off already
+    fake::use_cpu(1);
+    EXPECT_EQ(sched_leave(&e[2], Leave::Yield), SchedState::Off);
+    fake::use_cpu(0);
+    for (SchedEntity* x : {&e[0], &e[1], &e[2]}) EXPECT_EQ(x->state, SchedState::Off);
+    // A start while still paused (CPU_ON from a sibling on its way out) parks it; resume queues it.
+    EXPECT_TRUE(sched_wake(&e[3], true));
+    EXPECT_EQ(e[3].state, SchedState::Runnable);
+    for (SchedEntity* x : {&e[0], &e[1], &e[2], &e[3]}) sched_resume(x);
+    for (SchedEntity* x : {&e[0], &e[1], &e[2]}) EXPECT_EQ(x->state, SchedState::Off);
+    EXPECT_EQ(sched_pick(), &e[3]);
+}

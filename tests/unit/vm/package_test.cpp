@@ -194,6 +194,16 @@ TEST(PackageRecord, PhysCpuIdsAnyOrBelowMaxCpus) {
     EXPECT_EQ(check_vm(p, 0), "");
 }
 
+// VmRecord::flags: only the bits this image knows (an unknown one may mean something it cannot do).
+TEST(PackageRecord, FlagsKnown) {
+    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.flags = 2; }, "flags 2 has bits this cxvisor does not know (1 are known)");
+    vmconfig::Bytes p = good_package();
+    vp::VmRecord r = get<vp::VmRecord>(p, record_at(p, 0));
+    r.flags = vp::VM_FLAG_NO_AUTOSTART;
+    put(p, record_at(p, 0), r);
+    EXPECT_EQ(check_vm(p, 0), "");
+}
+
 TEST(PackageRecord, InterruptModeKnown) {
     EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.interrupt_mode = 3; }, "unknown interrupt_mode 3");
     EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.interrupt_mode = u32(vp::InterruptMode::Passthrough); },

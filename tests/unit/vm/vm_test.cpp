@@ -749,3 +749,281 @@ TEST_F(VmTest, PassthroughSpiOfANoIrqVmIsNotForwardedAndSaysSo) {
                                   "has interrupt_mode \"no_irq\"\n");
     EXPECT_TRUE(fake::irq_calls.empty());
 }
+
+// --- Lifecycle (issue 7): states, refusals, operator stop/start/restart/pause/resume ----------
+
+namespace {
+Vm* g_pausing_vm = nullptr;
+IrqAction pause_irq(u32, void*) { // the operator's `vm pause`, handled during a vCPU's exit
+    EXPECT_TRUE(g_pausing_vm->pause().is_ok());
+    return IrqAction::Done;
+}
+} // namespace
+
+TEST_F(VmTest, EveryTransitionIsRefusedInTheStatesThatDoNotAllowIt) {
+    auto r = create();
+    ASSERT_TRUE(r.is_ok());
+    vm = r.value();
+    EXPECT_EQ(vm->state(), VmState::Created);
+    EXPECT_EQ(vm->last_stop(), StopKind::None);
+    EXPECT_TRUE(vm->stopped());
+    EXPECT_EQ(vm->pause().error(), Error::Busy);  // pause while created
+    EXPECT_EQ(vm->resume().error(), Error::Busy);
+    EXPECT_EQ(vm->stop("x").error(), Error::Busy);
+    vm->request_stop(StopKind::Crash, "nothing runs"); // ignored: no life to end
+    EXPECT_EQ(vm->state(), VmState::Created);
+    ASSERT_TRUE(vm->start().is_ok());
+    EXPECT_EQ(captured_console(), "cxvisor: vm 1 (vm1): started\n");
+    EXPECT_EQ(vm->state(), VmState::Running);
+    EXPECT_EQ(vm->start().error(), Error::Busy);  // start while running
+    EXPECT_EQ(vm->resume().error(), Error::Busy); // resume while running
+    ASSERT_TRUE(vm->pause().is_ok());
+    EXPECT_EQ(vm->state(), VmState::Paused);
+    EXPECT_EQ(vm->pause().error(), Error::Busy);
+    EXPECT_EQ(vm->start().error(), Error::Busy);
+    ASSERT_TRUE(vm->resume().is_ok());
+    EXPECT_EQ(vm->state(), VmState::Running);
+    // vCPU 0 is in its guest on CPU 1 when the operator stops the VM: Stopping until it leaves.
+    fake::use_cpu(1);
+    ASSERT_EQ(sched_pick(), &vm->vcpu(0)->sched());
+    fake::use_cpu(0);
+    ASSERT_TRUE(vm->stop("from the test").is_ok());
+    EXPECT_EQ(vm->state(), VmState::Stopping);
+    EXPECT_EQ(fake::ipis, (std::vector<u64>{0x101}));
+    EXPECT_EQ(vm->restart().error(), Error::Busy); // restart while stopping
+    EXPECT_EQ(vm->start().error(), Error::Busy);
+    EXPECT_EQ(vm->pause().error(), Error::Busy);
+    EXPECT_EQ(vm->resume().error(), Error::Busy);
+    EXPECT_EQ(vm->stop("again").error(), Error::Busy);
+    fake::use_cpu(1);
+    vmm_run_vcpu(*vm->vcpu(0));
+    fake::use_cpu(0);
+    EXPECT_EQ(vm->state(), VmState::Stopped);
+    EXPECT_EQ(vm->last_stop(), StopKind::Operator);
+    EXPECT_EQ(vm->uptime_ms(), 0u);
+    EXPECT_EQ(count(captured_console(), "cxvisor: vm 1 (vm1): stopped by the operator (from the test)\n"), 1u)
+        << captured_console();
+    EXPECT_EQ(vm->pause().error(), Error::Busy); // pause while stopped
+    EXPECT_EQ(vm->resume().error(), Error::Busy);
+    EXPECT_EQ(vm->stop("x").error(), Error::Busy);
+    EXPECT_STREQ(vm_state_name(vm->state()), "stopped");
+    EXPECT_STREQ(stop_kind_name(vm->last_stop()), "stopped by the operator");
+}
+
+// The operator's stop is forceful and gives back what a crash gives back; start builds the VM
+// again from its images: fresh RAM, reloaded kernel, devices and forwarded interrupt taken again,
+// counters of the new life from zero.
+TEST_F(VmTest, StopGivesBackRamAndInterruptsAndStartBuildsTheVmFresh) {
+    cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
+    cfg.spi_count = 32;
+    cfg.pt_devices = {{"rtc", 0x9010000, 0x9010000, 0x1000, 34, {}, false, {}}};
+    auto r = create();
+    ASSERT_TRUE(r.is_ok()) << captured_console();
+    vm = r.value();
+    EXPECT_TRUE(fake::irq_calls.empty()) << "a VM that is not started takes no interrupt";
+    const usize created = frames_free_count();
+    EXPECT_EQ(vm->ram_bytes(), RAM_SIZE);
+    EXPECT_EQ(vm->ram_backed_bytes(), 0u);
+    ASSERT_TRUE(vm->boot().is_ok());
+    EXPECT_EQ(fake::irq_calls, (std::vector<fake::IrqCall>{{34, true, g_percpu[0].hw_id}}));
+    EXPECT_EQ(vm->ram_backed_bytes(), 2 * MiB); // the block the kernel was loaded into
+    run(0, {npf(RAM + 8 * MiB, AccessKind::Write), call(HC_NOP), call(HC_NOP)});
+    EXPECT_EQ(vm->ram_backed_bytes(), 4 * MiB);
+    EXPECT_EQ(vm->vcpu(0)->exit_count(ExitKind::Hypercall), 2u);
+    EXPECT_EQ(vm->vcpu(0)->exit_count(ExitKind::NestedPageFault), 1u);
+    EXPECT_EQ(vm->vcpu(0)->exit_count(ExitKind::Halt), 1u); // the fake's WFI after the script
+    EXPECT_EQ(vm->vcpu(0)->last_pc(), ENTRY);
+    std::vector<u8> junk(kernel_image.size(), 0xEE);
+    ASSERT_TRUE(vm->addr_space().write(GuestPhysAddr(ENTRY), junk.data(), junk.size()).is_ok());
+    ASSERT_EQ(state(0), SchedState::Blocked);
+    ASSERT_TRUE(vm->stop("operator test").is_ok()); // nothing on a CPU: stopped at once
+    EXPECT_EQ(vm->state(), VmState::Stopped);
+    EXPECT_EQ(frames_free_count(), created) << "the stopped VM kept RAM";
+    EXPECT_EQ(vm->ram_backed_bytes(), 0u);
+    EXPECT_EQ(fake::irq_calls.back(), (fake::IrqCall{34, false}));
+    EXPECT_EQ(fake::deactivated, std::vector<u32>{34});
+    clear_captured_console();
+    fake::counter_value = 1000;
+    ASSERT_TRUE(vm->start().is_ok());
+    EXPECT_EQ(captured_console(), "cxvisor: vm 1 (vm1): started\n");
+    EXPECT_EQ(fake::irq_calls.back(), (fake::IrqCall{34, true, g_percpu[0].hw_id})) << "not taken again";
+    std::vector<u8> back(kernel_image.size());
+    ASSERT_TRUE(vm->addr_space().read(GuestPhysAddr(ENTRY), back.data(), back.size()).is_ok());
+    EXPECT_EQ(back, kernel_image);
+    std::vector<u8> ram(64, 0xAA), zeros(64, 0);
+    ASSERT_TRUE(vm->addr_space().read(GuestPhysAddr(RAM + 8 * MiB), ram.data(), ram.size()).is_ok());
+    EXPECT_EQ(ram, zeros);
+    EXPECT_EQ(vm->vcpu(0)->exit_count(ExitKind::Hypercall), 0u);
+    EXPECT_EQ(vm->vcpu(0)->last_pc(), 0u);
+    EXPECT_EQ(fake_vcpu(0).resets.back(), std::make_pair(ENTRY, u64(0)));
+    EXPECT_EQ(fake_vcpu(0).counter_offset, 1000u);
+    EXPECT_EQ(state(0), SchedState::Runnable);
+    fake::counter_value = 1000 + 7 * timer_ticks_per_ms();
+    EXPECT_EQ(vm->uptime_ms(), 7u);
+    EXPECT_EQ(vm->last_stop(), StopKind::Operator); // how the last life ended
+}
+
+// Pause from the operator while vCPU 0 runs on CPU 1 and vCPU 1 waits in WFI with its timer armed:
+// vCPU 0 leaves at its next exit and is not picked; vCPU 1's timer fires during the pause and its
+// WFI completes on resume; registers and RAM are untouched.
+TEST_F(VmTest, PauseDeschedulesEveryVcpuAndResumePutsEachBackAsItWas) {
+    boot();
+    run(0, {power(ExitKind::CpuUp, 1, ENTRY, 0)});
+    fake_vcpu(1).deadline = 5000;
+    run(1, {}); // WFI, timer due at 5000
+    ASSERT_EQ(state(1), SchedState::Blocked);
+    sched_wake(&vm->vcpu(0)->sched());
+    fake::use_cpu(1);
+    ASSERT_EQ(sched_pick(), &vm->vcpu(0)->sched());
+    fake::use_cpu(0);
+    fake::ipis.clear();
+    const usize resets0 = fake_vcpu(0).resets.size(), frames = frames_free_count();
+    const unsigned runs0 = fake_vcpu(0).runs;
+    ASSERT_TRUE(vm->pause().is_ok());
+    EXPECT_EQ(fake::ipis, (std::vector<u64>{0x101})) << "CPU 1 was not kicked";
+    fake_vcpu(0).exits.push_back(call(HC_NOP));
+    fake::use_cpu(1);
+    vmm_run_vcpu(*vm->vcpu(0)); // sees the pause before entering the guest
+    fake::use_cpu(0);
+    EXPECT_EQ(fake_vcpu(0).runs, runs0); // not entered again
+    EXPECT_EQ(state(0), SchedState::Runnable);
+    fake::counter_value = 5000;
+    timer_handle_irq(); // vCPU 1's WFI timer, during the pause
+    EXPECT_EQ(state(1), SchedState::Blocked);
+    g_percpu[1].idle.store(true);
+    fake::wfi_hook = [] { FAIL() << "a paused vCPU was picked, or nothing was runnable"; };
+    ASSERT_TRUE(vm->resume().is_ok());
+    EXPECT_EQ(state(0), SchedState::Runnable);
+    EXPECT_EQ(state(1), SchedState::Runnable); // its WFI completes now
+    EXPECT_EQ(sched_pick(), &vm->vcpu(0)->sched());
+    vmm_run_vcpu(*vm->vcpu(0));
+    EXPECT_EQ(fake_vcpu(0).hypercall_results.size(), 1u); // it went on where it was
+    EXPECT_EQ(fake_vcpu(0).resets.size(), resets0);
+    EXPECT_EQ(frames_free_count(), frames);
+    EXPECT_EQ(sched_pick(), &vm->vcpu(1)->sched());
+}
+
+// The pause comes from an interrupt handled during one of the vCPU's own exits on this CPU (the
+// console's input, say): the vCPU leaves right after that exit, without entering the guest again.
+TEST_F(VmTest, PauseDuringAnExitOfTheVcpuOnThisCpuTakesEffectAtOnce) {
+    boot();
+    g_pausing_vm = vm;
+    irq_register(27, pause_irq, nullptr);
+    fake::raise_irq(27);
+    fake_vcpu(0).exits = {exit_of(ExitKind::ExternalInterrupt), call(HC_NOP)};
+    ASSERT_EQ(sched_pick(), &vm->vcpu(0)->sched());
+    vmm_run_vcpu(*vm->vcpu(0));
+    EXPECT_EQ(fake_vcpu(0).exits.size(), 1u); // the hypercall is never reached
+    fake_vcpu(0).exits.clear();
+    EXPECT_EQ(fake_vcpu(0).runs, 1u);
+    EXPECT_EQ(vm->state(), VmState::Paused);
+    EXPECT_EQ(state(0), SchedState::Runnable);
+    EXPECT_TRUE(fake::ipis.empty());
+    ASSERT_TRUE(vm->resume().is_ok());
+    run(0, {call(HC_NOP)});
+    EXPECT_EQ(fake_vcpu(0).hypercall_results.size(), 1u);
+}
+
+// A paused VM's vCPUs are all off their CPUs: a stop completes in the caller, at once.
+TEST_F(VmTest, StopOfAPausedVmCompletesAtOnce) {
+    auto r = create();
+    ASSERT_TRUE(r.is_ok());
+    vm = r.value();
+    const usize created = frames_free_count();
+    ASSERT_TRUE(vm->boot().is_ok());
+    run(0, {power(ExitKind::CpuUp, 1, ENTRY, 0)}); // vCPU 0 Blocked, vCPU 1 Runnable
+    ASSERT_TRUE(vm->pause().is_ok());
+    vm->request_stop(StopKind::Operator, "shutdown");
+    EXPECT_EQ(vm->state(), VmState::Stopped);
+    EXPECT_EQ(state(0), SchedState::Off);
+    EXPECT_EQ(state(1), SchedState::Off);
+    EXPECT_EQ(frames_free_count(), created);
+    EXPECT_EQ(count(captured_console(), "cxvisor: vm 1 (vm1): stopped by the operator (shutdown)\n"), 1u);
+    // Started again, it is not paused: vCPU 0 is picked.
+    ASSERT_TRUE(vm->start().is_ok());
+    EXPECT_EQ(vm->state(), VmState::Running);
+    run(0, {});
+}
+
+// Pause and then stop before the vCPU on CPU 1 noticed either: it leaves Off, is accounted once,
+// and the VM is stopped.
+TEST_F(VmTest, StopOfAVmWhileItsPauseIsUnderWayOnAnotherCpu) {
+    boot();
+    fake::use_cpu(1);
+    ASSERT_EQ(sched_pick(), &vm->vcpu(0)->sched());
+    fake::use_cpu(0);
+    ASSERT_TRUE(vm->pause().is_ok());
+    ASSERT_TRUE(vm->stop("now").is_ok());
+    EXPECT_EQ(vm->state(), VmState::Stopping);
+    fake::use_cpu(1);
+    vmm_run_vcpu(*vm->vcpu(0));
+    fake::use_cpu(0);
+    EXPECT_EQ(vm->state(), VmState::Stopped);
+    EXPECT_EQ(state(0), SchedState::Off);
+    EXPECT_EQ(count(captured_console(), "stopped by the operator (now)"), 1u);
+}
+
+// restart: Running or Paused VMs take the Reset path (stop, then a fresh start of the images);
+// a Stopped one is simply started.
+TEST_F(VmTest, RestartOfARunningOrPausedVmStartsItFromItsImages) {
+    boot();
+    run(0, {call(HC_NOP)});
+    ASSERT_TRUE(vm->restart().is_ok()); // vCPU 0 waits in WFI: the reset completes at once
+    EXPECT_EQ(vm->state(), VmState::Running);
+    EXPECT_EQ(vm->resets(), 1u);
+    EXPECT_EQ(vm->last_stop(), StopKind::Reset);
+    EXPECT_EQ(vm->vcpu(0)->exit_count(ExitKind::Hypercall), 0u);
+    EXPECT_NE(captured_console().find("vm 1 (vm1): reset (restarted by the operator), restarting from its images (reset #1)"),
+              std::string::npos) << captured_console();
+    ASSERT_TRUE(vm->pause().is_ok());
+    ASSERT_TRUE(vm->restart().is_ok());
+    EXPECT_EQ(vm->state(), VmState::Running); // not paused any more
+    EXPECT_EQ(vm->resets(), 2u);
+    run(0, {}); // vCPU 0 is queued and picked
+    ASSERT_TRUE(vm->stop("x").is_ok());
+    ASSERT_TRUE(vm->restart().is_ok());
+    EXPECT_EQ(vm->state(), VmState::Running);
+    EXPECT_EQ(vm->resets(), 2u); // a start, not a reset
+}
+
+TEST_F(VmTest, LastReportKeepsTheNewestGuestFaultMessage) {
+    boot();
+    char buf[200];
+    EXPECT_EQ(vm->last_report(buf, sizeof buf), 0u);
+    EXPECT_STREQ(buf, "");
+    for (int i = 0; i < 20; ++i) fake_vcpu(0).exits.push_back(ExitReason{.kind = ExitKind::SysRegWrite, .sysreg = u64(i)});
+    run(0, {ExitReason{.kind = ExitKind::SysRegRead, .sysreg = 0x3a5}});
+    const std::string want = "vcpu 0 pc 40080000: read of system register sysreg#3a5, which cxvisor does not emulate: "
+                             "UNDEF injected";
+    EXPECT_EQ(vm->last_report(buf, sizeof buf), want.size()); // the 21st: kept though not printed
+    EXPECT_EQ(std::string(buf), want);
+    char small[8];
+    EXPECT_EQ(vm->last_report(small, sizeof small), 7u);
+    EXPECT_STREQ(small, "vcpu 0 ");
+}
+
+TEST_F(VmTest, AutostartComesFromThePackage) {
+    auto r = create();
+    ASSERT_TRUE(r.is_ok());
+    EXPECT_TRUE(r.value()->autostart());
+    delete r.value();
+    cfg.autostart = false;
+    auto held = create();
+    ASSERT_TRUE(held.is_ok());
+    vm = held.value();
+    EXPECT_FALSE(vm->autostart());
+    EXPECT_EQ(vm->state(), VmState::Created);
+}
+
+// A guest that used up its report allowance and then reset (or was restarted by the operator)
+// starts a new life: its faults are reported again. The allowance lasted for the VM's whole
+// existence: after a reset, a new life's first fault was never shown.
+TEST_F(VmTest, GuestFaultsAreReportedAgainAfterAReset) {
+    boot();
+    for (int i = 0; i < 20; ++i) fake_vcpu(0).exits.push_back(ExitReason{.kind = ExitKind::SysRegWrite, .sysreg = 1});
+    run(0, {exit_of(ExitKind::SystemReset)});
+    ASSERT_EQ(vm->resets(), 1u);
+    clear_captured_console();
+    run(0, {ExitReason{.kind = ExitKind::SysRegRead, .sysreg = 0x3a5}});
+    EXPECT_NE(captured_console().find("read of system register sysreg#3a5"), std::string::npos) << captured_console();
+}

@@ -188,6 +188,7 @@ TEST_F(VmConfigTest, ValidConfigRoundTrips) {
     EXPECT_EQ(b.emu_count + b.pt_count, 0u);
     EXPECT_EQ(p.blob(b.kernel), bytes(FIXTURES / "hello.bin"));
     EXPECT_EQ(b.kernel.offset + b.kernel.size, raw.size()); // the last blob ends the package
+    EXPECT_EQ(a.flags | b.flags, 0u); // autostart (the default): no flag
 
     // Deterministic: a second run gives the same bytes.
     ASSERT_EQ(compile({(FIXTURES / "hello.toml").string(), (FIXTURES / "bare.toml").string()}).status, 0);
@@ -380,6 +381,7 @@ const ErrorCase ERROR_CASES[] = {
     {"name = \"hello\"", "name = 5", 3, "base.name", "expected a string, got an integer"},
     {"name = \"hello\"", "name = \"\"", 3, "base.name", "\"\" is not a valid name: 1..31 characters"},
     {"vm_type = 1", "vm_type = 2", 4, "base.vm_type", "must be 1, got 2"},
+    {"vm_type = 1", "autostart = \"no\"", 4, "base.autostart", "expected true or false, got a string"},
     {"cpu_num = 2", "cpu_num = 17", 5, "base.cpu_num", "17 vCPUs are more than cxvisor supports: MAX_VCPUS = 16 per VM"},
     {"cpu_num = 2", "cpu_num = 0", 5, "base.cpu_num", "must be 1..16, got 0"},
     {"cpu_num = 2", "cpu_num = \"2\"", 5, "base.cpu_num", "expected an integer, got a string"},
@@ -1254,3 +1256,14 @@ TEST(VmConfigBinary, BadFileExitsWithOneAndPrintsTheError) {
 }
 
 } // namespace
+
+// [base] autostart = false: the VM is created at boot, for the shell to start (flag in the record).
+TEST_F(VmConfigTest, AutostartFalseSetsTheRecordsFlag) {
+    std::string text = with(slurp(FIXTURES / "bare.toml"), "cpu_num = 1", "cpu_num = 1\nautostart = false");
+    Outcome r = compile({dir.write("f.toml", text).string()});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(Package(bytes(out)).vm(0).flags, vp::VM_FLAG_NO_AUTOSTART);
+    text = with(text, "autostart = false", "autostart = true");
+    ASSERT_EQ(compile({dir.write("f.toml", text).string()}).status, 0);
+    EXPECT_EQ(Package(bytes(out)).vm(0).flags, 0u);
+}
