@@ -30,7 +30,7 @@ struct VmOpName {
     const char* busy; // why Busy, in the user's terms
 };
 constexpr VmOpName VM_OPS[] = {
-    {"stop", VmOp::Stop, "stop requested", "it is not running, paused or starting"},
+    {"stop", VmOp::Stop, "stop requested", "only a running or paused VM can be stopped"},
     {"start", VmOp::Start, "started", "only a stopped or never started VM can be started; restart stops it first"},
     {"restart", VmOp::Restart, "restart requested", "it is still stopping; try again when it has stopped"},
     {"pause", VmOp::Pause, "paused", "only a running VM can be paused"},

@@ -18,7 +18,10 @@ constexpr char CONSOLE_NEXT = 0x1c;  // Ctrl-backslash
 constexpr char CONSOLE_SHELL = 0x1d; // Ctrl-]
 
 // A VM takes the console input while it runs or is paused (its UART keeps what is typed).
-bool takes_input(Vm& vm) { return vm.console_uart() && !vm.stopped(); }
+bool takes_input(Vm& vm) {
+    VmState s = vm.state();
+    return vm.console_uart() && (s == VmState::Running || s == VmState::Paused);
+}
 
 void announce(usize target) {
     if (target == SHELL_FOCUS) {

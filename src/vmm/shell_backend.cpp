@@ -21,10 +21,18 @@
 
 namespace {
 
+// Bytes as the largest unit that divides them, so sizes read as they were configured.
+void size_text(char* out, usize cap, u64 bytes) {
+    if (bytes && bytes % GiB == 0) format(out, cap, "%lu GiB", bytes / GiB);
+    else if (bytes && bytes % MiB == 0) format(out, cap, "%lu MiB", bytes / MiB);
+    else if (bytes && bytes % KiB == 0) format(out, cap, "%lu KiB", bytes / KiB);
+    else format(out, cap, "%lu B", bytes);
+}
 
-const char* vm_state_text(Vm& vm) { return vm.stopped() ? "stopped" : "running"; }
-
-const char* vcpu_state(Vm&, Vcpu& v) {
+const char* vcpu_state(Vcpu& v) {
+    // A paused VM's vCPUs are parked (Runnable), waiting, or on their way off their CPUs.
+    if (__atomic_load_n(&v.sched().paused, __ATOMIC_ACQUIRE) && sched_state(&v.sched()) != SchedState::Off)
+        return "paused";
     switch (sched_state(&v.sched())) {
     case SchedState::Off: return "off";
     case SchedState::Runnable: return "runnable";
@@ -44,9 +52,21 @@ public:
     usize vm_count() override { return vmm_vm_count(); }
     u32 vm_id(usize i) override { return vmm_vm(i)->id(); }
     const char* vm_name(usize i) override { return vmm_vm(i)->name(); }
-    const char* vm_state(usize i) override { return vm_state_text(*vmm_vm(i)); }
+    const char* vm_state(usize i) override { return vm_state_name(vmm_vm(i)->state()); }
 
-    Result<void> vm_op(usize, VmOp) override { return Error::Unsupported; }
+    Result<void> vm_op(usize i, VmOp op) override {
+        Vm& vm = *vmm_vm(i);
+        switch (op) {
+        // Forceful: whatever the guest is doing, its vCPUs leave their CPUs at their next exit
+        // (kicked) and its RAM goes back; the log line says when it has stopped.
+        case VmOp::Stop: return vm.stop("vm stop from the shell");
+        case VmOp::Start: return vm.start();
+        case VmOp::Restart: return vm.restart();
+        case VmOp::Pause: return vm.pause();
+        case VmOp::Resume: return vm.resume();
+        }
+        return Error::InvalidArgument;
+    }
 
     const char* console_to(usize i) override {
         Vm* vm = vmm_vm(i);
@@ -69,19 +89,61 @@ public:
                            : format(cpus + len, sizeof cpus - len, "%s-", v ? "," : "");
                 if (len >= sizeof cpus) len = sizeof cpus - 1;
             }
-            out.line("%4u  %-16s  %-8s  %5u  %-15s", vm.id(), vm.name(), vm_state_text(vm), vm.vcpu_count(), cpus);
+            char ram[24];
+            size_text(ram, sizeof ram, vm.ram_bytes());
+            out.line("%4u  %-16s  %-8s  %5u  %-15s  %s", vm.id(), vm.name(), vm_state_name(vm.state()), vm.vcpu_count(),
+                     cpus, ram);
         }
     }
 
     void show_vm(usize i, ShellOut& out) override {
         Vm& vm = *vmm_vm(i);
-        out.line("vm %u (%s): %s, %u reset(s)", vm.id(), vm.name(), vm_state_text(vm), vm.resets());
+        const vm_package::VmRecord& rec = vm.record();
+        const u8* pkg = vm.package();
+        out.line("vm %u (%s): %s, up %lu ms, %u reset(s), last life ended: %s", vm.id(), vm.name(),
+                 vm_state_name(vm.state()), vm.uptime_ms(), vm.resets(), stop_kind_name(vm.last_stop()));
+        char ram[24], backed[24];
+        size_text(ram, sizeof ram, vm.ram_bytes());
+        size_text(backed, sizeof backed, vm.ram_backed_bytes());
+        out.line("  RAM %s, %s backed now; entry %lx", ram, backed, rec.entry_point);
+        static const char* const MAPS[] = {"allocated", "identical", "reserved"};
+        auto* regions = reinterpret_cast<const vm_package::MemRegion*>(pkg + rec.regions);
+        for (u32 r = 0; r < rec.region_count; ++r) {
+            char size[24];
+            size_text(size, sizeof size, regions[r].size);
+            u32 f = regions[r].flags;
+            out.line("  region %lx-%lx  %s  %c%c%c%s  %s", regions[r].gpa, regions[r].gpa + regions[r].size - 1, size,
+                     f & 1 ? 'r' : '-', f & 2 ? 'w' : '-', f & 4 ? 'x' : '-', f & 8 ? " device" : "",
+                     regions[r].map_type < 3 ? MAPS[regions[r].map_type] : "?");
+        }
+        auto* emu = reinterpret_cast<const vm_package::EmuDevice*>(pkg + rec.emu_devices);
+        for (u32 d = 0; d < rec.emu_count; ++d)
+            out.line("  emulated %.31s: %s at %lx+%lx, irq %u", emu[d].name,
+                     vm_package::EmuType(emu[d].type) == vm_package::EmuType::Pl011 ? "pl011" : "?", emu[d].base_gpa,
+                     emu[d].length, emu[d].irq);
+        if (rec.interrupt_mode == u32(vm_package::InterruptMode::Emulated))
+            out.line("  emulated vGICv3: distributor at %lx, redistributors at %lx, %u SPIs", rec.gicd_base,
+                     rec.gicr_base, rec.spi_count);
+        auto* pt = reinterpret_cast<const vm_package::PassthroughDevice*>(pkg + rec.pt_devices);
+        for (u32 d = 0; d < rec.pt_count; ++d)
+            out.line("  passthrough %.31s: host %lx+%lx at guest %lx, irq %u", pt[d].name, pt[d].base_hpa,
+                     pt[d].length, pt[d].base_gpa, pt[d].irq);
+        if (rec.emu_count + rec.pt_count == 0) out.line("  no devices");
         for (u32 v = 0; v < vm.vcpu_count(); ++v) {
-            SchedEntity& e = vm.vcpu(v)->sched();
+            Vcpu& vc = *vm.vcpu(v);
+            SchedEntity& e = vc.sched();
             char where[16] = "";
             if (sched_state(&e) == SchedState::Running) format(where, sizeof where, " on cpu %zu", e.cpu);
-            out.line("  vcpu %u: %s%s", v, vcpu_state(vm, *vm.vcpu(v)), where);
+            char exits[ShellOut::LINE_CAP] = "";
+            usize len = 0;
+            for (usize k = 0; k < EXIT_KIND_COUNT && len < sizeof exits; ++k)
+                if (u64 n = vc.exit_count(ExitKind(k)))
+                    len += format(exits + len, sizeof exits - len, "%s%s %lu", len ? ", " : "", exit_kind_name(ExitKind(k)), n);
+            out.line("  vcpu %u: %s%s, pc %lx, exits: %s", v, vcpu_state(vc), where, vc.last_pc(), len ? exits : "none");
         }
+        char report[ShellOut::LINE_CAP];
+        if (vm.last_report(report, sizeof report)) out.line("  last report: %s", report);
+        else out.line("  last report: none");
     }
 
     void cpus(ShellOut& out) override {

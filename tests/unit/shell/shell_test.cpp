@@ -383,7 +383,7 @@ TEST_F(ShellTest, ARefusedLifecycleCommandSaysWhy) {
                                      "can be started; restart stops it first)");
     EXPECT_EQ(one("vm resume hello"), "vm 1 (hello) is running: cannot resume it (only a paused VM can be resumed)");
     EXPECT_EQ(one("vm pause beta"), "vm 13 (beta) is stopped: cannot pause it (only a running VM can be paused)");
-    EXPECT_EQ(one("vm stop beta"), "vm 13 (beta) is stopped: cannot stop it (it is not running, paused or starting)");
+    EXPECT_EQ(one("vm stop beta"), "vm 13 (beta) is stopped: cannot stop it (only a running or paused VM can be stopped)");
     b.op_result = Error::NoMemory;
     EXPECT_EQ(one("vm start beta"), "vm 13 (beta): start failed: out of memory");
 }
