@@ -72,7 +72,7 @@ $(RUN_IMAGE): tools image linux FORCE
 # scripts/run keeps the console interactive, logs it, and turns cxvisor's exit summary into the
 # exit status (make passes on only success or failure: `scripts/run VAR=value...` gives the number).
 run: $(RUN_IMAGE)
-	@echo "cxvisor: QEMU console; Ctrl-\\ switches the console between VMs, Ctrl-A x quits QEMU"
+	@echo "cxvisor: QEMU console; Ctrl-] opens the cxvisor shell, Ctrl-\\ cycles the console through the VMs and the shell, Ctrl-A x quits QEMU"
 	@scripts/run --log $(RUN_DIR)/console.log $(if $(RUN_TIMEOUT),--timeout $(RUN_TIMEOUT)) \
 	    $(if $(RUN_STATUS_FILE),--status-file $(RUN_STATUS_FILE)) -- \
 	    $(QEMU) -kernel $(RUN_IMAGE) $(if $(HOST_CMDLINE),-append "$(HOST_CMDLINE)")

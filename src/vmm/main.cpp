@@ -192,7 +192,9 @@ BootCount create_vms(const vm_package::PackageHeader* h) {
 
 // Logical CPU ids follow the DTB's cpu nodes (what configs' phys_cpu_ids name); the boot CPU can
 // be any of them. Stack slot 0 is the boot CPU's (boot.S), CPU i otherwise uses slot i + 1.
-void start_secondaries() {
+// Returns how many were started (the firmware accepted CPU_ON); each reports online itself.
+usize start_secondaries() {
+    usize started = 0;
     for (u32 i = 0; i < g_cpu_count; ++i) {
         if (&g_percpu[i] == &this_cpu()) continue;
         PerCpu& c = g_percpu[i];
@@ -202,8 +204,23 @@ void start_secondaries() {
         arch::clean_dcache_range(&c, sizeof c); // it starts with its MMU and caches off
         if (arch::start_cpu(c.hw_id, u64(secondary_entry), u64(&c)).is_error())
             kprint("cxvisor: CPU %u (MPIDR %lx) did not start\n", i, c.hw_id);
+        else
+            ++started;
     }
+    return started;
 }
+
+usize cpus_online() {
+    usize online = 0;
+    for (usize i = 0; i < g_cpu_count; ++i) online += g_percpu[i].online.load();
+    return online;
+}
+
+// The boot line's "started on N/M CPUs" is the operator's check that every CPU came up. The
+// secondaries start while the VMs are built and usually beat it, but a slow machine (QEMU TCG
+// bringing up 16 CPUs one after another on a loaded host) may not: give each started CPU up to
+// this long before counting, so that a CPU missing from the count really did not come up.
+constexpr u64 CPU_ONLINE_WAIT_MS = 3000;
 
 } // namespace
 
@@ -308,16 +325,20 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
 
     sched_set_cpu_count(g_cpu_count);
     boot.online.store(true);
-    start_secondaries();
+    const usize secondaries = start_secondaries();
     // VMs waiting for the operator keep cxvisor up (the shell can start them); a package none of
     // whose VMs can run does not.
     BootCount vms = create_vms(package);
     if (vms.booted + vms.waiting == 0) power_off("no VM could be started (see the messages above)");
     vmm_vms_created();
-    usize online = 0;
-    for (usize i = 0; i < g_cpu_count; ++i) online += g_percpu[i].online.load();
-    kprint("cxvisor: %zu VM(s) started on %zu/%zu CPUs in %lu us\n", vms.booted, online, g_cpu_count,
-           (arch::counter() - t0) * 1000 / timer_ticks_per_ms());
+    const u64 boot_us = (arch::counter() - t0) * 1000 / timer_ticks_per_ms();
+    const u64 wait_end = arch::counter() + CPU_ONLINE_WAIT_MS * timer_ticks_per_ms();
+    while (cpus_online() < 1 + secondaries && arch::counter() < wait_end) arch::cpu_relax();
+    usize online = cpus_online();
+    kprint("cxvisor: %zu VM(s) started on %zu/%zu CPUs in %lu us\n", vms.booted, online, g_cpu_count, boot_us);
+    if (online < 1 + secondaries)
+        kprint("cxvisor: %zu started CPU(s) did not come online within %lu ms; they run nothing\n",
+               1 + secondaries - online, CPU_ONLINE_WAIT_MS);
     vmm_console_boot(vmm_shell_backend());
     // Only now is input read: what was typed while the VMs were built waited in the UART (and
     // behind it, in QEMU's character backend) and goes where the line above says.
