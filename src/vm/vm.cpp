@@ -537,12 +537,16 @@ void Vm::request_stop(StopKind kind, const char* why) {
     }
 }
 
+// Stopped is published last, with release ordering: whoever sees it (the end of the run on
+// another CPU, deciding that every VM is down) also sees how this life ended, the sticky crash
+// record, and the end line the caller printed before.
 void Vm::end_life(StopKind kind) {
     {
         SpinlockGuard guard(m_as_lock);
         (void)m_as.reset(); // a stopped VM gives its RAM back (NoMemory here only means tables stay empty)
     }
     release_forwarded(true);
+    if (kind == StopKind::Crash) m_crashed.store(true, std::memory_order_release);
     m_last_stop.store(kind, std::memory_order_release);
     SpinlockGuard guard(m_power_lock);
     m_state.store(VmState::Stopped, std::memory_order_release);
@@ -578,11 +582,13 @@ void Vm::finish_stop() {
         vmm_vm_ended(*this);
         return;
     }
-    end_life(kind);
+    // The end line goes out before end_life publishes Stopped: another VM ending on another CPU
+    // may see this one down at once and power the machine off after the exit summary.
     if (kind == StopKind::Operator)
         kprint("cxvisor: vm %u (%s): stopped by the operator (%s)\n", id(), name(), why);
     else
         kprint("cxvisor: vm %u (%s): %s (%s)\n", id(), name(), kind == StopKind::Crash ? "stopped" : "powered off", why);
+    end_life(kind);
     vmm_vm_ended(*this);
 }
 

@@ -39,7 +39,8 @@ const char* stop_kind_name(StopKind k);
 
 class Vm;
 // The VMM's (vmm/vmm.cpp) note that `vm` has stopped for good (not on a reset): called once per
-// ended life by Vm::finish_stop, on the CPU that completed the stop, no VM lock held.
+// ended life by Vm::finish_stop, on the CPU that completed the stop, no VM lock held, after the
+// VM's end line is out and Stopped is published (another CPU may have seen it down before this).
 void vmm_vm_ended(Vm& vm);
 
 // Host-physical ranges no VM may be given, each with what it is and why: the boot log names both
@@ -102,6 +103,9 @@ public:
     // Lock-free reads of a consistent value.
     VmState state() const { return m_state.load(std::memory_order_acquire); }
     StopKind last_stop() const { return m_last_stop.load(std::memory_order_acquire); } // None: never ended
+    // A life of this VM was ended by containment (StopKind::Crash) since cxvisor booted; kept over
+    // restarts. Set before Stopped is published: whoever sees the VM Stopped sees it too.
+    bool crashed() const { return m_crashed.load(std::memory_order_acquire); }
     // [base] autostart of its config (default true): create_vms boots it.
     bool autostart() const { return !(m_rec.flags & vm_package::VM_FLAG_NO_AUTOSTART); }
     // Created or Stopped: nothing of it runs.
@@ -201,7 +205,9 @@ private:
     Result<void> load_and_start();
     PowerResult start_vcpu_locked(Vcpu& v, u64 entry, u64 arg);
     void take_forwarded();
-    void end_life(StopKind kind); // RAM and interrupts back, Stopped
+    // RAM and interrupts back, Stopped. The caller has printed the VM's end line: anything that
+    // sees the VM Stopped finds it on the console.
+    void end_life(StopKind kind);
     void note_report(Vcpu& vcpu, const char* msg);
     void report_va(Vcpu& vcpu, bool limited, const char* fmt, va_list ap);
 
@@ -222,6 +228,7 @@ private:
     bool m_starting = false;    // a start() is loading the images (guarded by m_power_lock)
     std::atomic<VmState> m_state{VmState::Created}; // written under m_power_lock
     std::atomic<StopKind> m_last_stop{StopKind::None};
+    std::atomic<bool> m_crashed{false}; // crashed(): sticky, stored before Stopped
     std::atomic<u64> m_life_start{0}; // counter value when the current life began
     mutable Spinlock m_report_lock;
     char m_last_report[160] = {};     // guarded by m_report_lock

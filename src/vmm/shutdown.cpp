@@ -13,8 +13,6 @@ namespace {
 std::atomic<bool> g_exit_when_done{false};
 std::atomic<bool> g_shutting_down{false};
 std::atomic<bool> g_vms_created{false};
-// Per VM of the list (vmm_vm(i)); what happened during the run, kept over restarts.
-std::atomic<bool> g_crashed[vm_package::MAX_VMS];
 // Test results are kept by VM id: a VM reports before the boot flow has listed every VM.
 struct Failed {
     std::atomic<u32> id{0};
@@ -24,14 +22,10 @@ Failed g_failed[vm_package::MAX_VMS];
 Spinlock g_end_lock;
 bool g_powering_off; // g_end_lock
 
-usize index_of(const Vm& vm) {
-    for (usize i = 0; i < vmm_vm_count(); ++i)
-        if (vmm_vm(i) == &vm) return i;
-    return vm_package::MAX_VMS;
-}
-
 // A VM that will not run again by itself: it stopped, or it was never started (autostart = false,
-// or its boot failed); only the operator can start it.
+// or its boot failed); only the operator can start it. A VM publishes Stopped after its end line
+// and its crash record (Vm::end_life), so a VM down here has said how it ended even if its own
+// vmm_vm_ended has not run yet (it ended on another CPU an instant before).
 bool vm_down(Vm& vm) {
     VmState s = vm.state();
     return s == VmState::Stopped || s == VmState::Created;
@@ -51,7 +45,7 @@ void maybe_power_off() {
     usize n = vmm_vm_count();
     for (usize i = 0; i < n; ++i) {
         Vm& vm = *vmm_vm(i);
-        ends[i] = {vm.id(), vm.name(), g_crashed[i].load(), vmm_vm_failed(vm)};
+        ends[i] = {vm.id(), vm.name(), vm.crashed(), vmm_vm_failed(vm)};
     }
     char line[512];
     exit_summary(ends, n, line, sizeof line);
@@ -71,11 +65,8 @@ void vmm_vms_created() {
     maybe_power_off(); // every VM may have ended before the last one was listed
 }
 
-void vmm_vm_ended(Vm& vm) {
-    usize i = index_of(vm);
-    if (i < vm_package::MAX_VMS && vm.last_stop() == StopKind::Crash) g_crashed[i].store(true);
-    maybe_power_off();
-}
+// Only a trigger: how `vm` ended is its own (Vm::crashed), published before it was Stopped.
+void vmm_vm_ended(Vm&) { maybe_power_off(); }
 
 void vmm_shutdown(const char* why) {
     g_shutting_down.store(true);

@@ -46,8 +46,9 @@ void vmm_vms_created();
 // Stops every VM (StopKind::Operator); when the last has stopped, prints the exit summary and
 // powers off (the shell's `shutdown`). Any CPU; returns at once, the VMs stop asynchronously.
 void vmm_shutdown(const char* why);
-// Vm::finish_stop, when a VM has stopped for good (not on a reset): notes a containment stop for
-// the exit status and ends the run if it was the last VM and the run is to end. Any CPU, no locks.
+// Vm::finish_stop, when a VM has stopped for good (not on a reset), after its end line and its
+// Stopped state (the VM records a crash itself: Vm::crashed()): ends the run if no VM is left
+// running and the run is to end. Any CPU, no locks.
 void vmm_vm_ended(Vm& vm);
 // HC_TEST_RESULT: a test guest reports its result (0 pass, anything else FAIL). Any CPU.
 void vmm_test_result(Vm& vm, u64 result);

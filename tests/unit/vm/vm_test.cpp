@@ -5,10 +5,12 @@
 #include "vmconfig.hpp"
 #include "vmm/vmm.hpp"
 #include <gtest/gtest.h>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <utility>
+#include <unistd.h>
 
 namespace {
 
@@ -1026,4 +1028,107 @@ TEST_F(VmTest, GuestFaultsAreReportedAgainAfterAReset) {
     clear_captured_console();
     run(0, {ExitReason{.kind = ExitKind::SysRegRead, .sysreg = 0x3a5}});
     EXPECT_NE(captured_console().find("read of system register sysreg#3a5"), std::string::npos) << captured_console();
+}
+
+// --- The end of a run (vmm/shutdown.cpp) seen by a VM that ends while another is ending ---
+// Two more interpositions (--wrap=<vmm_vm_ended> and --wrap=<arch::system_off>): g_before_ended
+// runs once when a VM's finish_stop calls vmm_vm_ended, before it (what another CPU does while
+// this one is between the VM's Stopped and its note to the VMM); g_summary_exits makes the
+// power-off end the (death-test child) process: exit code 0 if `g_expect` holds of the console.
+namespace {
+std::function<void(Vm&)> g_before_ended;
+bool g_summary_exits = false;
+std::function<bool(const std::string&)> g_expect;
+} // namespace
+void vmm_add_vm(Vm* vm); // vmm/vmm.cpp, the boot flow's
+extern "C" void __real__Z12vmm_vm_endedR2Vm(Vm& vm);
+extern "C" void __wrap__Z12vmm_vm_endedR2Vm(Vm& vm) {
+    if (std::function<void(Vm&)> f = std::exchange(g_before_ended, nullptr)) f(vm);
+    __real__Z12vmm_vm_endedR2Vm(vm);
+}
+extern "C" void __real__ZN4arch10system_offEv();
+extern "C" void __wrap__ZN4arch10system_offEv() {
+    if (!g_summary_exits) return __real__ZN4arch10system_offEv();
+    const std::string& out = captured_console();
+    fputs(out.c_str(), stderr);
+    _exit(g_expect(out) ? 0 : 1);
+}
+
+namespace {
+// Two VMs of one vCPU each, listed and booted as the boot flow does, in a run that ends with the
+// last VM (exit_when_done). The VM list of vmm/vmm.cpp only grows and the end of a run happens
+// once, so each test runs in a death-test child, which ends at the power-off.
+struct RunEndTest : VmTest {
+    std::vector<vmconfig::Bytes> pkgs;
+    Vm* boot_listed(u32 id, const char* name, u32 vmid) {
+        cfg.id = id;
+        cfg.name = name;
+        cfg.cpu_num = 1;
+        cfg.phys_cpu_ids = {vp::ANY_CPU};
+        pkgs.push_back(vmconfig::build_package({cfg}));
+        vp::PackageHeader h;
+        memcpy(&h, pkgs.back().data(), sizeof h);
+        vp::VmRecord rec;
+        memcpy(&rec, pkgs.back().data() + h.vm_records, sizeof rec);
+        auto r = Vm::create(rec, pkgs.back().data(), vmid, 2, owned);
+        if (r.is_error() || r.value()->boot().is_error()) {
+            fprintf(stderr, "cannot boot vm %u: %s", id, captured_console().c_str());
+            _exit(2);
+        }
+        vmm_add_vm(r.value());
+        return r.value();
+    }
+    // Boots two listed VMs (vmid 1 and 2) in a run that ends with the last VM.
+    std::pair<Vm*, Vm*> start_run(u32 id1, const char* name1, u32 id2, const char* name2) {
+        Vm* a = boot_listed(id1, name1, 1);
+        Vm* b = boot_listed(id2, name2, 2);
+        vmm_set_exit_when_done(true);
+        vmm_vms_created();
+        return {a, b};
+    }
+    // From now on the power-off ends the child: status 0 if `summary` follows `before` on the
+    // console.
+    static void expect_end(std::string before, std::string summary) {
+        g_summary_exits = true;
+        g_expect = [before, summary](const std::string& out) {
+            usize b = out.find(before), s = out.find(summary);
+            return b != std::string::npos && s != std::string::npos && b < s;
+        };
+    }
+};
+} // namespace
+
+// vm 17 is stopped by containment while vm 170, which reported FAIL, powers off on another CPU.
+// vm 170 ended between vm 17's state change (Stopped) and vm 17's vmm_vm_ended: it saw every VM
+// down and printed the summary without vm 17's crash ("exit status 2 (vm 170 (fail) reported
+// FAIL)", system.run-exit-status-fail 2 times in 5; there vm 17's own end line was not out yet
+// either: it is now printed before Stopped is published).
+TEST_F(RunEndTest, AVmThatEndsWhileAnotherIsEndingCountsTheOthersCrashAndLine) {
+    auto run_end = [this] {
+        auto [crash, fail] = start_run(17, "crash", 170, "fail");
+        vmm_test_result(*fail, 1);
+        g_before_ended = [crash, fail](Vm& ending) {
+            if (&ending != crash) _exit(3);
+            fail->request_stop(StopKind::PowerOff, "PSCI SYSTEM_OFF"); // ends the run
+        };
+        expect_end("cxvisor: vm 17 (crash): stopped (unemulatable MMIO instruction)\n",
+                   "cxvisor: all VMs have stopped: exit status 2 (vm 17 (crash) was stopped by containment; "
+                   "vm 170 (fail) reported FAIL)\n");
+        crash->request_stop(StopKind::Crash, "unemulatable MMIO instruction");
+    };
+    EXPECT_EXIT(run_end(), testing::ExitedWithCode(0), "");
+}
+
+// A crash stays counted after the operator starts the VM again and it then powers off cleanly.
+TEST_F(RunEndTest, ACrashIsCountedAfterARestartThatEndsCleanly) {
+    auto run_end = [this] {
+        auto [crash, other] = start_run(17, "crash", 18, "other");
+        crash->request_stop(StopKind::Crash, "a data abort");
+        if (crash->start().is_error()) _exit(4);
+        crash->request_stop(StopKind::PowerOff, "PSCI SYSTEM_OFF");
+        expect_end("cxvisor: vm 18 (other): powered off (all vCPUs are off)\n",
+                   "cxvisor: all VMs have stopped: exit status 1 (vm 17 (crash) was stopped by containment)\n");
+        other->request_stop(StopKind::PowerOff, "all vCPUs are off");
+    };
+    EXPECT_EXIT(run_end(), testing::ExitedWithCode(0), "");
 }
