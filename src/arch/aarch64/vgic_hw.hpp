@@ -8,8 +8,9 @@
 // state" (ESR_EL2, EC 0x18).
 //
 // The top half is pure constexpr bit work, host-tested (tests/unit/arch/vgic_hw_test.cpp). The
-// bottom half (vgic_hw.cpp) touches ICH_* registers; it is compiled into the image but not yet
-// called from the run loop (docs/pending/vgiclr.md says how it will be wired).
+// bottom half (vgic_hw.cpp) touches ICH_* registers: arch::Vcpu calls flush/sync around every
+// entry (present_interrupts / collect_interrupts) and raise_live/send_sgi_live from its level-1
+// fast paths (docs/architecture.md, "Interrupt path" and "Live list registers").
 #pragma once
 #include "base/types.hpp"
 #include "kernel/irq.hpp"
