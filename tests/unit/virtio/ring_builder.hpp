@@ -4,6 +4,13 @@
 #include "fake_guest_memory.hpp"
 #include "virtio/virtqueue.hpp"
 
+#include <ostream>
+
+namespace virtio {
+// GoogleTest prints a QueueFault by its name instead of a byte dump.
+inline void PrintTo(QueueFault f, std::ostream* os) { *os << queue_fault_name(f); }
+} // namespace virtio
+
 struct RingBuilder {
     static constexpr u64 kRamBase = 0x4000'0000;
     static constexpr u64 kRamSize = 1 * MiB;

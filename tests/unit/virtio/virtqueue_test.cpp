@@ -356,6 +356,9 @@ TEST_F(VirtqueueTest, HostileDirectChains) {
     const HostileChain cases[] = {
         {"loop 0 -> 1 -> 0", {{0, kBuf, 1, kN, 1}, {1, kBuf, 1, kN, 0}}, 0, QueueFault::Loop},
         {"self loop", {{5, kBuf, 1, kN, 5}}, 5, QueueFault::Loop},
+        // No buffer is collected, so only the visited set can end this one.
+        {"loop of zero-length descriptors", {{2, kBuf, 0, kN, 3}, {3, kBuf, 0, kN | kR, 2}}, 2,
+         QueueFault::Loop},
         {"next = size", {{0, kBuf, 1, kN, 8}}, 0, QueueFault::NextOutOfRange},
         {"next = 0xffff", {{0, kBuf, 1, kN, 0xffff}}, 0, QueueFault::NextOutOfRange},
         {"head = size", {}, 8, QueueFault::HeadOutOfRange},
