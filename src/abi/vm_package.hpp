@@ -60,7 +60,22 @@ struct MemRegion {
 // may give the name ("pl011") or the number.
 enum class EmuType : uint32_t {
     Pl011 = 1,
+    VirtioBlk = 2,     // virtio-mmio transport (virtio v1.2, 4.2) + block device (5.2)
+    VirtioNet = 3,     // virtio-mmio + network device (5.1) on cxvisor's virtual switch
+    VirtioConsole = 4, // virtio-mmio + console device (5.3), one port
 };
+
+// EmuDevice::cfg of each virtio type (the TOML's [virtio.<device name>] table; the tool fills it,
+// the image checks it again). Unlisted entries are 0.
+//   VirtioBlk: cfg[0] = BlkBacking; cfg[1] = RamImage: package offset of the disk image blob,
+//              HostRegion: byte offset in the host's virtio-blk disk; cfg[2] = size in bytes (a
+//              multiple of 512); cfg[3] = BLK_FLAG_*.
+//   VirtioNet: cfg[0] = MAC address, its first byte in bits 47..40; cfg[1] = network (virtual
+//              switch) number, below MAX_NETWORKS.
+//   VirtioConsole: no entries.
+enum class BlkBacking : uint64_t { RamImage = 1, HostRegion = 2 };
+inline constexpr uint64_t BLK_FLAG_READ_ONLY = 1u << 0;
+inline constexpr uint32_t MAX_NETWORKS = 16;
 
 struct EmuDevice {
     char name[MAX_NAME];
