@@ -464,7 +464,8 @@ Result<void> Vm::load_and_start() {
     }
     if (m_vgic) m_vgic->reset();
     for (Pl011* u : m_uarts) u->reset(); // a restarted guest finds its UART as after power-on
-    reset_virtio();                       // and its virtio devices as after power-on
+    // (Its virtio devices were reset by the caller, outside m_as_lock: a transport's lock orders
+    // before the address-space lock, which GuestRam takes.)
     take_forwarded();
     m_reports.store(0); // a new life's faults are reported again
     SpinlockGuard guard(m_power_lock);
@@ -487,6 +488,7 @@ Result<void> Vm::begin_life(bool announce) {
         if (m_starting || (was != VmState::Created && was != VmState::Stopped)) return Error::Busy;
         m_starting = true; // a second start, a pause, a stop: Busy or nothing until it is done
     }
+    reset_virtio(); // as after power-on; before m_as_lock (lock order: transport -> address space)
     Result<void> r{};
     {
         SpinlockGuard guard(m_as_lock);
