@@ -368,7 +368,10 @@ Result<void> Vm::setup_devices(const HostOwnedRanges& host_owned) {
 // A virtio device behind its virtio-mmio transport (virtio/mmio.hpp), its interrupt the level SPI
 // the config gives it (package_check_vm checked it is one of the VM's SPIs; none with no_irq).
 Result<void> Vm::add_virtio(const EmuDevice& d, u32 index) {
-    const virtio::DeviceEnv env{m_package, 0, m_rec.name, id(), index};
+    // The package starts with its header (package_check accepted total_size): devices check the
+    // blobs their cfg words name against it.
+    const u64 package_size = reinterpret_cast<const PackageHeader*>(m_package)->total_size;
+    const virtio::DeviceEnv env{m_package, package_size, m_rec.name, id(), index};
     virtio::Device* dev = TRY(virtio::create_device(d, env));
     auto* t = new (std::nothrow) virtio::MmioTransport(d.name, GuestPhysAddr(d.base_gpa), m_rec.name, id(), dev, m_ram,
                                                        m_vgic && d.irq ? IrqLine{this, d.irq} : IrqLine{});
