@@ -232,7 +232,7 @@ def parse(lines):
     return res
 
 
-PARTS = ("micro", "interrupts", "ipi", "linux")
+PARTS = ("micro", "interrupts", "ipi", "linux", "shm")
 
 
 def main():
@@ -243,7 +243,8 @@ def main():
                     help="boots of each side for the Linux boot-time ratio (0: leave it out)")
     ap.add_argument("--only", default=",".join(PARTS),
                     help="comma-separated parts to run: micro (bench: hypercall, MMIO, PSCI), interrupts "
-                         "(bench-irq), ipi (bench-ipi, wall clock), linux (boot ratio); default: all. "
+                         "(bench-irq), ipi (bench-ipi, wall clock), linux (boot ratio), shm (doorbell round trip); "
+                         "default: all. "
                          "results.json then holds only those parts")
     args = ap.parse_args()
     parts = set(p for p in args.only.split(",") if p)
@@ -256,6 +257,13 @@ def main():
     vmconfig = os.path.join(args.build, "host", "tools", "vmconfig", "cxv-vmconfig")
     boot_irq = os.path.join(out_dir, "cxvisor-bench-irq.bin")
     boot_ipi = os.path.join(out_dir, "cxvisor-bench-ipi.bin")
+    boot_shm = os.path.join(out_dir, "cxvisor-bench-shm.bin")
+    if "shm" in parts:  # two VMs: ping and pong on one physical CPU (deterministic under -icount)
+        r = subprocess.run([vmconfig, "--cpus", "1", "--search-path", os.path.join(img_dir, "guests"), "--image",
+                            os.path.join(img_dir, "src", "cxvisor.bin"), "-o", boot_shm,
+                            "configs/vms/shm-ping.toml", "configs/vms/shm-pong.toml"])
+        if r.returncode:
+            return 1
     for part, package, config, cpus in (("micro", boot, "configs/vms/bench.toml", 1),
                                         ("interrupts", boot_irq, "configs/vms/bench-irq.toml", 1),
                                         ("ipi", boot_ipi, "configs/vms/bench-ipi.toml", 2)):
@@ -356,6 +364,21 @@ def main():
             "bare_qemu": ipi_bare,
         }
 
+    if "shm" in parts:
+        # guests/programs/shm.cpp: ping writes a counter into the shared page and rings pong
+        # (HC_DOORBELL), pong answers likewise; ping times its 500 rounds.
+        under_shm = qemu(boot_shm, el2=True, smp=1, test="shm-ping")
+        shm = parse(under_shm)
+        if "shm_roundtrip" not in shm:
+            print("bench: missing shm results\n" + "\n".join(under_shm))
+            return 1
+        results["shm"] = {
+            "method": f"{qemu_version}, -icount {ICOUNT}, -smp 1: VMs shm-ping and shm-pong (1 vCPU each) on one "
+                      "physical CPU; ping's counter from its write of the round number to seeing pong's answer, "
+                      "mean of 500 rounds: 2 HC_DOORBELL calls, 2 SPI deliveries, 2 WFI exits and 2 vCPU switches",
+            "doorbell_round_trip": shm["shm_roundtrip"],
+        }
+
     if "linux" in parts and args.linux_runs > 0:
         results["linux_boot_to_init"] = linux_bench(args.build, img_dir, vmconfig, args.linux_runs)
     with open(os.path.join(out_dir, "results.json"), "w") as f:
@@ -384,6 +407,8 @@ def main():
         print(f"{'cross-CPU SGI, wall clock (median us)':44} {'cxvisor':>10} {'bare QEMU':>10}")
         for key, label in (("ipi_spin", "  to a running vCPU"), ("ipi_wfi", "  to a vCPU in WFI")):
             print(f"{label:44} {ipi_cx[key]['median_ns'] / 1000:>10.1f} {ipi_bare[key]['median_ns'] / 1000:>10.1f}")
+    if "shm" in parts:
+        print(f"{'shm doorbell round trip (ping -> pong -> ping)':44} {results['shm']['doorbell_round_trip']:>10}")
     lb = results.get("linux_boot_to_init")
     if lb and lb["status"] == "ok":
         print(f"Linux boot to /init, {args.linux_runs} runs each (median s): cxvisor {lb['median_cxvisor_s']}, "
