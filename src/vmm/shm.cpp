@@ -76,7 +76,10 @@ i64 vmm_doorbell(Vcpu& vcpu, u64 peer_id, u64 index) {
         vm.report(vcpu, "HC_DOORBELL: vm %u (%s) has no doorbell for shm %s: DENIED", peer->id(), peer->name(), mine->name);
         return CXV_DENIED;
     }
-    // A peer that stops right after this look gets the edge in a vGIC its next life resets.
+    // No lock holds the peer's state: one that stops right after this look gets the edge in its
+    // stopped vGIC (cleared when it starts again) or, if it has restarted meanwhile, as an early
+    // doorbell of its new life. The vGIC's own lock keeps each raise whole. A ring means "look at
+    // the region", never data: a spurious one is harmless by the protocol's definition.
     const VmState s = peer->state();
     if (s != VmState::Running && s != VmState::Paused) return CXV_PEER_DOWN;
     peer->raise(theirs->irq);

@@ -811,7 +811,11 @@ private:
             for (size_t i = 0; i < j && why.empty(); ++i)
                 if (irqs[i].irq == q.irq)
                     why = cat(" is already used by ", irqs[i].kind, " ", quote(irqs[i].name), " (", irqs[i].at.key,
-                              "): each device and doorbell needs its own interrupt");
+                              "): each device ",
+                              std::string_view(q.kind) == "device" && std::string_view(irqs[i].kind) == "device"
+                                  ? ""
+                                  : "and doorbell ",
+                              "needs its own interrupt");
             if (!why.empty()) fail(q.at, me + why);
             highest = std::max(highest, q.irq);
         }

@@ -1398,6 +1398,9 @@ TEST_F(ShmConfigTest, EachRegionIsCheckedInItsVm) {
     a_shm = shm_table("ring", "0x5000_0000", "0x2000", "33", "[\"bare\"]");
     EXPECT_HAS(pair_errors(), at(f, 31, "shm[0].irq") + "irq 33 is already used by device \"uart\" (devices.emu_devices[0]): "
                                                         "each device and doorbell needs its own interrupt");
+    a_shm = shm_table("ring", "0x5000_0000", "0x2000", "40", "[\"bare\"]") + shm_table("q", "0x5100_0000", "0x1000", "40", "");
+    EXPECT_HAS(pair_errors(), at(f, 38, "shm[1].irq") + "irq 40 is already used by shm region \"ring\" (shm[0].irq): "
+                                                        "each device and doorbell needs its own interrupt");
     a_shm = shm_table("ring", "0x5000_0000", "0x2000", "27", "[\"bare\"]");
     EXPECT_HAS(pair_errors(), at(f, 31, "shm[0].irq") + "irq 27 is a PPI");
     b_shm = with(b_shm, "\n[[shm]]", "\n[devices]\ninterrupt_mode = \"no_irq\"\n[[shm]]");
