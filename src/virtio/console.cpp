@@ -53,18 +53,27 @@ bool ConsoleDevice::next_chain(u16 index, bool& armed) {
 void ConsoleDevice::transmit() {
     SplitQueue& q = transport().queue(TransmitQ);
     if (!transport().live() || !q.ready() || q.broken()) return;
+    // One notification does bounded work (an exit runs with interrupts masked): at most
+    // TxBudgetBytes of output, the rest of a longer chain is dropped, and at most 4 rounds of the
+    // ring; a driver that keeps adding beyond that notifies again. Linux's hvc writes one buffer of
+    // at most a page and waits for it.
+    u32 budget = TxBudgetBytes;
+    u32 chains = 4u * q.config().size;
     bool armed = false, any = false;
-    while (next_chain(TransmitQ, armed)) {
+    while (chains && next_chain(TransmitQ, armed)) {
+        --chains;
         // 5.3.6.2: output is in the device-readable buffers; written length 0.
         for (const Segment& s : m_chain.segments) {
-            if (s.writable) break; // readable ones come first (SplitQueue::pop)
+            if (s.writable || !budget) break; // readable ones come first (SplitQueue::pop)
             char buf[128];
-            for (u32 done = 0; done < s.len;) {
-                const u32 n = s.len - done < sizeof buf ? s.len - done : u32(sizeof buf);
+            const u32 len = s.len < budget ? s.len : budget;
+            for (u32 done = 0; done < len;) {
+                const u32 n = len - done < sizeof buf ? len - done : u32(sizeof buf);
                 if (transport().memory().read(s.gpa + done, buf, n).is_error()) break;
                 m_out.put(buf, n);
                 done += n;
             }
+            budget -= len;
         }
         (void)q.push(m_chain, 0);
         any = true;

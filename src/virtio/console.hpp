@@ -26,6 +26,7 @@ class ConsoleDevice final : public Device, public ConsolePort {
 public:
     static constexpr u16 QueueSize = 128;
     static constexpr usize InputBuffer = 256; // characters typed but not yet in a receive buffer
+    static constexpr u32 TxBudgetBytes = 16 * 1024; // output per notification; more is dropped
     static constexpr u64 kFEmergWrite = 1ull << 2; // VIRTIO_CONSOLE_F_EMERG_WRITE (5.3.3)
     static constexpr u16 ReceiveQ = 0, TransmitQ = 1;
 
