@@ -114,19 +114,15 @@ void ConsoleDevice::receive() {
     m_in_overdue = false; // the driver takes input again: wait for it once more
     transport().used(ReceiveQ);
     if (m_waker && m_in_count < InputBuffer) { // room for the refused character: after_access
-        m_wake_now = m_waker;
+        m_wake_now.store(m_waker, std::memory_order_release);
         m_waker = nullptr;
     }
 }
 
 void ConsoleDevice::after_access() {
-    Waker w;
-    {
-        SpinlockGuard guard(transport().lock());
-        w = m_wake_now;
-        m_wake_now = nullptr;
-    }
-    if (w) w(); // takes the console input lock, then ours again through push_input
+    // Every register write comes here: an atomic exchange, not a lock round trip.
+    if (Waker w = m_wake_now.exchange(nullptr, std::memory_order_acquire))
+        w(); // takes the console input lock, then ours again through push_input
 }
 
 bool ConsoleDevice::push_input(char c, Waker waker, bool overdue) {

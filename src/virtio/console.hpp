@@ -19,6 +19,7 @@
 #include "devices/console_line.hpp"
 #include "devices/console_port.hpp"
 #include "virtio/device.hpp"
+#include <atomic>
 
 namespace virtio {
 
@@ -71,7 +72,7 @@ private:
     usize m_in_head = 0, m_in_count = 0;
     bool m_in_overdue = false; // the console gave up waiting: input finding the buffer full is lost
     Waker m_waker = nullptr;   // a refused push_input waits for room
-    Waker m_wake_now = nullptr; // room was made under the lock: after_access calls it
+    std::atomic<Waker> m_wake_now{nullptr}; // room was made under the lock: after_access calls it
 };
 
 } // namespace virtio
