@@ -10,6 +10,7 @@
 #include "arch/aarch64/vgic_hw.hpp"
 #include "base/format.hpp"
 #include "base/string.hpp"
+#include "drivers/virtio_blk_host.hpp"
 #include "fdt/fdt.hpp"
 #include "kernel/cmdline.hpp"
 #include "kernel/console.hpp"
@@ -294,16 +295,21 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
     if (auto r = frames_init(ram, g_plat.ram_count, used, used_count); r.is_error())
         host_setup_failed("the frame allocator", r.error());
 
-    arch::MmuRegion mram[PlatformInfo::kMaxRam], mdev[2 + PlatformInfo::kMaxRedistRegions];
+    // The host's virtio-blk disk for VMs' host regions: found while the MMU is still off (its
+    // registers are read at their physical addresses), mapped below with cxvisor's devices.
+    const HostDisk::Probe host_disk = HostDisk::probe(fdt.value());
+    arch::MmuRegion mram[PlatformInfo::kMaxRam], mdev[3 + PlatformInfo::kMaxRedistRegions];
     usize ndev = 0;
     for (u32 i = 0; i < g_plat.ram_count; ++i) mram[i] = {ram[i].base.value(), ram[i].size, false};
     mdev[ndev++] = {g_plat.gic.dist.base.value(), g_plat.gic.dist.size, true};
     for (u32 i = 0; i < g_plat.gic.redist_count; ++i)
         mdev[ndev++] = {g_plat.gic.redist[i].base.value(), g_plat.gic.redist[i].size, true};
     mdev[ndev++] = {g_plat.uart.mmio.base.value(), g_plat.uart.mmio.size, true};
+    if (host_disk.found) mdev[ndev++] = {align_down(host_disk.mmio.base.value(), FRAME_SIZE), FRAME_SIZE, true};
     if (auto r = arch::mmu_init(mram, g_plat.ram_count, mdev, ndev); r.is_error())
         host_setup_failed("the EL2 page tables", r.error());
     if (auto r = heap_init(heap_bytes); r.is_error()) host_setup_failed("the heap", r.error());
+    HostDisk::init(host_disk);
 
     if (auto r = arch::gic_init({g_plat.gic.dist.base.value(), g_plat.gic.redist[0].base.value(),
                                  g_plat.gic.redist[0].size});
