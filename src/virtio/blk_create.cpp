@@ -12,8 +12,10 @@ namespace virtio {
 namespace {
 
 // Per device: requests move through this much cxvisor RAM at a time (a host disk reads and writes
-// it by DMA, so it is physically contiguous frames, not heap).
-constexpr usize kScratchBytes = 256 * KiB;
+// it by DMA, so it is physically contiguous frames, not heap). 1 MiB holds what Linux puts in one
+// request at seg_max 126 (126 pages, or larger segments of contiguous pages), so a guest request
+// is one host request: each costs a notification exit in the host machine.
+constexpr usize kScratchBytes = 1 * MiB;
 
 void* frames_bytes(usize bytes) {
     auto r = frames_alloc(align_up(bytes, FRAME_SIZE) / FRAME_SIZE, FRAME_SIZE);
