@@ -85,7 +85,8 @@ inline std::string check(const uint8_t* pkg, size_t len, uint32_t index, uint32_
         vp::EmuDevice d;
         std::memcpy(&d, pkg + r.emu_devices + u128(i) * sizeof d, sizeof d);
         if (!std::memchr(d.name, 0, sizeof d.name)) return "emu name without NUL";
-        if ((d.type != 1 && d.type != 2) || d.cfg_count > 8) return "bad emu type or cfg_count";
+        if (d.type < 1 || d.type > 4 || d.cfg_count > 8) return "bad emu type or cfg_count";
+        if (d.type >= 2 && (d.length != 0x1000 || d.base_gpa % 0x1000)) return "bad virtio-mmio window";
         if (d.type == 2) { // virtio-blk: what the image reads through cfg must be inside the package
             uint64_t c[4] = {};
             for (uint32_t k = 0; k < 4 && k < d.cfg_count; ++k) c[k] = d.cfg[k];
