@@ -194,7 +194,7 @@ def linux_bench(build, img_dir, vmconfig, runs):
 BLK_CONFIG = "configs/vms/bench-blk.toml"  # id 212
 BLK_MIB = 128  # the disk, and what each round writes and reads (tests/linux/blk-bench.sh)
 BLK_GOAL = 0.8  # issue 8: throughput under cxvisor at least 0.8 of QEMU's own virtio-blk
-BLK_MODULES = ("virtio_mmio", "virtio_blk", "crc16", "mbcache", "jbd2", "crc32c_generic", "ext4")
+BLK_MODULES = ("virtio_mmio", "virtio_blk")  # scripts/linux-guest.sh --modules adds their dependencies
 
 
 def blk_run(cmd):
@@ -226,16 +226,11 @@ def blk_bench(build, img_dir, vmconfig, runs):
                      f"(same kind of file)", "goal_ratio": BLK_GOAL}
     out_dir = os.path.join(build, "bench")
     initramfs = os.path.join(out_dir, "bench-blk-initramfs.cpio.gz")
-    mods = subprocess.run(["scripts/blk-guest.sh", "--build", build, "modules"], stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if mods.returncode:
-        return dict(res, status="FAILED", reason="scripts/blk-guest.sh: " + mods.stderr.strip()[-300:])
-    mod_dir = mods.stdout.strip().splitlines()[-1]
     kernel = os.path.join(build, "linux", "Image")
-    files = ["tests/linux/blk-bench.sh", "tests/linux/lib.sh", "tests/linux/blk-lib.sh",
-             os.path.join(mod_dir, "modules.list")] + [os.path.join(mod_dir, m + ".ko") for m in BLK_MODULES]
-    guest = subprocess.run(["scripts/linux-guest.sh", "--build", build, "initramfs", initramfs] + files,
-                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    files = ["tests/linux/blk-bench.sh", "tests/linux/lib.sh", "tests/linux/blk-lib.sh"]
+    guest = subprocess.run(["scripts/linux-guest.sh", "--build", build, "initramfs", "--modules", " ".join(BLK_MODULES),
+                            initramfs] + files, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
     if guest.returncode:
         return dict(res, status="FAILED", reason="scripts/linux-guest.sh: " + guest.stderr.strip()[-300:])
     package = os.path.join(out_dir, "cxvisor-blk.bin")

@@ -1,20 +1,16 @@
 #!/usr/bin/env bash
-# Disks and kernel modules for Linux guests on virtio-blk (docs/pending/blk.md). Everything is
-# cached under $BUILD/linux/blk, so a second run costs nothing.
+# Disks for Linux guests on virtio-blk (docs/pending/blk.md). The kernel modules they need
+# (virtio_mmio, virtio_blk, ext4) go into their initramfs with scripts/linux-guest.sh --modules.
 #
-#   scripts/blk-guest.sh [--build DIR] modules        -> prints the directory holding the .ko files
-#                                                        the guests insmod, in load order (modules.list)
 #   scripts/blk-guest.sh [--build DIR] rootfs OUT MIB -> OUT: an ext4 filesystem image of MIB MiB with
 #                                                        busybox (/bin), /sbin/init and an empty /data
 #   scripts/blk-guest.sh [--build DIR] disk OUT       -> OUT: the system tests' host disk, 64 MiB:
 #                                                        [0, 32 MiB) the ext4 root filesystem,
 #                                                        [32, 64 MiB) a repeated text pattern
 #
-# Debian's arm64 kernel has virtio_mmio, virtio_blk and ext4 as modules (CONFIG_*=m). They come
-# from the same kernel package scripts/linux-guest.sh boots (apt, its own state directory), with
-# their dependencies in modules.dep order: virtio_mmio virtio_blk crc16 mbcache jbd2 crc32c_generic
-# ext4. The filesystem is made by mke2fs -d (e2fsprogs, installed by scripts/setup.sh) without root
-# rights or loop devices. Fails loudly if anything is missing.
+# The filesystem is made by mke2fs -d (e2fsprogs, installed by scripts/setup.sh) without root
+# rights or loop devices; busybox is the one scripts/linux-guest.sh fetched. Fails loudly if
+# anything is missing.
 set -euo pipefail
 
 BUILD=build
@@ -22,39 +18,6 @@ if [ "${1:-}" = "--build" ]; then BUILD=$2; shift 2; fi
 BUILD=$(realpath -m "$BUILD")
 HERE=$(cd "$(dirname "$0")" && pwd)
 LDIR=$BUILD/linux
-DIR=$LDIR/blk
-APTDIR=$LDIR/apt
-MODULES="virtio_mmio virtio_blk crc16 mbcache jbd2 crc32c_generic ext4"
-mkdir -p "$DIR"
-
-apt_arm64() {
-    apt-get -o Dir::State="$APTDIR/state" -o Dir::State::status="$APTDIR/state/status" \
-        -o Dir::Cache="$APTDIR/cache" -o APT::Architecture=arm64 -o APT::Architectures::=arm64 \
-        -o Debug::NoLocking=1 -qq "$@"
-}
-
-modules() {
-    local out=$DIR/modules
-    [ -f "$out/modules.list" ] && { echo "$out"; return 0; }
-    "$HERE/linux-guest.sh" --build "$BUILD" kernel >/dev/null # the kernel, busybox and apt state
-    local kpkg tmp
-    kpkg=$(cat "$LDIR/kernel-package")
-    tmp=$(mktemp -d)
-    trap 'rm -rf "$tmp"; trap - RETURN' RETURN
-    echo "blk-guest: fetching the modules of $kpkg through apt" >&2
-    (cd "$tmp" && apt_arm64 download "$kpkg" 2>/dev/null) || { echo "blk-guest: apt-get download $kpkg failed" >&2; exit 1; }
-    dpkg-deb -x "$tmp"/*.deb "$tmp/x"
-    rm -rf "$out.tmp" && mkdir -p "$out.tmp"
-    local m f
-    for m in $MODULES; do
-        f=$(find "$tmp/x/lib/modules" -name "$m.ko" | head -n 1)
-        [ -n "$f" ] || { echo "blk-guest: $kpkg has no $m.ko" >&2; exit 1; }
-        cp "$f" "$out.tmp/"
-        echo "$m" >>"$out.tmp/modules.list"
-    done
-    rm -rf "$out" && mv "$out.tmp" "$out"
-    echo "$out"
-}
 
 rootfs() {
     local out mib=$2
@@ -96,8 +59,7 @@ disk() {
 }
 
 case "${1:-}" in
-modules) modules ;;
 rootfs) [ $# -eq 3 ] || { echo "usage: $0 rootfs OUT MIB" >&2; exit 2; }; rootfs "$2" "$3" ;;
 disk) [ $# -eq 2 ] || { echo "usage: $0 disk OUT" >&2; exit 2; }; disk "$2" ;;
-*) echo "usage: $0 [--build DIR] modules | rootfs OUT MIB | disk OUT" >&2; exit 2 ;;
+*) echo "usage: $0 [--build DIR] rootfs OUT MIB | disk OUT" >&2; exit 2 ;;
 esac
