@@ -368,8 +368,9 @@ Result<void> Vm::setup_devices(const HostOwnedRanges& host_owned) {
 // A virtio device behind its virtio-mmio transport (virtio/mmio.hpp), its interrupt the level SPI
 // the config gives it (package_check_vm checked it is one of the VM's SPIs; none with no_irq).
 Result<void> Vm::add_virtio(const EmuDevice& d, u32 index) {
-    // The package's size as package_open checked it: a RAM disk's image must lie inside it.
-    const u64 package_size = reinterpret_cast<const vm_package::PackageHeader*>(m_package)->total_size;
+    // The package starts with its header (package_check accepted total_size): devices check the
+    // blobs their cfg words name against it.
+    const u64 package_size = reinterpret_cast<const PackageHeader*>(m_package)->total_size;
     const virtio::DeviceEnv env{m_package, package_size, m_rec.name, id(), index};
     virtio::Device* dev = TRY(virtio::create_device(d, env));
     auto* t = new (std::nothrow) virtio::MmioTransport(d.name, GuestPhysAddr(d.base_gpa), m_rec.name, id(), dev, m_ram,
@@ -393,8 +394,14 @@ Result<void> Vm::add_virtio(const EmuDevice& d, u32 index) {
     return {};
 }
 
+// At a life's boundaries only (its start, every stop): the device reset, and what lasts one life
+// (a RAM disk's writes) starts over, which a driver's own reset must not do.
 void Vm::reset_virtio() {
-    for (virtio::MmioTransport* t : m_virtio) t->reset();
+    for (virtio::MmioTransport* t : m_virtio) {
+        t->reset();
+        SpinlockGuard device_guard(t->lock());
+        t->device().new_life();
+    }
 }
 
 void Vm::flush_consoles() {
@@ -466,11 +473,8 @@ Result<void> Vm::load_and_start() {
     }
     if (m_vgic) m_vgic->reset();
     for (Pl011* u : m_uarts) u->reset(); // a restarted guest finds its UART as after power-on
-    reset_virtio();                       // and its virtio devices as after power-on
-    for (virtio::MmioTransport* t : m_virtio) { // what lasts one life (a RAM disk's writes) starts over
-        SpinlockGuard device_guard(t->lock());
-        t->device().new_life();
-    }
+    // (Its virtio devices were reset by the caller, outside m_as_lock: a transport's lock orders
+    // before the address-space lock, which GuestRam takes.)
     take_forwarded();
     m_reports.store(0); // a new life's faults are reported again
     SpinlockGuard guard(m_power_lock);
@@ -493,6 +497,7 @@ Result<void> Vm::begin_life(bool announce) {
         if (m_starting || (was != VmState::Created && was != VmState::Stopped)) return Error::Busy;
         m_starting = true; // a second start, a pause, a stop: Busy or nothing until it is done
     }
+    reset_virtio(); // as after power-on; before m_as_lock (lock order: transport -> address space)
     Result<void> r{};
     {
         SpinlockGuard guard(m_as_lock);
