@@ -5,7 +5,9 @@
 #include "arch.hpp"
 #include "base/string.hpp"
 #include "kernel/frames.hpp"
+#include "kernel/irq.hpp"
 #include "kernel/log.hpp"
+#include "kernel/percpu.hpp"
 #include "kernel/timer.hpp"
 #include <new>
 
@@ -59,6 +61,21 @@ constexpr usize kMaxClaims = vm_package::MAX_VMS * vm_package::MAX_EMU_DEVICES;
 Claim g_claims[kMaxClaims];
 Spinlock g_claims_lock;
 
+// The node's interrupt as a GIC INTID: the boards cxvisor runs on (QEMU virt) give virtio-mmio
+// nodes `interrupts = <GIC_SPI n flags>` under the GIC's 3-cell binding (Linux v6.1
+// Documentation/devicetree/bindings/interrupt-controller/arm,gic-v3.yaml): SPI n is INTID 32 + n.
+// Anything else: 0, and the driver polls instead of sleeping.
+u32 spi_intid(const Fdt& fdt, FdtNode n) {
+    auto cells = fdt.interrupts(n);
+    if (cells.is_error() || cells.value().count != 3 || cells.value()[0] != 0 || cells.value()[1] > 987) return 0;
+    return 32 + cells.value()[1];
+}
+
+IrqAction disk_irq(u32, void* ctx) {
+    static_cast<HostDisk*>(ctx)->ack_interrupt(); // a late completion interrupt: lower the line
+    return IrqAction::Done;
+}
+
 } // namespace
 
 HostDisk::Probe HostDisk::probe(const Fdt& fdt) {
@@ -76,7 +93,7 @@ HostDisk::Probe HostDisk::probe(const Fdt& fdt) {
         const u32 version = read32(a + kVersion);
         if (read32(a + kMagic) == kMagicValue && (version == 1 || version == 2) &&
             read32(a + kDeviceId) == virtio::kDeviceIdBlock)
-            return {true, {HostPhysAddr(base.value()), r.size}, fdt.name(n)};
+            return {true, {HostPhysAddr(base.value()), r.size}, fdt.name(n), spi_intid(fdt, n)};
     }
 }
 
@@ -95,6 +112,10 @@ void HostDisk::init(const Probe& p) {
         return;
     }
     g_disk_ok = true;
+    if (p.intid) { // from now on a request sleeps until the disk's interrupt instead of spinning
+        irq_register(p.intid, disk_irq, &g_disk);
+        g_disk.m_intid = p.intid;
+    }
     kprint("cxvisor: host disk %s: %lu MiB%s (virtio-mmio v%u)\n", p.node, g_disk.capacity_bytes() / MiB,
            g_disk.m_read_only ? ", read-only" : "", g_disk.m_version);
 }
@@ -209,6 +230,10 @@ Result<void> HostDisk::request(u32 type, u64 offset, void* buf, usize len) {
     arch::dma_barrier(); // descriptors and ring entry before the index the device reads
     avail[1] = ++m_avail;
     arch::dma_barrier(); // the index before the notification
+    if (m_intid && m_routed_to != this_cpu().hw_id) { // the completion must wake this CPU
+        m_routed_to = this_cpu().hw_id;
+        arch::irq_enable_spi_on(m_intid, m_routed_to);
+    }
     set_reg(kQueueNotify, 0);
     // Used ring: flags, idx, ring[] (2.7.8).
     auto* used_idx = reinterpret_cast<volatile u16*>(m_ring + kUsedOffset + 2);
@@ -220,14 +245,20 @@ Result<void> HostDisk::request(u32 type, u64 offset, void* buf, usize len) {
                    kTimeoutMs / 1000);
             return Error::Aborted;
         }
-        arch::cpu_relax();
+        // The disk's interrupt (routed here before the notification) or any other wakes the CPU;
+        // interrupts stay masked, WFI wakes on a pending one all the same. The deadline is looked
+        // at after every wake-up (cxvisor's timer tick is one).
+        if (m_intid) arch::wfi();
+        else arch::cpu_relax();
     }
     arch::dma_barrier(); // the used index before the status and data the device wrote
     ++m_used;
-    set_reg(kInterruptAck, reg(kInterruptStatus)); // the line is not used; keep it low anyway
+    ack_interrupt(); // the line low again before this CPU goes back to its run loop
     const u8 st = m_req[kStatusOffset];
     return st == virtio::kBlkSOk ? Result<void>() : Error::Aborted;
 }
+
+void HostDisk::ack_interrupt() { set_reg(kInterruptAck, reg(kInterruptStatus)); }
 
 Result<void> HostDisk::flush() {
     if (!m_flush) return {};

@@ -5,9 +5,11 @@
 // One disk: the first virtio,mmio node of the host DTB whose DeviceID is 2 (QEMU: `-drive
 // file=disk.img,format=raw,if=none,id=d0 -device virtio-blk-device,drive=d0`). Both register
 // layouts are driven: version 2 (modern) and version 1 (legacy, QEMU's default for virtio-mmio
-// unless `-global virtio-mmio.force-legacy=false`). One queue, one request at a time, completion
-// by polling the used ring (the interrupt is never enabled): cxvisor's requests are synchronous
-// anyway, they come from a vCPU's exit.
+// unless `-global virtio-mmio.force-legacy=false`). One queue, one request at a time: cxvisor's
+// requests are synchronous anyway, they come from a vCPU's exit. The requesting CPU waits for the
+// used ring in WFI with the disk's interrupt routed to it (masked: it only wakes the CPU), so that
+// under an emulator the waiting CPU's thread sleeps and leaves the host's cores to the emulated
+// disk's I/O; without a known interrupt it polls.
 //
 // Data moves by the device's DMA to and from the caller's buffer, which must be cxvisor RAM
 // (identity-mapped, physically contiguous: frames_alloc memory). Guest memory is never handed to
@@ -28,6 +30,7 @@ public:
         bool found = false;
         PhysRange mmio{};
         const char* node = ""; // the DTB node's name
+        u32 intid = 0;         // its interrupt (GIC INTID), 0: none known (the driver polls)
     };
     // Boot CPU, before cxvisor's MMU maps any device: reads each virtio,mmio node's Magic, Version
     // and DeviceID at its physical address (with the MMU off every access is Device memory). The
@@ -53,6 +56,8 @@ public:
     // VIRTIO_BLK_T_FLUSH when the device has a write cache (VIRTIO_BLK_F_FLUSH); without it every
     // completed write is already durable (5.2.6.2), so there is nothing to do.
     Result<void> flush();
+    // InterruptACK of whatever InterruptStatus holds: the device lowers its interrupt line.
+    void ack_interrupt();
 
 private:
     static constexpr u16 kQueueSize = 8; // one request (3 descriptors) at a time
@@ -64,6 +69,8 @@ private:
     void set_reg(u32 off, u32 v);
 
     uptr m_regs = 0;
+    u32 m_intid = 0;           // enabled at the interrupt controller: a request sleeps in WFI
+    u64 m_routed_to = ~0ull;   // the CPU (hardware id) the interrupt is routed to now
     u32 m_version = 0;
     u64 m_capacity = 0; // sectors
     bool m_read_only = false;
