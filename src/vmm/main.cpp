@@ -107,11 +107,16 @@ usize heap_bytes_for(const vm_package::PackageHeader* h, u64 ram_total) {
     for (u32 i = 0; h && i < h->vm_count; ++i) {
         u32 cpus = recs[i].cpu_num < vm_package::MAX_VCPUS ? recs[i].cpu_num : vm_package::MAX_VCPUS;
         u32 uarts = recs[i].emu_count < vm_package::MAX_EMU_DEVICES ? recs[i].emu_count : vm_package::MAX_EMU_DEVICES;
-        // An emulated device: a PL011, or a virtio transport with its device (the console's
-        // size stands for every virtio type; blk and net add what their backends allocate).
-        constexpr usize DEVICE = sizeof(Pl011) > sizeof(virtio::MmioTransport) + sizeof(virtio::ConsoleDevice)
+        // An emulated device: a PL011, or a virtio transport with its device (the largest type
+        // stands for every virtio type; a block device's backend object is one more allocation,
+        // its buffers and RAM-disk chunks come from the frame allocator).
+        constexpr usize BLOCK = sizeof(virtio::BlockDevice) + OVERHEAD +
+                                (sizeof(virtio::RamDiskBackend) > sizeof(HostRegionBackend) ? sizeof(virtio::RamDiskBackend)
+                                                                                            : sizeof(HostRegionBackend));
+        constexpr usize VIRTIO_DEVICE = BLOCK > sizeof(virtio::ConsoleDevice) ? BLOCK : sizeof(virtio::ConsoleDevice);
+        constexpr usize DEVICE = sizeof(Pl011) > sizeof(virtio::MmioTransport) + VIRTIO_DEVICE
                                      ? sizeof(Pl011)
-                                     : sizeof(virtio::MmioTransport) + sizeof(virtio::ConsoleDevice) + OVERHEAD;
+                                     : sizeof(virtio::MmioTransport) + VIRTIO_DEVICE + OVERHEAD;
         need += sizeof(Vm) + OVERHEAD + cpus * (sizeof(Vcpu) + OVERHEAD) + uarts * (DEVICE + OVERHEAD);
     }
     usize share = ram_total / 32 < MOST ? usize(ram_total / 32) : MOST;
