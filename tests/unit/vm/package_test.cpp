@@ -23,6 +23,7 @@ namespace {
 
 constexpr u64 RAM = 0x4000'0000, RAM_SIZE = 0x100'0000, ENTRY = 0x4008'0000;
 constexpr u64 IDENT = 0x7000'0000, RESERVED = 0x6000'0000, UART = 0x0900'0000, RTC = 0x0901'0000;
+constexpr u64 SHM = 0x5000'0000;
 
 vmconfig::VmConfig small_vm() {
     vmconfig::VmConfig cfg;
@@ -55,6 +56,8 @@ vmconfig::VmConfig full_vm() {
                    {RESERVED, 0x10'0000, 3, u32(vp::MapType::Reserved), {}}};
     cfg.emu_devices = {{"uart0", UART, 0x1000, 33, u32(vp::EmuType::Pl011), {1, 2}, {}}};
     cfg.pt_devices = {{"rtc", RTC, RTC, 0x1000, 0, {}}};
+    cfg.shm = {{"ring", SHM, 0x2000, 40, {{7u, "", {}}}, {}, {}, {}}, // peer 7: VM "small"
+               {"log", SHM + 0x10'0000, 0x1000, 0, {}, {}, {}, {}}};
     return cfg;
 }
 
@@ -102,6 +105,9 @@ vp::MemRegion& region(vmconfig::Bytes& p, const vp::VmRecord& r, u32 i) {
     return *reinterpret_cast<vp::MemRegion*>(p.data() + r.regions + i * sizeof(vp::MemRegion));
 }
 vp::EmuDevice& emu(vmconfig::Bytes& p, const vp::VmRecord& r) { return *reinterpret_cast<vp::EmuDevice*>(p.data() + r.emu_devices); }
+vp::ShmRegion& shm(vmconfig::Bytes& p, const vp::VmRecord& r, u32 i = 0) {
+    return *reinterpret_cast<vp::ShmRegion*>(p.data() + r.shm + i * sizeof(vp::ShmRegion));
+}
 vp::PassthroughDevice& pt(vmconfig::Bytes& p, const vp::VmRecord& r) {
     return *reinterpret_cast<vp::PassthroughDevice*>(p.data() + r.pt_devices);
 }
@@ -284,8 +290,39 @@ TEST(PackageRecord, EmulatedDevicesChecked) {
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { emu(p, r).base_gpa = ~0ull - 0xFFF; }, "wraps");
 }
 
-// virtio types (2-4): one 4 KiB window; virtio-console takes no cfg words (blk and net check theirs
-// when the device is created: virtio/factory.cpp).
+// The virtio-blk cfg words (vm_package.hpp): device 0 of "full" turned into a virtio-blk device.
+void make_blk(vmconfig::Bytes& p, const vp::VmRecord& r, u64 backing, u64 where, u64 size, u64 flags = 0) {
+    vp::EmuDevice& d = emu(p, r);
+    d.type = u32(vp::EmuType::VirtioBlk);
+    d.cfg_count = 4;
+    d.cfg[0] = backing, d.cfg[1] = where, d.cfg[2] = size, d.cfg[3] = flags;
+}
+
+TEST(PackageRecord, VirtioBlkCfgChecked) {
+    vmconfig::Bytes pkg = good_package();
+    vp::VmRecord r = get<vp::VmRecord>(pkg, record_at(pkg, 0));
+    make_blk(pkg, r, 1, r.kernel.offset, 4096, vp::BLK_FLAG_READ_ONLY); // the kernel blob as a disk image
+    EXPECT_EQ(check_vm(pkg, 0), "");
+    EXPECT_EQ(package_invariant::check(pkg.data(), pkg.size(), 0, MAX_CPUS), "");
+    make_blk(pkg, r, 2, 0x10'0000, 0x400'0000);
+    EXPECT_EQ(check_vm(pkg, 0), "");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 1, r.kernel.offset, 0); }, "virtio-blk size 0");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 1, r.kernel.offset, 1000); }, "multiple of 512");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 1, r.kernel.offset, 4096, 2); }, "flags 2 unknown");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 1, p.size() - 4096, 8192); }, "runs past the package end");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 1, ~0ull - 511, 1024); }, "runs past the package end");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 1, r.kernel.offset + 512, 512); }, "not 4 KiB aligned");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 2, 100, 4096); }, "not sector-aligned");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 2, ~0ull - 511, 1024); }, "wraps past 2^64");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 3, 0, 4096); }, "virtio-blk backing 3 unknown");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 0, 0, 4096); }, "backing 0 unknown");
+    // Entries past cfg_count read 0: a cfg that stops early has no size.
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 1, r.kernel.offset, 4096), emu(p, r).cfg_count = 2; },
+                   "size 0");
+}
+
+// virtio types (2-4): one 4 KiB window; virtio-console takes no cfg words (virtio-blk's: above;
+// net checks its own when the device is created: virtio/factory.cpp).
 TEST(PackageRecord, VirtioDevicesChecked) {
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { emu(p, r).type = 4, emu(p, r).length = 0x2000; },
                    "emulated device 0 (uart0): a virtio-mmio window is 0x1000 bytes at a 4 KiB aligned base_gpa");
@@ -309,6 +346,7 @@ TEST(PackageRecord, VirtioDevicesChecked) {
         d.type = type;
         d.length = 0x1000;
         if (type == 4) d.cfg_count = 0, memset(d.cfg, 0, sizeof d.cfg);
+        if (type == 2) make_blk(p, r, 2, 0, 4096); // virtio-blk: its cfg words are checked (above)
         EXPECT_EQ(check_vm(p, 0), "") << type;
     }
 }
@@ -529,4 +567,33 @@ TEST(PackageProperty, RandomMutationsNeverCrashAndAcceptedRecordsHoldTheInvarian
     EXPECT_GT(opened, RUNS / 4);
     std::printf("property pass: %d mutants, %d opened, %d records accepted, %d rejections\n", RUNS, opened, accepted,
                 rejected);
+}
+
+// --- shm: shared-memory regions (VmRecord version 3) ---
+TEST(PackageRecord, ShmRegionsChecked) {
+    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.shm_count = vp::MAX_SHM + 1; }, "shm regions: 9 entries, at most 8");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { r.shm = p.size() - 8; }, "shm regions: 2 entries at offset");
+    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.shm += 4; }, "shm regions: offset");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { memset(shm(p, r).name, 'x', vp::MAX_NAME); }, "shm 0: name is empty or not NUL-terminated");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).name[0] = 0; }, "shm 0: name is empty");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).gpa += 0x800; }, "shm 0: gpa [50000800, +2000) is not 4 KiB aligned");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).size = 0; }, "shm 0: gpa size is 0");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).gpa = ~0ull - 0xFFF; }, "wraps past 2^64");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).size = vp::MAX_SHM_SIZE + 0x1000; }, "shm 0 (ring): size 10001000 is above 10000000");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).gpa = RAM + 0x1000; }, "shm 0 (ring) [40001000, 40003000) overlaps memory region 0");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).gpa = UART; }, "shm 0 [9000000, 9002000) overlaps emulated device 0 (uart0)");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).gpa = RTC; }, "overlaps passthrough device 0 (rtc)");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).gpa = 0x080A'0000; }, "shm 0 (ring) [80a0000, 80a2000) overlaps the vGIC's windows");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r, 1).gpa = SHM + 0x1000; }, "shm 1 (log) [50001000, 50002000) overlaps shm 0");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { memcpy(shm(p, r, 1).name, "ring", 5); }, "shm 1: name ring is also shm 0's");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).peer_count = vp::MAX_SHM_PEERS + 1; }, "shm 0 (ring): 16 peers, at most 15");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).peer_count = 2, shm(p, r).peers[1] = r.id; }, "shm 0 (ring): peer 3 is the VM itself");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).peer_count = 2, shm(p, r).peers[1] = 7; }, "shm 0 (ring): peer 7 is named twice");
+    const char* spi = "shm 0 (ring): irq ";
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).irq = 33; }, std::string(spi) + "33 is not a free SPI of the VM (32..63");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).irq = 27; }, std::string(spi) + "27 is not a free SPI");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).irq = 64; }, std::string(spi) + "64 is not a free SPI");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r, 1).irq = 40; }, "shm 1 (log): irq 40 is not a free SPI");
+    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.interrupt_mode = 0, r.gicd_base = r.gicr_base = r.spi_count = 0; },
+                   "shm 0 (ring): irq 40 is not a free SPI");
 }
