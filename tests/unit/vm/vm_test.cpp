@@ -1249,6 +1249,7 @@ TEST_F(VmTest, ShmNameBackedWithAnotherSizeRefusesTheLaterVm) {
 }
 
 // --- virtio: the VM's GuestRam (vm/guest_ram.hpp) and its virtio-mmio transports ---
+#include "virtio/console.hpp"
 #include "virtio/mmio.hpp"
 
 namespace {
@@ -1340,4 +1341,28 @@ TEST_F(VmTest, Pl011StaysTheConsoleWhenItComesFirst) {
     boot();
     ASSERT_NE(vm->console(), nullptr);
     EXPECT_STREQ(vm->console()->port_name(), "uart0");
+}
+
+// A guest reset (PSCI SYSTEM_RESET) and an operator restart give the new life a virtio device in
+// its reset state; input typed at the virtio console meanwhile is kept for the new driver.
+TEST_F(VmTest, VirtioDevicesAreResetForEveryNewLife) {
+    cfg.emu_devices = {{"hvc0", VIRTIO, 0x1000, 0, u32(vp::EmuType::VirtioConsole), {}, {}}};
+    boot();
+    arch::Vcpu& a = fake_vcpu(0);
+    auto set_status = [&](u64 v) {
+        a.regs[1] = v;
+        a.decodes.push_back(mmio(VIRTIO + 0x70, 4, true, 1));
+        run(0, {npf(VIRTIO + 0x70, AccessKind::Write)});
+    };
+    set_status(3);
+    ASSERT_EQ(vm->virtio_transport(0)->status(), 3u);
+    EXPECT_TRUE(vm->console()->push_input('k'));
+    run(0, {exit_of(ExitKind::SystemReset)});
+    EXPECT_EQ(vm->resets(), 1u);
+    EXPECT_EQ(vm->virtio_transport(0)->status(), 0u);
+    set_status(1);
+    ASSERT_TRUE(vm->restart().is_ok());
+    EXPECT_EQ(vm->virtio_transport(0)->status(), 0u);
+    auto& con = static_cast<virtio::ConsoleDevice&>(vm->virtio_transport(0)->device());
+    EXPECT_EQ(con.pending_input(), 1u);
 }
