@@ -283,6 +283,35 @@ TEST(PackageRecord, EmulatedDevicesChecked) {
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { emu(p, r).base_gpa = ~0ull - 0xFFF; }, "wraps");
 }
 
+// virtio-net (issue 8): the image checks the cfg words again, whatever the tool wrote.
+void make_net(vmconfig::Bytes& p, vp::VmRecord& r, u64 mac, u64 network, u32 count = 2) {
+    vp::EmuDevice& d = emu(p, r);
+    d.type = u32(vp::EmuType::VirtioNet);
+    d.cfg_count = count;
+    d.cfg[0] = mac;
+    d.cfg[1] = network;
+}
+
+TEST(PackageRecord, VirtioNetCfgChecked) {
+    {
+        vmconfig::Bytes p = good_package();
+        vp::VmRecord r = get<vp::VmRecord>(p, record_at(p, 0));
+        make_net(p, r, 0x0200'0000'0301, vp::MAX_NETWORKS - 1);
+        put(p, record_at(p, 0), r);
+        EXPECT_EQ(check_vm(p, 0), "");
+    }
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_net(p, r, 0x0100'5e00'0001, 0); },
+                   "emulated device 0 (uart0): virtio-net: MAC is a multicast address (cfg_count 2, mac 1005e000001, network 0)");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_net(p, r, 0xffff'ffff'ffff, 0); }, "MAC is a multicast address");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_net(p, r, 0, 0); }, "virtio-net: MAC is zero");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_net(p, r, 0x1'0200'0000'0001, 0); }, "MAC has bits above bit 47");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_net(p, r, 0x0200'0000'0001, vp::MAX_NETWORKS); },
+                   "virtio-net: network number out of range (cfg_count 2, mac 20000000001, network 16)");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_net(p, r, 0x0200'0000'0001, ~0ull); }, "network number out of range");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_net(p, r, 0x0200'0000'0001, 0, 1); },
+                   "virtio-net: needs 2 cfg words (mac, network)");
+}
+
 TEST(PackageRecord, PassthroughDevicesChecked) {
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { memset(pt(p, r).name, 'r', vp::MAX_NAME); }, "passthrough device 0: name is not NUL-terminated");
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { pt(p, r).base_hpa += 0x10; }, "passthrough device 0: base_hpa");
