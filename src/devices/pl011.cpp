@@ -25,26 +25,10 @@ constexpr u32 LCR_H_FEN = 1u << 4;
 // (r1p5). Linux derives the FIFO depth from the revision (< 3 means 16 entries), so it must
 // match our 32-entry FIFO.
 constexpr u8 IdRegs[8] = {0x11, 0x10, 0x34, 0x00, 0x0D, 0xF0, 0x05, 0xB1};
-
-void console_sink_write(void*, const char* s, usize n) { console_write(s, n); }
-void console_sink_piece(void*, const void* owner, const char* head, usize head_len, const char* s, usize n) {
-    console_write_piece(owner, head, head_len, s, n);
-}
 } // namespace
 
-Pl011Sink console_sink() { return {console_sink_write, nullptr, console_sink_piece}; }
-
 Pl011::Pl011(const char* name, GuestPhysAddr base, const char* vm_name, Pl011Sink sink)
-    : MmioDevice(name, base, WindowSize), m_sink(sink) {
-    usize n = strlen(vm_name);
-    if (n > VmNameMax) n = VmNameMax;
-    m_prefix[0] = '[';
-    memcpy(m_prefix + 1, vm_name, n);
-    memcpy(m_prefix + 1 + n, "] ", 3);
-    m_prefix_len = n + 3;
-    m_idle.callback = idle_expired;
-    m_idle.ctx = this;
-}
+    : MmioDevice(name, base, WindowSize), m_out(vm_name, sink) {}
 
 void Pl011::connect_irq(IrqLine line) {
     SpinlockGuard guard(m_lock);
@@ -141,19 +125,8 @@ Result<u64> Pl011::read_reg(u64 offset) {
 Result<void> Pl011::write_reg(u64 offset, u32 value) {
     switch (offset) {
     case DR: {
-        char c = char(value & 0xFF);
         m_ris |= INT_TX; // the character leaves the FIFO at once: the FIFO passes the TX trigger
-        if (c == '\r') break;  // "\r\n" from the guest ends a line once, at the '\n'
-        if (m_open) { // the line is on the console already: the rest follows as it comes
-            emit_piece(&c, 1);
-            m_open = c != '\n';
-            break;
-        }
-        if (c == '\n') { emit_line(); break; }
-        m_line[m_line_len++] = c;
-        if (m_line_len == LineMax) emit_line();
-        else if (m_live && m_sink.piece && !m_idle.queue)
-            timer_arm(m_idle, arch::counter() + LiveIdleMs * timer_ticks_per_ms());
+        m_out.put(char(value & 0xFF));
         break;
     }
     case RSR_ECR: m_rsr = 0; break; // any write to ECR clears the error flags
@@ -200,45 +173,6 @@ bool Pl011::push_input(char c, Waker waker, bool overdue) {
     m_ris |= INT_RT;                            // and the receive timeout counts as elapsed
     update_irq();
     return true;
-}
-
-void Pl011::emit_line() {
-    // One sink call per line: console_write never interleaves calls, so neither do VMs' lines.
-    char out[sizeof m_prefix + LineMax + 1];
-    memcpy(out, m_prefix, m_prefix_len);
-    memcpy(out + m_prefix_len, m_line, m_line_len);
-    out[m_prefix_len + m_line_len] = '\n';
-    m_sink.write(m_sink.ctx, out, m_prefix_len + m_line_len + 1);
-    m_line_len = 0;
-}
-
-void Pl011::emit_piece(const char* s, usize n) { m_sink.piece(m_sink.ctx, this, m_prefix, m_prefix_len, s, n); }
-
-void Pl011::idle_expired(void* ctx) {
-    Pl011& u = *static_cast<Pl011*>(ctx);
-    SpinlockGuard guard(u.m_lock);
-    if (!u.m_live || !u.m_line_len) return;
-    u.emit_piece(u.m_line, u.m_line_len);
-    u.m_line_len = 0;
-    u.m_open = true;
-}
-
-void Pl011::set_live(bool live) {
-    SpinlockGuard guard(m_lock);
-    if (!live && m_open) { // end the shown part of the line
-        emit_piece(nullptr, 0);
-        m_open = false;
-    }
-    m_live = live;
-}
-
-Pl011::~Pl011() { timer_cancel(m_idle); }
-
-void Pl011::flush() {
-    SpinlockGuard guard(m_lock);
-    if (m_line_len) emit_line();
-    if (m_open) emit_piece(nullptr, 0);
-    m_open = false;
 }
 
 void Pl011::reset() {

@@ -40,33 +40,24 @@
 // an external abort. Writes to read-only registers are ignored and reads of the write-only ICR
 // return 0, as the hardware does.
 #pragma once
+#include "devices/console_line.hpp"
+#include "devices/console_port.hpp"
 #include "devices/mmio_device.hpp"
 #include "kernel/spinlock.hpp"
-#include "kernel/timer.hpp"
 #include "vintc/irq_line.hpp"
 
-// Where completed output lines go. write() gets one whole prefixed line ending in '\n' per call and
-// is called with the device lock held (lock order: UART -> console), from the vCPU's CPU.
-struct Pl011Sink {
-    void (*write)(void* ctx, const char* s, usize n);
-    void* ctx;
-    // Live output (set_live): console_write_piece's contract (kernel/log.hpp). Null: the device
-    // stays line-buffered even when live.
-    void (*piece)(void* ctx, const void* owner, const char* head, usize head_len, const char* s, usize n) = nullptr;
-};
-// The default sink: the hypervisor console (console_write from kernel/log.hpp).
-Pl011Sink console_sink();
+// Output lines go through a ConsoleLine (devices/console_line.hpp), shared with virtio-console.
+using Pl011Sink = ConsoleSink;
 
-class Pl011 final : public MmioDevice {
+class Pl011 final : public MmioDevice, public ConsolePort {
 public:
     static constexpr u64 WindowSize = 0x1000; // 4 KiB PrimeCell window, IDs at its top
-    static constexpr usize LineMax = 160;     // longer lines are broken (emitted) at this length
+    static constexpr usize LineMax = ConsoleLine::LineMax; // longer lines are broken (emitted) at this length
     static constexpr usize RxFifoDepth = 32;  // r1p5 FIFO depth (r1p0-r1p4 have 16)
-    static constexpr usize VmNameMax = 31;    // longer VM names are truncated in the prefix
+    static constexpr usize VmNameMax = ConsoleLine::VmNameMax; // longer VM names are truncated in the prefix
 
-    // Called once (then forgotten) after push_input refused a character, as soon as the FIFO has
-    // room again. Runs on the CPU of the guest access that made room, with no lock held.
-    using Waker = void (*)();
+    // ConsolePort::Waker: called once after push_input refused a character, as soon as the FIFO
+    // has room again, on the CPU of the guest access that made room, with no lock held.
 
     // `name` must outlive the device; `vm_name` is copied. Called by the VM builder.
     Pl011(const char* name, GuestPhysAddr base, const char* vm_name, Pl011Sink sink = console_sink());
@@ -79,9 +70,8 @@ public:
     // and the rest of that line character by character, so prompts and typed characters echo at
     // once; whole lines still come out whole, so lines of several VMs do not mix. Not live: output
     // is shown a whole line at a time. Any CPU.
-    void set_live(bool live);
-    static constexpr u64 LiveIdleMs = 30;
-    ~Pl011();
+    void set_live(bool live) override { m_out.set_live(live); }
+    static constexpr u64 LiveIdleMs = ConsoleLine::LiveIdleMs;
 
     // MmioDevice contract (any vCPU, any CPU; takes the device lock).
     Result<u64> read(u64 offset, unsigned width_bytes) override;
@@ -96,10 +86,13 @@ public:
     // a full FIFO loses the character as the hardware would (overrun: RSR.OE, RIS.OERIS) and the
     // device keeps losing characters that find it full, without waiting, until the guest next reads
     // DR; push_input returns true for them.
-    bool push_input(char c, Waker waker = nullptr, bool overdue = false);
+    bool push_input(char c, Waker waker = nullptr, bool overdue = false) override;
 
     // Emits a partial line (with a '\n' added). Called when the VM stops, from any CPU.
-    void flush();
+    void flush() override { m_out.flush(); }
+    // HC_PUTC: as a write of DR.
+    void put_output(char c) override { (void)write(0, 1, u8(c)); }
+    const char* port_name() const override { return name(); }
 
     // Back to the reset state of DDI0183 3.2 (registers, empty FIFO, no interrupt), as when the
     // VM restarts; the line stays connected (and is driven low if it was high), and a refused
@@ -118,21 +111,11 @@ private:
     // Runs f() under m_lock, then drives the interrupt line and, outside the lock, the waker if
     // the change made room: every guest access and the reset go through it.
     template <typename F> auto change(F f);
-    void emit_line();            // caller holds m_lock
-    void emit_piece(const char* s, usize n); // live output; caller holds m_lock
-    static void idle_expired(void* ctx);
     Result<u64> read_reg(u64 offset);
     Result<void> write_reg(u64 offset, u32 value);
 
     Spinlock m_lock;
-    Pl011Sink m_sink;
-    char m_prefix[VmNameMax + 4]; // "[" name "] " NUL
-    usize m_prefix_len = 0;
-    char m_line[LineMax];
-    usize m_line_len = 0;
-    bool m_live = false;
-    bool m_open = false;      // part of the current line is on the console (live output)
-    TimerEvent m_idle;        // shows an unfinished line of a live UART
+    ConsoleLine m_out; // transmitted characters, by line (its lock nests inside m_lock)
 
     u16 m_rx[RxFifoDepth]; // data in bits 7:0, error flags as UARTDR bits 11:8 (only OE occurs)
     usize m_rx_head = 0, m_rx_count = 0;

@@ -86,6 +86,10 @@ public:
     virtual void reset() = 0;
     // QueueNotify for queue `index` (an available-buffer notification): process what is available.
     virtual void notify(u16 index) = 0;
+    // Called by the transport after each register access of the driver, with no lock held: work
+    // that must not run under the device lock (the console wakes the console input, whose lock
+    // orders before the device's). Any CPU.
+    virtual void after_access() {}
     // A device that is a console the operator can switch to (virtio-console): its port; else null.
     virtual ConsolePort* console_port() { return nullptr; }
     // The transport this device is attached to (set once, before any other call).

@@ -47,8 +47,8 @@ void put_le16(u8* p, u16 v) {
 
 } // namespace
 
-Result<NetDevice*> NetDevice::create(u64 mac, VSwitch& sw) {
-    NetDevice* d = new (std::nothrow) NetDevice(mac & kMacMask, sw);
+Result<NetDevice*> NetDevice::create(u64 mac, VSwitch& sw, u32 vm_id) {
+    NetDevice* d = new (std::nothrow) NetDevice(mac & kMacMask, sw, vm_id);
     if (!d) return Error::NoMemory;
     if (auto r = sw.attach(*d); r.is_error()) {
         delete d; // not attached: the destructor's detach is a no-op
@@ -88,6 +88,12 @@ NetStats NetDevice::stats() {
 
 void NetDevice::fault(u16 index) { transport().queue_fault(index); }
 
+bool NetDevice::may_report() {
+    // A driver that resets and repeats its mistake must not flood the console (the transport's
+    // own fault line follows each of these, with its own limit).
+    return m_reports < kMaxReports && ++m_reports;
+}
+
 Result<bool> NetDevice::next_tx(bool& suppressed, usize& frame_len) {
     frame_len = 0;
     Transport& t = transport();
@@ -109,8 +115,9 @@ Result<bool> NetDevice::next_tx(bool& suppressed, usize& frame_len) {
     // Transmit buffers are device-readable only (5.1.6.2): one the device should write is a
     // malformed chain, not a bad frame.
     if (m_chain.writable_len) {
-        kprint("cxvisor: vm %s: device %s: transmit chain with %u device-writable bytes\n", t.vm_name(),
-               t.device_name(), m_chain.writable_len);
+        if (may_report())
+            kprint("cxvisor: vm %u (%s): virtio device %s: queue %u: transmit chain with %u device-writable bytes\n",
+                   m_vm_id, t.vm_name(), t.device_name(), kTxQueue, m_chain.writable_len);
         return Error::BadFormat;
     }
     const u32 total = m_chain.readable_len;
@@ -176,8 +183,9 @@ void NetDevice::receive(const u8* frame, usize len) {
     }
     // Receive buffers are device-writable only (5.1.6.3).
     if (m_chain.readable_len) {
-        kprint("cxvisor: vm %s: device %s: receive chain with %u device-readable bytes\n", t.vm_name(),
-               t.device_name(), m_chain.readable_len);
+        if (may_report())
+            kprint("cxvisor: vm %u (%s): virtio device %s: queue %u: receive chain with %u device-readable bytes\n",
+                   m_vm_id, t.vm_name(), t.device_name(), kRxQueue, m_chain.readable_len);
         ++m_stats.rx_not_live;
         fault(kRxQueue);
         return;

@@ -54,9 +54,10 @@ public:
     static constexpr u16 kTxQueue = 1;
     static constexpr u16 kQueueSize = 256;
 
-    // A device with address `mac` (48 bits, unicast: the caller checks) on switch `sw`. Error when
-    // the switch has no free port (nothing is left allocated then).
-    static Result<NetDevice*> create(u64 mac, VSwitch& sw);
+    // A device with address `mac` (48 bits, unicast: the caller checks) on switch `sw`, of VM
+    // `vm_id` (for messages). Error::Busy when the switch has no free port, NoMemory when the heap
+    // is exhausted (nothing is left allocated either way).
+    static Result<NetDevice*> create(u64 mac, VSwitch& sw, u32 vm_id);
     // Leaves the switch first (waiting for deliveries in flight), so nothing reaches a freed
     // device. Called without this device's lock held.
     ~NetDevice() override;
@@ -76,7 +77,7 @@ public:
     NetStats stats();
 
 private:
-    NetDevice(u64 mac, VSwitch& sw) : m_mac(mac), m_switch(sw) {}
+    NetDevice(u64 mac, VSwitch& sw, u32 vm_id) : m_mac(mac), m_switch(sw), m_vm_id(vm_id) {}
     // Pops, copies out and returns the next tx chain, under the lock. True: a chain was consumed,
     // `frame_len` is the frame's length in m_tx_buf after the header (0: dropped as bad). False:
     // nothing available (driver notifications enabled again). Error::BadFormat: the queue or the
@@ -84,9 +85,13 @@ private:
     // notifications are off while the loop runs.
     Result<bool> next_tx(bool& suppressed, usize& frame_len);
     void fault(u16 index);
+    bool may_report(); // whether to print one more malformed-chain line (kMaxReports per device)
+    static constexpr u32 kMaxReports = 8;
 
     const u64 m_mac;
     VSwitch& m_switch;
+    const u32 m_vm_id;
+    u32 m_reports = 0;
     bool m_tx_running = false; // a CPU is in the tx loop (possibly with the lock released)
     NetStats m_stats;
     Chain m_chain; // used only under the device lock (tx and rx alike)

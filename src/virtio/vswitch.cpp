@@ -17,8 +17,8 @@ void mac_to_bytes(u64 mac, u8* p) {
 
 Result<void> VSwitch::attach(SwitchPort& port) {
     SpinlockGuard g(m_lock);
-    if (port.m_switch) return Error::Busy;
-    if (m_port_count == kMaxPorts) return Error::NoMemory;
+    if (port.m_switch) return Error::InvalidArgument;
+    if (m_port_count == kMaxPorts) return Error::Busy;
     m_ports[m_port_count++] = &port;
     port.m_switch = this;
     return {};

@@ -73,7 +73,8 @@ public:
     VSwitch(const VSwitch&) = delete;
     VSwitch& operator=(const VSwitch&) = delete;
 
-    // Adds a port. Error::Busy if it is on a switch already, NoMemory if all kMaxPorts are taken.
+    // Adds a port. Error::Busy when all kMaxPorts are taken, InvalidArgument for a port already on
+    // a switch.
     Result<void> attach(SwitchPort& port);
     // Removes a port and its learned addresses, then waits until no delivery to it is in flight.
     // The caller must not hold the port's device lock (a delivery in flight may be waiting for

@@ -6,6 +6,8 @@
 #include "kernel/irq.hpp"
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
+#include "virtio/factory.hpp"
+#include "virtio/mmio.hpp"
 #include <new>
 #include <stdarg.h>
 
@@ -69,7 +71,23 @@ void reset_emulated_timer(Vcpu& v) {
 } // namespace
 
 Vm::Vm(const VmRecord& rec, const u8* package, GuestAddrSpace&& as)
-    : m_rec(rec), m_package(package), m_as(static_cast<GuestAddrSpace&&>(as)) {}
+    : m_rec(rec), m_package(package), m_as(static_cast<GuestAddrSpace&&>(as)),
+      m_ram(reinterpret_cast<const MemRegion*>(package + rec.regions), rec.region_count,
+            GuestRamAccess{ram_read, ram_write, this}) {}
+
+// GuestRam's access to the address space: under its lock, as a stage-2 fault would be (a write
+// to lazily backed RAM backs it; a read of untouched RAM sees zeroes without allocating).
+Result<void> Vm::ram_read(void* vm, u64 gpa, void* dst, usize len) {
+    Vm& v = *static_cast<Vm*>(vm);
+    SpinlockGuard guard(v.m_as_lock);
+    return v.m_as.read(GuestPhysAddr(gpa), dst, len);
+}
+
+Result<void> Vm::ram_write(void* vm, u64 gpa, const void* src, usize len) {
+    Vm& v = *static_cast<Vm*>(vm);
+    SpinlockGuard guard(v.m_as_lock);
+    return v.m_as.write(GuestPhysAddr(gpa), src, len);
+}
 
 Result<Vm*> Vm::create(const VmRecord& rec, const u8* package, u32 vmid, usize host_cpus,
                        const HostOwnedRanges& host_owned) {
@@ -302,7 +320,12 @@ Result<void> Vm::setup_devices(const HostOwnedRanges& host_owned) {
     auto* emu = reinterpret_cast<const EmuDevice*>(m_package + m_rec.emu_devices);
     for (u32 i = 0; i < m_rec.emu_count; ++i) {
         const EmuDevice& d = emu[i];
-        if (EmuType(d.type) != EmuType::Pl011) {
+        const EmuType type = EmuType(d.type);
+        if (type == EmuType::VirtioBlk || type == EmuType::VirtioNet || type == EmuType::VirtioConsole) {
+            TRY(add_virtio(d, i));
+            continue;
+        }
+        if (type != EmuType::Pl011) {
             kprint("cxvisor: vm %u (%s): device %.31s: unknown emulated device type %u\n", id(), name(), d.name, d.type);
             return Error::Unsupported;
         }
@@ -317,6 +340,7 @@ Result<void> Vm::setup_devices(const HostOwnedRanges& host_owned) {
             return r;
         }
         TRY(m_uarts.push_back(uart));
+        if (!m_console) m_console = uart;
     }
     auto* pt = reinterpret_cast<const PassthroughDevice*>(m_package + m_rec.pt_devices);
     for (u32 i = 0; i < m_rec.pt_count; ++i) {
@@ -339,6 +363,42 @@ Result<void> Vm::setup_devices(const HostOwnedRanges& host_owned) {
         if (d.irq) TRY(forward_irq(d, host_owned));
     }
     return {};
+}
+
+// A virtio device behind its virtio-mmio transport (virtio/mmio.hpp), its interrupt the level SPI
+// the config gives it (package_check_vm checked it is one of the VM's SPIs; none with no_irq).
+Result<void> Vm::add_virtio(const EmuDevice& d, u32 index) {
+    const virtio::DeviceEnv env{m_package, 0, m_rec.name, id(), index};
+    virtio::Device* dev = TRY(virtio::create_device(d, env));
+    auto* t = new (std::nothrow) virtio::MmioTransport(d.name, GuestPhysAddr(d.base_gpa), m_rec.name, id(), dev, m_ram,
+                                                       m_vgic && d.irq ? IrqLine{this, d.irq} : IrqLine{});
+    if (!t) {
+        delete dev;
+        kprint("cxvisor: vm %u (%s): device %.31s: out of memory for its virtio-mmio transport (heap)\n", id(), name(),
+               d.name);
+        return Error::NoMemory;
+    }
+    if (auto r = m_virtio.push_back(t); r.is_error()) {
+        delete t;
+        return r;
+    }
+    // In m_virtio from here on: ~Vm frees it whatever fails next.
+    if (auto r = m_bus.add(t); r.is_error()) {
+        kprint("cxvisor: vm %u (%s): device %.31s at %lx: %s\n", id(), name(), d.name, d.base_gpa, error_name(r.error()));
+        return r;
+    }
+    if (!m_console) m_console = dev->console_port();
+    return {};
+}
+
+void Vm::reset_virtio() {
+    for (virtio::MmioTransport* t : m_virtio) t->reset();
+}
+
+void Vm::flush_consoles() {
+    for (Pl011* u : m_uarts) u->flush();
+    for (virtio::MmioTransport* t : m_virtio)
+        if (ConsolePort* p = t->device().console_port()) p->flush();
 }
 
 // Maps the whole pages of a package blob into guest RAM at `gpa` copy-on-write (AddrSpace::
@@ -404,6 +464,7 @@ Result<void> Vm::load_and_start() {
     }
     if (m_vgic) m_vgic->reset();
     for (Pl011* u : m_uarts) u->reset(); // a restarted guest finds its UART as after power-on
+    reset_virtio();                       // and its virtio devices as after power-on
     take_forwarded();
     m_reports.store(0); // a new life's faults are reported again
     SpinlockGuard guard(m_power_lock);
@@ -560,7 +621,10 @@ void Vm::finish_stop() {
         kind = m_stop;
         why = m_stop_why;
     }
-    for (Pl011* u : m_uarts) u->flush();
+    flush_consoles();
+    // Before the RAM goes back: a device acting on its own (console input) finds it reset and
+    // touches no guest memory from here on.
+    reset_virtio();
 #ifdef CXV_EXIT_STATS
     print_exit_stats();
 #endif
@@ -844,6 +908,7 @@ Vm::~Vm() {
         v = nullptr;
     }
     for (Pl011* u : m_uarts) delete u;
+    for (virtio::MmioTransport* t : m_virtio) delete t; // and its device
     release_forwarded(true);
     for (u32 intid : m_forwarded) irq_register(intid, nullptr, nullptr);
     delete m_gicd;

@@ -17,6 +17,7 @@
 #include "abi/vm_package.hpp"
 #include "arch_stage2.hpp"
 #include "base/static_vec.hpp"
+#include "devices/console_port.hpp"
 #include "devices/mmio_bus.hpp"
 #include "devices/pl011.hpp"
 #include "kernel/frames.hpp"
@@ -24,8 +25,11 @@
 #include "vcpu/vcpu.hpp"
 #include "vintc/irq_line.hpp"
 #include "vintc/vgic_mmio.hpp"
+#include "vm/guest_ram.hpp"
 #include <atomic>
 #include <stdarg.h>
+
+namespace virtio { class MmioTransport; }
 
 using GuestAddrSpace = AddrSpace<arch::Stage2Format, KernelFrames, arch::Stage2Tlb>;
 
@@ -94,7 +98,13 @@ public:
     Vcpu* vcpu(u64 i) { return i < m_rec.cpu_num ? m_vcpus[i] : nullptr; }
     const Vcpu* vcpu(u64 i) const { return i < m_rec.cpu_num ? m_vcpus[i] : nullptr; }
     u32 resets() const { return m_resets; }
-    Pl011* console_uart() { return m_uarts.empty() ? nullptr : m_uarts[0]; }
+    // The VM's console: its first PL011 or virtio-console in config order, or null.
+    ConsolePort* console() { return m_console; }
+    // The VM's RAM for devices that copy to and from it (virtio): see vm/guest_ram.hpp.
+    virtio::GuestMemory& guest_memory() { return m_ram; }
+    // Its virtio-mmio transports, in config order (`vm show`).
+    usize virtio_count() const { return m_virtio.size(); }
+    virtio::MmioTransport* virtio_transport(usize i) { return i < m_virtio.size() ? m_virtio[i] : nullptr; }
     GuestAddrSpace& addr_space() { return m_as; }
 
     // --- Lifecycle. Every call below may come from any CPU (the console input handler included:
@@ -194,6 +204,13 @@ private:
     Result<void> setup_memory(const HostOwnedRanges& host_owned);
     Result<void> setup_devices(const HostOwnedRanges& host_owned);
     Result<void> setup_vgic();
+    Result<void> add_virtio(const vm_package::EmuDevice& d, u32 index);
+    // Every virtio device back to its reset state (a life ends or begins): nothing of the old
+    // life's queues is used again, and no device touches RAM the address space is about to free.
+    void reset_virtio();
+    void flush_consoles();
+    static Result<void> ram_read(void* vm, u64 gpa, void* dst, usize len);
+    static Result<void> ram_write(void* vm, u64 gpa, const void* src, usize len);
     void kick_some(vgic::VcpuSet vcpus);
     Result<void> forward_irq(const vm_package::PassthroughDevice& d, const HostOwnedRanges& host_owned);
     void release_forwarded(bool disable);
@@ -219,6 +236,9 @@ private:
     GuestAddrSpace m_as;
     MmioBus m_bus;
     StaticVec<Pl011*, vm_package::MAX_EMU_DEVICES> m_uarts;
+    StaticVec<virtio::MmioTransport*, vm_package::MAX_EMU_DEVICES> m_virtio;
+    ConsolePort* m_console = nullptr;
+    GuestRam m_ram;
     Vcpu* m_vcpus[vm_package::MAX_VCPUS] = {};
     mutable Spinlock m_as_lock;
     Spinlock m_power_lock;

@@ -1,6 +1,6 @@
-// Console focus: who gets the console input, a VM's first UART or the shell (docs/shell.md), and
+// Console focus: who gets the console input, a VM's console (its first PL011 or virtio-console) or the shell (docs/shell.md), and
 // the console keys. The focus changes only in the console input handler (console input lock
-// held; lock order console input -> PL011 -> console output), and in vmm_console_boot before
+// held; lock order console input -> console device -> console output), and in vmm_console_boot before
 // that handler is installed.
 #include "kernel/console.hpp"
 #include "kernel/log.hpp"
@@ -17,10 +17,10 @@ bool g_said_no_vm; // "no VM can take the console input" printed since a VM last
 constexpr char CONSOLE_NEXT = 0x1c;  // Ctrl-backslash
 constexpr char CONSOLE_SHELL = 0x1d; // Ctrl-]
 
-// A VM takes the console input while it runs or is paused (its UART keeps what is typed).
+// A VM takes the console input while it runs or is paused (its console keeps what is typed).
 bool takes_input(Vm& vm) {
     VmState s = vm.state();
-    return vm.console_uart() && (s == VmState::Running || s == VmState::Paused);
+    return vm.console() && (s == VmState::Running || s == VmState::Paused);
 }
 
 void announce(usize target) {
@@ -38,9 +38,9 @@ void set_focus(usize target) {
     // The VM with the console shows its output as it comes (typing echoes at once); the others
     // keep whole lines.
     if (old != target && old != SHELL_FOCUS)
-        if (Pl011* u = vmm_vm(old)->console_uart()) u->set_live(false);
+        if (ConsolePort* p = vmm_vm(old)->console()) p->set_live(false);
     if (target != SHELL_FOCUS) {
-        vmm_vm(target)->console_uart()->set_live(true);
+        vmm_vm(target)->console()->set_live(true);
         g_said_no_vm = false;
     }
     g_focus.store(target);
@@ -73,7 +73,7 @@ void focus_next() {
 void vmm_console_boot(ShellBackend& backend) {
     static Shell shell(backend);
     g_shell = &shell;
-    // The first VM with a UART that runs, else the shell.
+    // The first VM with a console that runs, else the shell.
     usize first = SHELL_FOCUS;
     for (usize i = 0; i < vmm_vm_count() && first == SHELL_FOCUS; ++i)
         if (takes_input(*vmm_vm(i))) first = i;
@@ -120,5 +120,5 @@ bool vmm_console_input(char c, bool overdue, void (*ready)()) {
         g_shell->input(c);
         return true;
     }
-    return vmm_vm(f)->console_uart()->push_input(c, ready, overdue);
+    return vmm_vm(f)->console()->push_input(c, ready, overdue);
 }

@@ -19,6 +19,8 @@
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
 #include "platform/qemu-virt/pl011_console.hpp"
+#include "virtio/console.hpp"
+#include "virtio/mmio.hpp"
 #include "vmm/package.hpp"
 #include "vmm/vmm.hpp"
 #include <stdarg.h>
@@ -104,7 +106,12 @@ usize heap_bytes_for(const vm_package::PackageHeader* h, u64 ram_total) {
     for (u32 i = 0; h && i < h->vm_count; ++i) {
         u32 cpus = recs[i].cpu_num < vm_package::MAX_VCPUS ? recs[i].cpu_num : vm_package::MAX_VCPUS;
         u32 uarts = recs[i].emu_count < vm_package::MAX_EMU_DEVICES ? recs[i].emu_count : vm_package::MAX_EMU_DEVICES;
-        need += sizeof(Vm) + OVERHEAD + cpus * (sizeof(Vcpu) + OVERHEAD) + uarts * (sizeof(Pl011) + OVERHEAD);
+        // An emulated device: a PL011, or a virtio transport with its device (the console's
+        // size stands for every virtio type; blk and net add what their backends allocate).
+        constexpr usize DEVICE = sizeof(Pl011) > sizeof(virtio::MmioTransport) + sizeof(virtio::ConsoleDevice)
+                                     ? sizeof(Pl011)
+                                     : sizeof(virtio::MmioTransport) + sizeof(virtio::ConsoleDevice) + OVERHEAD;
+        need += sizeof(Vm) + OVERHEAD + cpus * (sizeof(Vcpu) + OVERHEAD) + uarts * (DEVICE + OVERHEAD);
     }
     usize share = ram_total / 32 < MOST ? usize(ram_total / 32) : MOST;
     return align_up(need > share ? need : share, FRAME_SIZE);

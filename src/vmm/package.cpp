@@ -137,15 +137,37 @@ public:
         return true;
     }
 
+    // A virtio-mmio device (EmuType 2-4): one 4 KiB window (the transport's register page; a
+    // stage-2 page of its own, so it never shares a page with RAM), and the cfg words of its type
+    // (vm_package.hpp). The block and network devices check their cfg words themselves when they
+    // are created (virtio/factory.cpp): what they mean depends on the backend.
+    bool virtio_device(u32 i, const EmuDevice& d) {
+        if (d.length != 0x1000 || !is_aligned(d.base_gpa, 0x1000))
+            return fail("emulated device %u (%s): a virtio-mmio window is 0x1000 bytes at a 4 KiB aligned base_gpa, "
+                        "not [%lx, +%lx)", i, d.name, d.base_gpa, d.length);
+        if (d.type == u32(EmuType::VirtioConsole)) {
+            if (d.cfg_count)
+                return fail("emulated device %u (%s): virtio-console takes no parameters (cfg_count %u)", i, d.name,
+                            d.cfg_count);
+            for (u32 k = 0; k < sizeof d.cfg / sizeof d.cfg[0]; ++k)
+                if (d.cfg[k])
+                    return fail("emulated device %u (%s): virtio-console takes no parameters (cfg[%u] = %lx)", i,
+                                d.name, k, d.cfg[k]);
+        }
+        return true;
+    }
+
     bool devices() {
         auto* emu = at<EmuDevice>(m_r.emu_devices);
         for (u32 i = 0; i < m_r.emu_count; ++i) {
             const EmuDevice& d = emu[i];
             if (!terminated(d.name)) return fail("emulated device %u: name is not NUL-terminated within %u bytes", i, MAX_NAME);
-            if (d.type != u32(EmuType::Pl011) && d.type != u32(EmuType::VirtioNet))
-                return fail("emulated device %u (%s): unknown type %u (1 pl011, 3 virtio-net)", i, d.name, d.type);
+            if (d.type < u32(EmuType::Pl011) || d.type > u32(EmuType::VirtioConsole))
+                return fail("emulated device %u (%s): unknown type %u (1 pl011, 2 virtio-blk, 3 virtio-net, "
+                            "4 virtio-console)", i, d.name, d.type);
             if (d.cfg_count > sizeof d.cfg / sizeof d.cfg[0])
                 return fail("emulated device %u (%s): cfg_count %u, at most 8", i, d.name, d.cfg_count);
+            if (d.type != u32(EmuType::Pl011) && !virtio_device(i, d)) return false;
             if (!range("emulated device", i, "base_gpa", d.base_gpa, d.length)) return false;
             if (!device_place("emulated device", i, d.base_gpa, d.length, i, 0)) return false;
             if (d.type == u32(EmuType::VirtioNet) && !net_cfg(i, d)) return false;

@@ -13,6 +13,7 @@
 #include "kernel/sched.hpp"
 #include "kernel/timer.hpp"
 #include "shell/shell.hpp"
+#include "virtio/mmio.hpp"
 #include "vmm/vmm.hpp"
 
 #ifndef CXV_GIT_COMMIT
@@ -70,7 +71,7 @@ public:
 
     const char* console_to(usize i) override {
         Vm* vm = vmm_vm(i);
-        if (!vm->console_uart()) return "has no console UART";
+        if (!vm->console()) return "has no console (PL011 or virtio-console)";
         if (!vmm_console_focus(vm)) return "is not running or paused";
         return nullptr;
     }
@@ -117,10 +118,18 @@ public:
                      regions[r].map_type < 3 ? MAPS[regions[r].map_type] : "?");
         }
         auto* emu = reinterpret_cast<const vm_package::EmuDevice*>(pkg + rec.emu_devices);
-        for (u32 d = 0; d < rec.emu_count; ++d)
-            out.line("  emulated %.31s: %s at %lx+%lx, irq %u", emu[d].name,
-                     vm_package::EmuType(emu[d].type) == vm_package::EmuType::Pl011 ? "pl011" : "?", emu[d].base_gpa,
-                     emu[d].length, emu[d].irq);
+        static const char* const TYPES[] = {"?", "pl011", "virtio-blk", "virtio-net", "virtio-console"};
+        for (u32 d = 0, v = 0; d < rec.emu_count; ++d) {
+            const u32 type = emu[d].type < 5 ? emu[d].type : 0;
+            char state[48] = "";
+            if (type >= u32(vm_package::EmuType::VirtioBlk)) {
+                // The transports are in config order among the emulated devices.
+                if (virtio::MmioTransport* t = vm.virtio_transport(v++))
+                    format(state, sizeof state, ", status %x, %u queue fault(s)", t->status(), t->faults());
+            }
+            out.line("  emulated %.31s: %s at %lx+%lx, irq %u%s", emu[d].name, TYPES[type], emu[d].base_gpa,
+                     emu[d].length, emu[d].irq, state);
+        }
         if (rec.interrupt_mode == u32(vm_package::InterruptMode::Emulated))
             out.line("  emulated vGICv3: distributor at %lx, redistributors at %lx, %u SPIs", rec.gicd_base,
                      rec.gicr_base, rec.spi_count);

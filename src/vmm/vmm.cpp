@@ -27,7 +27,7 @@ void handle_hypercall(Vcpu& vcpu, ExitReason& e) {
     }
     case HC_VM_INFO: a.set_hypercall_result(0, vm.id(), vcpu.id(), vm.resets()); return;
     case HC_PUTC:
-        if (Pl011* u = vm.console_uart()) (void)u->write(0, 1, e.args[0] & 0xFF);
+        if (ConsolePort* p = vm.console()) p->put_output(char(e.args[0] & 0xFF));
         a.set_hypercall_result(0, e.args[0], e.args[1], e.args[2]);
         return;
     case HC_IRQ_LINE: {

@@ -31,7 +31,7 @@ struct TestVm {
 
     TestVm(const char* name, u64 mac_, VSwitch& sw) : t(mem, name), mac(mac_) {
         mem.add_ram(kRam, 1 * MiB);
-        auto d = NetDevice::create(mac, sw);
+        auto d = NetDevice::create(mac, sw, 220);
         EXPECT_TRUE(d.is_ok());
         dev = d.value();
         t.start(*dev, {&rx, &tx}, kFVersion1 | kNetFMac | kNetFStatus);
@@ -313,13 +313,13 @@ TEST(NetCreate, AFullSwitchRefusesTheDevice) {
     VSwitch sw;
     std::vector<NetDevice*> devs;
     for (usize i = 0; i < VSwitch::kMaxPorts; ++i) {
-        auto d = NetDevice::create(0x0200'0000'0000 + i, sw);
+        auto d = NetDevice::create(0x0200'0000'0000 + i, sw, 220);
         ASSERT_TRUE(d.is_ok());
         devs.push_back(d.value());
     }
-    auto extra = NetDevice::create(0x0200'0000'1000, sw);
+    auto extra = NetDevice::create(0x0200'0000'1000, sw, 220);
     ASSERT_TRUE(extra.is_error());
-    EXPECT_EQ(extra.error(), Error::NoMemory);
+    EXPECT_EQ(extra.error(), Error::Busy);
     for (NetDevice* d : devs) delete d;
     EXPECT_EQ(sw.port_count(), 0u);
 }

@@ -154,11 +154,15 @@ TEST_F(VSwitchTest, ForgetKeepsThePortButDropsItsAddresses) {
     EXPECT_EQ(c.frames.size(), 2u);
 }
 
-TEST_F(VSwitchTest, AttachTwiceIsBusyAndAFullSwitchRefuses) {
-    EXPECT_EQ(sw.attach(a).error(), Error::Busy);
+TEST_F(VSwitchTest, AttachTwiceIsRefusedAndAFullSwitchIsBusy) {
+    EXPECT_EQ(sw.attach(a).error(), Error::InvalidArgument);
     std::vector<RecordingPort> more(VSwitch::kMaxPorts);
     usize ok = 0;
-    for (auto& p : more) ok += sw.attach(p).is_ok();
+    for (auto& p : more) {
+        auto r = sw.attach(p);
+        ok += r.is_ok();
+        if (r.is_error()) EXPECT_EQ(r.error(), Error::Busy);
+    }
     EXPECT_EQ(ok, VSwitch::kMaxPorts - 3);
     EXPECT_EQ(sw.port_count(), VSwitch::kMaxPorts);
     for (auto& p : more) sw.detach(p);

@@ -276,7 +276,8 @@ TEST(PackageRecord, RegionsDoNotOverlap) {
 
 TEST(PackageRecord, EmulatedDevicesChecked) {
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { memset(emu(p, r).name, 'u', vp::MAX_NAME); }, "emulated device 0: name is not NUL-terminated");
-    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { emu(p, r).type = 2; }, "emulated device 0 (uart0): unknown type 2");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { emu(p, r).type = 5; }, "emulated device 0 (uart0): unknown type 5");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { emu(p, r).type = 0; }, "emulated device 0 (uart0): unknown type 0");
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { emu(p, r).cfg_count = 9; }, "cfg_count 9");
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { emu(p, r).length = 0; }, "emulated device 0: base_gpa size is 0");
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { emu(p, r).base_gpa += 4; }, "emulated device 0: base_gpa");
@@ -310,6 +311,35 @@ TEST(PackageRecord, VirtioNetCfgChecked) {
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_net(p, r, 0x0200'0000'0001, ~0ull); }, "network number out of range");
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_net(p, r, 0x0200'0000'0001, 0, 1); },
                    "virtio-net: needs 2 cfg words (mac, network)");
+}
+
+// virtio types (2-4): one 4 KiB window; virtio-console takes no cfg words (blk and net check theirs
+// when the device is created: virtio/factory.cpp).
+TEST(PackageRecord, VirtioDevicesChecked) {
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { emu(p, r).type = 4, emu(p, r).length = 0x2000; },
+                   "emulated device 0 (uart0): a virtio-mmio window is 0x1000 bytes at a 4 KiB aligned base_gpa");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { emu(p, r).type = 3, emu(p, r).base_gpa += 0x800; },
+                   "a virtio-mmio window is 0x1000 bytes");
+    auto console = [](vmconfig::Bytes& p, const vp::VmRecord& r) -> vp::EmuDevice& {
+        vp::EmuDevice& d = emu(p, r);
+        d.type = 4;
+        d.cfg_count = 0;
+        memset(d.cfg, 0, sizeof d.cfg);
+        return d;
+    };
+    EXPECT_REJECTS([&](auto& p, vp::VmRecord& r) { console(p, r).cfg[7] = 1; },
+                   "emulated device 0 (uart0): virtio-console takes no parameters (cfg[7] = 1)");
+    EXPECT_REJECTS([&](auto& p, vp::VmRecord& r) { console(p, r).cfg_count = 1; },
+                   "virtio-console takes no parameters (cfg_count 1)");
+    for (u32 type : {2u, 3u, 4u}) { // a good window is accepted, whatever the type's cfg words
+        vmconfig::Bytes p = good_package();
+        vp::VmRecord r = get<vp::VmRecord>(p, record_at(p, 0));
+        vp::EmuDevice& d = emu(p, r);
+        d.type = type;
+        d.length = 0x1000;
+        if (type == 4) d.cfg_count = 0, memset(d.cfg, 0, sizeof d.cfg);
+        EXPECT_EQ(check_vm(p, 0), "") << type;
+    }
 }
 
 TEST(PackageRecord, PassthroughDevicesChecked) {

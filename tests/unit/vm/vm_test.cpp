@@ -1132,3 +1132,97 @@ TEST_F(RunEndTest, ACrashIsCountedAfterARestartThatEndsCleanly) {
     };
     EXPECT_EXIT(run_end(), testing::ExitedWithCode(0), "");
 }
+
+// --- virtio: the VM's GuestRam (vm/guest_ram.hpp) and its virtio-mmio transports ---
+#include "virtio/mmio.hpp"
+
+namespace {
+constexpr u64 VIRTIO = 0x0a00'0000;
+constexpr u64 RO_RAM = 0x5000'0000;
+} // namespace
+
+TEST_F(VmTest, GuestRamIsTheVmsRamRegionsAndNothingElse) {
+    cfg.regions.push_back({RO_RAM, 2 * MiB, 1, u32(vp::MapType::Alloc), {}});      // read-only RAM
+    cfg.regions.push_back({RAM + RAM_SIZE, 2 * MiB, 3, u32(vp::MapType::Alloc), {}}); // adjacent to RAM
+    boot();
+    virtio::GuestMemory& m = vm->guest_memory();
+    EXPECT_TRUE(m.is_ram(RAM, RAM_SIZE));
+    EXPECT_TRUE(m.is_ram(RAM, 0));
+    EXPECT_TRUE(m.is_ram(RAM + RAM_SIZE - 8, 16)) << "continues into the adjacent region";
+    EXPECT_TRUE(m.is_ram(RAM, RAM_SIZE + 2 * MiB));
+    EXPECT_FALSE(m.is_ram(RAM, RAM_SIZE + 2 * MiB + 1));
+    EXPECT_FALSE(m.is_ram(RAM - 1, 2));
+    EXPECT_FALSE(m.is_ram(UART, 4));
+    EXPECT_FALSE(m.is_ram(UART, 0));
+    EXPECT_FALSE(m.is_ram(~0ull - 3, 8));
+    EXPECT_FALSE(m.is_ram(RAM, ~0ull));
+    EXPECT_TRUE(m.is_ram(RO_RAM, 16));
+    u8 buf[16] = {1, 2, 3};
+    EXPECT_EQ(m.write(RO_RAM, buf, 16).error(), Error::OutOfRange) << "a device writes only where the guest may";
+    EXPECT_TRUE(m.read(RO_RAM, buf, 16).is_ok());
+    EXPECT_EQ(m.read(UART, buf, 4).error(), Error::OutOfRange);
+    EXPECT_EQ(m.write(RAM + RAM_SIZE + 2 * MiB - 4, buf, 8).error(), Error::OutOfRange);
+    EXPECT_EQ(m.read(~0ull - 3, buf, 8).error(), Error::OutOfRange);
+}
+
+TEST_F(VmTest, GuestRamBacksLazyRamOnWriteAndReadsUntouchedRamAsZeroes) {
+    boot();
+    virtio::GuestMemory& m = vm->guest_memory();
+    const u64 gpa = RAM + 6 * MiB - 0x800; // across a 2 MiB block boundary
+    const u64 backed = vm->ram_backed_bytes();
+    std::vector<u8> buf(0x1000, 0xee);
+    ASSERT_TRUE(m.read(gpa, buf.data(), buf.size()).is_ok());
+    EXPECT_EQ(buf, std::vector<u8>(0x1000, 0));
+    EXPECT_EQ(vm->ram_backed_bytes(), backed) << "a read of untouched RAM allocates nothing";
+    for (usize i = 0; i < buf.size(); ++i) buf[i] = u8(i * 3 + 1);
+    ASSERT_TRUE(m.write(gpa, buf.data(), buf.size()).is_ok());
+    EXPECT_GT(vm->ram_backed_bytes(), backed);
+    EXPECT_TRUE(vm->addr_space().translate(GuestPhysAddr(gpa)).is_ok());
+    EXPECT_TRUE(vm->addr_space().translate(GuestPhysAddr(gpa + 0x800)).is_ok());
+    std::vector<u8> back(buf.size());
+    ASSERT_TRUE(m.read(gpa, back.data(), back.size()).is_ok());
+    EXPECT_EQ(back, buf);
+    // A write into the kernel image (mapped copy-on-write from the package) gives the VM its own copy.
+    const u8 patch[4] = {9, 9, 9, 9};
+    ASSERT_TRUE(m.write(ENTRY + 8, patch, 4).is_ok());
+    ASSERT_TRUE(m.read(ENTRY, back.data(), 16).is_ok());
+    EXPECT_EQ(back[8], 9);
+    EXPECT_EQ(back[0], kernel_image[0]);
+    EXPECT_EQ(pkg[vm->record().kernel.offset + 8], kernel_image[8]) << "the package is never written";
+}
+
+TEST_F(VmTest, VirtioConsoleIsTheConsoleWhenItComesFirstAndAnswersOnTheBus) {
+    cfg.emu_devices.insert(cfg.emu_devices.begin(),
+                           {"hvc0", VIRTIO, 0x1000, 0, u32(vp::EmuType::VirtioConsole), {}, {}});
+    boot();
+    ASSERT_NE(vm->console(), nullptr);
+    EXPECT_STREQ(vm->console()->port_name(), "hvc0");
+    ASSERT_EQ(vm->virtio_count(), 1u);
+    arch::Vcpu& a = fake_vcpu(0);
+    a.regs[1] = 0;
+    for (MmioAccess m : {mmio(VIRTIO, 4, false, 1), mmio(VIRTIO + 8, 4, false, 2), mmio(VIRTIO + 0x70, 4, true, 3),
+                         mmio(VIRTIO + 0x108, 4, true, 4)})
+        a.decodes.push_back(m);
+    a.regs[3] = 1;   // Status = ACKNOWLEDGE
+    a.regs[4] = 'v'; // emerg_wr
+    run(0, {npf(VIRTIO, AccessKind::Read), npf(VIRTIO + 8, AccessKind::Read), npf(VIRTIO + 0x70, AccessKind::Write),
+            npf(VIRTIO + 0x108, AccessKind::Write)});
+    ASSERT_EQ(a.mmio_done.size(), 4u);
+    EXPECT_EQ(a.mmio_done[0].value, 0x74726976u);
+    EXPECT_EQ(a.mmio_done[1].value, 3u);
+    EXPECT_EQ(vm->virtio_transport(0)->status(), 1u);
+    // HC_PUTC goes to the console, whichever kind it is.
+    run(0, {call(HC_PUTC, '!'), call(HC_PUTC, '\n')});
+    EXPECT_NE(captured_console().find("[vm1] v!\n"), std::string::npos) << captured_console();
+    // A stop resets the device.
+    vm->request_stop(StopKind::Operator, "test");
+    EXPECT_TRUE(vm->stopped());
+    EXPECT_EQ(vm->virtio_transport(0)->status(), 0u);
+}
+
+TEST_F(VmTest, Pl011StaysTheConsoleWhenItComesFirst) {
+    cfg.emu_devices.push_back({"hvc0", VIRTIO, 0x1000, 0, u32(vp::EmuType::VirtioConsole), {}, {}});
+    boot();
+    ASSERT_NE(vm->console(), nullptr);
+    EXPECT_STREQ(vm->console()->port_name(), "uart0");
+}

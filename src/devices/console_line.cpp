@@ -1,0 +1,87 @@
+#include "devices/console_line.hpp"
+#include "arch.hpp"
+#include "base/string.hpp"
+#include "kernel/log.hpp"
+
+namespace {
+void console_sink_write(void*, const char* s, usize n) { console_write(s, n); }
+void console_sink_piece(void*, const void* owner, const char* head, usize head_len, const char* s, usize n) {
+    console_write_piece(owner, head, head_len, s, n);
+}
+} // namespace
+
+ConsoleSink console_sink() { return {console_sink_write, nullptr, console_sink_piece}; }
+
+ConsoleLine::ConsoleLine(const char* vm_name, ConsoleSink sink) : m_sink(sink) {
+    usize n = strlen(vm_name);
+    if (n > VmNameMax) n = VmNameMax;
+    m_prefix[0] = '[';
+    memcpy(m_prefix + 1, vm_name, n);
+    memcpy(m_prefix + 1 + n, "] ", 3);
+    m_prefix_len = n + 3;
+    m_idle.callback = idle_expired;
+    m_idle.ctx = this;
+}
+
+ConsoleLine::~ConsoleLine() { timer_cancel(m_idle); }
+
+void ConsoleLine::put(char c) {
+    SpinlockGuard guard(m_lock);
+    put_locked(c);
+}
+
+void ConsoleLine::put(const char* s, usize n) {
+    SpinlockGuard guard(m_lock);
+    for (usize i = 0; i < n; ++i) put_locked(s[i]);
+}
+
+void ConsoleLine::put_locked(char c) {
+    if (c == '\r') return; // "\r\n" from the guest ends a line once, at the '\n'
+    if (m_open) {          // the line is on the console already: the rest follows as it comes
+        emit_piece(&c, 1);
+        m_open = c != '\n';
+        return;
+    }
+    if (c == '\n') return emit_line();
+    m_line[m_line_len++] = c;
+    if (m_line_len == LineMax) emit_line();
+    else if (m_live && m_sink.piece && !m_idle.queue)
+        timer_arm(m_idle, arch::counter() + LiveIdleMs * timer_ticks_per_ms());
+}
+
+void ConsoleLine::emit_line() {
+    // One sink call per line: console_write never interleaves calls, so neither do VMs' lines.
+    char out[sizeof m_prefix + LineMax + 1];
+    memcpy(out, m_prefix, m_prefix_len);
+    memcpy(out + m_prefix_len, m_line, m_line_len);
+    out[m_prefix_len + m_line_len] = '\n';
+    m_sink.write(m_sink.ctx, out, m_prefix_len + m_line_len + 1);
+    m_line_len = 0;
+}
+
+void ConsoleLine::emit_piece(const char* s, usize n) { m_sink.piece(m_sink.ctx, this, m_prefix, m_prefix_len, s, n); }
+
+void ConsoleLine::idle_expired(void* ctx) {
+    ConsoleLine& l = *static_cast<ConsoleLine*>(ctx);
+    SpinlockGuard guard(l.m_lock);
+    if (!l.m_live || !l.m_line_len) return;
+    l.emit_piece(l.m_line, l.m_line_len);
+    l.m_line_len = 0;
+    l.m_open = true;
+}
+
+void ConsoleLine::set_live(bool live) {
+    SpinlockGuard guard(m_lock);
+    if (!live && m_open) { // end the shown part of the line
+        emit_piece(nullptr, 0);
+        m_open = false;
+    }
+    m_live = live;
+}
+
+void ConsoleLine::flush() {
+    SpinlockGuard guard(m_lock);
+    if (m_line_len) emit_line();
+    if (m_open) emit_piece(nullptr, 0);
+    m_open = false;
+}
