@@ -186,6 +186,63 @@ def linux_bench(build, img_dir, vmconfig, runs):
                 ratio_of_medians=round(median(cx) / median(native), 3))
 
 
+# ---- VM-to-VM network throughput: two Linux VMs on one virtual switch -------------------------
+# configs/vms/bench-net-a/-b.toml (ids 225, 226): linux-net-a/-b with a bigger file
+# (cxv_net_lines on their command lines); tests/linux/net.sh in both moves the file each way with
+# busybox nc and prints "cxv-linux: sent N bytes md5 M in T s: R KiB/s" on the sending side (wall
+# clock of the guest, /proc/uptime). Wall clock of the machine, no -icount: TCG's speed sets the
+# scale, so the figure compares cxvisor builds on one machine, not with hardware.
+NET_CONFIGS = ["configs/vms/bench-net-a.toml", "configs/vms/bench-net-b.toml"]
+NET_VMS = ["bench-net-a", "bench-net-b"]
+NET_TIME_LIMIT = 400
+NET_SENT = re.compile(r"^\[(bench-net-[ab])\] cxv-linux: sent (\d+) bytes md5 (\w+) in ([\d.]+) s: (\d+) KiB/s")
+
+
+def net_bench(build, img_dir, vmconfig, runs):
+    """The "net" entry of results.json: per-direction rates of each run, or status FAILED."""
+    res = {"method": "two Linux VMs (1 vCPU each, pinned to physical CPUs 0 and 1, 128 MiB) on virtual switch 0, "
+                     "busybox nc of a seq-generated file one way then the other, TCP over virtio-net, no offloads; "
+                     "the sender's /proc/uptime around nc; qemu -smp 2 -m 1G, no -icount",
+           "configs": NET_CONFIGS}
+    out_dir = os.path.join(build, "bench")
+    package = os.path.join(out_dir, "cxvisor-net.bin")
+    pk = subprocess.run([vmconfig, "--cpus", "2", "--search-path", os.path.join(build, "linux"), "--image",
+                         os.path.join(img_dir, "src", "cxvisor.bin"), "-o", package] + NET_CONFIGS,
+                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if pk.returncode:
+        return dict(res, status="FAILED", reason="cxv-vmconfig: " + pk.stdout.strip()[-300:])
+    cmd = ["qemu-system-aarch64", "-M", "virt,virtualization=on,gic-version=3", "-cpu", "cortex-a72", "-smp", "2",
+           "-m", "1G", "-nographic", "-nic", "none", "-kernel", os.path.abspath(package)]
+    rates, size = [], None
+    for i in range(runs):
+        done, sent = set(), {}
+
+        def stop(line):
+            m = NET_SENT.match(line)
+            if m:
+                sent[m.group(1)] = (int(m.group(2)), float(m.group(4)))
+            for vm in NET_VMS:
+                if f"[{vm}] TEST linux-net PASS" in line:
+                    done.add(vm)
+                if f"[{vm}] TEST linux-net FAIL" in line:
+                    return line.strip()
+            if "PANIC" in line:
+                return line.strip()
+            return "ok" if len(done) == len(NET_VMS) else None
+
+        lines, verdict, _ = watch_qemu(cmd, stop, NET_TIME_LIMIT)
+        if verdict != "ok" or len(sent) != 2:
+            tail = [l for l in lines if l.strip()][-4:]
+            return dict(res, status="FAILED", reason=f"run {i + 1}: {verdict or 'no verdict'}; " + " | ".join(tail),
+                        rates_kib_s=rates)
+        for vm in NET_VMS:
+            n, t = sent[vm]
+            size = n
+            rates.append(round(n / t / 1024))
+    return dict(res, status="ok", bytes_per_transfer=size, rates_kib_s=rates, median_kib_s=median(rates),
+                median_mbit_s=round(median(rates) * 1024 * 8 / 1e6, 1))
+
+
 def survivors():
     """QEMU process groups of this script that still have a live member (after a short grace)."""
     left = []
@@ -232,7 +289,7 @@ def parse(lines):
     return res
 
 
-PARTS = ("micro", "interrupts", "ipi", "linux")
+PARTS = ("micro", "interrupts", "ipi", "linux", "net")
 
 
 def main():
@@ -241,9 +298,12 @@ def main():
     ap.add_argument("--arch", default="aarch64")
     ap.add_argument("--linux-runs", type=int, default=5,
                     help="boots of each side for the Linux boot-time ratio (0: leave it out)")
+    ap.add_argument("--net-runs", type=int, default=2,
+                    help="QEMU runs of the two-VM network transfer (each gives one rate per direction; 0: leave it out)")
     ap.add_argument("--only", default=",".join(PARTS),
                     help="comma-separated parts to run: micro (bench: hypercall, MMIO, PSCI), interrupts "
-                         "(bench-irq), ipi (bench-ipi, wall clock), linux (boot ratio); default: all. "
+                         "(bench-irq), ipi (bench-ipi, wall clock), linux (boot ratio), net (VM-to-VM throughput); "
+                         "default: all. "
                          "results.json then holds only those parts")
     args = ap.parse_args()
     parts = set(p for p in args.only.split(",") if p)
@@ -358,6 +418,8 @@ def main():
 
     if "linux" in parts and args.linux_runs > 0:
         results["linux_boot_to_init"] = linux_bench(args.build, img_dir, vmconfig, args.linux_runs)
+    if "net" in parts and args.net_runs > 0:
+        results["net_vm_to_vm"] = net_bench(args.build, img_dir, vmconfig, args.net_runs)
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
 
@@ -391,6 +453,12 @@ def main():
               f"(goal <= {LINUX_GOAL}, Xen 4.17: {LINUX_XEN})")
     elif lb:
         print(f"Linux boot to /init: FAILED: {lb['reason']}")
+    nb = results.get("net_vm_to_vm")
+    if nb and nb["status"] == "ok":
+        print(f"VM-to-VM TCP over virtio-net, {nb['bytes_per_transfer']} bytes per transfer (KiB/s): "
+              f"{nb['rates_kib_s']}; median {nb['median_kib_s']} KiB/s ({nb['median_mbit_s']} Mbit/s)")
+    elif nb:
+        print(f"VM-to-VM network: FAILED: {nb['reason']}")
     print(f"results: {os.path.join(out_dir, 'results.json')}")
     return 0
 

@@ -1,0 +1,263 @@
+// net: bare-metal guests on cxvisor's virtual switch (virtio-net, virtio v1.2 5.1, through the
+// guests/runtime/virtio.* driver; polled, no interrupts). One source, three roles chosen at build
+// time (CXV_NET_ROLE 1, 2, 3), each with its own VM config (configs/vms/net-*.toml):
+//   'A' (net-a, network 0): broadcasts "hello" until B answers, then sends kFrames frames of
+//       varied lengths (60..1514 bytes) unicast to B, one at a time, each carrying a sequence
+//       number and an FNV-1a checksum of its payload; B echoes each back and A checks it byte for
+//       byte. Any frame from a source other than B (C's broadcasts) is a failure.
+//   'B' (net-b, network 0): answers hellos, echoes every data frame back to its sender after
+//       checking its checksum, until it has echoed kFrames of them.
+//   'C' (net-c, network 1, another switch): broadcasts on its own network for kQuietMs and must
+//       receive nothing at all while A and B talk on network 0.
+// Frames use EtherType 0x88B5 (IEEE 802 local experimental). The device sits at 0x0a00_1000.
+#include "rt.hpp"
+#include "virtio.hpp"
+
+#ifndef CXV_NET_ROLE
+#define CXV_NET_ROLE 1 // 1 = A, 2 = B, 3 = C
+#endif
+
+namespace {
+
+constexpr uint64_t NET = 0x0a001000;
+constexpr uint16_t QSIZE = 16;
+constexpr uint64_t F_MAC = 1ull << 5, F_STATUS = 1ull << 16, F_MTU = 1ull << 3;
+constexpr uint32_t HDR = 12; // struct virtio_net_hdr with VERSION_1 (5.1.6)
+constexpr uint32_t MAX_FRAME = 1514;
+constexpr uint16_t ETHERTYPE = 0x88B5;
+constexpr unsigned kFrames = 48;
+constexpr uint64_t kQuietMs = 3000;
+constexpr uint8_t KIND_HELLO = 1, KIND_HELLO_REPLY = 2, KIND_DATA = 3, KIND_ECHO = 4, KIND_NOISE = 5;
+
+const uint8_t MAC_A[6] = {0x02, 0, 0, 0, 0xde, 0x0a};
+const uint8_t MAC_B[6] = {0x02, 0, 0, 0, 0xde, 0x0b};
+const uint8_t MAC_C[6] = {0x02, 0, 0, 0, 0xde, 0x0c};
+const uint8_t BROADCAST[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+
+alignas(4096) uint8_t g_rings[2][8192];
+alignas(64) uint8_t g_rx[QSIZE][HDR + MAX_FRAME + 4];
+alignas(64) uint8_t g_tx[HDR + MAX_FRAME];
+int g_rx_of_desc[QSIZE]; // which rx buffer a descriptor head carries
+vio::Queue g_rxq, g_txq;
+uint8_t g_mac[6];
+
+bool same_mac(const uint8_t* a, const uint8_t* b) {
+    for (int i = 0; i < 6; ++i)
+        if (a[i] != b[i]) return false;
+    return true;
+}
+
+uint32_t fnv1a(const uint8_t* p, uint32_t n) {
+    uint32_t h = 2166136261u;
+    for (uint32_t i = 0; i < n; ++i) h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+void put32(uint8_t* p, uint32_t v) {
+    for (int i = 0; i < 4; ++i) p[i] = uint8_t(v >> (8 * i));
+}
+uint32_t get32(const uint8_t* p) { return p[0] | p[1] << 8 | p[2] << 16 | uint32_t(p[3]) << 24; }
+
+void post_rx(int buf) {
+    const vio::Buf b{uint64_t(g_rx[buf]), uint32_t(sizeof g_rx[buf]), true};
+    g_rx_of_desc[g_rxq.submit(&b, 1)] = buf;
+}
+
+// Frame layout after the 14-byte Ethernet header: kind, seq (le32), payload length (le32),
+// checksum (le32), payload.
+constexpr uint32_t OFF_KIND = 14, OFF_SEQ = 15, OFF_LEN = 19, OFF_SUM = 23, OFF_PAYLOAD = 27;
+
+// Builds and sends one frame (the device copies it before returning the chain).
+bool send(const uint8_t* dst, uint8_t kind, uint32_t seq, const uint8_t* payload, uint32_t n) {
+    for (uint32_t i = 0; i < HDR; ++i) g_tx[i] = 0; // no offloads: an all-zero header
+    uint8_t* f = g_tx + HDR;
+    for (int i = 0; i < 6; ++i) f[i] = dst[i], f[6 + i] = g_mac[i];
+    f[12] = uint8_t(ETHERTYPE >> 8);
+    f[13] = uint8_t(ETHERTYPE);
+    f[OFF_KIND] = kind;
+    put32(f + OFF_SEQ, seq);
+    put32(f + OFF_LEN, n);
+    put32(f + OFF_SUM, fnv1a(payload, n));
+    for (uint32_t i = 0; i < n; ++i) f[OFF_PAYLOAD + i] = payload[i];
+    uint32_t len = OFF_PAYLOAD + n;
+    if (len < 60) {
+        for (uint32_t i = len; i < 60; ++i) f[i] = 0;
+        len = 60;
+    }
+    const vio::Buf b{uint64_t(g_tx), HDR + len, false};
+    const uint16_t head = g_txq.submit(&b, 1);
+    g_txq.notify();
+    uint32_t id = ~0u, used_len = ~0u;
+    const bool ok = g_txq.wait(&id, &used_len, 2000000);
+    return rt::check(ok && id == head && used_len == 0, "transmit chain %u returned (id %u, len %u)", head, id,
+                     used_len);
+}
+
+struct Frame {
+    const uint8_t* p; // Ethernet header onwards
+    uint32_t len;
+    int buf;
+};
+
+// The next received frame within timeout_us, its header checked; the caller reposts buf.
+bool receive(Frame& out, uint64_t timeout_us) {
+    uint32_t id, len;
+    if (!g_rxq.wait(&id, &len, timeout_us)) return false;
+    if (!rt::check(id < QSIZE && len >= HDR + 14 && len <= HDR + MAX_FRAME + 4, "rx element id %u len %u", id, len))
+        rt::finish();
+    const int buf = g_rx_of_desc[id];
+    const uint8_t* h = g_rx[buf];
+    // 5.1.6.4: no offloads negotiated, so flags, gso_type, ... are 0 and num_buffers is 1.
+    bool hdr_ok = h[10] == 1 && h[11] == 0;
+    for (int i = 0; i < 10; ++i) hdr_ok = hdr_ok && h[i] == 0;
+    rt::check(hdr_ok, "virtio_net_hdr of a received frame all zero but num_buffers 1");
+    out = Frame{h + HDR, len - HDR, buf};
+    return true;
+}
+
+// The frame's own checksum over its payload matches, and its length fields are consistent.
+bool intact(const Frame& f) {
+    if (f.len < OFF_PAYLOAD) return false;
+    const uint32_t n = get32(f.p + OFF_LEN);
+    return n <= f.len - OFF_PAYLOAD && fnv1a(f.p + OFF_PAYLOAD, n) == get32(f.p + OFF_SUM);
+}
+
+bool ours(const Frame& f) { return f.len >= OFF_PAYLOAD && f.p[12] == (ETHERTYPE >> 8) && f.p[13] == uint8_t(ETHERTYPE); }
+
+void bring_up(const char* name, const uint8_t* mac) {
+    rt::test_start(name);
+    const vio::ProbeResult p = vio::probe(NET);
+    if (!rt::check(p.ok && p.device_id == 1, "virtio-net at %x (magic %x version %u device id %u)", unsigned(NET),
+                   p.magic, p.version, p.device_id))
+        rt::finish();
+    const uint64_t offered = vio::device_features(NET);
+    rt::check((offered & (F_MAC | F_STATUS | F_MTU)) == (F_MAC | F_STATUS | F_MTU), "offers MAC, STATUS, MTU (%lx)",
+              offered);
+    rt::check(!(offered & 0xFFFF & ~(F_MAC | F_MTU)), "no offloads offered (%lx)", offered);
+    if (!rt::check(vio::negotiate(NET, vio::F_VERSION_1 | F_MAC | F_STATUS), "features accepted")) rt::finish();
+    if (!rt::check(g_rxq.setup(NET, 0, QSIZE, g_rings[0]) && g_txq.setup(NET, 1, QSIZE, g_rings[1]), "queues set up"))
+        rt::finish();
+    vio::driver_ok(NET);
+    // virtio_net_config (5.1.4): mac[6], then status (LINK_UP = 1).
+    const uint32_t w0 = vio::reg(NET, vio::Config), w1 = vio::reg(NET, vio::Config + 4);
+    for (int i = 0; i < 4; ++i) g_mac[i] = uint8_t(w0 >> (8 * i));
+    g_mac[4] = uint8_t(w1), g_mac[5] = uint8_t(w1 >> 8);
+    rt::check(same_mac(g_mac, mac), "config MAC %02x:%02x:%02x:%02x:%02x:%02x from the VM config", g_mac[0], g_mac[1],
+              g_mac[2], g_mac[3], g_mac[4], g_mac[5]);
+    rt::check(((w1 >> 16) & 1) == 1, "link up (status %x)", w1 >> 16);
+    for (int i = 0; i < QSIZE; ++i) post_rx(i);
+    g_rxq.notify();
+}
+
+uint8_t g_payload[MAX_FRAME];
+
+void role_a() {
+    bring_up("net-a", MAC_A);
+    // Hello until B's driver is up (frames to a device that is not ready are dropped, never held).
+    bool b_up = false;
+    unsigned foreign = 0;
+    for (int tries = 0; tries < 400 && !b_up; ++tries) {
+        send(BROADCAST, KIND_HELLO, 0, nullptr, 0);
+        Frame f;
+        while (!b_up && receive(f, 25000)) {
+            if (!same_mac(f.p + 6, MAC_B)) ++foreign;
+            b_up = ours(f) && f.p[OFF_KIND] == KIND_HELLO_REPLY && same_mac(f.p, MAC_A);
+            post_rx(f.buf);
+            g_rxq.notify();
+        }
+    }
+    if (!rt::check(b_up, "net-b answered a broadcast hello")) rt::finish();
+    unsigned good = 0;
+    uint64_t bytes = 0;
+    const uint64_t t0 = rt::counter();
+    for (unsigned seq = 1; seq <= kFrames; ++seq) {
+        // Lengths from a minimum frame to a full 1514-byte one, payload bytes from the sequence.
+        const uint32_t n = seq == 1         ? 0                        // padded to a minimum frame
+                           : seq == kFrames ? MAX_FRAME - OFF_PAYLOAD // a full 1514-byte frame
+                                            : (seq * 211) % (MAX_FRAME - OFF_PAYLOAD + 1);
+        for (uint32_t i = 0; i < n; ++i) g_payload[i] = uint8_t(seq * 31 + i * 7 + (i >> 8));
+        send(MAC_B, KIND_DATA, seq, g_payload, n);
+        Frame f;
+        bool echoed = false;
+        while (!echoed && receive(f, 2000000)) {
+            if (!same_mac(f.p + 6, MAC_B)) ++foreign;
+            if (ours(f) && f.p[OFF_KIND] == KIND_ECHO && get32(f.p + OFF_SEQ) == seq) {
+                echoed = true;
+                bool same = intact(f) && get32(f.p + OFF_LEN) == n && same_mac(f.p, MAC_A);
+                for (uint32_t i = 0; same && i < n; ++i) same = f.p[OFF_PAYLOAD + i] == g_payload[i];
+                if (rt::check(same, "echo of frame %u (%u payload bytes) intact", seq, n)) ++good, bytes += n;
+            }
+            post_rx(f.buf);
+            g_rxq.notify();
+        }
+        if (!rt::check(echoed, "echo of frame %u arrived", seq)) break;
+    }
+    const uint64_t us = rt::ticks_to_us(rt::counter() - t0);
+    rt::printf("net-a: %u of %u frames echoed intact (%lu payload bytes each way) in %lu us\n", good, kFrames, bytes,
+               us);
+    rt::check(good == kFrames, "every frame came back intact");
+    rt::check(foreign == 0, "no frame from any station but net-b (got %u)", foreign);
+    rt::finish();
+}
+
+void role_b() {
+    bring_up("net-b", MAC_B);
+    unsigned echoed = 0, hellos = 0, bad = 0, foreign = 0;
+    const uint64_t deadline = rt::counter() + rt::counter_freq() * 60;
+    while (echoed < kFrames && rt::counter() < deadline) {
+        Frame f;
+        if (!receive(f, 100000)) continue;
+        if (!same_mac(f.p + 6, MAC_A)) ++foreign;
+        if (ours(f) && f.p[OFF_KIND] == KIND_HELLO) {
+            if (hellos++ == 0) rt::printf("net-b: hello from net-a\n");
+            send(f.p + 6, KIND_HELLO_REPLY, 0, nullptr, 0);
+        } else if (ours(f) && f.p[OFF_KIND] == KIND_DATA) {
+            if (!intact(f)) {
+                ++bad;
+            } else {
+                const uint32_t n = get32(f.p + OFF_LEN);
+                for (uint32_t i = 0; i < n; ++i) g_payload[i] = f.p[OFF_PAYLOAD + i];
+                uint8_t to[6];
+                for (int i = 0; i < 6; ++i) to[i] = f.p[6 + i];
+                send(to, KIND_ECHO, get32(f.p + OFF_SEQ), g_payload, n);
+                ++echoed;
+            }
+        }
+        post_rx(f.buf);
+        g_rxq.notify();
+    }
+    rt::printf("net-b: echoed %u frames, %u hellos\n", echoed, hellos);
+    rt::check(echoed == kFrames, "echoed all %u frames (%u)", kFrames, echoed);
+    rt::check(bad == 0, "no frame with a bad checksum (got %u)", bad);
+    rt::check(foreign == 0, "no frame from any station but net-a (got %u)", foreign);
+    rt::finish();
+}
+
+void role_c() {
+    bring_up("net-c", MAC_C);
+    unsigned got = 0, sent = 0;
+    const uint64_t end = rt::counter() + rt::counter_freq() * kQuietMs / 1000;
+    while (rt::counter() < end) {
+        send(BROADCAST, KIND_NOISE, sent++, nullptr, 0);
+        Frame f;
+        while (receive(f, 20000)) {
+            ++got;
+            post_rx(f.buf);
+            g_rxq.notify();
+        }
+    }
+    rt::printf("net-c: sent %u broadcasts on network 1, received %u frames\n", sent, got);
+    rt::check(got == 0, "nothing from network 0 reaches network 1");
+    rt::finish();
+}
+
+} // namespace
+
+void guest_main() {
+    if (CXV_NET_ROLE == 2)
+        role_b();
+    else if (CXV_NET_ROLE == 3)
+        role_c();
+    else
+        role_a();
+}
