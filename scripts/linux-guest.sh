@@ -3,10 +3,14 @@
 # images for Linux guests. Everything is cached under $BUILD/linux, so a second run costs nothing.
 #
 #   scripts/linux-guest.sh [--build DIR] kernel              -> prints the path of the arm64 Image
-#   scripts/linux-guest.sh [--build DIR] initramfs OUT [TEST [FILE...]] -> writes OUT (gzip'd newc cpio)
+#   scripts/linux-guest.sh [--build DIR] initramfs [--modules "M..."] OUT [TEST [FILE...]]
+#                                                            -> writes OUT (gzip'd newc cpio)
 #
-# The initramfs's /init mounts proc, sys and dev, prints "cxv-linux: init" and then runs TEST (a
-# shell script copied in as /test.sh) if one was given, else an interactive shell on the console.
+# The initramfs's /init mounts proc, sys and dev, loads the kernel modules --modules names (Debian
+# builds virtio_mmio, virtio_blk, virtio_net, virtio_console and ext4 as modules; their
+# dependencies come along, in load order, from each module's depends= and softdep pre: entries),
+# prints "cxv-linux: init" and then runs TEST (a shell script copied in as /test.sh) if one was
+# given, else an interactive shell on the console.
 # FILEs (helpers the script sources) go to /lib/cxv/. When the script or the shell ends, it powers
 # the machine (under cxvisor: the VM) off; so do `poweroff` and `reboot` typed at the shell (the
 # latter through PSCI SYSTEM_RESET: the VM boots again).
@@ -29,9 +33,10 @@ apt_arm64() {
         -o Debug::NoLocking=1 -qq "$@"
 }
 
-# Downloads and unpacks the two packages once; leaves $DIR/Image and $DIR/busybox.
+# Downloads and unpacks the two packages once; leaves $DIR/Image, $DIR/busybox and the kernel's
+# modules in $DIR/modules (lib/modules/<version> of the package).
 fetch() {
-    [ -f "$DIR/Image" ] && [ -x "$DIR/busybox" ] && return 0
+    [ -f "$DIR/Image" ] && [ -x "$DIR/busybox" ] && [ -d "$DIR/modules/kernel" ] && return 0
     command -v cpio >/dev/null || { echo "linux-guest: cpio is missing (scripts/setup.sh installs it)" >&2; exit 1; }
     mkdir -p "$APTDIR/state/lists/partial" "$APTDIR/cache/archives/partial" "$DIR/debs"
     touch "$APTDIR/state/status"
@@ -52,11 +57,45 @@ fetch() {
     img=$(ls "$DIR"/x/boot/vmlinuz-* | head -n 1)
     cp "$img" "$DIR/Image.tmp" && mv "$DIR/Image.tmp" "$DIR/Image"
     cp "$DIR/x/bin/busybox" "$DIR/busybox"
+    rm -rf "$DIR/modules"
+    mv "$(ls -d "$DIR"/x/lib/modules/* | head -n 1)" "$DIR/modules"
     echo "$kpkg" >"$DIR/kernel-package"
     rm -rf "$DIR/x" "$DIR/debs"
 }
 
+# The .ko files for module names $*, dependencies first, one path (relative to $DIR/modules) per
+# line. Dependencies are read from each module's .modinfo (depends=, softdep=pre:); a softdep on
+# a crypto algorithm (crypto-crc32c) takes the module of that name or <name>_generic.
+# An unknown module name is an error.
+modules_in_order() {
+    local -A seen=()
+    local out=()
+    visit() {
+        local name=$1 f deps d
+        [ -n "${seen[$name]:-}" ] && return 0
+        seen[$name]=1
+        f=$(cd "$DIR/modules" && find kernel -name "$name.ko" -print -quit)
+        if [ -z "$f" ]; then
+            echo "linux-guest: no kernel module $name in $(cat "$DIR/kernel-package")" >&2
+            return 1
+        fi
+        deps=$(tr '\0' '\n' <"$DIR/modules/$f" | sed -n 's/^depends=//p' | tr ',' ' ')
+        for d in $deps; do visit "$d" || return 1; done
+        for d in $(tr '\0' '\n' <"$DIR/modules/$f" | sed -n 's/^softdep=.*pre: *//p' | sed 's/^crypto-//'); do
+            if (cd "$DIR/modules" && find kernel -name "$d.ko" | grep -q .); then visit "$d" || return 1
+            elif (cd "$DIR/modules" && find kernel -name "${d}_generic.ko" | grep -q .); then visit "${d}_generic" || return 1
+            fi
+        done
+        out+=("$f")
+    }
+    local m
+    for m in "$@"; do visit "$m" || return 1; done
+    printf '%s\n' "${out[@]}"
+}
+
 initramfs() {
+    local modules=""
+    if [ "${1:-}" = "--modules" ]; then modules=$2; shift 2; fi
     local out test=${2:-}
     out=$(realpath -m "$1")
     fetch
@@ -76,6 +115,13 @@ mount -t proc proc /proc
 /bin/busybox --install -s # every other applet, for the interactive shell
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
+# Kernel modules the image was built with (scripts/linux-guest.sh --modules), dependencies first.
+if [ -f /lib/modules/order ]; then
+    while read -r ko; do
+        insmod "/lib/modules/$ko" || echo "cxv-linux: insmod $ko failed"
+    done </lib/modules/order
+    echo "cxv-linux: modules loaded: $(sed 's,.*/,,; s,\.ko$,,' /lib/modules/order | tr '\n' ' ')"
+fi
 # The prompt ends its line: cxvisor's console shows a VM's output a whole line at a time, so a
 # prompt without a newline would only appear once Enter is pressed.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin HOME=/root PS1='cxv-linux:\w#\n'
@@ -103,6 +149,17 @@ EOF
         cp "$test" "$root/test.sh"
         chmod +x "$root/test.sh"
     fi
+    if [ -n "$modules" ]; then
+        local order ko
+        # shellcheck disable=SC2086 # a list of names
+        order=$(modules_in_order $modules) || exit 1
+        mkdir -p "$root/lib/modules"
+        while read -r ko; do
+            mkdir -p "$root/lib/modules/$(dirname "$ko")"
+            cp "$DIR/modules/$ko" "$root/lib/modules/$ko"
+        done <<<"$order"
+        echo "$order" >"$root/lib/modules/order"
+    fi
     # Further files (helpers the test script sources) go to /lib/cxv/ under their own names.
     local f
     for f in "${@:3}"; do
@@ -116,6 +173,6 @@ EOF
 
 case "${1:-}" in
 kernel) fetch; echo "$DIR/Image" ;;
-initramfs) [ $# -ge 2 ] || { echo "usage: $0 initramfs OUT [TEST [FILE...]]" >&2; exit 2; }; shift; initramfs "$@" ;;
-*) echo "usage: $0 [--build DIR] kernel | initramfs OUT [TEST [FILE...]]" >&2; exit 2 ;;
+initramfs) [ $# -ge 2 ] || { echo "usage: $0 initramfs [--modules \"M...\"] OUT [TEST [FILE...]]" >&2; exit 2; }; shift; initramfs "$@" ;;
+*) echo "usage: $0 [--build DIR] kernel | initramfs [--modules \"M...\"] OUT [TEST [FILE...]]" >&2; exit 2 ;;
 esac

@@ -187,6 +187,21 @@ Bytes generate_dtb(const VmConfig& vm) {
         if (stdout_path.empty()) stdout_path = "/" + node;
     }
 
+    // virtio-mmio transports (virtio v1.2, 4.2; Linux's Documentation/devicetree/bindings/virtio/mmio.yaml).
+    // Linux probes them in this order, so the first virtio-blk is vda. dma-coherent: cxvisor copies
+    // through the CPU's coherent view of guest RAM, as a cache-coherent device would.
+    for (auto& d : vm.emu_devices) {
+        if (d.type != uint32_t(vm_package::EmuType::VirtioBlk) && d.type != uint32_t(vm_package::EmuType::VirtioNet) &&
+            d.type != uint32_t(vm_package::EmuType::VirtioConsole))
+            continue;
+        w.begin(unit("virtio_mmio", d.base));
+        w.str("compatible", "virtio,mmio");
+        w.reg(d.base, d.length);
+        if (gic && d.irq) w.cells("interrupts", gic_irq(d.irq)); // level-high: InterruptStatus != 0
+        w.empty("dma-coherent");
+        w.end();
+    }
+
     for (auto& n : vm.dt_copies) emit(w, n);
 
     w.begin("chosen");

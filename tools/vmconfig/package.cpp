@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <memory>
 
 namespace vmconfig {
 namespace vp = vm_package;
@@ -98,6 +99,7 @@ Bytes build_package(const std::vector<VmConfig>& vms) {
     // booting the same file share one copy: the image never writes a blob, and each VM's writes
     // to its RAM land in private pages.
     std::vector<std::pair<const Image*, vp::Blob>> emitted;
+    std::vector<std::unique_ptr<Image>> disks; // stable addresses for `emitted`
     for (size_t i = 0; i < vms.size(); ++i) {
         auto blob = [&](const Image& img) {
             if (!img.present) return vp::Blob{0, 0};
@@ -111,6 +113,18 @@ Bytes build_package(const std::vector<VmConfig>& vms) {
         recs[i].kernel = blob(vms[i].kernel);
         recs[i].ramdisk = blob(vms[i].ramdisk);
         recs[i].dtb = blob(vms[i].dtb);
+        // RAM disks: the blob's offset goes into the device's cfg[1] (vm_package.hpp).
+        for (size_t d = 0; d < vms[i].emu_devices.size(); ++d) {
+            const EmuDev& dev = vms[i].emu_devices[d];
+            if (dev.disk.empty()) continue;
+            Image img{true, 0, dev.disk.size(), dev.disk, dev.at};
+            disks.push_back(std::make_unique<Image>(std::move(img)));
+            vp::EmuDevice e;
+            uint64_t at = recs[i].emu_devices + d * sizeof e;
+            memcpy(&e, out.data() + at, sizeof e);
+            e.cfg[1] = blob(*disks.back()).offset;
+            memcpy(out.data() + at, &e, sizeof e);
+        }
     }
     memcpy(out.data() + records, recs.data(), recs.size() * sizeof(vp::VmRecord));
     vp::PackageHeader h{vp::MAGIC, vp::VERSION, out.size(), uint32_t(vms.size()), sizeof(vp::VmRecord),

@@ -51,7 +51,15 @@ constexpr uint32_t FLAG_X = 4, FLAG_DEVICE = 8;
 constexpr uint64_t GIC_FRAME = 64 * KiB;
 // GIC INTID ranges (Arm IHI 0069H, 2.2 "INTIDs"): SGIs 0..15, PPIs 16..31, SPIs 32..1019.
 constexpr uint32_t FIRST_PPI = 16, FIRST_SPI = 32, LAST_SPI = 1019;
-const std::pair<std::string_view, vp::EmuType> EMU_TYPES[] = {{"pl011", vp::EmuType::Pl011}};
+const std::pair<std::string_view, vp::EmuType> EMU_TYPES[] = {{"pl011", vp::EmuType::Pl011},
+                                                               {"virtio-blk", vp::EmuType::VirtioBlk},
+                                                               {"virtio-net", vp::EmuType::VirtioNet},
+                                                               {"virtio-console", vp::EmuType::VirtioConsole}};
+bool is_virtio(uint32_t type) {
+    return type == uint32_t(vp::EmuType::VirtioBlk) || type == uint32_t(vp::EmuType::VirtioNet) ||
+           type == uint32_t(vp::EmuType::VirtioConsole);
+}
+constexpr uint64_t SECTOR = 512; // virtio-blk's unit (virtio v1.2, 5.2.6)
 
 // Message building: cat("has ", 3, " entries") == "has 3 entries".
 std::string piece(std::string_view s) { return std::string(s); }
@@ -85,7 +93,7 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 }
 
 using Known = std::vector<std::string_view>;
-const Known TOP_KEYS = {"base", "kernel", "devices"};
+const Known TOP_KEYS = {"base", "kernel", "devices", "virtio"};
 const Known BASE_KEYS = {"id", "name", "vm_type", "cpu_num", "phys_cpu_ids", "phys_cpu_sets", "autostart"};
 const Known KERNEL_KEYS = {"entry_point",  "image_location",    "kernel_path", "kernel_load_addr",
                            "ramdisk_path", "ramdisk_load_addr", "dtb_path",    "dtb_load_addr",
@@ -129,6 +137,7 @@ public:
         read_base(section(root, "base", BASE_KEYS, true));
         read_kernel(section(root, "kernel", KERNEL_KEYS, true));
         read_devices(section(root, "devices", DEVICE_KEYS, false));
+        read_virtio(root);
         check_layout();
         return std::move(m_vm);
     }
@@ -498,6 +507,150 @@ private:
         for (size_t i = 0; a && i < a->size(); ++i) (this->*read)(*a->get(i), at(*a, i, k));
     }
 
+    // [virtio.<device name>]: the parameters of each virtio device (docs/configuration.md), turned
+    // into the package's cfg words (vm_package.hpp, EmuDevice::cfg). Every virtio device gets its
+    // words here, with or without a table; a cfg_list in the device's record is refused (the table
+    // is the one place for them).
+    void read_virtio(const toml::table& root) {
+        const toml::table* t = nullptr;
+        if (auto* n = root.get("virtio"); n && !(t = n->as_table()))
+            fail(at(*n, "virtio"), "expected a table of [virtio.<device name>] tables, got " + type_name(*n));
+        std::vector<const toml::table*> params(m_vm.emu_devices.size(), nullptr);
+        for (auto&& [k, v] : t ? *t : empty_table()) {
+            std::string key = cat("virtio.", k.str());
+            Where w{k.source().begin.line, key};
+            auto dev = std::find_if(m_vm.emu_devices.begin(), m_vm.emu_devices.end(),
+                                    [&](const EmuDev& d) { return d.name == k.str(); });
+            if (dev == m_vm.emu_devices.end()) {
+                fail(w, cat("no device ", quote(std::string(k.str())), " in devices.emu_devices: each [virtio.<name>] "
+                            "table gives the parameters of the virtio device of that name"));
+                continue;
+            }
+            if (!is_virtio(dev->type)) {
+                fail(w, cat("device ", quote(dev->name), " is not a virtio device (", dev->at.key, ")"));
+                continue;
+            }
+            if (!(params[dev - m_vm.emu_devices.begin()] = v.as_table()))
+                fail(w, "expected a table, got " + type_name(v));
+            dev->params_at = w;
+        }
+        for (size_t i = 0; i < m_vm.emu_devices.size(); ++i) {
+            EmuDev& d = m_vm.emu_devices[i];
+            if (!is_virtio(d.type)) continue;
+            if (!d.cfg.empty()) {
+                fail(d.at, cat("cfg_list: a virtio device takes its parameters from [virtio.", d.name,
+                               "], not from the record: leave the list empty"));
+                continue;
+            }
+            std::string prefix = cat("virtio.", d.name);
+            Section s{params[i], prefix.c_str(), d.params_at.line ? d.params_at.line : d.at.line};
+            if (d.type == uint32_t(vp::EmuType::VirtioBlk)) read_blk(s, d);
+            else if (d.type == uint32_t(vp::EmuType::VirtioNet)) read_net(s, d, i);
+            else known_keys(s, {}, "virtio-console has no parameters");
+        }
+    }
+    static const toml::table& empty_table() {
+        static const toml::table empty;
+        return empty;
+    }
+    // Unknown keys of a [virtio.<name>] table.
+    void known_keys(const Section& s, const Known& known, const char* what) {
+        if (!s.t) return;
+        for (auto&& [k, v] : *s.t)
+            if (!std::count(known.begin(), known.end(), k.str()))
+                fail({k.source().begin.line, cat(s.name, ".", k.str())},
+                     known.empty() ? std::string(what) : unknown_key(k.str(), known, "key"));
+    }
+    bool boolean(const Section& s, const char* key, bool dflt) {
+        auto* n = s.get(key);
+        if (!n) return dflt;
+        if (auto* b = n->as_boolean()) return b->get();
+        fail(at(*n, cat(s.name, ".", key)), "expected true or false, got " + type_name(*n));
+        return dflt;
+    }
+    // virtio-blk: exactly one of `image` (a RAM disk) and `host_region` (part of the host's disk).
+    void read_blk(const Section& s, EmuDev& d) {
+        known_keys(s, {"image", "host_region", "read_only"}, "");
+        auto* img = s.get("image");
+        auto* region = s.get("host_region");
+        Where w = s.t ? Where{s.line, s.name} : d.at;
+        if (!img == !region) {
+            fail(w, img ? "give either image or host_region, not both"
+                        : cat("a virtio-blk device needs a disk: [virtio.", d.name,
+                              "] with image = \"<file>\" (a RAM disk) or host_region = [offset, size] (a part of "
+                              "the host's virtio-blk disk)"));
+            return;
+        }
+        uint64_t flags = boolean(s, "read_only", false) ? vp::BLK_FLAG_READ_ONLY : 0;
+        if (img) {
+            Where iw = at(*img, cat(s.name, ".image"));
+            auto p = str(*img, iw);
+            if (!p) return;
+            if (p->empty()) return (void)fail(iw, "empty path");
+            Bytes data = find_file(*p, iw);
+            if (data.empty()) return;
+            if (data.size() % SECTOR)
+                return (void)fail(iw, cat(*p, " is ", data.size(), " bytes, not a multiple of ", SECTOR,
+                                          " (the disk's sector size)"));
+            d.cfg = {uint64_t(vp::BlkBacking::RamImage), 0, data.size(), flags};
+            d.disk = std::move(data);
+            return;
+        }
+        Where rw = at(*region, cat(s.name, ".host_region"));
+        auto* r = record(*region, rw, 2, 2, "[offset, size]");
+        if (!r) return;
+        auto off = uint(*r->get(0), rw, 0, INT64_MAX, "offset");
+        auto size = uint(*r->get(1), rw, 1, INT64_MAX, "size");
+        if (!off || !size) return;
+        if (*off % SECTOR || *size % SECTOR)
+            return (void)fail(rw, cat(range(*off, *size), " is not a multiple of ", SECTOR,
+                                      " bytes (the disk's sector size) in offset and size"));
+        if (*off + *size > uint64_t(INT64_MAX))
+            return (void)fail(rw, cat(range(*off, *size), " ends past 2^63"));
+        d.cfg = {uint64_t(vp::BlkBacking::HostRegion), *off, *size, flags};
+        d.params_at = rw;
+    }
+    // virtio-net: the MAC and the network (virtual switch) it is plugged into.
+    void read_net(const Section& s, EmuDev& d, size_t index) {
+        known_keys(s, {"mac", "network"}, "");
+        // Default: locally administered unicast 02:00:<VM id, 16 bits>:00:<device index>.
+        uint64_t id = m_vm.id.value_or(0) & 0xffff;
+        uint64_t mac = 0x02'00'00'00'00'00ull | id << 16 | (index & 0xff);
+        if (auto* n = s.get("mac"))
+            if (auto v = str(*n, at(*n, cat(s.name, ".mac")))) {
+                Where mw = at(*n, cat(s.name, ".mac"));
+                auto m = parse_mac(*v);
+                if (!m)
+                    fail(mw, cat(quote(*v), " is not a MAC address: six hex bytes separated by ':', e.g. "
+                                            "\"02:00:00:00:00:01\""));
+                else if (*m >> 40 & 1)
+                    fail(mw, cat(quote(*v), " is a multicast address (bit 0 of the first byte is set)"));
+                else if (*m == 0)
+                    fail(mw, "00:00:00:00:00:00 is not a usable address");
+                else
+                    mac = *m;
+            }
+        uint64_t network = 0;
+        if (auto* n = s.get("network"))
+            if (auto v = uint(*n, at(*n, cat(s.name, ".network")), 0, vp::MAX_NETWORKS - 1)) network = *v;
+        d.cfg = {mac, network};
+    }
+    static std::optional<uint64_t> parse_mac(const std::string& v) {
+        if (v.size() != 17) return {};
+        uint64_t mac = 0;
+        for (size_t i = 0; i < 17; ++i) {
+            char c = v[i];
+            if (i % 3 == 2) {
+                if (c != ':') return {};
+                continue;
+            }
+            int x = isdigit(uint8_t(c)) ? c - '0' : isxdigit(uint8_t(c)) ? (tolower(c) - 'a' + 10) : -1;
+            if (x < 0) return {};
+            mac = mac << 4 | uint64_t(x);
+        }
+        return mac;
+    }
+
     bool emu_type(const toml::node& t, const Where& w, uint32_t& out) {
         auto* s = t.as_string();
         auto* i = t.as_integer();
@@ -736,7 +889,46 @@ std::optional<VmConfig> load_vm(const fs::path& file, const Options& opts, Diags
     }
 }
 
+namespace {
+// What virtio devices of different VMs (and of one VM) must not share: a part of the host's disk
+// (each VM's host_region is its own: one VM must never reach another's data) and a MAC address on
+// one network (the switch could not tell the two apart).
+void check_shared_devices(const VmConfig& a, const VmConfig& b, Diags& diags) {
+    auto blk_region = [](const EmuDev& d) {
+        return d.type == uint32_t(vp::EmuType::VirtioBlk) && d.cfg.size() == 4 &&
+               d.cfg[0] == uint64_t(vp::BlkBacking::HostRegion);
+    };
+    auto net = [](const EmuDev& d) { return d.type == uint32_t(vp::EmuType::VirtioNet) && d.cfg.size() == 2; };
+    auto mac = [](uint64_t m) {
+        char s[18];
+        snprintf(s, sizeof s, "%02x:%02x:%02x:%02x:%02x:%02x", unsigned(m >> 40 & 0xff), unsigned(m >> 32 & 0xff),
+                 unsigned(m >> 24 & 0xff), unsigned(m >> 16 & 0xff), unsigned(m >> 8 & 0xff), unsigned(m & 0xff));
+        return std::string(s);
+    };
+    bool same = &a == &b;
+    for (size_t j = 0; j < b.emu_devices.size(); ++j)
+        for (size_t i = 0; i < (same ? j : a.emu_devices.size()); ++i) {
+            auto &da = a.emu_devices[i], &db = b.emu_devices[j];
+            std::string other = same ? cat("device ", quote(da.name), " (", da.params_at.key, ")")
+                                     : cat("device ", quote(da.name), " of VM ", quote(a.name), " (", a.file, ":",
+                                           da.params_at.line, ")");
+            if (blk_region(da) && blk_region(db) && overlaps(da.cfg[1], da.cfg[2], db.cfg[1], db.cfg[2]))
+                diags.push_back({b.file, db.params_at.line, db.params_at.key,
+                                 cat("host disk range ", range(db.cfg[1], db.cfg[2]), " overlaps ",
+                                     range(da.cfg[1], da.cfg[2]), " of ", other,
+                                     ": a part of the host disk belongs to one device of one VM")});
+            if (net(da) && net(db) && da.cfg[1] == db.cfg[1] && da.cfg[0] == db.cfg[0]) {
+                Where w = db.params_at.line ? db.params_at : db.at;
+                diags.push_back({b.file, w.line, w.key,
+                                 cat("MAC ", mac(db.cfg[0]), " is already used on network ", db.cfg[1], " by ",
+                                     other, ": give each device its own [virtio.", db.name, "] mac")});
+            }
+        }
+}
+} // namespace
+
 void check_across(const std::vector<VmConfig>& vms, Diags& diags) {
+    for (auto& vm : vms) check_shared_devices(vm, vm, diags);
     if (vms.size() > vp::MAX_VMS)
         diags.push_back({vms[vp::MAX_VMS].file, vms[vp::MAX_VMS].base_at.line, "base",
                          cat("too many VMs: ", vms.size(), " given, cxvisor runs at most MAX_VMS = ", vp::MAX_VMS)});
@@ -768,6 +960,7 @@ void check_across(const std::vector<VmConfig>& vms, Diags& diags) {
                         diags.push_back({b.file, pb.at.line, pb.at.key,
                                          cat("irq ", pb.irq, " is already forwarded to VM ", quote(a.name), " (",
                                              a.file, ":", pa.at.line, "): a host interrupt belongs to one VM")});
+            check_shared_devices(a, b, diags);
             for (auto& rb : host_ranges(b))
                 for (auto& ra : host_ranges(a))
                     if (overlaps(ra.base, ra.size, rb.base, rb.size))

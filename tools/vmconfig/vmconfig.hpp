@@ -45,8 +45,12 @@ struct EmuDev {
     std::string name;
     uint64_t base = 0, length = 0;
     uint32_t irq = 0, type = 0;
-    std::vector<uint64_t> cfg;
+    std::vector<uint64_t> cfg; // the package's cfg words (virtio types: from [virtio.<name>])
     Where at;
+    // virtio-blk with `image`: the disk image, put into the package as a blob whose offset
+    // build_package writes into cfg[1] (vm_package.hpp, EmuDevice::cfg).
+    Bytes disk;
+    Where params_at; // the [virtio.<name>] table, line 0 when there is none
 };
 struct PtDev {
     std::string name;

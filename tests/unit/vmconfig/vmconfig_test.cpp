@@ -432,8 +432,8 @@ const ErrorCase ERROR_CASES[] = {
      "expected [gpa, size, flags, map_type], got 3 values"},
     {"0x3, 1]", "0xB, 1]", 15, "kernel.dtb_load_addr", ""}, // DEVICE region: no /memory node, dtb still fits
     {"\"pl011\"", "\"pl012\"", 23, "devices.emu_devices[0]",
-     "unknown device type \"pl012\" (known: \"pl011\" = 1)"},
-    {"\"pl011\"", "7", 23, "devices.emu_devices[0]", "unknown device type 7 (known: \"pl011\" = 1)"},
+     "unknown device type \"pl012\" (known: \"pl011\" = 1, \"virtio-blk\" = 2, \"virtio-net\" = 3, \"virtio-console\" = 4)"},
+    {"\"pl011\"", "7", 23, "devices.emu_devices[0]", "unknown device type 7 (known: \"pl011\" = 1, \"virtio-blk\" = 2, \"virtio-net\" = 3, \"virtio-console\" = 4)"},
     {"[1, 2]]", "[1, 2, 3, 4, 5, 6, 7, 8, 9]]", 23, "devices.emu_devices[0]", "cfg_list: at most 8 values"},
     {"[\"uart\", 0x0900_0000", "[\"uart\", 0x4010_0000", 23, "devices.emu_devices[0]",
      "device \"uart\" [0x40100000, 0x40101000) overlaps memory region kernel.memory_regions[0]"},
@@ -1282,3 +1282,120 @@ TEST_F(VmConfigTest, AutostartFalseSetsTheRecordsFlag) {
     ASSERT_EQ(compile({dir.write("f.toml", text).string()}).status, 0);
     EXPECT_EQ(Package(bytes(out)).vm(0).flags, 0u);
 }
+
+// --- virtio devices ([virtio.<name>] tables) ---
+namespace {
+
+// hello.toml with a virtio-blk RAM disk, a virtio-net and a virtio-console after its PL011.
+std::string virtio_vm(const std::string& base, const std::string& tables) {
+    return with(base, "emu_devices = [ [\"uart\", 0x0900_0000, 0x1000, 33, \"pl011\", [1, 2]] ]",
+                "emu_devices = [ [\"uart\", 0x0900_0000, 0x1000, 33, \"pl011\", [1, 2]],\n"
+                "  [\"vda\", 0x0a00_0000, 0x1000, 48, \"virtio-blk\", []],\n"
+                "  [\"eth0\", 0x0a00_1000, 0x1000, 49, \"virtio-net\", []],\n"
+                "  [\"hvc0\", 0x0a00_2000, 0x1000, 50, \"virtio-console\"] ]") +
+           tables;
+}
+
+TEST_F(VmConfigTest, VirtioDevicesGetTheirCfgWordsBlobAndDtNodes) {
+    Bytes disk(3 * 512);
+    for (size_t i = 0; i < disk.size(); ++i) disk[i] = uint8_t(i * 7);
+    std::ofstream(dir / "disk.img", std::ios::binary).write(reinterpret_cast<const char*>(disk.data()), disk.size());
+    std::string cfg = virtio_vm(hello, "\n[virtio.vda]\nimage = \"disk.img\"\nread_only = true\n"
+                                       "[virtio.eth0]\nmac = \"02:AB:cd:00:00:07\"\nnetwork = 3\n");
+    Outcome r = compile({dir.write("f.toml", cfg).string()});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    Package p(bytes(out));
+    vp::VmRecord vm = p.vm(0);
+    ASSERT_EQ(vm.emu_count, 4u);
+    auto blk = p.at<vp::EmuDevice>(vm.emu_devices, 1);
+    EXPECT_EQ(blk.type, uint32_t(vp::EmuType::VirtioBlk));
+    ASSERT_EQ(blk.cfg_count, 4u);
+    EXPECT_EQ(blk.cfg[0], uint64_t(vp::BlkBacking::RamImage));
+    EXPECT_EQ(blk.cfg[2], disk.size());
+    EXPECT_EQ(blk.cfg[3], vp::BLK_FLAG_READ_ONLY);
+    EXPECT_EQ(p.blob(vp::Blob{blk.cfg[1], blk.cfg[2]}), disk);
+    auto net = p.at<vp::EmuDevice>(vm.emu_devices, 2);
+    EXPECT_EQ(net.type, uint32_t(vp::EmuType::VirtioNet));
+    ASSERT_EQ(net.cfg_count, 2u);
+    EXPECT_EQ(net.cfg[0], 0x02ab'cd00'0007u);
+    EXPECT_EQ(net.cfg[1], 3u);
+    auto con = p.at<vp::EmuDevice>(vm.emu_devices, 3);
+    EXPECT_EQ(con.type, uint32_t(vp::EmuType::VirtioConsole));
+    EXPECT_EQ(con.cfg_count, 0u);
+
+    std::string dts = decompile(dir, p.blob(vm.dtb));
+    std::string node = node_text(dts, "virtio_mmio@a000000");
+    EXPECT_HAS(node, "compatible = \"virtio,mmio\";");
+    EXPECT_HAS(node, "reg = <0x00 0xa000000 0x00 0x1000>;");
+    EXPECT_HAS(node, "interrupts = <0x00 0x10 0x04>;"); // irq 48 = SPI 16, level-high
+    EXPECT_HAS(node, "dma-coherent;");
+    EXPECT_HAS(node_text(dts, "virtio_mmio@a001000"), "interrupts = <0x00 0x11 0x04>;");
+    EXPECT_HAS(node_text(dts, "virtio_mmio@a002000"), "interrupts = <0x00 0x12 0x04>;");
+    EXPECT_EQ(dts.find("virtio_mmio@9000000"), std::string::npos); // the PL011 is not one
+}
+
+TEST_F(VmConfigTest, VirtioDefaultsAndHostRegion) {
+    std::string cfg = virtio_vm(hello, "\n[virtio.vda]\nhost_region = [0x10_0000, 0x400_0000]\n");
+    Outcome r = compile({dir.write("f.toml", cfg).string()});
+    ASSERT_EQ(r.status, 0) << r.err;
+    Package p(bytes(out));
+    vp::VmRecord vm = p.vm(0);
+    auto blk = p.at<vp::EmuDevice>(vm.emu_devices, 1);
+    EXPECT_EQ(blk.cfg[0], uint64_t(vp::BlkBacking::HostRegion));
+    EXPECT_EQ(blk.cfg[1], 0x10'0000u);
+    EXPECT_EQ(blk.cfg[2], 0x400'0000u);
+    EXPECT_EQ(blk.cfg[3], 0u);
+    auto net = p.at<vp::EmuDevice>(vm.emu_devices, 2);
+    EXPECT_EQ(net.cfg[0], 0x0200'0001'0002u); // 02:00:<VM id 1>:00:<device index 2>
+    EXPECT_EQ(net.cfg[1], 0u);
+}
+
+TEST_F(VmConfigTest, VirtioParameterErrorsNameTheKey) {
+    std::string base = virtio_vm(hello, "");
+    EXPECT_HAS(errors(base), "virtio-blk device needs a disk: [virtio.vda] with image");
+    std::string with_disk = base + "\n[virtio.vda]\nhost_region = [0, 0x1000]\n";
+    auto e = errors(with_disk + "image = \"hello.bin\"\n");
+    EXPECT_HAS(e, "give either image or host_region, not both");
+    EXPECT_HAS(errors(with_disk + "size = 3\n"), "virtio.vda.size: unknown key");
+    EXPECT_HAS(errors(base + "\n[virtio.vda]\nhost_region = [0x100, 0x1000]\n"),
+               "is not a multiple of 512 bytes (the disk's sector size) in offset and size");
+    EXPECT_HAS(errors(base + "\n[virtio.vda]\nhost_region = [0, 0]\n"), "size: must be 1..");
+    EXPECT_HAS(errors(base + "\n[virtio.vda]\nimage = \"hello.toml\"\n"), "not a multiple of 512");
+    EXPECT_HAS(errors(with_disk + "read_only = 1\n"), "virtio.vda.read_only: expected true or false");
+    EXPECT_HAS(errors(with_disk + "[virtio.eth0]\nmac = \"02:00:00:00:00\"\n"), "is not a MAC address");
+    EXPECT_HAS(errors(with_disk + "[virtio.eth0]\nmac = \"03:00:00:00:00:01\"\n"), "is a multicast address");
+    EXPECT_HAS(errors(with_disk + "[virtio.eth0]\nnetwork = 16\n"), "virtio.eth0.network: must be 0..15");
+    EXPECT_HAS(errors(with_disk + "[virtio.hvc0]\nport = 1\n"), "virtio-console has no parameters");
+    EXPECT_HAS(errors(with_disk + "[virtio.uart]\n"), "device \"uart\" is not a virtio device");
+    EXPECT_HAS(errors(with_disk + "[virtio.eth9]\n"), "no device \"eth9\" in devices.emu_devices");
+    EXPECT_HAS(errors(with(with_disk, "0x1000, 49, \"virtio-net\", []", "0x1000, 49, \"virtio-net\", [1]")),
+               "cfg_list: a virtio device takes its parameters from [virtio.eth0]");
+    EXPECT_HAS(errors(with_disk + "virtio = 1\n"), "virtio.vda.virtio: unknown key");
+}
+
+TEST_F(VmConfigTest, HostDiskRegionsAndMacsAreNotShared) {
+    auto vm = [&](int id, const std::string& name, const std::string& tables) {
+        std::string t = with(with(hello, "id = 1", "id = " + std::to_string(id)), "name = \"hello\"",
+                             "name = \"" + name + "\"");
+        t = with(t, "passthrough_devices = [ [\"rtc\", 0x0901_0000, 0x0901_0000, 0x1000, 34] ]",
+                 "passthrough_devices = []");
+        t = with(t, "[0x8000_0000, 0x10_0000, 0x3, 1],", "");
+        return dir.write(name + ".toml", virtio_vm(t, tables)).string();
+    };
+    auto a = vm(1, "a", "[virtio.vda]\nhost_region = [0, 0x100_0000]\n[virtio.eth0]\nmac = \"02:00:00:00:00:01\"\n");
+    auto b = vm(2, "b", "[virtio.vda]\nhost_region = [0xff_fe00, 0x1000]\n[virtio.eth0]\nmac = \"02:00:00:00:00:01\"\n");
+    Outcome r = compile({a, b});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, b + ":");
+    EXPECT_HAS(r.err, "host disk range [0xfffe00, 0x1000e00) overlaps [0x0, 0x1000000) of device \"vda\" of VM \"a\"");
+    EXPECT_HAS(r.err, "MAC 02:00:00:00:00:01 is already used on network 0 by device \"eth0\" of VM \"a\"");
+    // Adjacent regions and the same MAC on another network are fine.
+    auto c = vm(3, "c",
+                "[virtio.vda]\nhost_region = [0x100_0000, 0x1000]\n[virtio.eth0]\nmac = \"02:00:00:00:00:01\"\n"
+                "network = 1\n");
+    r = compile({a, c});
+    EXPECT_EQ(r.status, 0) << r.err;
+}
+
+} // namespace
