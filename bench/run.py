@@ -200,7 +200,7 @@ NET_SENT = re.compile(r"^\[(bench-net-[ab])\] cxv-linux: sent (\d+) bytes md5 (\
 
 def net_bench(build, img_dir, vmconfig, runs):
     """The "net" entry of results.json: per-direction rates of each run, or status FAILED."""
-    res = {"method": "two Linux VMs (1 vCPU each, pinned to physical CPUs 0 and 1, 128 MiB) on virtual switch 0, "
+    res = {"method": "two Linux VMs (1 vCPU each, pinned to physical CPUs 0 and 1, 256 MiB) on virtual switch 0, "
                      "busybox nc of a seq-generated file one way then the other, TCP over virtio-net, no offloads; "
                      "the sender's /proc/uptime around nc; qemu -smp 2 -m 1G, no -icount",
            "configs": NET_CONFIGS}
