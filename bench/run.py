@@ -239,8 +239,64 @@ def net_bench(build, img_dir, vmconfig, runs):
             n, t = sent[vm]
             size = n
             rates.append(round(n / t / 1024))
-    return dict(res, status="ok", bytes_per_transfer=size, rates_kib_s=rates, median_kib_s=median(rates),
-                median_mbit_s=round(median(rates) * 1024 * 8 / 1e6, 1))
+    native = net_native(build, runs)
+    out = dict(res, status="ok", bytes_per_transfer=size, rates_kib_s=rates, median_kib_s=median(rates),
+               median_mbit_s=round(median(rates) * 1024 * 8 / 1e6, 1), native_qemu=native)
+    if native["status"] == "ok":
+        out["ratio_to_native"] = round(median(rates) / native["median_kib_s"], 2)
+    return out
+
+
+# The same two guests directly on QEMU, one QEMU each, joined by QEMU's socket netdev, with QEMU's
+# own virtio-net-device limited to the features cxvisor's device has (no checksum/segmentation
+# offloads, no mergeable rx buffers): what TCG and the guests cost without cxvisor.
+NET_NATIVE_NIC = ("virtio-net-device,netdev=n0,mac={mac},csum=off,guest_csum=off,gso=off,host_tso4=off,"
+                  "host_tso6=off,host_ecn=off,host_ufo=off,guest_tso4=off,guest_tso6=off,guest_ecn=off,"
+                  "guest_ufo=off,mrg_rxbuf=off")
+
+
+def net_native(build, runs):
+    kernel, initrd = os.path.join(build, "linux", "Image"), os.path.join(build, "linux", "linux-net.cpio.gz")
+    common = ["qemu-system-aarch64", "-M", "virt,gic-version=3", "-cpu", "cortex-a72", "-smp", "1", "-m", "256M",
+              "-nographic", "-nic", "none", "-kernel", kernel, "-initrd", initrd,
+              "-append", "console=ttyAMA0 cxv_net_lines=1000000"]
+    sent_re = re.compile(r"cxv-linux: sent (\d+) bytes md5 \w+ in ([\d.]+) s")
+    rates = []
+    for i in range(runs):
+        port = str(20000 + (os.getpid() + i) % 20000)
+        b_log = os.path.join(build, "bench", "net-native-b.log")
+        with open(b_log, "w") as out:
+            b = subprocess.Popen(common + ["-device", NET_NATIVE_NIC.format(mac="02:00:00:00:e1:02"), "-netdev",
+                                           f"socket,id=n0,listen=127.0.0.1:{port}"],
+                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        g_qemu_groups.append(b.pid)
+        try:
+            time.sleep(1)  # B listens before A connects
+            a_cmd = common + ["-device", NET_NATIVE_NIC.format(mac="02:00:00:00:e1:01"), "-netdev",
+                              f"socket,id=n0,connect=127.0.0.1:{port}"]
+            lines, verdict, _ = watch_qemu(a_cmd, lambda l: l if "TEST linux-net" in l or "Kernel panic" in l else None,
+                                           NET_TIME_LIMIT)
+            try:
+                b.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                pass
+        finally:
+            try:
+                os.killpg(b.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            b.wait()
+        with open(b_log) as f:
+            lines += f.read().splitlines()
+        found = [sent_re.search(l) for l in lines]
+        found = [m for m in found if m]
+        if not verdict or "PASS" not in verdict or len(found) != 2:
+            tail = [l for l in lines if l.strip()][-4:]
+            return {"status": "FAILED", "reason": f"native run {i + 1}: {verdict}; " + " | ".join(tail)}
+        rates += [round(int(m.group(1)) / float(m.group(2)) / 1024) for m in found]
+    return {"status": "ok", "rates_kib_s": rates, "median_kib_s": median(rates),
+            "method": "the same kernel, initramfs and command line, one QEMU per guest (-smp 1 -m 256M), QEMU's "
+                      "virtio-net-device without offloads or mergeable buffers, -netdev socket between them"}
 
 
 def survivors():
@@ -457,6 +513,12 @@ def main():
     if nb and nb["status"] == "ok":
         print(f"VM-to-VM TCP over virtio-net, {nb['bytes_per_transfer']} bytes per transfer (KiB/s): "
               f"{nb['rates_kib_s']}; median {nb['median_kib_s']} KiB/s ({nb['median_mbit_s']} Mbit/s)")
+        nq = nb["native_qemu"]
+        if nq["status"] == "ok":
+            print(f"  the same on two plain QEMUs (-netdev socket): {nq['rates_kib_s']}; median {nq['median_kib_s']} "
+                  f"KiB/s; cxvisor / plain QEMU {nb['ratio_to_native']}")
+        else:
+            print(f"  plain QEMU reference: FAILED: {nq['reason']}")
     elif nb:
         print(f"VM-to-VM network: FAILED: {nb['reason']}")
     print(f"results: {os.path.join(out_dir, 'results.json')}")
