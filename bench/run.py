@@ -87,7 +87,7 @@ def watch_qemu(cmd, stop, time_limit):
     return out, verdict, elapsed
 
 
-def qemu(kernel, el2, smp=1, test="bench"):
+def qemu(kernel, el2, smp=1, test="bench", extra=()):
     """Runs a bench guest (TEST name `test`) under QEMU -icount until it reports (or QEMU_TIME_LIMIT);
     returns its console.
 
@@ -96,7 +96,8 @@ def qemu(kernel, el2, smp=1, test="bench"):
     """
     machine = "virt,virtualization=on,gic-version=3" if el2 else "virt,gic-version=3"
     cmd = ["qemu-system-aarch64", "-M", machine, "-cpu", "cortex-a72", "-smp", str(smp),
-           "-m", "1G", "-nographic", "-nic", "none", "-icount", ICOUNT, "-kernel", os.path.abspath(kernel)]
+           "-m", "1G", "-nographic", "-nic", "none", "-icount", ICOUNT, "-kernel", os.path.abspath(kernel),
+           *extra]
 
     def stop(line):
         return True if f"TEST {test} PASS" in line or f"TEST {test} FAIL" in line or "PANIC" in line else None
@@ -345,7 +346,7 @@ def parse(lines):
     return res
 
 
-PARTS = ("micro", "interrupts", "ipi", "linux", "net")
+PARTS = ("micro", "interrupts", "ipi", "linux", "virtio", "net")
 
 
 def main():
@@ -358,8 +359,8 @@ def main():
                     help="QEMU runs of the two-VM network transfer (each gives one rate per direction; 0: leave it out)")
     ap.add_argument("--only", default=",".join(PARTS),
                     help="comma-separated parts to run: micro (bench: hypercall, MMIO, PSCI), interrupts "
-                         "(bench-irq), ipi (bench-ipi, wall clock), linux (boot ratio), net (VM-to-VM throughput); "
-                         "default: all. "
+                         "(bench-irq), ipi (bench-ipi, wall clock), linux (boot ratio), virtio (bench-virtio: "
+                         "notification exit), net (VM-to-VM throughput); default: all. "
                          "results.json then holds only those parts")
     args = ap.parse_args()
     parts = set(p for p in args.only.split(",") if p)
@@ -372,7 +373,9 @@ def main():
     vmconfig = os.path.join(args.build, "host", "tools", "vmconfig", "cxv-vmconfig")
     boot_irq = os.path.join(out_dir, "cxvisor-bench-irq.bin")
     boot_ipi = os.path.join(out_dir, "cxvisor-bench-ipi.bin")
+    boot_virtio = os.path.join(out_dir, "cxvisor-bench-virtio.bin")
     for part, package, config, cpus in (("micro", boot, "configs/vms/bench.toml", 1),
+                                        ("virtio", boot_virtio, "configs/vms/bench-virtio.toml", 1),
                                         ("interrupts", boot_irq, "configs/vms/bench-irq.toml", 1),
                                         ("ipi", boot_ipi, "configs/vms/bench-ipi.toml", 2)):
         if part not in parts:
@@ -472,6 +475,31 @@ def main():
             "bare_qemu": ipi_bare,
         }
 
+    if "virtio" in parts:
+        # A virtio-mmio notification (guests/programs/bench-virtio.cpp): cxvisor's transport and
+        # virtio-console vs QEMU's own virtio-serial device (modern virtio-mmio) on bare QEMU.
+        under_v = qemu(boot_virtio, el2=True, test="bench-virtio")
+        bare_v = qemu(os.path.join(img_dir, "guests", "bench-virtio.elf"), el2=False, test="bench-virtio",
+                      extra=("-global", "virtio-mmio.force-legacy=false", "-device", "virtio-serial-device"))
+        cxv, natv = parse(under_v), parse(bare_v)
+        needed_v = ["add100", "virtio_reg_read", "virtio_notify", "virtio_tx_request"]
+        if any(k not in cxv or k not in natv for k in needed_v):
+            print("bench: missing virtio results\n--- under cxvisor:\n" + "\n".join(under_v) +
+                  "\n--- bare:\n" + "\n".join(bare_v))
+            return 1
+
+        def virtio_figures(r):
+            loop = r["add100"] - 100
+            return {k: round(r[k] - loop, 1) for k in ("virtio_reg_read", "virtio_notify", "virtio_tx_request")}
+        results["virtio"] = {
+            "method": f"{qemu_version}, -icount {ICOUNT}, guests/programs/bench-virtio.cpp, 1000 iterations, "
+                      "loop overhead subtracted; bare QEMU: its virtio-serial-device (virtio-mmio version 2)",
+            "under_cxvisor": virtio_figures(cxv),
+            "bare_qemu": virtio_figures(natv),
+            "raw_under_cxvisor": cxv,
+            "raw_bare_qemu": natv,
+        }
+
     if "linux" in parts and args.linux_runs > 0:
         results["linux_boot_to_init"] = linux_bench(args.build, img_dir, vmconfig, args.linux_runs)
     if "net" in parts and args.net_runs > 0:
@@ -502,6 +530,13 @@ def main():
         print(f"{'cross-CPU SGI, wall clock (median us)':44} {'cxvisor':>10} {'bare QEMU':>10}")
         for key, label in (("ipi_spin", "  to a running vCPU"), ("ipi_wfi", "  to a vCPU in WFI")):
             print(f"{label:44} {ipi_cx[key]['median_ns'] / 1000:>10.1f} {ipi_bare[key]['median_ns'] / 1000:>10.1f}")
+    if "virtio" in parts:
+        v_cx, v_bare = results["virtio"]["under_cxvisor"], results["virtio"]["bare_qemu"]
+        print(f"{'virtio-mmio (guest-visible instructions)':44} {'cxvisor':>10} {'bare QEMU':>10}")
+        for key, label in (("virtio_reg_read", "register read (QueueNumMax)"),
+                           ("virtio_notify", "notification exit (QueueNotify, ring empty)"),
+                           ("virtio_tx_request", "console transmit request (submit, notify, used)")):
+            print(f"{label:44} {v_cx[key]:>10} {v_bare[key]:>10}")
     lb = results.get("linux_boot_to_init")
     if lb and lb["status"] == "ok":
         print(f"Linux boot to /init, {args.linux_runs} runs each (median s): cxvisor {lb['median_cxvisor_s']}, "

@@ -36,7 +36,13 @@ apt_arm64() {
 # Downloads and unpacks the two packages once; leaves $DIR/Image, $DIR/busybox and the kernel's
 # modules in $DIR/modules (lib/modules/<version> of the package).
 fetch() {
-    [ -f "$DIR/Image" ] && [ -x "$DIR/busybox" ] && [ -d "$DIR/modules/kernel" ] && return 0
+    fetched() { [ -f "$DIR/Image" ] && [ -x "$DIR/busybox" ] && [ -d "$DIR/modules/kernel" ]; }
+    fetched && return 0
+    # The build generates several initramfs images at once: one of them fetches, the others wait
+    # for it (a cache from before --modules existed has no modules yet, so each would fetch).
+    exec {lock}>"$DIR/.fetch.lock"
+    flock "$lock"
+    if fetched; then exec {lock}>&-; return 0; fi
     command -v cpio >/dev/null || { echo "linux-guest: cpio is missing (scripts/setup.sh installs it)" >&2; exit 1; }
     mkdir -p "$APTDIR/state/lists/partial" "$APTDIR/cache/archives/partial" "$DIR/debs"
     touch "$APTDIR/state/status"
@@ -61,6 +67,7 @@ fetch() {
     mv "$(ls -d "$DIR"/x/lib/modules/* | head -n 1)" "$DIR/modules"
     echo "$kpkg" >"$DIR/kernel-package"
     rm -rf "$DIR/x" "$DIR/debs"
+    exec {lock}>&-
 }
 
 # The .ko files for module names $*, dependencies first, one path (relative to $DIR/modules) per

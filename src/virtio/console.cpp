@@ -37,7 +37,9 @@ bool ConsoleDevice::next_chain(u16 index, bool& armed) {
             return false;
         }
         if (r.value()) return true;
-        if (armed) return false;
+        // Without VIRTIO_F_EVENT_IDX this device never sets VIRTQ_USED_F_NO_NOTIFY, so the driver
+        // notifies every new buffer: nothing to ask for (and one ring write and pop saved).
+        if (armed || !(transport().features() & kFRingEventIdx)) return false;
         // 2.7.10: ask for a notification of the next buffer, then look once more: one made
         // available in between would otherwise wait for a notification that never comes.
         if (q.set_driver_notifications(true).is_error()) {

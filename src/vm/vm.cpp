@@ -368,7 +368,10 @@ Result<void> Vm::setup_devices(const HostOwnedRanges& host_owned) {
 // A virtio device behind its virtio-mmio transport (virtio/mmio.hpp), its interrupt the level SPI
 // the config gives it (package_check_vm checked it is one of the VM's SPIs; none with no_irq).
 Result<void> Vm::add_virtio(const EmuDevice& d, u32 index) {
-    const virtio::DeviceEnv env{m_package, 0, m_rec.name, id(), index};
+    // The package starts with its header (package_check accepted total_size): devices check the
+    // blobs their cfg words name against it.
+    const u64 package_size = reinterpret_cast<const PackageHeader*>(m_package)->total_size;
+    const virtio::DeviceEnv env{m_package, package_size, m_rec.name, id(), index};
     virtio::Device* dev = TRY(virtio::create_device(d, env));
     auto* t = new (std::nothrow) virtio::MmioTransport(d.name, GuestPhysAddr(d.base_gpa), m_rec.name, id(), dev, m_ram,
                                                        m_vgic && d.irq ? IrqLine{this, d.irq} : IrqLine{});
@@ -464,7 +467,8 @@ Result<void> Vm::load_and_start() {
     }
     if (m_vgic) m_vgic->reset();
     for (Pl011* u : m_uarts) u->reset(); // a restarted guest finds its UART as after power-on
-    reset_virtio();                       // and its virtio devices as after power-on
+    // (Its virtio devices were reset by the caller, outside m_as_lock: a transport's lock orders
+    // before the address-space lock, which GuestRam takes.)
     take_forwarded();
     m_reports.store(0); // a new life's faults are reported again
     SpinlockGuard guard(m_power_lock);
@@ -487,6 +491,7 @@ Result<void> Vm::begin_life(bool announce) {
         if (m_starting || (was != VmState::Created && was != VmState::Stopped)) return Error::Busy;
         m_starting = true; // a second start, a pause, a stop: Busy or nothing until it is done
     }
+    reset_virtio(); // as after power-on; before m_as_lock (lock order: transport -> address space)
     Result<void> r{};
     {
         SpinlockGuard guard(m_as_lock);
