@@ -39,6 +39,15 @@ def run(cmd, timeout=120):
     return p.stdout.decode("utf-8", "replace")
 
 
+def kill_group(p):
+    """Kills the process group of p (started with start_new_session) and reaps p."""
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    p.wait()
+
+
 def watch_qemu(cmd, stop, time_limit):
     """Runs QEMU (cmd) and reads its console until stop(line) returns something other than None,
     QEMU exits, or time_limit seconds pass. Returns (lines, stop's answer or None, seconds from
@@ -76,11 +85,7 @@ def watch_qemu(cmd, stop, time_limit):
                 if verdict is not None:
                     elapsed = now - t0
     finally:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        p.wait()
+        kill_group(p)
         p.stdout.close()
     if buf:
         out.append(buf.decode("utf-8", "replace"))
@@ -282,11 +287,7 @@ def net_native(build, runs):
             except subprocess.TimeoutExpired:
                 pass
         finally:
-            try:
-                os.killpg(b.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            b.wait()
+            kill_group(b)
         with open(b_log) as f:
             lines += f.read().splitlines()
         found = [sent_re.search(l) for l in lines]
