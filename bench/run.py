@@ -347,7 +347,7 @@ def parse(lines):
     return res
 
 
-PARTS = ("micro", "interrupts", "ipi", "linux", "virtio", "net")
+PARTS = ("micro", "interrupts", "ipi", "linux", "virtio", "shm", "net")
 
 
 def main():
@@ -361,7 +361,8 @@ def main():
     ap.add_argument("--only", default=",".join(PARTS),
                     help="comma-separated parts to run: micro (bench: hypercall, MMIO, PSCI), interrupts "
                          "(bench-irq), ipi (bench-ipi, wall clock), linux (boot ratio), virtio (bench-virtio: "
-                         "notification exit), net (VM-to-VM throughput); default: all. "
+                         "notification exit), shm (doorbell round trip), net (VM-to-VM throughput); "
+                         "default: all. "
                          "results.json then holds only those parts")
     args = ap.parse_args()
     parts = set(p for p in args.only.split(",") if p)
@@ -375,6 +376,13 @@ def main():
     boot_irq = os.path.join(out_dir, "cxvisor-bench-irq.bin")
     boot_ipi = os.path.join(out_dir, "cxvisor-bench-ipi.bin")
     boot_virtio = os.path.join(out_dir, "cxvisor-bench-virtio.bin")
+    boot_shm = os.path.join(out_dir, "cxvisor-bench-shm.bin")
+    if "shm" in parts:  # two VMs: ping and pong on one physical CPU (deterministic under -icount)
+        r = subprocess.run([vmconfig, "--cpus", "1", "--search-path", os.path.join(img_dir, "guests"), "--image",
+                            os.path.join(img_dir, "src", "cxvisor.bin"), "-o", boot_shm,
+                            "configs/vms/shm-ping.toml", "configs/vms/shm-pong.toml"])
+        if r.returncode:
+            return 1
     for part, package, config, cpus in (("micro", boot, "configs/vms/bench.toml", 1),
                                         ("virtio", boot_virtio, "configs/vms/bench-virtio.toml", 1),
                                         ("interrupts", boot_irq, "configs/vms/bench-irq.toml", 1),
@@ -476,6 +484,21 @@ def main():
             "bare_qemu": ipi_bare,
         }
 
+    if "shm" in parts:
+        # guests/programs/shm.cpp: ping writes a counter into the shared page and rings pong
+        # (HC_DOORBELL), pong answers likewise; ping times its 500 rounds.
+        under_shm = qemu(boot_shm, el2=True, smp=1, test="shm-ping")
+        shm = parse(under_shm)
+        if "shm_roundtrip" not in shm:
+            print("bench: missing shm results\n" + "\n".join(under_shm))
+            return 1
+        results["shm"] = {
+            "method": f"{qemu_version}, -icount {ICOUNT}, -smp 1: VMs shm-ping and shm-pong (1 vCPU each) on one "
+                      "physical CPU; ping's counter from its write of the round number to seeing pong's answer, "
+                      "mean of 500 rounds: 2 HC_DOORBELL calls, 2 SPI deliveries, 2 WFI exits and 2 vCPU switches",
+            "doorbell_round_trip": shm["shm_roundtrip"],
+        }
+
     if "virtio" in parts:
         # A virtio-mmio notification (guests/programs/bench-virtio.cpp): cxvisor's transport and
         # virtio-console vs QEMU's own virtio-serial device (modern virtio-mmio) on bare QEMU.
@@ -531,6 +554,8 @@ def main():
         print(f"{'cross-CPU SGI, wall clock (median us)':44} {'cxvisor':>10} {'bare QEMU':>10}")
         for key, label in (("ipi_spin", "  to a running vCPU"), ("ipi_wfi", "  to a vCPU in WFI")):
             print(f"{label:44} {ipi_cx[key]['median_ns'] / 1000:>10.1f} {ipi_bare[key]['median_ns'] / 1000:>10.1f}")
+    if "shm" in parts:
+        print(f"{'shm doorbell round trip (ping -> pong -> ping)':44} {results['shm']['doorbell_round_trip']:>10}")
     if "virtio" in parts:
         v_cx, v_bare = results["virtio"]["under_cxvisor"], results["virtio"]["bare_qemu"]
         print(f"{'virtio-mmio (guest-visible instructions)':44} {'cxvisor':>10} {'bare QEMU':>10}")

@@ -36,10 +36,23 @@ inline constexpr uint64_t IRQ_LINE_PULSE = 2;
 // path calls it). cxvisor keeps a FAIL for the run's exit status (exit status 2, see
 // src/vmm/exit_status.hpp) and says so once in its log. x0 <- 0.
 inline constexpr uint64_t HC_TEST_RESULT = HC_BASE + 6;
+// Ring a peer VM's doorbell through a shared-memory region (the VM config's [[shm]] entries; see
+// docs/pending/shm.md): x1 = the peer's VM id ([base] id), x2 = the region: the index of the
+// [[shm]] entry in the caller's own config (0-based, file order; the generated DTB's
+// cxvisor,index). cxvisor raises, as an edge, the SPI the peer's config gives the same region
+// (its `irq`). x0 <- CXV_OK when raised (a paused peer takes it when resumed);
+// CXV_INVALID: x2 is not one of the caller's regions; CXV_DENIED: the region does not name x1 in
+// its `peers`, or the peer cannot be rung through it (these two are also reported on the console,
+// rate-limited per VM); CXV_PEER_DOWN: a permitted peer that is not running (never started,
+// stopped, stopping, or not created at boot): nothing is raised, try again later.
+// x1..x3 are returned unchanged.
+inline constexpr uint64_t HC_DOORBELL = HC_BASE + 7;
 
 inline constexpr int64_t CXV_OK = 0;
 inline constexpr int64_t CXV_NOT_SUPPORTED = -1; // SMCCC_RET_NOT_SUPPORTED
 inline constexpr int64_t CXV_INVALID = -2;       // SMCCC_RET_NOT_REQUIRED is -2; we use it for bad args
+inline constexpr int64_t CXV_DENIED = -3;        // allowed by the ABI but not by this VM's config
+inline constexpr int64_t CXV_PEER_DOWN = -4;     // the other VM of the call is not running
 
 inline constexpr uint32_t VERSION_MAJOR = 0;
 inline constexpr uint32_t VERSION_MINOR = 1;

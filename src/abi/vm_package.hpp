@@ -4,7 +4,8 @@
 // Layout (all integers little-endian, all offsets from the start of the package):
 //   PackageHeader
 //   VmRecord[vm_count]
-//   then per VM, at the offsets its record names: MemRegion[], EmuDevice[], PassthroughDevice[]
+//   then per VM, at the offsets its record names: MemRegion[], EmuDevice[], PassthroughDevice[],
+//   ShmRegion[]
 //   string table (NUL-terminated strings, referenced by offset)
 //   blobs (kernel, ramdisk, dtb images), each starting at a 4 KiB-aligned offset, 2 MiB-aligned
 //   from 2 MiB of size on (the image maps them into a VM copy-on-write instead of copying them);
@@ -20,7 +21,8 @@
 namespace vm_package {
 
 inline constexpr uint32_t MAGIC = 0x50565843; // "CXVP"
-inline constexpr uint32_t VERSION = 2; // 2: VmRecord gained the vGIC layout (gicd_base..spi_count)
+inline constexpr uint32_t VERSION = 3; // 2: VmRecord gained the vGIC layout (gicd_base..spi_count)
+                                       // 3: VmRecord gained the shared-memory regions (shm_count, shm)
 
 // cxvisor's limits, one definition for the image (its tables are sized by them) and cxv-vmconfig
 // (which rejects a config beyond them, naming the limit). Raising one is a rebuild of both.
@@ -31,6 +33,9 @@ inline constexpr uint32_t MAX_REGIONS = 16; // memory regions per VM
 inline constexpr uint32_t MAX_EMU_DEVICES = 16;
 inline constexpr uint32_t MAX_PT_DEVICES = 16;
 inline constexpr uint32_t MAX_NAME = 32; // including NUL
+inline constexpr uint32_t MAX_SHM = 8;        // shared-memory regions per VM ([[shm]] entries)
+inline constexpr uint32_t MAX_SHM_PEERS = 15; // VMs one VM may ring through one region (all others)
+inline constexpr uint64_t MAX_SHM_SIZE = 256ull << 20; // bytes of one region (host RAM, allocated at boot)
 
 struct PackageHeader {
     uint32_t magic;        // MAGIC
@@ -131,6 +136,25 @@ struct VmRecord {
     uint64_t gicr_base;
     uint32_t spi_count;
     uint32_t flags; // VM_FLAG_*; 0 in packages written before the field existed (= the defaults)
+    // Version 3. The VM's shared-memory regions (its config's [[shm]] entries, in file order: the
+    // index HC_DOORBELL takes). The tool checks them across VMs (same name, same size; each
+    // region declared by at least two VMs; peers exist and declare the region); the image checks
+    // each record alone again and the sizes when it backs a name (vmm/shm.cpp).
+    uint32_t shm_count;
+    uint32_t reserved0;
+    uint64_t shm; // offset of ShmRegion[shm_count]
+};
+
+// One [[shm]] entry of a VM. Every VM that declares the same name maps the same host RAM (one
+// contiguous allocation per name, kept for cxvisor's life) at its own gpa, normal memory, RW.
+struct ShmRegion {
+    char name[MAX_NAME]; // shared between VMs by this name
+    uint64_t gpa;        // where this VM sees it, 4 KiB aligned, outside its regions and devices
+    uint64_t size;       // bytes, a multiple of 4 KiB, at most MAX_SHM_SIZE; equal in every VM
+    uint32_t irq;        // the SPI this VM receives a doorbell on for this region; 0: cannot be rung
+    uint32_t peer_count; // entries used in peers
+    uint32_t peers[MAX_SHM_PEERS]; // VM ids this VM may ring (HC_DOORBELL) through this region
+    uint32_t reserved;
 };
 
 // VmRecord::flags. Each bit's 0 is the default, so older packages keep their meaning.

@@ -53,18 +53,27 @@ bool ConsoleDevice::next_chain(u16 index, bool& armed) {
 void ConsoleDevice::transmit() {
     SplitQueue& q = transport().queue(TransmitQ);
     if (!transport().live() || !q.ready() || q.broken()) return;
+    // One notification does bounded work (an exit runs with interrupts masked): at most
+    // TxBudgetBytes of output, the rest of a longer chain is dropped, and at most 4 rounds of the
+    // ring; a driver that keeps adding beyond that notifies again. Linux's hvc writes one buffer of
+    // at most a page and waits for it.
+    u32 budget = TxBudgetBytes;
+    u32 chains = 4u * q.config().size;
     bool armed = false, any = false;
-    while (next_chain(TransmitQ, armed)) {
+    while (chains && next_chain(TransmitQ, armed)) {
+        --chains;
         // 5.3.6.2: output is in the device-readable buffers; written length 0.
         for (const Segment& s : m_chain.segments) {
-            if (s.writable) break; // readable ones come first (SplitQueue::pop)
+            if (s.writable || !budget) break; // readable ones come first (SplitQueue::pop)
             char buf[128];
-            for (u32 done = 0; done < s.len;) {
-                const u32 n = s.len - done < sizeof buf ? s.len - done : u32(sizeof buf);
+            const u32 len = s.len < budget ? s.len : budget;
+            for (u32 done = 0; done < len;) {
+                const u32 n = len - done < sizeof buf ? len - done : u32(sizeof buf);
                 if (transport().memory().read(s.gpa + done, buf, n).is_error()) break;
                 m_out.put(buf, n);
                 done += n;
             }
+            budget -= len;
         }
         (void)q.push(m_chain, 0);
         any = true;
@@ -105,19 +114,15 @@ void ConsoleDevice::receive() {
     m_in_overdue = false; // the driver takes input again: wait for it once more
     transport().used(ReceiveQ);
     if (m_waker && m_in_count < InputBuffer) { // room for the refused character: after_access
-        m_wake_now = m_waker;
+        m_wake_now.store(m_waker, std::memory_order_release);
         m_waker = nullptr;
     }
 }
 
 void ConsoleDevice::after_access() {
-    Waker w;
-    {
-        SpinlockGuard guard(transport().lock());
-        w = m_wake_now;
-        m_wake_now = nullptr;
-    }
-    if (w) w(); // takes the console input lock, then ours again through push_input
+    // Every register write comes here: an atomic exchange, not a lock round trip.
+    if (Waker w = m_wake_now.exchange(nullptr, std::memory_order_acquire))
+        w(); // takes the console input lock, then ours again through push_input
 }
 
 bool ConsoleDevice::push_input(char c, Waker waker, bool overdue) {

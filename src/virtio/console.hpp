@@ -19,6 +19,7 @@
 #include "devices/console_line.hpp"
 #include "devices/console_port.hpp"
 #include "virtio/device.hpp"
+#include <atomic>
 
 namespace virtio {
 
@@ -26,6 +27,7 @@ class ConsoleDevice final : public Device, public ConsolePort {
 public:
     static constexpr u16 QueueSize = 128;
     static constexpr usize InputBuffer = 256; // characters typed but not yet in a receive buffer
+    static constexpr u32 TxBudgetBytes = 16 * 1024; // output per notification; more is dropped
     static constexpr u64 kFEmergWrite = 1ull << 2; // VIRTIO_CONSOLE_F_EMERG_WRITE (5.3.3)
     static constexpr u16 ReceiveQ = 0, TransmitQ = 1;
 
@@ -70,7 +72,7 @@ private:
     usize m_in_head = 0, m_in_count = 0;
     bool m_in_overdue = false; // the console gave up waiting: input finding the buffer full is lost
     Waker m_waker = nullptr;   // a refused push_input waits for room
-    Waker m_wake_now = nullptr; // room was made under the lock: after_access calls it
+    std::atomic<Waker> m_wake_now{nullptr}; // room was made under the lock: after_access calls it
 };
 
 } // namespace virtio

@@ -87,7 +87,9 @@ Result<u64> MmioTransport::read(u64 offset, unsigned width_bytes) {
         const u32 at = u32(offset - RegConfig);
         if (width_bytes == 8)
             return u64(m_device->config_read(at, 4)) | u64(m_device->config_read(at + 4, 4)) << 32;
-        return u64(m_device->config_read(at, width_bytes));
+        // MmioDevice: the value zero-extended from its width, whatever the device left above it.
+        const u64 mask = width_bytes == 4 ? 0xFFFFFFFFull : (1ull << (8 * width_bytes)) - 1;
+        return u64(m_device->config_read(at, width_bytes)) & mask;
     }
     // 4.2.2.2: "The driver MUST only use 32 bit wide and aligned reads and writes to access the
     // control registers".

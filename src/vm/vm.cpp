@@ -129,6 +129,7 @@ Result<Vm*> Vm::create(const VmRecord& rec, const u8* package, u32 vmid, usize h
     vm->m_kernel_mapped = vm->map_image(rec.kernel, rec.kernel_load_addr);
     vm->m_ramdisk_mapped = vm->map_image(rec.ramdisk, rec.ramdisk_load_addr);
     if (auto r = vm->setup_devices(host_owned); r.is_error()) return fail(r.error());
+    if (auto r = vm->setup_shm(); r.is_error()) return fail(r.error());
     for (u32 i = 0; i < rec.cpu_num; ++i) {
         u64 affinity = rec.phys_cpu_ids[i] == ANY_CPU ? ((1ull << host_cpus) - 1) : (1ull << rec.phys_cpu_ids[i]);
         Vcpu* v = new (std::nothrow) Vcpu(*vm, i, affinity);
@@ -188,6 +189,44 @@ Result<void> Vm::setup_memory(const HostOwnedRanges& host_owned) {
         }
     }
     return {};
+}
+
+// --- Shared memory (docs/pending/shm.md; the registry and the doorbell: vmm/shm.cpp) ---
+
+const ShmRegion* Vm::shm_named(const char* name) const {
+    for (u32 i = 0; i < m_rec.shm_count; ++i)
+        if (strcmp(shm(i)->name, name) == 0) return shm(i);
+    return nullptr;
+}
+
+Result<void> Vm::setup_shm() {
+    for (u32 i = 0; i < m_rec.shm_count; ++i) m_shm_hpa[i] = TRY(vmm_shm_backing(*this, *shm(i)));
+    return {};
+}
+
+// Linear regions: the address space never frees them, and reset() (a restart) maps them again.
+// Normal memory, read-write, never executable: data shared between VMs is not code.
+Result<void> Vm::map_shm() {
+    if (m_shm_mapped) return {};
+    for (u32 i = 0; i < m_rec.shm_count; ++i) {
+        const ShmRegion& s = *shm(i);
+        if (auto r = m_as.map_linear(GuestPhysAddr(s.gpa), m_shm_hpa[i], s.size, MemFlags::Read | MemFlags::Write);
+            r.is_error()) {
+            kprint("cxvisor: vm %u (%s): cannot map shm %s at %lx: %s\n", id(), name(), s.name, s.gpa,
+                   error_name(r.error()));
+            for (u32 j = 0; j < i; ++j) (void)m_as.unmap(GuestPhysAddr(shm(j)->gpa), shm(j)->size);
+            return r;
+        }
+    }
+    m_shm_mapped = true;
+    return {};
+}
+
+void Vm::unmap_shm() {
+    if (!m_shm_mapped) return;
+    // Whole linear regions: nothing to cut, so unmap cannot run out of memory.
+    for (u32 i = 0; i < m_rec.shm_count; ++i) (void)m_as.unmap(GuestPhysAddr(shm(i)->gpa), shm(i)->size);
+    m_shm_mapped = false;
 }
 
 Result<void> Vm::setup_vgic() {
@@ -448,6 +487,7 @@ Result<void> Vm::load_and_start() {
             return r;
         }
     }
+    TRY(map_shm());
     TRY(load_blob(m_rec.kernel, m_rec.kernel_load_addr, "kernel", m_kernel_mapped));
     TRY(load_blob(m_rec.ramdisk, m_rec.ramdisk_load_addr, "ramdisk", m_ramdisk_mapped));
     TRY(load_blob(m_rec.dtb, m_rec.dtb_load_addr, "device tree"));
@@ -499,7 +539,7 @@ Result<void> Vm::begin_life(bool announce) {
         // memory (then only the tables of its linear regions were missing).
         if (was == VmState::Stopped) r = m_as.reset();
         if (r.is_ok()) r = load_and_start();
-        if (r.is_error()) (void)m_as.reset(); // what the failed load took goes back
+        if (r.is_error()) (void)m_as.reset(), unmap_shm(); // what the failed load took goes back
     }
     {
         SpinlockGuard guard(m_power_lock);
@@ -610,6 +650,7 @@ void Vm::end_life(StopKind kind) {
     {
         SpinlockGuard guard(m_as_lock);
         (void)m_as.reset(); // a stopped VM gives its RAM back (NoMemory here only means tables stay empty)
+        unmap_shm();        // and keeps no access to what it shared
     }
     release_forwarded(true);
     if (kind == StopKind::Crash) m_crashed.store(true, std::memory_order_release);

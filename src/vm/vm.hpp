@@ -46,6 +46,10 @@ class Vm;
 // ended life by Vm::finish_stop, on the CPU that completed the stop, no VM lock held, after the
 // VM's end line is out and Stopped is published (another CPU may have seen it down before this).
 void vmm_vm_ended(Vm& vm);
+// The host RAM behind shared-memory region `s` of `vm` (vmm/shm.cpp): the same for every VM
+// declaring its name. Boot CPU, from Vm::create. Errors (said on the console): NoMemory,
+// InvalidArgument (another VM gave the name another size).
+Result<HostPhysAddr> vmm_shm_backing(const Vm& vm, const vm_package::ShmRegion& s);
 
 // Host-physical ranges no VM may be given, each with what it is and why: the boot log names both
 // when it refuses a passthrough device or reserved region. Filled by the boot flow (vmm/main.cpp)
@@ -176,6 +180,15 @@ public:
     void report(Vcpu& vcpu, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
     // Reports why the VM is being stopped: always printed, whatever the rate limit.
     void report_stop(Vcpu& vcpu, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
+    // --- Shared memory (docs/pending/shm.md) ---
+    // The VM's [[shm]] region `index` (the HC_DOORBELL index), or null.
+    const vm_package::ShmRegion* shm(u64 index) const {
+        return index < m_rec.shm_count ? &reinterpret_cast<const vm_package::ShmRegion*>(m_package + m_rec.shm)[index]
+                                       : nullptr;
+    }
+    // The VM's region of that name, or null.
+    const vm_package::ShmRegion* shm_named(const char* name) const;
+
     // Reads guest-physical memory under the address-space lock (instruction decode).
     Result<void> read_guest(GuestPhysAddr gpa, void* out, usize size);
 
@@ -204,6 +217,12 @@ private:
     Result<void> setup_memory(const HostOwnedRanges& host_owned);
     Result<void> setup_devices(const HostOwnedRanges& host_owned);
     Result<void> setup_vgic();
+    // Shared memory: the host RAM of each region is found at creation (setup_shm); the regions are
+    // mapped while a life runs (map_shm, from load_and_start) and unmapped when it ends for good
+    // (unmap_shm): a stopped VM has no access. m_as_lock held for both.
+    Result<void> setup_shm();
+    Result<void> map_shm();
+    void unmap_shm();
     Result<void> add_virtio(const vm_package::EmuDevice& d, u32 index);
     // Every virtio device back to its reset state (a life ends or begins): nothing of the old
     // life's queues is used again, and no device touches RAM the address space is about to free.
@@ -265,6 +284,8 @@ private:
     // Host SPIs forwarded to this VM (hardware-linked: the guest's deactivation ends them).
     StaticVec<u32, vm_package::MAX_PT_DEVICES> m_forwarded;
     u64 m_forward_target = 0; // the physical CPU (hardware id) they are routed to
+    HostPhysAddr m_shm_hpa[vm_package::MAX_SHM] = {};
+    bool m_shm_mapped = false; // guarded by m_as_lock
     VirtIntc* m_vgic = nullptr;
     vgic::DistWindow* m_gicd = nullptr;
     vgic::RedistWindow* m_gicr = nullptr;

@@ -1,5 +1,6 @@
 #include "vmm/package.hpp"
 #include "base/format.hpp"
+#include "base/string.hpp"
 #include "virtio/net_config.hpp"
 #include <stdarg.h>
 
@@ -266,6 +267,58 @@ public:
         return true;
     }
 
+    // Shared-memory regions (VmRecord version 3; docs/pending/shm.md): each on its own, inside this
+    // VM. Names match across VMs and sizes are equal per name: vmm/shm.cpp checks that when it
+    // backs a name, since it sees all VMs.
+    bool shm() {
+        auto* sh = at<ShmRegion>(m_r.shm);
+        auto* rs = at<MemRegion>(m_r.regions);
+        for (u32 i = 0; i < m_r.shm_count; ++i) {
+            const ShmRegion& s = sh[i];
+            if (!terminated(s.name) || !s.name[0])
+                return fail("shm %u: name is empty or not NUL-terminated within %u bytes", i, MAX_NAME);
+            if (!range("shm", i, "gpa", s.gpa, s.size)) return false;
+            if (s.size > MAX_SHM_SIZE) return fail("shm %u (%s): size %lx is above %lx", i, s.name, s.size, MAX_SHM_SIZE);
+            for (u32 j = 0; j < m_r.region_count; ++j)
+                if (overlaps(rs[j].gpa, rs[j].size, s.gpa, s.size))
+                    return fail("shm %u (%s) [%lx, %lx) overlaps memory region %u", i, s.name, s.gpa, s.gpa + s.size, j);
+            if (!device_place("shm", i, s.gpa, s.size, m_r.emu_count, m_r.pt_count)) return false;
+            if (m_r.interrupt_mode == u32(InterruptMode::Emulated) &&
+                (overlaps(m_r.gicd_base, GICD_SIZE, s.gpa, s.size) ||
+                 overlaps(m_r.gicr_base, u64(m_r.cpu_num) * GICR_STRIDE, s.gpa, s.size)))
+                return fail("shm %u (%s) [%lx, %lx) overlaps the vGIC's windows", i, s.name, s.gpa, s.gpa + s.size);
+            if (s.peer_count > MAX_SHM_PEERS) return fail("shm %u (%s): %u peers, at most %u", i, s.name, s.peer_count, MAX_SHM_PEERS);
+            for (u32 p = 0; p < s.peer_count; ++p) {
+                if (s.peers[p] == m_r.id) return fail("shm %u (%s): peer %u is the VM itself", i, s.name, s.peers[p]);
+                for (u32 q = 0; q < p; ++q)
+                    if (s.peers[q] == s.peers[p]) return fail("shm %u (%s): peer %u is named twice", i, s.name, s.peers[p]);
+            }
+            if (s.irq && !irq_free(s.irq, i))
+                return fail("shm %u (%s): irq %u is not a free SPI of the VM (32..%u, no device's, no other region's)", i,
+                            s.name, s.irq, 31 + m_r.spi_count);
+            for (u32 j = 0; j < i; ++j) {
+                if (overlaps(sh[j].gpa, sh[j].size, s.gpa, s.size))
+                    return fail("shm %u (%s) [%lx, %lx) overlaps shm %u", i, s.name, s.gpa, s.gpa + s.size, j);
+                if (strcmp(sh[j].name, s.name) == 0) return fail("shm %u: name %s is also shm %u's", i, s.name, j);
+            }
+        }
+        return true;
+    }
+    // A doorbell SPI: one of the VM's (it has a vGIC), not a device's, not an earlier region's.
+    bool irq_free(u32 irq, u32 shm_index) {
+        if (m_r.interrupt_mode != u32(InterruptMode::Emulated) || irq < 32 || irq >= 32 + m_r.spi_count) return false;
+        auto* emu = at<EmuDevice>(m_r.emu_devices);
+        for (u32 i = 0; i < m_r.emu_count; ++i)
+            if (emu[i].irq == irq) return false;
+        auto* pt = at<PassthroughDevice>(m_r.pt_devices);
+        for (u32 i = 0; i < m_r.pt_count; ++i)
+            if (pt[i].irq == irq) return false;
+        auto* sh = at<ShmRegion>(m_r.shm);
+        for (u32 i = 0; i < shm_index; ++i)
+            if (sh[i].irq == irq) return false;
+        return true;
+    }
+
 private:
     const u8* m_base;
     u64 m_size;
@@ -305,7 +358,8 @@ Result<const VmRecord*> package_check_vm(const PackageHeader& h, u32 index, u32 
         !c.array<EmuDevice>("emulated devices", r.emu_devices, r.emu_count, MAX_EMU_DEVICES) ||
         !c.array<PassthroughDevice>("passthrough devices", r.pt_devices, r.pt_count, MAX_PT_DEVICES) ||
         !c.blob("kernel", r.kernel) || !c.blob("ramdisk", r.ramdisk) || !c.blob("dtb", r.dtb) || !c.cmdline() ||
-        !c.regions() || !c.devices() || !c.images() || !c.vgic())
+        !c.array<ShmRegion>("shm regions", r.shm, r.shm_count, MAX_SHM) ||
+        !c.regions() || !c.devices() || !c.images() || !c.vgic() || !c.shm())
         return bad();
     return &r;
 }

@@ -4,6 +4,7 @@
 #include "kernel/console.hpp"
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
+#include "vmm/shm.hpp"
 
 namespace {
 
@@ -35,6 +36,9 @@ void handle_hypercall(Vcpu& vcpu, ExitReason& e) {
         a.set_hypercall_result(ok ? 0 : u64(CXV_INVALID), e.args[0], e.args[1], e.args[2]);
         return;
     }
+    case HC_DOORBELL:
+        a.set_hypercall_result(u64(vmm_doorbell(vcpu, e.args[0], e.args[1])), e.args[0], e.args[1], e.args[2]);
+        return;
     case HC_TEST_RESULT:
         vmm_test_result(vm, e.args[0]);
         a.set_hypercall_result(0, e.args[0], e.args[1], e.args[2]);

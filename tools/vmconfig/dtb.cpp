@@ -16,7 +16,7 @@ using guest_dt::APB_PCLK_PHANDLE, guest_dt::GIC_PHANDLE, guest_dt::APB_PCLK_HZ;
 // Interrupt specifiers of arm,gic-v3 (Linux Documentation/devicetree/bindings/interrupt-controller/
 // arm,gic-v3.yaml): <type number flags>, type 0 = SPI (number = INTID - 32), 1 = PPI (INTID - 16);
 // flags 4 = level-high, as QEMU virt gives its timer, PL011 and maintenance interrupts with GICv3.
-constexpr uint32_t GIC_SPI = 0, GIC_PPI = 1, IRQ_LEVEL_HIGH = 4;
+constexpr uint32_t GIC_SPI = 0, GIC_PPI = 1, IRQ_LEVEL_HIGH = 4, IRQ_EDGE_RISING = 1;
 // PPIs as on QEMU virt (and the Arm BSA): GIC maintenance 25; timers: secure physical 29,
 // non-secure physical 30, virtual 27, hypervisor 26 (INTIDs).
 constexpr uint32_t PPI_MAINTENANCE = 25;
@@ -89,13 +89,30 @@ std::string unit(const char* name, uint64_t addr) {
     return buf;
 }
 
+// A plain node per [[shm]] region (docs/pending/shm.md), outside /memory so that the kernel never
+// takes it as RAM; a driver (Linux: uio_pdrv_genirq with of_id=cxvisor,shm) maps reg and takes
+// the doorbell, an edge (HC_DOORBELL raises one per ring). cxvisor,index is the region's index
+// for HC_DOORBELL; label its name, which every VM sharing it gives.
+void emit_shm(FdtWriter& w, const VmConfig& vm, bool gic) {
+    for (size_t i = 0; i < vm.shm.size(); ++i) {
+        const Shm& s = vm.shm[i];
+        w.begin(unit("shm", s.gpa));
+        w.str("compatible", "cxvisor,shm");
+        w.reg(s.gpa, s.size);
+        w.str("label", s.name);
+        w.u32("cxvisor,index", uint32_t(i));
+        if (gic && s.irq) w.cells("interrupts", {GIC_SPI, s.irq - 32, IRQ_EDGE_RISING});
+        w.end();
+    }
+}
+
 } // namespace
 
 Bytes generate_dtb(const VmConfig& vm) {
     size_t copies = 0;
     for (auto& n : vm.dt_copies) copies += bytes_of(n);
     FdtWriter w(8 * KiB + vm.cmdline.size() + copies +
-                256 * (vm.regions.size() + vm.emu_devices.size() + vm.cpu_num));
+                256 * (vm.regions.size() + vm.emu_devices.size() + vm.cpu_num + vm.shm.size()));
     w.begin("");
     w.str("compatible", "cxvisor,vm");
     w.str("model", "cxvisor VM " + vm.name);
@@ -203,6 +220,7 @@ Bytes generate_dtb(const VmConfig& vm) {
     }
 
     for (auto& n : vm.dt_copies) emit(w, n);
+    emit_shm(w, vm, gic);
 
     w.begin("chosen");
     if (!vm.cmdline.empty()) w.str("bootargs", vm.cmdline);

@@ -14,7 +14,8 @@ namespace vp = vm_package;
 static_assert(std::endian::native == std::endian::little, "the package is little-endian");
 static_assert(
     sizeof(vp::PackageHeader) == 32 && sizeof(vp::Blob) == 16 && sizeof(vp::MemRegion) == 24 &&
-        sizeof(vp::EmuDevice) == 128 && sizeof(vp::PassthroughDevice) == 64 && sizeof(vp::VmRecord) == 256,
+        sizeof(vp::EmuDevice) == 128 && sizeof(vp::PassthroughDevice) == 64 && sizeof(vp::VmRecord) == 272 &&
+        sizeof(vp::ShmRegion) == 120,
     "vm_package.hpp changed: update cxv-vmconfig, the image reader and docs/configuration.md together");
 
 namespace {
@@ -36,6 +37,21 @@ void put64(Bytes& b, size_t off, uint64_t v) { memcpy(&b[off], &v, 8); }
 
 template <size_t N> void copy_name(char (&dst)[N], const std::string& s) {
     memcpy(dst, s.data(), std::min(s.size(), N - 1));
+}
+
+// The VM's [[shm]] entries with their peers as VM ids (check_across found every peer).
+std::vector<vp::ShmRegion> shm_records(const std::vector<VmConfig>& vms, const VmConfig& vm) {
+    std::vector<vp::ShmRegion> out;
+    for (auto& s : vm.shm) {
+        vp::ShmRegion r{};
+        copy_name(r.name, s.name);
+        r.gpa = s.gpa, r.size = s.size, r.irq = s.irq;
+        for (auto& p : s.peers)
+            if (const VmConfig* peer = find_peer(vms, p); peer && r.peer_count < vp::MAX_SHM_PEERS)
+                r.peers[r.peer_count++] = peer->id.value_or(0);
+        out.push_back(r);
+    }
+    return out;
 }
 
 } // namespace
@@ -90,6 +106,8 @@ Bytes build_package(const std::vector<VmConfig>& vms) {
         r.region_count = uint32_t(regions.size()), r.regions = array(regions);
         r.emu_count = uint32_t(emu.size()), r.emu_devices = array(emu);
         r.pt_count = uint32_t(pt.size()), r.pt_devices = array(pt);
+        std::vector<vp::ShmRegion> shm = shm_records(vms, vm);
+        r.shm_count = uint32_t(shm.size()), r.shm = array(shm);
     }
     for (size_t i = 0; i < vms.size(); ++i) // the string table
         if (!vms[i].cmdline.empty())

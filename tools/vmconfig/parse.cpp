@@ -93,7 +93,7 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 }
 
 using Known = std::vector<std::string_view>;
-const Known TOP_KEYS = {"base", "kernel", "devices", "virtio"};
+const Known TOP_KEYS = {"base", "kernel", "devices", "virtio", "shm"};
 const Known BASE_KEYS = {"id", "name", "vm_type", "cpu_num", "phys_cpu_ids", "phys_cpu_sets", "autostart"};
 const Known KERNEL_KEYS = {"entry_point",  "image_location",    "kernel_path", "kernel_load_addr",
                            "ramdisk_path", "ramdisk_load_addr", "dtb_path",    "dtb_load_addr",
@@ -138,6 +138,7 @@ public:
         read_kernel(section(root, "kernel", KERNEL_KEYS, true));
         read_devices(section(root, "devices", DEVICE_KEYS, false));
         read_virtio(root);
+        read_shm(root);
         check_layout();
         return std::move(m_vm);
     }
@@ -725,6 +726,7 @@ private:
                     fail(d.at, cat(me, "memory region ", r.at.key, " ", range(r.gpa, r.size)));
         }
         check_interrupts();
+        check_shm_places();
         if (!m_regions_ok) return; // a broken region would make the checks below guess
         auto exec = [&](auto& r) { return (r.flags & FLAG_X) && contains(r.gpa, r.size, *m_entry, 1); };
         if (m_entry && std::none_of(rs.begin(), rs.end(), exec))
@@ -776,12 +778,15 @@ private:
             const Where& at;
             const std::string& name;
             bool pt;
+            const char* kind = "device";
         };
         std::vector<Irq> irqs;
         for (auto& d : m_vm.emu_devices)
             if (d.irq) irqs.push_back({d.irq, d.at, d.name, false});
         for (auto& d : m_vm.pt_devices)
             if (d.irq) irqs.push_back({d.irq, d.at, d.name, true});
+        for (auto& d : m_vm.shm) // doorbells: read_shm refused them without a vGIC
+            if (d.irq) irqs.push_back({d.irq, d.irq_at, d.name, false, "shm region"});
         uint32_t highest = FIRST_SPI - 1;
         const std::string spis = cat("use an SPI, ", FIRST_SPI, "..", LAST_SPI);
         for (size_t j = 0; j < irqs.size(); ++j) {
@@ -805,8 +810,12 @@ private:
                     : "";
             for (size_t i = 0; i < j && why.empty(); ++i)
                 if (irqs[i].irq == q.irq)
-                    why = cat(" is already used by device ", quote(irqs[i].name), " (", irqs[i].at.key,
-                              "): each device needs its own interrupt");
+                    why = cat(" is already used by ", irqs[i].kind, " ", quote(irqs[i].name), " (", irqs[i].at.key,
+                              "): each device ",
+                              std::string_view(q.kind) == "device" && std::string_view(irqs[i].kind) == "device"
+                                  ? ""
+                                  : "and doorbell ",
+                              "needs its own interrupt");
             if (!why.empty()) fail(q.at, me + why);
             highest = std::max(highest, q.irq);
         }
@@ -857,6 +866,110 @@ private:
         return " is not inside any memory region (images need an alloc or identical region)";
     }
 
+    // --- [[shm]]: shared-memory regions and their doorbells (docs/pending/shm.md). Each entry on
+    // its own here; between VMs (sizes, peers) in check_shm_across. ---
+    void read_shm(const toml::table& root) {
+        const toml::node* n = root.get("shm");
+        if (!n) return;
+        auto* a = n->as_array();
+        if (!a || (!a->empty() && !a->is_array_of_tables()))
+            return (void)fail(at(*n, "shm"), cat("expected [[shm]] tables (an array of tables), got ", type_name(*n)));
+        if (a->size() > vp::MAX_SHM)
+            fail(at(*n, "shm"), cat(a->size(), " shared-memory regions, at most MAX_SHM = ", vp::MAX_SHM, " per VM"));
+        static const Known keys = {"name", "gpa", "size", "irq", "peers"};
+        std::vector<std::pair<std::string, std::string>> names; // valid names so far and their keys
+        for (size_t i = 0; i < a->size() && i < vp::MAX_SHM; ++i) {
+            const toml::table& t = *a->get(i)->as_table();
+            const std::string key = cat("shm[", i, "]");
+            Shm s;
+            s.at = at(*a->get(i), key);
+            for (auto&& [k, v] : t)
+                if (!std::count(keys.begin(), keys.end(), k.str()))
+                    fail({k.source().begin.line, cat(key, ".", k.str())}, unknown_key(k.str(), keys, "key"));
+            auto field = [&](std::string_view k, bool req, Where& w) -> const toml::node* {
+                const toml::node* f = t.get(k);
+                w = f ? at(*f, cat(key, ".", k)) : Where{s.at.line, cat(key, ".", k)};
+                if (!f && req) fail(w, "missing (required)");
+                return f;
+            };
+            Where name_at, gpa_at, size_at;
+            bool ok = true;
+            if (auto* f = field("name", true, name_at)) {
+                auto v = str(*f, name_at);
+                bool chars = v && std::all_of(v->begin(), v->end(),
+                                              [](char c) { return isalnum(uint8_t(c)) || c == '_' || c == '-'; });
+                if (v && (v->empty() || v->size() >= vp::MAX_NAME || !chars))
+                    fail(name_at, quote(*v) + " is not a valid name: 1..31 characters of A-Z a-z 0-9 _ -");
+                else if (v)
+                    for (auto& [name, where] : names)
+                        if (v && name == *v)
+                            v = fail(name_at, cat("shm ", quote(name), " is already declared by ", where,
+                                                  ": each region once per VM"));
+                if (v && !v->empty() && v->size() < vp::MAX_NAME && chars) names.emplace_back(s.name = *v, key);
+                else ok = false;
+            } else ok = false;
+            std::optional<uint64_t> gpa, size;
+            if (auto* f = field("gpa", true, gpa_at)) gpa = uint(*f, gpa_at, 0, GPA_LIMIT - 1);
+            if (auto* f = field("size", true, size_at)) size = uint(*f, size_at, PAGE, vp::MAX_SHM_SIZE);
+            ok = ok && gpa && size && range_ok(gpa_at, *gpa, *size);
+            if (auto* f = field("irq", false, s.irq_at)) {
+                if (auto v = uint(*f, s.irq_at, 0, U32_MAX)) {
+                    if (*v && m_vm.interrupt_mode != uint32_t(vp::InterruptMode::Emulated))
+                        fail(s.irq_at, "a doorbell needs the VM's interrupt controller: interrupt_mode = \"no_irq\" "
+                                       "gives it none (use \"emulated\", or leave irq out: the VM is then never rung)");
+                    else
+                        s.irq = uint32_t(*v);
+                } else ok = false;
+            }
+            if (auto* f = field("peers", false, s.peers_at)) {
+                auto* list = array(*f, s.peers_at);
+                if (list && list->size() > vp::MAX_SHM_PEERS)
+                    fail(s.peers_at, cat(list->size(), " peers, at most MAX_SHM_PEERS = ", vp::MAX_SHM_PEERS));
+                for (size_t j = 0; list && j < list->size() && j < vp::MAX_SHM_PEERS; ++j) {
+                    const toml::node& e = *list->get(j);
+                    Where ew = at(*list, j, s.peers_at.key);
+                    if (e.is_integer()) {
+                        if (auto v = uint(e, ew, 0, U32_MAX)) s.peers.push_back({uint32_t(*v), "", ew});
+                    } else if (auto* str_v = e.as_string(); str_v && !str_v->get().empty()) {
+                        s.peers.push_back({std::nullopt, str_v->get(), ew});
+                    } else {
+                        fail(ew, cat("expected a VM name or id, got ", str_v ? "an empty string" : type_name(e)));
+                    }
+                }
+            }
+            if (!ok) continue;
+            s.gpa = *gpa, s.size = *size;
+            m_vm.shm.push_back(std::move(s));
+        }
+    }
+
+    // A region's gpa must be free in this VM: not RAM, not a device, not a vGIC window, not another region.
+    void check_shm_places() {
+        bool emulated = m_vm.interrupt_mode == uint32_t(vp::InterruptMode::Emulated);
+        for (size_t j = 0; j < m_vm.shm.size(); ++j) {
+            const Shm& s = m_vm.shm[j];
+            std::string me = cat("shm ", quote(s.name), " ", range(s.gpa, s.size), " overlaps ");
+            for (auto& r : m_vm.regions)
+                if (overlaps(r.gpa, r.size, s.gpa, s.size))
+                    fail(s.at, cat(me, "memory region ", r.at.key, " ", range(r.gpa, r.size)));
+            for (auto& d : m_vm.emu_devices)
+                if (overlaps(d.base, d.length, s.gpa, s.size))
+                    fail(s.at, cat(me, "device ", quote(d.name), " (", d.at.key, ") ", range(d.base, d.length)));
+            for (auto& d : m_vm.pt_devices)
+                if (overlaps(d.base_gpa, d.length, s.gpa, s.size))
+                    fail(s.at, cat(me, "device ", quote(d.name), " (", d.at.key, ") ", range(d.base_gpa, d.length)));
+            const uint64_t gicr_size = uint64_t(m_vm.cpu_num) * vp::GICR_STRIDE;
+            if (emulated && overlaps(m_vm.gicd_base, vp::GICD_SIZE, s.gpa, s.size))
+                fail(s.at, cat(me, "the vGIC distributor (GICD) ", range(m_vm.gicd_base, vp::GICD_SIZE)));
+            if (emulated && overlaps(m_vm.gicr_base, gicr_size, s.gpa, s.size))
+                fail(s.at, cat(me, "the vGIC redistributors (GICR) ", range(m_vm.gicr_base, gicr_size)));
+            for (size_t i = 0; i < j; ++i)
+                if (overlaps(m_vm.shm[i].gpa, m_vm.shm[i].size, s.gpa, s.size))
+                    fail(s.at, cat(me, "shm ", quote(m_vm.shm[i].name), " (", m_vm.shm[i].at.key, ") ",
+                                   range(m_vm.shm[i].gpa, m_vm.shm[i].size)));
+        }
+    }
+
     const Options& m_opts;
     Diags& m_diags;
     const HostDescription* m_host;
@@ -888,6 +1001,77 @@ std::optional<VmConfig> load_vm(const fs::path& file, const Options& opts, Diags
         return {};
     }
 }
+
+// --- [[shm]] between VMs (docs/pending/shm.md) ---
+const VmConfig* find_peer(const std::vector<VmConfig>& vms, const ShmPeer& p) {
+    for (auto& vm : vms)
+        if (p.id ? vm.id == p.id : vm.name == p.name) return &vm;
+    return nullptr;
+}
+
+namespace {
+const Shm* find_shm(const VmConfig& vm, const std::string& name) {
+    for (auto& s : vm.shm)
+        if (s.name == name) return &s;
+    return nullptr;
+}
+
+// One size per name, at least two VMs per name, and each peer a VM that declares the region
+// with a doorbell irq.
+void check_shm_across(const std::vector<VmConfig>& vms, Diags& diags) {
+    auto vm_list = [&] {
+        std::string all;
+        for (auto& vm : vms) all += cat(all.empty() ? "" : ", ", quote(vm.name), vm.id ? cat(" = ", *vm.id) : "");
+        return all;
+    };
+    for (size_t j = 0; j < vms.size(); ++j) {
+        const VmConfig& b = vms[j];
+        for (const Shm& s : b.shm) {
+            const VmConfig* first = nullptr;
+            size_t users = 0;
+            for (auto& a : vms)
+                if (find_shm(a, s.name)) users++, first = first ? first : &a;
+            if (users == 1)
+                diags.push_back({b.file, s.at.line, s.at.key,
+                                 cat("shm ", quote(s.name), " is declared by this VM only: a shared region needs a "
+                                     "second VM declaring the same name (memory of one VM is a memory region)")});
+            const Shm& f = *find_shm(*first, s.name);
+            if (first != &b && f.size != s.size)
+                diags.push_back({b.file, s.at.line, s.at.key,
+                                 cat("shm ", quote(s.name), " has size ", hex(s.size), " here but ", hex(f.size),
+                                     " in VM ", quote(first->name), " (", first->file, ":", f.at.line,
+                                     "): every VM declaring a region must give it the same size")});
+            std::vector<const VmConfig*> seen;
+            for (size_t i = 0; i < s.peers.size(); ++i) {
+                const ShmPeer& p = s.peers[i];
+                const std::string who = p.id ? cat("VM id ", *p.id) : cat("VM ", quote(p.name));
+                auto fail = [&](const std::string& why) { diags.push_back({b.file, p.at.line, p.at.key, who + why}); };
+                const VmConfig* peer = find_peer(vms, p);
+                if (!peer) {
+                    fail(cat(" is not in this package (its VMs: ", vm_list(), ")"));
+                    continue;
+                }
+                if (peer == &b) {
+                    fail(" is this VM itself: a VM raises its own interrupts with HC_IRQ_LINE");
+                    continue;
+                }
+                if (std::count(seen.begin(), seen.end(), peer)) {
+                    fail(" is named twice");
+                    continue;
+                }
+                seen.push_back(peer);
+                const Shm* theirs = find_shm(*peer, s.name);
+                if (!theirs)
+                    fail(cat(" (", peer->file, ") does not declare shm ", quote(s.name),
+                             ": a VM is rung only through a region both VMs declare"));
+                else if (!theirs->irq)
+                    fail(cat(" declares shm ", quote(s.name), " without an irq (", peer->file, ":", theirs->at.line,
+                             "): it cannot be rung through it; give it irq = <an SPI of that VM>"));
+            }
+        }
+    }
+}
+} // namespace
 
 namespace {
 // What virtio devices of different VMs (and of one VM) must not share: a part of the host's disk
@@ -970,6 +1154,7 @@ void check_across(const std::vector<VmConfig>& vms, Diags& diags) {
                                              "): identical and reserved regions and passthrough devices "
                                              "belong to one VM and cannot be shared")});
         }
+    check_shm_across(vms, diags);
 }
 
 } // namespace vmconfig

@@ -63,6 +63,19 @@ struct PtDev {
     bool dt_copy = false;
     std::string dt_path;
 };
+// One [[shm]] entry: a shared-memory region and its doorbell (docs/pending/shm.md).
+struct ShmPeer {
+    std::optional<uint32_t> id; // given as a VM id
+    std::string name;           // or as a VM name (then id is empty)
+    Where at;
+};
+struct Shm {
+    std::string name;
+    uint64_t gpa = 0, size = 0;
+    uint32_t irq = 0; // the SPI this VM is rung on through this region; 0: none
+    std::vector<ShmPeer> peers;
+    Where at, irq_at, peers_at;
+};
 // A device tree node for the generated guest tree, built from a host node (ptdt.cpp); emitted as
 // it is by generate_dtb.
 struct DtNode {
@@ -110,6 +123,7 @@ struct VmConfig {
     std::vector<Region> regions;
     std::vector<EmuDev> emu_devices;
     std::vector<PtDev> pt_devices;
+    std::vector<Shm> shm; // [[shm]], in file order (the index HC_DOORBELL takes)
     // Host nodes copied for passthrough devices with dt_node, and the fixed clocks they name, in
     // the order they go into the generated tree's root.
     std::vector<DtNode> dt_copies;
@@ -133,8 +147,11 @@ struct HostDescription;
 // --no-host-check). Returns nothing only if the file cannot be read or is not TOML.
 std::optional<VmConfig> load_vm(const fs::path& file, const Options& opts, Diags& diags,
                                 const HostDescription* host = nullptr);
-// Checks between files: VM count, unique ids and names, host ranges of identical/reserved regions.
+// Checks between files: VM count, unique ids and names, host ranges of identical/reserved regions,
+// shared-memory regions (sizes, at least two VMs per name, peers; check_shm_across).
 void check_across(const std::vector<VmConfig>& vms, Diags& diags);
+// The VM a [[shm]] peer names (by id or name), or null.
+const VmConfig* find_peer(const std::vector<VmConfig>& vms, const ShmPeer& p);
 // A host-physical range no VM may be given, as the image lists it (read_platform's owned[]).
 struct HostOwned {
     uint64_t base = 0, size = 0;

@@ -42,8 +42,9 @@ struct FakeDevice final : Device {
     u64 device_features() const override { return kDeviceBits | (1ull << 30) /* reserved: masked */; }
     u16 queue_count() const override { return 2; }
     u16 queue_max_size(u16) const override { return 8; }
+    bool dirty_high_bytes = false;
     u32 config_read(u32 offset, unsigned width) override {
-        u32 v = 0;
+        u32 v = dirty_high_bytes ? 0xAB000000u : 0;
         for (unsigned i = 0; i < width; ++i) {
             const u32 at = offset + i;
             const u8 b = at < 8 ? u8(0x11 + at) : at == 9 ? writable : 0;
@@ -339,6 +340,10 @@ TEST_F(MmioTest, ControlRegistersAre32BitAlignedOnlyAndConfigSpaceGoesToTheDevic
     EXPECT_EQ(t.write(R_STATUS, 1, 1).error(), Error::InvalidArgument);
     EXPECT_EQ(rd(R_STATUS), 0u);
     EXPECT_EQ(t.read(R_CONFIG, 1).value(), 0x11u);
+    dev->dirty_high_bytes = true; // a device that returns more than it was asked for
+    EXPECT_EQ(t.read(R_CONFIG, 1).value(), 0x11u);
+    EXPECT_EQ(t.read(R_CONFIG + 2, 2).value(), 0x1413u);
+    dev->dirty_high_bytes = false;
     EXPECT_EQ(t.read(R_CONFIG + 2, 2).value(), 0x1413u);
     EXPECT_EQ(t.read(R_CONFIG + 4, 4).value(), 0x18171615u);
     EXPECT_EQ(t.read(R_CONFIG, 8).value(), 0x1817161514131211ull);

@@ -120,6 +120,40 @@ inline std::string check(const uint8_t* pkg, size_t len, uint32_t index, uint32_
     } else if (r.gicd_base || r.gicr_base || r.spi_count) {
         return "vGIC layout without an emulated GIC";
     }
+    // Shared-memory regions (version 3): named, page ranges within MAX_SHM_SIZE, disjoint from
+    // everything else; a doorbell irq is a free SPI; peers are other VMs, each once.
+    if (r.shm_count > vp::MAX_SHM) return "shm count above the limit";
+    if (!inside(r.shm, u128(r.shm_count) * sizeof(vp::ShmRegion)) || r.shm % 8) return "shm array outside or misaligned";
+    touch(r.shm, u128(r.shm_count) * sizeof(vp::ShmRegion));
+    std::vector<uint32_t> used_irqs;
+    for (uint32_t i = 0; i < r.emu_count; ++i) {
+        vp::EmuDevice d;
+        std::memcpy(&d, pkg + r.emu_devices + u128(i) * sizeof d, sizeof d);
+        used_irqs.push_back(d.irq);
+    }
+    for (uint32_t i = 0; i < r.pt_count; ++i) {
+        vp::PassthroughDevice d;
+        std::memcpy(&d, pkg + r.pt_devices + u128(i) * sizeof d, sizeof d);
+        used_irqs.push_back(d.irq);
+    }
+    std::vector<std::string> shm_names;
+    for (uint32_t i = 0; i < r.shm_count; ++i) {
+        vp::ShmRegion s;
+        std::memcpy(&s, pkg + r.shm + u128(i) * sizeof s, sizeof s);
+        if (!std::memchr(s.name, 0, sizeof s.name) || !s.name[0]) return "shm name empty or without NUL";
+        if (std::count(shm_names.begin(), shm_names.end(), std::string(s.name))) return "shm name twice";
+        shm_names.push_back(s.name);
+        if (!page_range(s.gpa, s.size) || s.size > vp::MAX_SHM_SIZE) return "bad shm range";
+        all.push_back({s.gpa, u128(s.gpa) + s.size, "shm"});
+        if (s.irq) {
+            if (r.interrupt_mode != 1 || s.irq < 32 || s.irq >= 32 + u128(r.spi_count)) return "shm irq not an SPI";
+            if (std::count(used_irqs.begin(), used_irqs.end(), s.irq)) return "shm irq used twice";
+            used_irqs.push_back(s.irq);
+        }
+        if (s.peer_count > vp::MAX_SHM_PEERS) return "too many shm peers";
+        for (uint32_t p = 0; p < s.peer_count; ++p)
+            if (s.peers[p] == r.id || std::count(s.peers, s.peers + p, s.peers[p])) return "shm peer itself or twice";
+    }
     std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return a.begin < b.begin; });
     for (size_t i = 1; i < all.size(); ++i)
         if (all[i].begin < all[i - 1].end) return all[i - 1].what + " overlaps " + all[i].what;

@@ -23,6 +23,7 @@ namespace {
 
 constexpr u64 RAM = 0x4000'0000, RAM_SIZE = 0x100'0000, ENTRY = 0x4008'0000;
 constexpr u64 IDENT = 0x7000'0000, RESERVED = 0x6000'0000, UART = 0x0900'0000, RTC = 0x0901'0000;
+constexpr u64 SHM = 0x5000'0000;
 
 vmconfig::VmConfig small_vm() {
     vmconfig::VmConfig cfg;
@@ -55,6 +56,8 @@ vmconfig::VmConfig full_vm() {
                    {RESERVED, 0x10'0000, 3, u32(vp::MapType::Reserved), {}}};
     cfg.emu_devices = {{"uart0", UART, 0x1000, 33, u32(vp::EmuType::Pl011), {1, 2}, {}}};
     cfg.pt_devices = {{"rtc", RTC, RTC, 0x1000, 0, {}}};
+    cfg.shm = {{"ring", SHM, 0x2000, 40, {{7u, "", {}}}, {}, {}, {}}, // peer 7: VM "small"
+               {"log", SHM + 0x10'0000, 0x1000, 0, {}, {}, {}, {}}};
     return cfg;
 }
 
@@ -102,6 +105,9 @@ vp::MemRegion& region(vmconfig::Bytes& p, const vp::VmRecord& r, u32 i) {
     return *reinterpret_cast<vp::MemRegion*>(p.data() + r.regions + i * sizeof(vp::MemRegion));
 }
 vp::EmuDevice& emu(vmconfig::Bytes& p, const vp::VmRecord& r) { return *reinterpret_cast<vp::EmuDevice*>(p.data() + r.emu_devices); }
+vp::ShmRegion& shm(vmconfig::Bytes& p, const vp::VmRecord& r, u32 i = 0) {
+    return *reinterpret_cast<vp::ShmRegion*>(p.data() + r.shm + i * sizeof(vp::ShmRegion));
+}
 vp::PassthroughDevice& pt(vmconfig::Bytes& p, const vp::VmRecord& r) {
     return *reinterpret_cast<vp::PassthroughDevice*>(p.data() + r.pt_devices);
 }
@@ -558,4 +564,33 @@ TEST(PackageProperty, RandomMutationsNeverCrashAndAcceptedRecordsHoldTheInvarian
     EXPECT_GT(opened, RUNS / 4);
     std::printf("property pass: %d mutants, %d opened, %d records accepted, %d rejections\n", RUNS, opened, accepted,
                 rejected);
+}
+
+// --- shm: shared-memory regions (VmRecord version 3) ---
+TEST(PackageRecord, ShmRegionsChecked) {
+    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.shm_count = vp::MAX_SHM + 1; }, "shm regions: 9 entries, at most 8");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { r.shm = p.size() - 8; }, "shm regions: 2 entries at offset");
+    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.shm += 4; }, "shm regions: offset");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { memset(shm(p, r).name, 'x', vp::MAX_NAME); }, "shm 0: name is empty or not NUL-terminated");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).name[0] = 0; }, "shm 0: name is empty");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).gpa += 0x800; }, "shm 0: gpa [50000800, +2000) is not 4 KiB aligned");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).size = 0; }, "shm 0: gpa size is 0");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).gpa = ~0ull - 0xFFF; }, "wraps past 2^64");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).size = vp::MAX_SHM_SIZE + 0x1000; }, "shm 0 (ring): size 10001000 is above 10000000");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).gpa = RAM + 0x1000; }, "shm 0 (ring) [40001000, 40003000) overlaps memory region 0");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).gpa = UART; }, "shm 0 [9000000, 9002000) overlaps emulated device 0 (uart0)");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).gpa = RTC; }, "overlaps passthrough device 0 (rtc)");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).gpa = 0x080A'0000; }, "shm 0 (ring) [80a0000, 80a2000) overlaps the vGIC's windows");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r, 1).gpa = SHM + 0x1000; }, "shm 1 (log) [50001000, 50002000) overlaps shm 0");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { memcpy(shm(p, r, 1).name, "ring", 5); }, "shm 1: name ring is also shm 0's");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).peer_count = vp::MAX_SHM_PEERS + 1; }, "shm 0 (ring): 16 peers, at most 15");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).peer_count = 2, shm(p, r).peers[1] = r.id; }, "shm 0 (ring): peer 3 is the VM itself");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).peer_count = 2, shm(p, r).peers[1] = 7; }, "shm 0 (ring): peer 7 is named twice");
+    const char* spi = "shm 0 (ring): irq ";
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).irq = 33; }, std::string(spi) + "33 is not a free SPI of the VM (32..63");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).irq = 27; }, std::string(spi) + "27 is not a free SPI");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).irq = 64; }, std::string(spi) + "64 is not a free SPI");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r, 1).irq = 40; }, "shm 1 (log): irq 40 is not a free SPI");
+    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.interrupt_mode = 0, r.gicd_base = r.gicr_base = r.spi_count = 0; },
+                   "shm 0 (ring): irq 40 is not a free SPI");
 }

@@ -1133,7 +1133,123 @@ TEST_F(RunEndTest, ACrashIsCountedAfterARestartThatEndsCleanly) {
     EXPECT_EXIT(run_end(), testing::ExitedWithCode(0), "");
 }
 
+// --- shm: shared memory and HC_DOORBELL (vmm/shm.cpp, docs/pending/shm.md) ---
+// Region "ring" is one piece of host RAM seen by VM a at 0x5000_0000 and VM b at 0x6000_0000,
+// mapped only while a life runs (created: not yet; stopped: gone; restarted: back, contents kept;
+// a reset keeps it). a may ring b (its id 2), b may ring a. The registry of backed names and the VM
+// list only grow for the life of the process, so the scenario runs in a death-test child.
+TEST_F(VmTest, ShmIsOneHostRegionMappedWhileEachVmRunsAndTheDoorbellRingsOnlyNamedRunningPeers) {
+    auto scenario = [this] {
+        int fails = 0;
+        auto expect = [&](bool ok, const char* what) {
+            if (!ok) fprintf(stderr, "FAILED: %s\n", what), ++fails;
+        };
+        constexpr u64 A_GPA = 0x5000'0000, B_GPA = 0x6000'0000;
+        cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
+        cfg.spi_count = 32;
+        cfg.cpu_num = 1;
+        vmconfig::VmConfig a = cfg, b = cfg;
+        a.id = 1, a.name = "a", a.phys_cpu_ids = {0};
+        b.id = 2, b.name = "b", b.phys_cpu_ids = {1}; // run() picks on CPU 0: only a's vCPU there
+        a.shm = {{"ring", A_GPA, 0x2000, 40, {{2u, "", {}}}, {}, {}, {}}};
+        b.shm = {{"ring", B_GPA, 0x2000, 41, {{std::nullopt, "a", {}}}, {}, {}, {}}};
+        pkg = vmconfig::build_package({a, b});
+        vp::PackageHeader h;
+        memcpy(&h, pkg.data(), sizeof h);
+        vp::VmRecord recs[2];
+        memcpy(recs, pkg.data() + h.vm_records, sizeof recs);
+        auto ra = Vm::create(recs[0], pkg.data(), 1, 2, owned);
+        auto rb = Vm::create(recs[1], pkg.data(), 2, 2, owned);
+        if (ra.is_error() || rb.is_error()) fprintf(stderr, "create: %s", captured_console().c_str()), _exit(2);
+        Vm *va = ra.value(), *vb = rb.value();
+        vmm_add_vm(va);
+        vmm_add_vm(vb);
+        vm = va; // run() and fake_vcpu() drive a
+        expect(va->addr_space().translate(GuestPhysAddr(A_GPA)).is_error(), "a created VM has no mapping yet");
+        if (va->boot().is_error() || vb->boot().is_error()) fprintf(stderr, "boot: %s", captured_console().c_str()), _exit(2);
+        auto ta = va->addr_space().translate(GuestPhysAddr(A_GPA));
+        auto tb = vb->addr_space().translate(GuestPhysAddr(B_GPA + 0x1000));
+        expect(ta.is_ok() && tb.is_ok(), "mapped in both running VMs");
+        const HostPhysAddr host = ta.value().pa;
+        expect(tb.value().pa == host + 0x1000, "one host region behind both gpas");
+        expect(ta.value().flags == (MemFlags::Read | MemFlags::Write), "normal memory, read-write, not executable");
+        expect(va->addr_space().translate(GuestPhysAddr(A_GPA + 0x2000)).is_error(), "nothing past its size");
+        const u64 word = 0x5348'4d21;
+        u64 back = 0;
+        expect(va->addr_space().write(GuestPhysAddr(A_GPA + 0x1008), &word, 8).is_ok() &&
+                   vb->addr_space().read(GuestPhysAddr(B_GPA + 0x1008), &back, 8).is_ok() && back == word,
+               "a's write is b's read");
+
+        run(0, {call(HC_DOORBELL, 2, 0), call(HC_DOORBELL, 3, 0), call(HC_DOORBELL, 1, 0), call(HC_DOORBELL, 2, 1)});
+        const auto& r = fake_vcpu(0).hypercall_results;
+        expect(r.size() == 4, "four results");
+        expect(r[0] == std::vector<u64>{0, 2, 0, 0}, "ring b: OK, arguments back");
+        expect(r[1][0] == u64(CXV_DENIED) && r[2][0] == u64(CXV_DENIED), "ring a VM not named, or itself: DENIED");
+        expect(r[3][0] == u64(CXV_INVALID), "region 1 (a has one): INVALID");
+        expect(vb->vintc()->irq_state(41).value().pending_latch, "b's doorbell SPI 41 is pending (an edge)");
+        expect(!va->vintc()->irq_state(40).value().pending(), "a's own SPI untouched");
+        const std::string& out = captured_console();
+        expect(out.find("cxvisor: vm 1 (a) vcpu 0 pc ") != std::string::npos &&
+                   out.find(": HC_DOORBELL: shm ring does not name vm 3 among its peers: DENIED\n") != std::string::npos,
+               "the refusal is reported");
+        expect(out.find("HC_DOORBELL: region 1 does not exist (the VM has 1): INVALID") != std::string::npos,
+               "the bad index is reported");
+
+        expect(vb->stop("test").is_ok() && vb->state() == VmState::Stopped, "b stops");
+        expect(vb->addr_space().translate(GuestPhysAddr(B_GPA)).is_error(), "a stopped VM keeps no access");
+        expect(va->addr_space().translate(GuestPhysAddr(A_GPA)).is_ok(), "a keeps its access");
+        run(0, {call(HC_DOORBELL, 2, 0)});
+        expect(r.back()[0] == u64(CXV_PEER_DOWN), "ringing a stopped peer: PEER_DOWN");
+
+        expect(vb->start().is_ok(), "b starts again");
+        auto again = vb->addr_space().translate(GuestPhysAddr(B_GPA));
+        expect(again.is_ok() && again.value().pa == host, "b maps the same host region again");
+        back = 0;
+        expect(vb->addr_space().read(GuestPhysAddr(B_GPA + 0x1008), &back, 8).is_ok() && back == word,
+               "the contents outlive b's stop");
+        run(0, {exit_of(ExitKind::SystemReset)});
+        expect(va->resets() == 1 && va->addr_space().translate(GuestPhysAddr(A_GPA)).is_ok(), "a reset keeps the mapping");
+        back = 0;
+        expect(va->addr_space().read(GuestPhysAddr(A_GPA + 0x1008), &back, 8).is_ok() && back == word,
+               "and the contents");
+        run(0, {call(HC_DOORBELL, 2, 0)});
+        expect(r.back()[0] == 0, "b is rung again once it runs");
+        if (fails) fprintf(stderr, "%s", captured_console().c_str());
+        _exit(fails ? 1 : 0);
+    };
+    EXPECT_EXIT(scenario(), testing::ExitedWithCode(0), "");
+}
+
+// The image does not trust the package: a name backed with one size is refused with another.
+TEST_F(VmTest, ShmNameBackedWithAnotherSizeRefusesTheLaterVm) {
+    auto scenario = [this] {
+        cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
+        cfg.spi_count = 32;
+        cfg.cpu_num = 1;
+        cfg.phys_cpu_ids = {vp::ANY_CPU};
+        vmconfig::VmConfig a = cfg, b = cfg;
+        a.id = 1, a.name = "a", b.id = 2, b.name = "b";
+        a.shm = {{"ring", 0x5000'0000, 0x2000, 40, {}, {}, {}, {}}};
+        b.shm = {{"ring", 0x5000'0000, 0x3000, 40, {}, {}, {}, {}}};
+        pkg = vmconfig::build_package({a, b});
+        vp::PackageHeader h;
+        memcpy(&h, pkg.data(), sizeof h);
+        vp::VmRecord recs[2];
+        memcpy(recs, pkg.data() + h.vm_records, sizeof recs);
+        const bool a_ok = Vm::create(recs[0], pkg.data(), 1, 2, owned).is_ok();
+        const usize free_before = frames_free_count();
+        auto rb = Vm::create(recs[1], pkg.data(), 2, 2, owned);
+        const bool said = captured_console().find("cxvisor: vm 2 (b): shm ring: size 3000 differs from the 2000 an "
+                                                  "earlier VM gave it (corrupt package?)") != std::string::npos;
+        if (!a_ok || rb.is_ok() || !said || frames_free_count() != free_before)
+            fprintf(stderr, "%s", captured_console().c_str()), _exit(1);
+        _exit(0);
+    };
+    EXPECT_EXIT(scenario(), testing::ExitedWithCode(0), "");
+}
+
 // --- virtio: the VM's GuestRam (vm/guest_ram.hpp) and its virtio-mmio transports ---
+#include "virtio/console.hpp"
 #include "virtio/mmio.hpp"
 
 namespace {
@@ -1227,6 +1343,28 @@ TEST_F(VmTest, Pl011StaysTheConsoleWhenItComesFirst) {
     EXPECT_STREQ(vm->console()->port_name(), "uart0");
 }
 
+// A guest reset (PSCI SYSTEM_RESET) and an operator restart give the new life a virtio device in
+// its reset state; input typed at the virtio console meanwhile is kept for the new driver.
+TEST_F(VmTest, VirtioDevicesAreResetForEveryNewLife) {
+    cfg.emu_devices = {{"hvc0", VIRTIO, 0x1000, 0, u32(vp::EmuType::VirtioConsole), {}, {}}};
+    boot();
+    arch::Vcpu& a = fake_vcpu(0);
+    auto set_status = [&](u64 v) {
+        a.regs[1] = v;
+        a.decodes.push_back(mmio(VIRTIO + 0x70, 4, true, 1));
+        run(0, {npf(VIRTIO + 0x70, AccessKind::Write)});
+    };
+    set_status(3);
+    ASSERT_EQ(vm->virtio_transport(0)->status(), 3u);
+    EXPECT_TRUE(vm->console()->push_input('k'));
+    run(0, {exit_of(ExitKind::SystemReset)});
+    EXPECT_EQ(vm->resets(), 1u);
+    EXPECT_EQ(vm->virtio_transport(0)->status(), 0u);
+    set_status(1);
+    ASSERT_TRUE(vm->restart().is_ok());
+    EXPECT_EQ(vm->virtio_transport(0)->status(), 0u);
+    auto& con = static_cast<virtio::ConsoleDevice&>(vm->virtio_transport(0)->device());
+    EXPECT_EQ(con.pending_input(), 1u);
 // virtio-net (issue 8): a VM's device is a port of its network's switch from the VM's creation to
 // its deletion, answers on the bus with its MAC, and a bad network number never reaches the switch
 // table (the factory checks the cfg words again).

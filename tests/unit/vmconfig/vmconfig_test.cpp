@@ -1283,6 +1283,146 @@ TEST_F(VmConfigTest, AutostartFalseSetsTheRecordsFlag) {
     EXPECT_EQ(Package(bytes(out)).vm(0).flags, 0u);
 }
 
+// --- shm: [[shm]] shared-memory regions and their doorbells (docs/pending/shm.md) ---
+namespace {
+// hello.toml (id 1, lines 1-25) and bare.toml (id 2, lines 1-11) each with one [[shm]] table
+// appended after a blank line: its header is line 27 in hello, 13 in bare (name +1, gpa +2,
+// size +3, irq +4, peers +5).
+std::string shm_table(const std::string& name, const std::string& gpa, const std::string& size, const std::string& irq,
+                      const std::string& peers) {
+    return "\n[[shm]]\nname = \"" + name + "\"\ngpa = " + gpa + "\nsize = " + size + "\n" +
+           (irq.empty() ? "# no irq\n" : "irq = " + irq + "\n") + (peers.empty() ? "# no peers\n" : "peers = " + peers + "\n");
+}
+struct ShmConfigTest : VmConfigTest {
+    const std::string bare = slurp(FIXTURES / "bare.toml");
+    std::string a_shm = shm_table("ring", "0x5000_0000", "0x2000", "40", "[\"bare\"]");
+    std::string b_shm = shm_table("ring", "0x6000_0000", "0x2000", "41", "[1]");
+    fs::path f, g;
+    Outcome pair() {
+        f = dir.write("f.toml", hello + a_shm);
+        g = dir.write("g.toml", bare + b_shm);
+        return compile({f.string(), g.string()});
+    }
+    std::string at(const fs::path& file, int line, const std::string& key) {
+        return file.string() + ":" + std::to_string(line) + ": " + key + ": ";
+    }
+    std::string pair_errors() {
+        Outcome r = pair();
+        EXPECT_EQ(r.status, 1) << r.err;
+        EXPECT_FALSE(fs::exists(out));
+        return r.err;
+    }
+};
+} // namespace
+
+TEST_F(ShmConfigTest, RegionsGoIntoThePackageWithPeersAsIdsAndIntoTheGeneratedDtb) {
+    a_shm += shm_table("log", "0x5100_0000", "0x20_0000", "", "");
+    b_shm += shm_table("log", "0x6100_0000", "0x20_0000", "", "[\"hello\"]");
+    b_shm = with(b_shm, "peers = [\"hello\"]", "# nobody rings log"); // a region without doorbells
+    Outcome r = pair();
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    Package p(bytes(out));
+    vp::VmRecord a = p.vm(0), b = p.vm(1);
+    ASSERT_EQ(a.shm_count, 2u);
+    ASSERT_EQ(b.shm_count, 2u);
+    auto ring = p.at<vp::ShmRegion>(a.shm, 0), log = p.at<vp::ShmRegion>(a.shm, 1);
+    EXPECT_STREQ(ring.name, "ring");
+    EXPECT_EQ(ring.gpa, 0x5000'0000u);
+    EXPECT_EQ(ring.size, 0x2000u);
+    EXPECT_EQ(ring.irq, 40u);
+    ASSERT_EQ(ring.peer_count, 1u);
+    EXPECT_EQ(ring.peers[0], 2u); // "bare" by name
+    EXPECT_STREQ(log.name, "log");
+    EXPECT_EQ(log.size, 0x20'0000u);
+    EXPECT_EQ(log.irq + log.peer_count, 0u);
+    auto bring = p.at<vp::ShmRegion>(b.shm, 0);
+    EXPECT_EQ(bring.gpa, 0x6000'0000u);
+    EXPECT_EQ(bring.irq, 41u);
+    ASSERT_EQ(bring.peer_count, 1u);
+    EXPECT_EQ(bring.peers[0], 1u); // by id
+    EXPECT_EQ(b.spi_count, 32u); // derived with the doorbell's SPI counted
+    // hello's generated tree: one node per region, outside /memory, read back by dtc.
+    std::string dts = decompile(dir, p.blob(a.dtb));
+    std::string node = node_text(dts, "shm@50000000");
+    EXPECT_HAS(node, "compatible = \"cxvisor,shm\";");
+    EXPECT_HAS(node, "reg = <0x00 0x50000000 0x00 0x2000>;");
+    EXPECT_HAS(node, "label = \"ring\";");
+    EXPECT_HAS(node, "cxvisor,index = <0x00>;");
+    EXPECT_HAS(node, "interrupts = <0x00 0x08 0x01>;"); // SPI 40, edge rising
+    std::string log_node = node_text(dts, "shm@51000000");
+    EXPECT_HAS(log_node, "cxvisor,index = <0x01>;");
+    EXPECT_EQ(log_node.find("interrupts"), std::string::npos) << log_node;
+}
+
+TEST_F(ShmConfigTest, SizesMustAgreeAndARegionNeedsTwoVms) {
+    b_shm = with(b_shm, "size = 0x2000", "size = 0x3000");
+    a_shm += shm_table("alone", "0x5100_0000", "0x1000", "", "");
+    std::string err = pair_errors();
+    EXPECT_HAS(err, at(g, 13, "shm[0]") + "shm \"ring\" has size 0x3000 here but 0x2000 in VM \"hello\" (" +
+                        f.string() + ":27): every VM declaring a region must give it the same size");
+    EXPECT_HAS(err, at(f, 34, "shm[1]") + "shm \"alone\" is declared by this VM only: a shared region needs a second VM "
+                                          "declaring the same name (memory of one VM is a memory region)");
+}
+
+TEST_F(ShmConfigTest, PeersMustBeOtherVmsThatDeclareTheRegionWithADoorbell) {
+    a_shm = with(a_shm, "[\"bare\"]", "[\"bare\", 2, \"nosuch\", 99, \"hello\", 3.5, \"\"]");
+    EXPECT_HAS(pair_errors(), at(f, 32, "shm[0].peers[1]") + "VM id 2 is named twice");
+    std::string err = pair_errors();
+    EXPECT_HAS(err, at(f, 32, "shm[0].peers[2]") + "VM \"nosuch\" is not in this package (its VMs: \"hello\" = 1, \"bare\" = 2)");
+    EXPECT_HAS(err, at(f, 32, "shm[0].peers[3]") + "VM id 99 is not in this package");
+    EXPECT_HAS(err, at(f, 32, "shm[0].peers[4]") + "VM \"hello\" is this VM itself: a VM raises its own interrupts with HC_IRQ_LINE");
+    EXPECT_HAS(err, at(f, 32, "shm[0].peers[5]") + "expected a VM name or id, got a float");
+    EXPECT_HAS(err, "expected a VM name or id, got an empty string");
+    // The peer rung must have a doorbell for the region, and must declare it at all.
+    a_shm = shm_table("ring", "0x5000_0000", "0x2000", "40", "[\"bare\"]");
+    b_shm = with(b_shm, "irq = 41", "# no irq");
+    EXPECT_HAS(pair_errors(), at(f, 32, "shm[0].peers[0]") + "VM \"bare\" declares shm \"ring\" without an irq (" +
+                                  g.string() + ":13): it cannot be rung through it; give it irq = <an SPI of that VM>");
+    b_shm = shm_table("other", "0x6000_0000", "0x2000", "41", "");
+    err = pair_errors();
+    EXPECT_HAS(err, at(f, 32, "shm[0].peers[0]") + "VM \"bare\" (" + g.string() + ") does not declare shm \"ring\"");
+}
+
+TEST_F(ShmConfigTest, EachRegionIsCheckedInItsVm) {
+    // Places: RAM, a device, the vGIC, another region.
+    a_shm = shm_table("ring", "0x4000_0000", "0x2000", "40", "[\"bare\"]") +
+            shm_table("b", "0x0900_0000", "0x1000", "", "") + shm_table("c", "0x080A_0000", "0x1000", "", "") +
+            shm_table("d", "0x4000_1000", "0x1000", "", "");
+    std::string err = pair_errors();
+    EXPECT_HAS(err, at(f, 27, "shm[0]") + "shm \"ring\" [0x40000000, 0x40002000) overlaps memory region kernel.memory_regions[0]");
+    EXPECT_HAS(err, at(f, 34, "shm[1]") + "shm \"b\" [0x9000000, 0x9001000) overlaps device \"uart\" (devices.emu_devices[0])");
+    EXPECT_HAS(err, at(f, 41, "shm[2]") + "shm \"c\" [0x80a0000, 0x80a1000) overlaps the vGIC redistributors (GICR)");
+    EXPECT_HAS(err, at(f, 48, "shm[3]") + "shm \"d\" [0x40001000, 0x40002000) overlaps shm \"ring\" (shm[0])");
+    // Doorbell SPIs: not a device's, an SPI, only with a vGIC.
+    a_shm = shm_table("ring", "0x5000_0000", "0x2000", "33", "[\"bare\"]");
+    EXPECT_HAS(pair_errors(), at(f, 31, "shm[0].irq") + "irq 33 is already used by device \"uart\" (devices.emu_devices[0]): "
+                                                        "each device and doorbell needs its own interrupt");
+    a_shm = shm_table("ring", "0x5000_0000", "0x2000", "40", "[\"bare\"]") + shm_table("q", "0x5100_0000", "0x1000", "40", "");
+    EXPECT_HAS(pair_errors(), at(f, 38, "shm[1].irq") + "irq 40 is already used by shm region \"ring\" (shm[0].irq): "
+                                                        "each device and doorbell needs its own interrupt");
+    a_shm = shm_table("ring", "0x5000_0000", "0x2000", "27", "[\"bare\"]");
+    EXPECT_HAS(pair_errors(), at(f, 31, "shm[0].irq") + "irq 27 is a PPI");
+    b_shm = with(b_shm, "\n[[shm]]", "\n[devices]\ninterrupt_mode = \"no_irq\"\n[[shm]]");
+    EXPECT_HAS(pair_errors(), at(g, 19, "shm[0].irq") + "a doorbell needs the VM's interrupt controller");
+    // Fields: required, sizes, names, unknown keys, the table form.
+    b_shm = shm_table("ring", "0x6000_0000", "0x2000", "41", "[1]");
+    a_shm = shm_table("ring", "0x5000_0001", "0x2000", "40", "[\"bare\"]") + "color = 3\n" +
+            shm_table("ring", "0x5100_0000", "0", "", "") + shm_table("bad name", "0x5200_0000", "0x1000", "", "") +
+            "\n[[shm]]\nname = \"x\"\n";
+    err = pair_errors();
+    EXPECT_HAS(err, at(f, 29, "shm[0].gpa") + "[0x50000001, 0x50002001) is not 4 KiB aligned");
+    EXPECT_HAS(err, at(f, 33, "shm[0].color") + "unknown key");
+    EXPECT_HAS(err, at(f, 36, "shm[1].name") + "shm \"ring\" is already declared by shm[0]: each region once per VM");
+    EXPECT_HAS(err, at(f, 38, "shm[1].size") + "must be 4096..0x10000000, got 0");
+    EXPECT_HAS(err, at(f, 43, "shm[2].name") + "\"bad name\" is not a valid name");
+    EXPECT_HAS(err, at(f, 49, "shm[3].gpa") + "missing (required)");
+    EXPECT_HAS(err, at(f, 49, "shm[3].size") + "missing (required)");
+    Outcome r = compile({dir.write("f.toml", "shm = 3\n" + hello).string()}); // a top-level key, not a table
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, at(f, 1, "shm") + "expected [[shm]] tables (an array of tables), got an integer");
+}
+
 // --- virtio devices ([virtio.<name>] tables) ---
 namespace {
 
