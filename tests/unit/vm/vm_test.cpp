@@ -1365,6 +1365,8 @@ TEST_F(VmTest, VirtioDevicesAreResetForEveryNewLife) {
     EXPECT_EQ(vm->virtio_transport(0)->status(), 0u);
     auto& con = static_cast<virtio::ConsoleDevice&>(vm->virtio_transport(0)->device());
     EXPECT_EQ(con.pending_input(), 1u);
+}
+
 // virtio-net (issue 8): a VM's device is a port of its network's switch from the VM's creation to
 // its deletion, answers on the bus with its MAC, and a bad network number never reaches the switch
 // table (the factory checks the cfg words again).
