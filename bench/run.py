@@ -192,6 +192,83 @@ def linux_bench(build, img_dir, vmconfig, runs):
                 ratio_of_medians=round(median(cx) / median(native), 3))
 
 
+# ---- virtio-blk throughput: a Linux guest under cxvisor vs the same guest on QEMU's virtio-blk ------
+# tests/linux/blk-bench.sh in the same kernel + initramfs, 1 vCPU, 256 MiB, cortex-a72, no -icount
+# (wall clock inside the guest, /proc/uptime): under cxvisor vda is a 128 MiB region of the host's
+# virtio-blk disk (cxvisor's device over cxvisor's own driver of QEMU's virtio-blk); natively vda is
+# QEMU's virtio-blk on a file of the same size. The two sides alternate like the boot benchmark.
+BLK_CONFIG = "configs/vms/bench-blk.toml"  # id 212
+BLK_MIB = 128  # the disk, and what each round writes and reads (tests/linux/blk-bench.sh)
+BLK_GOAL = 0.8  # issue 8: throughput under cxvisor at least 0.8 of QEMU's own virtio-blk
+BLK_MODULES = ("virtio_mmio", "virtio_blk")  # scripts/linux-guest.sh --modules adds their dependencies
+
+
+def blk_run(cmd):
+    """One boot of the blk benchmark guest: ({"write": [MiB/s...], "read": [...]}, None) or (None, why)."""
+    def stop(line):
+        if "TEST blk-bench PASS" in line:
+            return "pass"
+        bad = ("TEST blk-bench FAIL", "PANIC", "Kernel panic", "vm 212 (bench-blk): stopped", "vm 212 (bench-blk) not started")
+        return line.strip() if any(b in line for b in bad) else None
+
+    lines, verdict, _ = watch_qemu(cmd, stop, LINUX_TIME_LIMIT)
+    if verdict != "pass":
+        tail = [l for l in lines if l.strip()][-4:]
+        return None, verdict or "no TEST blk-bench PASS; last console lines: " + " | ".join(tail)
+    rates = {"write": [], "read": []}
+    for line in lines:
+        m = re.search(r"BLKBENCH (write|read) \d+ ([0-9.]+)", line)
+        if m:
+            rates[m.group(1)].append(float(m.group(2)))
+    return rates, None
+
+
+def blk_bench(build, img_dir, vmconfig, runs):
+    """The "virtio-blk throughput" entry of results.json: figures, or status FAILED with the reason."""
+    res = {"method": f"tests/linux/blk-bench.sh: dd of {BLK_MIB} MiB, bs=1M, O_DIRECT, write then read, 3 rounds "
+                     f"per boot, MiB/s from /proc/uptime (10 ms); {runs} boots each side, interleaved; cortex-a72, "
+                     f"1 vCPU, 256 MiB guest RAM, no -icount; native: QEMU's virtio-blk-device on a raw "
+                     f"{BLK_MIB} MiB file; cxvisor: {BLK_CONFIG}, its host region on QEMU's virtio-blk-device "
+                     f"(same kind of file)", "goal_ratio": BLK_GOAL}
+    out_dir = os.path.join(build, "bench")
+    initramfs = os.path.join(out_dir, "bench-blk-initramfs.cpio.gz")
+    kernel = os.path.join(build, "linux", "Image")
+    files = ["tests/linux/blk-bench.sh", "tests/linux/lib.sh", "tests/linux/blk-lib.sh"]
+    guest = subprocess.run(["scripts/linux-guest.sh", "--build", build, "initramfs", "--modules", " ".join(BLK_MODULES),
+                            initramfs] + files, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    if guest.returncode:
+        return dict(res, status="FAILED", reason="scripts/linux-guest.sh: " + guest.stderr.strip()[-300:])
+    package = os.path.join(out_dir, "cxvisor-blk.bin")
+    pk = subprocess.run([vmconfig, "--cpus", "1", "--search-path", os.path.dirname(kernel), "--search-path", out_dir,
+                         "--image", os.path.join(img_dir, "src", "cxvisor.bin"), "-o", package, BLK_CONFIG],
+                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if pk.returncode:
+        return dict(res, status="FAILED", reason="cxv-vmconfig: " + pk.stdout.strip()[-300:])
+    disk = os.path.abspath(os.path.join(out_dir, "blk-bench-disk.img"))
+    with open(disk, "wb") as f:
+        f.truncate(BLK_MIB << 20)
+    drive = ["-drive", f"file={disk},format=raw,if=none,id=d0", "-device", "virtio-blk-device,drive=d0"]
+    common = ["qemu-system-aarch64", "-cpu", "cortex-a72", "-smp", "1", "-nographic", "-nic", "none"] + drive
+    native_cmd = common + ["-M", "virt,gic-version=3", "-m", "256M", "-kernel", kernel, "-initrd", initramfs,
+                           "-append", "console=ttyAMA0"]
+    cx_cmd = common + ["-M", "virt,virtualization=on,gic-version=3", "-m", "1G", "-kernel", os.path.abspath(package)]
+    got = {"native": {"write": [], "read": []}, "cxvisor": {"write": [], "read": []}}
+    for i in range(runs):
+        for side in (("native", "cxvisor") if i % 2 == 0 else ("cxvisor", "native")):
+            rates, why = blk_run(native_cmd if side == "native" else cx_cmd)
+            if rates is None:
+                return dict(res, status="FAILED", reason=f"{side} run {i + 1}: {why}", runs=got)
+            for k in rates:
+                got[side][k] += rates[k]
+    out = dict(res, status="ok", mib_s=got)
+    for k in ("write", "read"):
+        n, c = median(got["native"][k]), median(got["cxvisor"][k])
+        out[f"median_{k}_native_mib_s"], out[f"median_{k}_cxvisor_mib_s"] = n, c
+        out[f"{k}_ratio"] = round(c / n, 3) if n else None
+    return out
+
+
 # ---- VM-to-VM network throughput: two Linux VMs on one virtual switch -------------------------
 # configs/vms/bench-net-a/-b.toml (ids 225, 226): linux-net-a/-b with a bigger file
 # (cxv_net_lines on their command lines); tests/linux/net.sh in both moves the file each way with
@@ -347,7 +424,7 @@ def parse(lines):
     return res
 
 
-PARTS = ("micro", "interrupts", "ipi", "linux", "virtio", "shm", "net")
+PARTS = ("micro", "interrupts", "ipi", "linux", "virtio", "shm", "blk", "net")
 
 
 def main():
@@ -356,12 +433,15 @@ def main():
     ap.add_argument("--arch", default="aarch64")
     ap.add_argument("--linux-runs", type=int, default=5,
                     help="boots of each side for the Linux boot-time ratio (0: leave it out)")
+    ap.add_argument("--blk-runs", type=int, default=3,
+                    help="boots of each side for the virtio-blk throughput ratio (0: leave it out)")
     ap.add_argument("--net-runs", type=int, default=2,
                     help="QEMU runs of the two-VM network transfer (each gives one rate per direction; 0: leave it out)")
     ap.add_argument("--only", default=",".join(PARTS),
                     help="comma-separated parts to run: micro (bench: hypercall, MMIO, PSCI), interrupts "
                          "(bench-irq), ipi (bench-ipi, wall clock), linux (boot ratio), virtio (bench-virtio: "
-                         "notification exit), shm (doorbell round trip), net (VM-to-VM throughput); "
+                         "notification exit), shm (doorbell round trip), blk (virtio-blk throughput ratio), "
+                         "net (VM-to-VM throughput); "
                          "default: all. "
                          "results.json then holds only those parts")
     args = ap.parse_args()
@@ -526,6 +606,8 @@ def main():
 
     if "linux" in parts and args.linux_runs > 0:
         results["linux_boot_to_init"] = linux_bench(args.build, img_dir, vmconfig, args.linux_runs)
+    if "blk" in parts and args.blk_runs > 0:
+        results["virtio_blk_throughput"] = blk_bench(args.build, img_dir, vmconfig, args.blk_runs)
     if "net" in parts and args.net_runs > 0:
         results["net_vm_to_vm"] = net_bench(args.build, img_dir, vmconfig, args.net_runs)
     with open(os.path.join(out_dir, "results.json"), "w") as f:
@@ -570,6 +652,14 @@ def main():
               f"(goal <= {LINUX_GOAL}, Xen 4.17: {LINUX_XEN})")
     elif lb:
         print(f"Linux boot to /init: FAILED: {lb['reason']}")
+    bb = results.get("virtio_blk_throughput")
+    if bb and bb["status"] == "ok":
+        print(f"virtio-blk sequential {BLK_MIB} MiB O_DIRECT (median MiB/s): write cxvisor "
+              f"{bb['median_write_cxvisor_mib_s']} / QEMU {bb['median_write_native_mib_s']} = {bb['write_ratio']}, "
+              f"read cxvisor {bb['median_read_cxvisor_mib_s']} / QEMU {bb['median_read_native_mib_s']} = "
+              f"{bb['read_ratio']} (goal >= {BLK_GOAL})")
+    elif bb:
+        print(f"virtio-blk throughput: FAILED: {bb['reason']}")
     nb = results.get("net_vm_to_vm")
     if nb and nb["status"] == "ok":
         print(f"VM-to-VM TCP over virtio-net, {nb['bytes_per_transfer']} bytes per transfer (KiB/s): "

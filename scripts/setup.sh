@@ -15,6 +15,7 @@ PKGS=(
   cmake ninja-build g++ make python3
   gdb-multiarch            # make debug
   cpio                     # initramfs images for Linux guests (scripts/linux-guest.sh)
+  e2fsprogs                # mke2fs -d: ext4 root filesystem images for virtio-blk (scripts/blk-guest.sh)
 )
 
 missing=()

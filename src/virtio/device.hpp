@@ -84,6 +84,10 @@ public:
     // Device reset (Status written 0, the VM restarted or stopped): forget everything in flight.
     // The transport resets the queues itself.
     virtual void reset() = 0;
+    // A new life of the VM begins (boot, start, restart after a reset), after reset(): state that
+    // lasts one VM life rather than one driver session starts over (a RAM disk's private writes,
+    // which a driver's own reset at probe time must not drop).
+    virtual void new_life() {}
     // QueueNotify for queue `index` (an available-buffer notification): process what is available.
     virtual void notify(u16 index) = 0;
     // Called by the transport after each register access of the driver, with no lock held: work

@@ -1,5 +1,6 @@
 #include "virtio/factory.hpp"
 #include "kernel/log.hpp"
+#include "virtio/blk.hpp"
 #include "virtio/console.hpp"
 #include "virtio/net.hpp"
 #include "virtio/net_config.hpp"
@@ -50,7 +51,8 @@ Result<Device*> create_device(const vm_package::EmuDevice& d, const DeviceEnv& e
     case EmuType::VirtioConsole:
         // No parameters (vm_package.hpp): package_check_vm has checked cfg_count is 0.
         return created(new (std::nothrow) ConsoleDevice(d.name, env.vm_name), d, env);
-    case EmuType::VirtioBlk: return not_built(d, env, "virtio-blk");
+    case EmuType::VirtioBlk: // cfg words checked by package_check_vm; the backend's own checks there
+        return create_block_device(d, env.package, env.package_size, env.vm_name, env.vm_id);
     case EmuType::VirtioNet: return create_net(d, env);
     default: break;
     }

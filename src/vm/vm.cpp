@@ -433,8 +433,14 @@ Result<void> Vm::add_virtio(const EmuDevice& d, u32 index) {
     return {};
 }
 
+// At a life's boundaries only (its start, every stop): the device reset, and what lasts one life
+// (a RAM disk's writes) starts over, which a driver's own reset must not do.
 void Vm::reset_virtio() {
-    for (virtio::MmioTransport* t : m_virtio) t->reset();
+    for (virtio::MmioTransport* t : m_virtio) {
+        t->reset();
+        SpinlockGuard device_guard(t->lock());
+        t->device().new_life();
+    }
 }
 
 void Vm::flush_consoles() {

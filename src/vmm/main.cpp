@@ -10,6 +10,7 @@
 #include "arch/aarch64/vgic_hw.hpp"
 #include "base/format.hpp"
 #include "base/string.hpp"
+#include "drivers/virtio_blk_host.hpp"
 #include "fdt/fdt.hpp"
 #include "kernel/cmdline.hpp"
 #include "kernel/console.hpp"
@@ -106,11 +107,16 @@ usize heap_bytes_for(const vm_package::PackageHeader* h, u64 ram_total) {
     for (u32 i = 0; h && i < h->vm_count; ++i) {
         u32 cpus = recs[i].cpu_num < vm_package::MAX_VCPUS ? recs[i].cpu_num : vm_package::MAX_VCPUS;
         u32 uarts = recs[i].emu_count < vm_package::MAX_EMU_DEVICES ? recs[i].emu_count : vm_package::MAX_EMU_DEVICES;
-        // An emulated device: a PL011, or a virtio transport with its device (the console's
-        // size stands for every virtio type; blk and net add what their backends allocate).
-        constexpr usize DEVICE = sizeof(Pl011) > sizeof(virtio::MmioTransport) + sizeof(virtio::ConsoleDevice)
+        // An emulated device: a PL011, or a virtio transport with its device (the largest type
+        // stands for every virtio type; a block device's backend object is one more allocation,
+        // its buffers and RAM-disk chunks come from the frame allocator).
+        constexpr usize BLOCK = sizeof(virtio::BlockDevice) + OVERHEAD +
+                                (sizeof(virtio::RamDiskBackend) > sizeof(HostRegionBackend) ? sizeof(virtio::RamDiskBackend)
+                                                                                            : sizeof(HostRegionBackend));
+        constexpr usize VIRTIO_DEVICE = BLOCK > sizeof(virtio::ConsoleDevice) ? BLOCK : sizeof(virtio::ConsoleDevice);
+        constexpr usize DEVICE = sizeof(Pl011) > sizeof(virtio::MmioTransport) + VIRTIO_DEVICE
                                      ? sizeof(Pl011)
-                                     : sizeof(virtio::MmioTransport) + sizeof(virtio::ConsoleDevice) + OVERHEAD;
+                                     : sizeof(virtio::MmioTransport) + VIRTIO_DEVICE + OVERHEAD;
         need += sizeof(Vm) + OVERHEAD + cpus * (sizeof(Vcpu) + OVERHEAD) + uarts * (DEVICE + OVERHEAD);
     }
     usize share = ram_total / 32 < MOST ? usize(ram_total / 32) : MOST;
@@ -301,16 +307,21 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
     if (auto r = frames_init(ram, g_plat.ram_count, used, used_count); r.is_error())
         host_setup_failed("the frame allocator", r.error());
 
-    arch::MmuRegion mram[PlatformInfo::kMaxRam], mdev[2 + PlatformInfo::kMaxRedistRegions];
+    // The host's virtio-blk disk for VMs' host regions: found while the MMU is still off (its
+    // registers are read at their physical addresses), mapped below with cxvisor's devices.
+    const HostDisk::Probe host_disk = HostDisk::probe(fdt.value());
+    arch::MmuRegion mram[PlatformInfo::kMaxRam], mdev[3 + PlatformInfo::kMaxRedistRegions];
     usize ndev = 0;
     for (u32 i = 0; i < g_plat.ram_count; ++i) mram[i] = {ram[i].base.value(), ram[i].size, false};
     mdev[ndev++] = {g_plat.gic.dist.base.value(), g_plat.gic.dist.size, true};
     for (u32 i = 0; i < g_plat.gic.redist_count; ++i)
         mdev[ndev++] = {g_plat.gic.redist[i].base.value(), g_plat.gic.redist[i].size, true};
     mdev[ndev++] = {g_plat.uart.mmio.base.value(), g_plat.uart.mmio.size, true};
+    if (host_disk.found) mdev[ndev++] = {align_down(host_disk.mmio.base.value(), FRAME_SIZE), FRAME_SIZE, true};
     if (auto r = arch::mmu_init(mram, g_plat.ram_count, mdev, ndev); r.is_error())
         host_setup_failed("the EL2 page tables", r.error());
     if (auto r = heap_init(heap_bytes); r.is_error()) host_setup_failed("the heap", r.error());
+    HostDisk::init(host_disk);
 
     if (auto r = arch::gic_init({g_plat.gic.dist.base.value(), g_plat.gic.redist[0].base.value(),
                                  g_plat.gic.redist[0].size});

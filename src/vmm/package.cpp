@@ -138,10 +138,43 @@ public:
         return true;
     }
 
+    // EmuDevice::cfg of a virtio-blk device (vm_package.hpp): the backing, an image blob inside
+    // the package or a sector-aligned host region, a size in whole sectors, known flags only.
+    // Entries past cfg_count read 0. Whether a host region fits the host's disk and overlaps no
+    // other VM's is the machine's business: Vm creation checks it (drivers/virtio_blk_host.hpp).
+    bool virtio_blk_cfg(u32 i, const EmuDevice& d) {
+        auto cfg = [&](u32 k) { return k < d.cfg_count ? d.cfg[k] : 0; };
+        const u64 backing = cfg(0), where = cfg(1), size = cfg(2), flags = cfg(3);
+        constexpr u64 SECTOR = 512;
+        if (size == 0 || size % SECTOR)
+            return fail("emulated device %u (%s): virtio-blk size %lx is not a non-zero multiple of 512", i, d.name,
+                        size);
+        if (flags & ~BLK_FLAG_READ_ONLY)
+            return fail("emulated device %u (%s): virtio-blk flags %lx unknown (read-only = 1)", i, d.name, flags);
+        if (backing == u64(BlkBacking::RamImage)) {
+            if (!in_package(where, size))
+                return fail("emulated device %u (%s): virtio-blk image [%lx, +%lx) runs past the package end (%lx)", i,
+                            d.name, where, size, m_size);
+            if (!is_aligned(where, BLOB_ALIGN))
+                return fail("emulated device %u (%s): virtio-blk image offset %lx is not 4 KiB aligned", i, d.name,
+                            where);
+            return true;
+        }
+        if (backing == u64(BlkBacking::HostRegion)) {
+            if (where % SECTOR || where > ~0ull - size)
+                return fail("emulated device %u (%s): virtio-blk host region [%lx, +%lx) is not sector-aligned or "
+                            "wraps past 2^64", i, d.name, where, size);
+            return true;
+        }
+        return fail("emulated device %u (%s): virtio-blk backing %lu unknown (1 image, 2 host region)", i, d.name,
+                    backing);
+    }
+
     // A virtio-mmio device (EmuType 2-4): one 4 KiB window (the transport's register page; a
     // stage-2 page of its own, so it never shares a page with RAM), and the cfg words of its type
-    // (vm_package.hpp). The block and network devices check their cfg words themselves when they
-    // are created (virtio/factory.cpp): what they mean depends on the backend.
+    // (vm_package.hpp). The block device's cfg words: virtio_blk_cfg; what depends on the machine
+    // (a host region inside the host disk, not overlapping another) is checked when the device
+    // is created (virtio/factory.cpp).
     bool virtio_device(u32 i, const EmuDevice& d) {
         if (d.length != 0x1000 || !is_aligned(d.base_gpa, 0x1000))
             return fail("emulated device %u (%s): a virtio-mmio window is 0x1000 bytes at a 4 KiB aligned base_gpa, "
@@ -169,6 +202,7 @@ public:
             if (d.cfg_count > sizeof d.cfg / sizeof d.cfg[0])
                 return fail("emulated device %u (%s): cfg_count %u, at most 8", i, d.name, d.cfg_count);
             if (d.type != u32(EmuType::Pl011) && !virtio_device(i, d)) return false;
+            if (d.type == u32(EmuType::VirtioBlk) && !virtio_blk_cfg(i, d)) return false;
             if (!range("emulated device", i, "base_gpa", d.base_gpa, d.length)) return false;
             if (!device_place("emulated device", i, d.base_gpa, d.length, i, 0)) return false;
             if (d.type == u32(EmuType::VirtioNet) && !net_cfg(i, d)) return false;

@@ -18,13 +18,15 @@ status 0: a guest may power the machine off), a failure before. QEMU runs in its
 which is killed and reaped at the end, on any error and on SIGTERM/SIGINT/SIGHUP; a member of that
 group still alive afterwards fails the run.
 
-The console log is kept next to the boot image for post-mortems.
+The console log is kept next to the boot image for post-mortems. --disk FILE gives the machine a
+virtio-blk disk (cxvisor's host disk) and can check its bytes after the run (--disk-same/-filled).
 """
 import argparse
 import os
 import re
 import select
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -93,10 +95,23 @@ def parse_args():
     ap.add_argument("--settle", type=float, default=1.5,
                     help="after the expected lines: stop once the console has been quiet this long (s)")
     ap.add_argument("--qemu-extra", default="")
+    # The host machine's virtio-blk disk (cxvisor's own driver, drivers/virtio_blk_host.hpp): FILE
+    # is attached as QEMU's -drive ... -device virtio-blk-device; --disk-from copies IMAGE to FILE
+    # first (a fresh disk), otherwise FILE is used as it is (a second run on the same disk). After
+    # the run, --disk-same START:END says FILE's bytes there still equal IMAGE's, --disk-filled
+    # START:END:BYTE that every byte there is BYTE (hex); START/END are bytes, with K or M suffixes.
+    ap.add_argument("--disk", help="disk image file for the host's virtio-blk")
+    ap.add_argument("--disk-from", help="copy this image to --disk before the run")
+    ap.add_argument("--disk-same", action="append", default=[], help="START:END unchanged from --disk-from")
+    ap.add_argument("--disk-filled", action="append", default=[], help="START:END:BYTE all BYTE after the run")
     # Harness self-tests: run this command instead of QEMU ("{kernel}" is replaced by the boot
     # image's path); no boot image is built.
     ap.add_argument("--qemu-cmd", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if (args.disk_from or args.disk_same or args.disk_filled) and not args.disk:
+        ap.error("--disk-from, --disk-same and --disk-filled need --disk")
+    if args.disk_same and not args.disk_from:
+        ap.error("--disk-same compares with --disk-from")
     if not args.qemu_cmd:
         for need in ("vmconfig", "image", "configs"):
             if not getattr(args, need):
@@ -104,6 +119,33 @@ def parse_args():
         if not args.guests:
             ap.error("--guests is required")
     return args
+
+
+def disk_offset(text):
+    scale = {"K": 1 << 10, "M": 1 << 20}.get(text[-1:].upper(), 1)
+    return int(text[:-1] if scale != 1 else text, 0) * scale
+
+
+def check_disk(args):
+    """The --disk-same / --disk-filled verdicts on the disk file after the run; None when all hold."""
+    with open(args.disk, "rb") as f:
+        disk = f.read()
+    for spec in args.disk_same:
+        a, b = (disk_offset(x) for x in spec.split(":"))
+        with open(args.disk_from, "rb") as f:
+            f.seek(a)
+            want = f.read(b - a)
+        if disk[a:b] != want:
+            first = next(i for i in range(b - a) if i >= len(disk) - a or disk[a + i] != want[i])
+            return f"disk bytes [{spec}] changed (first difference at byte {a + first:#x})"
+    for spec in args.disk_filled:
+        a, b, byte = spec.split(":")
+        a, b, byte = disk_offset(a), disk_offset(b), int(byte, 16)
+        part = disk[a:b]
+        bad = next((i for i, v in enumerate(part) if v != byte), None)
+        if len(part) != b - a or bad is not None:
+            return f"disk bytes [{spec}] not all {byte:#04x} (byte {a + (bad or 0):#x} is {part[bad or 0]:#04x})"
+    return None
 
 
 def build_boot_image(args, boot):
@@ -320,6 +362,11 @@ def main():
         qemu = ["qemu-system-aarch64", "-M", "virt,virtualization=on,gic-version=3", "-cpu", "cortex-a72",
                 "-smp", str(args.smp), "-m", args.mem, "-nographic", "-nic", "none", "-kernel", boot]
         qemu += args.qemu_extra.split()
+        if args.disk:
+            if args.disk_from:
+                shutil.copyfile(args.disk_from, args.disk)
+            qemu += ["-drive", f"file={args.disk},format=raw,if=none,id=cxvdisk",
+                     "-device", "virtio-blk-device,drive=cxvdisk"]
 
     judge = Judge(args)
     start = time.monotonic()
@@ -331,6 +378,8 @@ def main():
     elapsed = time.monotonic() - start
     if judge.verdict is None and not judge.all_seen():
         judge.verdict = "not every expected line appeared"
+    if judge.verdict is None and args.disk:
+        judge.verdict = check_disk(args)
     ended = f"{len(judge.ended & judge.announced)}/{len(judge.announced)} VMs ended"
     if judge.verdict is None:
         print(f"PASS {args.name} ({elapsed:.1f} s, {len(lines)} console lines, {ended}; stopped reading: {ended_by})")

@@ -34,6 +34,12 @@ bool ppi_active(u32 intid);
 u32 vintc_priority_bits();
 void ppi_set_active(u32 intid, bool active);
 
+// cxvisor's own device drivers (drivers/): a full barrier between memory a device reads or writes
+// by DMA (rings, buffers) and the register accesses that hand it over or see it back. DSB SY waits
+// for every earlier access to complete, device-register accesses included, before any later one
+// (Arm ARM DDI0487 K.a, B2.3 "Definition of the Arm memory model": Data Synchronization Barrier).
+inline void dma_barrier() { dsb_sy(); }
+
 // Firmware: start a secondary CPU at `entry` with x0 = arg (PSCI CPU_ON over the DTB's conduit).
 Result<void> start_cpu(u64 hw_id, u64 entry, u64 arg);
 // Firmware: power the whole machine off (PSCI SYSTEM_OFF). Returns only if the firmware did not.

@@ -1,7 +1,7 @@
 // virtio-net device (virtio/net.hpp) between fake VMs on a switch: config space, frames moving
 // from one VM's tx ring into another's rx ring, drops that never block, malformed chains, reset
 // and a device leaving the switch.
-#include "fake_transport.hpp"
+#include "fake_vm_transport.hpp"
 #include "virtio/net.hpp"
 
 #include <gtest/gtest.h>
@@ -23,7 +23,7 @@ constexpr u64 kBroadcast = kMacBroadcast;
 // One VM with one virtio-net device: its RAM, transport, driver queues.
 struct TestVm {
     FakeGuestMemory mem;
-    FakeTransport t;
+    FakeVmTransport t;
     DriverQueue rx{mem, 16, kRam + 0x0000, kRam + 0x1000, kRam + 0x2000};
     DriverQueue tx{mem, 16, kRam + 0x4000, kRam + 0x5000, kRam + 0x6000};
     NetDevice* dev = nullptr;

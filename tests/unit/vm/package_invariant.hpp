@@ -85,7 +85,16 @@ inline std::string check(const uint8_t* pkg, size_t len, uint32_t index, uint32_
         vp::EmuDevice d;
         std::memcpy(&d, pkg + r.emu_devices + u128(i) * sizeof d, sizeof d);
         if (!std::memchr(d.name, 0, sizeof d.name)) return "emu name without NUL";
-        if (d.type != 1 || d.cfg_count > 8) return "bad emu type or cfg_count";
+        if (d.type < 1 || d.type > 4 || d.cfg_count > 8) return "bad emu type or cfg_count";
+        if (d.type >= 2 && (d.length != 0x1000 || d.base_gpa % 0x1000)) return "bad virtio-mmio window";
+        if (d.type == 2) { // virtio-blk: what the image reads through cfg must be inside the package
+            uint64_t c[4] = {};
+            for (uint32_t k = 0; k < 4 && k < d.cfg_count; ++k) c[k] = d.cfg[k];
+            if (c[2] == 0 || c[2] % 512 || c[3] > 1) return "bad virtio-blk size or flags";
+            if (c[0] == 1 && (!inside(c[1], c[2]) || c[1] % 4096)) return "virtio-blk image outside the package";
+            if (c[0] == 2 && (c[1] % 512 || u128(c[1]) + c[2] > (u128(1) << 64))) return "bad virtio-blk host region";
+            if (c[0] != 1 && c[0] != 2) return "unknown virtio-blk backing";
+        }
         if (!page_range(d.base_gpa, d.length)) return "bad emu range";
         all.push_back({d.base_gpa, u128(d.base_gpa) + d.length, "emu"});
     }

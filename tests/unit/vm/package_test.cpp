@@ -319,8 +319,39 @@ TEST(PackageRecord, VirtioNetCfgChecked) {
                    "virtio-net: needs 2 cfg words (mac, network)");
 }
 
-// virtio types (2-4): one 4 KiB window; virtio-console takes no cfg words (blk and net check theirs
-// when the device is created: virtio/factory.cpp).
+// The virtio-blk cfg words (vm_package.hpp): device 0 of "full" turned into a virtio-blk device.
+void make_blk(vmconfig::Bytes& p, const vp::VmRecord& r, u64 backing, u64 where, u64 size, u64 flags = 0) {
+    vp::EmuDevice& d = emu(p, r);
+    d.type = u32(vp::EmuType::VirtioBlk);
+    d.cfg_count = 4;
+    d.cfg[0] = backing, d.cfg[1] = where, d.cfg[2] = size, d.cfg[3] = flags;
+}
+
+TEST(PackageRecord, VirtioBlkCfgChecked) {
+    vmconfig::Bytes pkg = good_package();
+    vp::VmRecord r = get<vp::VmRecord>(pkg, record_at(pkg, 0));
+    make_blk(pkg, r, 1, r.kernel.offset, 4096, vp::BLK_FLAG_READ_ONLY); // the kernel blob as a disk image
+    EXPECT_EQ(check_vm(pkg, 0), "");
+    EXPECT_EQ(package_invariant::check(pkg.data(), pkg.size(), 0, MAX_CPUS), "");
+    make_blk(pkg, r, 2, 0x10'0000, 0x400'0000);
+    EXPECT_EQ(check_vm(pkg, 0), "");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 1, r.kernel.offset, 0); }, "virtio-blk size 0");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 1, r.kernel.offset, 1000); }, "multiple of 512");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 1, r.kernel.offset, 4096, 2); }, "flags 2 unknown");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 1, p.size() - 4096, 8192); }, "runs past the package end");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 1, ~0ull - 511, 1024); }, "runs past the package end");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 1, r.kernel.offset + 512, 512); }, "not 4 KiB aligned");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 2, 100, 4096); }, "not sector-aligned");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 2, ~0ull - 511, 1024); }, "wraps past 2^64");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 3, 0, 4096); }, "virtio-blk backing 3 unknown");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 0, 0, 4096); }, "backing 0 unknown");
+    // Entries past cfg_count read 0: a cfg that stops early has no size.
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 1, r.kernel.offset, 4096), emu(p, r).cfg_count = 2; },
+                   "size 0");
+}
+
+// virtio types (2-4): one 4 KiB window; virtio-console takes no cfg words (virtio-blk's and
+// virtio-net's: above).
 TEST(PackageRecord, VirtioDevicesChecked) {
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { emu(p, r).type = 4, emu(p, r).length = 0x2000; },
                    "emulated device 0 (uart0): a virtio-mmio window is 0x1000 bytes at a 4 KiB aligned base_gpa");
@@ -344,6 +375,8 @@ TEST(PackageRecord, VirtioDevicesChecked) {
         d.type = type;
         d.length = 0x1000;
         if (type == 4) d.cfg_count = 0, memset(d.cfg, 0, sizeof d.cfg);
+        if (type == 2) make_blk(p, r, 2, 0, 4096); // virtio-blk: its cfg words are checked (above)
+        if (type == 3) d.cfg_count = 2, d.cfg[0] = 0x0200'0000'0301, d.cfg[1] = 0; // virtio-net: likewise
         EXPECT_EQ(check_vm(p, 0), "") << type;
     }
 }

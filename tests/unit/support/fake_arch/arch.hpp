@@ -31,6 +31,8 @@ void wfi(); // runs fake::wfi_hook; with no hook the CPU would idle forever, so 
 
 void system_off(); // counts in fake::system_offs and returns, as firmware without PSCI SYSTEM_OFF would
 inline void wfe() {}
+inline void cpu_relax() {}
+inline void dma_barrier() { __atomic_thread_fence(__ATOMIC_SEQ_CST); } // drivers/: no device to order against
 
 void clean_dcache_range(const void* p, usize size);
 void zero_and_clean(void* p, usize size); // memset + clean_dcache_range

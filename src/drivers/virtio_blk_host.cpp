@@ -1,0 +1,331 @@
+// cxvisor's driver for the host's virtio-blk disk. See virtio_blk_host.hpp.
+#include "drivers/virtio_blk_host.hpp"
+
+#include "abi/vm_package.hpp"
+#include "arch.hpp"
+#include "base/string.hpp"
+#include "kernel/frames.hpp"
+#include "kernel/irq.hpp"
+#include "kernel/log.hpp"
+#include "kernel/percpu.hpp"
+#include "kernel/timer.hpp"
+#include <new>
+
+namespace {
+
+// virtio-mmio registers (4.2.2 version 2; 4.2.4 legacy version 1, where they differ).
+constexpr u32 kMagic = 0x000, kVersion = 0x004, kDeviceId = 0x008;
+constexpr u32 kDeviceFeatures = 0x010, kDeviceFeaturesSel = 0x014;
+constexpr u32 kDriverFeatures = 0x020, kDriverFeaturesSel = 0x024;
+constexpr u32 kLegacyGuestPageSize = 0x028;
+constexpr u32 kQueueSel = 0x030, kQueueNumMax = 0x034, kQueueNum = 0x038;
+constexpr u32 kLegacyQueueAlign = 0x03c, kLegacyQueuePfn = 0x040;
+constexpr u32 kQueueReady = 0x044, kQueueNotify = 0x050;
+constexpr u32 kInterruptStatus = 0x060, kInterruptAck = 0x064, kStatus = 0x070;
+constexpr u32 kQueueDescLow = 0x080, kQueueDescHigh = 0x084;
+constexpr u32 kQueueDriverLow = 0x090, kQueueDriverHigh = 0x094;
+constexpr u32 kQueueDeviceLow = 0x0a0, kQueueDeviceHigh = 0x0a4;
+constexpr u32 kConfig = 0x100;
+constexpr u32 kMagicValue = 0x74726976; // "virt"
+
+// Device status bits (2.1).
+constexpr u32 kStAcknowledge = 1, kStDriver = 2, kStDriverOk = 4, kStFeaturesOk = 8, kStFailed = 128;
+
+constexpr u64 kPage = 4096;
+constexpr u64 kUsedOffset = kPage; // the used ring on the second page (legacy QueueAlign = 4096)
+constexpr u32 kStatusOffset = 64;  // in the request page, after the 16-byte header
+constexpr u32 kProbeOffset = 512;  // in the request page: init()'s read of sector 0
+
+struct Desc {
+    u64 addr;
+    u32 len;
+    u16 flags;
+    u16 next;
+};
+
+HostDisk g_disk;
+bool g_disk_ok;
+
+// The device's addresses for cxvisor memory: cxvisor runs identity-mapped (kernel/frames.hpp,
+// VA == PA), so a buffer's address is its bus address on a board without an IOMMU.
+u64 bus_addr(const void* p) { return u64(uptr(p)); }
+
+u32 read32(uptr a) { return *reinterpret_cast<volatile const u32*>(a); }
+
+// Host-region claims: no two devices (of one VM or two) may hold overlapping regions.
+struct Claim {
+    u64 base = 0, size = 0;
+    const HostRegionBackend* owner = nullptr;
+};
+constexpr usize kMaxClaims = vm_package::MAX_VMS * vm_package::MAX_EMU_DEVICES;
+Claim g_claims[kMaxClaims];
+Spinlock g_claims_lock;
+
+// The node's interrupt as a GIC INTID: the boards cxvisor runs on (QEMU virt) give virtio-mmio
+// nodes `interrupts = <GIC_SPI n flags>` under the GIC's 3-cell binding (Linux v6.1
+// Documentation/devicetree/bindings/interrupt-controller/arm,gic-v3.yaml): SPI n is INTID 32 + n.
+// Anything else: 0, and the driver polls instead of sleeping.
+u32 spi_intid(const Fdt& fdt, FdtNode n) {
+    auto cells = fdt.interrupts(n);
+    if (cells.is_error() || cells.value().count != 3 || cells.value()[0] != 0 || cells.value()[1] > 987) return 0;
+    return 32 + cells.value()[1];
+}
+
+IrqAction disk_irq(u32, void* ctx) {
+    static_cast<HostDisk*>(ctx)->ack_interrupt(); // a late completion interrupt: lower the line
+    return IrqAction::Done;
+}
+
+} // namespace
+
+HostDisk::Probe HostDisk::probe(const Fdt& fdt) {
+    FdtNode n{};
+    for (;;) {
+        auto next = fdt.find_compatible("virtio,mmio", n);
+        if (next.is_error()) return {};
+        n = next.value();
+        auto reg = fdt.reg(n);
+        if (reg.is_error() || reg.value().count() == 0 || !fdt.is_enabled(n)) continue;
+        const FdtRange r = reg.value()[0];
+        auto base = fdt.translate(n, r.base);
+        if (base.is_error() || r.size < kConfig + 8 || base.value() % kPage + r.size > kPage) continue;
+        const uptr a = uptr(base.value());
+        const u32 version = read32(a + kVersion);
+        if (read32(a + kMagic) == kMagicValue && (version == 1 || version == 2) &&
+            read32(a + kDeviceId) == virtio::kDeviceIdBlock)
+            return {true, {HostPhysAddr(base.value()), r.size}, fdt.name(n), spi_intid(fdt, n)};
+    }
+}
+
+void HostDisk::init(const Probe& p) {
+    if (!p.found) return; // no line: most machines have no disk for cxvisor, and need none
+    if (auto r = g_disk.setup(p); r.is_error()) {
+        kprint("cxvisor: host disk %s: initialisation failed (%s); VMs with a host region cannot start\n", p.node,
+               error_name(r.error()));
+        return;
+    }
+    // One read of sector 0 proves the whole path (queue, DMA, completion) before any VM relies on
+    // it; a disk that cannot do that is not offered.
+    if (auto r = g_disk.read(0, g_disk.m_req + kProbeOffset, virtio::kSectorSize); r.is_error()) {
+        kprint("cxvisor: host disk %s: reading sector 0 failed (%s); VMs with a host region cannot start\n", p.node,
+               error_name(r.error()));
+        return;
+    }
+    g_disk_ok = true;
+    if (p.intid) { // from now on a request sleeps until the disk's interrupt instead of spinning
+        irq_register(p.intid, disk_irq, &g_disk);
+        g_disk.m_intid = p.intid;
+    }
+    kprint("cxvisor: host disk %s: %lu MiB%s (virtio-mmio v%u)\n", p.node, g_disk.capacity_bytes() / MiB,
+           g_disk.m_read_only ? ", read-only" : "", g_disk.m_version);
+}
+
+HostDisk* HostDisk::get() { return g_disk_ok ? &g_disk : nullptr; }
+
+u32 HostDisk::reg(u32 off) const { return *reinterpret_cast<volatile const u32*>(m_regs + off); }
+void HostDisk::set_reg(u32 off, u32 v) { *reinterpret_cast<volatile u32*>(m_regs + off) = v; }
+
+Result<void> HostDisk::setup(const Probe& p) {
+    m_regs = uptr(p.mmio.base.value());
+    m_version = reg(kVersion);
+    // 3.1.1: reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK (version 2), queues, DRIVER_OK.
+    set_reg(kStatus, 0);
+    for (u32 i = 0; i < 1000000 && reg(kStatus) != 0; ++i) arch::cpu_relax(); // 4.2.3.1: reset completes at 0
+    if (reg(kStatus) != 0) return Error::Busy;
+    set_reg(kStatus, kStAcknowledge);
+    set_reg(kStatus, kStAcknowledge | kStDriver);
+    set_reg(kDeviceFeaturesSel, 0);
+    const u64 offered_lo = reg(kDeviceFeatures);
+    set_reg(kDeviceFeaturesSel, 1);
+    const u64 offered = offered_lo | u64(reg(kDeviceFeatures)) << 32;
+    // Only what this driver uses: FLUSH (a write cache to flush), RO, and VERSION_1 on a modern
+    // device (which must offer it: 4.2.2.2 ... a version 2 device without it is legacy-only).
+    u64 want = virtio::kBlkFFlush | virtio::kBlkFRo;
+    if (m_version == 2) {
+        if (!(offered & virtio::kFVersion1)) return Error::Unsupported;
+        want |= virtio::kFVersion1;
+    }
+    const u64 accepted = offered & want;
+    set_reg(kDriverFeaturesSel, 0);
+    set_reg(kDriverFeatures, u32(accepted));
+    set_reg(kDriverFeaturesSel, 1);
+    set_reg(kDriverFeatures, u32(accepted >> 32));
+    u32 status = kStAcknowledge | kStDriver;
+    if (m_version == 2) {
+        status |= kStFeaturesOk;
+        set_reg(kStatus, status);
+        if (!(reg(kStatus) & kStFeaturesOk)) {
+            set_reg(kStatus, status | kStFailed);
+            return Error::Unsupported;
+        }
+    }
+    m_flush = accepted & virtio::kBlkFFlush;
+    m_read_only = accepted & virtio::kBlkFRo;
+    m_capacity = u64(reg(kConfig)) | u64(reg(kConfig + 4)) << 32; // 5.2.4 capacity, read before DRIVER_OK
+
+    auto ring = frames_alloc(2, kPage);
+    auto req = frames_alloc(1, kPage);
+    if (ring.is_error() || req.is_error()) {
+        if (ring.is_ok()) frames_free(ring.value(), 2);
+        if (req.is_ok()) frames_free(req.value(), 1);
+        set_reg(kStatus, status | kStFailed);
+        return Error::NoMemory;
+    }
+    m_ring = reinterpret_cast<u8*>(ring.value().value()); // identity map: frames are reachable as is
+    m_req = reinterpret_cast<u8*>(req.value().value());
+
+    set_reg(kQueueSel, 0);
+    const u32 max = reg(kQueueNumMax);
+    if (max < kQueueSize || (m_version == 2 ? reg(kQueueReady) : reg(kLegacyQueuePfn)) != 0) {
+        set_reg(kStatus, status | kStFailed);
+        return Error::Unsupported;
+    }
+    set_reg(kQueueNum, kQueueSize);
+    const u64 desc = bus_addr(m_ring), avail = desc + 16 * kQueueSize, used = desc + kUsedOffset;
+    if (m_version == 2) {
+        set_reg(kQueueDescLow, u32(desc)), set_reg(kQueueDescHigh, u32(desc >> 32));
+        set_reg(kQueueDriverLow, u32(avail)), set_reg(kQueueDriverHigh, u32(avail >> 32));
+        set_reg(kQueueDeviceLow, u32(used)), set_reg(kQueueDeviceHigh, u32(used >> 32));
+        set_reg(kQueueReady, 1);
+    } else {
+        // 4.2.4: the legacy layout is descriptors, available ring, then the used ring at the next
+        // QueueAlign boundary, all found from one page frame number.
+        set_reg(kLegacyGuestPageSize, u32(kPage));
+        set_reg(kLegacyQueueAlign, u32(kPage));
+        set_reg(kLegacyQueuePfn, u32(desc / kPage));
+    }
+    set_reg(kStatus, status | kStDriverOk);
+    return {};
+}
+
+Result<void> HostDisk::request(u32 type, u64 offset, void* buf, usize len) {
+    if (type != virtio::kBlkTFlush &&
+        (offset % virtio::kSectorSize || len % virtio::kSectorSize || len > kMaxTransfer ||
+         offset > capacity_bytes() || len > capacity_bytes() - offset))
+        return Error::OutOfRange;
+    if (type == virtio::kBlkTOut && m_read_only) return Error::Denied;
+    SpinlockGuard guard(m_lock);
+    if (m_broken) return Error::Aborted;
+    auto* desc = reinterpret_cast<volatile Desc*>(m_ring);
+    // Header (5.2.6): type, reserved, sector; then the data, then the status byte.
+    auto* hdr = reinterpret_cast<volatile u32*>(m_req);
+    hdr[0] = type;
+    hdr[1] = 0;
+    *reinterpret_cast<volatile u64*>(m_req + 8) = offset / virtio::kSectorSize;
+    m_req[kStatusOffset] = 0xFF;
+    auto put = [&](u16 i, const void* p, u32 n, u16 flags) {
+        desc[i].addr = bus_addr(p);
+        desc[i].len = n;
+        desc[i].flags = flags;
+        desc[i].next = u16(i + 1);
+    };
+    u16 n = 0;
+    put(n++, m_req, 16, virtio::kDescFNext);
+    if (len) put(n++, buf, u32(len), u16(virtio::kDescFNext | (type == virtio::kBlkTIn ? virtio::kDescFWrite : 0)));
+    put(n, m_req + kStatusOffset, 1, virtio::kDescFWrite);
+    // Available ring: flags, idx, ring[kQueueSize] (2.7.6). Chain head 0 every time: one request
+    // is ever in flight.
+    auto* avail = reinterpret_cast<volatile u16*>(m_ring + 16 * kQueueSize);
+    avail[2 + m_avail % kQueueSize] = 0;
+    arch::dma_barrier(); // descriptors and ring entry before the index the device reads
+    avail[1] = ++m_avail;
+    arch::dma_barrier(); // the index before the notification
+    if (m_intid && m_routed_to != this_cpu().hw_id) { // the completion must wake this CPU
+        m_routed_to = this_cpu().hw_id;
+        arch::irq_enable_spi_on(m_intid, m_routed_to);
+    }
+    set_reg(kQueueNotify, 0);
+    // Used ring: flags, idx, ring[] (2.7.8).
+    auto* used_idx = reinterpret_cast<volatile u16*>(m_ring + kUsedOffset + 2);
+    const u64 deadline = uptime_us() + kTimeoutMs * 1000;
+    while (*used_idx == m_used) {
+        if (uptime_us() > deadline) {
+            m_broken = true;
+            kprint("cxvisor: host disk: no answer to a request within %lu s; the host disk is disabled\n",
+                   kTimeoutMs / 1000);
+            return Error::Aborted;
+        }
+        // The disk's interrupt (routed here before the notification) or any other wakes the CPU;
+        // interrupts stay masked, WFI wakes on a pending one all the same. The deadline is looked
+        // at after every wake-up (cxvisor's timer tick is one).
+        if (m_intid) arch::wfi();
+        else arch::cpu_relax();
+    }
+    arch::dma_barrier(); // the used index before the status and data the device wrote
+    ++m_used;
+    ack_interrupt(); // the line low again before this CPU goes back to its run loop
+    const u8 st = m_req[kStatusOffset];
+    return st == virtio::kBlkSOk ? Result<void>() : Error::Aborted;
+}
+
+void HostDisk::ack_interrupt() { set_reg(kInterruptAck, reg(kInterruptStatus)); }
+
+Result<void> HostDisk::flush() {
+    if (!m_flush) return {};
+    return request(virtio::kBlkTFlush, 0, nullptr, 0);
+}
+
+// --- HostRegionBackend ---
+
+Result<HostRegionBackend*> HostRegionBackend::create(u64 offset, u64 size, const char** why) {
+    HostDisk* disk = HostDisk::get();
+    if (!disk) {
+        *why = "the host has no virtio-blk disk for cxvisor (QEMU: -drive file=...,if=none,format=raw,id=d0 "
+               "-device virtio-blk-device,drive=d0)";
+        return Error::NotFound;
+    }
+    if (size == 0 || offset % virtio::kSectorSize || size % virtio::kSectorSize || offset > disk->capacity_bytes() ||
+        size > disk->capacity_bytes() - offset) {
+        *why = "the host region does not lie inside the host disk";
+        return Error::OutOfRange;
+    }
+    SpinlockGuard guard(g_claims_lock);
+    Claim* free_slot = nullptr;
+    for (Claim& c : g_claims) {
+        if (!c.owner) {
+            if (!free_slot) free_slot = &c;
+        } else if (offset < c.base + c.size && c.base < offset + size) {
+            *why = "the host region overlaps another virtio-blk device's";
+            return Error::Busy;
+        }
+    }
+    if (!free_slot) {
+        *why = "too many host regions";
+        return Error::NoMemory;
+    }
+    auto* b = new (std::nothrow) HostRegionBackend(*disk, offset, size);
+    if (!b) {
+        *why = "out of memory";
+        return Error::NoMemory;
+    }
+    *free_slot = {offset, size, b};
+    return b;
+}
+
+HostRegionBackend::~HostRegionBackend() {
+    SpinlockGuard guard(g_claims_lock);
+    for (Claim& c : g_claims)
+        if (c.owner == this) c = {};
+}
+
+Result<void> HostRegionBackend::read(u64 offset, void* dst, usize len) {
+    if (!in_disk(offset, len, m_size)) return Error::OutOfRange;
+    for (usize done = 0; done < len;) {
+        const usize n = len - done < HostDisk::kMaxTransfer ? len - done : HostDisk::kMaxTransfer;
+        TRY(m_disk.read(m_base + offset + done, static_cast<u8*>(dst) + done, n));
+        done += n;
+    }
+    return {};
+}
+
+Result<void> HostRegionBackend::write(u64 offset, const void* src, usize len) {
+    if (!in_disk(offset, len, m_size)) return Error::OutOfRange;
+    for (usize done = 0; done < len;) {
+        const usize n = len - done < HostDisk::kMaxTransfer ? len - done : HostDisk::kMaxTransfer;
+        TRY(m_disk.write(m_base + offset + done, static_cast<const u8*>(src) + done, n));
+        done += n;
+    }
+    return {};
+}
+
+Result<void> HostRegionBackend::flush() { return m_disk.flush(); }
