@@ -12,12 +12,6 @@ using vm_package::EmuType;
 
 namespace {
 
-Result<Device*> not_built(const vm_package::EmuDevice& d, const DeviceEnv& env, const char* type) {
-    kprint("cxvisor: vm %u (%s): device %.31s: %s is not built into this image\n", env.vm_id, env.vm_name, d.name,
-           type);
-    return Error::Unsupported;
-}
-
 Result<Device*> created(Device* dev, const vm_package::EmuDevice& d, const DeviceEnv& env) {
     if (dev) return dev;
     kprint("cxvisor: vm %u (%s): device %.31s: out of memory for the virtio device (heap)\n", env.vm_id, env.vm_name,
