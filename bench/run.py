@@ -39,6 +39,15 @@ def run(cmd, timeout=120):
     return p.stdout.decode("utf-8", "replace")
 
 
+def kill_group(p):
+    """Kills the process group of p (started with start_new_session) and reaps p."""
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    p.wait()
+
+
 def watch_qemu(cmd, stop, time_limit):
     """Runs QEMU (cmd) and reads its console until stop(line) returns something other than None,
     QEMU exits, or time_limit seconds pass. Returns (lines, stop's answer or None, seconds from
@@ -76,11 +85,7 @@ def watch_qemu(cmd, stop, time_limit):
                 if verdict is not None:
                     elapsed = now - t0
     finally:
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        p.wait()
+        kill_group(p)
         p.stdout.close()
     if buf:
         out.append(buf.decode("utf-8", "replace"))
@@ -264,6 +269,115 @@ def blk_bench(build, img_dir, vmconfig, runs):
     return out
 
 
+# ---- VM-to-VM network throughput: two Linux VMs on one virtual switch -------------------------
+# configs/vms/bench-net-a/-b.toml (ids 225, 226): linux-net-a/-b with a bigger file
+# (cxv_net_lines on their command lines); tests/linux/net.sh in both moves the file each way with
+# busybox nc and prints "cxv-linux: sent N bytes md5 M in T s: R KiB/s" on the sending side (wall
+# clock of the guest, /proc/uptime). Wall clock of the machine, no -icount: TCG's speed sets the
+# scale, so the figure compares cxvisor builds on one machine, not with hardware.
+NET_CONFIGS = ["configs/vms/bench-net-a.toml", "configs/vms/bench-net-b.toml"]
+NET_VMS = ["bench-net-a", "bench-net-b"]
+NET_TIME_LIMIT = 400
+NET_SENT = re.compile(r"^\[(bench-net-[ab])\] cxv-linux: sent (\d+) bytes md5 (\w+) in ([\d.]+) s: (\d+) KiB/s")
+
+
+def net_bench(build, img_dir, vmconfig, runs):
+    """The "net" entry of results.json: per-direction rates of each run, or status FAILED."""
+    res = {"method": "two Linux VMs (1 vCPU each, pinned to physical CPUs 0 and 1, 256 MiB) on virtual switch 0, "
+                     "busybox nc of a seq-generated file one way then the other, TCP over virtio-net, no offloads; "
+                     "the sender's /proc/uptime around nc; qemu -smp 2 -m 1G, no -icount",
+           "configs": NET_CONFIGS}
+    out_dir = os.path.join(build, "bench")
+    package = os.path.join(out_dir, "cxvisor-net.bin")
+    pk = subprocess.run([vmconfig, "--cpus", "2", "--search-path", os.path.join(build, "linux"), "--image",
+                         os.path.join(img_dir, "src", "cxvisor.bin"), "-o", package] + NET_CONFIGS,
+                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if pk.returncode:
+        return dict(res, status="FAILED", reason="cxv-vmconfig: " + pk.stdout.strip()[-300:])
+    cmd = ["qemu-system-aarch64", "-M", "virt,virtualization=on,gic-version=3", "-cpu", "cortex-a72", "-smp", "2",
+           "-m", "1G", "-nographic", "-nic", "none", "-kernel", os.path.abspath(package)]
+    rates, size = [], None
+    for i in range(runs):
+        done, sent = set(), {}
+
+        def stop(line):
+            m = NET_SENT.match(line)
+            if m:
+                sent[m.group(1)] = (int(m.group(2)), float(m.group(4)))
+            for vm in NET_VMS:
+                if f"[{vm}] TEST linux-net PASS" in line:
+                    done.add(vm)
+                if f"[{vm}] TEST linux-net FAIL" in line:
+                    return line.strip()
+            if "PANIC" in line:
+                return line.strip()
+            return "ok" if len(done) == len(NET_VMS) else None
+
+        lines, verdict, _ = watch_qemu(cmd, stop, NET_TIME_LIMIT)
+        if verdict != "ok" or len(sent) != 2:
+            tail = [l for l in lines if l.strip()][-4:]
+            return dict(res, status="FAILED", reason=f"run {i + 1}: {verdict or 'no verdict'}; " + " | ".join(tail),
+                        rates_kib_s=rates)
+        for vm in NET_VMS:
+            n, t = sent[vm]
+            size = n
+            rates.append(round(n / t / 1024))
+    native = net_native(build, runs)
+    out = dict(res, status="ok", bytes_per_transfer=size, rates_kib_s=rates, median_kib_s=median(rates),
+               median_mbit_s=round(median(rates) * 1024 * 8 / 1e6, 1), native_qemu=native)
+    if native["status"] == "ok":
+        out["ratio_to_native"] = round(median(rates) / native["median_kib_s"], 2)
+    return out
+
+
+# The same two guests directly on QEMU, one QEMU each, joined by QEMU's socket netdev, with QEMU's
+# own virtio-net-device limited to the features cxvisor's device has (no checksum/segmentation
+# offloads, no mergeable rx buffers): what TCG and the guests cost without cxvisor.
+NET_NATIVE_NIC = ("virtio-net-device,netdev=n0,mac={mac},csum=off,guest_csum=off,gso=off,host_tso4=off,"
+                  "host_tso6=off,host_ecn=off,host_ufo=off,guest_tso4=off,guest_tso6=off,guest_ecn=off,"
+                  "guest_ufo=off,mrg_rxbuf=off")
+
+
+def net_native(build, runs):
+    kernel, initrd = os.path.join(build, "linux", "Image"), os.path.join(build, "linux", "linux-net.cpio.gz")
+    common = ["qemu-system-aarch64", "-M", "virt,gic-version=3", "-cpu", "cortex-a72", "-smp", "1", "-m", "256M",
+              "-nographic", "-nic", "none", "-kernel", kernel, "-initrd", initrd,
+              "-append", "console=ttyAMA0 cxv_net_lines=1000000"]
+    sent_re = re.compile(r"cxv-linux: sent (\d+) bytes md5 \w+ in ([\d.]+) s")
+    rates = []
+    for i in range(runs):
+        port = str(20000 + (os.getpid() + i) % 20000)
+        b_log = os.path.join(build, "bench", "net-native-b.log")
+        with open(b_log, "w") as out:
+            b = subprocess.Popen(common + ["-device", NET_NATIVE_NIC.format(mac="02:00:00:00:e1:02"), "-netdev",
+                                           f"socket,id=n0,listen=127.0.0.1:{port}"],
+                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        g_qemu_groups.append(b.pid)
+        try:
+            time.sleep(1)  # B listens before A connects
+            a_cmd = common + ["-device", NET_NATIVE_NIC.format(mac="02:00:00:00:e1:01"), "-netdev",
+                              f"socket,id=n0,connect=127.0.0.1:{port}"]
+            lines, verdict, _ = watch_qemu(a_cmd, lambda l: l if "TEST linux-net" in l or "Kernel panic" in l else None,
+                                           NET_TIME_LIMIT)
+            try:
+                b.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                pass
+        finally:
+            kill_group(b)
+        with open(b_log) as f:
+            lines += f.read().splitlines()
+        found = [sent_re.search(l) for l in lines]
+        found = [m for m in found if m]
+        if not verdict or "PASS" not in verdict or len(found) != 2:
+            tail = [l for l in lines if l.strip()][-4:]
+            return {"status": "FAILED", "reason": f"native run {i + 1}: {verdict}; " + " | ".join(tail)}
+        rates += [round(int(m.group(1)) / float(m.group(2)) / 1024) for m in found]
+    return {"status": "ok", "rates_kib_s": rates, "median_kib_s": median(rates),
+            "method": "the same kernel, initramfs and command line, one QEMU per guest (-smp 1 -m 256M), QEMU's "
+                      "virtio-net-device without offloads or mergeable buffers, -netdev socket between them"}
+
+
 def survivors():
     """QEMU process groups of this script that still have a live member (after a short grace)."""
     left = []
@@ -310,7 +424,7 @@ def parse(lines):
     return res
 
 
-PARTS = ("micro", "interrupts", "ipi", "linux", "virtio", "shm", "blk")
+PARTS = ("micro", "interrupts", "ipi", "linux", "virtio", "shm", "blk", "net")
 
 
 def main():
@@ -321,10 +435,13 @@ def main():
                     help="boots of each side for the Linux boot-time ratio (0: leave it out)")
     ap.add_argument("--blk-runs", type=int, default=3,
                     help="boots of each side for the virtio-blk throughput ratio (0: leave it out)")
+    ap.add_argument("--net-runs", type=int, default=2,
+                    help="QEMU runs of the two-VM network transfer (each gives one rate per direction; 0: leave it out)")
     ap.add_argument("--only", default=",".join(PARTS),
                     help="comma-separated parts to run: micro (bench: hypercall, MMIO, PSCI), interrupts "
                          "(bench-irq), ipi (bench-ipi, wall clock), linux (boot ratio), virtio (bench-virtio: "
-                         "notification exit), shm (doorbell round trip), blk (virtio-blk throughput ratio); "
+                         "notification exit), shm (doorbell round trip), blk (virtio-blk throughput ratio), "
+                         "net (VM-to-VM throughput); "
                          "default: all. "
                          "results.json then holds only those parts")
     args = ap.parse_args()
@@ -491,6 +608,8 @@ def main():
         results["linux_boot_to_init"] = linux_bench(args.build, img_dir, vmconfig, args.linux_runs)
     if "blk" in parts and args.blk_runs > 0:
         results["virtio_blk_throughput"] = blk_bench(args.build, img_dir, vmconfig, args.blk_runs)
+    if "net" in parts and args.net_runs > 0:
+        results["net_vm_to_vm"] = net_bench(args.build, img_dir, vmconfig, args.net_runs)
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
 
@@ -541,6 +660,18 @@ def main():
               f"{bb['read_ratio']} (goal >= {BLK_GOAL})")
     elif bb:
         print(f"virtio-blk throughput: FAILED: {bb['reason']}")
+    nb = results.get("net_vm_to_vm")
+    if nb and nb["status"] == "ok":
+        print(f"VM-to-VM TCP over virtio-net, {nb['bytes_per_transfer']} bytes per transfer (KiB/s): "
+              f"{nb['rates_kib_s']}; median {nb['median_kib_s']} KiB/s ({nb['median_mbit_s']} Mbit/s)")
+        nq = nb["native_qemu"]
+        if nq["status"] == "ok":
+            print(f"  the same on two plain QEMUs (-netdev socket): {nq['rates_kib_s']}; median {nq['median_kib_s']} "
+                  f"KiB/s; cxvisor / plain QEMU {nb['ratio_to_native']}")
+        else:
+            print(f"  plain QEMU reference: FAILED: {nq['reason']}")
+    elif nb:
+        print(f"VM-to-VM network: FAILED: {nb['reason']}")
     print(f"results: {os.path.join(out_dir, 'results.json')}")
     return 0
 

@@ -22,6 +22,7 @@
 #include "platform/qemu-virt/pl011_console.hpp"
 #include "virtio/console.hpp"
 #include "virtio/mmio.hpp"
+#include "virtio/net.hpp"
 #include "vmm/package.hpp"
 #include "vmm/vmm.hpp"
 #include <stdarg.h>
@@ -113,7 +114,10 @@ usize heap_bytes_for(const vm_package::PackageHeader* h, u64 ram_total) {
         constexpr usize BLOCK = sizeof(virtio::BlockDevice) + OVERHEAD +
                                 (sizeof(virtio::RamDiskBackend) > sizeof(HostRegionBackend) ? sizeof(virtio::RamDiskBackend)
                                                                                             : sizeof(HostRegionBackend));
-        constexpr usize VIRTIO_DEVICE = BLOCK > sizeof(virtio::ConsoleDevice) ? BLOCK : sizeof(virtio::ConsoleDevice);
+        constexpr usize CONSOLE_OR_NET = sizeof(virtio::ConsoleDevice) > sizeof(virtio::NetDevice)
+                                             ? sizeof(virtio::ConsoleDevice)
+                                             : sizeof(virtio::NetDevice);
+        constexpr usize VIRTIO_DEVICE = BLOCK > CONSOLE_OR_NET ? BLOCK : CONSOLE_OR_NET;
         constexpr usize DEVICE = sizeof(Pl011) > sizeof(virtio::MmioTransport) + VIRTIO_DEVICE
                                      ? sizeof(Pl011)
                                      : sizeof(virtio::MmioTransport) + VIRTIO_DEVICE + OVERHEAD;

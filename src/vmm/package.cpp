@@ -1,6 +1,7 @@
 #include "vmm/package.hpp"
 #include "base/format.hpp"
 #include "base/string.hpp"
+#include "virtio/net_config.hpp"
 #include <stdarg.h>
 
 using namespace vm_package;
@@ -204,6 +205,7 @@ public:
             if (d.type == u32(EmuType::VirtioBlk) && !virtio_blk_cfg(i, d)) return false;
             if (!range("emulated device", i, "base_gpa", d.base_gpa, d.length)) return false;
             if (!device_place("emulated device", i, d.base_gpa, d.length, i, 0)) return false;
+            if (d.type == u32(EmuType::VirtioNet) && !net_cfg(i, d)) return false;
         }
         auto* pt = at<PassthroughDevice>(m_r.pt_devices);
         for (u32 i = 0; i < m_r.pt_count; ++i) {
@@ -214,6 +216,14 @@ public:
             if (!range("passthrough device", i, "base_hpa", d.base_hpa, d.length)) return false;
             if (!device_place("passthrough device", i, d.base_gpa, d.length, m_r.emu_count, i)) return false;
         }
+        return true;
+    }
+
+    // virtio-net's cfg words (vm_package.hpp): a unicast station MAC and a switch that exists.
+    bool net_cfg(u32 i, const EmuDevice& d) {
+        if (const char* why = virtio::net_cfg_problem(d))
+            return fail("emulated device %u (%s): virtio-net: %s (cfg_count %u, mac %lx, network %lu)", i, d.name, why,
+                        d.cfg_count, d.cfg_count > 0 ? d.cfg[0] : 0, d.cfg_count > 1 ? d.cfg[1] : 0);
         return true;
     }
 

@@ -290,6 +290,35 @@ TEST(PackageRecord, EmulatedDevicesChecked) {
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { emu(p, r).base_gpa = ~0ull - 0xFFF; }, "wraps");
 }
 
+// virtio-net (issue 8): the image checks the cfg words again, whatever the tool wrote.
+void make_net(vmconfig::Bytes& p, vp::VmRecord& r, u64 mac, u64 network, u32 count = 2) {
+    vp::EmuDevice& d = emu(p, r);
+    d.type = u32(vp::EmuType::VirtioNet);
+    d.cfg_count = count;
+    d.cfg[0] = mac;
+    d.cfg[1] = network;
+}
+
+TEST(PackageRecord, VirtioNetCfgChecked) {
+    {
+        vmconfig::Bytes p = good_package();
+        vp::VmRecord r = get<vp::VmRecord>(p, record_at(p, 0));
+        make_net(p, r, 0x0200'0000'0301, vp::MAX_NETWORKS - 1);
+        put(p, record_at(p, 0), r);
+        EXPECT_EQ(check_vm(p, 0), "");
+    }
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_net(p, r, 0x0100'5e00'0001, 0); },
+                   "emulated device 0 (uart0): virtio-net: MAC is a multicast address (cfg_count 2, mac 1005e000001, network 0)");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_net(p, r, 0xffff'ffff'ffff, 0); }, "MAC is a multicast address");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_net(p, r, 0, 0); }, "virtio-net: MAC is zero");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_net(p, r, 0x1'0200'0000'0001, 0); }, "MAC has bits above bit 47");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_net(p, r, 0x0200'0000'0001, vp::MAX_NETWORKS); },
+                   "virtio-net: network number out of range (cfg_count 2, mac 20000000001, network 16)");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_net(p, r, 0x0200'0000'0001, ~0ull); }, "network number out of range");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_net(p, r, 0x0200'0000'0001, 0, 1); },
+                   "virtio-net: needs 2 cfg words (mac, network)");
+}
+
 // The virtio-blk cfg words (vm_package.hpp): device 0 of "full" turned into a virtio-blk device.
 void make_blk(vmconfig::Bytes& p, const vp::VmRecord& r, u64 backing, u64 where, u64 size, u64 flags = 0) {
     vp::EmuDevice& d = emu(p, r);
@@ -321,8 +350,8 @@ TEST(PackageRecord, VirtioBlkCfgChecked) {
                    "size 0");
 }
 
-// virtio types (2-4): one 4 KiB window; virtio-console takes no cfg words (virtio-blk's: above;
-// net checks its own when the device is created: virtio/factory.cpp).
+// virtio types (2-4): one 4 KiB window; virtio-console takes no cfg words (virtio-blk's and
+// virtio-net's: above).
 TEST(PackageRecord, VirtioDevicesChecked) {
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { emu(p, r).type = 4, emu(p, r).length = 0x2000; },
                    "emulated device 0 (uart0): a virtio-mmio window is 0x1000 bytes at a 4 KiB aligned base_gpa");
@@ -347,6 +376,7 @@ TEST(PackageRecord, VirtioDevicesChecked) {
         d.length = 0x1000;
         if (type == 4) d.cfg_count = 0, memset(d.cfg, 0, sizeof d.cfg);
         if (type == 2) make_blk(p, r, 2, 0, 4096); // virtio-blk: its cfg words are checked (above)
+        if (type == 3) d.cfg_count = 2, d.cfg[0] = 0x0200'0000'0301, d.cfg[1] = 0; // virtio-net: likewise
         EXPECT_EQ(check_vm(p, 0), "") << type;
     }
 }

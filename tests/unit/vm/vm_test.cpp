@@ -1366,3 +1366,51 @@ TEST_F(VmTest, VirtioDevicesAreResetForEveryNewLife) {
     auto& con = static_cast<virtio::ConsoleDevice&>(vm->virtio_transport(0)->device());
     EXPECT_EQ(con.pending_input(), 1u);
 }
+
+// virtio-net (issue 8): a VM's device is a port of its network's switch from the VM's creation to
+// its deletion, answers on the bus with its MAC, and a bad network number never reaches the switch
+// table (the factory checks the cfg words again).
+#include "virtio/vswitch.hpp"
+
+TEST_F(VmTest, VirtioNetJoinsTheSwitchOfItsNetworkAndLeavesItWithTheVm) {
+    virtio::VSwitch& sw = virtio::network_switch(5);
+    const usize before = sw.port_count();
+    cfg.emu_devices.push_back({"eth0", VIRTIO, 0x1000, 0, u32(vp::EmuType::VirtioNet), {0x0200'0000'0105, 5}, {}});
+    boot();
+    ASSERT_EQ(vm->virtio_count(), 1u);
+    EXPECT_EQ(sw.port_count(), before + 1);
+    arch::Vcpu& a = fake_vcpu(0);
+    for (MmioAccess m : {mmio(VIRTIO + 8, 4, false, 1), mmio(VIRTIO + 0x100, 4, false, 2), mmio(VIRTIO + 0x104, 4, false, 3)})
+        a.decodes.push_back(m);
+    run(0, {npf(VIRTIO + 8, AccessKind::Read), npf(VIRTIO + 0x100, AccessKind::Read),
+            npf(VIRTIO + 0x104, AccessKind::Read)});
+    ASSERT_EQ(a.mmio_done.size(), 3u);
+    EXPECT_EQ(a.mmio_done[0].value, 1u);           // DeviceID 1: network card
+    EXPECT_EQ(a.mmio_done[1].value, 0x00000002u);  // mac[0..3] = 02 00 00 00
+    EXPECT_EQ(a.mmio_done[2].value, 0x00010501u);  // mac[4..5] = 01 05, status = LINK_UP
+    // A stop resets the device but keeps its port (the VM may start again); deleting the VM frees it.
+    vm->request_stop(StopKind::Operator, "test");
+    EXPECT_TRUE(vm->stopped());
+    EXPECT_EQ(sw.port_count(), before + 1);
+    for (u32 i = 0; i < vm->vcpu_count(); ++i) {
+        sched_stop(&vm->vcpu(i)->sched());
+        timer_cancel(vm->vcpu(i)->wake_timer());
+    }
+    delete vm;
+    vm = nullptr;
+    EXPECT_EQ(sw.port_count(), before);
+}
+
+TEST_F(VmTest, VirtioNetWithABadNetworkOrMacIsRefusedByTheFactory) {
+    cfg.emu_devices.push_back({"eth0", VIRTIO, 0x1000, 0, u32(vp::EmuType::VirtioNet), {0x0200'0000'0105, 16}, {}});
+    auto r = create();
+    ASSERT_TRUE(r.is_error());
+    EXPECT_NE(captured_console().find("cxvisor: vm 1 (vm1): device eth0: virtio-net: network number out of range"),
+              std::string::npos)
+        << captured_console();
+    clear_captured_console();
+    cfg.emu_devices.back().cfg = {0x0300'0000'0105, 0}; // I/G bit set
+    auto r2 = create();
+    ASSERT_TRUE(r2.is_error());
+    EXPECT_NE(captured_console().find("virtio-net: MAC is a multicast address"), std::string::npos) << captured_console();
+}
