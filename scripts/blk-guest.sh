@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Disks for Linux guests on virtio-blk (docs/pending/blk.md). The kernel modules they need
+# Disks for Linux guests on virtio-blk (docs/virtio.md, "virtio-blk"). The kernel modules they need
 # (virtio_mmio, virtio_blk, ext4) go into their initramfs with scripts/linux-guest.sh --modules.
 #
 #   scripts/blk-guest.sh [--build DIR] rootfs OUT MIB -> OUT: an ext4 filesystem image of MIB MiB with

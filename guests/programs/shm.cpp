@@ -1,4 +1,4 @@
-// shm: inter-VM shared memory and the HC_DOORBELL hypercall (docs/pending/shm.md), as three
+// shm: inter-VM shared memory and the HC_DOORBELL hypercall (docs/virtio.md, "Shared memory"), as three
 // programs from this source (CXV_SHM_ROLE):
 //   shm-ping (VM 230, shm-ping.toml): region "pp" at 0x5000_0000, rung on SPI 48, may ring 231;
 //   shm-pong (VM 231, shm-pong.toml): the same region at 0x6000_0000, rung on SPI 49, may ring 230;

@@ -37,7 +37,7 @@ inline constexpr uint64_t IRQ_LINE_PULSE = 2;
 // src/vmm/exit_status.hpp) and says so once in its log. x0 <- 0.
 inline constexpr uint64_t HC_TEST_RESULT = HC_BASE + 6;
 // Ring a peer VM's doorbell through a shared-memory region (the VM config's [[shm]] entries; see
-// docs/pending/shm.md): x1 = the peer's VM id ([base] id), x2 = the region: the index of the
+// docs/virtio.md, "Shared memory"): x1 = the peer's VM id ([base] id), x2 = the region: the index of the
 // [[shm]] entry in the caller's own config (0-based, file order; the generated DTB's
 // cxvisor,index). cxvisor raises, as an edge, the SPI the peer's config gives the same region
 // (its `irq`). x0 <- CXV_OK when raised (a paused peer takes it when resumed);

@@ -191,7 +191,7 @@ Result<void> Vm::setup_memory(const HostOwnedRanges& host_owned) {
     return {};
 }
 
-// --- Shared memory (docs/pending/shm.md; the registry and the doorbell: vmm/shm.cpp) ---
+// --- Shared memory (docs/virtio.md, "Shared memory"; the registry and the doorbell: vmm/shm.cpp) ---
 
 const ShmRegion* Vm::shm_named(const char* name) const {
     for (u32 i = 0; i < m_rec.shm_count; ++i)

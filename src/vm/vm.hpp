@@ -8,7 +8,7 @@
 // changes hold m_power_lock and go through the scheduler lock (order: m_as_lock, m_power_lock,
 // the scheduler's lock).
 //
-// Lifecycle (docs/pending/life.md): Created -> start -> Running <-> Paused (pause/resume);
+// Lifecycle (docs/architecture.md, "VM lifecycle"): Created -> start -> Running <-> Paused (pause/resume);
 // Running/Paused -> a stop of any kind -> Stopping -> the last vCPU off -> Stopped, or Running
 // again after a reset; Stopped -> start -> Running. Every transition may be asked for from any CPU
 // while the VM's vCPUs run on others: the call never waits for them; they leave their CPUs at
@@ -180,7 +180,7 @@ public:
     void report(Vcpu& vcpu, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
     // Reports why the VM is being stopped: always printed, whatever the rate limit.
     void report_stop(Vcpu& vcpu, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
-    // --- Shared memory (docs/pending/shm.md) ---
+    // --- Shared memory (docs/virtio.md, "Shared memory") ---
     // The VM's [[shm]] region `index` (the HC_DOORBELL index), or null.
     const vm_package::ShmRegion* shm(u64 index) const {
         return index < m_rec.shm_count ? &reinterpret_cast<const vm_package::ShmRegion*>(m_package + m_rec.shm)[index]

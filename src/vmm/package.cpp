@@ -301,7 +301,7 @@ public:
         return true;
     }
 
-    // Shared-memory regions (VmRecord version 3; docs/pending/shm.md): each on its own, inside this
+    // Shared-memory regions (VmRecord version 3; docs/virtio.md, "Shared memory"): each on its own, inside this
     // VM. Names match across VMs and sizes are equal per name: vmm/shm.cpp checks that when it
     // backs a name, since it sees all VMs.
     bool shm() {

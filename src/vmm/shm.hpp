@@ -1,4 +1,4 @@
-// Inter-VM shared memory and its doorbell (docs/pending/shm.md): the host RAM behind the VMs'
+// Inter-VM shared memory and its doorbell (docs/virtio.md, "Shared memory"): the host RAM behind the VMs'
 // [[shm]] regions and HC_DOORBELL.
 //
 // Lifetime of a region's RAM: cxvisor's. It is allocated (contiguous, zeroed) when the first VM

@@ -89,7 +89,7 @@ std::string unit(const char* name, uint64_t addr) {
     return buf;
 }
 
-// A plain node per [[shm]] region (docs/pending/shm.md), outside /memory so that the kernel never
+// A plain node per [[shm]] region (docs/virtio.md, "Shared memory"), outside /memory so that the kernel never
 // takes it as RAM; a driver (Linux: uio_pdrv_genirq with of_id=cxvisor,shm) maps reg and takes
 // the doorbell, an edge (HC_DOORBELL raises one per ring). cxvisor,index is the region's index
 // for HC_DOORBELL; label its name, which every VM sharing it gives.

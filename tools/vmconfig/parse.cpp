@@ -866,7 +866,7 @@ private:
         return " is not inside any memory region (images need an alloc or identical region)";
     }
 
-    // --- [[shm]]: shared-memory regions and their doorbells (docs/pending/shm.md). Each entry on
+    // --- [[shm]]: shared-memory regions and their doorbells (docs/virtio.md, "Shared memory"). Each entry on
     // its own here; between VMs (sizes, peers) in check_shm_across. ---
     void read_shm(const toml::table& root) {
         const toml::node* n = root.get("shm");
@@ -1002,7 +1002,7 @@ std::optional<VmConfig> load_vm(const fs::path& file, const Options& opts, Diags
     }
 }
 
-// --- [[shm]] between VMs (docs/pending/shm.md) ---
+// --- [[shm]] between VMs (docs/virtio.md, "Shared memory") ---
 const VmConfig* find_peer(const std::vector<VmConfig>& vms, const ShmPeer& p) {
     for (auto& vm : vms)
         if (p.id ? vm.id == p.id : vm.name == p.name) return &vm;

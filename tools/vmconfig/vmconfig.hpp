@@ -63,7 +63,7 @@ struct PtDev {
     bool dt_copy = false;
     std::string dt_path;
 };
-// One [[shm]] entry: a shared-memory region and its doorbell (docs/pending/shm.md).
+// One [[shm]] entry: a shared-memory region and its doorbell (docs/virtio.md, "Shared memory").
 struct ShmPeer {
     std::optional<uint32_t> id; // given as a VM id
     std::string name;           // or as a VM name (then id is empty)

@@ -1,6 +1,7 @@
 // The register-touching half of the aarch64 vGIC layer (vgic_hw.hpp): ICH_* accesses of the
-// running CPU (Arm IHI 0069H, chapter 12, "Virtualization Control Registers"). Not called from
-// the run loop yet; docs/pending/vgiclr.md describes the wiring.
+// running CPU (Arm IHI 0069H, chapter 12, "Virtualization Control Registers"), called by
+// arch::Vcpu around every guest entry and from its exit fast paths (docs/architecture.md,
+// "Interrupt path").
 #include "vgic_hw.hpp"
 #include "arch.hpp"
 #include "kernel/irq.hpp"

@@ -1133,7 +1133,7 @@ TEST_F(RunEndTest, ACrashIsCountedAfterARestartThatEndsCleanly) {
     EXPECT_EXIT(run_end(), testing::ExitedWithCode(0), "");
 }
 
-// --- shm: shared memory and HC_DOORBELL (vmm/shm.cpp, docs/pending/shm.md) ---
+// --- shm: shared memory and HC_DOORBELL (vmm/shm.cpp, docs/virtio.md, "Shared memory") ---
 // Region "ring" is one piece of host RAM seen by VM a at 0x5000_0000 and VM b at 0x6000_0000,
 // mapped only while a life runs (created: not yet; stopped: gone; restarted: back, contents kept;
 // a reset keeps it). a may ring b (its id 2), b may ring a. The registry of backed names and the VM

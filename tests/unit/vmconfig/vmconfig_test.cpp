@@ -1283,7 +1283,7 @@ TEST_F(VmConfigTest, AutostartFalseSetsTheRecordsFlag) {
     EXPECT_EQ(Package(bytes(out)).vm(0).flags, 0u);
 }
 
-// --- shm: [[shm]] shared-memory regions and their doorbells (docs/pending/shm.md) ---
+// --- shm: [[shm]] shared-memory regions and their doorbells (docs/virtio.md, "Shared memory") ---
 namespace {
 // hello.toml (id 1, lines 1-25) and bare.toml (id 2, lines 1-11) each with one [[shm]] table
 // appended after a blank line: its header is line 27 in hello, 13 in bare (name +1, gpa +2,
