@@ -1473,6 +1473,9 @@ void op_hvc(Ctx& c) {
     case HC_BASE + 4: fixed = 1, x0 = 0; break;
     // HC_IRQ_LINE: the chaos VMs run with interrupt_mode "no_irq", so there is no SPI to drive.
     case HC_BASE + 5: fixed = 15, x0 = CXV_INVALID; break;
+    // HC_DOORBELL: the chaos VMs declare no shared-memory region, so every region index is
+    // INVALID (x1..x3 come back as they were).
+    case HC_DOORBELL: fixed = 15, x0 = CXV_INVALID; break;
     case HC_TEST_RESULT: fixed = 15, x0 = 0; break; // x1..x3 come back as they were
     case PSCI_VERSION: x0 = 0x10001; break;
     case SMCCC_VERSION: x0 = 0x10001; break; // 1.1

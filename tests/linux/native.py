@@ -22,10 +22,11 @@ import sys
 import tempfile
 
 HEADER = struct.Struct("<IIQIIQ")
-# vm_package::VmRecord, version 2 (src/abi/vm_package.hpp).
-RECORD = struct.Struct("<II32s16IQQQQQQQQQQQIIQIIQQQQII")
+# vm_package::VmRecord, version 3 (src/abi/vm_package.hpp): version 2's fields, then shm_count,
+# reserved0 and the offset of the shared-memory records.
+RECORD = struct.Struct("<II32s16IQQQQQQQQQQQIIQIIQQQQIIIIQ")
 REGION = struct.Struct("<QQII")
-MAGIC, VERSION = 0x50565843, 2
+MAGIC, VERSION = 0x50565843, 3
 
 
 def unpack(pkg):
