@@ -298,8 +298,10 @@ void MmioTransport::queue_fault(u16 index) {
     const QueueFault f = index < kMaxQueues ? m_queues[index].fault() : QueueFault::None;
     ++m_fault_count;
     if (m_fault_count <= MaxFaultReports)
+        // No QueueFault: the ring was well formed and the device type refused what a chain asked
+        // for (a transmit chain with device-writable buffers, say); the device may have said more.
         kprint("cxvisor: vm %u (%s): virtio device %s: queue %u: %s; device needs reset\n", m_vm_id, m_vm_name,
-               name(), index, queue_fault_name(f));
+               name(), index, f == QueueFault::None ? "malformed request refused by the device" : queue_fault_name(f));
     else if (m_fault_count == MaxFaultReports + 1)
         kprint("cxvisor: vm %u (%s): virtio device %s: further queue faults are not reported\n", m_vm_id, m_vm_name,
                name());

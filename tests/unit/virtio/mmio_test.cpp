@@ -37,6 +37,7 @@ struct FakeDevice final : Device {
     u64 ok_features = 0;
     u8 writable = 0;
     bool echo = true; // notify: pop every chain, push it back with 0 bytes written
+    bool refuse = false; // notify: a well-formed chain the device type cannot carry out
     Chain chain;
     u32 device_id() const override { return 42; }
     u64 device_features() const override { return kDeviceBits | (1ull << 30) /* reserved: masked */; }
@@ -67,6 +68,7 @@ struct FakeDevice final : Device {
             auto r = transport().queue(index).pop(chain);
             if (r.is_error()) return transport().queue_fault(index);
             if (!r.value()) break;
+            if (refuse) return transport().queue_fault(index);
             if (transport().queue(index).push(chain, 0).is_error()) ADD_FAILURE() << "push";
         }
         transport().used(index);
@@ -287,6 +289,18 @@ TEST_F(MmioTest, ALoopingChainAfterDriverOkRaisesAConfigChangeAndStopsTheDevice)
     EXPECT_EQ(captured_console(),
               "cxvisor: vm 7 (guest): virtio device vda: queue 0: descriptor chain loops; device needs reset\n");
     EXPECT_EQ(rb.mem.refused, 0u);
+}
+
+// A well-formed ring whose chain the device type refuses (net: a transmit chain with writable
+// buffers): the report names that, not the queue's "none" fault kind.
+TEST_F(MmioTest, AChainTheDeviceRefusesIsReportedAsSuch) {
+    live();
+    dev->refuse = true;
+    offer_one();
+    wr(R_Q_NOTIFY, 0);
+    EXPECT_EQ(rd(R_STATUS) & NEEDS_RESET, NEEDS_RESET);
+    EXPECT_EQ(captured_console(), "cxvisor: vm 7 (guest): virtio device vda: queue 0: malformed request refused by "
+                                  "the device; device needs reset\n");
 }
 
 TEST_F(MmioTest, ResetByStatusZeroForgetsEverythingAndTheDeviceWorksAgain) {
