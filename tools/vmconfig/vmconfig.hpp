@@ -49,8 +49,8 @@ struct EmuDev {
     Where at;
     // virtio-blk with `image`: the disk image, put into the package as a blob whose offset
     // build_package writes into cfg[1] (vm_package.hpp, EmuDevice::cfg).
-    Bytes disk;
-    Where params_at; // the [virtio.<name>] table, line 0 when there is none
+    Bytes disk{};
+    Where params_at{}; // the [virtio.<name>] table, line 0 when there is none
 };
 struct PtDev {
     std::string name;
@@ -61,7 +61,7 @@ struct PtDev {
     // tree. dt_path is the node's path in the host DTB, or "" for `true` (the one node whose
     // first reg entry lies in [base_hpa, base_hpa + length)).
     bool dt_copy = false;
-    std::string dt_path;
+    std::string dt_path{};
 };
 // One [[shm]] entry: a shared-memory region and its doorbell (docs/virtio.md, "Shared memory").
 struct ShmPeer {
