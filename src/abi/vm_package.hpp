@@ -93,6 +93,9 @@ struct EmuDevice {
     uint64_t cfg[8];
 };
 
+// cfg[k] as the device's type reads it: 0 past cfg_count (an absent word means its default).
+inline uint64_t cfg_word(const EmuDevice& d, uint32_t k) { return k < d.cfg_count && k < 8 ? d.cfg[k] : 0; }
+
 struct PassthroughDevice {
     char name[MAX_NAME];
     uint64_t base_gpa;

@@ -107,7 +107,7 @@ public:
         bool read_only = false;
         const char* id = ""; // GET_ID's answer (at most kBlkIdBytes used)
         // Gives `scratch` back when the device is deleted (null: the caller keeps it).
-        void (*release_scratch)(u8* scratch, usize size) = nullptr;
+        RamDiskBackend::FreeFn release_scratch = nullptr;
     };
     // Takes ownership of `backend`. `scratch` (scratch_size bytes, a multiple of kSectorSize, in
     // memory the backend can transfer to: a host-region backend's device reads it by DMA) carries
@@ -149,7 +149,7 @@ private:
     char m_id[kBlkIdBytes] = {};
     u8* m_scratch;
     usize m_scratch_size;
-    void (*m_release_scratch)(u8*, usize);
+    RamDiskBackend::FreeFn m_release_scratch;
     Chain m_chain; // 2 KiB+: not on the stack
     u64 m_completed[3] = {};
     u64 m_malformed = 0;

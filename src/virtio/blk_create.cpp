@@ -24,21 +24,20 @@ void* frames_bytes(usize bytes) {
 void free_frames_bytes(void* p, usize bytes) {
     frames_free(HostPhysAddr(u64(uptr(p))), align_up(bytes, FRAME_SIZE) / FRAME_SIZE);
 }
-void free_scratch(u8* p, usize bytes) { free_frames_bytes(p, bytes); }
 
 } // namespace
 
 Result<Device*> create_block_device(const vm_package::EmuDevice& d, const u8* package, u64 package_size,
                                     const char* vm_name, u32 vm_id) {
-    auto cfg = [&](u32 k) { return k < d.cfg_count ? d.cfg[k] : 0; };
-    const u64 where = cfg(1), size = cfg(2);
-    bool read_only = cfg(3) & vm_package::BLK_FLAG_READ_ONLY;
+    using vm_package::cfg_word;
+    const u64 where = cfg_word(d, 1), size = cfg_word(d, 2);
+    bool read_only = cfg_word(d, 3) & vm_package::BLK_FLAG_READ_ONLY;
     auto fail = [&](Error e, const char* why) -> Result<Device*> {
         kprint("cxvisor: vm %u (%s): device %.31s: %s\n", vm_id, vm_name, d.name, why);
         return e;
     };
     BlockBackend* backend = nullptr;
-    if (vm_package::BlkBacking(cfg(0)) == vm_package::BlkBacking::RamImage) {
+    if (vm_package::BlkBacking(cfg_word(d, 0)) == vm_package::BlkBacking::RamImage) {
         if (where > package_size || size > package_size - where) // package_check_vm checked: never trust twice less
             return fail(Error::BadFormat, "the disk image lies outside the package");
         auto r = RamDiskBackend::create(package + where, size, frames_bytes, free_frames_bytes);
@@ -66,10 +65,10 @@ Result<Device*> create_block_device(const vm_package::EmuDevice& d, const u8* pa
     }
     char id[kBlkIdBytes + 1];
     format(id, sizeof id, "cxv%u-%.16s", vm_id, d.name); // GET_ID: /sys/block/vda/serial in Linux
-    BlockDevice::Options opt{read_only, id, free_scratch};
+    BlockDevice::Options opt{read_only, id, free_frames_bytes};
     auto* dev = new (std::nothrow) BlockDevice(backend, opt, scratch, kScratchBytes);
     if (!dev) {
-        free_scratch(scratch, kScratchBytes);
+        free_frames_bytes(scratch, kScratchBytes);
         delete backend;
         return fail(Error::NoMemory, "out of memory");
     }

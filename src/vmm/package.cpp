@@ -143,8 +143,7 @@ public:
     // Entries past cfg_count read 0. Whether a host region fits the host's disk and overlaps no
     // other VM's is the machine's business: Vm creation checks it (drivers/virtio_blk_host.hpp).
     bool virtio_blk_cfg(u32 i, const EmuDevice& d) {
-        auto cfg = [&](u32 k) { return k < d.cfg_count ? d.cfg[k] : 0; };
-        const u64 backing = cfg(0), where = cfg(1), size = cfg(2), flags = cfg(3);
+        const u64 backing = cfg_word(d, 0), where = cfg_word(d, 1), size = cfg_word(d, 2), flags = cfg_word(d, 3);
         constexpr u64 SECTOR = 512;
         if (size == 0 || size % SECTOR)
             return fail("emulated device %u (%s): virtio-blk size %lx is not a non-zero multiple of 512", i, d.name,
