@@ -69,6 +69,10 @@ enum class EmuType : uint32_t {
     VirtioNet = 3,     // virtio-mmio + network device (5.1) on cxvisor's virtual switch
     VirtioConsole = 4, // virtio-mmio + console device (5.3), one port
 };
+// The types behind a virtio-mmio transport (a 4 KiB register window and a virtio_mmio DT node).
+constexpr bool is_virtio(uint32_t type) {
+    return type >= uint32_t(EmuType::VirtioBlk) && type <= uint32_t(EmuType::VirtioConsole);
+}
 
 // EmuDevice::cfg of each virtio type (the TOML's [virtio.<device name>] table; the tool fills it,
 // the image checks it again). Unlisted entries are 0.

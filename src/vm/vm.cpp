@@ -359,12 +359,11 @@ Result<void> Vm::setup_devices(const HostOwnedRanges& host_owned) {
     auto* emu = reinterpret_cast<const EmuDevice*>(m_package + m_rec.emu_devices);
     for (u32 i = 0; i < m_rec.emu_count; ++i) {
         const EmuDevice& d = emu[i];
-        const EmuType type = EmuType(d.type);
-        if (type == EmuType::VirtioBlk || type == EmuType::VirtioNet || type == EmuType::VirtioConsole) {
+        if (is_virtio(d.type)) {
             TRY(add_virtio(d, i));
             continue;
         }
-        if (type != EmuType::Pl011) {
+        if (EmuType(d.type) != EmuType::Pl011) {
             kprint("cxvisor: vm %u (%s): device %.31s: unknown emulated device type %u\n", id(), name(), d.name, d.type);
             return Error::Unsupported;
         }

@@ -200,7 +200,7 @@ public:
                             "4 virtio-console)", i, d.name, d.type);
             if (d.cfg_count > sizeof d.cfg / sizeof d.cfg[0])
                 return fail("emulated device %u (%s): cfg_count %u, at most 8", i, d.name, d.cfg_count);
-            if (d.type != u32(EmuType::Pl011) && !virtio_device(i, d)) return false;
+            if (is_virtio(d.type) && !virtio_device(i, d)) return false;
             if (d.type == u32(EmuType::VirtioBlk) && !virtio_blk_cfg(i, d)) return false;
             if (!range("emulated device", i, "base_gpa", d.base_gpa, d.length)) return false;
             if (!device_place("emulated device", i, d.base_gpa, d.length, i, 0)) return false;

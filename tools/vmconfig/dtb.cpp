@@ -208,9 +208,7 @@ Bytes generate_dtb(const VmConfig& vm) {
     // Linux probes them in this order, so the first virtio-blk is vda. dma-coherent: cxvisor copies
     // through the CPU's coherent view of guest RAM, as a cache-coherent device would.
     for (auto& d : vm.emu_devices) {
-        if (d.type != uint32_t(vm_package::EmuType::VirtioBlk) && d.type != uint32_t(vm_package::EmuType::VirtioNet) &&
-            d.type != uint32_t(vm_package::EmuType::VirtioConsole))
-            continue;
+        if (!vm_package::is_virtio(d.type)) continue;
         w.begin(unit("virtio_mmio", d.base));
         w.str("compatible", "virtio,mmio");
         w.reg(d.base, d.length);

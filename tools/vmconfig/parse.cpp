@@ -55,10 +55,7 @@ const std::pair<std::string_view, vp::EmuType> EMU_TYPES[] = {{"pl011", vp::EmuT
                                                                {"virtio-blk", vp::EmuType::VirtioBlk},
                                                                {"virtio-net", vp::EmuType::VirtioNet},
                                                                {"virtio-console", vp::EmuType::VirtioConsole}};
-bool is_virtio(uint32_t type) {
-    return type == uint32_t(vp::EmuType::VirtioBlk) || type == uint32_t(vp::EmuType::VirtioNet) ||
-           type == uint32_t(vp::EmuType::VirtioConsole);
-}
+using vp::is_virtio;
 constexpr uint64_t SECTOR = 512; // virtio-blk's unit (virtio v1.2, 5.2.6)
 
 // Message building: cat("has ", 3, " entries") == "has 3 entries".
