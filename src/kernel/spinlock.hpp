@@ -2,6 +2,7 @@
 // as guest exits or by polling in the idle loop), so a plain spinlock is also interrupt-safe.
 // Contract: never held across a guest entry; held only for short, bounded sections.
 #pragma once
+#include "arch.hpp" // cpu_relax: the ISA's spin-wait hint
 #include <atomic>
 
 class Spinlock {
@@ -9,7 +10,7 @@ public:
     void lock() {
         for (;;) {
             if (!m_locked.exchange(true, std::memory_order_acquire)) return;
-            while (m_locked.load(std::memory_order_relaxed)) spin_hint();
+            while (m_locked.load(std::memory_order_relaxed)) arch::cpu_relax();
         }
     }
     bool try_lock() { return !m_locked.exchange(true, std::memory_order_acquire); }
@@ -17,11 +18,6 @@ public:
     bool is_locked() const { return m_locked.load(std::memory_order_relaxed); }
 
 private:
-    static void spin_hint() {
-#if defined(__aarch64__)
-        asm volatile("yield" ::: "memory");
-#endif
-    }
     std::atomic<bool> m_locked{false};
 };
 

@@ -4,10 +4,6 @@
 //   secondary: MMU -> GIC redistributor + CPU interface -> timer -> run loop
 #include "abi/vm_package.hpp"
 #include "arch.hpp"
-#include "arch/aarch64/dt_platform.hpp"
-#include "arch/aarch64/gicv3.hpp"
-#include "arch/aarch64/mmu.hpp"
-#include "arch/aarch64/vgic_hw.hpp"
 #include "base/format.hpp"
 #include "base/string.hpp"
 #include "drivers/virtio_blk_host.hpp"
@@ -16,10 +12,10 @@
 #include "kernel/console.hpp"
 #include "kernel/frames.hpp"
 #include "kernel/heap.hpp"
+#include "kernel/host_platform.hpp"
 #include "kernel/irq.hpp"
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
-#include "platform/qemu-virt/pl011_console.hpp"
 #include "virtio/console.hpp"
 #include "virtio/mmio.hpp"
 #include "virtio/net.hpp"
@@ -32,14 +28,13 @@ extern "C" u64 cxv_package_offset;
 extern "C" char cpu_stacks[];
 extern "C" void secondary_entry();
 void vmm_add_vm(Vm* vm);
-namespace arch { extern bool g_psci_use_hvc; }
 
 PerCpu g_percpu[MAX_CPUS];
 usize g_cpu_count = 1;
 
 namespace {
 
-PlatformInfo g_plat;
+HostPlatform g_plat;
 bool g_exit_when_done; // host command line: set before anything can power off
 
 IrqAction timer_irq(u32, void*) {
@@ -50,17 +45,6 @@ IrqAction kick_irq(u32, void*) { return IrqAction::Done; } // waking the CPU / m
 IrqAction uart_irq(u32, void*) {
     console_handle_rx();
     return IrqAction::Done;
-}
-
-void cpu_common_init() {
-    arch::irq_cpu_init();
-    arch::irq_enable(g_plat.timer.hyp_phys_intid, true);
-    arch::virt_cpu_init();
-    arch::vgichw::cpu_init();
-    if (g_plat.gic.maintenance_intid) arch::vgichw::enable_maintenance_irq(g_plat.gic.maintenance_intid);
-    // The guests' virtual timer PPI is enabled only while a vCPU with a vGIC is loaded
-    // (arch::Vcpu::load); without one a halted vCPU's timer is tracked by cxvisor (wake_deadline).
-    arch::irq_enable(g_plat.timer.virt_intid, false);
 }
 
 // A host configuration nothing can run on (too little RAM, no usable boot CPU, no VM that can
@@ -140,7 +124,7 @@ BootCount create_vms(const vm_package::PackageHeader* h) {
     }
     // RAM, GIC frames, the console and DMA-capable devices, as the host DTB describes them.
     static HostOwnedRanges owned; // ~25 KiB: not on the boot stack
-    static_assert(PlatformInfo::kMaxOwned <= HostOwnedRanges::PLATFORM_CAPACITY);
+    static_assert(HostPlatform::kMaxOwned <= HostOwnedRanges::PLATFORM_CAPACITY);
     auto own = [&](PhysRange r, HostOwnedRanges::Info info) {
         if (owned.count == HostOwnedRanges::CAPACITY)
             panic("host-owned range table full"); // sized for the platform and package limits: a bug if reached
@@ -151,7 +135,7 @@ BootCount create_vms(const vm_package::PackageHeader* h) {
         own(g_plat.owned[i].range, {g_plat.owned[i].node, g_plat.owned[i].why, nullptr});
     owned.incomplete = g_plat.owned_incomplete;
     // Interrupts cxvisor keeps: its console's (SGIs and PPIs are never forwardable anyway).
-    if (g_plat.uart.intid) owned.irqs[owned.irq_count++] = {g_plat.uart.intid, "the host console UART", nullptr};
+    if (g_plat.console_irq) owned.irqs[owned.irq_count++] = {g_plat.console_irq, "the host console UART", nullptr};
     auto* base = reinterpret_cast<const u8*>(h);
     for (u32 i = 0; i < h->vm_count; ++i) {
         char why[PACKAGE_WHY_SIZE];
@@ -216,11 +200,11 @@ usize start_secondaries() {
         if (&g_percpu[i] == &this_cpu()) continue;
         PerCpu& c = g_percpu[i];
         c.id = i;
-        c.hw_id = g_plat.cpus[i].mpidr;
+        c.hw_id = g_plat.cpu_hw_id[i];
         c.stack_top = u64(cpu_stacks) + (i + 2) * CPU_STACK_SIZE;
         arch::clean_dcache_range(&c, sizeof c); // it starts with its MMU and caches off
         if (arch::start_cpu(c.hw_id, u64(secondary_entry), u64(&c)).is_error())
-            kprint("cxvisor: CPU %u (MPIDR %lx) did not start\n", i, c.hw_id);
+            kprint("cxvisor: CPU %u (hardware id %lx) did not start\n", i, c.hw_id);
         else
             ++started;
     }
@@ -251,46 +235,37 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
     auto fdt = Fdt::create(reinterpret_cast<const void*>(dtb), 2 * MiB);
     if (fdt.is_error()) for (;;) arch::wfe(); // no DTB, no console: nothing can be reported
     const char* what = nullptr;
-    auto plat = read_platform(fdt.value(), &what);
-    if (plat.is_error()) for (;;) arch::wfe();
-    g_plat = plat.value();
-    console_init(pl011_console(g_plat.uart.mmio.base.value()));
+    if (arch::host_discover(fdt.value(), g_plat, &what).is_error()) for (;;) arch::wfe();
     HostCmdline cmdline = cmdline_from_fdt(fdt.value());
     if (cmdline.timestamps) log_set_clock(uptime_us);
     g_exit_when_done = cmdline.exit_when_done;
     vmm_set_exit_when_done(cmdline.exit_when_done);
-    arch::g_psci_use_hvc = g_plat.psci == PsciMethod::Hvc;
-    g_cpu_count = g_plat.cpu_count < MAX_CPUS ? g_plat.cpu_count : MAX_CPUS;
-    if (g_plat.cpus_truncated || g_plat.cpu_count > MAX_CPUS)
+    g_cpu_count = g_plat.cpu_count;
+    if (g_plat.cpus_truncated)
         kprint("cxvisor: the machine has more CPUs than cxvisor supports (MAX_CPUS = %zu): it uses the first %zu and "
                "leaves the others off (give QEMU -smp %zu or fewer, or raise MAX_CPUS in src/abi/vm_package.hpp)\n",
                MAX_CPUS, g_cpu_count, MAX_CPUS);
-    u64 boot_mpidr = read_sysreg(mpidr_el1) & 0xFF00FFFFFFull;
+    const u64 boot_hw_id = arch::this_cpu_hw_id();
     usize boot_id = g_cpu_count;
     for (usize i = 0; i < g_cpu_count; ++i)
-        if (g_plat.cpus[i].mpidr == boot_mpidr) boot_id = i;
+        if (g_plat.cpu_hw_id[i] == boot_hw_id) boot_id = i;
     if (boot_id == g_cpu_count)
-        power_off("the boot CPU (MPIDR %lx) is not among the DTB's first %zu cpu nodes", boot_mpidr, g_cpu_count);
+        power_off("the boot CPU (hardware id %lx) is not among the first %zu CPUs the DTB lists", boot_hw_id, g_cpu_count);
     PerCpu& boot = g_percpu[boot_id];
     boot.id = boot_id;
-    boot.hw_id = boot_mpidr;
+    boot.hw_id = boot_hw_id;
     boot.stack_top = u64(cpu_stacks) + CPU_STACK_SIZE;
     arch::set_percpu_pointer(&boot);
 
-    u64 image_size = *reinterpret_cast<u64*>(_start + 0x10); // patched to include the VM package
+    const u64 image_size = arch::boot_image_size();
     u64 ram_total = 0;
-    PhysRange ram[PlatformInfo::kMaxRam];
-    for (u32 i = 0; i < g_plat.ram_count; ++i) {
-        ram[i] = g_plat.ram[i];
-        ram_total += ram[i].size;
-    }
-    PhysRange used[PlatformInfo::kMaxReserved + 2];
+    for (u32 i = 0; i < g_plat.ram_count; ++i) ram_total += g_plat.ram[i].size;
+    PhysRange used[HostPlatform::kMaxReserved + 2];
     usize used_count = 0;
     used[used_count++] = {HostPhysAddr(u64(_start)), align_up(image_size, FRAME_SIZE)};
     used[used_count++] = {HostPhysAddr(dtb), align_up(fdt.value().totalsize(), FRAME_SIZE)};
     for (u32 i = 0; i < g_plat.reserved_count; ++i) used[used_count++] = g_plat.reserved[i];
-    kprint("cxvisor %s: %u CPUs, %lu MiB RAM, GICv3 at %lx, console at %lx\n", arch::NAME, g_plat.cpu_count,
-           ram_total / MiB, g_plat.gic.dist.base.value(), g_plat.uart.mmio.base.value());
+    kprint("cxvisor %s: %u CPUs, %lu MiB RAM, %s\n", arch::NAME, g_plat.cpu_count, ram_total / MiB, g_plat.summary);
     // What cxvisor itself needs before any VM: its image and the VM package (as loaded), the DTB,
     // the frame bitmap, its page tables and the heap. Reported when the machine has less.
     const vm_package::PackageHeader* package = find_package(image_size);
@@ -308,42 +283,25 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
                   what, ram_total / MiB, image_size / KiB, heap_bytes / KiB,
                   align_up(below_image + heap_bytes + MiB, MiB) / MiB);
     };
-    if (auto r = frames_init(ram, g_plat.ram_count, used, used_count); r.is_error())
+    if (auto r = frames_init(g_plat.ram, g_plat.ram_count, used, used_count); r.is_error())
         host_setup_failed("the frame allocator", r.error());
 
-    // The host's virtio-blk disk for VMs' host regions: found while the MMU is still off (its
-    // registers are read at their physical addresses), mapped below with cxvisor's devices.
+    // The host's virtio-blk disk for VMs' host regions: found while translation is still off (its
+    // registers are read at their physical addresses), mapped with cxvisor's devices.
     const HostDisk::Probe host_disk = HostDisk::probe(fdt.value());
-    arch::MmuRegion mram[PlatformInfo::kMaxRam], mdev[3 + PlatformInfo::kMaxRedistRegions];
-    usize ndev = 0;
-    for (u32 i = 0; i < g_plat.ram_count; ++i) mram[i] = {ram[i].base.value(), ram[i].size, false};
-    mdev[ndev++] = {g_plat.gic.dist.base.value(), g_plat.gic.dist.size, true};
-    for (u32 i = 0; i < g_plat.gic.redist_count; ++i)
-        mdev[ndev++] = {g_plat.gic.redist[i].base.value(), g_plat.gic.redist[i].size, true};
-    mdev[ndev++] = {g_plat.uart.mmio.base.value(), g_plat.uart.mmio.size, true};
-    if (host_disk.found) mdev[ndev++] = {align_down(host_disk.mmio.base.value(), FRAME_SIZE), FRAME_SIZE, true};
-    if (auto r = arch::mmu_init(mram, g_plat.ram_count, mdev, ndev); r.is_error())
-        host_setup_failed("the EL2 page tables", r.error());
+    const PhysRange disk_window{HostPhysAddr(align_down(host_disk.mmio.base.value(), FRAME_SIZE)), FRAME_SIZE};
+    if (auto r = arch::host_mmu_init(g_plat, &disk_window, host_disk.found ? 1 : 0); r.is_error())
+        host_setup_failed("cxvisor's page tables", r.error());
     if (auto r = heap_init(heap_bytes); r.is_error()) host_setup_failed("the heap", r.error());
     HostDisk::init(host_disk);
 
-    if (auto r = arch::gic_init({g_plat.gic.dist.base.value(), g_plat.gic.redist[0].base.value(),
-                                 g_plat.gic.redist[0].size});
-        r.is_error())
-        host_setup_failed("the GICv3 set-up", r.error());
-    irq_register(g_plat.timer.hyp_phys_intid, timer_irq, nullptr);
-    irq_register(arch::SGI_KICK, kick_irq, nullptr);
-    irq_register(g_plat.uart.intid, uart_irq, nullptr);
-    irq_register(g_plat.timer.virt_intid, vmm_vcpu_timer_irq, nullptr);
-    arch::virt_set_timer_intid(g_plat.timer.virt_intid);
-    // The vGIC's maintenance interrupt only makes a vCPU exit (its list registers are then taken
-    // back and refilled). Without one in the DTB an overflowing list still works, just later: at
-    // the vCPU's next exit for any other reason.
-    if (g_plat.gic.maintenance_intid) arch::vgichw::register_maintenance_irq(g_plat.gic.maintenance_intid);
-    else kprint("cxvisor: the host DTB names no GIC maintenance interrupt; more pending virtual interrupts than "
-                "list registers are delivered at the next exit only\n");
-    cpu_common_init();
-    arch::irq_enable(g_plat.uart.intid, true);
+    if (auto r = arch::host_irq_init(g_plat); r.is_error()) host_setup_failed("the interrupt controller set-up", r.error());
+    irq_register(g_plat.timer_irq, timer_irq, nullptr);
+    irq_register(g_plat.kick_irq, kick_irq, nullptr);
+    if (g_plat.console_irq) irq_register(g_plat.console_irq, uart_irq, nullptr);
+    if (g_plat.vcpu_timer_irq) irq_register(g_plat.vcpu_timer_irq, vmm_vcpu_timer_irq, nullptr);
+    arch::host_cpu_init(g_plat);
+    if (g_plat.console_irq) arch::irq_enable(g_plat.console_irq, true);
 
     sched_set_cpu_count(g_cpu_count);
     boot.online.store(true);
@@ -369,8 +327,8 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
 }
 
 extern "C" [[noreturn]] void secondary_main(PerCpu* me) {
-    arch::mmu_enable_secondary();
-    cpu_common_init();
+    arch::host_cpu_early();
+    arch::host_cpu_init(g_plat);
     me->online.store(true);
     vmm_cpu_loop();
 }

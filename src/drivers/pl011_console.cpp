@@ -1,5 +1,6 @@
-// Host PL011 UART driver (ARM DDI0183 section 3.3 register summary). Base and interrupt come from
-// the host DTB (stdout-path); nothing is hard-coded.
+// cxvisor's console on an ARM PrimeCell UART PL011 (ARM DDI0183 section 3.3 register summary), on
+// any board that has one: the ISA's platform reader finds it in the host DTB (stdout-path) and
+// passes its base; nothing is hard-coded.
 #include "pl011_console.hpp"
 
 namespace {

@@ -1,0 +1,66 @@
+// The host machine as the generic boot flow (vmm/main.cpp) sees it, and the bring-up steps each
+// ISA implements behind it (arch/<isa>/host.cpp, with its board's pieces in platform/<board>/).
+// The boot flow reads the same on every ISA: discover the machine, set up memory, the interrupt
+// controller and the timers, start the other CPUs, build the VMs, run (docs/porting.md "Host
+// bring-up"). Nothing here names an ISA: firmware conduits, CPU id registers, image headers and
+// interrupt-controller layouts stay behind these functions.
+#pragma once
+#include "abi/vm_package.hpp" // MAX_CPUS
+#include "addrspace/addr.hpp"
+#include "base/result.hpp"
+#include "fdt/fdt.hpp"
+
+struct HostPlatform {
+    static constexpr u32 kMaxRam = 8, kMaxReserved = 16, kMaxDevices = 8, kMaxOwned = 96;
+
+    PhysRange ram[kMaxRam]; // the RAM cxvisor manages (the VMs' memory comes from here)
+    u32 ram_count = 0;
+    PhysRange reserved[kMaxReserved]; // firmware-reserved RAM: never handed out
+    u32 reserved_count = 0;
+    u64 cpu_hw_id[vm_package::MAX_CPUS]; // each CPU's hardware id, in the order configs number CPUs
+    u32 cpu_count = 0;                    // at most MAX_CPUS
+    bool cpus_truncated = false;          // the firmware lists more: the rest stay off
+    // Register windows of what cxvisor drives itself (interrupt controller, console UART): mapped
+    // as device memory in cxvisor's own tables.
+    PhysRange devices[kMaxDevices];
+    u32 device_count = 0;
+    u32 timer_irq = 0;      // cxvisor's own timer (its timer queue), a host interrupt number
+    u32 vcpu_timer_irq = 0; // the guest timer's host interrupt while a vCPU runs; 0: none
+    u32 console_irq = 0;    // console input; 0: the console is polled
+    u32 kick_irq = 0;       // the inter-processor interrupt that wakes a CPU or makes its guest exit
+    // Everything no VM may be given (RAM banks, cxvisor's devices, DMA-capable devices) and why,
+    // for the VM checks (HostOwnedRanges). `incomplete`: the description had more than could be
+    // listed, so no host range can be shown safe.
+    struct Owned {
+        PhysRange range;
+        const char* node = ""; // the firmware's name for it (a DTB node name)
+        const char* why = "";  // static text
+    } owned[kMaxOwned];
+    u32 owned_count = 0;
+    bool owned_incomplete = false;
+    char summary[96] = ""; // the boot line's description: interrupt controller and console
+};
+
+namespace arch {
+
+// Boot CPU, translation off, before the frame allocator: reads the machine's description (the
+// DTB), brings the console up and fills `out`. Until it returns there is no console: on an error
+// before the console exists the caller can only halt; `*what` names the missing piece.
+Result<void> host_discover(const Fdt& fdt, HostPlatform& out, const char** what);
+// The hardware id of the calling CPU, as HostPlatform::cpu_hw_id lists it.
+u64 this_cpu_hw_id();
+// Bytes of the loaded boot image, the VM package included (from the image's own header).
+u64 boot_image_size();
+// Boot CPU, after the frame allocator: cxvisor's own address translation on (its RAM, p.devices
+// and `extra` device windows, e.g. a host disk found meanwhile). Secondary CPUs: host_cpu_early.
+Result<void> host_mmu_init(const HostPlatform& p, const PhysRange* extra, usize extra_count);
+// A secondary CPU's first step: the boot CPU's translation on here too.
+void host_cpu_early();
+// Boot CPU, with the heap: the interrupt controller, and the ISA's own interrupts (registered
+// with kernel/irq.hpp).
+Result<void> host_irq_init(const HostPlatform& p);
+// Every CPU, once, before it runs vCPUs: its interrupt-controller interface, its timers and its
+// virtualization registers.
+void host_cpu_init(const HostPlatform& p);
+
+} // namespace arch
