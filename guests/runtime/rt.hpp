@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "abi/hypercall.hpp"
+#include "abi/smccc.hpp"
 
 void guest_main();
 

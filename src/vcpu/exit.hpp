@@ -55,7 +55,8 @@ struct ExitReason {
     u64 gpa = 0;
     AccessKind access = AccessKind::Read;
     bool stage1_walk = false; // the fault hit while the hardware walked the guest's own page tables
-    // Hypercall: nr and args; CpuUp/CpuQuery: args[0] = target vCPU id, args[1] = entry, args[2] = arg
+    // Hypercall: nr (abi/hypercall.hpp HC_NR_*) and args, detail = the id as the ISA's conduit carried
+    // it (aarch64: the SMCCC function id), for messages; CpuUp/CpuQuery: args[0] = target vCPU id, args[1] = entry, args[2] = arg
     u64 nr = 0;
     u64 args[6] = {};
     // SysReg*: an ISA-specific register id (printable by arch::sysreg_name) and the value written

@@ -17,34 +17,34 @@ void handle_hypercall(Vcpu& vcpu, ExitReason& e) {
     using namespace cxv_abi;
     arch::Vcpu& a = vcpu.arch();
     Vm& vm = vcpu.vm();
-    switch (e.nr + HC_BASE) {
-    case HC_VERSION: a.set_hypercall_result((VERSION_MAJOR << 16) | VERSION_MINOR, 0, 0, 0); return;
-    case HC_NOP: a.set_hypercall_result(0, e.args[0], e.args[1], e.args[2]); return;
-    case HC_ECHO: {
+    switch (e.nr) {
+    case HC_NR_VERSION: a.set_hypercall_result((VERSION_MAJOR << 16) | VERSION_MINOR, 0, 0, 0); return;
+    case HC_NR_NOP: a.set_hypercall_result(0, e.args[0], e.args[1], e.args[2]); return;
+    case HC_NR_ECHO: {
         u64 sum = 0;
         for (u64 v : e.args) sum += v;
         a.set_hypercall_result(0, sum, e.args[0] ^ e.args[1], ~e.args[0]);
         return;
     }
-    case HC_VM_INFO: a.set_hypercall_result(0, vm.id(), vcpu.id(), vm.resets()); return;
-    case HC_PUTC:
+    case HC_NR_VM_INFO: a.set_hypercall_result(0, vm.id(), vcpu.id(), vm.resets()); return;
+    case HC_NR_PUTC:
         if (ConsolePort* p = vm.console()) p->put_output(char(e.args[0] & 0xFF));
         a.set_hypercall_result(0, e.args[0], e.args[1], e.args[2]);
         return;
-    case HC_IRQ_LINE: {
+    case HC_NR_IRQ_LINE: {
         bool ok = e.args[1] <= IRQ_LINE_PULSE && vm.drive_spi(e.args[0], e.args[1] == IRQ_LINE_PULSE, e.args[1] == IRQ_LINE_HIGH);
         a.set_hypercall_result(ok ? 0 : u64(CXV_INVALID), e.args[0], e.args[1], e.args[2]);
         return;
     }
-    case HC_DOORBELL:
+    case HC_NR_DOORBELL:
         a.set_hypercall_result(u64(vmm_doorbell(vcpu, e.args[0], e.args[1])), e.args[0], e.args[1], e.args[2]);
         return;
-    case HC_TEST_RESULT:
+    case HC_NR_TEST_RESULT:
         vmm_test_result(vm, e.args[0]);
         a.set_hypercall_result(0, e.args[0], e.args[1], e.args[2]);
         return;
     default:
-        vm.report(vcpu, "unknown hypercall %lx: returns NOT_SUPPORTED", e.nr + HC_BASE);
+        vm.report(vcpu, "unknown hypercall %lx: returns NOT_SUPPORTED", e.detail); // the conduit's id
         a.set_hypercall_result(u64(CXV_NOT_SUPPORTED), e.args[0], e.args[1], e.args[2]);
         return;
     }

@@ -1,7 +1,7 @@
 // CPU bring-up and power-off through PSCI (DEN0022D 5.6 CPU_ON, 5.10 SYSTEM_OFF) and fatal EL2
 // exceptions.
 #include "arch.hpp"
-#include "abi/hypercall.hpp"
+#include "abi/smccc.hpp"
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
 

@@ -16,7 +16,7 @@
 // mitigation on exit; the fast path skips it) or whose answer depends on an argument
 // (PSCI_FEATURES, SMCCC_ARCH_FEATURES).
 #pragma once
-#include "abi/hypercall.hpp"
+#include "abi/smccc.hpp"
 #include "asm_offsets.hpp"
 #include "base/types.hpp"
 

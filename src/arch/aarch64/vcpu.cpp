@@ -1,7 +1,7 @@
 // aarch64 vCPU backend. Arm ARM (DDI0487) sections cited per register; ESR_EL2 encodings from
 // D17.2.40 (ESR_EL2), exception classes from D17.2.40 Table "EC".
 #include "vcpu.hpp"
-#include "abi/hypercall.hpp"
+#include "abi/smccc.hpp"
 #include "base/format.hpp"
 #include "mmio_decode.hpp"
 #include "arch_stage2.hpp"
@@ -715,6 +715,7 @@ void Vcpu::handle_smccc(ExitReason& e) {
     if (fid >= HC_BASE && fid < HC_BASE + 0x10000) {
         e.kind = ExitKind::Hypercall;
         e.nr = fid - HC_BASE;
+        e.detail = fid; // the id as the guest wrote it, for messages
         return;
     }
     switch (fid) {

@@ -1,4 +1,4 @@
-#include "abi/hypercall.hpp"
+#include "abi/smccc.hpp"
 #include "host_console.hpp"
 #include "kernel/irq.hpp"
 #include "kernel/percpu.hpp"
@@ -29,7 +29,8 @@ u8* host_ram() { // "physical" RAM: the kernel uses PA as VA, so host addresses 
 ExitReason exit_of(ExitKind k) { return ExitReason{.kind = k}; }
 ExitReason npf(u64 gpa, AccessKind a) { return ExitReason{.kind = ExitKind::NestedPageFault, .gpa = gpa, .access = a}; }
 ExitReason call(u64 fid, u64 a0 = 0, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0, u64 a4 = 0, u64 a5 = 0) {
-    return ExitReason{.kind = ExitKind::Hypercall, .nr = fid - HC_BASE, .args = {a0, a1, a2, a3, a4, a5}};
+    // As the aarch64 conduit decodes it (arch/aarch64/vcpu.cpp handle_smccc).
+    return ExitReason{.kind = ExitKind::Hypercall, .nr = fid - HC_BASE, .args = {a0, a1, a2, a3, a4, a5}, .detail = fid};
 }
 ExitReason power(ExitKind k, u64 target, u64 entry = 0, u64 arg = 0) {
     return ExitReason{.kind = k, .args = {target, entry, arg}};
