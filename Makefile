@@ -31,8 +31,9 @@ VMCONFIG := $(HOST_DIR)/tools/vmconfig/cxv-vmconfig
 IMAGE := $(IMAGE_DIR)/src/cxvisor.bin
 RUN_DIR ?= $(BUILD)/run
 RUN_IMAGE := $(RUN_DIR)/cxvisor-run.bin
-QEMU := qemu-system-aarch64 -M virt,virtualization=on,gic-version=3 -cpu cortex-a72 \
-        -smp $(SMP) -m $(MEM) -nographic -nic none
+# The ISA's QEMU machine comes from tests/system/machines.py, as for the tests and the bench.
+export CXV_ARCH := $(ARCH)
+QEMU := $(shell CXV_ARCH=$(ARCH) python3 tests/system/machines.py host $(SMP) $(MEM))
 # cxvisor's host command line (kernel/cmdline.hpp), given to QEMU as -append.
 HOST_CMDLINE := $(strip $(if $(filter 1 yes y,$(EXIT_WHEN_DONE)),exit_when_done) \
                 $(if $(filter 1 yes y,$(TIMESTAMPS)),timestamps))

@@ -16,6 +16,9 @@ OLD and --image in interleaved rounds, wall clock to /init's line.
 """
 import argparse, os, re, signal, subprocess, sys, tempfile, time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "system"))
+import machines  # noqa: E402
+
 CONFIG = "configs/vms/bench-linux.toml"
 
 
@@ -95,13 +98,11 @@ def time_to_init(cmd):
 def compare(a):
     """Rounds of native QEMU, --base-image and --image (the order rotates every round), wall clock
     from QEMU's start to /init's line; per-round ratios and medians."""
-    common = ["qemu-system-aarch64", "-cpu", "cortex-a72", "-smp", str(a.smp), "-nographic", "-nic", "none"]
     with tempfile.TemporaryDirectory() as d:
-        cmds = {"native": common + ["-M", "virt,gic-version=3", "-m", "256M", "-kernel", a.kernel, "-initrd",
-                                    a.initramfs, "-append", "console=ttyAMA0"]}
+        cmds = {"native": machines.native(a.smp, "256M") + ["-kernel", a.kernel, "-initrd", a.initramfs,
+                                                            "-append", f"console={machines.console()}"]}
         for side, image in (("base", a.base_image), ("new", a.image)):
-            cmds[side] = common + ["-M", "virt,virtualization=on,gic-version=3", "-m", "1G", "-kernel",
-                                   package(a, image, d)]
+            cmds[side] = machines.host(a.smp, "1G") + ["-kernel", package(a, image, d)]
         order = ["native", "base", "new"]
         times = {k: [] for k in order}
         for i in range(a.runs):
@@ -133,20 +134,18 @@ def main():
     a = ap.parse_args()
     if a.runs:
         return compare(a)
-    common = ["qemu-system-aarch64", "-cpu", "cortex-a72", "-smp", str(a.smp), "-nographic", "-nic", "none"]
-    if a.icount:
-        common += ["-icount", "shift=0,align=off,sleep=off"]
+    icount = ["-icount", "shift=0,align=off,sleep=off"] if a.icount else []
     with tempfile.TemporaryDirectory() as d:
         if a.native:
-            cmd = common + ["-M", "virt,gic-version=3", "-m", "256M", "-kernel", a.kernel, "-initrd", a.initramfs,
-                            "-append", "console=ttyAMA0"]
+            cmd = machines.native(a.smp, "256M") + icount + ["-kernel", a.kernel, "-initrd", a.initramfs,
+                                                             "-append", f"console={machines.console()}"]
         else:
             os.symlink(os.path.abspath(a.initramfs), os.path.join(d, "bench-linux-initramfs.cpio.gz"))
             pkg = os.path.join(d, "pkg.bin")
             subprocess.run([a.vmconfig, "--cpus", str(a.smp), "--search-path", os.path.dirname(os.path.abspath(a.kernel)),
                             "--search-path", d, "--image", a.image, "-o", pkg, CONFIG], check=True,
                            stdout=subprocess.DEVNULL)
-            cmd = common + ["-M", "virt,virtualization=on,gic-version=3", "-m", "1G", "-kernel", pkg]
+            cmd = machines.host(a.smp, "1G") + icount + ["-kernel", pkg]
         sock = os.path.join(d, "mon.sock")
         cmd += ["-monitor", f"unix:{sock},server=on,wait=off", "-no-shutdown"]
         lines = run(cmd, 300, sock, a.native)

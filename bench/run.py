@@ -25,6 +25,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "system"))
 from procs import group_members  # noqa: E402
+import machines  # noqa: E402
 
 ICOUNT = "shift=0,align=off,sleep=off"
 QEMU_TIME_LIMIT = 60  # seconds per QEMU run
@@ -99,10 +100,8 @@ def qemu(kernel, el2, smp=1, test="bench", extra=()):
     The bench guest powers itself off (PSCI SYSTEM_OFF), but under cxvisor only the VM stops and
     QEMU runs on, so the run is cut short once the results are printed.
     """
-    machine = "virt,virtualization=on,gic-version=3" if el2 else "virt,gic-version=3"
-    cmd = ["qemu-system-aarch64", "-M", machine, "-cpu", "cortex-a72", "-smp", str(smp),
-           "-m", "1G", "-nographic", "-nic", "none", "-icount", ICOUNT, "-kernel", os.path.abspath(kernel),
-           *extra]
+    cmd = (machines.host if el2 else machines.native)(smp, "1G") + ["-icount", ICOUNT, "-kernel",
+                                                                   os.path.abspath(kernel), *extra]
 
     def stop(line):
         return True if f"TEST {test} PASS" in line or f"TEST {test} FAIL" in line or "PANIC" in line else None
@@ -171,10 +170,9 @@ def linux_bench(build, img_dir, vmconfig, runs):
                         stderr=subprocess.STDOUT, text=True)
     if pk.returncode:
         return dict(res, status="FAILED", reason="cxv-vmconfig: " + pk.stdout.strip()[-300:])
-    common = ["qemu-system-aarch64", "-cpu", "cortex-a72", "-smp", str(LINUX_SMP), "-nographic", "-nic", "none"]
-    native_cmd = common + ["-M", "virt,gic-version=3", "-m", LINUX_GUEST_MEM, "-kernel", kernel,
-                           "-initrd", initramfs, "-append", LINUX_BOOTARGS]
-    cx_cmd = common + ["-M", "virt,virtualization=on,gic-version=3", "-m", "1G", "-kernel", os.path.abspath(package)]
+    native_cmd = machines.native(LINUX_SMP, LINUX_GUEST_MEM) + ["-kernel", kernel, "-initrd", initramfs,
+                                                               "-append", LINUX_BOOTARGS]
+    cx_cmd = machines.host(LINUX_SMP, "1G") + ["-kernel", os.path.abspath(package)]
     native, cx = [], []
     for i in range(runs):
         for side in (("native", "cxvisor") if i % 2 == 0 else ("cxvisor", "native")):
@@ -248,11 +246,10 @@ def blk_bench(build, img_dir, vmconfig, runs):
     disk = os.path.abspath(os.path.join(out_dir, "blk-bench-disk.img"))
     with open(disk, "wb") as f:
         f.truncate(BLK_MIB << 20)
-    drive = ["-drive", f"file={disk},format=raw,if=none,id=d0", "-device", "virtio-blk-device,drive=d0"]
-    common = ["qemu-system-aarch64", "-cpu", "cortex-a72", "-smp", "1", "-nographic", "-nic", "none"] + drive
-    native_cmd = common + ["-M", "virt,gic-version=3", "-m", "256M", "-kernel", kernel, "-initrd", initramfs,
-                           "-append", "console=ttyAMA0"]
-    cx_cmd = common + ["-M", "virt,virtualization=on,gic-version=3", "-m", "1G", "-kernel", os.path.abspath(package)]
+    drive = machines.disk(disk, "d0")
+    native_cmd = machines.native(1, "256M") + drive + ["-kernel", kernel, "-initrd", initramfs,
+                                                      "-append", f"console={machines.console()}"]
+    cx_cmd = machines.host(1, "1G") + drive + ["-kernel", os.path.abspath(package)]
     got = {"native": {"write": [], "read": []}, "cxvisor": {"write": [], "read": []}}
     for i in range(runs):
         for side in (("native", "cxvisor") if i % 2 == 0 else ("cxvisor", "native")):
@@ -294,8 +291,7 @@ def net_bench(build, img_dir, vmconfig, runs):
                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if pk.returncode:
         return dict(res, status="FAILED", reason="cxv-vmconfig: " + pk.stdout.strip()[-300:])
-    cmd = ["qemu-system-aarch64", "-M", "virt,virtualization=on,gic-version=3", "-cpu", "cortex-a72", "-smp", "2",
-           "-m", "1G", "-nographic", "-nic", "none", "-kernel", os.path.abspath(package)]
+    cmd = machines.host(2, "1G") + ["-kernel", os.path.abspath(package)]
     rates, size = [], None
     for i in range(runs):
         done, sent = set(), {}
@@ -340,9 +336,8 @@ NET_NATIVE_NIC = ("virtio-net-device,netdev=n0,mac={mac},csum=off,guest_csum=off
 
 def net_native(build, runs):
     kernel, initrd = os.path.join(build, "linux", "Image"), os.path.join(build, "linux", "linux-net.cpio.gz")
-    common = ["qemu-system-aarch64", "-M", "virt,gic-version=3", "-cpu", "cortex-a72", "-smp", "1", "-m", "256M",
-              "-nographic", "-nic", "none", "-kernel", kernel, "-initrd", initrd,
-              "-append", "console=ttyAMA0 cxv_net_lines=1000000"]
+    common = machines.native(1, "256M") + ["-kernel", kernel, "-initrd", initrd,
+                                           "-append", f"console={machines.console()} cxv_net_lines=1000000"]
     sent_re = re.compile(r"cxv-linux: sent (\d+) bytes md5 \w+ in ([\d.]+) s")
     rates = []
     for i in range(runs):
@@ -394,9 +389,7 @@ def survivors():
 def qemu_wall(kernel, el2, smp, test):
     """Like qemu(), without -icount: for wall-clock figures (cross-CPU IPIs; QEMU 7.2 with -icount
     and -smp 2 does not wake a WFI on a cross-CPU SGI)."""
-    machine = "virt,virtualization=on,gic-version=3" if el2 else "virt,gic-version=3"
-    cmd = ["qemu-system-aarch64", "-M", machine, "-cpu", "cortex-a72", "-smp", str(smp),
-           "-m", "1G", "-nographic", "-nic", "none", "-kernel", os.path.abspath(kernel)]
+    cmd = (machines.host if el2 else machines.native)(smp, "1G") + ["-kernel", os.path.abspath(kernel)]
 
     def stop(line):
         return True if f"TEST {test} PASS" in line or f"TEST {test} FAIL" in line or "PANIC" in line else None
@@ -481,7 +474,7 @@ def main():
     results["reference_xen_4_17"] = {"null_hypercall_round_trip": 470, "mmio_read_round_trip": 600,
                                      "null_psci_round_trip": 473, **irq_xen}
     results["goals"] = {"null_psci_round_trip": 100, **irq_goal}
-    qemu_version = run(['qemu-system-aarch64', '--version']).splitlines()[0]
+    qemu_version = run([machines.qemu_binary(), '--version']).splitlines()[0]
 
     if "micro" in parts:
         under = qemu(boot, el2=True)

@@ -19,6 +19,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "system"))
 from run_qemu import kill_group  # noqa: E402
+import machines  # noqa: E402
 
 INIT = re.compile(rb"cxv-linux: init on")
 
@@ -56,8 +57,7 @@ def main():
     os.makedirs(os.path.dirname(boot), exist_ok=True)
     subprocess.run([vmconfig, "--cpus", str(args.smp), "--search-path", f"{b}/linux", "--image",
                     f"{b}/aarch64/src/cxvisor.bin", "-o", boot, args.config], check=True)
-    cxv = ["qemu-system-aarch64", "-M", "virt,virtualization=on,gic-version=3", "-cpu", "cortex-a72",
-           "-smp", str(args.smp), "-m", "1G", "-nographic", "-nic", "none", "-kernel", boot]
+    cxv = machines.host(args.smp, "1G") + ["-kernel", boot]
     # Native: native.py writes the kernel, initramfs and tree once; each round runs QEMU alone.
     native = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "native.py"), "--vmconfig",
                              vmconfig, "--search-path", f"{b}/linux", "--workdir", f"{b}/run/boottime-native",

@@ -21,6 +21,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "system"))
+import machines  # noqa: E402
+
 HEADER = struct.Struct("<IIQIIQ")
 # vm_package::VmRecord, version 3 (src/abi/vm_package.hpp): version 2's fields, then shm_count,
 # reserved0 and the offset of the shared-memory records.
@@ -91,9 +94,8 @@ def main():
         if args.dump_dtb:
             with open(args.dump_dtb, "wb") as f:
                 f.write(vm["dtb"])
-        qemu = ["qemu-system-aarch64", "-M", "virt,gic-version=3", "-cpu", "cortex-a72",
-                "-smp", str(args.smp or vm["cpus"]), "-m", f"{size // (1024 * 1024)}M", "-nographic",
-                "-nic", "none", "-no-reboot", "-kernel", files["kernel"], "-dtb", files["dtb"]]
+        qemu = machines.native(args.smp or vm["cpus"], f"{size // (1024 * 1024)}M") + [
+            "-no-reboot", "-kernel", files["kernel"], "-dtb", files["dtb"]]
         if vm["ramdisk"]:
             qemu += ["-initrd", files["ramdisk"]]
         if args.dry_run:

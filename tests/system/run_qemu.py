@@ -32,6 +32,7 @@ import subprocess
 import sys
 import time
 
+import machines
 from procs import group_members
 
 DEFAULT_REJECT = [r"PANIC", r"TEST \S+ FAIL", r"unexpected EL2 exception", r"unexpected interrupt"]
@@ -359,14 +360,12 @@ def main():
     else:
         if not build_boot_image(args, boot):
             return 1
-        qemu = ["qemu-system-aarch64", "-M", "virt,virtualization=on,gic-version=3", "-cpu", "cortex-a72",
-                "-smp", str(args.smp), "-m", args.mem, "-nographic", "-nic", "none", "-kernel", boot]
+        qemu = machines.host(args.smp, args.mem) + ["-kernel", boot]
         qemu += args.qemu_extra.split()
         if args.disk:
             if args.disk_from:
                 shutil.copyfile(args.disk_from, args.disk)
-            qemu += ["-drive", f"file={args.disk},format=raw,if=none,id=cxvdisk",
-                     "-device", "virtio-blk-device,drive=cxvdisk"]
+            qemu += machines.disk(args.disk)
 
     judge = Judge(args)
     start = time.monotonic()

@@ -1,0 +1,69 @@
+"""The QEMU machine of each ISA cxvisor runs on: the one place the system tests, `make bench`,
+the boot profiles and the Linux scripts take a QEMU command line from (docs/porting.md).
+
+host(...): the machine cxvisor boots on (virtualization extensions on); native(...): the same
+machine without them, for a guest run directly on QEMU (the bench baselines, tests/linux/native.py).
+The ISA is CXV_ARCH from the environment (the Makefile exports it), aarch64 by default. A port adds
+one row to MACHINES.
+"""
+import os
+
+MACHINES = {
+    "aarch64": {
+        "qemu": "qemu-system-aarch64",
+        "host_machine": "virt,virtualization=on,gic-version=3",
+        "native_machine": "virt,gic-version=3",
+        "cpu": "cortex-a72",
+        "blk_device": "virtio-blk-device",  # a virtio-mmio disk (cxvisor's host disk, QEMU's own for baselines)
+        "console": "ttyAMA0",               # Linux's name for the board's console UART
+    },
+}
+
+
+def arch():
+    return os.environ.get("CXV_ARCH", "aarch64")
+
+
+def machine(isa=None):
+    isa = isa or arch()
+    if isa not in MACHINES:
+        raise SystemExit(f"machines.py: no QEMU machine for ISA {isa!r} (known: {', '.join(MACHINES)})")
+    return MACHINES[isa]
+
+
+def qemu_binary(isa=None):
+    return machine(isa)["qemu"]
+
+
+def _cmd(kind, smp, mem, cpu, isa):
+    m = machine(isa)
+    return [m["qemu"], "-M", m[kind], "-cpu", cpu or m["cpu"], "-smp", str(smp), "-m", str(mem),
+            "-nographic", "-nic", "none"]
+
+
+def host(smp, mem="1G", cpu=None, isa=None):
+    """QEMU for cxvisor: add -kernel <boot image> and what else the run needs."""
+    return _cmd("host_machine", smp, mem, cpu, isa)
+
+
+def native(smp, mem, cpu=None, isa=None):
+    """QEMU for a guest run directly on the machine, at the kernel level (no hypervisor)."""
+    return _cmd("native_machine", smp, mem, cpu, isa)
+
+
+def disk(path, ident="cxvdisk", isa=None):
+    """A raw disk image as the machine's virtio-blk device."""
+    return ["-drive", f"file={path},format=raw,if=none,id={ident}", "-device", f"{machine(isa)['blk_device']},drive={ident}"]
+
+
+def console(isa=None):
+    return machine(isa)["console"]
+
+
+if __name__ == "__main__":
+    # `python3 machines.py host SMP MEM`: the host command line for the Makefile (make run, debug).
+    import shlex
+    import sys
+    if len(sys.argv) != 4 or sys.argv[1] not in ("host", "native"):
+        raise SystemExit("usage: machines.py host|native SMP MEM")
+    print(shlex.join((host if sys.argv[1] == "host" else native)(sys.argv[2], sys.argv[3])))
