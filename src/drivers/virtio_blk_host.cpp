@@ -201,7 +201,9 @@ Result<void> HostDisk::setup(const Probe& p) {
     // the two ring pages; at least header, one segment and the status.
     m_queue_size = kMaxQueueSize;
     while (m_queue_size > max) m_queue_size /= 2;
-    if (m_queue_size < 4 || (m_version == 2 ? reg(kQueueReady) : reg(kLegacyQueuePfn)) != 0) {
+    // A legacy device finds the rings from a 32-bit page frame number (4.2.4: QueuePFN).
+    const bool unreachable = m_version == 1 && bus_addr(m_ring) / kPage > 0xffff'ffffull;
+    if (m_queue_size < 4 || unreachable || (m_version == 2 ? reg(kQueueReady) : reg(kLegacyQueuePfn)) != 0) {
         frames_free(ring.value(), 2);
         frames_free(req.value(), 1);
         set_reg(kStatus, status | kStFailed);
