@@ -138,7 +138,7 @@ Result<void> DmaBackend::transfer(u64 offset, const RequestData& d) {
 
     const bool to_memory = d.device_writes();
     const u32 max_segments = lim.max_segments < kMaxSegments ? lim.max_segments : kMaxSegments;
-    HostSegment segs[kMaxSegments];
+    HostSegment* segs = m_segs; // under the device's lock: one request at a time
     u32 count = 0, bytes = 0; // the device request being built, at disk offset `at`
     u64 at = offset;
     auto flush = [&]() -> Result<void> {

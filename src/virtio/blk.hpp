@@ -133,7 +133,7 @@ public:
         u32 max_segment_bytes;
         u32 max_request_bytes;
     };
-    // The most segments any device request may have here (a fixed array on the stack).
+    // The most segments any device request may have here.
     static constexpr u32 kMaxSegments = 128;
 
     Result<void> read(u64 offset, const RequestData& to) final { return transfer(offset, to); }
@@ -160,6 +160,7 @@ private:
     u64 m_bounce_pa;
     u32 m_bounce_bytes;
     u64 m_requests = 0, m_bounced = 0;
+    HostSegment m_segs[kMaxSegments]; // the device request being built (2 KiB: not on the stack)
 };
 
 // A RAM disk over an image in the package (read-only memory cxvisor never writes). Writes go to
