@@ -305,6 +305,13 @@ struct HostImage {
     }
 };
 u8 image_byte(u64 off) { return u8(off * 7 + 1); }
+// 4 MiB of lazy RWX RAM at 0x4000_0000 whose upper 2 MiB start as `img` (at least 512 frames).
+Space with_image(FakeFrames& frames, const HostImage& img) {
+    Space s = make(frames);
+    EXPECT_TRUE(s.map_alloc(gpa(0x4000'0000), 4 * MiB, RWX, false).is_ok());
+    EXPECT_TRUE(s.map_image(gpa(0x4020'0000), img.pa, M2).is_ok());
+    return s;
+}
 } // namespace
 
 TEST(AddrSpaceImage, TouchMapsTheImageReadOnlyAndTheFirstWriteCopiesOnePage) {
@@ -380,9 +387,7 @@ TEST(AddrSpaceImage, TouchMapsTheImageReadOnlyAndTheFirstWriteCopiesOnePage) {
 TEST(AddrSpaceImage, WithoutA2MiBRunFreeOnlyTheWrittenPageIsCopied) {
     FakeFrames frames;
     HostImage img(frames, 512);
-    Space s = make(frames);
-    ASSERT_TRUE(s.map_alloc(gpa(0x4000'0000), 4 * MiB, RWX, false).is_ok());
-    ASSERT_TRUE(s.map_image(gpa(0x4020'0000), img.pa, M2).is_ok());
+    Space s = with_image(frames, img);
     EXPECT_TRUE(s.handle_fault(gpa(0x4020'0000), MemFlags::Read).value());
     s.tlb().calls.clear();
     frames.fail_nth(1); // the 2 MiB allocation
@@ -505,9 +510,7 @@ TEST(AddrSpaceHostRun, ADeviceWriteUnsharesABorrowedPageFirstAndAReadDoesNot) {
     FakeFrames frames;
     HostImage img(frames, 512);
     {
-        Space s = make(frames);
-        ASSERT_TRUE(s.map_alloc(gpa(0x4000'0000), 4 * MiB, RWX, false).is_ok());
-        ASSERT_TRUE(s.map_image(gpa(0x4020'0000), img.pa, M2).is_ok());
+        Space s = with_image(frames, img);
         // The device reads the image (an OUT request from a kernel page): its own frames, no copy.
         auto r = s.host_run(gpa(0x4020'3000), K4, false);
         ASSERT_TRUE(r.is_ok());
