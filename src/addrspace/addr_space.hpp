@@ -191,6 +191,27 @@ public:
         return copy(gpa, const_cast<u8*>(static_cast<const u8*>(src)), len, HostOp::Write);
     }
     Result<void> zero(GuestPhysAddr gpa, usize len) { return copy(gpa, nullptr, len, HostOp::Zero); }
+    // Where a DMA device may transfer at gpa (virtio-blk's host disk): the host-physical address
+    // of gpa and how many bytes from there lie in the same stage-2 leaf, at most len (> 0, else
+    // InvalidArgument). The leaf is made ready exactly as copy() makes it: never-touched lazy RAM
+    // is backed (always: a device needs frames to read from, too) and, when the device will write
+    // the memory, a borrowed image page is unshared first. Device leaves are Denied (a device
+    // never reaches another device's registers); NotMapped outside the regions, NoMemory while
+    // backing. Unlike read/write, nothing is copied and nothing checks that the frames are RAM:
+    // the caller restricts gpa to the VM's RAM regions (GuestRam). The frames stay the VM's until
+    // reset() or destruction (no other operation moves or frees a mapped private frame), so the
+    // caller's owner must end the transfer before either (docs/pending/zerocopy.md).
+    struct HostRun {
+        HostPhysAddr pa;
+        usize len;
+    };
+    Result<HostRun> host_run(GuestPhysAddr gpa, usize len, bool device_writes) {
+        if (len == 0) return Error::InvalidArgument;
+        const Mapping m = TRY(ready_leaf(gpa, device_writes ? HostOp::Write : HostOp::Read, true));
+        if (has(m.flags, MemFlags::Device)) return Error::Denied;
+        const u64 in_leaf = m.in + m.size - gpa.value();
+        return HostRun{m.at(gpa.value()), len < in_leaf ? len : usize(in_leaf)};
+    }
     // Back to the state right after the map_* calls, for a VM restart: frees all owned RAM and all
     // tables, then maps the linear regions and populates the eager RAM regions again. Fails only
     // with NoMemory (the VM cannot start; reset() again or destroy).
@@ -433,34 +454,42 @@ private:
             });
         }
     }
+    // The leaf behind `at`, made ready for a host access `op`, as copy() and host_run() need it:
+    // a borrowed image leaf gives the VM its private copy first unless the access only reads
+    // (cxvisor and its devices never write image frames); never-touched lazy RAM is backed like a
+    // stage-2 fault would back it for a write, inside an image (an untouched image page holds the
+    // image, not zeroes: it is mapped borrowed) or when `back` says so. Otherwise untouched RAM
+    // gives a Mapping of size 0: it reads as zeroes and needs no clearing.
+    Result<Mapping> ready_leaf(GuestPhysAddr at, HostOp op, bool back) {
+        for (;;) {
+            if (auto m = m_table.query(at.value()); m.is_ok()) {
+                if (op == HostOp::Read || !borrowed(m.value().pa)) return m.value();
+                TRY(unshare(*find_region(at), at.align_down(page_size), m.value()));
+                continue; // the private page now
+            }
+            const Region* r = find_region(at);
+            if (!r || r->backing != Backing::Alloc) return Error::NotMapped;
+            if (!back && op != HostOp::Write && !image_at(at.align_down(page_size))) return Mapping{};
+            TRY(populate_at(*r, at));
+        }
+    }
     // One leaf at a time: a leaf is contiguous host memory of one memory type, so the source gets
     // whole 2 MiB blocks where there are some (clearing identity RAM costs one call per block).
     Result<void> copy(GuestPhysAddr gpa, u8* buf, usize len, HostOp op) {
         for (usize done = 0; done < len;) {
             const GuestPhysAddr at = gpa + done;
             u8* piece = buf ? buf + done : nullptr; // zero() passes no buffer
-            if (auto m = m_table.query(at.value()); m.is_ok()) {
-                if (op != HostOp::Read && borrowed(m.value().pa)) {
-                    // cxvisor never writes image frames: the VM gets its private page first.
-                    TRY(unshare(*find_region(at), at.align_down(page_size), m.value()));
-                    continue; // write into the private page
-                }
-                const u64 in_leaf = m.value().in + m.value().size - at.value();
-                const usize chunk = len - done < in_leaf ? len - done : usize(in_leaf);
-                TRY(m_table.frames().access_host(m.value().at(at.value()), piece, chunk, op, m.value().flags));
+            const Mapping m = TRY(ready_leaf(at, op, false));
+            if (m.size == 0) { // untouched lazy RAM: zeroes already, nothing allocated
+                const u64 in_page = page_size - (at.value() & (page_size - 1));
+                const usize chunk = len - done < in_page ? len - done : usize(in_page);
+                if (op == HostOp::Read) memset(piece, 0, chunk);
                 done += chunk;
                 continue;
             }
-            const u64 in_page = page_size - (at.value() & (page_size - 1));
-            const usize chunk = len - done < in_page ? len - done : usize(in_page);
-            const Region* r = find_region(at);
-            if (!r || r->backing != Backing::Alloc) return Error::NotMapped;
-            if (op == HostOp::Write || image_at(at.align_down(page_size))) {
-                // An untouched image page holds the image, not zeroes: map it (borrowed) first.
-                TRY(populate_at(*r, at));
-                continue; // copy into / out of the page just mapped
-            }
-            if (op == HostOp::Read) memset(piece, 0, chunk);
+            const u64 in_leaf = m.in + m.size - at.value();
+            const usize chunk = len - done < in_leaf ? len - done : usize(in_leaf);
+            TRY(m_table.frames().access_host(m.at(at.value()), piece, chunk, op, m.flags));
             done += chunk;
         }
         return {};

@@ -93,12 +93,19 @@ HostDisk::Probe HostDisk::probe(const Fdt& fdt) {
         const u32 version = read32(a + kVersion);
         if (read32(a + kMagic) == kMagicValue && (version == 1 || version == 2) &&
             read32(a + kDeviceId) == virtio::kDeviceIdBlock)
-            return {true, {HostPhysAddr(base.value()), r.size}, fdt.name(n), spi_intid(fdt, n)};
+            return {true, {HostPhysAddr(base.value()), r.size}, fdt.name(n), spi_intid(fdt, n),
+                    fdt.prop(n, "dma-coherent").is_ok()};
     }
 }
 
 void HostDisk::init(const Probe& p) {
     if (!p.found) return; // no line: most machines have no disk for cxvisor, and need none
+    if (!p.dma_coherent) {
+        kprint("cxvisor: host disk %s: not DMA-coherent (no \"dma-coherent\" in the host DTB), and this driver does no "
+               "cache maintenance for DMA; VMs with a host region cannot start\n",
+               p.node);
+        return;
+    }
     if (auto r = g_disk.setup(p); r.is_error()) {
         kprint("cxvisor: host disk %s: initialisation failed (%s); VMs with a host region cannot start\n", p.node,
                error_name(r.error()));
@@ -138,9 +145,10 @@ Result<void> HostDisk::setup(const Probe& p) {
     const u64 offered_lo = reg(kDeviceFeatures);
     set_reg(kDeviceFeaturesSel, 1);
     const u64 offered = offered_lo | u64(reg(kDeviceFeatures)) << 32;
-    // Only what this driver uses: FLUSH (a write cache to flush), RO, and VERSION_1 on a modern
-    // device (which must offer it: 4.2.2.2 ... a version 2 device without it is legacy-only).
-    u64 want = virtio::kBlkFFlush | virtio::kBlkFRo;
+    // Only what this driver uses: FLUSH (a write cache to flush), RO, the segment limits SEG_MAX
+    // and SIZE_MAX (their config fields are valid only when negotiated, 5.2.4), and VERSION_1 on a
+    // modern device (which must offer it: 4.2.2.2 ... a version 2 device without it is legacy-only).
+    u64 want = virtio::kBlkFFlush | virtio::kBlkFRo | virtio::kBlkFSegMax | virtio::kBlkFSizeMax;
     if (m_version == 2) {
         if (!(offered & virtio::kFVersion1)) return Error::Unsupported;
         want |= virtio::kFVersion1;
@@ -162,6 +170,19 @@ Result<void> HostDisk::setup(const Probe& p) {
     m_flush = accepted & virtio::kBlkFFlush;
     m_read_only = accepted & virtio::kBlkFRo;
     m_capacity = u64(reg(kConfig)) | u64(reg(kConfig + 4)) << 32; // 5.2.4 capacity, read before DRIVER_OK
+    // 5.2.4: size_max at 8 (the most bytes in one segment), seg_max at 12 (the most segments in a
+    // request). Without SIZE_MAX any segment size is fine; without SEG_MAX, one data segment per
+    // request, as Linux's driver assumes.
+    m_seg_bytes = u32(kMaxTransfer);
+    if (accepted & virtio::kBlkFSizeMax) {
+        const u32 size_max = reg(kConfig + 8);
+        if (size_max < m_seg_bytes) m_seg_bytes = size_max - size_max % virtio::kSectorSize;
+    }
+    const u32 seg_max = accepted & virtio::kBlkFSegMax ? reg(kConfig + 12) : 1;
+    if (m_seg_bytes == 0) { // not one sector in a descriptor: this driver cannot use the disk
+        set_reg(kStatus, status | kStFailed);
+        return Error::Unsupported;
+    }
 
     auto ring = frames_alloc(2, kPage);
     auto req = frames_alloc(1, kPage);
@@ -176,12 +197,22 @@ Result<void> HostDisk::setup(const Probe& p) {
 
     set_reg(kQueueSel, 0);
     const u32 max = reg(kQueueNumMax);
-    if (max < kQueueSize || (m_version == 2 ? reg(kQueueReady) : reg(kLegacyQueuePfn)) != 0) {
+    // The largest power of two (2.7: split queue sizes are) within both the device's maximum and
+    // the two ring pages; at least header, one segment and the status.
+    m_queue_size = kMaxQueueSize;
+    while (m_queue_size > max) m_queue_size /= 2;
+    // A legacy device finds the rings from a 32-bit page frame number (4.2.4: QueuePFN).
+    const bool unreachable = m_version == 1 && bus_addr(m_ring) / kPage > 0xffff'ffffull;
+    if (m_queue_size < 4 || unreachable || (m_version == 2 ? reg(kQueueReady) : reg(kLegacyQueuePfn)) != 0) {
+        frames_free(ring.value(), 2);
+        frames_free(req.value(), 1);
         set_reg(kStatus, status | kStFailed);
         return Error::Unsupported;
     }
-    set_reg(kQueueNum, kQueueSize);
-    const u64 desc = bus_addr(m_ring), avail = desc + 16 * kQueueSize, used = desc + kUsedOffset;
+    const u32 budget = u32(m_queue_size - 2);
+    m_seg_budget = seg_max == 0 ? 1 : seg_max < budget ? seg_max : budget;
+    set_reg(kQueueNum, m_queue_size);
+    const u64 desc = bus_addr(m_ring), avail = desc + 16 * m_queue_size, used = desc + kUsedOffset;
     if (m_version == 2) {
         set_reg(kQueueDescLow, u32(desc)), set_reg(kQueueDescHigh, u32(desc >> 32));
         set_reg(kQueueDriverLow, u32(avail)), set_reg(kQueueDriverHigh, u32(avail >> 32));
@@ -198,35 +229,55 @@ Result<void> HostDisk::setup(const Probe& p) {
     return {};
 }
 
-Result<void> HostDisk::request(u32 type, u64 offset, void* buf, usize len) {
-    if (type != virtio::kBlkTFlush &&
-        (offset % virtio::kSectorSize || len % virtio::kSectorSize || len > kMaxTransfer ||
-         offset > capacity_bytes() || len > capacity_bytes() - offset))
-        return Error::OutOfRange;
+Result<void> HostDisk::read(u64 offset, void* buf, usize len) {
+    const virtio::HostSegment seg{bus_addr(buf), u32(len)};
+    if (len > kMaxTransfer) return Error::OutOfRange;
+    return request(virtio::kBlkTIn, offset, &seg, 1);
+}
+
+Result<void> HostDisk::transfer(u32 type, u64 offset, const virtio::HostSegment* segs, u32 count) {
+    if (type != virtio::kBlkTIn && type != virtio::kBlkTOut) return Error::InvalidArgument;
+    return request(type, offset, segs, count);
+}
+
+Result<void> HostDisk::request(u32 type, u64 offset, const virtio::HostSegment* segs, u32 count) {
+    if (type != virtio::kBlkTFlush) {
+        if (count == 0 || count > m_seg_budget) return Error::OutOfRange;
+        u64 len = 0;
+        for (u32 i = 0; i < count; ++i) {
+            if (segs[i].len == 0 || segs[i].len > m_seg_bytes) return Error::OutOfRange;
+            len += segs[i].len;
+        }
+        if (offset % virtio::kSectorSize || len % virtio::kSectorSize || len > kMaxTransfer ||
+            offset > capacity_bytes() || len > capacity_bytes() - offset)
+            return Error::OutOfRange;
+    }
     if (type == virtio::kBlkTOut && m_read_only) return Error::Denied;
     SpinlockGuard guard(m_lock);
     if (m_broken) return Error::Aborted;
     auto* desc = reinterpret_cast<volatile Desc*>(m_ring);
-    // Header (5.2.6): type, reserved, sector; then the data, then the status byte.
+    // Header (5.2.6): type, reserved, sector; then the data segments, then the status byte.
     auto* hdr = reinterpret_cast<volatile u32*>(m_req);
     hdr[0] = type;
     hdr[1] = 0;
     *reinterpret_cast<volatile u64*>(m_req + 8) = offset / virtio::kSectorSize;
     m_req[kStatusOffset] = 0xFF;
-    auto put = [&](u16 i, const void* p, u32 n, u16 flags) {
-        desc[i].addr = bus_addr(p);
+    auto put = [&](u16 i, u64 addr, u32 n, u16 flags) {
+        desc[i].addr = addr;
         desc[i].len = n;
         desc[i].flags = flags;
         desc[i].next = u16(i + 1);
     };
     u16 n = 0;
-    put(n++, m_req, 16, virtio::kDescFNext);
-    if (len) put(n++, buf, u32(len), u16(virtio::kDescFNext | (type == virtio::kBlkTIn ? virtio::kDescFWrite : 0)));
-    put(n, m_req + kStatusOffset, 1, virtio::kDescFWrite);
-    // Available ring: flags, idx, ring[kQueueSize] (2.7.6). Chain head 0 every time: one request
+    put(n++, bus_addr(m_req), 16, virtio::kDescFNext);
+    const u16 data_flags = u16(virtio::kDescFNext | (type == virtio::kBlkTIn ? virtio::kDescFWrite : 0));
+    if (type != virtio::kBlkTFlush)
+        for (u32 i = 0; i < count; ++i) put(n++, segs[i].pa, segs[i].len, data_flags);
+    put(n, bus_addr(m_req + kStatusOffset), 1, virtio::kDescFWrite);
+    // Available ring: flags, idx, ring[queue size] (2.7.6). Chain head 0 every time: one request
     // is ever in flight.
-    auto* avail = reinterpret_cast<volatile u16*>(m_ring + 16 * kQueueSize);
-    avail[2 + m_avail % kQueueSize] = 0;
+    auto* avail = reinterpret_cast<volatile u16*>(m_ring + 16 * m_queue_size);
+    avail[2 + m_avail % m_queue_size] = 0;
     arch::dma_barrier(); // descriptors and ring entry before the index the device reads
     avail[1] = ++m_avail;
     arch::dma_barrier(); // the index before the notification
@@ -241,8 +292,15 @@ Result<void> HostDisk::request(u32 type, u64 offset, void* buf, usize len) {
     while (*used_idx == m_used) {
         if (uptime_us() > deadline) {
             m_broken = true;
-            kprint("cxvisor: host disk: no answer to a request within %lu s; the host disk is disabled\n",
-                   kTimeoutMs / 1000);
+            // The segments may be a VM's pages, which go back to the frame allocator when the VM
+            // stops: the device must let go of them before this returns.
+            if (reset_device())
+                kprint("cxvisor: host disk: no answer to a request within %lu s; the host disk is reset and disabled\n",
+                       kTimeoutMs / 1000);
+            else
+                kprint("cxvisor: host disk: no answer to a request within %lu s, and no confirmed reset; the host disk "
+                       "is disabled, but may still write the memory of its last request\n",
+                       kTimeoutMs / 1000);
             return Error::Aborted;
         }
         // The disk's interrupt (routed here before the notification) or any other wakes the CPU;
@@ -256,6 +314,15 @@ Result<void> HostDisk::request(u32 type, u64 offset, void* buf, usize len) {
     ack_interrupt(); // the line low again before this CPU goes back to its run loop
     const u8 st = m_req[kStatusOffset];
     return st == virtio::kBlkSOk ? Result<void>() : Error::Aborted;
+}
+
+bool HostDisk::reset_device() {
+    set_reg(kStatus, 0);
+    const u64 deadline = uptime_us() + 1'000'000;
+    while (reg(kStatus) != 0)
+        if (uptime_us() > deadline) return false;
+        else arch::cpu_relax();
+    return true;
 }
 
 void HostDisk::ack_interrupt() { set_reg(kInterruptAck, reg(kInterruptStatus)); }
@@ -293,8 +360,14 @@ Result<HostRegionBackend*> HostRegionBackend::create(u64 offset, u64 size, const
         *why = "too many host regions";
         return Error::NoMemory;
     }
-    auto* b = new (std::nothrow) HostRegionBackend(*disk, offset, size);
+    auto bounce = frames_alloc(1, kPage);
+    if (bounce.is_error()) {
+        *why = "out of memory for the block device's bounce page";
+        return Error::NoMemory;
+    }
+    auto* b = new (std::nothrow) HostRegionBackend(*disk, offset, size, reinterpret_cast<u8*>(bounce.value().value()));
     if (!b) {
+        frames_free(bounce.value(), 1);
         *why = "out of memory";
         return Error::NoMemory;
     }
@@ -302,30 +375,28 @@ Result<HostRegionBackend*> HostRegionBackend::create(u64 offset, u64 size, const
     return b;
 }
 
+// The bounce page is cxvisor RAM (identity-mapped): its address is its bus address.
+HostRegionBackend::HostRegionBackend(HostDisk& disk, u64 base, u64 size, u8* bounce)
+    : DmaBackend(bounce, bus_addr(bounce), u32(kPage)), m_disk(disk), m_base(base), m_size(size), m_bounce_page(bounce) {}
+
 HostRegionBackend::~HostRegionBackend() {
-    SpinlockGuard guard(g_claims_lock);
-    for (Claim& c : g_claims)
-        if (c.owner == this) c = {};
+    {
+        SpinlockGuard guard(g_claims_lock);
+        for (Claim& c : g_claims)
+            if (c.owner == this) c = {};
+    }
+    frames_free(HostPhysAddr(bus_addr(m_bounce_page)), 1);
 }
 
-Result<void> HostRegionBackend::read(u64 offset, void* dst, usize len) {
-    if (!in_disk(offset, len, m_size)) return Error::OutOfRange;
-    for (usize done = 0; done < len;) {
-        const usize n = len - done < HostDisk::kMaxTransfer ? len - done : HostDisk::kMaxTransfer;
-        TRY(m_disk.read(m_base + offset + done, static_cast<u8*>(dst) + done, n));
-        done += n;
-    }
-    return {};
+HostRegionBackend::Limits HostRegionBackend::limits() const {
+    return Limits{m_disk.segment_budget(), m_disk.segment_bytes(), u32(HostDisk::kMaxTransfer)};
 }
 
-Result<void> HostRegionBackend::write(u64 offset, const void* src, usize len) {
-    if (!in_disk(offset, len, m_size)) return Error::OutOfRange;
-    for (usize done = 0; done < len;) {
-        const usize n = len - done < HostDisk::kMaxTransfer ? len - done : HostDisk::kMaxTransfer;
-        TRY(m_disk.write(m_base + offset + done, static_cast<const u8*>(src) + done, n));
-        done += n;
-    }
-    return {};
+Result<void> HostRegionBackend::dma(bool to_memory, u64 offset, const virtio::HostSegment* segs, u32 count) {
+    u64 len = 0;
+    for (u32 i = 0; i < count; ++i) len += segs[i].len;
+    if (!in_disk(offset, len, m_size)) return Error::OutOfRange; // never outside the region
+    return m_disk.transfer(to_memory ? virtio::kBlkTIn : virtio::kBlkTOut, m_base + offset, segs, count);
 }
 
 Result<void> HostRegionBackend::flush() { return m_disk.flush(); }

@@ -58,50 +58,157 @@ void RamDiskBackend::new_life() {
     m_private = 0;
 }
 
-Result<void> RamDiskBackend::read(u64 offset, void* dst, usize len) {
+template <typename F> Result<void> RamDiskBackend::for_each_chunk(u64 offset, usize len, bool writing, F&& f) {
     if (!in_disk(offset, len, m_size)) return Error::OutOfRange;
-    auto* out = static_cast<u8*>(dst);
-    while (len) {
-        const usize i = usize(offset / kChunk), at = usize(offset % kChunk);
-        const usize n = len < kChunk - at ? len : kChunk - at;
-        const u8* src = m_table[i] ? m_table[i] + at : m_image + offset;
-        memcpy(out, src, n);
-        out += n, offset += n, len -= n;
-    }
-    return {};
-}
-
-Result<void> RamDiskBackend::write(u64 offset, const void* src, usize len) {
-    if (!in_disk(offset, len, m_size)) return Error::OutOfRange;
-    auto* in = static_cast<const u8*>(src);
-    while (len) {
-        const usize i = usize(offset / kChunk), at = usize(offset % kChunk);
-        const usize n = len < kChunk - at ? len : kChunk - at;
-        if (!m_table[i]) {
+    for (usize pos = 0; pos < len;) {
+        const u64 at = offset + pos;
+        const usize i = usize(at / kChunk), in_chunk = usize(at % kChunk);
+        const usize n = len - pos < kChunk - in_chunk ? len - pos : kChunk - in_chunk;
+        if (writing && !m_table[i]) {
             auto* copy = static_cast<u8*>(m_alloc(kChunk));
             if (!copy) return Error::NoMemory; // earlier chunks of this write are in: the guest sees IOERR
             memcpy(copy, m_image + u64(i) * kChunk, chunk_bytes(i));
             m_table[i] = copy;
             ++m_private;
         }
-        memcpy(m_table[i] + at, in, n);
-        in += n, offset += n, len -= n;
+        // The image is only ever read: `writing` made the chunk private above.
+        u8* disk = m_table[i] ? m_table[i] + in_chunk : const_cast<u8*>(m_image + at);
+        TRY(f(disk, pos, n));
+        pos += n;
+    }
+    return {};
+}
+
+Result<void> RamDiskBackend::read(u64 offset, const RequestData& to) {
+    return for_each_chunk(offset, to.len(), false,
+                          [&](const u8* disk, usize pos, usize n) { return to.write_at(u32(pos), disk, u32(n)); });
+}
+
+Result<void> RamDiskBackend::write(u64 offset, const RequestData& from) {
+    return for_each_chunk(offset, from.len(), true,
+                          [&](u8* disk, usize pos, usize n) { return from.read_at(u32(pos), disk, u32(n)); });
+}
+
+Result<void> RamDiskBackend::read(u64 offset, void* dst, usize len) {
+    auto* out = static_cast<u8*>(dst);
+    return for_each_chunk(offset, len, false, [&](const u8* disk, usize pos, usize n) -> Result<void> {
+        memcpy(out + pos, disk, n);
+        return {};
+    });
+}
+
+Result<void> RamDiskBackend::write(u64 offset, const void* src, usize len) {
+    auto* in = static_cast<const u8*>(src);
+    return for_each_chunk(offset, len, true, [&](u8* disk, usize pos, usize n) -> Result<void> {
+        memcpy(disk, in + pos, n);
+        return {};
+    });
+}
+
+// --- RequestData ---
+
+Result<void> RequestData::read_at(u32 pos, void* dst, u32 n) const {
+    auto* out = static_cast<u8*>(dst);
+    return for_each_piece(pos, n, [&](u64 gpa, u32 at, u32 m) { return m_mem.read(gpa, out + (at - pos), m); });
+}
+
+Result<void> RequestData::write_at(u32 pos, const void* src, u32 n) const {
+    auto* in = static_cast<const u8*>(src);
+    return for_each_piece(pos, n, [&](u64 gpa, u32 at, u32 m) { return m_mem.write(gpa, in + (at - pos), m); });
+}
+
+// --- DmaBackend ---
+
+Result<void> DmaBackend::send(bool to_memory, u64 offset, const HostSegment* segs, u32 count) {
+    ++m_requests;
+    return dma(to_memory, offset, segs, count);
+}
+
+Result<void> DmaBackend::transfer(u64 offset, const RequestData& d) {
+    const Limits lim = limits();
+    if (lim.max_segments == 0 || lim.max_segment_bytes < kSectorSize || lim.max_request_bytes < kSectorSize ||
+        lim.max_segment_bytes % kSectorSize || lim.max_request_bytes % kSectorSize)
+        return Error::InvalidArgument; // a device with these limits cannot carry a sector
+    bool whole_sectors = true;
+    TRY(d.for_each_piece([&](u64 gpa, u32, u32 n) -> Result<void> {
+        whole_sectors &= (gpa | n) % kSectorSize == 0;
+        return {};
+    }));
+    if (!whole_sectors) return bounced(offset, d);
+
+    const bool to_memory = d.device_writes();
+    const u32 max_segments = lim.max_segments < kMaxSegments ? lim.max_segments : kMaxSegments;
+    HostSegment* segs = m_segs; // under the device's lock: one request at a time
+    u32 count = 0, bytes = 0; // the device request being built, at disk offset `at`
+    u64 at = offset;
+    auto flush = [&]() -> Result<void> {
+        if (count == 0) return {};
+        TRY(send(to_memory, at, segs, count));
+        at += bytes;
+        count = bytes = 0;
+        return {};
+    };
+    GuestMemory& mem = d.memory();
+    TRY(d.for_each_piece([&](u64 gpa, u32, u32 n) -> Result<void> {
+        while (n) {
+            const HostRun run = TRY(mem.host_run(gpa, n, to_memory));
+            // Runs end at page boundaries or at the piece's end (GuestMemory's contract), so a run
+            // of a piece of whole sectors is whole sectors: every cut below falls between sectors.
+            if (run.len == 0 || run.len > n || run.len % kSectorSize) return Error::BadFormat;
+            u64 pa = run.pa;
+            u32 left = u32(run.len);
+            gpa += left, n -= left;
+            while (left) {
+                u32 take = left < lim.max_request_bytes - bytes ? left : lim.max_request_bytes - bytes;
+                HostSegment* last = count ? &segs[count - 1] : nullptr;
+                if (last && last->pa + last->len == pa && last->len < lim.max_segment_bytes) {
+                    const u32 room = lim.max_segment_bytes - last->len; // adjacent in host memory: one segment
+                    take = take < room ? take : room;
+                    last->len += take;
+                } else {
+                    if (count == max_segments) { // the segment budget is spent: send what there is
+                        TRY(flush());
+                        continue;
+                    }
+                    take = take < lim.max_segment_bytes ? take : lim.max_segment_bytes;
+                    segs[count++] = HostSegment{pa, take};
+                }
+                pa += take, left -= take, bytes += take;
+                if (bytes == lim.max_request_bytes) TRY(flush());
+            }
+        }
+        return {};
+    }));
+    return flush();
+}
+
+// A request with a sector split over pieces: through the bounce buffer, one device request of at
+// most bounce_bytes at a time (the old path, kept for drivers Linux is not).
+Result<void> DmaBackend::bounced(u64 offset, const RequestData& d) {
+    const Limits lim = limits();
+    u32 step = m_bounce_bytes < lim.max_segment_bytes ? m_bounce_bytes : lim.max_segment_bytes;
+    step = align_down(step < lim.max_request_bytes ? step : lim.max_request_bytes, kSectorSize);
+    if (!m_bounce || step == 0) return Error::Unsupported;
+    ++m_bounced;
+    const bool to_memory = d.device_writes();
+    for (u32 done = 0; done < d.len();) {
+        const u32 n = d.len() - done < step ? d.len() - done : step;
+        if (!to_memory) TRY(d.read_at(done, m_bounce, n));
+        const HostSegment seg{m_bounce_pa, n};
+        TRY(send(to_memory, offset + done, &seg, 1));
+        if (to_memory) TRY(d.write_at(done, m_bounce, n));
+        done += n;
     }
     return {};
 }
 
 // --- BlockDevice ---
 
-BlockDevice::BlockDevice(BlockBackend* backend, const Options& opt, u8* scratch, usize scratch_size)
-    : m_backend(backend), m_read_only(opt.read_only), m_scratch(scratch),
-      m_scratch_size(align_down(scratch_size, kSectorSize)), m_release_scratch(opt.release_scratch) {
+BlockDevice::BlockDevice(BlockBackend* backend, const Options& opt) : m_backend(backend), m_read_only(opt.read_only) {
     for (u32 i = 0; i < kBlkIdBytes && opt.id && opt.id[i]; ++i) m_id[i] = opt.id[i];
 }
 
-BlockDevice::~BlockDevice() {
-    delete m_backend;
-    if (m_release_scratch) m_release_scratch(m_scratch, m_scratch_size);
-}
+BlockDevice::~BlockDevice() { delete m_backend; }
 
 u64 BlockDevice::device_features() const {
     // FLUSH: the guest's flush reaches the backing store (a host disk: its own flush) before the
@@ -204,8 +311,17 @@ u8 BlockDevice::execute(const Chain& c, u32 type, u64 sector) {
             return kBlkSIoErr;
         }
         if (type == kBlkTOut && m_read_only) return kBlkSIoErr; // 5.2.6.2: VIRTIO_BLK_F_RO
-        return type == kBlkTIn ? transfer_in(c, sector * kSectorSize, len)
-                               : transfer_out(c, sector * kSectorSize, len);
+        // The data: IN fills the writable part before the status byte, OUT takes the readable
+        // part after the header.
+        const RequestData data(transport().memory(), c, type == kBlkTIn, type == kBlkTIn ? 0 : kHeaderBytes, len);
+        auto done = type == kBlkTIn ? m_backend->read(sector * kSectorSize, data)
+                                    : m_backend->write(sector * kSectorSize, data);
+        if (done.is_ok()) return kBlkSOk;
+        // GuestMemory refuses with OutOfRange (IN into RAM the guest may not write); anything
+        // else is the backing store's.
+        if (done.error() == Error::OutOfRange) complain("a request whose buffers the device may not use (refused)");
+        else complain(type == kBlkTIn ? "the backing store failed a read" : "the backing store failed a write");
+        return kBlkSIoErr;
     }
     case kBlkTFlush:
         if (m_backend->flush().is_error()) {
@@ -223,65 +339,12 @@ u8 BlockDevice::execute(const Chain& c, u32 type, u64 sector) {
     }
 }
 
-u8 BlockDevice::transfer_in(const Chain& c, u64 offset, u32 len) {
-    for (u32 done = 0; done < len;) {
-        const u32 n = len - done < m_scratch_size ? len - done : u32(m_scratch_size);
-        if (m_backend->read(offset + done, m_scratch, n).is_error()) {
-            complain("the backing store failed a read");
-            return kBlkSIoErr;
-        }
-        if (chain_write(c, done, m_scratch, n).is_error()) return kBlkSIoErr;
-        done += n;
-    }
-    return kBlkSOk;
-}
-
-u8 BlockDevice::transfer_out(const Chain& c, u64 offset, u32 len) {
-    for (u32 done = 0; done < len;) {
-        const u32 n = len - done < m_scratch_size ? len - done : u32(m_scratch_size);
-        if (chain_read(c, kHeaderBytes + done, m_scratch, n).is_error()) return kBlkSIoErr;
-        if (m_backend->write(offset + done, m_scratch, n).is_error()) {
-            complain("the backing store failed a write");
-            return kBlkSIoErr;
-        }
-        done += n;
-    }
-    return kBlkSOk;
-}
-
-namespace {
-
-// Walks [off, off + len) of the readable (writable) segments of c, calling f(gpa, pos, n) per
-// piece; pos counts from 0. OutOfRange if the part is shorter.
-template <typename F> Result<void> for_each_piece(const Chain& c, bool writable, u32 off, u32 len, F&& f) {
-    u32 pos = 0;
-    for (const Segment& s : c.segments) {
-        if (s.writable != writable) continue;
-        if (len == 0) break;
-        if (off >= s.len) {
-            off -= s.len;
-            continue;
-        }
-        const u32 n = s.len - off < len ? s.len - off : len;
-        TRY(f(s.gpa + off, pos, n));
-        pos += n, len -= n, off = 0;
-    }
-    if (len) return Error::OutOfRange;
-    return {};
-}
-
-} // namespace
-
 Result<void> BlockDevice::chain_read(const Chain& c, u32 off, void* dst, u32 len) {
-    auto* out = static_cast<u8*>(dst);
-    GuestMemory& mem = transport().memory();
-    return for_each_piece(c, false, off, len, [&](u64 gpa, u32 pos, u32 n) { return mem.read(gpa, out + pos, n); });
+    return RequestData(transport().memory(), c, false, off, len).read_at(0, dst, len);
 }
 
 Result<void> BlockDevice::chain_write(const Chain& c, u32 off, const void* src, u32 len) {
-    auto* in = static_cast<const u8*>(src);
-    GuestMemory& mem = transport().memory();
-    return for_each_piece(c, true, off, len, [&](u64 gpa, u32 pos, u32 n) { return mem.write(gpa, in + pos, n); });
+    return RequestData(transport().memory(), c, true, off, len).write_at(0, src, len);
 }
 
 } // namespace virtio

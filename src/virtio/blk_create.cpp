@@ -1,4 +1,4 @@
-// The image side of making a virtio-blk device: backends and buffers from cxvisor's allocators.
+// The image side of making a virtio-blk device: its backend, with memory from cxvisor's allocators.
 // Kept apart from blk.cpp, which host tests build without the kernel.
 #include "base/format.hpp"
 #include "drivers/virtio_blk_host.hpp"
@@ -10,12 +10,6 @@
 namespace virtio {
 
 namespace {
-
-// Per device: requests move through this much cxvisor RAM at a time (a host disk reads and writes
-// it by DMA, so it is physically contiguous frames, not heap). 1 MiB holds what Linux puts in one
-// request at seg_max 126 (126 pages, or larger segments of contiguous pages), so a guest request
-// is one host request: each costs a notification exit in the host machine.
-constexpr usize kScratchBytes = 1 * MiB;
 
 void* frames_bytes(usize bytes) {
     auto r = frames_alloc(align_up(bytes, FRAME_SIZE) / FRAME_SIZE, FRAME_SIZE);
@@ -58,17 +52,10 @@ Result<Device*> create_block_device(const vm_package::EmuDevice& d, const u8* pa
         backend = r.value();
         read_only |= HostDisk::get()->read_only(); // a read-only host disk: say so to the guest (VIRTIO_BLK_F_RO)
     }
-    auto* scratch = static_cast<u8*>(frames_bytes(kScratchBytes));
-    if (!scratch) {
-        delete backend;
-        return fail(Error::NoMemory, "no memory for the block device's buffer");
-    }
     char id[kBlkIdBytes + 1];
     format(id, sizeof id, "cxv%u-%.16s", vm_id, d.name); // GET_ID: /sys/block/vda/serial in Linux
-    BlockDevice::Options opt{read_only, id, free_frames_bytes};
-    auto* dev = new (std::nothrow) BlockDevice(backend, opt, scratch, kScratchBytes);
+    auto* dev = new (std::nothrow) BlockDevice(backend, BlockDevice::Options{read_only, id});
     if (!dev) {
-        free_frames_bytes(scratch, kScratchBytes);
         delete backend;
         return fail(Error::NoMemory, "out of memory");
     }

@@ -7,6 +7,12 @@
 
 namespace virtio {
 
+// Host-physical memory behind guest memory, for a device that moves data by DMA.
+struct HostRun {
+    u64 pa;    // host-physical (bus) address
+    usize len; // contiguous bytes from pa
+};
+
 class GuestMemory {
 public:
     // True when [gpa, gpa + len) lies entirely in the VM's RAM (len 0: gpa itself is RAM).
@@ -15,6 +21,14 @@ public:
     // failed access copies nothing.
     virtual Result<void> read(u64 gpa, void* dst, usize len) = 0;
     virtual Result<void> write(u64 gpa, const void* src, usize len) = 0;
+    // Where a DMA device may transfer at gpa instead of copying: the host-physical address of gpa
+    // and how many bytes from there are contiguous (at most len, > 0; a run ends at a 4 KiB page
+    // boundary of gpa at the earliest, or at gpa + len). The same check as read (device_writes
+    // false) or write (true) comes first, so a device never reaches where they would refuse
+    // (OutOfRange); the memory is made ready as they would (lazy RAM backed, a copy-on-write page
+    // unshared before the device writes it). The frames stay the VM's while the calling device
+    // holds its lock in a vCPU's exit (docs/pending/zerocopy.md, "Why it is safe").
+    virtual Result<HostRun> host_run(u64 gpa, usize len, bool device_writes) = 0;
 
 protected:
     ~GuestMemory() = default;

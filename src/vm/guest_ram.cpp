@@ -43,3 +43,8 @@ Result<void> GuestRam::write(u64 gpa, const void* src, usize len) {
     if (len == 0) return {};
     return m_access.write(m_access.ctx, gpa, src, len);
 }
+
+Result<virtio::HostRun> GuestRam::host_run(u64 gpa, usize len, bool device_writes) {
+    if (len == 0 || !covered(gpa, len, device_writes)) return Error::OutOfRange;
+    return m_access.host_run(m_access.ctx, gpa, len, device_writes);
+}

@@ -9,7 +9,9 @@
 // block (or page) like a stage-2 fault would, a read of never-touched RAM sees zeroes without
 // allocating anything, and a copy-on-write image page gets the VM its private copy before a write.
 // Each access translates once per stage-2 leaf (a 2 MiB block in the common case) and copies with
-// memcpy, under the VM's address-space lock: the block I/O path.
+// memcpy, under the VM's address-space lock. host_run translates the same way and copies nothing:
+// the host disk then moves a block request's data by DMA straight to or from those frames, checked
+// by the same covered() as read/write (RAM only; writable where the device writes).
 //
 // Contract: any CPU, with the calling device's lock held (lock order: device -> the VM's
 // address-space lock). The regions are the package's and never change; the address space may be
@@ -20,11 +22,12 @@
 
 class Spinlock;
 
-// Reads and writes of guest-physical memory that may back lazily allocated RAM: the Vm's
+// Reads, writes and host runs of guest-physical memory that may back lazily allocated RAM: the Vm's
 // address-space operations under its lock (vm.cpp binds them; tests bind fakes).
 struct GuestRamAccess {
     Result<void> (*read)(void* ctx, u64 gpa, void* dst, usize len);
     Result<void> (*write)(void* ctx, u64 gpa, const void* src, usize len);
+    Result<virtio::HostRun> (*host_run)(void* ctx, u64 gpa, usize len, bool device_writes);
     void* ctx;
 };
 
@@ -37,6 +40,7 @@ public:
     bool is_ram(u64 gpa, u64 len) const override;
     Result<void> read(u64 gpa, void* dst, usize len) override;
     Result<void> write(u64 gpa, const void* src, usize len) override;
+    Result<virtio::HostRun> host_run(u64 gpa, usize len, bool device_writes) override;
 
 private:
     struct Range {

@@ -73,7 +73,7 @@ void reset_emulated_timer(Vcpu& v) {
 Vm::Vm(const VmRecord& rec, const u8* package, GuestAddrSpace&& as)
     : m_rec(rec), m_package(package), m_as(static_cast<GuestAddrSpace&&>(as)),
       m_ram(reinterpret_cast<const MemRegion*>(package + rec.regions), rec.region_count,
-            GuestRamAccess{ram_read, ram_write, this}) {}
+            GuestRamAccess{ram_read, ram_write, ram_host_run, this}) {}
 
 // GuestRam's access to the address space: under its lock, as a stage-2 fault would be (a write
 // to lazily backed RAM backs it; a read of untouched RAM sees zeroes without allocating).
@@ -87,6 +87,17 @@ Result<void> Vm::ram_write(void* vm, u64 gpa, const void* src, usize len) {
     Vm& v = *static_cast<Vm*>(vm);
     SpinlockGuard guard(v.m_as_lock);
     return v.m_as.write(GuestPhysAddr(gpa), src, len);
+}
+
+// The lock covers the translation only: the frames it returns stay the VM's after it is released,
+// because only AddrSpace::reset() frees them, and that runs after every vCPU is off and every
+// virtio device was reset under its lock (end_life, finish_stop, begin_life), i.e. after the
+// device's request that asked for the run has completed.
+Result<virtio::HostRun> Vm::ram_host_run(void* vm, u64 gpa, usize len, bool device_writes) {
+    Vm& v = *static_cast<Vm*>(vm);
+    SpinlockGuard guard(v.m_as_lock);
+    const auto run = TRY(v.m_as.host_run(GuestPhysAddr(gpa), len, device_writes));
+    return virtio::HostRun{run.pa.value(), run.len};
 }
 
 Result<Vm*> Vm::create(const VmRecord& rec, const u8* package, u32 vmid, usize host_cpus,

@@ -230,6 +230,7 @@ private:
     void flush_consoles();
     static Result<void> ram_read(void* vm, u64 gpa, void* dst, usize len);
     static Result<void> ram_write(void* vm, u64 gpa, const void* src, usize len);
+    static Result<virtio::HostRun> ram_host_run(void* vm, u64 gpa, usize len, bool device_writes);
     void kick_some(vgic::VcpuSet vcpus);
     Result<void> forward_irq(const vm_package::PassthroughDevice& d, const HostOwnedRanges& host_owned);
     void release_forwarded(bool disable);

@@ -305,6 +305,13 @@ struct HostImage {
     }
 };
 u8 image_byte(u64 off) { return u8(off * 7 + 1); }
+// 4 MiB of lazy RWX RAM at 0x4000_0000 whose upper 2 MiB start as `img` (at least 512 frames).
+Space with_image(FakeFrames& frames, const HostImage& img) {
+    Space s = make(frames);
+    EXPECT_TRUE(s.map_alloc(gpa(0x4000'0000), 4 * MiB, RWX, false).is_ok());
+    EXPECT_TRUE(s.map_image(gpa(0x4020'0000), img.pa, M2).is_ok());
+    return s;
+}
 } // namespace
 
 TEST(AddrSpaceImage, TouchMapsTheImageReadOnlyAndTheFirstWriteCopiesOnePage) {
@@ -380,9 +387,7 @@ TEST(AddrSpaceImage, TouchMapsTheImageReadOnlyAndTheFirstWriteCopiesOnePage) {
 TEST(AddrSpaceImage, WithoutA2MiBRunFreeOnlyTheWrittenPageIsCopied) {
     FakeFrames frames;
     HostImage img(frames, 512);
-    Space s = make(frames);
-    ASSERT_TRUE(s.map_alloc(gpa(0x4000'0000), 4 * MiB, RWX, false).is_ok());
-    ASSERT_TRUE(s.map_image(gpa(0x4020'0000), img.pa, M2).is_ok());
+    Space s = with_image(frames, img);
     EXPECT_TRUE(s.handle_fault(gpa(0x4020'0000), MemFlags::Read).value());
     s.tlb().calls.clear();
     frames.fail_nth(1); // the 2 MiB allocation
@@ -448,4 +453,91 @@ TEST(AddrSpaceImage, MisuseIsRefused) {
     EXPECT_TRUE(s.handle_fault(gpa(0x5000'0000), MemFlags::Read).value());
     EXPECT_FALSE(s.handle_fault(gpa(0x5000'0000), MemFlags::Write).value());
     EXPECT_TRUE(img.pristine());
+}
+
+// ---- host_run: where a DMA device may transfer (virtio-blk's host disk) --------------------------
+
+TEST(AddrSpaceHostRun, LazyRamIsBackedAndARunEndsWithItsLeaf) {
+    FakeFrames frames;
+    Space s = make(frames);
+    // [0x4010_0000, 0x4070_0000): blocks in the middle, pages at the edges (as in the fault test).
+    ASSERT_TRUE(s.map_alloc(gpa(0x4010'0000), 6 * MiB, RW, false).is_ok());
+    const usize before = frames.in_use();
+    // Never touched: backed for a device that reads, too (a DMA device needs frames to read).
+    auto r = s.host_run(gpa(0x4020'1000), 3 * MiB, false);
+    ASSERT_TRUE(r.is_ok());
+    EXPECT_EQ(r.value().pa.value(), s.translate(gpa(0x4020'1000)).value().pa.value());
+    EXPECT_EQ(r.value().len, M2 - 0x1000); // to the end of the 2 MiB block
+    EXPECT_EQ(leaf_size(s, 0x4020'0000), M2);
+    EXPECT_GE(frames.in_use(), before + 512);
+    // Shorter than the leaf: what was asked for.
+    EXPECT_EQ(s.host_run(gpa(0x4020'1000), 0x600, true).value().len, 0x600u);
+    // A page leaf at the region's edge: the run ends with the page.
+    auto e = s.host_run(gpa(0x4010'0800), 16 * K4, true);
+    ASSERT_TRUE(e.is_ok());
+    EXPECT_EQ(leaf_size(s, 0x4010'0000), K4);
+    EXPECT_EQ(e.value().len, K4 - 0x800);
+    EXPECT_EQ(e.value().pa.value(), s.translate(gpa(0x4010'0800)).value().pa.value());
+    // What the device writes there is what the guest reads.
+    std::memset(frames.phys_to_virt(e.value().pa), 0x5c, e.value().len);
+    u8 b = 0;
+    ASSERT_TRUE(s.read(gpa(0x4010'0fff), &b, 1).is_ok());
+    EXPECT_EQ(b, 0x5c);
+    // Outside every region (a hole between regions, past the end), and nothing: refused.
+    EXPECT_EQ(s.host_run(gpa(0x4070'0000), K4, true).error(), Error::NotMapped);
+    EXPECT_EQ(s.host_run(gpa(0x4000'0000), K4, false).error(), Error::NotMapped);
+    EXPECT_EQ(s.host_run(gpa(0x4020'0000), 0, false).error(), Error::InvalidArgument);
+}
+
+TEST(AddrSpaceHostRun, DeviceLeavesAreRefusedAndLinearRamIsNotCopied) {
+    FakeFrames frames;
+    Space s = make(frames);
+    ASSERT_TRUE(s.map_linear(gpa(0x0900'0000), HostPhysAddr(0x0900'0000), K4, RW | MemFlags::Device).is_ok());
+    EXPECT_EQ(s.host_run(gpa(0x0900'0000), 4, false).error(), Error::Denied);
+    // Identity RAM (a Linear region): the run is the region's own host memory.
+    const HostPhysAddr host = frames.alloc_frames(512, M2).release_value();
+    ASSERT_TRUE(s.map_linear(gpa(0x6000'0000), host, M2, RW).is_ok());
+    const usize before = frames.in_use();
+    auto r = s.host_run(gpa(0x6000'0200), M2, true);
+    ASSERT_TRUE(r.is_ok());
+    EXPECT_EQ(r.value().pa.value(), host.value() + 0x200);
+    EXPECT_EQ(r.value().len, M2 - 0x200);
+    EXPECT_EQ(frames.in_use(), before);
+    frames.free_frames(host, 512);
+}
+
+TEST(AddrSpaceHostRun, ADeviceWriteUnsharesABorrowedPageFirstAndAReadDoesNot) {
+    FakeFrames frames;
+    HostImage img(frames, 512);
+    {
+        Space s = with_image(frames, img);
+        // The device reads the image (an OUT request from a kernel page): its own frames, no copy.
+        auto r = s.host_run(gpa(0x4020'3000), K4, false);
+        ASSERT_TRUE(r.is_ok());
+        EXPECT_EQ(r.value().pa.value(), img.pa.value() + 0x3000);
+        EXPECT_EQ(r.value().len, K4);
+        // The device writes (an IN request into a kernel page): the VM's private copy first.
+        frames.fail_nth(1); // no 2 MiB block free: one page is copied
+        auto w = s.host_run(gpa(0x4020'3000), 2 * K4, true);
+        ASSERT_TRUE(w.is_ok());
+        EXPECT_FALSE(w.value().pa >= img.pa && w.value().pa < img.pa + 512 * K4);
+        EXPECT_EQ(w.value().len, K4); // the private page only: its neighbour is still borrowed
+        auto m = s.page_table().query(0x4020'3000).value();
+        EXPECT_EQ(m.pa.value(), w.value().pa.value());
+        EXPECT_EQ(u32(m.flags), u32(RWX));
+        const u8* copy = static_cast<const u8*>(frames.phys_to_virt(w.value().pa));
+        EXPECT_EQ(copy[5], image_byte(0x3005)); // the copy holds the image's bytes
+        std::memset(frames.phys_to_virt(w.value().pa), 0xd1, K4); // "DMA"
+        EXPECT_TRUE(img.pristine());
+        u8 b = 0;
+        ASSERT_TRUE(s.read(gpa(0x4020'3800), &b, 1).is_ok());
+        EXPECT_EQ(b, 0xd1);
+        // A private leaf is not copied again.
+        EXPECT_EQ(s.host_run(gpa(0x4020'3000), K4, true).value().pa.value(), w.value().pa.value());
+        // No memory for the copy: NoMemory, the image untouched and still mapped.
+        frames.fail_nth(1);
+        EXPECT_EQ(s.host_run(gpa(0x4020'8000), K4, true).error(), Error::NoMemory);
+        EXPECT_EQ(s.page_table().query(0x4020'8000).value().pa.value(), img.pa.value() + 0x8000);
+        EXPECT_TRUE(img.pristine());
+    }
 }

@@ -1,6 +1,10 @@
 // Guest memory for virtqueue tests: a few RAM ranges backed by host vectors, everything else (the
 // holes between them, "device MMIO", the top of the address space) refused. It counts refused
-// accesses and asserts that no accepted access ever lies outside a range.
+// accesses and asserts that no accepted access ever lies outside a range. Like GuestRam, a range
+// may be read-only (writes and device-writes refused). host_run gives the host address of the
+// backing bytes as the "host-physical" one (the tests' DMA fakes copy there), in runs that end at
+// each 4 KiB page of gpa like a stage-2 walk of page leaves; pages of one range are adjacent in
+// host memory, so a DMA backend merges them.
 #pragma once
 #include "virtio/guest_memory.hpp"
 
@@ -9,10 +13,12 @@
 
 class FakeGuestMemory final : public virtio::GuestMemory {
 public:
-    void add_ram(u64 base, u64 size) { m_ranges.push_back(Range{base, size, std::vector<u8>(size, 0)}); }
+    void add_ram(u64 base, u64 size, bool writable = true) {
+        m_ranges.push_back(Range{base, size, std::vector<u8>(size, 0), writable});
+    }
     // RAM that is_ram() accepts but that has no backing: for buffers larger than a test can
     // allocate. The queue only checks buffers, so any read or write here is a test failure.
-    void add_unbacked_ram(u64 base, u64 size) { m_ranges.push_back(Range{base, size, {}}); }
+    void add_unbacked_ram(u64 base, u64 size) { m_ranges.push_back(Range{base, size, {}, true}); }
 
     bool is_ram(u64 gpa, u64 len) const override { return find(gpa, len) != nullptr; }
 
@@ -29,7 +35,7 @@ public:
     }
     Result<void> write(u64 gpa, const void* src, usize len) override {
         Range* r = const_cast<Range*>(find(gpa, len));
-        if (!r) {
+        if (!r || !r->writable) {
             ++refused;
             return Error::OutOfRange;
         }
@@ -37,6 +43,18 @@ public:
         std::memcpy(r->bytes.data() + (gpa - r->base), src, len);
         ++writes;
         return {};
+    }
+    Result<virtio::HostRun> host_run(u64 gpa, usize len, bool device_writes) override {
+        const Range* r = find(gpa, len);
+        if (!r || len == 0 || (device_writes && !r->writable)) {
+            ++refused;
+            return Error::OutOfRange;
+        }
+        if (!backed(*r, len)) return Error::Aborted;
+        ++host_runs;
+        const u64 in_page = 4096 - gpa % 4096;
+        return virtio::HostRun{u64(reinterpret_cast<uintptr_t>(r->bytes.data() + (gpa - r->base))),
+                               len < in_page ? len : usize(in_page)};
     }
 
     // Test-side access (not through the interface, not counted).
@@ -53,6 +71,7 @@ public:
     unsigned refused = 0;
     unsigned reads = 0;
     unsigned writes = 0;
+    unsigned host_runs = 0;
     unsigned unbacked = 0; // accesses to add_unbacked_ram ranges (must stay 0)
 
 private:
@@ -60,6 +79,7 @@ private:
         u64 base;
         u64 size;
         std::vector<u8> bytes;
+        bool writable;
     };
     bool backed(const Range& r, usize len) {
         if (len == 0 || !r.bytes.empty()) return true;

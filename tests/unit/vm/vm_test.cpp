@@ -8,7 +8,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <atomic>
+#include <chrono>
 #include <functional>
+#include <thread>
 #include <utility>
 #include <unistd.h>
 
@@ -1306,6 +1309,68 @@ TEST_F(VmTest, GuestRamBacksLazyRamOnWriteAndReadsUntouchedRamAsZeroes) {
     EXPECT_EQ(back[8], 9);
     EXPECT_EQ(back[0], kernel_image[0]);
     EXPECT_EQ(pkg[vm->record().kernel.offset + 8], kernel_image[8]) << "the package is never written";
+}
+
+// host_run, the zero-copy path of the host disk: the same RAM check as read/write, and the VM's own
+// frames behind it (lazy RAM backed, a kernel page unshared before a device writes it).
+TEST_F(VmTest, GuestRamHostRunChecksLikeReadAndWriteAndGivesTheVmsOwnFrames) {
+    cfg.regions.push_back({RO_RAM, 2 * MiB, 1, u32(vp::MapType::Alloc), {}}); // read-only RAM
+    boot();
+    virtio::GuestMemory& m = vm->guest_memory();
+    EXPECT_EQ(m.host_run(RO_RAM, 4096, true).error(), Error::OutOfRange) << "a device writes only where the guest may";
+    EXPECT_TRUE(m.host_run(RO_RAM, 4096, false).is_ok());
+    EXPECT_EQ(m.host_run(UART, 4, false).error(), Error::OutOfRange);
+    EXPECT_EQ(m.host_run(RAM + RAM_SIZE - 4096, 8192, false).error(), Error::OutOfRange);
+    EXPECT_EQ(m.host_run(~0ull - 3, 8, false).error(), Error::OutOfRange);
+    EXPECT_EQ(m.host_run(RAM, 0, false).error(), Error::OutOfRange);
+    // Untouched lazy RAM: backed, and the run is what the stage-2 table maps (to the block's end).
+    const u64 gpa = RAM + 6 * MiB + 0x1000;
+    const u64 backed = vm->ram_backed_bytes();
+    auto r = m.host_run(gpa, 4 * MiB, true);
+    ASSERT_TRUE(r.is_ok());
+    EXPECT_GT(vm->ram_backed_bytes(), backed);
+    EXPECT_EQ(r.value().pa, vm->addr_space().translate(GuestPhysAddr(gpa)).value().pa.value());
+    EXPECT_GE(r.value().len, 4096u);
+    EXPECT_LE(r.value().len, 2 * MiB - 0x1000);
+    std::memset(reinterpret_cast<void*>(r.value().pa), 0x3c, 4096); // the "DMA" (host memory is identity here)
+    u8 b = 0;
+    ASSERT_TRUE(m.read(gpa + 4095, &b, 1).is_ok());
+    EXPECT_EQ(b, 0x3c);
+    // The kernel's page: the device writes the VM's own frame (never the package's: here the package
+    // is copied, as its blob is not page-aligned; AddrSpaceHostRun covers the borrowed case).
+    auto mine = m.host_run(ENTRY, 4096, true);
+    ASSERT_TRUE(mine.is_ok());
+    EXPECT_EQ(mine.value().pa, vm->addr_space().translate(GuestPhysAddr(ENTRY)).value().pa.value());
+    EXPECT_EQ(std::memcmp(reinterpret_cast<const void*>(mine.value().pa), kernel_image.data(), 16), 0);
+    std::memset(reinterpret_cast<void*>(mine.value().pa), 0x77, 16);
+    EXPECT_EQ(pkg[vm->record().kernel.offset], kernel_image[0]) << "the package is never written";
+    ASSERT_TRUE(m.read(ENTRY, &b, 1).is_ok());
+    EXPECT_EQ(b, 0x77);
+}
+
+// Why a host disk may DMA into a VM's pages (drivers/virtio_blk_host.hpp, HostRegionBackend): the
+// VM's RAM is given back only after every virtio device was reset under its lock, so a request
+// holding the lock (a host transfer into the guest's pages, in a vCPU's exit) completes before any
+// of its pages can be freed and handed to someone else.
+TEST_F(VmTest, RamIsFreedOnlyAfterEveryVirtioDeviceLockWasTaken) {
+    cfg.emu_devices.push_back({"hvc0", VIRTIO, 0x1000, 0, u32(vp::EmuType::VirtioConsole), {}, {}});
+    boot();
+    const u64 backed = vm->ram_backed_bytes();
+    ASSERT_GT(backed, 0u);
+    Spinlock& device = vm->virtio_transport(0)->lock();
+    device.lock(); // a request in flight
+    std::atomic<bool> stopped{false};
+    std::thread stopper([&] {
+        (void)vm->stop("test");
+        stopped = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_FALSE(stopped.load());
+    EXPECT_EQ(vm->ram_backed_bytes(), backed) << "RAM freed while a device request may still use it";
+    device.unlock();
+    stopper.join();
+    EXPECT_EQ(vm->state(), VmState::Stopped);
+    EXPECT_EQ(vm->ram_backed_bytes(), 0u);
 }
 
 TEST_F(VmTest, VirtioConsoleIsTheConsoleWhenItComesFirstAndAnswersOnTheBus) {
