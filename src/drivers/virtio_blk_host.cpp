@@ -32,7 +32,6 @@ constexpr u32 kMagicValue = 0x74726976; // "virt"
 constexpr u32 kStAcknowledge = 1, kStDriver = 2, kStDriverOk = 4, kStFeaturesOk = 8, kStFailed = 128;
 
 constexpr u64 kPage = 4096;
-constexpr u64 kUsedOffset = kPage; // the used ring on the second page (legacy QueueAlign = 4096)
 constexpr u32 kStatusOffset = 64;  // in the request page, after the 16-byte header
 constexpr u32 kProbeOffset = 512;  // in the request page: init()'s read of sector 0
 
@@ -184,10 +183,10 @@ Result<void> HostDisk::setup(const Probe& p) {
         return Error::Unsupported;
     }
 
-    auto ring = frames_alloc(2, kPage);
+    auto ring = frames_alloc(kRingPages, kPage);
     auto req = frames_alloc(1, kPage);
     if (ring.is_error() || req.is_error()) {
-        if (ring.is_ok()) frames_free(ring.value(), 2);
+        if (ring.is_ok()) frames_free(ring.value(), kRingPages);
         if (req.is_ok()) frames_free(req.value(), 1);
         set_reg(kStatus, status | kStFailed);
         return Error::NoMemory;
@@ -198,13 +197,13 @@ Result<void> HostDisk::setup(const Probe& p) {
     set_reg(kQueueSel, 0);
     const u32 max = reg(kQueueNumMax);
     // The largest power of two (2.7: split queue sizes are) within both the device's maximum and
-    // the two ring pages; at least header, one segment and the status.
+    // the ring pages; at least header, one segment and the status.
     m_queue_size = kMaxQueueSize;
     while (m_queue_size > max) m_queue_size /= 2;
     // A legacy device finds the rings from a 32-bit page frame number (4.2.4: QueuePFN).
     const bool unreachable = m_version == 1 && bus_addr(m_ring) / kPage > 0xffff'ffffull;
     if (m_queue_size < 4 || unreachable || (m_version == 2 ? reg(kQueueReady) : reg(kLegacyQueuePfn)) != 0) {
-        frames_free(ring.value(), 2);
+        frames_free(ring.value(), kRingPages);
         frames_free(req.value(), 1);
         set_reg(kStatus, status | kStFailed);
         return Error::Unsupported;
@@ -212,7 +211,11 @@ Result<void> HostDisk::setup(const Probe& p) {
     const u32 budget = u32(m_queue_size - 2);
     m_seg_budget = seg_max == 0 ? 1 : seg_max < budget ? seg_max : budget;
     set_reg(kQueueNum, m_queue_size);
-    const u64 desc = bus_addr(m_ring), avail = desc + 16 * m_queue_size, used = desc + kUsedOffset;
+    // 4.2.4 (legacy, QueueAlign 4096): the used ring at the first page boundary after the
+    // descriptors (16 bytes each) and the available ring (flags, idx, ring[], used_event); the
+    // modern layout takes the same places.
+    m_used_offset = align_up(16 * u64(m_queue_size) + 6 + 2 * u64(m_queue_size), kPage);
+    const u64 desc = bus_addr(m_ring), avail = desc + 16 * m_queue_size, used = desc + m_used_offset;
     if (m_version == 2) {
         set_reg(kQueueDescLow, u32(desc)), set_reg(kQueueDescHigh, u32(desc >> 32));
         set_reg(kQueueDriverLow, u32(avail)), set_reg(kQueueDriverHigh, u32(avail >> 32));
@@ -287,7 +290,7 @@ Result<void> HostDisk::request(u32 type, u64 offset, const virtio::HostSegment* 
     }
     set_reg(kQueueNotify, 0);
     // Used ring: flags, idx, ring[] (2.7.8).
-    auto* used_idx = reinterpret_cast<volatile u16*>(m_ring + kUsedOffset + 2);
+    auto* used_idx = reinterpret_cast<volatile u16*>(m_ring + m_used_offset + 2);
     const u64 deadline = uptime_us() + kTimeoutMs * 1000;
     while (*used_idx == m_used) {
         if (uptime_us() > deadline) {

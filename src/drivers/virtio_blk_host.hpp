@@ -13,8 +13,10 @@
 //
 // Scatter-gather, zero-copy: a request is a header, N data descriptors (host-physical segments:
 // the guest's own pages, translated by GuestMemory::host_run) and a status byte. Queue size: the
-// largest power of two <= min(QueueNumMax, 128) (two pages of ring in either layout: 16 * 128
-// bytes of descriptors and the available ring on the first page, the used ring on the second).
+// largest power of two <= min(QueueNumMax, 256) (three pages of ring in either layout: 16 * 256
+// bytes of descriptors on the first page, the available ring on the second, the used ring at the
+// next page boundary after them, where the legacy layout puts it), so that one host request
+// carries a whole guest request of seg_max 254 (virtio/blk.hpp) when the disk allows as many.
 // Segments per request: min(queue size - 2, seg_max if the disk offers VIRTIO_BLK_F_SEG_MAX, else
 // 1 as Linux assumes); bytes per segment: size_max rounded down to whole sectors if it offers
 // VIRTIO_BLK_F_SIZE_MAX (5.2.3, 5.2.4). HostRegionBackend (a DmaBackend, virtio/blk.hpp) cuts the
@@ -82,7 +84,8 @@ public:
     void ack_interrupt();
 
 private:
-    static constexpr u16 kMaxQueueSize = 128; // descriptors of one request: header, segments, status
+    static constexpr u16 kMaxQueueSize = 256; // descriptors of one request: header, segments, status
+    static constexpr usize kRingPages = 3;
     static constexpr u64 kTimeoutMs = 30'000;
 
     Result<void> setup(const Probe& p);
@@ -104,7 +107,8 @@ private:
     u16 m_queue_size = 0;
     u32 m_seg_budget = 1;  // data segments per request
     u32 m_seg_bytes = 0;   // bytes per segment
-    u8* m_ring = nullptr;  // 2 pages: descriptors + available ring, then the used ring
+    u8* m_ring = nullptr;  // kRingPages pages: descriptors + available ring, then the used ring
+    u64 m_used_offset = 0; // of the used ring in m_ring
     u8* m_req = nullptr;   // 1 page: request header at 0, status byte at 64
     u16 m_avail = 0, m_used = 0;
     Spinlock m_lock;

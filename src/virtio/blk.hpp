@@ -134,7 +134,7 @@ public:
         u32 max_request_bytes;
     };
     // The most segments any device request may have here.
-    static constexpr u32 kMaxSegments = 128;
+    static constexpr u32 kMaxSegments = kMaxChainSegments;
 
     Result<void> read(u64 offset, const RequestData& to) final { return transfer(offset, to); }
     Result<void> write(u64 offset, const RequestData& from) final { return transfer(offset, from); }
@@ -160,7 +160,7 @@ private:
     u64 m_bounce_pa;
     u32 m_bounce_bytes;
     u64 m_requests = 0, m_bounced = 0;
-    HostSegment m_segs[kMaxSegments]; // the device request being built (2 KiB: not on the stack)
+    HostSegment m_segs[kMaxSegments]; // the device request being built (4 KiB: not on the stack)
 };
 
 // A RAM disk over an image in the package (read-only memory cxvisor never writes). Writes go to
@@ -255,7 +255,7 @@ private:
     BlockBackend* m_backend;
     bool m_read_only;
     char m_id[kBlkIdBytes] = {};
-    Chain m_chain; // 2 KiB+: not on the stack
+    Chain m_chain; // 4 KiB+: not on the stack
     u64 m_completed[3] = {};
     u64 m_malformed = 0;
     bool m_complained = false; // one line per life about a misbehaving driver or backend

@@ -115,8 +115,16 @@ Result<void> SplitQueue::write_u16(u64 gpa, u16 v) {
 }
 
 Result<SplitQueue::Desc> SplitQueue::read_desc(const Table& t, u16 index, QueueFault on_error) {
-    u8 b[kDescBytes];
-    if (m_mem.read(t.base + kDescBytes * index, b, sizeof b).is_error()) return fail(on_error);
+    if (t.base != m_block_base || index < m_block_first || index >= m_block_first + m_block_count) {
+        // The aligned block around index, within the table (which activate() or the indirect
+        // descriptor showed to be RAM as a whole).
+        const u32 first = index & ~(kDescBlock - 1);
+        const u32 count = t.entries - first < kDescBlock ? t.entries - first : kDescBlock;
+        m_block_count = 0;
+        if (m_mem.read(t.base + kDescBytes * first, m_desc_block, count * kDescBytes).is_error()) return fail(on_error);
+        m_block_base = t.base, m_block_first = first, m_block_count = count;
+    }
+    const u8* b = m_desc_block + kDescBytes * (index - m_block_first);
     // 2.7.5: le64 addr, le32 len, le16 flags, le16 next.
     return Desc{le64(b), le32(b + 8), le16(b + 12), le16(b + 14)};
 }
@@ -151,6 +159,7 @@ Result<void> SplitQueue::walk(const Table& table, u16 first, bool is_indirect, C
     bool indirect = is_indirect;
     u16 i = first;
     clear_bits(m_visited, t.entries);
+    m_block_count = 0; // what an earlier walk read may have been rewritten since
     for (;;) {
         // 2.7.5.2: loops are forbidden. A table of N entries cannot hold a longer chain without
         // revisiting one, so this bitmap also bounds every chain by the table (queue) size.

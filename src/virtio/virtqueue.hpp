@@ -22,8 +22,9 @@ namespace virtio {
 // keeps the per-queue bookkeeping bitmaps at 128 bytes each.
 inline constexpr u16 kMaxQueueSize = 1024;
 // Largest number of data segments one chain may carry. Devices advertise limits below this (e.g.
-// virtio-blk seg_max); a chain with more is rejected, not truncated.
-inline constexpr usize kMaxChainSegments = 128;
+// virtio-blk seg_max 254, what QEMU's own device offers for its 256-entry queue: a guest's 1 MiB
+// of scattered 4 KiB pages is one request); a chain with more is rejected, not truncated.
+inline constexpr usize kMaxChainSegments = 256;
 
 // Descriptor flags (2.7.5).
 inline constexpr u16 kDescFNext = 1;
@@ -172,6 +173,15 @@ private:
     u16 m_signalled_used = 0;
     bool m_signalled_valid = false; // m_signalled_used holds the used idx of a past needs_notify
     u64 m_visited[kMaxQueueSize / 64] = {};
+    // Descriptors are read a block at a time during one walk (read_desc): one GuestMemory::read
+    // (in the image a stage-2 walk under the VM's address-space lock) per kDescBlock descriptors
+    // instead of one per descriptor; Linux's chains and indirect tables are in order. Valid for
+    // one walk only: the driver may rewrite descriptors between chains.
+    static constexpr u32 kDescBlock = 32;
+    u8 m_desc_block[kDescBlock * 16];
+    u64 m_block_base = 0;   // the table the block came from
+    u32 m_block_first = 0;  // its first index
+    u32 m_block_count = 0;  // 0: nothing cached
     u64 m_in_flight[kMaxQueueSize / 64] = {};
 };
 

@@ -199,9 +199,9 @@ TEST(HostDiskTest, ModernDiskScatterGatherRequestsWithinSegMax) {
         ASSERT_NE(disk, nullptr) << captured_console();
         EXPECT_NE(captured_console().find("host disk virtio_mmio@fake: 1 MiB (virtio-mmio v2)"), std::string::npos)
             << captured_console();
-        EXPECT_EQ(disk->queue_size(), 128); // the largest power of two <= min(1024, 128)
-        EXPECT_EQ(dev.get(kQueueNum), 128u);
-        EXPECT_EQ(disk->segment_budget(), 126u); // min(queue size - 2, seg_max)
+        EXPECT_EQ(disk->queue_size(), 256); // the largest power of two <= min(1024, 256)
+        EXPECT_EQ(dev.get(kQueueNum), 256u);
+        EXPECT_EQ(disk->segment_budget(), 254u); // min(queue size - 2, seg_max)
         EXPECT_EQ(disk->segment_bytes(), u32(HostDisk::kMaxTransfer));
         // Three segments of cxvisor RAM (identity-mapped, as guest frames are).
         u8* a = reinterpret_cast<u8*>(frames_alloc(4, FRAME_SIZE).value().value());
@@ -236,8 +236,8 @@ TEST(HostDiskTest, ModernDiskScatterGatherRequestsWithinSegMax) {
         EXPECT_EQ(seen[2].data[0].flags, kDescFNext);
         EXPECT_EQ(dev.disk[64 * 512 + 8191], 0x5e);
         // Beyond the limits nothing reaches the device.
-        std::vector<HostSegment> many(127, HostSegment{pa(a), 512});
-        EXPECT_EQ(disk->transfer(kBlkTIn, 0, many.data(), 127).error(), Error::OutOfRange);
+        std::vector<HostSegment> many(255, HostSegment{pa(a), 512});
+        EXPECT_EQ(disk->transfer(kBlkTIn, 0, many.data(), 255).error(), Error::OutOfRange);
         const HostSegment odd[] = {{pa(a), 100}};
         EXPECT_EQ(disk->transfer(kBlkTIn, 0, odd, 1).error(), Error::OutOfRange);
         const HostSegment last[] = {{pa(a), 1024}};

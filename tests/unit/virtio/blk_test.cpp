@@ -452,7 +452,7 @@ struct FakeDma final : DmaBackend {
 struct DmaBlkTest : ::testing::Test {
     static constexpr u64 kDiskSize = 4 * MiB;
     static constexpr u64 kPages = RingBuilder::kBuffers + 0x10000; // data pages from here on
-    RingBuilder rb{128, 4 * MiB};
+    RingBuilder rb{256, 4 * MiB};
     std::vector<u8> bounce = std::vector<u8>(4096);
     FakeDma* dma = nullptr;
     std::unique_ptr<BlockDevice> dev;
@@ -522,6 +522,22 @@ TEST_F(DmaBlkTest, ReadAndWriteGoStraightToTheGuestPagesInOneRequest) {
     EXPECT_EQ(dma->requests[1].segs.size(), 1u);
     for (u32 i = 0; i < 8192; ++i) ASSERT_EQ(dma->disk[100 * kSectorSize + i], 0x6b) << i;
     EXPECT_EQ(dma->bounced_requests(), 0u);
+}
+
+// seg_max 254 (what QEMU's own device offers): a guest's 1 MiB of scattered pages minus one page
+// is one guest request; a disk that takes 126 segments gets it as three requests, in order.
+TEST_F(DmaBlkTest, ChainOf254ScatteredPagesIsAcceptedAndCutToTheDisksBudget) {
+    EXPECT_EQ(BlockDevice::kSegMax, 254u);
+    const auto pages = scattered(254);
+    submit(kBlkTIn, 0, pages);
+    ASSERT_EQ(status(), kBlkSOk);
+    ASSERT_EQ(dma->requests.size(), 3u);
+    EXPECT_EQ(dma->requests[0].segs.size(), 126u);
+    EXPECT_EQ(dma->requests[1].segs.size(), 126u);
+    EXPECT_EQ(dma->requests[2].segs.size(), 2u);
+    EXPECT_EQ(dma->requests[1].offset, 126u * 4096);
+    EXPECT_EQ(dma->requests[2].offset, 252u * 4096);
+    expect_guest_has_disk(0, pages);
 }
 
 TEST_F(DmaBlkTest, ChainOf126ScatteredPagesIsOneRequestOf126Segments) {

@@ -31,6 +31,7 @@ public:
         if (!backed(*r, len)) return Error::Aborted;
         std::memcpy(dst, r->bytes.data() + (gpa - r->base), len);
         ++reads;
+        read_bytes += len;
         return {};
     }
     Result<void> write(u64 gpa, const void* src, usize len) override {
@@ -70,6 +71,7 @@ public:
 
     unsigned refused = 0;
     unsigned reads = 0;
+    u64 read_bytes = 0;
     unsigned writes = 0;
     unsigned host_runs = 0;
     unsigned unbacked = 0; // accesses to add_unbacked_ram ranges (must stay 0)
