@@ -2,6 +2,7 @@
 // (level 1) decodes the hardware's exit information into one of these; the VM (level 2) and the
 // VMM (level 3) handle them. Nothing here names an ISA.
 #pragma once
+#include "arch_mmio.hpp" // arch::MmioInsn: the ISA's way of finishing an emulated access
 #include "base/types.hpp"
 
 enum class ExitKind : u8 {
@@ -82,10 +83,6 @@ struct MmioAccess {
     u8 width = 0;          // bytes: 1, 2, 4, 8; 0: no data transfer (cache maintenance by VA on the
                            // device), complete_mmio only steps over the instruction
     bool is_write = false;
-    bool sign_extend = false;
-    bool reg_is_64 = false;
-    u8 reg = 0;            // transfer register (31: zero register)
-    bool writeback = false;
-    u8 base_reg = 0;
-    i64 writeback_delta = 0;
+    arch::MmioInsn insn;   // the backend's own (register, sign extension, address writeback):
+                           // filled by decode_mmio, read by mmio_write_value and complete_mmio
 };

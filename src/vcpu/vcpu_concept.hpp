@@ -39,7 +39,6 @@ concept ArchVcpu = requires(T& v, const T& cv, u64 x, u32 id, HostPhysAddr root,
     { v.inject_external_abort(x, ak) } -> std::same_as<void>; // guest sees a data abort at gpa
     { v.inject_undefined() } -> std::same_as<void>;
     { cv.wake_deadline() } -> std::same_as<u64>;          // counter value at which a halted vCPU must wake (~0: never; 0: now)
-    { T::mpidr_to_vcpu(x) } -> std::same_as<u64>;         // firmware CPU id -> vCPU index (~0 if malformed)
     // --- Virtual interrupts (docs/architecture.md, "Interrupt path"). The VM's controller model
     // holds the state; the backend presents it to the hardware and takes it back. ---
     // null: the VM takes no interrupts (no_irq); else its distributor's guest-physical base, for

@@ -246,7 +246,8 @@ Result<void> Vm::setup_vgic() {
     cfg.spi_count = m_rec.spi_count;
     cfg.pri_bits = arch::vintc_priority_bits();
     // The affinity each vCPU reports in its MPIDR: Aff0 = vCPU index, the layout the backend gives
-    // every vCPU (mpidr_to_vcpu is its inverse) and the generated device tree's cpu reg values.
+    // every vCPU (its backend decodes firmware CPU ids back to vCPU indexes) and the generated
+    // device tree's cpu reg values.
     for (u32 i = 0; i < m_rec.cpu_num; ++i) cfg.mpidr[i] = i;
     auto g = vgic::Vgic::create(cfg);
     if (g.is_error()) {

@@ -81,12 +81,7 @@ MmioAccess to_access(u64 gpa, const DecodedAccess& d) {
     a.gpa = gpa;
     a.width = d.width;
     a.is_write = d.is_write;
-    a.sign_extend = d.sign_extend;
-    a.reg = d.reg;
-    a.reg_is_64 = d.reg_is_64;
-    a.writeback = d.writeback;
-    a.base_reg = d.base_reg;
-    a.writeback_delta = d.writeback_delta;
+    a.insn = {d.sign_extend, d.reg_is_64, d.reg, d.writeback, d.base_reg, d.writeback_delta};
     return a;
 }
 
@@ -854,7 +849,7 @@ Result<MmioAccess> Vcpu::decode_mmio(ExitReason& exit, GuestMemoryReader mem) {
 }
 
 u64 Vcpu::mmio_write_value(const MmioAccess& a) const {
-    u64 v = gpr(a.reg); // register 31 is XZR for the transfer register: gpr() returns 0
+    u64 v = gpr(a.insn.reg); // register 31 is XZR for the transfer register: gpr() returns 0
     if (a.width < 8) v &= (1ull << (a.width * 8)) - 1;
     return v;
 }
@@ -868,20 +863,20 @@ void Vcpu::complete_mmio(const MmioAccess& a, u64 value) {
         if (a.width < 8) {
             u64 mask = (1ull << (a.width * 8)) - 1;
             value &= mask;
-            if (a.sign_extend && (value & (1ull << (a.width * 8 - 1)))) value |= ~mask;
+            if (a.insn.sign_extend && (value & (1ull << (a.width * 8 - 1)))) value |= ~mask;
         }
-        if (!a.reg_is_64) value &= 0xFFFFFFFF;
-        set_gpr(a.reg, value);
+        if (!a.insn.reg_is_64) value &= 0xFFFFFFFF;
+        set_gpr(a.insn.reg, value);
     }
-    if (a.writeback) {
+    if (a.insn.writeback) {
         // Base register 31 is SP here (C6.2 "Load/store addressing"): the guest runs at EL1 with
         // SP_EL1 selected (or SP_EL0 in EL1t/EL0), which is live in the CPU.
-        if (a.base_reg == 31) {
+        if (a.insn.base_reg == 31) {
             bool spx = (m_regs.pstate & 0xF) == 0x5;
-            if (spx) write_sysreg(sp_el1, read_sysreg(sp_el1) + u64(a.writeback_delta));
-            else write_sysreg(sp_el0, read_sysreg(sp_el0) + u64(a.writeback_delta));
+            if (spx) write_sysreg(sp_el1, read_sysreg(sp_el1) + u64(a.insn.writeback_delta));
+            else write_sysreg(sp_el0, read_sysreg(sp_el0) + u64(a.insn.writeback_delta));
         } else {
-            m_regs.x[a.base_reg] += u64(a.writeback_delta);
+            m_regs.x[a.insn.base_reg] += u64(a.insn.writeback_delta);
         }
     }
     skip_instruction();

@@ -73,7 +73,7 @@ public:
     void inject_external_abort(u64 gpa, AccessKind access);
     void inject_undefined();
     u64 wake_deadline() const;
-    static u64 mpidr_to_vcpu(u64 mpidr);
+    static u64 mpidr_to_vcpu(u64 mpidr); // PSCI target MPIDR -> vCPU index (~0 if malformed); aarch64 only
 
     void attach_vintc(VirtIntc* intc, GuestPhysAddr dist_base);
     void set_counter_offset(u64 offset) { m_cntvoff = offset; }

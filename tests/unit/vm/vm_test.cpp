@@ -39,7 +39,7 @@ ExitReason power(ExitKind k, u64 target, u64 entry = 0, u64 arg = 0) {
     return ExitReason{.kind = k, .args = {target, entry, arg}};
 }
 MmioAccess mmio(u64 gpa, u8 width, bool write, u8 reg) {
-    return MmioAccess{.gpa = gpa, .width = width, .is_write = write, .reg = reg};
+    return MmioAccess{.gpa = gpa, .width = width, .is_write = write, .insn = {.reg = reg}};
 }
 usize count(const std::string& s, const std::string& what) {
     usize n = 0;
@@ -175,7 +175,7 @@ TEST_F(VmTest, Pl011WritesAndReadsThroughDecodedAccesses) {
     ASSERT_EQ(a.mmio_done.size(), 3u);
     EXPECT_EQ(a.mmio_done[0].value, 0u);
     EXPECT_EQ(a.mmio_done[2].value, 0x11u); // UARTPeriphID0
-    EXPECT_EQ(a.mmio_done[2].access.reg, 3);
+    EXPECT_EQ(a.mmio_done[2].access.insn.reg, 3);
     // The backend got a working reader of guest memory (it decodes the instruction at pc).
     EXPECT_TRUE(a.insn_read);
     EXPECT_EQ(a.insn, kernel_image[0] | kernel_image[1] << 8 | kernel_image[2] << 16 | u32(kernel_image[3]) << 24);

@@ -63,7 +63,7 @@ public:
         decodes.pop_front();
         return r;
     }
-    u64 mmio_write_value(const MmioAccess& a) const { return a.reg < 31 ? regs[a.reg] : 0; }
+    u64 mmio_write_value(const MmioAccess& a) const { return a.insn.reg < 31 ? regs[a.insn.reg] : 0; }
     void complete_mmio(const MmioAccess& a, u64 v) { mmio_done.push_back({a, v}); }
     void complete_sysreg(const ExitReason&, u64 v) { sysreg_done.push_back(v); }
     void set_hypercall_result(u64 r0, u64 r1, u64 r2, u64 r3) { hypercall_results.push_back({r0, r1, r2, r3}); }
@@ -85,7 +85,6 @@ public:
     vgic::VcpuSet collect_interrupts() { ++collects; return collect_kicks; }
     bool interrupt_pending() const { return pending; }
     bool timer_interrupt() { ++timer_irqs; return intc != nullptr; }
-    static u64 mpidr_to_vcpu(u64 mpidr) { return mpidr < 16 ? mpidr : ~0ull; }
 };
 static_assert(ArchVcpu<Vcpu>, "the fake vCPU must implement the generic vCPU interface");
 
