@@ -79,7 +79,7 @@ public:
     // overlap an existing one (AlreadyMapped); more than max_regions gives NoMemory.
     Result<void> map_linear(GuestPhysAddr gpa, HostPhysAddr hpa, u64 size, MemFlags flags) {
         TRY(check_new(gpa, size));
-        TRY(m_table.map(gpa.value(), hpa, size, flags)); // all or nothing
+        TRY(map_leaves(gpa.value(), hpa, size, flags)); // all or nothing
         return m_regions.push_back(Region{gpa, size, flags, Backing::Linear, hpa, false});
     }
     // On NoMemory while populating, everything this call allocated is freed and no region is added.
@@ -221,7 +221,7 @@ public:
         release_owned();
         m_table.clear();
         for (const Region& r : m_regions) {
-            if (r.backing == Backing::Linear) TRY(m_table.map(r.start.value(), r.host, r.size, r.flags));
+            if (r.backing == Backing::Linear) TRY(map_leaves(r.start.value(), r.host, r.size, r.flags));
             else if (r.populate) TRY(populate_region(r));
         }
         return {};
@@ -255,6 +255,14 @@ public:
 
 private:
     AddrSpace(Table&& table, T&& tlb) : m_table(static_cast<Table&&>(table)), m_tlb(static_cast<T&&>(tlb)) {}
+
+    // Every new mapping goes through here: the walker writes it, then the ISA says what its TLBs
+    // need for an invalid -> valid change (tlb.hpp: after_map; nothing on aarch64).
+    Result<void> map_leaves(u64 in, HostPhysAddr pa, u64 size, MemFlags flags) {
+        TRY(m_table.map(in, pa, size, flags));
+        m_tlb.after_map(in, size);
+        return {};
+    }
 
     Result<void> check_range(GuestPhysAddr gpa, u64 size) const {
         if (size == 0 || !gpa.is_aligned(page_size) || !is_aligned(size, page_size)) return Error::InvalidArgument;
@@ -353,7 +361,7 @@ private:
         TRY(fill_from_images(at, size, copy));
         if (has(r.flags, MemFlags::Exec)) m_tlb.prepare_exec(copy, size);
         TRY(m_table.unmap(at.value(), size, m_tlb));
-        return m_table.map(at.value(), copy, size, r.flags);
+        return map_leaves(at.value(), copy, size, r.flags);
     }
     // Splits the regions that straddle a or e, so [a, e) consists of whole regions (capacity was
     // checked by check_covered).
@@ -388,13 +396,13 @@ private:
         if (block >= r.start && block + lazy_block <= r.end()) {
             const Image* i = image_at(block);
             if (i && block + lazy_block <= i->end()) {
-                auto mapped = m_table.map(block.value(), i->host + (block - i->start), lazy_block, shared);
+                auto mapped = map_leaves(block.value(), i->host + (block - i->start), lazy_block, shared);
                 if (mapped.is_ok() || mapped.error() != Error::AlreadyMapped) return mapped;
             } else if (auto mem = frames.alloc_frames(lazy_block / page_size, lazy_block); mem.is_ok()) {
                 auto mapped = fill_from_images(block, lazy_block, mem.value());
                 if (mapped.is_ok()) {
                     if (has(r.flags, MemFlags::Exec)) m_tlb.prepare_exec(mem.value(), lazy_block);
-                    mapped = m_table.map(block.value(), mem.value(), lazy_block, r.flags);
+                    mapped = map_leaves(block.value(), mem.value(), lazy_block, r.flags);
                 }
                 if (mapped.is_ok()) return {};
                 frames.free_frames(mem.value(), lazy_block / page_size);
@@ -402,10 +410,10 @@ private:
             }
         }
         const GuestPhysAddr at = gpa.align_down(page_size);
-        if (const Image* i = image_at(at)) return m_table.map(at.value(), i->host + (at - i->start), page_size, shared);
+        if (const Image* i = image_at(at)) return map_leaves(at.value(), i->host + (at - i->start), page_size, shared);
         const HostPhysAddr page = TRY(frames.alloc_frames(1, page_size));
         if (has(r.flags, MemFlags::Exec)) m_tlb.prepare_exec(page, page_size);
-        auto mapped = m_table.map(at.value(), page, page_size, r.flags);
+        auto mapped = map_leaves(at.value(), page, page_size, r.flags);
         if (mapped.is_error()) frames.free_frames(page, 1);
         return mapped;
     }

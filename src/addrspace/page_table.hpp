@@ -119,6 +119,7 @@ private:
     struct NoTlb {
         void invalidate_range(u64, u64) {}
         void invalidate_all() {}
+        void after_map(u64, u64) {}
     };
     template <typename T> struct Walk {
         Op op;

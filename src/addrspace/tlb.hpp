@@ -10,15 +10,21 @@
 //
 // The walker calls it after every change that removes or weakens a mapping (unmap, protect, the
 // "break" step of a block split, unhooking an empty table) and before the freed frames can be
-// reused; it never calls it when it only adds mappings: a TLB only ever caches translations that
-// came from valid descriptors (Arm ARM DDI0487 D8 "Translation Lookaside Buffers", "TLB maintenance
-// requirements"), so replacing an invalid descriptor by a valid one needs no invalidation. It does need to be visible to
-// the hardware walker: arch code executes DSB ISHST before the guest can use a new mapping (e.g. on
-// the way back into the guest after a stage-2 fault).
+// reused.
+//
+// after_map(addr, size): [addr, addr + size) was unmapped and is mapped now (a fault backed lazy
+// RAM, a copy-on-write page was remapped to its private copy after the break, a region was mapped).
+// Whether that needs maintenance is the ISA's: on aarch64 nothing, because a TLB only ever caches
+// translations that came from valid descriptors (Arm ARM DDI0487 K.a, D8 "Translation Lookaside
+// Buffers", "TLB maintenance requirements"); on an ISA whose TLBs may keep an invalid entry (RISC-V
+// without Svvptc: an HFENCE.GVMA of the range) it is a fence. Either way the new descriptors must be
+// visible to the hardware walker before the guest uses them: arch code executes its barrier (aarch64:
+// DSB ISHST) on the way back into the guest.
 template <typename T>
 concept Tlb = requires(T& t, u64 addr, u64 size) {
     t.invalidate_range(addr, size);
     t.invalidate_all();
+    t.after_map(addr, size);
 };
 
 // What an AddrSpace needs beyond the walker's TLB maintenance. prepare_exec(pa, size): RAM at

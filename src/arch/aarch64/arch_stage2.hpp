@@ -64,6 +64,9 @@ struct Stage2Tlb {
             isb();
         });
     }
+    // A mapping replaced an invalid descriptor: TLBs never cache invalid descriptors (DDI0487 K.a,
+    // D8 "TLB maintenance requirements"), so nothing to invalidate (tlb.hpp).
+    void after_map(u64, u64) {}
     void invalidate_all() {
         with_vmid([] {
             dsb_ishst();

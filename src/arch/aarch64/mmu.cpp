@@ -23,6 +23,7 @@ u64 g_ttbr0, g_tcr;
 struct NoTlb {
     void invalidate_range(u64, u64) {}
     void invalidate_all() {}
+    void after_map(u64, u64) {}
 };
 
 // The host window: slot i (CPU i's) is the 4 KiB page at g_window_va + i * 4 KiB, its level-3

@@ -32,7 +32,11 @@ TEST(AddrSpace, LazyFaultsMapBlocksInsideTheRegionAndPagesAtItsEdges) {
     u64 word = 1;
     ASSERT_TRUE(s.read(gpa(0x4030'0000), &word, 8).is_ok());
     EXPECT_EQ(word, 0u); // fresh RAM is zeroed
-    EXPECT_TRUE(s.tlb().calls.empty()); // additions never need TLB maintenance
+    EXPECT_TRUE(s.tlb().calls.empty()); // additions never need TLB invalidation
+    // ...but each is announced to the ISA (tlb.hpp after_map: an ISA whose TLBs may keep invalid
+    // entries fences there), once per new leaf range; the retry on a mapped address adds none.
+    const std::vector<TlbCall> mapped{{0x4010'5000, K4}, {0x4020'0000, M2}, {0x406f'f000, K4}};
+    EXPECT_EQ(s.tlb().mapped, mapped);
 }
 
 TEST(AddrSpace, PermissionsDecideFaults) {
@@ -93,6 +97,9 @@ TEST(AddrSpace, LinearMappingsTranslateAndAreNeverFreed) {
         u8 b;
         EXPECT_EQ(s.read(gpa(0x0900'0000), &b, 1).error(), Error::Denied); // no memcpy on MMIO
         EXPECT_EQ(s.map_linear(gpa(0x403f'f000), image, 2 * K4, RW).error(), Error::AlreadyMapped);
+        // Both announced (tlb.hpp after_map); the refused one is not.
+        const std::vector<TlbCall> mapped{{0x4000'0000, 4 * MiB}, {0x0900'0000, K4}};
+        EXPECT_EQ(s.tlb().mapped, mapped);
         EXPECT_FALSE(s.handle_fault(gpa(0x0900'0000), MemFlags::Write).is_error());
         EXPECT_TRUE(s.tlb().calls.empty());
     }
