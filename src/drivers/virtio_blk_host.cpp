@@ -286,7 +286,7 @@ Result<void> HostDisk::request(u32 type, u64 offset, const virtio::HostSegment* 
     arch::dma_barrier(); // the index before the notification
     if (m_intid && m_routed_to != this_cpu().hw_id) { // the completion must wake this CPU
         m_routed_to = this_cpu().hw_id;
-        arch::irq_enable_spi_on(m_intid, m_routed_to);
+        arch::irq_enable_shared_on(m_intid, m_routed_to);
     }
     set_reg(kQueueNotify, 0);
     // Used ring: flags, idx, ring[] (2.7.8).

@@ -354,7 +354,7 @@ Result<void> Vm::forward_irq(const PassthroughDevice& d, const HostOwnedRanges& 
 }
 
 void Vm::take_forwarded() {
-    for (u32 intid : m_forwarded) arch::irq_enable_spi_on(intid, m_forward_target);
+    for (u32 intid : m_forwarded) arch::irq_enable_shared_on(intid, m_forward_target);
 }
 
 void Vm::release_forwarded(bool disable) {

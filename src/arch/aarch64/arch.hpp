@@ -23,8 +23,11 @@ u32 irq_acknowledge();
 void irq_handle_acknowledged(u32 intid);
 // The highest-priority pending interrupt without acknowledging it (ICC_HPPIR1_EL1; >= 1020: none).
 u32 irq_highest_pending();
-void irq_enable(u32 intid, bool enable); // SPIs route to the calling CPU; PPIs/SGIs are per CPU
-void irq_enable_spi_on(u32 intid, u64 target_hw_id); // an SPI, routed to the CPU with that MPIDR
+// Host interrupt numbers are the controller's own (GIC INTIDs). A shared (device) interrupt is
+// routed to the calling CPU, a private one (per-CPU timer, IPI) is enabled for the calling CPU:
+// on the GIC, SPIs and PPIs/SGIs.
+void irq_enable(u32 intid, bool enable);
+void irq_enable_shared_on(u32 intid, u64 target_hw_id); // a shared interrupt (an SPI), routed to that MPIDR
 void irq_deactivate(u32 intid);          // clears the active state of an SPI (a forwarded one)
 // Active state of one of this CPU's private interrupts (a PPI handed to a guest through a
 // hardware-linked list register stays active until the guest deactivates it).

@@ -87,7 +87,7 @@ void irq_cpu_init() {
     reg32(rd + GICR_SGI + ISENABLER) = 1u << SGI_KICK;
 }
 
-void irq_enable_spi_on(u32 intid, u64 mpidr) {
+void irq_enable_shared_on(u32 intid, u64 mpidr) {
     // GICD_IROUTER<n> (12.9.22): Aff3.Aff2.Aff1.Aff0 of the target, IRM = 0.
     reg64(g_gic.dist_base + GICD_IROUTER + 8 * intid) = (bits(mpidr, 39, 32) << 32) | bits(mpidr, 23, 0);
     reg32(g_gic.dist_base + ISENABLER + (intid / 32) * 4) = 1u << (intid % 32);
@@ -106,7 +106,7 @@ void irq_enable(u32 intid, bool enable) {
         reg32(rd + (enable ? GICR_SGI + ISENABLER : GICR_SGI + ICENABLER)) = 1u << intid;
         return;
     }
-    if (enable) return irq_enable_spi_on(intid, this_cpu().hw_id); // routed to the CPU enabling it
+    if (enable) return irq_enable_shared_on(intid, this_cpu().hw_id); // routed to the CPU enabling it
     reg32(g_gic.dist_base + ICENABLER + (intid / 32) * 4) = 1u << (intid % 32);
     wait_rwp();
 }

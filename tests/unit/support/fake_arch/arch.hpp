@@ -24,7 +24,7 @@ void timer_stop();
 void send_ipi(u64 target_hw_id);
 inline u32 vintc_priority_bits() { return 5; } // QEMU's GICv3 CPU interface
 void irq_enable(u32 intid, bool enable);
-void irq_enable_spi_on(u32 intid, u64 target_hw_id);
+void irq_enable_shared_on(u32 intid, u64 target_hw_id);
 void irq_deactivate(u32 intid);
 void handle_pending_irqs();
 void wfi(); // runs fake::wfi_hook; with no hook the CPU would idle forever, so it panics
@@ -59,11 +59,11 @@ inline std::vector<u64> ipis;        // target hw ids, in order
 inline std::vector<u32> pending_irqs; // raised, not yet dispatched
 struct IrqCall {
     u32 intid;
-    bool enabled;     // irq_enable(.., enable) or irq_enable_spi_on (true)
-    u64 target = ~0ull; // irq_enable_spi_on's CPU
+    bool enabled;     // irq_enable(.., enable) or irq_enable_shared_on (true)
+    u64 target = ~0ull; // irq_enable_shared_on's CPU
     bool operator==(const IrqCall&) const = default;
 };
-inline std::vector<IrqCall> irq_calls;  // irq_enable / irq_enable_spi_on, in order
+inline std::vector<IrqCall> irq_calls;  // irq_enable / irq_enable_shared_on, in order
 inline std::vector<u32> deactivated;    // irq_deactivate
 inline void (*wfi_hook)() = nullptr;
 inline unsigned wfi_calls = 0;

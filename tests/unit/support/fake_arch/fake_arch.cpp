@@ -33,7 +33,7 @@ void send_ipi(u64 target_hw_id) {
     fake::ipis.push_back(target_hw_id);
 }
 void irq_enable(u32 intid, bool enable) { fake::irq_calls.push_back({intid, enable}); }
-void irq_enable_spi_on(u32 intid, u64 target) { fake::irq_calls.push_back({intid, true, target}); }
+void irq_enable_shared_on(u32 intid, u64 target) { fake::irq_calls.push_back({intid, true, target}); }
 void irq_deactivate(u32 intid) { fake::deactivated.push_back(intid); }
 void handle_pending_irqs() {
     std::vector<u32> irqs;
