@@ -82,7 +82,9 @@ TEST(IdRegs, EveryFieldNamesAKnownRegisterAndNoFieldTwice) {
         EXPECT_NE(reg_info(f.slot), nullptr) << f.name;
         EXPECT_EQ(f.shift % 4, 0u) << f.name;
         for (const Field& g : FIELDS) {
-            if (&f != &g) EXPECT_FALSE(f.slot == g.slot && f.shift == g.shift) << f.name << " / " << g.name;
+            if (&f != &g) {
+                EXPECT_FALSE(f.slot == g.slot && f.shift == g.shift) << f.name << " / " << g.name;
+            }
         }
     }
 }

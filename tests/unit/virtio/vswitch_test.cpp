@@ -161,7 +161,9 @@ TEST_F(VSwitchTest, AttachTwiceIsRefusedAndAFullSwitchIsBusy) {
     for (auto& p : more) {
         auto r = sw.attach(p);
         ok += r.is_ok();
-        if (r.is_error()) EXPECT_EQ(r.error(), Error::Busy);
+        if (r.is_error()) {
+            EXPECT_EQ(r.error(), Error::Busy);
+        }
     }
     EXPECT_EQ(ok, VSwitch::kMaxPorts - 3);
     EXPECT_EQ(sw.port_count(), VSwitch::kMaxPorts);
