@@ -485,6 +485,13 @@ struct DmaBlkTest : ::testing::Test {
         return v;
     }
     u64 host(u64 gpa) { return u64(reinterpret_cast<uintptr_t>(rb.mem.at(gpa, 1))); }
+    // The device requests made so far carry these numbers of segments, in order.
+    ::testing::AssertionResult segments_per_request(const std::vector<size_t>& want) {
+        std::vector<size_t> got;
+        for (const auto& r : dma->requests) got.push_back(r.segs.size());
+        if (got == want) return ::testing::AssertionSuccess();
+        return ::testing::AssertionFailure() << "segments per request: " << ::testing::PrintToString(got);
+    }
     // The guest pieces hold the disk's bytes from `sector` on, in order.
     void expect_guest_has_disk(u64 sector, const std::vector<Seg>& data) {
         u64 at = sector * kSectorSize;
@@ -531,10 +538,7 @@ TEST_F(DmaBlkTest, ChainOf254ScatteredPagesIsAcceptedAndCutToTheDisksBudget) {
     const auto pages = scattered(254);
     submit(kBlkTIn, 0, pages);
     ASSERT_EQ(status(), kBlkSOk);
-    ASSERT_EQ(dma->requests.size(), 3u);
-    EXPECT_EQ(dma->requests[0].segs.size(), 126u);
-    EXPECT_EQ(dma->requests[1].segs.size(), 126u);
-    EXPECT_EQ(dma->requests[2].segs.size(), 2u);
+    ASSERT_TRUE(segments_per_request({126, 126, 2}));
     EXPECT_EQ(dma->requests[1].offset, 126u * 4096);
     EXPECT_EQ(dma->requests[2].offset, 252u * 4096);
     expect_guest_has_disk(0, pages);
@@ -605,10 +609,7 @@ TEST_F(DmaBlkTest, SegmentBudgetCutsBetweenSectors) {
     for (unsigned i = 0; i < 7; ++i) small.push_back({kPages + i * 8192ull + 512, 512, 0});
     submit(kBlkTIn, 3, small);
     ASSERT_EQ(status(), kBlkSOk);
-    ASSERT_EQ(dma->requests.size(), 3u);
-    EXPECT_EQ(dma->requests[0].segs.size(), 3u);
-    EXPECT_EQ(dma->requests[1].segs.size(), 3u);
-    EXPECT_EQ(dma->requests[2].segs.size(), 1u);
+    ASSERT_TRUE(segments_per_request({3, 3, 1}));
     EXPECT_EQ(dma->requests[2].offset, 3u * kSectorSize + 6 * 512);
     expect_guest_has_disk(3, small);
 }
