@@ -31,9 +31,10 @@ VMCONFIG := $(HOST_DIR)/tools/vmconfig/cxv-vmconfig
 IMAGE := $(IMAGE_DIR)/src/cxvisor.bin
 RUN_DIR ?= $(BUILD)/run
 RUN_IMAGE := $(RUN_DIR)/cxvisor-run.bin
-# The ISA's QEMU machine comes from tests/system/machines.py, as for the tests and the bench.
+# The ISA's QEMU machine comes from tests/system/machines.py, as for the tests and the bench
+# (a recursive variable: evaluated only by the recipes that start QEMU).
 export CXV_ARCH := $(ARCH)
-QEMU := $(shell CXV_ARCH=$(ARCH) python3 tests/system/machines.py host $(SMP) $(MEM))
+QEMU = $(shell CXV_ARCH=$(ARCH) python3 tests/system/machines.py host $(SMP) $(MEM))
 # cxvisor's host command line (kernel/cmdline.hpp), given to QEMU as -append.
 HOST_CMDLINE := $(strip $(if $(filter 1 yes y,$(EXIT_WHEN_DONE)),exit_when_done) \
                 $(if $(filter 1 yes y,$(TIMESTAMPS)),timestamps))

@@ -200,7 +200,8 @@ public:
     // backing. Unlike read/write, nothing is copied and nothing checks that the frames are RAM:
     // the caller restricts gpa to the VM's RAM regions (GuestRam). The frames stay the VM's until
     // reset() or destruction (no other operation moves or frees a mapped private frame), so the
-    // caller's owner must end the transfer before either (docs/pending/zerocopy.md).
+    // caller's owner must end the transfer before either (docs/virtio.md, "Why DMA into a guest's
+    // pages is safe").
     struct HostRun {
         HostPhysAddr pa;
         usize len;

@@ -380,7 +380,7 @@ Result<HostRegionBackend*> HostRegionBackend::create(u64 offset, u64 size, const
 
 // The bounce page is cxvisor RAM (identity-mapped): its address is its bus address.
 HostRegionBackend::HostRegionBackend(HostDisk& disk, u64 base, u64 size, u8* bounce)
-    : DmaBackend(bounce, bus_addr(bounce), u32(kPage)), m_disk(disk), m_base(base), m_size(size), m_bounce_page(bounce) {}
+    : DmaBackend(bounce, bus_addr(bounce), u32(kPage)), m_disk(disk), m_base(base), m_size(size) {}
 
 HostRegionBackend::~HostRegionBackend() {
     {
@@ -388,7 +388,7 @@ HostRegionBackend::~HostRegionBackend() {
         for (Claim& c : g_claims)
             if (c.owner == this) c = {};
     }
-    frames_free(HostPhysAddr(bus_addr(m_bounce_page)), 1);
+    frames_free(HostPhysAddr(bus_addr(bounce_buffer())), 1);
 }
 
 HostRegionBackend::Limits HostRegionBackend::limits() const {

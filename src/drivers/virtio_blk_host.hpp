@@ -26,9 +26,8 @@
 // header page, or the guest pages a request names), so it takes a disk only if its DTB node has
 // the "dma-coherent" property (Devicetree Specification v0.4, 2.3.9; QEMU's virt board sets it on
 // every virtio-mmio node: QEMU's devices access RAM directly); any other disk is refused at init()
-// with one line. A
-// guest running with its caches off sees what the disk wrote, since the disk writes memory, not a
-// cache. (The bounce path wrote the guest's pages through cxvisor's cacheable map and cleaned
+// with one line. A guest running with its caches off sees what the disk wrote, since the disk
+// writes memory, not a cache. (The bounce path wrote the guest's pages through cxvisor's cacheable map and cleaned
 // them to the point of coherency for that guest; with DMA there is no CPU write to clean.)
 //
 // Why DMA into a guest's pages is safe: see HostRegionBackend below.
@@ -147,5 +146,4 @@ private:
     Result<void> dma(bool to_memory, u64 offset, const virtio::HostSegment* segs, u32 count) override;
     HostDisk& m_disk;
     u64 m_base, m_size;
-    u8* m_bounce_page;
 };

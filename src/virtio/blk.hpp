@@ -146,6 +146,7 @@ protected:
     // bounce_pa, owned by the derived backend.
     DmaBackend(u8* bounce, u64 bounce_pa, u32 bounce_bytes)
         : m_bounce(bounce), m_bounce_pa(bounce_pa), m_bounce_bytes(bounce_bytes) {}
+    u8* bounce_buffer() const { return m_bounce; } // for the derived backend that owns it
     virtual Limits limits() const = 0;
     // One device request: disk bytes [offset, offset + sum of lengths) to the segments in order
     // (to_memory: an IN request) or from them. offset relative to this backend's disk.
@@ -262,8 +263,9 @@ private:
 };
 
 // The image's virtio-blk device for EmuDevice `d` (type VirtioBlk, cfg checked by
-// package_check_vm): its backend (a RAM disk over the package blob, or a region of the host disk). Errors (NotFound: no host disk; OutOfRange/Busy: a host region outside the
-// disk or overlapping another device's; NoMemory) come with one console line naming VM, device
+// package_check_vm): its backend (a RAM disk over the package blob, or a region of the host
+// disk). Errors (NotFound: no host disk; OutOfRange/Busy: a host region outside the disk or
+// overlapping another device's; NoMemory) come with one console line naming VM, device
 // and reason. The factory's VirtioBlk case (virtio/factory.cpp) calls this.
 Result<Device*> create_block_device(const vm_package::EmuDevice& d, const u8* package, u64 package_size,
                                     const char* vm_name, u32 vm_id);

@@ -27,7 +27,7 @@ public:
     // false) or write (true) comes first, so a device never reaches where they would refuse
     // (OutOfRange); the memory is made ready as they would (lazy RAM backed, a copy-on-write page
     // unshared before the device writes it). The frames stay the VM's while the calling device
-    // holds its lock in a vCPU's exit (docs/pending/zerocopy.md, "Why it is safe").
+    // holds its lock in a vCPU's exit (docs/virtio.md, "Why DMA into a guest's pages is safe").
     virtual Result<HostRun> host_run(u64 gpa, usize len, bool device_writes) = 0;
 
 protected:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Wall time from QEMU's start to a Linux guest's /init, under cxvisor and on plain QEMU.
 
-For docs/pending/linux.md (not a test: nothing is asserted). Each round runs the same config both
+For docs/benchmarks.md (not a test: nothing is asserted). Each round runs the same config both
 ways, interleaved: cxvisor (-M virt,virtualization=on, the VM alone in the package, QEMU -smp
 = the VM's vCPUs) and native (tests/linux/native.py: the same kernel, initramfs and generated
 device tree on -M virt). Prints every run and the medians.

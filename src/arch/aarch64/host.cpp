@@ -20,12 +20,13 @@ namespace arch {
 extern bool g_psci_use_hvc;
 
 namespace {
-PlatformInfo g_info; // the GIC layout and timer PPIs host_irq_init and host_cpu_init need
+// What host_irq_init and host_cpu_init need of the board beyond HostPlatform: the GIC layout.
+decltype(PlatformInfo::gic) g_gic;
 } // namespace
 
 Result<void> host_discover(const Fdt& fdt, HostPlatform& out, const char** what) {
-    g_info = TRY(read_platform(fdt, what));
-    const PlatformInfo& p = g_info;
+    const PlatformInfo p = TRY(read_platform(fdt, what));
+    g_gic = p.gic;
     console_init(pl011_console(p.uart.mmio.base.value()));
     g_psci_use_hvc = p.psci == PsciMethod::Hvc;
 
@@ -73,29 +74,27 @@ Result<void> host_mmu_init(const HostPlatform& p, const PhysRange* extra, usize 
 
 void host_cpu_early() { mmu_enable_secondary(); }
 
-Result<void> host_irq_init(const HostPlatform&) {
-    const PlatformInfo& p = g_info;
-    TRY(gic_init({p.gic.dist.base.value(), p.gic.redist[0].base.value(), p.gic.redist[0].size}));
-    virt_set_timer_intid(p.timer.virt_intid);
+Result<void> host_irq_init(const HostPlatform& p) {
+    TRY(gic_init({g_gic.dist.base.value(), g_gic.redist[0].base.value(), g_gic.redist[0].size}));
+    virt_set_timer_intid(p.vcpu_timer_irq);
     // The vGIC's maintenance interrupt only makes a vCPU exit (its list registers are then taken
     // back and refilled). Without one in the DTB an overflowing list still works, just later: at
     // the vCPU's next exit for any other reason.
-    if (p.gic.maintenance_intid) vgichw::register_maintenance_irq(p.gic.maintenance_intid);
+    if (g_gic.maintenance_intid) vgichw::register_maintenance_irq(g_gic.maintenance_intid);
     else kprint("cxvisor: the host DTB names no GIC maintenance interrupt; more pending virtual interrupts than "
                 "list registers are delivered at the next exit only\n");
     return {};
 }
 
-void host_cpu_init(const HostPlatform&) {
-    const PlatformInfo& p = g_info;
+void host_cpu_init(const HostPlatform& p) {
     irq_cpu_init();
-    irq_enable(p.timer.hyp_phys_intid, true);
+    irq_enable(p.timer_irq, true);
     virt_cpu_init();
     vgichw::cpu_init();
-    if (p.gic.maintenance_intid) vgichw::enable_maintenance_irq(p.gic.maintenance_intid);
+    if (g_gic.maintenance_intid) vgichw::enable_maintenance_irq(g_gic.maintenance_intid);
     // The guests' virtual timer PPI is enabled only while a vCPU with a vGIC is loaded
     // (Vcpu::load); without one a halted vCPU's timer is tracked by cxvisor (wake_deadline).
-    irq_enable(p.timer.virt_intid, false);
+    irq_enable(p.vcpu_timer_irq, false);
 }
 
 } // namespace arch
