@@ -13,7 +13,7 @@ namespace vp = vm_package;
 // The structs are copied byte for byte, so the host must lay them out as the image does.
 static_assert(std::endian::native == std::endian::little, "the package is little-endian");
 static_assert(
-    sizeof(vp::PackageHeader) == 32 && sizeof(vp::Blob) == 16 && sizeof(vp::MemRegion) == 24 &&
+    sizeof(vp::PackageHeader) == 40 && sizeof(vp::Blob) == 16 && sizeof(vp::MemRegion) == 24 &&
         sizeof(vp::EmuDevice) == 128 && sizeof(vp::PassthroughDevice) == 64 && sizeof(vp::VmRecord) == 272 &&
         sizeof(vp::ShmRegion) == 120,
     "vm_package.hpp changed: update cxv-vmconfig, the image reader and docs/configuration.md together");
@@ -86,7 +86,7 @@ Bytes build_package(const std::vector<VmConfig>& vms) {
         r.interrupt_mode = vm.interrupt_mode;
         r.flags = vm.autostart ? 0 : vp::VM_FLAG_NO_AUTOSTART;
         if (vm.interrupt_mode == uint32_t(vp::InterruptMode::Emulated))
-            r.gicd_base = vm.gicd_base, r.gicr_base = vm.gicr_base, r.spi_count = vm.spi_count;
+            r.intc_base = vm.gicd_base, r.intc_base2 = vm.gicr_base, r.intc_lines = vm.spi_count;
 
         std::vector<vp::MemRegion> regions;
         for (auto& m : vm.regions) regions.push_back({m.gpa, m.size, m.flags, m.map_type});
@@ -145,8 +145,9 @@ Bytes build_package(const std::vector<VmConfig>& vms) {
         }
     }
     memcpy(out.data() + records, recs.data(), recs.size() * sizeof(vp::VmRecord));
+    // Every board the tool describes today is aarch64's (the guest-board split names the others).
     vp::PackageHeader h{vp::MAGIC, vp::VERSION, out.size(), uint32_t(vms.size()), sizeof(vp::VmRecord),
-                        records};
+                        records, uint32_t(vp::Isa::Aarch64), 0};
     memcpy(out.data(), &h, sizeof h);
     return out;
 }

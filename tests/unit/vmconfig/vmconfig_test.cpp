@@ -146,9 +146,9 @@ TEST_F(VmConfigTest, ValidConfigRoundTrips) {
     EXPECT_EQ(a.ramdisk_load_addr, 0x4100'0000u);
     EXPECT_EQ(a.dtb_load_addr, 0x4000'0000u);
     EXPECT_EQ(a.interrupt_mode, uint32_t(vp::InterruptMode::Emulated));
-    EXPECT_EQ(a.gicd_base, 0x0800'0000u); // QEMU virt's layout, the defaults
-    EXPECT_EQ(a.gicr_base, 0x080A'0000u);
-    EXPECT_EQ(a.spi_count, 32u); // enough for the highest device irq (34), one group of 32
+    EXPECT_EQ(a.intc_base, 0x0800'0000u); // QEMU virt's layout, the defaults
+    EXPECT_EQ(a.intc_base2, 0x080A'0000u);
+    EXPECT_EQ(a.intc_lines, 32u); // enough for the highest device irq (34), one group of 32
     EXPECT_EQ(p.str(a.cmdline), "console=ttyAMA0 earlycon");
     EXPECT_EQ(p.blob(a.kernel), bytes(FIXTURES / "hello.bin"));
     EXPECT_EQ(p.blob(a.ramdisk), bytes(FIXTURES / "initrd.img"));
@@ -180,8 +180,8 @@ TEST_F(VmConfigTest, ValidConfigRoundTrips) {
     EXPECT_STREQ(b.name, "bare");
     EXPECT_EQ(b.phys_cpu_ids[0], vp::ANY_CPU);
     EXPECT_EQ(b.interrupt_mode, uint32_t(vp::InterruptMode::Emulated)); // the default
-    EXPECT_EQ(b.gicd_base, 0x0800'0000u);
-    EXPECT_EQ(b.spi_count, 32u);
+    EXPECT_EQ(b.intc_base, 0x0800'0000u);
+    EXPECT_EQ(b.intc_lines, 32u);
     EXPECT_EQ(b.cmdline, 0u);
     EXPECT_EQ(b.ramdisk.size, 0u);
     EXPECT_EQ(b.dtb.size, 0u); // bare metal: no device tree
@@ -260,8 +260,8 @@ TEST_F(VmConfigTest, GeneratedDtbHasTheVgicTimerAndDeviceInterrupts) {
     EXPECT_EQ(r.err, "");
     Package p(bytes(out));
     vp::VmRecord vm = p.vm(0);
-    EXPECT_EQ(vm.gicd_base, 0x0810'0000u);
-    EXPECT_EQ(vm.gicr_base, 0x0820'0000u);
+    EXPECT_EQ(vm.intc_base, 0x0810'0000u);
+    EXPECT_EQ(vm.intc_base2, 0x0820'0000u);
     Bytes dtb = p.blob(vm.dtb);
     std::string dts = decompile(dir, dtb);
     EXPECT_HAS(dts, "\tinterrupt-parent = <0x02>;"); // at the root: every device's parent is the vGIC
@@ -311,9 +311,9 @@ TEST_F(VmConfigTest, NoIrqVmGetsNoGicAndItsDeviceIrqsAreWarnings) {
     Package p(bytes(out));
     vp::VmRecord vm = p.vm(0);
     EXPECT_EQ(vm.interrupt_mode, uint32_t(vp::InterruptMode::NoIrq));
-    EXPECT_EQ(vm.gicd_base, 0u);
-    EXPECT_EQ(vm.gicr_base, 0u);
-    EXPECT_EQ(vm.spi_count, 0u);
+    EXPECT_EQ(vm.intc_base, 0u);
+    EXPECT_EQ(vm.intc_base2, 0u);
+    EXPECT_EQ(vm.intc_lines, 0u);
     std::string dts = decompile(dir, p.blob(vm.dtb));
     EXPECT_EQ(dts.find("interrupt"), std::string::npos) << dts; // no GIC, no timer PPIs, no PL011 irq
     EXPECT_EQ(dts.find("timer"), std::string::npos);
@@ -343,7 +343,7 @@ TEST_F(VmConfigTest, SpiCountBoundsDeviceIrqs) {
         SCOPED_TRACE(c.spis + " " + std::to_string(c.irq));
         Outcome r = compile({cfg(c.spis, c.irq).string()});
         ASSERT_EQ(r.status, 0) << r.err;
-        EXPECT_EQ(Package(bytes(out)).vm(0).spi_count, c.recorded);
+        EXPECT_EQ(Package(bytes(out)).vm(0).intc_lines, c.recorded);
     }
 }
 
@@ -1341,7 +1341,7 @@ TEST_F(ShmConfigTest, RegionsGoIntoThePackageWithPeersAsIdsAndIntoTheGeneratedDt
     EXPECT_EQ(bring.irq, 41u);
     ASSERT_EQ(bring.peer_count, 1u);
     EXPECT_EQ(bring.peers[0], 1u); // by id
-    EXPECT_EQ(b.spi_count, 32u); // derived with the doorbell's SPI counted
+    EXPECT_EQ(b.intc_lines, 32u); // derived with the doorbell's SPI counted
     // hello's generated tree: one node per region, outside /memory, read back by dtc.
     std::string dts = decompile(dir, p.blob(a.dtb));
     std::string node = node_text(dts, "shm@50000000");
