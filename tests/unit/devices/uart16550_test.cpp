@@ -2,6 +2,7 @@
 // 8250 driver probes and drives it; mirrors pl011_test.cpp.
 #include "devices/uart16550.hpp"
 #include "host_console.hpp"
+#include "uart_test_support.hpp"
 #include <gtest/gtest.h>
 #include <string>
 #include <utility>
@@ -28,20 +29,11 @@ void wr(Uart16550& u, u64 off, u64 v) { EXPECT_TRUE(u.write(off, 1, v).is_ok()) 
 void put(Uart16550& u, const std::string& s) { for (char c : s) wr(u, THR, u8(c)); }
 u8 iir_id(Uart16550& u) { return u8(rd(u, IIR) & 0x0F); }
 
-struct RecordingSink final : IrqSink {
-    std::vector<bool> levels;
-    unsigned pulses = 0;
-    void set_line(u32 src, bool level) override {
-        EXPECT_EQ(src, PLIC_SRC);
-        levels.push_back(level);
-    }
-    void raise(u32) override { ++pulses; }
-    std::vector<bool> take() { return std::exchange(levels, {}); }
-};
+using uart_test::RecordingSink;
 using V = std::vector<bool>;
 
 struct Uart16550Irq : testing::Test {
-    RecordingSink sink;
+    RecordingSink sink{PLIC_SRC};
     Uart16550 u{"uart0", GuestPhysAddr(0x10000000), "vm1", null_sink()};
     void SetUp() override { u.connect_irq(IrqLine{&sink, PLIC_SRC}); }
     void push(int n, char c = 'x') {
@@ -153,18 +145,9 @@ TEST(Uart16550, RxFifoDataReadyAndOrder) {
 }
 
 TEST(Uart16550, TxLineBufferingWithPrefix) {
-    clear_captured_console();
     Uart16550 u("uart0", GuestPhysAddr(0x10000000), "linux");
     Uart16550 v("uart0", GuestPhysAddr(0x10000000), "rtos");
-    put(u, "hello ");
-    put(v, "tick\r\n");
-    put(u, "world\r\n");
-    EXPECT_EQ(captured_console(), "[rtos] tick\n[linux] hello world\n");
-    clear_captured_console();
-    put(u, std::string(Uart16550::LineMax + 5, 'x'));
-    EXPECT_EQ(captured_console(), "[linux] " + std::string(Uart16550::LineMax, 'x') + "\n");
-    u.flush();
-    EXPECT_EQ(captured_console(), "[linux] " + std::string(Uart16550::LineMax, 'x') + "\n[linux] xxxxx\n");
+    uart_test::check_line_buffering(u, v, put);
     // HC_PUTC transmits even while DLAB hides THR; a THR offset write with DLAB set is DLL.
     clear_captured_console();
     wr(u, LCR, 0x80);
@@ -297,7 +280,7 @@ TEST_F(Uart16550Irq, OverrunRaisesLineStatus) {
 }
 
 TEST(Uart16550IrqConnect, ConnectingWhileHighDrivesAtOnce) {
-    RecordingSink sink;
+    RecordingSink sink{PLIC_SRC};
     Uart16550 u("uart0", GuestPhysAddr(0x10000000), "vm1", null_sink());
     ASSERT_TRUE(u.push_input('a'));
     wr(u, IER, ERBFI);
@@ -307,93 +290,52 @@ TEST(Uart16550IrqConnect, ConnectingWhileHighDrivesAtOnce) {
 }
 
 // ---- backpressure (the contract shared with the PL011, devices/uart_base.hpp) ----
-namespace {
-Uart16550* g_waking;
-int g_wakes;
-std::string g_pushed_by_waker;
-void count_wake() { ++g_wakes; }
-// The host console, woken: offers the held character again, taking the device lock.
-void push_on_wake() {
-    ++g_wakes;
-    if (g_waking->push_input('H', push_on_wake)) g_pushed_by_waker += 'H';
-}
-} // namespace
+using uart_test::count_wake;
+using uart_test::wakes;
 
 TEST(Uart16550Backpressure, RefusedCharacterWaitsForAReadAndWakesOnce) {
     Uart16550 u("uart0", GuestPhysAddr(0x10000000), "vm1");
-    g_waking = &u;
-    g_wakes = 0;
-    g_pushed_by_waker.clear();
-    ASSERT_TRUE(u.push_input('a'));
-    EXPECT_FALSE(u.push_input('H', push_on_wake));
-    rd(u, LSR);
-    EXPECT_EQ(g_wakes, 0); // no room yet
-    EXPECT_EQ(rd(u, RBR), u64('a'));
-    EXPECT_EQ(g_wakes, 1);
-    EXPECT_EQ(g_pushed_by_waker, "H");
-    EXPECT_EQ(rd(u, RBR), u64('H'));
-    EXPECT_EQ(g_wakes, 1);
+    uart_test::refused_character_waits_for_a_read(
+        u, [&] { rd(u, LSR); wr(u, SCR, 1); }, [&] { return rd(u, RBR); });
     EXPECT_EQ(rd(u, LSR) & OE, 0u);
 }
 
 TEST(Uart16550Backpressure, NothingIsLostAcrossManyRefusals) {
     Uart16550 u("uart0", GuestPhysAddr(0x10000000), "vm1");
     wr(u, FCR, 0x01 | 0xC0);
-    std::string in(300, 0), out;
-    for (usize i = 0; i < in.size(); ++i) in[i] = char('!' + i % 90);
-    usize next = 0;
-    g_wakes = 0;
-    while (out.size() < in.size()) {
-        bool refused = false;
-        while (next < in.size() && !refused) {
-            if (u.push_input(in[next], count_wake)) ++next;
-            else refused = true;
-        }
-        int before = g_wakes;
-        out += char(rd(u, RBR));
-        EXPECT_EQ(g_wakes, before + int(refused));
-    }
-    EXPECT_EQ(out, in);
+    const std::string in = uart_test::printable(300);
+    EXPECT_EQ(uart_test::feed_with_refusals(u, in, [&] { return rd(u, RBR); }), in);
     EXPECT_EQ(rd(u, LSR) & OE, 0u);
 }
 
 TEST(Uart16550Backpressure, OverdueInputIsLostUntilTheGuestReads) {
     Uart16550 u("uart0", GuestPhysAddr(0x10000000), "vm1");
-    g_wakes = 0;
-    ASSERT_TRUE(u.push_input('a'));
-    EXPECT_FALSE(u.push_input('b', count_wake));
-    EXPECT_TRUE(u.push_input('b', count_wake, true)); // the host gave up: lost
-    EXPECT_TRUE(u.push_input('c', count_wake));       // and does not wait again
-    EXPECT_EQ(rd(u, LSR) & OE, OE);
-    EXPECT_EQ(rd(u, RBR), u64('a'));
-    EXPECT_EQ(g_wakes, 0);
-    ASSERT_TRUE(u.push_input('d'));
-    EXPECT_FALSE(u.push_input('e', count_wake)); // the guest read: waiting again
-    EXPECT_EQ(rd(u, RBR), u64('d'));
-    EXPECT_EQ(g_wakes, 1);
+    uart_test::overdue_input_is_lost_until_the_guest_reads(
+        u, [&] { return (rd(u, LSR) & OE) == OE; }, [&] { return rd(u, RBR); });
+    EXPECT_EQ(rd(u, LSR) & (OE | DR), 0u);
 }
 
 TEST(Uart16550Backpressure, LoopbackRefusesHostInputAndWakesWhenItEnds) {
     Uart16550 u("uart0", GuestPhysAddr(0x10000000), "vm1", null_sink());
-    g_wakes = 0;
+    wakes = 0;
     wr(u, MCR, LOOP);
     EXPECT_FALSE(u.push_input('h', count_wake));
     wr(u, SCR, 1);
-    EXPECT_EQ(g_wakes, 0);
+    EXPECT_EQ(wakes, 0);
     wr(u, MCR, 0);
-    EXPECT_EQ(g_wakes, 1);
+    EXPECT_EQ(wakes, 1);
     EXPECT_TRUE(u.push_input('h'));
     EXPECT_EQ(rd(u, RBR), u64('h'));
 }
 
 TEST(Uart16550Backpressure, FifoResetEmptiesItAndWakes) {
     Uart16550 u("uart0", GuestPhysAddr(0x10000000), "vm1");
-    g_wakes = 0;
+    wakes = 0;
     wr(u, FCR, 0x01);
     for (int i = 0; i < 16; ++i) ASSERT_TRUE(u.push_input('q'));
     EXPECT_FALSE(u.push_input('r', count_wake));
     wr(u, FCR, 0x01 | 0x02); // the guest discards what it has not read
-    EXPECT_EQ(g_wakes, 1);
+    EXPECT_EQ(wakes, 1);
     EXPECT_EQ(rd(u, LSR) & DR, 0u);
     EXPECT_TRUE(u.push_input('r'));
     wr(u, FCR, 0x00); // FIFOs off: cleared too
@@ -403,10 +345,10 @@ TEST(Uart16550Backpressure, FifoResetEmptiesItAndWakes) {
 }
 
 TEST(Uart16550Reset, BackToResetValuesLineLowAndRefusedInputWoken) {
-    RecordingSink sink;
+    RecordingSink sink{PLIC_SRC};
     Uart16550 u("uart0", GuestPhysAddr(0x10000000), "vm1", null_sink());
     u.connect_irq(IrqLine{&sink, PLIC_SRC});
-    g_wakes = 0;
+    wakes = 0;
     wr(u, LCR, 0x83);
     wr(u, DLL, 7);
     wr(u, LCR, 0x03);
@@ -419,7 +361,7 @@ TEST(Uart16550Reset, BackToResetValuesLineLowAndRefusedInputWoken) {
     EXPECT_EQ(sink.take(), V{true});
     u.reset();
     EXPECT_EQ(sink.take(), V{false});
-    EXPECT_EQ(g_wakes, 1);
+    EXPECT_EQ(wakes, 1);
     EXPECT_EQ(rd(u, IIR), NO_INT);
     for (u64 off : {IER, LCR, MCR, SCR}) EXPECT_EQ(rd(u, off), 0u);
     EXPECT_EQ(rd(u, LSR), u64(THRE | TEMT));

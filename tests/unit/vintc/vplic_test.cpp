@@ -489,24 +489,23 @@ TEST(Vplic, StressTwoThreadsLoseNothing) {
     };
     // One thread per device, so each raises again as soon as its own event was taken.
     std::atomic<u32> running{2};
-    std::thread edge_device([&] {
-        for (u64 i = 0; i < Rounds && !lost; ++i) {
-            edge_events.fetch_add(1);
-            EXPECT_TRUE(p->raise(3).is_ok());
-            if (!wait_handled(edge_events)) lost = true;
-        }
-        if (--running == 0) done = true;
-    });
-    std::thread level_device([&] {
-        for (u64 i = 0; i < Rounds && !lost; ++i) {
-            {
-                std::lock_guard<std::mutex> g(level_dev);
-                level_events.fetch_add(1);
-                EXPECT_TRUE(p->set_line(4, true).is_ok());
+    auto device = [&](std::atomic<u64>& events, auto signal) {
+        return std::thread([&, signal] {
+            for (u64 i = 0; i < Rounds && !lost; ++i) {
+                signal(); // records the event and interrupts, as the device does
+                if (!wait_handled(events)) lost = true;
             }
-            if (!wait_handled(level_events)) lost = true;
-        }
-        if (--running == 0) done = true;
+            if (--running == 0) done = true;
+        });
+    };
+    std::thread edge_device = device(edge_events, [&] {
+        edge_events.fetch_add(1);
+        EXPECT_TRUE(p->raise(3).is_ok());
+    });
+    std::thread level_device = device(level_events, [&] {
+        std::lock_guard<std::mutex> g(level_dev);
+        level_events.fetch_add(1);
+        EXPECT_TRUE(p->set_line(4, true).is_ok());
     });
     u64 handled_edge = 0, handled_level = 0;
     auto handle = [&](u32 s) {
