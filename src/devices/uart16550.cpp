@@ -144,7 +144,8 @@ void Uart16550::write_reg(u64 offset, u8 value) {
         // "FIFO Control Register": FCR0 must be 1 for the other bits to be programmed; changing
         // it clears both FIFOs, and FCR1 clears the receiver FIFO (self-clearing).
         const u8 fcr = (value & FCR_FIFO_ENABLE) ? (value & FCR_STORED) : 0;
-        if ((fcr ^ m_fcr) & FCR_FIFO_ENABLE || (fcr & FCR_FIFO_ENABLE && value & FCR_RX_RESET)) m_rx.clear();
+        const bool mode_change = (fcr ^ m_fcr) & FCR_FIFO_ENABLE;
+        if (mode_change || ((fcr & FCR_FIFO_ENABLE) && (value & FCR_RX_RESET))) m_rx.clear();
         m_fcr = fcr;
         break;
     }

@@ -73,7 +73,9 @@ private:
     usize host_rx_depth() const { return loopback() ? 0 : rx_depth(); }
     u16 rx_entry(char c) const { return u8(c); }
     void rx_stored() {}
-    void rx_lost() { m_overrun = true; }
+    // In loopback the receiver is disconnected from the line: what the host loses there is not
+    // an overrun the guest could see.
+    void rx_lost() { m_overrun = m_overrun || !loopback(); }
     bool irq_level() const { return interrupt_id() != IirNoInterrupt; }
 
     static constexpr u8 IirNoInterrupt = 0x01;

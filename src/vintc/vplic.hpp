@@ -147,15 +147,23 @@ public:
         return vcpu < m_vcpu_count && m_eip[vcpu].load(std::memory_order_acquire);
     }
 
-    // Supervisor software interrupts (SBI IPI → hvip.VSSIP). send_ipi sets each target's bit and
-    // returns the targets the VM has, all of which must be kicked: the bit may already be set in
-    // the model while the running guest has cleared its copy (the backend syncs it at exit), so
-    // "already set" does not mean "already seen". Lock-free, any CPU.
+    // Supervisor software interrupts (SBI IPI → hvip.VSSIP): the requests not yet handed to the
+    // vCPU. send_ipi sets each target's bit and returns the targets the VM has, all of which must
+    // be kicked (a set bit says nothing about what the running guest has seen). Lock-free, any CPU.
+    //
+    // The race-free protocol for the backend: at present, `if (take_soft(v)) hvip.VSSIP = 1`; the
+    // bit then lives in the vCPU's own hvip copy, which the guest may clear (sip.SSIP) and the
+    // backend saves at exit; the WFI wake-up test is `soft_pending(v) || saved hvip.VSSIP`.
+    // Mirroring a guest's clear with set_soft(v, false) instead would lose an IPI another CPU
+    // sends between the guest's clear and that store; set_soft is for state restore and tests.
     VcpuSet send_ipi(VcpuSet targets);
     bool soft_pending(u32 vcpu) const {
         return vcpu < m_vcpu_count && m_ssip[vcpu].load(std::memory_order_acquire);
     }
-    // The backend's sync of the guest's own sip.SSIP writes (read back from hvip at exit).
+    // Hands the pending request over (clears it) and says whether there was one. Any CPU.
+    bool take_soft(u32 vcpu) {
+        return vcpu < m_vcpu_count && m_ssip[vcpu].exchange(false, std::memory_order_acq_rel);
+    }
     void set_soft(u32 vcpu, bool pending) {
         if (vcpu < m_vcpu_count) m_ssip[vcpu].store(pending, std::memory_order_release);
     }
