@@ -420,7 +420,7 @@ TEST(Vplic, SoftPendingBits) {
 // requests (take_soft) and the sender waits for each message to be consumed.
 TEST(Vplic, SoftInterruptsAcrossThreadsAreNotLost) {
     auto p = make(config(2, 32));
-    constexpr u64 Rounds = 2000;
+    constexpr u64 Rounds = 1000;
     std::atomic<u64> messages{0};
     std::atomic<bool> done{false}, lost{false};
     std::thread sender([&] {
