@@ -28,29 +28,7 @@ constexpr u8 IdRegs[8] = {0x11, 0x10, 0x34, 0x00, 0x0D, 0xF0, 0x05, 0xB1};
 } // namespace
 
 Pl011::Pl011(const char* name, GuestPhysAddr base, const char* vm_name, Pl011Sink sink)
-    : MmioDevice(name, base, WindowSize), m_out(vm_name, sink) {}
-
-void Pl011::connect_irq(IrqLine line) {
-    SpinlockGuard guard(m_lock);
-    m_irq = line;
-    m_irq_level = false; // a new line starts low; drive it if UARTINTR is already high
-    update_irq();
-}
-
-template <typename F>
-auto Pl011::change(F f) {
-    Waker waker = nullptr;
-    auto r = [&] {
-        SpinlockGuard guard(m_lock);
-        auto v = f();
-        update_irq();
-        waker = take_waker(); // a DR read, turning the FIFOs on or a reset makes room
-        return v;
-    }();
-    // Outside the lock: the waker offers the held character again, which takes this lock.
-    if (waker) waker();
-    return r;
-}
+    : UartBase(name, base, WindowSize, vm_name, sink) {}
 
 Result<u64> Pl011::read(u64 offset, unsigned width_bytes) {
     if (width_bytes > 4 || !is_aligned(offset, 4)) return Error::InvalidArgument;
@@ -71,38 +49,21 @@ usize Pl011::rx_trigger() const {
     return (m_lcr_h & LCR_H_FEN) ? Trigger[(m_ifls >> 3) & 7] : 1;
 }
 
-void Pl011::update_irq() {
-    bool level = (m_ris & m_imsc) != 0;
-    if (level == m_irq_level) return; // unchanged: no controller lock round trip
-    m_irq_level = level;
-    m_irq.set(level);
-}
-
-Pl011::Waker Pl011::take_waker() {
-    if (!m_waker || m_rx_count >= rx_depth()) return nullptr;
-    Waker w = m_waker;
-    m_waker = nullptr;
-    return w;
-}
-
 Result<u64> Pl011::read_reg(u64 offset) {
     switch (offset) {
     case DR: {
         // Pop the oldest character. Reading an empty FIFO returns 0 (the hardware's value is stale).
-        if (m_rx_count == 0) return u64(0);
-        u16 entry = m_rx[m_rx_head];
-        m_rx_head = (m_rx_head + 1) % RxFifoDepth;
-        --m_rx_count;
-        m_rx_overdue = false; // the guest reads its input again: wait for it once more
-        if (m_rx_count < rx_trigger()) m_ris &= ~INT_RX; // read below the trigger level
-        if (m_rx_count == 0) m_ris &= ~INT_RT;           // the FIFO became empty
+        if (m_rx.count() == 0) return u64(0);
+        u16 entry = m_rx.pop(); // the guest reads its input again: wait for it once more
+        if (m_rx.count() < rx_trigger()) m_ris &= ~INT_RX; // read below the trigger level
+        if (m_rx.count() == 0) m_ris &= ~INT_RT;           // the FIFO became empty
         return u64(entry);
     }
     case RSR_ECR: return u64(m_rsr);
     case FR: {
         u32 fr = FR_TXFE; // TX drains instantly: never full, never busy
-        if (m_rx_count == 0) fr |= FR_RXFE;
-        if (m_rx_count >= rx_depth()) fr |= FR_RXFF;
+        if (m_rx.count() == 0) fr |= FR_RXFE;
+        if (m_rx.count() >= rx_depth()) fr |= FR_RXFF;
         return u64(fr);
     }
     case ILPR: return u64(m_ilpr);
@@ -149,44 +110,30 @@ Result<void> Pl011::write_reg(u64 offset, u32 value) {
     return {};
 }
 
-bool Pl011::push_input(char c, Waker waker, bool overdue) {
-    SpinlockGuard guard(m_lock);
-    if (m_rx_count >= rx_depth()) {
-        if (!overdue && !m_rx_overdue) {
-            m_waker = waker; // the caller keeps c; it is offered again when there is room
-            return false;
-        }
-        // The guest left its full FIFO unread past the host's patience: c is lost as on the wire.
-        m_rx_overdue = true;
-        m_waker = nullptr; // the caller let go of its character: nothing waits any more
-        m_rsr |= RSR_OE;
-        m_oe_pending = true;
-        m_ris |= INT_OE;
-        update_irq();
-        return true;
-    }
-    m_rx[(m_rx_head + m_rx_count) % RxFifoDepth] = u16(u8(c)) | (m_oe_pending ? DR_OE : 0);
-    m_oe_pending = false;
-    usize trigger = rx_trigger();
-    ++m_rx_count;
-    if (m_rx_count == trigger) m_ris |= INT_RX; // the FIFO reaches the trigger level
-    m_ris |= INT_RT;                            // and the receive timeout counts as elapsed
-    update_irq();
-    return true;
+// The character after an overrun carries DR.OE, where the stream has a hole (3.3.1).
+u16 Pl011::rx_entry(char c) { return u16(u8(c)) | (m_oe_pending ? DR_OE : 0); }
+
+void Pl011::rx_stored() {
+    m_oe_pending = false; // the stored character carried DR.OE
+    if (m_rx.count() == rx_trigger()) m_ris |= INT_RX; // the FIFO reaches the trigger level
+    m_ris |= INT_RT;                                   // and the receive timeout counts as elapsed
+}
+
+void Pl011::rx_lost() {
+    // The guest left its full FIFO unread past the host's patience: the character is lost as on
+    // the wire.
+    m_rsr |= RSR_OE;
+    m_oe_pending = true;
+    m_ris |= INT_OE;
 }
 
 void Pl011::reset() {
     change([&] {
-        m_rx_head = m_rx_count = 0;
-        m_oe_pending = m_rx_overdue = false;
+        m_rx.clear();
+        m_oe_pending = false;
         m_rsr = m_ris = m_ilpr = m_ibrd = m_fbrd = m_lcr_h = m_imsc = m_dmacr = 0;
         m_cr = CrReset;
         m_ifls = IflsReset;
         return true;
     });
-}
-
-bool Pl011::irq_pending() {
-    SpinlockGuard guard(m_lock);
-    return (m_ris & m_imsc) != 0;
 }

@@ -28,6 +28,9 @@
 // has made room, as QEMU's PL011 does with its character backend. Nothing typed is lost unless the
 // guest leaves a full FIFO unread for so long that the host gives up waiting (see push_input).
 //
+// The FIFO, the backpressure contract, the output line and the interrupt-line plumbing are shared
+// with the 16550 model (devices/uart_base.hpp).
+//
 // Transmitted characters are collected per line and emitted as one "[<vm>] <line>\n" write, so
 // output of different VMs never interleaves mid-line. Baud rate, line control and DMA registers
 // are stored and read back but have no effect; TX and RX work even with CR.UARTEN = 0 because
@@ -40,59 +43,32 @@
 // an external abort. Writes to read-only registers are ignored and reads of the write-only ICR
 // return 0, as the hardware does.
 #pragma once
-#include "devices/console_line.hpp"
-#include "devices/console_port.hpp"
-#include "devices/mmio_device.hpp"
-#include "kernel/spinlock.hpp"
-#include "vintc/irq_line.hpp"
+#include "devices/uart_base.hpp"
 
 // Output lines go through a ConsoleLine (devices/console_line.hpp), shared with virtio-console.
 using Pl011Sink = ConsoleSink;
 
-class Pl011 final : public MmioDevice, public ConsolePort {
+class Pl011 final : public UartBase<Pl011> {
 public:
     static constexpr u64 WindowSize = 0x1000; // 4 KiB PrimeCell window, IDs at its top
-    static constexpr usize LineMax = ConsoleLine::LineMax; // longer lines are broken (emitted) at this length
     static constexpr usize RxFifoDepth = 32;  // r1p5 FIFO depth (r1p0-r1p4 have 16)
-    static constexpr usize VmNameMax = ConsoleLine::VmNameMax; // longer VM names are truncated in the prefix
+    static_assert(RxFifoDepth <= UartRxFifo::Capacity);
 
     // ConsolePort::Waker: called once after push_input refused a character, as soon as the FIFO
     // has room again, on the CPU of the guest access that made room, with no lock held.
+    // connect_irq (UARTINTR = UARTMIS != 0), push_input, set_live, flush, irq_pending: UartBase.
+    // push_input with `overdue`: a full FIFO loses the character as the hardware would (overrun:
+    // RSR.OE, RIS.OERIS, DR.OE on the next character stored).
 
     // `name` must outlive the device; `vm_name` is copied. Called by the VM builder.
     Pl011(const char* name, GuestPhysAddr base, const char* vm_name, Pl011Sink sink = console_sink());
-
-    // UARTINTR drives `line` from now on: set(level) whenever the level changes (and at once if
-    // it is high). Called by the VM builder before the first vCPU runs. The line is driven with
-    // the device lock held, as irq_line.hpp allows, so level changes reach the sink in order.
-    void connect_irq(IrqLine line);
-    // Live (the VM with console input): a line left unfinished for LiveIdleMs is shown as it is,
-    // and the rest of that line character by character, so prompts and typed characters echo at
-    // once; whole lines still come out whole, so lines of several VMs do not mix. Not live: output
-    // is shown a whole line at a time. Any CPU.
-    void set_live(bool live) override { m_out.set_live(live); }
-    static constexpr u64 LiveIdleMs = ConsoleLine::LiveIdleMs;
 
     // MmioDevice contract (any vCPU, any CPU; takes the device lock).
     Result<u64> read(u64 offset, unsigned width_bytes) override;
     Result<void> write(u64 offset, unsigned width_bytes, u64 value) override;
 
-    // One character typed on the host console for this VM. Called from any CPU with the console
-    // input lock held (lock order: console input -> UART); takes the device lock.
-    // Returns true when the character was taken. When the FIFO is full it returns false, keeps
-    // nothing, flags nothing, and calls `waker` (if not null) once the guest has made room: the
-    // caller keeps the character and offers it again then.
-    // `overdue`: the caller has waited too long for room (the guest does not read its UART). Then
-    // a full FIFO loses the character as the hardware would (overrun: RSR.OE, RIS.OERIS) and the
-    // device keeps losing characters that find it full, without waiting, until the guest next reads
-    // DR; push_input returns true for them.
-    bool push_input(char c, Waker waker = nullptr, bool overdue = false) override;
-
-    // Emits a partial line (with a '\n' added). Called when the VM stops, from any CPU.
-    void flush() override { m_out.flush(); }
     // HC_PUTC: as a write of DR.
     void put_output(char c) override { (void)write(0, 1, u8(c)); }
-    const char* port_name() const override { return name(); }
 
     // Back to the reset state of DDI0183 3.2 (registers, empty FIFO, no interrupt), as when the
     // VM restarts; the line stays connected (and is driven low if it was high), and a refused
@@ -100,31 +76,22 @@ public:
     // first to print it). Any CPU, no lock held.
     void reset();
 
-    // Level of UARTINTR (UARTMIS != 0). Any CPU.
-    bool irq_pending();
-
 private:
+    friend class UartBase<Pl011>;
+    // UartBase hooks; caller holds m_lock.
+    usize host_rx_depth() const { return rx_depth(); }
+    u16 rx_entry(char c);
+    void rx_stored();
+    void rx_lost();
+    bool irq_level() const { return (m_ris & m_imsc) != 0; }
+
     usize rx_depth() const;      // 32, or 1 with FIFOs off; caller holds m_lock
     usize rx_trigger() const;    // RXIFLSEL level in characters; caller holds m_lock
-    void update_irq();           // drives the line if UARTINTR changed; caller holds m_lock
-    Waker take_waker();          // the waker if the FIFO has room now; caller holds m_lock
-    // Runs f() under m_lock, then drives the interrupt line and, outside the lock, the waker if
-    // the change made room: every guest access and the reset go through it.
-    template <typename F> auto change(F f);
     Result<u64> read_reg(u64 offset);
     Result<void> write_reg(u64 offset, u32 value);
 
-    Spinlock m_lock;
-    ConsoleLine m_out; // transmitted characters, by line (its lock nests inside m_lock)
-
-    u16 m_rx[RxFifoDepth]; // data in bits 7:0, error flags as UARTDR bits 11:8 (only OE occurs)
-    usize m_rx_head = 0, m_rx_count = 0;
+    // m_rx entries: data in bits 7:0, error flags as UARTDR bits 11:8 (only OE occurs)
     bool m_oe_pending = false; // an overrun happened: the next stored character carries DR.OE
-    bool m_rx_overdue = false; // the host gave up waiting: full-FIFO input is lost until a DR read
-    Waker m_waker = nullptr;   // set by a refused push_input, taken when there is room
-
-    IrqLine m_irq;
-    bool m_irq_level = false; // what m_irq was last driven to
 
     u32 m_rsr = 0;  // receive status: only OE is ever set
     u32 m_ris = 0;  // UARTRIS: each bit set and cleared by the events of DDI0183 3.4

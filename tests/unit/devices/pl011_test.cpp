@@ -1,6 +1,7 @@
 #include "devices/pl011.hpp"
 #include "arch.hpp"
 #include "host_console.hpp"
+#include "uart_test_support.hpp"
 #include "kernel/log.hpp"
 #include "kernel/timer.hpp"
 #include <gtest/gtest.h>
@@ -87,22 +88,13 @@ TEST(Pl011, RxFifoFlagsAndOverrun) {
 }
 
 TEST(Pl011, TxLineBufferingWithPrefix) {
-    clear_captured_console();
     Pl011 u("uart0", GuestPhysAddr(0x9000000), "linux");
     Pl011 v("uart0", GuestPhysAddr(0x9000000), "rtos");
-    put(u, "hello ");
-    put(v, "tick\r\n");
-    put(u, "world\r\n");
-    EXPECT_EQ(captured_console(), "[rtos] tick\n[linux] hello world\n");
+    uart_test::check_line_buffering(u, v, put);
     EXPECT_EQ(rd(u, 0x03C) & TXIS, TXIS); // TX FIFO drained past the trigger
     wr(u, 0x044, TXIS);
     EXPECT_EQ(rd(u, 0x03C) & TXIS, 0u);
 
-    clear_captured_console();
-    put(u, std::string(Pl011::LineMax + 5, 'x'));
-    EXPECT_EQ(captured_console(), "[linux] " + std::string(Pl011::LineMax, 'x') + "\n");
-    u.flush();
-    EXPECT_EQ(captured_console(), "[linux] " + std::string(Pl011::LineMax, 'x') + "\n[linux] xxxxx\n");
     u.flush(); // nothing pending: no empty line
     EXPECT_EQ(captured_console().size(), 8 + Pl011::LineMax + 1 + 14);
     wr(u, 0x000, 0x100 | 'y'); // only DR[7:0] is data
@@ -124,22 +116,10 @@ TEST(Pl011, CustomSinkAndLongVmName) {
 namespace {
 constexpr u32 SPI = 33;
 
-// Records every level the device drives, so a test sees both the level and that nothing is
-// driven when it does not change.
-struct RecordingSink final : IrqSink {
-    std::vector<bool> levels;
-    unsigned pulses = 0;
-    void set_line(u32 intid, bool level) override {
-        EXPECT_EQ(intid, SPI);
-        levels.push_back(level);
-    }
-    void raise(u32) override { ++pulses; }
-    // The levels driven since the last call.
-    std::vector<bool> take() { return std::exchange(levels, {}); }
-};
+using uart_test::RecordingSink;
 
 struct Pl011Irq : testing::Test {
-    RecordingSink sink;
+    RecordingSink sink{SPI};
     Pl011 u{"uart0", GuestPhysAddr(0x9000000), "vm1", Pl011Sink{[](void*, const char*, usize) {}, nullptr}};
     void SetUp() override { u.connect_irq(IrqLine{&sink, SPI}); }
     void fifo_on(u32 rxiflsel) {
@@ -279,7 +259,7 @@ TEST_F(Pl011Irq, MisIsRisAndImscAndTheLineIsTheirOr) {
 }
 
 TEST(Pl011IrqConnect, ConnectingWhileHighDrivesAtOnce) {
-    RecordingSink sink;
+    RecordingSink sink{SPI};
     Pl011 u("uart0", GuestPhysAddr(0x9000000), "vm1", Pl011Sink{[](void*, const char*, usize) {}, nullptr});
     ASSERT_TRUE(u.push_input('a'));
     wr(u, 0x038, RXIS);
@@ -288,35 +268,14 @@ TEST(Pl011IrqConnect, ConnectingWhileHighDrivesAtOnce) {
     EXPECT_EQ(sink.take(), std::vector<bool>{true});
 }
 
-// ---- backpressure ----
-namespace {
-Pl011* g_waking;
-int g_wakes;
-std::string g_pushed_by_waker;
-void count_wake() { ++g_wakes; }
-// What the host console does when woken: offer the held character again. It takes the device
-// lock, so the device must call the waker after releasing it.
-void push_on_wake() {
-    ++g_wakes;
-    if (g_waking->push_input('H', push_on_wake)) g_pushed_by_waker += 'H';
-}
-} // namespace
+// ---- backpressure (the contract shared with the 16550, devices/uart_base.hpp) ----
+using uart_test::count_wake;
+using uart_test::wakes;
 
 TEST(Pl011Backpressure, RefusedCharacterWaitsForAReadAndWakesOnce) {
     Pl011 u("uart0", GuestPhysAddr(0x9000000), "vm1");
-    g_waking = &u;
-    g_wakes = 0;
-    g_pushed_by_waker.clear();
-    ASSERT_TRUE(u.push_input('a'));
-    EXPECT_FALSE(u.push_input('H', push_on_wake)); // holding register full
-    rd(u, 0x018);
-    wr(u, 0x038, 0);
-    EXPECT_EQ(g_wakes, 0); // no room yet
-    EXPECT_EQ(rd(u, 0x000), u64('a'));
-    EXPECT_EQ(g_wakes, 1);
-    EXPECT_EQ(g_pushed_by_waker, "H");
-    EXPECT_EQ(rd(u, 0x000), u64('H'));
-    EXPECT_EQ(g_wakes, 1); // once per refusal
+    uart_test::refused_character_waits_for_a_read(
+        u, [&] { rd(u, 0x018); wr(u, 0x038, 0); }, [&] { return rd(u, 0x000); });
     EXPECT_EQ(rd(u, 0x004), 0u);
     EXPECT_EQ(rd(u, 0x03C) & OEIS, 0u);
 }
@@ -324,57 +283,35 @@ TEST(Pl011Backpressure, RefusedCharacterWaitsForAReadAndWakesOnce) {
 TEST(Pl011Backpressure, NothingIsLostAcrossManyRefusals) {
     Pl011 u("uart0", GuestPhysAddr(0x9000000), "vm1");
     wr(u, 0x02C, 0x70);
-    std::string in(300, 0), out;
-    for (usize i = 0; i < in.size(); ++i) in[i] = char('!' + i % 90);
-    usize next = 0;
-    g_wakes = 0;
-    while (out.size() < in.size()) {
-        bool refused = false;
-        while (next < in.size() && !refused) {
-            if (u.push_input(in[next], count_wake)) ++next;
-            else refused = true;
-        }
-        int before = g_wakes;
-        out += char(rd(u, 0x000));
-        EXPECT_EQ(g_wakes, before + int(refused)); // each read after a refusal wakes once
-    }
-    EXPECT_EQ(out, in);
+    const std::string in = uart_test::printable(300);
+    EXPECT_EQ(uart_test::feed_with_refusals(u, in, [&] { return rd(u, 0x000); }), in);
     EXPECT_EQ(rd(u, 0x004), 0u);
 }
 
 TEST(Pl011Backpressure, OverdueInputIsLostUntilTheGuestReads) {
     Pl011 u("uart0", GuestPhysAddr(0x9000000), "vm1");
-    g_wakes = 0;
-    ASSERT_TRUE(u.push_input('a'));
-    EXPECT_FALSE(u.push_input('b', count_wake));
-    EXPECT_TRUE(u.push_input('b', count_wake, true)); // the host gave up: lost
-    EXPECT_TRUE(u.push_input('c', count_wake));       // and does not wait again
-    EXPECT_EQ(rd(u, 0x004), 0x8u);
-    EXPECT_EQ(rd(u, 0x000), u64('a'));
-    EXPECT_EQ(g_wakes, 0); // the refusal's waker was replaced by losing the character
-    ASSERT_TRUE(u.push_input('d'));
-    EXPECT_FALSE(u.push_input('e', count_wake)); // the guest read: waiting again
-    EXPECT_EQ(rd(u, 0x000), 0x800u | 'd');
-    EXPECT_EQ(g_wakes, 1);
+    uart_test::overdue_input_is_lost_until_the_guest_reads(
+        u, [&] { return rd(u, 0x004) == 0x8u; }, [&] { return rd(u, 0x000); });
+    EXPECT_EQ(rd(u, 0x000), 0u); // the FIFO is empty again
 }
 
 TEST(Pl011Backpressure, EnablingTheFifosMakesRoom) {
     Pl011 u("uart0", GuestPhysAddr(0x9000000), "vm1");
-    g_wakes = 0;
+    wakes = 0;
     ASSERT_TRUE(u.push_input('a'));
     EXPECT_FALSE(u.push_input('b', count_wake));
     wr(u, 0x02C, 0x70);
-    EXPECT_EQ(g_wakes, 1);
+    EXPECT_EQ(wakes, 1);
     EXPECT_TRUE(u.push_input('b'));
     EXPECT_EQ(rd(u, 0x000), u64('a'));
     EXPECT_EQ(rd(u, 0x000), u64('b'));
 }
 
 TEST(Pl011Reset, BackToResetValuesLineLowAndRefusedInputWoken) {
-    RecordingSink sink;
+    RecordingSink sink{SPI};
     Pl011 u("uart0", GuestPhysAddr(0x9000000), "vm1", Pl011Sink{[](void*, const char*, usize) {}, nullptr});
     u.connect_irq(IrqLine{&sink, SPI});
-    g_wakes = 0;
+    wakes = 0;
     wr(u, 0x02C, 0x70);
     wr(u, 0x034, 0x3F);
     wr(u, 0x024, 7);
@@ -385,7 +322,7 @@ TEST(Pl011Reset, BackToResetValuesLineLowAndRefusedInputWoken) {
     EXPECT_EQ(sink.take(), std::vector<bool>{true});
     u.reset();
     EXPECT_EQ(sink.take(), std::vector<bool>{false});
-    EXPECT_EQ(g_wakes, 1);
+    EXPECT_EQ(wakes, 1);
     EXPECT_EQ(rd(u, 0x018), TXFE | RXFE);
     EXPECT_EQ(rd(u, 0x030), 0x300u);
     EXPECT_EQ(rd(u, 0x034), 0x12u);
