@@ -224,4 +224,6 @@ private:
     VIrq m_spis[MaxSpis];
 };
 
+static_assert(VirtIntcModel<Vgic>, "the vGICv3 is aarch64's VM interrupt-controller model");
+
 } // namespace vgic

@@ -52,6 +52,7 @@
 #include "devices/mmio_device.hpp"
 #include "kernel/spinlock.hpp"
 #include "vintc/vgic_types.hpp"
+#include "vintc/virt_intc.hpp"
 #include <atomic>
 
 namespace vplic {
@@ -112,6 +113,22 @@ public:
     // frees its window). InvalidArgument for a vCPU count, source count or priority_bits outside
     // the ranges of VplicConfig; NoMemory. Called by the VM builder.
     static Result<Vplic*> create(const VplicConfig& config);
+    // The VM's model (VirtIntcModel, vintc/virt_intc.hpp): setup.lines sources, its window at
+    // setup.base[0], setup.priority_bits (the riscv64 backend's arch::vintc_priority_bits(): a
+    // model with no hardware interface behind it, so QEMU's PLIC's 3), passthrough completions
+    // through setup.hw_end.
+    static Result<Vplic*> create_for_vm(const VintcSetup& setup) {
+        VplicConfig c;
+        c.vcpu_count = setup.vcpu_count;
+        c.sources = setup.lines;
+        c.priority_bits = setup.priority_bits;
+        c.base = setup.base[0];
+        c.kick = setup.kick;
+        c.kick_ctx = setup.kick_ctx;
+        c.hw_complete = setup.hw_end;
+        c.hw_complete_ctx = setup.kick_ctx;
+        return create(c);
+    }
 
     // The register window(s) for the VM's bus (one). Null for i >= window_count().
     usize window_count() const { return 1; }
@@ -235,5 +252,7 @@ private:
 
     friend class VplicWindow;
 };
+
+static_assert(VirtIntcModel<Vplic>, "the vPLIC is riscv64's VM interrupt-controller model");
 
 } // namespace vplic

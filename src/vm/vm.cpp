@@ -374,22 +374,12 @@ Result<void> Vm::setup_devices(const HostOwnedRanges& host_owned) {
             TRY(add_virtio(d, i));
             continue;
         }
-        if (EmuType(d.type) != EmuType::Pl011) {
+        if (EmuType(d.type) == EmuType::Pl011) TRY(add_uart(d, m_uarts));
+        else if (EmuType(d.type) == EmuType::Ns16550a) TRY(add_uart(d, m_uarts16550));
+        else {
             kprint("cxvisor: vm %u (%s): device %.31s: unknown emulated device type %u\n", id(), name(), d.name, d.type);
             return Error::Unsupported;
         }
-        Pl011* uart = new (std::nothrow) Pl011(d.name, GuestPhysAddr(d.base_gpa), m_rec.name);
-        if (!uart) return Error::NoMemory;
-        // Its UARTINTR drives the SPI the config gives it (package_check_vm checked it is one of
-        // the VM's SPIs); with no_irq or irq 0 the guest polls.
-        if (m_vgic && d.irq) uart->connect_irq(IrqLine{this, d.irq});
-        if (auto r = m_bus.add(uart); r.is_error()) {
-            kprint("cxvisor: vm %u (%s): device %.31s at %lx: %s\n", id(), name(), d.name, d.base_gpa, error_name(r.error()));
-            delete uart; // not on the bus, not in m_uarts: ~Vm would not free it
-            return r;
-        }
-        TRY(m_uarts.push_back(uart));
-        if (!m_console) m_console = uart;
     }
     auto* pt = reinterpret_cast<const PassthroughDevice*>(m_package + m_rec.pt_devices);
     for (u32 i = 0; i < m_rec.pt_count; ++i) {
@@ -411,6 +401,25 @@ Result<void> Vm::setup_devices(const HostOwnedRanges& host_owned) {
         }
         if (d.irq) TRY(forward_irq(d, host_owned));
     }
+    return {};
+}
+
+template <typename U, usize N> Result<void> Vm::add_uart(const EmuDevice& d, StaticVec<U*, N>& list) {
+    U* uart = new (std::nothrow) U(d.name, GuestPhysAddr(d.base_gpa), m_rec.name);
+    if (!uart) return Error::NoMemory;
+    // Its interrupt output drives the line the config gives it (package_check_vm checked it is one
+    // of the VM's lines); with no_irq or irq 0 the guest polls.
+    if (m_vgic && d.irq) uart->connect_irq(IrqLine{this, d.irq});
+    if (auto r = m_bus.add(uart); r.is_error()) {
+        kprint("cxvisor: vm %u (%s): device %.31s at %lx: %s\n", id(), name(), d.name, d.base_gpa, error_name(r.error()));
+        delete uart; // not on the bus, not in the list: ~Vm would not free it
+        return r;
+    }
+    if (auto r = list.push_back(uart); r.is_error()) {
+        delete uart;
+        return r;
+    }
+    if (!m_console) m_console = uart;
     return {};
 }
 
@@ -455,6 +464,7 @@ void Vm::reset_virtio() {
 
 void Vm::flush_consoles() {
     for (Pl011* u : m_uarts) u->flush();
+    for (Uart16550* u : m_uarts16550) u->flush();
     for (virtio::MmioTransport* t : m_virtio)
         if (ConsolePort* p = t->device().console_port()) p->flush();
 }
@@ -523,6 +533,7 @@ Result<void> Vm::load_and_start() {
     }
     if (m_vgic) m_vgic->reset();
     for (Pl011* u : m_uarts) u->reset(); // a restarted guest finds its UART as after power-on
+    for (Uart16550* u : m_uarts16550) u->reset();
     // (Its virtio devices were reset by the caller, outside m_as_lock: a transport's lock orders
     // before the address-space lock, which GuestRam takes.)
     take_forwarded();
@@ -970,6 +981,7 @@ Vm::~Vm() {
         v = nullptr;
     }
     for (Pl011* u : m_uarts) delete u;
+    for (Uart16550* u : m_uarts16550) delete u;
     for (virtio::MmioTransport* t : m_virtio) delete t; // and its device
     release_forwarded(true);
     for (u32 intid : m_forwarded) irq_register(intid, nullptr, nullptr);

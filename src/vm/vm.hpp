@@ -20,6 +20,7 @@
 #include "devices/console_port.hpp"
 #include "devices/mmio_bus.hpp"
 #include "devices/pl011.hpp"
+#include "devices/uart16550.hpp"
 #include "kernel/frames.hpp"
 #include "kernel/spinlock.hpp"
 #include "vcpu/vcpu.hpp"
@@ -223,6 +224,9 @@ private:
     Result<void> map_shm();
     void unmap_shm();
     Result<void> add_virtio(const vm_package::EmuDevice& d, u32 index);
+    // An emulated UART of model U (Pl011, Uart16550) onto the bus and into `list`; the first UART
+    // or virtio-console is the VM's console.
+    template <typename U, usize N> Result<void> add_uart(const vm_package::EmuDevice& d, StaticVec<U*, N>& list);
     // Every virtio device back to its reset state (a life ends or begins): nothing of the old
     // life's queues is used again, and no device touches RAM the address space is about to free.
     void reset_virtio();
@@ -255,6 +259,7 @@ private:
     GuestAddrSpace m_as;
     MmioBus m_bus;
     StaticVec<Pl011*, vm_package::MAX_EMU_DEVICES> m_uarts;
+    StaticVec<Uart16550*, vm_package::MAX_EMU_DEVICES> m_uarts16550;
     StaticVec<virtio::MmioTransport*, vm_package::MAX_EMU_DEVICES> m_virtio;
     ConsolePort* m_console = nullptr;
     GuestRam m_ram;

@@ -208,9 +208,9 @@ public:
         for (u32 i = 0; i < m_r.emu_count; ++i) {
             const EmuDevice& d = emu[i];
             if (!terminated(d.name)) return fail("emulated device %u: name is not NUL-terminated within %u bytes", i, MAX_NAME);
-            if (d.type < u32(EmuType::Pl011) || d.type > u32(EmuType::VirtioConsole))
+            if (d.type < u32(EmuType::Pl011) || d.type > u32(EmuType::Ns16550a))
                 return fail("emulated device %u (%s): unknown type %u (1 pl011, 2 virtio-blk, 3 virtio-net, "
-                            "4 virtio-console)", i, d.name, d.type);
+                            "4 virtio-console, 5 ns16550a)", i, d.name, d.type);
             if (d.cfg_count > sizeof d.cfg / sizeof d.cfg[0])
                 return fail("emulated device %u (%s): cfg_count %u, at most 8", i, d.name, d.cfg_count);
             if (is_virtio(d.type) && !virtio_device(i, d)) return false;

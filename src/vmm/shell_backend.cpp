@@ -119,9 +119,9 @@ public:
                      regions[r].map_type < 3 ? MAPS[regions[r].map_type] : "?");
         }
         auto* emu = reinterpret_cast<const vm_package::EmuDevice*>(pkg + rec.emu_devices);
-        static const char* const TYPES[] = {"?", "pl011", "virtio-blk", "virtio-net", "virtio-console"};
+        static const char* const TYPES[] = {"?", "pl011", "virtio-blk", "virtio-net", "virtio-console", "ns16550a"};
         for (u32 d = 0, v = 0; d < rec.emu_count; ++d) {
-            const u32 type = emu[d].type < 5 ? emu[d].type : 0;
+            const u32 type = emu[d].type < sizeof TYPES / sizeof TYPES[0] ? emu[d].type : 0;
             char state[48] = "";
             if (type >= u32(vm_package::EmuType::VirtioBlk)) {
                 // The transports are in config order among the emulated devices.

@@ -324,7 +324,7 @@ TEST(PackageRecord, RegionsDoNotOverlap) {
 
 TEST(PackageRecord, EmulatedDevicesChecked) {
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { memset(emu(p, r).name, 'u', vp::MAX_NAME); }, "emulated device 0: name is not NUL-terminated");
-    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { emu(p, r).type = 5; }, "emulated device 0 (uart0): unknown type 5");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { emu(p, r).type = 6; }, "emulated device 0 (uart0): unknown type 6");
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { emu(p, r).type = 0; }, "emulated device 0 (uart0): unknown type 0");
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { emu(p, r).cfg_count = 9; }, "cfg_count 9");
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { emu(p, r).length = 0; }, "emulated device 0: base_gpa size is 0");

@@ -163,6 +163,25 @@ TEST_F(VmTest, FaultInLazyRamMapsItAndContinues) {
     EXPECT_EQ(captured_console(), "");
 }
 
+// EmuType 5: the 16550A (riscv64's and x86's console UART) is a device of the VM like the PL011:
+// on its bus, the VM's console, reset with the VM.
+TEST_F(VmTest, Ns16550aIsTheConsoleAndAnswersOnTheBus) {
+    cfg.emu_devices = {{"uart0", UART, 0x100, 0, u32(vp::EmuType::Ns16550a), {}, {}}};
+    boot();
+    ASSERT_NE(vm->console(), nullptr);
+    arch::Vcpu& a = fake_vcpu(0);
+    a.regs[1] = 'y';
+    a.regs[2] = '\n';
+    // THR twice, then LSR (offset 5): THRE and TEMT set (0x60), nothing received.
+    for (MmioAccess m : {mmio(UART, 1, true, 1), mmio(UART, 1, true, 2), mmio(UART + 5, 1, false, 3)})
+        a.decodes.push_back(m);
+    run(0, {npf(UART, AccessKind::Write), npf(UART, AccessKind::Write), npf(UART + 5, AccessKind::Read)});
+    EXPECT_EQ(captured_console(), "[vm1] y\n");
+    ASSERT_EQ(a.mmio_done.size(), 3u);
+    EXPECT_EQ(a.mmio_done[2].value, 0x60u);
+    EXPECT_TRUE(a.aborts.empty());
+}
+
 TEST_F(VmTest, Pl011WritesAndReadsThroughDecodedAccesses) {
     boot();
     arch::Vcpu& a = fake_vcpu(0);
