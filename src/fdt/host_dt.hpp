@@ -144,6 +144,12 @@ struct DtHostReader {
         return {};
     }
 
+    // What every reader starts with: RAM, then the firmware's reserved ranges.
+    Result<void> read_memory_and_reserved(DtHostInfo& info) const {
+        TRY(read_memory(info));
+        return read_reserved(info);
+    }
+
     // The console UART: /chosen's stdout-path (spec 3.6: a path or alias; a ':' ends it and starts
     // UART options) if it names an enabled node compatible with `compat`, else the first such node.
     Result<FdtNode> console_node(const char* compat) const {

@@ -144,8 +144,7 @@ struct Reader : DtHostReader {
 Result<PlatformInfo> read_platform(const Fdt& fdt, const char** what) {
     PlatformInfo info;
     Reader r{{fdt, what}};
-    TRY(r.read_memory(info));
-    TRY(r.read_reserved(info));
+    TRY(r.read_memory_and_reserved(info));
     TRY(r.read_cpus(info));
     TRY(r.read_psci(info));
     TRY(r.read_gic(info)); // before the UART and timer: their interrupts are decoded against it

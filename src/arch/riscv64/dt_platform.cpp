@@ -157,8 +157,7 @@ struct Reader : DtHostReader {
 Result<RvPlatformInfo> read_rv_platform(const Fdt& fdt, const char** what) {
     RvPlatformInfo info;
     Reader r{{fdt, what}};
-    TRY(r.read_memory(info));
-    TRY(r.read_reserved(info));
+    TRY(r.read_memory_and_reserved(info));
     TRY(r.read_harts(info));
     TRY(r.read_plic(info)); // before the UART: its interrupt is decoded against the PLIC
     TRY(r.read_uart(info));

@@ -48,14 +48,8 @@ Result<void> host_discover(const Fdt& fdt, HostPlatform& out, const char** what)
     if (p.harts_without_h)
         kprint("cxvisor: %u hart(s) without the H extension (riscv,isa) are left off\n", p.harts_without_h);
 
-    static_assert(RvPlatformInfo::kMaxRam <= HostPlatform::kMaxRam &&
-                  RvPlatformInfo::kMaxReserved <= HostPlatform::kMaxReserved &&
-                  RvPlatformInfo::kMaxOwned <= HostPlatform::kMaxOwned && RvPlatformInfo::kMaxCpus <= vm_package::MAX_CPUS &&
-                  HostPlatform::kMaxDevices >= 2);
-    for (u32 i = 0; i < p.ram_count; ++i) out.ram[i] = p.ram[i];
-    out.ram_count = p.ram_count;
-    for (u32 i = 0; i < p.reserved_count; ++i) out.reserved[i] = p.reserved[i];
-    out.reserved_count = p.reserved_count;
+    static_assert(RvPlatformInfo::kMaxCpus <= vm_package::MAX_CPUS && HostPlatform::kMaxDevices >= 2);
+    host_platform_take_dt(out, p);
     out.cpu_count = p.hart_count;
     out.cpus_truncated = p.harts_truncated;
     g_plic.base = p.plic.mmio.base.value();
@@ -72,9 +66,6 @@ Result<void> host_discover(const Fdt& fdt, HostPlatform& out, const char** what)
     out.vcpu_timer_irq = 0; // a guest's timer is its own (vstimecmp) or emulated: no host interrupt of its own
     out.console_irq = p.uart.irq;
     out.kick_irq = IRQ_SOFT;
-    for (u32 i = 0; i < p.owned_count; ++i) out.owned[i] = {p.owned[i].range, p.owned[i].node, p.owned[i].why};
-    out.owned_count = p.owned_count;
-    out.owned_incomplete = p.owned_incomplete;
     format(out.summary, sizeof out.summary, "PLIC at %lx, console at %lx, timer %s", p.plic.mmio.base.value(),
            p.uart.mmio.base.value(), g_sstc ? "Sstc" : "SBI");
     return {};
