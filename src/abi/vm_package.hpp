@@ -21,8 +21,23 @@
 namespace vm_package {
 
 inline constexpr uint32_t MAGIC = 0x50565843; // "CXVP"
-inline constexpr uint32_t VERSION = 3; // 2: VmRecord gained the vGIC layout (gicd_base..spi_count)
+inline constexpr uint32_t VERSION = 4; // 2: VmRecord gained the vGIC layout (gicd_base..spi_count)
                                        // 3: VmRecord gained the shared-memory regions (shm_count, shm)
+                                       // 4: PackageHeader names its ISA; the vGIC layout became
+                                       //    the interrupt-controller layout (intc_base..intc_lines)
+
+// The ISA a package is built for: its device trees, image headers, interrupt numbers and
+// controller layout are that ISA's guest board's, so an image refuses a package for another.
+enum class Isa : uint32_t { Aarch64 = 1, Riscv64 = 2, X86_64 = 3, Loongarch64 = 4 };
+constexpr const char* isa_name(uint32_t isa) {
+    switch (Isa(isa)) {
+    case Isa::Aarch64: return "aarch64";
+    case Isa::Riscv64: return "riscv64";
+    case Isa::X86_64: return "x86_64";
+    case Isa::Loongarch64: return "loongarch64";
+    }
+    return "an unknown ISA";
+}
 
 // cxvisor's limits, one definition for the image (its tables are sized by them) and cxv-vmconfig
 // (which rejects a config beyond them, naming the limit). Raising one is a rebuild of both.
@@ -44,6 +59,8 @@ struct PackageHeader {
     uint32_t vm_count;
     uint32_t vm_record_size; // sizeof(VmRecord), a cheap layout check
     uint64_t vm_records;     // offset of VmRecord[vm_count]
+    uint32_t isa;            // Isa (version 4)
+    uint32_t reserved;
 };
 
 // A blob (image file contents) inside the package. size == 0: absent.
@@ -68,6 +85,7 @@ enum class EmuType : uint32_t {
     VirtioBlk = 2,     // virtio-mmio transport (virtio v1.2, 4.2) + block device (5.2)
     VirtioNet = 3,     // virtio-mmio + network device (5.1) on cxvisor's virtual switch
     VirtioConsole = 4, // virtio-mmio + console device (5.3), one port
+    Ns16550a = 5,      // a 16550A UART ("ns16550a": the console of QEMU's riscv64 and x86 boards)
 };
 // The types behind a virtio-mmio transport (a 4 KiB register window and a virtio_mmio DT node).
 constexpr bool is_virtio(uint32_t type) {
@@ -134,14 +152,17 @@ struct VmRecord {
     uint32_t pt_count;
     uint64_t emu_devices; // offset of EmuDevice[emu_count]
     uint64_t pt_devices;  // offset of PassthroughDevice[pt_count]
-    // Version 2. The emulated GICv3 (interrupt_mode Emulated; all 0 otherwise): the distributor's
-    // GPA (GICD_SIZE bytes) and the first redistributor's (GICR_STRIDE bytes per vCPU, vCPU i at
-    // gicr_base + i * GICR_STRIDE), and the SPIs the distributor implements (a multiple of 32,
-    // at most MAX_SPIS; INTIDs 32 .. 32 + spi_count - 1). The tool checks that both windows lie
-    // outside the VM's memory regions and devices and that every device irq is below that limit.
-    uint64_t gicd_base;
-    uint64_t gicr_base;
-    uint32_t spi_count;
+    // Version 2 (renamed in 4). The emulated interrupt controller (interrupt_mode Emulated; all 0
+    // otherwise), laid out as the ISA's controller model says (vintc/layout.hpp): its first
+    // register window's GPA (aarch64: the GICv3 distributor), its second's (aarch64: the first
+    // redistributor, GICR_STRIDE bytes per vCPU; 0 for a controller with one window), and the
+    // shared (device) lines it implements (aarch64: SPIs, a multiple of 32, INTIDs 32 ..
+    // 32 + intc_lines - 1; riscv64: PLIC sources 1 .. intc_lines). The tool checks that the
+    // windows lie outside the VM's memory regions and devices and that every device irq is one of
+    // the lines; the image checks it again.
+    uint64_t intc_base;
+    uint64_t intc_base2;
+    uint32_t intc_lines;
     uint32_t flags; // VM_FLAG_*; 0 in packages written before the field existed (= the defaults)
     // Version 3. The VM's shared-memory regions (its config's [[shm]] entries, in file order: the
     // index HC_DOORBELL takes). The tool checks them across VMs (same name, same size; each

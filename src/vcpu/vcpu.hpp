@@ -9,6 +9,9 @@
 
 class Vm;
 
+// The VM's virtual interrupt controller model on this ISA (vintc/virt_intc.hpp).
+using VirtIntc = arch::Vcpu::Intc;
+
 class Vcpu {
 public:
     Vcpu(Vm& vm, u32 id, u64 affinity) : m_vm(vm), m_id(id) {

@@ -6,10 +6,7 @@
 #include "addrspace/addr.hpp"
 #include "base/result.hpp"
 #include "vcpu/exit.hpp"
-#include "vintc/vgic_types.hpp"
-
-namespace vgic { class Vgic; }
-using VirtIntc = vgic::Vgic; // the VM's virtual interrupt controller model (src/vintc)
+#include "vintc/virt_intc.hpp"
 #include <concepts>
 
 // Reads guest-physical memory for the backend (e.g. to decode a faulting instruction).
@@ -19,9 +16,10 @@ struct GuestMemoryReader {
 };
 
 template <typename T>
-concept ArchVcpu = requires(T& v, const T& cv, u64 x, u32 id, HostPhysAddr root, ExitReason& exit,
+concept ArchVcpu = VirtIntcModel<typename T::Intc> && // the VM's controller model on this ISA
+                   requires(T& v, const T& cv, u64 x, u32 id, HostPhysAddr root, ExitReason& exit,
                             const MmioAccess& access, GuestMemoryReader mem, PowerResult pr,
-                            CpuPowerState ps, AccessKind ak, VirtIntc* intc, GuestPhysAddr gpa) {
+                            CpuPowerState ps, AccessKind ak, typename T::Intc* intc, GuestPhysAddr gpa) {
     { v.init(id, x) } -> std::same_as<void>;              // vCPU id, VMID
     { v.reset(x, x) } -> std::same_as<void>;              // architectural reset: entry PC, first argument
     { v.set_stage2(root) } -> std::same_as<void>;

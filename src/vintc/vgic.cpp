@@ -1,6 +1,7 @@
 // Vgic core: interrupt records, routing, pending lists, sources, SGIs and the list-register
 // scheduling. The register models are in vgic_regs.cpp. See vgic.hpp for the contracts.
 #include "vintc/vgic.hpp"
+#include "vintc/vgic_mmio.hpp"
 #include "kernel/log.hpp"
 #include <new>
 
@@ -19,6 +20,32 @@ Result<Vgic*> Vgic::create(const VgicConfig& config) {
     if (!v) return Error::NoMemory;
     return v;
 }
+
+Result<Vgic*> Vgic::create_for_vm(const VintcSetup& setup) {
+    VgicConfig cfg;
+    cfg.vcpu_count = setup.vcpu_count;
+    cfg.spi_count = setup.lines;
+    cfg.pri_bits = setup.priority_bits;
+    // vCPU i reports MPIDR Aff0 = i: the backend decodes firmware CPU ids back to vCPU indexes
+    // the same way, and the generated device tree's cpu reg values say the same.
+    for (u32 i = 0; i < setup.vcpu_count && i < MaxVcpus; ++i) cfg.mpidr[i] = i;
+    Vgic* g = TRY(create(cfg));
+    g->m_windows[0] = new (std::nothrow) DistWindow(*g, setup.base[0], setup.kick, setup.kick_ctx);
+    g->m_windows[1] = new (std::nothrow) RedistWindow(*g, setup.base[1], setup.kick, setup.kick_ctx);
+    if (!g->m_windows[0] || !g->m_windows[1]) {
+        delete g;
+        return Error::NoMemory;
+    }
+    return g;
+}
+
+Vgic::~Vgic() {
+    // Windows are MmioDevices, never deleted through the base: each as what it is.
+    delete static_cast<DistWindow*>(m_windows[0]);
+    delete static_cast<RedistWindow*>(m_windows[1]);
+}
+
+MmioDevice* Vgic::window(usize i) { return i < 2 ? m_windows[i] : nullptr; }
 
 Vgic::Vgic(const VgicConfig& config)
     : m_vcpu_count(config.vcpu_count),

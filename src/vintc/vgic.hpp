@@ -30,6 +30,7 @@
 #include "kernel/spinlock.hpp"
 #include "vintc/vgic_sgi.hpp"
 #include "vintc/vgic_types.hpp"
+#include "vintc/virt_intc.hpp"
 
 namespace vgic {
 
@@ -45,6 +46,17 @@ public:
     // pri_bits outside 4..8, more than MaxSpis SPIs, or two vCPUs with one affinity; NoMemory.
     // Called by the VM builder; delete it with `delete`.
     static Result<Vgic*> create(const VgicConfig& config);
+    // The VM's model (VirtIntcModel, vintc/virt_intc.hpp): a vGIC of setup.vcpu_count vCPUs with
+    // MPIDR Aff0 = vCPU index (the layout the aarch64 backend and the generated device tree give
+    // every vCPU), setup.lines SPIs, and its distributor (at base[0]) and redistributor (at
+    // base[1]) windows, which it owns.
+    static Result<Vgic*> create_for_vm(const VintcSetup& setup);
+    ~Vgic();
+    usize window_count() const { return 2; }
+    MmioDevice* window(usize i);
+    bool is_shared_line(u32 intid) const { return intid >= SpiBase && intid < intid_limit(); }
+    Result<void> set_hw(u32 intid, u32 pintid) { return set_hw(intid, pintid, 0); }
+    Result<VcpuSet> raise(u32 intid) { return raise(intid, u16(0)); }
 
     // Back to the reset state (VM reset; no vCPU of the VM may be running). Line levels and
     // HW links are wiring, owned by their sources, and are kept.
@@ -61,13 +73,13 @@ public:
     // raise(): an edge/event (the interrupt becomes pending until acknowledged), whatever its
     // configured trigger; a level-configured one stays pending like an ISPENDR write. HW-linked
     // interrupts are raised this way when their physical interrupt arrives.
-    Result<VcpuSet> raise(u32 intid, u16 vcpu = 0);
+    Result<VcpuSet> raise(u32 intid, u16 vcpu);
     // set_line(): the level of the input line. Level-configured: pending while high (re-sampled
     // when the guest deactivates it). Edge-configured: a rising edge latches pending.
     Result<VcpuSet> set_line(u32 intid, bool level, u16 vcpu = 0);
     // Links `intid` (a PPI or SPI) to physical INTID `pintid` (16..1019): its LRs carry HW=1, so
     // guest deactivation deactivates the physical interrupt. OutOfRange for SGIs or bad INTIDs.
-    Result<void> set_hw(u32 intid, u32 pintid, u16 vcpu = 0);
+    Result<void> set_hw(u32 intid, u32 pintid, u16 vcpu);
     Result<void> clear_hw(u32 intid, u16 vcpu = 0);
 
     // --- SGIs (trapped ICC_SGI1R_EL1 / ICC_ASGI1R_EL1 with group1 = true, ICC_SGI0R_EL1 false). ---
@@ -198,6 +210,8 @@ private:
     u64 gicr_typer(u16 vcpu) const;
 
     Spinlock m_lock;
+    // create_for_vm's register windows (a DistWindow and a RedistWindow, vgic_mmio.hpp), owned.
+    MmioDevice* m_windows[2] = {};
     u32 m_vcpu_count;
     u32 m_spi_count;
     u8 m_pri_mask;

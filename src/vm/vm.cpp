@@ -147,7 +147,7 @@ Result<Vm*> Vm::create(const VmRecord& rec, const u8* package, u32 vmid, usize h
         if (!v) return fail(no_memory("vCPUs (heap)"));
         v->arch().init(i, vmid);
         v->arch().set_stage2(vm->m_as.root());
-        v->arch().attach_vintc(vm->m_vgic, GuestPhysAddr(rec.gicd_base));
+        v->arch().attach_vintc(vm->m_vgic, GuestPhysAddr(rec.intc_base));
         vm->m_vcpus[i] = v;
     }
     return vm;
@@ -240,26 +240,25 @@ void Vm::unmap_shm() {
     m_shm_mapped = false;
 }
 
-Result<void> Vm::setup_vgic() {
-    vgic::VgicConfig cfg;
-    cfg.vcpu_count = m_rec.cpu_num;
-    cfg.spi_count = m_rec.spi_count;
-    cfg.pri_bits = arch::vintc_priority_bits();
-    // The affinity each vCPU reports in its MPIDR: Aff0 = vCPU index, the layout the backend gives
-    // every vCPU (its backend decodes firmware CPU ids back to vCPU indexes) and the generated
-    // device tree's cpu reg values.
-    for (u32 i = 0; i < m_rec.cpu_num; ++i) cfg.mpidr[i] = i;
-    auto g = vgic::Vgic::create(cfg);
+Result<void> Vm::setup_vintc() {
+    VintcSetup setup;
+    setup.vcpu_count = m_rec.cpu_num;
+    setup.lines = m_rec.intc_lines;
+    setup.priority_bits = arch::vintc_priority_bits();
+    setup.base[0] = GuestPhysAddr(m_rec.intc_base);
+    setup.base[1] = GuestPhysAddr(m_rec.intc_base2);
+    setup.kick = kick_thunk;
+    setup.kick_ctx = this;
+    setup.hw_end = [](void*, u32 host_line) { arch::irq_deactivate(host_line); };
+    auto g = VirtIntc::create_for_vm(setup);
     if (g.is_error()) {
-        kprint("cxvisor: vm %u (%s): cannot create its virtual GICv3 (%u vCPUs, %u SPIs): %s\n", id(), name(),
-               m_rec.cpu_num, m_rec.spi_count, error_name(g.error()));
+        kprint("cxvisor: vm %u (%s): cannot create its virtual interrupt controller (%u vCPUs, %u lines): %s\n", id(),
+               name(), m_rec.cpu_num, m_rec.intc_lines, error_name(g.error()));
         return g.error();
     }
     m_vgic = g.value();
-    m_gicd = new (std::nothrow) vgic::DistWindow(*m_vgic, GuestPhysAddr(m_rec.gicd_base), kick_thunk, this);
-    m_gicr = new (std::nothrow) vgic::RedistWindow(*m_vgic, GuestPhysAddr(m_rec.gicr_base), kick_thunk, this);
-    if (!m_gicd || !m_gicr) return Error::NoMemory;
-    for (MmioDevice* d : {static_cast<MmioDevice*>(m_gicd), static_cast<MmioDevice*>(m_gicr)}) {
+    for (usize i = 0; i < m_vgic->window_count(); ++i) {
+        MmioDevice* d = m_vgic->window(i);
         if (auto r = m_bus.add(d); r.is_error()) {
             kprint("cxvisor: vm %u (%s): %s at %lx: %s\n", id(), name(), d->name(), d->base().value(), error_name(r.error()));
             return r;
@@ -302,7 +301,7 @@ void Vm::update_emulated_timer(Vcpu& vcpu, u64 now) {
 }
 
 bool Vm::drive_spi(u64 intid, bool pulse, bool level) {
-    if (!m_vgic || intid < vgic::SpiBase || intid >= m_vgic->intid_limit()) return false;
+    if (!m_vgic || intid > ~0u || !m_vgic->is_shared_line(u32(intid))) return false;
     auto* emu = reinterpret_cast<const EmuDevice*>(m_package + m_rec.emu_devices);
     for (u32 i = 0; i < m_rec.emu_count; ++i)
         if (emu[i].irq == intid) return false;
@@ -367,7 +366,7 @@ void Vm::release_forwarded(bool disable) {
 }
 
 Result<void> Vm::setup_devices(const HostOwnedRanges& host_owned) {
-    if (InterruptMode(m_rec.interrupt_mode) == InterruptMode::Emulated) TRY(setup_vgic());
+    if (InterruptMode(m_rec.interrupt_mode) == InterruptMode::Emulated) TRY(setup_vintc());
     auto* emu = reinterpret_cast<const EmuDevice*>(m_package + m_rec.emu_devices);
     for (u32 i = 0; i < m_rec.emu_count; ++i) {
         const EmuDevice& d = emu[i];
@@ -974,8 +973,6 @@ Vm::~Vm() {
     for (virtio::MmioTransport* t : m_virtio) delete t; // and its device
     release_forwarded(true);
     for (u32 intid : m_forwarded) irq_register(intid, nullptr, nullptr);
-    delete m_gicd;
-    delete m_gicr;
     delete m_vgic;
     // Identity-mapped RAM goes back to the allocator (no vCPU of this VM can run any more; the
     // stage-2 table that still maps it goes with m_as, which invalidates the VMID's TLB entries).

@@ -24,7 +24,6 @@
 #include "kernel/spinlock.hpp"
 #include "vcpu/vcpu.hpp"
 #include "vintc/irq_line.hpp"
-#include "vintc/vgic_mmio.hpp"
 #include "vm/guest_ram.hpp"
 #include <atomic>
 #include <stdarg.h>
@@ -216,7 +215,7 @@ private:
     Vm(const vm_package::VmRecord& rec, const u8* package, GuestAddrSpace&& as);
     Result<void> setup_memory(const HostOwnedRanges& host_owned);
     Result<void> setup_devices(const HostOwnedRanges& host_owned);
-    Result<void> setup_vgic();
+    Result<void> setup_vintc();
     // Shared memory: the host RAM of each region is found at creation (setup_shm); the regions are
     // mapped while a life runs (map_shm, from load_and_start) and unmapped when it ends for good
     // (unmap_shm): a stopped VM has no access. m_as_lock held for both.
@@ -287,7 +286,5 @@ private:
     u64 m_forward_target = 0; // the physical CPU (hardware id) they are routed to
     HostPhysAddr m_shm_hpa[vm_package::MAX_SHM] = {};
     bool m_shm_mapped = false; // guarded by m_as_lock
-    VirtIntc* m_vgic = nullptr;
-    vgic::DistWindow* m_gicd = nullptr;
-    vgic::RedistWindow* m_gicr = nullptr;
+    VirtIntc* m_vgic = nullptr; // the ISA's controller model (null: no_irq); owns its windows
 };

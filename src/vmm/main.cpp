@@ -70,7 +70,7 @@ const vm_package::PackageHeader* find_package(u64 image_size) {
         return nullptr;
     }
     const char* why = nullptr;
-    auto h = package_open(_start + cxv_package_offset, image_size - cxv_package_offset, &why);
+    auto h = package_open(_start + cxv_package_offset, image_size - cxv_package_offset, arch::PACKAGE_ISA, &why);
     if (h.is_error()) {
         kprint("cxvisor: the VM package is corrupt: %s; no VMs started\n", why);
         return nullptr;

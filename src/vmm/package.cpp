@@ -1,12 +1,13 @@
 #include "vmm/package.hpp"
 #include "base/format.hpp"
 #include "base/string.hpp"
+#include "vintc/layout.hpp"
 #include "virtio/net_config.hpp"
 #include <stdarg.h>
 
 using namespace vm_package;
 
-Result<const PackageHeader*> package_open(const void* package, u64 bytes, const char** why) {
+Result<const PackageHeader*> package_open(const void* package, u64 bytes, Isa isa, const char** why) {
     auto fail = [&](const char* reason) -> Result<const PackageHeader*> {
         *why = reason;
         return Error::BadFormat;
@@ -16,6 +17,16 @@ Result<const PackageHeader*> package_open(const void* package, u64 bytes, const 
     if (h->magic != MAGIC) return fail("bad magic");
     if (h->version != VERSION || h->vm_record_size != sizeof(VmRecord))
         return fail("made for another version of cxvisor (rebuild it with cxv-vmconfig)");
+    if (h->isa != u32(isa)) {
+        // Each ISA's guest board differs (device trees, image headers, interrupt numbers).
+        switch (Isa(h->isa)) {
+        case Isa::Aarch64: return fail("built for aarch64 guests, not for this image's ISA (cxv-vmconfig --arch)");
+        case Isa::Riscv64: return fail("built for riscv64 guests, not for this image's ISA (cxv-vmconfig --arch)");
+        case Isa::X86_64: return fail("built for x86_64 guests, not for this image's ISA (cxv-vmconfig --arch)");
+        case Isa::Loongarch64: return fail("built for loongarch64 guests, not for this image's ISA (cxv-vmconfig --arch)");
+        }
+        return fail("built for an unknown ISA (cxv-vmconfig --arch)");
+    }
     if (h->total_size < sizeof(PackageHeader) || h->total_size > bytes) return fail("size larger than the image");
     if (h->vm_count > MAX_VMS) return fail("too many VMs");
     if (h->vm_records > h->total_size || u64(h->vm_count) * sizeof(VmRecord) > h->total_size - h->vm_records)
@@ -45,7 +56,9 @@ template <usize N> bool terminated(const char (&s)[N]) {
 class RecordCheck {
 public:
     RecordCheck(const PackageHeader& h, const VmRecord& r, char* why, usize cap)
-        : m_base(reinterpret_cast<const u8*>(&h)), m_size(h.total_size), m_r(r), m_why(why), m_cap(cap) {}
+        : m_base(reinterpret_cast<const u8*>(&h)), m_size(h.total_size), m_r(r), m_why(why), m_cap(cap), m_isa(h.isa) {
+        m_has_layout = vintc_layout_of(h.isa, r.cpu_num, m_layout) != nullptr;
+    }
 
     bool fail(const char* fmt, ...) __attribute__((format(printf, 2, 3))) {
         // The name is printed with a bound: it is checked for its NUL only after this may run.
@@ -262,42 +275,55 @@ public:
         return fail("entry point %lx is not inside an executable RAM region (X in flags)", m_r.entry_point);
     }
 
-    // The emulated GICv3's layout (VmRecord version 2). All zero unless interrupt_mode is Emulated;
-    // then both windows 64 KiB aligned (GICv3 frames are 64 KiB, IHI 0069H 12.1), clear of the
-    // regions, the devices and each other, and every device irq one of the VM's SPIs.
-    bool vgic() {
+    // The emulated interrupt controller's layout (VmRecord version 2, generic since 4), as the
+    // package's ISA's controller model lays it out (vintc/layout.hpp). All zero unless
+    // interrupt_mode is Emulated; then each window aligned as the model requires, clear of the
+    // regions, the devices and the other window, and every device irq one of the VM's lines.
+    bool vintc() {
         if (m_r.interrupt_mode != u32(InterruptMode::Emulated)) {
-            if (m_r.gicd_base || m_r.gicr_base || m_r.spi_count)
-                return fail("vGIC layout (gicd %lx, gicr %lx, %u SPIs) given without interrupt_mode emulated",
-                            m_r.gicd_base, m_r.gicr_base, m_r.spi_count);
+            if (m_r.intc_base || m_r.intc_base2 || m_r.intc_lines)
+                return fail("interrupt-controller layout (%lx, %lx, %u lines) given without interrupt_mode emulated",
+                            m_r.intc_base, m_r.intc_base2, m_r.intc_lines);
             return true;
         }
-        if (m_r.spi_count < 32 || m_r.spi_count > MAX_SPIS)
-            return fail("vGIC spi_count %u is not 32..%u", m_r.spi_count, MAX_SPIS);
-        const u64 gicr_size = u64(m_r.cpu_num) * GICR_STRIDE;
-        constexpr u64 frame = 64 * KiB;
-        if (!is_aligned(m_r.gicd_base, frame) || !is_aligned(m_r.gicr_base, frame))
-            return fail("vGIC windows gicd %lx / gicr %lx are not 64 KiB aligned", m_r.gicd_base, m_r.gicr_base);
-        if (m_r.gicd_base > ~0ull - GICD_SIZE || m_r.gicr_base > ~0ull - gicr_size)
-            return fail("vGIC windows gicd %lx / gicr %lx wrap past 2^64", m_r.gicd_base, m_r.gicr_base);
-        if (overlaps(m_r.gicd_base, GICD_SIZE, m_r.gicr_base, gicr_size))
-            return fail("vGIC distributor [%lx, %lx) overlaps the redistributors [%lx, %lx)", m_r.gicd_base,
-                        m_r.gicd_base + GICD_SIZE, m_r.gicr_base, m_r.gicr_base + gicr_size);
-        if (!device_place("vGIC distributor", 0, m_r.gicd_base, GICD_SIZE, m_r.emu_count, m_r.pt_count) ||
-            !device_place("vGIC redistributors", 0, m_r.gicr_base, gicr_size, m_r.emu_count, m_r.pt_count))
-            return false;
-        auto spi_ok = [&](u32 irq) { return irq == 0 || (irq >= 32 && irq < 32 + m_r.spi_count); };
+        const VintcLayout& l = m_layout;
+        if (!m_has_layout) return fail("interrupt_mode emulated: cxvisor has no interrupt-controller model for %s guests",
+                                       isa_name(m_isa));
+        if (m_r.intc_lines < l.line_multiple || m_r.intc_lines > l.max_lines)
+            return fail("%s: %u %s is not %u..%u", l.model, m_r.intc_lines, l.line_name, l.line_multiple, l.max_lines);
+        const u64 base[2] = {m_r.intc_base, m_r.intc_base2};
+        if (l.window_count < 2 && base[1]) return fail("%s has one register window, but a second is given at %lx", l.model, base[1]);
+        for (u32 w = 0; w < l.window_count; ++w) {
+            if (!is_aligned(base[w], l.align))
+                return fail("%s at %lx is not aligned to %lx", l.window_name[w], base[w], l.align);
+            if (base[w] > ~0ull - l.window_size[w])
+                return fail("%s at %lx wraps past 2^64", l.window_name[w], base[w]);
+            if (!device_place(l.window_name[w], 0, base[w], l.window_size[w], m_r.emu_count, m_r.pt_count)) return false;
+        }
+        if (l.window_count == 2 && overlaps(base[0], l.window_size[0], base[1], l.window_size[1]))
+            return fail("%s [%lx, %lx) overlaps %s [%lx, %lx)", l.window_name[0], base[0], base[0] + l.window_size[0],
+                        l.window_name[1], base[1], base[1] + l.window_size[1]);
+        auto line_ok = [&](u32 irq) { return irq == 0 || l.is_line(irq, m_r.intc_lines); };
+        const u32 last = l.first_line + m_r.intc_lines - 1;
         auto* emu = at<EmuDevice>(m_r.emu_devices);
         for (u32 i = 0; i < m_r.emu_count; ++i)
-            if (!spi_ok(emu[i].irq))
-                return fail("emulated device %u (%s): irq %u is not one of the VM's SPIs (32..%u)", i, emu[i].name,
-                            emu[i].irq, 31 + m_r.spi_count);
+            if (!line_ok(emu[i].irq))
+                return fail("emulated device %u (%s): irq %u is not one of the VM's %s (%u..%u)", i, emu[i].name,
+                            emu[i].irq, l.line_name, l.first_line, last);
         auto* pt = at<PassthroughDevice>(m_r.pt_devices);
         for (u32 i = 0; i < m_r.pt_count; ++i)
-            if (!spi_ok(pt[i].irq))
-                return fail("passthrough device %u (%s): irq %u is not one of the VM's SPIs (32..%u)", i, pt[i].name,
-                            pt[i].irq, 31 + m_r.spi_count);
+            if (!line_ok(pt[i].irq))
+                return fail("passthrough device %u (%s): irq %u is not one of the VM's %s (%u..%u)", i, pt[i].name,
+                            pt[i].irq, l.line_name, l.first_line, last);
         return true;
+    }
+    // A window of the emulated controller that [gpa, gpa + size) overlaps, or null.
+    const char* overlapped_window(u64 gpa, u64 size) const {
+        if (m_r.interrupt_mode != u32(InterruptMode::Emulated) || !m_has_layout) return nullptr;
+        const u64 base[2] = {m_r.intc_base, m_r.intc_base2};
+        for (u32 w = 0; w < m_layout.window_count; ++w)
+            if (overlaps(base[w], m_layout.window_size[w], gpa, size)) return m_layout.window_name[w];
+        return nullptr;
     }
 
     // Shared-memory regions (VmRecord version 3; docs/virtio.md, "Shared memory"): each on its own, inside this
@@ -316,10 +342,8 @@ public:
                 if (overlaps(rs[j].gpa, rs[j].size, s.gpa, s.size))
                     return fail("shm %u (%s) [%lx, %lx) overlaps memory region %u", i, s.name, s.gpa, s.gpa + s.size, j);
             if (!device_place("shm", i, s.gpa, s.size, m_r.emu_count, m_r.pt_count)) return false;
-            if (m_r.interrupt_mode == u32(InterruptMode::Emulated) &&
-                (overlaps(m_r.gicd_base, GICD_SIZE, s.gpa, s.size) ||
-                 overlaps(m_r.gicr_base, u64(m_r.cpu_num) * GICR_STRIDE, s.gpa, s.size)))
-                return fail("shm %u (%s) [%lx, %lx) overlaps the vGIC's windows", i, s.name, s.gpa, s.gpa + s.size);
+            if (const char* w = overlapped_window(s.gpa, s.size))
+                return fail("shm %u (%s) [%lx, %lx) overlaps %s", i, s.name, s.gpa, s.gpa + s.size, w);
             if (s.peer_count > MAX_SHM_PEERS) return fail("shm %u (%s): %u peers, at most %u", i, s.name, s.peer_count, MAX_SHM_PEERS);
             for (u32 p = 0; p < s.peer_count; ++p) {
                 if (s.peers[p] == m_r.id) return fail("shm %u (%s): peer %u is the VM itself", i, s.name, s.peers[p]);
@@ -327,8 +351,9 @@ public:
                     if (s.peers[q] == s.peers[p]) return fail("shm %u (%s): peer %u is named twice", i, s.name, s.peers[p]);
             }
             if (s.irq && !irq_free(s.irq, i))
-                return fail("shm %u (%s): irq %u is not a free SPI of the VM (32..%u, no device's, no other region's)", i,
-                            s.name, s.irq, 31 + m_r.spi_count);
+                return fail("shm %u (%s): irq %u is not a free one of the VM's %s (%u..%u, no device's, no other region's)",
+                            i, s.name, s.irq, m_has_layout ? m_layout.line_name : "lines",
+                            m_has_layout ? m_layout.first_line : 0, m_has_layout ? m_layout.first_line + m_r.intc_lines - 1 : 0);
             for (u32 j = 0; j < i; ++j) {
                 if (overlaps(sh[j].gpa, sh[j].size, s.gpa, s.size))
                     return fail("shm %u (%s) [%lx, %lx) overlaps shm %u", i, s.name, s.gpa, s.gpa + s.size, j);
@@ -337,9 +362,10 @@ public:
         }
         return true;
     }
-    // A doorbell SPI: one of the VM's (it has a vGIC), not a device's, not an earlier region's.
+    // A doorbell line: one of the VM's (it has a controller), not a device's, not an earlier region's.
     bool irq_free(u32 irq, u32 shm_index) {
-        if (m_r.interrupt_mode != u32(InterruptMode::Emulated) || irq < 32 || irq >= 32 + m_r.spi_count) return false;
+        if (m_r.interrupt_mode != u32(InterruptMode::Emulated) || !m_has_layout || !m_layout.is_line(irq, m_r.intc_lines))
+            return false;
         auto* emu = at<EmuDevice>(m_r.emu_devices);
         for (u32 i = 0; i < m_r.emu_count; ++i)
             if (emu[i].irq == irq) return false;
@@ -358,6 +384,9 @@ private:
     const VmRecord& m_r;
     char* m_why;
     usize m_cap;
+    u32 m_isa;
+    VintcLayout m_layout{};
+    bool m_has_layout = false;
 };
 
 } // namespace
@@ -392,7 +421,7 @@ Result<const VmRecord*> package_check_vm(const PackageHeader& h, u32 index, u32 
         !c.array<PassthroughDevice>("passthrough devices", r.pt_devices, r.pt_count, MAX_PT_DEVICES) ||
         !c.blob("kernel", r.kernel) || !c.blob("ramdisk", r.ramdisk) || !c.blob("dtb", r.dtb) || !c.cmdline() ||
         !c.array<ShmRegion>("shm regions", r.shm, r.shm_count, MAX_SHM) ||
-        !c.regions() || !c.devices() || !c.images() || !c.vgic() || !c.shm())
+        !c.regions() || !c.devices() || !c.images() || !c.vintc() || !c.shm())
         return bad();
     return &r;
 }

@@ -10,10 +10,12 @@
 #include "abi/vm_package.hpp"
 #include "base/result.hpp"
 
-// `bytes` bytes are readable at `package`. Errors: BadFormat (wrong magic, version or record size,
+// `bytes` bytes are readable at `package`, which must be built for `isa` (the image's own,
+// arch::PACKAGE_ISA). Errors: BadFormat (wrong magic, version, ISA or record size,
 // offsets or counts outside the package), with *why set to a short reason for the boot log. A bad
 // header rejects the whole package.
-Result<const vm_package::PackageHeader*> package_open(const void* package, u64 bytes, const char** why);
+Result<const vm_package::PackageHeader*> package_open(const void* package, u64 bytes, vm_package::Isa isa,
+                                                      const char** why);
 
 // Room for any message package_check_vm writes (VM id, name, field and two addresses).
 inline constexpr usize PACKAGE_WHY_SIZE = 192;

@@ -5,6 +5,7 @@
 // safe there; it never waits for another CPU.
 #include "abi/hypercall.hpp"
 #include "arch.hpp"
+#include "vintc/layout.hpp"
 #include "base/format.hpp"
 #include "base/string.hpp"
 #include "kernel/console.hpp"
@@ -130,9 +131,15 @@ public:
             out.line("  emulated %.31s: %s at %lx+%lx, irq %u%s", emu[d].name, TYPES[type], emu[d].base_gpa,
                      emu[d].length, emu[d].irq, state);
         }
-        if (rec.interrupt_mode == u32(vm_package::InterruptMode::Emulated))
-            out.line("  emulated vGICv3: distributor at %lx, redistributors at %lx, %u SPIs", rec.gicd_base,
-                     rec.gicr_base, rec.spi_count);
+        VintcLayout l;
+        if (rec.interrupt_mode == u32(vm_package::InterruptMode::Emulated) &&
+            vintc_layout_of(u32(arch::PACKAGE_ISA), rec.cpu_num, l)) {
+            // e.g. "emulated vGICv3: the vGIC distributor (GICD) at 8000000, the vGIC redistributors (GICR) at 80a0000, 32 SPIs"
+            char windows[128] = "";
+            for (usize w = 0, n = 0; w < l.window_count && n < sizeof windows; ++w)
+                n += format(windows + n, sizeof windows - n, "%s at %lx, ", l.window_name[w], w ? rec.intc_base2 : rec.intc_base);
+            out.line("  emulated %s: %s%u %s", l.model, windows, rec.intc_lines, l.line_name);
+        }
         auto* pt = reinterpret_cast<const vm_package::PassthroughDevice*>(pkg + rec.pt_devices);
         for (u32 d = 0; d < rec.pt_count; ++d)
             out.line("  passthrough %.31s: host %lx+%lx at guest %lx, irq %u", pt[d].name, pt[d].base_hpa,

@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::unique_ptr<uint8_t[]> buf(new uint8_t[size ? size : 1]);
     if (size) std::memcpy(buf.get(), data, size);
     const char* why = nullptr;
-    auto h = package_open(buf.get(), size, &why);
+    auto h = package_open(buf.get(), size, vm_package::Isa::Aarch64, &why);
     if (h.is_error()) return 0;
     for (u32 i = 0; i < h.value()->vm_count; ++i) {
         char text[PACKAGE_WHY_SIZE];

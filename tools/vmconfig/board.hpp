@@ -5,6 +5,7 @@
 // written once against this interface. A virtual interface because the ISA is chosen at run time
 // (--arch, or the --image's header).
 #pragma once
+#include "vintc/layout.hpp"
 #include "vmconfig.hpp"
 #include <functional>
 #include <stdexcept>
@@ -93,18 +94,23 @@ public:
     };
     virtual IntcKeys intc_keys() const = 0;
     virtual const char* intc_name() const = 0; // "GIC", in "a no_irq VM has no GIC"
+    // The controller model's layout for `vcpus` vCPUs (src/vintc/layout.hpp, which the image's
+    // package checks read too): window sizes and alignment, the line numbers.
+    virtual VintcLayout intc_layout(uint32_t vcpus) const = 0;
     virtual uint64_t default_intc_base() const = 0;
     virtual uint64_t default_intc_base2() const = 0;
     // Why `base` (the value of `key`) cannot be a window base, or "".
     virtual std::string intc_base_problem(uint64_t base) const = 0;
-    virtual std::vector<IntcWindow> intc_windows(const VmConfig& vm) const = 0;
-    // The line count a given `lines` key value is stored as (the key's range is 1..max_lines()).
-    virtual uint32_t max_lines() const = 0;
-    virtual uint32_t round_lines(uint64_t given) const = 0;
+    // The VM's windows, named as the layout names them.
+    virtual std::vector<IntcWindow> intc_windows(const VmConfig& vm) const;
+    // The line count a given `lines` key value is stored as (the key's range is 1..max_lines()):
+    // rounded up to the layout's multiple.
+    uint32_t max_lines() const { return intc_layout(1).max_lines; }
+    uint32_t round_lines(uint64_t given) const;
     // The line count when the key is absent: enough for `highest` (first_line() - 1 if no device
-    // has an interrupt).
-    virtual uint32_t default_lines(uint32_t highest) const = 0;
-    virtual uint32_t first_line() const = 0;
+    // has an interrupt), at least one multiple.
+    uint32_t default_lines(uint32_t highest) const;
+    uint32_t first_line() const { return intc_layout(1).first_line; }
     // Why a device's `irq` is not one of the VM's shared lines (`lines` of them; 0 while unknown),
     // or "". pt: a passthrough device (the host's interrupt, forwarded under the same number).
     virtual std::string line_problem(uint32_t irq, bool pt, uint32_t lines) const = 0;

@@ -20,7 +20,6 @@ constexpr uint32_t PPI_MAINTENANCE = 25;
 constexpr uint32_t PPI_TIMERS[] = {29, 30, 27, 26}; // arm,armv8-timer order: sec-phys, phys, virt, hyp
 // GIC INTID ranges (Arm IHI 0069H, 2.2 "INTIDs"): SGIs 0..15, PPIs 16..31, SPIs 32..1019.
 constexpr uint32_t FIRST_PPI = 16, FIRST_SPI = 32, LAST_SPI = 1019;
-constexpr uint64_t GIC_FRAME = 64 * KiB;
 
 // cxvisor's arm64 image header: the arm64 Image header (Linux Documentation/arch/arm64/booting.rst)
 // with the "CXVISOR\0" tag in res3 and package_offset in res2 (src/arch/aarch64 boot code).
@@ -59,28 +58,20 @@ public:
     const char* intc_name() const override { return "GIC"; }
     uint64_t default_intc_base() const override { return 0x0800'0000; } // QEMU virt's GICD
     uint64_t default_intc_base2() const override { return 0x080A'0000; } // and GICR
-    std::string intc_base_problem(uint64_t base) const override {
-        return is_aligned(base, GIC_FRAME) ? "" : hex(base) + " is not 64 KiB aligned (GICv3 register frames are 64 KiB)";
-    }
     // One distributor frame and one redistributor region for all vCPUs (128 KiB each, in vCPU
-    // order, so GICR_TYPER.Last ends the walk), like QEMU virt's.
+    // order, so GICR_TYPER.Last ends the walk), like QEMU virt's; SPIs in groups of 32
+    // (GICD_TYPER.ITLinesNumber, IHI 0069H 12.9.38).
+    VintcLayout intc_layout(uint32_t vcpus) const override { return gicv3_layout(vcpus); }
+    std::string intc_base_problem(uint64_t base) const override {
+        return is_aligned(base, gicv3_layout(1).align)
+                   ? ""
+                   : hex(base) + " is not 64 KiB aligned (GICv3 register frames are 64 KiB)";
+    }
     std::vector<IntcWindow> intc_windows(const VmConfig& vm) const override {
-        return {{"the vGIC distributor (GICD)", "the vGIC distributor (GICD)", "gicd_base", vm.intc_base,
-                 vp::GICD_SIZE},
-                {"the vGIC redistributors (GICR)",
-                 "the vGIC redistributors (GICR, " + std::to_string(vm.cpu_num) + " x 128 KiB)", "gicr_base",
-                 vm.intc_base2, uint64_t(vm.cpu_num) * vp::GICR_STRIDE}};
+        std::vector<IntcWindow> w = GuestBoard::intc_windows(vm);
+        w[1].long_name = "the vGIC redistributors (GICR, " + std::to_string(vm.cpu_num) + " x 128 KiB)";
+        return w;
     }
-    uint32_t max_lines() const override { return vp::MAX_SPIS; }
-    // GICD_TYPER.ITLinesNumber counts SPIs in groups of 32 (IHI 0069H, 12.9.38).
-    uint32_t round_lines(uint64_t given) const override {
-        return uint32_t(std::min<uint64_t>(align_up(given, 32), vp::MAX_SPIS));
-    }
-    uint32_t default_lines(uint32_t highest) const override { // at least one group of 32
-        uint64_t spis = align_up(std::min(highest, LAST_SPI) + 1 - FIRST_SPI, 32);
-        return uint32_t(std::clamp<uint64_t>(spis, 32, vp::MAX_SPIS));
-    }
-    uint32_t first_line() const override { return FIRST_SPI; }
     std::string line_problem(uint32_t irq, bool pt, uint32_t lines) const override {
         const std::string spis = "use an SPI, " + std::to_string(FIRST_SPI) + ".." + std::to_string(LAST_SPI);
         if (irq < FIRST_PPI) return " is an SGI (0..15: software-generated, between vCPUs): " + spis;
@@ -154,8 +145,9 @@ public:
             w.u32("#interrupt-cells", 3);
             w.empty("interrupt-controller");
             w.u32("#address-cells", 0); // no ITS child; dtc's interrupt_provider check wants it stated
-            fdt64_t r[4] = {cpu_to_fdt64(vm.intc_base), cpu_to_fdt64(vp::GICD_SIZE), cpu_to_fdt64(vm.intc_base2),
-                            cpu_to_fdt64(uint64_t(vm.cpu_num) * vp::GICR_STRIDE)};
+            const VintcLayout l = gicv3_layout(vm.cpu_num);
+            fdt64_t r[4] = {cpu_to_fdt64(vm.intc_base), cpu_to_fdt64(l.window_size[0]), cpu_to_fdt64(vm.intc_base2),
+                            cpu_to_fdt64(l.window_size[1])};
             w.prop("reg", r, sizeof r);
             w.u32("#redistributor-regions", 1);
             w.cells("interrupts", gic_irq(PPI_MAINTENANCE));

@@ -25,13 +25,8 @@ constexpr uint32_t TIMEBASE_HZ = 10'000'000;
 // 8250 driver derives the divisor latch from it.
 constexpr uint32_t UART_CLOCK_HZ = 3'686'400;
 
-// PLIC memory map (PLIC spec 1.0.0, ch. 3 "Memory Map"): priorities from 0, pending bits at
-// 0x1000, per-context enables at 0x2000 + 0x80 * ctx, per-context threshold/claim at
-// 0x20_0000 + 0x1000 * ctx. The vPLIC has two contexts per vCPU (M and S, as QEMU virt's).
-constexpr uint64_t PLIC_CONTEXT_BASE = 0x20'0000, PLIC_CONTEXT_STRIDE = 0x1000;
-constexpr uint64_t plic_size(uint32_t vcpus) { return PLIC_CONTEXT_BASE + 2ull * vcpus * PLIC_CONTEXT_STRIDE; }
-// Interrupt sources 1..1023 (PLIC spec 1.0.0, ch. 1: source 0 is "no interrupt").
-constexpr uint32_t FIRST_SOURCE = 1, LAST_SOURCE = 1023;
+// Sources 1..1023 (PLIC spec 1.0.0: source 0 is "no interrupt"): vintc/layout.hpp, plic_layout.
+constexpr uint32_t LAST_SOURCE = plic_layout(1).first_line + plic_layout(1).max_lines - 1;
 
 // cxvisor's RISC-V image header: the RISC-V Linux Image header (Linux Documentation/riscv/
 // boot-image-header.rst) with "CXV\0" in res3 (0x3C) and package_offset in res2 (0x28)
@@ -39,7 +34,7 @@ constexpr uint32_t FIRST_SOURCE = 1, LAST_SOURCE = 1023;
 constexpr size_t HDR_PACKAGE_OFFSET = 0x28, HDR_MAGIC = 0x30, HDR_MAGIC2 = 0x38,
                  HDR_TAG = 0x3C, HDR_SIZE = 0x40;
 
-constexpr uint32_t NS16550A = 5; // vm_package::EmuType::Ns16550a once the package has it
+constexpr uint32_t NS16550A = uint32_t(vp::EmuType::Ns16550a);
 
 class Riscv64Board final : public GuestBoard {
 public:
@@ -59,22 +54,14 @@ public:
 
     IntcKeys intc_keys() const override { return {"plic_base", nullptr, "plic_sources"}; }
     const char* intc_name() const override { return "PLIC"; }
+    // The PLIC's memory map with two contexts per vCPU (2i machine, 2i + 1 supervisor, as QEMU
+    // virt's DT numbers them), in the window QEMU virt reserves for it.
+    VintcLayout intc_layout(uint32_t vcpus) const override { return plic_layout(vcpus); }
     uint64_t default_intc_base() const override { return 0x0C00'0000; } // QEMU virt's PLIC
     uint64_t default_intc_base2() const override { return 0; }
     std::string intc_base_problem(uint64_t base) const override {
-        return is_aligned(base, 4 * KiB) ? "" : hex(base) + " is not 4 KiB aligned (the PLIC's register pages)";
+        return is_aligned(base, plic_layout(1).align) ? "" : hex(base) + " is not 4 KiB aligned (the PLIC's register pages)";
     }
-    std::vector<IntcWindow> intc_windows(const VmConfig& vm) const override {
-        return {{"the vPLIC", "the vPLIC (" + std::to_string(2 * vm.cpu_num) + " contexts)", "plic_base",
-                 vm.intc_base, plic_size(vm.cpu_num)}};
-    }
-    uint32_t max_lines() const override { return LAST_SOURCE; }
-    uint32_t round_lines(uint64_t given) const override { return uint32_t(given); } // any count 1..1023
-    // Enough for the highest source, at least 31 (sources 1..31: the first 32-bit enable word).
-    uint32_t default_lines(uint32_t highest) const override {
-        return std::min(LAST_SOURCE, std::max<uint32_t>(31, uint32_t(align_up(uint64_t(highest) + 1, 32)) - 1));
-    }
-    uint32_t first_line() const override { return FIRST_SOURCE; }
     std::string line_problem(uint32_t irq, bool, uint32_t lines) const override {
         if (irq > LAST_SOURCE) return " is not a PLIC source (1..1023)";
         if (lines && irq > lines)
@@ -147,7 +134,7 @@ public:
         if (vm.interrupt_mode != uint32_t(vp::InterruptMode::Emulated)) return;
         w.begin(unit("plic", vm.intc_base));
         w.strs("compatible", "sifive,plic-1.0.0\0riscv,plic0");
-        w.reg(vm.intc_base, plic_size(vm.cpu_num));
+        w.reg(vm.intc_base, plic_layout(vm.cpu_num).window_size[0]);
         w.u32("riscv,ndev", vm.intc_lines);
         w.u32("#interrupt-cells", 1);
         w.u32("#address-cells", 0); // dtc's interrupt_provider check wants it stated

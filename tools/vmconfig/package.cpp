@@ -14,7 +14,7 @@ namespace vp = vm_package;
 // The structs are copied byte for byte, so the host must lay them out as the image does.
 static_assert(std::endian::native == std::endian::little, "the package is little-endian");
 static_assert(
-    sizeof(vp::PackageHeader) == 32 && sizeof(vp::Blob) == 16 && sizeof(vp::MemRegion) == 24 &&
+    sizeof(vp::PackageHeader) == 40 && sizeof(vp::Blob) == 16 && sizeof(vp::MemRegion) == 24 &&
         sizeof(vp::EmuDevice) == 128 && sizeof(vp::PassthroughDevice) == 64 && sizeof(vp::VmRecord) == 272 &&
         sizeof(vp::ShmRegion) == 120,
     "vm_package.hpp changed: update cxv-vmconfig, the image reader and docs/configuration.md together");
@@ -87,7 +87,7 @@ Bytes build_package(const std::vector<VmConfig>& vms) {
         r.interrupt_mode = vm.interrupt_mode;
         r.flags = vm.autostart ? 0 : vp::VM_FLAG_NO_AUTOSTART;
         if (vm.interrupt_mode == uint32_t(vp::InterruptMode::Emulated))
-            r.gicd_base = vm.intc_base, r.gicr_base = vm.intc_base2, r.spi_count = vm.intc_lines;
+            r.intc_base = vm.intc_base, r.intc_base2 = vm.intc_base2, r.intc_lines = vm.intc_lines;
 
         std::vector<vp::MemRegion> regions;
         for (auto& m : vm.regions) regions.push_back({m.gpa, m.size, m.flags, m.map_type});
@@ -146,8 +146,10 @@ Bytes build_package(const std::vector<VmConfig>& vms) {
         }
     }
     memcpy(out.data() + records, recs.data(), recs.size() * sizeof(vp::VmRecord));
+    // The guest board the VMs were read for (one per run: --arch); aarch64's for no VMs.
+    const Isa isa = vms.empty() ? Isa::Aarch64 : vms.front().board->isa();
     vp::PackageHeader h{vp::MAGIC, vp::VERSION, out.size(), uint32_t(vms.size()), sizeof(vp::VmRecord),
-                        records};
+                        records, uint32_t(isa), 0};
     memcpy(out.data(), &h, sizeof h);
     return out;
 }

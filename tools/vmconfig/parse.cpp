@@ -53,7 +53,7 @@ const std::pair<std::string_view, uint32_t> EMU_TYPES[] = {{"pl011", uint32_t(vp
                                                             {"virtio-blk", uint32_t(vp::EmuType::VirtioBlk)},
                                                             {"virtio-net", uint32_t(vp::EmuType::VirtioNet)},
                                                             {"virtio-console", uint32_t(vp::EmuType::VirtioConsole)},
-                                                            {"ns16550a", 5}};
+                                                            {"ns16550a", uint32_t(vp::EmuType::Ns16550a)}};
 using vp::is_virtio;
 constexpr uint64_t SECTOR = 512; // virtio-blk's unit (virtio v1.2, 5.2.6)
 

@@ -2,6 +2,7 @@
 // src/abi/vm_package.hpp, optionally appended to the hypervisor image. Host tool: exceptions and
 // std containers are fine here. Schema, errors and CLI: docs/configuration.md.
 #pragma once
+#include "abi/vm_package.hpp"
 #include <cstdint>
 #include <filesystem>
 #include <iosfwd>
@@ -14,12 +15,12 @@ namespace vmconfig {
 using Bytes = std::vector<uint8_t>;
 namespace fs = std::filesystem;
 
-// The ISA of the VMs (and of the image) a package is built for, numbered as the package's
-// PackageHeader::isa.
-enum class Isa : uint32_t { Aarch64 = 1, Riscv64 = 2, X86_64 = 3, Loongarch64 = 4 };
-const char* isa_name(Isa isa);                         // "aarch64", as --arch takes it
+// The ISA of the VMs (and of the image) a package is built for (PackageHeader::isa).
+using Isa = vm_package::Isa;
+inline const char* isa_name(Isa isa) { return vm_package::isa_name(uint32_t(isa)); } // "aarch64", as --arch takes it
 std::optional<Isa> isa_from_name(const std::string& name);
 class GuestBoard;
+const GuestBoard& board_aarch64(); // board.hpp
 
 // One problem in the inputs, printed as `file:line: key: reason`; parts that are 0 or empty are
 // left out (`file: reason`, `file:line:column: reason` for TOML syntax errors).
@@ -110,7 +111,7 @@ struct Image {
 // errors are in the Diags, so a VmConfig is only packaged when no file had any error.
 struct VmConfig {
     std::string file; // as given on the command line
-    const GuestBoard* board = nullptr; // the ISA's guest board (--arch), never null once read
+    const GuestBoard* board = &board_aarch64(); // the ISA's guest board (--arch)
     std::optional<uint32_t> id;
     std::string name;
     Where id_at, name_at, base_at;

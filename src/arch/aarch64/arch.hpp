@@ -2,6 +2,7 @@
 // directory on the include path, so generic code writes `#include "arch.hpp"` and `arch::...`.
 // Kept light: the vCPU backend is bound in arch_vcpu.hpp, the stage-2 format in arch_stage2.hpp.
 #pragma once
+#include "abi/vm_package.hpp"
 #include "base/result.hpp"
 #include "sysreg.hpp"
 #include "timer_hw.hpp"
@@ -9,6 +10,8 @@
 namespace arch {
 
 inline constexpr const char* NAME = "aarch64";
+// The guest board VM packages for this image are built for (cxv-vmconfig --arch aarch64).
+inline constexpr vm_package::Isa PACKAGE_ISA = vm_package::Isa::Aarch64;
 
 inline void* percpu_pointer() { return reinterpret_cast<void*>(read_sysreg(tpidr_el2)); }
 inline void set_percpu_pointer(void* p) { write_sysreg(tpidr_el2, p); }

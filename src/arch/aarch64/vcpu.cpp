@@ -402,7 +402,7 @@ void virt_set_timer_intid(u32 intid) { g_vtimer_pintid = intid; }
 
 u32 vintc_priority_bits() { return vgichw::host_vtr().pri_bits; }
 
-void Vcpu::attach_vintc(VirtIntc* intc, GuestPhysAddr dist_base) {
+void Vcpu::attach_vintc(Intc* intc, GuestPhysAddr dist_base) {
     m_vgic = intc;
     // The exit vector answers the distributor's identification registers (read-only, the same for
     // the VM's whole life) from the syndrome alone (boot.S, low64_sync). The model stays the one

@@ -7,6 +7,7 @@
 #include "base/types.hpp"
 #include "stage2_fault.hpp"
 #include "vgic_hw.hpp"
+#include "vintc/vgic.hpp"
 #include "vcpu/vcpu_concept.hpp"
 
 namespace arch {
@@ -53,6 +54,8 @@ static_assert(__builtin_offsetof(ExitFast, gicd_hpfar) == EXIT_FAST_GICD_HPFAR &
 
 class Vcpu {
 public:
+    // The VM's interrupt controller model on aarch64: the vGICv3 (vintc/vgic.hpp).
+    using Intc = vgic::Vgic;
     void init(u32 id, u64 vmid);
     void reset(u64 entry, u64 arg0);
     void set_stage2(HostPhysAddr root);
@@ -75,7 +78,7 @@ public:
     u64 wake_deadline() const;
     static u64 mpidr_to_vcpu(u64 mpidr); // PSCI target MPIDR -> vCPU index (~0 if malformed); aarch64 only
 
-    void attach_vintc(VirtIntc* intc, GuestPhysAddr dist_base);
+    void attach_vintc(Intc* intc, GuestPhysAddr dist_base);
     void set_counter_offset(u64 offset) { m_cntvoff = offset; }
     // Inline: called around every entry, and a VM without a vGIC (or, inside, a vCPU with nothing
     // queued) must pay next to nothing for them.
@@ -132,7 +135,7 @@ private:
     s2fault::RepeatGuard m_fault_guard;
     // Virtual interrupts: the VM's vGIC (null with interrupt_mode "no_irq"), the list registers
     // filled by the last present_interrupts(), and the VM's CNTVOFF_EL2.
-    VirtIntc* m_vgic = nullptr;
+    Intc* m_vgic = nullptr;
     vgichw::LrContext m_lrs;
     ExitFast m_exit_fast;
     bool m_exit_fast_ok = false;

@@ -106,13 +106,13 @@ inline std::string check(const uint8_t* pkg, size_t len, uint32_t index, uint32_
         all.push_back({d.base_gpa, u128(d.base_gpa) + d.length, "pt"});
     }
     if (r.interrupt_mode == 1) { // emulated GICv3: both windows take part in the no-overlap rule
-        if (r.spi_count < 32 || r.spi_count > vp::MAX_SPIS) return "spi_count out of range";
-        if (r.gicd_base % 0x10000 || r.gicr_base % 0x10000) return "vGIC window misaligned";
+        if (r.intc_lines < 32 || r.intc_lines > vp::MAX_SPIS) return "spi_count out of range";
+        if (r.intc_base % 0x10000 || r.intc_base2 % 0x10000) return "vGIC window misaligned";
         const u128 gicr_size = u128(r.cpu_num) * vp::GICR_STRIDE;
-        if (u128(r.gicd_base) + vp::GICD_SIZE > (u128(1) << 64) || u128(r.gicr_base) + gicr_size > (u128(1) << 64))
+        if (u128(r.intc_base) + vp::GICD_SIZE > (u128(1) << 64) || u128(r.intc_base2) + gicr_size > (u128(1) << 64))
             return "vGIC window wraps";
-        all.push_back({r.gicd_base, u128(r.gicd_base) + vp::GICD_SIZE, "gicd"});
-        all.push_back({r.gicr_base, u128(r.gicr_base) + gicr_size, "gicr"});
+        all.push_back({r.intc_base, u128(r.intc_base) + vp::GICD_SIZE, "gicd"});
+        all.push_back({r.intc_base2, u128(r.intc_base2) + gicr_size, "gicr"});
         for (uint32_t i = 0; i < r.emu_count + r.pt_count; ++i) {
             uint32_t irq = 0;
             if (i < r.emu_count) {
@@ -124,9 +124,9 @@ inline std::string check(const uint8_t* pkg, size_t len, uint32_t index, uint32_
                 std::memcpy(&d, pkg + r.pt_devices + u128(i - r.emu_count) * sizeof d, sizeof d);
                 irq = d.irq;
             }
-            if (irq && (irq < 32 || irq >= 32 + u128(r.spi_count))) return "device irq outside the SPIs";
+            if (irq && (irq < 32 || irq >= 32 + u128(r.intc_lines))) return "device irq outside the SPIs";
         }
-    } else if (r.gicd_base || r.gicr_base || r.spi_count) {
+    } else if (r.intc_base || r.intc_base2 || r.intc_lines) {
         return "vGIC layout without an emulated GIC";
     }
     // Shared-memory regions (version 3): named, page ranges within MAX_SHM_SIZE, disjoint from
@@ -155,7 +155,7 @@ inline std::string check(const uint8_t* pkg, size_t len, uint32_t index, uint32_
         if (!page_range(s.gpa, s.size) || s.size > vp::MAX_SHM_SIZE) return "bad shm range";
         all.push_back({s.gpa, u128(s.gpa) + s.size, "shm"});
         if (s.irq) {
-            if (r.interrupt_mode != 1 || s.irq < 32 || s.irq >= 32 + u128(r.spi_count)) return "shm irq not an SPI";
+            if (r.interrupt_mode != 1 || s.irq < 32 || s.irq >= 32 + u128(r.intc_lines)) return "shm irq not an SPI";
             if (std::count(used_irqs.begin(), used_irqs.end(), s.irq)) return "shm irq used twice";
             used_irqs.push_back(s.irq);
         }

@@ -82,7 +82,7 @@ u64 record_at(const vmconfig::Bytes& p, u32 i) {
 // The checks as the image runs them (create_vms): "" when record i is accepted, else the reason.
 std::string check_vm(const vmconfig::Bytes& p, u32 i) {
     const char* why = nullptr;
-    auto h = package_open(p.data(), p.size(), &why);
+    auto h = package_open(p.data(), p.size(), vp::Isa::Aarch64, &why);
     if (h.is_error()) return std::string("header: ") + why;
     char buf[PACKAGE_WHY_SIZE];
     auto r = package_check_vm(*h.value(), i, MAX_CPUS, buf, sizeof buf);
@@ -130,7 +130,7 @@ template <typename F> std::string rejects_header(F corrupt, u64 bytes_delta = 0)
     corrupt(h);
     put(pkg, 0, h);
     const char* why = nullptr;
-    auto r = package_open(pkg.data(), pkg.size() - bytes_delta, &why);
+    auto r = package_open(pkg.data(), pkg.size() - bytes_delta, vp::Isa::Aarch64, &why);
     EXPECT_TRUE(r.is_error());
     return r.is_error() && why ? why : "";
 }
@@ -140,7 +140,7 @@ template <typename F> std::string rejects_header(F corrupt, u64 bytes_delta = 0)
 TEST(Package, ABuiltPackageOpensAndEveryRecordPasses) {
     vmconfig::Bytes pkg = good_package();
     const char* why = nullptr;
-    auto r = package_open(pkg.data(), pkg.size(), &why);
+    auto r = package_open(pkg.data(), pkg.size(), vp::Isa::Aarch64, &why);
     ASSERT_TRUE(r.is_ok()) << why;
     EXPECT_EQ(r.value()->vm_count, 2u);
     EXPECT_EQ(check_vm(pkg, 0), "");
@@ -162,8 +162,17 @@ TEST(Package, CorruptHeadersAreRejectedWithAReason) {
     EXPECT_EQ(rejects_header([](vp::PackageHeader& h) { h.vm_records = ~0ull; }), "VM records outside the package");
     EXPECT_EQ(rejects_header([](vp::PackageHeader& h) { h.vm_records += 4; }), "VM records not 8-byte aligned");
     const char* why = nullptr;
+    // A package for another ISA's guest board: refused whole, naming the board it was built for.
+    EXPECT_EQ(rejects_header([](vp::PackageHeader& h) { h.isa = u32(vp::Isa::Riscv64); }),
+              "built for riscv64 guests, not for this image's ISA (cxv-vmconfig --arch)");
+    EXPECT_EQ(rejects_header([](vp::PackageHeader& h) { h.isa = 0; }), "built for an unknown ISA (cxv-vmconfig --arch)");
+    {
+        vmconfig::Bytes pkg = good_package(); // an aarch64 package offered to a riscv64 image
+        EXPECT_TRUE(package_open(pkg.data(), pkg.size(), vp::Isa::Riscv64, &why).is_error());
+        EXPECT_STREQ(why, "built for aarch64 guests, not for this image's ISA (cxv-vmconfig --arch)");
+    }
     u8 tiny[8] = {};
-    EXPECT_TRUE(package_open(tiny, sizeof tiny, &why).is_error());
+    EXPECT_TRUE(package_open(tiny, sizeof tiny, vp::Isa::Aarch64, &why).is_error());
     EXPECT_STREQ(why, "shorter than its header");
 }
 
@@ -218,20 +227,53 @@ TEST(PackageRecord, InterruptModeKnown) {
 
 // The vGIC layout of package version 2: checked by the image, not taken from the tool on trust.
 TEST(PackageRecord, VgicLayoutChecked) {
-    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.spi_count = 0; }, "vGIC spi_count 0 is not 32..988");
-    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.spi_count = 989; }, "vGIC spi_count 989 is not 32..988");
-    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.gicd_base += 0x1000; }, "vGIC windows gicd 8001000 / gicr 80a0000 are not 64 KiB aligned");
-    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.gicr_base = ~0ull & ~0xFFFFull; }, "wrap past 2^64");
-    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.gicr_base = r.gicd_base; }, "vGIC distributor [8000000, 8010000) overlaps the redistributors");
-    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.gicd_base = RAM; }, "vGIC distributor 0 [40000000, 40010000) overlaps memory region 0");
-    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.gicr_base = UART; }, "vGIC redistributors 0 [9000000, 9040000) overlaps emulated device 0 (uart0)");
+    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.intc_lines = 0; }, "vGICv3: 0 SPIs is not 32..988");
+    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.intc_lines = 989; }, "vGICv3: 989 SPIs is not 32..988");
+    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.intc_base += 0x1000; }, "the vGIC distributor (GICD) at 8001000 is not aligned to 10000");
+    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.intc_base2 = ~0ull & ~0xFFFFull; }, "the vGIC redistributors (GICR) at ffffffffffff0000 wraps past 2^64");
+    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.intc_base2 = r.intc_base; }, "the vGIC distributor (GICD) [8000000, 8010000) overlaps the vGIC redistributors (GICR)");
+    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.intc_base = RAM; }, "the vGIC distributor (GICD) 0 [40000000, 40010000) overlaps memory region 0");
+    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.intc_base2 = UART; }, "the vGIC redistributors (GICR) 0 [9000000, 9040000) overlaps emulated device 0 (uart0)");
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) {
         auto d = get<vp::EmuDevice>(p, r.emu_devices);
         d.irq = 64 + 32; // INTID 96 with 32 SPIs (INTIDs 32..63)
         put(p, r.emu_devices, d);
     }, "emulated device 0 (uart0): irq 96 is not one of the VM's SPIs (32..63)");
     EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.interrupt_mode = u32(vp::InterruptMode::NoIrq); },
-                   "vGIC layout (gicd 8000000, gicr 80a0000, 32 SPIs) given without interrupt_mode emulated");
+                   "interrupt-controller layout (8000000, 80a0000, 32 lines) given without interrupt_mode emulated");
+}
+
+// The controller layout follows the package's ISA (vintc/layout.hpp): a riscv64 package's VMs
+// have a vPLIC, one 0x60_0000-byte window and sources 1..intc_lines, not the GIC's rules.
+TEST(PackageRecord, RiscvPackagesAreCheckedAgainstThePlicLayout) {
+    auto riscv = [](const std::function<void(vmconfig::Bytes&, vp::VmRecord&)>& change) {
+        vmconfig::Bytes p = good_package();
+        vp::PackageHeader h = get<vp::PackageHeader>(p, 0);
+        h.isa = u32(vp::Isa::Riscv64);
+        put(p, 0, h);
+        vp::VmRecord r = get<vp::VmRecord>(p, record_at(p, 0));
+        r.intc_base = 0x0c00'0000, r.intc_base2 = 0, r.intc_lines = 64; // uart0 irq 33, shm irq 40
+        change(p, r);
+        put(p, record_at(p, 0), r);
+        const char* why = nullptr;
+        auto opened = package_open(p.data(), p.size(), vp::Isa::Riscv64, &why);
+        EXPECT_TRUE(opened.is_ok()) << why;
+        if (opened.is_error()) return std::string("header");
+        char buf[PACKAGE_WHY_SIZE];
+        return package_check_vm(*opened.value(), 0, MAX_CPUS, buf, sizeof buf).is_ok() ? std::string() : std::string(buf);
+    };
+    EXPECT_EQ(riscv([](auto&, vp::VmRecord&) {}), "");
+    EXPECT_EQ(riscv([](auto&, vp::VmRecord& r) { r.intc_lines = 1023; }), "");
+    EXPECT_EQ(riscv([](auto&, vp::VmRecord& r) { r.intc_lines = 1024; }), "vm 3 (full): vPLIC: 1024 PLIC sources is not 1..1023");
+    EXPECT_EQ(riscv([](auto&, vp::VmRecord& r) { r.intc_base2 = 0x0800'0000; }),
+              "vm 3 (full): vPLIC has one register window, but a second is given at 8000000");
+    EXPECT_EQ(riscv([](auto&, vp::VmRecord& r) { r.intc_base = 0x0c00'0800; }),
+              "vm 3 (full): the vPLIC at c000800 is not aligned to 1000");
+    EXPECT_EQ(riscv([](auto&, vp::VmRecord& r) { r.intc_base = UART - 0x60'0000 + 0x1000; }),
+              "vm 3 (full): the vPLIC 0 [8a01000, 9001000) overlaps emulated device 0 (uart0)");
+    EXPECT_EQ(riscv([](auto& p, vp::VmRecord& r) { emu(p, r).irq = 0x41; }),
+              "vm 3 (full): emulated device 0 (uart0): irq 65 is not one of the VM's PLIC sources (1..64)");
+    EXPECT_EQ(riscv([](auto& p, vp::VmRecord& r) { emu(p, r).irq = 1; }), ""); // source 1: a GIC SGI, a PLIC line
 }
 
 TEST(PackageRecord, CountsWithinLimits) {
@@ -452,7 +494,7 @@ struct VmOnSmallMachine : testing::Test {
     Result<Vm*> create(const vmconfig::VmConfig& cfg) {
         pkg = vmconfig::build_package({cfg});
         const char* why = nullptr;
-        auto h = package_open(pkg.data(), pkg.size(), &why);
+        auto h = package_open(pkg.data(), pkg.size(), vp::Isa::Aarch64, &why);
         EXPECT_TRUE(h.is_ok()) << why;
         char text[PACKAGE_WHY_SIZE];
         auto rec = package_check_vm(*h.value(), 0, MAX_CPUS, text, sizeof text);
@@ -572,7 +614,7 @@ TEST(PackageProperty, RandomMutationsNeverCrashAndAcceptedRecordsHoldTheInvarian
         std::unique_ptr<u8[]> buf(new u8[p.size() ? p.size() : 1]);
         memcpy(buf.get(), p.data(), p.size());
         const char* why = nullptr;
-        auto h = package_open(buf.get(), p.size(), &why);
+        auto h = package_open(buf.get(), p.size(), vp::Isa::Aarch64, &why);
         if (h.is_error()) {
             ++rejected;
             continue;
@@ -613,17 +655,17 @@ TEST(PackageRecord, ShmRegionsChecked) {
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).gpa = RAM + 0x1000; }, "shm 0 (ring) [40001000, 40003000) overlaps memory region 0");
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).gpa = UART; }, "shm 0 [9000000, 9002000) overlaps emulated device 0 (uart0)");
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).gpa = RTC; }, "overlaps passthrough device 0 (rtc)");
-    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).gpa = 0x080A'0000; }, "shm 0 (ring) [80a0000, 80a2000) overlaps the vGIC's windows");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).gpa = 0x080A'0000; }, "shm 0 (ring) [80a0000, 80a2000) overlaps the vGIC redistributors (GICR)");
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r, 1).gpa = SHM + 0x1000; }, "shm 1 (log) [50001000, 50002000) overlaps shm 0");
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { memcpy(shm(p, r, 1).name, "ring", 5); }, "shm 1: name ring is also shm 0's");
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).peer_count = vp::MAX_SHM_PEERS + 1; }, "shm 0 (ring): 16 peers, at most 15");
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).peer_count = 2, shm(p, r).peers[1] = r.id; }, "shm 0 (ring): peer 3 is the VM itself");
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).peer_count = 2, shm(p, r).peers[1] = 7; }, "shm 0 (ring): peer 7 is named twice");
     const char* spi = "shm 0 (ring): irq ";
-    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).irq = 33; }, std::string(spi) + "33 is not a free SPI of the VM (32..63");
-    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).irq = 27; }, std::string(spi) + "27 is not a free SPI");
-    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).irq = 64; }, std::string(spi) + "64 is not a free SPI");
-    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r, 1).irq = 40; }, "shm 1 (log): irq 40 is not a free SPI");
-    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.interrupt_mode = 0, r.gicd_base = r.gicr_base = r.spi_count = 0; },
-                   "shm 0 (ring): irq 40 is not a free SPI");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).irq = 33; }, std::string(spi) + "33 is not a free one of the VM's SPIs (32..63");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).irq = 27; }, std::string(spi) + "27 is not a free one of the VM's SPIs");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r).irq = 64; }, std::string(spi) + "64 is not a free one of the VM's SPIs");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { shm(p, r, 1).irq = 40; }, "shm 1 (log): irq 40 is not a free one of the VM's SPIs");
+    EXPECT_REJECTS([](auto&, vp::VmRecord& r) { r.interrupt_mode = 0, r.intc_base = r.intc_base2 = 0, r.intc_lines = 0; },
+                   "shm 0 (ring): irq 40 is not a free one of the VM's SPIs");
 }

@@ -3,12 +3,15 @@
 // include path where the image build puts src/arch/<isa>. Nothing here decides anything generic
 // code decides: each function only records its call or returns what the test set.
 #pragma once
+#include "abi/vm_package.hpp"
 #include "base/result.hpp"
 #include <vector>
 
 namespace arch {
 
 inline constexpr const char* NAME = "fake";
+// The host tests build packages for the aarch64 guest board (its vGICv3 model is the one tested).
+inline constexpr vm_package::Isa PACKAGE_ISA = vm_package::Isa::Aarch64;
 
 void* percpu_pointer();
 void set_percpu_pointer(void* p);

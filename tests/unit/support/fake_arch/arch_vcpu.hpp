@@ -3,6 +3,7 @@
 #pragma once
 #include "arch.hpp"
 #include "vcpu/vcpu_concept.hpp"
+#include "vintc/vgic.hpp"
 #include <deque>
 #include <utility>
 #include <vector>
@@ -11,6 +12,7 @@ namespace arch {
 
 class Vcpu {
 public:
+    using Intc = vgic::Vgic; // the host tests drive the vGICv3 model through the VM
     struct MmioDone {
         MmioAccess access;
         u64 value;
@@ -74,12 +76,12 @@ public:
     u64 wake_deadline() const { return deadline; }
     // Virtual interrupts: the fake records the controller and the calls; the test sets what the
     // vCPU reports (pending, kicks to return).
-    VirtIntc* intc = nullptr;
+    Intc* intc = nullptr;
     u64 counter_offset = 0;
     bool pending = false;
     unsigned presents = 0, collects = 0, timer_irqs = 0;
     vgic::VcpuSet present_kicks, collect_kicks;
-    void attach_vintc(VirtIntc* c, GuestPhysAddr) { intc = c; }
+    void attach_vintc(Intc* c, GuestPhysAddr) { intc = c; }
     void set_counter_offset(u64 x) { counter_offset = x; }
     vgic::VcpuSet present_interrupts() { ++presents; return present_kicks; }
     vgic::VcpuSet collect_interrupts() { ++collects; return collect_kicks; }
