@@ -8,7 +8,7 @@
 #include "abi/vm_package.hpp" // MAX_CPUS
 #include "addrspace/addr.hpp"
 #include "base/result.hpp"
-#include "fdt/fdt.hpp"
+#include "fdt/host_dt.hpp"
 
 struct HostPlatform {
     static constexpr u32 kMaxRam = 8, kMaxReserved = 16, kMaxDevices = 8, kMaxOwned = 96;
@@ -40,6 +40,20 @@ struct HostPlatform {
     bool owned_incomplete = false;
     char summary[96] = ""; // the boot line's description: interrupt controller and console
 };
+
+// The ISA-independent part of a DTB-described machine (fdt/host_dt.hpp): RAM, firmware-reserved
+// ranges and the host-owned list, as every ISA's host_discover copies them.
+inline void host_platform_take_dt(HostPlatform& out, const DtHostInfo& in) {
+    static_assert(DtHostInfo::kMaxRam <= HostPlatform::kMaxRam && DtHostInfo::kMaxReserved <= HostPlatform::kMaxReserved &&
+                  DtHostInfo::kMaxOwned <= HostPlatform::kMaxOwned);
+    for (u32 i = 0; i < in.ram_count; ++i) out.ram[i] = in.ram[i];
+    out.ram_count = in.ram_count;
+    for (u32 i = 0; i < in.reserved_count; ++i) out.reserved[i] = in.reserved[i];
+    out.reserved_count = in.reserved_count;
+    for (u32 i = 0; i < in.owned_count; ++i) out.owned[i] = {in.owned[i].range, in.owned[i].node, in.owned[i].why};
+    out.owned_count = in.owned_count;
+    out.owned_incomplete = in.owned_incomplete;
+}
 
 namespace arch {
 

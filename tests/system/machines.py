@@ -17,6 +17,15 @@ MACHINES = {
         "blk_device": "virtio-blk-device",  # a virtio-mmio disk (cxvisor's host disk, QEMU's own for baselines)
         "console": "ttyAMA0",               # Linux's name for the board's console UART
     },
+    "riscv64": {
+        "qemu": "qemu-system-riscv64",
+        "host_machine": "virt",              # the rv64 CPU has the H extension on by default
+        "native_machine": "virt",
+        "cpu": "rv64",
+        "bios": "default",                   # QEMU's OpenSBI: cxvisor is its payload, in HS-mode
+        "blk_device": "virtio-blk-device",
+        "console": "ttyS0",
+    },
 }
 
 
@@ -37,7 +46,8 @@ def qemu_binary(isa=None):
 
 def _cmd(kind, smp, mem, cpu, isa):
     m = machine(isa)
-    return [m["qemu"], "-M", m[kind], "-cpu", cpu or m["cpu"], "-smp", str(smp), "-m", str(mem),
+    bios = ["-bios", m["bios"]] if "bios" in m else []  # firmware below the kernel, where the ISA has one
+    return [m["qemu"], "-M", m[kind], "-cpu", cpu or m["cpu"], *bios, "-smp", str(smp), "-m", str(mem),
             "-nographic", "-nic", "none"]
 
 

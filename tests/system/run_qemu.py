@@ -35,7 +35,8 @@ import time
 import machines
 from procs import group_members
 
-DEFAULT_REJECT = [r"PANIC", r"TEST \S+ FAIL", r"unexpected EL2 exception", r"unexpected interrupt"]
+DEFAULT_REJECT = [r"PANIC", r"TEST \S+ FAIL", r"unexpected EL2 exception", r"unexpected HS-mode exception",
+                  r"unexpected interrupt"]
 
 # What cxvisor prints about each VM of the package (src/vmm/main.cpp create_vms, src/vm/vm.cpp
 # finish_stop): one announcement when the VM is created, and one line when it is gone for good. A
@@ -114,10 +115,13 @@ def parse_args():
     if args.disk_same and not args.disk_from:
         ap.error("--disk-same compares with --disk-from")
     if not args.qemu_cmd:
-        for need in ("vmconfig", "image", "configs"):
+        if not args.image:
+            ap.error("--image is required")
+        # Without --vm the bare image boots (no VM package): cxv-vmconfig is not needed.
+        for need in ("vmconfig", "configs") if args.vm else ():
             if not getattr(args, need):
                 ap.error(f"--{need} is required")
-        if not args.guests:
+        if args.vm and not args.guests:
             ap.error("--guests is required")
     return args
 
@@ -150,6 +154,9 @@ def check_disk(args):
 
 
 def build_boot_image(args, boot):
+    if not args.vm:  # no VMs: the image as built, without a package
+        shutil.copyfile(args.image, boot)
+        return True
     configs = [os.path.join(args.configs, v + ".toml") for v in args.vm]
     cmd = [args.vmconfig, "--cpus", str(args.smp), "--image", args.image, "-o", boot]
     for g in args.guests:

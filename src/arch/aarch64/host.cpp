@@ -30,13 +30,8 @@ Result<void> host_discover(const Fdt& fdt, HostPlatform& out, const char** what)
     console_init(pl011_console(p.uart.mmio.base.value()));
     g_psci_use_hvc = p.psci == PsciMethod::Hvc;
 
-    static_assert(PlatformInfo::kMaxRam <= HostPlatform::kMaxRam && PlatformInfo::kMaxReserved <= HostPlatform::kMaxReserved &&
-                  PlatformInfo::kMaxOwned <= HostPlatform::kMaxOwned && PlatformInfo::kMaxCpus <= vm_package::MAX_CPUS &&
-                  2 + PlatformInfo::kMaxRedistRegions <= HostPlatform::kMaxDevices);
-    for (u32 i = 0; i < p.ram_count; ++i) out.ram[i] = p.ram[i];
-    out.ram_count = p.ram_count;
-    for (u32 i = 0; i < p.reserved_count; ++i) out.reserved[i] = p.reserved[i];
-    out.reserved_count = p.reserved_count;
+    static_assert(PlatformInfo::kMaxCpus <= vm_package::MAX_CPUS && 2 + PlatformInfo::kMaxRedistRegions <= HostPlatform::kMaxDevices);
+    host_platform_take_dt(out, p);
     out.cpu_count = p.cpu_count;
     out.cpus_truncated = p.cpus_truncated;
     for (u32 i = 0; i < p.cpu_count; ++i) out.cpu_hw_id[i] = p.cpus[i].mpidr;
@@ -47,9 +42,6 @@ Result<void> host_discover(const Fdt& fdt, HostPlatform& out, const char** what)
     out.vcpu_timer_irq = p.timer.virt_intid;
     out.console_irq = p.uart.intid;
     out.kick_irq = SGI_KICK;
-    for (u32 i = 0; i < p.owned_count; ++i) out.owned[i] = {p.owned[i].range, p.owned[i].node, p.owned[i].why};
-    out.owned_count = p.owned_count;
-    out.owned_incomplete = p.owned_incomplete;
     format(out.summary, sizeof out.summary, "GICv3 at %lx, console at %lx", p.gic.dist.base.value(),
            p.uart.mmio.base.value());
     return {};

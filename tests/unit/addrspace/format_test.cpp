@@ -1,6 +1,8 @@
-// Exact aarch64 descriptor and register encodings, hand-computed from the field layouts in
-// Arm ARM DDI0487 D8.3 (descriptors) and D19 (VTCR_EL2, TCR_EL2, MAIR_EL2).
+// Exact descriptor and register encodings of every ISA's formats, hand-computed from the field
+// layouts: aarch64 from Arm ARM DDI0487 D8.3 (descriptors) and D19 (VTCR_EL2, TCR_EL2, MAIR_EL2);
+// riscv64 from the RISC-V Privileged Spec 20211203, 4.4.1 (Sv39 PTE, figure 4.18) and 4.1.11 (satp).
 #include "arch/aarch64/el2_format.hpp"
+#include "arch/riscv64/mmu_format.hpp"
 #include "fakes.hpp"
 
 using arch::El2Format;
@@ -86,4 +88,42 @@ TEST(El2Config, TcrForEveryPARange) {
         EXPECT_EQ(c.root_entries, r.entries);
         EXPECT_EQ(arch::tcr_el2_value(r.parange), r.tcr);
     }
+}
+
+TEST(HostSv39Format, PteEncodings) {
+    using F = arch::HostSv39Format;
+    // PTE: PPN = PA >> 12 at bits 53:10 | D[7] 0x80 | A[6] 0x40 | G[5] 0 | U[4] 0 | X[3] | W[2] | R[1] | V[0].
+    // Text page RX: PPN 0x80200 << 10 = 0x2008_0000 | 0x80 | 0x40 | X 0x8 | R 0x2 | V 0x1.
+    EXPECT_EQ(F::make_page(HostPhysAddr(0x8020'0000), MemFlags::Read | MemFlags::Exec), 0x2008'00cbull);
+    // Data page RW, never executable: 0x2008_0400 | D | A | W 0x4 | R | V.
+    EXPECT_EQ(F::make_page(HostPhysAddr(0x8020'1000), RW), 0x2008'04c7ull);
+    // Read-only: R alone (W without R is reserved, 4.4.1 table 4.5; every mapping is readable).
+    EXPECT_EQ(F::make_page(HostPhysAddr(0x8030'0000), MemFlags::Read), 0x200c'00c3ull);
+    EXPECT_EQ(F::make_page(HostPhysAddr(0x8030'0000), MemFlags::None), 0x200c'00c3ull);
+    // 2 MiB megapage of device registers RW: RSW bit 8 (0x100) marks Device for cxvisor; the
+    // hardware ignores it and takes the memory type from the PMAs.
+    EXPECT_EQ(F::make_block(HostPhysAddr(0x1000'0000), RW | MemFlags::Device), 0x0400'01c7ull);
+    // 1 GiB gigapage of RAM RW at 0x8000_0000: PPN 0x80000 << 10.
+    EXPECT_EQ(F::make_block(HostPhysAddr(0x8000'0000), RW), 0x2000'00c7ull);
+    // Pointer to the next level: V alone with the table's PPN (R = W = X = 0; A, D, U reserved 0).
+    EXPECT_EQ(F::make_table(HostPhysAddr(0x8040'1000)), 0x2010'0401ull);
+    EXPECT_TRUE(F::is_table(0x2010'0401, 1));
+    EXPECT_TRUE(F::is_table(0x2010'0401, 2));
+    EXPECT_FALSE(F::is_table(0x2010'0401, 3)); // the leaf level holds pages only
+    EXPECT_FALSE(F::is_block(0x2010'0401, 2));
+    EXPECT_TRUE(F::is_block(0x2000'00c7, 1));
+    EXPECT_TRUE(F::is_block(0x0400'01c7, 2));
+    EXPECT_FALSE(F::is_valid(0x2000'00c6));
+    EXPECT_TRUE(F::block_allowed(1) && F::block_allowed(2));
+    EXPECT_FALSE(F::block_allowed(0) || F::block_allowed(3));
+    // The PPN field is 44 bits: a 56-bit physical address round-trips.
+    EXPECT_EQ(F::address(F::make_page(HostPhysAddr(0xff'ffff'ffff'f000), RW)).value(), 0xff'ffff'ffff'f000ull);
+    for (u32 f = 0; f < 16; ++f) { // every combination decodes to itself with Read added
+        const MemFlags want = MemFlags(f) | MemFlags::Read;
+        EXPECT_EQ(F::flags(F::make_page(HostPhysAddr(0x8000'1000), MemFlags(f))), want) << f;
+    }
+    // satp: MODE[63:60] = 8 (Sv39), ASID[59:44] = 0, PPN[43:0] = root >> 12.
+    EXPECT_EQ(F::satp(HostPhysAddr(0x8040'0000)), 0x8000'0000'0008'0400ull);
+    EXPECT_EQ(F::geometry().start_level, 1u);
+    EXPECT_EQ(F::geometry().root_entries, 512u);
 }

@@ -1,5 +1,6 @@
 // The generic walker, driven through the aarch64 stage-2 format (44-bit IPA: root at level 0).
 #include "arch/aarch64/el2_format.hpp"
+#include "arch/riscv64/mmu_format.hpp"
 #include "fakes.hpp"
 
 using Table = PageTable<arch::Stage2Format, FakeFrames>;
@@ -170,4 +171,27 @@ TEST(PageTable, El2FormatUsesTheSameWalker) {
     const u64* l1 = static_cast<const u64*>(frames.phys_to_virt(arch::El2Format::address(root[0])));
     const u64* l2 = static_cast<const u64*>(frames.phys_to_virt(arch::El2Format::address(l1[0])));
     EXPECT_EQ(l2[0x0800'0000 >> 21], 0x0040'0000'0800'0741ull);
+}
+
+TEST(PageTable, HostSv39FormatUsesTheSameWalker) {
+    // riscv64's HS-mode identity map: the generic walker places 1 GiB gigapages at level 1 and
+    // 2 MiB megapages at level 2 of an Sv39 tree, and protect() splits them to 4 KiB pages.
+    using F = arch::HostSv39Format;
+    FakeFrames frames;
+    PageTable<F, FakeFrames> t = PageTable<F, FakeFrames>::create(frames, F::geometry()).release_value();
+    RecordingTlb tlb;
+    ASSERT_TRUE(t.map(0x8000'0000, HostPhysAddr(0x8000'0000), 1ull << 30, RW).is_ok());
+    ASSERT_TRUE(t.map(0x1000'0000, HostPhysAddr(0x1000'0000), M2, RW | MemFlags::Device).is_ok());
+    EXPECT_EQ(t.query(0x8000'0000).value().size, 1ull << 30);
+    const u64* root = static_cast<const u64*>(frames.phys_to_virt(t.root()));
+    EXPECT_EQ(root[2], 0x2000'00c7ull); // VA[38:30] = 2: the gigapage itself
+    const u64* l2 = static_cast<const u64*>(frames.phys_to_virt(F::address(root[0])));
+    EXPECT_TRUE(F::is_table(root[0], 1));
+    EXPECT_EQ(l2[0x1000'0000 >> 21], 0x0400'01c7ull); // VA[29:21] = 0x80: the device megapage
+    // W^X for the image: its text becomes RX pages inside the gigapage, the rest stays RW.
+    ASSERT_TRUE(t.protect(0x8020'0000, 0x1000, MemFlags::Read | MemFlags::Exec, tlb).is_ok());
+    EXPECT_EQ(t.query(0x8020'0000).value().flags, MemFlags::Read | MemFlags::Exec);
+    EXPECT_EQ(t.query(0x8020'0000).value().size, 0x1000u);
+    EXPECT_EQ(t.query(0x8020'1000).value().flags, RW);
+    EXPECT_EQ(t.query(0x8040'0000).value().flags, RW);
 }

@@ -15,11 +15,6 @@ static Result<PlatformInfo> read(const std::vector<u8>& blob, const char** what 
     return read_platform(f.value(), what);
 }
 
-static void expect_range(const PhysRange& r, u64 base, u64 size) {
-    EXPECT_EQ(r.base.value(), base);
-    EXPECT_EQ(r.size, size);
-}
-
 TEST(DtPlatform, QemuVirt4Cpu) {
     const char* what = "untouched";
     auto blob = qemu_dtb(4);

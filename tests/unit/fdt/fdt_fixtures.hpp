@@ -1,6 +1,8 @@
 // Fixture loading and a tiny DTB builder for hand-made (often deliberately broken) blobs.
 #pragma once
+#include "addrspace/addr.hpp"
 #include "fdt/fdt.hpp"
+#include <gtest/gtest.h>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -15,6 +17,12 @@ inline std::vector<u8> load_dtb(const std::string& path) {
         v.resize(fdt_be32(v.data() + 4), 0);
     return v;
 }
+// A platform reader's range: base and size as expected.
+inline void expect_range(const PhysRange& r, u64 base, u64 size) {
+    EXPECT_EQ(r.base.value(), base);
+    EXPECT_EQ(r.size, size);
+}
+
 inline std::vector<u8> qemu_dtb(int cpus) {
     return load_dtb(std::string(FDT_FIXTURE_SRC) + "/qemu-virt-gicv3-" + std::to_string(cpus) + "cpu.dtb");
 }

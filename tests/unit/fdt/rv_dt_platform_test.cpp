@@ -1,0 +1,167 @@
+// read_rv_platform() on QEMU's riscv64 virt (values checked with `dtc -I dtb -O dts` on the dumps)
+// and on the hand-written riscv-board variants; riscv_isa_has() on ISA strings.
+#include "arch/riscv64/dt_platform.hpp"
+#include "fdt_fixtures.hpp"
+#include <string>
+#include <vector>
+#include <gtest/gtest.h>
+
+namespace {
+
+std::vector<u8> rv_qemu_dtb(int harts) {
+    return load_dtb(std::string(FDT_FIXTURE_SRC) + "/qemu-virt-riscv64-" + std::to_string(harts) + "cpu.dtb");
+}
+
+Result<RvPlatformInfo> read(const std::vector<u8>& blob, const char** what = nullptr) {
+    auto f = Fdt::create(blob.data(), blob.size());
+    EXPECT_TRUE(f.is_ok());
+    return read_rv_platform(f.value(), what);
+}
+
+const OwnedRange* owned_at(const RvPlatformInfo& p, u64 base) {
+    for (u32 i = 0; i < p.owned_count; ++i)
+        if (p.owned[i].range.base.value() == base) return &p.owned[i];
+    return nullptr;
+}
+
+} // namespace
+
+TEST(RvIsa, SingleLettersAndMultiLetterExtensions) {
+    const char* qemu = "rv64imafdch_zicsr_zifencei_zihintpause_zba_zbb_zbc_zbs_sstc";
+    EXPECT_TRUE(riscv_isa_has(qemu, "h"));
+    EXPECT_TRUE(riscv_isa_has(qemu, "i"));
+    EXPECT_TRUE(riscv_isa_has(qemu, "sstc"));
+    EXPECT_TRUE(riscv_isa_has(qemu, "zicsr"));
+    EXPECT_FALSE(riscv_isa_has(qemu, "v"));
+    EXPECT_FALSE(riscv_isa_has(qemu, "z"));      // a letter of "zicsr" is not the single-letter z
+    EXPECT_FALSE(riscv_isa_has(qemu, "sst"));    // a prefix of an extension name is not that extension
+    EXPECT_FALSE(riscv_isa_has(qemu, "svpbmt"));
+    EXPECT_FALSE(riscv_isa_has("rv64imafdc_zicsr_hx", "h")); // "h" only counts among the single letters
+    EXPECT_TRUE(riscv_isa_has("RV64IMAFDCH_Sstc", "h"));     // case-insensitive
+    EXPECT_TRUE(riscv_isa_has("RV64IMAFDCH_Sstc", "sstc"));
+    EXPECT_FALSE(riscv_isa_has("rv64gc", "h"));
+    EXPECT_FALSE(riscv_isa_has("", "h"));
+    EXPECT_FALSE(riscv_isa_has("x86", "h"));
+    EXPECT_FALSE(riscv_isa_has(qemu, ""));
+}
+
+TEST(RvDtPlatform, QemuVirt4Harts) {
+    const char* what = "untouched";
+    auto blob = rv_qemu_dtb(4);
+    auto r = read(blob, &what);
+    ASSERT_TRUE(r.is_ok()) << what;
+    const RvPlatformInfo& p = r.value();
+    ASSERT_EQ(p.ram_count, 1u);
+    expect_range(p.ram[0], 0x80000000, 1 * GiB);
+    EXPECT_EQ(p.reserved_count, 0u); // QEMU's own dump: OpenSBI adds its reserved-memory later
+    EXPECT_EQ(p.timebase_hz, 10'000'000u);
+    ASSERT_EQ(p.hart_count, 4u);
+    EXPECT_FALSE(p.harts_truncated);
+    EXPECT_EQ(p.harts_without_h, 0u);
+    for (u32 i = 0; i < 4; ++i) {
+        EXPECT_EQ(p.harts[i].hartid, i);
+        EXPECT_EQ(p.harts[i].s_context, 2 * i + 1); // <cpuN-intc 11>, <cpuN-intc 9> per hart
+        EXPECT_TRUE(p.harts[i].sstc);
+    }
+    expect_range(p.plic.mmio, 0x0c000000, 0x600000);
+    EXPECT_EQ(p.plic.ndev, 96u);
+    expect_range(p.uart.mmio, 0x10000000, 0x100);
+    EXPECT_EQ(p.uart.irq, 10u);
+    EXPECT_EQ(p.uart.reg_shift, 0u);
+    EXPECT_EQ(p.uart.reg_io_width, 1u);
+
+    // Host-owned: RAM, the PLIC, the console, the CLINT, the test finisher, fw-cfg, every
+    // virtio-mmio slot, the PCIe bridge's config space and its windows.
+    EXPECT_FALSE(p.owned_incomplete);
+    auto expect_owned = [&](u64 base, u64 size, OwnedKind kind, const char* node) {
+        const OwnedRange* o = owned_at(p, base);
+        ASSERT_NE(o, nullptr) << std::hex << base;
+        EXPECT_EQ(o->range.size, size) << std::hex << base;
+        EXPECT_EQ(o->kind, kind) << std::hex << base;
+        EXPECT_STREQ(o->node, node);
+    };
+    expect_owned(0x80000000, 1 * GiB, OwnedKind::Ram, "memory@80000000");
+    expect_owned(0x0c000000, 0x600000, OwnedKind::HostDevice, "plic@c000000");
+    expect_owned(0x10000000, 0x100, OwnedKind::HostDevice, "serial@10000000");
+    expect_owned(0x02000000, 0x10000, OwnedKind::HostDevice, "clint@2000000");
+    expect_owned(0x00100000, 0x1000, OwnedKind::HostDevice, "test@100000");
+    expect_owned(0x10100000, 0x18, OwnedKind::DmaCapable, "fw-cfg@10100000");
+    for (u64 slot = 0; slot < 8; ++slot)
+        expect_owned(0x10001000 + slot * 0x1000, 0x1000, OwnedKind::DmaCapable,
+                     ("virtio_mmio@1000" + std::to_string(slot + 1) + "000").c_str());
+    expect_owned(0x30000000, 0x10000000, OwnedKind::DmaCapable, "pci@30000000");
+    expect_owned(0x03000000, 0x10000, OwnedKind::DmaCapable, "pci@30000000");   // I/O window
+    expect_owned(0x40000000, 0x40000000, OwnedKind::DmaCapable, "pci@30000000"); // 32-bit MMIO
+    expect_owned(0x400000000, 0x400000000, OwnedKind::DmaCapable, "pci@30000000"); // 64-bit MMIO
+    EXPECT_EQ(owned_at(p, 0x101000), nullptr);   // the RTC: a plain device a VM may be given
+    EXPECT_EQ(owned_at(p, 0x20000000), nullptr); // the flash
+    EXPECT_EQ(p.owned_count, 18u); // the 18 above, nothing else
+}
+
+TEST(RvDtPlatform, QemuVirt2Harts) {
+    auto blob = rv_qemu_dtb(2);
+    auto r = read(blob);
+    ASSERT_TRUE(r.is_ok());
+    ASSERT_EQ(r.value().hart_count, 2u);
+    EXPECT_EQ(r.value().harts[1].hartid, 1u);
+    EXPECT_EQ(r.value().harts[1].s_context, 3u);
+}
+
+TEST(RvDtPlatform, BoardHartsContextsAndConsole) {
+    const char* what = "untouched";
+    auto blob = load_dtb(std::string(FDT_FIXTURE_BIN) + "/riscv-board.dtb");
+    auto r = read(blob, &what);
+    ASSERT_TRUE(r.is_ok()) << what;
+    const RvPlatformInfo& p = r.value();
+    // Hart 2 has no H and hart 9 is disabled: harts 5 and 7 remain, in DT order.
+    EXPECT_EQ(p.harts_without_h, 1u);
+    ASSERT_EQ(p.hart_count, 2u);
+    EXPECT_EQ(p.harts[0].hartid, 5u);
+    EXPECT_EQ(p.harts[0].s_context, 5u); // from riscv,isa-extensions
+    EXPECT_TRUE(p.harts[0].sstc);
+    EXPECT_EQ(p.harts[1].hartid, 7u);
+    EXPECT_EQ(p.harts[1].s_context, 1u); // contexts are listed in another order than the harts
+    EXPECT_TRUE(p.harts[1].sstc);        // "RV64IMAFDCH_..._Sstc": upper case
+    EXPECT_EQ(p.timebase_hz, 1'000'000u); // from the cpu nodes: /cpus has none
+    ASSERT_EQ(p.reserved_count, 1u);
+    expect_range(p.reserved[0], 0x80000000, 0x40000);
+    EXPECT_EQ(p.plic.ndev, 53u);
+    // stdout-path names the second UART, compatible with ns16550a in second place.
+    expect_range(p.uart.mmio, 0x10010000, 0x100);
+    EXPECT_EQ(p.uart.irq, 40u);
+    EXPECT_EQ(p.uart.reg_shift, 2u);
+    EXPECT_EQ(p.uart.reg_io_width, 4u);
+    const OwnedRange* aclint = owned_at(p, 0x2000000);
+    ASSERT_NE(aclint, nullptr);
+    EXPECT_EQ(aclint->kind, OwnedKind::HostDevice);
+    EXPECT_EQ(owned_at(p, 0x10000000), nullptr); // the other UART is not cxvisor's
+    ASSERT_NE(owned_at(p, 0x10010000), nullptr);
+}
+
+TEST(RvDtPlatform, BoardWithoutSstcOnOneHart) {
+    auto blob = load_dtb(std::string(FDT_FIXTURE_BIN) + "/riscv-board-no-sstc.dtb");
+    auto r = read(blob);
+    ASSERT_TRUE(r.is_ok());
+    EXPECT_TRUE(r.value().harts[0].sstc);
+    EXPECT_FALSE(r.value().harts[1].sstc); // host.cpp then uses SBI TIME on every hart
+}
+
+TEST(RvDtPlatform, HartWithoutSModeContextIsAnError) {
+    const char* what = nullptr;
+    auto blob = load_dtb(std::string(FDT_FIXTURE_BIN) + "/riscv-board-no-s-context.dtb");
+    auto r = read(blob, &what);
+    ASSERT_TRUE(r.is_error());
+    EXPECT_EQ(r.error(), Error::NotFound);
+    ASSERT_NE(what, nullptr);
+    EXPECT_NE(std::string(what).find("S-mode context"), std::string::npos) << what;
+}
+
+TEST(RvDtPlatform, AarchQemuDtbHasNoRiscvHarts) {
+    // The other ISA's machine: a clear "no harts with H", not a crash or a half-filled result.
+    const char* what = nullptr;
+    auto blob = qemu_dtb(2);
+    auto r = read(blob, &what);
+    ASSERT_TRUE(r.is_error());
+    EXPECT_EQ(r.error(), Error::NotFound);
+    EXPECT_NE(std::string(what).find("H extension"), std::string::npos) << what;
+}
