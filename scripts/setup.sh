@@ -8,6 +8,10 @@ PKGS=(
   qemu-system-arm          # qemu-system-aarch64 (QEMU 7.2 on bookworm)
   g++-aarch64-linux-gnu    # cross compiler for the image and guests
   binutils-aarch64-linux-gnu
+  qemu-system-misc         # qemu-system-riscv64 (QEMU 7.2 on bookworm)
+  g++-riscv64-linux-gnu    # cross compiler for the riscv64 image
+  binutils-riscv64-linux-gnu
+  opensbi                  # OpenSBI fw_dynamic for reference; QEMU's -bios default carries its own copy
   device-tree-compiler     # dtc: unit tests compile .dts fixtures, debugging
   libtomlplusplus-dev      # cxv-vmconfig parses TOML with toml++
   libfdt-dev               # cxv-vmconfig writes guest device trees with libfdt

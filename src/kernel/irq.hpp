@@ -8,7 +8,9 @@
 // deactivation deactivates it (until then the line stays active and cannot fire again).
 enum class IrqAction : u8 { Done, Forwarded };
 using IrqHandler = IrqAction (*)(u32 intid, void* ctx);
-inline constexpr u32 MAX_IRQS = 1020;
+// Every ISA's host interrupt numbers fit: GIC INTIDs (< 1020), and on riscv64 PLIC sources (1..1023) plus
+// the hart-local interrupts numbered from 1024 (arch/riscv64/arch.hpp).
+inline constexpr u32 MAX_IRQS = 1040;
 
 // Before the interrupt can be taken: the boot CPU before secondaries start, or any CPU for an
 // interrupt that is still disabled at the interrupt controller (a VM's passthrough SPI, enabled

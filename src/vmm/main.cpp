@@ -119,7 +119,8 @@ struct BootCount {
 // Creates every VM of the package that passes its checks and boots those marked to autostart.
 BootCount create_vms(const vm_package::PackageHeader* h) {
     if (!h) {
-        kprint("cxvisor: no VMs configured (build the boot image with cxv-vmconfig --image)\n");
+        if (cxv_package_offset) kprint("cxvisor: no VMs configured (the VM package above is unusable)\n");
+        else kprint("cxvisor: no VMs configured (build the boot image with cxv-vmconfig --image); the shell is up\n");
         return {};
     }
     // RAM, GIC frames, the console and DMA-capable devices, as the host DTB describes them.
@@ -309,7 +310,9 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
     // VMs waiting for the operator keep cxvisor up (the shell can start them); a package none of
     // whose VMs can run does not.
     BootCount vms = create_vms(package);
-    if (vms.booted + vms.waiting == 0) power_off("no VM could be started (see the messages above)");
+    // An image without a VM package is a machine to look at (the shell: cpus, version, log); a
+    // package none of whose VMs could start (or a corrupt one) is an error and ends the run.
+    if (cxv_package_offset && vms.booted + vms.waiting == 0) power_off("no VM could be started (see the messages above)");
     vmm_vms_created();
     const u64 boot_us = (arch::counter() - t0) * 1000 / timer_ticks_per_ms();
     const u64 wait_end = arch::counter() + CPU_ONLINE_WAIT_MS * timer_ticks_per_ms();

@@ -3,7 +3,7 @@
 #pragma once
 #include "abi/vm_package.hpp" // MAX_CPUS
 #include "addrspace/addr.hpp" // PhysRange
-#include "fdt/fdt.hpp"
+#include "fdt/host_dt.hpp" // DtHostInfo, OwnedRange
 
 enum class PsciMethod : u8 { None, Smc, Hvc }; // None: no PSCI 0.2+ node, secondaries cannot start
 enum class CpuEnableMethod : u8 { None, Psci, SpinTable };
@@ -14,30 +14,14 @@ struct CpuInfo {
     u64 release_addr = 0;      // spin-table only: cpu-release-addr
 };
 
-// A host-physical range no VM may be given (passthrough device, reserved region), and why: the
-// boot log and cxv-vmconfig name `node` and `why` when they refuse one.
-enum class OwnedKind : u8 {
-    Ram,        // a /memory bank: cxvisor's and the VMs' memory (identical regions come from here)
-    HostDevice, // what cxvisor drives itself: a GIC frame, its console UART
-    DmaCapable, // a bus master or IOMMU (fdt/dma_capable.hpp): reaches host memory on its own
-};
-struct OwnedRange {
-    PhysRange range;
-    OwnedKind kind = OwnedKind::HostDevice;
-    const char* node = ""; // the DTB node's name ("virtio_mmio@a000000"): points into the DTB
-    const char* why = "";  // static text, e.g. "a DMA-capable device (virtio,mmio): cxvisor programs..."
-};
-
 // A plain copyable value. INTIDs are GIC interrupt IDs (SPI n = 32 + n, PPI n = 16 + n).
-struct PlatformInfo {
-    static constexpr u32 kMaxRam = 8, kMaxReserved = 16, kMaxCpus = vm_package::MAX_CPUS, kMaxRedistRegions = 4;
-    static constexpr u32 kMaxOwned = 96; // QEMU virt needs 42 (32 of them virtio-mmio slots)
+// RAM, reserved ranges and the host-owned list come from DtHostInfo (fdt/host_dt.hpp): the owned
+// list there holds every /memory bank (enabled or not), every reg entry of the GICv3 node (GICD,
+// GICR regions, GICC, GICH, GICV), its ITS and GICv2m frames, the console UART, and every
+// DMA-capable node's reg (PCI host bridges: their windows too).
+struct PlatformInfo : DtHostInfo {
+    static constexpr u32 kMaxCpus = vm_package::MAX_CPUS, kMaxRedistRegions = 4;
 
-    PhysRange ram[kMaxRam];            // every reg entry of every enabled /memory node, DT order
-    u32 ram_count = 0;
-    bool ram_truncated = false;        // more than kMaxRam entries: the rest is left unused
-    PhysRange reserved[kMaxReserved];  // /memreserve/ entries, then /reserved-memory children's reg
-    u32 reserved_count = 0;
     CpuInfo cpus[kMaxCpus];            // /cpus/cpu@* in DT order
     u32 cpu_count = 0;
     bool cpus_truncated = false;       // more than kMaxCpus CPUs: the rest stay off
@@ -58,16 +42,6 @@ struct PlatformInfo {
         u32 frequency_hz = 0; // clock-frequency if the DT overrides CNTFRQ_EL0, else 0
     } timer;
 
-    // Everything no VM may be given: every /memory bank (enabled or not), every reg entry of the
-    // GICv3 node (GICD, GICR regions, GICC, GICH, GICV), its ITS and GICv2m frames, the console
-    // UART, and every DMA-capable node's reg (PCI host bridges: their windows too). DT order.
-    OwnedRange owned[kMaxOwned];
-    u32 owned_count = 0;
-    // More than kMaxOwned ranges, a PCI bridge whose windows cannot be read, a bus whose cell
-    // counts are malformed or nodes nested deeper than the walk goes (16): the list is
-    // incomplete, so no host range can be shown safe and every passthrough device and reserved
-    // region must be refused (not a boot failure: VMs without them still run).
-    bool owned_incomplete = false;
 };
 
 // Reads the platform description. Called once on the boot CPU, before the allocator exists (the

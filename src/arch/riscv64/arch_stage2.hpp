@@ -6,9 +6,10 @@
 #pragma once
 #include "abi/sbi.hpp"
 #include "addrspace/addr_space.hpp"
+#include "arch.hpp" // invalidate_icache_all, fence_all
 #include "csr.hpp"
 #include "kernel/log.hpp"
-#include "sbi_ecall.hpp"
+#include "firmware.hpp"
 #include "stage2_format.hpp"
 
 namespace arch {
@@ -54,7 +55,7 @@ inline bool vmid_fits(u64 vmid) { return vmid != 0 && vmid < (u64(1) << g_vmid_b
 // The walker's stores to the G-stage tables must be visible before a guest walks them again. The
 // fences below (HFENCE.GVMA, 8.3.2) order them for the harts they reach; this covers the
 // re-entry path after a fault was fixed, whose fence already ran in after_map.
-inline void publish_stage2_updates() { fence_rw_rw(); }
+inline void publish_stage2_updates() { fence_all(); }
 
 // TLB maintenance for one VM. RISC-V has no broadcast TLB invalidation: HFENCE.GVMA acts on the
 // executing hart only (8.3.2), so the other harts are reached through the SBI RFENCE extension
@@ -80,26 +81,20 @@ struct Stage2Tlb {
 
     // Frames about to be mapped executable (Tlb::prepare_exec). RISC-V instruction fetches are
     // coherent with earlier stores only after FENCE.I on the fetching hart (Unprivileged Spec
-    // 20191213, ch. 3 "Zifencei"); the other harts get it through SBI remote_fence_i. Runs before
-    // the G-stage entry is written, so no vCPU can fetch the frames before it completes.
-    void prepare_exec(HostPhysAddr, u64) {
-        fence_rw_rw();
-        fence_i();
-        const SbiRet r = sbi_ecall(cxv_abi::SBI_EXT_RFENCE, cxv_abi::SBI_RFENCE_FENCE_I, 0, SBI_ALL_HARTS);
-        if (r.error != cxv_abi::SBI_SUCCESS) firmware_failed("remote_fence_i", r.error);
-    }
+    // 20191213, ch. 3 "Zifencei"); invalidate_icache_all adds SBI remote_fence_i for the other
+    // harts. Runs before the G-stage entry is written, so no vCPU can fetch the frames before.
+    void prepare_exec(HostPhysAddr, u64) { invalidate_icache_all(); }
 
 private:
     void remote_fence(u64 gpa, u64 size) {
-        fence_rw_rw(); // the table stores before the other harts' fences
+        fence_all(); // the table stores before the other harts' fences
         const bool by_vmid = vmid_fits(vmid);
-        const SbiRet r =
-            by_vmid ? sbi_ecall(cxv_abi::SBI_EXT_RFENCE, cxv_abi::SBI_RFENCE_HFENCE_GVMA_VMID, 0, SBI_ALL_HARTS, gpa, size, vmid)
-                    : sbi_ecall(cxv_abi::SBI_EXT_RFENCE, cxv_abi::SBI_RFENCE_HFENCE_GVMA, 0, SBI_ALL_HARTS, gpa, size);
-        if (r.error != cxv_abi::SBI_SUCCESS) firmware_failed(by_vmid ? "remote_hfence_gvma_vmid" : "remote_hfence_gvma", r.error);
+        const sbi::Ret r = by_vmid ? sbi::call(sbi::EXT_RFENCE, cxv_abi::SBI_RFENCE_HFENCE_GVMA_VMID, 0, ~u64(0), gpa, size, vmid)
+                                   : sbi::call(sbi::EXT_RFENCE, cxv_abi::SBI_RFENCE_HFENCE_GVMA, 0, ~u64(0), gpa, size);
+        if (r.error != sbi::SUCCESS) firmware_failed(by_vmid ? "remote_hfence_gvma_vmid" : "remote_hfence_gvma", r.error);
     }
-    // The host needs the RFENCE extension to keep its guests isolated (the host bring-up checks it
-    // with probe_extension before any VM exists); a refusal afterwards breaks that invariant.
+    // The host needs RFENCE to keep its guests' translations coherent; a firmware that refuses it
+    // once VMs exist breaks that invariant.
     [[noreturn]] static void firmware_failed(const char* call, i64 error) {
         panic("cxvisor: SBI RFENCE %s failed (error %ld): stale guest translations cannot be ruled out", call, error);
     }

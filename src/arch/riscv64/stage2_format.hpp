@@ -8,43 +8,25 @@
 //   8.5.1 "Guest Physical Address Translation" (the x4 variants: 2 extra GPA bits at the root,
 //   16 KiB root aligned to 16 KiB; every G-stage access is checked as a U-mode access).
 #pragma once
-#include "addrspace/page_table_format.hpp"
+#include "mmu_format.hpp" // SvPte: the PTE layout shared with the host's own Sv39 tables
 
 namespace arch {
 
 // Named GStage* (not the generic Stage2*) so that one host test binary can include every ISA's
 // format; arch_stage2.hpp binds arch::Stage2Format to it.
-// Levels are numbered as the generic walker numbers them (Arm's way, page_table_format.hpp):
-// level 3 holds 4 KiB pages, level 2 2 MiB megapages, level 1 1 GiB gigapages, level 0 the
-// Sv48x4 root. One format serves both modes; only the geometry (root level) differs.
-struct GStageFormat {
-    static constexpr u32 page_shift = 12;
-    static constexpr u32 bits_per_level = 9;
-    static constexpr u32 leaf_level = 3;
-
-    static constexpr u64 pte_v = bit(0);
-    static constexpr u64 pte_r = bit(1);
-    static constexpr u64 pte_w = bit(2);
-    static constexpr u64 pte_x = bit(3);
-    static constexpr u64 pte_u = bit(4); // G-stage accesses count as U-mode accesses (8.5.1): leaves need U=1
-    static constexpr u64 pte_a = bit(6);
-    static constexpr u64 pte_d = bit(7);
+// Levels are numbered as the generic walker numbers them (mmu_format.hpp): level 3 holds 4 KiB
+// pages, level 2 2 MiB megapages, level 1 1 GiB gigapages (SvPte::block_allowed; a 512 GiB
+// Sv48x4 root leaf is never useful for a VM), level 0 the Sv48x4 root. One format serves both
+// modes; only the geometry (root level) differs.
+struct GStageFormat : SvPte<GStageFormat> {
     // RSW[9:8] belongs to the supervisor's software (4.3.1); cxvisor keeps in it what the
     // hardware encoding cannot say, so that flags() reports exactly what was mapped:
     static constexpr u64 sw_device = bit(8);   // mapped as MemFlags::Device (see leaf_bits)
     static constexpr u64 sw_noaccess = bit(9); // a leaf with no legal R/W/X encoding, kept with V=0
-    static constexpr u64 ppn_shift = 10;
-    static constexpr u64 ppn_mask = ((u64(1) << 44) - 1) << ppn_shift; // PPN[53:10]; 63:54 stay 0
-    static constexpr u64 rwx = pte_r | pte_w | pte_x;
 
-    // Megapages and gigapages. A 512 GiB level-0 leaf of Sv48x4 is legal too, but no region of a VM
-    // is that large and aligned, and leaving it out keeps the format the same for both modes.
-    static constexpr bool block_allowed(u32 level) { return level == 1 || level == 2; }
-    // Non-leaf PTE: V=1, R=W=X=0; D, A and U are reserved for non-leaf PTEs and must be 0 (4.3.1).
-    static constexpr u64 make_table(HostPhysAddr pa) { return ppn(pa) | pte_v; }
-
-    // Leaf bits. A and D are set up front: without Svadu a G-stage access that would need A or D
-    // set raises a guest-page fault (4.3.2 step 7, 8.5.1), which cxvisor has no reason to take.
+    // Leaf bits. U: G-stage accesses count as U-mode accesses (8.5.1). A and D are set up front:
+    // without Svadu a G-stage access that would need A or D set raises a guest-page fault
+    // (4.3.2 step 7, 8.5.1), which cxvisor has no reason to take.
     // Two MemFlags sets have no PTE encoding: write without read (XWR = x10 is reserved, 4.3.1
     // Table "Encoding of PTE R/W/X fields") and no permission at all (XWR = 000 means "pointer to
     // the next level"). The hardware gets less than was asked, never more: W is dropped without R,
@@ -56,34 +38,29 @@ struct GStageFormat {
     // Svpbmt PBMT bits are reserved on harts without it (QEMU 7.2 has none), so Device is
     // recorded in sw_device only.
     static constexpr u64 leaf_bits(MemFlags f) {
-        u64 d = pte_u | pte_a | pte_d;
-        const bool r = has(f, MemFlags::Read), x = has(f, MemFlags::Exec);
-        if (r) d |= pte_r;
-        if (r && has(f, MemFlags::Write)) d |= pte_w;
-        if (x) d |= pte_x;
-        if (has(f, MemFlags::Device)) d |= sw_device;
-        return (r || x) ? d | pte_v : d | sw_noaccess;
+        u64 e = u | a | d;
+        const bool rd = has(f, MemFlags::Read), ex = has(f, MemFlags::Exec);
+        if (rd) e |= r;
+        if (rd && has(f, MemFlags::Write)) e |= w;
+        if (ex) e |= x;
+        if (has(f, MemFlags::Device)) e |= sw_device;
+        return (rd || ex) ? e | v : e | sw_noaccess;
     }
+    // SvPte's leaves are always valid; these may not be (sw_noaccess).
     static constexpr u64 make_block(HostPhysAddr pa, MemFlags f) { return ppn(pa) | leaf_bits(f); }
     static constexpr u64 make_page(HostPhysAddr pa, MemFlags f) { return make_block(pa, f); }
-
-    static constexpr bool is_valid(u64 d) { return (d & (pte_v | sw_noaccess)) != 0; }
-    static constexpr bool is_table(u64 d, u32 level) { return level < leaf_level && (d & pte_v) && !(d & rwx); }
-    static constexpr bool is_block(u64 d, u32 level) { return level < leaf_level && is_valid(d) && !is_table(d, level); }
-    static constexpr HostPhysAddr address(u64 d) { return HostPhysAddr(((d & ppn_mask) >> ppn_shift) << page_shift); }
-    static constexpr MemFlags flags(u64 d) {
+    static constexpr bool is_valid(u64 e) { return (e & (v | sw_noaccess)) != 0; }
+    static constexpr bool is_block(u64 e, u32 level) { return level < leaf_level && is_valid(e) && !is_table(e, level); }
+    static constexpr MemFlags flags(u64 e) {
         MemFlags f = MemFlags::None;
-        if (d & pte_v) {
-            if (d & pte_r) f = f | MemFlags::Read;
-            if (d & pte_w) f = f | MemFlags::Write;
-            if (d & pte_x) f = f | MemFlags::Exec;
+        if (e & v) {
+            if (e & r) f = f | MemFlags::Read;
+            if (e & w) f = f | MemFlags::Write;
+            if (e & x) f = f | MemFlags::Exec;
         }
-        if (d & sw_device) f = f | MemFlags::Device;
+        if (e & sw_device) f = f | MemFlags::Device;
         return f;
     }
-
-private:
-    static constexpr u64 ppn(HostPhysAddr pa) { return ((pa.value() >> page_shift) << ppn_shift) & ppn_mask; }
 };
 static_assert(PageTableFormat<GStageFormat>);
 

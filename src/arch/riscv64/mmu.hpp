@@ -1,0 +1,17 @@
+// cxvisor's own HS-mode translation: an Sv39 identity map (VA == PA) built with the generic
+// page-table walker in HostSv39Format. RAM is RW and never executable, cxvisor's text RX, its
+// rodata R; its device windows RW. Sv39 rather than Sv48: every RISC-V hart with paging that has
+// Sv48 also has Sv39 (Privileged Spec 20211203, 4.1.11: Sv48 implementations must support Sv39),
+// one level fewer per walk, and QEMU virt's RAM and devices all lie below 2^38; a machine with
+// RAM above that is refused at boot with a clear error.
+#pragma once
+#include "addrspace/addr.hpp"
+#include "base/result.hpp"
+
+namespace arch {
+
+// Boot hart: builds the tables and turns translation on. Other harts: mmu_enable_secondary().
+Result<void> mmu_init(const PhysRange* ram, usize ram_count, const PhysRange* devices, usize device_count);
+void mmu_enable_secondary();
+
+} // namespace arch
