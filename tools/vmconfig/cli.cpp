@@ -1,4 +1,5 @@
 // The command line of cxv-vmconfig: options, the run over all files, and the all-or-nothing write.
+#include "board.hpp"
 #include "vmconfig.hpp"
 #include <algorithm>
 #include <cerrno>
@@ -13,8 +14,10 @@ namespace vmconfig {
 namespace {
 
 const char USAGE[] =
-    "usage: cxv-vmconfig [--cpus N] [--search-path DIR]... [--image cxvisor.bin] [--host-dtb FILE]\n"
-    "                    -o OUT a.toml [b.toml ...]\n"
+    "usage: cxv-vmconfig [--arch ISA] [--cpus N] [--search-path DIR]... [--image cxvisor.bin]\n"
+    "                    [--host-dtb FILE] -o OUT a.toml [b.toml ...]\n"
+    "  --arch ISA         the VMs' (and the image's) ISA: aarch64 or riscv64 (default: the --image's,\n"
+    "                     else aarch64); it chooses the guest board (docs/configuration.md)\n"
     "  --cpus N           physical CPUs of the target (default 4); phys_cpu_ids must be below N\n"
     "  --search-path DIR  where to look for images not found next to the TOML file (repeatable)\n"
     "  --image FILE       write FILE + padding + package to OUT (else OUT is the package alone)\n"
@@ -45,15 +48,22 @@ bool write_atomic(const fs::path& out, const Bytes& data, std::string& err) {
 
 int run(const std::vector<std::string>& args, std::ostream& err) {
     Options o;
+    std::optional<Isa> arch; // --arch as given
     auto usage = [&](const std::string& why) { return err << "cxv-vmconfig: " << why << "\n" << USAGE, 2; };
     for (size_t i = 0; i < args.size(); ++i) {
         const std::string& a = args[i];
         bool takes_value =
-            a == "--cpus" || a == "--search-path" || a == "--image" || a == "--host-dtb" || a == "-o";
+            a == "--cpus" || a == "--search-path" || a == "--image" || a == "--host-dtb" || a == "-o" || a == "--arch";
         if (takes_value && i + 1 == args.size()) return usage(a + " needs a value");
         const std::string& v = takes_value ? args[++i] : a;
         if (a == "-h" || a == "--help") return std::cout << USAGE, 0;
-        if (a == "--cpus") {
+        if (a == "--arch") {
+            auto isa = isa_from_name(v);
+            if (!isa || !guest_board(*isa))
+                return usage("--arch: expected aarch64 or riscv64, got \"" + v + "\"" +
+                             (isa ? " (no guest board for it yet)" : ""));
+            arch = *isa;
+        } else if (a == "--cpus") {
             auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), o.cpus);
             if (ec != std::errc() || end != v.data() + v.size() || o.cpus < 1 || o.cpus > 1024)
                 return usage("--cpus: expected a number 1..1024, got \"" + v + "\"");
@@ -78,20 +88,31 @@ int run(const std::vector<std::string>& args, std::ostream& err) {
 
     Diags diags;
     Bytes image;
-    if (o.image) {
-        auto f = read_file(*o.image);
-        if (!f)
-            diags.push_back({o.image->string(), 0, "", "cannot read the hypervisor image"});
-        else if (check_image(*f, o.image->string(), diags))
-            image = std::move(*f);
+    std::optional<Bytes> image_file = o.image ? read_file(*o.image) : std::nullopt;
+    // The image's own header names its ISA; --arch, when given, must agree with it.
+    std::optional<Isa> image_arch = image_file ? image_isa(*image_file) : std::nullopt;
+    if (o.image && !image_file)
+        diags.push_back({o.image->string(), 0, "", "cannot read the hypervisor image"});
+    if (arch && image_arch && *arch != *image_arch) {
+        diags.push_back({o.image->string(), 0, "",
+                         std::string("a cxvisor image for ") + isa_name(*image_arch) + ", but --arch is " +
+                             isa_name(*arch) + ": build the VMs for the image's ISA or give the " +
+                             isa_name(*arch) + " image"});
+        image_file.reset();
     }
+    o.isa = arch ? *arch : image_arch && guest_board(*image_arch) ? *image_arch : Isa::Aarch64;
+    const GuestBoard& board = *guest_board(o.isa);
+    if (o.host_dtb && !board.host_checks())
+        return usage(std::string("--host-dtb: host checks are not implemented for ") + board.name() + " yet");
+    if (image_file && check_image(*image_file, o.isa, o.image->string(), diags))
+        image = std::move(*image_file);
     std::optional<HostDescription> host;
     if (o.host_dtb) {
         if (auto f = read_file(*o.host_dtb))
             host = read_host(*f, o.host_dtb->string(), diags);
         else
             diags.push_back({o.host_dtb->string(), 0, "", "cannot read the host DTB (--host-dtb)"});
-    } else if (o.host_check) {
+    } else if (o.host_check && board.host_checks()) {
         host = builtin_host();
     }
     std::vector<VmConfig> vms;
@@ -110,7 +131,7 @@ int run(const std::vector<std::string>& args, std::ostream& err) {
         return 1;
     }
     Bytes out = build_package(vms);
-    if (o.image) out = compose_image(image, out);
+    if (o.image) out = compose_image(image, o.isa, out);
     if (std::string e; !write_atomic(o.output, out, e)) return err << "cxv-vmconfig: " << e << "\n", 1;
     return 0;
 }

@@ -1,6 +1,7 @@
 // Laying out the VM package (src/abi/vm_package.hpp) and appending it to the hypervisor image.
 #include "abi/vm_package.hpp"
 #include "base/types.hpp"
+#include "board.hpp"
 #include "vmconfig.hpp"
 #include <algorithm>
 #include <bit>
@@ -23,10 +24,10 @@ namespace {
 constexpr uint64_t BLOB_ALIGN = 4 * KiB;
 constexpr uint64_t BIG_BLOB = 2 * MiB, BIG_BLOB_ALIGN = 2 * MiB;
 constexpr uint64_t PACKAGE_ALIGN = 2 * MiB;
-constexpr uint64_t CXVISOR_TAG = 0x0052'4F53'4956'5843; // "CXVISOR\0" as a little-endian u64
-// arm64 Image header fields used by cxvisor (Linux's Documentation/arch/arm64/booting.rst).
-constexpr size_t HDR_IMAGE_SIZE = 0x10, HDR_PACKAGE_OFFSET = 0x20, HDR_TAG = 0x28, HDR_MAGIC = 0x38,
-                 HDR_SIZE = 0x40;
+// The image header fields every ISA's cxvisor image has at the same place (the arm64 and RISC-V
+// Image headers share them): image_size, the memory footprint; the header is 64 bytes. The
+// ISA's own fields (magic, tag, package_offset) are its board's (board_<isa>.cpp).
+constexpr size_t HDR_IMAGE_SIZE = 0x10, HDR_MAGIC = 0x38, HDR_SIZE = 0x40;
 
 uint64_t get64(const Bytes& b, size_t off) {
     uint64_t v;
@@ -86,7 +87,7 @@ Bytes build_package(const std::vector<VmConfig>& vms) {
         r.interrupt_mode = vm.interrupt_mode;
         r.flags = vm.autostart ? 0 : vp::VM_FLAG_NO_AUTOSTART;
         if (vm.interrupt_mode == uint32_t(vp::InterruptMode::Emulated))
-            r.gicd_base = vm.gicd_base, r.gicr_base = vm.gicr_base, r.spi_count = vm.spi_count;
+            r.gicd_base = vm.intc_base, r.gicr_base = vm.intc_base2, r.spi_count = vm.intc_lines;
 
         std::vector<vp::MemRegion> regions;
         for (auto& m : vm.regions) regions.push_back({m.gpa, m.size, m.flags, m.map_type});
@@ -151,26 +152,31 @@ Bytes build_package(const std::vector<VmConfig>& vms) {
     return out;
 }
 
-bool check_image(const Bytes& img, const std::string& name, Diags& diags) {
-    auto fail = [&](const std::string& why) {
-        return diags.push_back({name, 0, "", "not a cxvisor image: " + why}), false;
-    };
-    if (img.size() < HDR_SIZE) return fail("shorter than the 64-byte arm64 Image header");
-    if (memcmp(&img[HDR_MAGIC], "ARM\x64", 4) != 0) return fail("no arm64 Image magic \"ARM\\x64\" at 0x38");
-    if (get64(img, HDR_TAG) != CXVISOR_TAG) return fail("an arm64 Image without the \"CXVISOR\" tag at 0x28");
+std::optional<Isa> image_isa(const Bytes& img) {
+    if (img.size() < HDR_SIZE) return {};
+    if (memcmp(&img[HDR_MAGIC], "ARM\x64", 4) == 0) return Isa::Aarch64;
+    if (memcmp(&img[HDR_MAGIC], "RSC\x05", 4) == 0) return Isa::Riscv64;
+    return {};
+}
+
+bool check_image(const Bytes& img, Isa isa, const std::string& name, Diags& diags) {
+    const GuestBoard* board = guest_board(isa);
+    if (!board || !board->check_image(img, name, diags)) return false;
     uint64_t size = get64(img, HDR_IMAGE_SIZE);
     if (size < img.size() || size > (1ull << 40))
-        return fail("image_size at 0x10 (" + hex(size) + ") must cover the file (" + hex(img.size()) +
-                    " bytes) and stay below 1 TiB");
+        return diags.push_back({name, 0, "",
+                                "not a cxvisor image: image_size at 0x10 (" + hex(size) + ") must cover the file (" +
+                                    hex(img.size()) + " bytes) and stay below 1 TiB"}),
+               false;
     return true;
 }
 
-Bytes compose_image(const Bytes& image, const Bytes& package) {
+Bytes compose_image(const Bytes& image, Isa isa, const Bytes& package) {
     uint64_t package_offset = align_up(get64(image, HDR_IMAGE_SIZE), PACKAGE_ALIGN);
     Bytes out(image);
     out.resize(package_offset);
     out.insert(out.end(), package.begin(), package.end());
-    put64(out, HDR_PACKAGE_OFFSET, package_offset);
+    put64(out, guest_board(isa)->package_offset_field(), package_offset);
     put64(out, HDR_IMAGE_SIZE, package_offset + package.size()); // the new memory footprint
     return out;
 }

@@ -2,6 +2,7 @@
 // Every problem is recorded and reading goes on, so one run reports all errors of all files.
 #include "abi/vm_package.hpp"
 #include "base/types.hpp"
+#include "board.hpp"
 #include "vmconfig.hpp"
 #include <algorithm>
 #include <bit>
@@ -48,13 +49,11 @@ constexpr uint64_t GPA_LIMIT = 1ull << 48;
 constexpr uint64_t U32_MAX = 0xFFFF'FFFF;
 constexpr uint64_t MAX_DTB = 2 * MiB; // Linux refuses larger device trees (MAX_FDT_SIZE)
 constexpr uint32_t FLAG_X = 4, FLAG_DEVICE = 8;
-constexpr uint64_t GIC_FRAME = 64 * KiB;
-// GIC INTID ranges (Arm IHI 0069H, 2.2 "INTIDs"): SGIs 0..15, PPIs 16..31, SPIs 32..1019.
-constexpr uint32_t FIRST_PPI = 16, FIRST_SPI = 32, LAST_SPI = 1019;
-const std::pair<std::string_view, vp::EmuType> EMU_TYPES[] = {{"pl011", vp::EmuType::Pl011},
-                                                               {"virtio-blk", vp::EmuType::VirtioBlk},
-                                                               {"virtio-net", vp::EmuType::VirtioNet},
-                                                               {"virtio-console", vp::EmuType::VirtioConsole}};
+const std::pair<std::string_view, uint32_t> EMU_TYPES[] = {{"pl011", uint32_t(vp::EmuType::Pl011)},
+                                                            {"virtio-blk", uint32_t(vp::EmuType::VirtioBlk)},
+                                                            {"virtio-net", uint32_t(vp::EmuType::VirtioNet)},
+                                                            {"virtio-console", uint32_t(vp::EmuType::VirtioConsole)},
+                                                            {"ns16550a", 5}};
 using vp::is_virtio;
 constexpr uint64_t SECTOR = 512; // virtio-blk's unit (virtio v1.2, 5.2.6)
 
@@ -95,13 +94,30 @@ const Known BASE_KEYS = {"id", "name", "vm_type", "cpu_num", "phys_cpu_ids", "ph
 const Known KERNEL_KEYS = {"entry_point",  "image_location",    "kernel_path", "kernel_load_addr",
                            "ramdisk_path", "ramdisk_load_addr", "dtb_path",    "dtb_load_addr",
                            "cmdline",      "memory_regions"};
-const Known DEVICE_KEYS = {"emu_devices", "passthrough_devices", "interrupt_mode",
-                           "gicd_base",   "gicr_base",           "spi_count"};
+const Known DEVICE_KEYS = {"emu_devices", "passthrough_devices", "interrupt_mode"}; // + the board's intc keys
 const Known AXVISOR_ONLY = {"bios_path", "bios_load_addr", "disk_path"}; // [kernel] keys we explain
 
-std::string unknown_key(std::string_view key, const Known& known, const char* what) {
+// The interrupt-controller keys of a board: [devices] accepts its own board's.
+Known intc_keys(const GuestBoard& b) {
+    auto k = b.intc_keys();
+    Known out{k.base};
+    if (k.base2) out.push_back(k.base2);
+    out.push_back(k.lines);
+    return out;
+}
+
+std::string unknown_key(std::string_view key, const Known& known, const char* what,
+                        const GuestBoard* board = nullptr) {
     if (&known == &KERNEL_KEYS && std::count(AXVISOR_ONLY.begin(), AXVISOR_ONLY.end(), key))
         return "axvisor key not supported by cxvisor (it loads images from the package only)";
+    for (const GuestBoard* other : {&board_aarch64(), &board_riscv64()}) // another ISA's controller
+        if (Known theirs = intc_keys(*other); board && other != board && std::count(theirs.begin(), theirs.end(), key)) {
+            std::string mine;
+            for (auto k : intc_keys(*board)) mine += cat(mine.empty() ? "" : ", ", k);
+            return cat("a key of ", other->name(), " VMs (their ", other->intc_name(), "): the interrupt controller of ",
+                       board->name(), " VMs is the ", board->intc_name(), ", set with ", mine, " (--arch ",
+                       board->name(), ")");
+        }
     auto best = std::min_element(known.begin(), known.end(), [&](auto a, auto b) {
         return edit_distance(key, a) < edit_distance(key, b);
     });
@@ -123,8 +139,12 @@ struct Section {
 class VmReader {
 public:
     VmReader(const fs::path& file, const Options& opts, Diags& diags, const HostDescription* host)
-        : m_opts(opts), m_diags(diags), m_host(host), m_dir(file.parent_path()) {
+        : m_opts(opts), m_diags(diags), m_host(host), m_dir(file.parent_path()), m_board(*guest_board(opts.isa)) {
         m_vm.file = file.string();
+        m_vm.board = &m_board;
+        m_vm.intc_base = m_board.default_intc_base(), m_vm.intc_base2 = m_board.default_intc_base2();
+        m_device_keys = DEVICE_KEYS;
+        for (auto k : intc_keys(m_board)) m_device_keys.push_back(k);
     }
 
     VmConfig read(const toml::table& root) {
@@ -133,7 +153,7 @@ public:
                 fail({k.source().begin.line, std::string(k.str())}, unknown_key(k.str(), TOP_KEYS, "table"));
         read_base(section(root, "base", BASE_KEYS, true));
         read_kernel(section(root, "kernel", KERNEL_KEYS, true));
-        read_devices(section(root, "devices", DEVICE_KEYS, false));
+        read_devices(section(root, "devices", m_device_keys, false));
         read_virtio(root);
         read_shm(root);
         check_layout();
@@ -213,7 +233,7 @@ private:
         if (!(s.t = n->as_table())) return fail({s.line, name}, "expected a table, got " + type_name(*n)), s;
         for (auto&& [k, v] : *s.t)
             if (!std::count(known.begin(), known.end(), k.str()))
-                fail({k.source().begin.line, cat(name, ".", k.str())}, unknown_key(k.str(), known, "key"));
+                fail({k.source().begin.line, cat(name, ".", k.str())}, unknown_key(k.str(), known, "key", &m_board));
         return s;
     }
 
@@ -306,39 +326,16 @@ private:
         check_linux_image();
     }
 
-    // A kernel with the arm64 Image magic is a Linux Image and is checked against the boot
-    // protocol (Linux Documentation/arch/arm64/booting.rst, "4. Call the kernel image"): the Image
-    // sits text_offset bytes above a 2 MiB-aligned base, image_size bytes (BSS included) from its
-    // start belong to the kernel, and it starts at its first byte. Other kernels are bare-metal
-    // images, copied and entered as they are.
+    // A kernel with the ISA's Linux Image header is checked against its boot protocol (the
+    // board's check_linux_image). Other kernels are bare-metal images, copied and entered as they are.
     void check_linux_image() {
-        const Image& k = m_vm.kernel;
-        const Bytes& b = k.data;
-        if (b.size() < 64 || memcmp(&b[0x38], "ARM\x64", 4) != 0) return;
+        auto h = m_board.linux_header(m_vm.kernel.data);
+        if (!h) return;
         m_vm.linux_image = true;
-        uint64_t text_offset, image_size, flags;
-        memcpy(&text_offset, &b[0x08], 8);
-        memcpy(&image_size, &b[0x10], 8);
-        memcpy(&flags, &b[0x18], 8);
-        if (!k.present) return; // no load address to check
-        if (image_size == 0)
-            warn(k.at, "arm64 Image with image_size 0 (a kernel older than Linux 3.17): its BSS size is "
-                       "unknown, only the file's size is kept free for it");
-        if (k.load_addr < text_offset || !is_aligned(k.load_addr - text_offset, 2 * MiB))
-            fail(k.at, cat("arm64 Image at ", hex(k.load_addr), ": Linux must be placed text_offset (",
-                           hex(text_offset), ", header offset 0x8) bytes above a 2 MiB-aligned address (arm64 "
-                           "booting.rst), e.g. at ", hex(align_up(k.load_addr, 2 * MiB) + text_offset)));
-        if (m_entry && *m_entry != k.load_addr)
-            fail(m_entry_at, cat(hex(*m_entry), " is not where the arm64 Image starts (kernel_load_addr ",
-                                 hex(k.load_addr), "): Linux is entered at its first byte"));
-        // flags bit 3 clear: RAM below the 2 MiB-aligned base is not in the kernel's linear map.
-        uint64_t base = k.load_addr - text_offset;
-        if (!(flags & 8))
-            for (auto& r : m_vm.regions)
-                if (contains(r.gpa, r.size, k.load_addr, 1) && base >= align_up(r.gpa, 2 * MiB) + 2 * MiB)
-                    warn(k.at, cat("arm64 Image flags bit 3 is 0 (old kernel): it cannot use the ",
-                                   num(base - r.gpa), " bytes of ", r.at.key, " below its base ", hex(base),
-                                   "; load it at ", hex(align_up(r.gpa, 2 * MiB) + text_offset)));
+        if (!m_vm.kernel.present) return; // no load address to check
+        m_board.check_linux_image(m_vm, *h, m_entry, m_entry_at, [&](const Where& w, std::string why, bool warning) {
+            warning ? warn(w, std::move(why)) : (void)fail(w, std::move(why));
+        });
     }
 
     void read_regions(const Section& s) {
@@ -359,6 +356,10 @@ private:
                 flags = uint(*r->get(2), w, 1, 15, "flags (R=1 W=2 X=4 DEVICE=8)");
                 type = uint(*r->get(3), w, 0, 2, "map_type (0 alloc, 1 identical, 2 reserved)");
             }
+            if (type && *type != uint32_t(vp::MapType::Alloc) && !m_board.host_checks())
+                type = fail(w, cat("map_type ", *type, ": identical and reserved regions are not supported for ",
+                                   m_board.name(), " VMs yet (cxv-vmconfig cannot check them against the ",
+                                   m_board.name(), " host); use 0 (alloc)"));
             if (gpa && size && flags && type && range_ok(w, *gpa, *size))
                 m_vm.regions.push_back({*gpa, *size, uint32_t(*flags), uint32_t(*type), w});
             else
@@ -423,11 +424,10 @@ private:
         d.resize(d.size() < total || total > MAX_DTB ? 0 : total);
     }
 
-    // An arm64 Linux Image occupies image_size bytes (BSS included), more than the file.
-    static uint64_t linux_image_footprint(const Bytes& b) {
-        uint64_t size = 0;
-        if (b.size() >= 64 && memcmp(&b[0x38], "ARM\x64", 4) == 0) memcpy(&size, &b[0x10], 8);
-        return std::max<uint64_t>(size, b.size());
+    // A Linux Image occupies image_size bytes (BSS included), more than the file.
+    uint64_t linux_image_footprint(const Bytes& b) const {
+        auto h = m_board.linux_header(b);
+        return std::max<uint64_t>(h ? h->image_size : 0, b.size());
     }
 
     void read_devices(const Section& s) {
@@ -439,28 +439,23 @@ private:
                 else if (*v == "emulated")
                     m_vm.interrupt_mode = uint32_t(vp::InterruptMode::Emulated);
                 else
-                    fail(m_vm.interrupt_mode_at,
-                         *v == "passthrough"
-                             ? "\"passthrough\" (the host GIC handed to the guest) is not implemented by cxvisor: "
-                               "use \"emulated\" (a virtual GICv3; passthrough devices' interrupts are "
-                               "forwarded through it) or \"no_irq\""
-                             : "unknown mode " + quote(*v) +
-                                   ": cxvisor implements \"emulated\" (a virtual GICv3) and \"no_irq\"");
+                    fail(m_vm.interrupt_mode_at, m_board.interrupt_mode_problem(*v));
             }
-        auto gic_addr = [&](const char* key, uint64_t& out, Where& w) {
-            if (auto* n = s.get(key))
+        auto intc_addr = [&](const char* key, uint64_t& out, Where& w) {
+            if (auto* n = key ? s.get(key) : nullptr)
                 if (auto v = uint(*n, w = at(*n, cat("devices.", key)), 0, GPA_LIMIT - 1)) {
-                    if (!is_aligned(*v, GIC_FRAME))
-                        fail(w, hex(*v) + " is not 64 KiB aligned (GICv3 register frames are 64 KiB)");
+                    if (auto why = m_board.intc_base_problem(*v); !why.empty())
+                        fail(w, why);
                     else
                         out = *v;
                 }
         };
-        gic_addr("gicd_base", m_vm.gicd_base, m_vm.gicd_at);
-        gic_addr("gicr_base", m_vm.gicr_base, m_vm.gicr_at);
-        if (auto* n = s.get("spi_count"))
-            if (auto v = uint(*n, m_vm.spi_count_at = at(*n, "devices.spi_count"), 1, vp::MAX_SPIS))
-                m_vm.spi_count = uint32_t(std::min<uint64_t>(align_up(*v, 32), vp::MAX_SPIS));
+        const GuestBoard::IntcKeys keys = m_board.intc_keys();
+        intc_addr(keys.base, m_vm.intc_base, m_vm.intc_base_at);
+        intc_addr(keys.base2, m_vm.intc_base2, m_vm.intc_base2_at);
+        if (auto* n = s.get(keys.lines))
+            if (auto v = uint(*n, m_vm.intc_lines_at = at(*n, cat("devices.", keys.lines)), 1, m_board.max_lines()))
+                m_vm.intc_lines = m_board.round_lines(*v);
         for_each_record(s, "emu_devices", vp::MAX_EMU_DEVICES, &VmReader::read_emu);
         for_each_record(s, "passthrough_devices", vp::MAX_PT_DEVICES, &VmReader::read_pt);
     }
@@ -481,6 +476,10 @@ private:
     }
 
     void read_pt(const toml::node& n, const Where& w) {
+        if (!m_board.host_checks())
+            return (void)fail(w, cat("passthrough devices are not supported for ", m_board.name(),
+                                     " VMs yet (cxv-vmconfig cannot check them against the ", m_board.name(),
+                                     " host)"));
         auto* r = record(n, w, 5, 6, "[name, base_gpa, base_hpa, length, irq, dt_node]");
         if (!r) return;
         PtDev d;
@@ -655,9 +654,15 @@ private:
         if (!s && !i) return fail(w, "type: expected a name or a number, got " + type_name(t)), false;
         std::string known;
         for (auto [name, type] : EMU_TYPES) {
-            if (s ? s->get() == name : i->get() == int64_t(type)) return out = uint32_t(type), true;
-            known += cat(known.empty() ? "" : ", ", quote(name), " = ", uint32_t(type));
+            if (!m_board.has_device(type)) continue;
+            if (s ? s->get() == name : i->get() == int64_t(type)) return out = type, true;
+            known += cat(known.empty() ? "" : ", ", quote(name), " = ", type);
         }
+        for (auto [name, type] : EMU_TYPES) // a device of another ISA's board
+            if (s ? s->get() == name : i->get() == int64_t(type))
+                return fail(w, cat("device type ", quote(name), " is not part of the ", m_board.name(),
+                                   " guest board (", m_board.name(), " types: ", known, ")")),
+                       false;
         fail(w, cat("unknown device type ", s ? quote(s->get()) : cat(i->get()), " (known: ", known, ")"));
         return false;
     }
@@ -746,7 +751,7 @@ private:
             if (!img->present) continue;
             std::string me = cat(what,
                                  m_vm.dtb_generated && j == 2 ? " (generated) "
-                                 : m_vm.linux_image && j == 0 ? " (arm64 Image, image_size with BSS) "
+                                 : m_vm.linux_image && j == 0 ? cat(" (", m_board.image_kind(), ", image_size with BSS) ")
                                                               : " ",
                                  range(img->load_addr, img->footprint));
             if (auto why = ram_problem(img->load_addr, img->footprint); !why.empty()) fail(img->at, me + why);
@@ -760,13 +765,15 @@ private:
         }
     }
 
-    // interrupt_mode, the devices' irq fields and the vGIC's windows. With "emulated" every irq is a
-    // GIC INTID the guest sees (passthrough: the host's INTID, forwarded under the same number).
+    // interrupt_mode, the devices' irq fields and the interrupt controller's windows. With "emulated"
+    // every irq is a line of the VM's interrupt controller (aarch64: a GIC INTID; riscv64: a PLIC
+    // source; passthrough: the host's, forwarded under the same number).
     void check_interrupts() {
         bool emulated = m_vm.interrupt_mode == uint32_t(vp::InterruptMode::Emulated);
         if (!emulated)
-            for (auto* w : {&m_vm.gicd_at, &m_vm.gicr_at, &m_vm.spi_count_at})
-                if (w->line) fail(*w, "only with interrupt_mode = \"emulated\": a no_irq VM has no GIC");
+            for (auto* w : {&m_vm.intc_base_at, &m_vm.intc_base2_at, &m_vm.intc_lines_at})
+                if (w->line)
+                    fail(*w, cat("only with interrupt_mode = \"emulated\": a no_irq VM has no ", m_board.intc_name()));
         if (!emulated && m_vm.linux_image)
             warn(m_vm.interrupt_mode_at, "a Linux kernel cannot boot without an interrupt controller and its "
                                          "timer interrupts: use \"emulated\"");
@@ -782,10 +789,9 @@ private:
             if (d.irq) irqs.push_back({d.irq, d.at, d.name, false});
         for (auto& d : m_vm.pt_devices)
             if (d.irq) irqs.push_back({d.irq, d.at, d.name, true});
-        for (auto& d : m_vm.shm) // doorbells: read_shm refused them without a vGIC
+        for (auto& d : m_vm.shm) // doorbells: read_shm refused them without an interrupt controller
             if (d.irq) irqs.push_back({d.irq, d.irq_at, d.name, false, "shm region"});
-        uint32_t highest = FIRST_SPI - 1;
-        const std::string spis = cat("use an SPI, ", FIRST_SPI, "..", LAST_SPI);
+        uint32_t highest = m_board.first_line() - 1;
         for (size_t j = 0; j < irqs.size(); ++j) {
             auto& q = irqs[j];
             std::string me = cat("irq ", q.irq);
@@ -794,17 +800,7 @@ private:
                                    "controller (use \"emulated\", or irq 0)"));
                 continue;
             }
-            std::string why =
-                q.irq < FIRST_PPI ? cat(" is an SGI (0..15: software-generated, between vCPUs): ", spis)
-                : q.irq < FIRST_SPI
-                    ? cat(" is a PPI (16..31: private to each vCPU, its timers and the GIC maintenance interrupt): ",
-                          q.pt ? "cxvisor cannot forward a host PPI; " : "an emulated device raises an SPI; ", spis)
-                : q.irq > LAST_SPI ? cat(" is not an SPI (", FIRST_SPI, "..", LAST_SPI,
-                                         "; 1020.. are special or LPIs, which the vGIC does not have)")
-                : m_vm.spi_count && q.irq >= FIRST_SPI + m_vm.spi_count
-                    ? cat(" is above the VM's SPIs (devices.spi_count ", m_vm.spi_count, ": INTIDs 32..",
-                          FIRST_SPI + m_vm.spi_count - 1, "): raise spi_count")
-                    : "";
+            std::string why = m_board.line_problem(q.irq, q.pt, m_vm.intc_lines);
             for (size_t i = 0; i < j && why.empty(); ++i)
                 if (irqs[i].irq == q.irq)
                     why = cat(" is already used by ", irqs[i].kind, " ", quote(irqs[i].name), " (", irqs[i].at.key,
@@ -817,25 +813,26 @@ private:
             highest = std::max(highest, q.irq);
         }
         if (!emulated) return;
-        if (!m_vm.spi_count) { // enough for every device's SPI, at least one group of 32
-            uint64_t spis = align_up(std::min(highest, LAST_SPI) + 1 - FIRST_SPI, 32);
-            m_vm.spi_count = uint32_t(std::clamp<uint64_t>(spis, 32, vp::MAX_SPIS));
+        if (!m_vm.intc_lines) m_vm.intc_lines = m_board.default_lines(highest); // enough for every device
+        auto windows = m_board.intc_windows(m_vm);
+        for (size_t j = 0; j < windows.size(); ++j) {
+            const IntcWindow& w = windows[j];
+            check_intc_window(w.long_name, w.key, j ? m_vm.intc_base2_at : m_vm.intc_base_at, w.base, w.size);
+            for (size_t i = 0; i < j; ++i)
+                if (overlaps(windows[i].base, windows[i].size, w.base, w.size))
+                    fail(intc_where(m_vm.intc_base2_at, w.key),
+                         cat("the vGIC redistributors ", range(w.base, w.size), " overlap the distributor ",
+                             range(windows[i].base, windows[i].size)));
         }
-        check_gic_window("the vGIC distributor (GICD)", "gicd_base", m_vm.gicd_at, m_vm.gicd_base, vp::GICD_SIZE);
-        check_gic_window(cat("the vGIC redistributors (GICR, ", m_vm.cpu_num, " x 128 KiB)").c_str(), "gicr_base",
-                         m_vm.gicr_at, m_vm.gicr_base, uint64_t(m_vm.cpu_num) * vp::GICR_STRIDE);
-        if (overlaps(m_vm.gicd_base, vp::GICD_SIZE, m_vm.gicr_base, uint64_t(m_vm.cpu_num) * vp::GICR_STRIDE))
-            fail(gic_where(m_vm.gicr_at, "gicr_base"),
-                 cat("the vGIC redistributors ", range(m_vm.gicr_base, uint64_t(m_vm.cpu_num) * vp::GICR_STRIDE),
-                     " overlap the distributor ", range(m_vm.gicd_base, vp::GICD_SIZE)));
     }
-    // Where to report a vGIC window: its key, or (a default) the [devices] table or interrupt_mode.
-    Where gic_where(const Where& given, const char* key) const {
+    // Where to report an interrupt-controller window: its key, or (a default) the [devices] table
+    // or interrupt_mode.
+    Where intc_where(const Where& given, const char* key) const {
         if (given.line) return given;
         return {m_vm.interrupt_mode_at.line ? m_vm.interrupt_mode_at.line : m_devices_line, cat("devices.", key)};
     }
-    void check_gic_window(const std::string& what, const char* key, const Where& given, uint64_t base, uint64_t size) {
-        Where w = gic_where(given, key);
+    void check_intc_window(const std::string& what, const char* key, const Where& given, uint64_t base, uint64_t size) {
+        Where w = intc_where(given, key);
         std::string me = cat(what, given.line ? " " : " at its default ", range(base, size));
         std::string fix = given.line ? "" : cat(": set devices.", key, " to a free range");
         if (base + size > GPA_LIMIT) fail(w, me + " ends past 2^48" + fix);
@@ -940,7 +937,8 @@ private:
         }
     }
 
-    // A region's gpa must be free in this VM: not RAM, not a device, not a vGIC window, not another region.
+    // A region's gpa must be free in this VM: not RAM, not a device, not an interrupt-controller window,
+    // not another region.
     void check_shm_places() {
         bool emulated = m_vm.interrupt_mode == uint32_t(vp::InterruptMode::Emulated);
         for (size_t j = 0; j < m_vm.shm.size(); ++j) {
@@ -955,11 +953,9 @@ private:
             for (auto& d : m_vm.pt_devices)
                 if (overlaps(d.base_gpa, d.length, s.gpa, s.size))
                     fail(s.at, cat(me, "device ", quote(d.name), " (", d.at.key, ") ", range(d.base_gpa, d.length)));
-            const uint64_t gicr_size = uint64_t(m_vm.cpu_num) * vp::GICR_STRIDE;
-            if (emulated && overlaps(m_vm.gicd_base, vp::GICD_SIZE, s.gpa, s.size))
-                fail(s.at, cat(me, "the vGIC distributor (GICD) ", range(m_vm.gicd_base, vp::GICD_SIZE)));
-            if (emulated && overlaps(m_vm.gicr_base, gicr_size, s.gpa, s.size))
-                fail(s.at, cat(me, "the vGIC redistributors (GICR) ", range(m_vm.gicr_base, gicr_size)));
+            if (emulated)
+                for (auto& w : m_board.intc_windows(m_vm))
+                    if (overlaps(w.base, w.size, s.gpa, s.size)) fail(s.at, cat(me, w.name, " ", range(w.base, w.size)));
             for (size_t i = 0; i < j; ++i)
                 if (overlaps(m_vm.shm[i].gpa, m_vm.shm[i].size, s.gpa, s.size))
                     fail(s.at, cat(me, "shm ", quote(m_vm.shm[i].name), " (", m_vm.shm[i].at.key, ") ",
@@ -976,6 +972,8 @@ private:
     Where m_entry_at;
     bool m_regions_ok = false;
     int64_t m_devices_line = 1; // the [devices] header (line 1 without one)
+    const GuestBoard& m_board;
+    Known m_device_keys; // DEVICE_KEYS + the board's interrupt-controller keys
 };
 
 } // namespace

@@ -14,6 +14,13 @@ namespace vmconfig {
 using Bytes = std::vector<uint8_t>;
 namespace fs = std::filesystem;
 
+// The ISA of the VMs (and of the image) a package is built for, numbered as the package's
+// PackageHeader::isa.
+enum class Isa : uint32_t { Aarch64 = 1, Riscv64 = 2, X86_64 = 3, Loongarch64 = 4 };
+const char* isa_name(Isa isa);                         // "aarch64", as --arch takes it
+std::optional<Isa> isa_from_name(const std::string& name);
+class GuestBoard;
+
 // One problem in the inputs, printed as `file:line: key: reason`; parts that are 0 or empty are
 // left out (`file: reason`, `file:line:column: reason` for TOML syntax errors).
 struct Diag {
@@ -83,8 +90,9 @@ struct DtNode {
     std::vector<std::pair<std::string, Bytes>> props;
     std::vector<DtNode> children;
 };
-// The generated guest tree's phandles: the PL011s' clock, the vGIC, and from FIRST_FREE_PHANDLE
-// on the fixed clocks copied from the host for passthrough devices (dtb.cpp, ptdt.cpp).
+// The generated guest tree's phandles: the PL011s' clock, the vGIC (riscv64: the PLIC), and from
+// FIRST_FREE_PHANDLE on the fixed clocks copied from the host for passthrough devices (aarch64;
+// dtb.cpp, ptdt.cpp) or the harts' interrupt controllers (riscv64, board_riscv64.cpp).
 namespace guest_dt {
 constexpr uint32_t APB_PCLK_PHANDLE = 1, GIC_PHANDLE = 2, FIRST_FREE_PHANDLE = 3;
 constexpr uint32_t APB_PCLK_HZ = 24'000'000; // the PL011s' /apb-pclk, as QEMU virt's
@@ -102,6 +110,7 @@ struct Image {
 // errors are in the Diags, so a VmConfig is only packaged when no file had any error.
 struct VmConfig {
     std::string file; // as given on the command line
+    const GuestBoard* board = nullptr; // the ISA's guest board (--arch), never null once read
     std::optional<uint32_t> id;
     std::string name;
     Where id_at, name_at, base_at;
@@ -114,12 +123,14 @@ struct VmConfig {
     std::string cmdline;
     uint32_t interrupt_mode = 1; // vm_package::InterruptMode::Emulated
     Where interrupt_mode_at;
-    // The emulated GICv3's windows and SPI count (used only with interrupt_mode Emulated). Defaults:
-    // QEMU virt's layout; spi_count 0 until check_layout() derives it from the devices' irqs.
-    uint64_t gicd_base = 0x0800'0000, gicr_base = 0x080A'0000;
-    uint32_t spi_count = 0;
-    Where gicd_at, gicr_at, spi_count_at; // line 0 when the key was not given
-    bool linux_image = false; // the kernel has the arm64 Image magic "ARM\x64" at 0x38
+    // The emulated interrupt controller's windows and shared-line count (used only with
+    // interrupt_mode Emulated; board.hpp, intc_keys). aarch64: GICD, GICR, SPIs; riscv64: the
+    // PLIC, unused, PLIC sources. Defaults: the board's (QEMU virt's layout); intc_lines 0 until
+    // check_layout() derives it from the devices' irqs.
+    uint64_t intc_base = 0, intc_base2 = 0;
+    uint32_t intc_lines = 0;
+    Where intc_base_at, intc_base2_at, intc_lines_at; // line 0 when the key was not given
+    bool linux_image = false; // the kernel has the ISA's Linux Image header (board.hpp, linux_header)
     std::vector<Region> regions;
     std::vector<EmuDev> emu_devices;
     std::vector<PtDev> pt_devices;
@@ -130,6 +141,7 @@ struct VmConfig {
 };
 
 struct Options {
+    Isa isa = Isa::Aarch64; // --arch
     uint32_t cpus = 4;
     std::optional<fs::path> host_dtb; // --host-dtb: the target's DTB (else the built-in QEMU virt)
     bool host_check = true;           // --no-host-check clears it (tests of the image's own checks)
@@ -187,10 +199,12 @@ void check_pt_irqs(const VmConfig& vm, const HostDescription& host, Diags& diags
 Bytes generate_dtb(const VmConfig& vm);
 // Lays out the package. Deterministic: same VMs, same bytes. Expects validated VMs.
 Bytes build_package(const std::vector<VmConfig>& vms);
-// Checks the header of a cxvisor image; reports problems under `name`.
-bool check_image(const Bytes& image, const std::string& name, Diags& diags);
+// The ISA whose cxvisor image header `image` has (arm64 or RISC-V Image magic), if any.
+std::optional<Isa> image_isa(const Bytes& image);
+// Checks the header of a cxvisor image for `isa`; reports problems under `name`.
+bool check_image(const Bytes& image, Isa isa, const std::string& name, Diags& diags);
 // Image (checked) + zero padding up to the 2 MiB-aligned package offset + package, header patched.
-Bytes compose_image(const Bytes& image, const Bytes& package);
+Bytes compose_image(const Bytes& image, Isa isa, const Bytes& package);
 // The whole tool: returns the exit status (0 ok, 1 config error, 2 usage error).
 int run(const std::vector<std::string>& args, std::ostream& err);
 

@@ -1538,4 +1538,247 @@ TEST_F(VmConfigTest, HostDiskRegionsAndMacsAreNotShared) {
     EXPECT_EQ(r.status, 0) << r.err;
 }
 
+// --- riscv64: the guest board of --arch riscv64 (board_riscv64.cpp) -------------------------------
+
+// fixtures/hello-riscv64.toml (line numbers below refer to it) built for riscv64.
+class Riscv64Test : public VmConfigTest {
+protected:
+    const std::string rv = slurp(FIXTURES / "hello-riscv64.toml");
+    Outcome compile_rv(const std::string& text, std::vector<std::string> extra = {}) {
+        extra.insert(extra.begin(), {"--arch", "riscv64"});
+        return compile({dir.write("f.toml", text).string()}, extra);
+    }
+    std::string rv_errors(const std::string& text) {
+        Outcome r = compile_rv(text);
+        EXPECT_EQ(r.status, 1) << r.err;
+        EXPECT_FALSE(fs::exists(out));
+        return r.err;
+    }
+};
+
+std::vector<uint32_t> cells_of(const void* fdt, const char* path, const char* prop) {
+    int len = 0;
+    auto* p = static_cast<const fdt32_t*>(fdt_getprop(fdt, fdt_path_offset(fdt, path), prop, &len));
+    std::vector<uint32_t> out;
+    for (int i = 0; p && i < len / 4; ++i) out.push_back(fdt32_to_cpu(p[i]));
+    return out;
+}
+std::string str_of(const void* fdt, const char* path, const char* prop) {
+    int len = 0;
+    auto* p = static_cast<const char*>(fdt_getprop(fdt, fdt_path_offset(fdt, path), prop, &len));
+    return p ? std::string(p, len) : "<absent>";
+}
+
+TEST_F(Riscv64Test, GeneratedDtbHasHartsPlicUartAndVirtio) {
+    Outcome r = compile_rv(rv);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    Package p(bytes(out));
+    vp::VmRecord vm = p.vm(0);
+    EXPECT_EQ(vm.gicd_base, 0x0C00'0000u); // the PLIC at QEMU virt's address
+    EXPECT_EQ(vm.gicr_base, 0u);           // riscv64 has one window
+    EXPECT_EQ(vm.spi_count, 31u);          // sources 1..31: enough for irq 10, one enable word
+    Bytes dtb = p.blob(vm.dtb);
+    const void* f = dtb.data();
+    ASSERT_EQ(fdt_check_header(f), 0);
+    std::string dts = decompile(dir, dtb); // dtc reads it without a warning
+
+    EXPECT_EQ(cells_of(f, "/cpus", "timebase-frequency"), std::vector<uint32_t>{10'000'000});
+    std::vector<uint32_t> ext;
+    for (uint32_t i = 0; i < 2; ++i) {
+        std::string cpu = "/cpus/cpu@" + std::to_string(i);
+        EXPECT_EQ(cells_of(f, cpu.c_str(), "reg"), std::vector<uint32_t>{i}); // the hart id = vCPU index
+        EXPECT_EQ(str_of(f, cpu.c_str(), "device_type"), std::string("cpu\0", 4));
+        EXPECT_EQ(str_of(f, cpu.c_str(), "compatible"), std::string("riscv\0", 6));
+        EXPECT_EQ(str_of(f, cpu.c_str(), "riscv,isa"), std::string("rv64imafdc_zicsr_zifencei_sstc\0", 31));
+        EXPECT_EQ(str_of(f, cpu.c_str(), "mmu-type"), std::string("riscv,sv39\0", 11));
+        EXPECT_EQ(str_of(f, cpu.c_str(), "status"), std::string("okay\0", 5));
+        std::string intc = cpu + "/interrupt-controller";
+        int node = fdt_path_offset(f, intc.c_str());
+        ASSERT_GE(node, 0) << intc;
+        EXPECT_EQ(fdt_node_check_compatible(f, node, "riscv,cpu-intc"), 0);
+        EXPECT_EQ(cells_of(f, intc.c_str(), "#interrupt-cells"), std::vector<uint32_t>{1});
+        EXPECT_NE(fdt_getprop(f, node, "interrupt-controller", nullptr), nullptr);
+        uint32_t phandle = fdt_get_phandle(f, node);
+        EXPECT_NE(phandle, 0u);
+        ext.insert(ext.end(), {phandle, 11, phandle, 9}); // context 2i: M external, 2i + 1: S external
+    }
+
+    int plic = fdt_path_offset(f, "/plic@c000000");
+    ASSERT_GE(plic, 0) << dts;
+    EXPECT_EQ(fdt_node_check_compatible(f, plic, "sifive,plic-1.0.0"), 0);
+    EXPECT_EQ(fdt_node_check_compatible(f, plic, "riscv,plic0"), 0);
+    EXPECT_EQ(cells_of(f, "/plic@c000000", "riscv,ndev"), std::vector<uint32_t>{31});
+    EXPECT_EQ(cells_of(f, "/plic@c000000", "#interrupt-cells"), std::vector<uint32_t>{1});
+    EXPECT_NE(fdt_getprop(f, plic, "interrupt-controller", nullptr), nullptr);
+    EXPECT_EQ(cells_of(f, "/plic@c000000", "interrupts-extended"), ext);
+    std::vector<uint32_t> reg = cells_of(f, "/plic@c000000", "reg");
+    ASSERT_EQ(reg.size(), 4u);
+    EXPECT_EQ(reg[1], 0x0C00'0000u);
+    EXPECT_GE(reg[3], 0x20'0000u + 4 * 0x1000u); // up to the threshold/claim page of context 3
+    // The root's interrupt-parent is the PLIC.
+    EXPECT_EQ(fdt_node_offset_by_phandle(f, cells_of(f, "/", "interrupt-parent").at(0)), plic);
+
+    int uart = fdt_path_offset(f, "/serial@10000000");
+    ASSERT_GE(uart, 0) << dts;
+    EXPECT_EQ(fdt_node_check_compatible(f, uart, "ns16550a"), 0);
+    EXPECT_EQ(cells_of(f, "/serial@10000000", "interrupts"), std::vector<uint32_t>{10});
+    EXPECT_EQ(fdt_node_offset_by_phandle(f, cells_of(f, "/serial@10000000", "interrupt-parent").at(0)), plic);
+    EXPECT_EQ(cells_of(f, "/serial@10000000", "clock-frequency"), std::vector<uint32_t>{3'686'400});
+    EXPECT_EQ(cells_of(f, "/serial@10000000", "reg-shift"), std::vector<uint32_t>{0});
+    EXPECT_EQ(cells_of(f, "/virtio_mmio@10001000", "interrupts"), std::vector<uint32_t>{1});
+
+    EXPECT_EQ(str_of(f, "/chosen", "stdout-path"), std::string("/serial@10000000\0", 17));
+    EXPECT_EQ(str_of(f, "/chosen", "bootargs"), std::string("console=ttyS0 earlycon=sbi\0", 27));
+    EXPECT_EQ(cells_of(f, "/chosen", "linux,initrd-start"), (std::vector<uint32_t>{0, 0x8100'0000}));
+    EXPECT_EQ(cells_of(f, "/memory@80000000", "reg"), (std::vector<uint32_t>{0, 0x8000'0000, 0, 0x200'0000}));
+    // Nothing of the aarch64 board.
+    for (const char* arm : {"arm,", "psci", "pl011", "timer {"}) EXPECT_EQ(dts.find(arm), std::string::npos) << arm;
+}
+
+TEST_F(Riscv64Test, NoIrqVmGetsNoPlic) {
+    Outcome r = compile_rv(with(with(rv, "\"emulated\"", "\"no_irq\""), ", 10, \"ns16550a\"", ", 0, \"ns16550a\""));
+    ASSERT_EQ(r.status, 0) << r.err;
+    Package p(bytes(out));
+    Bytes dtb = p.blob(p.vm(0).dtb);
+    std::string dts = decompile(dir, dtb);
+    EXPECT_EQ(dts.find("plic"), std::string::npos) << dts;
+    EXPECT_EQ(fdt_getprop(dtb.data(), fdt_path_offset(dtb.data(), "/serial@10000000"), "interrupts", nullptr), nullptr);
+    EXPECT_GE(fdt_path_offset(dtb.data(), "/cpus/cpu@0/interrupt-controller"), 0); // the hart's own
+}
+
+TEST_F(Riscv64Test, PlicKeysAndSourcesAreChecked) {
+    const std::string emulated = "interrupt_mode = \"emulated\"";
+    // plic_sources: the count as given (any 1..1023), and every device's source within it.
+    Outcome r = compile_rv(with(rv, emulated, emulated + "\nplic_sources = 40\nplic_base = 0x0c40_0000"));
+    ASSERT_EQ(r.status, 0) << r.err;
+    vp::VmRecord vm = Package(bytes(out)).vm(0);
+    EXPECT_EQ(vm.spi_count, 40u);
+    EXPECT_EQ(vm.gicd_base, 0x0C40'0000u);
+    fs::remove(out);
+    EXPECT_HAS(rv_errors(with(rv, emulated, emulated + "\nplic_sources = 8")),
+               where(22, "devices.emu_devices[0]") +
+                   "irq 10 is above the VM's PLIC sources (devices.plic_sources 8: 1..8): raise plic_sources");
+    EXPECT_HAS(rv_errors(with(rv, ", 10, \"ns16550a\"", ", 1024, \"ns16550a\"")),
+               where(22, "devices.emu_devices[0]") + "irq 1024 is not a PLIC source (1..1023)");
+    EXPECT_HAS(rv_errors(with(rv, emulated, emulated + "\nplic_sources = 1024")),
+               where(26, "devices.plic_sources") + "must be 1..1023, got 1024");
+    EXPECT_HAS(rv_errors(with(rv, emulated, emulated + "\nplic_base = 0x0c00_0800")),
+               where(26, "devices.plic_base") + "0xc000800 is not 4 KiB aligned (the PLIC's register pages)");
+    EXPECT_HAS(rv_errors(with(rv, emulated, emulated + "\nplic_base = 0x8000_0000")),
+               where(26, "devices.plic_base") + "the vPLIC (4 contexts) [0x80000000, ");
+    EXPECT_HAS(rv_errors(with(rv, emulated, "interrupt_mode = \"no_irq\"\nplic_sources = 8")),
+               where(26, "devices.plic_sources") + "only with interrupt_mode = \"emulated\": a no_irq VM has no PLIC");
+    // Another ISA's keys and devices are named as such.
+    EXPECT_HAS(rv_errors(with(rv, emulated, emulated + "\ngicd_base = 0x0800_0000")),
+               where(26, "devices.gicd_base") + "a key of aarch64 VMs (their GIC): the interrupt controller of riscv64 "
+                                                "VMs is the PLIC, set with plic_base, plic_sources (--arch riscv64)");
+    EXPECT_HAS(errors(with(hello, emulated, emulated + "\nplic_base = 0x0c00_0000")),
+               where(26, "devices.plic_base") + "a key of riscv64 VMs (their PLIC): the interrupt controller of "
+                                                "aarch64 VMs is the GIC, set with gicd_base, gicr_base, spi_count");
+    EXPECT_HAS(rv_errors(with(rv, "\"ns16550a\"", "\"pl011\"")),
+               where(22, "devices.emu_devices[0]") + "device type \"pl011\" is not part of the riscv64 guest board "
+                                                     "(riscv64 types: \"virtio-blk\" = 2, \"virtio-net\" = 3, "
+                                                     "\"virtio-console\" = 4, \"ns16550a\" = 5)");
+    EXPECT_HAS(errors(with(hello, "\"pl011\"", "\"ns16550a\"")),
+               where(23, "devices.emu_devices[0]") + "device type \"ns16550a\" is not part of the aarch64 guest board");
+}
+
+TEST_F(Riscv64Test, HostRangesAreRefusedUntilTheToolCanCheckThem) {
+    EXPECT_HAS(rv_errors(with(rv, "[0x8000_0000, 0x200_0000, 0x7, 0],", "[0x8000_0000, 0x200_0000, 0x7, 0],\n"
+                                                                     "    [0x9000_0000, 0x1000, 0x3, 1],")),
+               where(18, "kernel.memory_regions[1]") + "map_type 1: identical and reserved regions are not supported for "
+                                                       "riscv64 VMs yet");
+    EXPECT_HAS(rv_errors(with(rv, "interrupt_mode", "passthrough_devices = [ [\"rtc\", 0x101000, 0x101000, 0x1000, 11] ]\n"
+                                                    "interrupt_mode")),
+               where(25, "devices.passthrough_devices[0]") + "passthrough devices are not supported for riscv64 VMs yet");
+    Outcome r = compile({dir.write("f.toml", rv).string()}, {"--arch", "riscv64", "--host-dtb", "x.dtb"});
+    EXPECT_EQ(r.status, 2);
+    EXPECT_HAS(r.err, "--host-dtb: host checks are not implemented for riscv64 yet");
+}
+
+void write_riscv_image(const fs::path& p, uint64_t text_offset, uint64_t image_size) {
+    Bytes img(0x1000, 0);
+    memcpy(&img[0x08], &text_offset, 8);
+    memcpy(&img[0x10], &image_size, 8);
+    memcpy(&img[0x30], "RISCV\0\0\0", 8);
+    memcpy(&img[0x38], "RSC\x05", 4);
+    std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(img.data()), img.size());
+}
+
+TEST_F(Riscv64Test, LinuxImageHeaderIsCheckedAgainstTheBootProtocol) {
+    std::string image = with(rv, "\"hello.bin\"", "\"Image\"");
+    write_riscv_image(dir / "Image", 0x20'0000, 0x40'0000);
+    Outcome ok = compile_rv(image);
+    ASSERT_EQ(ok.status, 0) << ok.err;
+    EXPECT_EQ(ok.err, "");
+    fs::remove(out);
+    std::string at_1m = with(with(image, "kernel_load_addr = 0x8020_0000", "kernel_load_addr = 0x8010_0000"),
+                             "entry_point = 0x8020_0000", "entry_point = 0x8010_0000");
+    EXPECT_HAS(rv_errors(at_1m), where(11, "kernel.kernel_load_addr") +
+                                     "RISC-V Image at 0x80100000: a 64-bit Linux must be placed at a 2 MiB-aligned "
+                                     "address (riscv boot.rst), e.g. at 0x80200000");
+    EXPECT_HAS(rv_errors(with(image, "entry_point = 0x8020_0000", "entry_point = 0x8020_1000")),
+               where(8, "kernel.entry_point") + "0x80201000 is not where the RISC-V Image starts (kernel_load_addr "
+                                                "0x80200000): Linux is entered at its first byte");
+    // image_size (BSS included) must fit: 0x8020_0000 + 15 MiB runs into the ramdisk at 0x8100_0000,
+    // 31 MiB past the end of RAM.
+    write_riscv_image(dir / "Image", 0x20'0000, 0xF0'0000);
+    EXPECT_HAS(rv_errors(image), where(13, "kernel.ramdisk_load_addr") +
+                                     "ramdisk [0x81000000, 0x81000bb8) overlaps kernel [0x80200000, 0x81100000)");
+    write_riscv_image(dir / "Image", 0x20'0000, 0x1F0'0000);
+    EXPECT_HAS(rv_errors(image), where(11, "kernel.kernel_load_addr") +
+                                     "kernel (RISC-V Image, image_size with BSS) [0x80200000, 0x82100000) runs "
+                                     "0x100000 bytes past the end of kernel.memory_regions[0]");
+    // An arm64 Image is not a Linux kernel for riscv64: a bare-metal image, entered as it is.
+    write_linux_image(dir / "Image", 0, 0xF0'0000, 0xa);
+    EXPECT_EQ(compile_rv(image).status, 0);
+}
+
+Bytes fake_riscv_image(uint64_t file_size, uint64_t image_size) {
+    Bytes img = fake_image(file_size, image_size);
+    memcpy(&img[0x28], "\0\0\0\0\0\0\0\0", 8);
+    memcpy(&img[0x30], "RISCV\0\0\0", 8);
+    memcpy(&img[0x38], "RSC\x05", 4);
+    memcpy(&img[0x3C], "CXV\0", 4);
+    return img;
+}
+
+TEST_F(Riscv64Test, ImageNamesItsIsaAndGetsThePackageOffsetAtItsPlace) {
+    auto image = (dir / "cxvisor.bin").string();
+    auto cfg = dir.write("f.toml", rv).string();
+    Bytes img = fake_riscv_image(0x3000, 0x30'5000);
+    std::ofstream(image, std::ios::binary).write(reinterpret_cast<const char*>(img.data()), img.size());
+    // Without --arch the image's header chooses riscv64.
+    Outcome r = compile({cfg}, {"--image", image});
+    ASSERT_EQ(r.status, 0) << r.err;
+    Bytes res = bytes(out);
+    EXPECT_EQ(u64_at(res, 0x28), 0x40'0000u); // package_offset in res2 (0x28), not arm64's 0x20
+    EXPECT_EQ(u64_at(res, 0x20), u64_at(img, 0x20));
+    EXPECT_EQ(u64_at(res, 0x10), 0x40'0000u + (res.size() - 0x40'0000u));
+    EXPECT_TRUE(std::equal(img.begin() + 0x30, img.end(), res.begin() + 0x30));
+    fs::remove(out);
+    EXPECT_EQ(compile({cfg}, {"--arch", "riscv64", "--image", image}).status, 0);
+    fs::remove(out);
+    // A mismatch names both ISAs.
+    r = compile({cfg}, {"--arch", "aarch64", "--image", image});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, image + ": a cxvisor image for riscv64, but --arch is aarch64");
+    EXPECT_FALSE(fs::exists(out));
+    Bytes arm = fake_image(0x3000, 0x10'0000);
+    std::ofstream(image, std::ios::binary).write(reinterpret_cast<const char*>(arm.data()), arm.size());
+    EXPECT_HAS(compile({cfg}, {"--arch", "riscv64", "--image", image}).err,
+               image + ": a cxvisor image for aarch64, but --arch is riscv64");
+    // The RISC-V header without cxvisor's tag.
+    img[0x3C] = 'X';
+    std::ofstream(image, std::ios::binary).write(reinterpret_cast<const char*>(img.data()), img.size());
+    EXPECT_HAS(compile({cfg}, {"--image", image}).err,
+               image + ": not a cxvisor image: a RISC-V Image without the \"CXV\" tag at 0x3c");
+    // --arch takes the ISAs that have a guest board.
+    r = compile({cfg}, {"--arch", "x86_64"});
+    EXPECT_EQ(r.status, 2);
+    EXPECT_HAS(r.err, "--arch: expected aarch64 or riscv64, got \"x86_64\" (no guest board for it yet)");
+    EXPECT_EQ(compile({cfg}, {"--arch", "mips"}).status, 2);
+}
+
 } // namespace

@@ -1,0 +1,140 @@
+// The guest board of each ISA: what cxv-vmconfig knows about the machine a VM of that ISA sees
+// (default addresses, the interrupt controller's keys, windows and line numbering, the Linux Image
+// header, the generated device tree's CPU, interrupt-controller and UART nodes). One class per ISA,
+// each in its own file (board_aarch64.cpp, board_riscv64.cpp); everything else in the tool is
+// written once against this interface. A virtual interface because the ISA is chosen at run time
+// (--arch, or the --image's header).
+#pragma once
+#include "vmconfig.hpp"
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <libfdt.h>
+
+namespace vmconfig {
+
+// Writes a device tree with libfdt's sequential-write API: nodes and properties are emitted in
+// order, which also makes the output deterministic. #address-cells = #size-cells = 2 for reg().
+class FdtWriter {
+public:
+    explicit FdtWriter(size_t capacity) : m_buf(capacity) {
+        check(fdt_create(fdt(), int(capacity)));
+        check(fdt_finish_reservemap(fdt())); // no /memreserve/ entries
+    }
+    void begin(const std::string& name) { check(fdt_begin_node(fdt(), name.c_str())); }
+    void end() { check(fdt_end_node(fdt())); }
+    void u32(const char* name, uint32_t v) { check(fdt_property_u32(fdt(), name, v)); }
+    void u64(const char* name, uint64_t v) { check(fdt_property_u64(fdt(), name, v)); }
+    void str(const char* name, const std::string& v) { check(fdt_property_string(fdt(), name, v.c_str())); }
+    // A string list, written as one literal with embedded NULs: "a\0b".
+    template <size_t N> void strs(const char* name, const char (&v)[N]) { check(fdt_property(fdt(), name, v, N)); }
+    void prop(const char* name, const void* v, size_t len) { check(fdt_property(fdt(), name, v, int(len))); }
+    void reg(uint64_t base, uint64_t size) {
+        fdt64_t r[2] = {cpu_to_fdt64(base), cpu_to_fdt64(size)};
+        check(fdt_property(fdt(), "reg", r, sizeof r));
+    }
+    void empty(const char* name) { check(fdt_property(fdt(), name, nullptr, 0)); }
+    void cells(const char* name, const std::vector<uint32_t>& v) {
+        std::vector<fdt32_t> be;
+        for (uint32_t c : v) be.push_back(cpu_to_fdt32(c));
+        check(fdt_property(fdt(), name, be.data(), int(be.size() * sizeof(fdt32_t))));
+    }
+    Bytes finish() {
+        check(fdt_end_node(fdt())); // the root
+        check(fdt_finish(fdt()));
+        m_buf.resize(fdt_totalsize(fdt()));
+        return std::move(m_buf);
+    }
+
+private:
+    void* fdt() { return m_buf.data(); }
+    // Only a too-small buffer can fail, and the capacity is sized from the config: a tool bug.
+    static void check(int r) {
+        if (r < 0) throw std::logic_error(std::string("libfdt: ") + fdt_strerror(r));
+    }
+    Bytes m_buf;
+};
+
+// "name@addr", the unit-address form of a node name.
+std::string unit(const char* name, uint64_t addr);
+
+// One register window of the VM's emulated interrupt controller.
+struct IntcWindow {
+    std::string name;      // "the vGIC distributor (GICD)", in messages about what it overlaps
+    std::string long_name; // the same with its size, where the window itself is checked
+    const char* key;       // the [devices] key that moves it
+    uint64_t base, size;
+};
+
+// A Linux kernel image recognised by its header (the ISA's boot protocol).
+struct LinuxHeader {
+    uint64_t text_offset = 0, image_size = 0, flags = 0;
+};
+
+// Records a problem of the file being read: error, or warning when `warning`.
+using Report = std::function<void(const Where&, std::string reason, bool warning)>;
+
+class GuestBoard {
+public:
+    virtual ~GuestBoard() = default;
+    virtual Isa isa() const = 0;
+    const char* name() const { return isa_name(isa()); }
+
+    // ---- the hypervisor image (cxv-vmconfig --image) ----
+    // Checks the cxvisor image header of this ISA; compose_image patches it.
+    virtual bool check_image(const Bytes& image, const std::string& file, Diags& diags) const = 0;
+    virtual size_t package_offset_field() const = 0; // where the header keeps package_offset
+
+    // ---- the interrupt controller ----
+    struct IntcKeys {
+        const char* base;  // [devices] key of the first window
+        const char* base2; // of the second, or null
+        const char* lines; // the number of shared (device) lines
+    };
+    virtual IntcKeys intc_keys() const = 0;
+    virtual const char* intc_name() const = 0; // "GIC", in "a no_irq VM has no GIC"
+    virtual uint64_t default_intc_base() const = 0;
+    virtual uint64_t default_intc_base2() const = 0;
+    // Why `base` (the value of `key`) cannot be a window base, or "".
+    virtual std::string intc_base_problem(uint64_t base) const = 0;
+    virtual std::vector<IntcWindow> intc_windows(const VmConfig& vm) const = 0;
+    // The line count a given `lines` key value is stored as (the key's range is 1..max_lines()).
+    virtual uint32_t max_lines() const = 0;
+    virtual uint32_t round_lines(uint64_t given) const = 0;
+    // The line count when the key is absent: enough for `highest` (first_line() - 1 if no device
+    // has an interrupt).
+    virtual uint32_t default_lines(uint32_t highest) const = 0;
+    virtual uint32_t first_line() const = 0;
+    // Why a device's `irq` is not one of the VM's shared lines (`lines` of them; 0 while unknown),
+    // or "". pt: a passthrough device (the host's interrupt, forwarded under the same number).
+    virtual std::string line_problem(uint32_t irq, bool pt, uint32_t lines) const = 0;
+    // The interrupt_mode message for an unknown or unimplemented mode.
+    virtual std::string interrupt_mode_problem(const std::string& mode) const = 0;
+    // The emulated device types the board's device tree can describe.
+    virtual bool has_device(uint32_t emu_type) const = 0;
+    // Host ranges (identical/reserved regions, passthrough devices) can be checked for this ISA.
+    virtual bool host_checks() const = 0;
+
+    // ---- the kernel ----
+    virtual const char* image_kind() const = 0; // "arm64 Image"
+    // The header fields of a Linux Image of this ISA, or nothing for another kind of kernel.
+    virtual std::optional<LinuxHeader> linux_header(const Bytes& kernel) const = 0;
+    // The boot protocol's rules for where the Image sits and where it is entered.
+    virtual void check_linux_image(const VmConfig& vm, const LinuxHeader& h, std::optional<uint64_t> entry,
+                                   const Where& entry_at, const Report& report) const = 0;
+
+    // ---- the generated device tree (generate_dtb calls these in this order) ----
+    virtual void dt_root(FdtWriter& w, const VmConfig& vm) const = 0;       // root properties after the cells
+    virtual void dt_cpus(FdtWriter& w, const VmConfig& vm) const = 0;       // /cpus
+    virtual void dt_platform(FdtWriter& w, const VmConfig& vm) const = 0;   // interrupt controller, timer, firmware
+    virtual std::string dt_uarts(FdtWriter& w, const VmConfig& vm) const = 0; // UART nodes; the stdout-path
+    // The `interrupts` value of a device raising shared line `irq` (level-high unless `edge`).
+    virtual std::vector<uint32_t> dt_irq(uint32_t irq, bool edge) const = 0;
+};
+
+// The board of an ISA (aarch64 and riscv64 have one; null for the others).
+const GuestBoard* guest_board(Isa isa);
+const GuestBoard& board_aarch64();
+const GuestBoard& board_riscv64();
+
+} // namespace vmconfig

@@ -1,0 +1,230 @@
+// The aarch64 guest board: QEMU virt's layout with an emulated GICv3, PSCI through HVC, PL011
+// UARTs, the arm64 Linux Image boot protocol and cxvisor's arm64 image header.
+#include "abi/vm_package.hpp"
+#include "base/types.hpp"
+#include "board.hpp"
+#include <cstring>
+
+namespace vmconfig {
+namespace vp = vm_package;
+namespace {
+
+using guest_dt::APB_PCLK_PHANDLE, guest_dt::GIC_PHANDLE, guest_dt::APB_PCLK_HZ;
+// Interrupt specifiers of arm,gic-v3 (Linux Documentation/devicetree/bindings/interrupt-controller/
+// arm,gic-v3.yaml): <type number flags>, type 0 = SPI (number = INTID - 32), 1 = PPI (INTID - 16);
+// flags 4 = level-high, as QEMU virt gives its timer, PL011 and maintenance interrupts with GICv3.
+constexpr uint32_t GIC_SPI = 0, GIC_PPI = 1, IRQ_LEVEL_HIGH = 4, IRQ_EDGE_RISING = 1;
+// PPIs as on QEMU virt (and the Arm BSA): GIC maintenance 25; timers: secure physical 29,
+// non-secure physical 30, virtual 27, hypervisor 26 (INTIDs).
+constexpr uint32_t PPI_MAINTENANCE = 25;
+constexpr uint32_t PPI_TIMERS[] = {29, 30, 27, 26}; // arm,armv8-timer order: sec-phys, phys, virt, hyp
+// GIC INTID ranges (Arm IHI 0069H, 2.2 "INTIDs"): SGIs 0..15, PPIs 16..31, SPIs 32..1019.
+constexpr uint32_t FIRST_PPI = 16, FIRST_SPI = 32, LAST_SPI = 1019;
+constexpr uint64_t GIC_FRAME = 64 * KiB;
+
+// cxvisor's arm64 image header: the arm64 Image header (Linux Documentation/arch/arm64/booting.rst)
+// with the "CXVISOR\0" tag in res3 and package_offset in res2 (src/arch/aarch64 boot code).
+constexpr uint64_t CXVISOR_TAG = 0x0052'4F53'4956'5843; // "CXVISOR\0" as a little-endian u64
+constexpr size_t HDR_IMAGE_SIZE = 0x10, HDR_PACKAGE_OFFSET = 0x20, HDR_TAG = 0x28, HDR_MAGIC = 0x38,
+                 HDR_SIZE = 0x40;
+
+uint64_t get64(const Bytes& b, size_t off) {
+    uint64_t v;
+    memcpy(&v, &b[off], 8);
+    return v;
+}
+std::string num(uint64_t v) { return v < 0x10000 ? std::to_string(v) : hex(v); }
+
+// <type number flags> for a GIC INTID: PPIs and SPIs as the gic-v3 binding numbers them.
+std::vector<uint32_t> gic_irq(uint32_t intid) {
+    return {intid < 32 ? GIC_PPI : GIC_SPI, intid < 32 ? intid - 16 : intid - 32, IRQ_LEVEL_HIGH};
+}
+
+class Aarch64Board final : public GuestBoard {
+public:
+    Isa isa() const override { return Isa::Aarch64; }
+
+    bool check_image(const Bytes& img, const std::string& name, Diags& diags) const override {
+        auto fail = [&](const std::string& why) {
+            return diags.push_back({name, 0, "", "not a cxvisor image: " + why}), false;
+        };
+        if (img.size() < HDR_SIZE) return fail("shorter than the 64-byte arm64 Image header");
+        if (memcmp(&img[HDR_MAGIC], "ARM\x64", 4) != 0) return fail("no arm64 Image magic \"ARM\\x64\" at 0x38");
+        if (get64(img, HDR_TAG) != CXVISOR_TAG) return fail("an arm64 Image without the \"CXVISOR\" tag at 0x28");
+        return true;
+    }
+    size_t package_offset_field() const override { return HDR_PACKAGE_OFFSET; }
+
+    IntcKeys intc_keys() const override { return {"gicd_base", "gicr_base", "spi_count"}; }
+    const char* intc_name() const override { return "GIC"; }
+    uint64_t default_intc_base() const override { return 0x0800'0000; } // QEMU virt's GICD
+    uint64_t default_intc_base2() const override { return 0x080A'0000; } // and GICR
+    std::string intc_base_problem(uint64_t base) const override {
+        return is_aligned(base, GIC_FRAME) ? "" : hex(base) + " is not 64 KiB aligned (GICv3 register frames are 64 KiB)";
+    }
+    // One distributor frame and one redistributor region for all vCPUs (128 KiB each, in vCPU
+    // order, so GICR_TYPER.Last ends the walk), like QEMU virt's.
+    std::vector<IntcWindow> intc_windows(const VmConfig& vm) const override {
+        return {{"the vGIC distributor (GICD)", "the vGIC distributor (GICD)", "gicd_base", vm.intc_base,
+                 vp::GICD_SIZE},
+                {"the vGIC redistributors (GICR)",
+                 "the vGIC redistributors (GICR, " + std::to_string(vm.cpu_num) + " x 128 KiB)", "gicr_base",
+                 vm.intc_base2, uint64_t(vm.cpu_num) * vp::GICR_STRIDE}};
+    }
+    uint32_t max_lines() const override { return vp::MAX_SPIS; }
+    // GICD_TYPER.ITLinesNumber counts SPIs in groups of 32 (IHI 0069H, 12.9.38).
+    uint32_t round_lines(uint64_t given) const override {
+        return uint32_t(std::min<uint64_t>(align_up(given, 32), vp::MAX_SPIS));
+    }
+    uint32_t default_lines(uint32_t highest) const override { // at least one group of 32
+        uint64_t spis = align_up(std::min(highest, LAST_SPI) + 1 - FIRST_SPI, 32);
+        return uint32_t(std::clamp<uint64_t>(spis, 32, vp::MAX_SPIS));
+    }
+    uint32_t first_line() const override { return FIRST_SPI; }
+    std::string line_problem(uint32_t irq, bool pt, uint32_t lines) const override {
+        const std::string spis = "use an SPI, " + std::to_string(FIRST_SPI) + ".." + std::to_string(LAST_SPI);
+        if (irq < FIRST_PPI) return " is an SGI (0..15: software-generated, between vCPUs): " + spis;
+        if (irq < FIRST_SPI)
+            return std::string(" is a PPI (16..31: private to each vCPU, its timers and the GIC maintenance interrupt): ") +
+                   (pt ? "cxvisor cannot forward a host PPI; " : "an emulated device raises an SPI; ") + spis;
+        if (irq > LAST_SPI)
+            return " is not an SPI (32..1019; 1020.. are special or LPIs, which the vGIC does not have)";
+        if (lines && irq >= FIRST_SPI + lines)
+            return " is above the VM's SPIs (devices.spi_count " + std::to_string(lines) + ": INTIDs 32.." +
+                   std::to_string(FIRST_SPI + lines - 1) + "): raise spi_count";
+        return "";
+    }
+    std::string interrupt_mode_problem(const std::string& mode) const override {
+        return mode == "passthrough"
+                   ? "\"passthrough\" (the host GIC handed to the guest) is not implemented by cxvisor: "
+                     "use \"emulated\" (a virtual GICv3; passthrough devices' interrupts are "
+                     "forwarded through it) or \"no_irq\""
+                   : "unknown mode \"" + mode + "\": cxvisor implements \"emulated\" (a virtual GICv3) and \"no_irq\"";
+    }
+    bool has_device(uint32_t type) const override {
+        return type == uint32_t(vp::EmuType::Pl011) || vp::is_virtio(type);
+    }
+    bool host_checks() const override { return true; }
+
+    const char* image_kind() const override { return "arm64 Image"; }
+    std::optional<LinuxHeader> linux_header(const Bytes& b) const override {
+        if (b.size() < 64 || memcmp(&b[0x38], "ARM\x64", 4) != 0) return {};
+        return LinuxHeader{get64(b, 0x08), get64(b, 0x10), get64(b, 0x18)};
+    }
+    // Linux Documentation/arch/arm64/booting.rst, "4. Call the kernel image": the Image sits
+    // text_offset bytes above a 2 MiB-aligned base, image_size bytes (BSS included) from its start
+    // belong to the kernel, and it starts at its first byte.
+    void check_linux_image(const VmConfig& vm, const LinuxHeader& h, std::optional<uint64_t> entry,
+                           const Where& entry_at, const Report& report) const override {
+        const Image& k = vm.kernel;
+        if (h.image_size == 0)
+            report(k.at, "arm64 Image with image_size 0 (a kernel older than Linux 3.17): its BSS size is "
+                         "unknown, only the file's size is kept free for it", true);
+        if (k.load_addr < h.text_offset || !is_aligned(k.load_addr - h.text_offset, 2 * MiB))
+            report(k.at, "arm64 Image at " + hex(k.load_addr) + ": Linux must be placed text_offset (" +
+                             hex(h.text_offset) + ", header offset 0x8) bytes above a 2 MiB-aligned address (arm64 "
+                             "booting.rst), e.g. at " + hex(align_up(k.load_addr, 2 * MiB) + h.text_offset),
+                   false);
+        if (entry && *entry != k.load_addr)
+            report(entry_at, hex(*entry) + " is not where the arm64 Image starts (kernel_load_addr " +
+                                 hex(k.load_addr) + "): Linux is entered at its first byte", false);
+        // flags bit 3 clear: RAM below the 2 MiB-aligned base is not in the kernel's linear map.
+        uint64_t base = k.load_addr - h.text_offset;
+        if (!(h.flags & 8))
+            for (auto& r : vm.regions)
+                if (k.load_addr >= r.gpa && k.load_addr < r.gpa + r.size &&
+                    base >= align_up(r.gpa, 2 * MiB) + 2 * MiB)
+                    report(k.at, "arm64 Image flags bit 3 is 0 (old kernel): it cannot use the " +
+                                     num(base - r.gpa) + " bytes of " + r.at.key + " below its base " + hex(base) +
+                                     "; load it at " + hex(align_up(r.gpa, 2 * MiB) + h.text_offset), true);
+    }
+
+    void dt_root(FdtWriter&, const VmConfig&) const override {}
+    void dt_cpus(FdtWriter& w, const VmConfig& vm) const override {
+        w.begin("cpus");
+        w.u32("#address-cells", 1);
+        w.u32("#size-cells", 0);
+        for (uint32_t i = 0; i < vm.cpu_num; ++i) { // reg = MPIDR affinity the vCPU reports: its index
+            w.begin(unit("cpu", i));
+            w.str("device_type", "cpu");
+            w.str("compatible", "arm,armv8");
+            w.u32("reg", i);
+            w.str("enable-method", "psci");
+            w.end();
+        }
+        w.end();
+    }
+    void dt_platform(FdtWriter& w, const VmConfig& vm) const override {
+        if (vm.interrupt_mode == uint32_t(vp::InterruptMode::Emulated)) {
+            w.begin(unit("intc", vm.intc_base));
+            w.str("compatible", "arm,gic-v3");
+            w.u32("#interrupt-cells", 3);
+            w.empty("interrupt-controller");
+            w.u32("#address-cells", 0); // no ITS child; dtc's interrupt_provider check wants it stated
+            fdt64_t r[4] = {cpu_to_fdt64(vm.intc_base), cpu_to_fdt64(vp::GICD_SIZE), cpu_to_fdt64(vm.intc_base2),
+                            cpu_to_fdt64(uint64_t(vm.cpu_num) * vp::GICR_STRIDE)};
+            w.prop("reg", r, sizeof r);
+            w.u32("#redistributor-regions", 1);
+            w.cells("interrupts", gic_irq(PPI_MAINTENANCE));
+            w.u32("phandle", GIC_PHANDLE);
+            w.end();
+
+            // Linux cannot boot without it ("Unable to initialise architected timer"). A no_irq VM
+            // gets none: its PPIs would name no interrupt controller, and without one Linux stops
+            // earlier anyway (no irqchip).
+            w.begin("timer");
+            w.strs("compatible", "arm,armv8-timer");
+            std::vector<uint32_t> irqs;
+            for (uint32_t ppi : PPI_TIMERS)
+                for (uint32_t c : gic_irq(ppi)) irqs.push_back(c);
+            w.cells("interrupts", irqs);
+            w.empty("always-on"); // the counter runs in every state a guest can reach, as on QEMU virt
+            w.end();
+        }
+        w.begin("psci");
+        w.strs("compatible", "arm,psci-1.0\0arm,psci-0.2");
+        w.str("method", "hvc"); // cxvisor answers PSCI calls made with HVC
+        w.end();
+    }
+    std::string dt_uarts(FdtWriter& w, const VmConfig& vm) const override {
+        bool gic = vm.interrupt_mode == uint32_t(vp::InterruptMode::Emulated);
+        std::string stdout_path;
+        bool clock = false;
+        for (auto& d : vm.emu_devices) {
+            if (d.type != uint32_t(vp::EmuType::Pl011)) continue;
+            if (!clock) {
+                w.begin("apb-pclk");
+                w.str("compatible", "fixed-clock");
+                w.u32("#clock-cells", 0);
+                w.u32("clock-frequency", APB_PCLK_HZ);
+                w.str("clock-output-names", "clk24mhz");
+                w.u32("phandle", APB_PCLK_PHANDLE);
+                w.end();
+                clock = true;
+            }
+            std::string node = unit("pl011", d.base);
+            w.begin(node);
+            w.strs("compatible", "arm,pl011\0arm,primecell");
+            w.reg(d.base, d.length);
+            if (gic && d.irq) w.cells("interrupts", gic_irq(d.irq)); // level-high: the PL011's UARTINTR
+            fdt32_t clocks[2] = {cpu_to_fdt32(APB_PCLK_PHANDLE), cpu_to_fdt32(APB_PCLK_PHANDLE)};
+            w.prop("clocks", clocks, sizeof clocks);
+            w.strs("clock-names", "uartclk\0apb_pclk");
+            w.end();
+            if (stdout_path.empty()) stdout_path = "/" + node;
+        }
+        return stdout_path;
+    }
+    std::vector<uint32_t> dt_irq(uint32_t irq, bool edge) const override {
+        return edge ? std::vector<uint32_t>{GIC_SPI, irq - 32, IRQ_EDGE_RISING} : gic_irq(irq);
+    }
+};
+
+} // namespace
+
+const GuestBoard& board_aarch64() {
+    static const Aarch64Board board;
+    return board;
+}
+
+} // namespace vmconfig
