@@ -19,18 +19,9 @@ cxv_guest_run:
     sd      sp, GCTX_HOST_SP(a0)
     sd      gp, GCTX_HOST_GP(a0)
     sd      tp, GCTX_HOST_TP(a0)
-    sd      s0, GCTX_HOST_S(0)(a0)
-    sd      s1, GCTX_HOST_S(1)(a0)
-    sd      s2, GCTX_HOST_S(2)(a0)
-    sd      s3, GCTX_HOST_S(3)(a0)
-    sd      s4, GCTX_HOST_S(4)(a0)
-    sd      s5, GCTX_HOST_S(5)(a0)
-    sd      s6, GCTX_HOST_S(6)(a0)
-    sd      s7, GCTX_HOST_S(7)(a0)
-    sd      s8, GCTX_HOST_S(8)(a0)
-    sd      s9, GCTX_HOST_S(9)(a0)
-    sd      s10, GCTX_HOST_S(10)(a0)
-    sd      s11, GCTX_HOST_S(11)(a0)
+    .irp n, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
+    sd      s\n, GCTX_HOST_S(\n)(a0)
+    .endr
     // sscratch = ctx for the exit vector; the host's value (its PerCpu) comes back at exit.
     csrrw   t0, sscratch, a0
     sd      t0, GCTX_HOST_SSCRATCH(a0)
@@ -47,36 +38,9 @@ cxv_guest_run:
     ld      t0, GCTX_SEPC(a0)
     csrw    sepc, t0
     // Guest GPRs, a0 last.
-    ld      x1, GCTX_X(1)(a0)
-    ld      x2, GCTX_X(2)(a0)
-    ld      x3, GCTX_X(3)(a0)
-    ld      x4, GCTX_X(4)(a0)
-    ld      x5, GCTX_X(5)(a0)
-    ld      x6, GCTX_X(6)(a0)
-    ld      x7, GCTX_X(7)(a0)
-    ld      x8, GCTX_X(8)(a0)
-    ld      x9, GCTX_X(9)(a0)
-    ld      x11, GCTX_X(11)(a0)
-    ld      x12, GCTX_X(12)(a0)
-    ld      x13, GCTX_X(13)(a0)
-    ld      x14, GCTX_X(14)(a0)
-    ld      x15, GCTX_X(15)(a0)
-    ld      x16, GCTX_X(16)(a0)
-    ld      x17, GCTX_X(17)(a0)
-    ld      x18, GCTX_X(18)(a0)
-    ld      x19, GCTX_X(19)(a0)
-    ld      x20, GCTX_X(20)(a0)
-    ld      x21, GCTX_X(21)(a0)
-    ld      x22, GCTX_X(22)(a0)
-    ld      x23, GCTX_X(23)(a0)
-    ld      x24, GCTX_X(24)(a0)
-    ld      x25, GCTX_X(25)(a0)
-    ld      x26, GCTX_X(26)(a0)
-    ld      x27, GCTX_X(27)(a0)
-    ld      x28, GCTX_X(28)(a0)
-    ld      x29, GCTX_X(29)(a0)
-    ld      x30, GCTX_X(30)(a0)
-    ld      x31, GCTX_X(31)(a0)
+    .irp n, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
+    ld      x\n, GCTX_X(\n)(a0)
+    .endr
     ld      x10, GCTX_X(10)(a0)
     sret
 
@@ -84,36 +48,9 @@ cxv_guest_run:
     .balign 4
 cxv_guest_exit:
     csrrw   a0, sscratch, a0              // a0 = ctx, sscratch = the guest's a0
-    sd      x1, GCTX_X(1)(a0)
-    sd      x2, GCTX_X(2)(a0)
-    sd      x3, GCTX_X(3)(a0)
-    sd      x4, GCTX_X(4)(a0)
-    sd      x5, GCTX_X(5)(a0)
-    sd      x6, GCTX_X(6)(a0)
-    sd      x7, GCTX_X(7)(a0)
-    sd      x8, GCTX_X(8)(a0)
-    sd      x9, GCTX_X(9)(a0)
-    sd      x11, GCTX_X(11)(a0)
-    sd      x12, GCTX_X(12)(a0)
-    sd      x13, GCTX_X(13)(a0)
-    sd      x14, GCTX_X(14)(a0)
-    sd      x15, GCTX_X(15)(a0)
-    sd      x16, GCTX_X(16)(a0)
-    sd      x17, GCTX_X(17)(a0)
-    sd      x18, GCTX_X(18)(a0)
-    sd      x19, GCTX_X(19)(a0)
-    sd      x20, GCTX_X(20)(a0)
-    sd      x21, GCTX_X(21)(a0)
-    sd      x22, GCTX_X(22)(a0)
-    sd      x23, GCTX_X(23)(a0)
-    sd      x24, GCTX_X(24)(a0)
-    sd      x25, GCTX_X(25)(a0)
-    sd      x26, GCTX_X(26)(a0)
-    sd      x27, GCTX_X(27)(a0)
-    sd      x28, GCTX_X(28)(a0)
-    sd      x29, GCTX_X(29)(a0)
-    sd      x30, GCTX_X(30)(a0)
-    sd      x31, GCTX_X(31)(a0)
+    .irp n, 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
+    sd      x\n, GCTX_X(\n)(a0)
+    .endr
     csrr    t0, sscratch
     sd      t0, GCTX_X(10)(a0)
     csrr    t0, scause
@@ -142,18 +79,9 @@ cxv_guest_exit:
     ld      sp, GCTX_HOST_SP(a0)
     ld      gp, GCTX_HOST_GP(a0)
     ld      tp, GCTX_HOST_TP(a0)
-    ld      s0, GCTX_HOST_S(0)(a0)
-    ld      s1, GCTX_HOST_S(1)(a0)
-    ld      s2, GCTX_HOST_S(2)(a0)
-    ld      s3, GCTX_HOST_S(3)(a0)
-    ld      s4, GCTX_HOST_S(4)(a0)
-    ld      s5, GCTX_HOST_S(5)(a0)
-    ld      s6, GCTX_HOST_S(6)(a0)
-    ld      s7, GCTX_HOST_S(7)(a0)
-    ld      s8, GCTX_HOST_S(8)(a0)
-    ld      s9, GCTX_HOST_S(9)(a0)
-    ld      s10, GCTX_HOST_S(10)(a0)
-    ld      s11, GCTX_HOST_S(11)(a0)
+    .irp n, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
+    ld      s\n, GCTX_HOST_S(\n)(a0)
+    .endr
     ret
 
 // u64 cxv_guest_fetch16(u64 gva, u64* cause): the 16-bit parcel at guest-virtual gva, read with
@@ -186,38 +114,9 @@ cxv_guest_fetch16:
 cxv_fp_save:
     li      t0, 0x6000
     csrs    sstatus, t0
-    fsd     f0, 0(a0)
-    fsd     f1, 8(a0)
-    fsd     f2, 16(a0)
-    fsd     f3, 24(a0)
-    fsd     f4, 32(a0)
-    fsd     f5, 40(a0)
-    fsd     f6, 48(a0)
-    fsd     f7, 56(a0)
-    fsd     f8, 64(a0)
-    fsd     f9, 72(a0)
-    fsd     f10, 80(a0)
-    fsd     f11, 88(a0)
-    fsd     f12, 96(a0)
-    fsd     f13, 104(a0)
-    fsd     f14, 112(a0)
-    fsd     f15, 120(a0)
-    fsd     f16, 128(a0)
-    fsd     f17, 136(a0)
-    fsd     f18, 144(a0)
-    fsd     f19, 152(a0)
-    fsd     f20, 160(a0)
-    fsd     f21, 168(a0)
-    fsd     f22, 176(a0)
-    fsd     f23, 184(a0)
-    fsd     f24, 192(a0)
-    fsd     f25, 200(a0)
-    fsd     f26, 208(a0)
-    fsd     f27, 216(a0)
-    fsd     f28, 224(a0)
-    fsd     f29, 232(a0)
-    fsd     f30, 240(a0)
-    fsd     f31, 248(a0)
+    .irp n, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
+    fsd     f\n, (\n * 8)(a0)
+    .endr
     frcsr   t1
     sd      t1, 256(a0)
     csrc    sstatus, t0
@@ -227,38 +126,9 @@ cxv_fp_save:
 cxv_fp_restore:
     li      t0, 0x6000
     csrs    sstatus, t0
-    fld     f0, 0(a0)
-    fld     f1, 8(a0)
-    fld     f2, 16(a0)
-    fld     f3, 24(a0)
-    fld     f4, 32(a0)
-    fld     f5, 40(a0)
-    fld     f6, 48(a0)
-    fld     f7, 56(a0)
-    fld     f8, 64(a0)
-    fld     f9, 72(a0)
-    fld     f10, 80(a0)
-    fld     f11, 88(a0)
-    fld     f12, 96(a0)
-    fld     f13, 104(a0)
-    fld     f14, 112(a0)
-    fld     f15, 120(a0)
-    fld     f16, 128(a0)
-    fld     f17, 136(a0)
-    fld     f18, 144(a0)
-    fld     f19, 152(a0)
-    fld     f20, 160(a0)
-    fld     f21, 168(a0)
-    fld     f22, 176(a0)
-    fld     f23, 184(a0)
-    fld     f24, 192(a0)
-    fld     f25, 200(a0)
-    fld     f26, 208(a0)
-    fld     f27, 216(a0)
-    fld     f28, 224(a0)
-    fld     f29, 232(a0)
-    fld     f30, 240(a0)
-    fld     f31, 248(a0)
+    .irp n, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31
+    fld     f\n, (\n * 8)(a0)
+    .endr
     ld      t1, 256(a0)
     fscsr   t1
     csrc    sstatus, t0

@@ -42,7 +42,7 @@ _start:
     // 2. console paths
     li      s10, 2
     lla     a0, msg_dbcn_byte
-    call    puts_dbcn_byte
+    call    puts
     li      a7, 1                       // legacy console_putchar
     li      a0, 'L'
     ecall
@@ -89,7 +89,7 @@ _start:
     li      t1, 1
     bne     s7, t1, fail
     lla     a0, msg_mmio
-    call    puts_dbcn_byte
+    call    puts
 
     // 4. cxvisor ECHO: a0 = 0, a1 = sum of a0..a5, a2 = a0 ^ a1, a3 = ~a0 (abi/hypercall.hpp)
     li      s10, 4
@@ -117,7 +117,7 @@ _start:
     li      t0, 1
     bne     s9, t0, fail
     lla     a0, msg_illegal
-    call    puts_dbcn_byte
+    call    puts
 
     // 6. timer + WFI: the wake-up comes from vstimecmp (Sstc) through cxvisor's blocked-vCPU
     // timer; the interrupt is taken (sstatus.SIE = 1), as Linux takes it.
@@ -141,42 +141,11 @@ _start:
     li      t0, 100000
     bltu    t1, t0, fail                // woke before the deadline
     lla     a0, msg_timer
-    call    puts_dbcn_byte
+    call    puts
 
     lla     a0, msg_pass
-    call    puts_dbcn_byte
-shutdown:
-    li      a7, 0x53525354              // SRST system_reset(shutdown, no reason)
-    li      a6, 0
-    li      a0, 0
-    li      a1, 0
-    ecall
+    call    puts
     j       shutdown
-
-fail:
-    lla     a0, msg_fail
-    call    puts_dbcn_byte
-    addi    a0, s10, '0'
-    li      a7, 0x4442434E
-    li      a6, 2
-    ecall
-    li      a0, '\n'
-    li      a7, 0x4442434E
-    li      a6, 2
-    ecall
-    j       shutdown
-
-// puts_dbcn_byte(a0 = string): DBCN write_byte per character.
-puts_dbcn_byte:
-    mv      t2, a0
-1:  lbu     a0, 0(t2)
-    beqz    a0, 2f
-    li      a7, 0x4442434E
-    li      a6, 2
-    ecall
-    addi    t2, t2, 1
-    j       1b
-2:  ret
 
 // The guest's own trap handler: an illegal instruction (scause 2) is counted in s9, a load access
 // fault (5) in s7, and both are skipped;
@@ -206,6 +175,8 @@ trap:
     addi    t0, t0, 4
     csrw    sepc, t0
     sret
+
+#include "rvlib.inc"
 
     .section .rodata
 msg_dbcn_byte:  .asciz "rvprobe: sbi ok, dbcn write_byte\n"

@@ -91,12 +91,6 @@ _start:
     bnez    a0, fail
     lla     a0, msg_pass
     call    puts
-shutdown:
-    li      a7, 0x53525354
-    li      a6, 0
-    li      a0, 0
-    li      a1, 0
-    ecall
     j       shutdown
 
 // Hart 1: a0 = its hart id, a1 = the opaque value of hart_start (SBI v2.0 9.1).
@@ -126,31 +120,6 @@ secondary:
     li      s10, 8
     j       fail
 
-fail:
-    lla     a0, msg_fail
-    call    puts
-    addi    a0, s10, '0'
-    li      a7, 0x4442434E
-    li      a6, 2
-    ecall
-    li      a0, '\n'
-    li      a7, 0x4442434E
-    li      a6, 2
-    ecall
-    j       shutdown
-
-// puts(a0 = string): DBCN write_byte per character.
-puts:
-    mv      t2, a0
-1:  lbu     a0, 0(t2)
-    beqz    a0, 2f
-    li      a7, 0x4442434E
-    li      a6, 2
-    ecall
-    addi    t2, t2, 1
-    j       1b
-2:  ret
-
 // A supervisor software interrupt (1 << 63 | 1) is counted in s8 and acknowledged by clearing
 // sip.SSIP (the guest's write reaches hvip.VSSIP); anything else fails.
     .balign 4
@@ -163,6 +132,8 @@ trap:
     csrci   sip, 2
     addi    s8, s8, 1
     sret
+
+#include "rvlib.inc"
 
     .section .rodata
 msg_hart1:   .asciz "rvsmp: hart 1 started with its opaque argument\n"
