@@ -8,6 +8,7 @@
 #include "kernel/percpu.hpp"
 #include "mmio_decode.hpp"
 #include "sbi.hpp"
+#include "vcpu_rules.hpp"
 
 extern "C" void cxv_guest_run(arch::GuestContext* ctx);
 extern "C" u64 cxv_guest_fetch16(u64 gva, u64* cause);
@@ -15,33 +16,8 @@ extern "C" void cxv_fp_save(u64* area);
 extern "C" void cxv_fp_restore(const u64* area);
 
 namespace arch {
+using namespace rv;
 namespace {
-
-// hstatus (8.2.1).
-constexpr u64 HSTATUS_GVA = bit(6), HSTATUS_SPV = bit(7), HSTATUS_SPVP = bit(8), HSTATUS_VTW = bit(21);
-constexpr u64 HSTATUS_VSXL_64 = u64(2) << 32;
-// sstatus (4.1.1): SPP, SPIE, SIE; FS [14:13] = Dirty.
-constexpr u64 SSTATUS_SPP = bit(8), SSTATUS_SPIE = bit(5), SSTATUS_SIE_BIT = bit(1), SSTATUS_FS_DIRTY = u64(3) << 13;
-constexpr u64 VSSTATUS_UXL_64 = u64(2) << 32;
-// VS-level interrupts in hvip/hip/hideleg (8.2.3): VSSIP 2, VSTIP 6, VSEIP 10; the guest sees them
-// as SSIP 1, STIP 5, SEIP 9 in its sip/sie (vsip/vsie).
-constexpr u64 HVIP_VSSIP = bit(2), HVIP_VSTIP = bit(6), HVIP_VSEIP = bit(10);
-constexpr u64 VSIE_SSIE = bit(1), VSIE_STIE = bit(5), VSIE_SEIE = bit(9);
-// henvcfg.STCE (8.2.5): the guest's stimecmp is vstimecmp (Sstc).
-constexpr u64 HENVCFG_STCE = bit(63);
-// WFI (Unprivileged/Privileged 3.3.3 encoding) as stval shows it for a virtual instruction exception.
-constexpr u64 INSN_WFI = 0x10500073;
-
-// Exceptions the guest handles itself (hedeleg, 8.2.2): instruction address misaligned (0),
-// illegal instruction (2), breakpoint (3), environment call from VU-mode (8), instruction, load
-// and store/AMO page faults (12, 13, 15). Misaligned loads/stores (4, 6) are left to the M-mode
-// firmware, which emulates them; access faults (1, 5, 7) come to cxvisor and are redirected.
-constexpr u64 HEDELEG = bit(0) | bit(2) | bit(3) | bit(8) | bit(12) | bit(13) | bit(15);
-// VS-level interrupts go to VS-mode (hideleg, 8.2.2).
-constexpr u64 HIDELEG = HVIP_VSSIP | HVIP_VSTIP | HVIP_VSEIP;
-// hcounteren (8.2.6): the guest reads cycle, time and instret without trapping; time is offset by
-// htimedelta.
-constexpr u64 HCOUNTEREN = bit(0) | bit(1) | bit(2);
 
 // Requests between the vCPUs of one VM, indexed by VMID (1..MAX_VMS, vmm/main.cpp), bit i = vCPU i:
 // remote fences a guest asked for (SBI RFENCE: flush the VS-stage TLB and instruction cache before
@@ -305,12 +281,8 @@ void Vcpu::handle_ecall(ExitReason& e) {
 // "Redirect" of riscv-notes §2; Privileged Spec 4.1.1 sstatus SPP/SPIE/SIE on a trap, 4.1.7-4.1.9
 // sepc/scause/stval, as the VS copies vsstatus/vsepc/vscause/vstval of 8.2).
 void Vcpu::redirect(u64 cause, u64 tval) {
-    u64 vs = csr::read<csr::vsstatus>();
-    const bool from_s = (m_ctx.sstatus & SSTATUS_SPP) != 0; // privilege of the trapping guest code
-    vs = from_s ? vs | SSTATUS_SPP : vs & ~SSTATUS_SPP;
-    vs = (vs & SSTATUS_SIE_BIT) ? vs | SSTATUS_SPIE : vs & ~SSTATUS_SPIE;
-    vs &= ~SSTATUS_SIE_BIT;
-    csr::write<csr::vsstatus>(vs);
+    // sstatus.SPP at the exit: the privilege of the trapping guest code (VS or VU).
+    csr::write<csr::vsstatus>(trap_vsstatus(csr::read<csr::vsstatus>(), (m_ctx.sstatus & SSTATUS_SPP) != 0));
     csr::write<csr::vscause>(cause);
     csr::write<csr::vstval>(tval);
     csr::write<csr::vsepc>(m_ctx.sepc);
@@ -419,13 +391,7 @@ void Vcpu::inject_undefined() { redirect(2, 0); }
 
 u64 Vcpu::wake_deadline() const {
     if (!g_sstc) return ~0ull;
-    const u64 cmp = m_loaded ? csr::read<csr::vstimecmp>() : m_vs.vstimecmp;
-    if (cmp == ~0ull) return ~0ull;
-    // Host time at which guest time (time + htimedelta) reaches the compare value; already
-    // passed: now (0).
-    const u64 host = cmp - m_htimedelta;
-    const u64 now = counter();
-    return i64(host - now) <= 0 ? 0 : host;
+    return wake_host_time(m_loaded ? csr::read<csr::vstimecmp>() : m_vs.vstimecmp, m_htimedelta, counter());
 }
 
 void Vcpu::attach_vintc(VirtIntc*, GuestPhysAddr) {
@@ -447,8 +413,7 @@ bool Vcpu::interrupt_pending() const {
     const bool soft = (m_hvip & HVIP_VSSIP) || (__atomic_load_n(&g_soft_pending[m_vmid % VM_SLOTS], __ATOMIC_ACQUIRE) >> (m_id & 31) & 1);
     if (soft && (m_vs.vsie & VSIE_SSIE)) return true;
     if ((m_hvip & HVIP_VSEIP) && (m_vs.vsie & VSIE_SEIE)) return true;
-    if (g_sstc && (m_vs.vsie & VSIE_STIE) && m_vs.vstimecmp != ~0ull && i64(counter() + m_htimedelta - m_vs.vstimecmp) >= 0)
-        return true;
+    if (g_sstc && (m_vs.vsie & VSIE_STIE) && guest_timer_pending(m_vs.vstimecmp, m_htimedelta, counter())) return true;
     return false;
 }
 
