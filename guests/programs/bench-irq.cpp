@@ -13,7 +13,7 @@
 // rounds start at 16 different instruction phases (dither()), so their mean is exact; the timer
 // fires on a tick boundary (CVAL is in ticks), so irq_timer is the latency rounded down to a
 // multiple of 16 instructions.
-// Each handler's path includes the guest's own vector and dispatcher (runtime/start.S, gic.cpp);
+// Each handler's path includes the guest's own vector and dispatcher (runtime/aarch64/start.S, gic.cpp);
 // the bare-QEMU run of the same image shows that share.
 #include "gic.hpp"
 

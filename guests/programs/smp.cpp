@@ -1,10 +1,9 @@
-// smp: two vCPUs (config cpu_num = 2). vCPU 1 is started with PSCI CPU_ON; both sum i*i over
-// disjoint halves of 1..N concurrently; the boot vCPU checks the total, the PSCI state machine
-// (ALREADY_ON, AFFINITY_INFO ON/OFF, INVALID_PARAMETERS for a vCPU the VM does not have), and that
-// vCPU 1's CPU_OFF takes effect.
+// smp: two vCPUs (config cpu_num = 2). vCPU 1 is started through the firmware (aarch64: PSCI
+// CPU_ON; riscv64: SBI HSM hart_start); both sum i*i over disjoint halves of 1..N concurrently; the
+// boot vCPU checks the total, the firmware's state machine (already on, state ON/OFF, invalid
+// parameters for a vCPU the VM does not have), and that vCPU 1's stop (CPU_OFF, hart_stop) takes
+// effect.
 #include "rt.hpp"
-
-using namespace cxv_abi;
 
 namespace {
 constexpr uint64_t N = 2'000'000;
@@ -55,7 +54,7 @@ void secondary(unsigned cpu) {
     while (!__atomic_load_n(&g.may_off, __ATOMIC_ACQUIRE)) {
     }
     rt::printf("vcpu %lu: calling CPU_OFF\n", vm.vcpu_id);
-    // returning makes the runtime call PSCI CPU_OFF
+    // returning makes the runtime stop this vCPU (PSCI CPU_OFF, SBI HSM hart_stop)
 }
 } // namespace
 
@@ -65,7 +64,7 @@ void guest_main() {
     rt::printf("vcpu %lu (vm %lu): starting vcpu 1\n", vm.vcpu_id, vm.vm_id);
 
     int64_t r = rt::start_cpu(1, secondary);
-    rt::check(r == PSCI_SUCCESS, "CPU_ON(1) == SUCCESS (got %ld)", r);
+    rt::check(r == rt::CPU_START_OK, "CPU_ON(1) == SUCCESS (got %ld)", r);
     bool up = wait_for([] { return __atomic_load_n(&g.started, __ATOMIC_ACQUIRE) != 0; }, 30000);
     rt::check(up, "vcpu 1 runs within 30 s");
     if (!up) rt::finish();
@@ -73,11 +72,11 @@ void guest_main() {
     rt::check(!vm.ok || g.vm_id == vm.vm_id, "both vcpus see the same vm id");
 
     r = rt::start_cpu(1, secondary);
-    rt::check(r == PSCI_ALREADY_ON, "CPU_ON(1) again == ALREADY_ON (got %ld)", r);
-    r = rt::affinity_info(1);
-    rt::check(r == PSCI_AFF_ON, "AFFINITY_INFO(1) == ON (got %ld)", r);
+    rt::check(r == rt::CPU_START_ALREADY, "CPU_ON(1) again == ALREADY_ON (got %ld)", r);
+    r = rt::cpu_state(1);
+    rt::check(r == rt::CPU_STATE_ON, "AFFINITY_INFO(1) == ON (got %ld)", r);
     r = rt::start_cpu(2, nullptr);
-    rt::check(r == PSCI_INVALID_PARAMETERS, "CPU_ON(2) == INVALID_PARAMETERS (got %ld)", r);
+    rt::check(r == rt::CPU_START_INVALID, "CPU_ON(2) == INVALID_PARAMETERS (got %ld)", r);
 
     uint64_t t0 = rt::counter();
     uint64_t s = sum_squares(1, N / 2);
@@ -94,6 +93,6 @@ void guest_main() {
                rt::ticks_to_us(g.t1 - g.t0), overlap ? "yes" : "no");
 
     __atomic_store_n(&g.may_off, 1, __ATOMIC_RELEASE);
-    bool off = wait_for([] { return rt::affinity_info(1) == PSCI_AFF_OFF; }, 30000);
+    bool off = wait_for([] { return rt::cpu_state(1) == rt::CPU_STATE_OFF; }, 30000);
     rt::check(off, "AFFINITY_INFO(1) == OFF after its CPU_OFF (within 30 s)");
 }

@@ -1,8 +1,9 @@
 // cxvisor test-guest runtime: the few services every bare-metal test guest needs.
 //
-// A guest program provides `void guest_main()`; the runtime (start.S) enters it on the boot vCPU at
-// EL1 with the stage-1 MMU on (identity map, see start.S), BSS zeroed and VBAR_EL1 set. Returning
-// from guest_main() is the same as calling rt::finish().
+// A guest program provides `void guest_main()`; the runtime (<isa>/start.S) enters it on the boot
+// vCPU with BSS zeroed and its exception vector set (aarch64: EL1, the stage-1 MMU on with an
+// identity map; riscv64: VS-mode, satp bare). Returning from guest_main() is the same as calling
+// rt::finish(). The generic part (rt.cpp) is built for every ISA; <isa>/ holds the ISA's part.
 //
 // Everything here may be called from any vCPU unless it says otherwise. Console output is
 // serialised by one lock, so lines of different vCPUs never mix.
@@ -10,58 +11,52 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "abi/smccc.hpp"
+#include "abi/hypercall.hpp"
 
 void guest_main();
 
 namespace rt {
 
-// The VM contract (configs/vms/*.toml must agree): RAM at 0x4000_0000 of RAM_SIZE bytes, image at
-// 0x4008_0000, an emulated PL011 at 0x0900_0000. The guests do not parse the DTB for the RAM size:
-// every config gives exactly 16 MiB, and this constant is that value.
-inline constexpr uint64_t RAM_BASE = 0x40000000;
+// The VM contract (configs/vms/*.toml and configs/vms/<isa>/*.toml must agree): RAM at RAM_BASE of
+// RAM_SIZE bytes, the image at IMAGE_BASE, the console UART at UART_BASE (the ISA's arch.hpp). The
+// guests do not parse the DTB for the RAM size: every config gives exactly 16 MiB, and this
+// constant is that value.
 inline constexpr uint64_t RAM_SIZE = 16ull << 20;
-inline constexpr uint64_t UART_BASE = 0x09000000;
 inline constexpr unsigned MAX_CPUS = 8;
+
+// A cxvisor call's results: x0 the status (CXV_OK, CXV_NOT_SUPPORTED, ...), x1..x3 the values.
+struct HcResult {
+    int64_t x0;
+    uint64_t x1, x2, x3;
+};
+
+} // namespace rt
+
+// The ISA's part (guests/runtime/<isa>/arch.hpp): addresses, cpu_index(), counter(), cpu_relax(),
+// and what only that ISA's programs use.
+#include "arch.hpp"
+
+namespace rt {
 
 // Symbols of the linker script (guest.ld).
 extern "C" char __image_start[], __image_end[];
 
-// ---- console (PL011, polled) ----
+// ---- console (the board's UART, polled: aarch64 PL011, riscv64 ns16550a) ----
 void putc(char c);
 void puts(const char* s); // no newline added
 void printf(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 // printf into buf (always NUL-terminated, cut at size - 1 characters).
 void format(char* buf, size_t size, const char* fmt, ...) __attribute__((format(printf, 3, 4)));
 int try_getc(); // -1 when the receive FIFO is empty
-int getc();     // polls FR.RXFE until a character arrives
+int getc();     // polls until a character arrives
 
-// ---- SMCCC / hypercalls (hvc #0) ----
-struct HvcResult {
-    int64_t x0;
-    uint64_t x1, x2, x3;
-};
+// ---- cxvisor hypercalls (src/abi/hypercall.hpp: HC_NR_*), through the ISA's conduit ----
+// aarch64: HVC #0 with x0 = HC_BASE + nr (abi/smccc.hpp); riscv64: ECALL with a7 = CXV_SBI_EID,
+// a6 = nr (abi/sbi.hpp). Arguments x1..x6 of the call go in x1..x6 / a0..a5; results: HcResult.
+HcResult hypercall(uint64_t nr, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0, uint64_t a4 = 0,
+                   uint64_t a5 = 0, uint64_t a6 = 0);
 
-inline HvcResult hvc_call(uint64_t id, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
-                          uint64_t a4 = 0, uint64_t a5 = 0, uint64_t a6 = 0) {
-    register uint64_t x0 asm("x0") = id;
-    register uint64_t x1 asm("x1") = a1;
-    register uint64_t x2 asm("x2") = a2;
-    register uint64_t x3 asm("x3") = a3;
-    register uint64_t x4 asm("x4") = a4;
-    register uint64_t x5 asm("x5") = a5;
-    register uint64_t x6 asm("x6") = a6;
-    // SMCCC 1.0 lets the callee corrupt x4..x17; 1.1+ preserves them. Assume the older rule.
-    asm volatile("hvc #0"
-                 : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3), "+r"(x4), "+r"(x5), "+r"(x6)
-                 :
-                 : "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15", "x16", "x17",
-                   "memory");
-    return {static_cast<int64_t>(x0), x1, x2, x3};
-}
-
-// True when cxvisor's own calls work (HC_VERSION does not raise UNDEF). False on a machine without
-// cxvisor, e.g. bare QEMU, whose HVC handles only PSCI.
+// True when cxvisor's own calls work. False on a machine without cxvisor, e.g. bare QEMU.
 bool hypercalls_available();
 
 struct VmInfo {
@@ -72,66 +67,22 @@ struct VmInfo {
 };
 VmInfo vm_info();
 
-// ---- PSCI (conduit hvc). Target MPIDR: Aff0 = vCPU index. ----
-int64_t psci_version();
-int64_t psci_features(uint32_t function_id);
-int64_t affinity_info(unsigned cpu);
-// CPU_ON for vCPU `cpu`, which starts in the runtime and then calls fn(cpu) on its own stack.
-// Returns the PSCI status. If fn returns, that vCPU calls CPU_OFF.
+// ---- vCPUs and power (aarch64: PSCI through HVC; riscv64: SBI HSM and SRST) ----
+// Starts vCPU `cpu` (its index: MPIDR Aff0 / hart id), which enters the runtime and then calls
+// fn(cpu) on its own stack; if fn returns, that vCPU stops itself. Returns the firmware status:
+// CPU_START_OK, CPU_START_ALREADY (it runs), CPU_START_INVALID (no such vCPU), or another error.
 int64_t start_cpu(unsigned cpu, void (*fn)(unsigned cpu));
-int64_t cpu_on_raw(uint64_t mpidr, uint64_t entry, uint64_t context_id);
+// CPU_STATE_ON / CPU_STATE_OFF (or another firmware state) of vCPU `cpu`.
+int64_t cpu_state(unsigned cpu);
 [[noreturn]] void cpu_off();
 [[noreturn]] void system_off();
 [[noreturn]] void system_reset();
+// The system-off call itself, returning if the firmware returns (it must not).
+void system_off_call();
 
-// ---- per-CPU and time ----
-inline unsigned cpu_index() {
-    uint64_t v;
-    asm volatile("mrs %0, tpidr_el1" : "=r"(v));
-    return static_cast<unsigned>(v);
-}
-inline uint64_t counter() { // CNTVCT_EL0; the ISB keeps the read from being hoisted
-    uint64_t v;
-    asm volatile("isb\n mrs %0, cntvct_el0" : "=r"(v)::"memory");
-    return v;
-}
-inline uint64_t counter_freq() {
-    uint64_t v;
-    asm volatile("mrs %0, cntfrq_el0" : "=r"(v));
-    return v;
-}
+// ---- time ----
 inline uint64_t ticks_to_us(uint64_t t) { return t * 1000000 / counter_freq(); }
 void delay_us(uint64_t us);
-
-// ---- exceptions ----
-// What the handler saw last on this CPU. `count` grows by one per exception taken.
-struct ExcRecord {
-    uint64_t esr, far, elr, count;
-};
-inline uint32_t esr_ec(uint64_t esr) { return static_cast<uint32_t>(esr >> 26) & 0x3f; }
-inline uint32_t esr_dfsc(uint64_t esr) { return static_cast<uint32_t>(esr) & 0x3f; }
-inline constexpr uint32_t EC_UNKNOWN = 0x00;
-inline constexpr uint32_t EC_DABT_CUR = 0x25;
-inline constexpr uint32_t DFSC_SEA = 0x10; // synchronous external abort, not on a table walk
-
-// Arms this CPU: the next synchronous exception is recorded and the faulting instruction skipped
-// (ELR += 4) instead of failing the test. Disarmed by that exception or by disarm_fault().
-void expect_fault();
-void disarm_fault();
-const ExcRecord& last_exception();
-
-// One access with the fault handler armed. `taken` says whether an exception happened.
-struct Probe {
-    bool taken;
-    uint64_t esr, far, value;
-};
-Probe probe_read(uint64_t addr, unsigned size);                  // size 1, 2, 4 or 8
-Probe probe_write(uint64_t addr, unsigned size, uint64_t value); // size 1, 2, 4 or 8
-// True if p is a synchronous external data abort at the current EL (EC 0x25, DFSC 0x10), with
-// FAR == addr when ESR.FnV says FAR is valid, and WnR matching `write`.
-bool is_external_abort(const Probe& p, uint64_t addr, bool write);
-// A test check: a 4-byte read of `addr` (described by `what`) must raise an external abort.
-void check_read_aborts(uint64_t addr, const char* what);
 
 // ---- the test protocol ----
 // "TEST <name> START" ... "TEST <name> PASS" | "TEST <name> FAIL: <reason>", then SYSTEM_OFF.
@@ -142,8 +93,8 @@ unsigned failures();
 [[noreturn]] void finish(); // PASS if no check failed, else FAIL with the first failed check
 [[noreturn]] void fail(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 const char* test_name();
-uint64_t boot_dtb(); // x0 at entry (DTB address or 0)
-uint64_t boot_counter(); // CNTVCT_EL0 when the boot vCPU entered the runtime's C++ code
+uint64_t boot_dtb(); // x0 (aarch64) / a1 (riscv64) at entry: the DTB address or 0
+uint64_t boot_counter(); // counter() when the boot vCPU entered the runtime's C++ code
 struct Range {
     uint64_t lo, hi; // [lo, hi)
 };
@@ -157,7 +108,7 @@ public:
     void lock() {
         while (__atomic_exchange_n(&m_locked, 1u, __ATOMIC_ACQUIRE) != 0)
             while (__atomic_load_n(&m_locked, __ATOMIC_RELAXED) != 0)
-                asm volatile("yield");
+                cpu_relax();
     }
     void unlock() { __atomic_store_n(&m_locked, 0u, __ATOMIC_RELEASE); }
 

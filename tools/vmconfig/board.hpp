@@ -116,12 +116,15 @@ public:
     virtual bool host_checks() const = 0;
 
     // ---- the kernel ----
-    virtual const char* image_kind() const = 0; // "arm64 Image"
+    // A Linux Image of both ISAs starts with the same 64-byte header layout (text_offset at 0x8,
+    // image_size at 0x10, flags at 0x18) and has its ISA's 4-byte magic at 0x38 (arm64 "ARM\x64",
+    // RISC-V "RSC\x05"); it is entered at its first byte (checked by the caller).
+    virtual const char* image_kind() const = 0;  // "arm64 Image"
+    virtual const char* linux_magic() const = 0; // the 4 bytes at 0x38
     // The header fields of a Linux Image of this ISA, or nothing for another kind of kernel.
-    virtual std::optional<LinuxHeader> linux_header(const Bytes& kernel) const = 0;
-    // The boot protocol's rules for where the Image sits and where it is entered.
-    virtual void check_linux_image(const VmConfig& vm, const LinuxHeader& h, std::optional<uint64_t> entry,
-                                   const Where& entry_at, const Report& report) const = 0;
+    std::optional<LinuxHeader> linux_header(const Bytes& kernel) const;
+    // The boot protocol's rules for where the Image sits (vm.kernel, which has a load address).
+    virtual void check_linux_image(const VmConfig& vm, const LinuxHeader& h, const Report& report) const = 0;
 
     // ---- the generated device tree (generate_dtb calls these in this order) ----
     virtual void dt_root(FdtWriter& w, const VmConfig& vm) const = 0;       // root properties after the cells

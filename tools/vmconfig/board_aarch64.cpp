@@ -25,7 +25,7 @@ constexpr uint64_t GIC_FRAME = 64 * KiB;
 // cxvisor's arm64 image header: the arm64 Image header (Linux Documentation/arch/arm64/booting.rst)
 // with the "CXVISOR\0" tag in res3 and package_offset in res2 (src/arch/aarch64 boot code).
 constexpr uint64_t CXVISOR_TAG = 0x0052'4F53'4956'5843; // "CXVISOR\0" as a little-endian u64
-constexpr size_t HDR_IMAGE_SIZE = 0x10, HDR_PACKAGE_OFFSET = 0x20, HDR_TAG = 0x28, HDR_MAGIC = 0x38,
+constexpr size_t HDR_PACKAGE_OFFSET = 0x20, HDR_TAG = 0x28, HDR_MAGIC = 0x38,
                  HDR_SIZE = 0x40;
 
 uint64_t get64(const Bytes& b, size_t off) {
@@ -49,7 +49,7 @@ public:
             return diags.push_back({name, 0, "", "not a cxvisor image: " + why}), false;
         };
         if (img.size() < HDR_SIZE) return fail("shorter than the 64-byte arm64 Image header");
-        if (memcmp(&img[HDR_MAGIC], "ARM\x64", 4) != 0) return fail("no arm64 Image magic \"ARM\\x64\" at 0x38");
+        if (memcmp(&img[HDR_MAGIC], linux_magic(), 4) != 0) return fail("no arm64 Image magic \"ARM\\x64\" at 0x38");
         if (get64(img, HDR_TAG) != CXVISOR_TAG) return fail("an arm64 Image without the \"CXVISOR\" tag at 0x28");
         return true;
     }
@@ -107,15 +107,11 @@ public:
     bool host_checks() const override { return true; }
 
     const char* image_kind() const override { return "arm64 Image"; }
-    std::optional<LinuxHeader> linux_header(const Bytes& b) const override {
-        if (b.size() < 64 || memcmp(&b[0x38], "ARM\x64", 4) != 0) return {};
-        return LinuxHeader{get64(b, 0x08), get64(b, 0x10), get64(b, 0x18)};
-    }
+    const char* linux_magic() const override { return "ARM\x64"; }
     // Linux Documentation/arch/arm64/booting.rst, "4. Call the kernel image": the Image sits
     // text_offset bytes above a 2 MiB-aligned base, image_size bytes (BSS included) from its start
-    // belong to the kernel, and it starts at its first byte.
-    void check_linux_image(const VmConfig& vm, const LinuxHeader& h, std::optional<uint64_t> entry,
-                           const Where& entry_at, const Report& report) const override {
+    // belong to the kernel.
+    void check_linux_image(const VmConfig& vm, const LinuxHeader& h, const Report& report) const override {
         const Image& k = vm.kernel;
         if (h.image_size == 0)
             report(k.at, "arm64 Image with image_size 0 (a kernel older than Linux 3.17): its BSS size is "
@@ -125,9 +121,6 @@ public:
                              hex(h.text_offset) + ", header offset 0x8) bytes above a 2 MiB-aligned address (arm64 "
                              "booting.rst), e.g. at " + hex(align_up(k.load_addr, 2 * MiB) + h.text_offset),
                    false);
-        if (entry && *entry != k.load_addr)
-            report(entry_at, hex(*entry) + " is not where the arm64 Image starts (kernel_load_addr " +
-                                 hex(k.load_addr) + "): Linux is entered at its first byte", false);
         // flags bit 3 clear: RAM below the 2 MiB-aligned base is not in the kernel's linear map.
         uint64_t base = k.load_addr - h.text_offset;
         if (!(h.flags & 8))

@@ -36,16 +36,10 @@ constexpr uint32_t FIRST_SOURCE = 1, LAST_SOURCE = 1023;
 // cxvisor's RISC-V image header: the RISC-V Linux Image header (Linux Documentation/riscv/
 // boot-image-header.rst) with "CXV\0" in res3 (0x3C) and package_offset in res2 (0x28)
 // (src/arch/riscv64 boot code).
-constexpr size_t HDR_IMAGE_SIZE = 0x10, HDR_PACKAGE_OFFSET = 0x28, HDR_MAGIC = 0x30, HDR_MAGIC2 = 0x38,
+constexpr size_t HDR_PACKAGE_OFFSET = 0x28, HDR_MAGIC = 0x30, HDR_MAGIC2 = 0x38,
                  HDR_TAG = 0x3C, HDR_SIZE = 0x40;
 
 constexpr uint32_t NS16550A = 5; // vm_package::EmuType::Ns16550a once the package has it
-
-uint64_t get64(const Bytes& b, size_t off) {
-    uint64_t v;
-    memcpy(&v, &b[off], 8);
-    return v;
-}
 
 class Riscv64Board final : public GuestBoard {
 public:
@@ -56,7 +50,7 @@ public:
             return diags.push_back({name, 0, "", "not a cxvisor image: " + why}), false;
         };
         if (img.size() < HDR_SIZE) return fail("shorter than the 64-byte RISC-V Image header");
-        if (memcmp(&img[HDR_MAGIC2], "RSC\x05", 4) != 0 || memcmp(&img[HDR_MAGIC], "RISCV\0\0\0", 8) != 0)
+        if (memcmp(&img[HDR_MAGIC2], linux_magic(), 4) != 0 || memcmp(&img[HDR_MAGIC], "RISCV\0\0\0", 8) != 0)
             return fail("no RISC-V Image magic (\"RISCV\" at 0x30, \"RSC\\x05\" at 0x38)");
         if (memcmp(&img[HDR_TAG], "CXV\0", 4) != 0) return fail("a RISC-V Image without the \"CXV\" tag at 0x3c");
         return true;
@@ -98,16 +92,12 @@ public:
     bool host_checks() const override { return false; }
 
     const char* image_kind() const override { return "RISC-V Image"; }
-    std::optional<LinuxHeader> linux_header(const Bytes& b) const override {
-        if (b.size() < HDR_SIZE || memcmp(&b[HDR_MAGIC2], "RSC\x05", 4) != 0) return {};
-        return LinuxHeader{get64(b, 0x08), get64(b, 0x10), get64(b, 0x18)};
-    }
+    const char* linux_magic() const override { return "RSC\x05"; }
     // A 64-bit kernel maps itself with 2 MiB pages: it must start 2 MiB-aligned (Linux
     // Documentation/riscv/boot.rst, "Kernel location"; 6.1's setup_vm() stops on a misaligned
     // one). text_offset is where firmware-loaded kernels sit above the start of RAM, not a rule
-    // for the load address. It is entered at its first byte with a0 = hart id, a1 = the DTB.
-    void check_linux_image(const VmConfig& vm, const LinuxHeader& h, std::optional<uint64_t> entry,
-                           const Where& entry_at, const Report& report) const override {
+    // for the load address. It is entered with a0 = hart id, a1 = the DTB.
+    void check_linux_image(const VmConfig& vm, const LinuxHeader& h, const Report& report) const override {
         const Image& k = vm.kernel;
         if (h.image_size == 0)
             report(k.at, "RISC-V Image with image_size 0: its BSS size is unknown, only the file's size is kept "
@@ -115,9 +105,6 @@ public:
         if (!is_aligned(k.load_addr, 2 * MiB))
             report(k.at, "RISC-V Image at " + hex(k.load_addr) + ": a 64-bit Linux must be placed at a 2 MiB-aligned "
                              "address (riscv boot.rst), e.g. at " + hex(align_up(k.load_addr, 2 * MiB)), false);
-        if (entry && *entry != k.load_addr)
-            report(entry_at, hex(*entry) + " is not where the RISC-V Image starts (kernel_load_addr " +
-                                 hex(k.load_addr) + "): Linux is entered at its first byte", false);
     }
 
     // Linux 6.1 bindings: Documentation/devicetree/bindings/riscv/cpus.yaml (cpu nodes and their

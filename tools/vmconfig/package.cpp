@@ -154,8 +154,8 @@ Bytes build_package(const std::vector<VmConfig>& vms) {
 
 std::optional<Isa> image_isa(const Bytes& img) {
     if (img.size() < HDR_SIZE) return {};
-    if (memcmp(&img[HDR_MAGIC], "ARM\x64", 4) == 0) return Isa::Aarch64;
-    if (memcmp(&img[HDR_MAGIC], "RSC\x05", 4) == 0) return Isa::Riscv64;
+    for (Isa isa : {Isa::Aarch64, Isa::Riscv64}) // the Linux Image magic of the ISA's header
+        if (memcmp(&img[HDR_MAGIC], guest_board(isa)->linux_magic(), 4) == 0) return isa;
     return {};
 }
 

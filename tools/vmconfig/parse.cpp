@@ -332,10 +332,14 @@ private:
         auto h = m_board.linux_header(m_vm.kernel.data);
         if (!h) return;
         m_vm.linux_image = true;
-        if (!m_vm.kernel.present) return; // no load address to check
-        m_board.check_linux_image(m_vm, *h, m_entry, m_entry_at, [&](const Where& w, std::string why, bool warning) {
+        const Image& k = m_vm.kernel;
+        if (!k.present) return; // no load address to check
+        m_board.check_linux_image(m_vm, *h, [&](const Where& w, std::string why, bool warning) {
             warning ? warn(w, std::move(why)) : (void)fail(w, std::move(why));
         });
+        if (m_entry && *m_entry != k.load_addr)
+            fail(m_entry_at, cat(hex(*m_entry), " is not where the ", m_board.image_kind(), " starts (kernel_load_addr ",
+                                 hex(k.load_addr), "): Linux is entered at its first byte"));
     }
 
     void read_regions(const Section& s) {

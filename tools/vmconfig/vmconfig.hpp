@@ -125,9 +125,10 @@ struct VmConfig {
     Where interrupt_mode_at;
     // The emulated interrupt controller's windows and shared-line count (used only with
     // interrupt_mode Emulated; board.hpp, intc_keys). aarch64: GICD, GICR, SPIs; riscv64: the
-    // PLIC, unused, PLIC sources. Defaults: the board's (QEMU virt's layout); intc_lines 0 until
-    // check_layout() derives it from the devices' irqs.
-    uint64_t intc_base = 0, intc_base2 = 0;
+    // PLIC, unused, PLIC sources. Defaults: the board's (QEMU virt's layout; load_vm sets them,
+    // the initialisers are aarch64's); intc_lines 0 until check_layout() derives it from the
+    // devices' irqs.
+    uint64_t intc_base = 0x0800'0000, intc_base2 = 0x080A'0000;
     uint32_t intc_lines = 0;
     Where intc_base_at, intc_base2_at, intc_lines_at; // line 0 when the key was not given
     bool linux_image = false; // the kernel has the ISA's Linux Image header (board.hpp, linux_header)

@@ -36,7 +36,7 @@ vmconfig::VmConfig small_vm() {
     cfg.kernel.load_addr = ENTRY;
     cfg.kernel.data = vmconfig::Bytes(4096, 0xAA);
     cfg.regions = {{RAM, RAM_SIZE, 7, u32(vp::MapType::Alloc), {}}};
-    cfg.spi_count = 32; // emulated GICv3 (the default mode): the parser derives this, the builder sets it
+    cfg.intc_lines = 32; // emulated GICv3 (the default mode): the parser derives this, the builder sets it
     return cfg;
 }
 

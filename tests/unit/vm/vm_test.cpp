@@ -535,7 +535,7 @@ constexpr u64 GICD = 0x0800'0000, GICR = 0x080A'0000;
 
 TEST_F(VmTest, EmulatedInterruptModeGivesTheVmAVgicAtItsAddresses) {
     cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
-    cfg.spi_count = 64;
+    cfg.intc_lines = 64;
     boot();
     ASSERT_NE(vm->vintc(), nullptr);
     EXPECT_EQ(fake_vcpu(0).intc, vm->vintc());
@@ -563,7 +563,7 @@ TEST_F(VmTest, NoIrqModeGivesNoVgicAndItsWindowIsNotThere) {
 
 TEST_F(VmTest, AnEnabledSpiWakesTheVcpuItIsRoutedToAndWfiWithOnePendingDoesNotBlock) {
     cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
-    cfg.spi_count = 64;
+    cfg.intc_lines = 64;
     boot();
     arch::Vcpu& a = fake_vcpu(0);
     // The guest enables SPI 40 (GICD_ISENABLER1 bit 8); IROUTER's reset value routes it to
@@ -584,7 +584,7 @@ TEST_F(VmTest, AnEnabledSpiWakesTheVcpuItIsRoutedToAndWfiWithOnePendingDoesNotBl
 
 TEST_F(VmTest, KickExitWakesTheTargetVcpus) {
     cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
-    cfg.spi_count = 32;
+    cfg.intc_lines = 32;
     boot();
     run(0, {power(ExitKind::CpuUp, 1, ENTRY, 0)});
     run(1, {}); // vCPU 1 waits in WFI
@@ -598,7 +598,7 @@ TEST_F(VmTest, KickExitWakesTheTargetVcpus) {
 
 TEST_F(VmTest, HcIrqLineDrivesOnlyTheVmsOwnFreeSpis) {
     cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
-    cfg.spi_count = 32;
+    cfg.intc_lines = 32;
     cfg.emu_devices[0].irq = 33; // the UART owns SPI 33
     boot();
     run(0, {call(HC_IRQ_LINE, 40, IRQ_LINE_HIGH), call(HC_IRQ_LINE, 33, IRQ_LINE_PULSE), call(HC_IRQ_LINE, 5, IRQ_LINE_PULSE),
@@ -663,7 +663,7 @@ ExitReason timer_access(TimerReg r, bool write, u64 value = 0) {
 
 TEST_F(VmTest, EmulatedTimerRegistersCountInTicksAndItsInterruptWakesAWaitingVcpu) {
     cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
-    cfg.spi_count = 32;
+    cfg.intc_lines = 32;
     boot();
     // The guest enables PPI 30 in its redistributor's SGI frame (ISENABLER0).
     guest_enables(GICR + 0x10000 + 0x100, 1u << 30);
@@ -695,7 +695,7 @@ TEST_F(VmTest, EmulatedTimerRegistersCountInTicksAndItsInterruptWakesAWaitingVcp
 
 TEST_F(VmTest, EmulatedTimerOfAPoweredOnVcpuStartsDisabled) {
     cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
-    cfg.spi_count = 32;
+    cfg.intc_lines = 32;
     boot();
     run(0, {power(ExitKind::CpuUp, 1, ENTRY, 0)});
     fake::counter_value = 1000;
@@ -712,7 +712,7 @@ TEST_F(VmTest, EmulatedTimerOfAPoweredOnVcpuStartsDisabled) {
 // when the VM stops; the host's own interrupts and another VM's are refused.
 TEST_F(VmTest, PassthroughSpiIsLinkedForwardedAndReleasedWithTheVm) {
     cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
-    cfg.spi_count = 32;
+    cfg.intc_lines = 32;
     cfg.pt_devices = {{"rtc", 0x9010000, 0x9010000, 0x1000, 34, {}, false, {}}};
     boot();
     ASSERT_EQ(fake::irq_calls.size(), 1u);
@@ -729,7 +729,7 @@ TEST_F(VmTest, PassthroughSpiIsLinkedForwardedAndReleasedWithTheVm) {
 
 TEST_F(VmTest, PassthroughSpiTheHostKeepsOrAnotherVmHasIsRefused) {
     cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
-    cfg.spi_count = 32;
+    cfg.intc_lines = 32;
     cfg.pt_devices = {{"rtc", 0x9010000, 0x9010000, 0x1000, 33, {}, false, {}}};
     owned.irqs[owned.irq_count++] = {33, "the host console UART", nullptr};
     auto r = create();
@@ -821,7 +821,7 @@ TEST_F(VmTest, EveryTransitionIsRefusedInTheStatesThatDoNotAllowIt) {
 // counters of the new life from zero.
 TEST_F(VmTest, StopGivesBackRamAndInterruptsAndStartBuildsTheVmFresh) {
     cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
-    cfg.spi_count = 32;
+    cfg.intc_lines = 32;
     cfg.pt_devices = {{"rtc", 0x9010000, 0x9010000, 0x1000, 34, {}, false, {}}};
     auto r = create();
     ASSERT_TRUE(r.is_ok()) << captured_console();
@@ -1150,7 +1150,7 @@ TEST_F(VmTest, ShmIsOneHostRegionMappedWhileEachVmRunsAndTheDoorbellRingsOnlyNam
         };
         constexpr u64 A_GPA = 0x5000'0000, B_GPA = 0x6000'0000;
         cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
-        cfg.spi_count = 32;
+        cfg.intc_lines = 32;
         cfg.cpu_num = 1;
         vmconfig::VmConfig a = cfg, b = cfg;
         a.id = 1, a.name = "a", a.phys_cpu_ids = {0};
@@ -1228,7 +1228,7 @@ TEST_F(VmTest, ShmIsOneHostRegionMappedWhileEachVmRunsAndTheDoorbellRingsOnlyNam
 TEST_F(VmTest, ShmNameBackedWithAnotherSizeRefusesTheLaterVm) {
     auto scenario = [this] {
         cfg.interrupt_mode = u32(vp::InterruptMode::Emulated);
-        cfg.spi_count = 32;
+        cfg.intc_lines = 32;
         cfg.cpu_num = 1;
         cfg.phys_cpu_ids = {vp::ANY_CPU};
         vmconfig::VmConfig a = cfg, b = cfg;

@@ -15,7 +15,7 @@
 //   gic::set_handler(intid, fn);  // fn(intid, arg) runs at EL1 with PSTATE.I masked
 //   gic::configure(intid, ...); gic::enable(intid); gic::irq_enable();
 //
-// The IRQ vector (runtime/start.S: current EL with SP_EL0 or SP_ELx, and lower EL) saves the
+// The IRQ vector (runtime/aarch64/start.S: current EL with SP_EL0 or SP_ELx, and lower EL) saves the
 // caller-saved registers and calls the dispatcher, which acknowledges through ICC_IAR1_EL1, calls
 // the handler registered for that INTID, masks PSTATE.I again, and then ends the interrupt:
 // ICC_EOIR1_EL1 (priority drop; with ICC_CTLR_EL1.EOImode = 0 also deactivation), and with

@@ -5,7 +5,7 @@
 // (rt::start_cpu passes it), MMU off.
 //
 // Exceptions: IRQs go to the GIC dispatcher (gic.cpp rt_irq, registered handlers; see gic.hpp),
-// everything else to rt_exception (rt.cpp).
+// everything else to rt_exception (aarch64/arch.cpp).
 //
 // Both paths turn on the same identity-mapped stage-1 MMU before touching any data: with the MMU
 // off every data access is Device-nGnRnE (Arm ARM D8.2.x "The effects of disabling a stage of

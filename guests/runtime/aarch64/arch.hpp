@@ -1,0 +1,98 @@
+// The aarch64 part of the test-guest runtime (rt.hpp includes it): the VM's addresses, per-CPU
+// registers, the SMCCC conduit, PSCI, and the exception records the aarch64-only programs use.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "abi/smccc.hpp"
+
+namespace rt {
+
+inline constexpr uint64_t RAM_BASE = 0x40000000;
+inline constexpr uint64_t IMAGE_BASE = 0x40080000; // guest.ld
+inline constexpr uint64_t UART_BASE = 0x09000000;  // PL011
+
+using HvcResult = HcResult; // what an SMCCC call returns in x0..x3
+
+// ---- SMCCC calls (hvc #0): cxvisor's (rt::hypercall) and PSCI ----
+
+inline HvcResult hvc_call(uint64_t id, uint64_t a1 = 0, uint64_t a2 = 0, uint64_t a3 = 0,
+                          uint64_t a4 = 0, uint64_t a5 = 0, uint64_t a6 = 0) {
+    register uint64_t x0 asm("x0") = id;
+    register uint64_t x1 asm("x1") = a1;
+    register uint64_t x2 asm("x2") = a2;
+    register uint64_t x3 asm("x3") = a3;
+    register uint64_t x4 asm("x4") = a4;
+    register uint64_t x5 asm("x5") = a5;
+    register uint64_t x6 asm("x6") = a6;
+    // SMCCC 1.0 lets the callee corrupt x4..x17; 1.1+ preserves them. Assume the older rule.
+    asm volatile("hvc #0"
+                 : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3), "+r"(x4), "+r"(x5), "+r"(x6)
+                 :
+                 : "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15", "x16", "x17",
+                   "memory");
+    return {static_cast<int64_t>(x0), x1, x2, x3};
+}
+
+// ---- PSCI (conduit hvc). Target MPIDR: Aff0 = vCPU index. ----
+int64_t psci_version();
+int64_t psci_features(uint32_t function_id);
+int64_t affinity_info(unsigned cpu);
+int64_t cpu_on_raw(uint64_t mpidr, uint64_t entry, uint64_t context_id);
+// rt::start_cpu / rt::cpu_state answer with PSCI's codes (CPU_ON, AFFINITY_INFO).
+inline constexpr int64_t CPU_START_OK = cxv_abi::PSCI_SUCCESS;
+inline constexpr int64_t CPU_START_ALREADY = cxv_abi::PSCI_ALREADY_ON;
+inline constexpr int64_t CPU_START_INVALID = cxv_abi::PSCI_INVALID_PARAMETERS;
+inline constexpr int64_t CPU_STATE_ON = cxv_abi::PSCI_AFF_ON;
+inline constexpr int64_t CPU_STATE_OFF = cxv_abi::PSCI_AFF_OFF;
+inline constexpr const char* SYSTEM_OFF_NAME = "PSCI SYSTEM_OFF";
+
+// ---- per-CPU and time ----
+inline unsigned cpu_index() {
+    uint64_t v;
+    asm volatile("mrs %0, tpidr_el1" : "=r"(v));
+    return static_cast<unsigned>(v);
+}
+inline uint64_t counter() { // CNTVCT_EL0; the ISB keeps the read from being hoisted
+    uint64_t v;
+    asm volatile("isb\n mrs %0, cntvct_el0" : "=r"(v)::"memory");
+    return v;
+}
+inline uint64_t counter_freq() {
+    uint64_t v;
+    asm volatile("mrs %0, cntfrq_el0" : "=r"(v));
+    return v;
+}
+inline void cpu_relax() { asm volatile("yield"); }
+
+// ---- exceptions ----
+// What the handler saw last on this CPU. `count` grows by one per exception taken.
+struct ExcRecord {
+    uint64_t esr, far, elr, count;
+};
+inline uint32_t esr_ec(uint64_t esr) { return static_cast<uint32_t>(esr >> 26) & 0x3f; }
+inline uint32_t esr_dfsc(uint64_t esr) { return static_cast<uint32_t>(esr) & 0x3f; }
+inline constexpr uint32_t EC_UNKNOWN = 0x00;
+inline constexpr uint32_t EC_DABT_CUR = 0x25;
+inline constexpr uint32_t DFSC_SEA = 0x10; // synchronous external abort, not on a table walk
+
+// Arms this CPU: the next synchronous exception is recorded and the faulting instruction skipped
+// (ELR += 4) instead of failing the test. Disarmed by that exception or by disarm_fault().
+void expect_fault();
+void disarm_fault();
+const ExcRecord& last_exception();
+
+// One access with the fault handler armed. `taken` says whether an exception happened.
+struct Probe {
+    bool taken;
+    uint64_t esr, far, value;
+};
+Probe probe_read(uint64_t addr, unsigned size);                  // size 1, 2, 4 or 8
+Probe probe_write(uint64_t addr, unsigned size, uint64_t value); // size 1, 2, 4 or 8
+// True if p is a synchronous external data abort at the current EL (EC 0x25, DFSC 0x10), with
+// FAR == addr when ESR.FnV says FAR is valid, and WnR matching `write`.
+bool is_external_abort(const Probe& p, uint64_t addr, bool write);
+// A test check: a 4-byte read of `addr` (described by `what`) must raise an external abort.
+void check_read_aborts(uint64_t addr, const char* what);
+
+} // namespace rt

@@ -1,0 +1,101 @@
+// cxvisor test-guest runtime, the riscv64 part: the ns16550a console, SBI calls (cxvisor's under
+// CXV_SBI_EID, HSM for harts, SRST for power) and the trap handler.
+#include "rt.hpp"
+#include "rt_detail.hpp"
+
+using namespace cxv_abi;
+
+namespace rt {
+namespace {
+
+// ---- ns16550a (the 16550 datasheet's registers at reg-shift 0): THR/RBR at 0, LSR at 5 ----
+constexpr uint64_t UART_THR = UART_BASE + 0, UART_RBR = UART_BASE + 0, UART_LSR = UART_BASE + 5;
+constexpr uint8_t LSR_DR = 1u << 0;   // data ready
+constexpr uint8_t LSR_THRE = 1u << 5; // transmit holding register empty
+
+int g_hc_state = -1; // -1 unknown, 0 no, 1 yes
+
+} // namespace
+
+namespace detail {
+void uart_putc(char c) {
+    while (!(read8(UART_LSR) & LSR_THRE)) {
+    }
+    write8(UART_THR, static_cast<uint8_t>(c));
+}
+int uart_try_getc() { return (read8(UART_LSR) & LSR_DR) ? read8(UART_RBR) : -1; }
+[[noreturn]] void park() {
+    for (;;) asm volatile("wfi");
+}
+} // namespace detail
+
+// ---------------------------------------------------------------- cxvisor's calls and SBI
+HcResult hypercall(uint64_t nr, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6) {
+    SbiRet r = sbi_call(CXV_SBI_EID, nr, a1, a2, a3, a4, a5, a6);
+    return {r.error, r.value, r.a2, r.a3};
+}
+
+// An SBI implementation without cxvisor's extension (OpenSBI on bare QEMU) says so when probed;
+// an ECALL never traps back into the guest, so no fault handler is needed here.
+bool hypercalls_available() {
+    if (g_hc_state < 0) {
+        bool probed = sbi_has(CXV_SBI_EID);
+        HcResult r = probed ? hypercall(HC_NR_VERSION) : HcResult{CXV_NOT_SUPPORTED, 0, 0, 0};
+        g_hc_state = probed && r.x0 >= 0 ? 1 : 0;
+        if (!g_hc_state)
+            printf("note: cxvisor hypercalls unavailable (%s): not running under cxvisor?\n",
+                   probed ? "HC_VERSION returned an error" : "SBI has no extension 0x0A435856");
+    }
+    return g_hc_state == 1;
+}
+
+extern "C" char rt_secondary_entry[];
+
+// HSM hart_start (SBI v2.0, 9.1): the hart enters rt_secondary_entry in S-mode with a0 = its hart
+// id (= vCPU index), a1 = opaque.
+int64_t start_cpu(unsigned cpu, void (*fn)(unsigned)) {
+    if (cpu >= MAX_CPUS) return CPU_START_INVALID;
+    __atomic_store_n(&detail::g_entry[cpu], fn, __ATOMIC_RELEASE);
+    return sbi_call(SBI_EXT_HSM, SBI_HSM_HART_START, cpu, reinterpret_cast<uint64_t>(rt_secondary_entry), cpu)
+        .error;
+}
+int64_t cpu_state(unsigned cpu) {
+    SbiRet r = sbi_call(SBI_EXT_HSM, SBI_HSM_HART_GET_STATUS, cpu);
+    return r.error == SBI_SUCCESS ? int64_t(r.value) : r.error;
+}
+void cpu_off() {
+    int64_t r = sbi_call(SBI_EXT_HSM, SBI_HSM_HART_STOP).error;
+    printf("vcpu %u: SBI HSM hart_stop returned %ld\n", cpu_index(), r);
+    detail::park();
+}
+void system_off_call() { sbi_call(SBI_EXT_SRST, SBI_SRST_SYSTEM_RESET, SBI_SRST_SHUTDOWN, 0); }
+void system_off() {
+    system_off_call();
+    printf("runtime: SBI SRST shutdown returned; parking\n");
+    detail::park();
+}
+void system_reset() {
+    sbi_call(SBI_EXT_SRST, SBI_SRST_SYSTEM_RESET, SBI_SRST_COLD_REBOOT, 0);
+    printf("runtime: SBI SRST cold reboot returned; parking\n");
+    detail::park();
+}
+
+// ---------------------------------------------------------------- traps
+// start.S saves x1..x31 and sepc; the programs built for riscv64 expect no trap at all, so every
+// one is reported (RISC-V Privileged Spec 20211203, 4.1.8 scause, 4.1.9 stval) and fails the test.
+struct TrapFrame {
+    uint64_t x[32]; // x[0] unused
+    uint64_t sepc;
+};
+
+extern "C" void rt_trap(TrapFrame* f) {
+    uint64_t scause, stval;
+    asm volatile("csrr %0, scause" : "=r"(scause));
+    asm volatile("csrr %0, stval" : "=r"(stval));
+    bool interrupt = scause >> 63;
+    printf("vcpu %u: unexpected %s (scause %lx, code %lu): sepc=%lx stval=%lx\n", cpu_index(),
+           interrupt ? "interrupt" : "exception", scause, scause & ~(uint64_t(1) << 63), f->sepc, stval);
+    fail("unexpected trap scause=%lx sepc=%lx stval=%lx", scause, f->sepc, stval);
+}
+
+} // namespace rt

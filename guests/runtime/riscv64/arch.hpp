@@ -1,0 +1,70 @@
+// The riscv64 part of the test-guest runtime (rt.hpp includes it): the VM's addresses (QEMU virt's
+// layout, configs/vms/riscv64/), per-hart registers and the SBI conduit (abi/sbi.hpp). The guest
+// runs in VS-mode (the guest's S-mode) with satp = 0: physical addresses, no stage-1 translation.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#include "abi/sbi.hpp"
+
+namespace rt {
+
+inline constexpr uint64_t RAM_BASE = 0x80000000;
+inline constexpr uint64_t IMAGE_BASE = 0x80200000; // guest.ld; where cxvisor enters vCPU 0
+inline constexpr uint64_t UART_BASE = 0x10000000;  // ns16550a, byte registers (reg-shift 0)
+// The time CSR's rate: the generated DT's /cpus timebase-frequency (QEMU virt's 10 MHz).
+inline constexpr uint64_t TIMEBASE_HZ = 10'000'000;
+
+// ---- SBI (RISC-V SBI v2.0, ch. 3): a7 = EID, a6 = FID, a0..a5 arguments; a0 = error, a1 = value.
+// cxvisor's own calls also return a2 and a3 (abi/sbi.hpp), so all six argument registers are
+// treated as outputs.
+struct SbiRet {
+    int64_t error;
+    uint64_t value, a2, a3;
+};
+inline SbiRet sbi_call(uint64_t eid, uint64_t fid, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0,
+                       uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0) {
+    register uint64_t r0 asm("a0") = a0;
+    register uint64_t r1 asm("a1") = a1;
+    register uint64_t r2 asm("a2") = a2;
+    register uint64_t r3 asm("a3") = a3;
+    register uint64_t r4 asm("a4") = a4;
+    register uint64_t r5 asm("a5") = a5;
+    register uint64_t r6 asm("a6") = fid;
+    register uint64_t r7 asm("a7") = eid;
+    asm volatile("ecall" : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r4), "+r"(r5) : "r"(r6), "r"(r7) : "memory");
+    return {static_cast<int64_t>(r0), r1, r2, r3};
+}
+// BASE probe_extension: nonzero when the SBI implementation has extension `eid` (SBI v2.0, 4.8).
+inline bool sbi_has(uint64_t eid) {
+    SbiRet r = sbi_call(cxv_abi::SBI_EXT_BASE, cxv_abi::SBI_BASE_PROBE_EXTENSION, eid);
+    return r.error == cxv_abi::SBI_SUCCESS && r.value != 0;
+}
+
+// rt::start_cpu / rt::cpu_state answer with SBI HSM's codes (hart_start, hart_get_status).
+inline constexpr int64_t CPU_START_OK = cxv_abi::SBI_SUCCESS;
+inline constexpr int64_t CPU_START_ALREADY = cxv_abi::SBI_ERR_ALREADY_AVAILABLE;
+inline constexpr int64_t CPU_START_INVALID = cxv_abi::SBI_ERR_INVALID_PARAM;
+inline constexpr int64_t CPU_STATE_ON = cxv_abi::SBI_HSM_STARTED;
+inline constexpr int64_t CPU_STATE_OFF = cxv_abi::SBI_HSM_STOPPED;
+inline constexpr const char* SYSTEM_OFF_NAME = "SBI SRST shutdown";
+
+// ---- per-hart registers and time ----
+// tp holds the hart's vCPU index (start.S): the code has no thread-local storage, so the
+// compiler never uses tp itself.
+inline unsigned cpu_index() {
+    uint64_t v;
+    asm volatile("mv %0, tp" : "=r"(v));
+    return static_cast<unsigned>(v);
+}
+inline uint64_t counter() { // the time CSR (cxvisor sets hcounteren.TM, so rdtime does not trap)
+    uint64_t v;
+    asm volatile("rdtime %0" : "=r"(v)::"memory");
+    return v;
+}
+inline uint64_t counter_freq() { return TIMEBASE_HZ; }
+// PAUSE (Zihintpause), encoded as the FENCE hint it is, so it needs no -march extension: harts
+// without it execute a no-op fence.
+inline void cpu_relax() { asm volatile(".word 0x0100000f"); }
+
+} // namespace rt
