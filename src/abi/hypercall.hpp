@@ -6,8 +6,9 @@
 // ExitReason{Hypercall, nr, args}: on aarch64 the Arm SMC Calling Convention (abi/smccc.hpp):
 // function id HC_BASE + number in x0, arguments in x1..x6, results in x0..x3, HVC #0 (SMC #0 traps
 // to cxvisor too and is handled alike). Below, "x0".."x6" name the conduit's result and argument
-// registers in that order. Unknown numbers return CXV_NOT_SUPPORTED (-1), as SMCCC requires; the
-// guest keeps running.
+// registers in that order. On riscv64 the conduit is an SBI call (abi/sbi.hpp): ECALL with
+// a7 = CXV_SBI_EID, a6 = number, "x1".."x6" in a0..a5, results "x0".."x3" in a0..a3.
+// Unknown numbers return CXV_NOT_SUPPORTED (-1), as SMCCC requires; the guest keeps running.
 #pragma once
 #include <stdint.h>
 

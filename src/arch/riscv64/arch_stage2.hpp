@@ -1,44 +1,104 @@
-// PLACEHOLDER until the riscv64 G-stage format (helper H2, branch wip/rvvcpu) lands. There are no
-// G-stage tables yet, so no VM can be built: stage2_cpu_config() says so on the console and
-// returns a geometry the table engine refuses (InvalidArgument), so Vm::create fails cleanly and
-// the VM is reported as not started. Nothing here is ever used to translate.
+// Binds the G-stage (guest-physical -> host-physical) translation for generic code:
+// arch::Stage2Format (PTE encoding), arch::Stage2Tlb (fences under a VMID) and the table
+// geometry of the G-stage mode chosen at boot. RISC-V Privileged Spec 20211203, 8.2.10 hgatp,
+// 8.3.2 "Hypervisor Memory-Management Fence Instructions", 8.5 "Two-Stage Address Translation";
+// RISC-V SBI Specification v2.0, ch. 8 "RFENCE Extension".
 #pragma once
+#include "abi/sbi.hpp"
 #include "addrspace/addr_space.hpp"
-#include "arch.hpp"
+#include "arch.hpp" // invalidate_icache_all, fence_all
+#include "csr.hpp"
 #include "kernel/log.hpp"
-#include "mmu_format.hpp"
+#include "firmware.hpp"
+#include "stage2_format.hpp"
 
 namespace arch {
 
-// A format only so that generic code compiles: the geometry below keeps any table from being
-// created with it.
-struct Stage2Format : SvPte<Stage2Format> {
-    static constexpr u64 leaf_attrs(MemFlags) { return 0; }
-    static constexpr MemFlags flags(u64) { return MemFlags::None; }
-};
-static_assert(PageTableFormat<Stage2Format>);
+using Stage2Format = GStageFormat;
+using Stage2Config = GStageConfig;
 
-struct Stage2Config {
-    TableGeometry geo;
-    constexpr TableGeometry geometry() const { return geo; }
-};
-inline Stage2Config stage2_cpu_config() {
-    kprint("cxvisor: riscv64: the vCPU backend is not implemented yet (no G-stage tables, no vCPU): VMs cannot "
-           "be created on this ISA\n");
-    return {{Stage2Format::leaf_level + 1, 0}}; // refused by PageTable::create
+// The G-stage mode and VMID width of this machine, set once by stage2_probe() on the boot hart
+// before any VM exists, read-only afterwards.
+inline GStageMode g_stage2_mode = GStageMode::Sv39x4;
+inline u32 g_vmid_bits = 0;
+
+// Chooses the G-stage mode and measures VMIDLEN (8.2.10: hgatp.MODE and VMID are WARL; an
+// unsupported MODE reads back as some legal value, VMIDLEN = how many written VMID bits stick).
+// Runs while this hart runs no guest (hgatp is only used with V=1) and leaves hgatp as it was.
+//
+// Sv39x4 (three levels, 2 TiB of guest-physical space) is the default: the H extension needs at
+// least Sv39 on RV64 (ch. 8 introduction), Sv39x4 is the G-stage mode that goes with it, and one
+// level less per walk is cheaper. A write of an unsupported MODE is not ignored as it is for satp
+// but legalised (WARL), so a read-back of 9 is the spec's way of saying Sv48x4 exists. Sv48x4 is taken only when the host's device tree says the hart
+// translates 48-bit addresses (`mmu-type` "riscv,sv48" or "riscv,sv57", passed as host_has_sv48)
+// AND hgatp keeps MODE 9 when written: QEMU 7.2 reads back every MODE value 0-15 as written
+// (measured, /work/shared/riscv-notes.md §1), so the read-back alone would claim anything there.
+inline void stage2_probe(bool host_has_sv48) {
+    const u64 saved = csr::read<csr::hgatp>();
+    csr::write<csr::hgatp>(u64(GStageMode::Sv48x4) << 60);
+    const bool sv48x4 = (csr::read<csr::hgatp>() >> 60) == u64(GStageMode::Sv48x4);
+    csr::write<csr::hgatp>(u64(GStageMode::Sv39x4) << 60 | u64(0x3fff) << 44);
+    const u64 vmid = (csr::read<csr::hgatp>() >> 44) & 0x3fff;
+    csr::write<csr::hgatp>(saved);
+    hfence_gvma_all(); // nothing may stay cached from the probe values
+    u32 bits = 0;
+    while (bits < 14 && (vmid & (u64(1) << bits))) ++bits;
+    g_vmid_bits = bits;
+    g_stage2_mode = host_has_sv48 && sv48x4 ? GStageMode::Sv48x4 : GStageMode::Sv39x4;
 }
+inline Stage2Config stage2_cpu_config() { return gstage_config(g_stage2_mode); }
+// Can the hardware tell this VM's translations apart from others by VMID? With VMIDLEN 0 (or a
+// VM id that does not fit) it cannot: the vCPU flushes the G-stage and VS-stage TLB of its hart
+// whenever it loads on a hart where another VM may have run (vcpu.cpp).
+inline bool vmid_fits(u64 vmid) { return vmid != 0 && vmid < (u64(1) << g_vmid_bits); }
+
+// The walker's stores to the G-stage tables must be visible before a guest walks them again. The
+// fences below (HFENCE.GVMA, 8.3.2) order them for the harts they reach; this covers the
+// re-entry path after a fault was fixed, whose fence already ran in after_map.
 inline void publish_stage2_updates() { fence_all(); }
 
+// TLB maintenance for one VM. RISC-V has no broadcast TLB invalidation: HFENCE.GVMA acts on the
+// executing hart only (8.3.2), so the other harts are reached through the SBI RFENCE extension
+// (SBI v2.0 ch. 8: remote_hfence_gvma_vmid / remote_hfence_gvma, hart_mask_base = -1 for all
+// harts; OpenSBI returns once every target has executed the fence). The VMID is the VM's id
+// where it fits VMIDLEN, else the fence covers every VMID.
 struct Stage2Tlb {
     u64 vmid = 0;
+
+    // Past a few hundred pages one fence of the whole VMID is cheaper than the range; SBI also
+    // treats size = 2^XLEN-1 as "everything" (SBI v2.0, 8.1).
+    void invalidate_range(u64 gpa, u64 size) {
+        if (size > 512 * 4096) size = ~u64(0), gpa = 0;
+        remote_fence(gpa, size);
+    }
+    void invalidate_all() { remote_fence(0, ~u64(0)); }
+    // An invalid -> valid change needs a fence too: without Svvptc a hart may keep an invalid
+    // G-stage PTE cached and fault again on the new mapping (Priv 20211203, 4.2.1 "Supervisor
+    // Memory-Management Fence Instruction": changes to invalid entries need the fence as well;
+    // Svvptc, ratified later, is what relaxes that). Unfenced, the guest would fault on a
+    // mapping AddrSpace reports as present and re-run the access forever.
+    void after_map(u64 gpa, u64 size) { invalidate_range(gpa, size); }
+
+    // Frames about to be mapped executable (Tlb::prepare_exec). RISC-V instruction fetches are
+    // coherent with earlier stores only after FENCE.I on the fetching hart (Unprivileged Spec
+    // 20191213, ch. 3 "Zifencei"); invalidate_icache_all adds SBI remote_fence_i for the other
+    // harts. Runs before the G-stage entry is written, so no vCPU can fetch the frames before.
     void prepare_exec(HostPhysAddr, u64) { invalidate_icache_all(); }
-    void invalidate_range(u64, u64) { not_implemented(); }
-    void invalidate_all() { not_implemented(); }
-    void after_map(u64, u64) { not_implemented(); }
 
 private:
-    static void not_implemented() { kprint("cxvisor: riscv64: the vCPU backend is not implemented yet (G-stage TLB)\n"); }
+    void remote_fence(u64 gpa, u64 size) {
+        fence_all(); // the table stores before the other harts' fences
+        const bool by_vmid = vmid_fits(vmid);
+        const sbi::Ret r = by_vmid ? sbi::call(sbi::EXT_RFENCE, cxv_abi::SBI_RFENCE_HFENCE_GVMA_VMID, 0, ~u64(0), gpa, size, vmid)
+                                   : sbi::call(sbi::EXT_RFENCE, cxv_abi::SBI_RFENCE_HFENCE_GVMA, 0, ~u64(0), gpa, size);
+        if (r.error != sbi::SUCCESS) firmware_failed(by_vmid ? "remote_hfence_gvma_vmid" : "remote_hfence_gvma", r.error);
+    }
+    // The host needs RFENCE to keep its guests' translations coherent; a firmware that refuses it
+    // once VMs exist breaks that invariant.
+    [[noreturn]] static void firmware_failed(const char* call, i64 error) {
+        panic("cxvisor: SBI RFENCE %s failed (error %ld): stale guest translations cannot be ruled out", call, error);
+    }
 };
-static_assert(Stage2Maintenance<Stage2Tlb>);
+static_assert(Stage2Maintenance<Stage2Tlb>, "riscv64 G-stage maintenance must satisfy the generic contract");
 
 } // namespace arch

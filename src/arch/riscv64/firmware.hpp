@@ -16,7 +16,7 @@ struct Ret {
     i64 error;
     i64 value;
 };
-Ret call(u64 ext, u64 fid, u64 a0 = 0, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0);
+Ret call(u64 ext, u64 fid, u64 a0 = 0, u64 a1 = 0, u64 a2 = 0, u64 a3 = 0, u64 a4 = 0, u64 a5 = 0);
 
 // BASE probe_extension (4.8): nonzero if the firmware implements `ext`.
 bool probe(u64 ext);

@@ -37,6 +37,7 @@ void timer_set_deadline(u64 deadline) {
     else sbi::set_timer(deadline);
 }
 void timer_stop() { timer_set_deadline(~0ull); } // never: the compare is unsigned (Sstc 1.0)
+bool host_has_sstc() { return g_sstc; }          // vcpu.hpp
 
 Result<void> host_discover(const Fdt& fdt, HostPlatform& out, const char** what) {
     const RvPlatformInfo p = TRY(read_rv_platform(fdt, what));

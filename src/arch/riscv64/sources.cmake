@@ -9,6 +9,10 @@ set(CXV_ARCH_SOURCES
   arch/riscv64/mmu.cpp
   arch/riscv64/dt_platform.cpp
   arch/riscv64/host.cpp
+  arch/riscv64/guest_entry.S
+  arch/riscv64/vcpu.cpp
+  arch/riscv64/mmio_decode.cpp
+  arch/riscv64/sbi.cpp
   drivers/ns16550_console.cpp
 )
 # QEMU's riscv64 `virt` board under OpenSBI, which the system tests run on.

@@ -1,8 +1,10 @@
 // Exact descriptor and register encodings of every ISA's formats, hand-computed from the field
 // layouts: aarch64 from Arm ARM DDI0487 D8.3 (descriptors) and D19 (VTCR_EL2, TCR_EL2, MAIR_EL2);
-// riscv64 from the RISC-V Privileged Spec 20211203, 4.4.1 (Sv39 PTE, figure 4.18) and 4.1.11 (satp).
+// riscv64 from the RISC-V Privileged Spec 20211203, 4.4.1 (Sv39 PTE, figure 4.18), 4.1.11 (satp)
+// and the G-stage tests below.
 #include "arch/aarch64/el2_format.hpp"
 #include "arch/riscv64/mmu_format.hpp"
+#include "arch/riscv64/stage2_format.hpp"
 #include "fakes.hpp"
 
 using arch::El2Format;
@@ -126,4 +128,102 @@ TEST(HostSv39Format, PteEncodings) {
     EXPECT_EQ(F::satp(HostPhysAddr(0x8040'0000)), 0x8000'0000'0008'0400ull);
     EXPECT_EQ(F::geometry().start_level, 1u);
     EXPECT_EQ(F::geometry().root_entries, 512u);
+}
+
+// riscv64 G-stage (RISC-V Privileged Spec 20211203, 4.3.1 PTE fields, 8.2.10 hgatp, 8.5.1 x4 roots).
+// PTE: V[0] R[1] W[2] X[3] U[4] G[5] A[6] D[7] RSW[9:8] PPN[53:10].
+using arch::GStageFormat;
+
+TEST(GStageFormat, LeafAndTableEncodings) {
+    // 4 KiB page RWX at 0x8000_0000: PPN 0x80000 << 10 = 0x2000_0000 | D 0x80 | A 0x40 | U 0x10 | X 8 | W 4 | R 2 | V 1.
+    EXPECT_EQ(GStageFormat::make_page(HostPhysAddr(0x8000'0000), RWX), 0x2000'00dfull);
+    // 2 MiB megapage read-only at 0x8020_0000: PPN 0x80200 << 10 = 0x2008_0000 | D A U R V = 0xd3.
+    EXPECT_EQ(GStageFormat::make_block(HostPhysAddr(0x8020'0000), MemFlags::Read), 0x2008'00d3ull);
+    // 1 GiB gigapage RW device at 0x4000_0000 (no PBMT without Svpbmt): RSW bit 8 records Device.
+    EXPECT_EQ(GStageFormat::make_block(HostPhysAddr(0x4000'0000), RW | MemFlags::Device), 0x1000'01d7ull);
+    // Execute-only is a legal leaf (XWR = 100): D A U X V = 0xd9.
+    EXPECT_EQ(GStageFormat::make_page(HostPhysAddr(0x1000), MemFlags::Exec), 0x4d9ull);
+    // Non-leaf: V only; U, A, D stay 0 (reserved in non-leaf PTEs).
+    EXPECT_EQ(GStageFormat::make_table(HostPhysAddr(0x8010'0000)), 0x2004'0001ull);
+    EXPECT_TRUE(GStageFormat::is_table(0x2004'0001, 1));
+    EXPECT_TRUE(GStageFormat::is_table(0x2004'0001, 0));  // Sv48x4 root
+    EXPECT_FALSE(GStageFormat::is_table(0x2004'0001, 3)); // nothing below level 3
+    EXPECT_TRUE(GStageFormat::is_block(0x2008'00d3, 2));
+    EXPECT_FALSE(GStageFormat::is_block(0x2004'0001, 2));
+    EXPECT_FALSE(GStageFormat::is_valid(0));
+    EXPECT_EQ(GStageFormat::address(0x2008'00d3).value(), 0x8020'0000ull);
+    // The widest PPN (44 bits, 56-bit physical addresses) survives; bits above 53 are never set.
+    const u64 top = GStageFormat::make_page(HostPhysAddr(0x00ff'ffff'ffff'f000), RWX);
+    EXPECT_EQ(top >> 54, 0u);
+    EXPECT_EQ(GStageFormat::address(top).value(), 0x00ff'ffff'ffff'f000ull);
+}
+
+TEST(GStageFormat, FlagsWithoutEncodingGrantLessNeverMore) {
+    // Every encodable combination decodes back.
+    for (u32 f = 0; f < 16; ++f) {
+        const MemFlags m = MemFlags(f);
+        const bool r = has(m, MemFlags::Read), x = has(m, MemFlags::Exec);
+        const u64 d = GStageFormat::make_page(HostPhysAddr(0x8000'0000), m);
+        SCOPED_TRACE(f);
+        EXPECT_TRUE(GStageFormat::is_valid(d)); // the walker always sees a mapping
+        EXPECT_FALSE(GStageFormat::is_table(d, 1));
+        EXPECT_EQ(GStageFormat::address(d).value(), 0x8000'0000ull);
+        if ((d & 1) != 0) { // hardware-valid leaf: R or X is set, never W without R (reserved)
+            EXPECT_TRUE((d & 0xa) != 0);
+            EXPECT_FALSE((d & 4) && !(d & 2));
+            EXPECT_EQ(d & 0xd0, 0xd0u); // U, A, D
+        }
+        // Write without read cannot be expressed: W is dropped. No R and no X: V=0 with RSW bit 9.
+        MemFlags expect = m;
+        if (!r) expect = MemFlags(f & ~u32(MemFlags::Write));
+        EXPECT_EQ(GStageFormat::flags(d), expect);
+        if (!r && !x) {
+            EXPECT_EQ(d & 1, 0u);
+            EXPECT_EQ(d & 0x200, 0x200u);
+        }
+    }
+    // W only: 0x8000_0000 PPN | RSW bit 9, no V, no W (a store must fault, and flags() must say so).
+    EXPECT_EQ(GStageFormat::make_page(HostPhysAddr(0x8000'0000), MemFlags::Write), 0x2000'02d0ull);
+}
+
+TEST(GStageConfig, Sv39x4AndSv48x4) {
+    const auto sv39 = arch::gstage_config(arch::GStageMode::Sv39x4);
+    EXPECT_EQ(sv39.gpa_bits, 41u);
+    EXPECT_EQ(sv39.start_level, 1u);
+    EXPECT_EQ(sv39.root_entries, 2048u);
+    EXPECT_EQ(sv39.root_bytes, 16384u);
+    const auto sv48 = arch::gstage_config(arch::GStageMode::Sv48x4);
+    EXPECT_EQ(sv48.gpa_bits, 50u);
+    EXPECT_EQ(sv48.start_level, 0u);
+    EXPECT_EQ(sv48.root_entries, 2048u);
+    // hgatp = MODE[63:60] | VMID[57:44] | PPN[43:0]: Sv39x4 (8), VMID 5, root 0x8020_4000.
+    EXPECT_EQ(sv39.hgatp(HostPhysAddr(0x8020'4000), 5), 0x8000'5000'0008'0204ull);
+    // Sv48x4 (9), VMID 0x3fff (14 bits), root 0x1_0000_0000.
+    EXPECT_EQ(sv48.hgatp(HostPhysAddr(0x1'0000'0000), 0x3fff), 0x93ff'f000'0010'0000ull);
+}
+
+// The generic walker over the G-stage format: the x4 root is 16 KiB, indexed by GPA[40:30]
+// (Sv39x4) or GPA[49:39] (Sv48x4), and GPAs past 2^41 / 2^50 are out of range.
+TEST(GStageFormat, WalkerUsesTheWideRoot) {
+    using Table = PageTable<GStageFormat, FakeFrames>;
+    for (auto mode : {arch::GStageMode::Sv39x4, arch::GStageMode::Sv48x4}) {
+        FakeFrames frames;
+        const auto c = arch::gstage_config(mode);
+        Table t = Table::create(frames, c.geometry()).release_value();
+        SCOPED_TRACE(u32(mode));
+        EXPECT_EQ(frames.in_use(), 4u); // 16 KiB root
+        EXPECT_TRUE(t.root().is_aligned(16384));
+        EXPECT_EQ(t.limit(), u64(1) << c.gpa_bits);
+        const u64 high = (u64(1) << c.gpa_bits) - GiB; // the last root entry (Sv39x4: index 2047)
+        ASSERT_TRUE(t.map(high, HostPhysAddr(0x8000'0000), GiB, RWX).is_ok());
+        const u64* root = static_cast<const u64*>(frames.phys_to_virt(t.root()));
+        const u64 e = root[2047];
+        if (mode == arch::GStageMode::Sv39x4) {
+            EXPECT_EQ(e, GStageFormat::make_block(HostPhysAddr(0x8000'0000), RWX)); // a gigapage in the root
+        } else {
+            EXPECT_TRUE(GStageFormat::is_table(e, 0));
+        }
+        EXPECT_EQ(t.query(high + 0x1234).value().at(high + 0x1234).value(), 0x8000'1234ull);
+        EXPECT_EQ(t.map(u64(1) << c.gpa_bits, HostPhysAddr(0), 4096, RW).error(), Error::OutOfRange);
+    }
 }

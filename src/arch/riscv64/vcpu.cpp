@@ -1,0 +1,420 @@
+// riscv64 vCPU backend (vcpu.hpp). RISC-V Privileged Spec 20211203, chapter 8; sections cited
+// where each register is set.
+#include "vcpu.hpp"
+#include "abi/sbi.hpp"
+#include "abi/vm_package.hpp"
+#include "arch_stage2.hpp"
+#include "kernel/log.hpp"
+#include "kernel/percpu.hpp"
+#include "mmio_decode.hpp"
+#include "sbi.hpp"
+#include "vcpu_rules.hpp"
+
+extern "C" void cxv_guest_run(arch::GuestContext* ctx);
+extern "C" u64 cxv_guest_fetch16(u64 gva, u64* cause);
+extern "C" void cxv_fp_save(u64* area);
+extern "C" void cxv_fp_restore(const u64* area);
+
+namespace arch {
+using namespace rv;
+namespace {
+
+// Requests between the vCPUs of one VM, indexed by VMID (1..MAX_VMS, vmm/main.cpp), bit i = vCPU i:
+// remote fences a guest asked for (SBI RFENCE: flush the VS-stage TLB and instruction cache before
+// the next entry) and software interrupts (SBI IPI: hvip.VSSIP at the next entry). The IPIs move
+// to the VM's interrupt model (vPLIC send_ipi) once it is bound to riscv64 vCPUs.
+constexpr u32 VM_SLOTS = 64;
+static_assert(vm_package::MAX_VMS < VM_SLOTS);
+u32 g_rfence_pending[VM_SLOTS];
+u32 g_soft_pending[VM_SLOTS];
+// Takes bit `me` of a request word: true if it was set.
+bool take(u32& word, u32 me) { return (__atomic_fetch_and(&word, ~me, __ATOMIC_ACQ_REL) & me) != 0; }
+
+bool g_sstc_checked, g_sstc;
+
+} // namespace
+
+void virt_cpu_init() {
+    csr::write<csr::hedeleg>(HEDELEG);
+    csr::write<csr::hideleg>(HIDELEG);
+    csr::write<csr::hcounteren>(HCOUNTEREN);
+    csr::write<csr::hvip>(0);
+    // Sv39x4 unless a 48-bit host MMU is known (arch_stage2.hpp): the host DT's mmu-type is not
+    // read yet, so every hart stays on Sv39x4, which the H extension's Sv39 requirement covers.
+    stage2_probe(false);
+}
+
+void Vcpu::init(u32 id, u64 vmid) {
+    m_id = id;
+    m_vmid = vmid;
+    m_vcpu_count = vgic::MaxVcpus;
+    // Sstc is decided once at boot (host.cpp); every vCPU takes the same answer.
+    if (!__atomic_load_n(&g_sstc_checked, __ATOMIC_ACQUIRE)) {
+        g_sstc = host_has_sstc();
+        __atomic_store_n(&g_sstc_checked, true, __ATOMIC_RELEASE);
+    }
+    m_henvcfg = g_sstc ? HENVCFG_STCE : 0;
+    if (!g_sstc && id == 0)
+        kprint("cxvisor: riscv64: the host has no Sstc; guest timers (SBI set_timer) answer NOT_SUPPORTED until an "
+               "emulated timer exists\n");
+}
+
+// Architectural reset for the boot convention: hart id in a0, the argument (DTB GPA) in a1,
+// VS-mode with translation and interrupts off (SBI v2.0 9.1 hart_start; Linux's riscv boot
+// protocol).
+void Vcpu::reset(u64 entry, u64 arg) {
+    m_ctx = GuestContext{};
+    m_ctx.x[10] = m_id;
+    m_ctx.x[11] = arg;
+    m_ctx.sepc = entry;
+    m_ctx.sstatus = SSTATUS_SPP | SSTATUS_FS_DIRTY; // SRET enters S (VS with SPV); FP usable
+    // SPV: SRET enters V = 1; SPVP: HLVX reads with VS privilege; VTW: WFI raises a virtual
+    // instruction exception so the vCPU can block; VSXL: 64-bit VS-mode (8.2.1).
+    m_ctx.hstatus = HSTATUS_VSXL_64 | HSTATUS_SPV | HSTATUS_SPVP | HSTATUS_VTW;
+    m_vs = VsState{};
+    m_vs.vsstatus = VSSTATUS_UXL_64 | SSTATUS_FS_DIRTY; // FS Dirty: the FP registers are part of the state
+    m_vs.vstimecmp = ~0ull; // no timer interrupt until the guest sets one
+    m_hvip = 0;
+    m_pending = Pending::None;
+    take(g_rfence_pending[m_vmid % VM_SLOTS], 1u << (m_id & 31));
+    take(g_soft_pending[m_vmid % VM_SLOTS], 1u << (m_id & 31));
+}
+
+void Vcpu::set_stage2(HostPhysAddr root) {
+    m_hgatp = gstage_config(g_stage2_mode).hgatp(root, vmid_fits(m_vmid) ? m_vmid : 0);
+}
+
+void Vcpu::load() {
+    csr::write<csr::vsstatus>(m_vs.vsstatus);
+    csr::write<csr::vsie>(m_vs.vsie);
+    csr::write<csr::vstvec>(m_vs.vstvec);
+    csr::write<csr::vsscratch>(m_vs.vsscratch);
+    csr::write<csr::vsepc>(m_vs.vsepc);
+    csr::write<csr::vscause>(m_vs.vscause);
+    csr::write<csr::vstval>(m_vs.vstval);
+    csr::write<csr::vsatp>(m_vs.vsatp);
+    csr::write<csr::henvcfg>(m_henvcfg);
+    csr::write<csr::htimedelta>(m_htimedelta);
+    csr::write<csr::hgatp>(m_hgatp);
+    if (g_sstc) csr::write<csr::vstimecmp>(m_vs.vstimecmp);
+    cxv_fp_restore(m_vs.fp);
+    // TLB entries of this hart that this vCPU may not use (8.3.2): without a usable VMID every VM
+    // shares VMID 0, so all G-stage and VS-stage entries of whoever ran before must go; with one,
+    // entries tagged with this VM's VMID but made on this hart by another of its vCPUs (or by
+    // this vCPU before a guest-local SFENCE.VMA on another hart) must go when the vCPU moved.
+    const u64 hart = this_cpu().hw_id;
+    if (!vmid_fits(m_vmid)) {
+        hfence_gvma_all();
+        hfence_vvma_all();
+    } else if (hart != m_last_hart) {
+        hfence_vvma_all(); // uses the VMID now in hgatp
+    }
+    m_last_hart = hart;
+    m_loaded = true;
+}
+
+void Vcpu::put() {
+    m_vs.vsstatus = csr::read<csr::vsstatus>();
+    m_vs.vsie = csr::read<csr::vsie>();
+    m_vs.vstvec = csr::read<csr::vstvec>();
+    m_vs.vsscratch = csr::read<csr::vsscratch>();
+    m_vs.vsepc = csr::read<csr::vsepc>();
+    m_vs.vscause = csr::read<csr::vscause>();
+    m_vs.vstval = csr::read<csr::vstval>();
+    m_vs.vsatp = csr::read<csr::vsatp>();
+    if (g_sstc) {
+        m_vs.vstimecmp = csr::read<csr::vstimecmp>();
+        // A compare left in the hart would keep VSTIP pending and make the host's WFI return at
+        // once (KVM does the same at put).
+        csr::write<csr::vstimecmp>(~0ull);
+    }
+    m_hvip = csr::read<csr::hvip>() & (HVIP_VSSIP | HVIP_VSEIP);
+    csr::write<csr::hvip>(0);
+    cxv_fp_save(m_vs.fp);
+    m_loaded = false;
+}
+
+ExitReason Vcpu::run() {
+    const u32 me = 1u << (m_id & 31);
+    if (__atomic_load_n(&g_rfence_pending[m_vmid % VM_SLOTS], __ATOMIC_ACQUIRE) & me && take(g_rfence_pending[m_vmid % VM_SLOTS], me)) {
+        hfence_vvma_all(); // SBI remote sfence.vma[_asid], conservatively whole
+        fence_i();         // SBI remote fence.i
+    }
+    if (__atomic_load_n(&g_soft_pending[m_vmid % VM_SLOTS], __ATOMIC_ACQUIRE) & me && take(g_soft_pending[m_vmid % VM_SLOTS], me))
+        m_hvip |= HVIP_VSSIP;
+    csr::write<csr::hvip>(m_hvip);
+    m_ctx.sstatus &= ~(SSTATUS_SIE_BIT | SSTATUS_SPIE); // no host interrupt between the CSR writes and SRET
+    cxv_guest_run(&m_ctx);
+
+    ExitReason e;
+    const u64 cause = m_ctx.scause;
+    if (i64(cause) < 0) { // interrupt bit (4.1.9): a host interrupt arrived while the guest ran
+        e.kind = ExitKind::ExternalInterrupt;
+        e.detail = cause << 1 >> 1;
+        return e;
+    }
+    switch (cause) {
+    case 10: // environment call from VS-mode: SBI (8.6.4)
+        handle_ecall(e);
+        return e;
+    case rv::CauseInstGuestPageFault:
+    case rv::CauseLoadGuestPageFault:
+    case rv::CauseStoreGuestPageFault: {
+        e.kind = ExitKind::NestedPageFault;
+        e.gpa = rv::fault_gpa(m_ctx.htval, m_ctx.stval);
+        e.access = cause == rv::CauseInstGuestPageFault ? AccessKind::Fetch
+                   : cause == rv::CauseLoadGuestPageFault ? AccessKind::Read
+                                                          : AccessKind::Write;
+        const rv::RvDecode h = rv::decode_htinst(m_ctx.htinst);
+        e.stage1_walk = h.kind == rv::RvDecode::Kind::Stage1Walk;
+        e.detail = m_ctx.htinst;
+        return e;
+    }
+    case rv::CauseVirtualInstruction: // 8.6.1: stval holds the instruction bits
+        if (m_ctx.stval == INSN_WFI) {
+            skip(4);
+            e.kind = ExitKind::Halt;
+            return e;
+        }
+        // Any other instruction VS-mode may not execute (hypervisor CSRs, SFENCE under VTVM...):
+        // the guest sees the illegal instruction it would see on a hart without H (8.6.1).
+        redirect(2, m_ctx.stval);
+        e.kind = ExitKind::Nothing;
+        return e;
+    case 1: // instruction access fault
+    case 5: // load access fault
+    case 7: // store/AMO access fault
+    case 4: // misaligned load/store the firmware did not emulate
+    case 6:
+        redirect(cause, m_ctx.stval);
+        e.kind = ExitKind::Nothing;
+        return e;
+    default:
+        e.kind = ExitKind::Fatal;
+        e.reason = "riscv64: unexpected trap from the guest (scause in detail)";
+        e.detail = cause;
+        return e;
+    }
+}
+
+void Vcpu::handle_ecall(ExitReason& e) {
+    const u64 (&a)[8] = *reinterpret_cast<const u64(*)[8]>(&m_ctx.x[10]);
+    const rv::SbiAction act = rv::sbi_dispatch(a, m_vcpu_count);
+    skip(4); // ECALL is always 4 bytes
+    const bool legacy = act.conduit == rv::SbiConduit::Legacy;
+    e.kind = ExitKind::Nothing;
+    switch (act.kind) {
+    case rv::SbiAction::Kind::Answer: answer(act.error, act.value, !legacy); return;
+    case rv::SbiAction::Kind::SetTimer:
+        // vstimecmp compares against the guest's time (time + htimedelta), the value the guest
+        // passed (Sstc 1.0; SBI v2.0 6.1). Without Sstc no vCPU is created (init reports it).
+        if (g_sstc) csr::write<csr::vstimecmp>(act.timer);
+        answer(g_sstc ? act.error : cxv_abi::SBI_ERR_NOT_SUPPORTED, 0, !legacy);
+        return;
+    case rv::SbiAction::Kind::SendIpi: {
+        // Each target's supervisor software interrupt (SBI v2.0 7.1): this vCPU's own at once,
+        // the others' at their next entry, and they are kicked so that comes soon (a blocked
+        // target wakes: interrupt_pending sees the request).
+        const u32 me = 1u << (m_id & 31), others = act.targets & ~me;
+        if (act.targets & me) {
+            m_hvip |= HVIP_VSSIP;
+            csr::set<csr::hvip>(HVIP_VSSIP);
+        }
+        __atomic_fetch_or(&g_soft_pending[m_vmid % VM_SLOTS], others, __ATOMIC_ACQ_REL);
+        answer(cxv_abi::SBI_SUCCESS, 0, true);
+        if (others) {
+            e.kind = ExitKind::Kick;
+            e.args[0] = others;
+        }
+        return;
+    }
+    case rv::SbiAction::Kind::RemoteFence: {
+        u32& fences = g_rfence_pending[m_vmid % VM_SLOTS];
+        const u32 others = act.targets & ~(1u << m_id);
+        if (act.targets & (1u << m_id)) {
+            hfence_vvma_all();
+            fence_i();
+        }
+        __atomic_fetch_or(&fences, others, __ATOMIC_ACQ_REL);
+        answer(cxv_abi::SBI_SUCCESS, 0, true);
+        if (others) { // running targets must exit to see the request
+            e.kind = ExitKind::Kick;
+            e.args[0] = others;
+        }
+        return;
+    }
+    case rv::SbiAction::Kind::DbcnWrite: {
+        if (act.len == 0) {
+            answer(cxv_abi::SBI_SUCCESS, 0, true);
+            return;
+        }
+        // One byte per call (a partial write, SBI v2.0 12.1), read at the guest-physical address
+        // with the VS stage bare (vsatp = 0) through the G-stage, so the hardware checks the
+        // VM's mapping. HLVX (cxv_guest_fetch16) needs execute permission, which guest RAM has; a
+        // buffer anywhere else, or unmapped, is INVALID_PARAM.
+        const u64 saved_vsatp = csr::swap<csr::vsatp>(0);
+        const u64 saved_hstatus = csr::swap<csr::hstatus>(m_ctx.hstatus);
+        u64 fault = 0;
+        const u64 half = cxv_guest_fetch16(act.addr & ~1ull, &fault);
+        csr::write<csr::hstatus>(saved_hstatus);
+        csr::write<csr::vsatp>(saved_vsatp);
+        if (fault) {
+            answer(cxv_abi::SBI_ERR_INVALID_PARAM, 0, true);
+            return;
+        }
+        e.kind = ExitKind::Hypercall;
+        e.nr = cxv_abi::HC_NR_PUTC;
+        e.args[0] = (act.addr & 1) ? half >> 8 & 0xff : half & 0xff;
+        e.detail = cxv_abi::SBI_EXT_DBCN << 32 | cxv_abi::SBI_DBCN_WRITE;
+        m_pending = Pending::DbcnWrite;
+        return;
+    }
+    case rv::SbiAction::Kind::Exit:
+        e = act.exit;
+        if (act.answer_now) answer(act.error, act.value, !legacy);
+        m_pending = act.conduit == rv::SbiConduit::Cxv ? Pending::Cxv : legacy ? Pending::Legacy : Pending::Sbi;
+        return;
+    }
+}
+
+// Delivers an exception to the guest as the hardware would have, had it been delegated (the
+// "Redirect" of riscv-notes §2; Privileged Spec 4.1.1 sstatus SPP/SPIE/SIE on a trap, 4.1.7-4.1.9
+// sepc/scause/stval, as the VS copies vsstatus/vsepc/vscause/vstval of 8.2).
+void Vcpu::redirect(u64 cause, u64 tval) {
+    // sstatus.SPP at the exit: the privilege of the trapping guest code (VS or VU).
+    csr::write<csr::vsstatus>(trap_vsstatus(csr::read<csr::vsstatus>(), (m_ctx.sstatus & SSTATUS_SPP) != 0));
+    csr::write<csr::vscause>(cause);
+    csr::write<csr::vstval>(tval);
+    csr::write<csr::vsepc>(m_ctx.sepc);
+    m_ctx.sepc = csr::read<csr::vstvec>() & ~3ull; // exceptions go to BASE in either vstvec mode (4.1.2)
+    m_ctx.sstatus |= SSTATUS_SPP;                 // the handler runs in VS-mode
+}
+
+Result<MmioAccess> Vcpu::decode_mmio(ExitReason& exit, GuestMemoryReader) {
+    if (exit.access == AccessKind::Fetch || exit.stage1_walk) return Error::Unsupported; // executing, or page tables, on a device
+    rv::RvDecode d = rv::decode_htinst(m_ctx.htinst);
+    if (d.kind == rv::RvDecode::Kind::Fetch) {
+        // htinst is 0 (QEMU 7.2 always): read the instruction at sepc with HLVX under the guest's
+        // SPVP (guest_entry.S cxv_guest_fetch16), both parcels if it is 32 bits long; the second
+        // may lie on the next page.
+        const u64 saved = csr::swap<csr::hstatus>(m_ctx.hstatus);
+        u64 fault = 0;
+        u32 insn = u32(cxv_guest_fetch16(m_ctx.sepc, &fault));
+        if (!fault && rv::insn_length(u16(insn)) == 4) insn |= u32(cxv_guest_fetch16(m_ctx.sepc + 2, &fault)) << 16;
+        csr::write<csr::hstatus>(saved);
+        if (fault) {
+            // The guest's own mapping of its code changed since the trap. A VS-stage fault is the
+            // guest's: it gets the instruction page (or access) fault its fetch would have raised.
+            // A G-stage one resolves itself: the guest re-executes and its fetch faults to us.
+            if (fault == 13) redirect(12, m_ctx.sepc);
+            else if (fault == 5) redirect(1, m_ctx.sepc);
+            MmioAccess retry{};
+            retry.gpa = exit.gpa;
+            retry.insn.length = 0; // complete_mmio: nothing to step over
+            return retry;
+        }
+        exit.detail = insn;
+        d = rv::decode_load_store(insn);
+    }
+    if (d.kind != rv::RvDecode::Kind::Access) {
+        if (d.reason) kprint("cxvisor: riscv64 MMIO at %lx: %s\n", exit.gpa, d.reason);
+        return Error::Unsupported;
+    }
+    // The trap said load or store; an instruction saying otherwise changed under us.
+    if (d.access.is_write != (exit.access == AccessKind::Write)) return Error::BadFormat;
+    MmioAccess a{};
+    a.gpa = exit.gpa;
+    a.width = d.access.width;
+    a.is_write = d.access.is_write;
+    a.insn.reg = d.access.reg;
+    a.insn.sign_extend = d.access.sign_extend;
+    a.insn.length = d.access.length;
+    return a;
+}
+
+u64 Vcpu::mmio_write_value(const MmioAccess& a) const {
+    u64 v = gpr(a.insn.reg); // x0 reads as zero
+    if (a.width < 8) v &= (1ull << (a.width * 8)) - 1;
+    return v;
+}
+
+void Vcpu::complete_mmio(const MmioAccess& a, u64 value) {
+    if (!a.is_write && a.width != 0) {
+        const u32 bits = a.width * 8;
+        if (bits < 64) {
+            value &= (1ull << bits) - 1;
+            if (a.insn.sign_extend && (value >> (bits - 1) & 1)) value |= ~0ull << bits;
+        }
+        set_gpr(a.insn.reg, value); // a load into x0 is discarded
+    }
+    skip(a.insn.length);
+}
+
+void Vcpu::complete_sysreg(const ExitReason&, u64) {} // riscv64 reports no SysReg exits
+
+void Vcpu::set_hypercall_result(u64 r0, u64 r1, u64 r2, u64 r3) {
+    switch (m_pending) {
+    case Pending::Cxv: // abi/sbi.hpp: x0..x3 in a0..a3
+        m_ctx.x[10] = r0, m_ctx.x[11] = r1, m_ctx.x[12] = r2, m_ctx.x[13] = r3;
+        break;
+    case Pending::Sbi: // DBCN write_byte through HC_NR_PUTC: SBI error, value 0
+        answer(i64(r0) == cxv_abi::CXV_OK ? cxv_abi::SBI_SUCCESS : cxv_abi::SBI_ERR_FAILED, 0, true);
+        break;
+    case Pending::DbcnWrite: // one byte written (SBI v2.0 12.1: a partial write)
+        if (i64(r0) == cxv_abi::CXV_OK) answer(cxv_abi::SBI_SUCCESS, 1, true);
+        else answer(cxv_abi::SBI_ERR_FAILED, 0, true);
+        break;
+    case Pending::Legacy: m_ctx.x[10] = i64(r0) == cxv_abi::CXV_OK ? 0 : u64(-1); break;
+    case Pending::None: break;
+    }
+    m_pending = Pending::None;
+}
+
+void Vcpu::set_power_result(PowerResult r) {
+    answer(rv::sbi_power_error(r), 0, true);
+    m_pending = Pending::None;
+}
+
+void Vcpu::set_power_state_result(CpuPowerState s) {
+    answer(cxv_abi::SBI_SUCCESS, u64(rv::sbi_hsm_state(s)), true);
+    m_pending = Pending::None;
+}
+
+void Vcpu::inject_external_abort(u64, AccessKind access) {
+    // An access fault at the guest's address (stval of the guest-page fault is its virtual
+    // address when hstatus.GVA says so, 8.2.1).
+    const u64 tval = (m_ctx.hstatus & HSTATUS_GVA) ? m_ctx.stval : 0;
+    redirect(access == AccessKind::Fetch ? 1 : access == AccessKind::Write ? 7 : 5, tval);
+}
+
+void Vcpu::inject_undefined() { redirect(2, 0); }
+
+u64 Vcpu::wake_deadline() const {
+    if (!g_sstc) return ~0ull;
+    return wake_host_time(m_loaded ? csr::read<csr::vstimecmp>() : m_vs.vstimecmp, m_htimedelta, counter());
+}
+
+void Vcpu::attach_vintc(VirtIntc*, GuestPhysAddr) {
+    // The VM's model on riscv64 is the vPLIC (src/vintc/vplic.hpp), whose binding to the generic
+    // VirtIntc is not done yet: a VM gets no external interrupts from a model until it is.
+}
+
+vgic::VcpuSet Vcpu::present_interrupts() { return {}; } // hvip is written from m_hvip at entry
+
+vgic::VcpuSet Vcpu::collect_interrupts() {
+    // The guest clears its own SSIP through sip, which writes hvip.VSSIP (8.2.3).
+    m_hvip = (m_hvip & ~HVIP_VSSIP) | (csr::read<csr::hvip>() & HVIP_VSSIP);
+    return {};
+}
+
+bool Vcpu::interrupt_pending() const {
+    // What would end the guest's WFI (3.3.3: an interrupt pending and enabled in vsie, whatever
+    // vsstatus.SIE says). Called after put(): the saved copies.
+    const bool soft = (m_hvip & HVIP_VSSIP) || (__atomic_load_n(&g_soft_pending[m_vmid % VM_SLOTS], __ATOMIC_ACQUIRE) >> (m_id & 31) & 1);
+    if (soft && (m_vs.vsie & VSIE_SSIE)) return true;
+    if ((m_hvip & HVIP_VSEIP) && (m_vs.vsie & VSIE_SEIE)) return true;
+    if (g_sstc && (m_vs.vsie & VSIE_STIE) && guest_timer_pending(m_vs.vstimecmp, m_htimedelta, counter())) return true;
+    return false;
+}
+
+} // namespace arch

@@ -1,0 +1,109 @@
+// riscv64 vCPU backend: a VS-mode guest under HS-mode cxvisor (RISC-V Privileged Spec 20211203,
+// chapter 8 "Hypervisor Extension"). An exit saves the guest's GPRs and trap CSRs only
+// (guest_entry.S); the VS CSRs, the timer compare and the FP registers stay in the hart until
+// put(), when another vCPU takes it.
+#pragma once
+#include "arch.hpp"
+#include "base/types.hpp"
+#include "vcpu/vcpu_concept.hpp"
+#include "vcpu_offsets.hpp"
+
+namespace arch {
+
+// What guest_entry.S reads and writes (vcpu_offsets.hpp).
+struct GuestContext {
+    u64 x[32]; // x[0] unused
+    u64 sepc, sstatus, hstatus;
+    u64 scause, stval, htval, htinst;
+    u64 host_ra, host_sp, host_gp, host_tp, host_s[12];
+    u64 host_sscratch, host_stvec, host_hstatus, host_sstatus;
+};
+static_assert(__builtin_offsetof(GuestContext, sepc) == GCTX_SEPC && __builtin_offsetof(GuestContext, scause) == GCTX_SCAUSE &&
+              __builtin_offsetof(GuestContext, htinst) == GCTX_HTINST &&
+              __builtin_offsetof(GuestContext, host_ra) == GCTX_HOST_RA &&
+              __builtin_offsetof(GuestContext, host_s) == GCTX_HOST_S(0) &&
+              __builtin_offsetof(GuestContext, host_sscratch) == GCTX_HOST_SSCRATCH &&
+              __builtin_offsetof(GuestContext, host_sstatus) == GCTX_HOST_SSTATUS && sizeof(GuestContext) == GCTX_SIZE);
+
+// The VS-level CSRs a guest OS owns (8.2 "Hypervisor and Virtual Supervisor CSRs"), switched by
+// load()/put(), plus vstimecmp (Sstc) and the FP registers.
+struct VsState {
+    u64 vsstatus, vsie, vstvec, vsscratch, vsepc, vscause, vstval, vsatp, vstimecmp;
+    u64 fp[33]; // f0-f31, fcsr
+};
+
+class Vcpu {
+public:
+    void init(u32 id, u64 vmid);
+    void reset(u64 entry, u64 arg);
+    void set_stage2(HostPhysAddr root);
+    void load();
+    void put();
+    ExitReason run();
+    u64 pc() const { return m_ctx.sepc; }
+    u64 gpr(unsigned n) const { return n > 0 && n < 32 ? m_ctx.x[n] : 0; }
+    void set_gpr(unsigned n, u64 v) {
+        if (n > 0 && n < 32) m_ctx.x[n] = v;
+    }
+
+    Result<MmioAccess> decode_mmio(ExitReason& exit, GuestMemoryReader mem);
+    u64 mmio_write_value(const MmioAccess& a) const;
+    void complete_mmio(const MmioAccess& a, u64 read_value);
+    void complete_sysreg(const ExitReason& exit, u64 read_value);
+    void set_hypercall_result(u64 r0, u64 r1, u64 r2, u64 r3);
+    void set_power_result(PowerResult r);
+    void set_power_state_result(CpuPowerState s);
+    void inject_external_abort(u64 gpa, AccessKind access);
+    void inject_undefined();
+    u64 wake_deadline() const;
+
+    void attach_vintc(VirtIntc* intc, GuestPhysAddr base);
+    void set_counter_offset(u64 offset) { m_htimedelta = 0 - offset; } // guest time = time + htimedelta (8.2.7)
+    vgic::VcpuSet present_interrupts();
+    vgic::VcpuSet collect_interrupts();
+    bool interrupt_pending() const;
+    bool timer_interrupt() { return false; } // with Sstc VSTIP comes from vstimecmp: no host interrupt to forward
+
+private:
+    // How the results of the SBI call that made the last exit go back (sbi.hpp SbiConduit, plus
+    // DBCN write's byte count).
+    enum class Pending : u8 { None, Sbi, Legacy, Cxv, DbcnWrite };
+
+    void handle_ecall(ExitReason& e);
+    void redirect(u64 cause, u64 tval); // deliver an exception to the guest's own handler
+    void answer(i64 a0, u64 a1, bool set_a1) {
+        m_ctx.x[10] = u64(a0);
+        if (set_a1) m_ctx.x[11] = a1;
+    }
+    void skip(u64 length) { m_ctx.sepc += length; }
+
+    GuestContext m_ctx{};
+    VsState m_vs{};
+    u64 m_hgatp = 0;
+    u64 m_henvcfg = 0;
+    u64 m_htimedelta = 0;
+    u64 m_hvip = 0;  // VSSIP/VSEIP as presented (8.2.3); VSTIP comes from vstimecmp
+    u64 m_vmid = 0;
+    u32 m_id = 0;
+    u32 m_vcpu_count = 1;
+    u64 m_last_hart = ~0ull; // hart this vCPU last ran on: a move needs a VS-stage TLB flush
+    bool m_loaded = false;
+    Pending m_pending = Pending::None;
+};
+
+static_assert(ArchVcpu<Vcpu>, "riscv64 Vcpu must implement the generic vCPU interface");
+
+// Per-hart hypervisor set-up (hedeleg, hideleg, hcounteren) and the G-stage probe, once per hart
+// at boot (host_cpu_init).
+void virt_cpu_init();
+// No trapped system registers on riscv64: CSR accesses the guest may not make raise a virtual
+// instruction exception, which becomes an illegal instruction in the guest.
+inline const char* describe_sysreg(u64, char* buf, usize size) {
+    if (size) buf[0] = 0;
+    return buf;
+}
+// Every hart of the host has Sstc (host.cpp): vstimecmp exists and the guest's timer needs no
+// emulation.
+bool host_has_sstc();
+
+} // namespace arch
