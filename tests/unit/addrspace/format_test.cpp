@@ -128,6 +128,8 @@ TEST(HostSv39Format, PteEncodings) {
     EXPECT_EQ(F::satp(HostPhysAddr(0x8040'0000)), 0x8000'0000'0008'0400ull);
     EXPECT_EQ(F::geometry().start_level, 1u);
     EXPECT_EQ(F::geometry().root_entries, 512u);
+}
+
 // riscv64 G-stage (RISC-V Privileged Spec 20211203, 4.3.1 PTE fields, 8.2.10 hgatp, 8.5.1 x4 roots).
 // PTE: V[0] R[1] W[2] X[3] U[4] G[5] A[6] D[7] RSW[9:8] PPN[53:10].
 using arch::GStageFormat;
