@@ -59,7 +59,7 @@ IrqAction uart_irq(u32, void*) {
     // A scripted run (exit_when_done) must not read this as a clean end.
     if (g_exit_when_done) kprint("cxvisor: all VMs have stopped: exit status 1 (nothing could run)\n");
     arch::system_off();
-    kprint("cxvisor: the firmware did not power off (PSCI SYSTEM_OFF); halted\n");
+    kprint("cxvisor: the firmware did not power off (%s); halted\n", arch::SYSTEM_OFF_CALL);
     for (;;) arch::wfe();
 }
 

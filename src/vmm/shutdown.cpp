@@ -51,8 +51,8 @@ void maybe_power_off() {
     exit_summary(ends, n, line, sizeof line);
     kprint("%s", line);
     arch::system_off();
-    // Firmware without PSCI SYSTEM_OFF: the summary is out; nothing else is left to do here.
-    kprint("cxvisor: the firmware did not power off (PSCI SYSTEM_OFF); halted\n");
+    // Firmware without a power-off call: the summary is out; nothing else is left to do here.
+    kprint("cxvisor: the firmware did not power off (%s); halted\n", arch::SYSTEM_OFF_CALL);
     for (;;) arch::wfe();
 }
 

@@ -50,6 +50,7 @@ inline void dma_barrier() { dsb_sy(); }
 Result<void> start_cpu(u64 hw_id, u64 entry, u64 arg);
 // Firmware: power the whole machine off (PSCI SYSTEM_OFF). Returns only if the firmware did not.
 void system_off();
+inline constexpr const char* SYSTEM_OFF_CALL = "PSCI SYSTEM_OFF"; // for the message when it returns
 // Which Spectre workarounds the firmware below cxvisor offers (SMCCC DEN0028 F, SMCCC_ARCH_FEATURES; discovered
 // the way DEN0028 tells SMCCC v1.1 callers to: PSCI_FEATURES(SMCCC_VERSION), SMCCC_VERSION >= 1.1, then
 // SMCCC_ARCH_FEATURES). Asks the firmware on every call; any CPU may call it.

@@ -91,5 +91,6 @@ inline void dma_barrier() { fence_all(); }
 // only if the firmware did not power off.
 Result<void> start_cpu(u64 hw_id, u64 entry, u64 arg);
 void system_off();
+inline constexpr const char* SYSTEM_OFF_CALL = "SBI SRST shutdown"; // for the message when it returns
 
 } // namespace arch

@@ -33,6 +33,7 @@ void handle_pending_irqs();
 void wfi(); // runs fake::wfi_hook; with no hook the CPU would idle forever, so it panics
 
 void system_off(); // counts in fake::system_offs and returns, as firmware without PSCI SYSTEM_OFF would
+inline constexpr const char* SYSTEM_OFF_CALL = "fake SYSTEM_OFF";
 inline void wfe() {}
 inline void cpu_relax() {}
 inline void dma_barrier() { __atomic_thread_fence(__ATOMIC_SEQ_CST); } // drivers/: no device to order against
