@@ -100,8 +100,9 @@ Next vmm_handle_exit(Vcpu& vcpu, ExitReason& e) {
         return Next::Continue;
     }
     case ExitKind::Kick: vm.kick(vgic::VcpuSet::from_bits(u32(e.args[0]))); return Next::Continue;
-    case ExitKind::SystemDown: vm.request_stop(StopKind::PowerOff, "PSCI SYSTEM_OFF"); return Next::Continue;
-    case ExitKind::SystemReset: vm.request_stop(StopKind::Reset, "PSCI SYSTEM_RESET"); return Next::Continue;
+    // The backend names the firmware call the guest made (PSCI SYSTEM_OFF, SBI SRST shutdown, ...).
+    case ExitKind::SystemDown: vm.request_stop(StopKind::PowerOff, e.reason ? e.reason : "the guest's request"); return Next::Continue;
+    case ExitKind::SystemReset: vm.request_stop(StopKind::Reset, e.reason ? e.reason : "the guest's request"); return Next::Continue;
     case ExitKind::Fatal:
         vm.report_stop(vcpu, "%s (%lx); VM stopped", e.reason, e.detail);
         vm.request_stop(StopKind::Crash, e.reason);

@@ -765,9 +765,11 @@ void Vcpu::handle_smccc(ExitReason& e) {
     }
     case PSCI_SYSTEM_OFF:
         e.kind = ExitKind::SystemDown;
+        e.reason = "PSCI SYSTEM_OFF";
         return;
     case PSCI_SYSTEM_RESET:
         e.kind = ExitKind::SystemReset;
+        e.reason = "PSCI SYSTEM_RESET";
         return;
     case SMCCC_VERSION: // 1.1
         m_regs.x[0] = 0x10001;

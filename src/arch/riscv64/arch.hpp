@@ -3,6 +3,7 @@
 // generic code writes `#include "arch.hpp"` and `arch::...` (docs/porting.md, the contract table).
 // The vCPU backend is bound in arch_vcpu.hpp, the G-stage format in arch_stage2.hpp.
 #pragma once
+#include "abi/vm_package.hpp"
 #include "base/result.hpp"
 #include "asm_offsets.hpp" // CPU_STACK_SIZE, for the boot flow's stacks (vmm/main.cpp)
 #include "csr.hpp"
@@ -10,6 +11,8 @@
 namespace arch {
 
 inline constexpr const char* NAME = "riscv64";
+// The guest board VM packages for this image are built for (cxv-vmconfig --arch riscv64).
+inline constexpr vm_package::Isa PACKAGE_ISA = vm_package::Isa::Riscv64;
 
 // Host interrupt numbers (docs/porting.md "riscv64"): PLIC sources keep their numbers (1..1023,
 // PLIC spec 1.0.0 chapter 1); the hart-local interrupts, which have no PLIC number, are

@@ -30,6 +30,12 @@ SbiAction exit(ExitKind kind, SbiConduit conduit, bool answer_now, u64 a0 = 0, u
     return a;
 }
 
+// An exit that carries the name of the firmware call the guest made (for the VM's end line).
+SbiAction named(SbiAction a, const char* call) {
+    a.exit.reason = call;
+    return a;
+}
+
 SbiAction putc(u64 byte, u64 eid, u64 fid, SbiConduit conduit) {
     SbiAction a = exit(ExitKind::Hypercall, conduit, false, byte & 0xff);
     a.exit.nr = HC_NR_PUTC;
@@ -112,9 +118,9 @@ SbiAction srst(u64 fid, u64 type64, u64 reason64) {
     // rest is reserved. reset_type 0-2 defined, 0xF0000000+ vendor specific, the rest reserved.
     if (reason > 1 && reason < 0xE0000000) return answer(SBI_ERR_INVALID_PARAM);
     switch (type) {
-    case SBI_SRST_SHUTDOWN: return exit(ExitKind::SystemDown, SbiConduit::Sbi, true);
+    case SBI_SRST_SHUTDOWN: return named(exit(ExitKind::SystemDown, SbiConduit::Sbi, true), "SBI SRST shutdown");
     case SBI_SRST_COLD_REBOOT:
-    case SBI_SRST_WARM_REBOOT: return exit(ExitKind::SystemReset, SbiConduit::Sbi, true);
+    case SBI_SRST_WARM_REBOOT: return named(exit(ExitKind::SystemReset, SbiConduit::Sbi, true), "SBI SRST reboot");
     default: return answer(type >= 0xF0000000 ? SBI_ERR_NOT_SUPPORTED : SBI_ERR_INVALID_PARAM);
     }
 }
@@ -171,7 +177,7 @@ SbiAction sbi_dispatch(const u64 (&a)[8], u32 vcpu_count) {
     }
     case SBI_EXT_LEGACY_PUTCHAR: return putc(a[0], eid, 0, SbiConduit::Legacy);
     case SBI_EXT_LEGACY_GETCHAR: return answer(-1, 0, SbiConduit::Legacy);
-    case SBI_EXT_LEGACY_SHUTDOWN: return exit(ExitKind::SystemDown, SbiConduit::Legacy, true);
+    case SBI_EXT_LEGACY_SHUTDOWN: return named(exit(ExitKind::SystemDown, SbiConduit::Legacy, true), "SBI legacy shutdown");
     case CXV_SBI_EID: {
         SbiAction r = exit(ExitKind::Hypercall, SbiConduit::Cxv, false);
         r.exit.nr = fid;

@@ -394,12 +394,17 @@ u64 Vcpu::wake_deadline() const {
     return wake_host_time(m_loaded ? csr::read<csr::vstimecmp>() : m_vs.vstimecmp, m_htimedelta, counter());
 }
 
-void Vcpu::attach_vintc(VirtIntc*, GuestPhysAddr) {
-    // The VM's model on riscv64 is the vPLIC (src/vintc/vplic.hpp), whose binding to the generic
-    // VirtIntc is not done yet: a VM gets no external interrupts from a model until it is.
-}
+void Vcpu::attach_vintc(Intc* intc, GuestPhysAddr) { m_intc = intc; }
 
-vgic::VcpuSet Vcpu::present_interrupts() { return {}; } // hvip is written from m_hvip at entry
+vgic::VcpuSet Vcpu::present_interrupts() {
+    // The vPLIC's notification of this vCPU's S-mode context is the guest's external interrupt
+    // (8.2.3: hip.VSEIP = hvip.VSEIP | hgeip[VGEIN], no guest interrupt files here). run() writes
+    // hvip from m_hvip right before SRET; a change while the guest runs kicks it out (the model
+    // returns the vCPUs whose line rose, the VM IPIs them), so the next entry shows it.
+    if (m_intc && m_intc->external_pending(m_id)) m_hvip |= HVIP_VSEIP;
+    else m_hvip &= ~HVIP_VSEIP;
+    return {};
+}
 
 vgic::VcpuSet Vcpu::collect_interrupts() {
     // The guest clears its own SSIP through sip, which writes hvip.VSSIP (8.2.3).
@@ -412,7 +417,7 @@ bool Vcpu::interrupt_pending() const {
     // vsstatus.SIE says). Called after put(): the saved copies.
     const bool soft = (m_hvip & HVIP_VSSIP) || (__atomic_load_n(&g_soft_pending[m_vmid % VM_SLOTS], __ATOMIC_ACQUIRE) >> (m_id & 31) & 1);
     if (soft && (m_vs.vsie & VSIE_SSIE)) return true;
-    if ((m_hvip & HVIP_VSEIP) && (m_vs.vsie & VSIE_SEIE)) return true;
+    if (m_intc && m_intc->external_pending(m_id) && (m_vs.vsie & VSIE_SEIE)) return true;
     if (g_sstc && (m_vs.vsie & VSIE_STIE) && guest_timer_pending(m_vs.vstimecmp, m_htimedelta, counter())) return true;
     return false;
 }

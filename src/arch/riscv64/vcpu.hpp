@@ -7,6 +7,7 @@
 #include "base/types.hpp"
 #include "vcpu/vcpu_concept.hpp"
 #include "vcpu_offsets.hpp"
+#include "vintc/vplic.hpp"
 
 namespace arch {
 
@@ -34,6 +35,9 @@ struct VsState {
 
 class Vcpu {
 public:
+    // The VM's interrupt controller model on riscv64: the vPLIC (vintc/vplic.hpp), presented
+    // through hvip.VSEIP.
+    using Intc = vplic::Vplic;
     void init(u32 id, u64 vmid);
     void reset(u64 entry, u64 arg);
     void set_stage2(HostPhysAddr root);
@@ -57,7 +61,7 @@ public:
     void inject_undefined();
     u64 wake_deadline() const;
 
-    void attach_vintc(VirtIntc* intc, GuestPhysAddr base);
+    void attach_vintc(Intc* intc, GuestPhysAddr base);
     void set_counter_offset(u64 offset) { m_htimedelta = 0 - offset; } // guest time = time + htimedelta (8.2.7)
     vgic::VcpuSet present_interrupts();
     vgic::VcpuSet collect_interrupts();
@@ -83,6 +87,7 @@ private:
     u64 m_henvcfg = 0;
     u64 m_htimedelta = 0;
     u64 m_hvip = 0;  // VSSIP/VSEIP as presented (8.2.3); VSTIP comes from vstimecmp
+    Intc* m_intc = nullptr; // null: interrupt_mode "no_irq"
     u64 m_vmid = 0;
     u32 m_id = 0;
     u32 m_vcpu_count = 1;
