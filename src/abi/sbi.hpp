@@ -92,4 +92,28 @@ inline constexpr int64_t SBI_ERR_ALREADY_AVAILABLE = -6;
 inline constexpr int64_t SBI_ERR_ALREADY_STARTED = -7;
 inline constexpr int64_t SBI_ERR_ALREADY_STOPPED = -8;
 
+// The call itself (SBI v2.0 ch. 3 "Binary Encoding"): a7 = extension, a6 = function, a0..a5 in;
+// a0 = error, a1 = value out, and a2/a3 as cxvisor's own calls return them (every other register
+// is preserved). One definition for cxvisor calling its firmware and the test guests calling
+// cxvisor. riscv64 code only (the host tests include this header for the ids).
+struct SbiRet {
+    int64_t error;
+    uint64_t value, a2, a3;
+};
+#if defined(__riscv)
+inline SbiRet sbi_ecall(uint64_t eid, uint64_t fid, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0,
+                        uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0) {
+    register uint64_t r0 asm("a0") = a0;
+    register uint64_t r1 asm("a1") = a1;
+    register uint64_t r2 asm("a2") = a2;
+    register uint64_t r3 asm("a3") = a3;
+    register uint64_t r4 asm("a4") = a4;
+    register uint64_t r5 asm("a5") = a5;
+    register uint64_t r6 asm("a6") = fid;
+    register uint64_t r7 asm("a7") = eid;
+    asm volatile("ecall" : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r4), "+r"(r5) : "r"(r6), "r"(r7) : "memory");
+    return {static_cast<int64_t>(r0), r1, r2, r3};
+}
+#endif
+
 } // namespace cxv_abi

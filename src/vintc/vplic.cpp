@@ -51,10 +51,7 @@ void Vplic::reset_locked() {
         src.priority = 0;
         src.in_service = src.edge_latched = false;
     }
-    for (u32 v = 0; v < m_vcpu_count; ++v) {
-        m_ctx[v] = Context{};
-        m_ssip[v].store(false, std::memory_order_release);
-    }
+    for (u32 v = 0; v < m_vcpu_count; ++v) m_ctx[v] = Context{};
     // A level input still asserted is converted into a request by its (now idle) gateway.
     for (u32 s = 1; s <= m_sources; ++s)
         if (m_src[s].line) forward(s);
@@ -134,16 +131,6 @@ Result<void> Vplic::set_hw(u32 vsource, u32 psource) {
     if (!src) return Error::OutOfRange;
     src->psource = static_cast<u16>(psource);
     return {};
-}
-
-VcpuSet Vplic::send_ipi(VcpuSet targets) {
-    VcpuSet out;
-    for (u32 v = 0; v < m_vcpu_count; ++v) {
-        if (!targets.contains(static_cast<u16>(v))) continue;
-        m_ssip[v].store(true, std::memory_order_release);
-        out.add(static_cast<u16>(v));
-    }
-    return out;
 }
 
 // --- Register model ---

@@ -2,7 +2,8 @@
 // spec" below; sections cited by title): the interrupt gateways, the PLIC core's pending bits,
 // per-context enables, thresholds and claim/complete, and each vCPU's external-interrupt
 // notification (EIP) as the riscv64 vCPU backend presents it in hvip.VSEIP. Arch-neutral: nothing
-// here touches a CSR; the backend reads external_pending() and soft_pending().
+// here touches a CSR; the backend reads external_pending(). (Supervisor software interrupts,
+// SBI IPIs, are the backend's: they are not the PLIC's and exist in "no_irq" VMs too.)
 //
 // Register map and context numbering as QEMU virt's PLIC and Linux's irq-sifive-plic driver use
 // them (PLIC spec "Memory Map"): priority 4*source at 0x0, pending bits at 0x1000, enables at
@@ -46,7 +47,7 @@
 // lock held. Kicks and hw_complete callbacks are made outside the lock: sources and the register
 // model report the vCPUs whose external_pending() became true (VcpuSet), and the MMIO window
 // calls the config's kick callback with them itself, as the vGIC's windows do. The per-vCPU
-// notification and soft-interrupt bits are atomics, read without the lock before every entry.
+// notification bits are atomics, read without the lock before every entry.
 #pragma once
 #include "base/result.hpp"
 #include "devices/mmio_device.hpp"
@@ -147,7 +148,7 @@ public:
     Result<void> set_hw(u32 vsource, u32 psource);
 
     // Power-on state (VM restart; no vCPU of the VM running): priorities, enables, thresholds 0,
-    // nothing pending or in service, soft bits clear. Links and line levels are wiring, owned by
+    // nothing pending or in service. Links and line levels are wiring, owned by
     // their sources, and are kept: a level line still high forwards a new request. A passthrough
     // source that was pending or in service has its physical source completed (hw_complete,
     // outside the lock), since the host claimed it and the guest never will complete it now.
@@ -162,27 +163,6 @@ public:
     // cheap: the riscv64 backend calls it before every guest entry. False for unknown vCPUs.
     bool external_pending(u32 vcpu) const {
         return vcpu < m_vcpu_count && m_eip[vcpu].load(std::memory_order_acquire);
-    }
-
-    // Supervisor software interrupts (SBI IPI → hvip.VSSIP): the requests not yet handed to the
-    // vCPU. send_ipi sets each target's bit and returns the targets the VM has, all of which must
-    // be kicked (a set bit says nothing about what the running guest has seen). Lock-free, any CPU.
-    //
-    // The race-free protocol for the backend: at present, `if (take_soft(v)) hvip.VSSIP = 1`; the
-    // bit then lives in the vCPU's own hvip copy, which the guest may clear (sip.SSIP) and the
-    // backend saves at exit; the WFI wake-up test is `soft_pending(v) || saved hvip.VSSIP`.
-    // Mirroring a guest's clear with set_soft(v, false) instead would lose an IPI another CPU
-    // sends between the guest's clear and that store; set_soft is for state restore and tests.
-    VcpuSet send_ipi(VcpuSet targets);
-    bool soft_pending(u32 vcpu) const {
-        return vcpu < m_vcpu_count && m_ssip[vcpu].load(std::memory_order_acquire);
-    }
-    // Hands the pending request over (clears it) and says whether there was one. Any CPU.
-    bool take_soft(u32 vcpu) {
-        return vcpu < m_vcpu_count && m_ssip[vcpu].exchange(false, std::memory_order_acq_rel);
-    }
-    void set_soft(u32 vcpu, bool pending) {
-        if (vcpu < m_vcpu_count) m_ssip[vcpu].store(pending, std::memory_order_release);
     }
 
     // --- Register model (any vCPU, any CPU). `offset` is relative to the window. A read of a
@@ -245,7 +225,6 @@ private:
     Source m_src[MaxSources + 1];   // index = source ID; [0] unused
     Context m_ctx[MaxVcpus];        // S-mode contexts, by vCPU
     std::atomic<bool> m_eip[MaxVcpus] = {};
-    std::atomic<bool> m_ssip[MaxVcpus] = {};
     std::atomic<u64> m_bad_count{0};
     std::atomic<u64> m_bad_last{0};
     VplicWindow m_window;

@@ -18,22 +18,10 @@ inline constexpr uint64_t TIMEBASE_HZ = 10'000'000;
 // ---- SBI (RISC-V SBI v2.0, ch. 3): a7 = EID, a6 = FID, a0..a5 arguments; a0 = error, a1 = value.
 // cxvisor's own calls also return a2 and a3 (abi/sbi.hpp), so all six argument registers are
 // treated as outputs.
-struct SbiRet {
-    int64_t error;
-    uint64_t value, a2, a3;
-};
+using cxv_abi::SbiRet;
 inline SbiRet sbi_call(uint64_t eid, uint64_t fid, uint64_t a0 = 0, uint64_t a1 = 0, uint64_t a2 = 0,
                        uint64_t a3 = 0, uint64_t a4 = 0, uint64_t a5 = 0) {
-    register uint64_t r0 asm("a0") = a0;
-    register uint64_t r1 asm("a1") = a1;
-    register uint64_t r2 asm("a2") = a2;
-    register uint64_t r3 asm("a3") = a3;
-    register uint64_t r4 asm("a4") = a4;
-    register uint64_t r5 asm("a5") = a5;
-    register uint64_t r6 asm("a6") = fid;
-    register uint64_t r7 asm("a7") = eid;
-    asm volatile("ecall" : "+r"(r0), "+r"(r1), "+r"(r2), "+r"(r3), "+r"(r4), "+r"(r5) : "r"(r6), "r"(r7) : "memory");
-    return {static_cast<int64_t>(r0), r1, r2, r3};
+    return cxv_abi::sbi_ecall(eid, fid, a0, a1, a2, a3, a4, a5);
 }
 // BASE probe_extension: nonzero when the SBI implementation has extension `eid` (SBI v2.0, 4.8).
 inline bool sbi_has(uint64_t eid) {

@@ -15,19 +15,8 @@ constexpr u64 LEGACY_SET_TIMER = 0x00, LEGACY_SEND_IPI = 0x04, LEGACY_REMOTE_FEN
 } // namespace
 
 Ret call(u64 ext, u64 fid, u64 a0, u64 a1, u64 a2, u64 a3, u64 a4, u64 a5) {
-    register u64 r_a0 asm("a0") = a0;
-    register u64 r_a1 asm("a1") = a1;
-    register u64 r_a2 asm("a2") = a2;
-    register u64 r_a3 asm("a3") = a3;
-    register u64 r_a4 asm("a4") = a4;
-    register u64 r_a5 asm("a5") = a5;
-    register u64 r_a6 asm("a6") = fid;
-    register u64 r_a7 asm("a7") = ext;
-    asm volatile("ecall"
-                 : "+r"(r_a0), "+r"(r_a1)
-                 : "r"(r_a2), "r"(r_a3), "r"(r_a4), "r"(r_a5), "r"(r_a6), "r"(r_a7)
-                 : "memory");
-    return {i64(r_a0), i64(r_a1)};
+    const cxv_abi::SbiRet r = cxv_abi::sbi_ecall(ext, fid, a0, a1, a2, a3, a4, a5);
+    return {r.error, i64(r.value)};
 }
 
 bool probe(u64 ext) {

@@ -3,14 +3,16 @@
 // arguments; the firmware returns a0 = error, a1 = value and preserves every other register.
 // (The SBI that cxvisor offers its guests is the vCPU backend's business, not this.)
 #pragma once
+#include "abi/sbi.hpp"
 #include "base/result.hpp"
 
 namespace arch::sbi {
 
-// Extension ids (SBI spec v2.0 chapters 4-10).
-inline constexpr u64 EXT_BASE = 0x10, EXT_TIME = 0x54494D45, EXT_IPI = 0x735049, EXT_RFENCE = 0x52464E43,
-                     EXT_HSM = 0x48534D, EXT_SRST = 0x53525354;
-inline constexpr i64 SUCCESS = 0, ERR_ALREADY_AVAILABLE = -6, ERR_INVALID_PARAM = -3;
+// Extension ids and errors (SBI spec v2.0 chapters 3-10): abi/sbi.hpp's, under short names.
+inline constexpr u64 EXT_BASE = cxv_abi::SBI_EXT_BASE, EXT_TIME = cxv_abi::SBI_EXT_TIME, EXT_IPI = cxv_abi::SBI_EXT_IPI,
+                     EXT_RFENCE = cxv_abi::SBI_EXT_RFENCE, EXT_HSM = cxv_abi::SBI_EXT_HSM, EXT_SRST = cxv_abi::SBI_EXT_SRST;
+inline constexpr i64 SUCCESS = cxv_abi::SBI_SUCCESS, ERR_ALREADY_AVAILABLE = cxv_abi::SBI_ERR_ALREADY_AVAILABLE,
+                     ERR_INVALID_PARAM = cxv_abi::SBI_ERR_INVALID_PARAM;
 
 struct Ret {
     i64 error;

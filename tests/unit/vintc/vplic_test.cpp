@@ -343,12 +343,10 @@ TEST(Vplic, ResetReturnsToPowerOnAndKeepsWiring) {
     wr(*p, threshold_reg(sctx(1)), 2);
     ASSERT_TRUE(p->set_line(10, true).is_ok());
     ASSERT_TRUE(p->raise(11).is_ok());
-    p->send_ipi(VcpuSet::of(1));
     EXPECT_EQ(claim(*p, 1), 11u);
     p->reset();
     EXPECT_FALSE(p->external_pending(0));
     EXPECT_FALSE(p->external_pending(1));
-    EXPECT_FALSE(p->soft_pending(1));
     EXPECT_EQ(rd(*p, prio_reg(10)), 0u);
     EXPECT_EQ(rd(*p, enable_reg(sctx(0), 10)), 0u);
     EXPECT_EQ(rd(*p, threshold_reg(sctx(1))), 0u);
@@ -387,62 +385,6 @@ TEST(Vplic, SourcesAndWritesReportTheVcpusToKick) {
     EXPECT_EQ(bits(p->mmio_write(prio_reg(40), 4, 1)), 0u);
     route(*p, 2, 40);
     EXPECT_EQ(bits(p->raise(40)), 0u); // vCPU 2 is notified already (source 20)
-}
-
-TEST(Vplic, SoftPendingBits) {
-    auto p = make(config(4, 96));
-    EXPECT_FALSE(p->soft_pending(1));
-    VcpuSet t;
-    t.add(1);
-    t.add(3);
-    t.add(9); // the VM has no vCPU 9
-    EXPECT_EQ(p->send_ipi(t).bits(), 0b1010u);
-    EXPECT_TRUE(p->soft_pending(1));
-    EXPECT_TRUE(p->soft_pending(3));
-    EXPECT_FALSE(p->soft_pending(0));
-    EXPECT_FALSE(p->soft_pending(9));
-    // Already set: still reported, the guest may have cleared its own copy meanwhile.
-    EXPECT_EQ(p->send_ipi(VcpuSet::of(1)).bits(), 0b10u);
-    p->set_soft(1, false);
-    EXPECT_FALSE(p->soft_pending(1));
-    p->set_soft(9, true); // ignored
-    EXPECT_FALSE(p->soft_pending(9));
-    EXPECT_FALSE(p->external_pending(1)); // separate from the external notification
-    // The backend's hand-over at present: exactly once per request, none for unknown vCPUs.
-    p->send_ipi(VcpuSet::of(3));
-    EXPECT_TRUE(p->take_soft(3));
-    EXPECT_FALSE(p->soft_pending(3));
-    EXPECT_FALSE(p->take_soft(3));
-    EXPECT_FALSE(p->take_soft(9));
-}
-
-// An IPI sent while the receiver hands the previous one over is never lost: the receiver takes
-// requests (take_soft) and the sender waits for each message to be consumed.
-TEST(Vplic, SoftInterruptsAcrossThreadsAreNotLost) {
-    auto p = make(config(2, 32));
-    constexpr u64 Rounds = 1000;
-    std::atomic<u64> messages{0};
-    std::atomic<bool> done{false}, lost{false};
-    std::thread sender([&] {
-        for (u64 i = 0; i < Rounds && !lost; ++i) {
-            messages.fetch_add(1);
-            EXPECT_EQ(p->send_ipi(VcpuSet::of(1)).bits(), 2u);
-            auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-            while (messages.load() != 0 && !lost) {
-                if (std::chrono::steady_clock::now() > until) lost = true;
-                std::this_thread::yield();
-            }
-        }
-        done = true;
-    });
-    u64 handled = 0;
-    while (!done.load()) {
-        if (p->take_soft(1)) handled += messages.exchange(0);
-        else std::this_thread::yield();
-    }
-    sender.join();
-    EXPECT_FALSE(lost.load());
-    EXPECT_EQ(handled, Rounds);
 }
 
 TEST(Vplic, PassthroughCompletionCallsTheHostOutsideTheLock) {
