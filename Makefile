@@ -2,7 +2,8 @@
 #   make run     boot cxvisor on QEMU with the default VMs: a Linux VM (Debian's arm64 kernel, 2 vCPUs,
 #                busybox shell on the console; fetched through apt into $(BUILD)/linux on the first
 #                run) and a small bare-metal one (VMS="a.toml b.toml" chooses others). ARCH=riscv64:
-#                cxvisor under OpenSBI on QEMU's riscv64 virt, to its shell (no VMs yet)
+#                cxvisor under OpenSBI on QEMU's riscv64 virt, to its shell (no VMs unless VMS names
+#                some, e.g. VMS=configs/vms/riscv64/hello.toml)
 #                EXIT_WHEN_DONE=1: once every VM has stopped, cxvisor powers off and make exits with
 #                its exit status (0 clean, 1 a VM was stopped by containment, 2 a test guest reported
 #                FAIL); TIMESTAMPS=1: cxvisor's log lines carry [seconds.micros] since boot.
@@ -21,8 +22,8 @@ MEM ?= 1G
 JOBS ?= $(shell nproc)
 SOAK_SEEDS ?= 50
 SOAK_SEED_LIST ?=
-# The VMs make run boots by default, per ISA. riscv64 has none until its vCPU backend exists: the
-# bare image boots to the cxvisor shell (docs/porting.md).
+# The VMs make run boots by default, per ISA. riscv64 has none until a riscv64 Linux guest exists
+# (issue 9): the bare image boots to the cxvisor shell; VMS= runs the riscv64 test guests.
 DEFAULT_VMS_aarch64 := configs/vms/linux.toml configs/vms/hello.toml
 DEFAULT_VMS_riscv64 :=
 VMS ?= $(DEFAULT_VMS_$(ARCH))
