@@ -33,7 +33,7 @@ bool g_sstc;       // every hart has Sstc: cxvisor's timer is stimecmp
 
 void timer_set_deadline(u64 deadline) {
     // Sstc 1.0: STIP is pending while time >= stimecmp, so a new compare value also clears it.
-    if (g_sstc) asm volatile("csrw 0x14D, %0" ::"r"(deadline) : "memory"); // stimecmp (CSR_STIMECMP)
+    if (g_sstc) csr::write<csr::stimecmp>(deadline);
     else sbi::set_timer(deadline);
 }
 void timer_stop() { timer_set_deadline(~0ull); } // never: the compare is unsigned (Sstc 1.0)

@@ -27,10 +27,18 @@ constexpr u32 VM_SLOTS = 64;
 static_assert(vm_package::MAX_VMS < VM_SLOTS);
 u32 g_rfence_pending[VM_SLOTS];
 u32 g_soft_pending[VM_SLOTS];
+// HLVX.HU at `addr` as the guest's own access (8.2.1: hstatus.SPVP gives the guest's privilege;
+// guest_entry.S cxv_guest_fetch16 runs it under a temporary stvec). *fault: 0, or the scause.
+u64 guest_fetch16(u64 guest_hstatus, u64 addr, u64* fault) {
+    const u64 saved = csr::swap<csr::hstatus>(guest_hstatus);
+    const u64 v = cxv_guest_fetch16(addr, fault);
+    csr::write<csr::hstatus>(saved);
+    return v;
+}
+
 // Takes bit `me` of a request word: true if it was set.
 bool take(u32& word, u32 me) { return (__atomic_fetch_and(&word, ~me, __ATOMIC_ACQ_REL) & me) != 0; }
 
-bool g_sstc_checked, g_sstc;
 
 } // namespace
 
@@ -48,13 +56,9 @@ void Vcpu::init(u32 id, u64 vmid) {
     m_id = id;
     m_vmid = vmid;
     m_vcpu_count = vgic::MaxVcpus;
-    // Sstc is decided once at boot (host.cpp); every vCPU takes the same answer.
-    if (!__atomic_load_n(&g_sstc_checked, __ATOMIC_ACQUIRE)) {
-        g_sstc = host_has_sstc();
-        __atomic_store_n(&g_sstc_checked, true, __ATOMIC_RELEASE);
-    }
-    m_henvcfg = g_sstc ? HENVCFG_STCE : 0;
-    if (!g_sstc && id == 0)
+    // Sstc is decided once at boot, before any VM (host.cpp host_discover).
+    m_henvcfg = host_has_sstc() ? HENVCFG_STCE : 0;
+    if (!host_has_sstc() && id == 0)
         kprint("cxvisor: riscv64: the host has no Sstc; guest timers (SBI set_timer) answer NOT_SUPPORTED until an "
                "emulated timer exists\n");
 }
@@ -96,7 +100,7 @@ void Vcpu::load() {
     csr::write<csr::henvcfg>(m_henvcfg);
     csr::write<csr::htimedelta>(m_htimedelta);
     csr::write<csr::hgatp>(m_hgatp);
-    if (g_sstc) csr::write<csr::vstimecmp>(m_vs.vstimecmp);
+    if (host_has_sstc()) csr::write<csr::vstimecmp>(m_vs.vstimecmp);
     cxv_fp_restore(m_vs.fp);
     // TLB entries of this hart that this vCPU may not use (8.3.2): without a usable VMID every VM
     // shares VMID 0, so all G-stage and VS-stage entries of whoever ran before must go; with one,
@@ -122,7 +126,7 @@ void Vcpu::put() {
     m_vs.vscause = csr::read<csr::vscause>();
     m_vs.vstval = csr::read<csr::vstval>();
     m_vs.vsatp = csr::read<csr::vsatp>();
-    if (g_sstc) {
+    if (host_has_sstc()) {
         m_vs.vstimecmp = csr::read<csr::vstimecmp>();
         // A compare left in the hart would keep VSTIP pending and make the host's WFI return at
         // once (KVM does the same at put).
@@ -208,8 +212,8 @@ void Vcpu::handle_ecall(ExitReason& e) {
     case rv::SbiAction::Kind::SetTimer:
         // vstimecmp compares against the guest's time (time + htimedelta), the value the guest
         // passed (Sstc 1.0; SBI v2.0 6.1). Without Sstc no vCPU is created (init reports it).
-        if (g_sstc) csr::write<csr::vstimecmp>(act.timer);
-        answer(g_sstc ? act.error : cxv_abi::SBI_ERR_NOT_SUPPORTED, 0, !legacy);
+        if (host_has_sstc()) csr::write<csr::vstimecmp>(act.timer);
+        answer(host_has_sstc() ? act.error : cxv_abi::SBI_ERR_NOT_SUPPORTED, 0, !legacy);
         return;
     case rv::SbiAction::Kind::SendIpi: {
         // Each target's supervisor software interrupt (SBI v2.0 7.1): this vCPU's own at once,
@@ -253,10 +257,8 @@ void Vcpu::handle_ecall(ExitReason& e) {
         // VM's mapping. HLVX (cxv_guest_fetch16) needs execute permission, which guest RAM has; a
         // buffer anywhere else, or unmapped, is INVALID_PARAM.
         const u64 saved_vsatp = csr::swap<csr::vsatp>(0);
-        const u64 saved_hstatus = csr::swap<csr::hstatus>(m_ctx.hstatus);
         u64 fault = 0;
-        const u64 half = cxv_guest_fetch16(act.addr & ~1ull, &fault);
-        csr::write<csr::hstatus>(saved_hstatus);
+        const u64 half = guest_fetch16(m_ctx.hstatus, act.addr & ~1ull, &fault);
         csr::write<csr::vsatp>(saved_vsatp);
         if (fault) {
             answer(cxv_abi::SBI_ERR_INVALID_PARAM, 0, true);
@@ -297,11 +299,9 @@ Result<MmioAccess> Vcpu::decode_mmio(ExitReason& exit, GuestMemoryReader) {
         // htinst is 0 (QEMU 7.2 always): read the instruction at sepc with HLVX under the guest's
         // SPVP (guest_entry.S cxv_guest_fetch16), both parcels if it is 32 bits long; the second
         // may lie on the next page.
-        const u64 saved = csr::swap<csr::hstatus>(m_ctx.hstatus);
         u64 fault = 0;
-        u32 insn = u32(cxv_guest_fetch16(m_ctx.sepc, &fault));
-        if (!fault && rv::insn_length(u16(insn)) == 4) insn |= u32(cxv_guest_fetch16(m_ctx.sepc + 2, &fault)) << 16;
-        csr::write<csr::hstatus>(saved);
+        u32 insn = u32(guest_fetch16(m_ctx.hstatus, m_ctx.sepc, &fault));
+        if (!fault && rv::insn_length(u16(insn)) == 4) insn |= u32(guest_fetch16(m_ctx.hstatus, m_ctx.sepc + 2, &fault)) << 16;
         if (fault) {
             // The guest's own mapping of its code changed since the trap. A VS-stage fault is the
             // guest's: it gets the instruction page (or access) fault its fetch would have raised.
@@ -390,7 +390,7 @@ void Vcpu::inject_external_abort(u64, AccessKind access) {
 void Vcpu::inject_undefined() { redirect(2, 0); }
 
 u64 Vcpu::wake_deadline() const {
-    if (!g_sstc) return ~0ull;
+    if (!host_has_sstc()) return ~0ull;
     return wake_host_time(m_loaded ? csr::read<csr::vstimecmp>() : m_vs.vstimecmp, m_htimedelta, counter());
 }
 
@@ -418,7 +418,7 @@ bool Vcpu::interrupt_pending() const {
     const bool soft = (m_hvip & HVIP_VSSIP) || (__atomic_load_n(&g_soft_pending[m_vmid % VM_SLOTS], __ATOMIC_ACQUIRE) >> (m_id & 31) & 1);
     if (soft && (m_vs.vsie & VSIE_SSIE)) return true;
     if (m_intc && m_intc->external_pending(m_id) && (m_vs.vsie & VSIE_SEIE)) return true;
-    if (g_sstc && (m_vs.vsie & VSIE_STIE) && guest_timer_pending(m_vs.vstimecmp, m_htimedelta, counter())) return true;
+    if (host_has_sstc() && (m_vs.vsie & VSIE_STIE) && guest_timer_pending(m_vs.vstimecmp, m_htimedelta, counter())) return true;
     return false;
 }
 
