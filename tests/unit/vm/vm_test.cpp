@@ -141,6 +141,10 @@ TEST_F(VmTest, BootLoadsTheKernelAndStartsVcpu0) {
     EXPECT_EQ(fake_vcpu(0).resets.back(), std::make_pair(ENTRY, u64(0)));
     EXPECT_EQ(fake_vcpu(1).id, 1u);
     EXPECT_EQ(fake_vcpu(1).vmid, 1u);
+    // Each vCPU learns the VM's vCPU count: the range of ids a guest may name in a call that
+    // targets other vCPUs (riscv64 SBI hart masks; before, the backend assumed 16).
+    EXPECT_EQ(fake_vcpu(0).vcpu_count, 2u);
+    EXPECT_EQ(fake_vcpu(1).vcpu_count, 2u);
     EXPECT_EQ(fake_vcpu(0).stage2, vm->addr_space().root());
     std::vector<u8> back(kernel_image.size());
     ASSERT_TRUE(vm->addr_space().read(GuestPhysAddr(ENTRY), back.data(), back.size()).is_ok());
