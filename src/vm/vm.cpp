@@ -1,4 +1,5 @@
 #include "vm/vm.hpp"
+#include "abi/hypercall.hpp"
 #include "arch.hpp"
 #include "base/format.hpp"
 #include "base/string.hpp"
@@ -970,6 +971,24 @@ bool Vm::handle_exit(Vcpu& vcpu, ExitReason& exit) {
     case ExitKind::Undefined:
         report(vcpu, "%s (%lx): UNDEF injected", exit.reason, exit.detail);
         return true;
+    case ExitKind::ConsoleWrite: {
+        // A prefix of the buffer, up to the end of its page: one page lies in one region (regions
+        // are page aligned), so the read either succeeds whole or names nothing the guest may
+        // hand over (a device window, a hole, a refused host range). The caller asks again for
+        // the rest (SBI v2.0 12.1 allows the partial write).
+        char buf[128];
+        const u64 to_page_end = FRAME_SIZE - (exit.gpa & (FRAME_SIZE - 1));
+        usize n = exit.args[0] < to_page_end ? usize(exit.args[0]) : usize(to_page_end);
+        if (n > sizeof buf) n = sizeof buf;
+        if (n == 0 || read_guest(GuestPhysAddr(exit.gpa), buf, n).is_error()) {
+            a.set_hypercall_result(n == 0 ? 0 : u64(cxv_abi::CXV_INVALID), 0, 0, 0);
+            return true;
+        }
+        if (ConsolePort* p = console())
+            for (usize i = 0; i < n; ++i) p->put_output(buf[i]);
+        a.set_hypercall_result(0, n, 0, 0);
+        return true;
+    }
     default:
         return false;
     }

@@ -70,7 +70,7 @@ public:
 
 private:
     // How the results of the SBI call that made the last exit go back (sbi.hpp SbiConduit, plus
-    // DBCN write's byte count).
+    // DBCN write's error and byte count from ConsoleWrite).
     enum class Pending : u8 { None, Sbi, Legacy, Cxv, DbcnWrite };
 
     void handle_ecall(ExitReason& e);
