@@ -166,8 +166,17 @@ ExitReason Vcpu::run() {
     case rv::CauseInstGuestPageFault:
     case rv::CauseLoadGuestPageFault:
     case rv::CauseStoreGuestPageFault: {
+        const rv::FaultGpa where =
+            rv::fault_gpa(m_ctx.htval, m_ctx.stval, (m_ctx.hstatus & HSTATUS_GVA) != 0, csr::read<csr::vsatp>());
+        if (!where.known) { // htval 0 under VS-stage translation (mmio_decode.hpp fault_gpa)
+            e.kind = ExitKind::Fatal;
+            e.reason = "riscv64: guest-page fault without its guest-physical address (htval 0) while the guest "
+                       "translates; cxvisor does not walk guest page tables (guest address in detail)";
+            e.detail = m_ctx.stval;
+            return e;
+        }
         e.kind = ExitKind::NestedPageFault;
-        e.gpa = rv::fault_gpa(m_ctx.htval, m_ctx.stval);
+        e.gpa = where.gpa;
         e.access = cause == rv::CauseInstGuestPageFault ? AccessKind::Fetch
                    : cause == rv::CauseLoadGuestPageFault ? AccessKind::Read
                                                           : AccessKind::Write;
