@@ -161,6 +161,11 @@ TEST_F(VmTest, FaultInLazyRamMapsItAndContinues) {
     run(0, {npf(gpa, AccessKind::Write)});
     EXPECT_TRUE(vm->addr_space().translate(GuestPhysAddr(gpa)).is_ok());
     EXPECT_EQ(fake::stage2_publishes, published + 1);
+    // The faulting CPU's translation of the address is made current before the retry, under
+    // the VM's VMID (tlb.hpp fault_retry; RISC-V's local HFENCE.GVMA).
+    ASSERT_EQ(fake::fault_retries.size(), 1u);
+    EXPECT_EQ(fake::fault_retries[0].vmid, 1u);
+    EXPECT_EQ(fake::fault_retries[0].addr, gpa);
     EXPECT_EQ(fake_vcpu(0).runs, 2u); // re-entered after the fault, then WFI
     EXPECT_TRUE(fake_vcpu(0).aborts.empty());
     EXPECT_EQ(state(0), SchedState::Blocked);
