@@ -852,6 +852,27 @@ Result<void> Vm::read_guest(GuestPhysAddr gpa, void* out, usize size) {
     return m_as.read(gpa, out, size);
 }
 
+// ExitKind::ConsoleWrite (vcpu/exit.hpp): always handled here.
+bool Vm::console_write(Vcpu& vcpu, const ExitReason& exit) {
+    arch::Vcpu& a = vcpu.arch();
+    // A prefix of the buffer, up to the end of its page: one page lies in one region (regions
+    // are page aligned), so the read either succeeds whole or names nothing the guest may
+    // hand over (a device window, a hole, a refused host range). The caller asks again for
+    // the rest (SBI v2.0 12.1 allows the partial write).
+    char buf[128];
+    const u64 to_page_end = FRAME_SIZE - (exit.gpa & (FRAME_SIZE - 1));
+    usize n = exit.args[0] < to_page_end ? usize(exit.args[0]) : usize(to_page_end);
+    if (n > sizeof buf) n = sizeof buf;
+    if (n == 0 || read_guest(GuestPhysAddr(exit.gpa), buf, n).is_error()) {
+        a.set_hypercall_result(n == 0 ? 0 : u64(cxv_abi::CXV_INVALID), 0, 0, 0);
+        return true;
+    }
+    if (ConsolePort* p = console())
+        for (usize i = 0; i < n; ++i) p->put_output(buf[i]);
+    a.set_hypercall_result(0, n, 0, 0);
+    return true;
+}
+
 bool Vm::handle_exit(Vcpu& vcpu, ExitReason& exit) {
     arch::Vcpu& a = vcpu.arch();
     switch (exit.kind) {
@@ -971,26 +992,10 @@ bool Vm::handle_exit(Vcpu& vcpu, ExitReason& exit) {
     case ExitKind::Undefined:
         report(vcpu, "%s (%lx): UNDEF injected", exit.reason, exit.detail);
         return true;
-    case ExitKind::ConsoleWrite: {
-        // A prefix of the buffer, up to the end of its page: one page lies in one region (regions
-        // are page aligned), so the read either succeeds whole or names nothing the guest may
-        // hand over (a device window, a hole, a refused host range). The caller asks again for
-        // the rest (SBI v2.0 12.1 allows the partial write).
-        char buf[128];
-        const u64 to_page_end = FRAME_SIZE - (exit.gpa & (FRAME_SIZE - 1));
-        usize n = exit.args[0] < to_page_end ? usize(exit.args[0]) : usize(to_page_end);
-        if (n > sizeof buf) n = sizeof buf;
-        if (n == 0 || read_guest(GuestPhysAddr(exit.gpa), buf, n).is_error()) {
-            a.set_hypercall_result(n == 0 ? 0 : u64(cxv_abi::CXV_INVALID), 0, 0, 0);
-            return true;
-        }
-        if (ConsolePort* p = console())
-            for (usize i = 0; i < n; ++i) p->put_output(buf[i]);
-        a.set_hypercall_result(0, n, 0, 0);
-        return true;
-    }
     default:
-        return false;
+        // Outside the switch: as a case it cost every exit that goes on to level 3 (the null
+        // hypercall) four instructions on aarch64, where it never happens.
+        return exit.kind == ExitKind::ConsoleWrite && console_write(vcpu, exit);
     }
 }
 
