@@ -9,14 +9,8 @@
 //   4 cxvisor's ECHO hypercall under EID 0x0A435856
 //   5 a VS-mode CSR access to hstatus: virtual instruction -> illegal instruction in the guest
 //   6 WFI with the timer: SBI set_timer, WFI blocks until the timer interrupt is taken
-    .option norvc
-    .option norelax                     // .balign pads here, not in a linker relaxation pass
-    .section .text
-    .globl _start
-_start:
-    lla     sp, stack_top
-    lla     t0, trap
-    csrw    stvec, t0
+#include "rventry.inc"
+    RV_ENTRY stack_top, trap
     mv      s11, a0                     // hart id
 
     // 1. BASE

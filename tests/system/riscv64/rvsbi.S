@@ -8,14 +8,8 @@
 //   4 IPI hart masks (SBI v2.0 3.2): a hart the VM does not have is INVALID_PARAM, by mask bit and by
 //     hart_mask_base (it used to be checked against 16, not the VM's 2 vCPUs); base -1 is everyone
 //   5 RFENCE remote_fence_i with the same masks
-    .option norvc
-    .option norelax
-    .section .text
-    .globl _start
-_start:
-    lla     sp, stack_top
-    lla     t0, trap
-    csrw    stvec, t0
+#include "rventry.inc"
+    RV_ENTRY stack_top, trap
 
     // 1. copy msg_noexec into the no-exec region, print it from there with DBCN write
     li      s10, 1
