@@ -43,21 +43,9 @@
     li      a7, 1
     li      a0, '\n'
     ecall
-    lla     s0, msg_dbcn_write          // DBCN write(len, addr, 0): returns bytes written
-    li      s1, 20                      // strlen(msg_dbcn_write)
-1:  beqz    s1, 2f
-    li      a7, 0x4442434E
-    li      a6, 0
-    mv      a0, s1
-    mv      a1, s0
-    li      a2, 0
-    ecall
-    bnez    a0, fail
-    beqz    a1, fail
-    add     s0, s0, a1
-    sub     s1, s1, a1
-    j       1b
-2:
+    lla     a0, msg_dbcn_write          // DBCN write(len, addr, 0): returns bytes written
+    li      a1, 20                      // strlen(msg_dbcn_write)
+    call    dbcn_write_all
 
     // 3. emulated MMIO: cxvisor's virtio-mmio console at 0x0a00_0000 (virtio 1.2, 4.2.2: 32-bit
     // common registers). Loads and stores in full and compressed form; a byte load of a common

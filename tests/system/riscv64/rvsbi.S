@@ -23,21 +23,9 @@
     addi    t1, t1, 1
     addi    s1, s1, 1
     j       1b
-2:  li      s0, 0x81000000
-3:  beqz    s1, 4f
-    li      a7, 0x4442434E
-    li      a6, 0                       // write(num_bytes, base_lo, base_hi)
-    mv      a0, s1
-    mv      a1, s0
-    li      a2, 0
-    ecall
-    bnez    a0, fail
-    beqz    a1, fail
-    bgtu    a1, s1, fail
-    add     s0, s0, a1
-    sub     s1, s1, a1
-    j       3b
-4:
+2:  li      a0, 0x81000000
+    mv      a1, s1
+    call    dbcn_write_all
 
     // 2. "wxy\nZZZZ" placed 4 bytes before a page end: the call prints "wxy\n", up to the page end
     li      s10, 2
