@@ -233,7 +233,7 @@ void virt_cpu_init() {
     isb();
 }
 
-void Vcpu::init(u32 id, u64 vmid) {
+void Vcpu::init(u32 id, u32, u64 vmid) {
     m_id = id;
     m_vmid = vmid;
     // VMPIDR_EL2 (D13.2.137): Aff0 = vCPU index, bit 31 RES1, U=0 (multiprocessor).

@@ -52,10 +52,12 @@ void virt_cpu_init() {
     stage2_probe(false);
 }
 
-void Vcpu::init(u32 id, u64 vmid) {
+void Vcpu::init(u32 id, u32 vcpu_count, u64 vmid) {
     m_id = id;
     m_vmid = vmid;
-    m_vcpu_count = vgic::MaxVcpus;
+    // A hart list naming a hart the VM does not have is INVALID_PARAM (SBI v2.0, 3.1, 7.1, 8.x),
+    // never a request for a vCPU that does not exist.
+    m_vcpu_count = vcpu_count;
     // Sstc is decided once at boot, before any VM (host.cpp host_discover).
     m_henvcfg = host_has_sstc() ? HENVCFG_STCE : 0;
     if (!host_has_sstc() && id == 0)

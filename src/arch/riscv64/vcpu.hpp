@@ -38,7 +38,9 @@ public:
     // The VM's interrupt controller model on riscv64: the vPLIC (vintc/vplic.hpp), presented
     // through hvip.VSEIP.
     using Intc = vplic::Vplic;
-    void init(u32 id, u64 vmid);
+    // vcpu_count: the VM's vCPUs (hart ids 0..count-1), which SBI IPI and RFENCE hart lists are
+    // checked against.
+    void init(u32 id, u32 vcpu_count, u64 vmid);
     void reset(u64 entry, u64 arg);
     void set_stage2(HostPhysAddr root);
     void load();
