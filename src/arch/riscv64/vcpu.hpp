@@ -82,6 +82,7 @@ private:
         if (set_a1) m_ctx.x[11] = a1;
     }
     void skip(u64 length) { m_ctx.sepc += length; }
+    u64 trapped_instruction(); // a virtual-instruction exception's instruction (vcpu.cpp)
 
     GuestContext m_ctx{};
     VsState m_vs{};
