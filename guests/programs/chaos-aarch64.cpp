@@ -1,4 +1,6 @@
-// chaos: a randomized containment test. From a fixed seed (xorshift64, printed at start; override
+// chaos, the aarch64 part (chaos.cpp and chaos.hpp hold what the ISAs share).
+//
+// A randomized containment test. From a fixed seed (xorshift64, printed at start; override
 // with -DCXV_CHAOS_SEED=<n>, or CMake -DCXV_CHAOS_SEED=<n>) the guest performs CXV_CHAOS_OPS
 // random hostile operations and checks each result against a model of what cxvisor and the
 // architecture must do:
@@ -86,29 +88,10 @@
 // model stays exact.
 #include "arch/aarch64/idregs.hpp"
 #include "arch/aarch64/spectre.hpp"
+#include "chaos.hpp"
 #include "rt.hpp"
 
 using namespace cxv_abi;
-
-#ifndef CXV_CHAOS_SEED
-#define CXV_CHAOS_SEED 0x00C4A05C0FFEE001ull
-#endif
-#ifndef CXV_CHAOS_CRASH
-#define CXV_CHAOS_CRASH 0
-#endif
-#ifndef CXV_CHAOS_OPS
-#if CXV_CHAOS_CRASH
-#define CXV_CHAOS_OPS 1500
-#else
-#define CXV_CHAOS_OPS 20000
-#endif
-#endif
-#ifndef CXV_CHAOS_PROGRESS
-#define CXV_CHAOS_PROGRESS 2500
-#endif
-#ifndef CXV_CHAOS_CRASH_KIND
-#define CXV_CHAOS_CRASH_KIND -1 // -1: chosen by the seed
-#endif
 
 // ---------------------------------------------------------------- assembly helpers
 // chaos_vectors: like the runtime's table, but every exception goes to chaos_exception(), which
@@ -332,19 +315,7 @@ uint64_t rsv_base(uint64_t vm_id) {
     return 0;
 }
 
-// ---------------------------------------------------------------- random numbers
-struct Rng {
-    uint64_t s;
-    uint64_t next() { // xorshift64 (Marsaglia 13/7/17)
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        return s;
-    }
-    uint64_t below(uint64_t n) { return n ? next() % n : 0; }
-    bool chance(unsigned pct) { return below(100) < pct; }
-    int64_t range(int64_t lo, int64_t hi) { return lo + int64_t(below(uint64_t(hi - lo + 1))); }
-};
+using chaos::Rng;
 
 // ---------------------------------------------------------------- outcomes
 enum : uint32_t {
@@ -590,21 +561,13 @@ void random_regs(Rng& r, uint64_t* in) {
 // printed again next to the final checks: the line itself may be thousands of lines before the
 // end of the console, out of the harness's last-lines dump (chaos-seeds-2 once failed that way).
 bool note_unexpected(Ctx& c) { return ++c.failures <= 30; }
-char g_first_unexpected[200];
-bool g_first_unexpected_taken;
-void keep_first_unexpected(const char* text) {
-    if (__atomic_exchange_n(&g_first_unexpected_taken, true, __ATOMIC_ACQ_REL)) return;
-    unsigned i = 0;
-    for (; text[i] && i + 1 < sizeof g_first_unexpected; ++i) g_first_unexpected[i] = text[i];
-    g_first_unexpected[i] = 0;
-}
 #define UNEXPECTED(c, fmt, ...)                                                                          \
     do {                                                                                                 \
         if (note_unexpected(c)) {                                                                        \
             char text_[200];                                                                             \
             rt::format(text_, sizeof text_, "vcpu %u op %lu: " fmt, (c).cpu, (c).op, ##__VA_ARGS__);   \
             rt::printf("UNEXPECTED %s\n", text_);                                                       \
-            keep_first_unexpected(text_);                                                                \
+            chaos::keep_first_unexpected(text_);                                                                \
         }                                                                                                \
     } while (0)
 
@@ -1851,8 +1814,7 @@ extern "C" void chaos_exception(ChaosFrame* f, uint64_t kind) {
     f->elr += 4;
 }
 
-void guest_main() {
-    rt::test_start(CXV_CHAOS_CRASH ? "chaos-crash" : "chaos");
+void chaos::arch_main() {
     uint64_t mmfr0;
     asm volatile("mrs %0, id_aa64mmfr0_el1" : "=r"(mmfr0));
     static const unsigned pa[] = {32, 36, 40, 42, 44, 48, 52};
@@ -1948,7 +1910,7 @@ void guest_main() {
     rt::printf("summary: %lu ops on vcpu 0 in %lu ms, %u worker runs (%u finished), %lu external aborts, %lu "
                "instruction aborts, %lu UNDEFs taken in total\n",
                n_ops, elapsed_ms, g_worker_runs, g_worker_done, all.n(O_SEA), all.n(O_IABT), all.n(O_UNDEF));
-    if (g_first_unexpected[0]) rt::printf("first UNEXPECTED of this run: %s\n", g_first_unexpected);
+    chaos::print_first_unexpected();
     rt::check(c.failures == 0, "vcpu 0: every operation behaved as the model says (%u unexpected)", c.failures);
     rt::check(g_worker_failures == 0, "worker: every operation behaved as the model says (%u unexpected)",
               g_worker_failures);
