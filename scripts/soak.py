@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """make soak: the chaos guest with many random seeds, one QEMU run each, stop at the first failure.
 
-The chaos guest's seed is a compile-time constant (guests/programs/chaos.cpp, CXV_CHAOS_SEED), so
+The chaos guest's seed is a compile-time constant (guests/programs/chaos.hpp, CXV_CHAOS_SEED), so
 for each seed this script reconfigures a separate cross build directory (<build>/soak/<arch>)
 with -DCXV_CHAOS_SEED=<seed> and rebuilds only the chaos guest there. It then runs the system test
 chaos-contained exactly as ctest would (the command comes from `ctest --show-only=json-v1`, so

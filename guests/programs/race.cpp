@@ -5,7 +5,7 @@
 // and the other must find it mapped and simply retry: no second frame, no error. (A cxvisor without
 // the address-space lock stopped the VM: "no host memory left for guest RAM ...; VM stopped".)
 //
-// The config (race.toml) gives 2 vCPUs and, besides the usual 16 MiB, a lazily allocated region
+// The config (race.toml, riscv64/race.toml) gives 2 vCPUs and, besides the usual 16 MiB, a lazily allocated region
 // of EXTRA_SIZE at EXTRA_BASE that nothing touches before this test. For each of its blocks both
 // vCPUs meet at a barrier, then at once write a pattern into the block: on even blocks into the
 // same page (vCPU 0 at offset 0, vCPU 1 at offset 8), on odd blocks into different pages. Each
@@ -15,7 +15,10 @@
 #include "rt.hpp"
 
 namespace {
-constexpr uint64_t EXTRA_BASE = 0x50000000, EXTRA_SIZE = 64ull << 20; // race.toml, region 2
+#ifndef CXV_RACE_BASE
+#define CXV_RACE_BASE 0x50000000 // race.toml, region 2 (riscv64: guests/CMakeLists.txt)
+#endif
+constexpr uint64_t EXTRA_BASE = CXV_RACE_BASE, EXTRA_SIZE = 64ull << 20;
 constexpr uint64_t BLOCK = 2ull << 20;
 constexpr unsigned BLOCKS = unsigned(EXTRA_SIZE / BLOCK);
 
@@ -52,7 +55,7 @@ void worker(unsigned cpu) {
 void guest_main() {
     rt::test_start("race");
     rt::printf("%u blocks of 2 MiB at %lx, each first touched by both vCPUs at once\n", BLOCKS, EXTRA_BASE);
-    if (!rt::check(rt::start_cpu(1, worker) == cxv_abi::PSCI_SUCCESS, "vcpu 1 started")) rt::finish();
+    if (!rt::check(rt::start_cpu(1, worker) == rt::CPU_START_OK, "vcpu 1 started")) rt::finish();
     unsigned bad0 = touch_all(0);
     // vcpu 1 is a few stores behind; the bound is generous because on a loaded host the counter
     // runs on while its QEMU thread waits for a host CPU.

@@ -1,4 +1,5 @@
-// reset: PSCI SYSTEM_RESET must restart the VM with a freshly loaded image and cleared RAM.
+// reset: the firmware's system reset (PSCI SYSTEM_RESET, SBI SRST cold reboot) must restart the VM
+// with a freshly loaded image and cleared RAM.
 // HC_VM_INFO x3 counts resets: boots 0 and 1 check the state, dirty it and reset; boot 2 checks and
 // passes. "TEST reset START" is printed on boot 0 only, so one test run has one START and one result.
 #include "rt.hpp"
@@ -32,7 +33,7 @@ void guest_main() {
     g_data = 0xDEAD0000 + vm.resets;
     g_bss = 0xBEEF;
     *g_ram_marker = 0x5A5A5A5A00000000 | vm.resets;
-    rt::printf("boot %lu: state dirtied, calling PSCI SYSTEM_RESET\n", vm.resets);
-    rt::hvc_call(cxv_abi::PSCI_SYSTEM_RESET);
-    rt::fail("SYSTEM_RESET returned");
+    rt::printf("boot %lu: state dirtied, calling %s\n", vm.resets, rt::SYSTEM_RESET_NAME);
+    rt::system_reset_call();
+    rt::fail("%s returned", rt::SYSTEM_RESET_NAME);
 }

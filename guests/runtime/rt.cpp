@@ -224,11 +224,15 @@ void test_start_quiet(const char* name) { g_test = name; }
 const char* test_name() { return g_test; }
 uint64_t boot_dtb() { return g_dtb; }
 uint64_t boot_counter() { return g_boot_counter; }
+// A big-endian word, byte by byte: __builtin_bswap32 is a libgcc call on riscv64 without Zbb, and
+// the runtime links no libgcc.
+static uint32_t read_be32(uint64_t a) {
+    return uint32_t(read8(a)) << 24 | uint32_t(read8(a + 1)) << 16 | uint32_t(read8(a + 2)) << 8 | read8(a + 3);
+}
 Range dtb_range() {
     const uint64_t a = g_dtb;
-    if (a < RAM_BASE || a + 8 > RAM_BASE + RAM_SIZE || __builtin_bswap32(read32(a)) != 0xd00dfeed)
-        return {0, 0};
-    const uint64_t size = __builtin_bswap32(read32(a + 4)); // FDT header: magic, totalsize (BE)
+    if (a < RAM_BASE || a + 8 > RAM_BASE + RAM_SIZE || read_be32(a) != 0xd00dfeed) return {0, 0};
+    const uint64_t size = read_be32(a + 4); // FDT header: magic, totalsize (BE)
     return {a & ~4095ull, (a + size + 4095) & ~4095ull};
 }
 unsigned failures() { return g_failures; }

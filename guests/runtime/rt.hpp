@@ -77,8 +77,9 @@ int64_t cpu_state(unsigned cpu);
 [[noreturn]] void cpu_off();
 [[noreturn]] void system_off();
 [[noreturn]] void system_reset();
-// The system-off call itself, returning if the firmware returns (it must not).
+// The system-off / system-reset call itself, returning if the firmware returns (it must not).
 void system_off_call();
+void system_reset_call();
 
 // ---- time ----
 inline uint64_t ticks_to_us(uint64_t t) { return t * 1000000 / counter_freq(); }

@@ -91,8 +91,9 @@ void system_off() {
     printf("runtime: PSCI SYSTEM_OFF returned; parking\n");
     park();
 }
+void system_reset_call() { hvc_call(PSCI_SYSTEM_RESET); }
 void system_reset() {
-    hvc_call(PSCI_SYSTEM_RESET);
+    system_reset_call();
     printf("runtime: PSCI SYSTEM_RESET returned; parking\n");
     park();
 }

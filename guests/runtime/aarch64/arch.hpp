@@ -46,6 +46,7 @@ inline constexpr int64_t CPU_START_INVALID = cxv_abi::PSCI_INVALID_PARAMETERS;
 inline constexpr int64_t CPU_STATE_ON = cxv_abi::PSCI_AFF_ON;
 inline constexpr int64_t CPU_STATE_OFF = cxv_abi::PSCI_AFF_OFF;
 inline constexpr const char* SYSTEM_OFF_NAME = "PSCI SYSTEM_OFF";
+inline constexpr const char* SYSTEM_RESET_NAME = "PSCI SYSTEM_RESET";
 
 // ---- per-CPU and time ----
 inline unsigned cpu_index() {

@@ -74,8 +74,9 @@ void system_off() {
     printf("runtime: SBI SRST shutdown returned; parking\n");
     detail::park();
 }
+void system_reset_call() { sbi_call(SBI_EXT_SRST, SBI_SRST_SYSTEM_RESET, SBI_SRST_COLD_REBOOT, 0); }
 void system_reset() {
-    sbi_call(SBI_EXT_SRST, SBI_SRST_SYSTEM_RESET, SBI_SRST_COLD_REBOOT, 0);
+    system_reset_call();
     printf("runtime: SBI SRST cold reboot returned; parking\n");
     detail::park();
 }

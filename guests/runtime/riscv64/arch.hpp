@@ -36,6 +36,7 @@ inline constexpr int64_t CPU_START_INVALID = cxv_abi::SBI_ERR_INVALID_PARAM;
 inline constexpr int64_t CPU_STATE_ON = cxv_abi::SBI_HSM_STARTED;
 inline constexpr int64_t CPU_STATE_OFF = cxv_abi::SBI_HSM_STOPPED;
 inline constexpr const char* SYSTEM_OFF_NAME = "SBI SRST shutdown";
+inline constexpr const char* SYSTEM_RESET_NAME = "SBI SRST cold reboot";
 
 // ---- per-hart registers and time ----
 // tp holds the hart's vCPU index (start.S): the code has no thread-local storage, so the

@@ -52,11 +52,12 @@ void virt_cpu_init() {
     stage2_probe(false);
 }
 
-void Vcpu::init(u32 id, u64 vmid, u32 vcpu_count) {
+void Vcpu::init(u32 id, u32 vcpu_count, u64 vmid) {
     m_id = id;
     m_vmid = vmid;
-    // The hart ids a guest may name in an IPI or RFENCE hart mask (SBI v2.0 3.2): its own vCPUs,
-    // 0..count-1 (never more than the request words hold, vgic::MaxVcpus).
+    // A hart list naming a hart the VM does not have is INVALID_PARAM (SBI v2.0, 3.1, 7.1, 8.x),
+    // never a request for a vCPU that does not exist; never more than the request words hold
+    // (vgic::MaxVcpus).
     m_vcpu_count = vcpu_count < vgic::MaxVcpus ? vcpu_count : vgic::MaxVcpus;
     // Sstc is decided once at boot, before any VM (host.cpp host_discover).
     m_henvcfg = host_has_sstc() ? HENVCFG_STCE : 0;
@@ -185,17 +186,20 @@ ExitReason Vcpu::run() {
         e.detail = m_ctx.htinst;
         return e;
     }
-    case rv::CauseVirtualInstruction: // 8.6.1: stval holds the instruction bits
-        if (m_ctx.stval == INSN_WFI) {
+    case rv::CauseVirtualInstruction: { // 8.6.1
+        const u64 insn = trapped_instruction();
+        if (insn == INSN_WFI) {
             skip(4);
             e.kind = ExitKind::Halt;
             return e;
         }
-        // Any other instruction VS-mode may not execute (hypervisor CSRs, SFENCE under VTVM...):
-        // the guest sees the illegal instruction it would see on a hart without H (8.6.1).
-        redirect(2, m_ctx.stval);
+        // Any other instruction VS-mode may not execute (hypervisor CSRs, HLV/HSV, HFENCE,
+        // SFENCE under VTVM...): the guest sees the illegal instruction it would see on a hart
+        // without H (8.6.1), with its bits in stval (4.1.9).
+        redirect(2, insn);
         e.kind = ExitKind::Nothing;
         return e;
+    }
     case 1: // instruction access fault
     case 5: // load access fault
     case 7: // store/AMO access fault
@@ -210,6 +214,19 @@ ExitReason Vcpu::run() {
         e.detail = cause;
         return e;
     }
+}
+
+// The instruction a virtual-instruction exception was taken on. stval should hold its bits, but
+// it may be 0 (Priv 20211203, 8.6.1 and 4.1.9 allow it), and QEMU 7.2 (measured by the chaos
+// guest) leaves the bits of an earlier instruction there for HLV/HSV: a WFI executed before an
+// HSV made the HSV look like a WFI (the guest was halted instead of getting an illegal
+// instruction). The instruction in guest memory at sepc is the truth: read with HLVX as the
+// guest's own fetch; stval only if that read faults (the guest changed its mapping meanwhile).
+u64 Vcpu::trapped_instruction() {
+    u64 fault = 0;
+    u32 insn = u32(guest_fetch16(m_ctx.hstatus, m_ctx.sepc, &fault));
+    if (!fault && rv::insn_length(u16(insn)) == 4) insn |= u32(guest_fetch16(m_ctx.hstatus, m_ctx.sepc + 2, &fault)) << 16;
+    return fault ? m_ctx.stval : insn;
 }
 
 void Vcpu::handle_ecall(ExitReason& e) {

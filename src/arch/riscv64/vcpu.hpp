@@ -38,7 +38,9 @@ public:
     // The VM's interrupt controller model on riscv64: the vPLIC (vintc/vplic.hpp), presented
     // through hvip.VSEIP.
     using Intc = vplic::Vplic;
-    void init(u32 id, u64 vmid, u32 vcpu_count);
+    // vcpu_count: the VM's vCPUs (hart ids 0..count-1), which SBI IPI and RFENCE hart lists are
+    // checked against.
+    void init(u32 id, u32 vcpu_count, u64 vmid);
     void reset(u64 entry, u64 arg);
     void set_stage2(HostPhysAddr root);
     void load();
@@ -80,6 +82,7 @@ private:
         if (set_a1) m_ctx.x[11] = a1;
     }
     void skip(u64 length) { m_ctx.sepc += length; }
+    u64 trapped_instruction(); // a virtual-instruction exception's instruction (vcpu.cpp)
 
     GuestContext m_ctx{};
     VsState m_vs{};

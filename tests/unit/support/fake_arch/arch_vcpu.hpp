@@ -46,7 +46,7 @@ public:
     std::vector<Abort> aborts;
     unsigned undefs = 0;
 
-    void init(u32 vcpu_id, u64 vm_id, u32 count) { id = vcpu_id, vmid = vm_id, vcpu_count = count; }
+    void init(u32 vcpu_id, u32 count, u64 vm_id) { id = vcpu_id, vmid = vm_id, vcpu_count = count; }
     void reset(u64 entry, u64 arg0) { resets.push_back({entry, arg0}), pc_value = entry; }
     void set_stage2(HostPhysAddr root) { stage2 = root; }
     void load() { ++loads, loaded = true; }

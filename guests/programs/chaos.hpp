@@ -1,0 +1,59 @@
+// chaos: what the randomized containment test shares across ISAs (chaos.cpp): its build-time
+// knobs, the random number generator, the test's name and the run's first UNEXPECTED line. Each
+// ISA's operations, model and driver are programs/chaos-<isa>.cpp (chaos::arch_main).
+//
+// Knobs (compile definitions; guests/CMakeLists.txt sets them per variant):
+//   CXV_CHAOS_SEED      the seed (xorshift64); chaos-2 and chaos-s1..s6 fix other seeds
+//   CXV_CHAOS_OPS       operations of vCPU 0
+//   CXV_CHAOS_PROGRESS  a progress line every this many operations
+//   CXV_CHAOS_CRASH     1: chaos-crash, a shorter run ending with an MMIO instruction cxvisor
+//                       cannot emulate (the VM must be stopped)
+//   CXV_CHAOS_CRASH_KIND which such instruction (-1: from the seed; the ISA part lists them)
+#pragma once
+#include <stdint.h>
+
+#ifndef CXV_CHAOS_SEED
+#define CXV_CHAOS_SEED 0x00C4A05C0FFEE001ull
+#endif
+#ifndef CXV_CHAOS_CRASH
+#define CXV_CHAOS_CRASH 0
+#endif
+#ifndef CXV_CHAOS_OPS
+#if CXV_CHAOS_CRASH
+#define CXV_CHAOS_OPS 1500
+#else
+#define CXV_CHAOS_OPS 20000
+#endif
+#endif
+#ifndef CXV_CHAOS_PROGRESS
+#define CXV_CHAOS_PROGRESS 2500
+#endif
+#ifndef CXV_CHAOS_CRASH_KIND
+#define CXV_CHAOS_CRASH_KIND -1 // -1: chosen by the seed
+#endif
+
+namespace chaos {
+
+struct Rng {
+    uint64_t s;
+    uint64_t next() { // xorshift64 (Marsaglia 13/7/17)
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        return s;
+    }
+    uint64_t below(uint64_t n) { return n ? next() % n : 0; }
+    bool chance(unsigned pct) { return below(100) < pct; }
+    int64_t range(int64_t lo, int64_t hi) { return lo + int64_t(below(uint64_t(hi - lo + 1))); }
+};
+
+// The first UNEXPECTED line of the whole run (any vCPU) is kept and printed again next to the
+// final checks: the line itself may be thousands of lines before the end of the console, out of
+// the harness's last-lines dump (chaos-seeds-2 once failed that way).
+void keep_first_unexpected(const char* text);
+void print_first_unexpected(); // "first UNEXPECTED of this run: ..." if there was one
+
+// The ISA's part (chaos-<isa>.cpp): the whole run, on the boot vCPU, after the test was named.
+void arch_main();
+
+} // namespace chaos
