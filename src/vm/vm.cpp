@@ -857,13 +857,16 @@ bool Vm::console_write(Vcpu& vcpu, const ExitReason& exit) {
     arch::Vcpu& a = vcpu.arch();
     // A prefix of the buffer, up to the end of its page: one page lies in one region (regions
     // are page aligned), so the read either succeeds whole or names nothing the guest may
-    // hand over (a device window, a hole, a refused host range). The caller asks again for
-    // the rest (SBI v2.0 12.1 allows the partial write).
+    // hand over (a device window, a hole, a refused host range, RAM the guest itself may not
+    // read: cxvisor's reads ignore the guest's permissions, the firmware call must not). The
+    // caller asks again for the rest (SBI v2.0 12.1 allows the partial write).
     char buf[128];
     const u64 to_page_end = FRAME_SIZE - (exit.gpa & (FRAME_SIZE - 1));
     usize n = exit.args[0] < to_page_end ? usize(exit.args[0]) : usize(to_page_end);
     if (n > sizeof buf) n = sizeof buf;
-    if (n == 0 || read_guest(GuestPhysAddr(exit.gpa), buf, n).is_error()) {
+    const auto* region = m_as.find_region(GuestPhysAddr(exit.gpa));
+    if (n == 0 || !region || !has(region->flags, MemFlags::Read) ||
+        read_guest(GuestPhysAddr(exit.gpa), buf, n).is_error()) {
         a.set_hypercall_result(n == 0 ? 0 : u64(cxv_abi::CXV_INVALID), 0, 0, 0);
         return true;
     }

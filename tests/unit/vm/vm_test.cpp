@@ -288,6 +288,7 @@ TEST_F(VmTest, Hypercalls) {
 // HLVX, which needs execute permission and a mapped page.
 TEST_F(VmTest, ConsoleWriteReadsTheBufferThroughTheVmsGuestMemoryPath) {
     cfg.regions.push_back({RAM + RAM_SIZE, 1 * MiB, 3, u32(vp::MapType::Alloc), {}}); // read/write, no exec
+    cfg.regions.push_back({RAM + RAM_SIZE + 2 * MiB, 1 * MiB, 2, u32(vp::MapType::Alloc), {}}); // write only
     boot();
     auto console_write = [](u64 gpa, u64 len) {
         ExitReason e{.kind = ExitKind::ConsoleWrite, .gpa = gpa};
@@ -299,13 +300,16 @@ TEST_F(VmTest, ConsoleWriteReadsTheBufferThroughTheVmsGuestMemoryPath) {
     const u64 tail = RAM + 2 * MiB - 5;                       // 5 bytes before a page end
     ASSERT_TRUE(vm->addr_space().write(GuestPhysAddr(buf), text.data(), text.size()).is_ok());
     ASSERT_TRUE(vm->addr_space().write(GuestPhysAddr(tail), "abcd\nfgh", 8).is_ok());
+    ASSERT_TRUE(vm->addr_space().write(GuestPhysAddr(RAM + RAM_SIZE + 2 * MiB), "secret\n", 7).is_ok());
     run(0, {console_write(buf, text.size()), console_write(tail, 8), console_write(UART, 4),
-            console_write(RAM + RAM_SIZE + 1 * MiB, 4), console_write(0x1000, 1)});
+            console_write(RAM + RAM_SIZE + 1 * MiB, 4), console_write(0x1000, 1),
+            console_write(RAM + RAM_SIZE + 2 * MiB, 7)}); // a region the guest may not read
     auto& r = fake_vcpu(0).hypercall_results;
-    ASSERT_EQ(r.size(), 5u);
+    ASSERT_EQ(r.size(), 6u);
     EXPECT_EQ(r[0], (std::vector<u64>{0, text.size(), 0, 0}));
     EXPECT_EQ(r[1], (std::vector<u64>{0, 5, 0, 0})); // up to the page end: the caller asks again
-    for (usize i = 2; i < 5; ++i) EXPECT_EQ(r[i], (std::vector<u64>{u64(CXV_INVALID), 0, 0, 0})) << i;
+    EXPECT_EQ(count(captured_console(), "secret"), 0u);
+    for (usize i = 2; i < 6; ++i) EXPECT_EQ(r[i], (std::vector<u64>{u64(CXV_INVALID), 0, 0, 0})) << i;
     const std::string& out = captured_console();
     EXPECT_NE(out.find("[vm1] dbcn: written\n"), std::string::npos) << out;
     EXPECT_NE(out.find("[vm1] abcd\n"), std::string::npos) << out;
