@@ -3,7 +3,7 @@
 
 Builds the config with cxv-vmconfig into a package (without the hypervisor image), takes the VM's
 kernel, initramfs and the device tree cxv-vmconfig generated out of it, and boots them on plain
-QEMU virt (GICv3, cortex-a72, as many CPUs and as much RAM as the VM has): what the guest does
+QEMU virt (the ISA's machine from tests/system/machines.py, CXV_ARCH; as many CPUs and as much RAM as the VM has): what the guest does
 there is what it should do under cxvisor. The console goes to stdout; QEMU ends when the guest
 powers off (-no-reboot turns a reset into an exit too) or after --timeout seconds.
 
@@ -73,7 +73,7 @@ def main():
             tmp = os.path.abspath(args.workdir)
             os.makedirs(tmp, exist_ok=True)
         pkg_path = os.path.join(tmp, "package.bin")
-        cmd = [args.vmconfig, "--cpus", "16", "-o", pkg_path, args.config]
+        cmd = [args.vmconfig, "--arch", machines.arch(), "--cpus", "16", "-o", pkg_path, args.config]
         for s in args.search_path:
             cmd[1:1] = ["--search-path", s]
         r = subprocess.run(cmd, capture_output=True, text=True)
@@ -84,8 +84,9 @@ def main():
         if not vm["dtb"]:
             sys.exit("native.py: the VM has no device tree (give dtb_load_addr)")
         base, size = vm["regions"][0][0], vm["regions"][0][1]
-        if base != 0x4000_0000:
-            sys.exit(f"native.py: QEMU virt's RAM starts at 0x40000000, the VM's at {base:#x}")
+        ram_base = machines.machine()["ram_base"]
+        if base != ram_base:
+            sys.exit(f"native.py: QEMU virt's RAM starts at {ram_base:#x}, the VM's at {base:#x}")
         files = {}
         for what in ("kernel", "ramdisk", "dtb"):
             files[what] = os.path.join(tmp, what)

@@ -171,6 +171,12 @@ public:
     // One cell, the PLIC source (sifive,plic-1.0.0.yaml); the PLIC has no trigger types (its
     // gateways turn edges and levels into one request each, PLIC spec ch. 5).
     std::vector<uint32_t> dt_irq(uint32_t irq, bool) const override { return {irq}; }
+    // No default interrupt-parent at the root: each riscv,cpu-intc node would inherit it, making
+    // the hart's own controller a child of the PLIC whose parents it is (Devicetree Spec v0.4,
+    // 2.4.1: interrupt-parent is inherited from the tree parent). Linux's of_irq_init() then finds
+    // no root controller and panics ("No interrupt controller found"). QEMU virt's riscv tree has
+    // none at the root either.
+    bool dt_root_interrupt_parent() const override { return false; }
 };
 
 } // namespace
