@@ -12,7 +12,8 @@ powers off (-no-reboot turns a reset into an exit too) or after --timeout second
 
 QEMU patches the tree's /chosen initrd range (it places the initramfs itself) and adds its own
 /memory node when the tree has none at RAM base; everything else (cpus, psci, GIC, timer, PL011,
-bootargs) is cxv-vmconfig's.
+bootargs) is cxv-vmconfig's. Where the machine's firmware needs QEMU's own tree (riscv64: OpenSBI;
+machines.py native_guest_dtb), that tree is used and the VM's cmdline goes in with -append.
 """
 import argparse
 import os
@@ -96,7 +97,11 @@ def main():
             with open(args.dump_dtb, "wb") as f:
                 f.write(vm["dtb"])
         qemu = machines.native(args.smp or vm["cpus"], f"{size // (1024 * 1024)}M") + [
-            "-no-reboot", "-kernel", files["kernel"], "-dtb", files["dtb"]]
+            "-no-reboot", "-kernel", files["kernel"]]
+        if machines.machine().get("native_guest_dtb", True):
+            qemu += ["-dtb", files["dtb"]]
+        elif vm["cmdline"]:
+            qemu += ["-append", vm["cmdline"]]
         if vm["ramdisk"]:
             qemu += ["-initrd", files["ramdisk"]]
         if args.dry_run:
