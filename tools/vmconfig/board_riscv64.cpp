@@ -112,6 +112,12 @@ public:
             // cxvisor sets henvcfg.STCE for it (riscv-notes, "Timer"). No "h": no nested
             // virtualization; nothing the vCPU would trap on (Svpbmt, V) is advertised.
             w.str("riscv,isa", "rv64imafdc_zicsr_zifencei_sstc");
+            // The same as the current binding (Linux bindings riscv/extensions.yaml, 6.5+), which
+            // Linux prefers: from riscv,isa alone it infers Zicntr and Zihpm for old trees, but the
+            // vCPU has only cycle, time and instret (hcounteren CY|TM|IR, vcpu_rules.hpp): the
+            // hpmcounters trap. Zicntr is those three.
+            w.str("riscv,isa-base", "rv64i");
+            w.strs("riscv,isa-extensions", "i\0m\0a\0f\0d\0c\0zicntr\0zicsr\0zifencei\0sstc");
             w.str("mmu-type", "riscv,sv39");
             w.str("status", "okay");
             w.begin("interrupt-controller");
