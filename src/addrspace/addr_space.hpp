@@ -161,18 +161,21 @@ public:
     // Read, Write, Exec: an instruction fetch from RAM without X is a permission fault, never
     // "fixed" by mapping it readable (the guest would fault on the same fetch forever).
     // A write to a borrowed image page the region lets the guest write gets the VM its private
-    // copy of the page (true). Errors: NoMemory.
+    // copy of the page (true). Errors: NoMemory. On the faulting vCPU's CPU: every true answer
+    // makes that CPU's translation of gpa current first (tlb.hpp fault_retry).
     Result<bool> handle_fault(GuestPhysAddr gpa, MemFlags access) {
         const Region* r = find_region(gpa);
         if (!r) return false;
         if (auto m = m_table.query(gpa.value()); m.is_ok()) {
-            if (has(m.value().flags, access)) return true;
-            if (!has(access, MemFlags::Write) || !has(r->flags, access) || !borrowed(m.value().pa)) return false;
-            TRY(unshare(*r, gpa.align_down(page_size), m.value()));
-            return true;
+            if (!has(m.value().flags, access)) {
+                if (!has(access, MemFlags::Write) || !has(r->flags, access) || !borrowed(m.value().pa)) return false;
+                TRY(unshare(*r, gpa.align_down(page_size), m.value()));
+            }
+        } else {
+            if (r->backing != Backing::Alloc || !has(r->flags, access)) return false;
+            TRY(populate_at(*r, gpa));
         }
-        if (r->backing != Backing::Alloc || !has(r->flags, access)) return false;
-        TRY(populate_at(*r, gpa));
+        m_tlb.fault_retry(gpa.value());
         return true;
     }
     // Hypervisor access to guest memory: the one path by which cxvisor touches it (instruction

@@ -32,5 +32,14 @@ concept Tlb = requires(T& t, u64 addr, u64 size) {
 // fetches see its current contents (no instruction cache may still hold what the frames held
 // before, another VM's code). Called before the stage-2 entry is written, so no vCPU can fetch
 // through the new mapping before it completes (KVM does the same).
+// fault_retry(addr): the vCPU of the calling CPU took a stage-2 fault at addr, and addr is mapped
+// with the access it needs now (this CPU just mapped it, or another CPU did, or it was mapped
+// before and this CPU's TLB kept an invalid entry): make this CPU's translation of addr current
+// before the vCPU re-executes the access. The lazy half of after_map's rule: where a TLB may keep
+// an invalid entry, a CPU that did is fenced here when it faults on it, so a new mapping needs
+// no fence on every CPU (RISC-V: a local HFENCE.GVMA; aarch64: nothing).
 template <typename T>
-concept Stage2Maintenance = Tlb<T> && requires(T& t, HostPhysAddr pa, u64 size) { t.prepare_exec(pa, size); };
+concept Stage2Maintenance = Tlb<T> && requires(T& t, HostPhysAddr pa, u64 size) {
+    t.prepare_exec(pa, size);
+    t.fault_retry(size);
+};

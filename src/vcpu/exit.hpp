@@ -21,6 +21,11 @@ enum class ExitKind : u8 {
     Undefined,         // the guest did something the backend cannot handle; UNDEF was injected
     Kick,              // the guest made interrupts pending (an SGI): args[0] = VcpuSet bits of the
                        // VM's vCPUs to kick; this vCPU's own next entry presents them anyway
+    ConsoleWrite,      // the guest asks its firmware to print args[0] bytes at guest-physical gpa
+                       // (riscv64 SBI DBCN console_write). Level 2 reads them through the VM's
+                       // checked guest-memory path and answers through set_hypercall_result:
+                       // (CXV_OK, bytes written: a prefix, at most to the end of gpa's page) or
+                       // (CXV_INVALID, 0) when the buffer is not guest memory cxvisor may read
     Fatal,             // cannot continue this VM: reason says why
 };
 
@@ -43,6 +48,7 @@ constexpr const char* exit_kind_name(ExitKind k) {
     case ExitKind::SystemReset: return "system reset";
     case ExitKind::Undefined: return "undefined";
     case ExitKind::Kick: return "kick";
+    case ExitKind::ConsoleWrite: return "console write";
     case ExitKind::Fatal: return "fatal";
     }
     return "?";

@@ -213,6 +213,8 @@ public:
     void update_emulated_timer(Vcpu& vcpu, u64 now);
 
 private:
+    // Level 2's ExitKind::ConsoleWrite (vcpu/exit.hpp): always true.
+    bool console_write(Vcpu& vcpu, const ExitReason& exit);
     Vm(const vm_package::VmRecord& rec, const u8* package, GuestAddrSpace&& as);
     Result<void> setup_memory(const HostOwnedRanges& host_owned);
     Result<void> setup_devices(const HostOwnedRanges& host_owned);

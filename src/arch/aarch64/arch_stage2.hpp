@@ -67,6 +67,9 @@ struct Stage2Tlb {
     // A mapping replaced an invalid descriptor: TLBs never cache invalid descriptors (DDI0487 K.a,
     // D8 "TLB maintenance requirements"), so nothing to invalidate (tlb.hpp).
     void after_map(u64, u64) {}
+    // Nor can a CPU have kept one for a faulting address: the re-executed access walks the new
+    // descriptor (made visible by publish_stage2_updates on the way back in).
+    void fault_retry(u64) {}
     void invalidate_all() {
         with_vmid([] {
             dsb_ishst();

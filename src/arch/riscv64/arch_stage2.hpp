@@ -72,12 +72,22 @@ struct Stage2Tlb {
         remote_fence(gpa, size);
     }
     void invalidate_all() { remote_fence(0, ~u64(0)); }
-    // An invalid -> valid change needs a fence too: without Svvptc a hart may keep an invalid
-    // G-stage PTE cached and fault again on the new mapping (Priv 20211203, 4.2.1 "Supervisor
-    // Memory-Management Fence Instruction": changes to invalid entries need the fence as well;
-    // Svvptc, ratified later, is what relaxes that). Unfenced, the guest would fault on a
-    // mapping AddrSpace reports as present and re-run the access forever.
-    void after_map(u64 gpa, u64 size) { invalidate_range(gpa, size); }
+    // An invalid -> valid change is fenced lazily, on the hart that needs it. Without Svvptc a
+    // hart may keep an invalid G-stage entry cached and fault again on the new mapping, but that
+    // is all it can do with it: Priv 20211203, 4.2.1 "Supervisor Memory-Management Fence
+    // Instruction" lets software fence "changing an invalid PTE to a valid leaf" lazily ("a
+    // page-fault exception might occur, at which point software should execute SFENCE.VMA"), and
+    // HFENCE.GVMA is the same fence for the G-stage (8.3.2; 8.5.3 "Memory-Management Fences"),
+    // local to the hart that executes it. So a new mapping sends no RFENCE to every hart (it used
+    // to: one SBI call per lazily backed page); the hart whose vCPU faults on the address, having
+    // just mapped it or finding it mapped already (another hart mapped it, or its TLB kept the
+    // invalid entry), fences it in fault_retry before the guest re-executes the access.
+    void after_map(u64, u64) {}
+    void fault_retry(u64 gpa) {
+        fence_all(); // the table stores (this hart's, or another's it saw) before the walker reads them
+        if (vmid_fits(vmid)) hfence_gvma(gpa >> 2, vmid);
+        else hfence_gvma(gpa >> 2, 0); // VMID 0 is what every VM without its own VMID runs under
+    }
 
     // Frames about to be mapped executable (Tlb::prepare_exec). RISC-V instruction fetches are
     // coherent with earlier stores only after FENCE.I on the fetching hart (Unprivileged Spec

@@ -19,9 +19,26 @@ inline constexpr u64 CauseLoadGuestPageFault = 21;
 inline constexpr u64 CauseVirtualInstruction = 22;
 inline constexpr u64 CauseStoreGuestPageFault = 23;
 
-// The guest-physical address of a guest-page fault: htval holds it shifted right by 2, the two
-// low bits are those of the guest-virtual address in stval (Priv 8.2.8 htval).
-constexpr u64 fault_gpa(u64 htval, u64 stval) { return htval << 2 | (stval & 3); }
+// The guest-physical address of a guest-page fault (Priv 20211203, 8.2.8 htval): htval holds it
+// shifted right by 2, the two low bits are those of the guest-virtual address in stval. But htval
+// "is written with either zero or the guest physical address that faulted", and is WARL: a hart
+// may leave it 0 for any fault (QEMU fills it; real harts need not), so 0 does not mean GPA 0.
+// Then the GPA is known only where the hardware did no VS-stage translation: vsatp.MODE = Bare
+// (8.2.12 vsatp, 4.1.11 satp MODE) makes the guest-virtual address in stval (hstatus.GVA = 1:
+// stval holds one, 8.2.1) the guest-physical one; for a GPA of 0-3 that is exactly right too.
+// Under VS-stage translation the GPA (of the access, or of the guest page-table entry the walk
+// read) could only come from walking the guest's tables in software, which cxvisor does not do:
+// `known` is false and the caller stops the VM (re-executing would fault the same way for ever).
+struct FaultGpa {
+    bool known = false;
+    u64 gpa = 0;
+};
+inline constexpr u64 VSATP_MODE_SHIFT = 60; // RV64 vsatp/satp MODE [63:60], 0 = Bare
+constexpr FaultGpa fault_gpa(u64 htval, u64 stval, bool gva, u64 vsatp) {
+    if (htval != 0) return {true, htval << 2 | (stval & 3)};
+    if (gva && (vsatp >> VSATP_MODE_SHIFT) == 0) return {true, stval};
+    return {};
+}
 
 // Bytes of the instruction whose first 16-bit parcel is `lo`: 2 for compressed (bits[1:0] != 11),
 // 4 for the base 32-bit encoding, 0 for the longer encodings (bits[4:2] = 111), which no load or

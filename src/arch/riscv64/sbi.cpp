@@ -161,10 +161,10 @@ SbiAction sbi_dispatch(const u64 (&a)[8], u32 vcpu_count) {
         case SBI_DBCN_WRITE: {
             // base_addr_hi holds the address bits above XLEN: none exist on RV64 (ch. 12.1).
             if (a[2] != 0) return answer(SBI_ERR_INVALID_PARAM);
-            SbiAction r = answer(SBI_SUCCESS);
-            r.kind = SbiAction::Kind::DbcnWrite;
-            r.len = a[0];
-            r.addr = a[1];
+            if (a[0] == 0) return answer(SBI_SUCCESS, 0); // nothing to write, nothing to read
+            SbiAction r = exit(ExitKind::ConsoleWrite, SbiConduit::Sbi, false, a[0]);
+            r.exit.gpa = a[1];
+            r.exit.detail = eid << 32 | fid;
             return r;
         }
         default: return not_supported(); // read: input comes through the emulated UART

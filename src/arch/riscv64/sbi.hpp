@@ -15,9 +15,11 @@
 //   HSM (ch. 9): hart_start/stop/get_status → CpuUp/CpuDown/CpuQuery; retentive hart_suspend =
 //     Halt (WFI); non-retentive and platform-specific suspend types are NOT_SUPPORTED.
 //   SRST (ch. 10): shutdown → SystemDown, cold/warm reboot → SystemReset.
-//   DBCN (ch. 12): write_byte → the HC_NR_PUTC path; write(len, lo, hi) takes one byte per call
-//     (a partial write the spec allows: the guest calls again for the rest); read is
-//     NOT_SUPPORTED (input comes through the emulated UART).
+//   DBCN (ch. 12): write_byte → the HC_NR_PUTC path; write(len, lo, hi) → a ConsoleWrite exit:
+//     level 2 reads the buffer through the VM's checked guest-memory path (Vm::read_guest) and
+//     prints a prefix of it, up to the end of its page (a partial write the spec allows: the
+//     guest calls again for the rest); a buffer that is not readable guest memory is
+//     INVALID_PARAM. read is NOT_SUPPORTED (input comes through the emulated UART).
 //   Legacy (ch. 5): set_timer, console_putchar (HC_NR_PUTC), console_getchar (always -1),
 //     shutdown; the others (IPI and fences with hart masks in guest memory) are NOT_SUPPORTED.
 //   cxvisor's calls: EID CXV_SBI_EID, FID = HC_NR_*, args a0..a5 → ExitReason{Hypercall}.
@@ -43,8 +45,6 @@ struct SbiAction {
         SetTimer,    // vstimecmp = timer, then answer error/value
         SendIpi,     // raise the software interrupt of `targets`, kick them, then answer
         RemoteFence, // `targets` flush VS-stage TLB and instruction cache before they next run; kick them; answer
-        DbcnWrite,   // write the byte at guest-physical `addr` to the console if len > 0 (value = 1
-                     // byte written), else answer value 0
     };
     Kind kind = Kind::Answer;
     SbiConduit conduit = SbiConduit::Sbi;
@@ -54,7 +54,6 @@ struct SbiAction {
     ExitReason exit{};
     u64 timer = 0;
     u32 targets = 0; // vCPU bitmask (bit i = vCPU i)
-    u64 addr = 0, len = 0;
 };
 
 // regs: a0..a7 at the ECALL. vcpu_count: vCPUs of the VM (hart ids 0..count-1); at most 32.

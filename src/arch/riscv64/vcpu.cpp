@@ -52,10 +52,12 @@ void virt_cpu_init() {
     stage2_probe(false);
 }
 
-void Vcpu::init(u32 id, u64 vmid) {
+void Vcpu::init(u32 id, u64 vmid, u32 vcpu_count) {
     m_id = id;
     m_vmid = vmid;
-    m_vcpu_count = vgic::MaxVcpus;
+    // The hart ids a guest may name in an IPI or RFENCE hart mask (SBI v2.0 3.2): its own vCPUs,
+    // 0..count-1 (never more than the request words hold, vgic::MaxVcpus).
+    m_vcpu_count = vcpu_count < vgic::MaxVcpus ? vcpu_count : vgic::MaxVcpus;
     // Sstc is decided once at boot, before any VM (host.cpp host_discover).
     m_henvcfg = host_has_sstc() ? HENVCFG_STCE : 0;
     if (!host_has_sstc() && id == 0)
@@ -164,8 +166,17 @@ ExitReason Vcpu::run() {
     case rv::CauseInstGuestPageFault:
     case rv::CauseLoadGuestPageFault:
     case rv::CauseStoreGuestPageFault: {
+        const rv::FaultGpa where =
+            rv::fault_gpa(m_ctx.htval, m_ctx.stval, (m_ctx.hstatus & HSTATUS_GVA) != 0, csr::read<csr::vsatp>());
+        if (!where.known) { // htval 0 under VS-stage translation (mmio_decode.hpp fault_gpa)
+            e.kind = ExitKind::Fatal;
+            e.reason = "riscv64: guest-page fault without its guest-physical address (htval 0) while the guest "
+                       "translates; cxvisor does not walk guest page tables (guest address in detail)";
+            e.detail = m_ctx.stval;
+            return e;
+        }
         e.kind = ExitKind::NestedPageFault;
-        e.gpa = rv::fault_gpa(m_ctx.htval, m_ctx.stval);
+        e.gpa = where.gpa;
         e.access = cause == rv::CauseInstGuestPageFault ? AccessKind::Fetch
                    : cause == rv::CauseLoadGuestPageFault ? AccessKind::Read
                                                           : AccessKind::Write;
@@ -247,34 +258,13 @@ void Vcpu::handle_ecall(ExitReason& e) {
         }
         return;
     }
-    case rv::SbiAction::Kind::DbcnWrite: {
-        if (act.len == 0) {
-            answer(cxv_abi::SBI_SUCCESS, 0, true);
-            return;
-        }
-        // One byte per call (a partial write, SBI v2.0 12.1), read at the guest-physical address
-        // with the VS stage bare (vsatp = 0) through the G-stage, so the hardware checks the
-        // VM's mapping. HLVX (cxv_guest_fetch16) needs execute permission, which guest RAM has; a
-        // buffer anywhere else, or unmapped, is INVALID_PARAM.
-        const u64 saved_vsatp = csr::swap<csr::vsatp>(0);
-        u64 fault = 0;
-        const u64 half = guest_fetch16(m_ctx.hstatus, act.addr & ~1ull, &fault);
-        csr::write<csr::vsatp>(saved_vsatp);
-        if (fault) {
-            answer(cxv_abi::SBI_ERR_INVALID_PARAM, 0, true);
-            return;
-        }
-        e.kind = ExitKind::Hypercall;
-        e.nr = cxv_abi::HC_NR_PUTC;
-        e.args[0] = (act.addr & 1) ? half >> 8 & 0xff : half & 0xff;
-        e.detail = cxv_abi::SBI_EXT_DBCN << 32 | cxv_abi::SBI_DBCN_WRITE;
-        m_pending = Pending::DbcnWrite;
-        return;
-    }
     case rv::SbiAction::Kind::Exit:
         e = act.exit;
         if (act.answer_now) answer(act.error, act.value, !legacy);
-        m_pending = act.conduit == rv::SbiConduit::Cxv ? Pending::Cxv : legacy ? Pending::Legacy : Pending::Sbi;
+        m_pending = act.conduit == rv::SbiConduit::Cxv ? Pending::Cxv
+                    : legacy                            ? Pending::Legacy
+                    : e.kind == ExitKind::ConsoleWrite  ? Pending::DbcnWrite
+                                                        : Pending::Sbi;
         return;
     }
 }
@@ -360,9 +350,11 @@ void Vcpu::set_hypercall_result(u64 r0, u64 r1, u64 r2, u64 r3) {
     case Pending::Sbi: // DBCN write_byte through HC_NR_PUTC: SBI error, value 0
         answer(i64(r0) == cxv_abi::CXV_OK ? cxv_abi::SBI_SUCCESS : cxv_abi::SBI_ERR_FAILED, 0, true);
         break;
-    case Pending::DbcnWrite: // one byte written (SBI v2.0 12.1: a partial write)
-        if (i64(r0) == cxv_abi::CXV_OK) answer(cxv_abi::SBI_SUCCESS, 1, true);
-        else answer(cxv_abi::SBI_ERR_FAILED, 0, true);
+    case Pending::DbcnWrite: // ConsoleWrite (exit.hpp): r1 bytes written, SBI v2.0 12.1 allows fewer than asked
+        answer(i64(r0) == cxv_abi::CXV_OK        ? cxv_abi::SBI_SUCCESS
+               : i64(r0) == cxv_abi::CXV_INVALID ? cxv_abi::SBI_ERR_INVALID_PARAM
+                                                 : cxv_abi::SBI_ERR_FAILED,
+               i64(r0) == cxv_abi::CXV_OK ? r1 : 0, true);
         break;
     case Pending::Legacy: m_ctx.x[10] = i64(r0) == cxv_abi::CXV_OK ? 0 : u64(-1); break;
     case Pending::None: break;

@@ -38,7 +38,7 @@ public:
     // The VM's interrupt controller model on riscv64: the vPLIC (vintc/vplic.hpp), presented
     // through hvip.VSEIP.
     using Intc = vplic::Vplic;
-    void init(u32 id, u64 vmid);
+    void init(u32 id, u64 vmid, u32 vcpu_count);
     void reset(u64 entry, u64 arg);
     void set_stage2(HostPhysAddr root);
     void load();
@@ -70,7 +70,7 @@ public:
 
 private:
     // How the results of the SBI call that made the last exit go back (sbi.hpp SbiConduit, plus
-    // DBCN write's byte count).
+    // DBCN write's error and byte count from ConsoleWrite).
     enum class Pending : u8 { None, Sbi, Legacy, Cxv, DbcnWrite };
 
     void handle_ecall(ExitReason& e);

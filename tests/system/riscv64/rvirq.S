@@ -10,17 +10,11 @@
 //   3 the threshold: source 6 (priority 2) pulsed with threshold 2 is pending but not delivered;
 //     threshold 1 delivers it
 // A failed check prints "rvirq: FAIL <step>" and shuts down.
-    .option norvc
-    .option norelax
+#include "rventry.inc"
     .equ PLIC, 0x0c000000
     .equ ENABLE_CTX1, 0x2080            // 0x2000 + 0x80 * context 1
     .equ THRESHOLD_CTX1, 0x201000       // 0x200000 + 0x1000 * context 1; claim/complete at +4
-    .section .text
-    .globl _start
-_start:
-    lla     sp, stack_top
-    lla     t0, trap
-    csrw    stvec, t0
+    RV_ENTRY stack_top, trap
     li      s0, PLIC
     li      s8, 0                       // interrupts taken
     li      s6, 0                       // the last claimed source

@@ -9,14 +9,8 @@
 //   4 cxvisor's ECHO hypercall under EID 0x0A435856
 //   5 a VS-mode CSR access to hstatus: virtual instruction -> illegal instruction in the guest
 //   6 WFI with the timer: SBI set_timer, WFI blocks until the timer interrupt is taken
-    .option norvc
-    .option norelax                     // .balign pads here, not in a linker relaxation pass
-    .section .text
-    .globl _start
-_start:
-    lla     sp, stack_top
-    lla     t0, trap
-    csrw    stvec, t0
+#include "rventry.inc"
+    RV_ENTRY stack_top, trap
     mv      s11, a0                     // hart id
 
     // 1. BASE
@@ -49,21 +43,9 @@ _start:
     li      a7, 1
     li      a0, '\n'
     ecall
-    lla     s0, msg_dbcn_write          // DBCN write(len, addr, 0): returns bytes written
-    li      s1, 20                      // strlen(msg_dbcn_write)
-1:  beqz    s1, 2f
-    li      a7, 0x4442434E
-    li      a6, 0
-    mv      a0, s1
-    mv      a1, s0
-    li      a2, 0
-    ecall
-    bnez    a0, fail
-    beqz    a1, fail
-    add     s0, s0, a1
-    sub     s1, s1, a1
-    j       1b
-2:
+    lla     a0, msg_dbcn_write          // DBCN write(len, addr, 0): returns bytes written
+    li      a1, 20                      // strlen(msg_dbcn_write)
+    call    dbcn_write_all
 
     // 3. emulated MMIO: cxvisor's virtio-mmio console at 0x0a00_0000 (virtio 1.2, 4.2.2: 32-bit
     // common registers). Loads and stores in full and compressed form; a byte load of a common

@@ -2,14 +2,8 @@
 // hart_start with its opaque argument, ALREADY_AVAILABLE, INVALID_PARAM), waits in WFI for the
 // software interrupt hart 1 sends with SBI IPI, lets hart 1 stop itself (hart_stop) and sees it
 // STOPPED, then sends an RFENCE to both harts and shuts the VM down. "FAIL <step>" otherwise.
-    .option norvc
-    .option norelax
-    .section .text
-    .globl _start
-_start:
-    lla     sp, stack0_top
-    lla     t0, trap
-    csrw    stvec, t0
+#include "rventry.inc"
+    RV_ENTRY stack0_top, trap
     li      s10, 1
     bnez    a0, fail                    // vCPU 0 is hart 0
 

@@ -37,6 +37,22 @@ TEST(AddrSpace, LazyFaultsMapBlocksInsideTheRegionAndPagesAtItsEdges) {
     // entries fences there), once per new leaf range; the retry on a mapped address adds none.
     const std::vector<TlbCall> mapped{{0x4010'5000, K4}, {0x4020'0000, M2}, {0x406f'f000, K4}};
     EXPECT_EQ(s.tlb().mapped, mapped);
+    // Every fault answered "re-run the access" makes the faulting CPU's translation current
+    // (tlb.hpp fault_retry), the retry on an address already mapped too: that is where a CPU whose
+    // TLB kept the invalid entry (RISC-V) is fenced, instead of fencing every CPU at each mapping.
+    // The fault with no region is not retried.
+    const std::vector<u64> retried{0x4010'5123, 0x4030'0008, 0x406f'f800, 0x4030'0000};
+    EXPECT_EQ(s.tlb().retried, retried);
+}
+
+// A permission fault on mapped RAM is the guest's, not a stale TLB entry: no retry, no fence.
+TEST(AddrSpace, PermissionFaultIsNotRetried) {
+    FakeFrames frames;
+    Space s = make(frames);
+    ASSERT_TRUE(s.map_alloc(gpa(0x4000'0000), 2 * MiB, RW, false).is_ok());
+    EXPECT_TRUE(s.handle_fault(gpa(0x4000'0010), MemFlags::Read).value());
+    EXPECT_FALSE(s.handle_fault(gpa(0x4000'0010), MemFlags::Exec).value());
+    EXPECT_EQ(s.tlb().retried, std::vector<u64>{0x4000'0010});
 }
 
 TEST(AddrSpace, PermissionsDecideFaults) {

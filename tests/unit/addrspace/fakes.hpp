@@ -107,10 +107,12 @@ struct RecordingTlb {
     std::vector<TlbCall> calls;
     std::vector<TlbCall> exec_prepared; // prepare_exec(pa, size) calls
     std::vector<TlbCall> mapped;        // after_map(addr, size) calls
+    std::vector<u64> retried;           // fault_retry(addr) calls
     std::function<void(HostPhysAddr, u64)> on_prepare_exec; // optional: checks the state at the call
     void invalidate_range(u64 addr, u64 size) { calls.push_back({addr, size}); }
     void invalidate_all() { calls.push_back({0, 0}); }
     void after_map(u64 addr, u64 size) { mapped.push_back({addr, size}); }
+    void fault_retry(u64 addr) { retried.push_back(addr); }
     void prepare_exec(HostPhysAddr pa, u64 size) {
         exec_prepared.push_back({pa.value(), size});
         if (on_prepare_exec) on_prepare_exec(pa, size);

@@ -92,10 +92,29 @@ TEST(RvMmioDecode, InstructionLength) {
 }
 
 TEST(RvMmioDecode, FaultGpa) {
+    constexpr u64 SV39 = u64(8) << 60;
+    auto gpa = [](FaultGpa f) { return f.known ? f.gpa : ~0ull; };
     // htval = GPA >> 2; the low two bits come from stval (the guest-virtual address).
-    EXPECT_EQ(fault_gpa(0x0400'0004, 0xffff'ffc0'1000'0013), 0x1000'0013ull);
-    EXPECT_EQ(fault_gpa(0x2000'0000, 0x1000), 0x8000'0000ull);
-    EXPECT_EQ(fault_gpa(u64(1) << 39, 2), (u64(1) << 41) | 2); // 41-bit Sv39x4 GPA
+    EXPECT_EQ(gpa(fault_gpa(0x0400'0004, 0xffff'ffc0'1000'0013, true, SV39)), 0x1000'0013ull);
+    EXPECT_EQ(gpa(fault_gpa(0x2000'0000, 0x1000, true, 0)), 0x8000'0000ull);
+    EXPECT_EQ(gpa(fault_gpa(u64(1) << 39, 2, true, SV39)), (u64(1) << 41) | 2); // 41-bit Sv39x4 GPA
+}
+
+// htval = 0 is "no GPA given" (Priv 20211203, 8.2.8), not GPA 0: the fault used to become an abort
+// at GPA 0 (a fault on MMIO at 0x1000_0000 injected an access fault into the guest).
+TEST(RvMmioDecode, FaultWithoutGpaInHtval) {
+    constexpr u64 SV39 = u64(8) << 60, SV48 = u64(9) << 60;
+    // VS stage Bare: the guest-virtual address in stval is the guest-physical one.
+    FaultGpa f = fault_gpa(0, 0x1000'0005, true, 0);
+    EXPECT_TRUE(f.known);
+    EXPECT_EQ(f.gpa, 0x1000'0005ull);
+    f = fault_gpa(0, 2, true, 0x1234); // a real GPA of 0-3 still comes out right (ASID/PPN ignored)
+    EXPECT_TRUE(f.known);
+    EXPECT_EQ(f.gpa, 2u);
+    // Translated by the guest's own tables, or stval holds no guest address: unknown.
+    EXPECT_FALSE(fault_gpa(0, 0xffff'ffc0'1000'0000, true, SV39).known);
+    EXPECT_FALSE(fault_gpa(0, 0x1000'0000, true, SV48).known);
+    EXPECT_FALSE(fault_gpa(0, 0x1000'0000, false, 0).known);
 }
 
 TEST(RvMmioDecode, Htinst) {

@@ -159,11 +159,16 @@ TEST(RvSbi, ConsoleCallsTakeThePutcPath) {
     a = call(SBI_EXT_LEGACY_GETCHAR, 0);
     expect_answer(a, -1);
     EXPECT_EQ(a.conduit, SbiConduit::Legacy);
+    // DBCN write: the buffer is read by the generic level (ConsoleWrite), not by the backend.
     a = call(SBI_EXT_DBCN, SBI_DBCN_WRITE, 12, 0x8010'0000, 0);
-    EXPECT_EQ(a.kind, Kind::DbcnWrite);
-    EXPECT_EQ(a.len, 12u);
-    EXPECT_EQ(a.addr, 0x8010'0000u);
+    EXPECT_EQ(a.kind, Kind::Exit);
+    EXPECT_FALSE(a.answer_now);
+    EXPECT_EQ(a.exit.kind, ExitKind::ConsoleWrite);
+    EXPECT_EQ(a.exit.args[0], 12u);
+    EXPECT_EQ(a.exit.gpa, 0x8010'0000u);
+    EXPECT_EQ(a.conduit, SbiConduit::Sbi);
     expect_answer(call(SBI_EXT_DBCN, SBI_DBCN_WRITE, 12, 0x8010'0000, 1), SBI_ERR_INVALID_PARAM);
+    expect_answer(call(SBI_EXT_DBCN, SBI_DBCN_WRITE, 0, 0x1, 0), SBI_SUCCESS, 0); // len 0: no exit
 }
 
 TEST(RvSbi, CxvisorHypercalls) {

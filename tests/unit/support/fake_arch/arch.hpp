@@ -74,6 +74,7 @@ inline unsigned wfi_calls = 0;
 inline unsigned system_offs = 0;
 inline unsigned dcache_cleans = 0, icache_invalidations = 0, stage2_publishes = 0;
 inline std::vector<TlbCall> tlb_calls;
+inline std::vector<TlbCall> fault_retries; // Stage2Tlb::fault_retry(ipa): {vmid, ipa, 0}
 inline u32 parange = 2; // ID_AA64MMFR0_EL1.PARange the fake CPU reports (40-bit IPA)
 
 inline void raise_irq(u32 intid) { pending_irqs.push_back(intid); }

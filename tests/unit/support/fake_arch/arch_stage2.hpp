@@ -16,6 +16,7 @@ struct Stage2Tlb {
     void invalidate_all() { fake::tlb_calls.push_back({vmid, 0, 0}); }
     void prepare_exec(HostPhysAddr, u64) {} // no instruction cache on the host fake
     void after_map(u64, u64) {}             // the fake's TLB, like aarch64's, never caches invalid entries
+    void fault_retry(u64 ipa) { fake::fault_retries.push_back({vmid, ipa, 0}); }
 };
 static_assert(Stage2Maintenance<Stage2Tlb>);
 

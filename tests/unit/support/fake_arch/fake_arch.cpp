@@ -89,6 +89,7 @@ void reset() {
     system_offs = 0;
     dcache_cleans = icache_invalidations = stage2_publishes = 0;
     tlb_calls.clear();
+    fault_retries.clear();
     parange = 2;
 }
 
