@@ -2,8 +2,8 @@
 #   make run     boot cxvisor on QEMU with the default VMs: a Linux VM (Debian's arm64 kernel, 2 vCPUs,
 #                busybox shell on the console; fetched through apt into $(BUILD)/linux on the first
 #                run) and a small bare-metal one (VMS="a.toml b.toml" chooses others). ARCH=riscv64:
-#                cxvisor under OpenSBI on QEMU's riscv64 virt, to its shell (no VMs unless VMS names
-#                some, e.g. VMS=configs/vms/riscv64/hello.toml)
+#                cxvisor under OpenSBI on QEMU's riscv64 virt with the same pair built for riscv64
+#                (Debian trixie's riscv64 kernel, fetched into $(BUILD)/linux/riscv64)
 #                EXIT_WHEN_DONE=1: once every VM has stopped, cxvisor powers off and make exits with
 #                its exit status (0 clean, 1 a VM was stopped by containment, 2 a test guest reported
 #                FAIL); TIMESTAMPS=1: cxvisor's log lines carry [seconds.micros] since boot.
@@ -23,11 +23,17 @@ MEM ?= 1G
 JOBS ?= $(shell nproc)
 SOAK_SEEDS ?= 50
 SOAK_SEED_LIST ?=
-# The VMs make run boots by default, per ISA. riscv64 has none until a riscv64 Linux guest exists
-# (issue 9): the bare image boots to the cxvisor shell; VMS= runs the riscv64 test guests.
+# The VMs make run boots by default, per ISA (VMS= with nothing boots the bare image to the
+# cxvisor shell).
 DEFAULT_VMS_aarch64 := configs/vms/linux.toml configs/vms/hello.toml
-DEFAULT_VMS_riscv64 :=
+DEFAULT_VMS_riscv64 := configs/vms/riscv64/linux.toml configs/vms/riscv64/hello.toml
 VMS ?= $(DEFAULT_VMS_$(ARCH))
+# Where each ISA's Linux kernel and initramfs images are (scripts/linux-guest.sh), and the build
+# target that makes them.
+LINUX_DIR_aarch64 := $(BUILD)/linux
+LINUX_DIR_riscv64 := $(BUILD)/linux/riscv64
+LINUX_TARGET_aarch64 := linux-guests
+LINUX_TARGET_riscv64 := linux-guests-riscv64
 EXIT_WHEN_DONE ?=
 TIMESTAMPS ?=
 RUN_TIMEOUT ?=
@@ -65,9 +71,10 @@ host: host-configure
 tools: host-configure
 	@ninja -C $(HOST_DIR) -j $(JOBS) cxv-vmconfig
 
-# Linux guests: Debian's arm64 kernel (apt, once) and the busybox initramfs images, in $(BUILD)/linux.
+# Linux guests: Debian's kernel for ARCH (apt, once) and the busybox initramfs images, in $(BUILD)/linux
+# (riscv64: $(BUILD)/linux/riscv64).
 linux: tools
-	@ninja -C $(HOST_DIR) -j $(JOBS) linux-guests
+	@ninja -C $(HOST_DIR) -j $(JOBS) $(LINUX_TARGET_$(ARCH))
 
 image: setup
 	@cmake -S . -B $(IMAGE_DIR) -G Ninja -DCXV_TARGET=$(ARCH) \
@@ -77,7 +84,7 @@ image: setup
 # Without VMS the image boots as built, without a VM package (to the cxvisor shell).
 $(RUN_IMAGE): image $(if $(strip $(VMS)),tools linux) FORCE
 	@mkdir -p $(dir $@)
-	@$(if $(strip $(VMS)),$(VMCONFIG) --cpus $(SMP) --search-path $(IMAGE_DIR)/guests --search-path $(BUILD)/linux \
+	@$(if $(strip $(VMS)),$(VMCONFIG) --cpus $(SMP) --search-path $(IMAGE_DIR)/guests --search-path $(LINUX_DIR_$(ARCH)) \
 	    --image $(IMAGE) -o $@ $(VMS),cp $(IMAGE) $@)
 
 # scripts/run keeps the console interactive, logs it, and turns cxvisor's exit summary into the

@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# Fetches Debian's arm64 Linux kernel and busybox-static through apt and builds busybox initramfs
-# images for Linux guests. Everything is cached under $BUILD/linux, so a second run costs nothing.
+# Fetches Debian's Linux kernel and busybox-static through apt and builds busybox initramfs
+# images for Linux guests. Everything is cached under $BUILD/linux (arm64) or $BUILD/linux/riscv64,
+# so a second run costs nothing.
 #
-#   scripts/linux-guest.sh [--build DIR] kernel              -> prints the path of the arm64 Image
-#   scripts/linux-guest.sh [--build DIR] initramfs [--modules "M..."] OUT [TEST [FILE...]]
+#   scripts/linux-guest.sh [--build DIR] [--arch arm64|riscv64] kernel
+#                                                            -> prints the path of the kernel Image
+#   scripts/linux-guest.sh [--build DIR] [--arch A] initramfs [--modules "M..."] OUT [TEST [FILE...]]
 #                                                            -> writes OUT (gzip'd newc cpio)
+#
+# arm64 (the default) comes from the host's own Debian release (bookworm). Bookworm has no riscv64
+# port, so riscv64 comes from trixie: apt gets a sources list of its own naming only trixie, and
+# the Release file is checked against the host's debian-archive-keyring (bookworm's package ships
+# the trixie keys), never with signature checks turned off.
 #
 # The initramfs's /init mounts proc, sys and dev, loads the kernel modules --modules names (Debian
 # builds virtio_mmio, virtio_blk, virtio_net, virtio_console and ext4 as modules; their
@@ -13,25 +20,54 @@
 # given, else an interactive shell on the console.
 # FILEs (helpers the script sources) go to /lib/cxv/. When the script or the shell ends, it powers
 # the machine (under cxvisor: the VM) off; so do `poweroff` and `reboot` typed at the shell (the
-# latter through PSCI SYSTEM_RESET: the VM boots again).
+# latter through PSCI SYSTEM_RESET or SBI SRST: the VM boots again).
 #
-# apt is used with its own state directory and APT::Architecture=arm64, so the host's apt
+# apt is used with its own state directory and APT::Architecture=<arch>, so the host's apt
 # configuration is not changed (no dpkg --add-architecture). Fails loudly if anything is missing:
 # a test must never pass by skipping.
 set -euo pipefail
 
 BUILD=build
-if [ "${1:-}" = "--build" ]; then BUILD=$2; shift 2; fi
+ARCH=arm64
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --build) BUILD=$2; shift 2 ;;
+    --arch) ARCH=$2; shift 2 ;;
+    *) break ;;
+    esac
+done
 BUILD=$(realpath -m "$BUILD")
-DIR=$BUILD/linux
+case "$ARCH" in
+arm64) DIR=$BUILD/linux ;;
+riscv64) DIR=$BUILD/linux/riscv64 ;;
+*) echo "linux-guest: --arch $ARCH: only arm64 and riscv64 are known" >&2; exit 2 ;;
+esac
 APTDIR=$DIR/apt
 mkdir -p "$DIR"
 
-apt_arm64() {
-    apt-get -o Dir::State="$APTDIR/state" -o Dir::State::status="$APTDIR/state/status" \
-        -o Dir::Cache="$APTDIR/cache" -o APT::Architecture=arm64 -o APT::Architectures::=arm64 \
-        -o Debug::NoLocking=1 -qq "$@"
+# apt's options for this architecture's own state directory. riscv64 also gets its own sources
+# list (trixie only) and no sources.list.d, so the host's bookworm entries do not mix in.
+apt_opts() {
+    printf '%s\n' -o Dir::State="$APTDIR/state" -o Dir::State::status="$APTDIR/state/status" \
+        -o Dir::Cache="$APTDIR/cache" -o APT::Architecture="$ARCH" -o APT::Architectures::="$ARCH"
+    if [ "$ARCH" = riscv64 ]; then
+        printf '%s\n' -o Dir::Etc::sourcelist="$APTDIR/sources.list" -o Dir::Etc::sourceparts="$APTDIR/sources.list.d"
+    fi
 }
+apt_arch() {
+    local opts
+    mapfile -t opts < <(apt_opts)
+    apt-get "${opts[@]}" -o Debug::NoLocking=1 -qq "$@"
+}
+apt_cache_arch() {
+    local opts
+    mapfile -t opts < <(apt_opts)
+    apt-cache "${opts[@]}" "$@"
+}
+
+# The RISC-V Linux Image header (Documentation/arch/riscv/boot-image-header.rst): "RSC\x05" at
+# offset 0x38. Debian's riscv64 package ships boot/vmlinux-* gzip-compressed or as that Image.
+is_riscv_image() { [ "$(od -An -tx1 -j 56 -N 4 "$1" | tr -d ' ')" = 52534305 ]; }
 
 # Downloads and unpacks the two packages once; leaves $DIR/Image, $DIR/busybox and the kernel's
 # modules in $DIR/modules (lib/modules/<version> of the package).
@@ -46,25 +82,43 @@ fetch() {
     command -v cpio >/dev/null || { echo "linux-guest: cpio is missing (scripts/setup.sh installs it)" >&2; exit 1; }
     mkdir -p "$APTDIR/state/lists/partial" "$APTDIR/cache/archives/partial" "$DIR/debs"
     touch "$APTDIR/state/status"
-    echo "linux-guest: fetching Debian's arm64 kernel and busybox-static through apt" >&2
-    apt_arm64 update
-    # linux-image-arm64 is the meta package; it names the versioned kernel package to download.
+    if [ "$ARCH" = riscv64 ]; then
+        local keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+        [ -f "$keyring" ] || { echo "linux-guest: $keyring is missing (package debian-archive-keyring)" >&2; exit 1; }
+        mkdir -p "$APTDIR/sources.list.d"
+        echo "deb [signed-by=$keyring] http://deb.debian.org/debian trixie main" >"$APTDIR/sources.list"
+    fi
+    echo "linux-guest: fetching Debian's $ARCH kernel and busybox-static through apt" >&2
+    # apt fails the update (and so this script) when the Release signature does not verify.
+    apt_arch update
+    # linux-image-<arch> is the meta package; it names the versioned kernel package to download.
     local kpkg
-    kpkg=$(apt-cache -o Dir::State="$APTDIR/state" -o Dir::State::status="$APTDIR/state/status" \
-        -o Dir::Cache="$APTDIR/cache" -o APT::Architecture=arm64 depends linux-image-arm64 |
-        awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
-    [ -n "$kpkg" ] || { echo "linux-guest: apt names no kernel for linux-image-arm64" >&2; exit 1; }
-    (cd "$DIR/debs" && rm -f ./*.deb && apt_arm64 download "$kpkg" busybox-static 2>/dev/null) ||
+    kpkg=$(apt_cache_arch depends "linux-image-$ARCH" | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+    [ -n "$kpkg" ] || { echo "linux-guest: apt names no kernel for linux-image-$ARCH" >&2; exit 1; }
+    (cd "$DIR/debs" && rm -f ./*.deb && apt_arch download "$kpkg" busybox-static 2>/dev/null) ||
         { echo "linux-guest: apt-get download $kpkg busybox-static failed" >&2; exit 1; }
     rm -rf "$DIR/x" && mkdir -p "$DIR/x"
     for d in "$DIR"/debs/*.deb; do dpkg-deb -x "$d" "$DIR/x"; done
-    # boot/vmlinuz-* in Debian's arm64 package is an uncompressed arm64 Image.
     local img
-    img=$(ls "$DIR"/x/boot/vmlinuz-* | head -n 1)
-    cp "$img" "$DIR/Image.tmp" && mv "$DIR/Image.tmp" "$DIR/Image"
-    cp "$DIR/x/bin/busybox" "$DIR/busybox"
+    img=$(ls "$DIR"/x/boot/vmlinu[xz]-* | head -n 1)
+    if [ "$ARCH" = riscv64 ]; then
+        # The loader (cxv-vmconfig, QEMU -kernel) wants the bare Image: undo a gzip wrapper.
+        if gzip -t "$img" 2>/dev/null; then gzip -dc "$img" >"$DIR/Image.tmp"; else cp "$img" "$DIR/Image.tmp"; fi
+        is_riscv_image "$DIR/Image.tmp" ||
+            { echo "linux-guest: $(basename "$img") of $kpkg is no RISC-V Image (no RSC\\x05 at 0x38)" >&2; exit 1; }
+    else
+        # boot/vmlinuz-* in Debian's arm64 package is an uncompressed arm64 Image.
+        cp "$img" "$DIR/Image.tmp"
+    fi
+    mv "$DIR/Image.tmp" "$DIR/Image"
+    # trixie's packages are merged-/usr (usr/bin, usr/lib/modules); bookworm's are not.
+    local bb mods
+    bb=$(ls "$DIR"/x/bin/busybox "$DIR"/x/usr/bin/busybox 2>/dev/null | head -n 1 || true)
+    mods=$(ls -d "$DIR"/x/lib/modules/* "$DIR"/x/usr/lib/modules/* 2>/dev/null | head -n 1 || true)
+    [ -n "$bb" ] && [ -n "$mods" ] || { echo "linux-guest: no busybox or lib/modules in the packages" >&2; exit 1; }
+    cp "$bb" "$DIR/busybox"
     rm -rf "$DIR/modules"
-    mv "$(ls -d "$DIR"/x/lib/modules/* | head -n 1)" "$DIR/modules"
+    mv "$mods" "$DIR/modules"
     echo "$kpkg" >"$DIR/kernel-package"
     rm -rf "$DIR/x" "$DIR/debs"
     exec {lock}>&-
@@ -181,5 +235,5 @@ EOF
 case "${1:-}" in
 kernel) fetch; echo "$DIR/Image" ;;
 initramfs) [ $# -ge 2 ] || { echo "usage: $0 initramfs [--modules \"M...\"] OUT [TEST [FILE...]]" >&2; exit 2; }; shift; initramfs "$@" ;;
-*) echo "usage: $0 [--build DIR] kernel | initramfs [--modules \"M...\"] OUT [TEST [FILE...]]" >&2; exit 2 ;;
+*) echo "usage: $0 [--build DIR] [--arch arm64|riscv64] kernel | initramfs [--modules \"M...\"] OUT [TEST [FILE...]]" >&2; exit 2 ;;
 esac

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`make run` with stdin closed reaches the Linux shell prompt in time and stays up until killed.
 
-Runs `make -C SOURCE run BUILD=BUILD < /dev/null` (its own process group), reads its output and
+Runs `make -C SOURCE run BUILD=BUILD [MAKE_ARGS, e.g. ARCH=riscv64] < /dev/null` (its own process group), reads its output and
 passes when the Linux VM's shell prompt has appeared within --timeout seconds of the start (the
 build step included: with everything built it is a no-op), the make/QEMU pair is still running
 --hold seconds later without printing a PANIC, and killing the group leaves no process behind.
@@ -19,8 +19,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from procs import processes  # noqa: E402
 from run_qemu import kill_group  # noqa: E402
 
-PROMPT = re.compile(rb"\[linux\] cxv-linux:/root#\r?\n")
-BAD = re.compile(rb"PANIC|Kernel panic|Unable to handle kernel|unexpected EL2 exception")
+# busybox's \w shows the home directory as /root (bookworm's 1.35, arm64) or ~ (trixie's 1.37, riscv64).
+PROMPT = re.compile(rb"\[linux\] cxv-linux:(/root|~)#\r?\n")
+BAD = re.compile(rb"PANIC|Kernel panic|Unable to handle kernel|unexpected EL2 exception|unexpected HS-mode exception")
 
 
 def main():

@@ -3,7 +3,7 @@
 
 Builds the config with cxv-vmconfig into a package (without the hypervisor image), takes the VM's
 kernel, initramfs and the device tree cxv-vmconfig generated out of it, and boots them on plain
-QEMU virt (GICv3, cortex-a72, as many CPUs and as much RAM as the VM has): what the guest does
+QEMU virt (the ISA's machine from tests/system/machines.py, CXV_ARCH; as many CPUs and as much RAM as the VM has): what the guest does
 there is what it should do under cxvisor. The console goes to stdout; QEMU ends when the guest
 powers off (-no-reboot turns a reset into an exit too) or after --timeout seconds.
 
@@ -12,7 +12,8 @@ powers off (-no-reboot turns a reset into an exit too) or after --timeout second
 
 QEMU patches the tree's /chosen initrd range (it places the initramfs itself) and adds its own
 /memory node when the tree has none at RAM base; everything else (cpus, psci, GIC, timer, PL011,
-bootargs) is cxv-vmconfig's.
+bootargs) is cxv-vmconfig's. Where the machine's firmware needs QEMU's own tree (riscv64: OpenSBI;
+machines.py native_guest_dtb), that tree is used and the VM's cmdline goes in with -append.
 """
 import argparse
 import os
@@ -73,7 +74,7 @@ def main():
             tmp = os.path.abspath(args.workdir)
             os.makedirs(tmp, exist_ok=True)
         pkg_path = os.path.join(tmp, "package.bin")
-        cmd = [args.vmconfig, "--cpus", "16", "-o", pkg_path, args.config]
+        cmd = [args.vmconfig, "--arch", machines.arch(), "--cpus", "16", "-o", pkg_path, args.config]
         for s in args.search_path:
             cmd[1:1] = ["--search-path", s]
         r = subprocess.run(cmd, capture_output=True, text=True)
@@ -84,8 +85,9 @@ def main():
         if not vm["dtb"]:
             sys.exit("native.py: the VM has no device tree (give dtb_load_addr)")
         base, size = vm["regions"][0][0], vm["regions"][0][1]
-        if base != 0x4000_0000:
-            sys.exit(f"native.py: QEMU virt's RAM starts at 0x40000000, the VM's at {base:#x}")
+        ram_base = machines.machine()["ram_base"]
+        if base != ram_base:
+            sys.exit(f"native.py: QEMU virt's RAM starts at {ram_base:#x}, the VM's at {base:#x}")
         files = {}
         for what in ("kernel", "ramdisk", "dtb"):
             files[what] = os.path.join(tmp, what)
@@ -95,7 +97,11 @@ def main():
             with open(args.dump_dtb, "wb") as f:
                 f.write(vm["dtb"])
         qemu = machines.native(args.smp or vm["cpus"], f"{size // (1024 * 1024)}M") + [
-            "-no-reboot", "-kernel", files["kernel"], "-dtb", files["dtb"]]
+            "-no-reboot", "-kernel", files["kernel"]]
+        if machines.machine().get("native_guest_dtb", True):
+            qemu += ["-dtb", files["dtb"]]
+        elif vm["cmdline"]:
+            qemu += ["-append", vm["cmdline"]]
         if vm["ramdisk"]:
             qemu += ["-initrd", files["ramdisk"]]
         if args.dry_run:

@@ -16,6 +16,7 @@ MACHINES = {
         "cpu": "cortex-a72",
         "blk_device": "virtio-blk-device",  # a virtio-mmio disk (cxvisor's host disk, QEMU's own for baselines)
         "console": "ttyAMA0",               # Linux's name for the board's console UART
+        "ram_base": 0x4000_0000,             # where QEMU virt's RAM starts
     },
     "riscv64": {
         "qemu": "qemu-system-riscv64",
@@ -25,6 +26,10 @@ MACHINES = {
         "bios": "default",                   # QEMU's OpenSBI: cxvisor is its payload, in HS-mode
         "blk_device": "virtio-blk-device",
         "console": "ttyS0",
+        "ram_base": 0x8000_0000,
+        # The firmware (OpenSBI) boots from the machine's own device tree, which must describe what
+        # it drives (CLINT, the PLIC's M contexts): a guest tree cannot replace it on the native run.
+        "native_guest_dtb": False,
     },
 }
 

@@ -139,6 +139,9 @@ public:
     virtual std::string dt_uarts(FdtWriter& w, const VmConfig& vm) const = 0; // UART nodes; the stdout-path
     // The `interrupts` value of a device raising shared line `irq` (level-high unless `edge`).
     virtual std::vector<uint32_t> dt_irq(uint32_t irq, bool edge) const = 0;
+    // Whether the root names the VM's interrupt controller as every node's default
+    // interrupt-parent; else each node with `interrupts` names it itself.
+    virtual bool dt_root_interrupt_parent() const = 0;
 };
 
 // The board of an ISA (aarch64 and riscv64 have one; null for the others).

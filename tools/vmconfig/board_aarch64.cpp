@@ -124,6 +124,7 @@ public:
     }
 
     void dt_root(FdtWriter&, const VmConfig&) const override {}
+    bool dt_root_interrupt_parent() const override { return true; } // the GIC, as QEMU virt's tree
     void dt_cpus(FdtWriter& w, const VmConfig& vm) const override {
         w.begin("cpus");
         w.u32("#address-cells", 1);

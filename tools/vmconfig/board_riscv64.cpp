@@ -112,6 +112,12 @@ public:
             // cxvisor sets henvcfg.STCE for it (riscv-notes, "Timer"). No "h": no nested
             // virtualization; nothing the vCPU would trap on (Svpbmt, V) is advertised.
             w.str("riscv,isa", "rv64imafdc_zicsr_zifencei_sstc");
+            // The same as the current binding (Linux bindings riscv/extensions.yaml, 6.5+), which
+            // Linux prefers: from riscv,isa alone it infers Zicntr and Zihpm for old trees, but the
+            // vCPU has only cycle, time and instret (hcounteren CY|TM|IR, vcpu_rules.hpp): the
+            // hpmcounters trap. Zicntr is those three.
+            w.str("riscv,isa-base", "rv64i");
+            w.strs("riscv,isa-extensions", "i\0m\0a\0f\0d\0c\0zicntr\0zicsr\0zifencei\0sstc");
             w.str("mmu-type", "riscv,sv39");
             w.str("status", "okay");
             w.begin("interrupt-controller");
@@ -171,6 +177,12 @@ public:
     // One cell, the PLIC source (sifive,plic-1.0.0.yaml); the PLIC has no trigger types (its
     // gateways turn edges and levels into one request each, PLIC spec ch. 5).
     std::vector<uint32_t> dt_irq(uint32_t irq, bool) const override { return {irq}; }
+    // No default interrupt-parent at the root: each riscv,cpu-intc node would inherit it, making
+    // the hart's own controller a child of the PLIC whose parents it is (Devicetree Spec v0.4,
+    // 2.4.1: interrupt-parent is inherited from the tree parent). Linux's of_irq_init() then finds
+    // no root controller and panics ("No interrupt controller found"). QEMU virt's riscv tree has
+    // none at the root either.
+    bool dt_root_interrupt_parent() const override { return false; }
 };
 
 } // namespace

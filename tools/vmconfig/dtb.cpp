@@ -31,6 +31,12 @@ size_t bytes_of(const DtNode& n) { // an upper bound of what emit() writes (toke
     return size;
 }
 
+// A device node's `interrupts`, with its interrupt-parent where the root names none.
+void irq_prop(FdtWriter& w, const GuestBoard& board, const std::vector<uint32_t>& irq) {
+    w.cells("interrupts", irq);
+    if (!board.dt_root_interrupt_parent()) w.u32("interrupt-parent", guest_dt::GIC_PHANDLE);
+}
+
 // A plain node per [[shm]] region (docs/virtio.md, "Shared memory"), outside /memory so that the kernel never
 // takes it as RAM; a driver (Linux: uio_pdrv_genirq with of_id=cxvisor,shm) maps reg and takes
 // the doorbell, an edge (HC_DOORBELL raises one per ring). cxvisor,index is the region's index
@@ -43,7 +49,7 @@ void emit_shm(FdtWriter& w, const VmConfig& vm, bool intc) {
         w.reg(s.gpa, s.size);
         w.str("label", s.name);
         w.u32("cxvisor,index", uint32_t(i));
-        if (intc && s.irq) w.cells("interrupts", vm.board->dt_irq(s.irq, true));
+        if (intc && s.irq) irq_prop(w, *vm.board, vm.board->dt_irq(s.irq, true));
         w.end();
     }
 }
@@ -62,7 +68,7 @@ Bytes generate_dtb(const VmConfig& vm) {
     w.u32("#address-cells", 2);
     w.u32("#size-cells", 2);
     bool intc = vm.interrupt_mode == uint32_t(vm_package::InterruptMode::Emulated);
-    if (intc) w.u32("interrupt-parent", guest_dt::GIC_PHANDLE);
+    if (intc && board.dt_root_interrupt_parent()) w.u32("interrupt-parent", guest_dt::GIC_PHANDLE);
     board.dt_root(w, vm);
 
     for (auto& r : vm.regions) {
@@ -87,7 +93,7 @@ Bytes generate_dtb(const VmConfig& vm) {
         w.begin(unit("virtio_mmio", d.base));
         w.str("compatible", "virtio,mmio");
         w.reg(d.base, d.length);
-        if (intc && d.irq) w.cells("interrupts", board.dt_irq(d.irq, false)); // level: InterruptStatus != 0
+        if (intc && d.irq) irq_prop(w, board, board.dt_irq(d.irq, false)); // level: InterruptStatus != 0
         w.empty("dma-coherent");
         w.end();
     }

@@ -1593,6 +1593,10 @@ TEST_F(Riscv64Test, GeneratedDtbHasHartsPlicUartAndVirtio) {
         EXPECT_EQ(str_of(f, cpu.c_str(), "device_type"), std::string("cpu\0", 4));
         EXPECT_EQ(str_of(f, cpu.c_str(), "compatible"), std::string("riscv\0", 6));
         EXPECT_EQ(str_of(f, cpu.c_str(), "riscv,isa"), std::string("rv64imafdc_zicsr_zifencei_sstc\0", 31));
+        // The current binding too: without it Linux assumes Zihpm, whose counters trap in a vCPU.
+        EXPECT_EQ(str_of(f, cpu.c_str(), "riscv,isa-base"), std::string("rv64i\0", 6));
+        EXPECT_EQ(str_of(f, cpu.c_str(), "riscv,isa-extensions"),
+                  std::string("i\0m\0a\0f\0d\0c\0zicntr\0zicsr\0zifencei\0sstc\0", 39));
         EXPECT_EQ(str_of(f, cpu.c_str(), "mmu-type"), std::string("riscv,sv39\0", 11));
         EXPECT_EQ(str_of(f, cpu.c_str(), "status"), std::string("okay\0", 5));
         std::string intc = cpu + "/interrupt-controller";
@@ -1618,8 +1622,15 @@ TEST_F(Riscv64Test, GeneratedDtbHasHartsPlicUartAndVirtio) {
     ASSERT_EQ(reg.size(), 4u);
     EXPECT_EQ(reg[1], 0x0C00'0000u);
     EXPECT_EQ(reg[3], 0x60'0000u); // the window QEMU virt reserves (vintc/layout.hpp)
-    // The root's interrupt-parent is the PLIC.
-    EXPECT_EQ(fdt_node_offset_by_phandle(f, cells_of(f, "/", "interrupt-parent").at(0)), plic);
+    // No default interrupt-parent at the root: the harts' riscv,cpu-intc nodes would inherit it
+    // and Linux would find no root interrupt controller; each device names the PLIC itself.
+    EXPECT_EQ(fdt_getprop(f, 0, "interrupt-parent", nullptr), nullptr);
+    for (uint32_t i = 0; i < 2; ++i) {
+        std::string intc = "/cpus/cpu@" + std::to_string(i) + "/interrupt-controller";
+        for (std::string n = intc; !n.empty(); n = n.substr(0, n.rfind('/')))
+            EXPECT_EQ(fdt_getprop(f, fdt_path_offset(f, n.c_str()), "interrupt-parent", nullptr), nullptr) << n;
+    }
+    EXPECT_EQ(fdt_node_offset_by_phandle(f, cells_of(f, "/virtio_mmio@10001000", "interrupt-parent").at(0)), plic);
 
     int uart = fdt_path_offset(f, "/serial@10000000");
     ASSERT_GE(uart, 0) << dts;
