@@ -146,32 +146,41 @@ def median(xs):
     return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
 
 
-def linux_bench(build, img_dir, vmconfig, runs):
+# The same for riscv64 (make bench ARCH=riscv64): Debian trixie's riscv64 kernel, OpenSBI below
+# both sides (-bios default), configs/vms/riscv64/bench-linux.toml.
+LINUX_RV = {"config": "configs/vms/riscv64/bench-linux.toml", "bootargs": "console=ttyS0", "cpu": "rv64",
+            "guest_arch": "riscv64"}
+LINUX_A64 = {"config": LINUX_CONFIG, "bootargs": LINUX_BOOTARGS, "cpu": "cortex-a72", "guest_arch": "arm64"}
+
+
+def linux_bench(build, img_dir, vmconfig, runs, isa=LINUX_A64):
     """The "Linux boot to /init" entry of results.json: figures, or status FAILED with the reason."""
+    config, bootargs = isa["config"], isa["bootargs"]
     res = {"method": f"wall clock from QEMU start to /init's \"{LINUX_INIT_LINE} N CPU(s)\" line, no -icount; "
-                     f"{runs} runs each, interleaved; cortex-a72, {LINUX_SMP} vCPUs, {LINUX_GUEST_MEM} guest RAM, "
-                     f"bootargs \"{LINUX_BOOTARGS}\"; native: -M virt,gic-version=3 -m {LINUX_GUEST_MEM}; "
-                     f"cxvisor: -M virt,virtualization=on,gic-version=3 -m 1G -smp {LINUX_SMP}, {LINUX_CONFIG}",
+                     f"{runs} runs each, interleaved; {isa['cpu']}, {LINUX_SMP} vCPUs, {LINUX_GUEST_MEM} guest RAM, "
+                     f"bootargs \"{bootargs}\"; native: {' '.join(machines.native(LINUX_SMP, LINUX_GUEST_MEM)[1:5])}; "
+                     f"cxvisor: {' '.join(machines.host(LINUX_SMP, '1G')[1:5])} -m 1G -smp {LINUX_SMP}, {config}",
            "goal_ratio": LINUX_GOAL, "reference_xen_4_17_ratio": LINUX_XEN}
     out_dir = os.path.join(build, "bench")
     initramfs = os.path.join(out_dir, "bench-linux-initramfs.cpio.gz")
-    guest = subprocess.run(["scripts/linux-guest.sh", "--build", build, "kernel"], stdin=subprocess.DEVNULL,
+    script = ["scripts/linux-guest.sh", "--build", build, "--arch", isa["guest_arch"]]
+    guest = subprocess.run(script + ["kernel"], stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if guest.returncode == 0:
         kernel = guest.stdout.strip().splitlines()[-1]
-        guest = subprocess.run(["scripts/linux-guest.sh", "--build", build, "initramfs", initramfs],
+        guest = subprocess.run(script + ["initramfs", initramfs],
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if guest.returncode:
         return dict(res, status="FAILED", reason="scripts/linux-guest.sh: " + guest.stderr.strip()[-300:])
     package = os.path.join(out_dir, "cxvisor-linux.bin")
     pk = subprocess.run([vmconfig, "--cpus", str(LINUX_SMP), "--search-path", os.path.dirname(kernel),
                          "--search-path", out_dir, "--image", os.path.join(img_dir, "src", "cxvisor.bin"),
-                         "-o", package, LINUX_CONFIG], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         "-o", package, config], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                         stderr=subprocess.STDOUT, text=True)
     if pk.returncode:
         return dict(res, status="FAILED", reason="cxv-vmconfig: " + pk.stdout.strip()[-300:])
     native_cmd = machines.native(LINUX_SMP, LINUX_GUEST_MEM) + ["-kernel", kernel, "-initrd", initramfs,
-                                                               "-append", LINUX_BOOTARGS]
+                                                               "-append", bootargs]
     cx_cmd = machines.host(LINUX_SMP, "1G") + ["-kernel", os.path.abspath(package)]
     native, cx = [], []
     for i in range(runs):
@@ -687,7 +696,6 @@ RV_UNAVAILABLE = {
     "shm": "the shm guests (shm.cpp) are not built for riscv64 yet (HC_DOORBELL raises a vGIC SPI in them)",
     "blk": "needs a riscv64 Linux guest with virtio-blk (not built for riscv64 yet)",
     "net": "needs two riscv64 Linux guests with virtio-net (not built for riscv64 yet)",
-    "linux": "no riscv64 Linux guest in this tree yet (issue 9 part 6: the riscv64 Linux guest is not merged)",
 }
 
 
@@ -752,6 +760,8 @@ def main_riscv64(args, parts, img_dir, out_dir):
                       "bench-irq.toml (a vPLIC); latencies include the guest's own small vector; the timer figures "
                       "are rounded down to a multiple of 100 instructions (one time tick)",
             "under_cxvisor": irq(cx), "bare_qemu": irq(nat), "raw_under_cxvisor": cx, "raw_bare_qemu": nat}
+    if "linux" in parts and args.linux_runs > 0:
+        results["linux_boot_to_init"] = linux_bench(args.build, img_dir, vmconfig, args.linux_runs, LINUX_RV)
     for part in sorted(parts & set(RV_UNAVAILABLE)):
         results[part] = {"status": "not available on riscv64", "reason": RV_UNAVAILABLE[part]}
     with open(os.path.join(out_dir, "results.json"), "w") as f:
@@ -775,6 +785,12 @@ def main_riscv64(args, parts, img_dir, out_dir):
     for r, key, label in rows:
         bare = r["bare_qemu"].get(key, "-")
         print(f"{label:48} {r['under_cxvisor'][key]:>10} {bare:>10}")
+    lb = results.get("linux_boot_to_init")
+    if lb and lb["status"] == "ok":
+        print(f"Linux boot to /init, {args.linux_runs} runs each (median s): cxvisor {lb['median_cxvisor_s']}, "
+              f"native QEMU {lb['median_native_s']}; median ratio {lb['median_ratio']} (goal <= {LINUX_GOAL})")
+    elif lb:
+        print(f"Linux boot to /init: FAILED: {lb['reason']}")
     for part in sorted(parts & set(RV_UNAVAILABLE)):
         print(f"{part}: not available on riscv64: {RV_UNAVAILABLE[part]}")
     print(f"results: {os.path.join(out_dir, 'results.json')}")
