@@ -132,6 +132,11 @@ Probe probe_write(uint64_t addr, unsigned size, uint64_t v) {
     return probe_end(t, before, v);
 }
 
+namespace {
+InterruptHandler volatile g_interrupt_handler;
+} // namespace
+void set_interrupt_handler(InterruptHandler handler) { g_interrupt_handler = handler; }
+
 bool is_external_abort(const Probe& p, uint64_t addr, bool write) {
     return p.taken && p.esr == (write ? 7u : 5u) && p.far == addr;
 }
@@ -141,6 +146,10 @@ extern "C" void rt_trap(TrapFrame* f) {
     asm volatile("csrr %0, scause" : "=r"(scause));
     asm volatile("csrr %0, stval" : "=r"(stval));
     bool interrupt = scause >> 63;
+    if (interrupt) {
+        InterruptHandler h = g_interrupt_handler;
+        if (h && h(scause)) return;
+    }
     CpuTrap& t = g_trap[cpu_index()];
     if (!interrupt && t.armed) {
         t.cause = scause;

@@ -56,6 +56,11 @@ inline uint64_t counter_freq() { return TIMEBASE_HZ; }
 // without it execute a no-op fence.
 inline void cpu_relax() { asm volatile(".word 0x0100000f"); }
 
+// ---- interrupts: the trap vector calls `handler` for every interrupt (scause bit 63 set); it
+// returns false for one it does not know, which then fails the test as unexpected. Null: none.
+using InterruptHandler = bool (*)(uint64_t scause);
+void set_interrupt_handler(InterruptHandler handler);
+
 // ---- exceptions (the same names as aarch64's, so shared programs read the same) ----
 // One access with the trap handler armed: an exception is recorded and the access skipped (2 or 4
 // bytes) instead of failing the test. `esr` holds scause and `far` stval (the aarch64 names of
