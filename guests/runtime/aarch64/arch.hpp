@@ -11,6 +11,7 @@ namespace rt {
 inline constexpr uint64_t RAM_BASE = 0x40000000;
 inline constexpr uint64_t IMAGE_BASE = 0x40080000; // guest.ld
 inline constexpr uint64_t UART_BASE = 0x09000000;  // PL011
+inline constexpr uint64_t VIRTIO_BASE = 0x0A000000; // the first virtio-mmio slot (0x1000 each), configs/vms/virtio-*.toml
 
 using HvcResult = HcResult; // what an SMCCC call returns in x0..x3
 
@@ -65,6 +66,11 @@ inline uint64_t counter_freq() {
     return v;
 }
 inline void cpu_relax() { asm volatile("yield"); }
+// Fences between the guest's memory and a device that reads it (virtio rings; Arm ARM B2.3.12
+// DMB/DSB, outer shareable): writes before writes, reads before reads, everything.
+inline void dma_wmb() { asm volatile("dmb oshst" ::: "memory"); }
+inline void dma_rmb() { asm volatile("dmb oshld" ::: "memory"); }
+inline void dma_mb() { asm volatile("dsb sy" ::: "memory"); }
 
 // ---- exceptions ----
 // What the handler saw last on this CPU. `count` grows by one per exception taken.
