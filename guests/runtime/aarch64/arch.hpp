@@ -89,16 +89,9 @@ void expect_fault();
 void disarm_fault();
 const ExcRecord& last_exception();
 
-// One access with the fault handler armed. `taken` says whether an exception happened.
-struct Probe {
-    bool taken;
-    uint64_t esr, far, value;
-};
-Probe probe_read(uint64_t addr, unsigned size);                  // size 1, 2, 4 or 8
-Probe probe_write(uint64_t addr, unsigned size, uint64_t value); // size 1, 2, 4 or 8
-// True if p is a synchronous external data abort at the current EL (EC 0x25, DFSC 0x10), with
+// rt::probe_read/probe_write/is_external_abort (rt.hpp): Probe.esr/far are ESR_EL1/FAR_EL1; an
+// external abort is a synchronous external data abort at the current EL (EC 0x25, DFSC 0x10), with
 // FAR == addr when ESR.FnV says FAR is valid, and WnR matching `write`.
-bool is_external_abort(const Probe& p, uint64_t addr, bool write);
 // A test check: a 4-byte read of `addr` (described by `what`) must raise an external abort.
 void check_read_aborts(uint64_t addr, const char* what);
 

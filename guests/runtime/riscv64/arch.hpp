@@ -68,18 +68,9 @@ inline void dma_mb() { asm volatile("fence iorw, iorw" ::: "memory"); }
 using InterruptHandler = bool (*)(uint64_t scause);
 void set_interrupt_handler(InterruptHandler handler);
 
-// ---- exceptions (the same names as aarch64's, so shared programs read the same) ----
-// One access with the trap handler armed: an exception is recorded and the access skipped (2 or 4
-// bytes) instead of failing the test. `esr` holds scause and `far` stval (the aarch64 names of
-// the same two facts).
-struct Probe {
-    bool taken;
-    uint64_t esr, far, value;
-};
-Probe probe_read(uint64_t addr, unsigned size);                  // size 1, 2, 4 or 8
-Probe probe_write(uint64_t addr, unsigned size, uint64_t value); // size 1, 2, 4 or 8
-// True if p is the access fault cxvisor injects for an access outside the VM (load access fault
-// 5, store/AMO access fault 7; RISC-V Privileged Spec 20211203, 4.1.9) with stval = addr.
-bool is_external_abort(const Probe& p, uint64_t addr, bool write);
+// rt::probe_read/probe_write/is_external_abort (rt.hpp): Probe.esr/far hold scause/stval (an
+// exception while armed is recorded and the access, 2 or 4 bytes, skipped); an external abort is
+// the access fault cxvisor injects for an access outside the VM (load access fault 5, store/AMO
+// access fault 7; RISC-V Privileged Spec 20211203, 4.1.9) with stval = addr.
 
 } // namespace rt
