@@ -81,6 +81,18 @@ int64_t cpu_state(unsigned cpu);
 void system_off_call();
 void system_reset_call();
 
+// ---- expected faults (the ISA's arch.hpp says what the fields are there) ----
+// What the handler saw last on this CPU: syndrome, faulting address, faulting pc. `count` grows by
+// one per exception taken while armed.
+struct ExcRecord {
+    uint64_t esr, far, elr, count;
+};
+// Arms this CPU: the next synchronous exception is recorded and the faulting instruction skipped
+// instead of failing the test. Disarmed by that exception or by disarm_fault().
+void expect_fault();
+void disarm_fault();
+const ExcRecord& last_exception();
+
 // ---- fault probes (the ISA's arch.hpp says what the fields and "external abort" are there) ----
 // One access with the fault handler armed. `taken` says whether an exception happened; esr/far
 // are the ISA's syndrome and faulting address.

@@ -72,22 +72,14 @@ inline void dma_wmb() { asm volatile("dmb oshst" ::: "memory"); }
 inline void dma_rmb() { asm volatile("dmb oshld" ::: "memory"); }
 inline void dma_mb() { asm volatile("dsb sy" ::: "memory"); }
 
-// ---- exceptions ----
-// What the handler saw last on this CPU. `count` grows by one per exception taken.
-struct ExcRecord {
-    uint64_t esr, far, elr, count;
-};
+// ---- exceptions (rt.hpp: ExcRecord, expect_fault, disarm_fault, last_exception; here ESR_EL1,
+// FAR_EL1, ELR_EL1, and an armed fault is skipped with ELR += 4) ----
 inline uint32_t esr_ec(uint64_t esr) { return static_cast<uint32_t>(esr >> 26) & 0x3f; }
 inline uint32_t esr_dfsc(uint64_t esr) { return static_cast<uint32_t>(esr) & 0x3f; }
 inline constexpr uint32_t EC_UNKNOWN = 0x00;
 inline constexpr uint32_t EC_DABT_CUR = 0x25;
 inline constexpr uint32_t DFSC_SEA = 0x10; // synchronous external abort, not on a table walk
 
-// Arms this CPU: the next synchronous exception is recorded and the faulting instruction skipped
-// (ELR += 4) instead of failing the test. Disarmed by that exception or by disarm_fault().
-void expect_fault();
-void disarm_fault();
-const ExcRecord& last_exception();
 
 // rt::probe_read/probe_write/is_external_abort (rt.hpp): Probe.esr/far are ESR_EL1/FAR_EL1; an
 // external abort is a synchronous external data abort at the current EL (EC 0x25, DFSC 0x10), with

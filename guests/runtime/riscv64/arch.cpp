@@ -93,43 +93,49 @@ struct TrapFrame {
 namespace {
 struct CpuTrap {
     volatile bool armed;
-    volatile uint64_t cause, tval, count;
+    ExcRecord last;
 } g_trap[MAX_CPUS];
 
-Probe probe_end(const CpuTrap& t, uint64_t before, uint64_t v) {
-    asm volatile("" ::: "memory");
-    g_trap[cpu_index()].armed = false;
-    bool taken = t.count != before;
-    return {taken, taken ? t.cause : 0, taken ? t.tval : 0, v};
+Probe probe_end(uint64_t before, uint64_t v) {
+    disarm_fault();
+    const ExcRecord& e = last_exception();
+    bool taken = e.count != before;
+    return {taken, taken ? e.esr : 0, taken ? e.far : 0, v};
 }
 } // namespace
 
-Probe probe_read(uint64_t addr, unsigned size) {
-    CpuTrap& t = g_trap[cpu_index()];
-    uint64_t before = t.count, v = 0;
-    t.armed = true;
+void expect_fault() {
+    g_trap[cpu_index()].armed = true;
     asm volatile("" ::: "memory");
+}
+void disarm_fault() {
+    asm volatile("" ::: "memory");
+    g_trap[cpu_index()].armed = false;
+}
+const ExcRecord& last_exception() { return g_trap[cpu_index()].last; }
+
+Probe probe_read(uint64_t addr, unsigned size) {
+    uint64_t before = last_exception().count, v = 0;
+    expect_fault();
     switch (size) {
     case 1: asm volatile("lbu %0, 0(%1)" : "+r"(v) : "r"(addr) : "memory"); break;
     case 2: asm volatile("lhu %0, 0(%1)" : "+r"(v) : "r"(addr) : "memory"); break;
     case 4: asm volatile("lwu %0, 0(%1)" : "+r"(v) : "r"(addr) : "memory"); break;
     default: asm volatile("ld %0, 0(%1)" : "+r"(v) : "r"(addr) : "memory"); break;
     }
-    return probe_end(t, before, v);
+    return probe_end(before, v);
 }
 
 Probe probe_write(uint64_t addr, unsigned size, uint64_t v) {
-    CpuTrap& t = g_trap[cpu_index()];
-    uint64_t before = t.count;
-    t.armed = true;
-    asm volatile("" ::: "memory");
+    uint64_t before = last_exception().count;
+    expect_fault();
     switch (size) {
     case 1: asm volatile("sb %0, 0(%1)" ::"r"(v), "r"(addr) : "memory"); break;
     case 2: asm volatile("sh %0, 0(%1)" ::"r"(v), "r"(addr) : "memory"); break;
     case 4: asm volatile("sw %0, 0(%1)" ::"r"(v), "r"(addr) : "memory"); break;
     default: asm volatile("sd %0, 0(%1)" ::"r"(v), "r"(addr) : "memory"); break;
     }
-    return probe_end(t, before, v);
+    return probe_end(before, v);
 }
 
 namespace {
@@ -152,11 +158,12 @@ extern "C" void rt_trap(TrapFrame* f) {
     }
     CpuTrap& t = g_trap[cpu_index()];
     if (!interrupt && t.armed) {
-        t.cause = scause;
-        t.tval = stval;
-        t.count = t.count + 1;
+        t.last.esr = scause;
+        t.last.far = stval;
+        t.last.elr = f->sepc;
+        t.last.count = t.last.count + 1;
         t.armed = false;
-        // The access's length from its low bits (Unprivileged Spec 20191213, 1.5): 2 or 4 bytes.
+        // The instruction's length from its low bits (Unprivileged Spec 20191213, 1.5): 2 or 4 bytes.
         f->sepc += (*reinterpret_cast<volatile uint16_t*>(f->sepc) & 3) == 3 ? 4 : 2;
         return;
     }

@@ -68,6 +68,8 @@ inline void dma_mb() { asm volatile("fence iorw, iorw" ::: "memory"); }
 using InterruptHandler = bool (*)(uint64_t scause);
 void set_interrupt_handler(InterruptHandler handler);
 
+// rt::expect_fault/last_exception (rt.hpp): ExcRecord.esr/far/elr hold scause/stval/sepc; an armed
+// exception skips the instruction (2 or 4 bytes, by its low bits).
 // rt::probe_read/probe_write/is_external_abort (rt.hpp): Probe.esr/far hold scause/stval (an
 // exception while armed is recorded and the access, 2 or 4 bytes, skipped); an external abort is
 // the access fault cxvisor injects for an access outside the VM (load access fault 5, store/AMO
