@@ -20,7 +20,9 @@ concept ArchVcpu = VirtIntcModel<typename T::Intc> && // the VM's controller mod
                    requires(T& v, const T& cv, u64 x, u32 id, HostPhysAddr root, ExitReason& exit,
                             const MmioAccess& access, GuestMemoryReader mem, PowerResult pr,
                             CpuPowerState ps, AccessKind ak, typename T::Intc* intc, GuestPhysAddr gpa) {
-    { v.init(id, id, x) } -> std::same_as<void>;          // vCPU id, the VM's vCPU count, VMID
+    // vCPU id, VMID, how many vCPUs the VM has (ids 0..count-1: the range a guest may name in a
+    // call that targets other vCPUs)
+    { v.init(id, x, id) } -> std::same_as<void>;
     { v.reset(x, x) } -> std::same_as<void>;              // architectural reset: entry PC, first argument
     { v.set_stage2(root) } -> std::same_as<void>;
     { v.load() } -> std::same_as<void>;                   // put this vCPU's full context into the CPU

@@ -233,7 +233,8 @@ void virt_cpu_init() {
     isb();
 }
 
-void Vcpu::init(u32 id, u32, u64 vmid) {
+// vcpu_count: PSCI CPU_ON's target range is checked by the generic level (vmm_handle_exit).
+void Vcpu::init(u32 id, u64 vmid, u32) {
     m_id = id;
     m_vmid = vmid;
     // VMPIDR_EL2 (D13.2.137): Aff0 = vCPU index, bit 31 RES1, U=0 (multiprocessor).

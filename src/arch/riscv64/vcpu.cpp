@@ -52,12 +52,12 @@ void virt_cpu_init() {
     stage2_probe(false);
 }
 
-void Vcpu::init(u32 id, u32 vcpu_count, u64 vmid) {
+void Vcpu::init(u32 id, u64 vmid, u32 vcpu_count) {
     m_id = id;
     m_vmid = vmid;
-    // A hart list naming a hart the VM does not have is INVALID_PARAM (SBI v2.0, 3.1, 7.1, 8.x),
-    // never a request for a vCPU that does not exist.
-    m_vcpu_count = vcpu_count;
+    // The hart ids a guest may name in an IPI or RFENCE hart mask (SBI v2.0 3.2): its own vCPUs,
+    // 0..count-1 (never more than the request words hold, vgic::MaxVcpus).
+    m_vcpu_count = vcpu_count < vgic::MaxVcpus ? vcpu_count : vgic::MaxVcpus;
     // Sstc is decided once at boot, before any VM (host.cpp host_discover).
     m_henvcfg = host_has_sstc() ? HENVCFG_STCE : 0;
     if (!host_has_sstc() && id == 0)

@@ -32,6 +32,7 @@ public:
     // Record (read by the test).
     u32 id = 0;
     u64 vmid = 0;
+    u32 vcpu_count = 0;
     HostPhysAddr stage2{};
     std::vector<std::pair<u64, u64>> resets;   // (entry, arg0)
     unsigned loads = 0, puts = 0, runs = 0;
@@ -45,7 +46,7 @@ public:
     std::vector<Abort> aborts;
     unsigned undefs = 0;
 
-    void init(u32 vcpu_id, u32, u64 vm_id) { id = vcpu_id, vmid = vm_id; }
+    void init(u32 vcpu_id, u64 vm_id, u32 count) { id = vcpu_id, vmid = vm_id, vcpu_count = count; }
     void reset(u64 entry, u64 arg0) { resets.push_back({entry, arg0}), pc_value = entry; }
     void set_stage2(HostPhysAddr root) { stage2 = root; }
     void load() { ++loads, loaded = true; }
