@@ -8,7 +8,7 @@
 
 namespace {
 
-constexpr uint64_t BLK = 0x0a000000;
+constexpr uint64_t BLK = rt::VIRTIO_BASE;
 constexpr uint16_t QSIZE = 8;
 constexpr uint64_t SECTORS = 2048; // 1 MiB
 constexpr uint32_t T_IN = 0, T_OUT = 1, T_FLUSH = 4, T_GET_ID = 8;

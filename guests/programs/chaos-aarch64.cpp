@@ -556,21 +556,6 @@ void random_regs(Rng& r, uint64_t* in) {
     in[18] = 0x40000000 + (r.below(0x1000) << 4); // SP_EL0 at EL0, aligned (never used)
 }
 
-// One unexpected outcome: counted always, printed in full for the first 30 (one line each, so
-// the seed and op index reproduce it). The first one of the whole run (either vCPU) is kept and
-// printed again next to the final checks: the line itself may be thousands of lines before the
-// end of the console, out of the harness's last-lines dump (chaos-seeds-2 once failed that way).
-bool note_unexpected(Ctx& c) { return ++c.failures <= 30; }
-#define UNEXPECTED(c, fmt, ...)                                                                          \
-    do {                                                                                                 \
-        if (note_unexpected(c)) {                                                                        \
-            char text_[200];                                                                             \
-            rt::format(text_, sizeof text_, "vcpu %u op %lu: " fmt, (c).cpu, (c).op, ##__VA_ARGS__);   \
-            rt::printf("UNEXPECTED %s\n", text_);                                                       \
-            chaos::keep_first_unexpected(text_);                                                                \
-        }                                                                                                \
-    } while (0)
-
 // True if x0..x17 came back as they went in, except x<skip> (pass 32 to skip none).
 bool regs_kept(Ctx& c, const char* what, uint32_t word, const uint64_t* in, const Run& res, unsigned skip = 32) {
     for (unsigned i = 0; i < 18; ++i)
@@ -1721,13 +1706,9 @@ void one_op(Ctx& c) {
 
 // Two lines (cxvisor's console splits lines longer than its line buffer).
 [[maybe_unused]] void print_stats(const char* what, const Stats& s) {
-    rt::printf("%s: ops:", what);
-    for (int i = 0; i < K_COUNT; ++i) rt::printf(" %s %lu", kind_names[i], s.ops[i]);
-    rt::printf("\n%s: outcomes:", what);
-    for (unsigned i = 0; i < N_OUTCOMES; ++i) rt::printf("%s %s %lu", i ? "," : "", outcome_names[i], s.outcomes[i]);
-    rt::printf("\n%s: reserved region:", what);
-    for (int i = 0; i < R_COUNT; ++i) rt::printf(" %s %lu", rsv_names[i], s.rsv[i]);
-    rt::printf("\n");
+    chaos::print_counts(what, "ops", kind_names, s.ops, K_COUNT, "");
+    chaos::print_counts(what, "outcomes", outcome_names, s.outcomes, N_OUTCOMES, ",");
+    chaos::print_counts(what, "reserved region", rsv_names, s.rsv, R_COUNT, "");
 }
 
 Ctx g_ctx[rt::MAX_CPUS];
@@ -1736,7 +1717,7 @@ void init_ctx(Ctx& c, unsigned cpu, bool worker, uint64_t seed) {
     c = Ctx{};
     c.cpu = cpu;
     c.worker = worker;
-    c.rng.s = seed ? seed : 0x9E3779B97F4A7C15ull;
+    c.rng = Rng::seeded(seed);
 }
 
 void worker_main(unsigned cpu) {

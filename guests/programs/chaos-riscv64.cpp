@@ -315,16 +315,6 @@ void random_regs(Rng& r, uint64_t* in) {
     in[2] = reinterpret_cast<uint64_t>(&g_trap_stack[rt::cpu_index()][4096]); // a harmless sp
 }
 
-bool note_unexpected(Ctx& c) { return ++c.failures <= 30; }
-#define UNEXPECTED(c, fmt, ...)                                                                          \
-    do {                                                                                                 \
-        if (note_unexpected(c)) {                                                                        \
-            char text_[200];                                                                             \
-            rt::format(text_, sizeof text_, "vcpu %u op %lu: " fmt, (c).cpu, (c).op, ##__VA_ARGS__);   \
-            rt::printf("UNEXPECTED %s\n", text_);                                                       \
-            chaos::keep_first_unexpected(text_);                                                         \
-        }                                                                                                \
-    } while (0)
 
 // True if x2, x5..x31 came back as they went in, except x<skip> (32: none).
 bool regs_kept(Ctx& c, const char* what, uint32_t word, const uint64_t* in, const Run& res, unsigned skip = 32) {
@@ -1093,18 +1083,15 @@ void one_op(Ctx& c) {
 }
 
 [[maybe_unused]] void print_stats(const char* what, const Stats& s) {
-    rt::printf("%s: ops:", what);
-    for (int i = 0; i < K_COUNT; ++i) rt::printf(" %s %lu", kind_names[i], s.ops[i]);
-    rt::printf("\n%s: outcomes:", what);
-    for (unsigned i = 0; i < N_OUTCOMES; ++i) rt::printf("%s %s %lu", i ? "," : "", outcome_names[i], s.outcomes[i]);
-    rt::printf("\n");
+    chaos::print_counts(what, "ops", kind_names, s.ops, K_COUNT, "");
+    chaos::print_counts(what, "outcomes", outcome_names, s.outcomes, N_OUTCOMES, ",");
 }
 
 void init_ctx(Ctx& c, unsigned cpu, bool worker, uint64_t seed) {
     c = Ctx{};
     c.cpu = cpu;
     c.worker = worker;
-    c.rng.s = seed ? seed : 0x9E3779B97F4A7C15ull;
+    c.rng = Rng::seeded(seed);
     c.sie = 0;
     c.stimecmp = ~0ull;
 }

@@ -21,6 +21,13 @@ void keep_first_unexpected(const char* text) {
     g_first_unexpected[i] = 0;
 }
 
+void print_counts(const char* what, const char* label, const char* const* names, const uint64_t* counts, unsigned n,
+                  const char* sep) {
+    rt::printf("%s: %s:", what, label);
+    for (unsigned i = 0; i < n; ++i) rt::printf("%s %s %lu", i ? sep : "", names[i], counts[i]);
+    rt::printf("\n");
+}
+
 void print_first_unexpected() {
     if (__atomic_load_n(&g_first_unexpected_taken, __ATOMIC_ACQUIRE) && g_first_unexpected[0])
         rt::printf("first UNEXPECTED of this run: %s\n", g_first_unexpected);

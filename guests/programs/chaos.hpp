@@ -45,6 +45,7 @@ struct Rng {
     uint64_t below(uint64_t n) { return n ? next() % n : 0; }
     bool chance(unsigned pct) { return below(100) < pct; }
     int64_t range(int64_t lo, int64_t hi) { return lo + int64_t(below(uint64_t(hi - lo + 1))); }
+    static Rng seeded(uint64_t seed) { return {seed ? seed : 0x9E3779B97F4A7C15ull}; } // xorshift needs s != 0
 };
 
 // The first UNEXPECTED line of the whole run (any vCPU) is kept and printed again next to the
@@ -52,6 +53,24 @@ struct Rng {
 // the harness's last-lines dump (chaos-seeds-2 once failed that way).
 void keep_first_unexpected(const char* text);
 void print_first_unexpected(); // "first UNEXPECTED of this run: ..." if there was one
+
+// One unexpected outcome of an operation: counted always, printed in full for the first 30 of a
+// vCPU (one line each, so the seed and op index reproduce it: "UNEXPECTED vcpu <v> op <n>: ...")
+// and kept if it is the run's first. `c` is the ISA's per-vCPU context with cpu, op, failures.
+template <typename Ctx> bool note_unexpected(Ctx& c) { return ++c.failures <= 30; }
+#define UNEXPECTED(c, fmt, ...)                                                                          \
+    do {                                                                                                 \
+        if (chaos::note_unexpected(c)) {                                                                 \
+            char text_[200];                                                                             \
+            rt::format(text_, sizeof text_, "vcpu %u op %lu: " fmt, (c).cpu, (c).op, ##__VA_ARGS__);   \
+            rt::printf("UNEXPECTED %s\n", text_);                                                       \
+            chaos::keep_first_unexpected(text_);                                                         \
+        }                                                                                                \
+    } while (0)
+
+// "<what>: <label>: <name> <count>..." on one line (sep between entries): the summary's statistics.
+void print_counts(const char* what, const char* label, const char* const* names, const uint64_t* counts, unsigned n,
+                  const char* sep);
 
 // The ISA's part (chaos-<isa>.cpp): the whole run, on the boot vCPU, after the test was named.
 void arch_main();

@@ -1,14 +1,15 @@
-// fpu: FP/SIMD context switching. cxvisor switches a vCPU's q0-q31, FPSR and FPCR only when another
-// vCPU takes the physical CPU (arch/aarch64/vcpu.cpp load/put), so this guest is meant to run with
-// more vCPUs than physical CPUs (e.g. fpu-1..fpu-3 + spin-1 on 2 CPUs).
+// fpu: FP context switching. cxvisor switches a vCPU's FP registers only when another vCPU takes
+// the physical CPU (arch/<isa>/vcpu.cpp load/put), so this guest is meant to run with more vCPUs
+// than physical CPUs (e.g. fpu-1..fpu-3 + spin-1 on 2 CPUs).
 //
-// It enables FP at EL1 (CPACR_EL1.FPEN = 0b11), then in ROUNDS rounds: loads all 32 vector
-// registers, FPCR (RMode, FZ, DN, AHP) and FPSR (cumulative flags, QC) with values derived from
-// the VM id (HC_VM_INFO) and the round; spins on the virtual counter for ROUND_MS (many 10 ms time
-// slices, so other vCPUs run on this CPU in between), prints a progress line halfway and makes a
-// hypercall (exits that must not disturb the live FP state); then stores everything back and
-// compares. Nothing else touches FP/SIMD registers in between: the whole guest, runtime included,
-// is compiled with -mgeneral-regs-only, and only the two asm blocks below use them.
+// It enables FP, then in ROUNDS rounds: loads every FP register and the FP control/status register
+// with values derived from the VM id (HC_VM_INFO) and the round (the ISA's part, fpu-<isa>.cpp:
+// aarch64 q0-q31, FPCR, FPSR; riscv64 f0-f31, fcsr); spins on the counter for ROUND_MS (many 10 ms
+// time slices, so other vCPUs run on this CPU in between), prints a progress line halfway and
+// makes a hypercall (exits that must not disturb the live FP state); then stores everything back
+// and compares. Nothing else touches FP registers in between: the whole guest, runtime included,
+// is compiled without FP (aarch64 -mgeneral-regs-only, riscv64 rv64imac/lp64), and only the ISA
+// part's two asm blocks use them.
 //
 // "descheduled" counts gaps of more than GAP_MS in the counter seen by the spin loop: a hint that
 // another vCPU ran here (not a check: a VM alone on a CPU is never descheduled). A test that needs
@@ -19,85 +20,29 @@
 
 using namespace cxv_abi;
 
+// The ISA's part (fpu-<isa>.cpp): enable FP, load every FP register and the control/status
+// register with a pattern of (vm id, round) and remember it, store them back and compare
+// (reporting up to 4 differences; returns how many), and name what was checked.
+void fpu_enable();
+void fpu_load(uint64_t vm_id, unsigned round);
+unsigned fpu_check();
+const char* fpu_describe();
+uint64_t fpu_splitmix64(uint64_t& s); // the patterns' generator, for the ISA part
+
 namespace {
 constexpr unsigned ROUNDS = 8, MAX_ROUNDS = 30;
 constexpr uint64_t ROUND_MS = 400;
 constexpr uint64_t GAP_MS = 3;
+} // namespace
 
-// FPCR (C5.2.8): AHP bit 26, DN bit 25, FZ bit 24, RMode bits 23:22.
-constexpr uint64_t FPCR_AHP = 1ull << 26, FPCR_DN = 1ull << 25, FPCR_FZ = 1ull << 24;
-constexpr unsigned FPCR_RMODE_SHIFT = 22;
-// FPSR (C5.2.10): QC bit 27, IDC bit 7, IXC/UFC/OFC/DZC/IOC bits 4:0. No FP instruction runs
-// between writing and reading it back, so these sticky flags keep exactly the value written.
-constexpr uint64_t FPSR_MASK = (1ull << 27) | (1ull << 7) | 0x1f;
-
-struct alignas(16) FpRegs {
-    uint64_t v[32][2]; // v[n][0] = low 64 bits of qn, v[n][1] = high 64 bits
-    uint64_t fpcr, fpsr;
-};
-
-uint64_t splitmix64(uint64_t& s) {
+uint64_t fpu_splitmix64(uint64_t& s) {
     uint64_t z = (s += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
 }
 
-void make_pattern(FpRegs& r, uint64_t vm_id, unsigned round) {
-    uint64_t seed = (vm_id << 32) ^ (uint64_t(round) << 8) ^ 0xF9F9;
-    for (auto& q : r.v) {
-        q[0] = splitmix64(seed);
-        q[1] = splitmix64(seed);
-    }
-    // Distinct per VM (ids 20..22 give three different rounding modes in each round) and per round.
-    r.fpcr = (((vm_id + round + 1) & 3) << FPCR_RMODE_SHIFT) | ((vm_id & 1) ? FPCR_FZ : 0) |
-             (((vm_id + round) & 1) ? FPCR_DN : 0) | ((vm_id & 2) ? FPCR_AHP : 0);
-    r.fpsr = splitmix64(seed) & FPSR_MASK;
-}
-
-void enable_fp() {
-    // CPACR_EL1.FPEN (bits 21:20) = 0b11: no trapping of FP/SIMD at EL0 or EL1 (D13.2.30).
-    uint64_t v;
-    asm volatile("mrs %0, cpacr_el1" : "=r"(v));
-    v |= 3ull << 20;
-    asm volatile("msr cpacr_el1, %0\n isb" ::"r"(v) : "memory");
-}
-
-// The compiler never allocates FP/SIMD registers here (-mgeneral-regs-only), so it need not be told
-// that these blocks change them; the assembler accepts them (-mcpu=cortex-a72 has fp+simd).
-void load_fp(const FpRegs& r) {
-    asm volatile("ldp q0, q1, [%0, #0]\n ldp q2, q3, [%0, #32]\n"
-                 "ldp q4, q5, [%0, #64]\n ldp q6, q7, [%0, #96]\n"
-                 "ldp q8, q9, [%0, #128]\n ldp q10, q11, [%0, #160]\n"
-                 "ldp q12, q13, [%0, #192]\n ldp q14, q15, [%0, #224]\n"
-                 "ldp q16, q17, [%0, #256]\n ldp q18, q19, [%0, #288]\n"
-                 "ldp q20, q21, [%0, #320]\n ldp q22, q23, [%0, #352]\n"
-                 "ldp q24, q25, [%0, #384]\n ldp q26, q27, [%0, #416]\n"
-                 "ldp q28, q29, [%0, #448]\n ldp q30, q31, [%0, #480]\n"
-                 "msr fpcr, %1\n msr fpsr, %2\n isb"
-                 :
-                 : "r"(r.v), "r"(r.fpcr), "r"(r.fpsr)
-                 : "memory");
-}
-
-void store_fp(FpRegs& r) {
-    uint64_t fpcr, fpsr;
-    asm volatile("stp q0, q1, [%2, #0]\n stp q2, q3, [%2, #32]\n"
-                 "stp q4, q5, [%2, #64]\n stp q6, q7, [%2, #96]\n"
-                 "stp q8, q9, [%2, #128]\n stp q10, q11, [%2, #160]\n"
-                 "stp q12, q13, [%2, #192]\n stp q14, q15, [%2, #224]\n"
-                 "stp q16, q17, [%2, #256]\n stp q18, q19, [%2, #288]\n"
-                 "stp q20, q21, [%2, #320]\n stp q22, q23, [%2, #352]\n"
-                 "stp q24, q25, [%2, #384]\n stp q26, q27, [%2, #416]\n"
-                 "stp q28, q29, [%2, #448]\n stp q30, q31, [%2, #480]\n"
-                 "mrs %0, fpcr\n mrs %1, fpsr"
-                 : "=&r"(fpcr), "=&r"(fpsr)
-                 : "r"(r.v)
-                 : "memory");
-    r.fpcr = fpcr;
-    r.fpsr = fpsr;
-}
-
+namespace {
 // Busy-waits `ms` of virtual time; returns how many times the counter jumped by more than GAP_MS.
 unsigned spin_ms(uint64_t ms) {
     const uint64_t freq = rt::counter_freq(), gap = GAP_MS * freq / 1000;
@@ -110,26 +55,6 @@ unsigned spin_ms(uint64_t ms) {
     }
     return gaps;
 }
-
-// Compares and reports up to 4 differences; returns the number of differing items.
-unsigned compare(const FpRegs& want, const FpRegs& got) {
-    unsigned bad = 0;
-    for (unsigned n = 0; n < 32; ++n)
-        if (want.v[n][0] != got.v[n][0] || want.v[n][1] != got.v[n][1]) {
-            if (bad++ < 4)
-                rt::printf("q%u: expected %016lx%016lx, got %016lx%016lx\n", n, want.v[n][1],
-                           want.v[n][0], got.v[n][1], got.v[n][0]);
-        }
-    if (want.fpcr != got.fpcr) {
-        if (bad++ < 4) rt::printf("FPCR: expected %lx, got %lx\n", want.fpcr, got.fpcr);
-    }
-    if (want.fpsr != (got.fpsr & FPSR_MASK)) {
-        if (bad++ < 4) rt::printf("FPSR: expected %lx, got %lx\n", want.fpsr, got.fpsr);
-    }
-    return bad;
-}
-
-FpRegs g_want, g_got;
 } // namespace
 
 void guest_main() {
@@ -137,22 +62,19 @@ void guest_main() {
     rt::VmInfo vm = rt::vm_info();
     // On bare QEMU (no cxvisor calls) the pattern uses vm id 0; under cxvisor the id must come in.
     rt::check(vm.ok || !rt::hypercalls_available(), "HC_VM_INFO answers where cxvisor calls work");
-    enable_fp();
+    fpu_enable();
     rt::printf("fpu: vm %lu, %u rounds of %lu ms\n", vm.vm_id, ROUNDS, ROUND_MS);
 
     unsigned total_gaps = 0, round = 1;
     for (; round <= ROUNDS || (total_gaps == 0 && round <= MAX_ROUNDS); ++round) {
-        make_pattern(g_want, vm.vm_id, round);
-        load_fp(g_want);
+        fpu_load(vm.vm_id, round);
         unsigned gaps = spin_ms(ROUND_MS / 2);
         rt::printf("fpu: round %u halfway\n", round); // MMIO exits, FP state live
-        if (vm.ok) (void)rt::hvc_call(HC_NOP, round);           // a hypercall exit too
+        if (vm.ok) (void)rt::hypercall(HC_NR_NOP, round);       // a hypercall exit too
         gaps += spin_ms(ROUND_MS - ROUND_MS / 2);
-        store_fp(g_got);
         total_gaps += gaps;
-        unsigned bad = compare(g_want, g_got);
-        rt::check(bad == 0, "round %u: q0-q31, FPCR %lx, FPSR %lx intact (descheduled %u)", round,
-                  g_want.fpcr, g_want.fpsr, gaps);
+        unsigned bad = fpu_check();
+        rt::check(bad == 0, "round %u: %s intact (descheduled %u)", round, fpu_describe(), gaps);
     }
     rt::printf("fpu: %u rounds done, descheduled %u times\n", round - 1, total_gaps);
 }

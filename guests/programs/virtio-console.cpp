@@ -6,13 +6,14 @@
 //   CXV_VIRTIO_HOSTILE: a hostile driver: a misaligned ring, a looping chain and a buffer outside
 //     RAM each give DEVICE_NEEDS_RESET (and the configuration-change interrupt bit once DRIVER_OK
 //     is set), leave the device dead until a reset, and the device works again after one.
-// The VM's config puts the virtio-console at 0x0a00_0000 (configs/vms/virtio-*.toml).
+// The VM's config puts the virtio-console at the first virtio-mmio slot, rt::VIRTIO_BASE
+// (configs/vms/virtio-*.toml, configs/vms/riscv64/virtio-console.toml).
 #include "rt.hpp"
 #include "virtio.hpp"
 
 namespace {
 
-constexpr uint64_t CON = 0x0a000000;
+constexpr uint64_t CON = rt::VIRTIO_BASE;
 constexpr uint16_t QSIZE = 8;
 constexpr uint32_t CONSOLE_F_MULTIPORT = 1u << 1, CONSOLE_F_EMERG_WRITE = 1u << 2;
 

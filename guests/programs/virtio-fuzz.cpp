@@ -21,7 +21,7 @@ struct Dev {
     uint32_t id; // virtio device ID (5): 2 block, 1 network, 3 console
     const char* name;
 };
-constexpr Dev DEVS[] = {{0x0a000000, 2, "vda"}, {0x0a001000, 1, "eth0"}, {0x0a002000, 3, "hvc0"}};
+constexpr Dev DEVS[] = {{rt::VIRTIO_BASE, 2, "vda"}, {rt::VIRTIO_BASE + 0x1000, 1, "eth0"}, {rt::VIRTIO_BASE + 0x2000, 3, "hvc0"}};
 
 // Scratch: the upper half of the 16 MiB of RAM (the image, BSS and stacks are below 8 MiB).
 constexpr uint64_t SCRATCH = rt::RAM_BASE + (8ull << 20);

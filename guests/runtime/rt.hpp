@@ -81,6 +81,30 @@ int64_t cpu_state(unsigned cpu);
 void system_off_call();
 void system_reset_call();
 
+// ---- expected faults (the ISA's arch.hpp says what the fields are there) ----
+// What the handler saw last on this CPU: syndrome, faulting address, faulting pc. `count` grows by
+// one per exception taken while armed.
+struct ExcRecord {
+    uint64_t esr, far, elr, count;
+};
+// Arms this CPU: the next synchronous exception is recorded and the faulting instruction skipped
+// instead of failing the test. Disarmed by that exception or by disarm_fault().
+void expect_fault();
+void disarm_fault();
+const ExcRecord& last_exception();
+
+// ---- fault probes (the ISA's arch.hpp says what the fields and "external abort" are there) ----
+// One access with the fault handler armed. `taken` says whether an exception happened; esr/far
+// are the ISA's syndrome and faulting address.
+struct Probe {
+    bool taken;
+    uint64_t esr, far, value;
+};
+Probe probe_read(uint64_t addr, unsigned size);                  // size 1, 2, 4 or 8
+Probe probe_write(uint64_t addr, unsigned size, uint64_t value); // size 1, 2, 4 or 8
+// True if p is the abort cxvisor gives for an access to nothing (outside the VM's memory and devices).
+bool is_external_abort(const Probe& p, uint64_t addr, bool write);
+
 // ---- time ----
 inline uint64_t ticks_to_us(uint64_t t) { return t * 1000000 / counter_freq(); }
 void delay_us(uint64_t us);

@@ -5,10 +5,11 @@ namespace vio {
 
 namespace {
 // Normal-memory ring writes must be visible to the device before the register write that tells
-// it (2.7.13: "memory barrier" before idx, and before the notification).
-inline void wmb() { asm volatile("dmb oshst" ::: "memory"); }
-inline void rmb() { asm volatile("dmb oshld" ::: "memory"); }
-inline void mb() { asm volatile("dsb sy" ::: "memory"); }
+// it (2.7.13: "memory barrier" before idx, and before the notification): the runtime's DMA
+// fences (arch.hpp).
+inline void wmb() { rt::dma_wmb(); }
+inline void rmb() { rt::dma_rmb(); }
+inline void mb() { rt::dma_mb(); }
 size_t align_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
 } // namespace
 

@@ -11,6 +11,7 @@ namespace rt {
 inline constexpr uint64_t RAM_BASE = 0x40000000;
 inline constexpr uint64_t IMAGE_BASE = 0x40080000; // guest.ld
 inline constexpr uint64_t UART_BASE = 0x09000000;  // PL011
+inline constexpr uint64_t VIRTIO_BASE = 0x0A000000; // the first virtio-mmio slot (0x1000 each), configs/vms/virtio-*.toml
 
 using HvcResult = HcResult; // what an SMCCC call returns in x0..x3
 
@@ -65,34 +66,24 @@ inline uint64_t counter_freq() {
     return v;
 }
 inline void cpu_relax() { asm volatile("yield"); }
+// Fences between the guest's memory and a device that reads it (virtio rings; Arm ARM B2.3.12
+// DMB/DSB, outer shareable): writes before writes, reads before reads, everything.
+inline void dma_wmb() { asm volatile("dmb oshst" ::: "memory"); }
+inline void dma_rmb() { asm volatile("dmb oshld" ::: "memory"); }
+inline void dma_mb() { asm volatile("dsb sy" ::: "memory"); }
 
-// ---- exceptions ----
-// What the handler saw last on this CPU. `count` grows by one per exception taken.
-struct ExcRecord {
-    uint64_t esr, far, elr, count;
-};
+// ---- exceptions (rt.hpp: ExcRecord, expect_fault, disarm_fault, last_exception; here ESR_EL1,
+// FAR_EL1, ELR_EL1, and an armed fault is skipped with ELR += 4) ----
 inline uint32_t esr_ec(uint64_t esr) { return static_cast<uint32_t>(esr >> 26) & 0x3f; }
 inline uint32_t esr_dfsc(uint64_t esr) { return static_cast<uint32_t>(esr) & 0x3f; }
 inline constexpr uint32_t EC_UNKNOWN = 0x00;
 inline constexpr uint32_t EC_DABT_CUR = 0x25;
 inline constexpr uint32_t DFSC_SEA = 0x10; // synchronous external abort, not on a table walk
 
-// Arms this CPU: the next synchronous exception is recorded and the faulting instruction skipped
-// (ELR += 4) instead of failing the test. Disarmed by that exception or by disarm_fault().
-void expect_fault();
-void disarm_fault();
-const ExcRecord& last_exception();
 
-// One access with the fault handler armed. `taken` says whether an exception happened.
-struct Probe {
-    bool taken;
-    uint64_t esr, far, value;
-};
-Probe probe_read(uint64_t addr, unsigned size);                  // size 1, 2, 4 or 8
-Probe probe_write(uint64_t addr, unsigned size, uint64_t value); // size 1, 2, 4 or 8
-// True if p is a synchronous external data abort at the current EL (EC 0x25, DFSC 0x10), with
+// rt::probe_read/probe_write/is_external_abort (rt.hpp): Probe.esr/far are ESR_EL1/FAR_EL1; an
+// external abort is a synchronous external data abort at the current EL (EC 0x25, DFSC 0x10), with
 // FAR == addr when ESR.FnV says FAR is valid, and WnR matching `write`.
-bool is_external_abort(const Probe& p, uint64_t addr, bool write);
 // A test check: a 4-byte read of `addr` (described by `what`) must raise an external abort.
 void check_read_aborts(uint64_t addr, const char* what);
 

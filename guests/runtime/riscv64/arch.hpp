@@ -12,6 +12,7 @@ namespace rt {
 inline constexpr uint64_t RAM_BASE = 0x80000000;
 inline constexpr uint64_t IMAGE_BASE = 0x80200000; // guest.ld; where cxvisor enters vCPU 0
 inline constexpr uint64_t UART_BASE = 0x10000000;  // ns16550a, byte registers (reg-shift 0)
+inline constexpr uint64_t VIRTIO_BASE = 0x10001000; // the first virtio-mmio slot (0x1000 each), QEMU virt's
 // The time CSR's rate: the generated DT's /cpus timebase-frequency (QEMU virt's 10 MHz).
 inline constexpr uint64_t TIMEBASE_HZ = 10'000'000;
 
@@ -55,5 +56,23 @@ inline uint64_t counter_freq() { return TIMEBASE_HZ; }
 // PAUSE (Zihintpause), encoded as the FENCE hint it is, so it needs no -march extension: harts
 // without it execute a no-op fence.
 inline void cpu_relax() { asm volatile(".word 0x0100000f"); }
+// Fences between the guest's memory and a device that reads it (virtio rings; Unprivileged Spec
+// 20191213, 2.7 FENCE with the I/O and memory sets, as Linux's riscv wmb/rmb/mb): prior device
+// outputs and memory writes before later ones; device inputs and memory reads likewise; all.
+inline void dma_wmb() { asm volatile("fence ow, ow" ::: "memory"); }
+inline void dma_rmb() { asm volatile("fence ir, ir" ::: "memory"); }
+inline void dma_mb() { asm volatile("fence iorw, iorw" ::: "memory"); }
+
+// ---- interrupts: the trap vector calls `handler` for every interrupt (scause bit 63 set); it
+// returns false for one it does not know, which then fails the test as unexpected. Null: none.
+using InterruptHandler = bool (*)(uint64_t scause);
+void set_interrupt_handler(InterruptHandler handler);
+
+// rt::expect_fault/last_exception (rt.hpp): ExcRecord.esr/far/elr hold scause/stval/sepc; an armed
+// exception skips the instruction (2 or 4 bytes, by its low bits).
+// rt::probe_read/probe_write/is_external_abort (rt.hpp): Probe.esr/far hold scause/stval (an
+// exception while armed is recorded and the access, 2 or 4 bytes, skipped); an external abort is
+// the access fault cxvisor injects for an access outside the VM (load access fault 5, store/AMO
+// access fault 7; RISC-V Privileged Spec 20211203, 4.1.9) with stval = addr.
 
 } // namespace rt

@@ -38,9 +38,7 @@ public:
     // The VM's interrupt controller model on riscv64: the vPLIC (vintc/vplic.hpp), presented
     // through hvip.VSEIP.
     using Intc = vplic::Vplic;
-    // vcpu_count: the VM's vCPUs (hart ids 0..count-1), which SBI IPI and RFENCE hart lists are
-    // checked against.
-    void init(u32 id, u32 vcpu_count, u64 vmid);
+    void init(u32 id, u64 vmid, u32 vcpu_count);
     void reset(u64 entry, u64 arg);
     void set_stage2(HostPhysAddr root);
     void load();
