@@ -146,7 +146,7 @@ Result<Vm*> Vm::create(const VmRecord& rec, const u8* package, u32 vmid, usize h
         u64 affinity = rec.phys_cpu_ids[i] == ANY_CPU ? ((1ull << host_cpus) - 1) : (1ull << rec.phys_cpu_ids[i]);
         Vcpu* v = new (std::nothrow) Vcpu(*vm, i, affinity);
         if (!v) return fail(no_memory("vCPUs (heap)"));
-        v->arch().init(i, vmid, rec.cpu_num);
+        v->arch().init(i, rec.cpu_num, vmid);
         v->arch().set_stage2(vm->m_as.root());
         v->arch().attach_vintc(vm->m_vgic, GuestPhysAddr(rec.intc_base));
         vm->m_vcpus[i] = v;
