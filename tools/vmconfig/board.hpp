@@ -5,6 +5,8 @@
 // written once against this interface. A virtual interface because the ISA is chosen at run time
 // (--arch, or the --image's header).
 #pragma once
+#include "fdt/fdt.hpp"
+#include "fdt/host_dt.hpp"
 #include "vintc/layout.hpp"
 #include "vmconfig.hpp"
 #include <functional>
@@ -72,6 +74,14 @@ struct LinuxHeader {
     uint64_t text_offset = 0, image_size = 0, flags = 0;
 };
 
+// One interrupt specifier of a host device, as the host's interrupt controller numbers it.
+struct HostIrq {
+    uint32_t line = 0;       // the line number a config's irq names (GIC INTID, PLIC source)
+    bool forwardable = false; // a line cxvisor can forward to a VM (a GIC SPI, any PLIC source)
+    std::string text;        // "SPI 7 = INTID 39 (<0 7 4>)", "PLIC source 11 (<11>)"
+    std::vector<uint32_t> guest; // the same line as the guest's `interrupts` value (host trigger kept)
+};
+
 // Records a problem of the file being read: error, or warning when `warning`.
 using Report = std::function<void(const Where&, std::string reason, bool warning)>;
 
@@ -118,8 +128,23 @@ public:
     virtual std::string interrupt_mode_problem(const std::string& mode) const = 0;
     // The emulated device types the board's device tree can describe.
     virtual bool has_device(uint32_t emu_type) const = 0;
-    // Host ranges (identical/reserved regions, passthrough devices) can be checked for this ISA.
-    virtual bool host_checks() const = 0;
+
+    // ---- the host (host.cpp, ptdt.cpp) ----
+    // Runs the image's own platform reader of this ISA on a host DTB and fills `out` with what the
+    // image would refuse to give a VM (owned ranges, incomplete) and cxvisor's console (its range
+    // and line). False with *what naming the piece when cxvisor cannot boot on that DTB.
+    virtual bool read_host_platform(const Fdt& fdt, HostDescription& out, std::string& what) const = 0;
+    // QEMU virt's DTB for this ISA, built into the tool: the host when no --host-dtb is given.
+    virtual Bytes builtin_host_dtb() const = 0;
+    // The host interrupt controller whose lines passthrough devices forward: the node test, its
+    // specifier size (#interrupt-cells), its name in messages, and one specifier decoded.
+    virtual bool is_host_intc(const Fdt& fdt, FdtNode n) const = 0;
+    virtual uint32_t host_irq_cells() const = 0;
+    virtual const char* host_intc_name() const = 0;  // "the host's GICv3"
+    virtual const char* forwardable_lines() const = 0; // "host GIC SPIs"
+    virtual HostIrq host_irq(const uint32_t* cells) const = 0;
+    // The first phandle the generated tree leaves free (copied host clocks take the next ones).
+    virtual uint32_t first_free_phandle(const VmConfig& vm) const = 0;
 
     // ---- the kernel ----
     // A Linux Image of both ISAs starts with the same 64-byte header layout (text_offset at 0x8,
@@ -143,6 +168,10 @@ public:
     // interrupt-parent; else each node with `interrupts` names it itself.
     virtual bool dt_root_interrupt_parent() const = 0;
 };
+
+// The part of read_host_platform every ISA shares: the image's owned list (and whether it is
+// complete) into `host`, and the node of the console at `console_base` with its line.
+void fill_host(HostDescription& host, const DtHostInfo& info, uint64_t console_base, uint32_t console_line);
 
 // The board of an ISA (aarch64 and riscv64 have one; null for the others).
 const GuestBoard* guest_board(Isa isa);

@@ -1,11 +1,15 @@
 // The aarch64 guest board: QEMU virt's layout with an emulated GICv3, PSCI through HVC, PL011
 // UARTs, the arm64 Linux Image boot protocol and cxvisor's arm64 image header.
 #include "abi/vm_package.hpp"
+#include "arch/aarch64/dt_platform.hpp"
 #include "base/types.hpp"
 #include "board.hpp"
 #include <cstring>
 
 namespace vmconfig {
+extern const uint8_t QEMU_VIRT_DTB[]; // qemu-virt.dts, compiled and embedded at build time
+extern const size_t QEMU_VIRT_DTB_SIZE;
+
 namespace vp = vm_package;
 namespace {
 
@@ -95,7 +99,40 @@ public:
     bool has_device(uint32_t type) const override {
         return type == uint32_t(vp::EmuType::Pl011) || vp::is_virtio(type);
     }
-    bool host_checks() const override { return true; }
+
+    bool read_host_platform(const Fdt& fdt, HostDescription& out, std::string& what) const override {
+        const char* piece = "?";
+        auto plat = read_platform(fdt, &piece);
+        if (plat.is_error()) return what = std::string(piece) + ": " + error_name(plat.error()), false;
+        fill_host(out, plat.value(), plat.value().uart.mmio.base.value(), plat.value().uart.intid);
+        return true;
+    }
+    Bytes builtin_host_dtb() const override { return Bytes(QEMU_VIRT_DTB, QEMU_VIRT_DTB + QEMU_VIRT_DTB_SIZE); }
+    bool is_host_intc(const Fdt& fdt, FdtNode n) const override {
+        auto c = fdt.prop_u32(n, "#interrupt-cells");
+        return fdt.is_compatible(n, "arm,gic-v3") && c.is_ok() && c.value() == 3;
+    }
+    uint32_t host_irq_cells() const override { return 3; }
+    const char* host_intc_name() const override { return "the host's GICv3"; }
+    const char* forwardable_lines() const override { return "host GIC SPIs"; }
+    // <type number flags>: the line is the INTID; an SPI keeps the host's trigger flags in the
+    // guest (the vGIC's SPI numbering is the host's).
+    HostIrq host_irq(const uint32_t* c) const override {
+        const uint32_t type = c[0], number = c[1], flags = c[2];
+        std::string cellstr = "<" + std::to_string(type) + " " + std::to_string(number) + " " + std::to_string(flags) + ">";
+        HostIrq h;
+        if (type == GIC_SPI || type == GIC_PPI) {
+            h.line = (type == GIC_SPI ? FIRST_SPI : FIRST_PPI) + number;
+            h.forwardable = type == GIC_SPI && h.line <= LAST_SPI;
+            h.text = (type == GIC_SPI ? "SPI " : "PPI ") + std::to_string(number) + " = INTID " + std::to_string(h.line) +
+                     " (" + cellstr + ")";
+            h.guest = {type, number, flags};
+        } else {
+            h.text = "a GIC interrupt of type " + std::to_string(type) + " (" + cellstr + ")";
+        }
+        return h;
+    }
+    uint32_t first_free_phandle(const VmConfig&) const override { return guest_dt::FIRST_FREE_PHANDLE; }
 
     const char* image_kind() const override { return "arm64 Image"; }
     const char* linux_magic() const override { return "ARM\x64"; }

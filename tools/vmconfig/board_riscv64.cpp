@@ -2,18 +2,22 @@
 // 16550A UART at 0x1000_0000) with an emulated PLIC, SBI for timers, IPIs, harts and power, the
 // RISC-V Linux Image boot protocol and cxvisor's RISC-V image header.
 #include "abi/vm_package.hpp"
+#include "arch/riscv64/dt_platform.hpp"
 #include "base/types.hpp"
 #include "board.hpp"
 #include <cstring>
 
 namespace vmconfig {
+extern const uint8_t QEMU_VIRT_RISCV64_DTB[]; // qemu-virt-riscv64.dts, compiled and embedded at build time
+extern const size_t QEMU_VIRT_RISCV64_DTB_SIZE;
+
 namespace vp = vm_package;
 namespace {
 
 using guest_dt::GIC_PHANDLE, guest_dt::FIRST_FREE_PHANDLE;
 constexpr uint32_t PLIC_PHANDLE = GIC_PHANDLE; // the VM's one interrupt controller
-// Each hart's local interrupt controller: FIRST_FREE_PHANDLE + hart. No host node is ever copied
-// into a riscv64 tree (no passthrough devices yet), so nothing else takes these.
+// Each hart's local interrupt controller: FIRST_FREE_PHANDLE + hart; host clocks copied for
+// passthrough devices come after them (first_free_phandle).
 constexpr uint32_t cpu_intc_phandle(uint32_t hart) { return FIRST_FREE_PHANDLE + hart; }
 // Local interrupt numbers (scause codes) of riscv,cpu-intc (RISC-V Privileged Spec 20211203,
 // 3.1.9 mip/mie and 4.1.3 sip/sie): 9 = supervisor external, 11 = machine external.
@@ -70,13 +74,46 @@ public:
         return ""; // 0 is "no interrupt" and never gets here
     }
     std::string interrupt_mode_problem(const std::string& mode) const override {
-        return "unknown mode \"" + mode + "\": cxvisor implements \"emulated\" (a virtual PLIC) and \"no_irq\"" +
-               (mode == "passthrough" ? " (there is no PLIC passthrough)" : "");
+        return mode == "passthrough"
+                   ? "\"passthrough\" (the host PLIC handed to the guest) is not implemented by cxvisor: use "
+                     "\"emulated\" (a virtual PLIC; passthrough devices' interrupts are forwarded through it) or "
+                     "\"no_irq\""
+                   : "unknown mode \"" + mode + "\": cxvisor implements \"emulated\" (a virtual PLIC) and \"no_irq\"";
     }
     bool has_device(uint32_t type) const override {
         return type == NS16550A || vp::is_virtio(type);
     }
-    bool host_checks() const override { return false; }
+
+    bool read_host_platform(const Fdt& fdt, HostDescription& out, std::string& what) const override {
+        const char* piece = "?";
+        auto plat = read_rv_platform(fdt, &piece);
+        if (plat.is_error()) return what = std::string(piece) + ": " + error_name(plat.error()), false;
+        fill_host(out, plat.value(), plat.value().uart.mmio.base.value(), plat.value().uart.irq);
+        return true;
+    }
+    Bytes builtin_host_dtb() const override {
+        return Bytes(QEMU_VIRT_RISCV64_DTB, QEMU_VIRT_RISCV64_DTB + QEMU_VIRT_RISCV64_DTB_SIZE);
+    }
+    // PLIC binding (sifive,plic-1.0.0.yaml): one cell, the source number; every source 1..1023
+    // can be forwarded (the vPLIC numbers its sources as the host does), level-triggered as the
+    // PLIC's gateways of QEMU virt are.
+    bool is_host_intc(const Fdt& fdt, FdtNode n) const override {
+        auto c = fdt.prop_u32(n, "#interrupt-cells");
+        return (fdt.is_compatible(n, "sifive,plic-1.0.0") || fdt.is_compatible(n, "riscv,plic0")) && c.is_ok() &&
+               c.value() == 1;
+    }
+    uint32_t host_irq_cells() const override { return 1; }
+    const char* host_intc_name() const override { return "the host's PLIC"; }
+    const char* forwardable_lines() const override { return "host PLIC sources"; }
+    HostIrq host_irq(const uint32_t* c) const override {
+        HostIrq h;
+        h.line = c[0];
+        h.forwardable = c[0] >= 1 && c[0] <= LAST_SOURCE;
+        h.text = "PLIC source " + std::to_string(c[0]) + " (<" + std::to_string(c[0]) + ">)";
+        h.guest = {c[0]};
+        return h;
+    }
+    uint32_t first_free_phandle(const VmConfig& vm) const override { return FIRST_FREE_PHANDLE + vm.cpu_num; }
 
     const char* image_kind() const override { return "RISC-V Image"; }
     const char* linux_magic() const override { return "RSC\x05"; }

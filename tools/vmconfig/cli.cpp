@@ -102,18 +102,16 @@ int run(const std::vector<std::string>& args, std::ostream& err) {
     }
     o.isa = arch ? *arch : image_arch && guest_board(*image_arch) ? *image_arch : Isa::Aarch64;
     const GuestBoard& board = *guest_board(o.isa);
-    if (o.host_dtb && !board.host_checks())
-        return usage(std::string("--host-dtb: host checks are not implemented for ") + board.name() + " yet");
     if (image_file && check_image(*image_file, o.isa, o.image->string(), diags))
         image = std::move(*image_file);
     std::optional<HostDescription> host;
     if (o.host_dtb) {
         if (auto f = read_file(*o.host_dtb))
-            host = read_host(*f, o.host_dtb->string(), diags);
+            host = read_host(board, *f, o.host_dtb->string(), diags);
         else
             diags.push_back({o.host_dtb->string(), 0, "", "cannot read the host DTB (--host-dtb)"});
-    } else if (o.host_check && board.host_checks()) {
-        host = builtin_host();
+    } else if (o.host_check) {
+        host = builtin_host(board);
     }
     std::vector<VmConfig> vms;
     for (auto& in : o.inputs) {

@@ -1,17 +1,16 @@
-// What the target machine keeps for itself: the image's own platform reader (read_platform in
-// src/arch/aarch64/dt_platform.cpp, on the project's FDT reader) run on the host DTB, so the tool
+// What the target machine keeps for itself: the image's own platform reader of the board's ISA
+// (read_platform in src/arch/aarch64/dt_platform.cpp, read_rv_platform in
+// src/arch/riscv64/dt_platform.cpp, on the project's FDT reader) run on the host DTB, so the tool
 // refuses exactly what cxvisor would refuse at boot, with the same reasons.
-#include "arch/aarch64/dt_platform.hpp"
 #include "abi/vm_package.hpp"
+#include "board.hpp"
 #include "fdt/fdt.hpp"
+#include "fdt/host_dt.hpp"
 #include "vmconfig.hpp"
 #include <algorithm>
 #include <stdexcept>
 
 namespace vmconfig {
-
-extern const uint8_t QEMU_VIRT_DTB[]; // qemu-virt.dts, compiled and embedded at build time
-extern const size_t QEMU_VIRT_DTB_SIZE;
 
 namespace vp = vm_package;
 
@@ -21,42 +20,42 @@ bool overlaps(uint64_t a, uint64_t as, uint64_t b, uint64_t bs) { return a < b +
 
 } // namespace
 
-std::optional<HostDescription> read_host(const Bytes& dtb, const std::string& name, Diags& diags) {
+void fill_host(HostDescription& host, const DtHostInfo& info, uint64_t console_base, uint32_t console_line) {
+    // owned[].node points into the DTB, copied into strings here.
+    host.incomplete = info.owned_incomplete;
+    for (uint32_t i = 0; i < info.owned_count; ++i) {
+        const OwnedRange& o = info.owned[i];
+        host.owned.push_back({o.range.base.value(), o.range.size, o.kind == OwnedKind::Ram, o.node, o.why});
+        if (o.range.base.value() == console_base) host.console_node = o.node;
+    }
+    for (uint32_t i = 0; i < info.reserved_count; ++i)
+        host.reserved.push_back({info.reserved[i].base.value(), info.reserved[i].size});
+    host.console_intid = console_line;
+}
+
+std::optional<HostDescription> read_host(const GuestBoard& board, const Bytes& dtb, const std::string& name,
+                                         Diags& diags) {
     auto fdt = Fdt::create(dtb.data(), dtb.size());
     if (fdt.is_error()) {
         diags.push_back({name, 0, "", "not a valid flattened device tree (--host-dtb)"});
         return {};
     }
-    const char* what = "?";
-    auto plat = read_platform(fdt.value(), &what);
-    if (plat.is_error()) {
-        diags.push_back({name, 0, "",
-                         std::string("cxvisor cannot run on this host DTB (--host-dtb): ") + what + ": " +
-                             error_name(plat.error())});
+    HostDescription host;
+    host.board = &board;
+    host.source = "host DTB " + name;
+    if (std::string what; !board.read_host_platform(fdt.value(), host, what)) {
+        diags.push_back({name, 0, "", "cxvisor cannot run on this host DTB (--host-dtb): " + what});
         return {};
     }
-    // The whole PlatformInfo is large: keep only what the checks need. owned[].node points into
-    // `dtb`, copied into strings here.
-    HostDescription host;
-    host.source = "host DTB " + name;
-    host.incomplete = plat.value().owned_incomplete;
-    const PlatformInfo& p = plat.value();
-    for (uint32_t i = 0; i < p.owned_count; ++i) {
-        host.owned.push_back({p.owned[i].range.base.value(), p.owned[i].range.size, p.owned[i].kind == OwnedKind::Ram,
-                              p.owned[i].node, p.owned[i].why});
-        if (p.owned[i].range.base == p.uart.mmio.base) host.console_node = p.owned[i].node;
-    }
     host.dtb = dtb;
-    host.console_intid = p.uart.intid;
     return host;
 }
 
-HostDescription builtin_host() {
-    Bytes dtb(QEMU_VIRT_DTB, QEMU_VIRT_DTB + QEMU_VIRT_DTB_SIZE);
+HostDescription builtin_host(const GuestBoard& board) {
     Diags diags;
-    auto host = read_host(dtb, "QEMU virt", diags);
+    auto host = read_host(board, board.builtin_host_dtb(), std::string("QEMU virt (") + board.name() + ")", diags);
     if (!host) throw std::logic_error("the built-in QEMU virt DTB does not read: " + format(diags.at(0)));
-    host->source = "QEMU virt, built in; pass --host-dtb for another board";
+    host->source = std::string("QEMU virt, built in for ") + board.name() + "; pass --host-dtb for another board";
     host->builtin = true;
     return *host;
 }
@@ -81,6 +80,15 @@ void check_host(const std::vector<VmConfig>& vms, const HostDescription& host, D
             else first = &o;
         }
         auto in_ram = [&](const HostOwned& o) { return o.ram && base >= o.base && base + size <= o.base + o.size; };
+        if (identical)
+            for (auto [rb, rs] : host.reserved)
+                if (overlaps(base, size, rb, rs)) {
+                    diags.push_back({vm.file, at.line, at.key,
+                                     me + " overlaps firmware-reserved memory " + range(rb, rs) +
+                                         " (/memreserve/ or /reserved-memory), which cxvisor never hands out; it "
+                                         "refuses the region (" + host.source + ")"});
+                    return;
+                }
         if (!first && identical && std::none_of(host.owned.begin(), host.owned.end(), in_ram)) {
             diags.push_back({vm.file, at.line, at.key,
                              me + " is not inside host RAM: an identical region maps host RAM 1:1; cxvisor refuses "

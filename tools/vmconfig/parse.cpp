@@ -360,10 +360,6 @@ private:
                 flags = uint(*r->get(2), w, 1, 15, "flags (R=1 W=2 X=4 DEVICE=8)");
                 type = uint(*r->get(3), w, 0, 2, "map_type (0 alloc, 1 identical, 2 reserved)");
             }
-            if (type && *type != uint32_t(vp::MapType::Alloc) && !m_board.host_checks())
-                type = fail(w, cat("map_type ", *type, ": identical and reserved regions are not supported for ",
-                                   m_board.name(), " VMs yet (cxv-vmconfig cannot check them against the ",
-                                   m_board.name(), " host); use 0 (alloc)"));
             if (gpa && size && flags && type && range_ok(w, *gpa, *size))
                 m_vm.regions.push_back({*gpa, *size, uint32_t(*flags), uint32_t(*type), w});
             else
@@ -480,10 +476,6 @@ private:
     }
 
     void read_pt(const toml::node& n, const Where& w) {
-        if (!m_board.host_checks())
-            return (void)fail(w, cat("passthrough devices are not supported for ", m_board.name(),
-                                     " VMs yet (cxv-vmconfig cannot check them against the ", m_board.name(),
-                                     " host)"));
         auto* r = record(n, w, 5, 6, "[name, base_gpa, base_hpa, length, irq, dt_node]");
         if (!r) return;
         PtDev d;

@@ -3,8 +3,10 @@
 // The host tree is read with the image's own FDT reader (src/fdt/fdt.hpp), the one read_host()
 // already ran on it. Bindings followed: devicetree spec v0.4 2.3 (reg, ranges, phandle), 2.4
 // (interrupts, interrupt-parent, interrupts-extended); Linux bindings arm,gic-v3.yaml (the
-// 3-cell specifier) and clock/fixed-clock.yaml.
+// 3-cell specifier), sifive,plic-1.0.0.yaml (the 1-cell one; the board decodes them) and
+// clock/fixed-clock.yaml.
 #include "abi/vm_package.hpp"
+#include "board.hpp"
 #include "fdt/fdt.hpp"
 #include "vmconfig.hpp"
 #include <algorithm>
@@ -16,10 +18,6 @@
 namespace vmconfig {
 namespace {
 
-constexpr uint32_t FIRST_SPI = 32;
-// gic-v3 interrupt specifier <type number flags>: type 0 = SPI (INTID 32 + number), 1 = PPI
-// (INTID 16 + number); flags bits 3:0 = trigger type, kept as the host gives them.
-constexpr uint32_t GIC_SPI = 0, GIC_PPI = 1, GIC_CELLS = 3;
 constexpr int MAX_DEPTH = 16; // subnode levels a copy follows (read_platform's walk stops there too)
 
 std::string num(uint64_t v) { return std::to_string(v); }
@@ -37,20 +35,10 @@ Bytes cells(std::initializer_list<uint32_t> v) {
     return b;
 }
 
-struct Spec {
-    uint32_t type, number, flags;
-    bool spi() const { return type == GIC_SPI && number < 988; }
-    uint32_t intid() const { return type == GIC_SPI ? FIRST_SPI + number : type == GIC_PPI ? 16 + number : 0; }
-    std::string text() const { // "SPI 7 = INTID 39 (<0 7 4>)"
-        std::string cellstr = "<" + num(type) + " " + num(number) + " " + num(flags) + ">";
-        if (type == GIC_SPI || type == GIC_PPI)
-            return (type == GIC_SPI ? "SPI " : "PPI ") + num(number) + " = INTID " + num(intid()) + " (" + cellstr + ")";
-        return "a GIC interrupt of type " + num(type) + " (" + cellstr + ")";
-    }
-};
-// The interrupts a host node raises, as host GIC specifiers; `problem` when they are not that.
+// The interrupts a host node raises, as specifiers of the host's interrupt controller (the
+// board's); `problem` when they are not that.
 struct HostIrqs {
-    std::vector<Spec> specs;
+    std::vector<HostIrq> specs;
     std::string problem;
 };
 
@@ -84,8 +72,8 @@ class HostTree {
 public:
     static std::optional<HostTree> open(const HostDescription& host) {
         auto f = Fdt::create(host.dtb.data(), host.dtb.size());
-        if (f.is_error()) return {};
-        return HostTree(f.value());
+        if (f.is_error() || !host.board) return {};
+        return HostTree(f.value(), *host.board);
     }
 
     const Fdt& fdt() const { return m_fdt; }
@@ -134,13 +122,9 @@ public:
         }
         return {};
     }
-    bool is_gic(FdtNode n) const {
-        auto c = m_fdt.prop_u32(n, "#interrupt-cells");
-        return m_fdt.is_compatible(n, "arm,gic-v3") && c.is_ok() && c.value() == GIC_CELLS;
-    }
-
     // `interrupts` (with the node's interrupt parent) or `interrupts-extended` (a parent per
-    // specifier); every parent must be the host GICv3.
+    // specifier); every parent must be the host's interrupt controller (the board's: the GICv3,
+    // the PLIC).
     HostIrqs irqs(FdtNode n) const {
         HostIrqs out;
         auto ext = m_fdt.prop(n, "interrupts-extended");
@@ -148,34 +132,42 @@ public:
         if (ext.is_error() && plain.is_error()) return out;
         FdtProp p = ext.is_ok() ? ext.value() : plain.value();
         FdtCells c{p.data, p.size / 4};
-        auto not_gic = [&](std::optional<FdtNode> parent) {
+        const uint32_t cells = m_board->host_irq_cells();
+        auto not_intc = [&](std::optional<FdtNode> parent) {
             out.problem = parent ? "their interrupt controller is " + path(*parent) + " (compatible " +
-                                       quote(compatible(*parent)) + "), not the host's GICv3"
+                                       quote(compatible(*parent)) + "), not " + m_board->host_intc_name()
                                  : "their interrupt controller cannot be found (no node with #interrupt-cells through "
                                    "interrupt-parent or the node's ancestors)";
             return out;
         };
         if (p.size % 4) return out.problem = "the property is not a list of 32-bit cells", out;
+        auto spec = [&](uint32_t at) {
+            uint32_t v[4] = {};
+            for (uint32_t k = 0; k < cells && k < 4; ++k) v[k] = c[at + k];
+            return m_board->host_irq(v);
+        };
         if (ext.is_error()) {
             auto parent = interrupt_parent(n);
-            if (!parent || !is_gic(*parent)) return not_gic(parent);
-            if (c.count == 0 || c.count % GIC_CELLS) return out.problem = "not a list of 3-cell GIC specifiers", out;
-            for (uint32_t i = 0; i < c.count; i += GIC_CELLS) out.specs.push_back({c[i], c[i + 1], c[i + 2]});
+            if (!parent || !m_board->is_host_intc(m_fdt, *parent)) return not_intc(parent);
+            if (c.count == 0 || c.count % cells)
+                return out.problem = "not a list of " + num(cells) + "-cell specifiers of " + m_board->host_intc_name(), out;
+            for (uint32_t i = 0; i < c.count; i += cells) out.specs.push_back(spec(i));
             return out;
         }
-        for (uint32_t i = 0; i < c.count; i += 1 + GIC_CELLS) {
+        for (uint32_t i = 0; i < c.count; i += 1 + cells) {
             auto parent = m_fdt.find_phandle(c[i]);
-            if (parent.is_error() || !is_gic(parent.value()))
-                return not_gic(parent.is_ok() ? std::optional(parent.value()) : std::nullopt);
-            if (i + GIC_CELLS >= c.count) return out.problem = "interrupts-extended ends inside a specifier", out;
-            out.specs.push_back({c[i + 1], c[i + 2], c[i + 3]});
+            if (parent.is_error() || !m_board->is_host_intc(m_fdt, parent.value()))
+                return not_intc(parent.is_ok() ? std::optional(parent.value()) : std::nullopt);
+            if (i + cells >= c.count) return out.problem = "interrupts-extended ends inside a specifier", out;
+            out.specs.push_back(spec(i + 1));
         }
         return out;
     }
 
 private:
-    explicit HostTree(const Fdt& f) : m_fdt(f) {}
+    HostTree(const Fdt& f, const GuestBoard& board) : m_fdt(f), m_board(&board) {}
     Fdt m_fdt;
+    const GuestBoard* m_board;
 };
 
 // One passthrough device's node and the fixed clocks it names, copied into vm.dt_copies.
@@ -242,7 +234,7 @@ private:
         return true;
     }
 
-    // The device node: reg to the guest address, interrupts to the vGIC SPI. Returns the guest
+    // The device node: reg to the guest address, interrupts to the VM's line. Returns the guest
     // address of its first reg entry (the unit address of its name).
     std::optional<uint64_t> top_props(FdtNode node, DtNode& out) {
         std::optional<uint64_t> first;
@@ -289,28 +281,33 @@ private:
         return out;
     }
 
-    // The one interrupt the device forwards, as the vGIC's SPI with the host's trigger flags.
+    // The one interrupt the device forwards, as the same line of the VM's interrupt controller (the
+    // vGIC's SPI, the vPLIC's source) with the host's trigger flags.
     void interrupts(FdtNode node, DtNode& out) {
         HostIrqs h = m_tree.irqs(node);
         uint32_t irq = m_dev->irq;
-        if (!h.problem.empty()) return fail("interrupts: " + h.problem + "; cxvisor forwards host GIC SPIs only");
+        const GuestBoard& board = *m_host.board;
+        if (!h.problem.empty()) return fail("interrupts: " + h.problem + "; cxvisor forwards " + board.forwardable_lines() + " only");
         if (h.specs.size() != 1) {
             std::string all;
-            for (auto& s : h.specs) all += (all.empty() ? "" : ", ") + s.text();
+            for (auto& s : h.specs) all += (all.empty() ? "" : ", ") + s.text;
             return fail("the host node has " + num(h.specs.size()) + " interrupts (" + all +
                         "): cxvisor forwards one interrupt per passthrough device");
         }
-        const Spec& s = h.specs[0];
-        if (!s.spi()) return fail("its interrupt is " + s.text() + ", not an SPI: cxvisor forwards host SPIs only");
-        if (s.intid() != irq)
+        const HostIrq& s = h.specs[0];
+        if (!s.forwardable)
+            return fail("its interrupt is " + s.text + ": cxvisor forwards " + board.forwardable_lines() + " only");
+        if (s.line != irq)
             return fail("irq " + num(irq) + (irq ? "" : " (none)") + " does not match the host node's interrupt, " +
-                        s.text() + ": set irq = " + num(s.intid()) +
+                        s.text + ": set irq = " + num(s.line) +
                         (irq ? "" : " (a copied node must not describe an interrupt the guest never gets)"));
         if (m_vm.interrupt_mode != uint32_t(vm_package::InterruptMode::Emulated))
             return fail("the host node has an interrupt, but the guest has no interrupt controller (interrupt_mode = "
                         "\"no_irq\"): use \"emulated\"");
         out.props.push_back({"interrupt-parent", cells({guest_dt::GIC_PHANDLE})});
-        out.props.push_back({"interrupts", cells({GIC_SPI, irq - FIRST_SPI, s.flags})});
+        Bytes spec;
+        for (uint32_t v : s.guest) put32(spec, v);
+        out.props.push_back({"interrupts", spec});
     }
 
     // Subnodes (e.g. a controller's ports) are copied as they are: their reg is in the device's
@@ -362,7 +359,7 @@ private:
         // The PL011s' generated /apb-pclk is the same clock as QEMU virt's: share it.
         if (m_apb_pclk && name == "apb-pclk" && hz.is_ok() && hz.value() == guest_dt::APB_PCLK_HZ)
             return m_clocks[n.offset] = guest_dt::APB_PCLK_PHANDLE;
-        uint32_t phandle = guest_dt::FIRST_FREE_PHANDLE + m_copied_clocks++;
+        uint32_t phandle = m_host.board->first_free_phandle(m_vm) + m_copied_clocks++;
         if (m_names.count(name)) name += "-" + num(phandle);
         m_names.insert(name);
         DtNode out{name, {}, {}};
@@ -411,7 +408,7 @@ void check_pt_irqs(const VmConfig& vm, const HostDescription& host, Diags& diags
     for (auto& d : vm.pt_devices) {
         // irq 0 forwards nothing; a copied node was checked against its interrupt when copied;
         // SGIs and PPIs are refused by the VM's own checks.
-        if (d.irq < FIRST_SPI || d.dt_copy) continue;
+        if (d.irq < host.board->first_line() || d.dt_copy) continue;
         auto report = [&](std::string why, bool warning) {
             diags.push_back({vm.file, d.at.line, d.at.key, std::move(why) + " (" + host.source + ")", 0, warning});
         };
@@ -424,7 +421,8 @@ void check_pt_irqs(const VmConfig& vm, const HostDescription& host, Diags& diags
         auto found = tree->nodes_in(d.base_hpa, d.length);
         auto raises = [&](FdtNode n) {
             auto h = tree->irqs(n);
-            return std::any_of(h.specs.begin(), h.specs.end(), [&](const Spec& s) { return s.spi() && s.intid() == d.irq; });
+            return std::any_of(h.specs.begin(), h.specs.end(),
+                               [&](const HostIrq& s) { return s.forwardable && s.line == d.irq; });
         };
         if (std::any_of(found.begin(), found.end(), raises)) continue;
         std::string me = "irq " + num(d.irq);
@@ -435,9 +433,10 @@ void check_pt_irqs(const VmConfig& vm, const HostDescription& host, Diags& diags
             continue;
         }
         HostIrqs h = tree->irqs(found[0]);
-        std::string has = !h.problem.empty() ? "its interrupts are not host GIC SPIs: " + h.problem
+        std::string has = !h.problem.empty() ? std::string("its interrupts are not ") + host.board->forwardable_lines() +
+                                                   ": " + h.problem
                           : h.specs.empty()  ? "it has none: use irq 0"
-                                             : "it raises " + h.specs[0].text() + ": use irq " + num(h.specs[0].intid());
+                                             : "it raises " + h.specs[0].text + ": use irq " + num(h.specs[0].line);
         report(me + " is not the interrupt of host node " + tree->path(found[0]) + " (" + has + ")", host.builtin);
     }
 }

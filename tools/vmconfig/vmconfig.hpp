@@ -92,8 +92,9 @@ struct DtNode {
     std::vector<DtNode> children;
 };
 // The generated guest tree's phandles: the PL011s' clock, the vGIC (riscv64: the PLIC), and from
-// FIRST_FREE_PHANDLE on the fixed clocks copied from the host for passthrough devices (aarch64;
-// dtb.cpp, ptdt.cpp) or the harts' interrupt controllers (riscv64, board_riscv64.cpp).
+// FIRST_FREE_PHANDLE on the harts' interrupt controllers (riscv64, board_riscv64.cpp), then the
+// fixed clocks copied from the host for passthrough devices (ptdt.cpp, from the board's
+// first_free_phandle).
 namespace guest_dt {
 constexpr uint32_t APB_PCLK_PHANDLE = 1, GIC_PHANDLE = 2, FIRST_FREE_PHANDLE = 3;
 constexpr uint32_t APB_PCLK_HZ = 24'000'000; // the PL011s' /apb-pclk, as QEMU virt's
@@ -156,6 +157,7 @@ struct Options {
 // The contents of a regular file, or nothing if it cannot be read.
 std::optional<Bytes> read_file(const fs::path& p);
 struct HostDescription;
+class GuestBoard;
 // Reads and validates one TOML file: schema, ranges, overlaps, images (loaded from disk) and the
 // generated DTB, with the host nodes its passthrough devices ask for copied from `host` (null:
 // --no-host-check). Returns nothing only if the file cannot be read or is not TOML.
@@ -174,19 +176,26 @@ struct HostOwned {
 };
 // The target machine's host-owned ranges. `source` says where they came from, for messages.
 struct HostDescription {
+    const GuestBoard* board = nullptr; // the ISA whose platform reader read it
     std::string source;
     std::vector<HostOwned> owned;
+    // Firmware-reserved RAM (/memreserve/, /reserved-memory): cxvisor's allocator never has it, so
+    // an identical region there is refused at boot ("not host RAM that cxvisor manages").
+    std::vector<std::pair<uint64_t, uint64_t>> reserved;
     bool incomplete = false; // the image would refuse every passthrough device and reserved region
-    bool builtin = false;    // QEMU virt, built in: no --host-dtb was given
+    bool builtin = false;    // QEMU virt of the board's ISA, built in: no --host-dtb was given
     Bytes dtb;               // the host DTB itself (device nodes, their interrupts and clocks)
     uint32_t console_intid = 0; // the interrupt of cxvisor's console UART: the host keeps it
     std::string console_node;
 };
-// Runs the image's own platform reader on a host DTB; reports under `name` why it cannot.
-std::optional<HostDescription> read_host(const Bytes& dtb, const std::string& name, Diags& diags);
-// QEMU virt (7.2, `-M virt,virtualization=on,gic-version=3`, any -m and -smp): its DTB is built
-// into the tool (qemu-virt.dts), with the memory node widened to the whole RAM window.
-HostDescription builtin_host();
+// Runs the image's own platform reader of `board`'s ISA on a host DTB; reports under `name` why
+// it cannot.
+std::optional<HostDescription> read_host(const GuestBoard& board, const Bytes& dtb, const std::string& name,
+                                         Diags& diags);
+// QEMU virt of the board's ISA (7.2; aarch64 `-M virt,virtualization=on,gic-version=3`, riscv64
+// `-M virt` under OpenSBI; any -m and -smp): its DTB is built into the tool (qemu-virt.dts,
+// qemu-virt-riscv64.dts), with the memory node widened to the whole RAM window.
+HostDescription builtin_host(const GuestBoard& board);
 // Refuses passthrough devices, reserved regions (all owned ranges) and identical regions (owned
 // ranges other than RAM) that overlap what the host owns, with the reason the image would give.
 // Also checks passthrough irqs against the host DTB (check_pt_irqs).
@@ -194,7 +203,7 @@ void check_host(const std::vector<VmConfig>& vms, const HostDescription& host, D
 // Copies the host nodes the VM's passthrough devices ask for (dt_node) into vm.dt_copies, with
 // reg, interrupts and clocks rewritten for the guest; refuses what cannot be (ptdt.cpp).
 void copy_dt_nodes(VmConfig& vm, const HostDescription* host, Diags& diags);
-// A passthrough device's irq must be the SPI the host DTB gives its node, and not the host
+// A passthrough device's irq must be the line (SPI, PLIC source) the host DTB gives its node, and not the host
 // console's: errors with --host-dtb, warnings against the built-in QEMU virt (ptdt.cpp).
 void check_pt_irqs(const VmConfig& vm, const HostDescription& host, Diags& diags);
 // The guest DTB of a VM that asked for one (dtb_load_addr without dtb_path).

@@ -791,7 +791,7 @@ TEST_F(VmConfigTest, ImageWithoutTheRightHeaderIsRejected) {
 
 // --- host ranges: what cxvisor would refuse on the target (QEMU virt built in, or --host-dtb) -----
 
-const std::string BUILTIN = "; cxvisor refuses it (QEMU virt, built in; pass --host-dtb for another board)";
+const std::string BUILTIN = "; cxvisor refuses it (QEMU virt, built in for aarch64; pass --host-dtb for another board)";
 
 // bare.toml with extra memory regions (from line 13) and passthrough devices (from line 16 plus
 // the number of extra regions).
@@ -1202,7 +1202,7 @@ TEST_F(PtDtTest, PassthroughIrqMustBeTheHostDevicesSpi) {
     // Against the built-in QEMU virt the same findings are warnings: the config may be for another board.
     r = compile({dir.write("f.toml", text).string()});
     EXPECT_EQ(r.status, 0) << r.err;
-    std::string builtin = " (QEMU virt, built in; pass --host-dtb for another board)\n";
+    std::string builtin = " (QEMU virt, built in for aarch64; pass --host-dtb for another board)\n";
     EXPECT_HAS(r.err, dev(0) + "warning: " + rtc + builtin);
     EXPECT_HAS(r.err, dev(1) + "warning: " + flash + builtin);
     EXPECT_HAS(r.err, dev(2) + "warning: " + pbus + builtin);
@@ -1217,7 +1217,7 @@ TEST_F(PtDtTest, HostConsoleInterruptIsNeverForwarded) {
     std::string text = pt("[\"gpio\", 0x0903_0000, 0x0903_0000, 0x1000, 33]", with(hello, "0x1000, 33,", "0x1000, 40,"));
     std::string keeps = "irq 33 is the interrupt of pl011@9000000, cxvisor's console UART: the host keeps it";
     std::string err = errors(text);
-    EXPECT_HAS(err, dev(0) + keeps + " (QEMU virt, built in; pass --host-dtb for another board)");
+    EXPECT_HAS(err, dev(0) + keeps + " (QEMU virt, built in for aarch64; pass --host-dtb for another board)");
     Outcome r = with_host(text, host_dtb());
     EXPECT_EQ(r.status, 1);
     EXPECT_HAS(r.err, dev(0) + keeps + " (host DTB ");
@@ -1698,17 +1698,71 @@ TEST_F(Riscv64Test, PlicKeysAndSourcesAreChecked) {
                where(23, "devices.emu_devices[0]") + "device type \"ns16550a\" is not part of the aarch64 guest board");
 }
 
-TEST_F(Riscv64Test, HostRangesAreRefusedUntilTheToolCanCheckThem) {
-    EXPECT_HAS(rv_errors(with(rv, "[0x8000_0000, 0x200_0000, 0x7, 0],", "[0x8000_0000, 0x200_0000, 0x7, 0],\n"
-                                                                     "    [0x9000_0000, 0x1000, 0x3, 1],")),
-               where(18, "kernel.memory_regions[1]") + "map_type 1: identical and reserved regions are not supported for "
-                                                       "riscv64 VMs yet");
-    EXPECT_HAS(rv_errors(with(rv, "interrupt_mode", "passthrough_devices = [ [\"rtc\", 0x101000, 0x101000, 0x1000, 11] ]\n"
-                                                    "interrupt_mode")),
-               where(25, "devices.passthrough_devices[0]") + "passthrough devices are not supported for riscv64 VMs yet");
-    Outcome r = compile({dir.write("f.toml", rv).string()}, {"--arch", "riscv64", "--host-dtb", "x.dtb"});
-    EXPECT_EQ(r.status, 2);
-    EXPECT_HAS(r.err, "--host-dtb: host checks are not implemented for riscv64 yet");
+// The riscv64 host: QEMU virt's as built in (qemu-virt-riscv64.dts, read by the image's own
+// read_rv_platform), or a riscv64 host DTB (the QEMU dump of tests/unit/fdt/fixtures).
+class Riscv64HostTest : public Riscv64Test {
+protected:
+    const std::string RTC = "[\"rtc\", 0x10_1000, 0x10_1000, 0x1000, 11";
+    std::string pt(const std::string& devices) {
+        return with(rv, "interrupt_mode", "passthrough_devices = [ " + devices + " ]\ninterrupt_mode");
+    }
+    std::string dev() { return where(25, "devices.passthrough_devices[0]"); }
+    std::string host_dtb() {
+        Bytes b = load_dtb(std::string(FDT_FIXTURE_SRC) + "/qemu-virt-riscv64-2cpu.dtb");
+        std::ofstream(dir / "rv.dtb", std::ios::binary).write(reinterpret_cast<const char*>(b.data()), b.size());
+        return (dir / "rv.dtb").string();
+    }
+};
+
+TEST_F(Riscv64HostTest, GoldfishRtcIsPassedThroughWithItsPlicSource) {
+    Outcome r = compile_rv(pt(RTC + "]"));
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    Package p(bytes(out));
+    vp::VmRecord vm = p.vm(0);
+    ASSERT_EQ(vm.pt_count, 1u);
+    EXPECT_EQ(vm.intc_lines, 11u); // sources 1..11: the forwarded one included
+    // Its node copied from a riscv64 host DTB: the PLIC's one-cell specifier, the VM's PLIC as parent.
+    fs::remove(out);
+    r = compile_rv(pt(RTC + ", true]"), {"--host-dtb", host_dtb()});
+    ASSERT_EQ(r.status, 0) << r.err;
+    Bytes dtb = Package(bytes(out)).blob(Package(bytes(out)).vm(0).dtb);
+    std::string dts = decompile(dir, dtb);
+    std::string rtc = node_text(dts, "rtc@101000");
+    EXPECT_HAS(rtc, "compatible = \"google,goldfish-rtc\";");
+    EXPECT_HAS(rtc, "reg = <0x00 0x101000 0x00 0x1000>;");
+    EXPECT_HAS(rtc, "interrupts = <0x0b>;");
+    expect_phandle(dtb, "/rtc@101000", "interrupt-parent", "/plic@c000000");
+}
+
+TEST_F(Riscv64HostTest, WhatTheHostKeepsIsRefusedWithTheImagesReason) {
+    const std::string builtin = "(QEMU virt, built in for riscv64; pass --host-dtb for another board)";
+    EXPECT_HAS(rv_errors(pt("[\"plic\", 0x2000_0000, 0x0c00_0000, 0x1000, 0]")),
+               dev() + "host range [0xc000000, 0xc001000) overlaps plic@c000000 [0xc000000, 0xc600000), the host PLIC, "
+                       "which cxvisor drives; cxvisor refuses it " + builtin);
+    EXPECT_HAS(rv_errors(pt("[\"test\", 0x2000_0000, 0x10_0000, 0x1000, 0]")),
+               dev() + "host range [0x100000, 0x101000) overlaps test@100000 [0x100000, 0x101000), the test finisher "
+                       "(sifive,test0), which powers off or resets the whole machine; cxvisor refuses it " + builtin);
+    EXPECT_HAS(rv_errors(pt("[\"vio\", 0x2000_0000, 0x1000_1000, 0x1000, 1]")),
+               dev() + "host range [0x10001000, 0x10002000) overlaps virtio_mmio@10001000");
+    // The console's source is the host's; identical RAM must stay out of OpenSBI's region.
+    EXPECT_HAS(rv_errors(pt(RTC.substr(0, RTC.size() - 2) + "10]")),
+               dev() + "irq 10 is the interrupt of serial@10000000, cxvisor's console UART: the host keeps it");
+    EXPECT_HAS(rv_errors(with(rv, "[0x8000_0000, 0x200_0000, 0x7, 0],", "[0x8000_0000, 0x4_0000, 0x7, 0],\n"
+                                                                     "    [0x8004_0000, 0x1000, 0x3, 1],\n"
+                                                                     "    [0x8010_0000, 0x1f0_0000, 0x7, 0],")),
+               where(18, "kernel.memory_regions[1]") + "host range [0x80040000, 0x80041000) overlaps firmware-reserved memory "
+                                                   "[0x80000000, 0x80080000) (/memreserve/ or /reserved-memory), which "
+                                                   "cxvisor never hands out; it refuses the region " + builtin);
+    // A wrong irq against the host DTB names the right one; a node of another controller is refused.
+    Outcome r = compile_rv(pt(RTC.substr(0, RTC.size() - 2) + "12, true]"), {"--host-dtb", host_dtb()});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, dev() + "dt_node /soc/rtc@101000: irq 12 does not match the host node's interrupt, PLIC source "
+                              "11 (<11>): set irq = 11");
+    // An aarch64 host DTB is not a riscv64 host: the riscv64 reader says what it misses.
+    r = compile({dir.write("f.toml", rv).string()}, {"--arch", "riscv64", "--host-dtb", qemu_virt_dtb(dir).string()});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, "cxvisor cannot run on this host DTB (--host-dtb): ");
 }
 
 void write_riscv_image(const fs::path& p, uint64_t text_offset, uint64_t image_size) {
