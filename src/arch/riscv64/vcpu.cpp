@@ -43,7 +43,7 @@ bool take(u32& word, u32 me) { return (__atomic_fetch_and(&word, ~me, __ATOMIC_A
 } // namespace
 
 void virt_cpu_init() {
-    csr::write<csr::hedeleg>(HEDELEG);
+    csr::write<csr::hedeleg>(hedeleg_for(host_has_sstc()));
     csr::write<csr::hideleg>(HIDELEG);
     csr::write<csr::hcounteren>(HCOUNTEREN);
     csr::write<csr::hvip>(0);
@@ -59,11 +59,10 @@ void Vcpu::init(u32 id, u32 vcpu_count, u64 vmid) {
     // never a request for a vCPU that does not exist; never more than the request words hold
     // (vgic::MaxVcpus).
     m_vcpu_count = vcpu_count < vgic::MaxVcpus ? vcpu_count : vgic::MaxVcpus;
-    // Sstc is decided once at boot, before any VM (host.cpp host_discover).
+    // Sstc is decided once at boot, before any VM (host.cpp host_discover). Without it the
+    // guest's timer is cxvisor's (emulated_timer_update).
     m_henvcfg = host_has_sstc() ? HENVCFG_STCE : 0;
-    if (!host_has_sstc() && id == 0)
-        kprint("cxvisor: riscv64: the host has no Sstc; guest timers (SBI set_timer) answer NOT_SUPPORTED until an "
-               "emulated timer exists\n");
+    m_timer.callback = [](void*) {}; // its interrupt has ended the guest's run: run() sees the deadline
 }
 
 // Architectural reset for the boot convention: hart id in a0, the argument (DTB GPA) in a1,
@@ -82,6 +81,7 @@ void Vcpu::reset(u64 entry, u64 arg) {
     m_vs.vsstatus = VSSTATUS_UXL_64 | SSTATUS_FS_DIRTY; // FS Dirty: the FP registers are part of the state
     m_vs.vstimecmp = ~0ull; // no timer interrupt until the guest sets one
     m_hvip = 0;
+    timer_cancel(m_timer);
     m_pending = Pending::None;
     take(g_rfence_pending[m_vmid % VM_SLOTS], 1u << (m_id & 31));
     take(g_soft_pending[m_vmid % VM_SLOTS], 1u << (m_id & 31));
@@ -103,7 +103,6 @@ void Vcpu::load() {
     csr::write<csr::henvcfg>(m_henvcfg);
     csr::write<csr::htimedelta>(m_htimedelta);
     csr::write<csr::hgatp>(m_hgatp);
-    if (host_has_sstc()) csr::write<csr::vstimecmp>(m_vs.vstimecmp);
     cxv_fp_restore(m_vs.fp);
     // TLB entries of this hart that this vCPU may not use (8.3.2): without a usable VMID every VM
     // shares VMID 0, so all G-stage and VS-stage entries of whoever ran before must go; with one,
@@ -118,6 +117,8 @@ void Vcpu::load() {
     }
     m_last_hart = hart;
     m_loaded = true;
+    if (host_has_sstc()) csr::write<csr::vstimecmp>(m_vs.vstimecmp);
+    else emulated_timer_update(); // the deadline's timer moves to this hart
 }
 
 void Vcpu::put() {
@@ -135,7 +136,8 @@ void Vcpu::put() {
         // once (KVM does the same at put).
         csr::write<csr::vstimecmp>(~0ull);
     }
-    m_hvip = csr::read<csr::hvip>() & (HVIP_VSSIP | HVIP_VSEIP);
+    timer_cancel(m_timer); // re-armed where the vCPU loads next; while off a hart, wake_deadline covers it
+    m_hvip = (m_hvip & HVIP_VSTIP) | (csr::read<csr::hvip>() & (HVIP_VSSIP | HVIP_VSEIP));
     csr::write<csr::hvip>(0);
     cxv_fp_save(m_vs.fp);
     m_loaded = false;
@@ -149,6 +151,7 @@ ExitReason Vcpu::run() {
     }
     if (__atomic_load_n(&g_soft_pending[m_vmid % VM_SLOTS], __ATOMIC_ACQUIRE) & me && take(g_soft_pending[m_vmid % VM_SLOTS], me))
         m_hvip |= HVIP_VSSIP;
+    if (!host_has_sstc()) emulated_timer_update(); // the deadline may have passed since the last exit
     csr::write<csr::hvip>(m_hvip);
     m_ctx.sstatus &= ~(SSTATUS_SIE_BIT | SSTATUS_SPIE); // no host interrupt between the CSR writes and SRET
     cxv_guest_run(&m_ctx);
@@ -186,11 +189,16 @@ ExitReason Vcpu::run() {
         e.detail = m_ctx.htinst;
         return e;
     }
+    case 2: // illegal instruction: not delegated only without Sstc (hedeleg_for)
     case rv::CauseVirtualInstruction: { // 8.6.1
         const u64 insn = trapped_instruction();
-        if (insn == INSN_WFI) {
+        if (cause == rv::CauseVirtualInstruction && insn == INSN_WFI) {
             skip(4);
             e.kind = ExitKind::Halt;
+            return e;
+        }
+        if (!host_has_sstc() && emulate_stimecmp(insn)) {
+            e.kind = ExitKind::Nothing;
             return e;
         }
         // Any other instruction VS-mode may not execute (hypervisor CSRs, HLV/HSV, HFENCE,
@@ -239,9 +247,15 @@ void Vcpu::handle_ecall(ExitReason& e) {
     case rv::SbiAction::Kind::Answer: answer(act.error, act.value, !legacy); return;
     case rv::SbiAction::Kind::SetTimer:
         // vstimecmp compares against the guest's time (time + htimedelta), the value the guest
-        // passed (Sstc 1.0; SBI v2.0 6.1). Without Sstc no vCPU is created (init reports it).
-        if (host_has_sstc()) csr::write<csr::vstimecmp>(act.timer);
-        answer(host_has_sstc() ? act.error : cxv_abi::SBI_ERR_NOT_SUPPORTED, 0, !legacy);
+        // passed (Sstc 1.0; SBI v2.0 6.1: it also clears a pending timer interrupt when the new
+        // time is in the future). Without Sstc the same compare is cxvisor's.
+        if (host_has_sstc()) {
+            csr::write<csr::vstimecmp>(act.timer);
+        } else {
+            m_vs.vstimecmp = act.timer;
+            emulated_timer_update();
+        }
+        answer(act.error, 0, !legacy);
         return;
     case rv::SbiAction::Kind::SendIpi: {
         // Each target's supervisor software interrupt (SBI v2.0 7.1): this vCPU's own at once,
@@ -399,8 +413,45 @@ void Vcpu::inject_external_abort(u64, AccessKind access) {
 void Vcpu::inject_undefined() { redirect(2, 0); }
 
 u64 Vcpu::wake_deadline() const {
-    if (!host_has_sstc()) return ~0ull;
-    return wake_host_time(m_loaded ? csr::read<csr::vstimecmp>() : m_vs.vstimecmp, m_htimedelta, counter());
+    const u64 cmp = m_loaded && host_has_sstc() ? csr::read<csr::vstimecmp>() : m_vs.vstimecmp;
+    return wake_host_time(cmp, m_htimedelta, counter());
+}
+
+// The guest's timer without Sstc (the host's harts lack it; the guest's DT still names Sstc, so
+// the guest's stimecmp is emulated too): VSTIP is pending while guest time has reached the compare
+// (the same rule as the hardware's, vcpu_rules.hpp guest_timer_pending), presented through
+// hvip.VSTIP (8.2.3: writable by HS-mode); a host timer event at the deadline, on the hart the
+// vCPU runs on, ends the guest's run so that the next entry presents it. A blocked vCPU is woken
+// by the generic layer at wake_deadline().
+void Vcpu::emulated_timer_update() {
+    const u64 at = wake_host_time(m_vs.vstimecmp, m_htimedelta, counter());
+    if (at == 0) m_hvip |= HVIP_VSTIP;
+    else m_hvip &= ~HVIP_VSTIP;
+    if (m_loaded && at != 0 && at != ~0ull) {
+        // Armed only on this hart while loaded (put cancels it): re-arm only for a new deadline,
+        // not at every entry.
+        if (!m_timer.queue || m_timer.deadline != at) timer_arm(m_timer, at);
+    } else {
+        timer_cancel(m_timer);
+    }
+}
+
+// A CSR instruction on stimecmp trapped because the hart has no Sstc (an illegal instruction
+// exception; a virtual instruction one had henvcfg.STCE been 0 on a hart with Sstc, Sstc 1.0):
+// emulated in VS-mode, with the Zicsr read-modify-write rules (Unprivileged 20191213, 9.1).
+// From VU-mode the register does not exist for the guest either: not emulated.
+bool Vcpu::emulate_stimecmp(u64 insn) {
+    const CsrInsn c = decode_csr(u32(insn));
+    if (!c.valid || c.csr != STIMECMP_NUMBER || !(m_ctx.sstatus & SSTATUS_SPP)) return false;
+    const u64 old = m_vs.vstimecmp;
+    const u64 operand = c.imm ? c.rs1 : c.rs1 ? m_ctx.x[c.rs1] : 0;
+    if (c.writes()) {
+        m_vs.vstimecmp = c.result(old, operand);
+        emulated_timer_update();
+    }
+    if (c.rd) m_ctx.x[c.rd] = old;
+    skip(4); // Zicsr instructions have no compressed forms
+    return true;
 }
 
 void Vcpu::attach_vintc(Intc* intc, GuestPhysAddr) { m_intc = intc; }
@@ -427,7 +478,7 @@ bool Vcpu::interrupt_pending() const {
     const bool soft = (m_hvip & HVIP_VSSIP) || (__atomic_load_n(&g_soft_pending[m_vmid % VM_SLOTS], __ATOMIC_ACQUIRE) >> (m_id & 31) & 1);
     if (soft && (m_vs.vsie & VSIE_SSIE)) return true;
     if (m_intc && m_intc->external_pending(m_id) && (m_vs.vsie & VSIE_SEIE)) return true;
-    if (host_has_sstc() && (m_vs.vsie & VSIE_STIE) && guest_timer_pending(m_vs.vstimecmp, m_htimedelta, counter())) return true;
+    if ((m_vs.vsie & VSIE_STIE) && guest_timer_pending(m_vs.vstimecmp, m_htimedelta, counter())) return true;
     return false;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 #include "arch.hpp"
 #include "base/types.hpp"
+#include "kernel/timer.hpp"
 #include "vcpu/vcpu_concept.hpp"
 #include "vcpu_offsets.hpp"
 #include "vintc/vplic.hpp"
@@ -66,7 +67,14 @@ public:
     vgic::VcpuSet present_interrupts();
     vgic::VcpuSet collect_interrupts();
     bool interrupt_pending() const;
-    bool timer_interrupt() { return false; } // with Sstc VSTIP comes from vstimecmp: no host interrupt to forward
+    // No host timer interrupt is forwarded: with Sstc VSTIP comes from vstimecmp, without it from
+    // cxvisor's own compare (m_vs.vstimecmp, m_timer).
+    bool timer_interrupt() { return false; }
+
+    Vcpu() = default;
+    Vcpu(const Vcpu&) = delete;
+    Vcpu& operator=(const Vcpu&) = delete;
+    ~Vcpu() { timer_cancel(m_timer); }
 
 private:
     // How the results of the SBI call that made the last exit go back (sbi.hpp SbiConduit, plus
@@ -81,13 +89,18 @@ private:
     }
     void skip(u64 length) { m_ctx.sepc += length; }
     u64 trapped_instruction(); // a virtual-instruction exception's instruction (vcpu.cpp)
+    // Without Sstc (vcpu.cpp): VSTIP from the compare, and the host timer that ends the guest's
+    // run at the deadline; a trapped stimecmp access, emulated.
+    void emulated_timer_update();
+    bool emulate_stimecmp(u64 insn);
 
     GuestContext m_ctx{};
     VsState m_vs{};
     u64 m_hgatp = 0;
     u64 m_henvcfg = 0;
     u64 m_htimedelta = 0;
-    u64 m_hvip = 0;  // VSSIP/VSEIP as presented (8.2.3); VSTIP comes from vstimecmp
+    u64 m_hvip = 0;  // VSSIP/VSEIP as presented (8.2.3); VSTIP too without Sstc (with it, vstimecmp drives it)
+    TimerEvent m_timer; // without Sstc: armed at the deadline on the hart running the vCPU
     Intc* m_intc = nullptr; // null: interrupt_mode "no_irq"
     u64 m_vmid = 0;
     u32 m_id = 0;
@@ -109,7 +122,7 @@ inline const char* describe_sysreg(u64, char* buf, usize size) {
     return buf;
 }
 // Every hart of the host has Sstc (host.cpp): vstimecmp exists and the guest's timer needs no
-// emulation.
+// emulation. Without it cxvisor emulates the guest's stimecmp and SBI set_timer (vcpu.cpp).
 bool host_has_sstc();
 
 } // namespace arch

@@ -26,6 +26,11 @@ inline constexpr u64 INSN_WFI = 0x10500073;
 // and store/AMO page faults (12, 13, 15). Misaligned loads/stores (4, 6) are left to the M-mode
 // firmware, which emulates them; access faults (1, 5, 7) come to cxvisor and are redirected.
 inline constexpr u64 HEDELEG = bit(0) | bit(2) | bit(3) | bit(8) | bit(12) | bit(13) | bit(15);
+// On a host without Sstc the guest's stimecmp does not exist: its accesses raise illegal
+// instruction exceptions (the Sstc extension 1.0, "stimecmp"), which cxvisor must see to emulate
+// the register the guest's device tree promises (vcpu.cpp): illegal instructions are not
+// delegated there, and every other one is handed to the guest as it would have been.
+constexpr u64 hedeleg_for(bool host_sstc) { return host_sstc ? HEDELEG : HEDELEG & ~bit(2); }
 // VS-level interrupts go to VS-mode (hideleg, 8.2.2).
 inline constexpr u64 HIDELEG = HVIP_VSSIP | HVIP_VSTIP | HVIP_VSEIP;
 // hcounteren (8.2.6): the guest reads cycle, time and instret without trapping; time is offset by
@@ -40,6 +45,33 @@ constexpr u64 trap_vsstatus(u64 vs, bool from_vs) {
     vs = (vs & SSTATUS_SIE_BIT) ? vs | SSTATUS_SPIE : vs & ~SSTATUS_SPIE;
     return vs & ~SSTATUS_SIE_BIT;
 }
+
+// A Zicsr instruction (Unprivileged Spec 20191213, chapter 9: opcode SYSTEM 0x73, funct3 1-3
+// CSRRW/CSRRS/CSRRC with rs1, 5-7 the immediate forms with a 5-bit zimm), decoded.
+struct CsrInsn {
+    bool valid = false;
+    u32 csr = 0, rd = 0, rs1 = 0; // rs1: a register number, or the zimm of the immediate forms
+    u32 op = 0;                   // 1 write, 2 set, 3 clear
+    bool imm = false;
+    // 9.1: CSRRW always writes; CSRRS/CSRRC (and their immediate forms) with x0 (zimm 0) read only.
+    bool writes() const { return op == 1 || rs1 != 0; }
+    // The value the CSR gets from its old value and the operand (rs1's value, or zimm).
+    u64 result(u64 old, u64 operand) const { return op == 1 ? operand : op == 2 ? old | operand : old & ~operand; }
+};
+constexpr CsrInsn decode_csr(u32 insn) {
+    CsrInsn c;
+    const u32 funct3 = (insn >> 12) & 7;
+    if ((insn & 0x7f) != 0x73 || (funct3 & 3) == 0) return c;
+    c.valid = true;
+    c.csr = insn >> 20;
+    c.rd = (insn >> 7) & 31;
+    c.rs1 = (insn >> 15) & 31;
+    c.op = funct3 & 3;
+    c.imm = (funct3 & 4) != 0;
+    return c;
+}
+// The guest's stimecmp (Sstc 1.0; in VS-mode the register it names is vstimecmp).
+inline constexpr u32 STIMECMP_NUMBER = 0x14D;
 
 // The guest's timer (Sstc): VSTIP is pending while guest time = host time + htimedelta (8.2.7,
 // modulo 2^64) has reached vstimecmp. ~0 is cxvisor's "no deadline" (nothing reaches it in

@@ -42,3 +42,40 @@ TEST(RvVcpuRules, GuestTimer) {
     EXPECT_EQ(wake_host_time(~0ull - 1, wrap, 5), 9u);
     EXPECT_TRUE(guest_timer_pending(3, wrap, 14)); // guest time 3 (wrapped): the hardware fires
 }
+
+TEST(RvVcpuRules, IllegalInstructionsComeToCxvisorOnlyWithoutSstc) {
+    EXPECT_EQ(hedeleg_for(true), HEDELEG);
+    EXPECT_EQ(hedeleg_for(false), HEDELEG & ~0x4ull); // bit 2: illegal instruction (stimecmp accesses)
+}
+
+TEST(RvVcpuRules, CsrInstructionsDecodeWithTheirReadModifyWriteRules) {
+    // csrw stimecmp, a0 = csrrw x0, 0x14d, x10 (Unprivileged 20191213, 9.1; as GNU as encodes it)
+    CsrInsn w = decode_csr(0x14d51073);
+    ASSERT_TRUE(w.valid);
+    EXPECT_EQ(w.csr, STIMECMP_NUMBER);
+    EXPECT_EQ(w.rd, 0u);
+    EXPECT_EQ(w.rs1, 10u);
+    EXPECT_FALSE(w.imm);
+    EXPECT_TRUE(w.writes());
+    EXPECT_EQ(w.result(0x55, 0x1234), 0x1234u);
+    // csrr t1, stimecmp = csrrs x6, 0x14d, x0: reads only.
+    CsrInsn r = decode_csr(0x14d02373);
+    ASSERT_TRUE(r.valid);
+    EXPECT_EQ(r.rd, 6u);
+    EXPECT_FALSE(r.writes());
+    // csrrs t2, stimecmp, t1 / csrrc t2, stimecmp, t1: set and clear bits.
+    CsrInsn s = decode_csr(0x14d323f3), c = decode_csr(0x14d333f3);
+    EXPECT_TRUE(s.writes());
+    EXPECT_EQ(s.result(0xf0, 0x0f), 0xffu);
+    EXPECT_EQ(c.result(0xff, 0x0f), 0xf0u);
+    // csrrwi t2, stimecmp, 7: the immediate is the operand; csrrsi with zimm 0 reads only.
+    CsrInsn wi = decode_csr(0x14d3d3f3);
+    EXPECT_TRUE(wi.imm);
+    EXPECT_EQ(wi.rs1, 7u);
+    EXPECT_TRUE(wi.writes());
+    EXPECT_FALSE(decode_csr(0x14d063f3).writes()); // csrrsi t2, stimecmp, 0
+    // Not Zicsr: WFI (funct3 0), a load, the all-zero word.
+    EXPECT_FALSE(decode_csr(u32(INSN_WFI)).valid);
+    EXPECT_FALSE(decode_csr(0x00052503).valid); // lw a0, 0(a0)
+    EXPECT_FALSE(decode_csr(0).valid);
+}
