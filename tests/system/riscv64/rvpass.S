@@ -15,19 +15,13 @@
 //     (scause 5), which the guest skips
 //   5 the identical region (host RAM at 0x9000_0000, mapped 1:1) reads back what was written
 // A failed check prints "rvpass: FAIL <step>" and shuts down.
-    .option norvc
-    .option norelax
+#include "rventry.inc"
     .equ PLIC, 0x0c000000
     .equ ENABLE_CTX1, 0x2080            // 0x2000 + 0x80 * context 1
     .equ THRESHOLD_CTX1, 0x201000       // 0x200000 + 0x1000 * context 1; claim/complete at +4
     .equ RTC, 0x00101000
     .equ SRC, 11
-    .section .text
-    .globl _start
-_start:
-    lla     sp, stack_top
-    lla     t0, trap
-    csrw    stvec, t0
+    RV_ENTRY stack_top, trap
     li      s0, PLIC
     li      s3, RTC
     li      s8, 0                       // alarms taken
@@ -146,6 +140,7 @@ wait_for:
 
 // Traps: a supervisor external interrupt (claim; source 11: clear the device, count; complete)
 // or, in step 4, a load access fault (count, skip the 4-byte load). Anything else fails.
+    .balign 4
 trap:
     addi    sp, sp, -32
     sd      t0, 0(sp)
