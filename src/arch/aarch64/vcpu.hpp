@@ -56,7 +56,7 @@ class Vcpu {
 public:
     // The VM's interrupt controller model on aarch64: the vGICv3 (vintc/vgic.hpp).
     using Intc = vgic::Vgic;
-    void init(u32 id, u64 vmid, u32 vcpu_count);
+    void init(u32 id, u32 vcpu_count, u64 vmid);
     void reset(u64 entry, u64 arg0);
     void set_stage2(HostPhysAddr root);
     void load();

@@ -30,9 +30,22 @@ cxv_package_offset:
     .option pop
 
 // OpenSBI enters here in HS-mode on whichever hart won its boot lottery: a0 = hart id, a1 = DTB.
+//
+// Only the first hart to arrive is the boot hart. OpenSBI 1.1 (QEMU 7.2's -bios default) has a
+// race in SBI HSM hart_start: sbi_hsm_hart_start sets the target's state to START_PENDING before it
+// writes the target's next_addr and next_arg1 (later OpenSBI writes them first, "atomic_cmpxchg()
+// is an implicit barrier"). A stopped hart spinning in sbi_hsm_hart_wait that sees the state
+// change in between jumps to the entry and argument of the cold boot: here, with a1 = the DTB, or
+// to secondary_entry with a stale a1. Seen about once in 40 riscv64 boots on a loaded machine: a
+// second banner, BSS cleared under the boot hart, then a panic on that hart. So a late hart here
+// goes to secondary_entry, which finds its PerCpu by hart id (a0 is always right) and ignores a1.
 primary_entry:
     csrw    sie, zero                     // no interrupt until cxvisor enables its own
     csrci   sstatus, 2                    // sstatus.SIE = 0 (4.1.1)
+    lla     t0, boot_claimed
+    li      t1, 1
+    amoswap.w.aqrl t1, t1, (t0)
+    bnez    t1, secondary_entry           // not the first: a hart cxvisor started (the race above)
     // Refuse to run at the wrong address: the image is not position independent.
     lla     t0, _start
     ld      t1, link_address
@@ -66,13 +79,33 @@ hang:
 link_address:
     .quad   _start
 
+    .section .data
+    .balign 4
+boot_claimed:                             // in .data, not BSS: the boot hart clears BSS
+    .word   0
+    .text
+
 // Secondary harts arrive from SBI HSM hart_start with a0 = hart id, a1 = opaque = PerCpu*,
-// translation off (satp = 0) and interrupts disabled.
+// translation off (satp = 0) and interrupts disabled. a1 is not trusted (the OpenSBI 1.1 race at
+// primary_entry): the PerCpu is the g_percpu slot whose hw_id is this hart's, which
+// start_secondaries (vmm/main.cpp) wrote before it asked SBI to start the hart.
     .text
     .globl  secondary_entry
 secondary_entry:
     csrw    sie, zero
-    mv      tp, a1
+    csrci   sstatus, 2
+    fence   r, rw                         // the slot's fields after the start request that brought us
+    lla     a1, g_percpu
+    li      t1, PERCPU_COUNT
+1:  ld      t2, PERCPU_HW_ID(a1)
+    ld      t3, PERCPU_STACK_TOP(a1)
+    bne     t2, a0, 2f
+    bnez    t3, 3f                        // this hart's slot (the boot hart's stale slot 0 has no stack_top)
+2:  addi    a1, a1, PERCPU_SIZE
+    addi    t1, t1, -1
+    bnez    t1, 1b
+    j       hang                          // a hart cxvisor never asked for: stays parked
+3:  mv      tp, a1
     csrw    sscratch, a1
     ld      sp, PERCPU_STACK_TOP(a1)
     lla     t0, cxv_hs_trap_vector

@@ -21,6 +21,7 @@ extern "C" char _start[];
 static_assert(offsetof(PerCpu, guest_regs) == PERCPU_GUEST_REGS && offsetof(PerCpu, host_sp) == PERCPU_HOST_SP &&
               offsetof(PerCpu, id) == PERCPU_ID && offsetof(PerCpu, stack_top) == PERCPU_STACK_TOP &&
               offsetof(PerCpu, hw_id) == PERCPU_HW_ID);
+static_assert(sizeof(PerCpu) == PERCPU_SIZE && MAX_CPUS == PERCPU_COUNT, "boot.S scans g_percpu by hart id");
 
 namespace arch {
 

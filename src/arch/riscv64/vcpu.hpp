@@ -39,7 +39,7 @@ public:
     // The VM's interrupt controller model on riscv64: the vPLIC (vintc/vplic.hpp), presented
     // through hvip.VSEIP.
     using Intc = vplic::Vplic;
-    void init(u32 id, u64 vmid, u32 vcpu_count);
+    void init(u32 id, u32 vcpu_count, u64 vmid);
     void reset(u64 entry, u64 arg);
     void set_stage2(HostPhysAddr root);
     void load();
