@@ -192,7 +192,10 @@ ExitReason Vcpu::run() {
     case 2: // illegal instruction: not delegated only without Sstc (hedeleg_for)
     case rv::CauseVirtualInstruction: { // 8.6.1
         const u64 insn = trapped_instruction();
-        if (cause == rv::CauseVirtualInstruction && insn == INSN_WFI) {
+        // WFI from VS-mode blocks the vCPU; from VU-mode it is the illegal instruction U-mode WFI
+        // is on a hart without H (Priv 20211203 3.3.3; 8.6.1 turns it into a virtual-instruction
+        // exception): a guest's user program must not halt its vCPU.
+        if (cause == rv::CauseVirtualInstruction && insn == INSN_WFI && (m_ctx.sstatus & SSTATUS_SPP)) {
             skip(4);
             e.kind = ExitKind::Halt;
             return e;

@@ -10,6 +10,8 @@
 // interrupt arriving just before the WFI cannot leave it waiting for ever (3.3.3: WFI resumes
 // when an interrupt is pending in sie, whatever sstatus.SIE says).
 //   4 an illegal instruction (all zeros) still reaches the guest's handler as scause 2
+//   5 WFI in VU-mode is the guest's illegal instruction (U-mode WFI without H: Priv 20211203
+//     3.3.3; the hart raises a virtual-instruction exception for it, 8.6.1), not a halt of the vCPU
 // A failed check prints "rvtimer: FAIL <step>" and shuts down.
 #include "rventry.inc"
     .equ STIMECMP, 0x14D
@@ -83,17 +85,39 @@
     lla     a0, msg_illegal
     call    puts
 
+    // 5. WFI from VU-mode: sret to u_code with SPP = 0; its WFI must trap as illegal (counted in
+    // s9, skipped), then its ECALL (scause 8) brings it back here to S-mode
+    li      s10, 5
+    lla     t0, u_code
+    csrw    sepc, t0
+    li      t0, 0x100                   // sstatus.SPP
+    csrc    sstatus, t0
+    sret
+u_back:
+    li      t0, 2
+    bne     s9, t0, fail
+    lla     a0, msg_vu_wfi
+    call    puts
+
     lla     a0, msg_pass
     call    puts
     j       shutdown
 
+// VU-mode code of step 5.
+u_code:
+    wfi
+    ecall
+
 // The timer interrupt (scause 1 << 63 | 5) is counted in s8 and silenced through stimecmp; an
-// illegal instruction (2) is counted in s9 and skipped; anything else fails.
+// illegal instruction (2) is counted in s9 and skipped; an ECALL from VU-mode (8, step 5)
+// returns to u_back in S-mode; anything else fails.
     .balign 4
 trap:
     csrr    t0, scause
     li      t1, 2
     beq     t0, t1, 1f
+    li      t1, 8
+    beq     t0, t1, 2f
     li      t1, -1
     srli    t1, t1, 1
     addi    t1, t1, 6
@@ -107,6 +131,11 @@ trap:
     addi    t0, t0, 4
     csrw    sepc, t0
     sret
+2:  li      t0, 0x100                   // back to S-mode at u_back
+    csrs    sstatus, t0
+    lla     t0, u_back
+    csrw    sepc, t0
+    sret
 
 #include "rvlib.inc"
 
@@ -115,6 +144,7 @@ msg_wfi:      .asciz "rvtimer: stimecmp deadline woke wfi, not before it\n"
 msg_rmw:      .asciz "rvtimer: csrrs/csrrc/csrrwi on stimecmp\n"
 msg_pending:  .asciz "rvtimer: a past compare is taken at once, a future one is not\n"
 msg_illegal:  .asciz "rvtimer: an illegal instruction reaches the guest\n"
+msg_vu_wfi:   .asciz "rvtimer: WFI in VU-mode is an illegal instruction\n"
 msg_pass:     .asciz "rvtimer: TEST rv-timer PASS\n"
 msg_fail:     .asciz "rvtimer: FAIL "
 
