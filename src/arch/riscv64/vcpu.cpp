@@ -117,8 +117,8 @@ void Vcpu::load() {
     }
     m_last_hart = hart;
     m_loaded = true;
+    // Without Sstc the deadline's host timer is armed on this hart by run(), before each entry.
     if (host_has_sstc()) csr::write<csr::vstimecmp>(m_vs.vstimecmp);
-    else emulated_timer_update(); // the deadline's timer moves to this hart
 }
 
 void Vcpu::put() {
@@ -151,7 +151,9 @@ ExitReason Vcpu::run() {
     }
     if (__atomic_load_n(&g_soft_pending[m_vmid % VM_SLOTS], __ATOMIC_ACQUIRE) & me && take(g_soft_pending[m_vmid % VM_SLOTS], me))
         m_hvip |= HVIP_VSSIP;
-    if (!host_has_sstc()) emulated_timer_update(); // the deadline may have passed since the last exit
+    // Without Sstc: VSTIP from the compare (the deadline may have passed since the last exit) and
+    // the host timer at the deadline on this hart.
+    if (!host_has_sstc()) emulated_timer_update();
     csr::write<csr::hvip>(m_hvip);
     m_ctx.sstatus &= ~(SSTATUS_SIE_BIT | SSTATUS_SPIE); // no host interrupt between the CSR writes and SRET
     cxv_guest_run(&m_ctx);
@@ -235,9 +237,16 @@ ExitReason Vcpu::run() {
 // guest's own fetch; stval only if that read faults (the guest changed its mapping meanwhile).
 u64 Vcpu::trapped_instruction() {
     u64 fault = 0;
-    u32 insn = u32(guest_fetch16(m_ctx.hstatus, m_ctx.sepc, &fault));
-    if (!fault && rv::insn_length(u16(insn)) == 4) insn |= u32(guest_fetch16(m_ctx.hstatus, m_ctx.sepc + 2, &fault)) << 16;
+    const u32 insn = fetch_instruction(&fault);
     return fault ? m_ctx.stval : insn;
+}
+
+// The instruction at sepc as the guest fetches it: HLVX.HU under the guest's SPVP, both parcels if
+// it is 32 bits long (the second may lie on the next page). *fault: 0, or the fetch's scause.
+u32 Vcpu::fetch_instruction(u64* fault) {
+    u32 insn = u32(guest_fetch16(m_ctx.hstatus, m_ctx.sepc, fault));
+    if (!*fault && rv::insn_length(u16(insn)) == 4) insn |= u32(guest_fetch16(m_ctx.hstatus, m_ctx.sepc + 2, fault)) << 16;
+    return insn;
 }
 
 void Vcpu::handle_ecall(ExitReason& e) {
@@ -320,12 +329,10 @@ Result<MmioAccess> Vcpu::decode_mmio(ExitReason& exit, GuestMemoryReader) {
     if (exit.access == AccessKind::Fetch || exit.stage1_walk) return Error::Unsupported; // executing, or page tables, on a device
     rv::RvDecode d = rv::decode_htinst(m_ctx.htinst);
     if (d.kind == rv::RvDecode::Kind::Fetch) {
-        // htinst is 0 (QEMU 7.2 always): read the instruction at sepc with HLVX under the guest's
-        // SPVP (guest_entry.S cxv_guest_fetch16), both parcels if it is 32 bits long; the second
-        // may lie on the next page.
+        // htinst is 0 (QEMU 7.2 always): read the instruction at sepc (guest_entry.S
+        // cxv_guest_fetch16).
         u64 fault = 0;
-        u32 insn = u32(guest_fetch16(m_ctx.hstatus, m_ctx.sepc, &fault));
-        if (!fault && rv::insn_length(u16(insn)) == 4) insn |= u32(guest_fetch16(m_ctx.hstatus, m_ctx.sepc + 2, &fault)) << 16;
+        const u32 insn = fetch_instruction(&fault);
         if (fault) {
             // The guest's own mapping of its code changed since the trap. A VS-stage fault is the
             // guest's: it gets the instruction page (or access) fault its fetch would have raised.

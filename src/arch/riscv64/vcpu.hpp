@@ -89,6 +89,7 @@ private:
     }
     void skip(u64 length) { m_ctx.sepc += length; }
     u64 trapped_instruction(); // a virtual-instruction exception's instruction (vcpu.cpp)
+    u32 fetch_instruction(u64* fault); // the instruction at sepc, as the guest fetches it
     // Without Sstc (vcpu.cpp): VSTIP from the compare, and the host timer that ends the guest's
     // run at the deadline; a trapped stimecmp access, emulated.
     void emulated_timer_update();
