@@ -52,6 +52,7 @@ def main():
     args = ap.parse_args()
 
     build = os.path.abspath(args.build)
+    os.environ["CXV_BUILD_ROOT"] = build  # machines.py's firmware (riscv64), as the Makefile exports it
     host_dir = os.path.join(build, "host")
     soak_dir = os.path.join(build, "soak", args.arch)
     runs = os.path.join(build, "soak", "runs")
