@@ -732,7 +732,24 @@ void op_csr(Ctx& c) {
     else c.stimecmp = v;
 }
 
-// Random SYSTEM-opcode instructions with funct3 0 (privileged) or 4 (hypervisor loads/stores).
+// Random SYSTEM-opcode instructions with funct3 0 (privileged) or 4 (hypervisor loads/stores),
+// only defined encodings: SFENCE.VMA, HFENCE.VVMA/GVMA, HLV/HLVX/HSV (rd, rs2 as the H chapter
+// of the privileged spec 20211203, 8.6, has them). A reserved encoding, or MRET, is an illegal
+// instruction, and illegal instructions trap to M-mode first (OpenSBI leaves medeleg's bit 2
+// clear to emulate CSRs): for one with funct3 0 or 4, OpenSBI's system_opcode_insn prints
+// "Invalid opcode for CSR read/write instruction" on the UART cxvisor's console shares, without
+// a newline and interleaved with cxvisor's output character by character, before it hands the
+// trap to the guest (hedeleg) or cxvisor. Those lines broke expected console lines (make soak
+// ARCH=riscv64: about one run in fifteen), and cxvisor never sees such an instruction while the
+// guest owns illegal instructions. Illegal instructions stay covered by op_csr (bad CSRs).
+bool defined_sys(uint32_t f3, uint32_t f7, unsigned rs2, unsigned rd) {
+    if (f3 == 0) return rd == 0 && (f7 == 0x09 || f7 == 0x11 || f7 == 0x31);
+    if (f7 < 0x30 || f7 > 0x37) return false;
+    if (f7 & 1) return rd == 0; // HSV.B/H/W/D
+    // HLV.B/H/W/D (rs2 0), HLV.BU/HU/WU (rs2 1, not for D), HLVX.HU/WU (rs2 3, H and W).
+    return rs2 == 0 || (rs2 == 1 && f7 != 0x36) || (rs2 == 3 && (f7 == 0x32 || f7 == 0x34));
+}
+
 void op_sys(Ctx& c) {
     Rng& r = c.rng;
     uint64_t in[32];
@@ -741,25 +758,21 @@ void op_sys(Ctx& c) {
     for (;;) {
         uint32_t f3 = r.chance(60) ? 0 : 4;
         uint32_t hi;
-        switch (r.below(6)) {
+        switch (r.below(3)) {
         case 0: hi = 0x09; break; // sfence.vma
         case 1: hi = r.chance(50) ? 0x11 : 0x31; break; // hfence.vvma / hfence.gvma
-        case 2: hi = uint32_t(0x30 + r.below(8)); break; // hlv/hlvx/hsv
-        case 3: hi = uint32_t(r.below(128)); break;
-        case 4: hi = 0x18; break; // mret's funct7
-        default: hi = 0x08; break; // sret/wfi's funct7
+        default: hi = uint32_t(0x30 + r.below(8)); break; // hlv/hlvx/hsv
         }
         unsigned rs2 = unsigned(r.below(32)), rs1 = random_reg(r), rd = r.chance(50) ? 0 : random_reg(r);
         if (r.chance(30)) rs1 = 0;
         word = (hi << 25) | (rs2 << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | 0x73;
-        // Not: ECALL (op_ecall), SRET (would leave the stub), WFI (op_wfi: with a timer).
-        if (word == 0x00000073 || word == 0x10200073 || word == 0x10500073) continue;
+        if (!defined_sys(f3, hi, rs2, rd)) continue; // (so never ECALL, SRET, WFI: ops of their own)
         break;
     }
     // HSV/HLV addresses: never RAM the test uses (the instructions trap in VS-mode anyway).
     for (unsigned i = 5; i < 32; ++i) in[i] |= 1ull << 63;
     Run res = exec(c, &word, 1, in);
-    uint32_t allowed = O_OK | O_ILLEGAL | (word == 0x00100073 ? uint32_t(O_BREAK) : 0u);
+    uint32_t allowed = O_OK | O_ILLEGAL;
     uint32_t f7 = word >> 25, f3 = (word >> 12) & 7;
     if ((f3 == 0 && (f7 == 0x11 || f7 == 0x31)) || (f3 == 4 && f7 >= 0x30 && f7 < 0x38)) allowed = O_ILLEGAL;
     if (!(res.got & allowed)) {

@@ -5,8 +5,9 @@
 
 namespace {
 void console_sink_write(void*, const char* s, usize n) { console_write(s, n); }
-void console_sink_piece(void*, const void* owner, const char* head, usize head_len, const char* s, usize n) {
-    console_write_piece(owner, head, head_len, s, n);
+void console_sink_piece(void*, const void* owner, const char* head, usize head_len, const char* line, usize len,
+                        usize shown, bool end) {
+    console_write_piece(owner, head, head_len, line, len, shown, end);
 }
 } // namespace
 
@@ -37,13 +38,16 @@ void ConsoleLine::put(const char* s, usize n) {
 
 void ConsoleLine::put_locked(char c) {
     if (c == '\r') return; // "\r\n" from the guest ends a line once, at the '\n'
-    if (m_open) {          // the line is on the console already: the rest follows as it comes
-        emit_piece(&c, 1);
-        m_open = c != '\n';
+    if (c == '\n') {
+        if (m_open) show(true);
+        else emit_line();
         return;
     }
-    if (c == '\n') return emit_line();
     m_line[m_line_len++] = c;
+    if (m_open) { // the line is on the console already: the rest follows as it comes
+        show(m_line_len == LineMax);
+        return;
+    }
     if (m_line_len == LineMax) emit_line();
     else if (m_live && m_sink.piece && !m_idle.queue)
         timer_arm(m_idle, arch::counter() + LiveIdleMs * timer_ticks_per_ms());
@@ -59,29 +63,36 @@ void ConsoleLine::emit_line() {
     m_line_len = 0;
 }
 
-void ConsoleLine::emit_piece(const char* s, usize n) { m_sink.piece(m_sink.ctx, this, m_prefix, m_prefix_len, s, n); }
+void ConsoleLine::show(bool end) {
+    // The whole line so far goes with it: if other output ended the shown part meanwhile, the
+    // console writes the line again in full (console_write_piece), so it still reads whole.
+    m_sink.piece(m_sink.ctx, this, m_prefix, m_prefix_len, m_line, m_line_len, m_shown, end);
+    m_shown = m_line_len;
+    m_open = !end;
+    if (end) m_line_len = m_shown = 0;
+}
 
 void ConsoleLine::idle_expired(void* ctx) {
     ConsoleLine& l = *static_cast<ConsoleLine*>(ctx);
     SpinlockGuard guard(l.m_lock);
-    if (!l.m_live || !l.m_line_len) return;
-    l.emit_piece(l.m_line, l.m_line_len);
-    l.m_line_len = 0;
-    l.m_open = true;
+    if (!l.m_live || !l.m_line_len || l.m_open) return;
+    l.show(false);
 }
 
 void ConsoleLine::set_live(bool live) {
     SpinlockGuard guard(m_lock);
-    if (!live && m_open) { // end the shown part of the line
-        emit_piece(nullptr, 0);
+    if (!live && m_open) {
+        // End the shown part on the console; the line stays here and comes out whole (with what
+        // was shown) when it ends.
+        m_sink.piece(m_sink.ctx, this, m_prefix, m_prefix_len, nullptr, 0, 0, true);
         m_open = false;
+        m_shown = 0;
     }
     m_live = live;
 }
 
 void ConsoleLine::flush() {
     SpinlockGuard guard(m_lock);
-    if (m_line_len) emit_line();
-    if (m_open) emit_piece(nullptr, 0);
-    m_open = false;
+    if (m_open) show(true);
+    else if (m_line_len) emit_line();
 }
