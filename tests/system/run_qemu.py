@@ -258,8 +258,7 @@ def run(args, judge, qemu, log_path, err_path):
     QEMU's stderr as (byte count, its last ERR_SHOWN bytes)).
 
     QEMU's stderr is read on a pipe of its own and kept in err_path: merged into the console's pipe,
-    its messages (QEMU 7.2's riscv64 TCG prints one without a newline for each invalid CSR
-    instruction a guest runs) would land in the middle of console lines and split them."""
+    a warning QEMU writes there could land in the middle of a console line and split it."""
     sends = []
     for s in args.send:
         pat, text = s.split("=>", 1)
