@@ -3,8 +3,8 @@
 // Live (the VM with the console input): a line left unfinished for LiveIdleMs is shown as it is,
 // and the rest of that line character by character, so prompts and typed characters echo at
 // once; whole lines still come out whole. When other output comes in between, the console shows
-// the interrupted line again in full as it goes on (console_write_piece), so every line the guest
-// wrote can be read whole on the console, wherever its pieces were shown.
+// the interrupted line again in full as it goes on (the piece's head is the line so far,
+// console_write_piece), so every line the guest wrote can be read whole on the console.
 //
 // Locking: its own lock, a leaf taken inside the owning device's lock (lock order: device ->
 // line -> console output); the idle timer takes only this lock.
@@ -20,8 +20,7 @@ struct ConsoleSink {
     void* ctx;
     // Live output (set_live): console_write_piece's contract (kernel/log.hpp). Null: the line
     // stays line-buffered even when live.
-    void (*piece)(void* ctx, const void* owner, const char* head, usize head_len, const char* line, usize len,
-                  usize shown, bool end) = nullptr;
+    void (*piece)(void* ctx, const void* owner, const char* head, usize head_len, const char* s, usize n) = nullptr;
 };
 // The default sink: the hypervisor console (console_write from kernel/log.hpp).
 ConsoleSink console_sink();
@@ -47,7 +46,7 @@ public:
 
 private:
     void emit_line(); // caller holds m_lock
-    void show(bool end); // the line so far on the console as a piece (end: and closed); m_lock held
+    void show(const char* s, usize n); // a piece of the open line, after the line so far; m_lock held
     void put_locked(char c);
     static void idle_expired(void* ctx);
 
@@ -58,7 +57,6 @@ private:
     char m_line[LineMax];
     usize m_line_len = 0;
     bool m_live = false;
-    usize m_shown = 0;   // how much of m_line is on the console (live output)
     bool m_open = false; // part of the current line is on the console (live output)
     TimerEvent m_idle;   // shows an unfinished line of a live console
 };

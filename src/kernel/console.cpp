@@ -1,7 +1,6 @@
 #include "kernel/console.hpp"
 #include "base/format.hpp"
 #include "kernel/log.hpp"
-#include "kernel/console_piece.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/spinlock.hpp"
 #include <stdarg.h>
@@ -55,9 +54,20 @@ void console_write(const char* s, usize n) {
     });
 }
 
-void console_write_piece(const void* owner, const char* head, usize head_len, const char* line, usize len, usize shown,
-                         bool end) {
-    with_output([&] { console_piece(g_open_line, put_raw, owner, head, head_len, line, len, shown, end); });
+void console_write_piece(const void* owner, const char* head, usize head_len, const char* s, usize n) {
+    with_output([&] {
+        if (!s) {
+            if (g_open_line == owner) put_raw("\n", 1), g_open_line = nullptr;
+            return;
+        }
+        if (g_open_line != owner) {
+            if (g_open_line) put_raw("\n", 1);
+            put_raw(head, head_len);
+            g_open_line = owner;
+        }
+        put_raw(s, n);
+        if (n && s[n - 1] == '\n') g_open_line = nullptr;
+    });
 }
 
 void panic(const char* fmt, ...) {

@@ -8,15 +8,11 @@
 // masked; output of one call is never interleaved with another CPU's.
 void console_write(const char* s, usize n);
 // A line shown piece by piece (the console-focused VM's output, so what the user types echoes at
-// once): `owner` identifies the line's writer, `line` is the whole line so far (no newline), of
-// which `owner` has put the first `shown` characters on the console. While the console's open line
-// is `owner`'s, only the rest is written; otherwise (the first piece, or other output came in
-// between) `head` (the line's prefix) and the whole line are written, so an interrupted line is
-// shown again in full, as a shell redraws its prompt. `end` closes the line with a newline;
-// line == null closes `owner`'s line if it is the open one. Any other output (console_write,
-// another owner's piece) first ends an open line with a newline: no two writers share a line.
-void console_write_piece(const void* owner, const char* head, usize head_len, const char* line, usize len, usize shown,
-                         bool end);
+// once): `owner` identifies the line's writer. When the console's open line is not `owner`'s,
+// `head` (the line's prefix) is written first. A piece ending in '\n' closes the line; s == null
+// closes `owner`'s line if it is the open one. Any other output (console_write, another owner's
+// piece) first ends an open line with a newline, so no two writers ever share a line.
+void console_write_piece(const void* owner, const char* head, usize head_len, const char* s, usize n);
 
 // printf-style output of cxvisor's own log lines; the caller adds "\n" (one call may hold several
 // lines). Every non-empty line is kept in the log ring (log_recent) and, with a clock set

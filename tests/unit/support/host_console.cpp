@@ -1,7 +1,6 @@
 #include "host_console.hpp"
 #include "base/format.hpp"
 #include "kernel/log.hpp"
-#include "kernel/console_piece.hpp"
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
@@ -22,10 +21,18 @@ void console_write(const char* s, usize n) {
     captured_console().append(s, n);
 }
 
-void console_write_piece(const void* owner, const char* head, usize head_len, const char* line, usize len, usize shown,
-                         bool end) {
-    console_piece(g_open_line, [](const char* s, usize n) { captured_console().append(s, n); }, owner, head, head_len,
-                  line, len, shown, end);
+void console_write_piece(const void* owner, const char* head, usize head_len, const char* s, usize n) {
+    if (!s) {
+        if (g_open_line == owner) captured_console() += '\n', g_open_line = nullptr;
+        return;
+    }
+    if (g_open_line != owner) {
+        if (g_open_line) captured_console() += '\n';
+        captured_console().append(head, head_len);
+        g_open_line = owner;
+    }
+    captured_console().append(s, n);
+    if (n && s[n - 1] == '\n') g_open_line = nullptr;
 }
 
 void panic(const char* fmt, ...) {
