@@ -9,7 +9,8 @@ the VM prints when it powers off, and QEMU's TLB flush counts (`info jit` over t
 --icount runs QEMU with -icount shift=0,align=off,sleep=off: the virtual counter then counts
 executed instructions, a load-independent proxy (read the guest's own printk stamps and cxvisor's
 "started in" figure, not the wall-clock column). --runs N --base-image OLD compares native QEMU,
-OLD and --image in interleaved rounds, wall clock to /init's line.
+OLD and --image in interleaved rounds: wall clock to /init's line and QEMU's CPU time up to it
+(user + system from the reaped QEMU's rusage, less sensitive to the machine's load).
 
   python3 bench/boot_profile.py --image build/stats/src/cxvisor.bin --vmconfig build/host/tools/vmconfig/cxv-vmconfig \\
       --initramfs /tmp/initrd-off.cpio.gz --kernel build/linux/Image [--native] [--icount]
