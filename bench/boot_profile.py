@@ -68,11 +68,14 @@ def run(cmd, limit, sock=None, native=False):
     return lines
 
 
-def package(a, image, d):
+def package(a, image, d, side):
+    """The VM package of `image` for one side of the comparison, named after the side: two images
+    from one directory (or two build trees whose parents share a name) must not share a file, or
+    both sides would boot whichever package was built last."""
     link = os.path.join(d, "bench-linux-initramfs.cpio.gz")
     if not os.path.exists(link):
         os.symlink(os.path.abspath(a.initramfs), link)
-    pkg = os.path.join(d, os.path.basename(os.path.dirname(os.path.dirname(os.path.abspath(image)))) + "-pkg.bin")
+    pkg = os.path.join(d, side + "-pkg.bin")
     subprocess.run([a.vmconfig, "--cpus", str(a.smp), "--search-path", os.path.dirname(os.path.abspath(a.kernel)),
                     "--search-path", d, "--image", image, "-o", pkg, CONFIG], check=True, stdout=subprocess.DEVNULL)
     return pkg
@@ -109,7 +112,7 @@ def compare(a):
         cmds = {"native": machines.native(a.smp, "256M") + ["-kernel", a.kernel, "-initrd", a.initramfs,
                                                             "-append", f"console={machines.console()}"]}
         for side, image in (("base", a.base_image), ("new", a.image)):
-            cmds[side] = machines.host(a.smp, "1G") + ["-kernel", package(a, image, d)]
+            cmds[side] = machines.host(a.smp, "1G") + ["-kernel", package(a, image, d, side)]
         order = ["native", "base", "new"]
         times = {k: [] for k in order}
         cpu = {k: [] for k in order}
