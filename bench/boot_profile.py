@@ -9,7 +9,8 @@ the VM prints when it powers off, and QEMU's TLB flush counts (`info jit` over t
 --icount runs QEMU with -icount shift=0,align=off,sleep=off: the virtual counter then counts
 executed instructions, a load-independent proxy (read the guest's own printk stamps and cxvisor's
 "started in" figure, not the wall-clock column). --runs N --base-image OLD compares native QEMU,
-OLD and --image in interleaved rounds, wall clock to /init's line.
+OLD and --image in interleaved rounds: wall clock to /init's line and QEMU's CPU time up to it
+(user + system from the reaped QEMU's rusage, less sensitive to the machine's load).
 
   python3 bench/boot_profile.py --image build/stats/src/cxvisor.bin --vmconfig build/host/tools/vmconfig/cxv-vmconfig \\
       --initramfs /tmp/initrd-off.cpio.gz --kernel build/linux/Image [--native] [--icount]
@@ -67,17 +68,23 @@ def run(cmd, limit, sock=None, native=False):
     return lines
 
 
-def package(a, image, d):
+def package(a, image, d, side):
+    """The VM package of `image` for one side of the comparison, named after the side: two images
+    from one directory (or two build trees whose parents share a name) must not share a file, or
+    both sides would boot whichever package was built last."""
     link = os.path.join(d, "bench-linux-initramfs.cpio.gz")
     if not os.path.exists(link):
         os.symlink(os.path.abspath(a.initramfs), link)
-    pkg = os.path.join(d, os.path.basename(os.path.dirname(os.path.dirname(os.path.abspath(image)))) + "-pkg.bin")
+    pkg = os.path.join(d, side + "-pkg.bin")
     subprocess.run([a.vmconfig, "--cpus", str(a.smp), "--search-path", os.path.dirname(os.path.abspath(a.kernel)),
                     "--search-path", d, "--image", image, "-o", pkg, CONFIG], check=True, stdout=subprocess.DEVNULL)
     return pkg
 
 
 def time_to_init(cmd):
+    """Wall clock from QEMU's start to /init's line, and QEMU's CPU time (user + system, from
+    wait4's rusage of the reaped QEMU, killed right at that line): the CPU time is far less
+    sensitive to the machine's load than the wall clock."""
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          start_new_session=True)
     t0 = time.monotonic()
@@ -91,8 +98,11 @@ def time_to_init(cmd):
                 break
     finally:
         os.killpg(p.pid, signal.SIGKILL)
-        p.wait()
-    return t
+        _, _, ru = os.wait4(p.pid, 0)
+        p.returncode = -signal.SIGKILL
+    if t is None:
+        sys.exit(f"boot_profile: {' '.join(cmd[:3])}... did not reach /init")
+    return t, ru.ru_utime + ru.ru_stime
 
 
 def compare(a):
@@ -102,20 +112,26 @@ def compare(a):
         cmds = {"native": machines.native(a.smp, "256M") + ["-kernel", a.kernel, "-initrd", a.initramfs,
                                                             "-append", f"console={machines.console()}"]}
         for side, image in (("base", a.base_image), ("new", a.image)):
-            cmds[side] = machines.host(a.smp, "1G") + ["-kernel", package(a, image, d)]
+            cmds[side] = machines.host(a.smp, "1G") + ["-kernel", package(a, image, d, side)]
         order = ["native", "base", "new"]
         times = {k: [] for k in order}
+        cpu = {k: [] for k in order}
         for i in range(a.runs):
             for side in order[i % 3:] + order[:i % 3]:
-                times[side].append(time_to_init(cmds[side]))
+                t, c = time_to_init(cmds[side])
+                times[side].append(t)
+                cpu[side].append(c)
             n, b, c = (times[k][-1] for k in order)
-            print(f"round {i + 1}: native {n:.3f} base {b:.3f} ({b / n:.3f}) new {c:.3f} ({c / n:.3f}) "
+            cn, cb, cc = (cpu[k][-1] for k in order)
+            print(f"round {i + 1}: native {n:.3f} base {b:.3f} ({b / n:.3f}) new {c:.3f} ({c / n:.3f}); "
+                  f"QEMU CPU s: native {cn:.3f} base {cb:.3f} ({cb / cn:.3f}) new {cc:.3f} ({cc / cn:.3f}); "
                   f"load {os.getloadavg()[0]:.1f}", flush=True)
     med = lambda xs: sorted(xs)[len(xs) // 2]
-    rb = [b / n for n, b in zip(times["native"], times["base"])]
-    rc = [c / n for n, c in zip(times["native"], times["new"])]
-    print(f"median s: native {med(times['native']):.3f} base {med(times['base']):.3f} new {med(times['new']):.3f}; "
-          f"median ratio base {med(rb):.3f} new {med(rc):.3f}")
+    for label, v in (("wall", times), ("QEMU CPU", cpu)):
+        rb = [b / n for n, b in zip(v["native"], v["base"])]
+        rc = [c / n for n, c in zip(v["native"], v["new"])]
+        print(f"{label} median s: native {med(v['native']):.3f} base {med(v['base']):.3f} new {med(v['new']):.3f}; "
+              f"median ratio base {med(rb):.3f} new {med(rc):.3f}")
 
 
 def main():

@@ -4,8 +4,9 @@
 //   already in RAM); it never frees them.
 //   Alloc regions are guest RAM the AddrSpace allocates, zeroed, either at once (populate) or on
 //   first touch: a fault maps the whole 2 MiB block around the address when the region covers it
-//   (one 2 MiB-aligned allocation, one block descriptor), else one 4 KiB page. So RAM never shows
-//   old data and untouched RAM costs nothing.
+//   (one 2 MiB-aligned allocation, one block descriptor, or 512 page descriptors where the ISA asks
+//   for small leaves: tlb.hpp stage2_max_leaf), else one 4 KiB page. So RAM never shows old data
+//   and untouched RAM costs nothing.
 //   Images (map_image) give a range of Alloc RAM initial contents from host memory the AddrSpace
 //   does not own and never writes (a kernel Image in the VM package), copy-on-write: first touch
 //   maps the host frames themselves without write permission ("borrowed" leaves); the first write
@@ -263,7 +264,7 @@ private:
     // Every new mapping goes through here: the walker writes it, then the ISA says what its TLBs
     // need for an invalid -> valid change (tlb.hpp: after_map; nothing on aarch64).
     Result<void> map_leaves(u64 in, HostPhysAddr pa, u64 size, MemFlags flags) {
-        TRY(m_table.map(in, pa, size, flags));
+        TRY(m_table.map(in, pa, size, flags, stage2_max_leaf(m_tlb)));
         m_tlb.after_map(in, size);
         return {};
     }
@@ -307,6 +308,17 @@ private:
             if (i.borrows(pa)) return true;
         return false;
     }
+    // Every page of the 2 MiB block at `block` is mapped to borrowed image frames (one block leaf,
+    // or pages where the format maps the granule with page leaves): unshare copies it as a whole.
+    bool borrowed_block(GuestPhysAddr block) const {
+        u64 covered = 0;
+        m_table.for_each_leaf(block.value(), lazy_block, [&](const Mapping& m) {
+            if (!borrowed(m.pa)) return false;
+            covered += m.size;
+            return true;
+        });
+        return covered == lazy_block;
+    }
     // The image that holds guest page `page`, or null.
     const Image* image_at(GuestPhysAddr page) const {
         for (const Image& i : m_images)
@@ -331,8 +343,9 @@ private:
         return {};
     }
     // Gives the VM a private copy of borrowed leaf `m` of region `r` (which holds guest page
-    // `page`), writable as the region says: the whole leaf when it is a block and 2 MiB of
-    // contiguous RAM is free, else the one page (the block is split into pages that translate as
+    // `page`), writable as the region says: the whole 2 MiB block around it when every page of the
+    // block is borrowed (one block leaf, or 512 pages where the ISA maps small leaves) and 2 MiB of
+    // contiguous RAM is free, else the one page (a block is split into pages that translate as
     // before). A whole block, because a guest that writes one page of its kernel writes most of
     // the others soon (Debian's arm64 kernel writes ~70% of its Image's pages before /init:
     // relocations, ftrace patching every function entry, freed init memory), and one exit and a
@@ -343,13 +356,16 @@ private:
     // retries. On NoMemory nothing changes, except that a block may have been split into pages.
     Result<void> unshare(const Region& r, GuestPhysAddr page, const Mapping& m) {
         S& frames = m_table.frames();
-        if (m.size > page_size) {
-            if (auto mem = frames.alloc_frames(m.size / page_size, m.size); mem.is_ok()) {
-                auto done = replace_leaf(r, GuestPhysAddr(m.in), m.size, mem.value());
+        const GuestPhysAddr block = page.align_down(lazy_block);
+        if (borrowed_block(block)) {
+            if (auto mem = frames.alloc_frames(lazy_block / page_size, lazy_block); mem.is_ok()) {
+                auto done = replace_leaf(r, block, lazy_block, mem.value());
                 if (done.is_ok()) return {};
-                frames.free_frames(mem.value(), m.size / page_size);
+                frames.free_frames(mem.value(), lazy_block / page_size);
                 return done;
             }
+        }
+        if (m.size > page_size) {
             // The split makes a leaf start at `page` (one level down: pages of the same frames).
             TRY(m_table.split_at(page.value() == m.in ? page.value() + page_size : page.value(), m_tlb));
         }

@@ -57,11 +57,12 @@ public:
     S& frames() const { return *m_frames; }
 
     // Maps [in, in + size) to [pa, pa + size), each piece with the largest leaf that the alignment of
-    // both addresses permits. AlreadyMapped if any page of the range is mapped; nothing changes then.
-    Result<void> map(u64 in, HostPhysAddr pa, u64 size, MemFlags flags) {
+    // both addresses permits, and no leaf larger than max_leaf bytes (page_size: pages only).
+    // AlreadyMapped if any page of the range is mapped; nothing changes then.
+    Result<void> map(u64 in, HostPhysAddr pa, u64 size, MemFlags flags, u64 max_leaf = ~u64(0)) {
         if (!pa.is_aligned(page_size)) return Error::InvalidArgument;
         NoTlb none;
-        Walk<NoTlb> w{Op::Map, in, pa, flags, Holes::Error, &none};
+        Walk<NoTlb> w{Op::Map, in, pa, flags, Holes::Error, &none, max_leaf};
         return run(w, in, size);
     }
     // Removes [in, in + size), splitting blocks that straddle its ends and freeing tables that become
@@ -128,6 +129,7 @@ private:
         MemFlags flags;   // Map, Protect: flags of the new leaves
         Holes holes;
         T* tlb;
+        u64 max_leaf = ~u64(0); // Map: the largest leaf it may write
         bool commit = false;
         usize tables = 0; // planning: tables the commit pass takes from the pool
         HostPhysAddr pool{}; // commit: pre-allocated zeroed frames, chained through their first word
@@ -233,7 +235,7 @@ private:
                 if (w.op == Op::Split || (w.op != Op::Map && w.holes == Holes::Skip)) continue;
                 if (w.op != Op::Map) return Error::NotMapped;
                 const HostPhysAddr pa = w.pa0 + (a - w.in0);
-                if (level == F::leaf_level || (whole && F::block_allowed(level) && pa.is_aligned(sz))) {
+                if (level == F::leaf_level || (whole && F::block_allowed(level) && sz <= w.max_leaf && pa.is_aligned(sz))) {
                     if (w.commit) store(slot, make_leaf(level, pa, w.flags));
                 } else {
                     TRY(visit(w, new_table(w, slot), 0, level + 1, a, next));

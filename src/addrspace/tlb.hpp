@@ -3,6 +3,7 @@
 #pragma once
 #include "addrspace/addr.hpp"
 #include "base/types.hpp"
+#include <concepts>
 
 // invalidate_range(ipa, size): drop every cached translation (leaf and walk-cache entries) of
 // [ipa, ipa + size) on all CPUs, and return only once that is complete. invalidate_all(): the same
@@ -43,3 +44,12 @@ concept Stage2Maintenance = Tlb<T> && requires(T& t, HostPhysAddr pa, u64 size) 
     t.prepare_exec(pa, size);
     t.fault_retry(size);
 };
+
+// Optional: max_leaf() const -> u64, the largest stage-2 leaf the ISA wants written for this space
+// (its page size: page descriptors only). Where a TLB's cost depends on leaf sizes (aarch64 on
+// QEMU's TCG, arch_stage2.hpp) smaller leaves can be cheaper than blocks. Leaves only: RAM is
+// still backed, zeroed and copied in 2 MiB granules. Without the member, any leaf size.
+template <typename T> constexpr u64 stage2_max_leaf(const T& t) {
+    if constexpr (requires { { t.max_leaf() } -> std::convertible_to<u64>; }) return t.max_leaf();
+    else return ~u64(0);
+}

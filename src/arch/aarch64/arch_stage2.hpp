@@ -23,6 +23,18 @@ inline u64 stage2_vtcr() { return stage2_cpu_config().vtcr; }
 inline void publish_stage2_updates() { dsb_ishst(); }
 
 
+// Whether VMs' RAM is mapped with 4 KiB stage-2 pages instead of 2 MiB blocks: set by
+// host_discover when the host device tree is QEMU's `virt` machine (root compatible
+// "linux,dummy-virt"). QEMU's softmmu TLB (QEMU 7.2 accel/tcg/cputlb.c, target/arm/ptw.c) holds
+// only 4 KiB entries; an entry whose stage-1 or stage-2 leaf is larger is recorded in one
+// "large page" range per translation regime, and a guest TLBI by VA that falls inside that range
+// flushes the whole regime. Every guest translation through a 2 MiB stage-2 block counts as large,
+// so the range soon covers the whole VA space and each of Linux's TLBI VAE1IS / VAALE1IS (fixmap
+// updates, ftrace and alternatives patching, every page it unmaps) empties the vCPU's TLB, each
+// refill then walking both stages. With 4 KiB stage-2 pages only the guest's own blocks count,
+// as on bare QEMU. Real hardware holds blocks in single TLB entries: blocks stay the default.
+inline bool g_stage2_page_leaves = false;
+
 // TLB maintenance for one VM (Arm ARM D8.14 "TLB maintenance instructions"). TLBI IPAS2E1IS acts
 // on the VMID currently in VTTBR_EL2, so the VM's VMID is switched in for the operation (EL2 runs
 // with interrupts masked, so nothing runs a guest on this CPU meanwhile). Stage-1 entries cached
@@ -52,9 +64,12 @@ struct Stage2Tlb {
         write_sysreg(vttbr_el2, saved);
         isb();
     }
+    // The largest leaf worth writing (tlb.hpp stage2_max_leaf).
+    u64 max_leaf() const { return g_stage2_page_leaves ? 4096 : ~u64(0); }
     void invalidate_range(u64 ipa, u64 size) {
-        // Past a few hundred pages a full VMID flush is cheaper than walking the range.
-        if (size > 512 * 4096) return invalidate_all();
+        // From 512 pages (a 2 MiB block, e.g. one copied on write) a full VMID flush is cheaper
+        // than walking the range one TLBI per page (as Linux's __flush_tlb_range decides).
+        if (size >= 512 * 4096) return invalidate_all();
         with_vmid([&] {
             dsb_ishst(); // the descriptor writes must be visible to the walkers first
             for (u64 a = ipa; a < ipa + size; a += 4096) asm volatile("tlbi ipas2e1is, %0" ::"r"(a >> 12) : "memory");

@@ -3,6 +3,7 @@
 // header, cxvisor's EL2 translation, the GICv3 and the per-CPU EL2 virtualization registers.
 #include "kernel/host_platform.hpp"
 #include "arch.hpp"
+#include "arch_stage2.hpp"
 #include "base/format.hpp"
 #include "dt_platform.hpp"
 #include "drivers/pl011_console.hpp"
@@ -42,8 +43,10 @@ Result<void> host_discover(const Fdt& fdt, HostPlatform& out, const char** what)
     out.vcpu_timer_irq = p.timer.virt_intid;
     out.console_irq = p.uart.intid;
     out.kick_irq = SGI_KICK;
-    format(out.summary, sizeof out.summary, "GICv3 at %lx, console at %lx", p.gic.dist.base.value(),
-           p.uart.mmio.base.value());
+    // QEMU's virt machine: its TCG TLB prefers 4 KiB stage-2 leaves (arch_stage2.hpp).
+    g_stage2_page_leaves = fdt.is_compatible(fdt.root(), "linux,dummy-virt");
+    format(out.summary, sizeof out.summary, "GICv3 at %lx, console at %lx%s", p.gic.dist.base.value(),
+           p.uart.mmio.base.value(), g_stage2_page_leaves ? ", stage-2 pages (QEMU virt)" : "");
     return {};
 }
 

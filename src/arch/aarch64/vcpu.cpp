@@ -273,7 +273,12 @@ void Vcpu::load() {
     write_sysreg(sctlr_el1, m_el1.sctlr);
     write_sysreg(ttbr0_el1, m_el1.ttbr0);
     write_sysreg(ttbr1_el1, m_el1.ttbr1);
-    write_sysreg(tcr_el1, m_el1.tcr);
+    // Only when it differs (a vCPU resuming after WFI on the CPU it left finds its own value):
+    // writing TCR_EL1 makes QEMU 7.2 flush the CPU's whole softmmu TLB (target/arm/helper.c
+    // vmsa_tcr_el12_write) even for an unchanged value, and every refill walks both stages.
+    // Nothing architectural hangs on the write: TLB entries are tagged by VMID and ASID (DDI0487
+    // K.a, D8.14), so skipping an identical write is exact.
+    if (read_sysreg(tcr_el1) != m_el1.tcr) write_sysreg(tcr_el1, m_el1.tcr);
     write_sysreg(esr_el1, m_el1.esr);
     write_sysreg(far_el1, m_el1.far);
     write_sysreg(afsr0_el1, m_el1.afsr0);

@@ -478,6 +478,102 @@ TEST(AddrSpaceImage, MisuseIsRefused) {
     EXPECT_TRUE(img.pristine());
 }
 
+// ---- an ISA that asks for page leaves only (tlb.hpp stage2_max_leaf; aarch64 on QEMU) -----------
+
+namespace {
+struct PageLeafTlb : RecordingTlb {
+    u64 max_leaf() const { return K4; }
+};
+static_assert(Stage2Maintenance<PageLeafTlb>);
+using PageSpace = AddrSpace<arch::Stage2Format, FakeFrames, PageLeafTlb>;
+PageSpace make_paged(FakeFrames& f) {
+    return PageSpace::create(f, PageLeafTlb{}, arch::stage2_config(0b0100).geometry()).release_value();
+}
+// Leaves of [a, a + size) and whether each is borrowed from `img`.
+struct LeafCount {
+    usize leaves = 0, borrowed = 0, larger_than_page = 0;
+};
+LeafCount count_leaves(const PageSpace& s, u64 a, u64 size, HostPhysAddr img, usize img_frames) {
+    LeafCount c;
+    s.page_table().for_each_leaf(a, size, [&](const auto& m) {
+        ++c.leaves;
+        c.borrowed += m.pa >= img && m.pa < img + img_frames * K4;
+        c.larger_than_page += m.size > K4;
+        return true;
+    });
+    return c;
+}
+} // namespace
+
+TEST(AddrSpacePageLeaves, LazyRamStillComesIn2MiBGranulesMappedAsPages) {
+    FakeFrames frames;
+    {
+        PageSpace s = make_paged(frames);
+        ASSERT_TRUE(s.map_alloc(gpa(0x4000'0000), 4 * MiB, RW, false).is_ok());
+        const usize before = frames.in_use();
+        EXPECT_TRUE(s.handle_fault(gpa(0x4020'5008), MemFlags::Write).value());
+        // One fault backs the whole block: 512 frames, one 2 MiB-aligned run, plus its tables.
+        EXPECT_EQ(frames.in_use(), before + 512 + 3); // RAM, L1, L2 and L3 tables under the level-0 root
+        const LeafCount c = count_leaves(s, 0x4020'0000, M2, HostPhysAddr(0), 0);
+        EXPECT_EQ(c.leaves, 512u);
+        EXPECT_EQ(c.larger_than_page, 0u);
+        EXPECT_TRUE(s.page_table().query(0x4020'0000).value().pa.is_aligned(M2));
+        EXPECT_EQ(s.translate(gpa(0x403f'f000)).value().pa.value(), s.translate(gpa(0x4020'0000)).value().pa.value() + M2 - K4);
+        EXPECT_TRUE(s.handle_fault(gpa(0x403f'f000), MemFlags::Read).value()); // already there: retry
+        EXPECT_EQ(frames.in_use(), before + 512 + 3);
+    }
+    EXPECT_EQ(frames.in_use(), 0u);
+}
+
+// The first write to any page of a borrowed kernel block copies the whole block, as with a block
+// leaf: Linux writes most of its Image's pages, and a fault per page would cost 512 exits a block.
+TEST(AddrSpacePageLeaves, TheFirstWriteToABorrowedBlockCopiesAllOfItsPages) {
+    FakeFrames frames;
+    HostImage img(frames, 512);
+    {
+        PageSpace s = make_paged(frames);
+        ASSERT_TRUE(s.map_alloc(gpa(0x4000'0000), 4 * MiB, RWX, false).is_ok());
+        ASSERT_TRUE(s.map_image(gpa(0x4020'0000), img.pa, M2).is_ok());
+        EXPECT_TRUE(s.handle_fault(gpa(0x4020'0000), MemFlags::Exec).value());
+        LeafCount c = count_leaves(s, 0x4020'0000, M2, img.pa, 512);
+        EXPECT_EQ(c.leaves, 512u); // the image's own frames, read-only, as pages
+        EXPECT_EQ(c.borrowed, 512u);
+        EXPECT_EQ(c.larger_than_page, 0u);
+        s.tlb().calls.clear();
+        EXPECT_TRUE(s.handle_fault(gpa(0x4030'0008), MemFlags::Write).value());
+        c = count_leaves(s, 0x4020'0000, M2, img.pa, 512);
+        EXPECT_EQ(c.leaves, 512u);
+        EXPECT_EQ(c.borrowed, 0u); // every page private after one fault
+        EXPECT_EQ(c.larger_than_page, 0u);
+        for (u64 a : {0x4020'0000ull, 0x4030'0000ull, 0x403f'f000ull}) {
+            EXPECT_EQ(u32(s.page_table().query(a).value().flags), u32(RWX)) << std::hex << a;
+            u8 b = 0;
+            ASSERT_TRUE(s.read(gpa(a + 1), &b, 1).is_ok());
+            EXPECT_EQ(b, image_byte(a - 0x4020'0000 + 1)); // the copy holds the image's bytes
+        }
+        // Break-before-make: the block's range is invalidated before the private pages are
+        // written, at once, never page by page (the tables the unmap emptied are unhooked with
+        // invalidations of their own, wider ranges).
+        ASSERT_FALSE(s.tlb().calls.empty());
+        EXPECT_EQ(s.tlb().calls[0], (TlbCall{0x4020'0000, M2}));
+        for (const TlbCall& call : s.tlb().calls) EXPECT_GE(call.size, M2);
+        EXPECT_TRUE(s.handle_fault(gpa(0x4020'0000), MemFlags::Write).value()); // private already: retry only
+        EXPECT_TRUE(img.pristine());
+        // Without a free 2 MiB run only the written page is copied; its neighbours stay borrowed.
+        ASSERT_TRUE(s.reset().is_ok());
+        EXPECT_TRUE(s.handle_fault(gpa(0x4020'0000), MemFlags::Read).value());
+        frames.fail_nth(1);
+        EXPECT_TRUE(s.handle_fault(gpa(0x4021'0000), MemFlags::Write).value());
+        c = count_leaves(s, 0x4020'0000, M2, img.pa, 512);
+        EXPECT_EQ(c.borrowed, 511u);
+        // The next write in that block copies one page again: the block is no longer all borrowed.
+        EXPECT_TRUE(s.handle_fault(gpa(0x4022'0000), MemFlags::Write).value());
+        EXPECT_EQ(count_leaves(s, 0x4020'0000, M2, img.pa, 512).borrowed, 510u);
+        EXPECT_TRUE(img.pristine());
+    }
+    EXPECT_EQ(frames.in_use(), 512u); // only the test's image
+}
+
 // ---- host_run: where a DMA device may transfer (virtio-blk's host disk) --------------------------
 
 TEST(AddrSpaceHostRun, LazyRamIsBackedAndARunEndsWithItsLeaf) {
