@@ -112,6 +112,10 @@ Result<Vm*> Vm::create(const VmRecord& rec, const u8* package, u32 vmid, usize h
             return Error::InvalidArgument;
         }
     }
+    // What only the running machine knows goes into the VM's device tree (arch.hpp
+    // prepare_guest_dt; riscv64: the translation modes its harts give a guest). In place, once:
+    // every life of the VM loads the same blob.
+    if (rec.dtb.size) arch::prepare_guest_dt(const_cast<u8*>(package) + rec.dtb.offset, rec.dtb.size);
     // Lazily allocated RAM is taken on first touch, so VMs may together promise more than the
     // machine has; one VM promising more than is free can never run its guest to the end.
     u64 ram_frames = 0;
