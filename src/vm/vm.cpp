@@ -199,8 +199,16 @@ Result<void> Vm::setup_memory(const HostOwnedRanges& host_owned) {
             return Error::BadFormat;
         }
         if (res.is_error()) {
-            kprint("cxvisor: vm %u (%s): cannot map region %lx+%lx: %s\n", id(), name(), r.gpa, r.size,
-                   error_name(res.error()));
+            // Past the stage-2 tables' reach: the translation mode this machine gave its VMs (riscv64:
+            // the G-stage mode on the boot line) cannot map it, whatever RAM is free.
+            const u64 limit = m_as.page_table().limit();
+            if (res.error() == Error::OutOfRange && (r.gpa >= limit || r.size > limit - r.gpa))
+                kprint("cxvisor: vm %u (%s): cannot map region %lx+%lx: this machine's stage-2 translation reaches "
+                       "guest-physical addresses below %lx only; place the region lower\n",
+                       id(), name(), r.gpa, r.size, limit);
+            else
+                kprint("cxvisor: vm %u (%s): cannot map region %lx+%lx: %s\n", id(), name(), r.gpa, r.size,
+                       error_name(res.error()));
             return res;
         }
     }
