@@ -17,8 +17,9 @@ namespace arch {
 using Stage2Format = GStageFormat;
 using Stage2Config = GStageConfig;
 
-// The G-stage mode and VMID width of this machine, set once by stage2_probe() on the boot hart
-// before any VM exists, read-only afterwards.
+// The G-stage mode of every VM, chosen once by stage2_probe() on the boot hart, and the VMID width,
+// measured by stage2_cpu_probe() on each hart as it comes up; both before any VM exists, read-only
+// afterwards.
 inline GStageMode g_stage2_mode = GStageMode::Sv39x4;
 inline u32 g_vmid_bits = 0;
 
@@ -54,13 +55,15 @@ inline bool stage2_probe(u32 va_bits) {
     return c.ok;
 }
 
-// Each hart (virt_cpu_init): VMIDLEN, measured by writing all-ones (QEMU 7.2: 14).
-inline void stage2_cpu_probe() {
+// Each hart (virt_cpu_init): VMIDLEN, measured by writing all-ones (QEMU 7.2: 14). False when this
+// hart does not keep the mode the boot hart chose, which every hart must: a vCPU may run on any.
+inline bool stage2_cpu_probe() {
     u64 vmid = 0;
-    stage2_read_back(0, &vmid);
+    const GStageProbe p = stage2_read_back(0, &vmid);
     u32 bits = 0;
     while (bits < 14 && (vmid & (u64(1) << bits))) ++bits;
     g_vmid_bits = bits;
+    return g_stage2_mode == GStageMode::Sv48x4 ? p.keeps_sv48x4 : p.keeps_sv39x4;
 }
 inline Stage2Config stage2_cpu_config() { return gstage_config(g_stage2_mode); }
 // Can the hardware tell this VM's translations apart from others by VMID? With VMIDLEN 0 (or a

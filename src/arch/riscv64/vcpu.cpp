@@ -47,7 +47,10 @@ void virt_cpu_init() {
     csr::write<csr::hideleg>(HIDELEG);
     csr::write<csr::hcounteren>(HCOUNTEREN);
     csr::write<csr::hvip>(0);
-    stage2_cpu_probe(); // VMIDLEN; the G-stage mode was chosen on the boot hart (host_discover)
+    // VMIDLEN; the G-stage mode was chosen on the boot hart (host_discover), and this one must have it.
+    if (!stage2_cpu_probe())
+        panic("cxvisor: hart %lu's hgatp does not keep MODE %s, which the boot hart chose for every VM (RISC-V "
+              "Privileged Spec 20211203, 8.2.10)", this_cpu().hw_id, gstage_mode_name(g_stage2_mode));
 }
 
 void Vcpu::init(u32 id, u32 vcpu_count, u64 vmid) {
