@@ -48,12 +48,17 @@ RUN_IMAGE := $(RUN_DIR)/cxvisor-run.bin
 # The ISA's QEMU machine comes from tests/system/machines.py, as for the tests and the bench
 # (a recursive variable: evaluated only by the recipes that start QEMU).
 export CXV_ARCH := $(ARCH)
+export CXV_BUILD_ROOT := $(abspath $(BUILD))
+# The firmware below cxvisor, per ISA (riscv64: OpenSBI from Debian trixie's package, fetched once
+# into $(BUILD)/firmware/riscv64, where machines.py takes it from).
+FIRMWARE_riscv64 := $(BUILD)/firmware/riscv64/fw_dynamic.bin
+FIRMWARE := $(FIRMWARE_$(ARCH))
 QEMU = $(shell CXV_ARCH=$(ARCH) python3 tests/system/machines.py host $(SMP) $(MEM))
 # cxvisor's host command line (kernel/cmdline.hpp), given to QEMU as -append.
 HOST_CMDLINE := $(strip $(if $(filter 1 yes y,$(EXIT_WHEN_DONE)),exit_when_done) \
                 $(if $(filter 1 yes y,$(TIMESTAMPS)),timestamps))
 
-.PHONY: all setup host host-configure tools linux image run debug test bench soak fuzz clean
+.PHONY: all setup host host-configure tools linux firmware image run debug test bench soak fuzz clean
 all: host image
 
 setup:
@@ -76,6 +81,10 @@ tools: host-configure
 linux: tools
 	@ninja -C $(HOST_DIR) -j $(JOBS) $(LINUX_TARGET_$(ARCH))
 
+firmware: $(FIRMWARE)
+$(FIRMWARE_riscv64):
+	@scripts/linux-guest.sh --build $(BUILD) --arch riscv64 firmware >/dev/null
+
 image: setup
 	@cmake -S . -B $(IMAGE_DIR) -G Ninja -DCXV_TARGET=$(ARCH) \
 	    -DCMAKE_TOOLCHAIN_FILE=$(abspath cmake/$(ARCH)-elf.cmake) -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -89,13 +98,13 @@ $(RUN_IMAGE): image $(if $(strip $(VMS)),tools linux) FORCE
 
 # scripts/run keeps the console interactive, logs it, and turns cxvisor's exit summary into the
 # exit status (make passes on only success or failure: `scripts/run VAR=value...` gives the number).
-run: $(RUN_IMAGE)
+run: $(RUN_IMAGE) firmware
 	@echo "cxvisor: QEMU console; Ctrl-] opens the cxvisor shell, Ctrl-\\ cycles the console through the VMs and the shell, Ctrl-A x quits QEMU"
 	@scripts/run --log $(RUN_DIR)/console.log $(if $(RUN_TIMEOUT),--timeout $(RUN_TIMEOUT)) \
 	    $(if $(RUN_STATUS_FILE),--status-file $(RUN_STATUS_FILE)) -- \
 	    $(QEMU) -kernel $(RUN_IMAGE) $(if $(HOST_CMDLINE),-append "$(HOST_CMDLINE)")
 
-debug: $(RUN_IMAGE)
+debug: $(RUN_IMAGE) firmware
 	@echo "QEMU waits for GDB on :1234. In another terminal:"
 	@echo "  gdb-multiarch $(IMAGE_DIR)/src/cxvisor.elf -ex 'target remote :1234'"
 	$(QEMU) -kernel $(RUN_IMAGE) $(if $(HOST_CMDLINE),-append "$(HOST_CMDLINE)") -s -S
@@ -106,10 +115,10 @@ test: host
 	@for a in $(TEST_ARCHES); do $(MAKE) --no-print-directory image ARCH=$$a JOBS=$(JOBS) || exit 1; done
 	@ctest --test-dir $(HOST_DIR) --output-on-failure -j 2 --timeout 600
 
-bench: tools image
+bench: tools image firmware
 	@python3 bench/run.py --build $(BUILD) --arch $(ARCH)
 
-soak: tools image
+soak: tools image firmware
 	@python3 scripts/soak.py --build $(BUILD) --arch $(ARCH) --seeds $(SOAK_SEEDS) --jobs $(JOBS) \
 	    $(if $(SOAK_SEED_LIST),--seed-list $(SOAK_SEED_LIST))
 

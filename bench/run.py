@@ -147,7 +147,7 @@ def median(xs):
 
 
 # The same for riscv64 (make bench ARCH=riscv64): Debian trixie's riscv64 kernel, OpenSBI below
-# both sides (-bios default), configs/vms/riscv64/bench-linux.toml.
+# both sides (trixie's OpenSBI, machines.firmware()), configs/vms/riscv64/bench-linux.toml.
 LINUX_RV = {"config": "configs/vms/riscv64/bench-linux.toml", "bootargs": "console=ttyS0", "cpu": "rv64",
             "guest_arch": "riscv64"}
 LINUX_A64 = {"config": LINUX_CONFIG, "bootargs": LINUX_BOOTARGS, "cpu": "cortex-a72", "guest_arch": "arm64"}
@@ -470,8 +470,10 @@ def main():
     parts = set(p for p in args.only.split(",") if p)
     if not parts or parts - set(PARTS):
         ap.error(f"--only: choose among {', '.join(PARTS)}")
-    # machines.py takes the ISA from CXV_ARCH (the Makefile exports it; a direct call may not).
+    # machines.py takes the ISA from CXV_ARCH and the firmware from CXV_BUILD_ROOT (the Makefile
+    # exports both; a direct call may not).
     os.environ["CXV_ARCH"] = args.arch
+    os.environ["CXV_BUILD_ROOT"] = os.path.abspath(args.build)
     img_dir = os.path.join(args.build, args.arch)
     out_dir = os.path.join(args.build, "bench")
     os.makedirs(out_dir, exist_ok=True)
@@ -734,7 +736,10 @@ def main_riscv64(args, parts, img_dir, out_dir):
             return None, None
         return cx, nat
 
-    method = (f"{qemu_version}, -icount {ICOUNT}, -cpu rv64 (H, Sstc), OpenSBI (-bios default), 1 hart; "
+    fw = machines.firmware()
+    with open(os.path.join(os.path.dirname(fw), "version")) as f:
+        fw_version = f.read().strip()
+    method = (f"{qemu_version}, -icount {ICOUNT}, -cpu rv64 (H, Sstc), OpenSBI {fw_version} (Debian trixie), 1 hart; "
               "1000 iterations; instructions per iteration = time-CSR ticks * 1e9 / 10 MHz")
     if "micro" in parts:
         cx, nat = both("micro", "bench", ["add100", "hc_nop", "sbi_base", "mmio_read", "mmio_write", "ram_first_touch"],

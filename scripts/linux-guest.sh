@@ -5,6 +5,8 @@
 #
 #   scripts/linux-guest.sh [--build DIR] [--arch arm64|riscv64] kernel
 #                                                            -> prints the path of the kernel Image
+#   scripts/linux-guest.sh [--build DIR] --arch riscv64 firmware
+#                                                            -> prints the path of OpenSBI's fw_dynamic.bin
 #   scripts/linux-guest.sh [--build DIR] [--arch A] initramfs [--modules "M..."] OUT [TEST [FILE...]]
 #                                                            -> writes OUT (gzip'd newc cpio)
 #
@@ -69,6 +71,20 @@ apt_cache_arch() {
 # offset 0x38. Debian's riscv64 package ships boot/vmlinux-* gzip-compressed or as that Image.
 is_riscv_image() { [ "$(od -An -tx1 -j 56 -N 4 "$1" | tr -d ' ')" = 52534305 ]; }
 
+# apt's state directory and (riscv64) its own trixie sources list, then `apt-get update`. apt fails
+# the update (and so this script) when the Release signature does not verify. Callers hold the lock.
+apt_update() {
+    mkdir -p "$APTDIR/state/lists/partial" "$APTDIR/cache/archives/partial"
+    touch "$APTDIR/state/status"
+    if [ "$ARCH" = riscv64 ]; then
+        local keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+        [ -f "$keyring" ] || { echo "linux-guest: $keyring is missing (package debian-archive-keyring)" >&2; exit 1; }
+        mkdir -p "$APTDIR/sources.list.d"
+        echo "deb [signed-by=$keyring] http://deb.debian.org/debian trixie main" >"$APTDIR/sources.list"
+    fi
+    apt_arch update
+}
+
 # Downloads and unpacks the two packages once; leaves $DIR/Image, $DIR/busybox and the kernel's
 # modules in $DIR/modules (lib/modules/<version> of the package).
 fetch() {
@@ -80,17 +96,9 @@ fetch() {
     flock "$lock"
     if fetched; then exec {lock}>&-; return 0; fi
     command -v cpio >/dev/null || { echo "linux-guest: cpio is missing (scripts/setup.sh installs it)" >&2; exit 1; }
-    mkdir -p "$APTDIR/state/lists/partial" "$APTDIR/cache/archives/partial" "$DIR/debs"
-    touch "$APTDIR/state/status"
-    if [ "$ARCH" = riscv64 ]; then
-        local keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-        [ -f "$keyring" ] || { echo "linux-guest: $keyring is missing (package debian-archive-keyring)" >&2; exit 1; }
-        mkdir -p "$APTDIR/sources.list.d"
-        echo "deb [signed-by=$keyring] http://deb.debian.org/debian trixie main" >"$APTDIR/sources.list"
-    fi
+    mkdir -p "$DIR/debs"
     echo "linux-guest: fetching Debian's $ARCH kernel and busybox-static through apt" >&2
-    # apt fails the update (and so this script) when the Release signature does not verify.
-    apt_arch update
+    apt_update
     # linux-image-<arch> is the meta package; it names the versioned kernel package to download.
     local kpkg
     kpkg=$(apt_cache_arch depends "linux-image-$ARCH" | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
@@ -152,6 +160,37 @@ modules_in_order() {
     local m
     for m in "$@"; do visit "$m" || return 1; done
     printf '%s\n' "${out[@]}"
+}
+
+# The machine firmware cxvisor and the native reference runs boot on (riscv64 only): OpenSBI's
+# fw_dynamic from trixie's `opensbi` package (an Architecture: all package), in $BUILD/firmware/riscv64.
+# Not QEMU 7.2's built-in OpenSBI 1.1 (-bios default), nor bookworm's package (also 1.1): in 1.1,
+# sbi_hsm_hart_start() marks the target hart START_PENDING before it writes the start address and
+# argument, so a hart that leaves its WFI loop early (any wakeup, not only the IPI) jumps to a stale
+# address. Later releases (trixie ships 1.6) write the address and argument first, under a per-hart
+# start ticket. That race hung secondary-CPU bring-up of Linux on plain QEMU now and then
+# (system.rv-linux-native); cxvisor's own boot survives it (src/arch/riscv64/boot.S).
+FW_DIR=$BUILD/firmware/riscv64
+firmware() {
+    [ "$ARCH" = riscv64 ] || { echo "linux-guest: firmware: only riscv64 boots on a firmware of Debian's" >&2; exit 2; }
+    [ -f "$FW_DIR/fw_dynamic.bin" ] && return 0
+    mkdir -p "$DIR" "$FW_DIR"
+    exec {lock}>"$DIR/.fetch.lock" # one apt at a time in this state directory
+    flock "$lock"
+    if [ -f "$FW_DIR/fw_dynamic.bin" ]; then exec {lock}>&-; return 0; fi
+    echo "linux-guest: fetching Debian trixie's OpenSBI (package opensbi) through apt" >&2
+    apt_update
+    local tmp
+    tmp=$(mktemp -d)
+    (cd "$tmp" && apt_arch download opensbi 2>/dev/null) || { echo "linux-guest: apt-get download opensbi failed" >&2; exit 1; }
+    dpkg-deb -x "$tmp"/opensbi_*.deb "$tmp/x"
+    local fw=$tmp/x/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_dynamic.bin
+    [ -f "$fw" ] || { echo "linux-guest: the opensbi package has no riscv64 generic/fw_dynamic.bin" >&2; exit 1; }
+    dpkg-deb -f "$tmp"/opensbi_*.deb Version >"$FW_DIR/version"
+    cp "$fw" "$FW_DIR/fw_dynamic.bin.tmp"
+    mv "$FW_DIR/fw_dynamic.bin.tmp" "$FW_DIR/fw_dynamic.bin"
+    rm -rf "$tmp"
+    exec {lock}>&-
 }
 
 initramfs() {
@@ -234,6 +273,7 @@ EOF
 
 case "${1:-}" in
 kernel) fetch; echo "$DIR/Image" ;;
+firmware) firmware; echo "$FW_DIR/fw_dynamic.bin" ;;
 initramfs) [ $# -ge 2 ] || { echo "usage: $0 initramfs [--modules \"M...\"] OUT [TEST [FILE...]]" >&2; exit 2; }; shift; initramfs "$@" ;;
-*) echo "usage: $0 [--build DIR] [--arch arm64|riscv64] kernel | initramfs [--modules \"M...\"] OUT [TEST [FILE...]]" >&2; exit 2 ;;
+*) echo "usage: $0 [--build DIR] [--arch arm64|riscv64] kernel | firmware | initramfs [--modules \"M...\"] OUT [TEST [FILE...]]" >&2; exit 2 ;;
 esac

@@ -21,6 +21,9 @@ Scenarios (the self-tests expect the hello lines and judge what comes after them
   held         a third VM, held (id 3), is created but not started (autostart = false), and stays so
   held-start   like held, but after spin has ended it is started (the shell's `vm start`), is quiet
                for 2 s, then passes and powers off: started, it has not ended any more
+  stderr       like clean, but in the middle of the line "[hello] TEST hello PASS" a message goes to
+               stderr without a newline, as QEMU 7.2's riscv64 TCG prints one for each invalid CSR
+               instruction a guest runs ("system_opcode_insn: ..."): it must not split the console line
 """
 import argparse
 import os
@@ -43,10 +46,16 @@ def boot():
     out("[spin] TEST spin START")
 
 
-def hello():
+def hello(stderr_inside=False):
     out("[hello] TEST hello START")
     out("[hello] hello from cxvisor guest, vcpu 0, vm 1")
-    out("[hello] TEST hello PASS")
+    if stderr_inside:
+        out("[hello] TEST hel", newline=False)
+        sys.stderr.write("system_opcode_insn: Invalid opcode for CSR read/write instruction")
+        sys.stderr.flush()
+        out("lo PASS")
+    else:
+        out("[hello] TEST hello PASS")
     out("cxvisor: vm 1 (hello): powered off (PSCI SYSTEM_OFF)")
 
 
@@ -72,7 +81,7 @@ def prompt_twice():
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("scenario", choices=["clean", "panic-late", "panic-tail", "fail-late", "exit-early", "poweroff",
-                                         "chatter", "prompt-twice", "detail-early", "held", "held-start"])
+                                         "chatter", "prompt-twice", "detail-early", "held", "held-start", "stderr"])
     ap.add_argument("--child", action="store_true", help="leave a sleeping child in the process group")
     ap.add_argument("--kernel", default="", help="ignored, like QEMU's: names the test's work directory in "
                     "the command line, where tests/system/leftovers.py looks for processes left behind")
@@ -93,7 +102,7 @@ def main():
         return 0
     if s == "prompt-twice":
         prompt_twice()
-    hello()
+    hello(stderr_inside=s == "stderr")
     if s == "chatter":
         n = 0
         while True:

@@ -23,7 +23,10 @@ MACHINES = {
         "host_machine": "virt",              # the rv64 CPU has the H extension on by default
         "native_machine": "virt",
         "cpu": "rv64",
-        "bios": "default",                   # QEMU's OpenSBI: cxvisor is its payload, in HS-mode
+        # OpenSBI (trixie's package, scripts/linux-guest.sh firmware): cxvisor is its payload, in
+        # HS-mode. Not QEMU 7.2's -bios default (OpenSBI 1.1, whose hart_start race hangs a
+        # secondary hart now and then).
+        "firmware": "fw_dynamic.bin",
         "blk_device": "virtio-blk-device",
         "console": "ttyS0",
         "ram_base": 0x8000_0000,
@@ -49,9 +52,28 @@ def qemu_binary(isa=None):
     return machine(isa)["qemu"]
 
 
+def firmware(isa=None):
+    """The firmware the ISA's machine runs below the kernel (riscv64: OpenSBI), or None.
+
+    It lives in <build>/firmware/<isa>/ (<build> is CXV_BUILD_ROOT, which the Makefile exports, else
+    the checkout's build/); the build fetches it (make firmware, or the host build's firmware target).
+    """
+    isa = isa or arch()
+    m = machine(isa)
+    if "firmware" not in m:
+        return None
+    root = os.environ.get("CXV_BUILD_ROOT") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "build")
+    path = os.path.normpath(os.path.join(root, "firmware", isa, m["firmware"]))
+    if not os.path.isfile(path):
+        raise SystemExit(f"machines.py: the {isa} firmware {path} is missing: `make firmware ARCH={isa}` "
+                         f"(scripts/linux-guest.sh --build <BUILD> --arch {isa} firmware) fetches it")
+    return path
+
+
 def _cmd(kind, smp, mem, cpu, isa):
     m = machine(isa)
-    bios = ["-bios", m["bios"]] if "bios" in m else []  # firmware below the kernel, where the ISA has one
+    fw = firmware(isa)
+    bios = ["-bios", fw] if fw else []  # firmware below the kernel, where the ISA has one
     return [m["qemu"], "-M", m[kind], "-cpu", cpu or m["cpu"], *bios, "-smp", str(smp), "-m", str(mem),
             "-nographic", "-nic", "none"]
 

@@ -54,6 +54,7 @@ VM_STARTED = re.compile(r"cxvisor: vm (\d+) \(.*?\): started$")
 FAILURE_DETAIL = re.compile(r"UNEXPECTED|FAILED|\bFAIL\b|PANIC|unexpected EL2 exception|unexpected interrupt")
 SHOWN_LINES = 60
 DETAIL_LINES = 20
+ERR_SHOWN = 2000  # bytes of QEMU's stderr a failure report shows
 
 # Once every announced VM has ended, a little more quiet time catches a panic in cxvisor's own
 # idle path; a second-long settle would cost every test that much for nothing.
@@ -252,8 +253,13 @@ class Judge:
         return [self.expect_text[i] for i, s in enumerate(self.seen) if not s]
 
 
-def run(args, judge, qemu, log_path):
-    """Runs QEMU to the end of the test (verdict in judge); returns (why reading stopped, lines, tail)."""
+def run(args, judge, qemu, log_path, err_path):
+    """Runs QEMU to the end of the test (verdict in judge); returns (why reading stopped, lines, tail,
+    QEMU's stderr as (byte count, its last ERR_SHOWN bytes)).
+
+    QEMU's stderr is read on a pipe of its own and kept in err_path: merged into the console's pipe,
+    its messages (QEMU 7.2's riscv64 TCG prints one without a newline for each invalid CSR
+    instruction a guest runs) would land in the middle of console lines and split them."""
     sends = []
     for s in args.send:
         pat, text = s.split("=>", 1)
@@ -265,15 +271,16 @@ def run(args, judge, qemu, log_path):
 
     start = time.monotonic()
     last_output = start
-    proc = subprocess.Popen(qemu, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(qemu, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
+    err_count, err_tail, err_open = 0, b"", True
     buf = b""
     lines = []
     ended_by = None
     typing = []  # what is still to be typed: bytes, and pauses (float seconds) between them
     type_at = start
     try:
-        with open(log_path, "wb") as log:
+        with open(log_path, "wb") as log, open(err_path, "wb") as errlog:
             while ended_by is None and judge.verdict is None:
                 while typing and time.monotonic() >= type_at:
                     item = typing.pop(0)
@@ -309,8 +316,15 @@ def run(args, judge, qemu, log_path):
                     if quiet >= args.settle:
                         ended_by = f"console quiet for {args.settle:g} s"
                         break
-                ready, _, _ = select.select([proc.stdout], [], [], 0.05)
-                if not ready:
+                ready, _, _ = select.select([proc.stdout] + ([proc.stderr] if err_open else []), [], [], 0.05)
+                if proc.stderr in ready:
+                    err = os.read(proc.stderr.fileno(), 65536)
+                    err_open = bool(err)
+                    errlog.write(err)
+                    errlog.flush()
+                    err_count += len(err)
+                    err_tail = (err_tail + err)[-ERR_SHOWN:]
+                if proc.stdout not in ready:
                     continue
                 chunk = os.read(proc.stdout.fileno(), 65536)
                 if not chunk:
@@ -345,7 +359,13 @@ def run(args, judge, qemu, log_path):
         judge.line(tail)
     if not gone and judge.verdict is None:
         judge.verdict = f"QEMU's process group {proc.pid} survived SIGKILL"
-    return ended_by, lines, tail
+    if err_open:  # what QEMU wrote to stderr before it was killed
+        rest = proc.stderr.read()
+        with open(err_path, "ab") as errlog:
+            errlog.write(rest)
+        err_count += len(rest)
+        err_tail = (err_tail + rest)[-ERR_SHOWN:]
+    return ended_by, lines, tail, (err_count, err_tail.decode("utf-8", "replace"))
 
 
 def main():
@@ -362,6 +382,7 @@ def main():
     os.makedirs(args.workdir, exist_ok=True)
     boot = os.path.join(args.workdir, f"{args.name}.bin")
     log_path = os.path.join(args.workdir, f"{args.name}.log")
+    err_path = os.path.join(args.workdir, f"{args.name}.stderr")
     if args.qemu_cmd:
         qemu = [a.replace("{kernel}", boot) for a in shlex.split(args.qemu_cmd)]
     else:
@@ -377,7 +398,7 @@ def main():
     judge = Judge(args)
     start = time.monotonic()
     try:
-        ended_by, lines, tail = run(args, judge, qemu, log_path)
+        ended_by, lines, tail, (err_count, err_tail) = run(args, judge, qemu, log_path, err_path)
     except Stop as e:
         print(f"FAIL {args.name}: stopped by {e} (QEMU killed)")
         return 1
@@ -400,7 +421,10 @@ def main():
         print("\n".join(earlier[:DETAIL_LINES]))
     print(f"---- console (last {SHOWN_LINES} lines) ----")
     print("\n".join(lines[-SHOWN_LINES:] + ([tail + "  <no newline>"] if tail else [])))
-    print(f"---- full log: {log_path}")
+    if err_count:
+        print(f"---- QEMU's stderr ({err_count} bytes, the last {len(err_tail)} shown) ----")
+        print(err_tail)
+    print(f"---- full log: {log_path}" + (f" (QEMU's stderr: {err_path})" if err_count else ""))
     return 1
 
 

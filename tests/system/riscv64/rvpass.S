@@ -126,17 +126,12 @@ arm_alarm:
     mv      ra, t3
     ret
 
-// wait_for(a0 = n): WFI until s8 >= n, at most ~5 s of the time CSR.
+// wait_for(a0 = n): wait_s8 with a deadline ~5 s of the time CSR away.
 wait_for:
-    rdtime  t1
+    rdtime  a1
     li      t0, 50000000
-    add     t1, t1, t0
-1:  bge     s8, a0, 2f
-    rdtime  t0
-    bgeu    t0, t1, fail
-    wfi
-    j       1b
-2:  ret
+    add     a1, a1, t0
+    j       wait_s8
 
 // Traps: a supervisor external interrupt (claim; source 11: clear the device, count; complete)
 // or, in step 4, a load access fault (count, skip the 4-byte load). Anything else fails.

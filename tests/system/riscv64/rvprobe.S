@@ -102,7 +102,7 @@
     call    puts
 
     // 6. timer + WFI: the wake-up comes from vstimecmp (Sstc) through cxvisor's blocked-vCPU
-    // timer; the interrupt is taken (sstatus.SIE = 1), as Linux takes it.
+    // timer; the interrupt is taken (wait_s8 sets sstatus.SIE after each WFI), as Linux takes it.
     li      s10, 6
     li      s8, 0                       // timer interrupts taken (trap handler)
     li      t0, 0x20                    // sie.STIE
@@ -114,10 +114,9 @@
     li      a6, 0
     ecall
     bnez    a0, fail
-    csrsi   sstatus, 2                  // SIE
-3:  wfi
-    beqz    s8, 3b
-    csrci   sstatus, 2
+    li      a0, 1
+    li      a1, 0
+    call    wait_s8                     // the interrupt is taken (sstatus.SIE = 1 after the WFI)
     rdtime  t1
     sub     t1, t1, s2
     li      t0, 100000

@@ -45,10 +45,9 @@
     li      s10, 4
     li      s8, 0
     csrsi   sie, 2                      // sie.SSIE
-    csrsi   sstatus, 2                  // SIE
-1:  wfi
-    beqz    s8, 1b
-    csrci   sstatus, 2
+    li      a0, 1
+    li      a1, 0
+    call    wait_s8
     lla     a0, msg_ipi
     call    puts
 
