@@ -416,6 +416,26 @@ def parse_ns(lines):
     return res
 
 
+def cross_cpu_ipi(boot, bare_elf, method):
+    """bench-ipi (2 vCPUs on 2 CPUs) under cxvisor and directly on QEMU, -smp 2, wall clock: the
+    results' "cross_cpu_ipi" entry, or None (both consoles printed) when a figure is missing."""
+    under = qemu_wall(boot, el2=True, smp=2, test="bench-ipi")
+    bare = qemu_wall(bare_elf, el2=False, smp=2, test="bench-ipi")
+    cx, nat = parse_ns(under), parse_ns(bare)
+    if any(k not in cx or k not in nat for k in ("ipi_spin", "ipi_wfi")):
+        print("bench: missing cross-CPU IPI results\n--- under cxvisor:\n" + "\n".join(under) +
+              "\n--- bare:\n" + "\n".join(bare))
+        return None
+    return {"method": method, "under_cxvisor": cx, "bare_qemu": nat}
+
+
+def print_cross_cpu_ipi(c, title, width):
+    print(f"{title:{width}} {'cxvisor':>10} {'bare QEMU':>10}")
+    for key, label in (("ipi_spin", "  to a running vCPU"), ("ipi_wfi", "  to a vCPU in WFI")):
+        print(f"{label:{width}} {c['under_cxvisor'][key]['median_ns'] / 1000:>10.1f} "
+              f"{c['bare_qemu'][key]['median_ns'] / 1000:>10.1f}")
+
+
 def parse(lines):
     res = {}
     for line in lines:
@@ -559,20 +579,13 @@ def main():
 
     if "ipi" in parts:
         # SGI between vCPUs on different physical CPUs: wall clock, median of the guest's rounds.
-        under_ipi = qemu_wall(boot_ipi, el2=True, smp=2, test="bench-ipi")
-        bare_ipi = qemu_wall(os.path.join(img_dir, "guests", "bench-ipi.elf"), el2=False, smp=2, test="bench-ipi")
-        ipi_cx, ipi_bare = parse_ns(under_ipi), parse_ns(bare_ipi)
-        if any(k not in ipi_cx or k not in ipi_bare for k in ("ipi_spin", "ipi_wfi")):
-            print("bench: missing cross-CPU IPI results\n--- under cxvisor:\n" + "\n".join(under_ipi) +
-                  "\n--- bare:\n" + "\n".join(bare_ipi))
+        results["cross_cpu_ipi"] = cross_cpu_ipi(
+            boot_ipi, os.path.join(img_dir, "guests", "bench-ipi.elf"),
+            "guests/programs/bench-ipi.cpp, 2 vCPUs pinned to physical CPUs 0 and 1, QEMU -smp 2 without "
+            "-icount (wall clock; depends on the machine's load); the counter read before the "
+            "ICC_SGI1R_EL1 write -> the target's handler's first counter read, median of the rounds")
+        if results["cross_cpu_ipi"] is None:
             return 1
-        results["cross_cpu_ipi"] = {
-            "method": "guests/programs/bench-ipi.cpp, 2 vCPUs pinned to physical CPUs 0 and 1, QEMU -smp 2 without "
-                      "-icount (wall clock; depends on the machine's load); the counter read before the "
-                      "ICC_SGI1R_EL1 write -> the target's handler's first counter read, median of the rounds",
-            "under_cxvisor": ipi_cx,
-            "bare_qemu": ipi_bare,
-        }
 
     if "shm" in parts:
         # guests/programs/shm.cpp: ping writes a counter into the shared page and rings pong
@@ -643,9 +656,7 @@ def main():
                            ("eoi", "EOI (ICC_EOIR1_EL1 write)")):
             print(f"{label:44} {irq_cx[key]:>10} {irq_bare[key]:>10} {irq_xen[key]:>9}  {irq_goal[key]}")
     if "ipi" in parts:
-        print(f"{'cross-CPU SGI, wall clock (median us)':44} {'cxvisor':>10} {'bare QEMU':>10}")
-        for key, label in (("ipi_spin", "  to a running vCPU"), ("ipi_wfi", "  to a vCPU in WFI")):
-            print(f"{label:44} {ipi_cx[key]['median_ns'] / 1000:>10.1f} {ipi_bare[key]['median_ns'] / 1000:>10.1f}")
+        print_cross_cpu_ipi(results["cross_cpu_ipi"], "cross-CPU SGI, wall clock (median us)", 44)
     if "shm" in parts:
         print(f"{'shm doorbell round trip (ping -> pong -> ping)':44} {results['shm']['doorbell_round_trip']:>10}")
     if "virtio" in parts:
@@ -691,8 +702,6 @@ def main():
 # -icount, in one invocation. The guests' counter is the time CSR (10 MHz: one tick per 100
 # instructions under -icount shift=0), so a figure is a mean over 1000 iterations.
 RV_UNAVAILABLE = {
-    "ipi": "cross-CPU IPI latency needs two vCPUs on two harts; QEMU 7.2 under -icount does not wake a hart "
-           "in WFI on another hart's IPI (platform notes), and no wall-clock riscv64 IPI guest exists yet",
     "virtio": "bench-virtio's guest driver (guests/runtime/virtio.cpp) is built for aarch64 only (its barriers "
               "are Arm's); no riscv64 virtio-mmio guest driver exists yet",
     "shm": "the shm guests (shm.cpp) are not built for riscv64 yet (HC_DOORBELL raises a vGIC SPI in them)",
@@ -705,11 +714,11 @@ def main_riscv64(args, parts, img_dir, out_dir):
     vmconfig = os.path.join(args.build, "host", "tools", "vmconfig", "cxv-vmconfig")
     guests = os.path.join(img_dir, "guests")
     packages = {}
-    for part, name in (("micro", "bench"), ("interrupts", "bench-irq")):
+    for part, name, cpus in (("micro", "bench", 1), ("interrupts", "bench-irq", 1), ("ipi", "bench-ipi", 2)):
         if part not in parts:
             continue
         packages[part] = os.path.join(out_dir, f"cxvisor-riscv64-{name}.bin")
-        r = subprocess.run([vmconfig, "--cpus", "1", "--search-path", guests, "--image",
+        r = subprocess.run([vmconfig, "--cpus", str(cpus), "--search-path", guests, "--image",
                             os.path.join(img_dir, "src", "cxvisor.bin"), "-o", packages[part],
                             f"configs/vms/riscv64/{name}.toml"])
         if r.returncode:
@@ -765,6 +774,18 @@ def main_riscv64(args, parts, img_dir, out_dir):
                       "bench-irq.toml (a vPLIC); latencies include the guest's own small vector; the timer figures "
                       "are rounded down to a multiple of 100 instructions (one time tick)",
             "under_cxvisor": irq(cx), "bare_qemu": irq(nat), "raw_under_cxvisor": cx, "raw_bare_qemu": nat}
+    if "ipi" in parts:
+        # As on aarch64 (main): wall clock, QEMU -smp 2 without -icount, which under QEMU 7.2 does
+        # not wake a hart in WFI on another hart's IPI. The IPI is SBI send_ipi (bench-ipi-riscv64.cpp).
+        results["cross_cpu_ipi"] = cross_cpu_ipi(
+            packages["ipi"], os.path.join(guests, "bench-ipi.elf"),
+            f"{qemu_version}; guests/programs/bench-ipi.cpp + bench-ipi-riscv64.cpp, configs/vms/riscv64/"
+            "bench-ipi.toml: 2 vCPUs pinned to harts 0 and 1, QEMU -smp 2 without -icount (wall clock; "
+            "depends on the machine's load); the time CSR read before the SBI send_ipi ECALL -> the "
+            "target's interrupt handler's first time read (after the runtime's register saves), median "
+            "of the rounds; time CSR resolution 100 ns")
+        if results["cross_cpu_ipi"] is None:
+            return 1
     if "linux" in parts and args.linux_runs > 0:
         results["linux_boot_to_init"] = linux_bench(args.build, img_dir, vmconfig, args.linux_runs, LINUX_RV)
     for part in sorted(parts & set(RV_UNAVAILABLE)):
@@ -772,7 +793,6 @@ def main_riscv64(args, parts, img_dir, out_dir):
     with open(os.path.join(out_dir, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
 
-    print(f"{'riscv64 (guest-visible instructions)':48} {'cxvisor':>10} {'bare QEMU':>10}")
     rows = []
     if "micro" in results:
         m = results["micro"]
@@ -787,9 +807,13 @@ def main_riscv64(args, parts, img_dir, out_dir):
                  (i, "irq_timer_wfi", "timer IRQ latency from WFI (vCPU blocked)"),
                  (i, "irq_ipi_self", "SBI IPI to self latency (ecall -> handler)"),
                  (i, "plic_read", "vPLIC register read (priority 1)")]
+    if rows:
+        print(f"{'riscv64 (guest-visible instructions)':48} {'cxvisor':>10} {'bare QEMU':>10}")
     for r, key, label in rows:
         bare = r["bare_qemu"].get(key, "-")
         print(f"{label:48} {r['under_cxvisor'][key]:>10} {bare:>10}")
+    if "cross_cpu_ipi" in results:
+        print_cross_cpu_ipi(results["cross_cpu_ipi"], "cross-hart SBI IPI, wall clock (median us)", 48)
     lb = results.get("linux_boot_to_init")
     if lb and lb["status"] == "ok":
         print(f"Linux boot to /init, {args.linux_runs} runs each (median s): cxvisor {lb['median_cxvisor_s']}, "

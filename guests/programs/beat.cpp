@@ -1,12 +1,10 @@
 // beat: four vCPUs that spin for ever, for the shell's lifecycle tests (stop, start, restart,
 // pause, resume of a VM whose every vCPU is busy on some physical CPU). vCPU 0 starts the other
-// three with PSCI CPU_ON, then prints a beat about every 300 ms of virtual time that says how
-// many vCPUs made progress since the last one. The banner ("beat: boot ...") appears once per
-// life: a VM started fresh prints it again and counts from beat 1; a paused and resumed one goes
-// on counting. It never ends by itself.
+// three (PSCI CPU_ON, SBI HSM hart_start), then prints a beat about every 300 ms of virtual time
+// that says how many vCPUs made progress since the last one. The banner ("beat: boot ...")
+// appears once per life: a VM started fresh prints it again and counts from beat 1; a paused and
+// resumed one goes on counting. It never ends by itself.
 #include "rt.hpp"
-
-using namespace cxv_abi;
 
 namespace {
 constexpr unsigned VCPUS = 4;
@@ -22,7 +20,7 @@ void guest_main() {
     rt::printf("beat: boot, vm %lu, resets %lu\n", vm.vm_id, vm.resets);
     for (unsigned c = 1; c < VCPUS; ++c) {
         int64_t r = rt::start_cpu(c, spin);
-        if (r != PSCI_SUCCESS) rt::printf("beat: CPU_ON(%u) failed: %ld\n", c, r);
+        if (r != rt::CPU_START_OK) rt::printf("beat: starting vCPU %u failed: %ld\n", c, r);
     }
     uint64_t last[VCPUS] = {};
     for (uint64_t n = 1;; ++n) {

@@ -7,7 +7,7 @@
 //   base, so sp points anywhere), floating-point loads/stores and atomics (AMO, LR/SC), aligned
 //   and misaligned, to: the gaps around RAM, QEMU virt's host devices (CLINT, PLIC, virtio, RTC,
 //   PCIe, flash) and host RAM the VM does not own, random guest-physical addresses up to Sv39x4's
-//   41 bits and beyond, the emulated ns16550a (a model of its registers predicts accept/abort and
+//   41 bits and beyond (up to 2^50, Sv48x4's limit, and past it), the emulated ns16550a (a model of its registers predicts accept/abort and
 //   the values read), and three extra regions of chaos.toml with restricted G-stage permissions
 //   (read-only, no-execute, write-only, which riscv cannot encode: no access at all).
 //   Expected: the access works and returns the model's value, or the guest gets the access fault
@@ -153,7 +153,11 @@ constexpr uint64_t RO_BASE = 0x82000000; // flags 1: read only
 constexpr uint64_t NX_BASE = 0x82400000; // flags 3: read/write, no execute
 constexpr uint64_t WO_BASE = 0x82800000; // flags 2: write only (riscv: no access, see above)
 constexpr unsigned WORKER_CPU = 1;
-constexpr unsigned GPA_BITS = 41; // Sv39x4 (Priv 20211203, 8.5.1): guest-physical addresses above fault
+// Sv39x4's guest-physical space (Priv 20211203, 8.5.1). cxvisor may use Sv48x4 instead (its boot
+// line says which; the guest cannot read hgatp): either way nothing of this VM lies above 2^41, so
+// an access there faults, in the hardware (Sv39x4: the upper GPA bits must be 0) or in cxvisor
+// (Sv48x4: not mapped), and the guest gets the same access fault.
+constexpr unsigned GPA_BITS = 41;
 constexpr uint32_t RET_WORD = 0x00008067;  // jalr x0, 0(ra)
 constexpr uint32_t C_NOP = 0x0001;
 
@@ -1189,7 +1193,7 @@ void chaos::arch_main() {
     rt::VmInfo vm = rt::vm_info();
     g_vm_id = vm.vm_id;
     const uint64_t n_ops = CXV_CHAOS_OPS;
-    rt::printf("seed %lx, %lu operations, vm %lu, riscv64 (VS-mode, Sv39x4 G-stage)\n", g_seed, n_ops, vm.vm_id);
+    rt::printf("seed %lx, %lu operations, vm %lu, riscv64 (VS-mode)\n", g_seed, n_ops, vm.vm_id);
     rt::check(vm.ok, "HC_VM_INFO answers");
     setup_cpu(0);
     g_uart = {rt::read8(UART + 1), rt::read8(UART + 3), rt::read8(UART + 4), rt::read8(UART + 7)};

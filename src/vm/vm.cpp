@@ -112,6 +112,10 @@ Result<Vm*> Vm::create(const VmRecord& rec, const u8* package, u32 vmid, usize h
             return Error::InvalidArgument;
         }
     }
+    // What only the running machine knows goes into the VM's device tree (arch.hpp
+    // prepare_guest_dt; riscv64: the translation modes its harts give a guest). In place, once:
+    // every life of the VM loads the same blob.
+    if (rec.dtb.size) arch::prepare_guest_dt(const_cast<u8*>(package) + rec.dtb.offset, rec.dtb.size);
     // Lazily allocated RAM is taken on first touch, so VMs may together promise more than the
     // machine has; one VM promising more than is free can never run its guest to the end.
     u64 ram_frames = 0;
@@ -195,8 +199,16 @@ Result<void> Vm::setup_memory(const HostOwnedRanges& host_owned) {
             return Error::BadFormat;
         }
         if (res.is_error()) {
-            kprint("cxvisor: vm %u (%s): cannot map region %lx+%lx: %s\n", id(), name(), r.gpa, r.size,
-                   error_name(res.error()));
+            // Past the stage-2 tables' reach: the translation mode this machine gave its VMs (riscv64:
+            // the G-stage mode on the boot line) cannot map it, whatever RAM is free.
+            const u64 limit = m_as.page_table().limit();
+            if (res.error() == Error::OutOfRange && (r.gpa >= limit || r.size > limit - r.gpa))
+                kprint("cxvisor: vm %u (%s): cannot map region %lx+%lx: this machine's stage-2 translation reaches "
+                       "guest-physical addresses below %lx only; place the region lower\n",
+                       id(), name(), r.gpa, r.size, limit);
+            else
+                kprint("cxvisor: vm %u (%s): cannot map region %lx+%lx: %s\n", id(), name(), r.gpa, r.size,
+                       error_name(res.error()));
             return res;
         }
     }

@@ -45,6 +45,8 @@ void ppi_set_active(u32 intid, bool active);
 // for every earlier access to complete, device-register accesses included, before any later one
 // (Arm ARM DDI0487 K.a, B2.3 "Definition of the Arm memory model": Data Synchronization Barrier).
 inline void dma_barrier() { dsb_sy(); }
+// A VM's device tree before its first boot (vm.cpp): nothing in it depends on the running machine.
+inline void prepare_guest_dt(u8*, usize) {}
 
 // Firmware: start a secondary CPU at `entry` with x0 = arg (PSCI CPU_ON over the DTB's conduit).
 Result<void> start_cpu(u64 hw_id, u64 entry, u64 arg);

@@ -89,6 +89,11 @@ void invalidate_icache_all();
 // accesses that hand them over (unprivileged spec 20191213, 2.7; 1.4 for I/O vs memory).
 inline void dma_barrier() { fence_all(); }
 
+// A VM's device tree, in place, before its first boot (vm.cpp): every cpu node's mmu-type names the
+// widest satp mode the harts implement (mmu.hpp satp_probe_va_bits), which is what the vCPU's
+// VS-stage offers whatever the tree says.
+void prepare_guest_dt(u8* dtb, usize size);
+
 // Firmware (SBI): start a hart at `entry` with a0 = its hart id, a1 = arg (SBI spec v2.0, 9.1
 // HSM hart_start); power the machine off (10.1 SRST system_reset, shutdown). system_off returns
 // only if the firmware did not power off.

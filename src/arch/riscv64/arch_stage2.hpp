@@ -17,34 +17,53 @@ namespace arch {
 using Stage2Format = GStageFormat;
 using Stage2Config = GStageConfig;
 
-// The G-stage mode and VMID width of this machine, set once by stage2_probe() on the boot hart
-// before any VM exists, read-only afterwards.
+// The G-stage mode of every VM, chosen once by stage2_probe() on the boot hart, and the VMID width,
+// measured by stage2_cpu_probe() on each hart as it comes up; both before any VM exists, read-only
+// afterwards.
 inline GStageMode g_stage2_mode = GStageMode::Sv39x4;
 inline u32 g_vmid_bits = 0;
 
-// Chooses the G-stage mode and measures VMIDLEN (8.2.10: hgatp.MODE and VMID are WARL; an
-// unsupported MODE reads back as some legal value, VMIDLEN = how many written VMID bits stick).
-// Runs while this hart runs no guest (hgatp is only used with V=1) and leaves hgatp as it was.
-//
-// Sv39x4 (three levels, 2 TiB of guest-physical space) is the default: the H extension needs at
-// least Sv39 on RV64 (ch. 8 introduction), Sv39x4 is the G-stage mode that goes with it, and one
-// level less per walk is cheaper. A write of an unsupported MODE is not ignored as it is for satp
-// but legalised (WARL), so a read-back of 9 is the spec's way of saying Sv48x4 exists. Sv48x4 is taken only when the host's device tree says the hart
-// translates 48-bit addresses (`mmu-type` "riscv,sv48" or "riscv,sv57", passed as host_has_sv48)
-// AND hgatp keeps MODE 9 when written: QEMU 7.2 reads back every MODE value 0-15 as written
-// (measured, /work/shared/riscv-notes.md §1), so the read-back alone would claim anything there.
-inline void stage2_probe(bool host_has_sv48) {
+// Reads back what the hart's hgatp keeps of each MODE and of an all-ones VMID (8.2.10: both WARL;
+// VMIDLEN = how many written VMID bits stick). Runs while this hart runs no guest (hgatp is only
+// used with V=1) and leaves hgatp as it was.
+inline GStageProbe stage2_read_back(u32 va_bits, u64* vmid_ones) {
+    GStageProbe p;
+    p.va_bits = va_bits;
     const u64 saved = csr::read<csr::hgatp>();
-    csr::write<csr::hgatp>(u64(GStageMode::Sv48x4) << 60);
-    const bool sv48x4 = (csr::read<csr::hgatp>() >> 60) == u64(GStageMode::Sv48x4);
+    auto keeps = [](u64 mode) {
+        csr::write<csr::hgatp>(mode << 60);
+        return (csr::read<csr::hgatp>() >> 60) == mode;
+    };
+    p.keeps_sv57x4 = keeps(HGATP_MODE_SV57X4);
+    p.keeps_sv48x4 = keeps(u64(GStageMode::Sv48x4));
+    p.keeps_sv39x4 = keeps(u64(GStageMode::Sv39x4));
     csr::write<csr::hgatp>(u64(GStageMode::Sv39x4) << 60 | u64(0x3fff) << 44);
-    const u64 vmid = (csr::read<csr::hgatp>() >> 44) & 0x3fff;
+    *vmid_ones = (csr::read<csr::hgatp>() >> 44) & 0x3fff;
     csr::write<csr::hgatp>(saved);
     hfence_gvma_all(); // nothing may stay cached from the probe values
+    return p;
+}
+
+// The boot hart, before any VM and before the boot line (host_discover): chooses the G-stage mode
+// for every VM (choose_gstage_mode in stage2_format.hpp; va_bits as GStageProbe says). False when
+// the hart keeps no G-stage mode cxvisor can use.
+inline bool stage2_probe(u32 va_bits) {
+    u64 vmid_ones = 0;
+    const GStageProbe p = stage2_read_back(va_bits, &vmid_ones);
+    const GStageChoice c = choose_gstage_mode(p);
+    g_stage2_mode = c.mode;
+    return c.ok;
+}
+
+// Each hart (virt_cpu_init): VMIDLEN, measured by writing all-ones (QEMU 7.2: 14). False when this
+// hart does not keep the mode the boot hart chose, which every hart must: a vCPU may run on any.
+inline bool stage2_cpu_probe() {
+    u64 vmid = 0;
+    const GStageProbe p = stage2_read_back(0, &vmid);
     u32 bits = 0;
     while (bits < 14 && (vmid & (u64(1) << bits))) ++bits;
     g_vmid_bits = bits;
-    g_stage2_mode = host_has_sv48 && sv48x4 ? GStageMode::Sv48x4 : GStageMode::Sv39x4;
+    return g_stage2_mode == GStageMode::Sv48x4 ? p.keeps_sv48x4 : p.keeps_sv39x4;
 }
 inline Stage2Config stage2_cpu_config() { return gstage_config(g_stage2_mode); }
 // Can the hardware tell this VM's translations apart from others by VMID? With VMIDLEN 0 (or a

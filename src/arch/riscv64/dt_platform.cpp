@@ -29,6 +29,55 @@ bool riscv_isa_has(const char* isa, const char* ext) {
     }
 }
 
+u32 riscv_mmu_type_bits(const char* t) {
+    if (!t) return 0;
+    const char* prefix = "riscv,sv";
+    for (usize i = 0; prefix[i]; ++i)
+        if (t[i] != prefix[i]) return 0;
+    const char* n = t + 8;
+    if (!n[0] || !n[1] || n[2]) return 0;
+    const u32 bits = u32(n[0] - '0') * 10 + u32(n[1] - '0');
+    return bits == 39 || bits == 48 || bits == 57 ? bits : 0;
+}
+
+usize fdt_set_mmu_type(u8* blob, usize size, u32 va_bits) {
+    if (va_bits != 39 && va_bits != 48 && va_bits != 57) return 0;
+    // Header fields (devicetree spec v0.4, 5.2): magic, totalsize, off_dt_struct, off_dt_strings,
+    // ..., size_dt_strings at 0x20, size_dt_struct at 0x24; all big-endian.
+    if (!blob || size < 0x28 || fdt_be32(blob) != 0xd00dfeed) return 0;
+    const u64 total = fdt_be32(blob + 4), s_off = fdt_be32(blob + 8), str_off = fdt_be32(blob + 12);
+    const u64 str_size = fdt_be32(blob + 0x20), s_size = fdt_be32(blob + 0x24);
+    if (total > size || s_off + s_size > total || str_off + str_size > total) return 0;
+    const char want[] = "mmu-type";
+    char digits[2] = {char('0' + va_bits / 10), char('0' + va_bits % 10)};
+    usize rewritten = 0;
+    for (u64 p = s_off; p + 4 <= s_off + s_size;) {
+        const u32 token = fdt_be32(blob + p); // 5.4.1: BEGIN_NODE 1, END_NODE 2, PROP 3, NOP 4, END 9
+        p += 4;
+        if (token == 1) { // the node's name, NUL-terminated, padded to 4 bytes
+            while (p < s_off + s_size && blob[p]) ++p;
+            p = (p + 1 + 3) & ~u64(3);
+        } else if (token == 3) {
+            if (p + 8 > s_off + s_size) return rewritten;
+            const u64 len = fdt_be32(blob + p), name = fdt_be32(blob + p + 4);
+            u8* value = blob + p + 8;
+            if (p + 8 + len > s_off + s_size || name >= str_size) return rewritten;
+            const char* pname = reinterpret_cast<const char*>(blob + str_off + name);
+            bool named = str_size - name >= sizeof want;
+            for (usize i = 0; named && i < sizeof want; ++i) named = pname[i] == want[i];
+            if (named && len == 11 && value[10] == 0) {
+                const u32 bits = riscv_mmu_type_bits(reinterpret_cast<const char*>(value));
+                if (bits) value[8] = u8(digits[0]), value[9] = u8(digits[1]), ++rewritten;
+            }
+            p = (p + 8 + len + 3) & ~u64(3);
+        } else if (token == 2 || token == 4) {
+        } else {
+            break; // END, or not a token: stop
+        }
+    }
+    return rewritten;
+}
+
 namespace {
 
 constexpr u32 kCauseSExternal = 9; // Privileged Spec 20211203, 4.1.9 table 4.2: supervisor external
@@ -67,6 +116,7 @@ struct Reader : DtHostReader {
             RvHart& h = info.harts[info.hart_count];
             h.hartid = reg[0].base;
             h.sstc = isa_has(n, "sstc");
+            if (auto mt = fdt.prop_string(n, "mmu-type"); mt.is_ok()) h.mmu_va_bits = riscv_mmu_type_bits(mt.value());
             for (FdtNode c : fdt.children(n))
                 if (fdt.is_compatible(c, "riscv,cpu-intc")) {
                     auto ph = fdt.prop_u32(c, "phandle");

@@ -9,6 +9,10 @@ struct RvHart {
     u64 hartid = 0;     // the cpu node's reg (SBI and the PLIC name harts by it)
     u32 s_context = 0;  // the PLIC context of this hart's S-mode external interrupt (cause 9)
     bool sstc = false;  // riscv,isa names Sstc: stimecmp is usable from HS-mode
+    // mmu-type (riscv/cpus.yaml: "the largest MMU address translation mode supported"): the
+    // virtual-address bits of that mode, 39 (riscv,sv39), 48 or 57; 0 when the node says none
+    // or names a mode without paging (riscv,none, riscv,sv32).
+    u32 mmu_va_bits = 0;
 };
 
 // A plain copyable value. RAM, reserved ranges and the owned list are DtHostInfo's; the owned list
@@ -46,3 +50,13 @@ Result<RvPlatformInfo> read_rv_platform(const Fdt& fdt, const char** what = null
 // multi-letter extensions (RISC-V unprivileged spec 20191213, chapter 27 "ISA Extension Naming
 // Conventions"; case-insensitive).
 bool riscv_isa_has(const char* isa, const char* ext);
+
+// mmu-type's value -> virtual-address bits of the translation mode (39, 48, 57), 0 for anything
+// else (absent, "riscv,none", "riscv,sv32", unknown).
+u32 riscv_mmu_type_bits(const char* mmu_type);
+
+// Rewrites, in place, every mmu-type property of a flattened device tree whose value is
+// "riscv,sv39", "riscv,sv48" or "riscv,sv57" to name the mode with `va_bits` (39, 48 or 57; the
+// values have one length, so nothing moves). Returns how many it rewrote; a blob that is not a
+// well-formed FDT (devicetree spec v0.4, chapter 5) within `size` bytes is left alone (0).
+usize fdt_set_mmu_type(u8* blob, usize size, u32 va_bits);

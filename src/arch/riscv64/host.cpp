@@ -4,6 +4,7 @@
 // enables and timer.
 #include "kernel/host_platform.hpp"
 #include "arch.hpp"
+#include "arch_stage2.hpp"
 #include "arch_vcpu.hpp"
 #include "asm_offsets.hpp"
 #include "base/format.hpp"
@@ -30,6 +31,7 @@ u64 g_timebase_hz = 10'000'000; // until the DTB says (QEMU virt's rate: only co
 namespace {
 PlicConfig g_plic; // for host_irq_init
 bool g_sstc;       // every hart has Sstc: cxvisor's timer is stimecmp
+u32 g_satp_va_bits; // the widest satp mode of the boot hart (mmu.hpp), for the guests' mmu-type
 } // namespace
 
 void timer_set_deadline(u64 deadline) {
@@ -68,10 +70,23 @@ Result<void> host_discover(const Fdt& fdt, HostPlatform& out, const char** what)
     out.vcpu_timer_irq = 0; // a guest's timer is its own (vstimecmp) or emulated: no host interrupt of its own
     out.console_irq = p.uart.irq;
     out.kick_irq = IRQ_SOFT;
-    format(out.summary, sizeof out.summary, "PLIC at %lx, console at %lx, timer %s", p.plic.mmio.base.value(),
-           p.uart.mmio.base.value(), g_sstc ? "Sstc" : "SBI");
+    // The G-stage mode of every VM, chosen before any exists (arch_stage2.hpp): no wider than the
+    // satp modes the hart has (measured) and the narrowest mmu-type the DT states for a hart (a
+    // board may restrict it; none stated: no limit from the DT).
+    g_satp_va_bits = satp_probe_va_bits();
+    u32 va_bits = g_satp_va_bits;
+    for (u32 i = 0; i < p.hart_count; ++i)
+        if (p.harts[i].mmu_va_bits && p.harts[i].mmu_va_bits < va_bits) va_bits = p.harts[i].mmu_va_bits;
+    if (!stage2_probe(va_bits))
+        panic("cxvisor: this hart's hgatp keeps neither MODE Sv39x4 nor Sv48x4 (RISC-V Privileged Spec 20211203, "
+              "8.2.10): cxvisor has no G-stage translation for VMs");
+    format(out.summary, sizeof out.summary, "PLIC at %lx, console at %lx, timer %s, G-stage %s, VS-stage Sv%u",
+           p.plic.mmio.base.value(), p.uart.mmio.base.value(), g_sstc ? "Sstc" : "SBI", gstage_mode_name(g_stage2_mode),
+           g_satp_va_bits);
     return {};
 }
+
+void prepare_guest_dt(u8* dtb, usize size) { fdt_set_mmu_type(dtb, size, g_satp_va_bits); }
 
 // SBI and the PLIC name harts by hart id; S-mode cannot read mhartid, so each hart's id is kept in
 // its PerCpu (boot.S stores the boot hart's; start_secondaries fills the others before starting).

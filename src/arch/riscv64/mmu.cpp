@@ -60,4 +60,36 @@ Result<void> mmu_init(const PhysRange* ram, usize ram_count, const PhysRange* de
 
 void mmu_enable_secondary() { enable(g_satp); }
 
+// 4.1.11: "If satp is written with an unsupported MODE, the entire write has no effect; no fields in
+// satp are modified" (unlike hgatp and, at V=0, possibly vsatp: QEMU 7.2 reads back any MODE of
+// those). A supported MODE takes effect at once, so the probe table maps the whole lower half of the
+// address space to itself with root-level leaves (4.3.1: a leaf may sit at any level, its PPN
+// aligned to the leaf's size), and every instruction between the write and the restore runs
+// identity-mapped. Entry i of the root maps [i * S, (i + 1) * S), S = 2^(12 + 9 * (levels - 1)), as
+// far as the 56-bit physical address space goes.
+u32 satp_probe_va_bits() {
+    alignas(4096) static u64 root[512];
+    struct Mode {
+        u64 mode;
+        u32 va_bits;
+    };
+    constexpr Mode modes[] = {{10, 57}, {9, 48}, {8, 39}}; // Sv57, Sv48, Sv39 (4.1.11 table 4.4)
+    for (const Mode& m : modes) {
+        const u32 shift = m.va_bits - 9; // bits under one root entry: 48, 39, 30
+        for (u64 i = 0; i < 512; ++i)
+            root[i] = i < 256 && (i << shift) < (u64(1) << 56)
+                          ? ((i << shift) >> 12) << 10 | HostSv39Format::v | HostSv39Format::r | HostSv39Format::w |
+                                HostSv39Format::x | HostSv39Format::a | HostSv39Format::d
+                          : 0;
+        const u64 want = m.mode << 60 | u64(root) >> 12;
+        sfence_vma_all(); // the table stores before any walk
+        csr_write(satp, want);
+        const u64 got = csr_read(satp);
+        csr_write(satp, 0);
+        sfence_vma_all();
+        if (got == want) return m.va_bits;
+    }
+    return 0;
+}
+
 } // namespace arch

@@ -14,4 +14,12 @@ namespace arch {
 Result<void> mmu_init(const PhysRange* ram, usize ram_count, const PhysRange* devices, usize device_count);
 void mmu_enable_secondary();
 
+// Boot hart, translation still off: the widest satp mode this hart implements, as virtual-address
+// bits (57, 48, 39; 0 if none of them). A VS-mode guest gets the same modes for its satp (Privileged
+// Spec 20211203, 8.2.18 "vsatp": when V=1 vsatp substitutes for satp and a write of an unsupported
+// MODE is ignored), and cxvisor cannot narrow them without trapping every satp write (hstatus.VTVM),
+// so this is what the guest's device tree says (mmu-type, prepare_guest_dt). Measured, not read
+// from the host DT: QEMU 7.2's DT says "riscv,sv48" while its harts take Sv57.
+u32 satp_probe_va_bits();
+
 } // namespace arch

@@ -74,8 +74,43 @@ static_assert(GStageFormat::is_table(0x2004'0001, 1) && !GStageFormat::is_table(
 static_assert(GStageFormat::flags(GStageFormat::make_page(HostPhysAddr(0), MemFlags::Write)) == MemFlags::None);
 } // namespace gstage_checks
 
-// hgatp.MODE values (8.2.10). Sv57x4 (10) is not used: 50 GPA bits are plenty.
+// hgatp.MODE values (8.2.10, table 8.4). Sv57x4 (10) is probed and reported but never used: the
+// generic walker has four levels (0-3), and 50 guest-physical bits (Sv48x4) are 1 PiB, far beyond
+// any VM cxvisor builds.
 enum class GStageMode : u32 { Sv39x4 = 8, Sv48x4 = 9 };
+constexpr u32 HGATP_MODE_SV57X4 = 10;
+
+constexpr const char* gstage_mode_name(GStageMode m) { return m == GStageMode::Sv48x4 ? "Sv48x4" : "Sv39x4"; }
+
+// What the boot hart's hgatp kept when each MODE was written (8.2.10: MODE is WARL, "a write to
+// hgatp with an unsupported MODE value is not ignored as it is for satp. Instead, the fields of
+// hgatp are WARL in the normal way"), and the widest satp mode the harts translate, as
+// virtual-address bits (39/48/57): measured on the boot hart (mmu.hpp satp_probe_va_bits: an
+// unsupported satp MODE write has no effect, 4.1.11), narrowed by the host DT's mmu-type where it
+// states one (riscv/cpus.yaml: "the largest MMU address translation mode supported").
+struct GStageProbe {
+    bool keeps_sv39x4 = false;
+    bool keeps_sv48x4 = false;
+    bool keeps_sv57x4 = false;
+    u32 va_bits = 0;
+};
+
+// The G-stage mode cxvisor uses (`ok` false when there is none it can use): the widest mode that
+// both the hgatp read-back and the hart's satp modes allow, i.e. the largest guest-physical space
+// (Sv48x4: 2^50 bytes; Sv39x4: 2^41) at the price of one more level per G-stage walk on a TLB miss.
+// Both are needed: QEMU 7.2 reads back every hgatp MODE value 0-15 as written (measured,
+// /work/shared/riscv-notes.md section 1), so the read-back alone would claim anything there, and
+// a hart that translates at most Sv39 has no reason to walk Sv48x4 tables. Sv39 is the least an
+// RV64 hart with the H extension translates (chapter 8 introduction), so Sv39x4 needs only the
+// read-back.
+struct GStageChoice {
+    GStageMode mode;
+    bool ok;
+};
+constexpr GStageChoice choose_gstage_mode(const GStageProbe& p) {
+    if (p.keeps_sv48x4 && p.va_bits >= 48) return {GStageMode::Sv48x4, true};
+    return {GStageMode::Sv39x4, p.keeps_sv39x4};
+}
 
 // One G-stage configuration.
 struct GStageConfig {

@@ -47,9 +47,10 @@ void virt_cpu_init() {
     csr::write<csr::hideleg>(HIDELEG);
     csr::write<csr::hcounteren>(HCOUNTEREN);
     csr::write<csr::hvip>(0);
-    // Sv39x4 unless a 48-bit host MMU is known (arch_stage2.hpp): the host DT's mmu-type is not
-    // read yet, so every hart stays on Sv39x4, which the H extension's Sv39 requirement covers.
-    stage2_probe(false);
+    // VMIDLEN; the G-stage mode was chosen on the boot hart (host_discover), and this one must have it.
+    if (!stage2_cpu_probe())
+        panic("cxvisor: hart %lu's hgatp does not keep MODE %s, which the boot hart chose for every VM (RISC-V "
+              "Privileged Spec 20211203, 8.2.10)", this_cpu().hw_id, gstage_mode_name(g_stage2_mode));
 }
 
 void Vcpu::init(u32 id, u32 vcpu_count, u64 vmid) {
@@ -115,6 +116,17 @@ void Vcpu::load() {
     } else if (hart != m_last_hart) {
         hfence_vvma_all(); // uses the VMID now in hgatp
     }
+    // FENCE.I orders only the executing hart's instruction fetches after earlier stores (Unprivileged
+    // Spec 20191213, 3.1 "Zifencei": "FENCE.I does not ensure that other RISC-V harts' instruction
+    // fetches will observe the local hart's stores"). A guest that wrote code and ran FENCE.I on the
+    // hart it last ran on has the right to fetch that code, so when cxvisor moves it to another hart
+    // (whose instruction cache may hold those lines from before, e.g. from an earlier run of this
+    // vCPU there) this hart fences before the guest fetches. The stores are visible here already:
+    // the vCPU's hand-over between harts goes through the scheduler's locks (release on the old
+    // hart, acquire here). Not testable on QEMU: TCG keeps translated code coherent with every store
+    // (it invalidates translations on writes), so a test that could fail without this fence cannot be
+    // written for it; a hart with a real instruction cache needs it.
+    if (hart != m_last_hart) fence_i();
     m_last_hart = hart;
     m_loaded = true;
     // Without Sstc the deadline's host timer is armed on this hart by run(), before each entry.

@@ -106,7 +106,7 @@ private:
     u64 m_vmid = 0;
     u32 m_id = 0;
     u32 m_vcpu_count = 1;
-    u64 m_last_hart = ~0ull; // hart this vCPU last ran on: a move needs a VS-stage TLB flush
+    u64 m_last_hart = ~0ull; // hart this vCPU last ran on: a move needs a VS-stage TLB flush and FENCE.I
     bool m_loaded = false;
     Pending m_pending = Pending::None;
 };

@@ -202,6 +202,30 @@ TEST(GStageConfig, Sv39x4AndSv48x4) {
     EXPECT_EQ(sv48.hgatp(HostPhysAddr(0x1'0000'0000), 0x3fff), 0x93ff'f000'0010'0000ull);
 }
 
+// The mode chosen at boot (arch_stage2.hpp stage2_probe): Sv48x4 only when hgatp keeps MODE 9 and
+// the harts translate 48 bits or more; Sv39x4 otherwise; nothing when hgatp keeps neither.
+TEST(GStageConfig, ModeChoice) {
+    using arch::GStageMode;
+    auto pick = [](bool k39, bool k48, bool k57, u32 va) {
+        return arch::choose_gstage_mode(arch::GStageProbe{k39, k48, k57, va});
+    };
+    // QEMU 7.2: every MODE read back, satp takes Sv57.
+    EXPECT_EQ(pick(true, true, true, 57).mode, GStageMode::Sv48x4);
+    EXPECT_TRUE(pick(true, true, true, 57).ok);
+    EXPECT_EQ(pick(true, true, false, 48).mode, GStageMode::Sv48x4);
+    // The same hart with a DT that says riscv,sv39 (the system test rv-gstage-sv39x4), or one
+    // whose satp stops at Sv39: the read-back of 9 alone is not believed.
+    EXPECT_EQ(pick(true, true, true, 39).mode, GStageMode::Sv39x4);
+    EXPECT_TRUE(pick(true, true, true, 39).ok);
+    // hgatp without Sv48x4 (9 legalised to something else): Sv39x4 even under Sv57.
+    EXPECT_EQ(pick(true, false, false, 57).mode, GStageMode::Sv39x4);
+    // Nothing usable.
+    EXPECT_FALSE(pick(false, false, true, 57).ok);
+    EXPECT_FALSE(pick(false, false, false, 39).ok);
+    EXPECT_STREQ(arch::gstage_mode_name(GStageMode::Sv39x4), "Sv39x4");
+    EXPECT_STREQ(arch::gstage_mode_name(GStageMode::Sv48x4), "Sv48x4");
+}
+
 // The generic walker over the G-stage format: the x4 root is 16 KiB, indexed by GPA[40:30]
 // (Sv39x4) or GPA[49:39] (Sv48x4), and GPAs past 2^41 / 2^50 are out of range.
 TEST(GStageFormat, WalkerUsesTheWideRoot) {

@@ -62,6 +62,7 @@ TEST(RvDtPlatform, QemuVirt4Harts) {
         EXPECT_EQ(p.harts[i].hartid, i);
         EXPECT_EQ(p.harts[i].s_context, 2 * i + 1); // <cpuN-intc 11>, <cpuN-intc 9> per hart
         EXPECT_TRUE(p.harts[i].sstc);
+        EXPECT_EQ(p.harts[i].mmu_va_bits, 48u); // QEMU 7.2 writes mmu-type = "riscv,sv48"
     }
     expect_range(p.plic.mmio, 0x0c000000, 0x600000);
     EXPECT_EQ(p.plic.ndev, 96u);
@@ -96,6 +97,42 @@ TEST(RvDtPlatform, QemuVirt4Harts) {
     EXPECT_EQ(owned_at(p, 0x101000), nullptr);   // the RTC: a plain device a VM may be given
     EXPECT_EQ(owned_at(p, 0x20000000), nullptr); // the flash
     EXPECT_EQ(p.owned_count, 18u); // the 18 above, nothing else
+}
+
+TEST(RvMmuType, NamesAndBits) {
+    EXPECT_EQ(riscv_mmu_type_bits("riscv,sv39"), 39u);
+    EXPECT_EQ(riscv_mmu_type_bits("riscv,sv48"), 48u);
+    EXPECT_EQ(riscv_mmu_type_bits("riscv,sv57"), 57u);
+    EXPECT_EQ(riscv_mmu_type_bits("riscv,sv32"), 0u); // no RV64 paging mode
+    EXPECT_EQ(riscv_mmu_type_bits("riscv,none"), 0u);
+    EXPECT_EQ(riscv_mmu_type_bits("riscv,sv4"), 0u);
+    EXPECT_EQ(riscv_mmu_type_bits("riscv,sv480"), 0u);
+    EXPECT_EQ(riscv_mmu_type_bits(""), 0u);
+    EXPECT_EQ(riscv_mmu_type_bits(nullptr), 0u);
+}
+
+// The guest DT's mmu-type is rewritten in place to what the harts offer (arch prepare_guest_dt):
+// on QEMU's own tree every cpu node's "riscv,sv48" becomes "riscv,sv57", and the platform reader
+// then reads 57 on each; nothing else in the blob changes.
+TEST(RvMmuType, RewrittenInPlaceOnEveryCpu) {
+    auto blob = rv_qemu_dtb(4);
+    const std::vector<u8> before = blob;
+    EXPECT_EQ(fdt_set_mmu_type(blob.data(), blob.size(), 57), 4u);
+    auto r = read(blob);
+    ASSERT_TRUE(r.is_ok());
+    for (u32 i = 0; i < 4; ++i) EXPECT_EQ(r.value().harts[i].mmu_va_bits, 57u);
+    usize changed = 0;
+    for (usize i = 0; i < blob.size(); ++i) changed += blob[i] != before[i];
+    EXPECT_EQ(changed, 4u * 2); // "48" -> "57" in four nodes
+    EXPECT_EQ(fdt_set_mmu_type(blob.data(), blob.size(), 39), 4u);
+    EXPECT_EQ(read(blob).value().harts[3].mmu_va_bits, 39u);
+    // Not a mode: nothing written. Not an FDT, or cut short: left alone.
+    EXPECT_EQ(fdt_set_mmu_type(blob.data(), blob.size(), 40), 0u);
+    EXPECT_EQ(read(blob).value().harts[3].mmu_va_bits, 39u);
+    std::vector<u8> junk(256, 0xa5);
+    EXPECT_EQ(fdt_set_mmu_type(junk.data(), junk.size(), 57), 0u);
+    EXPECT_EQ(fdt_set_mmu_type(blob.data(), blob.size() / 2, 57), 0u);
+    EXPECT_EQ(read(blob).value().harts[0].mmu_va_bits, 39u);
 }
 
 TEST(RvDtPlatform, QemuVirt2Harts) {
