@@ -250,6 +250,43 @@ void handle_pending_irqs() {
     }
 }
 
+// Each CPU at boot (host_cpu_init): its LAPIC timer and a fixed IPI really interrupt it, through
+// the IDT stub and dispatch like every later one. A timer set 1 ms ahead must be taken after its
+// deadline and within 1 s; a kick sent to its own APIC id must arrive within 1 s. The timer is
+// ended (EOI) before the IPI is sent: both sit in priority class 0xE, so an unended timer would
+// hold the kick back (16.6). The waits poll with interrupt windows instead of HLT: an interrupt
+// that never comes must end in the message, not in a CPU halted for good.
+Result<u64> apic_check_this_cpu(const char** what) {
+    auto open_window = [] { asm volatile("sti; nop; cli; pause" ::: "memory"); };
+    X86Cpu& c = this_x86_cpu();
+    auto taken = [&](u32 v) { return (c.pending[v / 64] >> (v % 64)) & 1; };
+    const u64 deadline = x86::rdtsc() + g_tsc_hz / 1000, limit = deadline + g_tsc_hz;
+    timer_set_deadline(deadline);
+    while (!taken(VECTOR_TIMER) && x86::rdtsc() < limit) open_window();
+    const u64 at = x86::rdtsc();
+    const bool timer_ok = taken(VECTOR_TIMER);
+    handle_pending_irqs(); // the timer queue's handler (nothing queued: it stops the timer) and the EOI
+    if (!timer_ok) {
+        timer_stop();
+        *what = "the LAPIC timer did not interrupt within 1 s of its deadline";
+        return Error::Unsupported;
+    }
+    if (at < deadline) {
+        *what = "the LAPIC timer interrupted before its deadline";
+        return Error::Unsupported;
+    }
+    send_ipi(apic_this_id());
+    const u64 ipi_limit = x86::rdtsc() + g_tsc_hz;
+    while (!taken(VECTOR_KICK) && x86::rdtsc() < ipi_limit) open_window();
+    const bool ipi_ok = taken(VECTOR_KICK);
+    handle_pending_irqs();
+    if (!ipi_ok) {
+        *what = "an IPI to its own APIC id did not arrive within 1 s";
+        return Error::Unsupported;
+    }
+    return (at - deadline) * 1'000'000 / g_tsc_hz;
+}
+
 // --- AP start-up ---
 
 namespace {

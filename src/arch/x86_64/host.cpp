@@ -159,6 +159,16 @@ void host_cpu_init(const HostPlatform& p) {
     irq_cpu_init();
     irq_enable(p.timer_irq, true);
     virt_cpu_init();
+    // The boot CPU comes first (the others start after it) and says once that the interrupt path
+    // works; any CPU on which it does not says so.
+    static bool first = true;
+    const char* what = nullptr;
+    if (auto late = apic_check_this_cpu(&what); late.is_error())
+        kprint("cxvisor: x86_64: CPU %lu: %s: its timers and kicks do not work\n", this_cpu().id, what);
+    else if (first)
+        kprint("cxvisor: x86_64: the LAPIC timer interrupts (taken %lu us after a 1 ms deadline) and so do IPIs\n",
+               late.value());
+    first = false;
 }
 
 // 4.8.3.2.1: SLP_TYPx (bits 12:10) with SLP_EN (bit 13) in one write enters the sleep state; the
