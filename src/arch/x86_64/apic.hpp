@@ -26,7 +26,8 @@ void ioapic_init();
 // Busy-waits `us` microseconds on the TSC (calibrated by apic_boot_init).
 void udelay(u64 us);
 // Checks on the calling CPU that the LAPIC timer and an IPI interrupt it (after the IRQ handlers
-// are registered); returns how many microseconds after its deadline the timer was taken, or an
+// are registered); returns how many microseconds after its deadline the timer was taken (as i64:
+// negative when it came early), or an
 // error with *what saying what did not arrive.
 Result<u64> apic_check_this_cpu(const char** what);
 // Copies the AP trampoline to TRAMPOLINE_BASE with `entry` as its long-mode continuation. Boot CPU,

@@ -166,8 +166,8 @@ void host_cpu_init(const HostPlatform& p) {
     if (auto late = apic_check_this_cpu(&what); late.is_error())
         kprint("cxvisor: x86_64: CPU %lu: %s: its timers and kicks do not work\n", this_cpu().id, what);
     else if (first)
-        kprint("cxvisor: x86_64: the LAPIC timer interrupts (taken %lu us after a 1 ms deadline) and so do IPIs\n",
-               late.value());
+        kprint("cxvisor: x86_64: the LAPIC timer interrupts (taken %ld us after a 1 ms deadline) and so do IPIs\n",
+               i64(late.value()));
     first = false;
 }
 
