@@ -131,6 +131,47 @@ TEST(X86Acpi, RecordedMadtAndFadt) {
     EXPECT_EQ(a.s5_slp_typ, 0u);
 }
 
+// Firmware with ACPI 2.0+ gives a revision-2 RSDP whose XSDT (64-bit entries) is used instead of
+// the RSDT. QEMU 7.2's pc and q35 tables are revision 0, so this one is built here: an XSDT at
+// 0x3ffe0000 (QEMU's FACS, not recorded: the parsers never read it) listing the recorded FACP and
+// MADT, and the RSDP rewritten to revision 2 pointing at it, with an unreadable RSDT address to show
+// that the RSDT is not used.
+TEST(X86Acpi, RevisionTwoRsdpUsesTheXsdt) {
+    Memory m;
+    constexpr u64 XSDT = 0x3ffe'0000, FACP = 0x3ffe'1a8b;
+    u8* x = m.at_mut(XSDT, 36 + 16);
+    std::memcpy(x, "XSDT", 4);
+    const u32 xlen = 36 + 16;
+    std::memcpy(x + 4, &xlen, 4);
+    x[8] = 1; // revision
+    const u64 entries[2] = {FACP, MADT};
+    std::memcpy(x + 36, entries, 16);
+    m.fix_checksum(XSDT);
+    u8* r = m.at_mut(RSDP, 36);
+    r[15] = 2;                                      // revision 2
+    std::memset(r + 16, 0xEE, 4);                   // the RSDT address: not to be used
+    const u32 rlen = 36;
+    std::memcpy(r + 20, &rlen, 4);                  // length
+    std::memcpy(r + 24, &XSDT, 8);                  // XsdtAddress
+    r[32] = 0;                                      // extended checksum (covers all 36 bytes)
+    r[8] = 0;                                       // checksum (first 20 bytes)
+    u8 sum = 0;
+    for (u32 i = 0; i < 20; ++i) sum = u8(sum + r[i]);
+    r[8] = u8(-sum);
+    sum = 0;
+    for (u32 i = 0; i < 36; ++i) sum = u8(sum + r[i]);
+    r[32] = u8(-sum);
+    const char* what = nullptr;
+    auto a = arch::acpi_parse(m.reader(), RSDP, &what);
+    ASSERT_TRUE(a.is_ok()) << what;
+    EXPECT_EQ(a.value().cpu_count, 4u);
+    EXPECT_EQ(a.value().pm1a_cnt, 0x604u);
+    EXPECT_TRUE(a.value().s5_found);
+    // The same RSDP with a broken extended checksum is refused.
+    r[32] ^= 1;
+    EXPECT_EQ(arch::acpi_parse(m.reader(), RSDP, &what).error(), Error::BadFormat);
+}
+
 TEST(X86Acpi, DisabledCpusAreLeftOut) {
     Memory m;
     m.at_mut(MADT + 44 + 8 * 2 + 4, 1)[0] = 0; // the third Processor Local APIC: neither enabled nor online capable
