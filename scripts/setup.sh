@@ -11,6 +11,7 @@ PKGS=(
   qemu-system-misc         # qemu-system-riscv64 (QEMU 7.2 on bookworm)
   g++-riscv64-linux-gnu    # cross compiler for the riscv64 image
   binutils-riscv64-linux-gnu
+  qemu-system-x86          # qemu-system-x86_64 (QEMU 7.2 on bookworm; SVM with NPT under TCG)
   device-tree-compiler     # dtc: unit tests compile .dts fixtures, debugging
   libtomlplusplus-dev      # cxv-vmconfig parses TOML with toml++
   libfdt-dev               # cxv-vmconfig writes guest device trees with libfdt

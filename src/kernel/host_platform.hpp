@@ -9,6 +9,7 @@
 #include "addrspace/addr.hpp"
 #include "base/result.hpp"
 #include "fdt/host_dt.hpp"
+#include "kernel/cmdline.hpp"
 
 struct HostPlatform {
     static constexpr u32 kMaxRam = 8, kMaxReserved = 16, kMaxDevices = 8, kMaxOwned = 96;
@@ -39,6 +40,13 @@ struct HostPlatform {
     u32 owned_count = 0;
     bool owned_incomplete = false;
     char summary[96] = ""; // the boot line's description: interrupt controller and console
+    // What the loader handed over besides the machine: the firmware's device tree where there is
+    // one (the host disk is found in it; null where the machine is described otherwise, x86's
+    // ACPI), the loader data that must stay untouched while cxvisor runs (the DTB; size 0: none)
+    // and the host command line (kernel/cmdline.hpp).
+    const Fdt* fdt = nullptr;
+    PhysRange boot_data{};
+    HostCmdline cmdline;
 };
 
 // The ISA-independent part of a DTB-described machine (fdt/host_dt.hpp): RAM, firmware-reserved
@@ -57,8 +65,14 @@ inline void host_platform_take_dt(HostPlatform& out, const DtHostInfo& in) {
 
 namespace arch {
 
-// Boot CPU, translation off, before the frame allocator: reads the machine's description (the
-// DTB), brings the console up and fills `out`. Until it returns there is no console: on an error
+// Boot CPU, translation off, first thing: reads what the loader handed over, `boot_arg` (the DTB's
+// address on aarch64 and riscv64: kernel/host_boot_dt.cpp implements this over host_discover for
+// every DTB-described ISA; x86_64: the Multiboot information, read with the ACPI tables in its
+// own host.cpp), brings the console up and fills `out`, fdt, boot_data and cmdline included. On
+// an error there may be no console: the caller can only halt; `*what` names the missing piece.
+Result<void> host_boot(u64 boot_arg, HostPlatform& out, const char** what);
+// DTB-described ISAs: boot CPU, translation off, before the frame allocator: reads the machine's
+// description (the DTB), brings the console up and fills `out`. Until it returns there is no console: on an error
 // before the console exists the caller can only halt; `*what` names the missing piece.
 Result<void> host_discover(const Fdt& fdt, HostPlatform& out, const char** what);
 // The hardware id of the calling CPU, as HostPlatform::cpu_hw_id lists it.

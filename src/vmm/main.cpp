@@ -1,9 +1,11 @@
 // Boot flow: from the first instruction in C++ to every CPU running vCPUs.
-//   boot CPU: DTB -> console -> frames -> EL2 MMU -> heap -> GIC + timer -> start secondaries
+//   boot CPU: machine description (DTB; x86: Multiboot + ACPI) -> console -> frames -> MMU -> heap
+//             -> interrupt controller + timer -> start secondaries
 //             (they initialise in parallel) -> VMs from the package -> run loop
 //   secondary: MMU -> GIC redistributor + CPU interface -> timer -> run loop
 #include "abi/vm_package.hpp"
 #include "arch.hpp"
+#include "arch_vcpu.hpp" // vcpu_backend_missing
 #include "base/format.hpp"
 #include "base/string.hpp"
 #include "drivers/virtio_blk_host.hpp"
@@ -146,6 +148,12 @@ BootCount create_vms(const vm_package::PackageHeader* h) {
             continue;
         }
         const auto& rec = *checked.value();
+        // An ISA whose vCPU backend is still missing says so for every VM instead of building
+        // VMs it cannot run (arch_vcpu.hpp).
+        if (const char* missing = arch::vcpu_backend_missing()) {
+            kprint("cxvisor: %s; VM %s not started\n", missing, rec.name);
+            continue;
+        }
         auto vm = Vm::create(rec, base, i + 1, g_cpu_count, owned);
         if (vm.is_error()) { // Vm::create said why
             kprint("cxvisor: vm %u (%s) not started: %s\n", rec.id, rec.name, error_name(vm.error()));
@@ -226,18 +234,18 @@ constexpr u64 CPU_ONLINE_WAIT_MS = 3000;
 
 } // namespace
 
-extern "C" [[noreturn]] void kernel_main(u64 dtb) {
+extern "C" [[noreturn]] void kernel_main(u64 boot_arg) {
     u64 t0 = arch::counter();
     timer_mark_boot(t0);
-    // Until the DTB says which logical CPU this is, run on slot 0's PerCpu (nothing before
-    // read_platform uses per-CPU state).
+    // Until the machine's description says which logical CPU this is, run on slot 0's PerCpu
+    // (nothing before host_boot returns uses per-CPU state).
     arch::set_percpu_pointer(&g_percpu[0]);
 
-    auto fdt = Fdt::create(reinterpret_cast<const void*>(dtb), 2 * MiB);
-    if (fdt.is_error()) for (;;) arch::wfe(); // no DTB, no console: nothing can be reported
     const char* what = nullptr;
-    if (arch::host_discover(fdt.value(), g_plat, &what).is_error()) for (;;) arch::wfe();
-    HostCmdline cmdline = cmdline_from_fdt(fdt.value());
+    // No valid description (no DTB, no Multiboot information): there may be no console, so
+    // nothing can be reported.
+    if (arch::host_boot(boot_arg, g_plat, &what).is_error()) for (;;) arch::wfe();
+    const HostCmdline cmdline = g_plat.cmdline;
     if (cmdline.timestamps) log_set_clock(uptime_us);
     g_exit_when_done = cmdline.exit_when_done;
     vmm_set_exit_when_done(cmdline.exit_when_done);
@@ -264,7 +272,7 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
     PhysRange used[HostPlatform::kMaxReserved + 2];
     usize used_count = 0;
     used[used_count++] = {HostPhysAddr(u64(_start)), align_up(image_size, FRAME_SIZE)};
-    used[used_count++] = {HostPhysAddr(dtb), align_up(fdt.value().totalsize(), FRAME_SIZE)};
+    if (g_plat.boot_data.size) used[used_count++] = g_plat.boot_data;
     for (u32 i = 0; i < g_plat.reserved_count; ++i) used[used_count++] = g_plat.reserved[i];
     kprint("cxvisor %s: %u CPUs, %lu MiB RAM, %s\n", arch::NAME, g_plat.cpu_count, ram_total / MiB, g_plat.summary);
     // What cxvisor itself needs before any VM: its image and the VM package (as loaded), the DTB,
@@ -289,7 +297,7 @@ extern "C" [[noreturn]] void kernel_main(u64 dtb) {
 
     // The host's virtio-blk disk for VMs' host regions: found while translation is still off (its
     // registers are read at their physical addresses), mapped with cxvisor's devices.
-    const HostDisk::Probe host_disk = HostDisk::probe(fdt.value());
+    const HostDisk::Probe host_disk = g_plat.fdt ? HostDisk::probe(*g_plat.fdt) : HostDisk::Probe{};
     const PhysRange disk_window{HostPhysAddr(align_down(host_disk.mmio.base.value(), FRAME_SIZE)), FRAME_SIZE};
     if (auto r = arch::host_mmu_init(g_plat, &disk_window, host_disk.found ? 1 : 0); r.is_error())
         host_setup_failed("cxvisor's page tables", r.error());

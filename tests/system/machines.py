@@ -34,6 +34,17 @@ MACHINES = {
         # it drives (CLINT, the PLIC's M contexts): a guest tree cannot replace it on the native run.
         "native_guest_dtb": False,
     },
+    "x86_64": {
+        "qemu": "qemu-system-x86_64",
+        # QEMU's i440FX PC with SeaBIOS; cxvisor.bin goes in through -kernel as a Multiboot image
+        # (docs/porting.md "x86_64"). No KVM here: TCG emulates AMD SVM with nested paging.
+        "host_machine": "pc,accel=tcg",
+        "native_machine": "pc,accel=tcg",
+        "cpu": "qemu64,+svm,+npt",
+        "blk_device": "virtio-blk-pci",
+        "console": "ttyS0",
+        "ram_base": 0,
+    },
 }
 
 

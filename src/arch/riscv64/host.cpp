@@ -97,11 +97,7 @@ u64 this_cpu_hw_id() { return this_cpu().hw_id; }
 u64 boot_image_size() { return *reinterpret_cast<const u64*>(_start + 0x10); }
 
 Result<void> host_mmu_init(const HostPlatform& p, const PhysRange* extra, usize extra_count) {
-    PhysRange dev[HostPlatform::kMaxDevices + 4];
-    usize ndev = 0;
-    for (u32 i = 0; i < p.device_count; ++i) dev[ndev++] = p.devices[i];
-    for (usize i = 0; i < extra_count && ndev < sizeof dev / sizeof dev[0]; ++i) dev[ndev++] = extra[i];
-    return mmu_init(p.ram, p.ram_count, dev, ndev);
+    return mmu_init(p, extra, extra_count);
 }
 
 void host_cpu_early() { mmu_enable_secondary(); }

@@ -5,13 +5,13 @@
 // one level fewer per walk, and QEMU virt's RAM and devices all lie below 2^38; a machine with
 // RAM above that is refused at boot with a clear error.
 #pragma once
-#include "addrspace/addr.hpp"
-#include "base/result.hpp"
+#include "kernel/host_platform.hpp"
 
 namespace arch {
 
 // Boot hart: builds the tables and turns translation on. Other harts: mmu_enable_secondary().
-Result<void> mmu_init(const PhysRange* ram, usize ram_count, const PhysRange* devices, usize device_count);
+// (kernel/host_identity_map.hpp: RAM, p.devices and `extra` windows.)
+Result<void> mmu_init(const HostPlatform& p, const PhysRange* extra, usize extra_count);
 void mmu_enable_secondary();
 
 // Boot hart, translation still off: the widest satp mode this hart implements, as virtual-address

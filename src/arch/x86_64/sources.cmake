@@ -1,0 +1,16 @@
+# The x86_64 backend's sources (paths relative to src/), for src/CMakeLists.txt.
+set(CXV_ARCH_SOURCES
+  arch/x86_64/boot.S
+  arch/x86_64/trap.cpp
+  arch/x86_64/apic.cpp
+  arch/x86_64/boot_info.cpp
+  arch/x86_64/mmu.cpp
+  arch/x86_64/svm.cpp
+  arch/x86_64/host.cpp
+  arch/x86_64/vcpu.cpp
+  drivers/ns16550_console.cpp
+)
+# QEMU's pc and q35 machines under SeaBIOS, loaded by Multiboot.
+set(CXV_DEFAULT_PLATFORM qemu-pc)
+# Multiboot and ACPI describe the machine, not a device tree: host.cpp has its own host_boot.
+set(CXV_ARCH_BOOTS_WITHOUT_DTB ON)
