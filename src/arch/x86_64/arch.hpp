@@ -80,6 +80,8 @@ inline void zero_and_clean(void* p, usize size) {
 }
 inline void invalidate_icache_all() { x86::mfence(); }
 inline void dma_barrier() { x86::mfence(); }
+// A VM's device tree before its first boot (vm.cpp): x86 guests get no device tree from cxvisor.
+inline void prepare_guest_dt(u8*, usize) {}
 
 // Start the CPU with that APIC id: INIT-SIPI-SIPI through the real-mode trampoline (smp.cpp). It
 // finds its PerCpu by APIC id, as riscv64 harts do by hart id; `entry` is where the trampoline's
