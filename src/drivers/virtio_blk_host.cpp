@@ -77,6 +77,12 @@ IrqAction disk_irq(u32, void* ctx) {
 
 } // namespace
 
+bool HostDisk::dma_coherent(const Fdt& fdt, FdtNode n, bool isa_default) {
+    if (fdt.prop(n, "dma-coherent").is_ok()) return true;
+    if (fdt.prop(n, "dma-noncoherent").is_ok()) return false;
+    return isa_default;
+}
+
 HostDisk::Probe HostDisk::probe(const Fdt& fdt) {
     FdtNode n{};
     for (;;) {
@@ -93,16 +99,16 @@ HostDisk::Probe HostDisk::probe(const Fdt& fdt) {
         if (read32(a + kMagic) == kMagicValue && (version == 1 || version == 2) &&
             read32(a + kDeviceId) == virtio::kDeviceIdBlock)
             return {true, {HostPhysAddr(base.value()), r.size}, fdt.name(n), spi_intid(fdt, n),
-                    fdt.prop(n, "dma-coherent").is_ok()};
+                    dma_coherent(fdt, n, arch::DMA_COHERENT_BY_DEFAULT)};
     }
 }
 
 void HostDisk::init(const Probe& p) {
     if (!p.found) return; // no line: most machines have no disk for cxvisor, and need none
     if (!p.dma_coherent) {
-        kprint("cxvisor: host disk %s: not DMA-coherent (no \"dma-coherent\" in the host DTB), and this driver does no "
-               "cache maintenance for DMA; VMs with a host region cannot start\n",
-               p.node);
+        kprint("cxvisor: host disk %s: not DMA-coherent (%s in the host DTB), and this driver does no cache "
+               "maintenance for DMA; VMs with a host region cannot start\n",
+               p.node, arch::DMA_COHERENT_BY_DEFAULT ? "\"dma-noncoherent\"" : "no \"dma-coherent\"");
         return;
     }
     if (auto r = g_disk.setup(p); r.is_error()) {

@@ -45,6 +45,9 @@ void ppi_set_active(u32 intid, bool active);
 // for every earlier access to complete, device-register accesses included, before any later one
 // (Arm ARM DDI0487 K.a, B2.3 "Definition of the Arm memory model": Data Synchronization Barrier).
 inline void dma_barrier() { dsb_sy(); }
+// A device's DMA is cache-coherent only if its DT node says "dma-coherent" (devicetree spec v0.4,
+// 2.3.10 leaves the default to the architecture; Linux's arm64 assumes non-coherent without it).
+inline constexpr bool DMA_COHERENT_BY_DEFAULT = false;
 
 // Firmware: start a secondary CPU at `entry` with x0 = arg (PSCI CPU_ON over the DTB's conduit).
 Result<void> start_cpu(u64 hw_id, u64 entry, u64 arg);

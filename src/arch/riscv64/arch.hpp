@@ -88,6 +88,10 @@ void invalidate_icache_all();
 // Device DMA: FENCE with I/O and memory in both sets orders the ring writes and the register
 // accesses that hand them over (unprivileged spec 20191213, 2.7; 1.4 for I/O vs memory).
 inline void dma_barrier() { fence_all(); }
+// A device's DMA is cache-coherent unless its DT node says "dma-noncoherent" (devicetree spec
+// v0.4, 2.3.10-2.3.11 leave the default to the architecture; RISC-V's is coherent, Linux 6.x
+// selects ARCH_DMA_DEFAULT_COHERENT for riscv): QEMU's riscv virt marks no virtio-mmio node.
+inline constexpr bool DMA_COHERENT_BY_DEFAULT = true;
 
 // Firmware (SBI): start a hart at `entry` with a0 = its hart id, a1 = arg (SBI spec v2.0, 9.1
 // HSM hart_start); power the machine off (10.1 SRST system_reset, shutdown). system_off returns

@@ -37,6 +37,7 @@ inline constexpr const char* SYSTEM_OFF_CALL = "fake SYSTEM_OFF";
 inline void wfe() {}
 inline void cpu_relax() {}
 inline void dma_barrier() { __atomic_thread_fence(__ATOMIC_SEQ_CST); } // drivers/: no device to order against
+inline constexpr bool DMA_COHERENT_BY_DEFAULT = false; // as the aarch64 board the fake stands for
 
 void clean_dcache_range(const void* p, usize size);
 void zero_and_clean(void* p, usize size); // memset + clean_dcache_range
