@@ -11,6 +11,7 @@ namespace rt {
 inline constexpr uint64_t RAM_BASE = 0x40000000;
 inline constexpr uint64_t IMAGE_BASE = 0x40080000; // guest.ld
 inline constexpr uint64_t UART_BASE = 0x09000000;  // PL011
+inline constexpr uint64_t INTC_BASE = 0x08000000;  // the GIC distributor, where a VM config puts it by default
 inline constexpr uint64_t VIRTIO_BASE = 0x0A000000; // the first virtio-mmio slot (0x1000 each), configs/vms/virtio-*.toml
 
 using HvcResult = HcResult; // what an SMCCC call returns in x0..x3

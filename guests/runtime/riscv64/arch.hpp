@@ -12,6 +12,7 @@ namespace rt {
 inline constexpr uint64_t RAM_BASE = 0x80000000;
 inline constexpr uint64_t IMAGE_BASE = 0x80200000; // guest.ld; where cxvisor enters vCPU 0
 inline constexpr uint64_t UART_BASE = 0x10000000;  // ns16550a, byte registers (reg-shift 0)
+inline constexpr uint64_t INTC_BASE = 0x0C000000;  // the PLIC, where a VM config puts it by default
 inline constexpr uint64_t VIRTIO_BASE = 0x10001000; // the first virtio-mmio slot (0x1000 each), QEMU virt's
 // The time CSR's rate: the generated DT's /cpus timebase-frequency (QEMU virt's 10 MHz).
 inline constexpr uint64_t TIMEBASE_HZ = 10'000'000;
