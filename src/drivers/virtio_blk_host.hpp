@@ -48,7 +48,7 @@ public:
         bool found = false;
         PhysRange mmio{};
         const char* node = ""; // the DTB node's name
-        u32 intid = 0;         // its interrupt (GIC INTID), 0: none known (the driver polls)
+        u32 intid = 0;         // its host interrupt (arch::dt_device_irq), 0: none known (the driver polls)
         bool dma_coherent = false; // DMA is cache-coherent (dma_coherent() below)
     };
     // Whether node n's DMA is cache-coherent (Linux: of_dma_is_coherent): "dma-coherent" says yes,

@@ -7,6 +7,9 @@
 #include "sysreg.hpp"
 #include "timer_hw.hpp"
 
+class Fdt; // fdt/fdt.hpp
+struct FdtNode;
+
 namespace arch {
 
 inline constexpr const char* NAME = "aarch64";
@@ -31,6 +34,10 @@ u32 irq_highest_pending();
 // on the GIC, SPIs and PPIs/SGIs.
 void irq_enable(u32 intid, bool enable);
 void irq_enable_shared_on(u32 intid, u64 target_hw_id); // a shared interrupt (an SPI), routed to that MPIDR
+// A host device node's interrupt (its DT `interrupts`, first specifier) as a host interrupt number
+// for irq_register/irq_enable_shared_on: the INTID of its SPI (dt_platform.cpp, gic_device_irq);
+// 0 if it has none, it is not an SPI, or the GIC does not deliver it.
+u32 dt_device_irq(const Fdt& fdt, FdtNode n);
 void irq_deactivate(u32 intid);          // clears the active state of an SPI (a forwarded one)
 // Active state of one of this CPU's private interrupts (a PPI handed to a guest through a
 // hardware-linked list register stays active until the guest deactivates it).

@@ -7,6 +7,9 @@
 #include "base/result.hpp"
 #include <vector>
 
+class Fdt; // fdt/fdt.hpp
+struct FdtNode;
+
 namespace arch {
 
 inline constexpr const char* NAME = "fake";
@@ -28,6 +31,7 @@ void send_ipi(u64 target_hw_id);
 inline u32 vintc_priority_bits() { return 5; } // QEMU's GICv3 CPU interface
 void irq_enable(u32 intid, bool enable);
 void irq_enable_shared_on(u32 intid, u64 target_hw_id);
+u32 dt_device_irq(const Fdt& fdt, FdtNode n); // 0: the fake's devices have no DT interrupt
 void irq_deactivate(u32 intid);
 void handle_pending_irqs();
 void wfi(); // runs fake::wfi_hook; with no hook the CPU would idle forever, so it panics
