@@ -446,6 +446,58 @@ def parse(lines):
     return res
 
 
+def virtio_bench(package, img_dir, qemu_version):
+    """Part virtio: a virtio-mmio register read, notification and console request
+    (guests/programs/bench-virtio.cpp) through cxvisor's transport and virtio-console vs QEMU's own
+    virtio-serial device (modern virtio-mmio) on bare QEMU; the results, or None (printed why)."""
+    under_v = qemu(package, el2=True, test="bench-virtio")
+    bare_v = qemu(os.path.join(img_dir, "guests", "bench-virtio.elf"), el2=False, test="bench-virtio",
+                  extra=("-global", "virtio-mmio.force-legacy=false", "-device", "virtio-serial-device"))
+    cxv, natv = parse(under_v), parse(bare_v)
+    needed_v = ["add100", "virtio_reg_read", "virtio_notify", "virtio_tx_request"]
+    if any(k not in cxv or k not in natv for k in needed_v):
+        print("bench: missing virtio results\n--- under cxvisor:\n" + "\n".join(under_v) +
+              "\n--- bare:\n" + "\n".join(bare_v))
+        return None
+
+    def virtio_figures(r):
+        loop = r["add100"] - 100
+        return {k: round(r[k] - loop, 1) for k in ("virtio_reg_read", "virtio_notify", "virtio_tx_request")}
+    return {
+        "method": f"{qemu_version}, -icount {ICOUNT}, guests/programs/bench-virtio.cpp, 1000 iterations, "
+                  "loop overhead subtracted; bare QEMU: its virtio-serial-device (virtio-mmio version 2)",
+        "under_cxvisor": virtio_figures(cxv),
+        "bare_qemu": virtio_figures(natv),
+        "raw_under_cxvisor": cxv,
+        "raw_bare_qemu": natv,
+    }
+
+
+def shm_bench(package, qemu_version, where, delivery):
+    """Part shm (guests/programs/shm.cpp + shm-<isa>.cpp): ping writes a counter into the shared page
+    and rings pong (HC_DOORBELL), pong answers likewise; ping times its 500 rounds. The results, or
+    None (printed why)."""
+    under_shm = qemu(package, el2=True, smp=1, test="shm-ping")
+    shm = parse(under_shm)
+    if "shm_roundtrip" not in shm:
+        print("bench: missing shm results\n" + "\n".join(under_shm))
+        return None
+    return {
+        "method": f"{qemu_version}, -icount {ICOUNT}, -smp 1: VMs shm-ping and shm-pong ({where}; ping's counter "
+                  "from its write of the round number to seeing pong's answer, mean of 500 rounds: 2 HC_DOORBELL "
+                  f"calls, {delivery}, 2 WFI exits and 2 vCPU switches",
+        "doorbell_round_trip": shm["shm_roundtrip"],
+    }
+
+
+def print_virtio(v, width):
+    print(f"{'virtio-mmio (guest-visible instructions)':{width}} {'cxvisor':>10} {'bare QEMU':>10}")
+    for key, label in (("virtio_reg_read", "register read (QueueNumMax)"),
+                       ("virtio_notify", "notification exit (QueueNotify, ring empty)"),
+                       ("virtio_tx_request", "console transmit request (submit, notify, used)")):
+        print(f"{label:{width}} {v['under_cxvisor'][key]:>10} {v['bare_qemu'][key]:>10}")
+
+
 PARTS = ("micro", "interrupts", "ipi", "linux", "virtio", "shm", "blk", "net")
 
 
@@ -588,44 +640,14 @@ def main():
             return 1
 
     if "shm" in parts:
-        # guests/programs/shm.cpp: ping writes a counter into the shared page and rings pong
-        # (HC_DOORBELL), pong answers likewise; ping times its 500 rounds.
-        under_shm = qemu(boot_shm, el2=True, smp=1, test="shm-ping")
-        shm = parse(under_shm)
-        if "shm_roundtrip" not in shm:
-            print("bench: missing shm results\n" + "\n".join(under_shm))
+        results["shm"] = shm_bench(boot_shm, qemu_version, "1 vCPU each) on one physical CPU", "2 SPI deliveries")
+        if results["shm"] is None:
             return 1
-        results["shm"] = {
-            "method": f"{qemu_version}, -icount {ICOUNT}, -smp 1: VMs shm-ping and shm-pong (1 vCPU each) on one "
-                      "physical CPU; ping's counter from its write of the round number to seeing pong's answer, "
-                      "mean of 500 rounds: 2 HC_DOORBELL calls, 2 SPI deliveries, 2 WFI exits and 2 vCPU switches",
-            "doorbell_round_trip": shm["shm_roundtrip"],
-        }
 
     if "virtio" in parts:
-        # A virtio-mmio notification (guests/programs/bench-virtio.cpp): cxvisor's transport and
-        # virtio-console vs QEMU's own virtio-serial device (modern virtio-mmio) on bare QEMU.
-        under_v = qemu(boot_virtio, el2=True, test="bench-virtio")
-        bare_v = qemu(os.path.join(img_dir, "guests", "bench-virtio.elf"), el2=False, test="bench-virtio",
-                      extra=("-global", "virtio-mmio.force-legacy=false", "-device", "virtio-serial-device"))
-        cxv, natv = parse(under_v), parse(bare_v)
-        needed_v = ["add100", "virtio_reg_read", "virtio_notify", "virtio_tx_request"]
-        if any(k not in cxv or k not in natv for k in needed_v):
-            print("bench: missing virtio results\n--- under cxvisor:\n" + "\n".join(under_v) +
-                  "\n--- bare:\n" + "\n".join(bare_v))
+        results["virtio"] = virtio_bench(boot_virtio, img_dir, qemu_version)
+        if results["virtio"] is None:
             return 1
-
-        def virtio_figures(r):
-            loop = r["add100"] - 100
-            return {k: round(r[k] - loop, 1) for k in ("virtio_reg_read", "virtio_notify", "virtio_tx_request")}
-        results["virtio"] = {
-            "method": f"{qemu_version}, -icount {ICOUNT}, guests/programs/bench-virtio.cpp, 1000 iterations, "
-                      "loop overhead subtracted; bare QEMU: its virtio-serial-device (virtio-mmio version 2)",
-            "under_cxvisor": virtio_figures(cxv),
-            "bare_qemu": virtio_figures(natv),
-            "raw_under_cxvisor": cxv,
-            "raw_bare_qemu": natv,
-        }
 
     if "linux" in parts and args.linux_runs > 0:
         results["linux_boot_to_init"] = linux_bench(args.build, img_dir, vmconfig, args.linux_runs)
@@ -660,12 +682,7 @@ def main():
     if "shm" in parts:
         print(f"{'shm doorbell round trip (ping -> pong -> ping)':44} {results['shm']['doorbell_round_trip']:>10}")
     if "virtio" in parts:
-        v_cx, v_bare = results["virtio"]["under_cxvisor"], results["virtio"]["bare_qemu"]
-        print(f"{'virtio-mmio (guest-visible instructions)':44} {'cxvisor':>10} {'bare QEMU':>10}")
-        for key, label in (("virtio_reg_read", "register read (QueueNumMax)"),
-                           ("virtio_notify", "notification exit (QueueNotify, ring empty)"),
-                           ("virtio_tx_request", "console transmit request (submit, notify, used)")):
-            print(f"{label:44} {v_cx[key]:>10} {v_bare[key]:>10}")
+        print_virtio(results["virtio"], 44)
     lb = results.get("linux_boot_to_init")
     if lb and lb["status"] == "ok":
         print(f"Linux boot to /init, {args.linux_runs} runs each (median s): cxvisor {lb['median_cxvisor_s']}, "
@@ -702,11 +719,10 @@ def main():
 # -icount, in one invocation. The guests' counter is the time CSR (10 MHz: one tick per 100
 # instructions under -icount shift=0), so a figure is a mean over 1000 iterations.
 RV_UNAVAILABLE = {
-    "virtio": "bench-virtio's guest driver (guests/runtime/virtio.cpp) is built for aarch64 only (its barriers "
-              "are Arm's); no riscv64 virtio-mmio guest driver exists yet",
-    "shm": "the shm guests (shm.cpp) are not built for riscv64 yet (HC_DOORBELL raises a vGIC SPI in them)",
-    "blk": "needs a riscv64 Linux guest with virtio-blk (not built for riscv64 yet)",
-    "net": "needs two riscv64 Linux guests with virtio-net (not built for riscv64 yet)",
+    "blk": "the riscv64 Linux guests and disks with virtio-blk exist (system tests rv-blk-*), but blk_bench still "
+           "drives aarch64's kernel, configs and QEMU baseline",
+    "net": "the riscv64 Linux guests with virtio-net exist (system test rv-linux-net), but net_bench still drives "
+           "aarch64's kernel, configs and QEMU baselines",
 }
 
 
@@ -714,13 +730,21 @@ def main_riscv64(args, parts, img_dir, out_dir):
     vmconfig = os.path.join(args.build, "host", "tools", "vmconfig", "cxv-vmconfig")
     guests = os.path.join(img_dir, "guests")
     packages = {}
-    for part, name, cpus in (("micro", "bench", 1), ("interrupts", "bench-irq", 1), ("ipi", "bench-ipi", 2)):
+    for part, name, cpus in (("micro", "bench", 1), ("interrupts", "bench-irq", 1), ("ipi", "bench-ipi", 2),
+                             ("virtio", "bench-virtio", 1)):
         if part not in parts:
             continue
         packages[part] = os.path.join(out_dir, f"cxvisor-riscv64-{name}.bin")
         r = subprocess.run([vmconfig, "--cpus", str(cpus), "--search-path", guests, "--image",
                             os.path.join(img_dir, "src", "cxvisor.bin"), "-o", packages[part],
                             f"configs/vms/riscv64/{name}.toml"])
+        if r.returncode:
+            return 1
+    if "shm" in parts:  # two VMs: ping and pong on one hart (deterministic under -icount)
+        packages["shm"] = os.path.join(out_dir, "cxvisor-riscv64-bench-shm.bin")
+        r = subprocess.run([vmconfig, "--cpus", "1", "--search-path", guests, "--image",
+                            os.path.join(img_dir, "src", "cxvisor.bin"), "-o", packages["shm"],
+                            "configs/vms/riscv64/shm-ping.toml", "configs/vms/riscv64/shm-pong.toml"])
         if r.returncode:
             return 1
     qemu_version = run([machines.qemu_binary(), "--version"]).splitlines()[0]
@@ -786,6 +810,15 @@ def main_riscv64(args, parts, img_dir, out_dir):
             "of the rounds; time CSR resolution 100 ns")
         if results["cross_cpu_ipi"] is None:
             return 1
+    if "virtio" in parts:
+        results["virtio"] = virtio_bench(packages["virtio"], img_dir, qemu_version)
+        if results["virtio"] is None:
+            return 1
+    if "shm" in parts:
+        results["shm"] = shm_bench(packages["shm"], qemu_version, "configs/vms/riscv64, 1 vCPU each) on one hart",
+                                   "2 vPLIC deliveries (hvip.VSEIP, trapped claim and complete)")
+        if results["shm"] is None:
+            return 1
     if "linux" in parts and args.linux_runs > 0:
         results["linux_boot_to_init"] = linux_bench(args.build, img_dir, vmconfig, args.linux_runs, LINUX_RV)
     for part in sorted(parts & set(RV_UNAVAILABLE)):
@@ -814,6 +847,10 @@ def main_riscv64(args, parts, img_dir, out_dir):
         print(f"{label:48} {r['under_cxvisor'][key]:>10} {bare:>10}")
     if "cross_cpu_ipi" in results:
         print_cross_cpu_ipi(results["cross_cpu_ipi"], "cross-hart SBI IPI, wall clock (median us)", 48)
+    if "virtio" in results:
+        print_virtio(results["virtio"], 48)
+    if "shm" in results:
+        print(f"{'shm doorbell round trip (ping -> pong -> ping)':48} {results['shm']['doorbell_round_trip']:>10}")
     lb = results.get("linux_boot_to_init")
     if lb and lb["status"] == "ok":
         print(f"Linux boot to /init, {args.linux_runs} runs each (median s): cxvisor {lb['median_cxvisor_s']}, "

@@ -2,28 +2,34 @@
 # Disks for Linux guests on virtio-blk (docs/virtio.md, "virtio-blk"). The kernel modules they need
 # (virtio_mmio, virtio_blk, ext4) go into their initramfs with scripts/linux-guest.sh --modules.
 #
-#   scripts/blk-guest.sh [--build DIR] rootfs OUT MIB -> OUT: an ext4 filesystem image of MIB MiB with
+#   scripts/blk-guest.sh [--build DIR] [--arch arm64|riscv64] rootfs OUT MIB -> OUT: an ext4 filesystem image of MIB MiB with
 #                                                        busybox (/bin), /sbin/init and an empty /data
-#   scripts/blk-guest.sh [--build DIR] disk OUT       -> OUT: the system tests' host disk, 64 MiB:
+#   scripts/blk-guest.sh [--build DIR] [--arch A] disk OUT -> OUT: the system tests' host disk, 64 MiB:
 #                                                        [0, 32 MiB) the ext4 root filesystem,
 #                                                        [32, 64 MiB) a repeated text pattern
 #
 # The filesystem is made by mke2fs -d (e2fsprogs, installed by scripts/setup.sh) without root
-# rights or loop devices; busybox is the one scripts/linux-guest.sh fetched. Fails loudly if
-# anything is missing.
+# rights or loop devices; busybox is the one scripts/linux-guest.sh fetched for that --arch
+# (default arm64; riscv64's is in DIR/linux/riscv64). Fails loudly if anything is missing.
 set -euo pipefail
 
 BUILD=build
+ARCH=arm64
 if [ "${1:-}" = "--build" ]; then BUILD=$2; shift 2; fi
+if [ "${1:-}" = "--arch" ]; then ARCH=$2; shift 2; fi
 BUILD=$(realpath -m "$BUILD")
 HERE=$(cd "$(dirname "$0")" && pwd)
-LDIR=$BUILD/linux
+case $ARCH in
+arm64) LDIR=$BUILD/linux ;;
+riscv64) LDIR=$BUILD/linux/riscv64 ;;
+*) echo "blk-guest: --arch $ARCH: only arm64 and riscv64 are known" >&2; exit 2 ;;
+esac
 
 rootfs() {
     local out mib=$2
     out=$(realpath -m "$1")
     command -v mke2fs >/dev/null || [ -x /sbin/mke2fs ] || { echo "blk-guest: mke2fs is missing (scripts/setup.sh installs e2fsprogs)" >&2; exit 1; }
-    "$HERE/linux-guest.sh" --build "$BUILD" kernel >/dev/null # busybox
+    "$HERE/linux-guest.sh" --build "$BUILD" --arch "$ARCH" kernel >/dev/null # busybox
     local root
     root=$(mktemp -d)
     trap 'rm -rf "$root"; trap - RETURN' RETURN
@@ -61,5 +67,5 @@ disk() {
 case "${1:-}" in
 rootfs) [ $# -eq 3 ] || { echo "usage: $0 rootfs OUT MIB" >&2; exit 2; }; rootfs "$2" "$3" ;;
 disk) [ $# -eq 2 ] || { echo "usage: $0 disk OUT" >&2; exit 2; }; disk "$2" ;;
-*) echo "usage: $0 [--build DIR] rootfs OUT MIB | disk OUT" >&2; exit 2 ;;
+*) echo "usage: $0 [--build DIR] [--arch arm64|riscv64] rootfs OUT MIB | disk OUT" >&2; exit 2 ;;
 esac

@@ -135,7 +135,16 @@ fetch() {
 # The .ko files for module names $*, dependencies first, one path (relative to $DIR/modules) per
 # line. Dependencies are read from each module's .modinfo (depends=, softdep=pre:); a softdep on
 # a crypto algorithm (crypto-crc32c) takes the module of that name or <name>_generic.
+# A module may be xz-compressed (<name>.ko.xz: trixie's riscv64 kernel); a module built into the
+# kernel (listed in modules.builtin: trixie's riscv64 virtio_console) needs nothing and is left out.
 # An unknown module name is an error.
+module_file() { # the path of module $1 (.ko or .ko.xz) relative to $DIR/modules, or nothing
+    (cd "$DIR/modules" && find kernel \( -name "$1.ko" -o -name "$1.ko.xz" \) -print -quit)
+}
+module_builtin() { grep -q "/$1\.ko\$" "$DIR/modules/modules.builtin" 2>/dev/null; }
+modinfo_of() { # the module's bytes, decompressed
+    case $1 in *.xz) xz -dc "$DIR/modules/$1" ;; *) cat "$DIR/modules/$1" ;; esac
+}
 modules_in_order() {
     local -A seen=()
     local out=()
@@ -143,16 +152,17 @@ modules_in_order() {
         local name=$1 f deps d
         [ -n "${seen[$name]:-}" ] && return 0
         seen[$name]=1
-        f=$(cd "$DIR/modules" && find kernel -name "$name.ko" -print -quit)
+        f=$(module_file "$name")
         if [ -z "$f" ]; then
+            module_builtin "$name" && return 0
             echo "linux-guest: no kernel module $name in $(cat "$DIR/kernel-package")" >&2
             return 1
         fi
-        deps=$(tr '\0' '\n' <"$DIR/modules/$f" | sed -n 's/^depends=//p' | tr ',' ' ')
+        deps=$(modinfo_of "$f" | tr '\0' '\n' | sed -n 's/^depends=//p' | tr ',' ' ')
         for d in $deps; do visit "$d" || return 1; done
-        for d in $(tr '\0' '\n' <"$DIR/modules/$f" | sed -n 's/^softdep=.*pre: *//p' | sed 's/^crypto-//'); do
-            if (cd "$DIR/modules" && find kernel -name "$d.ko" | grep -q .); then visit "$d" || return 1
-            elif (cd "$DIR/modules" && find kernel -name "${d}_generic.ko" | grep -q .); then visit "${d}_generic" || return 1
+        for d in $(modinfo_of "$f" | tr '\0' '\n' | sed -n 's/^softdep=.*pre: *//p' | sed 's/^crypto-//'); do
+            if [ -n "$(module_file "$d")" ]; then visit "$d" || return 1
+            elif [ -n "$(module_file "${d}_generic")" ]; then visit "${d}_generic" || return 1
             fi
         done
         out+=("$f")
@@ -254,11 +264,13 @@ EOF
         # shellcheck disable=SC2086 # a list of names
         order=$(modules_in_order $modules) || exit 1
         mkdir -p "$root/lib/modules"
+        # Uncompressed in the image: busybox's insmod hands the kernel the file as it is.
         while read -r ko; do
+            [ -n "$ko" ] || continue
             mkdir -p "$root/lib/modules/$(dirname "$ko")"
-            cp "$DIR/modules/$ko" "$root/lib/modules/$ko"
+            modinfo_of "$ko" >"$root/lib/modules/${ko%.xz}"
         done <<<"$order"
-        echo "$order" >"$root/lib/modules/order"
+        sed 's/\.xz$//' <<<"$order" | grep . >"$root/lib/modules/order" || true
     fi
     # Further files (helpers the test script sources) go to /lib/cxv/ under their own names.
     local f

@@ -1,10 +1,11 @@
 // bench-virtio: guest-visible cost of a virtio-mmio notification (virtio v1.2 4.2.2 QueueNotify)
-// and of one transmit request of the virtio-console, measured with CNTVCT_EL0 under QEMU -icount
-// like bench.cpp. The device is found by scanning QEMU virt's virtio-mmio slots (0x0a00_0000 +
-// 0x200 * n): cxvisor's (configs/vms/bench-virtio.toml) is at the first; on bare QEMU
-// (-device virtio-serial-device, -global virtio-mmio.force-legacy=false) QEMU's own is at one of
-// the others, so the same image measures both.
-//   BENCH <name> <counter ticks per iteration x 1000> <CNTFRQ_EL0>
+// and of one transmit request of the virtio-console, measured with the counter (CNTVCT_EL0, the time
+// CSR) under QEMU -icount like bench.cpp. The device is found by scanning QEMU virt's virtio-mmio
+// slots (rt::VIRTIO_BASE + rt::QEMU_VIRTIO_STRIDE * n): cxvisor's (configs/vms/bench-virtio.toml,
+// configs/vms/riscv64/bench-virtio.toml) is at the first; on bare QEMU (-device
+// virtio-serial-device, -global virtio-mmio.force-legacy=false) QEMU's own is at one of the others,
+// so the same image measures both.
+//   BENCH <name> <counter ticks per iteration x 1000> <counter frequency>
 #include "rt.hpp"
 #include "virtio.hpp"
 
@@ -22,8 +23,8 @@ template <typename F> void bench(const char* name, F body) {
 }
 
 uint64_t find_console() {
-    for (uint64_t slot = 0; slot < 32; ++slot) {
-        const uint64_t base = 0x0a000000 + 0x200 * slot;
+    for (uint64_t slot = 0; slot < rt::QEMU_VIRTIO_SLOTS; ++slot) {
+        const uint64_t base = rt::VIRTIO_BASE + rt::QEMU_VIRTIO_STRIDE * slot;
         const vio::ProbeResult p = vio::probe(base);
         if (p.ok && p.device_id == 3) return base;
     }
@@ -42,7 +43,7 @@ void guest_main() {
         !rt::check(g_rx.setup(base, 0, QSIZE, g_rings[0]) && g_tx.setup(base, 1, QSIZE, g_rings[1]), "queues"))
         rt::finish();
     vio::driver_ok(base);
-    bench("add100", [] { asm volatile(".rept 100\n add x9, x9, #1\n .endr" ::: "x9"); });
+    bench("add100", [] { rt::add100(); });
     // A trapped register read (QueueNumMax of the selected queue): the MMIO path into the transport.
     bench("virtio_reg_read", [base] { (void)vio::reg(base, vio::QueueNumMax); });
     // QueueNotify with nothing new on the transmit queue: the notification exit alone (the device

@@ -12,7 +12,8 @@
 //   4 (net-hostile, network 2): a malformed transmit chain and bad frames, see role_hostile().
 //   'C' (net-c, network 1, another switch): broadcasts on its own network for kQuietMs and must
 //       receive nothing at all while A and B talk on network 0.
-// Frames use EtherType 0x88B5 (IEEE 802 local experimental). The device sits at 0x0a00_1000.
+// Frames use EtherType 0x88B5 (IEEE 802 local experimental). The device sits at the second
+// virtio-mmio slot, rt::VIRTIO_BASE + 0x1000 (configs/vms/net-*.toml, configs/vms/riscv64/net-*.toml).
 #include "rt.hpp"
 #include "virtio.hpp"
 
@@ -25,7 +26,7 @@
 
 namespace {
 
-constexpr uint64_t NET = 0x0a001000;
+constexpr uint64_t NET = rt::VIRTIO_BASE + 0x1000;
 constexpr uint16_t QSIZE = 16;
 constexpr uint64_t F_MAC = 1ull << 5, F_STATUS = 1ull << 16, F_MTU = 1ull << 3;
 constexpr uint32_t HDR = 12; // struct virtio_net_hdr with VERSION_1 (5.1.6)

@@ -1,13 +1,15 @@
 // shm: inter-VM shared memory and the HC_DOORBELL hypercall (docs/virtio.md, "Shared memory"), as three
-// programs from this source (CXV_SHM_ROLE):
-//   shm-ping (VM 230, shm-ping.toml): region "pp" at 0x5000_0000, rung on SPI 48, may ring 231;
-//   shm-pong (VM 231, shm-pong.toml): the same region at 0x6000_0000, rung on SPI 49, may ring 230;
-//   shm-intruder (VM 232, shm-intruder.toml): no region.
-// The two gpas differ on purpose: the VMs share host memory, not addresses.
+// programs from this source (CXV_SHM_ROLE), their VM ids CXV_SHM_FIRST_ID + 0, 1, 2 (aarch64: 230;
+// riscv64: 142, configs/vms/riscv64/shm-*.toml):
+//   shm-ping (shm-ping.toml): region "pp" at 0x5000_0000, rung on line 48, may ring pong;
+//   shm-pong (shm-pong.toml): the same region at 0x6000_0000, rung on line 49, may ring ping;
+//   shm-intruder (shm-intruder.toml): no region.
+// The two gpas differ on purpose: the VMs share host memory, not addresses. The doorbell lines are
+// the VM's interrupt controller's: GIC SPIs 48/49 on aarch64, PLIC sources 48/49 on riscv64.
 //
-// Ping and pong: pong sets up its GIC and says so in the region (ready); ping fills the region's
-// data pages with a pattern, then for ROUNDS rounds writes the round number (ping_seq), rings
-// pong and waits in WFI for pong's ring and pong_seq == round; pong waits for a ring, checks
+// Ping and pong: pong sets up its interrupts and says so in the region (ready); ping fills the
+// region's data pages with a pattern, then for ROUNDS rounds writes the round number (ping_seq),
+// rings pong and waits in WFI for pong's ring and pong_seq == round; pong waits for a ring, checks
 // ping_seq is the next round (and, once, the pattern), copies it to pong_seq and rings back.
 // Each counts the rings its handler took; both must equal ROUNDS. Refusals checked: ringing itself
 // or a VM its region does not name (DENIED), a region index it does not have (INVALID). Pong ends
@@ -16,20 +18,38 @@
 //
 // The intruder: HC_DOORBELL to ping and pong through region 0 (it has none) is INVALID, and
 // reads and writes at both VMs' region addresses abort (nothing is mapped there in this VM).
-#include "gic.hpp"
+//
+// The interrupt controller, the watchdog timer and the barrier before a ring are the ISA's
+// (shm-<isa>.cpp, below: namespace shm_isa).
+#include "rt.hpp"
 
 using namespace cxv_abi;
-namespace gic = rt::gic;
 
 #ifndef CXV_SHM_ROLE
 #define CXV_SHM_ROLE 0
 #endif
+#ifndef CXV_SHM_FIRST_ID
+#define CXV_SHM_FIRST_ID 230 // ping's VM id; pong and the intruder have the next two
+#endif
+
+// The ISA's part (shm-<isa>.cpp). All calls on the one vCPU of the VM.
+namespace shm_isa {
+// The doorbell `line` (an edge, HC_DOORBELL raises one per ring) calls on_ring, the watchdog timer
+// on_watchdog, each in interrupt context; both are taken only while unmasked (unmask()).
+void setup(uint32_t line, void (*on_ring)(), void (*on_watchdog)());
+void mask();
+void unmask();
+void wait(); // one WFI: it ends on a pending interrupt even while masked; taken at the unmask
+void watchdog_arm(uint64_t deadline); // counter() value at which on_watchdog runs
+void watchdog_stop();
+void before_ring(); // the region's writes are visible to the other CPUs before the ring
+} // namespace shm_isa
 
 namespace {
 constexpr int PING = 0, PONG = 1, INTRUDER = 2;
-constexpr uint64_t PING_ID = 230, PONG_ID = 231, INTRUDER_ID = 232;
+constexpr uint64_t PING_ID = CXV_SHM_FIRST_ID, PONG_ID = PING_ID + 1, INTRUDER_ID = PING_ID + 2;
 constexpr uint64_t PING_GPA = 0x5000'0000, PONG_GPA = 0x6000'0000, SHM_SIZE = 0x1'0000;
-constexpr uint32_t PING_SPI = 48, PONG_SPI = 49;
+constexpr uint32_t PING_LINE = 48, PONG_LINE = 49;
 constexpr uint64_t ROUNDS = 500;
 constexpr uint64_t READY = 0x7265'6164'79; // "ready"
 constexpr uint64_t WAIT_MS = 5000;         // one wait: far more than a round trip ever takes
@@ -50,48 +70,39 @@ uint64_t pattern(uint64_t offset) { return offset * 0x9E37'79B9'7F4A'7C15ull ^ 0
 volatile uint64_t g_rings;   // doorbells this VM's handler took
 volatile bool g_timed_out;   // the watchdog timer fired during a wait
 
-void on_ring(uint32_t, void*) { g_rings = g_rings + 1; }
-void on_watchdog(uint32_t, void*) {
-    rt::vtimer_stop();
+void on_ring() { g_rings = g_rings + 1; }
+void on_watchdog() {
+    shm_isa::watchdog_stop();
     g_timed_out = true;
 }
+uint64_t ms_to_ticks(uint64_t ms) { return ms * rt::counter_freq() / 1000; }
 
 int64_t ring(uint64_t peer, uint64_t region) {
-    asm volatile("dmb ish" ::: "memory"); // the region's writes are visible before the peer runs
-    return rt::hvc_call(HC_DOORBELL, peer, region).x0;
+    shm_isa::before_ring();
+    return rt::hypercall(HC_NR_DOORBELL, peer, region).x0;
 }
 
 // Sleeps in WFI until cond() holds or WAIT_MS pass (a lost doorbell fails the test, not hangs it).
 template <typename F> bool wait_for(F cond) {
     g_timed_out = false;
-    rt::vtimer_arm(rt::counter() + rt::ms_to_ticks(WAIT_MS));
-    gic::irq_disable();
+    shm_isa::watchdog_arm(rt::counter() + ms_to_ticks(WAIT_MS));
+    shm_isa::mask();
     while (!cond() && !g_timed_out) {
-        gic::wfi(); // wakes on a pending interrupt even while masked; taken at the unmask
-        gic::irq_enable();
-        gic::irq_disable();
+        shm_isa::wait(); // wakes on a pending interrupt even while masked; taken at the unmask
+        shm_isa::unmask();
+        shm_isa::mask();
     }
-    gic::irq_enable();
-    rt::vtimer_stop();
+    shm_isa::unmask();
+    shm_isa::watchdog_stop();
     return cond();
 }
 
 // For what no doorbell announces (pong ready, pong done): polls, with the CPU left to the other
 // VMs between looks. WFI would sleep until the watchdog when the peer runs on this same CPU.
 template <typename F> bool poll_for(F cond) {
-    const uint64_t end = rt::counter() + rt::ms_to_ticks(WAIT_MS);
+    const uint64_t end = rt::counter() + ms_to_ticks(WAIT_MS);
     while (!cond() && rt::counter() < end) rt::delay_us(100);
     return cond();
-}
-
-void gic_setup(uint32_t spi) {
-    gic::dist_init();
-    gic::cpu_init();
-    gic::set_handler(gic::PPI_VTIMER, on_watchdog);
-    gic::configure(gic::PPI_VTIMER, 0x80, gic::Trigger::Level);
-    gic::set_handler(spi, on_ring);
-    gic::configure(spi, 0x80, gic::Trigger::Edge); // HC_DOORBELL raises an edge
-    gic::irq_enable();
 }
 
 const char* status_name(int64_t s) {
@@ -109,11 +120,14 @@ void expect_status(int64_t got, int64_t want, const char* what) {
     rt::check(got == want, "%s: %s (%ld), expected %s", what, status_name(got), got, status_name(want));
 }
 
-// Ping's and pong's start: the GIC, then what every VM with the region must be refused.
-Control& begin(uint64_t gpa, uint32_t spi, uint64_t self, uint64_t peer, uint64_t missing_region) {
-    gic_setup(spi);
+// Ping's and pong's start: the interrupts, then what every VM with the region must be refused.
+Control& begin(uint64_t gpa, uint32_t line, uint64_t self, uint64_t peer, uint64_t missing_region) {
+    shm_isa::setup(line, on_ring, on_watchdog);
+    shm_isa::unmask();
     expect_status(ring(self, 0), CXV_DENIED, "ring itself");
-    expect_status(ring(INTRUDER_ID, 0), CXV_DENIED, "ring vm 232 (not a peer)");
+    char intruder[64];
+    rt::format(intruder, sizeof intruder, "ring vm %lu (not a peer)", INTRUDER_ID);
+    expect_status(ring(INTRUDER_ID, 0), CXV_DENIED, intruder);
     char what[64];
     rt::format(what, sizeof what, "ring through region %lu (there is none)", missing_region);
     expect_status(ring(peer, missing_region), CXV_INVALID, what);
@@ -121,7 +135,7 @@ Control& begin(uint64_t gpa, uint32_t spi, uint64_t self, uint64_t peer, uint64_
 }
 
 void ping() {
-    Control& c = begin(PING_GPA, PING_SPI, PING_ID, PONG_ID, 1);
+    Control& c = begin(PING_GPA, PING_LINE, PING_ID, PONG_ID, 1);
     if (!rt::check(poll_for([&] { return load(c.pong_ready) == READY; }), "pong is ready within %lu ms", WAIT_MS))
         return;
     for (uint64_t off = 0x1000; off < SHM_SIZE; off += 8) *reinterpret_cast<volatile uint64_t*>(PING_GPA + off) = pattern(off);
@@ -145,13 +159,13 @@ void ping() {
     // Pong powers off after its last answer: the doorbell then says so.
     if (!rt::check(poll_for([&] { return load(c.pong_done) == 1; }), "pong says done")) return;
     int64_t r = CXV_OK;
-    const uint64_t end = rt::counter() + rt::ms_to_ticks(WAIT_MS);
+    const uint64_t end = rt::counter() + ms_to_ticks(WAIT_MS);
     while ((r = ring(PONG_ID, 0)) == CXV_OK && rt::counter() < end) rt::delay_us(1000);
     expect_status(r, CXV_PEER_DOWN, "ring pong after its SYSTEM_OFF");
 }
 
 void pong() {
-    Control& c = begin(PONG_GPA, PONG_SPI, PONG_ID, PING_ID, 7);
+    Control& c = begin(PONG_GPA, PONG_LINE, PONG_ID, PING_ID, 7);
     rt::check(load(c.ping_seq) == 0 && *reinterpret_cast<volatile uint64_t*>(PONG_GPA + 0x1000) == 0,
               "the region starts zeroed");
     store(c.pong_ready, READY);

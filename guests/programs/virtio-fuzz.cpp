@@ -44,9 +44,9 @@ uint64_t pick(uint64_t n) { return rnd() % n; }
 uint64_t any_addr(uint64_t base, uint64_t len_hint) {
     switch (pick(10)) {
     case 0: return 0;                    // a hole below every device
-    case 1: return 0x08000000;           // the vGIC distributor
+    case 1: return rt::INTC_BASE;        // where the interrupt controller would be
     case 2: return base;                 // the device's own registers
-    case 3: return rt::UART_BASE;        // the PL011
+    case 3: return rt::UART_BASE;        // the console UART
     case 4: return RAM_END - 8;          // straddling the end of RAM
     case 5: return RAM_END + pick(1 << 20) * 16; // just past RAM
     case 6: return ~0ull - pick(64) * 16;        // wrapping 2^64

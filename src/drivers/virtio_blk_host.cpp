@@ -3,6 +3,7 @@
 
 #include "abi/vm_package.hpp"
 #include "arch.hpp"
+#include "base/format.hpp"
 #include "base/string.hpp"
 #include "kernel/frames.hpp"
 #include "kernel/irq.hpp"
@@ -60,22 +61,18 @@ constexpr usize kMaxClaims = vm_package::MAX_VMS * vm_package::MAX_EMU_DEVICES;
 Claim g_claims[kMaxClaims];
 Spinlock g_claims_lock;
 
-// The node's interrupt as a GIC INTID: the boards cxvisor runs on (QEMU virt) give virtio-mmio
-// nodes `interrupts = <GIC_SPI n flags>` under the GIC's 3-cell binding (Linux v6.1
-// Documentation/devicetree/bindings/interrupt-controller/arm,gic-v3.yaml): SPI n is INTID 32 + n.
-// Anything else: 0, and the driver polls instead of sleeping.
-u32 spi_intid(const Fdt& fdt, FdtNode n) {
-    auto cells = fdt.interrupts(n);
-    if (cells.is_error() || cells.value().count != 3 || cells.value()[0] != 0 || cells.value()[1] > 987) return 0;
-    return 32 + cells.value()[1];
-}
-
 IrqAction disk_irq(u32, void* ctx) {
     static_cast<HostDisk*>(ctx)->ack_interrupt(); // a late completion interrupt: lower the line
     return IrqAction::Done;
 }
 
 } // namespace
+
+bool HostDisk::dma_coherent(const Fdt& fdt, FdtNode n, bool isa_default) {
+    if (fdt.prop(n, "dma-coherent").is_ok()) return true;
+    if (fdt.prop(n, "dma-noncoherent").is_ok()) return false;
+    return isa_default;
+}
 
 HostDisk::Probe HostDisk::probe(const Fdt& fdt) {
     FdtNode n{};
@@ -92,17 +89,17 @@ HostDisk::Probe HostDisk::probe(const Fdt& fdt) {
         const u32 version = read32(a + kVersion);
         if (read32(a + kMagic) == kMagicValue && (version == 1 || version == 2) &&
             read32(a + kDeviceId) == virtio::kDeviceIdBlock)
-            return {true, {HostPhysAddr(base.value()), r.size}, fdt.name(n), spi_intid(fdt, n),
-                    fdt.prop(n, "dma-coherent").is_ok()};
+            return {true, {HostPhysAddr(base.value()), r.size}, fdt.name(n), arch::dt_device_irq(fdt, n),
+                    dma_coherent(fdt, n, arch::DMA_COHERENT_BY_DEFAULT)};
     }
 }
 
 void HostDisk::init(const Probe& p) {
     if (!p.found) return; // no line: most machines have no disk for cxvisor, and need none
     if (!p.dma_coherent) {
-        kprint("cxvisor: host disk %s: not DMA-coherent (no \"dma-coherent\" in the host DTB), and this driver does no "
-               "cache maintenance for DMA; VMs with a host region cannot start\n",
-               p.node);
+        kprint("cxvisor: host disk %s: not DMA-coherent (%s in the host DTB), and this driver does no cache "
+               "maintenance for DMA; VMs with a host region cannot start\n",
+               p.node, arch::DMA_COHERENT_BY_DEFAULT ? "\"dma-noncoherent\"" : "no \"dma-coherent\"");
         return;
     }
     if (auto r = g_disk.setup(p); r.is_error()) {
@@ -122,8 +119,10 @@ void HostDisk::init(const Probe& p) {
         irq_register(p.intid, disk_irq, &g_disk);
         g_disk.m_intid = p.intid;
     }
-    kprint("cxvisor: host disk %s: %lu MiB%s (virtio-mmio v%u)\n", p.node, g_disk.capacity_bytes() / MiB,
-           g_disk.m_read_only ? ", read-only" : "", g_disk.m_version);
+    char irq[24] = "polled";
+    if (p.intid) format(irq, sizeof irq, "interrupt %u", p.intid);
+    kprint("cxvisor: host disk %s: %lu MiB%s (virtio-mmio v%u), %s\n", p.node, g_disk.capacity_bytes() / MiB,
+           g_disk.m_read_only ? ", read-only" : "", g_disk.m_version, irq);
 }
 
 HostDisk* HostDisk::get() { return g_disk_ok ? &g_disk : nullptr; }

@@ -23,10 +23,11 @@
 // guest's requests to these limits.
 //
 // Cache coherency: the driver issues no cache maintenance for request memory (its rings, the
-// header page, or the guest pages a request names), so it takes a disk only if its DTB node has
-// the "dma-coherent" property (Devicetree Specification v0.4, 2.3.9; QEMU's virt board sets it on
-// every virtio-mmio node: QEMU's devices access RAM directly); any other disk is refused at init()
-// with one line. A guest running with its caches off sees what the disk wrote, since the disk
+// header page, or the guest pages a request names), so it takes a disk only if its DMA is
+// coherent: its DTB node has "dma-coherent", or the ISA's default is coherent and the node does
+// not say "dma-noncoherent" (Devicetree Specification v0.4, 2.3.10-2.3.11; QEMU's aarch64 virt
+// board sets dma-coherent on every virtio-mmio node, its riscv64 virt relies on RISC-V's coherent
+// default: QEMU's devices access RAM directly); any other disk is refused at init() with one line. A guest running with its caches off sees what the disk wrote, since the disk
 // writes memory, not a cache. (The bounce path wrote the guest's pages through cxvisor's cacheable map and cleaned
 // them to the point of coherency for that guest; with DMA there is no CPU write to clean.)
 //
@@ -47,9 +48,13 @@ public:
         bool found = false;
         PhysRange mmio{};
         const char* node = ""; // the DTB node's name
-        u32 intid = 0;         // its interrupt (GIC INTID), 0: none known (the driver polls)
-        bool dma_coherent = false; // the node says "dma-coherent" (Linux: of_dma_is_coherent)
+        u32 intid = 0;         // its host interrupt (arch::dt_device_irq), 0: none known (the driver polls)
+        bool dma_coherent = false; // DMA is cache-coherent (dma_coherent() below)
     };
+    // Whether node n's DMA is cache-coherent (Linux: of_dma_is_coherent): "dma-coherent" says yes,
+    // "dma-noncoherent" says no (devicetree spec v0.4, 2.3.10-2.3.11); with neither, the ISA's
+    // default, arch::DMA_COHERENT_BY_DEFAULT (aarch64 no, riscv64 yes).
+    static bool dma_coherent(const Fdt& fdt, FdtNode n, bool isa_default);
     // Boot CPU, before cxvisor's MMU maps any device: reads each virtio,mmio node's Magic, Version
     // and DeviceID at its physical address (with the MMU off every access is Device memory). The
     // caller then maps `mmio` as a device region for init().

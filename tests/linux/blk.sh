@@ -11,7 +11,9 @@ CXV_TEST=linux-blk
 check "virtio_blk found vda" blk_modules
 say "vda: $(blk_sectors) sectors, serial '$(cat /sys/block/vda/serial 2>/dev/null)', ro $(cat /sys/block/vda/ro)"
 check "vda is the 32 MiB region" test "$(blk_sectors)" = 65536
-check "GET_ID names the VM and device" grep -q "cxv210-vda" /sys/block/vda/serial
+# The VM's id comes from the kernel command line (cxv_vm_id=N in the VM config): the id is per ISA.
+vm=$(sed -n 's/.*cxv_vm_id=\([0-9][0-9]*\).*/\1/p' /proc/cmdline)
+check "GET_ID names the VM (${vm:-no cxv_vm_id= on the command line}) and device" grep -qx "cxv${vm:-?}-vda" /sys/block/vda/serial
 mkdir -p /newroot
 check "mount the ext4 root filesystem on vda" mount -t ext4 /dev/vda /newroot
 check "the disk's own busybox runs (chroot)" chroot /newroot /bin/busybox cat /etc/cxv-rootfs

@@ -11,7 +11,9 @@ namespace rt {
 inline constexpr uint64_t RAM_BASE = 0x40000000;
 inline constexpr uint64_t IMAGE_BASE = 0x40080000; // guest.ld
 inline constexpr uint64_t UART_BASE = 0x09000000;  // PL011
+inline constexpr uint64_t INTC_BASE = 0x08000000;  // the GIC distributor, where a VM config puts it by default
 inline constexpr uint64_t VIRTIO_BASE = 0x0A000000; // the first virtio-mmio slot (0x1000 each), configs/vms/virtio-*.toml
+inline constexpr uint64_t QEMU_VIRTIO_STRIDE = 0x200, QEMU_VIRTIO_SLOTS = 32; // QEMU virt's own virtio-mmio slots
 
 using HvcResult = HcResult; // what an SMCCC call returns in x0..x3
 
@@ -66,6 +68,8 @@ inline uint64_t counter_freq() {
     return v;
 }
 inline void cpu_relax() { asm volatile("yield"); }
+// 100 single-cycle ALU instructions: the bench programs' loop-overhead probe (add100 - 100).
+inline void add100() { asm volatile(".rept 100\n add x9, x9, #1\n .endr" ::: "x9"); }
 // Fences between the guest's memory and a device that reads it (virtio rings; Arm ARM B2.3.12
 // DMB/DSB, outer shareable): writes before writes, reads before reads, everything.
 inline void dma_wmb() { asm volatile("dmb oshst" ::: "memory"); }

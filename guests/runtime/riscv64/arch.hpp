@@ -12,7 +12,9 @@ namespace rt {
 inline constexpr uint64_t RAM_BASE = 0x80000000;
 inline constexpr uint64_t IMAGE_BASE = 0x80200000; // guest.ld; where cxvisor enters vCPU 0
 inline constexpr uint64_t UART_BASE = 0x10000000;  // ns16550a, byte registers (reg-shift 0)
+inline constexpr uint64_t INTC_BASE = 0x0C000000;  // the PLIC, where a VM config puts it by default
 inline constexpr uint64_t VIRTIO_BASE = 0x10001000; // the first virtio-mmio slot (0x1000 each), QEMU virt's
+inline constexpr uint64_t QEMU_VIRTIO_STRIDE = 0x1000, QEMU_VIRTIO_SLOTS = 8; // QEMU virt's own virtio-mmio slots
 // The time CSR's rate: the generated DT's /cpus timebase-frequency (QEMU virt's 10 MHz).
 inline constexpr uint64_t TIMEBASE_HZ = 10'000'000;
 
@@ -56,6 +58,8 @@ inline uint64_t counter_freq() { return TIMEBASE_HZ; }
 // PAUSE (Zihintpause), encoded as the FENCE hint it is, so it needs no -march extension: harts
 // without it execute a no-op fence.
 inline void cpu_relax() { asm volatile(".word 0x0100000f"); }
+// 100 single-cycle ALU instructions: the bench programs' loop-overhead probe (add100 - 100).
+inline void add100() { asm volatile(".rept 100\n addi x9, x9, 1\n .endr" ::: "x9"); }
 // Fences between the guest's memory and a device that reads it (virtio rings; Unprivileged Spec
 // 20191213, 2.7 FENCE with the I/O and memory sets, as Linux's riscv wmb/rmb/mb): prior device
 // outputs and memory writes before later ones; device inputs and memory reads likewise; all.

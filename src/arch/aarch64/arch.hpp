@@ -7,6 +7,9 @@
 #include "sysreg.hpp"
 #include "timer_hw.hpp"
 
+class Fdt; // fdt/fdt.hpp
+struct FdtNode;
+
 namespace arch {
 
 inline constexpr const char* NAME = "aarch64";
@@ -31,6 +34,10 @@ u32 irq_highest_pending();
 // on the GIC, SPIs and PPIs/SGIs.
 void irq_enable(u32 intid, bool enable);
 void irq_enable_shared_on(u32 intid, u64 target_hw_id); // a shared interrupt (an SPI), routed to that MPIDR
+// A host device node's interrupt (its DT `interrupts`, first specifier) as a host interrupt number
+// for irq_register/irq_enable_shared_on: the INTID of its SPI (dt_platform.cpp, gic_device_irq);
+// 0 if it has none, it is not an SPI, or the GIC does not deliver it.
+u32 dt_device_irq(const Fdt& fdt, FdtNode n);
 void irq_deactivate(u32 intid);          // clears the active state of an SPI (a forwarded one)
 // Active state of one of this CPU's private interrupts (a PPI handed to a guest through a
 // hardware-linked list register stays active until the guest deactivates it).
@@ -47,6 +54,9 @@ void ppi_set_active(u32 intid, bool active);
 inline void dma_barrier() { dsb_sy(); }
 // A VM's device tree before its first boot (vm.cpp): nothing in it depends on the running machine.
 inline void prepare_guest_dt(u8*, usize) {}
+// A device's DMA is cache-coherent only if its DT node says "dma-coherent" (devicetree spec v0.4,
+// 2.3.10 leaves the default to the architecture; Linux's arm64 assumes non-coherent without it).
+inline constexpr bool DMA_COHERENT_BY_DEFAULT = false;
 
 // Firmware: start a secondary CPU at `entry` with x0 = arg (PSCI CPU_ON over the DTB's conduit).
 Result<void> start_cpu(u64 hw_id, u64 entry, u64 arg);

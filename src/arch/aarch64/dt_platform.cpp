@@ -141,6 +141,21 @@ struct Reader : DtHostReader {
 
 } // namespace
 
+u32 gic_device_irq(const Fdt& fdt, FdtNode n) {
+    Reader r{{fdt, nullptr}};
+    auto gic = r.find_enabled("arm,gic-v3");
+    if (gic.is_error()) return 0;
+    r.gic = gic.value();
+    auto phandle = fdt.prop_u32(r.gic, "phandle");
+    r.gic_phandle = phandle.is_ok() ? phandle.value() : 0;
+    auto cells = fdt.prop_u32(r.gic, "#interrupt-cells");
+    if (cells.is_error() || cells.value() < 3) return 0;
+    r.gic_cells = cells.value();
+    u32 intid = 0;
+    // A device's interrupt is an SPI (INTIDs 32..1019); a PPI belongs to one CPU.
+    return r.intids(n, 1, &intid, "interrupts").is_ok() && intid >= 32 && intid < 1020 ? intid : 0;
+}
+
 Result<PlatformInfo> read_platform(const Fdt& fdt, const char** what) {
     PlatformInfo info;
     Reader r{{fdt, what}};

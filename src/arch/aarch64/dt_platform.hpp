@@ -52,3 +52,8 @@ struct PlatformInfo : DtHostInfo {
 // NoMemory/Unsupported when it exceeds a fixed capacity that is unsafe to truncate (reserved
 // ranges, redistributor regions). On error *what (if given) names the piece, for the boot log.
 Result<PlatformInfo> read_platform(const Fdt& fdt, const char** what = nullptr);
+
+// The host interrupt number of device node n's first interrupt: the INTID of its SPI under the
+// GICv3 binding (<0 n flags> is INTID 32 + n), 0 if it has none, it is not an SPI, or the GIC does
+// not deliver it. (arch::dt_device_irq on aarch64.)
+u32 gic_device_irq(const Fdt& fdt, FdtNode n);

@@ -92,4 +92,6 @@ void host_cpu_init(const HostPlatform& p) {
     irq_enable(p.vcpu_timer_irq, false);
 }
 
+u32 dt_device_irq(const Fdt& fdt, FdtNode n) { return gic_device_irq(fdt, n); }
+
 } // namespace arch

@@ -8,6 +8,9 @@
 #include "asm_offsets.hpp" // CPU_STACK_SIZE, for the boot flow's stacks (vmm/main.cpp)
 #include "csr.hpp"
 
+class Fdt; // fdt/fdt.hpp
+struct FdtNode;
+
 namespace arch {
 
 inline constexpr const char* NAME = "riscv64";
@@ -54,6 +57,10 @@ void handle_pending_irqs();      // everything pending in sip and claimable at t
 // named hart's (irq_enable_shared_on). A hart-local number enables its sie bit on the calling hart.
 void irq_enable(u32 id, bool enable);
 void irq_enable_shared_on(u32 id, u64 target_hw_id);
+// A host device node's interrupt (its DT `interrupts`, first specifier) as a host interrupt number
+// for irq_register/irq_enable_shared_on: its PLIC source (dt_platform.cpp, rv_device_irq); 0 if it
+// has none or the PLIC does not deliver it. Boot CPU, any time after host_discover.
+u32 dt_device_irq(const Fdt& fdt, FdtNode n);
 // Ends a PLIC source handed to a guest (IrqAction::Forwarded): it was claimed and left uncompleted,
 // so the PLIC's gateway holds it until this completion (PLIC spec 1.0.0, chapter 9).
 void irq_deactivate(u32 id);
@@ -88,6 +95,10 @@ void invalidate_icache_all();
 // Device DMA: FENCE with I/O and memory in both sets orders the ring writes and the register
 // accesses that hand them over (unprivileged spec 20191213, 2.7; 1.4 for I/O vs memory).
 inline void dma_barrier() { fence_all(); }
+// A device's DMA is cache-coherent unless its DT node says "dma-noncoherent" (devicetree spec
+// v0.4, 2.3.10-2.3.11 leave the default to the architecture; RISC-V's is coherent, Linux 6.x
+// selects ARCH_DMA_DEFAULT_COHERENT for riscv): QEMU's riscv virt marks no virtio-mmio node.
+inline constexpr bool DMA_COHERENT_BY_DEFAULT = true;
 
 // A VM's device tree, in place, before its first boot (vm.cpp): every cpu node's mmu-type names the
 // widest satp mode the harts implement (mmu.hpp satp_probe_va_bits), which is what the vCPU's

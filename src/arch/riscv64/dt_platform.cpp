@@ -172,15 +172,31 @@ struct Reader : DtHostReader {
         if (info.uart.reg_shift > 3 || (info.uart.reg_io_width != 1 && info.uart.reg_io_width != 4))
             return fail(Error::Unsupported, "16550 reg-shift/reg-io-width (shift 0..3, width 1 or 4)");
         // Its interrupt, if the PLIC delivers it; without one the console is polled.
-        auto irqs = fdt.interrupts(console);
-        if (irqs.is_ok() && irqs.value().count >= 1) {
-            auto parent = interrupt_parent(console, plic, plic_phandle, "16550 interrupt parent");
-            if (parent.is_ok() && parent.value() == plic) {
-                u32 src = irqs.value()[0];
-                if (src >= 1 && src <= info.plic.ndev) info.uart.irq = src;
-            }
-        }
+        info.uart.irq = plic_source(console, info.plic.ndev);
         return {};
+    }
+
+    // Node n's first interrupt as a source of the PLIC (read_plic first): its `interrupts` under
+    // the PLIC's one-cell binding (sifive,plic-1.0.0.yaml), 1..ndev; 0 if it has none or another
+    // controller delivers it.
+    u32 plic_source(FdtNode n, u32 ndev) const {
+        auto irqs = fdt.interrupts(n);
+        if (irqs.is_error() || irqs.value().count < 1) return 0;
+        auto parent = interrupt_parent(n, plic, plic_phandle, "interrupt parent");
+        if (parent.is_error() || parent.value() != plic) return 0;
+        const u32 src = irqs.value()[0];
+        return src >= 1 && src <= ndev ? src : 0;
+    }
+
+    // The PLIC and its source count alone (rv_device_irq), without the harts' contexts.
+    Result<u32> find_plic() {
+        auto n = find_enabled("sifive,plic-1.0.0");
+        plic = TRY(n.is_ok() ? Result<FdtNode>(n.value()) : find_enabled("riscv,plic0"));
+        auto ph = fdt.prop_u32(plic, "phandle");
+        plic_phandle = ph.is_ok() ? ph.value() : 0;
+        const u32 ndev = TRY(fdt.prop_u32(plic, "riscv,ndev"));
+        if (ndev == 0 || ndev > 1023) return Error::BadFormat;
+        return ndev;
     }
 
     // The PLIC, the console, and what the firmware below cxvisor drives or what acts on the whole
@@ -203,6 +219,12 @@ struct Reader : DtHostReader {
 };
 
 } // namespace
+
+u32 rv_device_irq(const Fdt& fdt, FdtNode n) {
+    Reader r{{fdt, nullptr}};
+    auto ndev = r.find_plic();
+    return ndev.is_ok() ? r.plic_source(n, ndev.value()) : 0;
+}
 
 Result<RvPlatformInfo> read_rv_platform(const Fdt& fdt, const char** what) {
     RvPlatformInfo info;

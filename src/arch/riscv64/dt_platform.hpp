@@ -45,6 +45,10 @@ struct RvPlatformInfo : DtHostInfo {
 // the reserved ranges exceed their fixed capacity. On error *what (if given) names the piece.
 Result<RvPlatformInfo> read_rv_platform(const Fdt& fdt, const char** what = nullptr);
 
+// The host interrupt number of device node n's first interrupt: its PLIC source (1..riscv,ndev),
+// 0 if it has none or the PLIC does not deliver it. (arch::dt_device_irq on riscv64.)
+u32 rv_device_irq(const Fdt& fdt, FdtNode n);
+
 // Does a riscv,isa string ("rv64imafdch_zicsr_..._sstc") name extension `ext`? A single letter is
 // looked up among the base ISA letters before the first '_', a longer name among the '_'-separated
 // multi-letter extensions (RISC-V unprivileged spec 20191213, chapter 27 "ISA Extension Naming

@@ -111,4 +111,6 @@ void host_cpu_init(const HostPlatform& p) {
     virt_cpu_init();
 }
 
+u32 dt_device_irq(const Fdt& fdt, FdtNode n) { return rv_device_irq(fdt, n); }
+
 } // namespace arch

@@ -244,3 +244,17 @@ TEST(DtPlatformOwned, UnreadablePciWindowsMarkTheListIncomplete) {
     EXPECT_TRUE(p.owned_incomplete);
     EXPECT_TRUE(owns_any(p, 0x30000000, 0x1000));
 }
+
+// A host device's interrupt as a GIC INTID (arch::dt_device_irq on aarch64): SPIs only.
+TEST(DtPlatform, DeviceInterruptsAreSpis) {
+    const auto blob = qemu_dtb(2);
+    auto f = Fdt::create(blob.data(), blob.size());
+    ASSERT_TRUE(f.is_ok());
+    const Fdt& fdt = f.value();
+    auto node = [&](const char* path) { return node_at(fdt, path); };
+    EXPECT_EQ(gic_device_irq(fdt, node("/virtio_mmio@a000000")), 48u);  // <0 0x10 1>
+    EXPECT_EQ(gic_device_irq(fdt, node("/virtio_mmio@a003e00")), 79u);  // <0 0x2f 1>
+    EXPECT_EQ(gic_device_irq(fdt, node("/pl011@9000000")), 33u);
+    EXPECT_EQ(gic_device_irq(fdt, node("/timer")), 0u) << "PPIs are a CPU's own, not a device's";
+    EXPECT_EQ(gic_device_irq(fdt, node("/memory@40000000")), 0u) << "no interrupts";
+}

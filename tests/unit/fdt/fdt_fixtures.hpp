@@ -30,6 +30,13 @@ inline std::vector<u8> board_dtb(const char* variant = "board") {
     return load_dtb(std::string(FDT_FIXTURE_BIN) + "/" + variant + ".dtb");
 }
 
+// The node at `path` (a test failure if there is none).
+inline FdtNode node_at(const Fdt& fdt, const char* path) {
+    auto n = fdt.find_path(path);
+    EXPECT_TRUE(n.is_ok()) << path;
+    return n.is_ok() ? n.value() : fdt.root();
+}
+
 inline void put_be32(std::vector<u8>& v, usize at, u32 x) {
     for (int i = 0; i < 4; ++i) v[at + i] = u8(x >> (24 - 8 * i));
 }

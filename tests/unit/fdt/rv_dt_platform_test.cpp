@@ -202,3 +202,19 @@ TEST(RvDtPlatform, AarchQemuDtbHasNoRiscvHarts) {
     EXPECT_EQ(r.error(), Error::NotFound);
     EXPECT_NE(std::string(what).find("H extension"), std::string::npos) << what;
 }
+
+// A host device's interrupt as a PLIC source (arch::dt_device_irq on riscv64): QEMU virt's
+// virtio-mmio slots are sources 1..8 (0x10001000 + n * 0x1000 is source n + 1), its UART 10. The
+// host-disk driver once read only GIC specifiers, so on riscv64 it never had an interrupt and polled.
+TEST(RvDtPlatform, DeviceInterruptsArePlicSources) {
+    const auto blob = rv_qemu_dtb(2);
+    auto f = Fdt::create(blob.data(), blob.size());
+    ASSERT_TRUE(f.is_ok());
+    const Fdt& fdt = f.value();
+    auto node = [&](const char* path) { return node_at(fdt, path); };
+    EXPECT_EQ(rv_device_irq(fdt, node("/soc/virtio_mmio@10001000")), 1u);
+    EXPECT_EQ(rv_device_irq(fdt, node("/soc/virtio_mmio@10008000")), 8u);
+    EXPECT_EQ(rv_device_irq(fdt, node("/soc/serial@10000000")), 10u);
+    EXPECT_EQ(rv_device_irq(fdt, node("/soc/plic@c000000")), 0u) << "the PLIC's own interrupts-extended";
+    EXPECT_EQ(rv_device_irq(fdt, node("/memory@80000000")), 0u) << "no interrupts";
+}

@@ -7,6 +7,7 @@
 // (EXPECT_EXIT): the driver keeps one disk per image.
 #include "arch.hpp"
 #include "drivers/virtio_blk_host.hpp"
+#include "fdt_fixtures.hpp"
 #include "host_console.hpp"
 #include "kernel/frames.hpp"
 
@@ -301,6 +302,35 @@ TEST(HostDiskTest, ADiskThatIsNotDmaCoherentIsRefused) {
             << captured_console();
         EXPECT_EQ(dev.get(kStatus), 0u) << "the device is left alone";
     });
+}
+
+// Which host disks are DMA-coherent, on QEMU's own device trees: aarch64 virt marks every
+// virtio-mmio node "dma-coherent"; riscv64 virt marks none and relies on RISC-V's coherent default
+// (the riscv64 image, DMA_COHERENT_BY_DEFAULT true, once refused QEMU's riscv64 disk as "not
+// DMA-coherent"); "dma-noncoherent" overrides a coherent default, "dma-coherent" a non-coherent one.
+TEST(HostDiskTest, DmaCoherenceFromTheNodeOrTheIsaDefault) {
+    // The first virtio,mmio node of blob under an ISA whose default is isa_default.
+    auto coherent = [](const std::vector<u8>& blob, bool isa_default) {
+        auto f = Fdt::create(blob.data(), blob.size());
+        if (f.is_error()) return ADD_FAILURE() << "not a DTB", false;
+        auto n = f.value().find_compatible("virtio,mmio");
+        if (n.is_error()) return ADD_FAILURE() << "no virtio,mmio node", false;
+        return HostDisk::dma_coherent(f.value(), n.value(), isa_default);
+    };
+    const auto arm = qemu_dtb(2);
+    EXPECT_TRUE(coherent(arm, false)) << "aarch64 virt: dma-coherent";
+    EXPECT_TRUE(coherent(arm, true));
+    const auto rv = load_dtb(std::string(FDT_FIXTURE_SRC) + "/qemu-virt-riscv64-2cpu.dtb");
+    EXPECT_TRUE(coherent(rv, true)) << "riscv64 virt: no property, coherent by default";
+    EXPECT_FALSE(coherent(rv, false)) << "the same node on an ISA without that default";
+
+    DtbBuilder b;
+    b.begin("").prop("#address-cells", {2}).prop("#size-cells", {2});
+    b.begin("virtio_mmio@10001000").prop("compatible", {0x76697274, 0x696f2c6d, 0x6d696f00}); // "virtio,mmio"
+    b.prop("dma-noncoherent", {}).end_node().end_node().end();
+    const auto nc = b.build();
+    EXPECT_FALSE(coherent(nc, true)) << "dma-noncoherent overrides the default";
+    EXPECT_FALSE(coherent(nc, false));
 }
 
 // A request the device never answers may name a VM's pages: the driver resets the device, which

@@ -7,6 +7,9 @@
 #include "base/result.hpp"
 #include <vector>
 
+class Fdt; // fdt/fdt.hpp
+struct FdtNode;
+
 namespace arch {
 
 inline constexpr const char* NAME = "fake";
@@ -28,6 +31,7 @@ void send_ipi(u64 target_hw_id);
 inline u32 vintc_priority_bits() { return 5; } // QEMU's GICv3 CPU interface
 void irq_enable(u32 intid, bool enable);
 void irq_enable_shared_on(u32 intid, u64 target_hw_id);
+u32 dt_device_irq(const Fdt& fdt, FdtNode n); // 0: the fake's devices have no DT interrupt
 void irq_deactivate(u32 intid);
 void handle_pending_irqs();
 void wfi(); // runs fake::wfi_hook; with no hook the CPU would idle forever, so it panics
@@ -38,6 +42,7 @@ inline void wfe() {}
 inline void cpu_relax() {}
 inline void dma_barrier() { __atomic_thread_fence(__ATOMIC_SEQ_CST); } // drivers/: no device to order against
 inline void prepare_guest_dt(u8*, usize) {}
+inline constexpr bool DMA_COHERENT_BY_DEFAULT = false; // as the aarch64 board the fake stands for
 
 void clean_dcache_range(const void* p, usize size);
 void zero_and_clean(void* p, usize size); // memset + clean_dcache_range

@@ -5,6 +5,7 @@
 #include "arch_stage2.hpp"
 #include "arch_vcpu.hpp"
 #include "base/format.hpp"
+#include "fdt/fdt.hpp"
 #include "kernel/irq.hpp"
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
@@ -34,6 +35,7 @@ void send_ipi(u64 target_hw_id) {
 }
 void irq_enable(u32 intid, bool enable) { fake::irq_calls.push_back({intid, enable}); }
 void irq_enable_shared_on(u32 intid, u64 target) { fake::irq_calls.push_back({intid, true, target}); }
+u32 dt_device_irq(const Fdt&, FdtNode) { return 0; }
 void irq_deactivate(u32 intid) { fake::deactivated.push_back(intid); }
 void handle_pending_irqs() {
     std::vector<u32> irqs;
