@@ -8,6 +8,9 @@
 #include "base/result.hpp"
 #include "cpu.hpp"
 
+class Fdt; // fdt/fdt.hpp
+struct FdtNode;
+
 namespace arch {
 
 inline constexpr const char* NAME = "x86_64";
@@ -82,6 +85,12 @@ inline void invalidate_icache_all() { x86::mfence(); }
 inline void dma_barrier() { x86::mfence(); }
 // A VM's device tree before its first boot (vm.cpp): x86 guests get no device tree from cxvisor.
 inline void prepare_guest_dt(u8*, usize) {}
+// Host devices described by a device tree (the host disk's probe, drivers/virtio_blk_host.cpp):
+// an x86 host has none (Multiboot and ACPI describe it), so nothing calls this with a node; a DT
+// interrupt would not name an x86 interrupt either.
+u32 dt_device_irq(const Fdt& fdt, FdtNode n); // 0 (host.cpp)
+// Device DMA is cache-coherent on x86 (AMD64 APM vol. 2, 7.3: caches snoop DMA).
+inline constexpr bool DMA_COHERENT_BY_DEFAULT = true;
 
 // Start the CPU with that APIC id: INIT-SIPI-SIPI through the real-mode trampoline (smp.cpp). It
 // finds its PerCpu by APIC id, as riscv64 harts do by hart id; `entry` is where the trampoline's

@@ -9,6 +9,7 @@
 #include "base/format.hpp"
 #include "boot_info.hpp"
 #include "drivers/ns16550_console.hpp"
+#include "fdt/fdt.hpp"
 #include "kernel/frames.hpp"
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
@@ -183,5 +184,7 @@ void system_off() {
     // it out while the CPUs keep running): give it 2 s before reporting that it stayed on.
     udelay(2'000'000);
 }
+
+u32 dt_device_irq(const Fdt&, FdtNode) { return 0; } // no host device tree on x86 (arch.hpp)
 
 } // namespace arch
