@@ -69,12 +69,18 @@ struct Reader : DtHostReader {
         return {};
     }
 
-    Result<void> read_gic(PlatformInfo& info) {
+    // The GICv3 node, its phandle and #interrupt-cells: what decoding an `interrupts` needs.
+    Result<void> find_gic() {
         gic = TRY(check(find_enabled("arm,gic-v3"), "GICv3 (compatible \"arm,gic-v3\")"));
         auto phandle = fdt.prop_u32(gic, "phandle");
         gic_phandle = phandle.is_ok() ? phandle.value() : 0;
         gic_cells = TRY(check(fdt.prop_u32(gic, "#interrupt-cells"), "GICv3 #interrupt-cells"));
         if (gic_cells < 3) return fail(Error::BadFormat, "GICv3 #interrupt-cells");
+        return {};
+    }
+
+    Result<void> read_gic(PlatformInfo& info) {
+        TRY(find_gic());
         auto regions = fdt.prop_u32(gic, "#redistributor-regions");
         u32 count = regions.is_ok() ? regions.value() : 1;
         if (count == 0 || count > PlatformInfo::kMaxRedistRegions)
@@ -143,14 +149,7 @@ struct Reader : DtHostReader {
 
 u32 gic_device_irq(const Fdt& fdt, FdtNode n) {
     Reader r{{fdt, nullptr}};
-    auto gic = r.find_enabled("arm,gic-v3");
-    if (gic.is_error()) return 0;
-    r.gic = gic.value();
-    auto phandle = fdt.prop_u32(r.gic, "phandle");
-    r.gic_phandle = phandle.is_ok() ? phandle.value() : 0;
-    auto cells = fdt.prop_u32(r.gic, "#interrupt-cells");
-    if (cells.is_error() || cells.value() < 3) return 0;
-    r.gic_cells = cells.value();
+    if (r.find_gic().is_error()) return 0;
     u32 intid = 0;
     // A device's interrupt is an SPI (INTIDs 32..1019); a PPI belongs to one CPU.
     return r.intids(n, 1, &intid, "interrupts").is_ok() && intid >= 32 && intid < 1020 ? intid : 0;

@@ -42,37 +42,17 @@ u32 riscv_mmu_type_bits(const char* t) {
 
 usize fdt_set_mmu_type(u8* blob, usize size, u32 va_bits) {
     if (va_bits != 39 && va_bits != 48 && va_bits != 57) return 0;
-    // Header fields (devicetree spec v0.4, 5.2): magic, totalsize, off_dt_struct, off_dt_strings,
-    // ..., size_dt_strings at 0x20, size_dt_struct at 0x24; all big-endian.
-    if (!blob || size < 0x28 || fdt_be32(blob) != 0xd00dfeed) return 0;
-    const u64 total = fdt_be32(blob + 4), s_off = fdt_be32(blob + 8), str_off = fdt_be32(blob + 12);
-    const u64 str_size = fdt_be32(blob + 0x20), s_size = fdt_be32(blob + 0x24);
-    if (total > size || s_off + s_size > total || str_off + str_size > total) return 0;
-    const char want[] = "mmu-type";
-    char digits[2] = {char('0' + va_bits / 10), char('0' + va_bits % 10)};
+    auto fdt = Fdt::create(blob, size); // a blob that is no well-formed FDT is left alone
+    if (fdt.is_error()) return 0;
     usize rewritten = 0;
-    for (u64 p = s_off; p + 4 <= s_off + s_size;) {
-        const u32 token = fdt_be32(blob + p); // 5.4.1: BEGIN_NODE 1, END_NODE 2, PROP 3, NOP 4, END 9
-        p += 4;
-        if (token == 1) { // the node's name, NUL-terminated, padded to 4 bytes
-            while (p < s_off + s_size && blob[p]) ++p;
-            p = (p + 1 + 3) & ~u64(3);
-        } else if (token == 3) {
-            if (p + 8 > s_off + s_size) return rewritten;
-            const u64 len = fdt_be32(blob + p), name = fdt_be32(blob + p + 4);
-            u8* value = blob + p + 8;
-            if (p + 8 + len > s_off + s_size || name >= str_size) return rewritten;
-            const char* pname = reinterpret_cast<const char*>(blob + str_off + name);
-            bool named = str_size - name >= sizeof want;
-            for (usize i = 0; named && i < sizeof want; ++i) named = pname[i] == want[i];
-            if (named && len == 11 && value[10] == 0) {
-                const u32 bits = riscv_mmu_type_bits(reinterpret_cast<const char*>(value));
-                if (bits) value[8] = u8(digits[0]), value[9] = u8(digits[1]), ++rewritten;
-            }
-            p = (p + 8 + len + 3) & ~u64(3);
-        } else if (token == 2 || token == 4) {
-        } else {
-            break; // END, or not a token: stop
+    for (FdtNode n : fdt.value().nodes()) {
+        auto mt = fdt.value().prop_string(n, "mmu-type");
+        // "riscv,svNN": the two digits change, nothing moves (the Fdt views the same bytes).
+        if (mt.is_ok() && riscv_mmu_type_bits(mt.value())) {
+            char* digits = const_cast<char*>(mt.value()) + 8;
+            digits[0] = char('0' + va_bits / 10);
+            digits[1] = char('0' + va_bits % 10);
+            ++rewritten;
         }
     }
     return rewritten;
