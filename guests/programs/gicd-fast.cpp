@@ -3,7 +3,7 @@
 // exactly the full path's (Vm's MMIO bus -> Vgic::dist_read): the reference is the same register
 // read with a post-indexed load, which reports ISV = 0 and so always takes the full path. Checked:
 //   - GICD_TYPER into each of w0..w30 and wzr: the SRT register gets the answer zero-extended,
-//     every other register keeps its value (gicd-fast-probe.S);
+//     every other register keeps its value (reg-probe.S);
 //   - GICD_IIDR, GICD_TYPER2, GICD_PIDR2 the same both ways, and the documented fields;
 //   - what the vector must leave to the full path still behaves as the model says: GICD_CTLR and
 //     IGROUPR<1> follow writes, a reserved word and PIDR0 read zero, 8-, 16- and 64-bit reads of
@@ -16,25 +16,11 @@
 // abort (nothing there for it), whichever VM ran on the CPU before (PerCpu::exit_fast is the
 // loaded vCPU's only).
 #include "gic.hpp"
+#include "reg-probe.hpp"
 
 namespace gic = rt::gic;
 
-extern "C" {
-#define X(n) void gicd_probe_##n(uint64_t addr, uint64_t* out);
-X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15) X(16) X(17) X(18)
-X(19) X(20) X(21) X(22) X(23) X(24) X(25) X(26) X(27) X(28) X(29) X(30) X(zr)
-#undef X
-uint32_t gicd_read_isv0(uint64_t addr);
-}
-
 namespace {
-
-using Probe = void (*)(uint64_t, uint64_t*);
-#define X(n) gicd_probe_##n,
-const Probe PROBES[32] = {X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
-                          X(16) X(17) X(18) X(19) X(20) X(21) X(22) X(23) X(24) X(25) X(26) X(27) X(28) X(29)
-                          X(30) X(zr)};
-#undef X
 
 constexpr uint64_t GICD_TYPER2 = 0x000c, GICD_PIDR0 = 0xffe0, GICD_PIDR2 = 0xffe8, RESERVED = 0x0010;
 
@@ -43,19 +29,13 @@ constexpr uint64_t GICD_TYPER2 = 0x000c, GICD_PIDR0 = 0xffe0, GICD_PIDR2 = 0xffe
 // the address, every other one its pattern.
 bool probe_ok(unsigned n, uint64_t addr, uint64_t want) {
     uint64_t r[31];
-    PROBES[n](addr, r);
-    const unsigned base = n == 1 ? 2 : 1;
-    for (unsigned i = 0; i < 31; ++i) {
-        const uint64_t expect = i == n ? want : i == base ? addr : 0x5000 + i;
-        if (r[i] != expect)
-            return rt::check(false, "ldr w%u of %lx: x%u = %lx, expected %lx", n, addr, i, r[i], expect);
-    }
-    return true;
+    probe::LDR[n](addr, r);
+    return probe::regs_ok("ldr w<n> of GICD_TYPER", n, r, addr, want);
 }
 
 void same_both_ways(const char* name, uint64_t off) {
     const uint64_t a = gic::gicd_base() + off;
-    const uint32_t fast = rt::read32(a), full = gicd_read_isv0(a);
+    const uint32_t fast = rt::read32(a), full = read32_isv0(a);
     rt::check(fast == full, "%s: %x from ISV=1 (vector), %x from ISV=0 (full path)", name, fast, full);
 }
 
@@ -77,7 +57,7 @@ void run() {
 #else
 void run() {
     const uint64_t d = gic::gicd_base();
-    const uint32_t typer = gicd_read_isv0(d + gic::GICD_TYPER);
+    const uint32_t typer = read32_isv0(d + gic::GICD_TYPER);
     // The config's spi_count (64): ITLinesNumber 2 (96 INTIDs), IDbits 9 (10 bits), A3V.
     rt::check((typer & 0x1f) == 2 && ((typer >> 19) & 0x1f) == 9, "GICD_TYPER %x", typer);
     for (int round = 0; round < 3; ++round) // the first read of a run may be the vector's or not

@@ -28,7 +28,24 @@ constexpr u8 IdRegs[8] = {0x11, 0x10, 0x34, 0x00, 0x0D, 0xF0, 0x05, 0xB1};
 } // namespace
 
 Pl011::Pl011(const char* name, GuestPhysAddr base, const char* vm_name, Pl011Sink sink)
-    : UartBase(name, base, WindowSize, vm_name, sink) {}
+    : UartBase(name, base, WindowSize, vm_name, sink) {
+    fast_publish();
+}
+
+u32 Pl011::fr() const {
+    u32 fr = FR_TXFE; // TX drains instantly: never full, never busy
+    if (m_rx.count() == 0) fr |= FR_RXFE;
+    if (m_rx.count() >= rx_depth()) fr |= FR_RXFF;
+    return fr;
+}
+
+// A DR write sets RIS.TXRIS and adds the character to the output (write_reg): once TXRIS is set,
+// the output is its only effect, which is what the vector may do alone.
+void Pl011::fast_publish() { m_fast.publish(fr(), (m_ris & INT_TX) != 0); }
+
+void Pl011::fast_drain() {
+    m_fast.drain([&](char c) { m_out.put(c); });
+}
 
 Result<u64> Pl011::read(u64 offset, unsigned width_bytes) {
     if (width_bytes > 4 || !is_aligned(offset, 4)) return Error::InvalidArgument;
@@ -60,12 +77,7 @@ Result<u64> Pl011::read_reg(u64 offset) {
         return u64(entry);
     }
     case RSR_ECR: return u64(m_rsr);
-    case FR: {
-        u32 fr = FR_TXFE; // TX drains instantly: never full, never busy
-        if (m_rx.count() == 0) fr |= FR_RXFE;
-        if (m_rx.count() >= rx_depth()) fr |= FR_RXFF;
-        return u64(fr);
-    }
+    case FR: return u64(fr());
     case ILPR: return u64(m_ilpr);
     case IBRD: return u64(m_ibrd);
     case FBRD: return u64(m_fbrd);

@@ -44,6 +44,7 @@
 // return 0, as the hardware does.
 #pragma once
 #include "devices/uart_base.hpp"
+#include "devices/uart_fast.hpp"
 
 // Output lines go through a ConsoleLine (devices/console_line.hpp), shared with virtio-console.
 using Pl011Sink = ConsoleSink;
@@ -70,6 +71,17 @@ public:
     // HC_PUTC: as a write of DR.
     void put_output(char c) override { (void)write(0, 1, u8(c)); }
 
+    // The block an exit vector serves FR reads and DR writes from (devices/uart_fast.hpp); the VM
+    // gives it to its vCPUs (Vcpu::attach_uart_fast, where the ISA has one).
+    UartFastBlock* fast_block() { return &m_fast; }
+    // The run loop, after each exit of one of the VM's vCPUs: output the vector collected, if any
+    // (a relaxed test without the lock when there is none). Any CPU.
+    void take_fast_output() {
+        if (!m_fast.pending()) return;
+        SpinlockGuard guard(m_lock);
+        fast_drain();
+    }
+
     // Back to the reset state of DDI0183 3.2 (registers, empty FIFO, no interrupt), as when the
     // VM restarts; the line stays connected (and is driven low if it was high), and a refused
     // character is woken for, since the FIFO now has room. A partial output line is kept (flush
@@ -84,7 +96,10 @@ private:
     void rx_stored();
     void rx_lost();
     bool irq_level() const { return (m_ris & m_imsc) != 0; }
+    void fast_drain();
+    void fast_publish();
 
+    u32 fr() const;              // UARTFR now; caller holds m_lock
     usize rx_depth() const;      // 32, or 1 with FIFOs off; caller holds m_lock
     usize rx_trigger() const;    // RXIFLSEL level in characters; caller holds m_lock
     Result<u64> read_reg(u64 offset);
@@ -101,4 +116,5 @@ private:
     u32 m_cr = CrReset;
     u32 m_ifls = IflsReset;
     u32 m_imsc = 0, m_dmacr = 0;
+    UartFastBlock m_fast;
 };

@@ -10,6 +10,9 @@
 //   void rx_stored()             a received character was stored (interrupt state);
 //   void rx_lost()               a character was lost at a full FIFO (overrun);
 //   bool irq_level() const       the level of the device's interrupt output.
+// and optionally (a device with an exit-vector fast block, devices/uart_fast.hpp):
+//   void fast_drain()            take what the vector wrote, before the device handles an access;
+//   void fast_publish()          make the block true again after a change.
 #pragma once
 #include "devices/console_line.hpp"
 #include "devices/console_port.hpp"
@@ -110,12 +113,19 @@ public:
         case UartRxFifo::Push::Stored: uart().rx_stored(); break;
         }
         update_irq();
+        publish();
         return true;
     }
     // Live (the VM with console input): see ConsoleLine. Any CPU.
     void set_live(bool live) override { m_out.set_live(live); }
     // Emits a partial line (with a '\n' added). Called when the VM stops, from any CPU.
-    void flush() override { m_out.flush(); }
+    void flush() override {
+        {
+            SpinlockGuard guard(m_lock);
+            drain();
+        }
+        m_out.flush();
+    }
     const char* port_name() const override { return name(); }
 
     // Level of the interrupt output. Any CPU.
@@ -137,8 +147,10 @@ protected:
         Waker waker = nullptr;
         auto r = [&] {
             SpinlockGuard guard(m_lock);
+            drain(); // what the exit vector took went before this access
             auto v = f();
             update_irq();
+            publish();
             waker = m_rx.take_waker(uart().host_rx_depth());
             return v;
         }();
@@ -154,6 +166,14 @@ protected:
         if (level == m_irq_level) return;
         m_irq_level = level;
         m_irq.set(level);
+    }
+
+    // The optional fast-block hooks (above). Caller holds m_lock.
+    void drain() {
+        if constexpr (requires(Uart& u) { u.fast_drain(); }) uart().fast_drain();
+    }
+    void publish() {
+        if constexpr (requires(Uart& u) { u.fast_publish(); }) uart().fast_publish();
     }
 
     Spinlock m_lock;

@@ -15,6 +15,16 @@
 using namespace vm_package;
 
 namespace {
+// The optional vCPU call (a template, so that an ISA without it compiles nothing here).
+template <typename V>
+bool attach_uart_fast(V& a, GuestPhysAddr base, UartFastBlock* block) {
+    if constexpr (requires { a.attach_uart_fast(base, block); }) {
+        a.attach_uart_fast(base, block);
+        return true;
+    }
+    return false;
+}
+
 
 MemFlags flags_from_config(u32 f) {
     MemFlags m = MemFlags::None;
@@ -153,6 +163,10 @@ Result<Vm*> Vm::create(const VmRecord& rec, const u8* package, u32 vmid, usize h
         v->arch().init(i, rec.cpu_num, vmid);
         v->arch().set_stage2(vm->m_as.root());
         v->arch().attach_vintc(vm->m_vgic, GuestPhysAddr(rec.intc_base));
+        // The first PL011's FR reads and DR writes, answered by the exit vector where the ISA's
+        // vector can (devices/uart_fast.hpp; optional in the vCPU interface).
+        if (!vm->m_uarts.empty() && attach_uart_fast(v->arch(), vm->m_uarts[0]->base(), vm->m_uarts[0]->fast_block()))
+            vm->m_fast_uart = vm->m_uarts[0];
         vm->m_vcpus[i] = v;
     }
     return vm;

@@ -104,6 +104,11 @@ public:
     u32 resets() const { return m_resets; }
     // The VM's console: its first PL011 or virtio-console in config order, or null.
     ConsolePort* console() { return m_console; }
+    // After every exit of one of this VM's vCPUs (vmm_run_vcpu): the characters the exit vector
+    // collected for the VM's first PL011 go out (devices/uart_fast.hpp). Any CPU.
+    void take_fast_output() {
+        if (m_fast_uart) m_fast_uart->take_fast_output();
+    }
     // The VM's RAM for devices that copy to and from it (virtio): see vm/guest_ram.hpp.
     virtio::GuestMemory& guest_memory() { return m_ram; }
     // Its virtio-mmio transports, in config order (`vm show`).
@@ -261,6 +266,7 @@ private:
     GuestAddrSpace m_as;
     MmioBus m_bus;
     StaticVec<Pl011*, vm_package::MAX_EMU_DEVICES> m_uarts;
+    Pl011* m_fast_uart = nullptr; // m_uarts[0] when the vCPUs have its fast block (attach_uart_fast)
     StaticVec<Uart16550*, vm_package::MAX_EMU_DEVICES> m_uarts16550;
     StaticVec<virtio::MmioTransport*, vm_package::MAX_EMU_DEVICES> m_virtio;
     ConsolePort* m_console = nullptr;

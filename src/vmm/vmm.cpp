@@ -132,6 +132,7 @@ void vmm_run_vcpu(Vcpu& vcpu) {
         // before anything else looks at them (the vGIC's per-vCPU contract, vintc/vgic.hpp).
         vm.kick(a.present_interrupts());
         ExitReason e = a.run();
+        vm.take_fast_output(); // before anything this exit causes is printed
         vcpu.note_exit(e.kind, a.pc());
         vm.kick(a.collect_interrupts());
         Next next = vm.handle_exit(vcpu, e) ? Next::Continue : vmm_handle_exit(vcpu, e);

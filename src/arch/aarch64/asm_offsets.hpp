@@ -34,4 +34,21 @@
 #define EXIT_FAST_GICD_IIDR 12
 #define EXIT_FAST_GICD_TYPER2 16
 #define EXIT_FAST_GICD_PIDR2 20
-#define EXIT_FAST_SIZE 24
+// The emulated PL011's FR reads and DR writes (devices/uart_fast.hpp, vcpu.hpp ExitFast): the same
+// syndrome with SAS [23:22] (byte, halfword or word: the doubleword the model rejects is tested
+// apart) and WnR [6] (FR read or DR write) left out.
+#define EXIT_FAST_UART_ESR_MASK 0xFFFFFFFFFF2027BC
+#define EXIT_FAST_UART_ESR_VALUE 0x93000004
+#define EXIT_FAST_UART_HPFAR 24
+#define EXIT_FAST_UART_BLOCK 32
+#define EXIT_FAST_SIZE 40
+// UartFastBlock (devices/uart_fast.hpp).
+#define UART_FAST_FR 0
+#define UART_FAST_TX_OK 4
+#define UART_FAST_HEAD 8
+#define UART_FAST_TAIL 16
+#define UART_FAST_SLOT 24
+#define UART_FAST_SLOTS 64
+#define UART_FAST_COMMITTED 0x100
+#define UART_OFF_DR 0x000
+#define UART_OFF_FR 0x018

@@ -120,6 +120,47 @@ cxv_guest_enter:
 // Exit from a lower EL: save the guest GPRs into the GuestRegs of this CPU, restore the host
 // stack, return from cxv_guest_enter with w0 = kind (0 sync, 1 irq, 2 fiq, 3 serror). x1 keeps
 // TPIDR_EL2 (the PerCpu) for guest_exit_common.
+// The fast paths' error synchronisation, as guest_exit_common step 1: an SError the guest caused
+// is pending after it (FEAT_RAS: ESB + DISR_EL1.A, left set for the full path to read again; else
+// DSB SY + ISR_EL1.A) -> branch to `full`, the full path, which takes it. Clobbers x<n>.
+.macro exit_fast_esync n, full
+    adrp    x\n, cxv_has_ras
+    ldrb    w\n, [x\n, :lo12:cxv_has_ras]
+    cbz     w\n, 1001f
+    hint    #16                           // ESB: defers a pending SError into DISR_EL1
+    mrs     x\n, S3_0_C12_C1_1              // DISR_EL1
+    tbnz    x\n, #31, \full
+    b       1002f
+1001: dsb   sy                            // the guest's accesses complete...
+    mrs     x\n, isr_el1                    // ...and an SError they caused is pending (ISR_EL1.A)
+    tbnz    x\n, #8, \full
+1002:
+.endm
+
+// The second and third fast paths' commit: the guest's registers into its frame (GuestRegs, found
+// through TPIDR_EL2; x1..x4 from the EL2 stack, where low64_sync pushed them), x4 = the frame;
+// x0 and x2 clobbered. And back: every register from the frame at x4, the frame pointer last.
+.macro exit_fast_save_frame
+    mrs     x4, tpidr_el2
+    ldr     x4, [x4, #PERCPU_GUEST_REGS]
+    str     x0, [x4, #0]
+    ldp     x0, x2, [sp, #16]             // guest x1, x2
+    str     x0, [x4, #8]
+    ldr     x0, [sp]                      // guest x3
+    stp     x2, x0, [x4, #16]
+    ldr     x0, [sp, #8]                  // guest x4
+    stp     x0, x5, [x4, #32]
+    gprs_6_29 stp, x4
+    str     x30, [x4, #240]
+.endm
+.macro exit_fast_restore_frame
+    ldp     x0, x1, [x4, #0]
+    ldp     x2, x3, [x4, #16]
+    gprs_6_29 ldp, x4
+    ldr     x30, [x4, #240]
+    ldp     x4, x5, [x4, #32]             // the frame pointer last (no writeback: allowed)
+.endm
+
 .macro guest_exit kind
     stp     x0, x1, [sp, #-16]!
     mrs     x1, tpidr_el2
@@ -341,17 +382,8 @@ low64_sync:
     add     x1, x1, #SMCCC_FAST_ENTRY_SIZE
     .endr
     b       9f
-1:  adrp    x2, cxv_has_ras               // error synchronisation, as guest_exit_common step 1
-    ldrb    w2, [x2, :lo12:cxv_has_ras]
-    cbz     w2, 2f
-    hint    #16                           // ESB: defers a pending SError into DISR_EL1
-    mrs     x2, S3_0_C12_C1_1             // DISR_EL1 (left set: the full path reads it again)
-    tbnz    x2, #31, 9f
-    b       3f
-2:  dsb     sy                            // the guest's accesses complete...
-    mrs     x2, isr_el1                   // ...and an SError they caused is pending (ISR_EL1.A);
-    tbnz    x2, #8, 9f                    // the full path's window takes it
-3:  ldr     x0, [x1, #SMCCC_FAST_ENTRY_X0]
+1:  exit_fast_esync 2, 9f
+    ldr     x0, [x1, #SMCCC_FAST_ENTRY_X0]
     ldp     x1, x2, [sp], #16
     eret
     dsb     nsh                           // speculation barrier after ERET (SB not on v8.0)
@@ -385,7 +417,7 @@ low64_sync:
     and     x3, x1, x3
     ldr     x4, =EXIT_FAST_GICD_ESR_VALUE
     cmp     x3, x4
-    b.ne    8f
+    b.ne    20f
     mrs     x3, hpfar_el2
     ldr     x4, [x2, #EXIT_FAST_GICD_HPFAR]
     sub     x3, x3, x4                    // the page within the distributor, << 4
@@ -401,37 +433,18 @@ low64_sync:
     ldr     w3, [x2, #EXIT_FAST_GICD_IIDR]
     b       14f
 13: cmp     x4, #0xc
-    b.ne    8f
+    b.ne    20f
     ldr     w3, [x2, #EXIT_FAST_GICD_TYPER2]
     b       14f
 11: cmp     x3, #(0xf << 4)               // page 15: GICD_PIDR2 at 0xFFE8
-    b.ne    8f
+    b.ne    20f
     cmp     x4, #0xfe8
-    b.ne    8f
+    b.ne    20f
     ldr     w3, [x2, #EXIT_FAST_GICD_PIDR2]
-14: adrp    x4, cxv_has_ras               // error synchronisation, as guest_exit_common step 1
-    ldrb    w4, [x4, :lo12:cxv_has_ras]
-    cbz     w4, 15f
-    hint    #16                           // ESB
-    mrs     x4, S3_0_C12_C1_1             // DISR_EL1 (left set: the full path reads it again)
-    tbnz    x4, #31, 8f
-    b       16f
-15: dsb     sy
-    mrs     x4, isr_el1
-    tbnz    x4, #8, 8f                    // ISR_EL1.A: the full path's window takes it
+14: exit_fast_esync 4, 8f
     // Commit: the guest's registers into its frame (x1..x4 from the EL2 stack), the answer into
     // the SRT slot (W load: zero-extended; 31 is XZR: dropped), then all of them back.
-16: mrs     x4, tpidr_el2
-    ldr     x4, [x4, #PERCPU_GUEST_REGS]
-    str     x0, [x4, #0]
-    ldp     x0, x2, [sp, #16]             // guest x1, x2
-    str     x0, [x4, #8]
-    ldr     x0, [sp]                      // guest x3
-    stp     x2, x0, [x4, #16]
-    ldr     x0, [sp, #8]                  // guest x4
-    stp     x0, x5, [x4, #32]
-    gprs_6_29 stp, x4
-    str     x30, [x4, #240]
+16: exit_fast_save_frame
     ubfx    x1, x1, #16, #5               // ESR_EL2.SRT
     cmp     x1, #31
     b.eq    17f
@@ -440,14 +453,77 @@ low64_sync:
     add     x0, x0, #4
     msr     elr_el2, x0
     add     sp, sp, #32
-    ldp     x0, x1, [x4, #0]
-    ldp     x2, x3, [x4, #16]
-    gprs_6_29 ldp, x4
-    ldr     x30, [x4, #240]
-    ldp     x4, x5, [x4, #32]             // the frame pointer last (no writeback: allowed)
+    exit_fast_restore_frame
     eret
     dsb     nsh                           // speculation barrier after ERET (SB not on v8.0)
     isb
+
+// Third fast path: the VM's first PL011 (ExitFast::uart, devices/uart_fast.hpp, which states the
+// protocol): a byte, halfword or word read of FR is answered from UartFastBlock::fr through the
+// commit above (FR fits in 8 bits, so zero extension is exact; SSE = 1 is left to the full path);
+// a byte, halfword or word write of DR, while UartFastBlock::tx_ok says that adding the character
+// to the output is its only effect, reserves the next ring slot (LDAXR/STXR on head, only while
+// head - tail < UART_FAST_SLOTS), stores Committed | the register's low byte with a release store,
+// steps over the store and returns. The device drains the ring in order (before any access it
+// handles, and after every exit of a vCPU of the VM). A full ring, tx_ok = 0, any other register,
+// a doubleword, or anything the syndrome does not describe take the full path, nothing changed.
+// Mitigations: as for the other fast paths; the only address formed from guest-controlled values
+// is the slot, head & (UART_FAST_SLOTS - 1) inside the block, and the SRT read from this vCPU's
+// own frame.
+20: ldr     x3, =EXIT_FAST_UART_ESR_MASK
+    and     x3, x1, x3
+    ldr     x4, =EXIT_FAST_UART_ESR_VALUE
+    cmp     x3, x4
+    b.ne    8f
+    ubfx    x3, x1, #22, #2               // SAS
+    cmp     x3, #3
+    b.eq    8f                            // a doubleword: the model rejects it
+    mrs     x3, hpfar_el2
+    ldr     x4, [x2, #EXIT_FAST_UART_HPFAR]
+    cmp     x3, x4
+    b.ne    8f
+    mrs     x4, far_el2
+    and     x4, x4, #0xfff                // the register's offset
+    ldr     x2, [x2, #EXIT_FAST_UART_BLOCK]
+    tbnz    x1, #6, 21f                   // WnR: a write
+    cmp     x4, #UART_OFF_FR
+    b.ne    8f
+    add     x3, x2, #UART_FAST_FR
+    ldar    w3, [x3]                      // pairs with the device's release store (publish)
+    b       14b
+21: cmp     x4, #UART_OFF_DR
+    b.ne    8f
+    ldr     w3, [x2, #UART_FAST_TX_OK]
+    cbz     w3, 8f
+    exit_fast_esync 4, 8f
+    exit_fast_save_frame                  // for the SRT read and the common return below
+    mrs     x2, tpidr_el2                 // x2: the block again; x0, x3, x5-x10 are scratch
+    ldr     x2, [x2, #PERCPU_EXIT_FAST]
+    ldr     x2, [x2, #EXIT_FAST_UART_BLOCK]
+    ubfx    x1, x1, #16, #5               // ESR_EL2.SRT (31: XZR)
+    mov     x0, #0
+    cmp     x1, #31
+    b.eq    22f
+    ldr     x0, [x4, x1, lsl #3]
+22: and     x0, x0, #0xff
+    orr     x0, x0, #UART_FAST_COMMITTED
+    add     x5, x2, #UART_FAST_HEAD
+    add     x6, x2, #UART_FAST_TAIL
+23: ldar    x7, [x6]                      // tail: acquire, so the slot it freed reads clear
+    ldaxr   x8, [x5]                      // head
+    sub     x9, x8, x7
+    cmp     x9, #UART_FAST_SLOTS
+    b.hs    24f                           // full: the full path drains it first
+    add     x9, x8, #1
+    stxr    w10, x9, [x5]
+    cbnz    w10, 23b
+    and     x8, x8, #(UART_FAST_SLOTS - 1)
+    add     x8, x2, x8, lsl #1
+    add     x8, x8, #UART_FAST_SLOT
+    stlrh   w0, [x8]                      // committed: the device may take it
+    b       17b                           // step over the store, registers back, ERET
+24: clrex
+    exit_fast_restore_frame               // as the guest left them; x1..x4 also still on the stack
 8:  ldp     x3, x4, [sp], #16
 9:  ldp     x1, x2, [sp], #16
     guest_exit 0

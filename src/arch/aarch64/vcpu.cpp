@@ -413,8 +413,7 @@ void Vcpu::attach_vintc(Intc* intc, GuestPhysAddr dist_base) {
     // The exit vector answers the distributor's identification registers (read-only, the same for
     // the VM's whole life) from the syndrome alone (boot.S, low64_sync). The model stays the one
     // source of their values: they are read from it here, once.
-    m_exit_fast = ExitFast{};
-    m_exit_fast_ok = false;
+    m_exit_fast.gicd_hpfar = ~0ull;
     if (m_vgic && dist_base.value() % 0x10000 == 0) {
         auto typer = m_vgic->dist_read(gicv3::GICD_TYPER, 4), iidr = m_vgic->dist_read(gicv3::GICD_IIDR, 4);
         auto typer2 = m_vgic->dist_read(gicv3::GICD_TYPER2, 4), pidr2 = m_vgic->dist_read(gicv3::PIDR2, 4);
@@ -426,15 +425,23 @@ void Vcpu::attach_vintc(Intc* intc, GuestPhysAddr dist_base) {
             m_exit_fast.gicd_iidr = u32(iidr.value());
             m_exit_fast.gicd_typer2 = u32(typer2.value());
             m_exit_fast.gicd_pidr2 = u32(pidr2.value());
-            m_exit_fast_ok = true;
         }
     }
+    m_exit_fast_ok = m_exit_fast.gicd_hpfar != ~0ull || m_exit_fast.uart;
     // The virtual timer is hardware-linked: the guest's deactivation of INTID 27 deactivates the
     // host PPI the timer raised (vgic.hpp set_hw). Fails only for INTIDs the model rejects, which
     // these constants are not.
     if (m_vgic && g_vtimer_pintid)
         if (m_vgic->set_hw(GUEST_VTIMER_INTID, g_vtimer_pintid, u16(m_id)).is_error())
             panic("vgic: cannot link the virtual timer of vCPU %u", m_id);
+}
+
+void Vcpu::attach_uart_fast(GuestPhysAddr base, UartFastBlock* block) {
+    // A window that is not page aligned would share its page with something else: full path.
+    if (!block || base.value() % 0x1000) return;
+    m_exit_fast.uart_hpfar = (base.value() >> 12) << 4; // HPFAR_EL2.FIPA, as for the distributor
+    m_exit_fast.uart = block;
+    m_exit_fast_ok = true;
 }
 
 vgic::VcpuSet Vcpu::present_queued() { return vgichw::flush(*m_vgic, u16(m_id), m_lrs).kick; }

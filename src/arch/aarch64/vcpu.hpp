@@ -5,6 +5,7 @@
 #pragma once
 #include "asm_offsets.hpp"
 #include "base/types.hpp"
+#include "devices/uart_fast.hpp"
 #include "stage2_fault.hpp"
 #include "vgic_hw.hpp"
 #include "vintc/vgic.hpp"
@@ -40,17 +41,29 @@ struct El1State {
 
 // What the exit vector (boot.S, low64_sync) answers for the loaded vCPU without the full exit
 // path: 32-bit reads of the emulated distributor's identification registers, which are read-only
-// and constant for the VM's life (Arm IHI 0069H: GICD_TYPER, GICD_IIDR, GICD_TYPER2, GICD_PIDR2).
-// Published in PerCpu::exit_fast by load(), withdrawn by put(). Layout read by boot.S.
+// and constant for the VM's life (Arm IHI 0069H: GICD_TYPER, GICD_IIDR, GICD_TYPER2, GICD_PIDR2),
+// and the VM's first PL011's FR reads and DR writes through its UartFastBlock
+// (devices/uart_fast.hpp). Published in PerCpu::exit_fast by load(), withdrawn by put(). Layout
+// read by boot.S. An HPFAR of ~0 matches no fault (HPFAR_EL2's top bits are RES0).
 struct ExitFast {
-    u64 gicd_hpfar = 0; // HPFAR_EL2 of a fault in the distributor's first 4 KiB page
+    u64 gicd_hpfar = ~0ull; // HPFAR_EL2 of a fault in the distributor's first 4 KiB page
     u32 gicd_typer = 0, gicd_iidr = 0, gicd_typer2 = 0, gicd_pidr2 = 0;
+    u64 uart_hpfar = ~0ull; // HPFAR_EL2 of a fault in the PL011's page
+    UartFastBlock* uart = nullptr;
 };
 static_assert(__builtin_offsetof(ExitFast, gicd_hpfar) == EXIT_FAST_GICD_HPFAR &&
               __builtin_offsetof(ExitFast, gicd_typer) == EXIT_FAST_GICD_TYPER &&
               __builtin_offsetof(ExitFast, gicd_iidr) == EXIT_FAST_GICD_IIDR &&
               __builtin_offsetof(ExitFast, gicd_typer2) == EXIT_FAST_GICD_TYPER2 &&
-              __builtin_offsetof(ExitFast, gicd_pidr2) == EXIT_FAST_GICD_PIDR2 && sizeof(ExitFast) == EXIT_FAST_SIZE);
+              __builtin_offsetof(ExitFast, gicd_pidr2) == EXIT_FAST_GICD_PIDR2 &&
+              __builtin_offsetof(ExitFast, uart_hpfar) == EXIT_FAST_UART_HPFAR &&
+              __builtin_offsetof(ExitFast, uart) == EXIT_FAST_UART_BLOCK && sizeof(ExitFast) == EXIT_FAST_SIZE);
+static_assert(__builtin_offsetof(UartFastBlock, fr) == UART_FAST_FR &&
+              __builtin_offsetof(UartFastBlock, tx_ok) == UART_FAST_TX_OK &&
+              __builtin_offsetof(UartFastBlock, head) == UART_FAST_HEAD &&
+              __builtin_offsetof(UartFastBlock, tail) == UART_FAST_TAIL &&
+              __builtin_offsetof(UartFastBlock, slot) == UART_FAST_SLOT &&
+              UartFastBlock::Slots == UART_FAST_SLOTS && UartFastBlock::Committed == UART_FAST_COMMITTED);
 
 class Vcpu {
 public:
@@ -79,6 +92,9 @@ public:
     static u64 mpidr_to_vcpu(u64 mpidr); // PSCI target MPIDR -> vCPU index (~0 if malformed); aarch64 only
 
     void attach_vintc(Intc* intc, GuestPhysAddr dist_base);
+    // Optional in the vCPU interface (vm.cpp tests for it): the VM's first PL011, whose FR reads
+    // and DR writes the exit vector serves from `block` (ExitFast). Once, at VM creation.
+    void attach_uart_fast(GuestPhysAddr base, UartFastBlock* block);
     void set_counter_offset(u64 offset) { m_cntvoff = offset; }
     // Inline: called around every entry, and a VM without a vGIC (or, inside, a vCPU with nothing
     // queued) must pay next to nothing for them.

@@ -399,3 +399,98 @@ TEST(Pl011Live, NotLiveKeepsWholeLinesAndLosingLiveEndsTheShownPart) {
     put(u, "tail\n");
     EXPECT_EQ(captured_console(), "[vm1] prompt> x\n[vm1] prompt> xtail\n") << "the whole line when it ends";
 }
+
+// The exit vector's side of the fast block (devices/uart_fast.hpp), as boot.S low64_sync does it:
+// a DR write reserves head while head - tail < Slots, then commits its slot; false: full path.
+namespace {
+bool vector_writes(UartFastBlock& b, char c) {
+    if (!__atomic_load_n(&b.tx_ok, __ATOMIC_ACQUIRE)) return false;
+    const u64 h = b.head;
+    if (h - __atomic_load_n(&b.tail, __ATOMIC_ACQUIRE) >= UartFastBlock::Slots) return false;
+    b.head = h + 1;
+    __atomic_store_n(&b.slot[h % UartFastBlock::Slots], u16(UartFastBlock::Committed | u8(c)), __ATOMIC_RELEASE);
+    return true;
+}
+} // namespace
+
+TEST(Pl011Fast, FrIsPublishedAfterEveryChange) {
+    Pl011 u("uart0", GuestPhysAddr(0x9000000), "vm1");
+    UartFastBlock& b = *u.fast_block();
+    EXPECT_EQ(b.fr, TXFE | RXFE); // from creation on
+    ASSERT_TRUE(u.push_input('a'));
+    EXPECT_EQ(b.fr, rd(u, 0x018));
+    EXPECT_EQ(b.fr, TXFE | RXFF); // host input reached the block without a guest access
+    wr(u, 0x02C, 0x10);           // FIFOs on: room again
+    EXPECT_EQ(b.fr, TXFE);
+    EXPECT_EQ(rd(u, 0x000), u64('a'));
+    EXPECT_EQ(b.fr, TXFE | RXFE);
+    ASSERT_TRUE(u.push_input('b'));
+    u.reset();
+    EXPECT_EQ(b.fr, TXFE | RXFE);
+}
+
+TEST(Pl011Fast, DrWritesGoToTheVectorOnlyWhileTxrisIsSet) {
+    Pl011 u("uart0", GuestPhysAddr(0x9000000), "vm1");
+    UartFastBlock& b = *u.fast_block();
+    EXPECT_EQ(b.tx_ok, 0u); // after reset TXRIS is 0: the first write sets it (full path)
+    clear_captured_console();
+    put(u, "a");
+    EXPECT_EQ(b.tx_ok, 1u);
+    EXPECT_TRUE(vector_writes(b, 'b'));
+    wr(u, 0x044, TXIS); // ICR.TXIC: a write has an effect again
+    EXPECT_EQ(b.tx_ok, 0u);
+    EXPECT_FALSE(vector_writes(b, 'x'));
+    EXPECT_EQ(rd(u, 0x03C) & TXIS, 0u);
+    put(u, "c\n"); // the full path: 'b' went out first
+    EXPECT_EQ(rd(u, 0x03C) & TXIS, TXIS);
+    EXPECT_EQ(captured_console(), "[vm1] abc\n");
+    wr(u, 0x044, TXIS);
+    u.reset();
+    EXPECT_EQ(b.tx_ok, 0u);
+}
+
+TEST(Pl011Fast, TheRingDrainsInOrderBeforeEveryAccessAndStopsAtAnUncommittedSlot) {
+    Pl011 u("uart0", GuestPhysAddr(0x9000000), "vm1");
+    UartFastBlock& b = *u.fast_block();
+    clear_captured_console();
+    put(u, "0");
+    usize n = 0;
+    while (vector_writes(b, char('a' + n % 26))) ++n;
+    EXPECT_EQ(n, UartFastBlock::Slots); // full: the next write takes the full path
+    EXPECT_TRUE(b.pending());
+    put(u, "!"); // drains the ring first
+    EXPECT_FALSE(b.pending());
+    std::string want = "0";
+    for (usize i = 0; i < n; ++i) want += char('a' + i % 26);
+    want += "!";
+    u.flush();
+    EXPECT_EQ(captured_console(), "[vm1] " + want + "\n");
+    // A slot reserved but not yet committed (a vector between its STXR and its store) stops the
+    // drain; what comes after it waits for the next one.
+    clear_captured_console();
+    const u64 h = b.head;
+    b.head = h + 1;
+    ASSERT_TRUE(vector_writes(b, 'y'));
+    put(u, "x");
+    EXPECT_TRUE(b.pending());
+    __atomic_store_n(&b.slot[h % UartFastBlock::Slots], u16(UartFastBlock::Committed | 'w'), __ATOMIC_RELEASE);
+    u.take_fast_output();
+    EXPECT_FALSE(b.pending());
+    put(u, "\n");
+    EXPECT_EQ(captured_console(), "[vm1] xwy\n");
+}
+
+TEST(Pl011Fast, FlushAndResetKeepWhatTheVectorTook) {
+    Pl011 u("uart0", GuestPhysAddr(0x9000000), "vm1");
+    UartFastBlock& b = *u.fast_block();
+    clear_captured_console();
+    put(u, "a");
+    ASSERT_TRUE(vector_writes(b, 'b'));
+    u.flush(); // the VM stops: its last characters are printed, not lost
+    EXPECT_EQ(captured_console(), "[vm1] ab\n");
+    put(u, "c");
+    ASSERT_TRUE(vector_writes(b, 'd'));
+    u.reset(); // written before the restart: kept (a partial line stays, as the reset says)
+    u.flush();
+    EXPECT_EQ(captured_console(), "[vm1] ab\n[vm1] cd\n");
+}

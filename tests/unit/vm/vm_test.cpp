@@ -209,6 +209,28 @@ TEST_F(VmTest, Pl011WritesAndReadsThroughDecodedAccesses) {
     EXPECT_EQ(a.insn, kernel_image[0] | kernel_image[1] << 8 | kernel_image[2] << 16 | u32(kernel_image[3]) << 24);
 }
 
+TEST_F(VmTest, EveryVcpuGetsTheFirstPl011sFastBlockAndItsCharactersGoOutAfterTheNextExit) {
+    cfg.emu_devices.push_back({"uart1", UART + 0x1000, 0x1000, 0, u32(vp::EmuType::Pl011), {}, {}});
+    boot();
+    UartFastBlock* b = fake_vcpu(0).uart_fast;
+    ASSERT_NE(b, nullptr);
+    EXPECT_EQ(fake_vcpu(1).uart_fast, b); // one ring for the VM: its order is the VM's
+    EXPECT_EQ(fake_vcpu(0).uart_fast_base.value(), UART);
+    arch::Vcpu& a = fake_vcpu(0);
+    a.regs[1] = 'a';
+    a.decodes.push_back(mmio(UART, 1, true, 1));
+    run(0, {npf(UART, AccessKind::Write)}); // sets TXRIS: the vector may take DR writes now
+    ASSERT_EQ(b->tx_ok, 1u);
+    // What boot.S does for two DR writes, then an exit that does not touch the UART.
+    for (char c : {'b', '\n'}) {
+        b->slot[b->head % UartFastBlock::Slots] = u16(UartFastBlock::Committed | c);
+        ++b->head;
+    }
+    EXPECT_EQ(captured_console(), "");
+    run(0, {call(HC_NOP)});
+    EXPECT_EQ(captured_console(), "[vm1] ab\n");
+}
+
 TEST_F(VmTest, RejectedDeviceAccessAndUnbackedAddressInjectAborts) {
     boot();
     arch::Vcpu& a = fake_vcpu(0);

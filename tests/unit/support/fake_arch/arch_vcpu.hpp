@@ -2,6 +2,7 @@
 // on it is recorded for the test to inspect. Fields are public on purpose.
 #pragma once
 #include "arch.hpp"
+#include "devices/uart_fast.hpp"
 #include "vcpu/vcpu_concept.hpp"
 #include "vintc/vgic.hpp"
 #include <deque>
@@ -83,6 +84,13 @@ public:
     unsigned presents = 0, collects = 0, timer_irqs = 0;
     vgic::VcpuSet present_kicks, collect_kicks;
     void attach_vintc(Intc* c, GuestPhysAddr) { intc = c; }
+    // The optional exit-vector fast block of the VM's first PL011 (devices/uart_fast.hpp).
+    GuestPhysAddr uart_fast_base{0};
+    UartFastBlock* uart_fast = nullptr;
+    void attach_uart_fast(GuestPhysAddr base, UartFastBlock* block) {
+        uart_fast_base = base;
+        uart_fast = block;
+    }
     void set_counter_offset(u64 x) { counter_offset = x; }
     vgic::VcpuSet present_interrupts() { ++presents; return present_kicks; }
     vgic::VcpuSet collect_interrupts() { ++collects; return collect_kicks; }
