@@ -1,6 +1,6 @@
-// fault, the x86_64 part: MSRs cxvisor does not emulate (VM_CR, the SVM lock MSR, and an MSR no
-// CPU has): RDMSR and WRMSR raise #GP(0) in the guest as on a CPU without them (APM vol. 3,
-// "RDMSR": #GP for an unimplemented MSR).
+// fault, the x86_64 part: a port with no device reads all ones and drops writes; MSRs cxvisor does
+// not emulate (VM_CR, VM_HSAVE_PA, and an MSR no CPU has): RDMSR and WRMSR raise #GP(0) in the
+// guest as on a CPU without them (APM vol. 3, "RDMSR": #GP for an unimplemented MSR).
 #include "rt.hpp"
 
 extern const uint64_t g_fault_unmapped = 0x30000000, g_fault_beyond_ram = 0x02000000;
@@ -26,6 +26,10 @@ void check_gp(const char* what, uint32_t msr, bool write) {
 } // namespace
 
 void check_trapped_registers() {
+    // A port no device of the VM decodes: all ones, as on a PC's bus (cxvisor reports it).
+    const uint8_t com2_lsr = rt::inb(0x2FD);
+    rt::check(com2_lsr == 0xFF, "inb from port 2fd (no COM2) reads ff (got %x)", com2_lsr);
+    rt::outb(0x2F8, 'x'); // dropped
     check_gp("rdmsr c0010114 (VM_CR)", 0xC0010114, false);
     check_gp("wrmsr c0010117 (VM_HSAVE_PA)", 0xC0010117, true);
     check_gp("rdmsr 40001234", 0x40001234, false);
