@@ -287,6 +287,16 @@ ExitReason Vcpu::handle(const X86Exit& x) {
         e.kind = ExitKind::Halt;
         return e;
     case X86ExitKind::Hypercall:
+        // VMMCALL executes at any CPL (APM vol. 3, "VMMCALL"); cxvisor's calls are the guest
+        // kernel's, as HVC is EL1's on aarch64: from user mode (CPL > 0, 15.5.1: the CPL is the
+        // VMCB's) it is #UD, as on a CPU without a hypervisor to call.
+        if (v.cpl != 0) {
+            inject_exception(VEC_UD);
+            e.kind = ExitKind::Undefined;
+            e.reason = "VMMCALL from CPL > 0";
+            e.detail = v.cpl;
+            return e;
+        }
         // cxvisor's call ABI on x86 (src/abi/hypercall.hpp): VMMCALL with RAX = the call number,
         // "x1".."x6" in RDI, RSI, RDX, R10, R8, R9 (the SysV syscall order); results "x0".."x3"
         // in RAX, RDI, RSI, RDX.
