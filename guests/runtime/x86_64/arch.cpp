@@ -92,32 +92,8 @@ struct TrapFrame {
     uint64_t rip, cs, rflags, rsp, ss;
 };
 
-namespace {
-struct CpuTrap {
-    volatile bool armed;
-    volatile uint64_t resume; // where an armed probe continues (0: not a probe)
-    ExcRecord last;
-} g_trap[MAX_CPUS];
-
-Probe probe_end(uint64_t before, uint64_t v) {
-    disarm_fault();
-    const ExcRecord& e = last_exception();
-    bool taken = e.count != before;
-    return {taken, taken ? e.esr : 0, taken ? e.far : 0, v};
-}
-} // namespace
-
-void expect_fault() {
-    g_trap[cpu_index()].armed = true;
-    asm volatile("" ::: "memory");
-}
-void disarm_fault() {
-    asm volatile("" ::: "memory");
-    g_trap[cpu_index()].armed = false;
-    g_trap[cpu_index()].resume = 0;
-}
-const ExcRecord& last_exception() { return g_trap[cpu_index()].last; }
-volatile uint64_t* fault_resume_slot() { return &g_trap[cpu_index()].resume; }
+using detail::probe_end;
+volatile uint64_t* fault_resume_slot() { return &detail::g_fault[cpu_index()].resume; }
 
 // Each probe is one MOV between two labels: the handler continues at the second.
 #define RT_PROBE(insn, ...)                                                                                 \
@@ -130,7 +106,7 @@ volatile uint64_t* fault_resume_slot() { return &g_trap[cpu_index()].resume; }
 Probe probe_read(uint64_t addr, unsigned size) {
     uint64_t before = last_exception().count, v = 0;
     expect_fault();
-    volatile uint64_t& resume = g_trap[cpu_index()].resume;
+    volatile uint64_t& resume = detail::g_fault[cpu_index()].resume;
     switch (size) {
     case 1: RT_PROBE("movzbq (%[a]), %[v]", [v] "+r"(v), [resume] "=m"(resume) : [a] "r"(addr) : "r11", "memory"); break;
     case 2: RT_PROBE("movzwq (%[a]), %[v]", [v] "+r"(v), [resume] "=m"(resume) : [a] "r"(addr) : "r11", "memory"); break;
@@ -143,7 +119,7 @@ Probe probe_read(uint64_t addr, unsigned size) {
 Probe probe_write(uint64_t addr, unsigned size, uint64_t v) {
     uint64_t before = last_exception().count;
     expect_fault();
-    volatile uint64_t& resume = g_trap[cpu_index()].resume;
+    volatile uint64_t& resume = detail::g_fault[cpu_index()].resume;
     switch (size) {
     case 1: RT_PROBE("movb %b[v], (%[a])", [resume] "=m"(resume) : [a] "r"(addr), [v] "r"(v) : "r11", "memory"); break;
     case 2: RT_PROBE("movw %w[v], (%[a])", [resume] "=m"(resume) : [a] "r"(addr), [v] "r"(v) : "r11", "memory"); break;
@@ -158,20 +134,13 @@ bool is_external_abort(const Probe& p, uint64_t, bool) { return p.taken && p.esr
 extern "C" void rt_trap(TrapFrame* f) {
     uint64_t cr2 = 0;
     if (f->vector == VEC_PF) asm volatile("movq %%cr2, %0" : "=r"(cr2));
-    CpuTrap& t = g_trap[cpu_index()];
-    if (t.armed) {
-        t.last.esr = f->vector;
-        t.last.far = f->vector == VEC_PF ? cr2 : f->error;
-        t.last.elr = f->rip;
-        t.last.count = t.last.count + 1;
-        t.armed = false;
-        if (t.resume) {
-            f->rip = t.resume;
-            t.resume = 0;
-            return;
-        }
-        // Not a probe: the instruction's length is unknown, so it cannot be stepped over.
+    detail::FaultRecord& t = detail::g_fault[cpu_index()];
+    if (detail::record_armed_fault(f->vector, f->vector == VEC_PF ? cr2 : f->error, f->rip) && t.resume) {
+        f->rip = t.resume;
+        t.resume = 0;
+        return;
     }
+    // Not armed, or not a probe: an x86 instruction's length is unknown, so it cannot be stepped over.
     printf("vcpu %u: unexpected exception %lu (error %lx): rip=%lx cr2=%lx rsp=%lx\n", cpu_index(), f->vector, f->error,
            f->rip, cr2, f->rsp);
     fail("unexpected exception %lu rip=%lx error=%lx", f->vector, f->rip, f->error);
