@@ -4,8 +4,8 @@
 #                run) and a small bare-metal one (VMS="a.toml b.toml" chooses others). ARCH=riscv64:
 #                cxvisor under OpenSBI on QEMU's riscv64 virt with the same pair built for riscv64
 #                (Debian trixie's riscv64 kernel, fetched into $(BUILD)/linux/riscv64)
-#                ARCH=x86_64: cxvisor by Multiboot on QEMU's pc machine (SeaBIOS, TCG with SVM) to its
-#                shell on every CPU; no VMs yet (the SVM vCPU backend is the next step, issue 10)
+#                ARCH=x86_64: cxvisor by Multiboot on QEMU's pc machine (SeaBIOS, TCG with SVM) with the
+#                bare-metal hello VM (no x86 Linux guest yet: it needs a vLAPIC, vIOAPIC and ACPI)
 #                EXIT_WHEN_DONE=1: once every VM has stopped, cxvisor powers off and make exits with
 #                its exit status (0 clean, 1 a VM was stopped by containment, 2 a test guest reported
 #                FAIL); TIMESTAMPS=1: cxvisor's log lines carry [seconds.micros] since boot.
@@ -29,7 +29,7 @@ SOAK_SEED_LIST ?=
 # cxvisor shell).
 DEFAULT_VMS_aarch64 := configs/vms/linux.toml configs/vms/hello.toml
 DEFAULT_VMS_riscv64 := configs/vms/riscv64/linux.toml configs/vms/riscv64/hello.toml
-DEFAULT_VMS_x86_64 :=
+DEFAULT_VMS_x86_64 := configs/vms/x86_64/hello.toml
 VMS ?= $(DEFAULT_VMS_$(ARCH))
 # Where each ISA's Linux kernel and initramfs images are (scripts/linux-guest.sh), and the build
 # target that makes them.
@@ -82,7 +82,7 @@ tools: host-configure
 # Linux guests: Debian's kernel for ARCH (apt, once) and the busybox initramfs images, in $(BUILD)/linux
 # (riscv64: $(BUILD)/linux/riscv64).
 linux: tools
-	@ninja -C $(HOST_DIR) -j $(JOBS) $(LINUX_TARGET_$(ARCH))
+	@$(if $(LINUX_TARGET_$(ARCH)),ninja -C $(HOST_DIR) -j $(JOBS) $(LINUX_TARGET_$(ARCH)),true)
 
 firmware: $(FIRMWARE)
 $(FIRMWARE_riscv64):
@@ -96,7 +96,7 @@ image: setup
 # Without VMS the image boots as built, without a VM package (to the cxvisor shell).
 $(RUN_IMAGE): image $(if $(strip $(VMS)),tools linux) FORCE
 	@mkdir -p $(dir $@)
-	@$(if $(strip $(VMS)),$(VMCONFIG) --cpus $(SMP) --search-path $(IMAGE_DIR)/guests --search-path $(LINUX_DIR_$(ARCH)) \
+	@$(if $(strip $(VMS)),$(VMCONFIG) --cpus $(SMP) --search-path $(IMAGE_DIR)/guests $(if $(LINUX_DIR_$(ARCH)),--search-path $(LINUX_DIR_$(ARCH))) \
 	    --image $(IMAGE) -o $@ $(VMS),cp $(IMAGE) $@)
 
 # scripts/run keeps the console interactive, logs it, and turns cxvisor's exit summary into the

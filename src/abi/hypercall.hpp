@@ -7,7 +7,9 @@
 // function id HC_BASE + number in x0, arguments in x1..x6, results in x0..x3, HVC #0 (SMC #0 traps
 // to cxvisor too and is handled alike). Below, "x0".."x6" name the conduit's result and argument
 // registers in that order. On riscv64 the conduit is an SBI call (abi/sbi.hpp): ECALL with
-// a7 = CXV_SBI_EID, a6 = number, "x1".."x6" in a0..a5, results "x0".."x3" in a0..a3.
+// a7 = CXV_SBI_EID, a6 = number, "x1".."x6" in a0..a5, results "x0".."x3" in a0..a3. On x86_64
+// (AMD SVM) it is VMMCALL at CPL 0 with RAX = number, "x1".."x6" in RDI, RSI, RDX, R10, R8, R9,
+// results "x0".."x3" in RAX, RDI, RSI, RDX (the other registers are preserved).
 // Unknown numbers return CXV_NOT_SUPPORTED (-1), as SMCCC requires; the guest keeps running.
 #pragma once
 #include <stdint.h>

@@ -104,14 +104,21 @@ enum class BlkBacking : uint64_t { RamImage = 1, HostRegion = 2 };
 inline constexpr uint64_t BLK_FLAG_READ_ONLY = 1u << 0;
 inline constexpr uint32_t MAX_NETWORKS = 16;
 
+// The address space an emulated device's window is in. Memory: guest-physical (MMIO). Port: the
+// x86 I/O port space (0..0xFFFF), which IN/OUT reach (AMD64 APM vol. 1, 14.2 "I/O Addresses"),
+// separate from memory: a port window may share numbers with RAM. 0 in packages written before
+// the field existed (it was reserved), so older packages keep their meaning.
+enum class DeviceSpace : uint32_t { Memory = 0, Port = 1 };
+inline constexpr uint64_t PORT_SPACE_SIZE = 0x1'0000;
+
 struct EmuDevice {
     char name[MAX_NAME];
-    uint64_t base_gpa;
+    uint64_t base_gpa;  // the window's first address (Port: the first port)
     uint64_t length;
     uint32_t irq;       // guest interrupt id, 0 = none
     uint32_t type;      // EmuType
     uint32_t cfg_count; // entries used in cfg
-    uint32_t reserved;
+    uint32_t space;     // DeviceSpace
     uint64_t cfg[8];
 };
 

@@ -17,8 +17,8 @@ constexpr u8 MSR_DCTS = 1u << 0, MSR_DDSR = 1u << 1, MSR_TERI = 1u << 2, MSR_DDC
 constexpr u8 MSR_CTS = 1u << 4, MSR_DSR = 1u << 5, MSR_RI = 1u << 6, MSR_DCD = 1u << 7;
 } // namespace
 
-Uart16550::Uart16550(const char* name, GuestPhysAddr base, const char* vm_name, ConsoleSink sink)
-    : UartBase(name, base, WindowSize, vm_name, sink) {}
+Uart16550::Uart16550(const char* name, GuestPhysAddr base, const char* vm_name, ConsoleSink sink, u64 window)
+    : UartBase(name, base, window, vm_name, sink) {}
 
 Result<u64> Uart16550::read(u64 offset, unsigned width_bytes) {
     if (width_bytes != 1) return Error::InvalidArgument;

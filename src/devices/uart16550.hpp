@@ -47,12 +47,15 @@
 class Uart16550 final : public UartBase<Uart16550> {
 public:
     static constexpr u64 WindowSize = 0x100; // QEMU virt's window; registers at 0..7
+    static constexpr u64 PortWindowSize = 8; // a PC COM port in the I/O port space: the 8 registers
     static constexpr usize RxFifoDepth = 16;
     static_assert(RxFifoDepth <= UartRxFifo::Capacity);
 
-    // `name` must outlive the device; `vm_name` is copied. Called by the VM builder.
+    // `name` must outlive the device; `vm_name` is copied. Called by the VM builder. `window`:
+    // WindowSize as an MMIO device, PortWindowSize in a VM's port space (vm_package DeviceSpace).
     // connect_irq (INTR), push_input, set_live, flush, irq_pending: UartBase.
-    Uart16550(const char* name, GuestPhysAddr base, const char* vm_name, ConsoleSink sink = console_sink());
+    Uart16550(const char* name, GuestPhysAddr base, const char* vm_name, ConsoleSink sink = console_sink(),
+              u64 window = WindowSize);
 
     // MmioDevice contract (any vCPU, any CPU; takes the device lock).
     Result<u64> read(u64 offset, unsigned width_bytes) override;

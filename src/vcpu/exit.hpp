@@ -26,6 +26,10 @@ enum class ExitKind : u8 {
                        // checked guest-memory path and answers through set_hypercall_result:
                        // (CXV_OK, bytes written: a prefix, at most to the end of gpa's page) or
                        // (CXV_INVALID, 0) when the buffer is not guest memory cxvisor may read
+    PortIo,            // a port I/O instruction (x86 IN/OUT): gpa = the port, access = Read
+                       // (IN) or Write (OUT). Level 2 dispatches it on the VM's port bus, the
+                       // second address space of its devices, through decode_mmio /
+                       // mmio_write_value / complete_mmio as for MMIO
     Fatal,             // cannot continue this VM: reason says why
 };
 
@@ -49,6 +53,7 @@ constexpr const char* exit_kind_name(ExitKind k) {
     case ExitKind::Undefined: return "undefined";
     case ExitKind::Kick: return "kick";
     case ExitKind::ConsoleWrite: return "console write";
+    case ExitKind::PortIo: return "port i/o";
     case ExitKind::Fatal: return "fatal";
     }
     return "?";

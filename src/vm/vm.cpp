@@ -432,12 +432,21 @@ Result<void> Vm::setup_devices(const HostOwnedRanges& host_owned) {
 }
 
 template <typename U, usize N> Result<void> Vm::add_uart(const EmuDevice& d, StaticVec<U*, N>& list) {
-    U* uart = new (std::nothrow) U(d.name, GuestPhysAddr(d.base_gpa), m_rec.name);
+    // A UART in the port space (package_check_vm allows only the 16550 there) gets the window of
+    // a PC COM port; in memory, its own.
+    const bool port = d.space == u32(DeviceSpace::Port);
+    U* uart = nullptr;
+    if constexpr (requires { U::PortWindowSize; })
+        uart = port ? new (std::nothrow) U(d.name, GuestPhysAddr(d.base_gpa), m_rec.name, console_sink(), U::PortWindowSize)
+                    : new (std::nothrow) U(d.name, GuestPhysAddr(d.base_gpa), m_rec.name);
+    else
+        uart = new (std::nothrow) U(d.name, GuestPhysAddr(d.base_gpa), m_rec.name);
     if (!uart) return Error::NoMemory;
+    MmioBus& bus = port ? m_port_bus : m_bus;
     // Its interrupt output drives the line the config gives it (package_check_vm checked it is one
     // of the VM's lines); with no_irq or irq 0 the guest polls.
     if (m_vgic && d.irq) uart->connect_irq(IrqLine{this, d.irq});
-    if (auto r = m_bus.add(uart); r.is_error()) {
+    if (auto r = bus.add(uart); r.is_error()) {
         kprint("cxvisor: vm %u (%s): device %.31s at %lx: %s\n", id(), name(), d.name, d.base_gpa, error_name(r.error()));
         delete uart; // not on the bus, not in the list: ~Vm would not free it
         return r;
@@ -902,6 +911,59 @@ bool Vm::console_write(Vcpu& vcpu, const ExitReason& exit) {
     return true;
 }
 
+// An access to an emulated device on one of the VM's buses (the memory bus for a stage-2 fault,
+// the port bus for port I/O): the instruction decoded by the backend, the device read or written,
+// the instruction completed. dev null (port I/O only): no device there; a PC's bus reads all ones
+// from a port nothing decodes and drops writes to it, and so does this (reported).
+bool Vm::emulate_access(Vcpu& vcpu, ExitReason& exit, MmioBus& bus, MmioDevice* dev) {
+    arch::Vcpu& a = vcpu.arch();
+    const bool port = exit.kind == ExitKind::PortIo;
+    const char* what = port ? "port access" : "MMIO access";
+    auto decoded = a.decode_mmio(exit, GuestMemoryReader{read_guest_thunk, this});
+    if (decoded.is_error()) {
+        // Either the instruction could not be fetched (its page translates nowhere the host
+        // may read, or the memory system aborted the read), or it is not one cxvisor decodes.
+        const Error err = decoded.error();
+        if (err == Error::NotMapped || err == Error::Denied || err == Error::Aborted || err == Error::OutOfRange) {
+            report_stop(vcpu, "%s at %lx: cannot read the instruction at the guest's pc to emulate it (%s); VM stopped",
+                        what, exit.gpa, error_name(err));
+            request_stop(StopKind::Crash, "MMIO instruction unreadable");
+        } else {
+            report_stop(vcpu, "%s at %lx by an instruction cxvisor cannot emulate (%s, insn %08lx); VM stopped",
+                        what, exit.gpa, error_name(err), exit.detail);
+            request_stop(StopKind::Crash, "unemulatable MMIO instruction");
+        }
+        return true; // handled: the vCPU leaves its CPU at the next check
+    }
+    MmioAccess acc = decoded.value();
+    if (!dev) {
+        report(vcpu, "%u-byte %s of port %lx, where the VM has no device: %s", acc.width, acc.is_write ? "write" : "read",
+               exit.gpa, acc.is_write ? "ignored" : "reads all ones");
+        a.complete_mmio(acc, acc.is_write ? 0 : ~u64(0) >> (64 - 8 * acc.width));
+        return true;
+    }
+    if (acc.width == 0) { // cache maintenance on a device: nothing to do
+        a.complete_mmio(acc, 0);
+        return true;
+    }
+    if (acc.is_write) {
+        if (bus.write(*dev, GuestPhysAddr(exit.gpa), acc.width, a.mmio_write_value(acc)).is_ok()) {
+            a.complete_mmio(acc, 0);
+            return true;
+        }
+    } else {
+        auto v = bus.read(*dev, GuestPhysAddr(exit.gpa), acc.width);
+        if (v.is_ok()) {
+            a.complete_mmio(acc, v.value());
+            return true;
+        }
+    }
+    report(vcpu, "%u-byte %s of device register %s%lx rejected by the device: external abort injected",
+           acc.width, acc.is_write ? "write" : "read", port ? "port " : "", exit.gpa);
+    a.inject_external_abort(exit.gpa, exit.access);
+    return true;
+}
+
 bool Vm::handle_exit(Vcpu& vcpu, ExitReason& exit) {
     arch::Vcpu& a = vcpu.arch();
     switch (exit.kind) {
@@ -917,45 +979,7 @@ bool Vm::handle_exit(Vcpu& vcpu, ExitReason& exit) {
             a.inject_external_abort(exit.gpa, exit.stage1_walk ? AccessKind::Read : exit.access);
             return true;
         }
-        if (dev) {
-            auto decoded = a.decode_mmio(exit, GuestMemoryReader{read_guest_thunk, this});
-            if (decoded.is_error()) {
-                // Either the instruction could not be fetched (its page translates nowhere the host
-                // may read, or the memory system aborted the read), or it is not one cxvisor decodes.
-                const Error err = decoded.error();
-                if (err == Error::NotMapped || err == Error::Denied || err == Error::Aborted || err == Error::OutOfRange) {
-                    report_stop(vcpu, "MMIO access at %lx: cannot read the instruction at the guest's pc to emulate it (%s); VM stopped",
-                                exit.gpa, error_name(err));
-                    request_stop(StopKind::Crash, "MMIO instruction unreadable");
-                } else {
-                    report_stop(vcpu, "MMIO access at %lx by an instruction cxvisor cannot emulate (%s, insn %08lx); VM stopped",
-                                exit.gpa, error_name(err), exit.detail);
-                    request_stop(StopKind::Crash, "unemulatable MMIO instruction");
-                }
-                return true; // handled: the vCPU leaves its CPU at the next check
-            }
-            MmioAccess acc = decoded.value();
-            if (acc.width == 0) { // cache maintenance on a device: nothing to do
-                a.complete_mmio(acc, 0);
-                return true;
-            }
-            if (acc.is_write) {
-                if (m_bus.write(*dev, GuestPhysAddr(exit.gpa), acc.width, a.mmio_write_value(acc)).is_ok()) {
-                    a.complete_mmio(acc, 0);
-                    return true;
-                }
-            } else {
-                auto v = m_bus.read(*dev, GuestPhysAddr(exit.gpa), acc.width);
-                if (v.is_ok()) {
-                    a.complete_mmio(acc, v.value());
-                    return true;
-                }
-            }
-            report(vcpu, "%u-byte %s of device register %lx rejected by the device: external abort injected",
-                   acc.width, acc.is_write ? "write" : "read", exit.gpa);
-            a.inject_external_abort(exit.gpa, exit.access);
-            return true;
-        }
+        if (dev) return emulate_access(vcpu, exit, m_bus, dev);
         // 2. RAM allocated on demand.
         MemFlags need = exit.access == AccessKind::Write ? MemFlags::Write
                        : exit.access == AccessKind::Fetch ? MemFlags::Exec : MemFlags::Read;
@@ -1021,6 +1045,8 @@ bool Vm::handle_exit(Vcpu& vcpu, ExitReason& exit) {
     case ExitKind::Undefined:
         report(vcpu, "%s (%lx): UNDEF injected", exit.reason, exit.detail);
         return true;
+    case ExitKind::PortIo:
+        return emulate_access(vcpu, exit, m_port_bus, m_port_bus.find(GuestPhysAddr(exit.gpa)));
     default:
         // Outside the switch: as a case it cost every exit that goes on to level 3 (the null
         // hypercall) four instructions on aarch64, where it never happens.

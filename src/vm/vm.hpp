@@ -233,6 +233,7 @@ private:
     Result<void> add_virtio(const vm_package::EmuDevice& d, u32 index);
     // An emulated UART of model U (Pl011, Uart16550) onto the bus and into `list`; the first UART
     // or virtio-console is the VM's console.
+    bool emulate_access(Vcpu& vcpu, ExitReason& exit, MmioBus& bus, MmioDevice* dev);
     template <typename U, usize N> Result<void> add_uart(const vm_package::EmuDevice& d, StaticVec<U*, N>& list);
     // Every virtio device back to its reset state (a life ends or begins): nothing of the old
     // life's queues is used again, and no device touches RAM the address space is about to free.
@@ -265,6 +266,9 @@ private:
     u64 m_kernel_mapped = 0, m_ramdisk_mapped = 0;
     GuestAddrSpace m_as;
     MmioBus m_bus;
+    // The VM's port space (vm_package DeviceSpace::Port: x86 IN/OUT), a second bus of the same
+    // kind, addressed by port number. Empty on ISAs without port I/O.
+    MmioBus m_port_bus;
     StaticVec<Pl011*, vm_package::MAX_EMU_DEVICES> m_uarts;
     Pl011* m_fast_uart = nullptr; // m_uarts[0] when the vCPUs have its fast block (attach_uart_fast)
     StaticVec<Uart16550*, vm_package::MAX_EMU_DEVICES> m_uarts16550;

@@ -140,7 +140,7 @@ public:
                             rs[j].gpa, rs[j].gpa + rs[j].size);
         auto* emu = at<EmuDevice>(m_r.emu_devices);
         for (u32 j = 0; j < emu_before; ++j)
-            if (overlaps(emu[j].base_gpa, emu[j].length, gpa, size))
+            if (emu[j].space == u32(DeviceSpace::Memory) && overlaps(emu[j].base_gpa, emu[j].length, gpa, size))
                 return fail("%s %u [%lx, %lx) overlaps emulated device %u (%s)", what, i, gpa, gpa + size, j,
                             emu[j].name);
         auto* pt = at<PassthroughDevice>(m_r.pt_devices);
@@ -215,6 +215,12 @@ public:
                 return fail("emulated device %u (%s): cfg_count %u, at most 8", i, d.name, d.cfg_count);
             if (is_virtio(d.type) && !virtio_device(i, d)) return false;
             if (d.type == u32(EmuType::VirtioBlk) && !virtio_blk_cfg(i, d)) return false;
+            if (d.space == u32(DeviceSpace::Port)) {
+                if (!port_place(i, d)) return false;
+                continue;
+            }
+            if (d.space != u32(DeviceSpace::Memory))
+                return fail("emulated device %u (%s): unknown address space %u (0 memory, 1 port I/O)", i, d.name, d.space);
             if (!range("emulated device", i, "base_gpa", d.base_gpa, d.length)) return false;
             if (!device_place("emulated device", i, d.base_gpa, d.length, i, 0)) return false;
             if (d.type == u32(EmuType::VirtioNet) && !net_cfg(i, d)) return false;
@@ -228,6 +234,23 @@ public:
             if (!range("passthrough device", i, "base_hpa", d.base_hpa, d.length)) return false;
             if (!device_place("passthrough device", i, d.base_gpa, d.length, m_r.emu_count, i)) return false;
         }
+        return true;
+    }
+
+    // A device in the port space (DeviceSpace::Port): a UART (the only port device cxvisor models),
+    // inside the 64 Ki ports, overlapping no port device before it. Memory windows never collide
+    // with it: the spaces are separate.
+    bool port_place(u32 i, const EmuDevice& d) {
+        if (d.type != u32(EmuType::Ns16550a))
+            return fail("emulated device %u (%s): type %u cannot sit in the port space (only ns16550a)", i, d.name, d.type);
+        if (d.length == 0 || d.base_gpa >= PORT_SPACE_SIZE || d.length > PORT_SPACE_SIZE - d.base_gpa)
+            return fail("emulated device %u (%s): ports [%lx, %lx) are not inside the port space [0, 10000)", i, d.name,
+                        d.base_gpa, d.base_gpa + d.length);
+        auto* emu = at<EmuDevice>(m_r.emu_devices);
+        for (u32 j = 0; j < i; ++j)
+            if (emu[j].space == u32(DeviceSpace::Port) && overlaps(emu[j].base_gpa, emu[j].length, d.base_gpa, d.length))
+                return fail("emulated device %u (%s): ports [%lx, %lx) overlap emulated device %u (%s)", i, d.name,
+                            d.base_gpa, d.base_gpa + d.length, j, emu[j].name);
         return true;
     }
 

@@ -12,6 +12,14 @@ std::optional<Isa> isa_from_name(const std::string& name) {
     return {};
 }
 
+bool GuestBoard::is_image(const Bytes& b) const { return b.size() >= 64 && memcmp(&b[0x38], linux_magic(), 4) == 0; }
+uint64_t GuestBoard::image_size(const Bytes& b) const {
+    uint64_t v;
+    memcpy(&v, &b[0x10], 8);
+    return v;
+}
+void GuestBoard::set_image_size(Bytes& b, uint64_t size) const { memcpy(&b[0x10], &size, 8); }
+
 std::vector<IntcWindow> GuestBoard::intc_windows(const VmConfig& vm) const {
     const VintcLayout l = intc_layout(vm.cpu_num);
     std::vector<IntcWindow> out;
@@ -47,6 +55,7 @@ const GuestBoard* guest_board(Isa isa) {
     switch (isa) {
     case Isa::Aarch64: return &board_aarch64();
     case Isa::Riscv64: return &board_riscv64();
+    case Isa::X86_64: return &board_x86_64();
     default: return nullptr; // no guest board yet: --arch refuses the ISA
     }
 }

@@ -95,6 +95,14 @@ public:
     // Checks the cxvisor image header of this ISA; compose_image patches it.
     virtual bool check_image(const Bytes& image, const std::string& file, Diags& diags) const = 0;
     virtual size_t package_offset_field() const = 0; // where the header keeps package_offset
+    // Whether `image` is a cxvisor image of this ISA (its header's magic; the header is at least
+    // 64 bytes, which the caller checked). Default: the ISA's Linux Image magic at 0x38.
+    virtual bool is_image(const Bytes& image) const;
+    // The image's memory footprint as its header states it (what the image reserves at boot), and
+    // its update when the package is appended. Default: the Linux Image header's image_size at 0x10.
+    virtual uint64_t image_size(const Bytes& image) const;
+    virtual void set_image_size(Bytes& image, uint64_t size) const;
+    virtual const char* image_size_field() const { return "image_size at 0x10"; } // for messages
 
     // ---- the interrupt controller ----
     struct IntcKeys {
@@ -128,6 +136,11 @@ public:
     virtual std::string interrupt_mode_problem(const std::string& mode) const = 0;
     // The emulated device types the board's device tree can describe.
     virtual bool has_device(uint32_t emu_type) const = 0;
+    // Whether the board has an I/O port space beside memory (x86), where "ns16550a-port" devices
+    // sit (vm_package::DeviceSpace::Port).
+    virtual bool has_port_space() const { return false; }
+    // Whether the board has an emulated interrupt controller model (interrupt_mode "emulated").
+    virtual bool has_intc() const { return true; }
 
     // ---- the host (host.cpp, ptdt.cpp) ----
     // Runs the image's own platform reader of this ISA on a host DTB and fills `out` with what the
@@ -177,5 +190,6 @@ void fill_host(HostDescription& host, const DtHostInfo& info, uint64_t console_b
 const GuestBoard* guest_board(Isa isa);
 const GuestBoard& board_aarch64();
 const GuestBoard& board_riscv64();
+const GuestBoard& board_x86_64();
 
 } // namespace vmconfig

@@ -24,16 +24,10 @@ namespace {
 constexpr uint64_t BLOB_ALIGN = 4 * KiB;
 constexpr uint64_t BIG_BLOB = 2 * MiB, BIG_BLOB_ALIGN = 2 * MiB;
 constexpr uint64_t PACKAGE_ALIGN = 2 * MiB;
-// The image header fields every ISA's cxvisor image has at the same place (the arm64 and RISC-V
-// Image headers share them): image_size, the memory footprint; the header is 64 bytes. The
-// ISA's own fields (magic, tag, package_offset) are its board's (board_<isa>.cpp).
-constexpr size_t HDR_IMAGE_SIZE = 0x10, HDR_MAGIC = 0x38, HDR_SIZE = 0x40;
+// Every ISA's cxvisor image starts with a header of at least 64 bytes; its fields (magic, tag,
+// package_offset, the memory footprint) are its board's (board_<isa>.cpp).
+constexpr size_t HDR_SIZE = 0x40;
 
-uint64_t get64(const Bytes& b, size_t off) {
-    uint64_t v;
-    memcpy(&v, &b[off], 8);
-    return v;
-}
 void put64(Bytes& b, size_t off, uint64_t v) { memcpy(&b[off], &v, 8); }
 
 template <size_t N> void copy_name(char (&dst)[N], const std::string& s) {
@@ -93,7 +87,7 @@ Bytes build_package(const std::vector<VmConfig>& vms) {
         for (auto& m : vm.regions) regions.push_back({m.gpa, m.size, m.flags, m.map_type});
         std::vector<vp::EmuDevice> emu;
         for (auto& d : vm.emu_devices) {
-            vp::EmuDevice e{{}, d.base, d.length, d.irq, d.type, uint32_t(d.cfg.size()), 0, {}};
+            vp::EmuDevice e{{}, d.base, d.length, d.irq, d.type, uint32_t(d.cfg.size()), d.space, {}};
             copy_name(e.name, d.name);
             std::copy_n(d.cfg.begin(), std::min(d.cfg.size(), std::size(e.cfg)), e.cfg);
             emu.push_back(e);
@@ -156,30 +150,31 @@ Bytes build_package(const std::vector<VmConfig>& vms) {
 
 std::optional<Isa> image_isa(const Bytes& img) {
     if (img.size() < HDR_SIZE) return {};
-    for (Isa isa : {Isa::Aarch64, Isa::Riscv64}) // the Linux Image magic of the ISA's header
-        if (memcmp(&img[HDR_MAGIC], guest_board(isa)->linux_magic(), 4) == 0) return isa;
+    for (Isa isa : {Isa::Aarch64, Isa::Riscv64, Isa::X86_64}) // the magic of the ISA's header
+        if (guest_board(isa)->is_image(img)) return isa;
     return {};
 }
 
 bool check_image(const Bytes& img, Isa isa, const std::string& name, Diags& diags) {
     const GuestBoard* board = guest_board(isa);
     if (!board || !board->check_image(img, name, diags)) return false;
-    uint64_t size = get64(img, HDR_IMAGE_SIZE);
+    uint64_t size = board->image_size(img);
     if (size < img.size() || size > (1ull << 40))
         return diags.push_back({name, 0, "",
-                                "not a cxvisor image: image_size at 0x10 (" + hex(size) + ") must cover the file (" +
+                                "not a cxvisor image: " + std::string(board->image_size_field()) + " (" + hex(size) + ") must cover the file (" +
                                     hex(img.size()) + " bytes) and stay below 1 TiB"}),
                false;
     return true;
 }
 
 Bytes compose_image(const Bytes& image, Isa isa, const Bytes& package) {
-    uint64_t package_offset = align_up(get64(image, HDR_IMAGE_SIZE), PACKAGE_ALIGN);
+    const GuestBoard& board = *guest_board(isa);
+    uint64_t package_offset = align_up(board.image_size(image), PACKAGE_ALIGN);
     Bytes out(image);
     out.resize(package_offset);
     out.insert(out.end(), package.begin(), package.end());
-    put64(out, guest_board(isa)->package_offset_field(), package_offset);
-    put64(out, HDR_IMAGE_SIZE, package_offset + package.size()); // the new memory footprint
+    put64(out, board.package_offset_field(), package_offset);
+    board.set_image_size(out, package_offset + package.size()); // the new memory footprint
     return out;
 }
 

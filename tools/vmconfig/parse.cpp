@@ -55,6 +55,7 @@ const std::pair<std::string_view, uint32_t> EMU_TYPES[] = {{"pl011", uint32_t(vp
                                                             {"virtio-console", uint32_t(vp::EmuType::VirtioConsole)},
                                                             {"ns16550a", uint32_t(vp::EmuType::Ns16550a)}};
 using vp::is_virtio;
+constexpr std::string_view PORT_UART = "ns16550a-port"; // Ns16550a in DeviceSpace::Port
 constexpr uint64_t SECTOR = 512; // virtio-blk's unit (virtio v1.2, 5.2.6)
 
 // Message building: cat("has ", 3, " entries") == "has 3 entries".
@@ -100,9 +101,9 @@ const Known AXVISOR_ONLY = {"bios_path", "bios_load_addr", "disk_path"}; // [ker
 // The interrupt-controller keys of a board: [devices] accepts its own board's.
 Known intc_keys(const GuestBoard& b) {
     auto k = b.intc_keys();
-    Known out{k.base};
-    if (k.base2) out.push_back(k.base2);
-    out.push_back(k.lines);
+    Known out;
+    for (const char* key : {k.base, k.base2, k.lines}) // a board without a controller has none
+        if (key) out.push_back(key);
     return out;
 }
 
@@ -436,7 +437,7 @@ private:
             if (auto v = str(*n, m_vm.interrupt_mode_at = at(*n, "devices.interrupt_mode"))) {
                 if (*v == "no_irq")
                     m_vm.interrupt_mode = uint32_t(vp::InterruptMode::NoIrq);
-                else if (*v == "emulated")
+                else if (*v == "emulated" && m_board.has_intc())
                     m_vm.interrupt_mode = uint32_t(vp::InterruptMode::Emulated);
                 else
                     fail(m_vm.interrupt_mode_at, m_board.interrupt_mode_problem(*v));
@@ -453,7 +454,7 @@ private:
         const GuestBoard::IntcKeys keys = m_board.intc_keys();
         intc_addr(keys.base, m_vm.intc_base, m_vm.intc_base_at);
         intc_addr(keys.base2, m_vm.intc_base2, m_vm.intc_base2_at);
-        if (auto* n = s.get(keys.lines))
+        if (auto* n = keys.lines ? s.get(keys.lines) : nullptr)
             if (auto v = uint(*n, m_vm.intc_lines_at = at(*n, cat("devices.", keys.lines)), 1, m_board.max_lines()))
                 m_vm.intc_lines = m_board.round_lines(*v);
         for_each_record(s, "emu_devices", vp::MAX_EMU_DEVICES, &VmReader::read_emu);
@@ -468,9 +469,13 @@ private:
         auto base = uint(*r->get(1), w, 0, GPA_LIMIT - 1, "base_gpa");
         auto len = uint(*r->get(2), w, 0, GPA_LIMIT, "length");
         auto irq = uint(*r->get(3), w, 0, U32_MAX, "irq");
-        ok = emu_type(*r->get(4), w, d.type) && ok;
+        ok = emu_type(*r->get(4), w, d.type, d.space) && ok;
         if (r->size() == 6) ok = cfg_list(*r->get(5), w, d.cfg) && ok;
-        if (!ok || !base || !len || !irq || !range_ok(w, *base, *len)) return;
+        if (ok && base && len && d.space == uint32_t(vp::DeviceSpace::Port) &&
+            (*len == 0 || *base >= vp::PORT_SPACE_SIZE || *len > vp::PORT_SPACE_SIZE - *base))
+            return (void)fail(w, cat("ports ", range(*base, *len), " are not inside the port space [0x0, 0x10000)"));
+        if (!ok || !base || !len || !irq) return;
+        if (d.space != uint32_t(vp::DeviceSpace::Port) && !range_ok(w, *base, *len)) return; // pages: memory only
         d.base = *base, d.length = *len, d.irq = uint32_t(*irq), d.at = w;
         m_vm.emu_devices.push_back(std::move(d));
     }
@@ -644,11 +649,19 @@ private:
         return mac;
     }
 
-    bool emu_type(const toml::node& t, const Where& w, uint32_t& out) {
+    bool emu_type(const toml::node& t, const Where& w, uint32_t& out, uint32_t& space) {
         auto* s = t.as_string();
         auto* i = t.as_integer();
         if (!s && !i) return fail(w, "type: expected a name or a number, got " + type_name(t)), false;
-        std::string known;
+        // A 16550 in the port space of a board that has one (x86: COM1 at port 0x3f8).
+        if (s && s->get() == PORT_UART) {
+            if (!m_board.has_port_space())
+                return fail(w, cat("device type ", quote(std::string(PORT_UART)), " needs a port space, which the ",
+                                   m_board.name(), " guest board does not have")),
+                       false;
+            return out = uint32_t(vp::EmuType::Ns16550a), space = uint32_t(vp::DeviceSpace::Port), true;
+        }
+        std::string known = m_board.has_port_space() ? cat(quote(std::string(PORT_UART)), " (a 16550 in the port space)") : "";
         for (auto [name, type] : EMU_TYPES) {
             if (!m_board.has_device(type)) continue;
             if (s ? s->get() == name : i->get() == int64_t(type)) return out = type, true;
@@ -709,8 +722,15 @@ private:
             const Where& at;
             const std::string& name;
         };
-        std::vector<Dev> devs;
-        for (auto& d : m_vm.emu_devices) devs.push_back({d.base, d.length, d.at, d.name});
+        std::vector<Dev> devs, ports;
+        for (auto& d : m_vm.emu_devices) (d.space ? ports : devs).push_back({d.base, d.length, d.at, d.name});
+        // The port space is separate from memory: port devices collide only with each other.
+        for (size_t j = 0; j < ports.size(); ++j)
+            for (size_t i = 0; i < j; ++i)
+                if (overlaps(ports[i].gpa, ports[i].size, ports[j].gpa, ports[j].size))
+                    fail(ports[j].at, cat("device ", quote(ports[j].name), " ports ", range(ports[j].gpa, ports[j].size),
+                                          " overlap device ", quote(ports[i].name), " (", ports[i].at.key, ") ",
+                                          range(ports[i].gpa, ports[i].size)));
         for (auto& d : m_vm.pt_devices) devs.push_back({d.base_gpa, d.length, d.at, d.name});
         for (size_t j = 0; j < devs.size(); ++j) {
             auto& d = devs[j];
@@ -839,7 +859,8 @@ private:
             if (overlaps(gpa, len, base, size))
                 fail(w, cat(me, " overlaps device ", quote(name), " (", at.key, ") ", range(gpa, len), fix));
         };
-        for (auto& d : m_vm.emu_devices) dev(d.name, d.at, d.base, d.length);
+        for (auto& d : m_vm.emu_devices)
+            if (!d.space) dev(d.name, d.at, d.base, d.length);
         for (auto& d : m_vm.pt_devices) dev(d.name, d.at, d.base_gpa, d.length);
     }
 
@@ -944,7 +965,7 @@ private:
                 if (overlaps(r.gpa, r.size, s.gpa, s.size))
                     fail(s.at, cat(me, "memory region ", r.at.key, " ", range(r.gpa, r.size)));
             for (auto& d : m_vm.emu_devices)
-                if (overlaps(d.base, d.length, s.gpa, s.size))
+                if (!d.space && overlaps(d.base, d.length, s.gpa, s.size))
                     fail(s.at, cat(me, "device ", quote(d.name), " (", d.at.key, ") ", range(d.base, d.length)));
             for (auto& d : m_vm.pt_devices)
                 if (overlaps(d.base_gpa, d.length, s.gpa, s.size))

@@ -59,6 +59,7 @@ struct EmuDev {
     // build_package writes into cfg[1] (vm_package.hpp, EmuDevice::cfg).
     Bytes disk{};
     Where params_at{}; // the [virtio.<name>] table, line 0 when there is none
+    uint32_t space = 0; // vm_package::DeviceSpace: Port for "ns16550a-port" (boards with a port space)
 };
 struct PtDev {
     std::string name;

@@ -90,29 +90,7 @@ struct TrapFrame {
     uint64_t sepc;
 };
 
-namespace {
-struct CpuTrap {
-    volatile bool armed;
-    ExcRecord last;
-} g_trap[MAX_CPUS];
-
-Probe probe_end(uint64_t before, uint64_t v) {
-    disarm_fault();
-    const ExcRecord& e = last_exception();
-    bool taken = e.count != before;
-    return {taken, taken ? e.esr : 0, taken ? e.far : 0, v};
-}
-} // namespace
-
-void expect_fault() {
-    g_trap[cpu_index()].armed = true;
-    asm volatile("" ::: "memory");
-}
-void disarm_fault() {
-    asm volatile("" ::: "memory");
-    g_trap[cpu_index()].armed = false;
-}
-const ExcRecord& last_exception() { return g_trap[cpu_index()].last; }
+using detail::probe_end;
 
 Probe probe_read(uint64_t addr, unsigned size) {
     uint64_t before = last_exception().count, v = 0;
@@ -156,13 +134,7 @@ extern "C" void rt_trap(TrapFrame* f) {
         InterruptHandler h = g_interrupt_handler;
         if (h && h(scause)) return;
     }
-    CpuTrap& t = g_trap[cpu_index()];
-    if (!interrupt && t.armed) {
-        t.last.esr = scause;
-        t.last.far = stval;
-        t.last.elr = f->sepc;
-        t.last.count = t.last.count + 1;
-        t.armed = false;
+    if (!interrupt && detail::record_armed_fault(scause, stval, f->sepc)) {
         // The instruction's length from its low bits (Unprivileged Spec 20191213, 1.5): 2 or 4 bytes.
         f->sepc += (*reinterpret_cast<volatile uint16_t*>(f->sepc) & 3) == 3 ? 4 : 2;
         return;

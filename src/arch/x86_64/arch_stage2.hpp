@@ -1,8 +1,13 @@
 // Binds nested paging for generic code: arch::Stage2Format is the long-mode format as nested page
-// tables (page_format.hpp NptFormat; AMD64 APM vol. 2 rev. 3.42, 15.25 "Nested Paging"). Its TLB
-// maintenance (ASIDs, the VMCB's TLB_CONTROL, IPIs to the CPUs running the guest; 15.16 "TLB
-// Control") belongs to the SVM vCPU backend, the next step: until it exists no VM is created
-// (arch_vcpu.hpp), and a call that is reached anyway says so.
+// tables (page_format.hpp NptFormat; AMD64 APM vol. 2 rev. 3.42, 15.25 "Nested Paging").
+//
+// TLB maintenance (15.16 "TLB Control", 15.25.11 "TLB Management"): the CPU tags guest
+// translations with the VMCB's ASID and invalidates them only through the VMCB's TLB_CONTROL at
+// VMRUN (or INVLPGA). cxvisor keeps it simple and correct without FlushByAsid, which QEMU does not
+// emulate: a vCPU's VMRUN flushes every ASID (TLB_CONTROL = 1) when another VMCB ran on that CPU
+// since, when the vCPU comes from another CPU, or when its VM's nested tables lost a mapping since
+// its last flush (the per-VM generation below). Stores to the tables are ordered before the next
+// VMRUN by MFENCE.
 #pragma once
 #include "addrspace/addr_space.hpp"
 #include "arch.hpp"
@@ -20,15 +25,30 @@ inline Stage2Config stage2_cpu_config() { return {}; }
 // Memory Access Ordering"); MFENCE for the stores before the guest runs again.
 inline void publish_stage2_updates() { x86::mfence(); }
 
-[[noreturn]] void vcpu_backend_reached(const char* call); // vcpu.cpp
+// Per VM (by VMID = VM slot, below NPT_GEN_SLOTS): bumped when a mapping is removed or weakened.
+inline constexpr u32 NPT_GEN_SLOTS = 64;
+extern u64 g_npt_generation[NPT_GEN_SLOTS];
+// Makes every CPU that may be running a vCPU of any VM leave the guest (a kick IPI: the INTR
+// intercept ends its run), so its next VMRUN flushes (vcpu.cpp).
+void npt_kick_others();
 
 struct Stage2Tlb {
     u64 vmid = 0;
-    void invalidate_range(u64, u64) { vcpu_backend_reached("Stage2Tlb::invalidate_range"); }
-    void invalidate_all() { vcpu_backend_reached("Stage2Tlb::invalidate_all"); }
-    void after_map(u64, u64) { vcpu_backend_reached("Stage2Tlb::after_map"); }
-    void fault_retry(u64) { vcpu_backend_reached("Stage2Tlb::fault_retry"); }
-    void prepare_exec(HostPhysAddr, u64) { vcpu_backend_reached("Stage2Tlb::prepare_exec"); }
+    // A removed or weakened mapping: every vCPU of the VM flushes at its next VMRUN, and the CPUs
+    // running guests are made to exit now so that "next" is soon.
+    void invalidate_range(u64, u64) { invalidate_all(); }
+    void invalidate_all() {
+        x86::mfence();
+        __atomic_fetch_add(&g_npt_generation[vmid % NPT_GEN_SLOTS], 1, __ATOMIC_RELEASE);
+        npt_kick_others();
+    }
+    // A new mapping needs no flush: TLBs hold only present translations (APM vol. 2, 5.5
+    // "Translation-Lookaside Buffer (TLB)"), so the access that faulted walks the tables again;
+    // the MFENCE in publish_stage2_updates orders the stores before the next VMRUN.
+    void after_map(u64, u64) {}
+    void fault_retry(u64) { x86::mfence(); }
+    // Instruction fetches snoop stores on x86 (7.6.2 "Self-Modifying Code"): nothing to do.
+    void prepare_exec(HostPhysAddr, u64) {}
 };
 static_assert(Stage2Maintenance<Stage2Tlb>, "x86_64 nested-paging maintenance must satisfy the generic contract");
 

@@ -1,8 +1,9 @@
-// Binds arch::Vcpu for generic code.
+// Binds arch::Vcpu for generic code: the SVM backend (vcpu.hpp). A CPU without SVM and nested
+// paging runs no VM: vmm/main.cpp refuses every VM with the reason below.
 #pragma once
 #include "vcpu.hpp"
 
 namespace arch {
-// Until the SVM backend exists every VM is refused with this reason (vmm/main.cpp create_vms).
-inline constexpr const char* vcpu_backend_missing() { return VCPU_BACKEND_MISSING; }
+// Null when this machine's CPUs run guests (SVM present, enabled, with nested paging; svm.cpp).
+const char* vcpu_backend_missing();
 } // namespace arch

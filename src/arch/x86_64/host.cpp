@@ -17,7 +17,7 @@
 #include "svm.hpp"
 #include <stddef.h>
 
-extern "C" char _start[], __image_end[];
+extern "C" char _start[];
 extern "C" void secondary_entry();
 
 static_assert(offsetof(PerCpu, guest_regs) == PERCPU_GUEST_REGS && offsetof(PerCpu, host_sp) == PERCPU_HOST_SP &&
@@ -141,8 +141,13 @@ Result<void> host_boot(u64 boot_arg, HostPlatform& out, const char** what) {
 
 u64 this_cpu_hw_id() { return apic_this_id(); }
 
-// The image as loaded: the Multiboot header's bss_end_addr (boot.S) is __image_end.
-u64 boot_image_size() { return u64(__image_end - _start); }
+// The image as loaded: from load_addr to the Multiboot header's bss_end_addr (boot.S), which
+// cxv-vmconfig --image moves past the VM package it appends (board_x86_64.cpp), so the package
+// is loaded with the image and reserved with it.
+u64 boot_image_size() {
+    const u32* mb = reinterpret_cast<const u32*>(_start + 4); // magic, flags, checksum, header_addr, load_addr, load_end, bss_end
+    return u64(mb[6]) - u64(mb[4]);
+}
 
 Result<void> host_mmu_init(const HostPlatform& p, const PhysRange* extra, usize extra_count) {
     return mmu_init(p, extra, extra_count);

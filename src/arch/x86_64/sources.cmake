@@ -8,6 +8,9 @@ set(CXV_ARCH_SOURCES
   arch/x86_64/svm.cpp
   arch/x86_64/host.cpp
   arch/x86_64/vcpu.cpp
+  arch/x86_64/svm_entry.S
+  arch/x86_64/mmio_decode.cpp
+  arch/x86_64/cpuid_view.cpp
   drivers/ns16550_console.cpp
 )
 # QEMU's pc and q35 machines under SeaBIOS, loaded by Multiboot.

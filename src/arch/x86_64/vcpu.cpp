@@ -1,18 +1,481 @@
+// The SVM vCPU backend (vcpu.hpp). AMD64 APM vol. 2 (publication 24593) rev. 3.42, chapter 15;
+// APM vol. 3 rev. 3.36 for instructions; sections cited where each piece is set.
 #include "vcpu.hpp"
+#include "abi/hypercall.hpp"
+#include "arch_stage2.hpp"
+#include "base/format.hpp"
+#include "kernel/frames.hpp"
 #include "kernel/log.hpp"
-#include "svm.hpp"
 #include "kernel/percpu.hpp"
+#include "cpuid_view.hpp"
+#include "mmio_decode.hpp"
+#include "svm.hpp"
+
+extern "C" void cxv_svm_run(arch::X86Gprs* gprs, u64 vmcb_pa, u64 host_vmsave_pa);
 
 namespace arch {
 
-void vcpu_backend_reached(const char* call) {
-    panic("%s: Vcpu::%s reached, but no VM may be created without the backend (vmm/main.cpp)", VCPU_BACKEND_MISSING, call);
+u64 g_npt_generation[NPT_GEN_SLOTS];
+
+namespace {
+
+using namespace svm;
+
+// Per CPU: the host save area VMRUN keeps the host's state in (VM_HSAVE_PA, 15.30.4: software
+// never touches it) and the page VMSAVE/VMLOAD keep the host's FS/GS/TR/LDTR/syscall state in
+// (svm_entry.S). Static, so identity-mapped like all of cxvisor: VA == PA.
+struct alignas(4096) CpuSvmPages {
+    u8 hsave[4096];
+    u8 host_vmsave[4096];
+};
+CpuSvmPages g_cpu_pages[MAX_CPUS];
+// The VMCB that last ran on each CPU: another one there means its guest TLB entries are not this
+// vCPU's (arch_stage2.hpp).
+const Vmcb* g_last_vmcb[MAX_CPUS];
+
+// 15.10.1 "I/O Permissions Map": one bit per port, 12 KiB (QEMU reads a 16-bit word at port / 8,
+// so the third page is needed for the ports near 0xFFFF). Every port is intercepted: a VM's ports
+// are all emulated. 15.11 "MSR Intercepts": two bits (read, write) per MSR in three 2 KiB ranges
+// (0-0x1FFF, 0xC000_0000-0xC000_1FFF, 0xC001_0000-0xC001_1FFF), 8 KiB with the reserved rest;
+// MSRs outside the ranges always exit. Shared by every VM, built once.
+alignas(4096) u8 g_iopm[3 * 4096];
+alignas(4096) u8 g_msrpm[2 * 4096];
+bool g_maps_built;
+
+// The MSRs the guest reads and writes directly: what VMLOAD/VMSAVE and the VMCB switch
+// (15.5.2: FS/GS base, KernelGsBase, STAR/LSTAR/CSTAR/SFMASK, SYSENTER_CS/ESP/EIP) and the
+// guest PAT, which nested paging keeps in the VMCB's G_PAT (15.25.8). Everything else exits.
+constexpr u32 PASSTHROUGH_MSRS[] = {0x174, 0x175, 0x176, 0x277, 0xC000'0081, 0xC000'0082, 0xC000'0083,
+                                    0xC000'0084, 0xC000'0100, 0xC000'0101, 0xC000'0102};
+
+void msrpm_allow(u32 msr) {
+    u32 base;
+    if (msr < 0x2000) base = 0;
+    else if (msr - 0xC000'0000u < 0x2000) base = 0x800, msr -= 0xC000'0000u;
+    else if (msr - 0xC001'0000u < 0x2000) base = 0x1000, msr -= 0xC001'0000u;
+    else return;
+    const u32 bitno = msr * 2; // read bit, then write bit
+    g_msrpm[base + bitno / 8] &= u8(~(3u << (bitno % 8)));
 }
 
-void virt_cpu_init() {
-    if (!svm_enable_this_cpu() && svm_probe().present)
-        kprint("cxvisor: x86_64: CPU %lu: SVM is disabled by the firmware (VM_CR.SVMDIS); EFER.SVME left clear\n",
-               this_cpu().id);
+void build_maps() {
+    if (g_maps_built) return;
+    __builtin_memset(g_iopm, 0xFF, sizeof g_iopm);
+    __builtin_memset(g_msrpm, 0xFF, sizeof g_msrpm);
+    for (u32 m : PASSTHROUGH_MSRS) msrpm_allow(m);
+    g_maps_built = true;
 }
+
+constexpr u64 CR0_PE = bit(0), CR0_ET = bit(4), CR0_NE = bit(5), CR0_PG = bit(31);
+constexpr u64 EFER_SCE = bit(0), EFER_LME = bit(8), EFER_LMA = bit(10);
+constexpr u64 CR4_OSFXSR = bit(9), CR4_OSXMMEXCPT = bit(10);
+constexpr u32 MSR_EFER = 0xC000'0080, MSR_APIC_BASE = 0x1B, MSR_TSC = 0x10;
+constexpr u64 APIC_BASE_DEFAULT = 0xFEE0'0000, APIC_BASE_BSP = bit(8), APIC_BASE_ENABLE = bit(11);
+
+inline u64 pa_of(const void* p) { return reinterpret_cast<u64>(p); } // identity-mapped
+
+} // namespace
+
+// 15.4 "Enabling SVM", 15.30.4: EFER.SVME, then VM_HSAVE_PA. CR4.OSFXSR lets FXSAVE/FXRSTOR move
+// the XMM registers too (APM vol. 3, "FXSAVE": without it the image leaves them out); cxvisor
+// itself uses no SSE (built with -mgeneral-regs-only), so this changes nothing else for it.
+void virt_cpu_init() {
+    if (!svm_enable_this_cpu()) {
+        if (svm_probe().present)
+            kprint("cxvisor: x86_64: CPU %lu: SVM is disabled by the firmware (VM_CR.SVMDIS); EFER.SVME left clear\n",
+                   this_cpu().id);
+        return;
+    }
+    x86::wrmsr(x86::MSR_VM_HSAVE_PA, pa_of(g_cpu_pages[this_cpu().id].hsave));
+    u64 cr4;
+    asm volatile("mov %%cr4, %0" : "=r"(cr4));
+    asm volatile("mov %0, %%cr4" ::"r"(cr4 | CR4_OSFXSR | CR4_OSXMMEXCPT));
+    if (this_cpu().id == 0) build_maps(); // the boot CPU, before any VM exists
+}
+
+const char* vcpu_backend_missing() {
+    const SvmInfo s = svm_probe();
+    if (!s.present) return "x86_64: the CPU has no AMD SVM (CPUID 8000_0001h ECX[2]): no VM can run";
+    if (s.disabled) return "x86_64: SVM is disabled by the firmware (VM_CR.SVMDIS): no VM can run";
+    if (!s.npt) return "x86_64: the CPU's SVM has no nested paging (CPUID 8000_000Ah EDX[0]): no VM can run";
+    return nullptr;
+}
+
+void npt_kick_others() {
+    const usize me = this_cpu().id;
+    for (usize i = 0; i < g_cpu_count; ++i)
+        if (i != me && g_percpu[i].online.load(std::memory_order_acquire)) send_ipi(g_percpu[i].hw_id);
+}
+
+const char* describe_sysreg(u64 msr, char* buf, usize size) {
+    format(buf, size, "MSR %lx", msr);
+    return buf;
+}
+
+Vcpu::~Vcpu() {
+    for (auto& last : g_last_vmcb)
+        if (last == m_vmcb) last = nullptr;
+    if (m_vmcb) frames_free(HostPhysAddr(pa_of(m_vmcb)), 1);
+}
+
+void Vcpu::init(u32 id, u32, u64 vmid) {
+    m_id = id;
+    m_vmid = vmid;
+    auto page = frames_alloc(1, FRAME_SIZE);
+    // The VM is being built: out of memory here cannot be reported through init's void; the VMCB
+    // is checked at every entry (run) and the VM stops with a message instead.
+    if (page.is_ok()) m_vmcb = reinterpret_cast<Vmcb*>(page.value().value());
+}
+
+// The boot protocol of cxvisor's x86 VMs (docs/porting.md "x86 VMs"): 32-bit flat protected mode
+// with paging off, as Multiboot and Linux's 32-bit boot protocol enter a kernel: CS a 4 GiB
+// 32-bit code segment, the data segments 4 GiB writable, EDI = the vCPU's index, ESI = the boot
+// argument (0 when the VM has no DTB). Interrupts off, no IDT: the guest sets up its own tables
+// and long mode. Segment attribute encoding: 15.5.1 / table B-2 (type, S, DPL, P in 7:0; AVL, L,
+// D/B, G in 11:8).
+void Vcpu::reset(u64 entry, u64 arg) {
+    m_gprs = X86Gprs{};
+    m_gprs.r[RDI] = m_id;
+    m_gprs.r[RSI] = arg;
+    __builtin_memset(m_fxsave, 0, sizeof m_fxsave);
+    // FCW 0x37F and MXCSR 0x1F80: the x87 and SSE control words after FNINIT / reset (vol. 2,
+    // 11.2.4 "SSE, MMX, and x87 Programming Model"; vol. 3 "FXSAVE" gives the image layout).
+    m_fxsave[0] = 0x7F, m_fxsave[1] = 0x03;
+    m_fxsave[24] = 0x80, m_fxsave[25] = 0x1F;
+    m_reinject = 0;
+    m_msr_exit = false;
+    if (!m_vmcb) return;
+    Vmcb& v = *m_vmcb;
+    __builtin_memset(&v, 0, sizeof v);
+    // Intercepts (docs/porting.md "x86_64: SVM intercepts"): 15.9-15.14.
+    v.intercept1 = INTERCEPT1_INTR | INTERCEPT1_NMI | INTERCEPT1_SMI | INTERCEPT1_INIT | INTERCEPT1_CPUID |
+                   INTERCEPT1_HLT | INTERCEPT1_INVLPGA | INTERCEPT1_IOIO | INTERCEPT1_MSR | INTERCEPT1_SHUTDOWN;
+    // VMRUN must be intercepted (15.5.1: VMRUN fails the consistency checks otherwise).
+    v.intercept2 = INTERCEPT2_VMRUN | INTERCEPT2_VMMCALL | INTERCEPT2_VMLOAD | INTERCEPT2_VMSAVE |
+                   INTERCEPT2_STGI | INTERCEPT2_CLGI | INTERCEPT2_SKINIT;
+    v.iopm_base_pa = pa_of(g_iopm);
+    v.msrpm_base_pa = pa_of(g_msrpm);
+    // 15.16: ASID 0 is the host's. The guest's ASID is its VM slot; TLB_CONTROL flushes make
+    // sharing one between VMs harmless (arch_stage2.hpp), so it only has to be non-zero and
+    // below the CPU's count.
+    const u32 asids = svm_probe().asids;
+    v.asid = asids > 1 ? u32(1 + m_vmid % (asids - 1)) : 1;
+    v.tlb_control = TLB_CONTROL_FLUSH_ALL;
+    v.v_intr = V_INTR_MASKING;
+    v.np_enable = 1; // 15.25.3 "Enabling Nested Paging"
+    v.n_cr3 = m_ncr3;
+    v.tsc_offset = m_tsc_offset;
+
+    const u16 code32 = 0xC9B, data32 = 0xC93; // P, DPL 0, S; code exec/read accessed, data r/w accessed; G, D/B
+    v.cs = {0x08, code32, 0xFFFF'FFFF, 0};
+    for (VmcbSegment* s : {&v.ds, &v.es, &v.ss, &v.fs, &v.gs}) *s = {0x10, data32, 0xFFFF'FFFF, 0};
+    v.gdtr = {0, 0, 0xFFFF, 0};
+    v.idtr = {0, 0, 0, 0};
+    v.ldtr = {0, 0x0082, 0xFFFF, 0}; // P, type 2 LDT
+    v.tr = {0, 0x008B, 0xFFFF, 0};   // P, type 11 busy 32-bit TSS
+    v.cpl = 0;
+    v.efer = x86::EFER_SVME; // 15.5.1: VMRUN requires it; the guest never sees it (handle_msr)
+    v.cr0 = CR0_PE | CR0_ET | CR0_NE;
+    v.cr4 = 0;
+    v.cr3 = 0;
+    v.rflags = 2; // bit 1 is reserved and reads 1 (vol. 2, 3.1.6 "RFLAGS Register")
+    v.rip = entry;
+    v.rsp = 0;
+    v.dr7 = 0x400;
+    v.dr6 = 0xFFFF'0FF0;
+    v.g_pat = 0x0007'0406'0007'0406ull; // the power-on PAT (vol. 2, 7.8.2 "PAT Register")
+}
+
+void Vcpu::set_stage2(HostPhysAddr root) {
+    m_ncr3 = NptFormat::ncr3(root);
+    if (m_vmcb) m_vmcb->n_cr3 = m_ncr3;
+}
+
+// The guest's x87/SSE registers go into the CPU when the vCPU takes it and come back when it
+// leaves: another vCPU on the same CPU must not see or change them.
+void Vcpu::load() { asm volatile("fxrstor64 %0" ::"m"(*reinterpret_cast<const u8(*)[512]>(m_fxsave))); }
+void Vcpu::put() { asm volatile("fxsave64 %0" : "=m"(*reinterpret_cast<u8(*)[512]>(m_fxsave))); }
+
+ExitReason Vcpu::run() {
+    ExitReason e;
+    if (!m_vmcb) {
+        e.kind = ExitKind::Fatal;
+        e.reason = "x86_64: no memory for the vCPU's VMCB";
+        return e;
+    }
+    Vmcb& v = *m_vmcb;
+    const u32 cpu = u32(this_cpu().id);
+    // TLB_CONTROL (arch_stage2.hpp): flush when this CPU last ran another VMCB, when this vCPU
+    // last ran elsewhere, or when the VM's nested tables lost a mapping since the last flush.
+    const u64 gen = __atomic_load_n(&g_npt_generation[m_vmid % NPT_GEN_SLOTS], __ATOMIC_ACQUIRE);
+    if (g_last_vmcb[cpu] != m_vmcb || m_last_cpu != cpu || gen != m_npt_seen) v.tlb_control = TLB_CONTROL_FLUSH_ALL;
+    g_last_vmcb[cpu] = m_vmcb;
+    m_last_cpu = cpu;
+    m_npt_seen = gen;
+    // An event whose delivery the last exit cut short goes in again first (15.7.2 "Event
+    // Injection and Intercepts": EXITINTINFO), unless something else is being injected.
+    if (m_reinject && !(v.eventinj & EVENTINJ_VALID)) v.eventinj = m_reinject;
+    m_reinject = 0;
+    v.rax = m_gprs.r[RAX];
+    v.rsp = m_gprs.r[RSP];
+    v.tsc_offset = m_tsc_offset;
+    v.clean = 0; // nothing is cached across VMRUNs (15.15 "VMCB State Caching")
+    cxv_svm_run(&m_gprs, pa_of(m_vmcb), pa_of(g_cpu_pages[cpu].host_vmsave));
+    m_gprs.r[RAX] = v.rax;
+    m_gprs.r[RSP] = v.rsp;
+    v.tlb_control = TLB_CONTROL_NONE;
+    // EVENTINJ is cleared by a successful injection; what was cut short comes back in EXITINTINFO.
+    if (v.exitintinfo & EVENTINJ_VALID) m_reinject = v.exitintinfo & ~u64(0x7FFF'F000); // reserved bits 30:12
+    v.exitintinfo = 0;
+    m_msr_exit = false;
+    return handle(svm_decode_exit(v.exitcode, v.exitinfo1, v.exitinfo2));
+}
+
+// The x86 level: from the decoded exit to what the generic levels handle, or handled here.
+ExitReason Vcpu::handle(const X86Exit& x) {
+    ExitReason e;
+    Vmcb& v = *m_vmcb;
+    switch (x.kind) {
+    case X86ExitKind::Io: {
+        m_io = x.io;
+        m_io_next_rip = x.next_rip;
+        // The chipset's power ports (vcpu.hpp): SLP_EN in PM1a_CNT powers off, RST in the reset
+        // control register resets; other values are stored nowhere (the registers' other bits
+        // select sleep types and reset kinds that all mean the same here).
+        if (!x.io.in && !x.io.string) {
+            const u64 value = m_gprs.r[RAX] & (x.io.size == 4 ? 0xFFFF'FFFFull : x.io.size == 2 ? 0xFFFF : 0xFF);
+            if (x.io.port == PORT_PM1A_CNT && x.io.size >= 2 && (value & PM1_SLP_EN)) {
+                v.rip = x.next_rip;
+                e.kind = ExitKind::SystemDown;
+                e.reason = "ACPI PM1a_CNT SLP_EN (port 604)";
+                return e;
+            }
+            if (x.io.port == PORT_RESET_CONTROL && x.io.size == 1 && (value & RESET_CONTROL_RST)) {
+                v.rip = x.next_rip;
+                e.kind = ExitKind::SystemReset;
+                e.reason = "the reset control register (port cf9)";
+                return e;
+            }
+        }
+        e.kind = ExitKind::PortIo;
+        e.gpa = x.io.port;
+        e.access = x.io.in ? AccessKind::Read : AccessKind::Write;
+        e.detail = v.exitinfo1;
+        return e;
+    }
+    case X86ExitKind::Npf:
+        e.kind = ExitKind::NestedPageFault;
+        e.gpa = x.gpa;
+        e.access = x.npf.fetch ? AccessKind::Fetch : x.npf.write ? AccessKind::Write : AccessKind::Read;
+        e.stage1_walk = x.npf.table_walk;
+        e.detail = v.exitinfo1;
+        return e;
+    case X86ExitKind::MsrRead:
+    case X86ExitKind::MsrWrite:
+        if (!handle_msr(x.kind == X86ExitKind::MsrWrite, e)) return e;
+        skip(x.insn_len);
+        return e;
+    case X86ExitKind::Cpuid: {
+        const u32 leaf = u32(m_gprs.r[RAX]), sub = u32(m_gprs.r[RCX]);
+        const x86::CpuidRegs r = guest_cpuid(leaf, sub, x86::cpuid(leaf, sub), m_id, g_tsc_hz / 1000);
+        m_gprs.r[RAX] = r.a, m_gprs.r[RBX] = r.b, m_gprs.r[RCX] = r.c, m_gprs.r[RDX] = r.d;
+        skip(x.insn_len);
+        return e; // Nothing
+    }
+    case X86ExitKind::Hlt:
+        skip(x.insn_len);
+        e.kind = ExitKind::Halt;
+        return e;
+    case X86ExitKind::Hypercall:
+        // VMMCALL executes at any CPL (APM vol. 3, "VMMCALL"); cxvisor's calls are the guest
+        // kernel's, as HVC is EL1's on aarch64: from user mode (CPL > 0, 15.5.1: the CPL is the
+        // VMCB's) it is #UD, as on a CPU without a hypervisor to call.
+        if (v.cpl != 0) {
+            inject_exception(VEC_UD);
+            e.kind = ExitKind::Undefined;
+            e.reason = "VMMCALL from CPL > 0";
+            e.detail = v.cpl;
+            return e;
+        }
+        // cxvisor's call ABI on x86 (src/abi/hypercall.hpp): VMMCALL with RAX = the call number,
+        // "x1".."x6" in RDI, RSI, RDX, R10, R8, R9 (the SysV syscall order); results "x0".."x3"
+        // in RAX, RDI, RSI, RDX.
+        skip(x.insn_len);
+        e.kind = ExitKind::Hypercall;
+        e.nr = m_gprs.r[RAX];
+        e.detail = m_gprs.r[RAX];
+        e.args[0] = m_gprs.r[RDI], e.args[1] = m_gprs.r[RSI], e.args[2] = m_gprs.r[RDX];
+        e.args[3] = m_gprs.r[R10], e.args[4] = m_gprs.r[R8], e.args[5] = m_gprs.r[R9];
+        return e;
+    case X86ExitKind::Interrupt:
+        e.kind = ExitKind::ExternalInterrupt;
+        return e;
+    case X86ExitKind::Nmi:
+        return e; // taken by the host's NMI handler at STGI (svm_entry.S)
+    case X86ExitKind::NestedVirt:
+        // A guest never runs SVM itself (CPUID hides it): #UD, as on a CPU without it (vol. 3,
+        // VMRUN: "#UD if EFER.SVME = 0").
+        inject_exception(VEC_UD);
+        e.kind = ExitKind::Undefined;
+        e.reason = x.insn;
+        e.detail = x.code;
+        return e;
+    case X86ExitKind::Shutdown:
+        // 15.12 "Shutdown Intercept": the VMCB's guest state is undefined now; reset() rebuilds it
+        // if the VM is restarted.
+        e.kind = ExitKind::Fatal;
+        e.reason = "x86_64: the guest shut down (triple fault: a fault while delivering a double fault)";
+        e.detail = v.rip;
+        return e;
+    case X86ExitKind::InvalidState:
+        e.kind = ExitKind::Fatal;
+        e.reason = "x86_64: VMRUN refused the guest state (VMEXIT_INVALID, APM vol. 2 15.5.1 consistency checks)";
+        e.detail = v.exitcode;
+        return e;
+    case X86ExitKind::Other:
+        break;
+    }
+    e.kind = ExitKind::Fatal;
+    e.reason = "x86_64: #VMEXIT with an exit code cxvisor does not intercept";
+    e.detail = x.code;
+    return e;
+}
+
+// MSRs the guest may not reach directly (the MSRPM, 15.11). True: emulated here, RIP moves on.
+// False: `e` says what the generic level must do (a SysRegRead/SysRegWrite it reports, after
+// which inject_undefined raises #GP, as RDMSR/WRMSR of an unimplemented MSR do: vol. 3 "RDMSR").
+bool Vcpu::handle_msr(bool write, ExitReason& e) {
+    Vmcb& v = *m_vmcb;
+    const u32 msr = u32(m_gprs.r[RCX]);
+    const u64 value = (m_gprs.r[RDX] & 0xFFFF'FFFF) << 32 | (m_gprs.r[RAX] & 0xFFFF'FFFF);
+    auto answer = [&](u64 r) {
+        m_gprs.r[RAX] = r & 0xFFFF'FFFF;
+        m_gprs.r[RDX] = r >> 32;
+    };
+    switch (msr) {
+    case MSR_EFER:
+        // 3.1.7 "Extended Feature Enable Register": SCE, LME, LMA (written by the CPU), NXE. SVME
+        // stays set underneath (VMRUN needs it) and is never shown; a write of any other bit is
+        // #GP, as on a CPU without the feature.
+        if (!write) {
+            answer(v.efer & ~x86::EFER_SVME);
+            return true;
+        }
+        if (value & ~(EFER_SCE | EFER_LME | EFER_LMA | x86::EFER_NXE)) break;
+        v.efer = (value & ~EFER_LMA) | (v.efer & EFER_LMA) | x86::EFER_SVME;
+        return true;
+    case MSR_APIC_BASE:
+        // The local APIC at its default place, enabled, in xAPIC mode (vol. 2, 16.3.1 "Local APIC
+        // Enable"); BSP for vCPU 0. No vLAPIC yet: a write that would change it is refused.
+        if (!write) {
+            answer(APIC_BASE_DEFAULT | APIC_BASE_ENABLE | (m_id == 0 ? APIC_BASE_BSP : 0));
+            return true;
+        }
+        if (value == (APIC_BASE_DEFAULT | APIC_BASE_ENABLE | (m_id == 0 ? APIC_BASE_BSP : 0))) return true;
+        break;
+    case MSR_TSC:
+        // The guest's TSC is the host's plus TSC_OFFSET (15.30.5); writing it is not supported.
+        if (!write) {
+            answer(x86::rdtsc() + m_tsc_offset);
+            return true;
+        }
+        break;
+    default: break;
+    }
+    m_msr_exit = true;
+    e.kind = write ? ExitKind::SysRegWrite : ExitKind::SysRegRead;
+    e.sysreg = msr;
+    e.value = value;
+    return false;
+}
+
+// Port I/O (ExitKind::PortIo, from the IOIO exit) and MMIO (NestedPageFault on a device: the
+// instruction at RIP decoded, mmio_decode.hpp) become one MmioAccess.
+Result<MmioAccess> Vcpu::decode_mmio(ExitReason& exit, GuestMemoryReader mem) {
+    MmioAccess a;
+    a.gpa = exit.gpa;
+    if (exit.kind == ExitKind::PortIo) {
+        // INS/OUTS (string) and REP forms move memory too: not emulated (15.10.2 gives only the
+        // port and sizes; the buffer would have to be walked).
+        if (m_io.string || m_io.rep || m_io.size == 0) {
+            exit.detail = m_vmcb->exitinfo1;
+            return Error::Unsupported;
+        }
+        a.width = m_io.size;
+        a.is_write = !m_io.in;
+        a.insn.op = m_io.in ? MmioInsn::Op::PortIn : MmioInsn::Op::PortOut;
+        a.insn.reg = RAX;
+        a.insn.dest_width = m_io.size;
+        a.insn.length = u8(m_io_next_rip - m_vmcb->rip);
+        return a;
+    }
+    const Vmcb& v = *m_vmcb;
+    // CS.L: 64-bit code; else CS.D gives 32- or 16-bit code (vol. 2, 4.8.1 "Code-Segment
+    // Descriptors"). The linear address of RIP is CS.base + RIP outside 64-bit mode.
+    const bool long_code = (v.efer & EFER_LMA) && (v.cs.attrib & bit(9));
+    const bool default_16 = !long_code && !(v.cs.attrib & bit(10));
+    const u64 linear = long_code ? v.rip : (v.cs.base + v.rip) & 0xFFFF'FFFF;
+    const GuestPaging paging{(v.cr0 & CR0_PG) != 0, (v.efer & EFER_LMA) != 0, v.cr3};
+    u8 bytes[15] = {};
+    auto got = x86_fetch_instruction(paging, linear, bytes, sizeof bytes, GuestPhysRead{mem.read, mem.ctx});
+    if (got.is_error()) return got.error() == Error::Unsupported ? Error::NotMapped : got.error();
+    auto d = x86_decode_mov(bytes, got.value(), long_code, default_16);
+    exit.detail = u64(bytes[0]) | u64(bytes[1]) << 8 | u64(bytes[2]) << 16 | u64(bytes[3]) << 24;
+    if (d.is_error()) return d.error() == Error::OutOfRange ? Error::Unsupported : d.error();
+    a.width = d.value().width;
+    a.is_write = d.value().is_write;
+    a.insn = d.value().insn;
+    return a;
+}
+
+u64 Vcpu::mmio_write_value(const MmioAccess& a) const {
+    if (a.insn.op == MmioInsn::Op::StoreImm) return a.insn.imm;
+    const u64 r = m_gprs.r[a.insn.reg & 15];
+    return a.insn.high_byte ? (r >> 8) & 0xFF : r;
+}
+
+// Loads write the register as the instruction would (APM vol. 1, 3.1.2.3 "Operand Sizes": a
+// 32-bit result zero-extends to 64 bits, 8- and 16-bit results leave the rest alone).
+void Vcpu::complete_mmio(const MmioAccess& a, u64 value) {
+    const MmioInsn& in = a.insn;
+    if (in.op == MmioInsn::Op::Load || in.op == MmioInsn::Op::LoadSx || in.op == MmioInsn::Op::PortIn) {
+        if (in.op == MmioInsn::Op::LoadSx) {
+            const u32 shift = 64 - 8 * a.width;
+            value = u64(i64(value << shift) >> shift);
+        }
+        u64& r = m_gprs.r[in.reg & 15];
+        if (in.high_byte) r = (r & ~u64(0xFF00)) | (value & 0xFF) << 8;
+        else if (in.dest_width == 1) r = (r & ~u64(0xFF)) | (value & 0xFF);
+        else if (in.dest_width == 2) r = (r & ~u64(0xFFFF)) | (value & 0xFFFF);
+        else if (in.dest_width == 4) r = value & 0xFFFF'FFFF;
+        else r = value;
+    }
+    skip(in.length);
+}
+
+void Vcpu::complete_sysreg(const ExitReason& exit, u64 value) {
+    if (exit.kind == ExitKind::SysRegRead) {
+        m_gprs.r[RAX] = value & 0xFFFF'FFFF;
+        m_gprs.r[RDX] = value >> 32;
+    }
+    skip(2); // RDMSR / WRMSR
+}
+
+void Vcpu::set_hypercall_result(u64 r0, u64 r1, u64 r2, u64 r3) {
+    m_gprs.r[RAX] = r0, m_gprs.r[RDI] = r1, m_gprs.r[RSI] = r2, m_gprs.r[RDX] = r3;
+}
+
+// 15.20 "Injecting Events": the exception is delivered at the next VMRUN through the guest's
+// IDT, RIP unchanged (a fault: it points at the instruction that caused it).
+void Vcpu::inject_exception(u8 vector, u32 error) {
+    m_vmcb->eventinj = eventinj(vector, EventType::Exception, exception_has_error_code(vector), error);
+}
+
+// x86 has no bus error a load or store could report: cxvisor raises #GP(0) at the instruction,
+// as for an access the platform does not decode (docs/porting.md "x86 VMs").
+void Vcpu::inject_external_abort(u64, AccessKind) { inject_exception(VEC_GP, 0); }
+
+// RDMSR/WRMSR of an MSR cxvisor does not emulate: #GP(0) (vol. 3 "RDMSR"); anything else #UD.
+void Vcpu::inject_undefined() { inject_exception(m_msr_exit ? VEC_GP : VEC_UD, 0); }
 
 } // namespace arch

@@ -1,16 +1,22 @@
-// The x86_64 vCPU backend: AMD SVM (VMCB, VMRUN, nested paging) is the next step of the port
-// (issue 10 part 3). Until it exists this class only satisfies the generic interface, so that the
-// generic layers build; no VM is ever created with it, because vcpu_backend_missing() (below)
-// makes vmm/main.cpp refuse every VM with one line. Every call says so if it is reached anyway.
+// The x86_64 vCPU backend: AMD SVM with nested paging (AMD64 APM vol. 2, publication 24593 rev.
+// 3.42, chapter 15 "Secure Virtual Machine"; sections cited where each piece is set up). One VMCB
+// per vCPU (vmcb.hpp), a host save area per CPU (VM_HSAVE_PA, 15.30.4), VMRUN/#VMEXIT in
+// svm_entry.S with the GPRs the VMCB does not hold saved around it, VMLOAD/VMSAVE for the rest of
+// the guest's segment and syscall state (15.5.2), the guest's x87/SSE state switched with
+// FXSAVE/FXRSTOR at load()/put(). Exits are decoded into the x86 level (x86_exit.hpp), which a
+// VMX backend would share, and handled there (vcpu.cpp); the intercepts and the sanitised CPUID
+// view are listed in docs/porting.md "x86_64: SVM intercepts".
 #pragma once
 #include "arch.hpp"
 #include "base/types.hpp"
 #include "vcpu/vcpu_concept.hpp"
+#include "vmcb.hpp"
+#include "x86_exit.hpp"
 
 namespace arch {
 
-// No interrupt controller model for x86 guests yet (a vLAPIC/vIOAPIC comes with the backend): a
-// VM cannot get one, and a request for one is refused as unsupported.
+// No interrupt controller model for x86 guests yet (a vLAPIC/vIOAPIC is the next step): a VM
+// cannot get one, and a request for one is refused as unsupported.
 class NoVirtIntc {
 public:
     static Result<NoVirtIntc*> create_for_vm(const VintcSetup&) { return Error::Unsupported; }
@@ -24,44 +30,86 @@ public:
 };
 static_assert(VirtIntcModel<NoVirtIntc>);
 
-inline constexpr const char* VCPU_BACKEND_MISSING = "x86_64: the SVM vCPU backend is not implemented yet";
+// The guest's general-purpose registers by their encoding number (APM vol. 3, 1.4.3 table 1-3):
+// RAX 0, RCX 1, RDX 2, RBX 3, RSP 4, RBP 5, RSI 6, RDI 7, R8..R15 8..15. svm_entry.S loads and
+// stores all but RAX and RSP, which VMRUN and #VMEXIT take from and put into the VMCB (15.5.1);
+// run() copies those two between the VMCB and this array around each entry.
+struct X86Gprs {
+    u64 r[16];
+};
+inline constexpr unsigned RAX = 0, RCX = 1, RDX = 2, RBX = 3, RSP = 4, RBP = 5, RSI = 6, RDI = 7, R8 = 8, R9 = 9,
+                          R10 = 10;
 
-[[noreturn]] void vcpu_backend_reached(const char* call); // vcpu.cpp: panics naming the call
+// The ports a PC's chipset decodes for power (QEMU pc/q35): the ACPI PM1a control register at
+// 0x604 (SLP_EN, bit 13, enters the sleep state: ACPI 6.5, 4.8.3.2.1) and the reset control
+// register at 0xCF9 (bit 2 starts a reset: the PIIX4/ICH9 datasheets' RST_CNT). cxvisor's x86
+// guests power off and reset through them (docs/porting.md "x86 VMs").
+inline constexpr u16 PORT_PM1A_CNT = 0x604, PORT_RESET_CONTROL = 0xCF9;
+inline constexpr u32 PM1_SLP_EN = 1u << 13;
+inline constexpr u8 RESET_CONTROL_RST = 1u << 2;
 
 class Vcpu {
 public:
     using Intc = NoVirtIntc;
-    void init(u32, u32, u64) { vcpu_backend_reached("init"); }
-    void reset(u64, u64) { vcpu_backend_reached("reset"); }
-    void set_stage2(HostPhysAddr) { vcpu_backend_reached("set_stage2"); }
-    void load() { vcpu_backend_reached("load"); }
-    void put() { vcpu_backend_reached("put"); }
-    ExitReason run() { vcpu_backend_reached("run"); }
-    u64 pc() const { vcpu_backend_reached("pc"); }
-    Result<MmioAccess> decode_mmio(ExitReason&, GuestMemoryReader) { vcpu_backend_reached("decode_mmio"); }
-    u64 mmio_write_value(const MmioAccess&) const { vcpu_backend_reached("mmio_write_value"); }
-    void complete_mmio(const MmioAccess&, u64) { vcpu_backend_reached("complete_mmio"); }
-    void complete_sysreg(const ExitReason&, u64) { vcpu_backend_reached("complete_sysreg"); }
-    void set_hypercall_result(u64, u64, u64, u64) { vcpu_backend_reached("set_hypercall_result"); }
-    void set_power_result(PowerResult) { vcpu_backend_reached("set_power_result"); }
-    void set_power_state_result(CpuPowerState) { vcpu_backend_reached("set_power_state_result"); }
-    void inject_external_abort(u64, AccessKind) { vcpu_backend_reached("inject_external_abort"); }
-    void inject_undefined() { vcpu_backend_reached("inject_undefined"); }
-    u64 wake_deadline() const { vcpu_backend_reached("wake_deadline"); }
-    void attach_vintc(Intc*, GuestPhysAddr) { vcpu_backend_reached("attach_vintc"); }
-    void set_counter_offset(u64) { vcpu_backend_reached("set_counter_offset"); }
-    vgic::VcpuSet present_interrupts() { vcpu_backend_reached("present_interrupts"); }
-    vgic::VcpuSet collect_interrupts() { vcpu_backend_reached("collect_interrupts"); }
-    bool interrupt_pending() const { vcpu_backend_reached("interrupt_pending"); }
-    bool timer_interrupt() { vcpu_backend_reached("timer_interrupt"); }
+    void init(u32 id, u32 vcpu_count, u64 vmid);
+    void reset(u64 entry, u64 arg);
+    void set_stage2(HostPhysAddr root);
+    void load();
+    void put();
+    ExitReason run();
+    u64 pc() const { return m_vmcb ? m_vmcb->rip : 0; }
+    u64 gpr(unsigned n) const { return m_gprs.r[n & 15]; }
+    void set_gpr(unsigned n, u64 v) { m_gprs.r[n & 15] = v; }
+
+    Result<MmioAccess> decode_mmio(ExitReason& exit, GuestMemoryReader mem);
+    u64 mmio_write_value(const MmioAccess& a) const;
+    void complete_mmio(const MmioAccess& a, u64 read_value);
+    void complete_sysreg(const ExitReason& exit, u64 read_value);
+    void set_hypercall_result(u64 r0, u64 r1, u64 r2, u64 r3);
+    // No firmware power interface reaches the backend on x86 (power goes through the chipset's
+    // ports, handled in run()): nothing produces CpuUp/CpuQuery, so there is no result to set.
+    void set_power_result(PowerResult) {}
+    void set_power_state_result(CpuPowerState) {}
+    void inject_external_abort(u64 gpa, AccessKind access);
+    void inject_undefined();
+    u64 wake_deadline() const { return ~0ull; } // no guest timer yet: a halted vCPU waits for a kick
+    void attach_vintc(Intc*, GuestPhysAddr) {}
+    void set_counter_offset(u64 offset) { m_tsc_offset = 0 - offset; } // guest TSC = TSC + TSC_OFFSET (15.30.5)
+    vgic::VcpuSet present_interrupts() { return {}; }
+    vgic::VcpuSet collect_interrupts() { return {}; }
+    bool interrupt_pending() const { return false; }
+    bool timer_interrupt() { return false; }
+
+    Vcpu() = default;
+    Vcpu(const Vcpu&) = delete;
+    Vcpu& operator=(const Vcpu&) = delete;
+    ~Vcpu();
+
+private:
+    ExitReason handle(const X86Exit& x);
+    bool handle_msr(bool write, ExitReason& e);
+    void inject_exception(u8 vector, u32 error = 0);
+    void skip(u64 length) { m_vmcb->rip += length; }
+
+    svm::Vmcb* m_vmcb = nullptr; // one page from frames_alloc, identity-mapped
+    X86Gprs m_gprs{};
+    alignas(16) u8 m_fxsave[512] = {}; // FXSAVE image (APM vol. 3, "FXSAVE"): x87 and SSE state
+    u64 m_tsc_offset = 0;
+    u64 m_ncr3 = 0;
+    u64 m_reinject = 0;      // an event whose delivery the exit interrupted (EXITINTINFO, 15.7.2)
+    u64 m_npt_seen = 0;      // the VM's nested-table generation this vCPU last flushed for
+    svm::IoioInfo m_io{};    // the port access of the last IOIO exit (decode_mmio)
+    u64 m_io_next_rip = 0;
+    u64 m_vmid = 0;
+    u32 m_id = 0;
+    u32 m_last_cpu = ~0u;
+    bool m_msr_exit = false; // the last exit was RDMSR/WRMSR: inject_undefined means #GP (vol. 3 RDMSR)
 };
 static_assert(ArchVcpu<Vcpu>, "x86_64 Vcpu must implement the generic vCPU interface");
 
-// Per-CPU virtualization set-up: EFER.SVME where SVM is there (svm.hpp), once per CPU at boot.
+// Per-CPU virtualization set-up: EFER.SVME, VM_HSAVE_PA and CR4.OSFXSR, once per CPU at boot.
 void virt_cpu_init();
-inline const char* describe_sysreg(u64, char* buf, usize size) {
-    if (size) buf[0] = 0;
-    return buf;
-}
+// "MSR c0000080" for the generic level's messages about a trapped MSR (ExitReason::sysreg).
+const char* describe_sysreg(u64 msr, char* buf, usize size);
 
 } // namespace arch

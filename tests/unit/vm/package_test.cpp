@@ -423,6 +423,32 @@ TEST(PackageRecord, VirtioDevicesChecked) {
     }
 }
 
+// The port space (DeviceSpace::Port, x86's I/O ports): a 16550 only, inside the 64 Ki ports, apart
+// from other port devices.
+TEST(PackageRecord, PortSpaceDevicesChecked) {
+    auto port_uart = [](vmconfig::Bytes& p, const vp::VmRecord& r) -> vp::EmuDevice& {
+        vp::EmuDevice& d = emu(p, r);
+        d.type = u32(vp::EmuType::Ns16550a);
+        d.space = u32(vp::DeviceSpace::Port);
+        d.base_gpa = 0x3F8;
+        d.length = 8;
+        d.cfg_count = 0;
+        return d;
+    };
+    {
+        vmconfig::Bytes p = good_package();
+        vp::VmRecord r = get<vp::VmRecord>(p, record_at(p, 0));
+        port_uart(p, r);
+        EXPECT_EQ(check_vm(p, 0), "");
+    }
+    EXPECT_REJECTS([&](auto& p, vp::VmRecord& r) { port_uart(p, r).base_gpa = 0xFFFC; },
+                   "emulated device 0 (uart0): ports [fffc, 10004) are not inside the port space [0, 10000)");
+    EXPECT_REJECTS([&](auto& p, vp::VmRecord& r) { port_uart(p, r).type = u32(vp::EmuType::Pl011); },
+                   "emulated device 0 (uart0): type 1 cannot sit in the port space (only ns16550a)");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { emu(p, r).space = 2; },
+                   "emulated device 0 (uart0): unknown address space 2 (0 memory, 1 port I/O)");
+}
+
 TEST(PackageRecord, PassthroughDevicesChecked) {
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { memset(pt(p, r).name, 'r', vp::MAX_NAME); }, "passthrough device 0: name is not NUL-terminated");
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { pt(p, r).base_hpa += 0x10; }, "passthrough device 0: base_hpa");

@@ -1843,10 +1843,84 @@ TEST_F(Riscv64Test, ImageNamesItsIsaAndGetsThePackageOffsetAtItsPlace) {
     EXPECT_HAS(compile({cfg}, {"--image", image}).err,
                image + ": not a cxvisor image: a RISC-V Image without the \"CXV\" tag at 0x3c");
     // --arch takes the ISAs that have a guest board.
-    r = compile({cfg}, {"--arch", "x86_64"});
+    r = compile({cfg}, {"--arch", "loongarch64"});
     EXPECT_EQ(r.status, 2);
-    EXPECT_HAS(r.err, "--arch: expected aarch64 or riscv64, got \"x86_64\" (no guest board for it yet)");
+    EXPECT_HAS(r.err, "--arch: expected aarch64, riscv64 or x86_64, got \"loongarch64\" (no guest board for it yet)");
     EXPECT_EQ(compile({cfg}, {"--arch", "mips"}).status, 2);
+}
+
+// --- x86_64: the guest board of --arch x86_64 (board_x86_64.cpp) ----------------------------------
+
+// fixtures/hello-x86_64.toml (line numbers below refer to it) built for x86_64.
+class X86Test : public VmConfigTest {
+protected:
+    const std::string x86 = slurp(FIXTURES / "hello-x86_64.toml");
+    Outcome compile_x86(const std::string& text, std::vector<std::string> extra = {}) {
+        extra.insert(extra.begin(), {"--arch", "x86_64"});
+        return compile({dir.write("f.toml", text).string()}, extra);
+    }
+    std::string x86_errors(const std::string& text) {
+        Outcome r = compile_x86(text);
+        EXPECT_EQ(r.status, 1) << r.err;
+        EXPECT_FALSE(fs::exists(out));
+        return r.err;
+    }
+};
+
+// A cxvisor x86_64 image header (src/arch/x86_64/boot.S): JMP, the Multiboot header at 4 with the
+// a.out-kludge address fields, package_offset at 0x28, "CXV" at 0x30.
+Bytes fake_x86_image(uint32_t file_size, uint32_t bss_size) {
+    Bytes img(file_size, 0x90);
+    const uint32_t load = 0x20'0000, magic = 0x1BADB002, flags = 0x10003;
+    const uint32_t words[] = {magic, flags, uint32_t(0 - (magic + flags)), load + 4, load, load + file_size,
+                              load + file_size + bss_size, load + 0x40};
+    memcpy(&img[4], words, sizeof words);
+    memset(&img[0x28], 0, 8);
+    memcpy(&img[0x30], "CXV\0", 4);
+    return img;
+}
+
+TEST_F(X86Test, PortDeviceGoesIntoThePackageAndTheImageLoadsIt) {
+    const std::string image = (dir / "cxvisor.bin").string();
+    Bytes img = fake_x86_image(0x3000, 0x5000);
+    std::ofstream(image, std::ios::binary).write(reinterpret_cast<const char*>(img.data()), img.size());
+    // The ISA comes from the image's header; no --arch needed.
+    Outcome r = compile({dir.write("f.toml", x86).string()}, {"--image", image});
+    ASSERT_EQ(r.status, 0) << r.err;
+    Bytes out_img = bytes(out);
+    uint64_t package_offset = 0;
+    memcpy(&package_offset, &out_img[0x28], 8);
+    EXPECT_EQ(package_offset, 2u * 1024 * 1024); // past the image's BSS, 2 MiB aligned
+    uint32_t load = 0, load_end = 0, bss_end = 0;
+    memcpy(&load, &out_img[0x14], 4), memcpy(&load_end, &out_img[0x18], 4), memcpy(&bss_end, &out_img[0x1C], 4);
+    // The loader copies everything up to the package's end, which is where the image's memory ends.
+    EXPECT_EQ(load_end, load + out_img.size());
+    EXPECT_EQ(bss_end, load_end);
+    const auto* h = reinterpret_cast<const vp::PackageHeader*>(&out_img[package_offset]);
+    EXPECT_EQ(h->isa, uint32_t(vp::Isa::X86_64));
+    const auto* rec = reinterpret_cast<const vp::VmRecord*>(&out_img[package_offset + h->vm_records]);
+    const auto* emu = reinterpret_cast<const vp::EmuDevice*>(&out_img[package_offset + rec->emu_devices]);
+    ASSERT_EQ(rec->emu_count, 2u);
+    EXPECT_EQ(emu[0].space, uint32_t(vp::DeviceSpace::Port));
+    EXPECT_EQ(emu[0].base_gpa, 0x3F8u);
+    EXPECT_EQ(emu[0].type, uint32_t(vp::EmuType::Ns16550a));
+    EXPECT_EQ(emu[1].space, uint32_t(vp::DeviceSpace::Memory));
+}
+
+TEST_F(X86Test, PortDevicesAreCheckedInTheirOwnSpace) {
+    // Ports may share numbers with RAM (COM1 at 0x3f8 lies "inside" RAM from 0): no overlap error.
+    EXPECT_EQ(compile_x86(x86).status, 0);
+    fs::remove(out);
+    EXPECT_HAS(x86_errors(with(x86, "[\"com1\", 0x3f8, 8,", "[\"com1\", 0xfffc, 8,")),
+               where(17, "devices.emu_devices[0]") + "ports [0xfffc, 0x10004) are not inside the port space");
+    EXPECT_HAS(x86_errors(with(x86, "[\"uart1\", 0x1000_0000, 0x1000, 0, \"ns16550a\"", "[\"com2\", 0x3fc, 8, 0, \"ns16550a-port\"")),
+               "device \"com2\" ports [0x3fc, 0x404) overlap device \"com1\"");
+    EXPECT_HAS(x86_errors(with(x86, "\"no_irq\"", "\"emulated\"")),
+               "\"emulated\" is not available for x86 VMs yet (no vLAPIC/vIOAPIC): use \"no_irq\"");
+    // Another board has no port space.
+    Outcome r = compile({dir.write("g.toml", with(hello, "\"pl011\"", "\"ns16550a-port\"")).string()});
+    EXPECT_EQ(r.status, 1);
+    EXPECT_HAS(r.err, "device type \"ns16550a-port\" needs a port space, which the aarch64 guest board does not have");
 }
 
 } // namespace

@@ -1,0 +1,51 @@
+// The guest's CPUID view (cpuid_view.hpp).
+#include "cpuid_view.hpp"
+#include "abi/hypercall.hpp"
+
+namespace arch {
+
+// CPUID as the guest sees it (docs/porting.md "x86_64: CPUID"): the host's, less what cxvisor
+// does not virtualize, plus the hypervisor leaves. Leaf numbers and bits: APM vol. 3 rev. 3.36,
+// appendix E ("Obtaining Processor Information Via the CPUID Instruction").
+x86::CpuidRegs guest_cpuid(u32 leaf, u32 subleaf, x86::CpuidRegs r, u32 vcpu_id, u64 tsc_khz) {
+    (void)subleaf;
+    switch (leaf) {
+    case 0x1:
+        // E.3.2: EBX[31:24] the initial APIC id = the vCPU's index; ECX: no MONITOR (3), no VMX
+        // (5), no x2APIC (21: no x2APIC is emulated), no TSC deadline (24: no vLAPIC timer yet),
+        // no XSAVE/OSXSAVE (26, 27: cxvisor switches only FXSAVE state) and so none of what needs
+        // XSAVE-managed state (FMA 12, AVX 28, F16C 29); bit 31 = running under a hypervisor.
+        r.b = (r.b & 0x00FF'FFFF) | vcpu_id << 24;
+        r.c &= ~u32(bit(3) | bit(5) | bit(12) | bit(21) | bit(24) | bit(26) | bit(27) | bit(28) | bit(29));
+        r.c |= u32(bit(31));
+        return r;
+    case 0x5: // MONITOR/MWAIT, hidden above
+    case 0x7: // structured extended features: hidden until each is reviewed for guests (AVX needs XSAVE)
+    case 0xB: // x2APIC topology, with no x2APIC
+    case 0xD: // XSAVE state, with no XSAVE
+        return {0, 0, 0, 0};
+    case 0x4000'0000:
+        // The hypervisor leaves (the range Linux and others probe when bit 31 of leaf 1 ECX is
+        // set): EAX the highest, EBX:ECX:EDX the vendor signature "cxvisor\0\0\0\0\0".
+        return {0x4000'0010, 0x6976'7863 /* "cxvi" */, 0x0072'6f73 /* "sor\0" */, 0};
+    case 0x4000'0001:
+        // cxvisor's leaf: EAX = the hypercall ABI version (abi/hypercall.hpp, HC_VERSION's value).
+        return {cxv_abi::VERSION_MAJOR << 16 | cxv_abi::VERSION_MINOR, 0, 0, 0};
+    case 0x4000'0010:
+        // Timing: EAX = the TSC's rate in kHz, as VMware and KVM publish it in this leaf (the
+        // guest has no other way to learn it: CPUID 15h does not exist on AMD).
+        return {u32(tsc_khz), 0, 0, 0};
+    case 0x8000'0001:
+        // E.4.2: ECX[2] SVM (a guest never runs SVM: the instructions raise #UD), ECX[11] XOP
+        // and ECX[16] FMA4 (AVX state, see leaf 1), ECX[13] WDT.
+        r.c &= ~u32(bit(2) | bit(11) | bit(13) | bit(16));
+        return r;
+    case 0x8000'000A: // SVM features, hidden with SVM
+        return {0, 0, 0, 0};
+    default:
+        if (leaf >= 0x4000'0000 && leaf <= 0x4FFF'FFFF) return {0, 0, 0, 0}; // the rest of the hypervisor range
+        return r;
+    }
+}
+
+} // namespace arch

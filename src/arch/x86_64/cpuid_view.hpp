@@ -1,0 +1,13 @@
+// CPUID as cxvisor's x86 guests see it (docs/porting.md "x86_64: CPUID"): the host's answer
+// with what cxvisor does not virtualize taken out and the hypervisor leaves added. Pure: the vCPU
+// passes the host's registers in; the host unit tests check the view (tests/unit/arch).
+#pragma once
+#include "cpu.hpp"
+
+namespace arch {
+
+// `host`: CPUID(leaf, subleaf) on the host; vcpu_id: the vCPU's index (its APIC id); tsc_khz: the
+// TSC's rate, published in leaf 0x4000_0010.
+x86::CpuidRegs guest_cpuid(u32 leaf, u32 subleaf, x86::CpuidRegs host, u32 vcpu_id, u64 tsc_khz);
+
+} // namespace arch

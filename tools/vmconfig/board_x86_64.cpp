@@ -1,0 +1,128 @@
+// The x86_64 guest board: a PC's layout as cxvisor's SVM backend presents it (docs/porting.md "x86
+// VMs"): RAM from 0, a 16550 in the I/O port space at 0x3f8 ("ns16550a-port") or in memory,
+// the chipset's power ports emulated by the backend, no interrupt controller model yet, no
+// device tree (x86 guests learn their machine from CPUID and the fixed layout), and cxvisor's
+// Multiboot image header.
+#include "abi/vm_package.hpp"
+#include "base/types.hpp"
+#include "board.hpp"
+#include <cstring>
+
+namespace vmconfig {
+
+namespace vp = vm_package;
+namespace {
+
+// cxvisor's x86_64 image header (src/arch/x86_64/boot.S): a 2-byte JMP, the Multiboot header at
+// 0x4 (Multiboot 0.6.96, 3.1.1: magic, flags, checksum; 3.1.3 "the address fields": header_addr,
+// load_addr, load_end_addr, bss_end_addr, entry_addr), package_offset at 0x28 and "CXV\0" at 0x30.
+constexpr size_t HDR_MB_MAGIC = 0x4, HDR_LOAD_ADDR = 0x14, HDR_LOAD_END = 0x18, HDR_BSS_END = 0x1C,
+                 HDR_PACKAGE_OFFSET = 0x28, HDR_TAG = 0x30;
+constexpr uint32_t MULTIBOOT_MAGIC = 0x1BADB002;
+
+uint32_t get32(const Bytes& b, size_t off) {
+    uint32_t v;
+    memcpy(&v, &b[off], 4);
+    return v;
+}
+void put32(Bytes& b, size_t off, uint32_t v) { memcpy(&b[off], &v, 4); }
+
+constexpr uint32_t NS16550A = uint32_t(vp::EmuType::Ns16550a);
+
+class X86Board final : public GuestBoard {
+public:
+    Isa isa() const override { return Isa::X86_64; }
+
+    bool is_image(const Bytes& b) const override {
+        return b.size() >= 64 && get32(b, HDR_MB_MAGIC) == MULTIBOOT_MAGIC && memcmp(&b[HDR_TAG], "CXV\0", 4) == 0;
+    }
+    bool check_image(const Bytes& img, const std::string& name, Diags& diags) const override {
+        if (is_image(img)) return true;
+        diags.push_back({name, 0, "",
+                         "not a cxvisor image: no Multiboot header at 0x4 with the \"CXV\" tag at 0x30 (cxvisor.bin "
+                         "of ARCH=x86_64)"});
+        return false;
+    }
+    size_t package_offset_field() const override { return HDR_PACKAGE_OFFSET; }
+    // The footprint is what the Multiboot loader places: load_addr up to bss_end_addr. With a
+    // package both end addresses move past it, so the loader copies the package (and the zeroed
+    // padding before it, which is the image's BSS) from the file, and cxvisor reserves it all.
+    uint64_t image_size(const Bytes& b) const override { return get32(b, HDR_BSS_END) - get32(b, HDR_LOAD_ADDR); }
+    const char* image_size_field() const override { return "bss_end_addr - load_addr (Multiboot header at 0x4)"; }
+    void set_image_size(Bytes& b, uint64_t size) const override {
+        const uint32_t end = uint32_t(get32(b, HDR_LOAD_ADDR) + size);
+        put32(b, HDR_LOAD_END, end);
+        put32(b, HDR_BSS_END, end);
+    }
+
+    // No interrupt controller model yet (a vLAPIC/vIOAPIC is the next step of the port).
+    bool has_intc() const override { return false; }
+    IntcKeys intc_keys() const override { return {nullptr, nullptr, nullptr}; }
+    const char* intc_name() const override { return "interrupt controller"; }
+    VintcLayout intc_layout(uint32_t) const override {
+        return {"none", 0, {nullptr, nullptr}, {0, 0}, 0x1000, 1, 1, 1, "lines"};
+    }
+    uint64_t default_intc_base() const override { return 0; }
+    uint64_t default_intc_base2() const override { return 0; }
+    std::string intc_base_problem(uint64_t) const override { return "x86 VMs have no interrupt controller yet"; }
+    std::string line_problem(uint32_t, bool, uint32_t) const override {
+        return ": x86 VMs have no interrupt controller yet, so no device can raise an interrupt (irq 0)";
+    }
+    std::string interrupt_mode_problem(const std::string& mode) const override {
+        return mode == "emulated" || mode == "passthrough"
+                   ? "\"" + mode + "\" is not available for x86 VMs yet (no vLAPIC/vIOAPIC): use \"no_irq\""
+                   : "unknown mode \"" + mode + "\": x86 VMs have \"no_irq\"";
+    }
+    bool has_device(uint32_t type) const override { return type == NS16550A; }
+    bool has_port_space() const override { return true; }
+
+    // The x86 host is described by Multiboot and ACPI, which the tool cannot read: it cannot show
+    // a host range safe, so it refuses identical and reserved regions and passthrough devices,
+    // which cxvisor does not give x86 VMs yet either.
+    bool read_host_platform(const Fdt&, HostDescription& out, std::string&) const override {
+        out.incomplete = true;
+        return true;
+    }
+    Bytes builtin_host_dtb() const override {
+        FdtWriter w(256);
+        w.begin("");
+        w.u32("#address-cells", 2);
+        w.u32("#size-cells", 2);
+        return w.finish();
+    }
+    bool is_host_intc(const Fdt&, FdtNode) const override { return false; }
+    uint32_t host_irq_cells() const override { return 1; }
+    const char* host_intc_name() const override { return "the host's IOAPIC"; }
+    const char* forwardable_lines() const override { return "no host lines (x86 forwards none yet)"; }
+    HostIrq host_irq(const uint32_t* c) const override {
+        HostIrq h;
+        h.line = c[0];
+        h.text = "GSI " + std::to_string(c[0]);
+        return h;
+    }
+    uint32_t first_free_phandle(const VmConfig&) const override { return guest_dt::FIRST_FREE_PHANDLE; }
+
+    // No Linux boot protocol for x86 VMs yet (a bzImage's setup header, boot_params and e820 are a
+    // later step): every kernel is a flat image entered at entry_point.
+    const char* image_kind() const override { return "x86 kernel"; }
+    const char* linux_magic() const override { return "\xff\xff\xff\xff"; } // no flat image starts so at 0x38
+    void check_linux_image(const VmConfig&, const LinuxHeader&, const Report&) const override {}
+
+    // x86 guests get no device tree from cxvisor; a config that asks for a generated one gets a
+    // tree with the root, memory and the UARTs only (dtb.cpp), which an x86 guest may ignore.
+    void dt_root(FdtWriter&, const VmConfig&) const override {}
+    void dt_cpus(FdtWriter&, const VmConfig&) const override {}
+    void dt_platform(FdtWriter&, const VmConfig&) const override {}
+    std::string dt_uarts(FdtWriter&, const VmConfig&) const override { return ""; }
+    std::vector<uint32_t> dt_irq(uint32_t irq, bool) const override { return {irq}; }
+    bool dt_root_interrupt_parent() const override { return false; }
+};
+
+} // namespace
+
+const GuestBoard& board_x86_64() {
+    static const X86Board board;
+    return board;
+}
+
+} // namespace vmconfig
