@@ -8,6 +8,11 @@ set(CXV_ARCH_SOURCES
   arch/x86_64/svm.cpp
   arch/x86_64/host.cpp
   arch/x86_64/vcpu.cpp
+  arch/x86_64/vmx/caps.cpp
+  arch/x86_64/vmx/exit.cpp
+  arch/x86_64/vmx/probe.cpp
+  arch/x86_64/vmx/select.cpp
+  arch/x86_64/vmx/vmcs.cpp
   drivers/ns16550_console.cpp
 )
 # QEMU's pc and q35 machines under SeaBIOS, loaded by Multiboot.
