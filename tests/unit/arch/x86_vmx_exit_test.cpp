@@ -5,6 +5,8 @@
 #include "arch/x86_64/vmx/exit.hpp"
 #include <gtest/gtest.h>
 #include <string>
+#include <utility>
+#include <vector>
 
 using namespace arch::vmx;
 
@@ -226,4 +228,103 @@ TEST(VmxExit, OtherReasonsAreNamed) {
     EXPECT_STREQ(exit_reason_name(reason::ENTRY_FAIL_GUEST_STATE), "VM-entry failure: invalid guest state");
     EXPECT_STREQ(exit_reason_name(reason::XRSTORS), "XRSTORS");
     EXPECT_STREQ(exit_reason_name(200), "unknown");
+}
+
+namespace {
+// A VMCS as VMREAD sees it: values by field, each no wider than its field (a 32-bit field holds
+// 32 bits), reads recorded in order. Reading a field the test did not set is a failure: the VMCS
+// would hold whatever the last exit left there.
+struct FakeVmcs {
+    std::vector<std::pair<VmcsField, u64>> values;
+    std::vector<VmcsField> reads;
+    void set(VmcsField f, u64 v) {
+        const u32 bytes = width_bytes(encoding_width(encoding(f)));
+        EXPECT_TRUE(bytes == 8 || v >> (8 * bytes) == 0) << vmcs_field_info(encoding(f))->name;
+        values.push_back({f, v});
+    }
+    u64 operator()(VmcsField f) {
+        reads.push_back(f);
+        for (const auto& [field, v] : values)
+            if (field == f) return v;
+        ADD_FAILURE() << "VMREAD of " << vmcs_field_info(encoding(f))->name << ", which this exit does not define";
+        return 0xDEAD'BEEF;
+    }
+};
+} // namespace
+
+TEST(VmxExit, ReadsOnlyTheFieldsTheReasonDefines) {
+    // OUT DX, AL to port 0x3F8: reason, IDT-vectoring information, qualification, length; no
+    // guest-physical address, no interruption information.
+    FakeVmcs io;
+    io.set(VmcsField::EXIT_REASON, reason::IO_INSTRUCTION);
+    io.set(VmcsField::IDT_VECTORING_INFO, 0);
+    io.set(VmcsField::EXIT_QUALIFICATION, 0x03F8'0000);
+    io.set(VmcsField::EXIT_INSTRUCTION_LENGTH, 1);
+    VmxExit x = decode_exit(read_exit_fields(io, 0x41, 0, 0x3F8));
+    EXPECT_EQ(x.kind, VmxExitKind::Io);
+    EXPECT_EQ(x.io.port, 0x3F8);
+    EXPECT_EQ(x.instruction_length, 1u);
+    EXPECT_EQ(io.reads, (std::vector<VmcsField>{VmcsField::EXIT_REASON, VmcsField::IDT_VECTORING_INFO,
+                                                 VmcsField::EXIT_QUALIFICATION, VmcsField::EXIT_INSTRUCTION_LENGTH}));
+
+    // An EPT violation during PDPTE loading (qualification bit 7 clear): no guest-linear read.
+    FakeVmcs pdpte;
+    pdpte.set(VmcsField::EXIT_REASON, reason::EPT_VIOLATION);
+    pdpte.set(VmcsField::IDT_VECTORING_INFO, 0);
+    pdpte.set(VmcsField::EXIT_QUALIFICATION, 0x1);
+    pdpte.set(VmcsField::GUEST_PHYSICAL_ADDRESS, 0x7000);
+    x = decode_exit(read_exit_fields(pdpte, 0, 0, 0));
+    EXPECT_EQ(x.ept.gpa, 0x7000u);
+    EXPECT_TRUE(x.ept.stage1_walk);
+    EXPECT_EQ(pdpte.reads.size(), 4u);
+
+    // The same with bit 7 and 8: the guest-linear address is read, and an event in delivery with
+    // an error code brings its error code along.
+    FakeVmcs mmio;
+    mmio.set(VmcsField::EXIT_REASON, reason::EPT_VIOLATION);
+    mmio.set(VmcsField::IDT_VECTORING_INFO, 0x8000'0B0E);
+    mmio.set(VmcsField::IDT_VECTORING_ERROR_CODE, 0x10);
+    mmio.set(VmcsField::EXIT_QUALIFICATION, 0x182);
+    mmio.set(VmcsField::GUEST_PHYSICAL_ADDRESS, 0xFEE0'0300);
+    mmio.set(VmcsField::GUEST_LINEAR_ADDRESS, 0xFFFF'8000'FEE0'0300);
+    x = decode_exit(read_exit_fields(mmio, 0, 0, 0));
+    EXPECT_EQ(x.ept.access, AccessKind::Write);
+    EXPECT_FALSE(x.ept.stage1_walk);
+    EXPECT_EQ(x.ept.gla, 0xFFFF'8000'FEE0'0300u);
+    EXPECT_EQ(x.idt_vectoring.error, 0x10u);
+    EXPECT_EQ(mmio.reads.size(), 6u);
+
+    // WRMSR: the length from the VMCS, the MSR and value from the saved registers.
+    FakeVmcs wrmsr;
+    wrmsr.set(VmcsField::EXIT_REASON, reason::WRMSR);
+    wrmsr.set(VmcsField::IDT_VECTORING_INFO, 0);
+    wrmsr.set(VmcsField::EXIT_INSTRUCTION_LENGTH, 2);
+    x = decode_exit(read_exit_fields(wrmsr, 0x2345, 0x6E0, 0x1));
+    EXPECT_EQ(x.msr, 0x6E0u);
+    EXPECT_EQ(x.msr_value, 0x1'0000'2345ull);
+    EXPECT_EQ(x.instruction_length, 2u);
+
+    // A hardware exception with an error code; an NMI without one (no error-code read).
+    FakeVmcs pf;
+    pf.set(VmcsField::EXIT_REASON, reason::EXCEPTION_OR_NMI);
+    pf.set(VmcsField::IDT_VECTORING_INFO, 0);
+    pf.set(VmcsField::EXIT_INTERRUPTION_INFO, 0x8000'0B0E);
+    pf.set(VmcsField::EXIT_INTERRUPTION_ERROR_CODE, 2);
+    EXPECT_EQ(decode_exit(read_exit_fields(pf, 0, 0, 0)).event.error, 2u);
+    FakeVmcs nmi;
+    nmi.set(VmcsField::EXIT_REASON, reason::EXCEPTION_OR_NMI);
+    nmi.set(VmcsField::IDT_VECTORING_INFO, 0);
+    nmi.set(VmcsField::EXIT_INTERRUPTION_INFO, 0x8000'0202);
+    EXPECT_EQ(decode_exit(read_exit_fields(nmi, 0, 0, 0)).event.type, EVENT_NMI);
+    EXPECT_EQ(nmi.reads.size(), 3u);
+
+    // A VM-entry failure reads the qualification only.
+    FakeVmcs entry;
+    entry.set(VmcsField::EXIT_REASON, 0x8000'0021);
+    entry.set(VmcsField::IDT_VECTORING_INFO, 0);
+    entry.set(VmcsField::EXIT_QUALIFICATION, 2);
+    x = decode_exit(read_exit_fields(entry, 0, 0, 0));
+    EXPECT_EQ(x.kind, VmxExitKind::EntryFailGuestState);
+    EXPECT_EQ(x.entry_qualification, 2u);
+    EXPECT_EQ(entry.reads.size(), 3u);
 }

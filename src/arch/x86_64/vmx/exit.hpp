@@ -12,6 +12,7 @@
 #pragma once
 #include "base/types.hpp"
 #include "vcpu/exit.hpp" // AccessKind
+#include "vmcs.hpp"
 
 namespace arch::vmx {
 
@@ -130,6 +131,63 @@ struct VmxExit {
 };
 
 VmxExit decode_exit(const VmxExitFields& f);
+
+// Reads what decode_exit needs for this exit from the current VMCS, through vmread(VmcsField) ->
+// u64 (VMREAD in the backend; a fake VMCS in the host tests). VMREAD costs a round trip into the
+// CPU's VMCS cache, so only the fields the reason defines are read (27.2: the others are
+// undefined for it anyway): always EXIT_REASON and IDT_VECTORING_INFO (an event to re-inject can
+// come with any exit, 27.2.3), the error codes only where the information says one is valid, the
+// qualification for the reasons that define one, the instruction length for exits caused by an
+// instruction (27.2.4), the guest-physical address for EPT exits and the guest-linear address
+// only when the EPT-violation qualification says it is valid (bit 7). rax/rcx/rdx are the guest
+// registers the exit path saved.
+template <typename Vmread> VmxExitFields read_exit_fields(Vmread&& vmread, u64 rax, u64 rcx, u64 rdx) {
+    VmxExitFields f;
+    f.rax = rax, f.rcx = rcx, f.rdx = rdx;
+    f.reason = u32(vmread(VmcsField::EXIT_REASON));
+    f.idt_vectoring_info = u32(vmread(VmcsField::IDT_VECTORING_INFO));
+    if ((f.idt_vectoring_info & bit(31)) && (f.idt_vectoring_info & bit(11)))
+        f.idt_vectoring_error = u32(vmread(VmcsField::IDT_VECTORING_ERROR_CODE));
+    const u16 basic = u16(f.reason & 0xFFFF);
+    auto qualification = [&] { f.qualification = vmread(VmcsField::EXIT_QUALIFICATION); };
+    auto length = [&] { f.instruction_length = u32(vmread(VmcsField::EXIT_INSTRUCTION_LENGTH)); };
+    if (f.reason & bit(31)) { // VM-entry failure: only the qualification is defined (27.8)
+        qualification();
+        return f;
+    }
+    switch (basic) {
+    case reason::EXCEPTION_OR_NMI:
+    case reason::EXTERNAL_INTERRUPT:
+        f.interruption_info = u32(vmread(VmcsField::EXIT_INTERRUPTION_INFO));
+        if ((f.interruption_info & bit(31)) && (f.interruption_info & bit(11)))
+            f.interruption_error = u32(vmread(VmcsField::EXIT_INTERRUPTION_ERROR_CODE));
+        break;
+    case reason::SIPI: qualification(); break;
+    case reason::CR_ACCESS:
+    case reason::IO_INSTRUCTION:
+        qualification();
+        length();
+        break;
+    case reason::CPUID:
+    case reason::HLT:
+    case reason::VMCALL:
+    case reason::RDMSR:
+    case reason::WRMSR:
+        length();
+        break;
+    case reason::EPT_VIOLATION:
+        qualification();
+        f.guest_physical = vmread(VmcsField::GUEST_PHYSICAL_ADDRESS);
+        if (f.qualification & bit(7)) f.guest_linear = vmread(VmcsField::GUEST_LINEAR_ADDRESS);
+        break;
+    case reason::EPT_MISCONFIG: f.guest_physical = vmread(VmcsField::GUEST_PHYSICAL_ADDRESS); break;
+    default:
+        // A guest VMX instruction gets #UD, a fault that leaves RIP on it: no length needed.
+        // Other reasons stop the VM with their number and name.
+        break;
+    }
+    return f;
+}
 
 // The interruption-information format, as decode_exit reads it and the backend writes the VM-entry
 // interruption-information field (24.8.3 Table 24-13 uses the same layout, with the error-code bit
