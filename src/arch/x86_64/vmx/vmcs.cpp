@@ -1,7 +1,12 @@
 #include "vmcs.hpp"
 #include "base/string.hpp"
+// The start state is header-only (a template over the VMWRITE); included here so the image build
+// compiles it freestanding, as the host tests compile it hosted.
+#include "guest_state.hpp"
 
 namespace arch::vmx {
+
+static_assert(sipi_start(0x9A).cs_selector == 0x9A00 && sipi_start(0x9A).cs_base == 0x9'A000);
 
 Result<void> prepare_region(void* region, usize room, u64 pa, const VmxBasic& basic, const char** what) {
     if (basic.region_size == 0 || basic.region_size > 4 * KiB) {
