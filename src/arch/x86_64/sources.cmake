@@ -10,6 +10,7 @@ set(CXV_ARCH_SOURCES
   arch/x86_64/vcpu.cpp
   drivers/ns16550_console.cpp
   # VMX (vmx/): the backend choice and the pure parts, built here so the freestanding compile checks them.
+  arch/x86_64/vmx/bitmaps.cpp
   arch/x86_64/vmx/caps.cpp
   arch/x86_64/vmx/exit.cpp
   arch/x86_64/vmx/probe.cpp

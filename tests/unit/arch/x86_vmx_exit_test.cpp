@@ -230,6 +230,16 @@ TEST(VmxExit, OtherReasonsAreNamed) {
     EXPECT_STREQ(exit_reason_name(200), "unknown");
 }
 
+TEST(VmxExit, VmInstructionErrorsAreNamed) {
+    // Table 30-1: what a failed VMLAUNCH leaves in VM_INSTRUCTION_ERROR.
+    EXPECT_STREQ(vm_instruction_error_name(7), "VM entry with invalid control field(s)");
+    EXPECT_STREQ(vm_instruction_error_name(8), "VM entry with invalid host-state field(s)");
+    EXPECT_STREQ(vm_instruction_error_name(4), "VMLAUNCH with non-clear VMCS");
+    EXPECT_STREQ(vm_instruction_error_name(28), "invalid operand to INVEPT/INVVPID");
+    EXPECT_STREQ(vm_instruction_error_name(14), "unknown"); // unused number
+    EXPECT_STREQ(vm_instruction_error_name(0), "unknown");
+}
+
 namespace {
 // A VMCS as VMREAD sees it: values by field, each no wider than its field (a 32-bit field holds
 // 32 bits), reads recorded in order. Reading a field the test did not set is a failure: the VMCS

@@ -34,6 +34,12 @@ inline constexpr u16 EXCEPTION_OR_NMI = 0, EXTERNAL_INTERRUPT = 1, TRIPLE_FAULT 
 // the table.
 const char* exit_reason_name(u16 basic);
 
+// VMX instructions that fail with VMfailValid (RFLAGS.ZF = 1) leave a number in the VMCS's
+// VM_INSTRUCTION_ERROR field (30.4 "VM Instruction Error Numbers", Table 30-1): the only report of,
+// for instance, a VMLAUNCH refused for an invalid control (7) or host-state (8) field. The text as
+// the table gives it, "unknown" for a number it does not list (14, 21, 27 are unused).
+const char* vm_instruction_error_name(u32 number);
+
 // The exit fields the VMCS holds (appendix B encodings in vmcs.hpp), read by the exit path, and
 // the guest registers it saved (the VMCS has no general registers).
 struct VmxExitFields {
