@@ -1,5 +1,5 @@
 // VMCS field encodings and region handling (src/arch/x86_64/vmx/vmcs.hpp) against the SDM vol. 3C
-// (Order Number 326019-067): 24.11.2 Table 24-17 for the structure of an encoding, appendix B for
+// (Order Number 326019-067): 24.11.2 for the structure of an encoding, appendix B for
 // the values, 24.2 and 24.11.5 for the regions. The table's own consistency is checked at compile
 // time in vmcs.hpp; here the values a backend depends on are compared with the appendix, and the
 // checks are shown to reject what they must.

@@ -10,7 +10,7 @@
 
 namespace arch::vmx {
 
-// MSR indices (appendix A, and Table 35-2 "IA-32 Architectural MSRs" of vol. 4).
+// MSR indices (appendix A, and vol. 4 Table 2-2 "IA-32 Architectural MSRs").
 inline constexpr u32 MSR_FEATURE_CONTROL = 0x3A;
 inline constexpr u32 MSR_VMX_BASIC = 0x480, MSR_VMX_PINBASED_CTLS = 0x481, MSR_VMX_PROCBASED_CTLS = 0x482,
                      MSR_VMX_EXIT_CTLS = 0x483, MSR_VMX_ENTRY_CTLS = 0x484, MSR_VMX_MISC = 0x485,
@@ -73,12 +73,13 @@ constexpr EptVpidCaps decode_ept_vpid(u64 v) {
     return {b(0), b(6), b(7), b(8), b(14), b(16), b(17), b(20), b(21), b(25), b(26), b(32), b(40), b(41), b(42), b(43)};
 }
 
-// INVEPT and INVVPID types (28.3.3.1, 30.3 "INVEPT"/"INVVPID" of the instruction reference).
+// INVEPT and INVVPID types (28.3.3 "Invalidating Cached Information"; the INVEPT and INVVPID pages of
+// the instruction reference, 30.3).
 enum class InveptType : u8 { SingleContext = 1, AllContext = 2 };
 enum class InvvpidType : u8 { IndividualAddress = 0, SingleContext = 1, AllContext = 2, SingleContextKeepGlobals = 3 };
 
 // How cxvisor drops one VM's cached EPT translations after a mapping is removed or weakened
-// (28.3.3.2 "Operations that Invalidate Cached Mappings"): single-context INVEPT (only that EPTP's
+// (28.3.3 "Invalidating Cached Information"): single-context INVEPT (only that EPTP's
 // entries) where the CPU has it, else all-context (every VM's: correct, slower). Unsupported when the
 // CPU has neither (or no INVEPT at all): stale translations could not be removed, so no VM may run.
 Result<InveptType> choose_invept(const EptVpidCaps& c, const char** what);

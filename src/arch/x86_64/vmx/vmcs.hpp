@@ -1,6 +1,6 @@
 // The VMCS as data (Intel SDM vol. 3C, Order Number 326019-067, May 2018): the field encodings
 // VMREAD and VMWRITE take (appendix B "Field Encoding in VMCS"), each checked at compile time against
-// the structure of an encoding (24.11.2 "VMREAD, VMWRITE, and Encodings of VMCS Fields", Table 24-17:
+// the structure of an encoding (24.11.2 "VMREAD, VMWRITE, and Encodings of VMCS Fields", its table:
 // bit 0 access type, bits 9:1 index, bits 11:10 type, bit 12 reserved, bits 14:13 width, bits 31:15
 // reserved), and the VMXON/VMCS regions (24.2 "Format of the VMCS Region", 24.11.5 "VMXON Region").
 // Pure: no VMREAD here (the backend's accessors take a VmcsField); the host unit tests check the
@@ -18,7 +18,7 @@ enum class VmcsWidth : u8 { Bits16 = 0, Bits64 = 1, Bits32 = 2, Natural = 3 };
 enum class VmcsType : u8 { Control = 0, ExitInfo = 1, Guest = 2, Host = 3 };
 
 // Every field cxvisor's VMX backend touches, once: name, encoding, width, type (appendix B tables
-// B-1 to B-14). The enum, the table (for dumps and checks) and the compile-time checks below are all
+// B-1 to B-15). The enum, the table (for dumps and checks) and the compile-time checks below are all
 // generated from this list, so an encoding cannot disagree with the width or type it is listed with.
 #define CXV_VMCS_FIELDS(X)                                                                          \
     /* B.1.1 16-bit control */                                                                      \
@@ -121,7 +121,7 @@ inline constexpr VmcsFieldInfo VMCS_FIELDS[] = {
 #undef CXV_VMCS_INFO
 };
 
-// The parts of an encoding (Table 24-17).
+// The parts of an encoding (24.11.2).
 constexpr u32 encoding(VmcsField f) { return u32(f); }
 constexpr bool encoding_high_access(u32 e) { return e & 1; }
 constexpr u32 encoding_index(u32 e) { return (e >> 1) & 0x1FF; }
