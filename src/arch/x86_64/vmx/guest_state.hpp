@@ -23,17 +23,40 @@ constexpr u32 type(u32 a) { return a & 0xF; }
 constexpr u32 dpl(u32 a) { return (a >> 5) & 3; }
 } // namespace ar
 
+// Where and in which mode a vCPU starts: CS, the data segments (DS, ES, FS, GS, SS alike), the
+// CR0 the guest sees, RIP.
+struct GuestSegment {
+    u16 selector;
+    u64 base;
+    u32 limit;
+    u32 access_rights;
+};
 struct GuestStartPoint {
-    u16 cs_selector;
-    u64 cs_base;
+    GuestSegment cs, data;
+    u64 cr0;
     u64 rip;
 };
-// Table 9-1: CS selector F000h, base FFFF0000h, EIP 0000FFF0h: the first fetch is at FFFFFFF0h.
-constexpr GuestStartPoint reset_vector() { return {0xF000, 0xFFFF'0000, 0xFFF0}; }
-// An AP released by a start-up IPI with vector V starts in real mode at V << 12 (CS = V << 8, IP 0).
-constexpr GuestStartPoint sipi_start(u8 vector) { return {u16(u16(vector) << 8), u64(vector) << 12, 0}; }
-
 inline constexpr u64 RESET_CR0 = 0x6000'0010; // Table 9-1: CD, NW, ET
+// Real-mode data segments after RESET/INIT: selector 0, base 0, limit FFFFh, read/write accessed.
+inline constexpr GuestSegment REAL_MODE_DATA = {0, 0, 0xFFFF, ar::DATA_RW_ACCESSED};
+// Table 9-1: CS selector F000h, base FFFF0000h, EIP 0000FFF0h: the first fetch is at FFFFFFF0h.
+constexpr GuestStartPoint reset_vector() {
+    return {{0xF000, 0xFFFF'0000, 0xFFFF, ar::CODE_RX_ACCESSED}, REAL_MODE_DATA, RESET_CR0, 0xFFF0};
+}
+// An AP released by a start-up IPI with vector V starts in real mode at V << 12 (CS = V << 8, IP 0).
+constexpr GuestStartPoint sipi_start(u8 vector) {
+    return {{u16(u16(vector) << 8), u64(vector) << 12, 0xFFFF, ar::CODE_RX_ACCESSED}, REAL_MODE_DATA, RESET_CR0, 0};
+}
+// 32-bit flat protected mode with paging off, as a Multiboot loader enters a kernel (Multiboot
+// 0.6.96 3.2 "Machine state": CS a 32-bit read/execute segment and the data segments 32-bit
+// read/write, all base 0 limit FFFFFFFFh; CR0.PE set, PG clear; the GDT the selectors name is the
+// guest's to load): selectors 08h/10h, G and D/B set (4 KiB granularity, 32-bit), CR0 = PE | ET | NE.
+constexpr GuestStartPoint flat32_start(u64 entry) {
+    constexpr u32 g_db = u32(bit(15) | bit(14));
+    return {{0x08, 0, 0xFFFF'FFFF, ar::CODE_RX_ACCESSED | g_db}, {0x10, 0, 0xFFFF'FFFF, ar::DATA_RW_ACCESSED | g_db},
+            0x31, entry};
+}
+
 inline constexpr u64 CR0_NW = bit(29), CR0_CD = bit(30);
 inline constexpr u64 RESET_PAT = 0x0007'0406'0007'0406ull; // vol. 3A 11.12.4: WB, WT, UC-, UC, twice
 inline constexpr u64 RESET_DR7 = 0x400, RESET_RFLAGS = 0x2;
@@ -56,12 +79,12 @@ constexpr CrSetting guest_cr4(u64 shadow, const VmxMsrs& m) {
     return {fix_cr(shadow, m.cr4_fixed0, m.cr4_fixed1), shadow, m.cr4_fixed0 | ~m.cr4_fixed1};
 }
 
-// Writes the whole guest-state area for a vCPU starting in real mode at `p` (the VM-entry control
-// "IA-32e mode guest" must be 0 for it). General registers other than RSP and RIP are not in the
+// Writes the whole guest-state area for a vCPU starting at `p`, in real mode or 32-bit protected
+// mode, paging off (the VM-entry control "IA-32e mode guest" must be 0 for it). General registers other than RSP and RIP are not in the
 // VMCS: the backend zeroes them (Table 9-1: EDX holds the CPU signature after RESET, which cxvisor
 // does not emulate; guests read CPUID).
 template <typename Vmwrite> void write_start_state(Vmwrite&& w, const VmxMsrs& m, GuestStartPoint p) {
-    const CrSetting cr0 = guest_cr0(RESET_CR0, m), cr4 = guest_cr4(0, m);
+    const CrSetting cr0 = guest_cr0(p.cr0, m), cr4 = guest_cr4(0, m);
     w(VmcsField::GUEST_CR0, cr0.value);
     w(VmcsField::CR0_READ_SHADOW, cr0.shadow);
     w(VmcsField::CR0_GUEST_HOST_MASK, cr0.mask);
@@ -74,11 +97,10 @@ template <typename Vmwrite> void write_start_state(Vmwrite&& w, const VmxMsrs& m
     w(VmcsField::GUEST_RIP, p.rip);
     w(VmcsField::GUEST_RSP, 0);
 
-    // Real-mode segments: limit FFFFh, base = selector << 4 except CS after RESET (Table 9-1).
-    w(VmcsField::GUEST_CS_SELECTOR, p.cs_selector);
-    w(VmcsField::GUEST_CS_BASE, p.cs_base);
-    w(VmcsField::GUEST_CS_LIMIT, 0xFFFF);
-    w(VmcsField::GUEST_CS_ACCESS_RIGHTS, ar::CODE_RX_ACCESSED);
+    w(VmcsField::GUEST_CS_SELECTOR, p.cs.selector);
+    w(VmcsField::GUEST_CS_BASE, p.cs.base);
+    w(VmcsField::GUEST_CS_LIMIT, p.cs.limit);
+    w(VmcsField::GUEST_CS_ACCESS_RIGHTS, p.cs.access_rights);
     constexpr VmcsField data[][4] = {
         {VmcsField::GUEST_DS_SELECTOR, VmcsField::GUEST_DS_BASE, VmcsField::GUEST_DS_LIMIT, VmcsField::GUEST_DS_ACCESS_RIGHTS},
         {VmcsField::GUEST_ES_SELECTOR, VmcsField::GUEST_ES_BASE, VmcsField::GUEST_ES_LIMIT, VmcsField::GUEST_ES_ACCESS_RIGHTS},
@@ -87,10 +109,10 @@ template <typename Vmwrite> void write_start_state(Vmwrite&& w, const VmxMsrs& m
         {VmcsField::GUEST_SS_SELECTOR, VmcsField::GUEST_SS_BASE, VmcsField::GUEST_SS_LIMIT, VmcsField::GUEST_SS_ACCESS_RIGHTS},
     };
     for (const auto& s : data) {
-        w(s[0], 0);
-        w(s[1], 0);
-        w(s[2], 0xFFFF);
-        w(s[3], ar::DATA_RW_ACCESSED);
+        w(s[0], p.data.selector);
+        w(s[1], p.data.base);
+        w(s[2], p.data.limit);
+        w(s[3], p.data.access_rights);
     }
     // LDTR and TR: present, as after RESET; TR must be a busy TSS for VM entry (26.3.1.2).
     w(VmcsField::GUEST_LDTR_SELECTOR, 0);

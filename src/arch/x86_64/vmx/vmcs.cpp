@@ -6,7 +6,7 @@
 
 namespace arch::vmx {
 
-static_assert(sipi_start(0x9A).cs_selector == 0x9A00 && sipi_start(0x9A).cs_base == 0x9'A000);
+static_assert(sipi_start(0x9A).cs.selector == 0x9A00 && sipi_start(0x9A).cs.base == 0x9'A000);
 
 Result<void> prepare_region(void* region, usize room, u64 pa, const VmxBasic& basic, const char** what) {
     if (basic.region_size == 0 || basic.region_size > 4 * KiB) {
