@@ -4,6 +4,7 @@
 // completeness (every guest-state field of the table written exactly once,
 // so nothing of a previous guest survives). CR fixed bits: an Intel Core i7-5600U's
 // IA32_VMX_CR0/CR4_FIXED0/1 (VirtualBox CPU database, as in x86_vmx_caps_test.cpp).
+#include "arch/x86_64/vmx/guest_check.hpp"
 #include "arch/x86_64/vmx/guest_state.hpp"
 #include <gtest/gtest.h>
 #include <map>
@@ -91,78 +92,83 @@ TEST(VmxGuestState, Flat32StartsLikeMultiboot) {
 
 namespace {
 
-// The 26.3.1 checks that concern these start states (no IA-32e mode, no virtual-8086 mode,
-// "unrestricted guest" on). An empty result: VM entry accepts the state.
-std::vector<std::string> entry_check_failures(const FakeVmcs& v, const VmxMsrs& m) {
-    std::vector<std::string> out;
-    auto fail = [&](const char* what) { out.push_back(what); };
-    const u64 cr0 = v[VmcsField::GUEST_CR0];
-    // 26.3.1.1: fixed bits (PE/PG exempt), PG only with PE; PAT entries valid memory types.
-    if (cr_violations(cr0, cr0_guest_fixed0(m.cr0_fixed0, true), m.cr0_fixed1)) fail("CR0 fixed bits");
-    if ((cr0 & CR0_PG) && !(cr0 & CR0_PE)) fail("CR0.PG without PE");
-    if (cr_violations(v[VmcsField::GUEST_CR4], m.cr4_fixed0, m.cr4_fixed1)) fail("CR4 fixed bits");
-    for (int i = 0; i < 8; ++i) {
-        const u64 type = (v[VmcsField::GUEST_IA32_PAT] >> (8 * i)) & 0xFF;
-        if (!(type == 0 || type == 1 || type == 4 || type == 5 || type == 6 || type == 7)) fail("PAT entry");
-    }
-    // 26.3.1.2: CS type 3, 9, 11, 13 or 15 (3 only with unrestricted guest); SS type 3 or 7;
-    // in real mode SS.DPL 0, in protected mode SS.DPL = SS.RPL and a non-conforming CS.DPL = SS.DPL;
-    // usable data segments accessed and present; limits consistent with G (limit[11:0] all ones
-    // if G, limit[31:20] zero if not G); TR a busy TSS with S = 0; LDTR type 2, S = 0.
-    const u32 cs = u32(v[VmcsField::GUEST_CS_ACCESS_RIGHTS]), ss = u32(v[VmcsField::GUEST_SS_ACCESS_RIGHTS]);
-    const u32 cs_type = ar::type(cs);
-    if (!(cs_type == 3 || cs_type == 9 || cs_type == 11 || cs_type == 13 || cs_type == 15)) fail("CS type");
-    if (!(ar::type(ss) == 3 || ar::type(ss) == 7)) fail("SS type");
-    if (!(cr0 & CR0_PE) && ar::dpl(ss) != 0) fail("SS.DPL in real mode");
-    if ((cr0 & CR0_PE) && ar::dpl(ss) != (v[VmcsField::GUEST_SS_SELECTOR] & 3)) fail("SS.DPL != SS.RPL");
-    if ((cr0 & CR0_PE) && (cs_type == 9 || cs_type == 11) && ar::dpl(cs) != ar::dpl(ss)) fail("CS.DPL != SS.DPL");
-    const VmcsField segs[][2] = {{VmcsField::GUEST_CS_ACCESS_RIGHTS, VmcsField::GUEST_CS_LIMIT},
-                                 {VmcsField::GUEST_SS_ACCESS_RIGHTS, VmcsField::GUEST_SS_LIMIT},
-                                 {VmcsField::GUEST_DS_ACCESS_RIGHTS, VmcsField::GUEST_DS_LIMIT},
-                                 {VmcsField::GUEST_ES_ACCESS_RIGHTS, VmcsField::GUEST_ES_LIMIT},
-                                 {VmcsField::GUEST_FS_ACCESS_RIGHTS, VmcsField::GUEST_FS_LIMIT},
-                                 {VmcsField::GUEST_GS_ACCESS_RIGHTS, VmcsField::GUEST_GS_LIMIT},
-                                 {VmcsField::GUEST_TR_ACCESS_RIGHTS, VmcsField::GUEST_TR_LIMIT},
-                                 {VmcsField::GUEST_LDTR_ACCESS_RIGHTS, VmcsField::GUEST_LDTR_LIMIT}};
-    for (const auto& [arf, limf] : segs) {
-        const u64 a = v[arf], limit = v[limf];
-        if (!(a & 0x80)) fail("segment not present");
-        if ((a & bit(15)) && (limit & 0xFFF) != 0xFFF) fail("G set with limit[11:0] not all ones");
-        if (!(a & bit(15)) && (limit >> 20)) fail("G clear with limit[31:20] not zero");
-    }
-    for (VmcsField f : {VmcsField::GUEST_DS_ACCESS_RIGHTS, VmcsField::GUEST_ES_ACCESS_RIGHTS,
-                        VmcsField::GUEST_FS_ACCESS_RIGHTS, VmcsField::GUEST_GS_ACCESS_RIGHTS,
-                        VmcsField::GUEST_SS_ACCESS_RIGHTS})
-        if (!(v[f] & 1) || !(v[f] & 0x10)) fail("data segment not accessed or not code/data");
-    const u32 tr = u32(v[VmcsField::GUEST_TR_ACCESS_RIGHTS]), ldtr = u32(v[VmcsField::GUEST_LDTR_ACCESS_RIGHTS]);
-    if (!(ar::type(tr) == 3 || ar::type(tr) == 11) || (tr & 0x10)) fail("TR");
-    if (ar::type(ldtr) != 2 || (ldtr & 0x10)) fail("LDTR");
-    // 26.3.1.4/26.3.1.5: RFLAGS bit 1 set, VM (17) clear; active; no shadow VMCS; DR7 bits 63:32 zero.
-    const u64 rflags = v[VmcsField::GUEST_RFLAGS];
-    if (!(rflags & 2) || (rflags & bit(17))) fail("RFLAGS");
-    if (v[VmcsField::GUEST_ACTIVITY_STATE] != 0) fail("activity state");
-    if (v[VmcsField::VMCS_LINK_POINTER] != ~u64(0)) fail("VMCS link pointer");
-    if (v[VmcsField::GUEST_DR7] >> 32) fail("DR7");
-    return out;
+// The entry controls a start state is entered with on the same CPU: load IA32_PAT and IA32_EFER
+// and the CPU's must-be-1 bits (x86_vmx_caps_test.cpp: 0xD1FB), IA-32e mode off.
+constexpr u64 ENTRY = 0xD1FB;
+
+const char* check(FakeVmcs v) {
+    v.values[VmcsField::ENTRY_CONTROLS] = v.values.count(VmcsField::ENTRY_CONTROLS) ? v[VmcsField::ENTRY_CONTROLS] : ENTRY;
+    return check_guest_state([&](VmcsField f) { return v[f]; }, broadwell_cr_fixed());
 }
 
 } // namespace
 
 TEST(VmxGuestState, EveryStartPassesTheEntryChecks) {
-    const VmxMsrs m = broadwell_cr_fixed();
     for (const GuestStartPoint& p : {reset_vector(), sipi_start(0x9A), flat32_start(0x10'0000)})
-        EXPECT_EQ(entry_check_failures(started_at(p), m), std::vector<std::string>{}) << p.rip;
+        EXPECT_EQ(check(started_at(p)), nullptr) << p.rip << ": " << check(started_at(p));
 }
 
-TEST(VmxGuestState, TheChecksCatchABrokenState) {
-    // The checks above are not vacuous: a real-mode SS with DPL 3 and a G=1 segment with a short
-    // limit are refused, as VM entry would refuse them.
-    FakeVmcs v = started_at(reset_vector());
-    v.values[VmcsField::GUEST_SS_ACCESS_RIGHTS] = 0xF3;
-    v.values[VmcsField::GUEST_DS_ACCESS_RIGHTS] = 0x8093; // G: the limit counts 4 KiB pages
-    v.values[VmcsField::GUEST_DS_LIMIT] = 0xF000;
-    EXPECT_EQ(entry_check_failures(v, broadwell_cr_fixed()),
-              (std::vector<std::string>{"SS.DPL in real mode", "G set with limit[11:0] not all ones"}));
+TEST(VmxGuestState, LongModeStateIsCheckedToo) {
+    // The flat32 state after the guest's own switch to long mode (as the backend would write it
+    // back): IA-32e mode guest, CR0.PG, CR4.PAE, EFER.LME|LMA, CS.L with D/B clear.
+    FakeVmcs v = started_at(flat32_start(0x10'0000));
+    v.values[VmcsField::ENTRY_CONTROLS] = ENTRY | entry_ctl::IA32E_MODE_GUEST;
+    v.values[VmcsField::GUEST_CR0] = 0x8000'0031;
+    v.values[VmcsField::GUEST_CR4] = 0x2020;
+    v.values[VmcsField::GUEST_IA32_EFER] = 0x500;
+    v.values[VmcsField::GUEST_CS_ACCESS_RIGHTS] = 0xA09B;
+    v.values[VmcsField::GUEST_RIP] = 0xFFFF'8000'0010'0000;
+    EXPECT_EQ(check(v), nullptr) << check(v);
+    FakeVmcs both = v;
+    both.values[VmcsField::GUEST_CS_ACCESS_RIGHTS] = 0xE09B;
+    EXPECT_STREQ(check(both), "CS.L and CS.D/B both set in IA-32e mode");
+    FakeVmcs lma = v;
+    lma.values[VmcsField::GUEST_IA32_EFER] = 0x100;
+    EXPECT_STREQ(check(lma), "IA32_EFER.LMA differs from the IA-32e mode guest control");
+    FakeVmcs nopae = v;
+    nopae.values[VmcsField::GUEST_CR4] = 0x2000;
+    EXPECT_STREQ(check(nopae), "IA-32e mode guest without CR0.PG and CR4.PAE");
+    FakeVmcs tss16 = v;
+    tss16.values[VmcsField::GUEST_TR_ACCESS_RIGHTS] = 0x83; // a 16-bit busy TSS: not in IA-32e mode
+    EXPECT_STREQ(check(tss16), "TR not a busy TSS of the right size");
+    // The same high RIP in 32-bit protected mode is refused.
+    FakeVmcs rip = started_at(flat32_start(0x10'0000));
+    rip.values[VmcsField::GUEST_RIP] = 0x1'0000'0000;
+    EXPECT_STREQ(check(rip), "RIP bits 63:32 set outside 64-bit mode");
+}
+
+TEST(VmxGuestState, BrokenStatesAreNamed) {
+    struct Case {
+        VmcsField field;
+        u64 value;
+        const char* problem;
+    };
+    const Case cases[] = {
+        {VmcsField::GUEST_CR0, 0x10, "CR0 breaks IA32_VMX_CR0_FIXED0/1 (PE and PG exempt with unrestricted guest)"},
+        {VmcsField::GUEST_CR0, 0x8000'0030, "CR0.PG set without CR0.PE"},
+        {VmcsField::GUEST_CR4, 0, "CR4 breaks IA32_VMX_CR4_FIXED0/1"},
+        {VmcsField::GUEST_SS_ACCESS_RIGHTS, 0xF3, "SS.DPL not 0 (real mode, or CS of type 3)"},
+        {VmcsField::GUEST_CS_ACCESS_RIGHTS, 0x91, "CS type not 3, 9, 11, 13 or 15"}, // type 1: read-only data
+        {VmcsField::GUEST_DS_LIMIT, 0x10'0000, "DS limit disagrees with DS.G"},
+        {VmcsField::GUEST_ES_ACCESS_RIGHTS, 0x13, "ES not present"},
+        {VmcsField::GUEST_FS_ACCESS_RIGHTS, 0x92, "data segment not an accessed code/data segment"},
+        {VmcsField::GUEST_TR_ACCESS_RIGHTS, 0x89, "TR not a busy TSS of the right size"},
+        {VmcsField::GUEST_LDTR_ACCESS_RIGHTS, 0x83, "LDTR not an LDT (type 2, S clear)"},
+        {VmcsField::GUEST_RFLAGS, 0x0, "RFLAGS reserved bits wrong"},
+        {VmcsField::GUEST_RFLAGS, 0x2'0002, "RFLAGS.VM set in IA-32e mode or real mode"},
+        {VmcsField::GUEST_IA32_PAT, 0x0007'0406'0007'0402, "IA32_PAT entry with a reserved memory type"},
+        {VmcsField::GUEST_IA32_EFER, 0x400, "IA32_EFER.LMA differs from the IA-32e mode guest control"},
+        {VmcsField::GUEST_ACTIVITY_STATE, 4, "activity state not 0-3"},
+        {VmcsField::GUEST_INTERRUPTIBILITY_STATE, 0x20, "interruptibility state with reserved bits set"},
+        {VmcsField::VMCS_LINK_POINTER, 0, "VMCS link pointer not FFFFFFFF_FFFFFFFFh (no shadow VMCS)"},
+        {VmcsField::GUEST_DR7, 1ull << 32, "DR7 bits 63:32 not zero"},
+    };
+    for (const Case& c : cases) {
+        FakeVmcs v = started_at(reset_vector());
+        v.values[c.field] = c.value;
+        const char* got = check(v);
+        EXPECT_STREQ(got, c.problem) << vmcs_field_info(encoding(c.field))->name << " = " << c.value;
+    }
 }
 
 TEST(VmxGuestState, EveryGuestFieldIsWrittenOnce) {

@@ -1,8 +1,8 @@
 #include "vmcs.hpp"
 #include "base/string.hpp"
-// The start state is header-only (a template over the VMWRITE); included here so the image build
-// compiles it freestanding, as the host tests compile it hosted.
-#include "guest_state.hpp"
+// The start state and its checks are header-only (templates over VMWRITE/VMREAD); included here so
+// the image build compiles them freestanding, as the host tests compile them hosted.
+#include "guest_check.hpp"
 
 namespace arch::vmx {
 
