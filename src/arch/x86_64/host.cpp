@@ -136,8 +136,7 @@ Result<void> host_boot(u64 boot_arg, HostPlatform& out, const char** what) {
                svm.revision, svm.asids, svm.npt ? "yes" : "no", svm.nrips ? "yes" : "no", svm.decode_assists ? "yes" : "no",
                svm.flush_by_asid ? "yes" : "no", svm.vmcb_clean ? "yes" : "no");
     // SVM or VMX, chosen from CPUID and the firmware's MSRs (vmx/select.hpp), and why.
-    const VirtCpuid cpuid = read_virt_cpuid();
-    const VirtChoice virt = choose_virt_backend(cpuid, read_virt_msrs(cpuid));
+    const VirtChoice& virt = virt_choose();
     kprint("cxvisor: x86_64: virtualization backend %s on %s: %s\n", virt_backend_name(virt.backend), virt.vendor, virt.why);
     if (virt.backend == VirtBackend::Vmx) vmx_boot_report();
     else if (virt.backend == VirtBackend::None)

@@ -24,6 +24,17 @@ VirtMsrs read_virt_msrs(const VirtCpuid& c) {
     return m;
 }
 
+namespace {
+VirtChoice g_virt; // written once on the boot CPU before the others start, read-only afterwards
+} // namespace
+
+const VirtChoice& virt_choose() {
+    const VirtCpuid c = read_virt_cpuid();
+    g_virt = choose_virt_backend(c, read_virt_msrs(c));
+    return g_virt;
+}
+const VirtChoice& virt_chosen() { return g_virt; }
+
 namespace vmx {
 
 VmxMsrs read_msrs() {
