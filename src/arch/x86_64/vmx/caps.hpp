@@ -86,7 +86,8 @@ Result<InveptType> choose_invept(const EptVpidCaps& c, const char** what);
 // VPIDs (28.1 "Virtual Processor Identifiers") tag the guest's linear translations per vCPU so a VM
 // entry need not flush them. Without INVVPID they cannot be invalidated, so they are not used
 // (returns false, and the backend leaves "enable VPID" off: every VM entry and exit flushes).
-// With it, single-context invalidation is preferred, then all-context.
+// With it, single-context invalidation is preferred, then all-context. VPID 0 is the host's: with
+// "enable VPID" each vCPU's VPID field must be non-zero (26.2.1.1), VM entry fails otherwise.
 struct VpidPlan {
     bool use_vpid = false;
     InvvpidType flush = InvvpidType::AllContext;
