@@ -80,9 +80,10 @@ constexpr CrSetting guest_cr4(u64 shadow, const VmxMsrs& m) {
 }
 
 // Writes the whole guest-state area for a vCPU starting at `p`, in real mode or 32-bit protected
-// mode, paging off (the VM-entry control "IA-32e mode guest" must be 0 for it). General registers other than RSP and RIP are not in the
-// VMCS: the backend zeroes them (Table 9-1: EDX holds the CPU signature after RESET, which cxvisor
-// does not emulate; guests read CPUID).
+// mode, paging off (the VM-entry control "IA-32e mode guest" must be 0 for it; the CPU updates it
+// from EFER.LMA at every exit once the guest enables long mode itself). General registers other
+// than RSP and RIP are not in the VMCS: the backend sets them (Table 9-1: EDX holds the CPU
+// signature after RESET, which cxvisor does not emulate; guests read CPUID).
 template <typename Vmwrite> void write_start_state(Vmwrite&& w, const VmxMsrs& m, GuestStartPoint p) {
     const CrSetting cr0 = guest_cr0(p.cr0, m), cr4 = guest_cr4(0, m);
     w(VmcsField::GUEST_CR0, cr0.value);
