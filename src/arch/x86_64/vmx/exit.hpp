@@ -6,9 +6,17 @@
 // the exit path saved into a VmxExit: what the VMX vCPU's level-1 handling reads. Pure: the host
 // unit tests decode recorded field values (tests/unit/arch/x86_vmx_exit_test.cpp).
 //
-// VmxExit is VMX's own record: the SVM backend's record (wip/svm) was not committed when this was
-// written. Its fields follow the generic ExitReason where they meet it (gpa, AccessKind,
-// stage1_walk), so either backend's level 1 fills the same ExitReason.
+// VmxExit is VMX's own record: the SVM backend's x86-level record (X86Exit in x86_exit.hpp, on
+// wip/svm) was committed after this and is not merged, and it carries SVM's own types (svm::IoioInfo,
+// svm::NpfInfo from vmcb.hpp), so it is not copied here. Once both are on one branch a VMX exit maps
+// onto it field by field: Io -> Io (io.{port,size,in,string,rep}, next_rip = RIP +
+// instruction_length); EptViolation -> Npf (gpa; npf.write/fetch from ept.access, npf.present = any
+// allowed_* bit, npf.table_walk = ept.stage1_walk, npf.final_gpa = !stage1_walk); Rdmsr/Wrmsr ->
+// MsrRead/MsrWrite; Cpuid, Hlt; Vmcall -> Hypercall; ExternalInterrupt -> Interrupt;
+// ExceptionOrNmi with an NMI event -> Nmi; TripleFault -> Shutdown; EntryFail* -> InvalidState;
+// VmxInstruction -> NestedVirt (insn = exit_reason_name); the rest -> Other (code = basic), with
+// insn_len = instruction_length throughout. The fields meet the generic ExitReason the same way
+// (gpa, AccessKind, stage1_walk).
 #pragma once
 #include "base/types.hpp"
 #include "vcpu/exit.hpp" // AccessKind
