@@ -15,6 +15,7 @@
 #include "kernel/percpu.hpp"
 #include "mmu.hpp"
 #include "svm.hpp"
+#include "vmx/probe.hpp"
 #include <stddef.h>
 
 extern "C" char _start[];
@@ -134,7 +135,11 @@ Result<void> host_boot(u64 boot_arg, HostPlatform& out, const char** what) {
                "flush by ASID %s, VMCB clean bits %s\n",
                svm.revision, svm.asids, svm.npt ? "yes" : "no", svm.nrips ? "yes" : "no", svm.decode_assists ? "yes" : "no",
                svm.flush_by_asid ? "yes" : "no", svm.vmcb_clean ? "yes" : "no");
-    else
+    // SVM or VMX, chosen from CPUID and the firmware's MSRs (vmx/select.hpp), and why.
+    const VirtChoice& virt = virt_choose();
+    kprint("cxvisor: x86_64: virtualization backend %s on %s: %s\n", virt_backend_name(virt.backend), virt.vendor, virt.why);
+    if (virt.backend == VirtBackend::Vmx) vmx_boot_report();
+    else if (virt.backend == VirtBackend::None)
         kprint("cxvisor: x86_64: %s: no VM could run here (CPUID 8000_0001h ECX.SVM, VM_CR.SVMDIS)\n", svm_text);
     return {};
 }

@@ -12,6 +12,13 @@ set(CXV_ARCH_SOURCES
   arch/x86_64/mmio_decode.cpp
   arch/x86_64/cpuid_view.cpp
   drivers/ns16550_console.cpp
+  # VMX (vmx/): the backend choice and the pure parts, built here so the freestanding compile checks them.
+  arch/x86_64/vmx/bitmaps.cpp
+  arch/x86_64/vmx/caps.cpp
+  arch/x86_64/vmx/exit.cpp
+  arch/x86_64/vmx/probe.cpp
+  arch/x86_64/vmx/select.cpp
+  arch/x86_64/vmx/vmcs.cpp
 )
 # QEMU's pc and q35 machines under SeaBIOS, loaded by Multiboot.
 set(CXV_DEFAULT_PLATFORM qemu-pc)
