@@ -51,9 +51,8 @@ void timer_stop();
 
 // Host interrupts (intc.cpp): the core's ESTAT lines (timer, IPI) and the extended I/O interrupt
 // controller (EIOINTC, over IOCSR) behind which the bridge's PCH-PIC delivers device lines.
-// cxvisor runs with CRMD.IE = 0; IDLE wakes on an interrupt that ECFG.LIE enables whatever IE says
-// (measured on QEMU 7.2 and 10; the manual's IDLE, 4.2.10.5, waits "until an interrupt arrives"),
-// and handle_pending_irqs polls ESTAT.
+// cxvisor runs with CRMD.IE = 0 and handle_pending_irqs polls ESTAT; wfi() opens IE for the IDLE
+// alone (boot.S cxv_la_wfi), where an interrupt only ends the wait.
 void irq_cpu_init();
 void send_ipi(u64 target_hw_id); // IPI_SEND to that core (its ESTAT.IS[12])
 void handle_pending_irqs();
@@ -71,7 +70,8 @@ inline u32 vintc_priority_bits() { return 1; }
 // `interrupts`), and a host disk there is PCI: 0, the caller polls.
 u32 dt_device_irq(const Fdt& fdt, FdtNode n);
 
-inline void wfi() { asm volatile("idle 0" ::: "memory"); }
+extern "C" void cxv_la_wfi(); // boot.S
+inline void wfi() { cxv_la_wfi(); }
 inline void wfe() { wfi(); }
 inline void cpu_relax() { asm volatile("nop" ::: "memory"); }
 

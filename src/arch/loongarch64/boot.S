@@ -147,10 +147,31 @@ set_exception_entries:
     csrwr   $t0, CSR_TLBRENTRY
     jirl    $zero, $ra, 0
 
+// arch::wfi(): IDLE with CRMD.IE = 1 for exactly the idle region. Linux's LoongArch idle says
+// "idle instruction needs irq enabled" (arch/loongarch/kernel/idle.c; QEMU also wakes a core whose
+// IE is 0, hardware need not), so IE is opened around it. An interrupt is not handled in the
+// exception: trap.cpp sees ERA in [cxv_la_idle_begin, cxv_la_idle_end], moves ERA to the end
+// (an interrupt that arrived between the IE write and IDLE must not leave the core asleep) and
+// returns with PRMD.PIE = 0; the interrupt stays pending in ESTAT and the caller's
+// handle_pending_irqs takes it, as on every other path (interrupts are polled).
+    .globl  cxv_la_wfi
+cxv_la_wfi:
+    li.w    $t0, 4                                // the mask: CRMD.IE
+    move    $t1, $t0
+    csrxchg $t1, $t0, 0x0                         // IE = 1 (CSRXCHG returns the old CRMD in rd)
+    .globl  cxv_la_idle_begin
+cxv_la_idle_begin:
+    idle    0
+    .globl  cxv_la_idle_end
+cxv_la_idle_end:
+    csrxchg $zero, $t0, 0x0                       // IE = 0 (the mask in t0 is unchanged)
+    jirl    $zero, $ra, 0
+
 // ---------------------------------------------------------------------------------------------
 // Exceptions taken in cxvisor itself (6.2: the core saves PC to ERA and CRMD's PLV/IE to PRMD,
-// then runs at EENTRY with IE = 0). cxvisor runs with CRMD.IE = 0, so an interrupt arrives here
-// only if something enabled it: trap.cpp handles it like a polled one and returns. Every other
+// then runs at EENTRY with IE = 0). cxvisor runs with CRMD.IE = 0 except inside cxv_la_wfi, so an
+// interrupt arrives here from there (trap.cpp ends the idle) or if something else enabled it
+// (handled like a polled one). Every other
 // exception is a cxvisor bug: trap.cpp reports ECODE, ERA, BADV and the registers and stops.
     .balign 4096                                  // EENTRY's low 12 bits are zero
     .globl  cxv_la_exception

@@ -9,6 +9,8 @@
 #include "kernel/log.hpp"
 #include "trap_names.hpp"
 
+extern "C" char cxv_la_idle_begin[], cxv_la_idle_end[];
+
 namespace {
 
 struct TrapFrame {
@@ -23,10 +25,17 @@ extern "C" void cxv_la_trap(TrapFrame* f) {
     const u64 estat = la::csr_read<la::CSR_ESTAT>();
     const u32 ecode = (estat >> 16) & 0x3F, esub = (estat >> 22) & 0x1FF;
     if (ecode == 0) { // an interrupt (Ecode 0 = INT)
+        // In arch::wfi()'s idle region: end the wait and return with IE = 0 (PRMD.PIE, 7.4.2); the
+        // interrupt stays pending for the caller's handle_pending_irqs (boot.S cxv_la_wfi).
+        if (f->era >= u64(cxv_la_idle_begin) && f->era <= u64(cxv_la_idle_end)) {
+            f->era = u64(cxv_la_idle_end);
+            f->prmd &= ~u64(la::CRMD_IE); // PRMD.PIE is bit 2, like CRMD.IE
+            return;
+        }
         arch::handle_pending_irqs();
         return;
     }
-    panic("loongarch64: exception ECODE %#x.%u (%s) in cxvisor at ERA %lx: BADV %lx BADI %08lx PRMD %lx ra %lx "
+    panic("loongarch64: exception ECODE 0x%x (EsubCode %u: %s) in cxvisor at ERA %lx: BADV %lx BADI %08lx PRMD %lx ra %lx "
           "sp %lx tp %lx a0 %lx",
           ecode, esub, arch::la_exception_name(ecode, esub), f->era, la::csr_read<la::CSR_BADV>(),
           la::csr_read<la::CSR_BADI>(), f->prmd, f->r[1], f->r[3], f->r[2], f->r[4]);
