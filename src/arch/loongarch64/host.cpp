@@ -161,11 +161,46 @@ Result<void> host_irq_init(const HostPlatform&) {
     return intc_init(g_info.pch_pic.base.value());
 }
 
+namespace {
+
+// Waits (in wfi(), as the scheduler does) until ESTAT.IS[bit] is pending or `limit` passes.
+bool wait_pending(u32 bit, u64 limit) {
+    while (!(la::csr_read<la::CSR_ESTAT>() & (1u << bit))) {
+        if (counter() >= limit) return false;
+        wfi();
+    }
+    return true;
+}
+
+// Each core checks once that its constant timer and an IPI to itself really end an IDLE through
+// ESTAT and ECFG (what cxvisor's timer queue and kicks rely on); the boot core says so, a core
+// where either fails says which. Nothing else runs on the core yet: the interrupts are consumed
+// here (TICLR, the IPI status), not dispatched.
+void check_timer_and_ipi() {
+    const u64 hz = counter_frequency(), start = counter(), limit = start + hz; // a loaded host: 1 s
+    timer_set_deadline(start + hz / 1000);
+    const bool timer = wait_pending(la::IS_TIMER, limit);
+    const i64 late_us = i64((counter() - start) * 1'000'000 / hz) - 1000;
+    timer_stop();
+    send_ipi(this_cpu_hw_id());
+    const bool ipi = wait_pending(la::IS_IPI, limit + hz);
+    la::iocsr_write32(IOCSR_IPI_CLEAR, la::iocsr_read32(IOCSR_IPI_STATUS));
+    if (!timer || !ipi)
+        kprint("cxvisor: loongarch64: CPU %lu: timers and kicks do not work (constant timer %s, IPI %s)\n",
+               this_cpu().id, timer ? "yes" : "no", ipi ? "yes" : "no");
+    else if (this_cpu().id == 0)
+        kprint("cxvisor: loongarch64: the constant timer interrupts (taken %ld us after a 1 ms deadline) and so do IPIs\n",
+               late_us);
+}
+
+} // namespace
+
 void host_cpu_init(const HostPlatform& p) {
     timer_stop(); // no deadline yet
     irq_cpu_init();
     irq_enable(p.timer_irq, true);
     irq_enable(p.kick_irq, true);
+    check_timer_and_ipi();
     virt_cpu_init();
 }
 
