@@ -90,3 +90,75 @@ TEST(PageTable, HostLaFormatUsesTheSameWalker) {
     EXPECT_EQ(t.query(0x20'1000).value().flags, RW);
     EXPECT_EQ(t.query(0x40'0000).value().size, 2 * MiB);
 }
+
+namespace {
+
+// A model of cxvisor's TLB refill handler (boot.S cxv_la_tlb_refill: LDDIR 3, 2, 1, LDPTE) as
+// LoongArch Reference Manual Vol. 1 v1.10 describes the instructions (4.2.5.2 LDDIR: a directory
+// entry with bit 6 set is a huge page and passes through unchanged, otherwise the next level's
+// entry is read at the entry's address plus the index the PWCL/PWCH field of that level selects;
+// 4.2.5.3 LDPTE: the page-table entry, or the huge page's half), reading the tables the generic
+// walker built. Returns the leaf the TLB would be filled with and its page size. Physical page 0
+// reads as zeros: it is cxvisor's reserved zero page (host.cpp), where an empty entry (0) leads.
+struct RefillResult {
+    u64 leaf;
+    u64 page_size;
+};
+RefillResult model_refill(FakeFrames& frames, HostPhysAddr pgd, u64 va) {
+    using F = HostLaFormat;
+    auto field = [](u64 reg, u32 shift, u32 bits) { return u32((reg >> shift) & ((1u << bits) - 1)); };
+    const u32 pt_base = field(F::pwcl, 0, 5), pt_width = field(F::pwcl, 5, 5);
+    const u32 dir_base[4] = {0, field(F::pwcl, 10, 5), field(F::pwcl, 20, 5), field(F::pwch, 0, 6)};
+    const u32 dir_width[4] = {0, field(F::pwcl, 15, 5), field(F::pwcl, 25, 5), field(F::pwch, 6, 6)};
+    auto read = [&](u64 pa) -> u64 {
+        if (pa < 0x1000) return 0; // the zero page
+        return *static_cast<const u64*>(frames.phys_to_virt(HostPhysAddr(pa)));
+    };
+    u64 e = pgd.value(), size = 0;
+    for (int level = 3; level >= 1; --level) {
+        if (e & F::huge) continue; // LDDIR passes a huge page on unchanged
+        const u64 index = (va >> dir_base[level]) & ((1ull << dir_width[level]) - 1);
+        e = read((e & ~0xFFFull) + index * 8);
+        if (e & F::huge) size = 1ull << dir_base[level];
+    }
+    if (e & F::huge) return {e, size}; // LDPTE takes the huge page's half
+    const u64 index = (va >> pt_base) & ((1ull << pt_width) - 1);
+    return {read((e & ~0xFFFull) + index * 8), 1ull << pt_base};
+}
+
+} // namespace
+
+TEST(HostLaFormat, TheRefillWalkFindsWhatTheWalkerMapped) {
+    // An identity map as host_identity_map.hpp builds it: RAM RW in 2 MiB blocks, the image's
+    // text RX in 4 KiB pages, a device page. The refill walk must reach exactly those leaves, and
+    // an address nothing maps must end at a V = 0 leaf (a page-invalid exception), however many
+    // levels are missing.
+    using F = HostLaFormat;
+    FakeFrames frames;
+    PageTable<F, FakeFrames> t = PageTable<F, FakeFrames>::create(frames, F::geometry()).release_value();
+    RecordingTlb tlb;
+    ASSERT_TRUE(t.map(0x20'0000, HostPhysAddr(0x20'0000), 8 * MiB, RW).is_ok());
+    ASSERT_TRUE(t.protect(0x20'0000, 0x2000, MemFlags::Read | MemFlags::Exec, tlb).is_ok());
+    ASSERT_TRUE(t.map(0x1FE0'0000, HostPhysAddr(0x1FE0'0000), 0x1000, RW | MemFlags::Device).is_ok());
+
+    const RefillResult text = model_refill(frames, t.root(), 0x20'1234);
+    EXPECT_EQ(text.page_size, 0x1000u);
+    EXPECT_EQ(F::address(text.leaf), HostPhysAddr(0x20'1000));
+    EXPECT_EQ(F::flags(text.leaf), MemFlags::Read | MemFlags::Exec);
+
+    const RefillResult ram = model_refill(frames, t.root(), 0x60'0008);
+    EXPECT_EQ(ram.page_size, 2 * MiB); // a huge page: LDDIR stopped at level 1's entry
+    EXPECT_EQ(F::address(ram.leaf), HostPhysAddr(0x60'0000));
+    EXPECT_EQ(F::flags(ram.leaf), RW);
+
+    const RefillResult uart = model_refill(frames, t.root(), 0x1FE0'01E0);
+    EXPECT_EQ(F::address(uart.leaf), HostPhysAddr(0x1FE0'0000));
+    EXPECT_EQ(F::flags(uart.leaf), RW | MemFlags::Device);
+
+    // Unmapped: a missing page table under a mapped directory, a missing directory, a missing
+    // top-level entry, and the upper end of the lower half.
+    for (u64 va : {0xA0'0000ull, 0x4000'0000ull, 0x80'0000'0000ull, 0x7FFF'FFFF'F000ull}) {
+        const RefillResult r = model_refill(frames, t.root(), va);
+        EXPECT_EQ(r.leaf & F::v, 0u) << std::hex << va;
+    }
+}
