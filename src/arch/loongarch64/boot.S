@@ -138,7 +138,7 @@ secondary_entry:
     bl      secondary_main                        // never returns
     b       hang
 
-// EENTRY (7.4.9) for every exception and interrupt (ECFG.VS = 0: one entry), TLBRENTRY (7.5.x)
+// EENTRY (7.4.9) for every exception and interrupt (ECFG.VS = 0: one entry), TLBRENTRY (chapter 7, the TLB refill CSRs)
 // for TLB refills, which the core takes in direct address mode: its physical address.
 set_exception_entries:
     la.pcrel $t0, cxv_la_exception

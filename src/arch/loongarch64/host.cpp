@@ -140,7 +140,7 @@ Result<void> host_discover(const Fdt& fdt, HostPlatform& out, const char** what)
     return {};
 }
 
-// CSR.CPUID (LA Vol. 1 7.4.x): the core number the DTB's cpu reg and the IPI registers use.
+// CSR.CPUID (LA Vol. 1 chapter 7, "CPUID"): the core number the DTB's cpu reg and the IPI registers use.
 u64 this_cpu_hw_id() { return la::csr_read<la::CSR_CPUID>() & 0x1FF; }
 
 // The ELF header's p_memsz (boot.S): the memory footprint, BSS (and a VM package) included.

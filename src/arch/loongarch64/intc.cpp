@@ -34,7 +34,7 @@ constexpr u32 PIC_LINES = 64;
 
 volatile u8* g_pic;          // the PCH-PIC's registers (identity-mapped device window)
 Spinlock g_pic_lock;         // INT_MASK read-modify-writes from any core
-u32 g_timer_bits = 48;       // TCFG.InitVal width (PRCFG1.TimerBits + 1, LA Vol. 1 7.4.x)
+u32 g_timer_bits = 48;       // TCFG.InitVal width (PRCFG1.TimerBits + 1, LA Vol. 1 chapter 7, PRCFG1)
 
 u64 pic_read64(u64 reg) { return *reinterpret_cast<volatile u64*>(g_pic + reg); }
 void pic_write64(u64 reg, u64 v) { *reinterpret_cast<volatile u64*>(g_pic + reg) = v; }
@@ -46,8 +46,12 @@ void pic_mask(u32 line, bool masked) {
     pic_write64(PIC_INT_MASK, m);
 }
 
-void route_vector(u32 vector, u64 core) {
-    la::iocsr_write8(EIOINTC_ROUTE + vector, u8(1u << (core & 3)));
+// The route byte names cores as a bit mask in its low nibble, within the node in its high nibble
+// (3A5000 manual 11.2): cores 0-3 of node 0, all QEMU 7.2's virt has (-smp 4 at most).
+bool route_vector(u32 vector, u64 core) {
+    if (core > 3) return false;
+    la::iocsr_write8(EIOINTC_ROUTE + vector, u8(1u << core));
+    return true;
 }
 void enable_vector(u32 vector, bool on) {
     SpinlockGuard g(g_pic_lock);
@@ -79,7 +83,7 @@ Result<void> intc_init(u64 pch_pic_base) {
         la::iocsr_write32(EIOINTC_BOUNCE + i * 4, 0);
     }
     for (u32 i = 0; i < IRQ_EIOINTC_COUNT / 32; ++i) la::iocsr_write8(EIOINTC_IPMAP + i, u8(1u << EIOINTC_PIN));
-    // TCFG.InitVal's width: PRCFG1.TimerBits [19:12] is the width minus one (7.4.x PRCFG1).
+    // TCFG.InitVal's width: PRCFG1.TimerBits [19:12] is the width minus one (LA Vol. 1 chapter 7, PRCFG1).
     g_timer_bits = u32((la::csr_read<la::CSR_PRCFG1>() >> 12) & 0xFF) + 1;
     return {};
 }
@@ -109,7 +113,12 @@ void irq_enable(u32 id, bool enable) {
 
 void irq_enable_shared_on(u32 id, u64 target_hw_id) {
     if (id >= PIC_LINES) return;
-    route_vector(id, target_hw_id);
+    if (!route_vector(id, target_hw_id)) {
+        kprint("cxvisor: loongarch64: interrupt %u not enabled: EIOINTC routing to core %lu (beyond node 0's cores "
+               "0-3) is not written\n",
+               id, target_hw_id);
+        return;
+    }
     enable_vector(id, true);
     pic_mask(id, false);
 }
