@@ -2,8 +2,10 @@
 # bookworm's main archive. Debian has no GNU cross compiler or binutils for loongarch64, and
 # bookworm's clang-16 compiles LoongArch but its lld-16 cannot link it (lld learned LoongArch
 # relocations in LLVM 17: "unknown relocation (71)" for every pcalau12i), so clang-19/lld-19.
-# -mabi=lp64s -msoft-float: no FP registers in hypervisor code (LoongArch ELF psABI v2.20, 2.1
-#   "lp64s"), so a guest's FP state stays live in the registers across exits.
+# The "gnusf" environment with -msoft-float: the lp64s ABI, no FP registers in hypervisor code
+#   (LoongArch ELF psABI v2.20, "lp64s"), so a guest's FP state stays live in the registers across
+#   exits. (-mabi=lp64s on a plain "elf" triple does the same but makes LLVM warn for every file
+#   that the triple implies lp64d.)
 # -march=loongarch64: the base ISA every LoongArch64 CPU has (no LSX/LASX in cxvisor).
 # -mcmodel=normal with -fno-pie: the image is linked at 2 MiB and runs at its physical address, so
 #   PC-relative pcalau12i/addi.d pairs (+-2 GiB) reach every symbol.
@@ -15,18 +17,17 @@
 #   they and base/string.hpp reach (features.h, string.h). The image links no C++ library.
 set(CMAKE_SYSTEM_NAME Generic)
 set(CMAKE_SYSTEM_PROCESSOR loongarch64)
-set(CXV_LA_TARGET "--target=loongarch64-unknown-none-elf")
 set(CMAKE_C_COMPILER clang-19)
 set(CMAKE_CXX_COMPILER clang++-19)
 set(CMAKE_ASM_COMPILER clang-19)
-set(CMAKE_C_COMPILER_TARGET loongarch64-unknown-none-elf)
-set(CMAKE_CXX_COMPILER_TARGET loongarch64-unknown-none-elf)
-set(CMAKE_ASM_COMPILER_TARGET loongarch64-unknown-none-elf)
+set(CMAKE_C_COMPILER_TARGET loongarch64-unknown-none-gnusf)
+set(CMAKE_CXX_COMPILER_TARGET loongarch64-unknown-none-gnusf)
+set(CMAKE_ASM_COMPILER_TARGET loongarch64-unknown-none-gnusf)
 set(CMAKE_OBJCOPY llvm-objcopy-19 CACHE FILEPATH "")
 set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
 
 set(CXV_FREESTANDING_FLAGS
-    "-ffreestanding -fno-pie -fno-pic -march=loongarch64 -mabi=lp64s -msoft-float -mcmodel=normal \
+    "-ffreestanding -fno-pie -fno-pic -march=loongarch64 -msoft-float -mcmodel=normal \
 -fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables -ffunction-sections -fdata-sections -g \
 -nostdlibinc -isystem ${CMAKE_CURRENT_LIST_DIR}/loongarch64-include")
 set(CMAKE_C_FLAGS_INIT "${CXV_FREESTANDING_FLAGS}")
