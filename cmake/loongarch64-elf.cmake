@@ -12,9 +12,11 @@
 # No libgcc exists for this target on Debian (CXV_ARCH_LIBS is empty in sources.cmake).
 # C++ headers: cxvisor uses only freestanding ones (<new>, <atomic>, <concepts>, <type_traits>,
 #   <compare>, <utility>); Debian has no libstdc++ for loongarch64, so they are the build machine's
-#   GCC 12 libstdc++ headers (target-independent templates over compiler builtins, LP64 little
-#   endian like this target), with loongarch64-include standing in for the two C library headers
-#   they and base/string.hpp reach (features.h, string.h). The image links no C++ library.
+#   g++'s libstdc++ headers (GCC 12 on bookworm: target-independent templates over compiler
+#   builtins, LP64 little endian like this target), with loongarch64-include standing in for the C
+#   library headers they and base/string.hpp reach (features.h, string.h) and for the threading
+#   part of bits/c++config.h; -nostdlibinc keeps the build machine's /usr/include out. The image
+#   links no C++ library.
 set(CMAKE_SYSTEM_NAME Generic)
 set(CMAKE_SYSTEM_PROCESSOR loongarch64)
 set(CMAKE_C_COMPILER clang-19)
@@ -26,6 +28,13 @@ set(CMAKE_ASM_COMPILER_TARGET loongarch64-unknown-none-gnusf)
 set(CMAKE_OBJCOPY llvm-objcopy-19 CACHE FILEPATH "")
 set(CMAKE_TRY_COMPILE_TARGET_TYPE STATIC_LIBRARY)
 
+# The build machine's g++ (its version and Debian multiarch triplet name its libstdc++ directories).
+execute_process(COMMAND g++ -dumpversion OUTPUT_VARIABLE CXV_HOST_GXX OUTPUT_STRIP_TRAILING_WHITESPACE)
+execute_process(COMMAND g++ -print-multiarch OUTPUT_VARIABLE CXV_HOST_MULTIARCH OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT EXISTS /usr/include/c++/${CXV_HOST_GXX}/atomic)
+  message(FATAL_ERROR "loongarch64 image: no libstdc++ headers for the build machine's g++ ${CXV_HOST_GXX} "
+                      "(/usr/include/c++/${CXV_HOST_GXX}); scripts/setup.sh installs g++")
+endif()
 set(CXV_FREESTANDING_FLAGS
     "-ffreestanding -fno-pie -fno-pic -march=loongarch64 -msoft-float -mcmodel=normal \
 -fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables -ffunction-sections -fdata-sections -g \
@@ -33,7 +42,7 @@ set(CXV_FREESTANDING_FLAGS
 set(CMAKE_C_FLAGS_INIT "${CXV_FREESTANDING_FLAGS}")
 set(CMAKE_ASM_FLAGS_INIT "${CXV_FREESTANDING_FLAGS}")
 set(CMAKE_CXX_FLAGS_INIT
-    "${CXV_FREESTANDING_FLAGS} -nostdinc++ -isystem ${CMAKE_CURRENT_LIST_DIR}/loongarch64-include -isystem /usr/include/c++/12 -isystem /usr/include/x86_64-linux-gnu/c++/12 \
+    "${CXV_FREESTANDING_FLAGS} -nostdinc++ -isystem /usr/include/c++/${CXV_HOST_GXX} -isystem /usr/include/${CXV_HOST_MULTIARCH}/c++/${CXV_HOST_GXX} \
 -fno-exceptions -fno-rtti -fno-threadsafe-statics -fno-use-cxa-atexit")
 # Linked by ld.lld-19 itself: clang's driver for a bare "none" target hands linking to the host gcc.
 set(CMAKE_C_LINK_EXECUTABLE "ld.lld-19 <CMAKE_C_LINK_FLAGS> <LINK_FLAGS> <OBJECTS> -o <TARGET> <LINK_LIBRARIES>")
