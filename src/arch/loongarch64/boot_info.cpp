@@ -44,6 +44,19 @@ Result<LaPlatformInfo> read_la_platform(const Fdt& fdt, const char** what) {
     if (preg.count() == 0) return r.fail(Error::BadFormat, "PCH-PIC reg");
     info.pch_pic = TRY(r.to_phys(pic_node, preg[0], "PCH-PIC reg"));
 
+    // The console's line, where the DTB says it: `interrupts` (first cell: the line; QEMU 8+ give
+    // <2 4>) with the PCH-PIC as its interrupt parent (devicetree spec v0.4, 2.4.1).
+    if (auto ints = fdt.prop(uart, "interrupts"); ints.is_ok() && ints.value().size >= 4) {
+        auto pic_phandle = fdt.prop_u32(pic_node, "phandle");
+        auto parent = r.interrupt_parent(uart, pic_node, pic_phandle.is_ok() ? pic_phandle.value() : 0,
+                                         "console interrupt-parent");
+        const u32 line = fdt_be32(ints.value().data);
+        if (parent.is_ok() && parent.value().offset == pic_node.offset && line < 64) {
+            info.uart.pic_line = line;
+            info.uart.has_pic_line = true;
+        }
+    }
+
     FdtNode fw = TRY(r.check(r.find_enabled("qemu,fw-cfg-mmio"), "fw_cfg (qemu,fw-cfg-mmio)"));
     FdtReg freg = TRY(r.check(fdt.reg(fw), "fw_cfg reg"));
     if (freg.count() == 0 || freg[0].size < 0x18) return r.fail(Error::BadFormat, "fw_cfg reg");

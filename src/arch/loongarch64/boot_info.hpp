@@ -19,6 +19,8 @@ struct LaPlatformInfo : DtHostInfo {
     struct {
         PhysRange mmio;
         u64 clock_hz = 0;
+        u32 pic_line = 0;      // its PCH-PIC line, when the DTB states one (QEMU 8+; not 7.2)
+        bool has_pic_line = false;
     } uart;              // the ns16550a console (stdout-path)
     PhysRange pch_pic;   // the bridge's interrupt controller (QEMU 7.2: "loongarch,ls7a")
     PhysRange fw_cfg;    // "qemu,fw-cfg-mmio": data at +0, selector at +8, DMA at +16

@@ -132,7 +132,7 @@ Result<void> host_discover(const Fdt& fdt, HostPlatform& out, const char** what)
     out.devices[out.device_count++] = {HostPhysAddr(align_down(BOARD_GED_SLEEP_CTL, FRAME_SIZE)), FRAME_SIZE};
     out.timer_irq = IRQ_TIMER;
     out.vcpu_timer_irq = 0; // no guests yet
-    out.console_irq = BOARD_UART_PIC_LINE;
+    out.console_irq = g_info.uart.has_pic_line ? g_info.uart.pic_line : BOARD_UART_PIC_LINE;
     out.kick_irq = IRQ_IPI;
     format(out.summary, sizeof out.summary, "EIOINTC + PCH-PIC at %lx, console at %lx, counter %lu MHz, %s",
            g_info.pch_pic.base.value(), g_info.uart.mmio.base.value(), g_counter_hz / 1'000'000,

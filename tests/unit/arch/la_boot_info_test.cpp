@@ -31,8 +31,9 @@ const u8 MEMMAP_4G[] = {
 
 class LaBootInfo : public ::testing::Test {
 protected:
-    void SetUp() override {
-        m_dtb = read_file(std::string(LA_FIXTURE_BIN) + "/qemu72_loongarch_virt_smp4.dtb");
+    void SetUp() override { load("qemu72_loongarch_virt_smp4.dtb"); }
+    void load(const char* name) {
+        m_dtb = read_file(std::string(LA_FIXTURE_BIN) + "/" + name);
         ASSERT_FALSE(m_dtb.empty());
         auto f = Fdt::create(m_dtb.data(), m_dtb.size());
         ASSERT_TRUE(f.is_ok());
@@ -58,6 +59,7 @@ TEST_F(LaBootInfo, ReadsCoresConsoleControllerAndFwCfgFromQemu72) {
     EXPECT_EQ(p.fw_cfg.base.value(), 0x1E02'0000u);
     EXPECT_EQ(p.fw_cfg.size, 0x18u);
     EXPECT_EQ(p.ram_count, 0u); // QEMU 7.2's DTB has no /memory: RAM comes from etc/memmap
+    EXPECT_FALSE(p.uart.has_pic_line); // nor the serial's interrupt: host.cpp knows the board's line
     // cxvisor's own devices are owned with the reason; the PCI host (dma-coherent) as DMA-capable.
     bool uart = false, pic = false, pci = false;
     for (u32 i = 0; i < p.owned_count; ++i) {
@@ -123,4 +125,30 @@ TEST(LaMemmap, MalformedFilesAreRefused) {
     reserved[11] = 0x10, reserved[16] = 2;
     LaPlatformInfo c;
     EXPECT_EQ(la_memmap_ram(reserved, sizeof reserved, c).error(), Error::NotFound);
+}
+
+// The QEMU the LVZ work runs on (../shared/tools/qemu-lvz, QEMU 9.0 based; its DTB decompiled into
+// data/qemu90_lvz_loongarch_virt_smp4.dts): /memory nodes, Linux's PCH-PIC binding, the serial's
+// interrupt stated.
+class LaBootInfoQemu90 : public LaBootInfo {
+protected:
+    void SetUp() override { load("qemu90_lvz_loongarch_virt_smp4.dtb"); }
+};
+
+TEST_F(LaBootInfoQemu90, ReadsLinuxBindingsAndTheConsoleLine) {
+    const char* what = nullptr;
+    auto r = read_la_platform(*m_fdt, &what);
+    ASSERT_TRUE(r.is_ok()) << (what ? what : "");
+    const LaPlatformInfo& p = r.value();
+    EXPECT_EQ(p.cpu_count, 4u);
+    EXPECT_EQ(p.pch_pic.base.value(), 0x1000'0000u); // "loongson,pch-pic-1.0"
+    EXPECT_EQ(p.pch_pic.size, 0x400u);
+    ASSERT_TRUE(p.uart.has_pic_line);
+    EXPECT_EQ(p.uart.pic_line, 2u); // interrupts = <2 4>, parent the PCH-PIC
+    // RAM is in the DTB there: the generic reader takes it (host.cpp tries it before fw_cfg).
+    DtHostInfo info;
+    ASSERT_TRUE((DtHostReader{*m_fdt, &what}.read_memory(info)).is_ok());
+    u64 total = 0;
+    for (u32 i = 0; i < info.ram_count; ++i) total += info.ram[i].size;
+    EXPECT_EQ(total, 1024ull << 20);
 }
