@@ -6,6 +6,8 @@
 #                (Debian trixie's riscv64 kernel, fetched into $(BUILD)/linux/riscv64)
 #                ARCH=x86_64: cxvisor by Multiboot on QEMU's pc machine (SeaBIOS, TCG with SVM) with the
 #                bare-metal hello VM (no x86 Linux guest yet: it needs a vLAPIC, vIOAPIC and ACPI)
+#                ARCH=loongarch64: cxvisor as an ELF on QEMU's LoongArch virt (la464, no firmware) to
+#                its shell on every CPU; stock QEMU has no LVZ, so VMs are refused (issue 11)
 #                EXIT_WHEN_DONE=1: once every VM has stopped, cxvisor powers off and make exits with
 #                its exit status (0 clean, 1 a VM was stopped by containment, 2 a test guest reported
 #                FAIL); TIMESTAMPS=1: cxvisor's log lines carry [seconds.micros] since boot.
@@ -30,6 +32,7 @@ SOAK_SEED_LIST ?=
 DEFAULT_VMS_aarch64 := configs/vms/linux.toml configs/vms/hello.toml
 DEFAULT_VMS_riscv64 := configs/vms/riscv64/linux.toml configs/vms/riscv64/hello.toml
 DEFAULT_VMS_x86_64 := configs/vms/x86_64/hello.toml
+DEFAULT_VMS_loongarch64 :=
 VMS ?= $(DEFAULT_VMS_$(ARCH))
 # Where each ISA's Linux kernel and initramfs images are (scripts/linux-guest.sh), and the build
 # target that makes them.
@@ -113,8 +116,8 @@ debug: $(RUN_IMAGE) firmware
 	$(QEMU) -kernel $(RUN_IMAGE) $(if $(HOST_CMDLINE),-append "$(HOST_CMDLINE)") -s -S
 
 # Every ISA's image: the system tests boot each (riscv64: system.riscv64-boot; x86_64:
-# system.x86_64-boot).
-TEST_ARCHES := aarch64 riscv64 x86_64
+# system.x86_64-boot; loongarch64: system.loongarch64-boot).
+TEST_ARCHES := aarch64 riscv64 x86_64 loongarch64
 test: host
 	@for a in $(TEST_ARCHES); do $(MAKE) --no-print-directory image ARCH=$$a JOBS=$(JOBS) || exit 1; done
 	@ctest --test-dir $(HOST_DIR) --output-on-failure -j 2 --timeout 600

@@ -12,6 +12,8 @@ PKGS=(
   g++-riscv64-linux-gnu    # cross compiler for the riscv64 image
   binutils-riscv64-linux-gnu
   qemu-system-x86          # qemu-system-x86_64 (QEMU 7.2 on bookworm; SVM with NPT under TCG)
+  clang-19 lld-19 llvm-19  # the loongarch64 image (qemu-system-misc runs it): bookworm has no GNU
+                           # toolchain for it, and lld-16 cannot link LoongArch (cmake/loongarch64-elf.cmake)
   device-tree-compiler     # dtc: unit tests compile .dts fixtures, debugging
   libtomlplusplus-dev      # cxv-vmconfig parses TOML with toml++
   libfdt-dev               # cxv-vmconfig writes guest device trees with libfdt

@@ -45,6 +45,18 @@ MACHINES = {
         "console": "ttyS0",
         "ram_base": 0,
     },
+    "loongarch64": {
+        "qemu": "qemu-system-loongarch64",
+        # QEMU's LoongArch virt board with no firmware: cxvisor.bin starts with an ELF header, which
+        # is what its -kernel loads (docs/porting.md "loongarch64"). Stock QEMU has no LVZ (the
+        # virtualization extension): the host runtime runs, VMs are refused.
+        "host_machine": "virt",
+        "native_machine": "virt",
+        "cpu": "la464",
+        "blk_device": "virtio-blk-pci",
+        "console": "ttyS0",
+        "ram_base": 0,
+    },
 }
 
 
