@@ -70,8 +70,11 @@ all: host image
 setup:
 	@scripts/setup.sh
 
+# CXV_IMAGE_DIR: the images the aarch64 system tests boot, whatever ARCH this make runs for (the
+# other ISAs' tests find theirs under CXV_BUILD_ROOT/<isa>): `make run ARCH=riscv64` configures the
+# same host build and must not point those tests at riscv64 images (tests/system/host_configure.py).
 host-configure: setup
-	@cmake -S . -B $(HOST_DIR) -G Ninja -DCXV_TARGET=host -DCXV_IMAGE_DIR=$(abspath $(IMAGE_DIR)) \
+	@cmake -S . -B $(HOST_DIR) -G Ninja -DCXV_TARGET=host -DCXV_IMAGE_DIR=$(abspath $(BUILD)/aarch64) \
 	    -DCXV_BUILD_ROOT=$(abspath $(BUILD)) >/dev/null
 
 # Everything on the host side: the tools and all unit tests.
