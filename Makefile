@@ -14,8 +14,8 @@
 #                The console is also logged to $(RUN_DIR)/console.log (scripts/run).
 #   make test    install what is missing, build everything (the images of every ISA in TEST_ARCHES),
 #                run unit and system tests
-#   make bench   micro-benchmarks under -icount; writes build/bench/results.json (ARCH=riscv64: the
-#                riscv64 figures, docs/benchmarks.md)
+#   make bench   micro-benchmarks under -icount; writes build/bench/results.json (ARCH=riscv64,
+#                ARCH=x86_64: that ISA's figures, docs/benchmarks.md)
 #   make debug   like run, but QEMU waits for GDB; prints the command to attach
 #   make soak    the chaos guest with SOAK_SEEDS (50) random seeds, one QEMU run each; stops at the
 #                first failure and prints its seed (SOAK_SEED_LIST=0x..,0x.. repeats given seeds)
