@@ -23,7 +23,7 @@ X86Exit map(u32 reason, u64 qualification, u32 length, u64 rip, u32 interruption
     VmxExitFields f;
     f.reason = reason, f.qualification = qualification, f.instruction_length = length;
     f.interruption_info = interruption;
-    return to_x86_exit(decode_exit(f), rip);
+    return to_x86_exit(decode_exit(f), rip, 0);
 }
 } // namespace
 
@@ -33,7 +33,7 @@ TEST(VmxX86Exit, PortOutFromTheVmcsGivesTheNextRip) {
                 {VmcsField::IDT_VECTORING_INFO, 0},
                 {VmcsField::EXIT_QUALIFICATION, 0x03F8'0000},
                 {VmcsField::EXIT_INSTRUCTION_LENGTH, 1}}};
-    const X86Exit x = to_x86_exit(decode_exit(read_exit_fields(v, 0x41, 0, 0x3F8)), 0x10'0000);
+    const X86Exit x = to_x86_exit(decode_exit(read_exit_fields(v, 0x41, 0, 0x3F8)), 0x10'0000, 0);
     EXPECT_EQ(x.kind, X86ExitKind::Io);
     EXPECT_EQ(x.io.port, 0x3F8);
     EXPECT_EQ(x.io.size, 1);
@@ -88,7 +88,7 @@ TEST(VmxX86Exit, EptViolationsBecomeNestedPageFaults) {
     f.qualification = bit(1) | bit(7) | bit(8);
     f.guest_physical = 0xFEB0'0004;
     f.guest_linear = 0xFEB0'0004;
-    X86Exit x = to_x86_exit(decode_exit(f), 0x1000);
+    X86Exit x = to_x86_exit(decode_exit(f), 0x1000, 0);
     EXPECT_EQ(x.kind, X86ExitKind::Npf);
     EXPECT_EQ(x.gpa, 0xFEB0'0004u);
     EXPECT_TRUE(x.npf.write);
@@ -99,7 +99,7 @@ TEST(VmxX86Exit, EptViolationsBecomeNestedPageFaults) {
     // A fetch (bit 2) from a readable, non-executable page (bit 3) while walking the guest's page
     // tables (bit 7 set, bit 8 clear): present, and never a device access.
     f.qualification = bit(2) | bit(3) | bit(7);
-    x = to_x86_exit(decode_exit(f), 0x1000);
+    x = to_x86_exit(decode_exit(f), 0x1000, 0);
     EXPECT_TRUE(x.npf.fetch);
     EXPECT_FALSE(x.npf.write);
     EXPECT_TRUE(x.npf.present);
@@ -107,7 +107,7 @@ TEST(VmxX86Exit, EptViolationsBecomeNestedPageFaults) {
     EXPECT_FALSE(x.npf.final_gpa);
     // Bit 7 clear (PDPTE loads): counted as a table walk too.
     f.qualification = bit(0);
-    x = to_x86_exit(decode_exit(f), 0x1000);
+    x = to_x86_exit(decode_exit(f), 0x1000, 0);
     EXPECT_TRUE(x.npf.table_walk);
     EXPECT_FALSE(x.npf.write);
     EXPECT_FALSE(x.npf.fetch);
@@ -147,4 +147,18 @@ TEST(VmxX86Exit, ExitsCxvisorNeverAsksForStopTheVm) {
         EXPECT_EQ(x.code, r);
         EXPECT_EQ(x.insn_len, 0);
     }
+}
+
+TEST(VmxX86Exit, CarriesTheQualificationAndCplForTheSharedHandler) {
+    // VMCALL from user mode: the shared handler injects #UD for CPL > 0, so the CPL must get there.
+    VmxExitFields f;
+    f.reason = reason::VMCALL;
+    f.instruction_length = 3;
+    EXPECT_EQ(to_x86_exit(decode_exit(f), 0x1000, 3).cpl, 3);
+    EXPECT_EQ(to_x86_exit(decode_exit(f), 0x1000, 0).cpl, 0);
+    // ExitReason::detail of a port access is the raw qualification, as EXITINFO1 is on SVM.
+    f.reason = reason::IO_INSTRUCTION;
+    f.qualification = 0x0604'0001; // OUT DX, AX to 0x604
+    f.instruction_length = 1;
+    EXPECT_EQ(to_x86_exit(decode_exit(f), 0x1000, 0).info, 0x0604'0001u);
 }

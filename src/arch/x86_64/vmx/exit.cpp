@@ -70,6 +70,7 @@ VmxExit decode_exit(const VmxExitFields& f) {
     x.idt_vectoring = decode_event(f.idt_vectoring_info, f.idt_vectoring_error);
     x.idt_vectoring.nmi_unblocking = false; // bit 12 is reserved in the IDT-vectoring format (Table 24-16)
     const u64 q = f.qualification;
+    x.qualification = q;
 
     // 24.9.1: with bit 31 set the exit is a VM-entry failure, and only reasons 33, 34 and 41 occur.
     if (x.entry_failure) {
@@ -172,9 +173,11 @@ VmxExit decode_exit(const VmxExitFields& f) {
     return x;
 }
 
-X86Exit to_x86_exit(const VmxExit& x, u64 guest_rip) {
+X86Exit to_x86_exit(const VmxExit& x, u64 guest_rip, u8 cpl) {
     X86Exit e;
     e.code = x.basic;
+    e.info = x.qualification;
+    e.cpl = cpl;
     // An exit caused by an instruction: insn_len from the VMCS, which 27.2.5 bounds to 1..15.
     auto by_instruction = [&](X86ExitKind kind) {
         if (x.instruction_length == 0 || x.instruction_length > 15) return; // Other: not stepped over

@@ -134,6 +134,7 @@ struct VmxExit {
     u32 msr = 0;       // Rdmsr/Wrmsr: ECX
     u64 msr_value = 0; // Wrmsr: EDX:EAX
     u8 sipi_vector = 0;
+    u64 qualification = 0;       // the exit qualification as read (X86Exit::info, for messages)
     u64 entry_qualification = 0; // EntryFail*: the exit qualification (33: 0 default, 2 PDPTE load, 3 NMI injection, 4 VMCS link pointer)
     const char* problem = nullptr; // Malformed: which field made no sense
 };
@@ -141,7 +142,9 @@ struct VmxExit {
 VmxExit decode_exit(const VmxExitFields& f);
 
 // The x86-level exit (X86Exit) of a decoded VMX exit, with the guest's RIP at the exit (the VMCS's
-// GUEST_RIP, which points at the instruction that exited, 27.3.3). insn_len is the VM-exit
+// GUEST_RIP, which points at the instruction that exited, 27.3.3) and its CPL (the DPL of the
+// GUEST_SS_ACCESS_RIGHTS, 24.4.1: the shared handler refuses VMCALL from CPL > 0); info is the
+// exit qualification. insn_len is the VM-exit
 // instruction-length field (27.2.5), which is 1 to 15 for every exit an instruction causes; an
 // instruction exit with a length outside that range is not stepped over but stops the VM (Other,
 // with the basic reason as code), as is every exit cxvisor's controls never ask for: EPT
@@ -150,7 +153,7 @@ VmxExit decode_exit(const VmxExitFields& f);
 // Io: next_rip = RIP + length (SVM's EXITINFO2). EptViolation -> Npf: present when the EPT entries
 // allowed any access (Table 27-7 bits 5:3, as a #PF's P bit), table_walk = stage1_walk, final_gpa
 // its opposite. VM-entry failures -> InvalidState; guest VMX instructions -> NestedVirt, named.
-X86Exit to_x86_exit(const VmxExit& x, u64 guest_rip);
+X86Exit to_x86_exit(const VmxExit& x, u64 guest_rip, u8 cpl);
 
 // Reads what decode_exit needs for this exit from the current VMCS, through vmread(VmcsField) ->
 // u64 (VMREAD in the backend; a fake VMCS in the host tests). VMREAD costs a round trip into the
