@@ -228,7 +228,7 @@ ExitReason Vcpu::run() {
     if (v.exitintinfo & EVENTINJ_VALID) m_reinject = v.exitintinfo & ~u64(0x7FFF'F000); // reserved bits 30:12
     v.exitintinfo = 0;
     m_msr_exit = false;
-    return handle(svm_decode_exit(v.exitcode, v.exitinfo1, v.exitinfo2));
+    return handle(svm_decode_exit(v.exitcode, v.exitinfo1, v.exitinfo2, v.cpl));
 }
 
 // The x86 level: from the decoded exit to what the generic levels handle, or handled here.
@@ -260,7 +260,7 @@ ExitReason Vcpu::handle(const X86Exit& x) {
         e.kind = ExitKind::PortIo;
         e.gpa = x.io.port;
         e.access = x.io.in ? AccessKind::Read : AccessKind::Write;
-        e.detail = v.exitinfo1;
+        e.detail = x.info;
         return e;
     }
     case X86ExitKind::Npf:
@@ -268,7 +268,7 @@ ExitReason Vcpu::handle(const X86Exit& x) {
         e.gpa = x.gpa;
         e.access = x.npf.fetch ? AccessKind::Fetch : x.npf.write ? AccessKind::Write : AccessKind::Read;
         e.stage1_walk = x.npf.table_walk;
-        e.detail = v.exitinfo1;
+        e.detail = x.info;
         return e;
     case X86ExitKind::MsrRead:
     case X86ExitKind::MsrWrite:
@@ -290,11 +290,11 @@ ExitReason Vcpu::handle(const X86Exit& x) {
         // VMMCALL executes at any CPL (APM vol. 3, "VMMCALL"); cxvisor's calls are the guest
         // kernel's, as HVC is EL1's on aarch64: from user mode (CPL > 0, 15.5.1: the CPL is the
         // VMCB's) it is #UD, as on a CPU without a hypervisor to call.
-        if (v.cpl != 0) {
+        if (x.cpl != 0) {
             inject_exception(VEC_UD);
             e.kind = ExitKind::Undefined;
             e.reason = "VMMCALL from CPL > 0";
-            e.detail = v.cpl;
+            e.detail = x.cpl;
             return e;
         }
         // cxvisor's call ABI on x86 (src/abi/hypercall.hpp): VMMCALL with RAX = the call number,

@@ -2,8 +2,9 @@
 // decoded exit that every x86 virtualization backend produces from its own exit information, so
 // that the handlers behind it (CPUID, MSRs, port I/O, hypercalls, halts, nested page faults) are
 // written once. SVM fills it from the VMCB (svm_decode_exit below, AMD64 APM vol. 2 rev. 3.42,
-// appendix C); a VMX backend fills it from the VMCS exit reason and qualification (Intel SDM vol.
-// 3C, appendix C) and reuses the rest. Pure data and pure functions: unit-tested on the host.
+// appendix C); VMX from the VMCS exit reason, qualification and instruction length (Intel SDM
+// vol. 3C, appendix C; vmx::to_x86_exit in vmx/exit.hpp) and reuses the rest. Pure data and pure
+// functions: unit-tested on the host.
 #pragma once
 #include "base/types.hpp"
 #include "vmcb.hpp"
@@ -34,6 +35,8 @@ struct X86Exit {
     u64 gpa = 0;        // Npf
     svm::NpfInfo npf{};
     u64 code = 0;       // the backend's own exit code, for messages
+    u64 info = 0;       // its raw exit information (SVM EXITINFO1, VMX exit qualification): ExitReason::detail
+    u8 cpl = 0;         // the guest's CPL at the exit (the VMCB's CPL; VMX: SS.DPL, SDM vol. 3C 24.4.1)
     const char* insn = nullptr; // NestedVirt: the instruction's name
 };
 
@@ -41,9 +44,12 @@ struct X86Exit {
 // nRIP save (QEMU's TCG has none) the lengths of the intercepted instructions are their fixed
 // encodings (APM vol. 3: CPUID 0F A2, RDMSR 0F 32, WRMSR 0F 30, HLT F4, VMMCALL 0F 01 D9);
 // IOIO's EXITINFO2 gives the next RIP itself (15.10.2).
-constexpr X86Exit svm_decode_exit(u64 exitcode, u64 info1, u64 info2) {
+// cpl is the VMCB's CPL field (15.5.1), which the exit left there.
+constexpr X86Exit svm_decode_exit(u64 exitcode, u64 info1, u64 info2, u8 cpl = 0) {
     X86Exit e;
     e.code = exitcode;
+    e.info = info1;
+    e.cpl = cpl;
     using namespace svm;
     if ((exitcode & 0xFFFF'FFFF) == EXIT_INVALID) {
         e.kind = X86ExitKind::InvalidState;

@@ -92,6 +92,9 @@ TEST(X86Exit, NpfAndOthersDecode) {
     EXPECT_EQ(svm_decode_exit(EXIT_HLT, 0, 0).insn_len, 1);
     EXPECT_EQ(svm_decode_exit(EXIT_VMMCALL, 0, 0).kind, X86ExitKind::Hypercall);
     EXPECT_EQ(svm_decode_exit(EXIT_VMMCALL, 0, 0).insn_len, 3);
+    // What the shared handler reads besides the kind: EXITINFO1 for messages, the VMCB's CPL.
+    EXPECT_EQ(svm_decode_exit(EXIT_VMMCALL, 0, 0, 3).cpl, 3);
+    EXPECT_EQ(svm_decode_exit(EXIT_IOIO, 0x03F8'0010, 0x1234).info, 0x03F8'0010u);
     EXPECT_EQ(svm_decode_exit(EXIT_MSR, 0, 0).kind, X86ExitKind::MsrRead);
     EXPECT_EQ(svm_decode_exit(EXIT_MSR, 1, 0).kind, X86ExitKind::MsrWrite);
     EXPECT_EQ(svm_decode_exit(EXIT_SHUTDOWN, 0, 0).kind, X86ExitKind::Shutdown);

@@ -70,6 +70,7 @@ VmxExit decode_exit(const VmxExitFields& f) {
     x.idt_vectoring = decode_event(f.idt_vectoring_info, f.idt_vectoring_error);
     x.idt_vectoring.nmi_unblocking = false; // bit 12 is reserved in the IDT-vectoring format (Table 24-16)
     const u64 q = f.qualification;
+    x.qualification = q;
 
     // 24.9.1: with bit 31 set the exit is a VM-entry failure, and only reasons 33, 34 and 41 occur.
     if (x.entry_failure) {
@@ -170,6 +171,63 @@ VmxExit decode_exit(const VmxExitFields& f) {
         }
     }
     return x;
+}
+
+X86Exit to_x86_exit(const VmxExit& x, u64 guest_rip, u8 cpl) {
+    X86Exit e;
+    e.code = x.basic;
+    e.info = x.qualification;
+    e.cpl = cpl;
+    // An exit caused by an instruction: insn_len from the VMCS, which 27.2.5 bounds to 1..15.
+    auto by_instruction = [&](X86ExitKind kind) {
+        if (x.instruction_length == 0 || x.instruction_length > 15) return; // Other: not stepped over
+        e.kind = kind;
+        e.insn_len = u8(x.instruction_length);
+    };
+    switch (x.kind) {
+    case VmxExitKind::Io:
+        by_instruction(X86ExitKind::Io);
+        if (e.kind != X86ExitKind::Io) return e;
+        e.io = {x.io.port, x.io.size, x.io.in, x.io.string, x.io.rep};
+        e.next_rip = guest_rip + x.instruction_length;
+        return e;
+    case VmxExitKind::EptViolation:
+        e.kind = X86ExitKind::Npf;
+        e.gpa = x.ept.gpa;
+        e.npf.present = x.ept.allowed_read || x.ept.allowed_write || x.ept.allowed_exec;
+        e.npf.write = x.ept.access == AccessKind::Write;
+        e.npf.fetch = x.ept.access == AccessKind::Fetch;
+        e.npf.table_walk = x.ept.stage1_walk;
+        e.npf.final_gpa = !x.ept.stage1_walk;
+        return e;
+    case VmxExitKind::Rdmsr: by_instruction(X86ExitKind::MsrRead); return e;
+    case VmxExitKind::Wrmsr: by_instruction(X86ExitKind::MsrWrite); return e;
+    case VmxExitKind::Cpuid: by_instruction(X86ExitKind::Cpuid); return e;
+    case VmxExitKind::Hlt: by_instruction(X86ExitKind::Hlt); return e;
+    case VmxExitKind::Vmcall: by_instruction(X86ExitKind::Hypercall); return e;
+    case VmxExitKind::ExternalInterrupt: e.kind = X86ExitKind::Interrupt; return e;
+    case VmxExitKind::ExceptionOrNmi:
+        if (x.event.type == EVENT_NMI) e.kind = X86ExitKind::Nmi;
+        return e;
+    case VmxExitKind::TripleFault: e.kind = X86ExitKind::Shutdown; return e;
+    case VmxExitKind::EntryFailGuestState:
+    case VmxExitKind::EntryFailMsrLoad:
+    case VmxExitKind::EntryFailMachineCheck: e.kind = X86ExitKind::InvalidState; return e;
+    case VmxExitKind::VmxInstruction:
+        // #UD is a fault: RIP stays on the instruction, so no length is needed (and none is kept).
+        e.kind = X86ExitKind::NestedVirt;
+        e.insn = exit_reason_name(x.basic);
+        return e;
+    case VmxExitKind::Init:
+    case VmxExitKind::Sipi:
+    case VmxExitKind::InterruptWindow:
+    case VmxExitKind::NmiWindow:
+    case VmxExitKind::CrAccess:
+    case VmxExitKind::EptMisconfig:
+    case VmxExitKind::Other:
+    case VmxExitKind::Malformed: return e;
+    }
+    return e;
 }
 
 } // namespace arch::vmx

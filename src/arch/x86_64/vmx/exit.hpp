@@ -6,21 +6,15 @@
 // the exit path saved into a VmxExit: what the VMX vCPU's level-1 handling reads. Pure: the host
 // unit tests decode recorded field values (tests/unit/arch/x86_vmx_exit_test.cpp).
 //
-// VmxExit is VMX's own record: the SVM backend's x86-level record (X86Exit in x86_exit.hpp, on
-// wip/svm) was committed after this and is not merged, and it carries SVM's own types (svm::IoioInfo,
-// svm::NpfInfo from vmcb.hpp), so it is not copied here. Once both are on one branch a VMX exit maps
-// onto it field by field: Io -> Io (io.{port,size,in,string,rep}, next_rip = RIP +
-// instruction_length); EptViolation -> Npf (gpa; npf.write/fetch from ept.access, npf.present = any
-// allowed_* bit, npf.table_walk = ept.stage1_walk, npf.final_gpa = !stage1_walk); Rdmsr/Wrmsr ->
-// MsrRead/MsrWrite; Cpuid, Hlt; Vmcall -> Hypercall; ExternalInterrupt -> Interrupt;
-// ExceptionOrNmi with an NMI event -> Nmi; TripleFault -> Shutdown; EntryFail* -> InvalidState;
-// VmxInstruction -> NestedVirt (insn = exit_reason_name); the rest -> Other (code = basic), with
-// insn_len = instruction_length throughout. The fields meet the generic ExitReason the same way
-// (gpa, AccessKind, stage1_walk).
+// VmxExit is VMX's own record, with what VMX alone has (CR accesses, INIT/SIPI, the IDT-vectoring
+// event, the entry-failure qualification). to_x86_exit below maps it onto the x86-level record
+// both backends share (X86Exit, ../x86_exit.hpp), so that one set of handlers decides what a port
+// access, an MMIO fault, CPUID, an MSR, HLT, a hypercall or a triple fault does.
 #pragma once
 #include "base/types.hpp"
 #include "vcpu/exit.hpp" // AccessKind
 #include "vmcs.hpp"
+#include "../x86_exit.hpp"
 
 namespace arch::vmx {
 
@@ -140,11 +134,26 @@ struct VmxExit {
     u32 msr = 0;       // Rdmsr/Wrmsr: ECX
     u64 msr_value = 0; // Wrmsr: EDX:EAX
     u8 sipi_vector = 0;
+    u64 qualification = 0;       // the exit qualification as read (X86Exit::info, for messages)
     u64 entry_qualification = 0; // EntryFail*: the exit qualification (33: 0 default, 2 PDPTE load, 3 NMI injection, 4 VMCS link pointer)
     const char* problem = nullptr; // Malformed: which field made no sense
 };
 
 VmxExit decode_exit(const VmxExitFields& f);
+
+// The x86-level exit (X86Exit) of a decoded VMX exit, with the guest's RIP at the exit (the VMCS's
+// GUEST_RIP, which points at the instruction that exited, 27.3.3) and its CPL (the DPL of the
+// GUEST_SS_ACCESS_RIGHTS, 24.4.1: the shared handler refuses VMCALL from CPL > 0); info is the
+// exit qualification. insn_len is the VM-exit
+// instruction-length field (27.2.5), which is 1 to 15 for every exit an instruction causes; an
+// instruction exit with a length outside that range is not stepped over but stops the VM (Other,
+// with the basic reason as code), as is every exit cxvisor's controls never ask for: EPT
+// misconfigurations (cxvisor's own EPT would be broken), exceptions other than NMI (the exception
+// bitmap is empty), INIT/SIPI (no second vCPU is started through them yet), Malformed exits.
+// Io: next_rip = RIP + length (SVM's EXITINFO2). EptViolation -> Npf: present when the EPT entries
+// allowed any access (Table 27-7 bits 5:3, as a #PF's P bit), table_walk = stage1_walk, final_gpa
+// its opposite. VM-entry failures -> InvalidState; guest VMX instructions -> NestedVirt, named.
+X86Exit to_x86_exit(const VmxExit& x, u64 guest_rip, u8 cpl);
 
 // Reads what decode_exit needs for this exit from the current VMCS, through vmread(VmcsField) ->
 // u64 (VMREAD in the backend; a fake VMCS in the host tests). VMREAD costs a round trip into the
