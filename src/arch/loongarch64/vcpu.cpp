@@ -1,5 +1,6 @@
 #include "vcpu.hpp"
 #include "arch_vcpu.hpp"
+#include "lvz_exit.hpp" // compiled into the image (its static_asserts), used by the LVZ backend to come
 #include "kernel/log.hpp"
 
 namespace arch {
