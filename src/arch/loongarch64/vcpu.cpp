@@ -1,6 +1,7 @@
 #include "vcpu.hpp"
 #include "arch_vcpu.hpp"
-#include "lvz_exit.hpp" // compiled into the image (its static_asserts), used by the LVZ backend to come
+#include "lvz_csr.hpp"  // compiled into the image, used by the LVZ backend to come
+#include "lvz_exit.hpp" // likewise (its static_asserts)
 #include "kernel/log.hpp"
 
 namespace arch {

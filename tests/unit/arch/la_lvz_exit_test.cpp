@@ -88,3 +88,24 @@ TEST(LaLvzExit, OtherExceptionsAreNotClassified) {
     EXPECT_EQ(e.kind, ExitKind::Other);
     EXPECT_EQ(e.ecode, 0xCu);
 }
+
+// The host-mode CSRs (arch/loongarch64/lvz_csr.hpp): the manual's numbers, the LVZ QEMU fork's
+// GTLBC/TRGP behind the one switch, and the values measured there (platform-notes.md: GTLBC
+// "use-target-GID + TGID 1", GSTAT.GID = 1 with PGM = 1 before ERTN).
+#include "arch/loongarch64/lvz_csr.hpp"
+
+TEST(LaLvzCsr, ManualNumbersWithTheForkBehindOneSwitch) {
+    constexpr HostCsrs m = host_csrs(CsrNumbering::Manual), f = host_csrs(CsrNumbering::QemuLvzFork);
+    EXPECT_EQ(m.gtlbc, 0x15u);
+    EXPECT_EQ(m.trgp, 0x16u);
+    EXPECT_EQ(f.gtlbc, 0x54u);
+    EXPECT_EQ(f.trgp, 0x55u);
+    EXPECT_EQ(m.gstat, f.gstat);
+    EXPECT_EQ(m.gintc, 0x52u);
+}
+
+TEST(LaLvzCsr, GtlbcAndGstatValues) {
+    EXPECT_EQ(gtlbc_value(1, 0), 0x1'1000u); // UseTGID + TGID 1
+    EXPECT_EQ(gtlbc_value(0xFF, 8), 0xFF'1008u);
+    EXPECT_EQ(gstat_for_entry(1), 0x1'0002u); // PGM + GID 1
+}
