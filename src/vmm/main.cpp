@@ -319,8 +319,11 @@ extern "C" [[noreturn]] void kernel_main(u64 boot_arg) {
     // whose VMs can run does not.
     BootCount vms = create_vms(package);
     // An image without a VM package is a machine to look at (the shell: cpus, version, log); a
-    // package none of whose VMs could start (or a corrupt one) is an error and ends the run.
-    if (cxv_package_offset && vms.booted + vms.waiting == 0) power_off("no VM could be started (see the messages above)");
+    // package none of whose VMs could start (or a corrupt one) is an error and ends the run. A
+    // machine that cannot host any VM (no vCPU backend for this CPU: the boot line and each VM's
+    // refusal said so) is a machine to look at too: its shell stays up, as without a package.
+    if (cxv_package_offset && vms.booted + vms.waiting == 0 && !arch::vcpu_backend_missing())
+        power_off("no VM could be started (see the messages above)");
     vmm_vms_created();
     const u64 boot_us = (arch::counter() - t0) * 1000 / timer_ticks_per_ms();
     const u64 wait_end = arch::counter() + CPU_ONLINE_WAIT_MS * timer_ticks_per_ms();

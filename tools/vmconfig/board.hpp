@@ -182,14 +182,50 @@ public:
     virtual bool dt_root_interrupt_parent() const = 0;
 };
 
+// What a board without an interrupt controller model, a host DTB reader or a Linux boot protocol
+// has (x86_64 and loongarch64 today): "no_irq" VMs only, flat kernels entered at entry_point,
+// a host description the tool cannot complete (identical and reserved regions and passthrough
+// devices refused), and a device tree with no platform node.
+class GuestBoardWithoutIntc : public GuestBoard {
+public:
+    bool has_intc() const override { return false; }
+    IntcKeys intc_keys() const override { return {nullptr, nullptr, nullptr}; }
+    const char* intc_name() const override { return "interrupt controller"; }
+    VintcLayout intc_layout(uint32_t) const override {
+        return {"none", 0, {nullptr, nullptr}, {0, 0}, 0x1000, 1, 1, 1, "lines"};
+    }
+    uint64_t default_intc_base() const override { return 0; }
+    uint64_t default_intc_base2() const override { return 0; }
+    bool read_host_platform(const Fdt&, HostDescription& out, std::string&) const override {
+        out.incomplete = true;
+        return true;
+    }
+    Bytes builtin_host_dtb() const override;
+    bool is_host_intc(const Fdt&, FdtNode) const override { return false; }
+    uint32_t host_irq_cells() const override { return 1; }
+    uint32_t first_free_phandle(const VmConfig&) const override { return guest_dt::FIRST_FREE_PHANDLE; }
+    const char* linux_magic() const override { return "\xff\xff\xff\xff"; } // no flat image starts so at 0x38
+    void check_linux_image(const VmConfig&, const LinuxHeader&, const Report&) const override {}
+    void dt_root(FdtWriter&, const VmConfig&) const override {}
+    void dt_platform(FdtWriter&, const VmConfig&) const override {}
+    std::vector<uint32_t> dt_irq(uint32_t irq, bool) const override { return {irq}; }
+    bool dt_root_interrupt_parent() const override { return false; }
+};
+
+// Opens a 16550 node "serial@base" (Linux bindings serial/8250.yaml: "ns16550a", byte-wide
+// registers, reg-shift 0, as QEMU's boards have them) and returns its name; the caller adds its
+// interrupt, if any, and closes it.
+std::string dt_begin_ns16550(FdtWriter& w, uint64_t base, uint64_t size, uint32_t clock_hz);
+
 // The part of read_host_platform every ISA shares: the image's owned list (and whether it is
 // complete) into `host`, and the node of the console at `console_base` with its line.
 void fill_host(HostDescription& host, const DtHostInfo& info, uint64_t console_base, uint32_t console_line);
 
-// The board of an ISA (aarch64 and riscv64 have one; null for the others).
+// The board of an ISA (every ISA of vm_package::Isa has one; null for an unknown value).
 const GuestBoard* guest_board(Isa isa);
 const GuestBoard& board_aarch64();
 const GuestBoard& board_riscv64();
 const GuestBoard& board_x86_64();
+const GuestBoard& board_loongarch64();
 
 } // namespace vmconfig

@@ -195,13 +195,7 @@ public:
         std::string stdout_path;
         for (auto& d : vm.emu_devices) {
             if (d.type != NS16550A) continue;
-            std::string node = unit("serial", d.base);
-            w.begin(node);
-            w.str("compatible", "ns16550a");
-            w.reg(d.base, d.length);
-            w.u32("clock-frequency", UART_CLOCK_HZ);
-            w.u32("reg-shift", 0);
-            w.u32("reg-io-width", 1);
+            std::string node = dt_begin_ns16550(w, d.base, d.length, UART_CLOCK_HZ);
             if (plic && d.irq) {
                 w.cells("interrupts", {d.irq});
                 w.u32("interrupt-parent", PLIC_PHANDLE);

@@ -29,7 +29,7 @@ void put32(Bytes& b, size_t off, uint32_t v) { memcpy(&b[off], &v, 4); }
 
 constexpr uint32_t NS16550A = uint32_t(vp::EmuType::Ns16550a);
 
-class X86Board final : public GuestBoard {
+class X86Board final : public GuestBoardWithoutIntc {
 public:
     Isa isa() const override { return Isa::X86_64; }
 
@@ -56,14 +56,6 @@ public:
     }
 
     // No interrupt controller model yet (a vLAPIC/vIOAPIC is the next step of the port).
-    bool has_intc() const override { return false; }
-    IntcKeys intc_keys() const override { return {nullptr, nullptr, nullptr}; }
-    const char* intc_name() const override { return "interrupt controller"; }
-    VintcLayout intc_layout(uint32_t) const override {
-        return {"none", 0, {nullptr, nullptr}, {0, 0}, 0x1000, 1, 1, 1, "lines"};
-    }
-    uint64_t default_intc_base() const override { return 0; }
-    uint64_t default_intc_base2() const override { return 0; }
     std::string intc_base_problem(uint64_t) const override { return "x86 VMs have no interrupt controller yet"; }
     std::string line_problem(uint32_t, bool, uint32_t) const override {
         return ": x86 VMs have no interrupt controller yet, so no device can raise an interrupt (irq 0)";
@@ -79,19 +71,6 @@ public:
     // The x86 host is described by Multiboot and ACPI, which the tool cannot read: it cannot show
     // a host range safe, so it refuses identical and reserved regions and passthrough devices,
     // which cxvisor does not give x86 VMs yet either.
-    bool read_host_platform(const Fdt&, HostDescription& out, std::string&) const override {
-        out.incomplete = true;
-        return true;
-    }
-    Bytes builtin_host_dtb() const override {
-        FdtWriter w(256);
-        w.begin("");
-        w.u32("#address-cells", 2);
-        w.u32("#size-cells", 2);
-        return w.finish();
-    }
-    bool is_host_intc(const Fdt&, FdtNode) const override { return false; }
-    uint32_t host_irq_cells() const override { return 1; }
     const char* host_intc_name() const override { return "the host's IOAPIC"; }
     const char* forwardable_lines() const override { return "no host lines (x86 forwards none yet)"; }
     HostIrq host_irq(const uint32_t* c) const override {
@@ -100,22 +79,15 @@ public:
         h.text = "GSI " + std::to_string(c[0]);
         return h;
     }
-    uint32_t first_free_phandle(const VmConfig&) const override { return guest_dt::FIRST_FREE_PHANDLE; }
 
     // No Linux boot protocol for x86 VMs yet (a bzImage's setup header, boot_params and e820 are a
     // later step): every kernel is a flat image entered at entry_point.
     const char* image_kind() const override { return "x86 kernel"; }
-    const char* linux_magic() const override { return "\xff\xff\xff\xff"; } // no flat image starts so at 0x38
-    void check_linux_image(const VmConfig&, const LinuxHeader&, const Report&) const override {}
 
     // x86 guests get no device tree from cxvisor; a config that asks for a generated one gets a
     // tree with the root, memory and the UARTs only (dtb.cpp), which an x86 guest may ignore.
-    void dt_root(FdtWriter&, const VmConfig&) const override {}
     void dt_cpus(FdtWriter&, const VmConfig&) const override {}
-    void dt_platform(FdtWriter&, const VmConfig&) const override {}
     std::string dt_uarts(FdtWriter&, const VmConfig&) const override { return ""; }
-    std::vector<uint32_t> dt_irq(uint32_t irq, bool) const override { return {irq}; }
-    bool dt_root_interrupt_parent() const override { return false; }
 };
 
 } // namespace

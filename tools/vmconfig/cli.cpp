@@ -16,8 +16,8 @@ namespace {
 const char USAGE[] =
     "usage: cxv-vmconfig [--arch ISA] [--cpus N] [--search-path DIR]... [--image cxvisor.bin]\n"
     "                    [--host-dtb FILE] -o OUT a.toml [b.toml ...]\n"
-    "  --arch ISA         the VMs' (and the image's) ISA: aarch64, riscv64 or x86_64 (default: the --image's,\n"
-    "                     else aarch64); it chooses the guest board (docs/configuration.md)\n"
+    "  --arch ISA         the VMs' (and the image's) ISA: aarch64, riscv64, x86_64 or loongarch64\n"
+    "                     (default: the --image's, else aarch64); it chooses the guest board (docs/configuration.md)\n"
     "  --cpus N           physical CPUs of the target (default 4); phys_cpu_ids must be below N\n"
     "  --search-path DIR  where to look for images not found next to the TOML file (repeatable)\n"
     "  --image FILE       write FILE + padding + package to OUT (else OUT is the package alone)\n"
@@ -60,7 +60,7 @@ int run(const std::vector<std::string>& args, std::ostream& err) {
         if (a == "--arch") {
             auto isa = isa_from_name(v);
             if (!isa || !guest_board(*isa))
-                return usage("--arch: expected aarch64, riscv64 or x86_64, got \"" + v + "\"" +
+                return usage("--arch: expected aarch64, riscv64, x86_64 or loongarch64, got \"" + v + "\"" +
                              (isa ? " (no guest board for it yet)" : ""));
             arch = *isa;
         } else if (a == "--cpus") {

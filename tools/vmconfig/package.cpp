@@ -150,7 +150,7 @@ Bytes build_package(const std::vector<VmConfig>& vms) {
 
 std::optional<Isa> image_isa(const Bytes& img) {
     if (img.size() < HDR_SIZE) return {};
-    for (Isa isa : {Isa::Aarch64, Isa::Riscv64, Isa::X86_64}) // the magic of the ISA's header
+    for (Isa isa : {Isa::Aarch64, Isa::Riscv64, Isa::X86_64, Isa::Loongarch64}) // the magic of the ISA's header
         if (guest_board(isa)->is_image(img)) return isa;
     return {};
 }

@@ -1,5 +1,7 @@
 #include "vcpu.hpp"
 #include "arch_vcpu.hpp"
+#include "lvz_csr.hpp"  // compiled into the image, used by the LVZ backend to come
+#include "lvz_exit.hpp" // likewise (its static_asserts)
 #include "kernel/log.hpp"
 
 namespace arch {
