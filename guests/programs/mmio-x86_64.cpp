@@ -5,11 +5,11 @@
 // MOV of an immediate, MOV loads into byte registers (the rest of the register kept), MOVZX and
 // MOVSX into 32- and 64-bit registers, base + displacement and SIB addressing. 2-, 4- and 8-byte
 // accesses are not 16550 accesses: the guest gets #GP(0), cxvisor's abort on x86.
-#include "rt.hpp"
+#include "mmio-16550.hpp"
 
 namespace {
 constexpr uint64_t U = 0x1000'0000; // configs/vms/x86_64/mmio.toml
-constexpr uint64_t DLL = U + 0, IER_DLM = U + 1, LCR = U + 3, MCR = U + 4, MSR = U + 6, SCR = U + 7;
+constexpr uint64_t DLL = U + 0, MCR = U + 4, MSR = U + 6, SCR = U + 7;
 
 void sb(uint64_t a, uint8_t v) { asm volatile("movb %b1, (%0)" ::"r"(a), "q"(v) : "memory"); }
 uint64_t lbu(uint64_t a) {
@@ -20,21 +20,8 @@ uint64_t lbu(uint64_t a) {
 } // namespace
 
 void mmio_cases() {
-    sb(SCR, 0xA5);
-    uint64_t v = lbu(SCR);
-    rt::check(v == 0xA5, "SCR movb/movzbq 0xa5 (got 0x%lx)", v);
-    const uint64_t lcr = lbu(LCR), ier = lbu(IER_DLM);
-    sb(MCR, 0xFF);
-    v = lbu(MCR);
-    rt::check(v == 0x1F, "MCR keeps bits 4:0 of 0xff (got 0x%lx)", v);
-    sb(MCR, 0);
-    sb(LCR, uint8_t(0x80 | lcr));
-    sb(DLL, 0x12);
-    sb(IER_DLM, 0x34);
-    const uint64_t dll = lbu(DLL), dlm = lbu(IER_DLM);
-    sb(LCR, uint8_t(lcr));
-    rt::check(dll == 0x12 && dlm == 0x34, "divisor latches under DLAB read back 0x12 0x34 (got 0x%lx 0x%lx)", dll, dlm);
-    rt::check(lbu(IER_DLM) == ier, "IER unchanged by the DLM write");
+    check_16550_register_file(U, sb, lbu, "movb/movzbq");
+    uint64_t v;
 
     // MOV r8, m8 (8A) writes only the low byte.
     sb(SCR, 0x5C);

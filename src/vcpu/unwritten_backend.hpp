@@ -7,20 +7,7 @@
 #pragma once
 #include "addrspace/tlb.hpp"
 #include "vcpu/vcpu_concept.hpp"
-
-// No interrupt-controller model for the ISA's guests yet: a VM cannot get one.
-class NoVirtIntc {
-public:
-    static Result<NoVirtIntc*> create_for_vm(const VintcSetup&) { return Error::Unsupported; }
-    usize window_count() const { return 0; }
-    MmioDevice* window(usize) { return nullptr; }
-    Result<vgic::VcpuSet> set_line(u32, bool, u16 = 0) { return Error::Unsupported; }
-    Result<vgic::VcpuSet> raise(u32) { return Error::Unsupported; }
-    Result<void> set_hw(u32, u32) { return Error::Unsupported; }
-    void reset() {}
-    bool is_shared_line(u32) const { return false; }
-};
-static_assert(VirtIntcModel<NoVirtIntc>);
+#include "vintc/no_virt_intc.hpp"
 
 template <void (*Reached)(const char* call)> class UnwrittenVcpu {
     [[noreturn]] static void reached(const char* call) {

@@ -10,25 +10,14 @@
 #include "arch.hpp"
 #include "base/types.hpp"
 #include "vcpu/vcpu_concept.hpp"
+#include "vintc/no_virt_intc.hpp"
 #include "vmcb.hpp"
 #include "x86_exit.hpp"
 
 namespace arch {
 
-// No interrupt controller model for x86 guests yet (a vLAPIC/vIOAPIC is the next step): a VM
-// cannot get one, and a request for one is refused as unsupported.
-class NoVirtIntc {
-public:
-    static Result<NoVirtIntc*> create_for_vm(const VintcSetup&) { return Error::Unsupported; }
-    usize window_count() const { return 0; }
-    MmioDevice* window(usize) { return nullptr; }
-    Result<vgic::VcpuSet> set_line(u32, bool, u16 = 0) { return Error::Unsupported; }
-    Result<vgic::VcpuSet> raise(u32) { return Error::Unsupported; }
-    Result<void> set_hw(u32, u32) { return Error::Unsupported; }
-    void reset() {}
-    bool is_shared_line(u32) const { return false; }
-};
-static_assert(VirtIntcModel<NoVirtIntc>);
+// No interrupt controller model for x86 guests yet (a vLAPIC/vIOAPIC is the next step).
+using ::NoVirtIntc;
 
 // The guest's general-purpose registers by their encoding number (APM vol. 3, 1.4.3 table 1-3):
 // RAX 0, RCX 1, RDX 2, RBX 3, RSP 4, RBP 5, RSI 6, RDI 7, R8..R15 8..15. svm_entry.S loads and
