@@ -89,12 +89,26 @@ void slice_expired(void*) { this_cpu().need_resched.store(true); }
 
 void sched_set_cpu_count(usize n) { g_cpus = n; }
 
+// While the guest waits inside, the slice timer would only interrupt the wait (every 10 ms, a
+// host interrupt the vCPU must step back into its WFI from): nobody needs the slice end, since an
+// entity that becomes runnable for this CPU kicks the wait instead. It starts again when the wait
+// is over.
 bool sched_begin_idle_wait() {
     PerCpu& me = this_cpu();
     me.waiting_in_guest.store(true);
-    if (me.idle_in_guest.load()) return true;
+    if (me.idle_in_guest.load()) {
+        timer_cancel(g_slice[me.id]);
+        return true;
+    }
     me.waiting_in_guest.store(false);
     return false;
+}
+
+void sched_end_idle_wait() {
+    PerCpu& me = this_cpu();
+    if (!me.waiting_in_guest.load(std::memory_order_relaxed)) return;
+    me.waiting_in_guest.store(false, std::memory_order_relaxed);
+    sched_begin_slice();
 }
 
 void sched_init_cpu() {

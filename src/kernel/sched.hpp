@@ -44,7 +44,7 @@ inline bool sched_may_idle_in_guest(); // defined below
 // still holds, checked after announcing the wait, so that an entity queued at the same time either
 // sees the wait and kicks, or is seen here). sched_end_idle_wait when the wait is over.
 bool sched_begin_idle_wait();
-inline void sched_end_idle_wait(); // defined below
+void sched_end_idle_wait();
 void sched_begin_slice();              // (re)arm this CPU's slice timer
 enum class Leave : u8 { Yield, Block, Off };
 // The running entity leaves the CPU. Block turns into Yield if a wake-up is pending.
@@ -79,7 +79,6 @@ u64 sched_idle_ticks(usize cpu);
 void sched_set_cpu_count(usize n);
 
 inline bool sched_may_idle_in_guest() { return this_cpu().idle_in_guest.load(std::memory_order_relaxed); }
-inline void sched_end_idle_wait() { this_cpu().waiting_in_guest.store(false, std::memory_order_relaxed); }
 
 #ifdef CXV_HOST_TEST
 // Host tests only: the queue invariant for `e`, checked under the scheduler lock: it is queued
