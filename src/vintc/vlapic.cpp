@@ -241,10 +241,16 @@ u64 Vlapic::timer_divisor(const Apic& a) const {
     return n == 7 ? 1 : 2ull << n;
 }
 
+// A periodic count shorter than MinPeriodUs is stretched to it: a guest that asked for a period of
+// a few host ticks would otherwise keep the host CPU in its timer interrupts (KVM has the same
+// floor, its min_timer_period_us). A one-shot count is not: each needs a guest write to re-arm.
 u64 Vlapic::timer_period(const Apic& a) const {
     if (!a.timer_initial) return 0;
     const unsigned __int128 t = static_cast<unsigned __int128>(a.timer_initial) * timer_divisor(a) * m_cfg.host_hz / TimerHz;
-    return t == 0 ? 1 : t > (NONE >> 2) ? NONE >> 2 : u64(t);
+    u64 p = t == 0 ? 1 : t > (NONE >> 2) ? NONE >> 2 : u64(t);
+    const u64 floor = m_cfg.host_hz / 1'000'000 * MinPeriodUs;
+    if (((a.lvt_timer >> TIMER_MODE_SHIFT) & 3) == TIMER_PERIODIC && p < floor) p = floor;
+    return p;
 }
 
 void Vlapic::timer_start(u32 vcpu, u64 now) {

@@ -17,6 +17,7 @@
 //  - the LVT timer (11.5.4): one-shot and periodic with the divide configuration, counting at
 //    TimerHz (documented to the guest through CPUID 0x4000_0010 EBX, in kHz) derived from the host
 //    counter; TSC-deadline mode is not offered (CPUID.1:ECX[24] clear) and counts as disabled.
+//    A periodic period is at least MinPeriodUs (a guest cannot flood the host with timer events).
 //    Current count reads the time left. LVT thermal, performance, LINT0/1, error and CMCI hold
 //    what is written and never deliver.
 //  - device lines ("lines"): GSIs 1..lines of the VM's emulated devices (its 16550 on 4), each
@@ -61,6 +62,7 @@ static_assert(lapic_layout(1).window_size[0] == WindowSize && lapic_layout(1).ma
               lapic_layout(1).first_line == 1);
 inline constexpr u32 LineVectorBase = 0x20;     // GSI n -> vector 0x20 + n (IRQ 4, COM1: 0x24)
 inline constexpr u64 TimerHz = 100'000'000;     // the APIC timer's input clock as the guest sees it
+inline constexpr u64 MinPeriodUs = 100;         // the shortest periodic timer period (vlapic.cpp)
 inline constexpr u32 Version = 0x0005'0014;     // 11.4.8: version 0x14, max LVT entry 5 (6 entries)
 
 // Register offsets (SDM table 11-1; APM table 16-2).

@@ -20,7 +20,7 @@ struct Timers {
     static void arm(Vlapic& l, u32 vcpu, u64 d) { static_cast<Timers*>(l.config().ctx)->armed[vcpu] = d; }
 };
 
-struct Fixture : ::testing::Test {
+struct VlapicTest : ::testing::Test {
     Timers timers;
     std::unique_ptr<Vlapic> l;
     u64 now = 1000;
@@ -52,7 +52,7 @@ struct Fixture : ::testing::Test {
     void self_ipi(u32 vcpu, u8 vector) { wr(vcpu, R_ICR_LO, (1u << 18) | vector); }
 };
 
-TEST_F(Fixture, ResetStateAndIdentity) {
+TEST_F(VlapicTest, ResetStateAndIdentity) {
     make(3);
     for (u32 i = 0; i < 3; ++i) {
         EXPECT_EQ(rd(i, R_ID), i << 24);
@@ -65,7 +65,7 @@ TEST_F(Fixture, ResetStateAndIdentity) {
     EXPECT_EQ(rd(1, R_ID), 1u << 24);
 }
 
-TEST_F(Fixture, DisabledApicAcceptsNothing) {
+TEST_F(VlapicTest, DisabledApicAcceptsNothing) {
     make(1);
     self_ipi(0, 0x40);
     EXPECT_FALSE(irr(0, 0x40));
@@ -82,7 +82,7 @@ TEST_F(Fixture, DisabledApicAcceptsNothing) {
     EXPECT_EQ(rd(0, R_LVT_LINT0) & (1u << 16), 1u << 16);
 }
 
-TEST_F(Fixture, PriorityClassesTprAndPpr) {
+TEST_F(VlapicTest, PriorityClassesTprAndPpr) {
     make(1);
     enable(0);
     wr(0, R_TPR, 0x50);
@@ -105,7 +105,7 @@ TEST_F(Fixture, PriorityClassesTprAndPpr) {
     EXPECT_EQ(l->deliverable(0), 0x70); // nests above
 }
 
-TEST_F(Fixture, EoiEndsTheHighestInService) {
+TEST_F(VlapicTest, EoiEndsTheHighestInService) {
     make(1);
     enable(0);
     self_ipi(0, 0x41);
@@ -125,7 +125,7 @@ TEST_F(Fixture, EoiEndsTheHighestInService) {
     EXPECT_EQ(l->deliverable(0), 0x42);
 }
 
-TEST_F(Fixture, IllegalVectorsSetEsr) {
+TEST_F(VlapicTest, IllegalVectorsSetEsr) {
     make(2);
     enable(0);
     enable(1);
@@ -138,7 +138,7 @@ TEST_F(Fixture, IllegalVectorsSetEsr) {
     EXPECT_EQ(rd(0, R_ESR), 0u);
 }
 
-TEST_F(Fixture, IcrPhysicalLogicalAndShorthands) {
+TEST_F(VlapicTest, IcrPhysicalLogicalAndShorthands) {
     make(4);
     for (u32 i = 0; i < 4; ++i) enable(i);
     // Physical destination 2.
@@ -178,7 +178,7 @@ TEST_F(Fixture, IcrPhysicalLogicalAndShorthands) {
     EXPECT_EQ(rd(0, R_ICR_LO) & (1u << 12), 0u);
 }
 
-TEST_F(Fixture, InitSipiStartsOnlyWaitingVcpus) {
+TEST_F(VlapicTest, InitSipiStartsOnlyWaitingVcpus) {
     make(3);
     enable(0);
     EXPECT_EQ(l->start_requests(), 0u);
@@ -216,7 +216,7 @@ TEST_F(Fixture, InitSipiStartsOnlyWaitingVcpus) {
     EXPECT_EQ(l->start_requests(), 0b110u);
 }
 
-TEST_F(Fixture, OneShotTimerArithmetic) {
+TEST_F(VlapicTest, OneShotTimerArithmetic) {
     make(1);
     enable(0);
     wr(0, R_TIMER_DIV, 0xB); // divide by 1
@@ -254,37 +254,49 @@ TEST_F(Fixture, OneShotTimerArithmetic) {
     EXPECT_EQ(rd(0, R_TIMER_CUR), 0u);
 }
 
-TEST_F(Fixture, PeriodicTimerReloadsAndMaskedTimerCounts) {
+TEST_F(VlapicTest, PeriodicTimerReloadsAndMaskedTimerCounts) {
     make(1);
     enable(0);
     wr(0, R_TIMER_DIV, 0xB);
     wr(0, R_LVT_TIMER, (1u << 17) | 0x41); // periodic
-    wr(0, R_TIMER_INIT, 100);              // 1000 host ticks
+    wr(0, R_TIMER_INIT, 100000);           // 1 ms: 1000000 host ticks
     const u64 t0 = now;
-    now = t0 + 1000;
+    now = t0 + 1000000;
     EXPECT_EQ(l->timer_fired(0, now).bits(), 1u);
-    EXPECT_EQ(timers.armed[0], t0 + 2000);
+    EXPECT_EQ(timers.armed[0], t0 + 2000000);
     EXPECT_EQ(l->acknowledge(0), 0x41);
     wr(0, R_EOI, 0);
     // The host was late by 2.5 periods: one interrupt, the next deadline stays in phase.
-    now = t0 + 4500;
+    now = t0 + 4500000;
     EXPECT_EQ(l->timer_fired(0, now).bits(), 1u);
-    EXPECT_EQ(timers.armed[0], t0 + 5000);
-    EXPECT_EQ(rd(0, R_TIMER_CUR), 50u);
+    EXPECT_EQ(timers.armed[0], t0 + 5000000);
+    EXPECT_EQ(rd(0, R_TIMER_CUR), 50000u);
     EXPECT_EQ(l->acknowledge(0), 0x41);
     wr(0, R_EOI, 0);
     // Masked: counts and reloads, raises nothing.
     wr(0, R_LVT_TIMER, (1u << 17) | (1u << 16) | 0x41);
-    now = t0 + 5000;
+    now = t0 + 5000000;
     EXPECT_TRUE(l->timer_fired(0, now).empty());
     EXPECT_EQ(l->deliverable(0), 0);
-    EXPECT_EQ(timers.armed[0], t0 + 6000);
+    EXPECT_EQ(timers.armed[0], t0 + 6000000);
     // To TSC-deadline mode (not offered): disarmed.
     wr(0, R_LVT_TIMER, (2u << 17) | 0x41);
     EXPECT_EQ(timers.armed[0], ~0ull);
 }
 
-TEST_F(Fixture, LevelLineReassertsAfterEoiWhileHigh) {
+TEST_F(VlapicTest, PeriodicTimerHasAFloorOneShotHasNot) {
+    make(1);
+    enable(0);
+    wr(0, R_TIMER_DIV, 0xB);
+    wr(0, R_LVT_TIMER, (1u << 17) | 0x41);
+    wr(0, R_TIMER_INIT, 1); // 10 host ticks asked; 100 us = 100000 host ticks given
+    EXPECT_EQ(timers.armed[0], now + MinPeriodUs * 1000);
+    wr(0, R_LVT_TIMER, 0x41); // one-shot: as asked
+    wr(0, R_TIMER_INIT, 1);
+    EXPECT_EQ(timers.armed[0], now + 10);
+}
+
+TEST_F(VlapicTest, LevelLineReassertsAfterEoiWhileHigh) {
     make(2, 4);
     enable(0);
     EXPECT_TRUE(l->is_shared_line(4));
@@ -313,7 +325,7 @@ TEST_F(Fixture, LevelLineReassertsAfterEoiWhileHigh) {
     EXPECT_EQ(l->deliverable(0), 0);
 }
 
-TEST_F(Fixture, BadAccessesAreRefusedAndCounted) {
+TEST_F(VlapicTest, BadAccessesAreRefusedAndCounted) {
     make(2);
     EXPECT_EQ(l->mmio_read(0, R_TPR, 8, now).error(), Error::InvalidArgument);
     EXPECT_EQ(l->mmio_read(0, R_TPR + 4, 4, now).error(), Error::InvalidArgument);
