@@ -237,7 +237,8 @@ ExitReason Vcpu::run() {
     // Injection and Intercepts": EXITINTINFO), unless something else is being injected.
     if (m_reinject && !(v.eventinj & EVENTINJ_VALID)) v.eventinj = m_reinject;
     m_reinject = 0;
-    if (m_intc) inject_interrupt();
+    // The common entry has nothing to deliver and no window to withdraw: two loads, no call.
+    if (m_intc && (m_intc->deliverable(m_id) || (v.intercept1 & INTERCEPT1_VINTR))) inject_interrupt();
     v.rax = m_gprs.r[RAX];
     v.rsp = m_gprs.r[RSP];
     v.tsc_offset = m_tsc_offset;
@@ -520,9 +521,10 @@ ExitReason Vcpu::start_request(u32 target, u8 vector) {
 void Vcpu::inject_interrupt() {
     Vmcb& v = *m_vmcb;
     constexpr u64 V_IRQ = bit(8), V_PRIO_MASK = u64(0xF) << 16, V_IGN_TPR = bit(20), RFLAGS_IF = bit(9);
+    const bool pending = m_intc->deliverable(m_id) != 0;
     v.v_intr &= ~(V_IRQ | V_PRIO_MASK | V_IGN_TPR | (u64(0xFF) << 32));
     v.intercept1 &= ~INTERCEPT1_VINTR;
-    if (!m_intc->deliverable(m_id)) return;
+    if (!pending) return;
     if (!(v.eventinj & EVENTINJ_VALID) && (v.rflags & RFLAGS_IF) && !(v.interrupt_shadow & 1)) {
         if (const u8 vector = m_intc->acknowledge(m_id)) v.eventinj = eventinj(vector, EventType::Intr);
         return;
