@@ -6,7 +6,8 @@
 //  - the periodic timer (11.5.4) interrupts again and again, at its period or later, and its
 //    current count goes down between reads;
 //  - an IPI to vCPU 1 halted in HLT wakes it (HLT waits for an interrupt, not only for a timer),
-//    and vCPU 1's IPI back wakes vCPU 0 halted likewise.
+//    and vCPU 1's IPI back wakes vCPU 0 halted likewise;
+//  - an IPI to vCPU 1 halted with interrupts masked (cli; hlt) leaves it halted.
 #include "rt.hpp"
 
 namespace {
@@ -19,6 +20,7 @@ unsigned g_count[256];          // interrupts taken per vector (both vCPUs)
 uint64_t g_timer_at[PERIODS];   // counter() at each timer interrupt
 unsigned g_isr_in_handler;      // ISR bit of the vector while its handler ran (before EOI)
 unsigned g_ready, g_pinged;     // vCPU 1 halted for the ping; it took it
+unsigned g_masked_halt, g_woke_masked; // vCPU 1 halts with IF = 0; it went on past that HLT
 
 bool in_service(unsigned v) { return (read(ISR + 16 * (v / 32)) >> (v % 32)) & 1; }
 
@@ -48,6 +50,11 @@ void secondary(unsigned) {
     __atomic_store_n(&g_ready, 1u, __ATOMIC_RELEASE);
     // Halted until the ping arrives: nothing else can end this HLT.
     while (!__atomic_load_n(&g_pinged, __ATOMIC_ACQUIRE)) rt::wait_for_interrupt();
+    // HLT with interrupts masked: an interrupt does not end it (AMD APM vol. 3 "HLT"), so the
+    // store after it is never made while vCPU 0's next IPI is pending.
+    __atomic_store_n(&g_masked_halt, 1u, __ATOMIC_RELEASE);
+    asm volatile("cli; hlt" ::: "memory");
+    __atomic_store_n(&g_woke_masked, 1u, __ATOMIC_RELEASE);
     // returning parks this vCPU (rt::cpu_off)
 }
 } // namespace
@@ -124,4 +131,14 @@ void guest_main() {
     }, 30000);
     rt::check(count(PING_VEC) == 1, "vCPU 1 took the ping once (%u)", count(PING_VEC));
     rt::check(pong, "vCPU 0, halted, was woken by vCPU 1's pong");
+
+    bool masked = wait_for([] { return __atomic_load_n(&g_masked_halt, __ATOMIC_ACQUIRE) != 0; }, 30000);
+    rt::check(masked, "vCPU 1 reaches its cli; hlt");
+    write(ICR_HI, 1u << 24);
+    write(ICR_LO, PING_VEC + 2);
+    const uint64_t until = rt::counter() + rt::counter_freq() / 20; // 50 ms
+    while (rt::counter() < until && !__atomic_load_n(&g_woke_masked, __ATOMIC_ACQUIRE)) {
+    }
+    rt::check(!__atomic_load_n(&g_woke_masked, __ATOMIC_ACQUIRE),
+              "vCPU 1, halted with IF = 0, stays halted with an IPI pending");
 }

@@ -145,6 +145,7 @@ void Vcpu::reset(u64 entry, u64 arg) {
     m_fxsave[24] = 0x80, m_fxsave[25] = 0x1F;
     m_reinject = 0;
     m_msr_exit = false;
+    m_halted = false;
     if (!m_vmcb) return;
     Vmcb& v = *m_vmcb;
     __builtin_memset(&v, 0, sizeof v);
@@ -233,6 +234,16 @@ ExitReason Vcpu::run() {
         u8 vector;
         if (m_intc->take_start(target, vector)) return start_request(target, vector);
     }
+    // Halted (HLT): the vCPU stays so until an interrupt it can take is pending (APM vol. 3
+    // "HLT"). A wake-up for anything else (an interrupt while RFLAGS.IF = 0, a pause ending)
+    // halts it again without entering the guest.
+    if (m_halted) {
+        if (!interrupt_pending()) {
+            e.kind = ExitKind::Halt;
+            return e;
+        }
+        m_halted = false;
+    }
     // An event whose delivery the last exit cut short goes in again first (15.7.2 "Event
     // Injection and Intercepts": EXITINTINFO), unless something else is being injected.
     if (m_reinject && !(v.eventinj & EVENTINJ_VALID)) v.eventinj = m_reinject;
@@ -307,6 +318,7 @@ ExitReason Vcpu::handle(const X86Exit& x) {
     }
     case X86ExitKind::Hlt:
         skip(x.insn_len);
+        m_halted = true;
         e.kind = ExitKind::Halt;
         return e;
     case X86ExitKind::Hypercall:

@@ -117,6 +117,7 @@ private:
     u32 m_vcpu_count = 1;
     u32 m_last_cpu = ~0u;
     bool m_msr_exit = false; // the last exit was RDMSR/WRMSR: inject_undefined means #GP (vol. 3 RDMSR)
+    bool m_halted = false;   // in HLT: run() enters the guest again only for an interrupt it takes
 };
 static_assert(ArchVcpu<Vcpu>, "x86_64 Vcpu must implement the generic vCPU interface");
 
