@@ -938,14 +938,19 @@ def main_x86_64(args, parts, img_dir, out_dir):
     guests = os.path.join(img_dir, "guests")
     qemu_version = run([machines.qemu_binary(), "--version"]).splitlines()[0]
     results = {"arch": "x86_64"}
+
+    def package(name, cpus):
+        """The x86 image with configs/vms/x86_64/<name>.toml, or None if cxv-vmconfig refused it."""
+        out = os.path.join(out_dir, f"cxvisor-x86_64-{name}.bin")
+        r = subprocess.run([vmconfig, "--cpus", str(cpus), "--search-path", guests, "--image",
+                            os.path.join(img_dir, "src", "cxvisor.bin"), "-o", out, f"configs/vms/x86_64/{name}.toml"])
+        return None if r.returncode else out
+
     if "micro" in parts:
-        package = os.path.join(out_dir, "cxvisor-x86_64-bench.bin")
-        r = subprocess.run([vmconfig, "--cpus", "1", "--search-path", guests, "--image",
-                            os.path.join(img_dir, "src", "cxvisor.bin"), "-o", package,
-                            "configs/vms/x86_64/bench.toml"])
-        if r.returncode:
+        bench_image = package("bench", 1)
+        if not bench_image:
             return 1
-        under = qemu(package, el2=True, test="bench")
+        under = qemu(bench_image, el2=True, test="bench")
         cx = parse_tsc(under)
         needed = ["add100", "hc_nop", "cpuid0", "pio_read", "pio_write", "mmio_read", "mmio_write",
                   "lapic_self_ipi", "lapic_timer"]
@@ -969,13 +974,10 @@ def main_x86_64(args, parts, img_dir, out_dir):
     if "ipi" in parts:
         # Wall clock, -smp 2 without -icount, as on the other ISAs (bench-ipi.cpp says why); under
         # cxvisor only: the x86 test guests cannot boot on bare QEMU (no Multiboot header).
-        package = os.path.join(out_dir, "cxvisor-x86_64-bench-ipi.bin")
-        r = subprocess.run([vmconfig, "--cpus", "2", "--search-path", guests, "--image",
-                            os.path.join(img_dir, "src", "cxvisor.bin"), "-o", package,
-                            "configs/vms/x86_64/bench-ipi.toml"])
-        if r.returncode:
+        ipi_image = package("bench-ipi", 2)
+        if not ipi_image:
             return 1
-        under = qemu_wall(package, el2=True, smp=2, test="bench-ipi")
+        under = qemu_wall(ipi_image, el2=True, smp=2, test="bench-ipi")
         cx = parse_ns(under)
         if any(k not in cx for k in ("ipi_spin", "ipi_wfi")) or not any("TEST bench-ipi PASS" in l for l in under):
             print("bench: missing cross-CPU IPI results\n--- under cxvisor:\n" + "\n".join(under))
