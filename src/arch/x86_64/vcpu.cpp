@@ -532,21 +532,22 @@ ExitReason Vcpu::start_request(u32 target, u8 vector) {
 // request is dropped at every entry and made again when still needed.
 void Vcpu::inject_interrupt() {
     Vmcb& v = *m_vmcb;
-    constexpr u64 V_IRQ = bit(8), V_PRIO_MASK = u64(0xF) << 16, V_IGN_TPR = bit(20), RFLAGS_IF = bit(9);
-    const bool pending = m_intc->deliverable(m_id) != 0;
-    v.v_intr &= ~(V_IRQ | V_PRIO_MASK | V_IGN_TPR | (u64(0xFF) << 32));
+    v.v_intr &= ~(V_IRQ | V_INTR_PRIO_MASK | V_IGN_TPR | V_INTR_VECTOR_MASK);
     v.intercept1 &= ~INTERCEPT1_VINTR;
-    if (!pending) return;
-    if (!(v.eventinj & EVENTINJ_VALID) && (v.rflags & RFLAGS_IF) && !(v.interrupt_shadow & 1)) {
+    switch (irq_plan(m_intc->deliverable(m_id) != 0, v.rflags, v.interrupt_shadow, v.eventinj)) {
+    case IrqPlan::Nothing: return;
+    case IrqPlan::Inject:
         if (const u8 vector = m_intc->acknowledge(m_id)) v.eventinj = eventinj(vector, EventType::Intr);
         return;
+    case IrqPlan::Window:
+        v.v_intr |= V_IRQ | V_INTR_PRIO_MASK | V_IGN_TPR;
+        v.intercept1 |= INTERCEPT1_VINTR;
+        return;
     }
-    v.v_intr |= V_IRQ | V_PRIO_MASK | V_IGN_TPR;
-    v.intercept1 |= INTERCEPT1_VINTR;
 }
 
 bool Vcpu::interrupt_pending() const {
-    return m_intc && m_vmcb && m_intc->deliverable(m_id) && (m_vmcb->rflags & bit(9));
+    return m_intc && m_vmcb && m_intc->deliverable(m_id) && (m_vmcb->rflags & RFLAGS_IF);
 }
 
 // x86 has no bus error a load or store could report: cxvisor raises #GP(0) at the instruction,

@@ -111,6 +111,20 @@ TEST(X86Exit, NpfAndOthersDecode) {
     EXPECT_EQ(svm_decode_exit(0x40, 0, 0).code, 0x40u);
 }
 
+// The injection decision before VMRUN (vmcb.hpp irq_plan): EVENTINJ only when the guest can take
+// an interrupt now, else the interrupt window.
+TEST(SvmIrqPlan, InjectsOnlyWhenTheGuestCanTakeIt) {
+    using svm::IrqPlan;
+    const u64 IF = 1u << 9, SHADOW = 1, BUSY = svm::eventinj(14, svm::EventType::Exception, true, 2);
+    EXPECT_EQ(svm::irq_plan(false, IF, 0, 0), IrqPlan::Nothing);
+    EXPECT_EQ(svm::irq_plan(false, 0, SHADOW, BUSY), IrqPlan::Nothing);
+    EXPECT_EQ(svm::irq_plan(true, IF | 2, 0, 0), IrqPlan::Inject);
+    EXPECT_EQ(svm::irq_plan(true, 2, 0, 0), IrqPlan::Window);           // cli
+    EXPECT_EQ(svm::irq_plan(true, IF | 2, SHADOW, 0), IrqPlan::Window); // right after sti
+    EXPECT_EQ(svm::irq_plan(true, IF | 2, 0, BUSY), IrqPlan::Window);   // an exception goes in first
+    EXPECT_EQ(svm::irq_plan(true, IF | 2, 0, 14), IrqPlan::Inject);     // a stale EVENTINJ without V
+}
+
 struct MovCase {
     const char* text;
     std::vector<u8> bytes;
