@@ -11,6 +11,9 @@ set(CXV_ARCH_SOURCES
   arch/x86_64/svm_entry.S
   arch/x86_64/mmio_decode.cpp
   arch/x86_64/cpuid_view.cpp
+  # The guests' local APICs (the ISA-neutral register model and its host timers).
+  vintc/vlapic.cpp
+  vintc/vlapic_vm.cpp
   drivers/ns16550_console.cpp
   # VMX (vmx/): the backend choice and the pure parts, built here so the freestanding compile checks them.
   arch/x86_64/vmx/bitmaps.cpp

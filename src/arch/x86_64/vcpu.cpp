@@ -118,8 +118,9 @@ Vcpu::~Vcpu() {
     if (m_vmcb) frames_free(HostPhysAddr(pa_of(m_vmcb)), 1);
 }
 
-void Vcpu::init(u32 id, u32, u64 vmid) {
+void Vcpu::init(u32 id, u32 vcpu_count, u64 vmid) {
     m_id = id;
+    m_vcpu_count = vcpu_count;
     m_vmid = vmid;
     auto page = frames_alloc(1, FRAME_SIZE);
     // The VM is being built: out of memory here cannot be reported through init's void; the VMCB
@@ -144,6 +145,7 @@ void Vcpu::reset(u64 entry, u64 arg) {
     m_fxsave[24] = 0x80, m_fxsave[25] = 0x1F;
     m_reinject = 0;
     m_msr_exit = false;
+    m_halted = false;
     if (!m_vmcb) return;
     Vmcb& v = *m_vmcb;
     __builtin_memset(&v, 0, sizeof v);
@@ -184,6 +186,19 @@ void Vcpu::reset(u64 entry, u64 arg) {
     v.dr7 = 0x400;
     v.dr6 = 0xFFFF'0FF0;
     v.g_pat = 0x0007'0406'0007'0406ull; // the power-on PAT (vol. 2, 7.8.2 "PAT Register")
+    if (arg == SIPI_START_ARG) {
+        // Started by a SIPI (vcpu.hpp SIPI_START_ARG): the state after INIT (vol. 2, 14.1.3
+        // "Processor Initialization State": CR0 60000010h, real mode, segments with base 0 and
+        // limit FFFFh), then CS = vector << 8 with base vector << 12 and IP 0 (Intel SDM vol. 3A
+        // 8.4.4.2 / 11.6.1). No register carries an argument.
+        m_gprs.r[RSI] = 0;
+        v.cr0 = 0x6000'0010; // CD, NW, ET
+        v.cs = {u16(entry >> 4), 0x009B, 0xFFFF, entry};
+        for (VmcbSegment* s : {&v.ds, &v.es, &v.ss, &v.fs, &v.gs}) *s = {0, 0x0093, 0xFFFF, 0};
+        v.tr = {0, 0x008B, 0xFFFF, 0}; // a busy 16-bit-limit TSS descriptor, as KVM's init_vmcb
+        v.idtr = {0, 0, 0xFFFF, 0};    // the real-mode interrupt vector table at 0
+        v.rip = 0;
+    }
 }
 
 void Vcpu::set_stage2(HostPhysAddr root) {
@@ -212,10 +227,29 @@ ExitReason Vcpu::run() {
     g_last_vmcb[cpu] = m_vmcb;
     m_last_cpu = cpu;
     m_npt_seen = gen;
+    // A start-up IPI the guest sent (the vLAPIC's start request): the target is started by the
+    // generic level's CpuUp before this vCPU goes on (vmm_handle_exit, Vm::start_vcpu).
+    if (m_intc && m_intc->start_requests()) {
+        u32 target;
+        u8 vector;
+        if (m_intc->take_start(target, vector)) return start_request(target, vector);
+    }
+    // Halted (HLT): the vCPU stays so until an interrupt it can take is pending (APM vol. 3
+    // "HLT"). A wake-up for anything else (an interrupt while RFLAGS.IF = 0, a pause ending)
+    // halts it again without entering the guest.
+    if (m_halted) {
+        if (!interrupt_pending()) {
+            e.kind = ExitKind::Halt;
+            return e;
+        }
+        m_halted = false;
+    }
     // An event whose delivery the last exit cut short goes in again first (15.7.2 "Event
     // Injection and Intercepts": EXITINTINFO), unless something else is being injected.
     if (m_reinject && !(v.eventinj & EVENTINJ_VALID)) v.eventinj = m_reinject;
     m_reinject = 0;
+    // The common entry has nothing to deliver and no window to withdraw: two loads, no call.
+    if (m_intc && (m_intc->deliverable(m_id) || (v.intercept1 & INTERCEPT1_VINTR))) inject_interrupt();
     v.rax = m_gprs.r[RAX];
     v.rsp = m_gprs.r[RSP];
     v.tsc_offset = m_tsc_offset;
@@ -277,13 +311,14 @@ ExitReason Vcpu::handle(const X86Exit& x) {
         return e;
     case X86ExitKind::Cpuid: {
         const u32 leaf = u32(m_gprs.r[RAX]), sub = u32(m_gprs.r[RCX]);
-        const x86::CpuidRegs r = guest_cpuid(leaf, sub, x86::cpuid(leaf, sub), m_id, g_tsc_hz / 1000);
+        const x86::CpuidRegs r = guest_cpuid(leaf, sub, x86::cpuid(leaf, sub), m_id, g_tsc_hz / 1000, m_vcpu_count);
         m_gprs.r[RAX] = r.a, m_gprs.r[RBX] = r.b, m_gprs.r[RCX] = r.c, m_gprs.r[RDX] = r.d;
         skip(x.insn_len);
         return e; // Nothing
     }
     case X86ExitKind::Hlt:
         skip(x.insn_len);
+        m_halted = true;
         e.kind = ExitKind::Halt;
         return e;
     case X86ExitKind::Hypercall:
@@ -312,6 +347,8 @@ ExitReason Vcpu::handle(const X86Exit& x) {
         return e;
     case X86ExitKind::Nmi:
         return e; // taken by the host's NMI handler at STGI (svm_entry.S)
+    case X86ExitKind::IrqWindow:
+        return e; // Nothing: the next entry injects (inject_interrupt)
     case X86ExitKind::NestedVirt:
         // A guest never runs SVM itself (CPUID hides it): #UD, as on a CPU without it (vol. 3,
         // VMRUN: "#UD if EFER.SVME = 0").
@@ -366,7 +403,8 @@ bool Vcpu::handle_msr(bool write, ExitReason& e) {
         return true;
     case MSR_APIC_BASE:
         // The local APIC at its default place, enabled, in xAPIC mode (vol. 2, 16.3.1 "Local APIC
-        // Enable"); BSP for vCPU 0. No vLAPIC yet: a write that would change it is refused.
+        // Enable"); BSP for vCPU 0. The vLAPIC does not move or turn off: a write that would
+        // change it is refused.
         if (!write) {
             answer(APIC_BASE_DEFAULT | APIC_BASE_ENABLE | (m_id == 0 ? APIC_BASE_BSP : 0));
             return true;
@@ -469,6 +507,47 @@ void Vcpu::set_hypercall_result(u64 r0, u64 r1, u64 r2, u64 r3) {
 // IDT, RIP unchanged (a fault: it points at the instruction that caused it).
 void Vcpu::inject_exception(u8 vector, u32 error) {
     m_vmcb->eventinj = eventinj(vector, EventType::Exception, exception_has_error_code(vector), error);
+}
+
+// A SIPI the vLAPIC accepted for `target`: CpuUp at the start page (vector * 4 KiB) with the SIPI
+// marker, so the target's reset() builds the real-mode state. The generic level answers through
+// set_power_result, which has nothing to tell the guest: a SIPI has no status. A start page
+// outside the VM's RAM is refused there (InvalidAddress) and the target stays off.
+ExitReason Vcpu::start_request(u32 target, u8 vector) {
+    ExitReason e;
+    e.kind = ExitKind::CpuUp;
+    e.args[0] = target;
+    e.args[1] = u64(vector) << 12;
+    e.args[2] = SIPI_START_ARG;
+    return e;
+}
+
+// What the vLAPIC presents, delivered the SVM way (APM vol. 2 15.20 "Injecting Events", 15.21
+// "Interrupts"). EVENTINJ delivers without looking at RFLAGS.IF or the interrupt shadow, so an
+// external interrupt goes in only when the guest could take one (IF = 1, no shadow, nothing else
+// being injected: KVM's svm_interrupt_blocked); the APIC then moves it from IRR to ISR, as the
+// CPU's acknowledge cycle does. Otherwise a virtual interrupt with the VINTR intercept (15.21.4)
+// asks for the exit that says the guest can now take one: V_IRQ with priority 0xF and V_IGN_TPR,
+// so the guest's V_TPR does not hold it back (the vLAPIC's TPR has decided already). The window
+// request is dropped at every entry and made again when still needed.
+void Vcpu::inject_interrupt() {
+    Vmcb& v = *m_vmcb;
+    v.v_intr &= ~(V_IRQ | V_INTR_PRIO_MASK | V_IGN_TPR | V_INTR_VECTOR_MASK);
+    v.intercept1 &= ~INTERCEPT1_VINTR;
+    switch (irq_plan(m_intc->deliverable(m_id) != 0, v.rflags, v.interrupt_shadow, v.eventinj)) {
+    case IrqPlan::Nothing: return;
+    case IrqPlan::Inject:
+        if (const u8 vector = m_intc->acknowledge(m_id)) v.eventinj = eventinj(vector, EventType::Intr);
+        return;
+    case IrqPlan::Window:
+        v.v_intr |= V_IRQ | V_INTR_PRIO_MASK | V_IGN_TPR;
+        v.intercept1 |= INTERCEPT1_VINTR;
+        return;
+    }
+}
+
+bool Vcpu::interrupt_pending() const {
+    return m_intc && m_vmcb && m_intc->deliverable(m_id) && (m_vmcb->rflags & RFLAGS_IF);
 }
 
 // x86 has no bus error a load or store could report: cxvisor raises #GP(0) at the instruction,
