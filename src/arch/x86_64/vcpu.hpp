@@ -12,6 +12,7 @@
 #include "vcpu/vcpu_concept.hpp"
 #include "vintc/no_virt_intc.hpp"
 #include "vmcb.hpp"
+#include "vmx/hw.hpp"
 #include "x86_exit.hpp"
 
 namespace arch {
@@ -37,6 +38,11 @@ inline constexpr u16 PORT_PM1A_CNT = 0x604, PORT_RESET_CONTROL = 0xCF9;
 inline constexpr u32 PM1_SLP_EN = 1u << 13;
 inline constexpr u8 RESET_CONTROL_RST = 1u << 2;
 
+// One class for generic code, two backends behind it: SVM (the VMCB members, vcpu.cpp) or VMX
+// (m_vmx, vmx/vcpu_core.hpp; the Vcpu side in vmx/vcpu_vmx.cpp), fixed per vCPU at init() from the
+// boot CPU's choice (vmx/probe.hpp virt_chosen). Both decode their exits into X86Exit and share
+// handle(); guest RIP, EFER, the mode MMIO decoding needs and injection go through the small
+// dispatchers below (docs/porting.md "VMX").
 class Vcpu {
 public:
     using Intc = NoVirtIntc;
@@ -46,7 +52,7 @@ public:
     void load();
     void put();
     ExitReason run();
-    u64 pc() const { return m_vmcb ? m_vmcb->rip : 0; }
+    u64 pc() const;
     u64 gpr(unsigned n) const { return m_gprs.r[n & 15]; }
     void set_gpr(unsigned n, u64 v) { m_gprs.r[n & 15] = v; }
 
@@ -78,7 +84,17 @@ private:
     ExitReason handle(const X86Exit& x);
     bool handle_msr(bool write, ExitReason& e);
     void inject_exception(u8 vector, u32 error = 0);
-    void skip(u64 length) { m_vmcb->rip += length; }
+    void skip(u64 length);
+    void set_rip(u64 rip);
+    u64 guest_efer() const;
+    void set_guest_efer(u64 efer);
+    vmx::GuestMode guest_mode();
+    // VMX (vmx/vcpu_vmx.cpp).
+    void vmx_init();
+    void vmx_load();
+    void vmx_forget();
+    ExitReason vmx_run();
+    const vmx::VmxSetup* vmx_setup() const;
 
     svm::Vmcb* m_vmcb = nullptr; // one page from frames_alloc, identity-mapped
     X86Gprs m_gprs{};
@@ -93,11 +109,22 @@ private:
     u32 m_id = 0;
     u32 m_last_cpu = ~0u;
     bool m_msr_exit = false; // the last exit was RDMSR/WRMSR: inject_undefined means #GP (vol. 3 RDMSR)
+    u64 m_io_info = 0;       // the raw exit information of the last port access, for messages
+    // VMX: the vCPU's VMCS (one frame, identity-mapped) and the backend over it.
+    bool m_use_vmx = false;
+    void* m_vmcs = nullptr;
+    vmx::HwVcpu m_vmx;
+    const char* m_vmx_problem = nullptr;
 };
 static_assert(ArchVcpu<Vcpu>, "x86_64 Vcpu must implement the generic vCPU interface");
 
-// Per-CPU virtualization set-up: EFER.SVME, VM_HSAVE_PA and CR4.OSFXSR, once per CPU at boot.
+// Per-CPU virtualization set-up: EFER.SVME, VM_HSAVE_PA and CR4.OSFXSR, once per CPU at boot
+// (VMX: vmx_cpu_init).
 void virt_cpu_init();
+// VMX (vmx/vcpu_vmx.cpp): the machine-wide set-up on the boot CPU and VMXON on every CPU; null or
+// the reason no VM can run.
+void vmx_cpu_init();
+const char* vmx_backend_missing();
 // "MSR c0000080" for the generic level's messages about a trapped MSR (ExitReason::sysreg).
 const char* describe_sysreg(u64 msr, char* buf, usize size);
 
