@@ -119,6 +119,14 @@ ExitReason Vcpu::vmx_run() {
         return e;
     }
     if (r.handled) return e; // a CR write done by the backend: nothing for the other levels
+    if (r.exit.kind == X86ExitKind::Other) {
+        // An exit cxvisor's controls never ask for, or one it does not emulate (CR8, LMSW, INIT):
+        // stopped with the VMX reason, not the SVM wording of the shared handler.
+        e.kind = ExitKind::Fatal;
+        e.reason = "x86_64: a VM exit cxvisor does not handle (VMX basic exit reason in the detail, SDM vol. 3C appendix C)";
+        e.detail = r.exit.code;
+        return e;
+    }
     return handle(r.exit);
 }
 
