@@ -86,6 +86,8 @@ struct FakeCpu {
     }
 };
 
+static_assert(VmxHw<FakeCpu>);
+
 VmxSetup broadwell_setup() {
     VmxSetup s;
     s.msrs = broadwell_i7_5600u();

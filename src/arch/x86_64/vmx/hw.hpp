@@ -52,6 +52,7 @@ struct HwVmcs {
     void host_nmi() { asm volatile("int $2" ::: "memory"); }
 };
 
+static_assert(VmxHw<HwVmcs>, "the VMX instructions must provide what the VMX vCPU uses");
 using HwVcpu = VmxVcpu<HwVmcs>;
 
 // The machine's VMX set-up, made once on the boot CPU (vmx_setup) before any VM: capability MSRs,

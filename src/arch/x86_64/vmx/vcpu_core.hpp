@@ -30,6 +30,7 @@
 #include "guest_check.hpp"
 #include "guest_state.hpp"
 #include "vmcs.hpp"
+#include <concepts>
 
 namespace arch::vmx {
 
@@ -79,7 +80,22 @@ struct VmxRunResult {
 inline constexpr u64 CR4_VMXE = bit(13);
 inline constexpr u64 EFER_LMA = bit(10);
 
-template <typename Hw> class VmxVcpu {
+// The CPU access VmxVcpu is written against (the list at the top of this file): the image's HwVmcs
+// (hw.hpp) and the tests' fake are both checked against it.
+template <typename T>
+concept VmxHw = requires(T& h, VmcsField f, u64 v, u64* gprs, bool launched, InveptType it, InvvpidType vt, u16 vpid) {
+    { h.vmread(f) } -> std::same_as<u64>;
+    { h.vmwrite(f, v) } -> std::same_as<void>;
+    { h.vmclear(v) } -> std::same_as<bool>;
+    { h.vmptrld(v) } -> std::same_as<bool>;
+    { h.enter(gprs, launched) } -> std::same_as<EntryStatus>;
+    { h.host_state() } -> std::same_as<HostState>;
+    { h.invept(it, v) } -> std::same_as<void>;
+    { h.invvpid(vt, vpid) } -> std::same_as<void>;
+    { h.host_nmi() } -> std::same_as<void>;
+};
+
+template <VmxHw Hw> class VmxVcpu {
 public:
     Hw& hw() { return m_hw; }
     const Hw& hw() const { return m_hw; }
