@@ -10,6 +10,7 @@
 #include "cpuid_view.hpp"
 #include "mmio_decode.hpp"
 #include "svm.hpp"
+#include "vmx/probe.hpp"
 
 extern "C" void cxv_svm_run(arch::X86Gprs* gprs, u64 vmcb_pa, u64 host_vmsave_pa);
 
@@ -80,6 +81,7 @@ inline u64 pa_of(const void* p) { return reinterpret_cast<u64>(p); } // identity
 // the XMM registers too (APM vol. 3, "FXSAVE": without it the image leaves them out); cxvisor
 // itself uses no SSE (built with -mgeneral-regs-only), so this changes nothing else for it.
 void virt_cpu_init() {
+    if (virt_chosen().backend == VirtBackend::Vmx) return vmx_cpu_init();
     if (!svm_enable_this_cpu()) {
         if (svm_probe().present)
             kprint("cxvisor: x86_64: CPU %lu: SVM is disabled by the firmware (VM_CR.SVMDIS); EFER.SVME left clear\n",
@@ -94,6 +96,7 @@ void virt_cpu_init() {
 }
 
 const char* vcpu_backend_missing() {
+    if (virt_chosen().backend == VirtBackend::Vmx) return vmx_backend_missing();
     const SvmInfo s = svm_probe();
     if (!s.present) return "x86_64: the CPU has no AMD SVM (CPUID 8000_0001h ECX[2]): no VM can run";
     if (s.disabled) return "x86_64: SVM is disabled by the firmware (VM_CR.SVMDIS): no VM can run";
@@ -116,12 +119,14 @@ Vcpu::~Vcpu() {
     for (auto& last : g_last_vmcb)
         if (last == m_vmcb) last = nullptr;
     if (m_vmcb) frames_free(HostPhysAddr(pa_of(m_vmcb)), 1);
+    if (m_vmcs) vmx_forget(), frames_free(HostPhysAddr(pa_of(m_vmcs)), 1);
 }
 
 void Vcpu::init(u32 id, u32 vcpu_count, u64 vmid) {
     m_id = id;
     m_vcpu_count = vcpu_count;
     m_vmid = vmid;
+    if (virt_chosen().backend == VirtBackend::Vmx) return vmx_init();
     auto page = frames_alloc(1, FRAME_SIZE);
     // The VM is being built: out of memory here cannot be reported through init's void; the VMCB
     // is checked at every entry (run) and the VM stops with a message instead.
@@ -146,6 +151,11 @@ void Vcpu::reset(u64 entry, u64 arg) {
     m_reinject = 0;
     m_msr_exit = false;
     m_halted = false;
+    // The same boot protocols (guest_state.hpp): cxvisor's 32-bit entry, or real mode after a SIPI.
+    if (m_use_vmx) {
+        if (arg == SIPI_START_ARG) m_gprs.r[RSI] = 0; // no register carries an argument then
+        return m_vmx.reset(arg == SIPI_START_ARG ? vmx::sipi_start(u8(entry >> 12)) : vmx::flat32_start(entry));
+    }
     if (!m_vmcb) return;
     Vmcb& v = *m_vmcb;
     __builtin_memset(&v, 0, sizeof v);
@@ -202,16 +212,31 @@ void Vcpu::reset(u64 entry, u64 arg) {
 }
 
 void Vcpu::set_stage2(HostPhysAddr root) {
+    if (m_use_vmx) {
+        if (!vmx_setup()) return; // no VMX set-up: init() recorded why, run() stops the VM with it
+        const char* what = "";
+        const auto eptp = vmx::ept_pointer(root.value(), vmx_setup()->ept, false, &what);
+        if (eptp.is_ok()) m_vmx.set_eptp(eptp.value());
+        else m_vmx_problem = what; // run() stops the VM with it
+        return;
+    }
     m_ncr3 = NptFormat::ncr3(root);
     if (m_vmcb) m_vmcb->n_cr3 = m_ncr3;
 }
 
 // The guest's x87/SSE registers go into the CPU when the vCPU takes it and come back when it
 // leaves: another vCPU on the same CPU must not see or change them.
-void Vcpu::load() { asm volatile("fxrstor64 %0" ::"m"(*reinterpret_cast<const u8(*)[512]>(m_fxsave))); }
-void Vcpu::put() { asm volatile("fxsave64 %0" : "=m"(*reinterpret_cast<u8(*)[512]>(m_fxsave))); }
+void Vcpu::load() {
+    asm volatile("fxrstor64 %0" ::"m"(*reinterpret_cast<const u8(*)[512]>(m_fxsave)));
+    if (m_use_vmx) vmx_load();
+}
+void Vcpu::put() {
+    asm volatile("fxsave64 %0" : "=m"(*reinterpret_cast<u8(*)[512]>(m_fxsave)));
+    if (m_use_vmx) m_vmx.put();
+}
 
 ExitReason Vcpu::run() {
+    if (m_use_vmx) return vmx_run();
     ExitReason e;
     if (!m_vmcb) {
         e.kind = ExitKind::Fatal;
@@ -268,24 +293,24 @@ ExitReason Vcpu::run() {
 // The x86 level: from the decoded exit to what the generic levels handle, or handled here.
 ExitReason Vcpu::handle(const X86Exit& x) {
     ExitReason e;
-    Vmcb& v = *m_vmcb;
     switch (x.kind) {
     case X86ExitKind::Io: {
         m_io = x.io;
         m_io_next_rip = x.next_rip;
+        m_io_info = x.info;
         // The chipset's power ports (vcpu.hpp): SLP_EN in PM1a_CNT powers off, RST in the reset
         // control register resets; other values are stored nowhere (the registers' other bits
         // select sleep types and reset kinds that all mean the same here).
         if (!x.io.in && !x.io.string) {
             const u64 value = m_gprs.r[RAX] & (x.io.size == 4 ? 0xFFFF'FFFFull : x.io.size == 2 ? 0xFFFF : 0xFF);
             if (x.io.port == PORT_PM1A_CNT && x.io.size >= 2 && (value & PM1_SLP_EN)) {
-                v.rip = x.next_rip;
+                set_rip(x.next_rip);
                 e.kind = ExitKind::SystemDown;
                 e.reason = "ACPI PM1a_CNT SLP_EN (port 604)";
                 return e;
             }
             if (x.io.port == PORT_RESET_CONTROL && x.io.size == 1 && (value & RESET_CONTROL_RST)) {
-                v.rip = x.next_rip;
+                set_rip(x.next_rip);
                 e.kind = ExitKind::SystemReset;
                 e.reason = "the reset control register (port cf9)";
                 return e;
@@ -362,12 +387,12 @@ ExitReason Vcpu::handle(const X86Exit& x) {
         // if the VM is restarted.
         e.kind = ExitKind::Fatal;
         e.reason = "x86_64: the guest shut down (triple fault: a fault while delivering a double fault)";
-        e.detail = v.rip;
+        e.detail = pc();
         return e;
     case X86ExitKind::InvalidState:
         e.kind = ExitKind::Fatal;
         e.reason = "x86_64: VMRUN refused the guest state (VMEXIT_INVALID, APM vol. 2 15.5.1 consistency checks)";
-        e.detail = v.exitcode;
+        e.detail = x.code;
         return e;
     case X86ExitKind::Other:
         break;
@@ -382,7 +407,6 @@ ExitReason Vcpu::handle(const X86Exit& x) {
 // False: `e` says what the generic level must do (a SysRegRead/SysRegWrite it reports, after
 // which inject_undefined raises #GP, as RDMSR/WRMSR of an unimplemented MSR do: vol. 3 "RDMSR").
 bool Vcpu::handle_msr(bool write, ExitReason& e) {
-    Vmcb& v = *m_vmcb;
     const u32 msr = u32(m_gprs.r[RCX]);
     const u64 value = (m_gprs.r[RDX] & 0xFFFF'FFFF) << 32 | (m_gprs.r[RAX] & 0xFFFF'FFFF);
     auto answer = [&](u64 r) {
@@ -395,11 +419,11 @@ bool Vcpu::handle_msr(bool write, ExitReason& e) {
         // stays set underneath (VMRUN needs it) and is never shown; a write of any other bit is
         // #GP, as on a CPU without the feature.
         if (!write) {
-            answer(v.efer & ~x86::EFER_SVME);
+            answer(guest_efer());
             return true;
         }
         if (value & ~(EFER_SCE | EFER_LME | EFER_LMA | x86::EFER_NXE)) break;
-        v.efer = (value & ~EFER_LMA) | (v.efer & EFER_LMA) | x86::EFER_SVME;
+        set_guest_efer(value);
         return true;
     case MSR_APIC_BASE:
         // The local APIC at its default place, enabled, in xAPIC mode (vol. 2, 16.3.1 "Local APIC
@@ -436,7 +460,7 @@ Result<MmioAccess> Vcpu::decode_mmio(ExitReason& exit, GuestMemoryReader mem) {
         // INS/OUTS (string) and REP forms move memory too: not emulated (15.10.2 gives only the
         // port and sizes; the buffer would have to be walked).
         if (m_io.string || m_io.rep || m_io.size == 0) {
-            exit.detail = m_vmcb->exitinfo1;
+            exit.detail = m_io_info;
             return Error::Unsupported;
         }
         a.width = m_io.size;
@@ -444,15 +468,15 @@ Result<MmioAccess> Vcpu::decode_mmio(ExitReason& exit, GuestMemoryReader mem) {
         a.insn.op = m_io.in ? MmioInsn::Op::PortIn : MmioInsn::Op::PortOut;
         a.insn.reg = RAX;
         a.insn.dest_width = m_io.size;
-        a.insn.length = u8(m_io_next_rip - m_vmcb->rip);
+        a.insn.length = u8(m_io_next_rip - pc());
         return a;
     }
-    const Vmcb& v = *m_vmcb;
+    const vmx::GuestMode v = guest_mode();
     // CS.L: 64-bit code; else CS.D gives 32- or 16-bit code (vol. 2, 4.8.1 "Code-Segment
     // Descriptors"). The linear address of RIP is CS.base + RIP outside 64-bit mode.
-    const bool long_code = (v.efer & EFER_LMA) && (v.cs.attrib & bit(9));
-    const bool default_16 = !long_code && !(v.cs.attrib & bit(10));
-    const u64 linear = long_code ? v.rip : (v.cs.base + v.rip) & 0xFFFF'FFFF;
+    const bool long_code = (v.efer & EFER_LMA) && v.cs_l;
+    const bool default_16 = !long_code && !v.cs_d;
+    const u64 linear = long_code ? v.rip : (v.cs_base + v.rip) & 0xFFFF'FFFF;
     const GuestPaging paging{(v.cr0 & CR0_PG) != 0, (v.efer & EFER_LMA) != 0, v.cr3};
     u8 bytes[15] = {};
     auto got = x86_fetch_instruction(paging, linear, bytes, sizeof bytes, GuestPhysRead{mem.read, mem.ctx});
@@ -506,6 +530,7 @@ void Vcpu::set_hypercall_result(u64 r0, u64 r1, u64 r2, u64 r3) {
 // 15.20 "Injecting Events": the exception is delivered at the next VMRUN through the guest's
 // IDT, RIP unchanged (a fault: it points at the instruction that caused it).
 void Vcpu::inject_exception(u8 vector, u32 error) {
+    if (m_use_vmx) return m_vmx.inject_exception(vector, exception_has_error_code(vector), error);
     m_vmcb->eventinj = eventinj(vector, EventType::Exception, exception_has_error_code(vector), error);
 }
 
@@ -556,5 +581,38 @@ void Vcpu::inject_external_abort(u64, AccessKind) { inject_exception(VEC_GP, 0);
 
 // RDMSR/WRMSR of an MSR cxvisor does not emulate: #GP(0) (vol. 3 "RDMSR"); anything else #UD.
 void Vcpu::inject_undefined() { inject_exception(m_msr_exit ? VEC_GP : VEC_UD, 0); }
+
+} // namespace arch
+
+namespace arch {
+
+// The backend dispatchers handle() and decode_mmio() reach the guest's state through.
+u64 Vcpu::pc() const {
+    if (m_use_vmx) return m_vmx.loaded() ? const_cast<vmx::HwVcpu&>(m_vmx).rip() : 0;
+    return m_vmcb ? m_vmcb->rip : 0;
+}
+void Vcpu::skip(u64 length) {
+    if (m_use_vmx) return m_vmx.skip(length);
+    m_vmcb->rip += length;
+    m_vmcb->interrupt_shadow &= ~u64(1);
+}
+void Vcpu::set_rip(u64 rip) {
+    if (m_use_vmx) return m_vmx.set_rip(rip);
+    m_vmcb->rip = rip;
+}
+// EFER as the guest sees it: SVME stays set underneath under SVM and is never shown (handle_msr).
+u64 Vcpu::guest_efer() const {
+    if (m_use_vmx) return const_cast<vmx::HwVcpu&>(m_vmx).efer();
+    return m_vmcb->efer & ~x86::EFER_SVME;
+}
+void Vcpu::set_guest_efer(u64 value) {
+    if (m_use_vmx) return m_vmx.set_efer(value);
+    m_vmcb->efer = (value & ~EFER_LMA) | (m_vmcb->efer & EFER_LMA) | x86::EFER_SVME;
+}
+vmx::GuestMode Vcpu::guest_mode() {
+    if (m_use_vmx) return m_vmx.mode();
+    const Vmcb& v = *m_vmcb;
+    return {v.rip, v.cs.base, v.cr0, v.cr3, v.efer, (v.cs.attrib & bit(9)) != 0, (v.cs.attrib & bit(10)) != 0};
+}
 
 } // namespace arch

@@ -12,6 +12,7 @@
 #include "vcpu/vcpu_concept.hpp"
 #include "vintc/vlapic.hpp"
 #include "vmcb.hpp"
+#include "vmx/hw.hpp"
 #include "x86_exit.hpp"
 
 namespace arch {
@@ -44,6 +45,11 @@ inline constexpr u8 RESET_CONTROL_RST = 1u << 2;
 // of a VM takes this value (it is a guest-physical address or 0).
 inline constexpr u64 SIPI_START_ARG = ~0ull;
 
+// One class for generic code, two backends behind it: SVM (the VMCB members, vcpu.cpp) or VMX
+// (m_vmx, vmx/vcpu_core.hpp; the Vcpu side in vmx/vcpu_vmx.cpp), fixed per vCPU at init() from the
+// boot CPU's choice (vmx/probe.hpp virt_chosen). Both decode their exits into X86Exit and share
+// handle(); guest RIP, EFER, the mode MMIO decoding needs and injection go through the small
+// dispatchers below (docs/porting.md "VMX").
 class Vcpu {
 public:
     using Intc = Vlapic;
@@ -53,7 +59,7 @@ public:
     void load();
     void put();
     ExitReason run();
-    u64 pc() const { return m_vmcb ? m_vmcb->rip : 0; }
+    u64 pc() const;
     u64 gpr(unsigned n) const { return m_gprs.r[n & 15]; }
     void set_gpr(unsigned n, u64 v) { m_gprs.r[n & 15] = v; }
 
@@ -92,15 +98,23 @@ private:
     bool handle_msr(bool write, ExitReason& e);
     void inject_exception(u8 vector, u32 error = 0);
     // An emulated instruction completes: RIP moves on and the interrupt shadow of a preceding
-    // STI or MOV SS ends with it (APM vol. 2 15.21.5: the shadow covers one instruction).
-    void skip(u64 length) {
-        m_vmcb->rip += length;
-        m_vmcb->interrupt_shadow &= ~u64(1);
-    }
+    // STI or MOV SS ends with it (APM vol. 2 15.21.5; SDM 3C 24.4.2 interruptibility state: the
+    // shadow covers one instruction).
+    void skip(u64 length);
+    void set_rip(u64 rip);
+    u64 guest_efer() const;
+    void set_guest_efer(u64 efer);
+    vmx::GuestMode guest_mode();
     // SVM's way of delivering what the vLAPIC presents (15.20 "Injecting Events", 15.21.4
     // "Interrupt Window"): EVENTINJ when the guest can take it, else a VINTR intercept.
     void inject_interrupt();
     ExitReason start_request(u32 target, u8 vector);
+    // VMX (vmx/vcpu_vmx.cpp).
+    void vmx_init();
+    void vmx_load();
+    void vmx_forget();
+    ExitReason vmx_run();
+    const vmx::VmxSetup* vmx_setup() const;
 
     svm::Vmcb* m_vmcb = nullptr; // one page from frames_alloc, identity-mapped
     X86Gprs m_gprs{};
@@ -118,11 +132,22 @@ private:
     u32 m_last_cpu = ~0u;
     bool m_msr_exit = false; // the last exit was RDMSR/WRMSR: inject_undefined means #GP (vol. 3 RDMSR)
     bool m_halted = false;   // in HLT: run() enters the guest again only for an interrupt it takes
+    u64 m_io_info = 0;       // the raw exit information of the last port access, for messages
+    // VMX: the vCPU's VMCS (one frame, identity-mapped) and the backend over it.
+    bool m_use_vmx = false;
+    void* m_vmcs = nullptr;
+    vmx::HwVcpu m_vmx;
+    const char* m_vmx_problem = nullptr;
 };
 static_assert(ArchVcpu<Vcpu>, "x86_64 Vcpu must implement the generic vCPU interface");
 
-// Per-CPU virtualization set-up: EFER.SVME, VM_HSAVE_PA and CR4.OSFXSR, once per CPU at boot.
+// Per-CPU virtualization set-up: EFER.SVME, VM_HSAVE_PA and CR4.OSFXSR, once per CPU at boot
+// (VMX: vmx_cpu_init).
 void virt_cpu_init();
+// VMX (vmx/vcpu_vmx.cpp): the machine-wide set-up on the boot CPU and VMXON on every CPU; null or
+// the reason no VM can run.
+void vmx_cpu_init();
+const char* vmx_backend_missing();
 // "MSR c0000080" for the generic level's messages about a trapped MSR (ExitReason::sysreg).
 const char* describe_sysreg(u64 msr, char* buf, usize size);
 
