@@ -64,26 +64,101 @@ bool hypercalls_available() {
 // ---------------------------------------------------------------- vCPUs and power
 extern "C" char rt_secondary_entry[];
 
+namespace {
+uint32_t be32(uint64_t a) {
+    return uint32_t(read8(a)) << 24 | uint32_t(read8(a + 1)) << 16 | uint32_t(read8(a + 2)) << 8 | read8(a + 3);
+}
+bool is_fdt(uint64_t a) { return a >= RAM_BASE && a + 40 <= RAM_BASE + RAM_SIZE && be32(a) == 0xd00dfeed; }
+
+// The vCPUs the machine has: the cpu@N nodes under /cpus of the DTB (Devicetree Specification
+// v0.4, 5.4 structure block: FDT_BEGIN_NODE 1 + name, FDT_END_NODE 2, FDT_PROP 3 + len, nameoff,
+// value, FDT_NOP 4, FDT_END 9, each padded to 4 bytes). cxvisor passes its generated tree in a1;
+// bare QEMU passes none but leaves its own at 1 MiB (as cxvisor's LoongArch host finds it).
+// 0 when there is no tree: the runtime then starts no other vCPU (a core an IPI names must exist:
+// QEMU 7.2 crashes on an IPI to a core it does not have).
+unsigned g_cpu_count_cache = ~0u;
+unsigned cpu_count() {
+    if (g_cpu_count_cache != ~0u) return g_cpu_count_cache;
+    uint64_t fdt = boot_dtb();
+    if (!is_fdt(fdt)) fdt = 0x100000;
+    unsigned n = 0;
+    if (is_fdt(fdt)) {
+        const uint64_t size = be32(fdt + 4), end = fdt + (size < RAM_SIZE ? size : RAM_SIZE);
+        uint64_t p = fdt + be32(fdt + 8);
+        int depth = 0, cpus_depth = -1;
+        while (p + 4 <= end) {
+            const uint32_t tok = be32(p);
+            p += 4;
+            if (tok == 1) { // FDT_BEGIN_NODE
+                const uint64_t name = p;
+                while (p < end && read8(p)) ++p;
+                p = (p + 4) & ~3ull; // past the NUL, aligned
+                ++depth;
+                if (depth == 2 && read8(name) == 'c' && read8(name + 1) == 'p' && read8(name + 2) == 'u' &&
+                    read8(name + 3) == 's' && (read8(name + 4) == 0 || read8(name + 4) == '@'))
+                    cpus_depth = depth;
+                else if (cpus_depth > 0 && depth == cpus_depth + 1 && read8(name) == 'c' && read8(name + 1) == 'p' &&
+                         read8(name + 2) == 'u' && read8(name + 3) == '@')
+                    ++n;
+            } else if (tok == 2) { // FDT_END_NODE
+                if (depth == cpus_depth) cpus_depth = -1;
+                --depth;
+            } else if (tok == 3) { // FDT_PROP
+                p += 8 + ((be32(p) + 3) & ~3u);
+            } else if (tok != 4) { // FDT_END or garbage
+                break;
+            }
+        }
+    }
+    g_cpu_count_cache = n;
+    if (!n) printf("runtime: no DTB with /cpus (a1 = %lx): no other vCPU can be started\n", boot_dtb());
+    return n;
+}
+} // namespace
+
+extern "C" uint32_t rt_cpus_up; // start.S sets bit n when vCPU n enters the runtime
+uint32_t rt_cpus_up;
+
+namespace {
 // The target's mail buffer 0 gets rt_secondary_entry, one 32-bit half per MBUF_SEND, high half
-// first so that the parked core (which waits for a nonzero buffer 0) never sees half an address;
-// then the IPI that wakes it. The core reads its index from CSR.CPUID (start.S).
+// first so that the parked core (which waits for a nonzero low word of buffer 0) never sees half
+// an address; then the IPI that wakes it.
+void send_start(unsigned cpu) {
+    const uint64_t entry = reinterpret_cast<uint64_t>(rt_secondary_entry);
+    for (int half = 1; half >= 0; --half)
+        iocsr_write64(IOCSR_MBUF_SEND, (entry >> (32 * half)) << 32 | 1ull << 31 | uint64_t(cpu) << 16 | uint64_t(half) << 2);
+    iocsr_write32(IOCSR_IPI_SEND, cpu << 16 | 0); // vector 0
+}
+} // namespace
+
+// The core reads its index from CSR.CPUID (start.S). QEMU 8 and later park a secondary core in a
+// boot ROM that first clears its mail buffer 0 (hw/loongarch/boot.c): a start sent before that
+// clear is lost, so it is sent again every 10 ms until the core checks in (rt_cpus_up), for up to
+// 5 s; a core that never does is the caller's to notice (rt::cpu_state stays ON, nothing runs).
 int64_t start_cpu(unsigned cpu, void (*fn)(unsigned)) {
-    if (cpu >= MAX_CPUS) return CPU_START_INVALID;
+    if (cpu >= MAX_CPUS || cpu >= cpu_count()) return CPU_START_INVALID;
     if (__atomic_load_n(&g_cpu_started, __ATOMIC_ACQUIRE) & ~__atomic_load_n(&g_cpu_off, __ATOMIC_ACQUIRE) &
         (1u << cpu))
         return CPU_START_ALREADY;
     __atomic_store_n(&detail::g_entry[cpu], fn, __ATOMIC_RELEASE);
     __atomic_fetch_and(&g_cpu_off, ~(1u << cpu), __ATOMIC_ACQ_REL);
     __atomic_fetch_or(&g_cpu_started, 1u << cpu, __ATOMIC_ACQ_REL);
-    const uint64_t entry = reinterpret_cast<uint64_t>(rt_secondary_entry);
+    __atomic_fetch_and(&rt_cpus_up, ~(1u << cpu), __ATOMIC_ACQ_REL);
     dma_mb(); // g_entry before the mail that leads to it
-    for (int half = 1; half >= 0; --half)
-        iocsr_write64(IOCSR_MBUF_SEND, (entry >> (32 * half)) << 32 | 1ull << 31 | uint64_t(cpu) << 16 | uint64_t(half) << 2);
-    iocsr_write32(IOCSR_IPI_SEND, cpu << 16 | 0); // vector 0
+    const uint64_t step = counter_freq() / 100, end = counter() + 5 * counter_freq();
+    for (uint64_t next = 0; !(__atomic_load_n(&rt_cpus_up, __ATOMIC_ACQUIRE) & (1u << cpu));) {
+        const uint64_t now = counter();
+        if (now >= end) break;
+        if (now >= next) {
+            send_start(cpu);
+            next = now + step;
+        }
+        cpu_relax();
+    }
     return CPU_START_OK;
 }
 int64_t cpu_state(unsigned cpu) {
-    if (cpu >= MAX_CPUS) return CPU_START_INVALID;
+    if (cpu >= MAX_CPUS || cpu >= cpu_count()) return CPU_START_INVALID;
     const uint32_t bit = 1u << cpu;
     return (__atomic_load_n(&g_cpu_started, __ATOMIC_ACQUIRE) & ~__atomic_load_n(&g_cpu_off, __ATOMIC_ACQUIRE) & bit)
                ? CPU_STATE_ON

@@ -93,7 +93,11 @@ common_entry:
 3:  move    $a0, $s1
     bl      rt_boot_main            // does not return
     b       hang
-2:  move    $a0, $s0
+2:  la.pcrel $t0, rt_cpus_up         // checked in: rt::start_cpu stops sending (arch.cpp)
+    li.w    $t1, 1
+    sll.w   $t1, $t1, $s0
+    amor_db.w $zero, $t1, $t0
+    move    $a0, $s0
     bl      rt_secondary_main       // does not return
 hang:
     idle    0
