@@ -236,6 +236,14 @@ void Vcpu::put() {
 }
 
 ExitReason Vcpu::run() {
+    // A start-up IPI the guest sent (the vLAPIC's start request), on either backend: the target is
+    // started by the generic level's CpuUp before this vCPU goes on (vmm_handle_exit,
+    // Vm::start_vcpu).
+    if (m_intc && m_intc->start_requests()) {
+        u32 target;
+        u8 vector;
+        if (m_intc->take_start(target, vector)) return start_request(target, vector);
+    }
     if (m_use_vmx) return vmx_run();
     ExitReason e;
     if (!m_vmcb) {
@@ -252,13 +260,6 @@ ExitReason Vcpu::run() {
     g_last_vmcb[cpu] = m_vmcb;
     m_last_cpu = cpu;
     m_npt_seen = gen;
-    // A start-up IPI the guest sent (the vLAPIC's start request): the target is started by the
-    // generic level's CpuUp before this vCPU goes on (vmm_handle_exit, Vm::start_vcpu).
-    if (m_intc && m_intc->start_requests()) {
-        u32 target;
-        u8 vector;
-        if (m_intc->take_start(target, vector)) return start_request(target, vector);
-    }
     // Halted (HLT): the vCPU stays so until an interrupt it can take is pending (APM vol. 3
     // "HLT"). A wake-up for anything else (an interrupt while RFLAGS.IF = 0, a pause ending)
     // halts it again without entering the guest.
@@ -343,7 +344,8 @@ ExitReason Vcpu::handle(const X86Exit& x) {
     }
     case X86ExitKind::Hlt:
         skip(x.insn_len);
-        m_halted = true;
+        if (m_use_vmx) m_vmx.halt(); // the VMX vCPU keeps its own halt state (vmx/vcpu_core.hpp)
+        else m_halted = true;
         e.kind = ExitKind::Halt;
         return e;
     case X86ExitKind::Hypercall:
@@ -572,6 +574,10 @@ void Vcpu::inject_interrupt() {
 }
 
 bool Vcpu::interrupt_pending() const {
+    if (m_use_vmx) {
+        vmx::ModelIrq<Vlapic> irq{m_intc, m_id};
+        return m_vmx.interrupt_pending(irq);
+    }
     return m_intc && m_vmcb && m_intc->deliverable(m_id) && (m_vmcb->rflags & RFLAGS_IF);
 }
 

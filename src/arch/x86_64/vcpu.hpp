@@ -79,8 +79,8 @@ public:
     u64 wake_deadline() const { return ~0ull; }
     void attach_vintc(Intc* intc, GuestPhysAddr) { m_intc = intc; }
     void set_counter_offset(u64 offset) { m_tsc_offset = 0 - offset; } // guest TSC = TSC + TSC_OFFSET (15.30.5)
-    // Interrupts are taken from the vLAPIC inside run(), right before VMRUN (inject_interrupt),
-    // where the VMCB's interrupt state is at hand.
+    // Interrupts are taken from the vLAPIC inside run(), right before the entry, where the guest's
+    // interrupt state is at hand (SVM: inject_interrupt; VMX: vmx/vcpu_core.hpp deliver_interrupt).
     vgic::VcpuSet present_interrupts() { return {}; }
     vgic::VcpuSet collect_interrupts() { return {}; }
     // HLT ends when the APIC has an interrupt for the CPU and the guest's RFLAGS.IF lets it in
@@ -131,7 +131,8 @@ private:
     u32 m_vcpu_count = 1;
     u32 m_last_cpu = ~0u;
     bool m_msr_exit = false; // the last exit was RDMSR/WRMSR: inject_undefined means #GP (vol. 3 RDMSR)
-    bool m_halted = false;   // in HLT: run() enters the guest again only for an interrupt it takes
+    bool m_halted = false;   // SVM in HLT: run() enters the guest again only for an interrupt it takes
+                             // (VMX: m_vmx.halted(), the same rule in vmx/vcpu_core.hpp)
     u64 m_io_info = 0;       // the raw exit information of the last port access, for messages
     // VMX: the vCPU's VMCS (one frame, identity-mapped) and the backend over it.
     bool m_use_vmx = false;

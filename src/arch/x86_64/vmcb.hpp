@@ -6,6 +6,7 @@
 // the static_asserts below repeat them for the image.
 #pragma once
 #include "base/types.hpp"
+#include "irq_plan.hpp"
 #include <stddef.h>
 
 namespace arch::svm {
@@ -144,16 +145,14 @@ constexpr u64 eventinj(u8 vector, EventType type, bool has_error = false, u32 er
     return u64(vector) | u64(u8(type)) << 8 | (has_error ? EVENTINJ_EV : 0) | EVENTINJ_VALID | u64(error) << 32;
 }
 // What to do with an external interrupt the virtual APIC has for the vCPU, right before VMRUN
-// (15.20, 15.21.4): EVENTINJ does not look at RFLAGS.IF or the interrupt shadow, so it is used only
-// when the guest could take an interrupt now (IF = 1, no shadow after STI / MOV SS, no event being
+// (15.20, 15.21.4; the decision is the one both backends share, irq_plan.hpp): EVENTINJ when the
+// guest could take an interrupt now (IF = 1, no shadow after STI / MOV SS, no event being
 // injected already: KVM's svm_interrupt_blocked); otherwise a virtual interrupt with the VINTR
 // intercept asks for the exit that opens the window.
-enum class IrqPlan : u8 { Nothing, Inject, Window };
-inline constexpr u64 RFLAGS_IF = bit(9);
+using arch::IrqPlan;
+using arch::RFLAGS_IF;
 constexpr IrqPlan irq_plan(bool pending, u64 rflags, u64 interrupt_shadow, u64 eventinj_field) {
-    if (!pending) return IrqPlan::Nothing;
-    if (!(eventinj_field & EVENTINJ_VALID) && (rflags & RFLAGS_IF) && !(interrupt_shadow & 1)) return IrqPlan::Inject;
-    return IrqPlan::Window;
+    return arch::interrupt_plan(pending, rflags & RFLAGS_IF, interrupt_shadow & 1, eventinj_field & EVENTINJ_VALID);
 }
 // The window request: V_IRQ with priority 15 and V_IGN_TPR (the vLAPIC's TPR has decided already),
 // in V_INTR (0x060: V_IRQ 8, V_INTR_PRIO 19:16, V_IGN_TPR 20, V_INTR_VECTOR 39:32).

@@ -6,11 +6,13 @@
 // checks, where RIP goes, the event the entry delivers, what a refused entry reports, which CPU a
 // VMCS is active on.
 #include "arch/x86_64/vmx/vcpu_core.hpp"
+#include "vintc/vlapic.hpp"
 #include "x86_vmx_recorded.hpp"
 #include <algorithm>
 #include <functional>
 #include <gtest/gtest.h>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -387,4 +389,234 @@ TEST_F(VmxVcpuTest, LongModeFollowsTheSavedEfer) {
     // An emulated WRMSR keeps LMA the CPU's.
     v.set_efer(0x100);
     EXPECT_EQ(vmcs()[VmcsField::GUEST_IA32_EFER], 0x500u);
+}
+
+// --- Interrupts from the vLAPIC (vintc/vlapic.hpp, the same model the image gives a VMX VM) ---
+// 24.8.3 Table 24-13 / 26.5.1: an external interrupt goes in through the VM-entry interruption
+// information only when the guest can take it; 24.6.2 / 25.2: otherwise interrupt-window exiting
+// asks for the exit that says it can. The fake CPU checks at every entry what a VMX CPU checks
+// there (26.3.1.4: RFLAGS.IF = 1, 26.3.1.5: no blocking by STI / MOV SS, for an injected external
+// interrupt) and records the event and the window control it entered with.
+namespace {
+
+constexpr u64 IF = bit(9);
+constexpr u64 APIC_SVR = 0xF0, APIC_TPR = 0x80, APIC_ISR = 0x100, APIC_IRR = 0x200;
+constexpr u8 COM1_VECTOR = 0x24; // GSI 4 at the vLAPIC's fixed vector 0x20 + GSI
+
+struct Entry {
+    u32 info = 0;      // VM-entry interruption information
+    bool window = false; // interrupt-window exiting
+    u64 activity = 0;  // guest activity state
+};
+
+struct IrqFixture : Fixture {
+    std::unique_ptr<vlapic::Vlapic> apic;
+    ModelIrq<vlapic::Vlapic> irq{nullptr, 0};
+    std::vector<Entry> entries;
+    u32 exit_reason = reason::HLT, exit_length = 1, exit_idt = 0, exit_idt_error = 0;
+
+    void SetUp() override {
+        create(0x1000);
+        vlapic::VlapicConfig c;
+        c.vcpu_count = 1;
+        c.lines = 4;
+        c.host_hz = 1'000'000'000;
+        auto r = vlapic::Vlapic::create(c);
+        ASSERT_TRUE(r.is_ok());
+        apic.reset(r.value());
+        irq = {apic.get(), 0};
+        ASSERT_TRUE(apic->mmio_write(0, APIC_SVR, 4, 0x1FF, 0).is_ok()); // software-enabled
+        cpu().on_enter = [this](FakeCpu& c, u64*, bool) {
+            Entry e;
+            e.info = u32(c.vmread(VmcsField::ENTRY_INTERRUPTION_INFO));
+            e.window = c.vmread(VmcsField::PROC_BASED_CONTROLS) & proc::INTERRUPT_WINDOW_EXITING;
+            e.activity = c.vmread(VmcsField::GUEST_ACTIVITY_STATE);
+            if ((e.info & EVENT_VALID) && ((e.info >> 8) & 7) == EVENT_EXTERNAL) {
+                EXPECT_TRUE(c.vmread(VmcsField::GUEST_RFLAGS) & IF) << "26.3.1.4: external interrupt with IF = 0";
+                EXPECT_EQ(c.vmread(VmcsField::GUEST_INTERRUPTIBILITY_STATE) & 3, 0u)
+                    << "26.3.1.5: external interrupt with blocking by STI / MOV SS";
+            }
+            entries.push_back(e);
+            c.exit_with(exit_reason, 0, exit_length, exit_idt, exit_idt_error);
+            return EntryStatus::Exited;
+        };
+    }
+    void set_if(bool on) { vmcs()[VmcsField::GUEST_RFLAGS] = 2 | (on ? IF : 0); }
+    VmxRunResult run_once() { return v.run(gprs, false, false, irq); }
+    bool apic_bit(u64 reg, u8 vector) {
+        auto r = apic->mmio_read(0, reg + 16 * (vector / 32), 4, 0);
+        EXPECT_TRUE(r.is_ok());
+        return r.is_ok() && ((r.value() >> (vector % 32)) & 1);
+    }
+    bool window_control() { return vmcs()[VmcsField::PROC_BASED_CONTROLS] & proc::INTERRUPT_WINDOW_EXITING; }
+};
+using VmxVcpuIrq = IrqFixture;
+
+} // namespace
+
+TEST_F(VmxVcpuIrq, DeliverableInterruptWithIfSetIsInjected) {
+    set_if(true);
+    ASSERT_TRUE(apic->raise(4).is_ok());
+    ASSERT_EQ(apic->deliverable(0), COM1_VECTOR);
+    ASSERT_FALSE(run_once().failed);
+    ASSERT_EQ(entries.size(), 1u);
+    // Vector 0x24, type 0 (external interrupt), no error code, valid.
+    EXPECT_EQ(entries[0].info, 0x8000'0024u);
+    EXPECT_FALSE(entries[0].window);
+    // Acknowledged: in service at the APIC, no longer requested or deliverable.
+    EXPECT_TRUE(apic_bit(APIC_ISR, COM1_VECTOR));
+    EXPECT_FALSE(apic_bit(APIC_IRR, COM1_VECTOR));
+    EXPECT_EQ(apic->deliverable(0), 0);
+    // Nothing pending: the next entry delivers nothing (the exit cleared the valid bit, 27.2).
+    run_once();
+    EXPECT_EQ(entries[1].info, 0u);
+}
+
+TEST_F(VmxVcpuIrq, IfClearAsksForTheWindowAndTheWindowExitInjects) {
+    set_if(false); // cli
+    ASSERT_TRUE(apic->raise(4).is_ok());
+    exit_reason = reason::INTERRUPT_WINDOW, exit_length = 0;
+    const VmxRunResult r = run_once();
+    ASSERT_FALSE(r.failed);
+    EXPECT_EQ(entries[0].info, 0u); // not injected
+    EXPECT_TRUE(entries[0].window); // the window is asked for
+    EXPECT_TRUE(apic_bit(APIC_IRR, COM1_VECTOR));
+    EXPECT_FALSE(apic_bit(APIC_ISR, COM1_VECTOR));
+    // The guest's sti opened the window: the exit the shared handler returns Nothing for.
+    EXPECT_EQ(r.exit.kind, X86ExitKind::IrqWindow);
+    set_if(true);
+    exit_reason = reason::HLT, exit_length = 1;
+    run_once();
+    EXPECT_EQ(entries[1].info, 0x8000'0024u);
+    EXPECT_FALSE(entries[1].window); // withdrawn with the injection
+    EXPECT_TRUE(apic_bit(APIC_ISR, COM1_VECTOR));
+}
+
+TEST_F(VmxVcpuIrq, StiOrMovSsBlockingAsksForTheWindow) {
+    set_if(true);
+    ASSERT_TRUE(apic->raise(4).is_ok());
+    for (u64 blocking : {BLOCKING_BY_STI, BLOCKING_BY_MOV_SS}) {
+        vmcs()[VmcsField::GUEST_INTERRUPTIBILITY_STATE] = blocking; // the instruction after sti / mov ss
+        run_once();
+        EXPECT_EQ(entries.back().info, 0u) << blocking;
+        EXPECT_TRUE(entries.back().window) << blocking;
+        EXPECT_TRUE(apic_bit(APIC_IRR, COM1_VECTOR)) << blocking;
+    }
+    // The shadow is over (the CPU clears it after one instruction): injected.
+    vmcs()[VmcsField::GUEST_INTERRUPTIBILITY_STATE] = 0;
+    run_once();
+    EXPECT_EQ(entries.back().info, 0x8000'0024u);
+    EXPECT_FALSE(entries.back().window);
+}
+
+// The window control is set only while an interrupt waits: left on, every instruction with IF = 1
+// would exit.
+TEST_F(VmxVcpuIrq, WindowIsWithdrawnWhenNothingWaits) {
+    set_if(false);
+    ASSERT_TRUE(apic->raise(4).is_ok());
+    run_once();
+    EXPECT_TRUE(entries[0].window);
+    // The guest raises its TPR above the vector's class (SDM vol. 3A 11.8.3): nothing deliverable.
+    ASSERT_TRUE(apic->mmio_write(0, APIC_TPR, 4, 0xF0, 0).is_ok());
+    ASSERT_EQ(apic->deliverable(0), 0);
+    run_once();
+    EXPECT_FALSE(entries[1].window);
+    EXPECT_FALSE(window_control());
+    EXPECT_EQ(entries[1].info, 0u);
+    EXPECT_TRUE(apic_bit(APIC_IRR, COM1_VECTOR)); // still requested, for when the TPR drops
+}
+
+// 27.2.3: an event whose delivery the exit cut short goes in first; the interrupt waits for the
+// window, and is not taken from the APIC until then.
+TEST_F(VmxVcpuIrq, ReinjectedEventHasPriority) {
+    set_if(true);
+    // A #PF (vector 14, hardware exception, error code 2) cut short by an EPT violation.
+    exit_reason = reason::EPT_VIOLATION, exit_length = 0, exit_idt = 0x8000'0B0E, exit_idt_error = 2;
+    ASSERT_EQ(run_once().exit.kind, X86ExitKind::Npf);
+    ASSERT_TRUE(apic->raise(4).is_ok());
+    exit_reason = reason::INTERRUPT_WINDOW, exit_idt = 0, exit_idt_error = 0;
+    run_once();
+    EXPECT_EQ(entries[1].info, 0x8000'0B0Eu);
+    EXPECT_TRUE(entries[1].window);
+    EXPECT_TRUE(apic_bit(APIC_IRR, COM1_VECTOR));
+    EXPECT_FALSE(apic_bit(APIC_ISR, COM1_VECTOR));
+    // An exception cxvisor injects has priority the same way.
+    exit_reason = reason::HLT, exit_length = 1;
+    v.inject_exception(13, true, 0);
+    run_once();
+    EXPECT_EQ(entries[2].info, 0x8000'0B0Du);
+    EXPECT_TRUE(entries[2].window);
+    // The window exit (the #GP handler's iret set IF again): now the interrupt.
+    run_once();
+    EXPECT_EQ(entries[3].info, 0x8000'0024u);
+    EXPECT_FALSE(entries[3].window);
+}
+
+// HLT with IF = 0 (cli; hlt): an interrupt does not end it (SDM vol. 2A "HLT"), so the vCPU is not
+// entered at all; the guest's activity state stays active and the interrupt stays requested.
+TEST_F(VmxVcpuIrq, HaltedVcpuWithIfClearStaysHalted) {
+    set_if(false);
+    const VmxRunResult h = run_once();
+    ASSERT_EQ(h.exit.kind, X86ExitKind::Hlt);
+    v.skip(h.exit.insn_len);
+    v.halt();
+    ASSERT_TRUE(apic->raise(4).is_ok());
+    EXPECT_FALSE(v.interrupt_pending(irq));
+    const usize log_before = cpu().log.size();
+    for (int i = 0; i < 3; ++i) {
+        const VmxRunResult r = run_once();
+        EXPECT_TRUE(r.halted);
+        EXPECT_FALSE(r.failed);
+    }
+    EXPECT_EQ(cpu().log.size(), log_before); // no entry, no flush
+    EXPECT_EQ(entries.size(), 1u);
+    EXPECT_TRUE(v.halted());
+    EXPECT_TRUE(apic_bit(APIC_IRR, COM1_VECTOR));
+    EXPECT_EQ(vmcs()[VmcsField::GUEST_ACTIVITY_STATE], 0u);
+    EXPECT_EQ(vmcs()[VmcsField::GUEST_RIP], 0x1001u);
+    // After put() (the VMCS not current: the fake fails a VMREAD then) the answer is the same.
+    v.put();
+    EXPECT_FALSE(v.interrupt_pending(irq));
+}
+
+// HLT with IF = 1 (sti; hlt): halted until the interrupt comes, then entered with it injected, at
+// the instruction after the HLT, activity state active. An INVEPT asked for while halted is owed
+// to that entry.
+TEST_F(VmxVcpuIrq, HaltedVcpuWithIfSetWakesWithTheInterrupt) {
+    set_if(true);
+    vmcs()[VmcsField::GUEST_INTERRUPTIBILITY_STATE] = BLOCKING_BY_STI; // sti; hlt: hlt is in the shadow
+    const VmxRunResult h = run_once();
+    ASSERT_EQ(h.exit.kind, X86ExitKind::Hlt);
+    v.skip(h.exit.insn_len);
+    v.halt();
+    EXPECT_EQ(vmcs()[VmcsField::GUEST_INTERRUPTIBILITY_STATE], 0u);
+    EXPECT_TRUE(v.run(gprs, true, false, irq).halted); // nothing pending yet
+    v.put();
+    ASSERT_TRUE(apic->raise(4).is_ok());
+    EXPECT_TRUE(v.interrupt_pending(irq)); // after put(): the generic level's wake-up test
+    ASSERT_TRUE(v.load(0).is_ok());
+    cpu().log.clear();
+    const VmxRunResult r = run_once();
+    EXPECT_FALSE(r.halted);
+    EXPECT_FALSE(v.halted());
+    ASSERT_EQ(entries.size(), 2u);
+    EXPECT_EQ(entries[1].info, 0x8000'0024u);
+    EXPECT_EQ(entries[1].activity, 0u);
+    EXPECT_EQ(cpu().log.front(), "INVEPT 1 " + std::to_string(EPTP));
+    EXPECT_EQ(cpu().log.back(), "VMLAUNCH cpu0");
+}
+
+// A vCPU started again (reset: a SIPI start or a new life of the VM) is not halted.
+TEST_F(VmxVcpuIrq, ResetEndsTheHalt) {
+    set_if(false);
+    run_once();
+    v.halt();
+    ASSERT_TRUE(run_once().halted);
+    v.put();
+    v.reset(sipi_start(0x8));
+    ASSERT_TRUE(v.load(0).is_ok());
+    EXPECT_FALSE(v.halted());
+    EXPECT_FALSE(run_once().halted);
+    EXPECT_EQ(entries.size(), 2u);
+    EXPECT_EQ(vmcs()[VmcsField::GUEST_CS_BASE], 0x8000u);
 }

@@ -138,10 +138,21 @@ TEST(VmxX86Exit, GuestVmxInstructionsAreNamedForTheUd) {
     EXPECT_STREQ(map(reason::INVEPT, 0, 5, 0).insn, "INVEPT");
 }
 
+// Reason 7 (interrupt-window exiting, 25.2) is the window cxvisor asked for: the shared handler
+// returns to the entry, which injects. It is not an instruction: nothing to step over.
+TEST(VmxX86Exit, InterruptWindowIsTheWindowTheSharedHandlerWaitsFor) {
+    const X86Exit x = map(reason::INTERRUPT_WINDOW, 0, 0, 0x1000);
+    EXPECT_EQ(x.kind, X86ExitKind::IrqWindow);
+    EXPECT_EQ(x.code, reason::INTERRUPT_WINDOW);
+    EXPECT_EQ(x.insn_len, 0);
+    // The NMI window (reason 8) is never asked for (no virtual NMIs are injected): stops the VM.
+    EXPECT_EQ(map(reason::NMI_WINDOW, 0, 0, 0x1000).kind, X86ExitKind::Other);
+}
+
 TEST(VmxX86Exit, ExitsCxvisorNeverAsksForStopTheVm) {
-    // EPT misconfiguration, CR access, INIT, SIPI, an interrupt window: Other with the reason as code.
+    // EPT misconfiguration, CR access, INIT, SIPI, an NMI window: Other with the reason as code.
     for (u16 r : {reason::EPT_MISCONFIG, reason::CR_ACCESS, reason::INIT_SIGNAL, reason::SIPI,
-                  reason::INTERRUPT_WINDOW, reason::RDTSC, reason::XSETBV}) {
+                  reason::NMI_WINDOW, reason::RDTSC, reason::XSETBV}) {
         const X86Exit x = map(r, 0, 2, 0x1000);
         EXPECT_EQ(x.kind, X86ExitKind::Other) << exit_reason_name(r);
         EXPECT_EQ(x.code, r);

@@ -210,6 +210,10 @@ X86Exit to_x86_exit(const VmxExit& x, u64 guest_rip, u8 cpl) {
         if (x.event.type == EVENT_NMI) e.kind = X86ExitKind::Nmi;
         return e;
     case VmxExitKind::TripleFault: e.kind = X86ExitKind::Shutdown; return e;
+    // 25.2 "Other Causes of VM Exits": with "interrupt-window exiting" set (cxvisor's window
+    // request, 24.6.2) the exit comes before the first instruction at which RFLAGS.IF = 1 and
+    // nothing blocks interrupts: the next entry can inject. No instruction to step over.
+    case VmxExitKind::InterruptWindow: e.kind = X86ExitKind::IrqWindow; return e;
     case VmxExitKind::EntryFailGuestState:
     case VmxExitKind::EntryFailMsrLoad:
     case VmxExitKind::EntryFailMachineCheck: e.kind = X86ExitKind::InvalidState; return e;
@@ -220,7 +224,6 @@ X86Exit to_x86_exit(const VmxExit& x, u64 guest_rip, u8 cpl) {
         return e;
     case VmxExitKind::Init:
     case VmxExitKind::Sipi:
-    case VmxExitKind::InterruptWindow:
     case VmxExitKind::NmiWindow:
     case VmxExitKind::CrAccess:
     case VmxExitKind::EptMisconfig:

@@ -94,6 +94,7 @@ struct VmxEvent {
 };
 inline constexpr u8 EVENT_EXTERNAL = 0, EVENT_NMI = 2, EVENT_HW_EXCEPTION = 3, EVENT_SW_INTERRUPT = 4,
                     EVENT_PRIV_SW_EXCEPTION = 5, EVENT_SW_EXCEPTION = 6;
+inline constexpr u32 EVENT_VALID = u32(bit(31)); // the valid bit of every interruption-information format
 
 enum class CrAccessType : u8 { MovToCr = 0, MovFromCr = 1, Clts = 2, Lmsw = 3 };
 
@@ -227,7 +228,7 @@ constexpr VmxEvent decode_event(u32 info, u32 error) {
     return e;
 }
 constexpr u32 encode_event(u8 vector, u8 type, bool deliver_error) {
-    return u32(vector) | u32(type & 7) << 8 | (deliver_error ? u32(bit(11)) : 0) | u32(bit(31));
+    return u32(vector) | u32(type & 7) << 8 | (deliver_error ? u32(bit(11)) : 0) | EVENT_VALID;
 }
 
 } // namespace arch::vmx

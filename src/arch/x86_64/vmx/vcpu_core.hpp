@@ -13,6 +13,16 @@
 //   void invept(InveptType, u64 eptp); void invvpid(InvvpidType, u16 vpid);
 //   void host_nmi();                                   hand an NMI that caused an exit to the host's handler
 //
+// Interrupts (run's `irq`, an IrqSource: the vCPU's vLAPIC, vintc/vlapic.hpp): the model says what
+// (deliverable(), acknowledge()), this backend says how, right before each entry, with the decision
+// the SVM backend makes too (../irq_plan.hpp): the VM-entry interruption information (24.8.3,
+// 26.5.1) when the guest can take an external interrupt (RFLAGS.IF = 1, no blocking by STI or
+// MOV SS, 24.4.2 Table 24-3, nothing else being injected), else the primary processor-based control
+// "interrupt-window exiting" (24.6.2 Table 24-6), whose exit (25.2, reason 7) comes as soon as the
+// guest can take one; the control is cleared again at the first entry that no longer needs it. HLT
+// exits (HLT exiting) and cxvisor does the waiting: the guest's activity state stays active
+// (24.4.2), and a halted vCPU is not entered until it has an interrupt it can take (halt()).
+//
 // VMCS life cycle (24.1 "Overview", 24.11.3 "Initializing a VMCS", 24.11.1 "Software Use of Virtual-
 // Machine Control Structures"): a VMCS may be active on one CPU at a time, and its data may live in
 // that CPU until VMCLEAR writes it back. The generic layer brackets every run of a vCPU on a CPU with
@@ -29,6 +39,7 @@
 #include "exit.hpp"
 #include "guest_check.hpp"
 #include "guest_state.hpp"
+#include "../irq_plan.hpp"
 #include "vmcs.hpp"
 #include <concepts>
 
@@ -74,11 +85,37 @@ struct VmxRunResult {
     const char* message = nullptr; // failed: one line saying why
     u64 detail = 0;            // failed: the VM-instruction error number or the exit reason
     bool handled = false;      // the backend dealt with the exit itself (a CR0/CR4 write): enter again
+    bool halted = false;       // not entered: the vCPU is in HLT with no interrupt it can take
     X86Exit exit;              // !failed && !handled
 };
 
 inline constexpr u64 CR4_VMXE = bit(13);
 inline constexpr u64 EFER_LMA = bit(10);
+// 24.4.2 Table 24-3: the interruptibility-state bits that block an external interrupt for one
+// instruction (bit 0 blocking by STI, bit 1 blocking by MOV SS).
+inline constexpr u64 BLOCKING_BY_STI = bit(0), BLOCKING_BY_MOV_SS = bit(1);
+
+// Where run() takes the vCPU's interrupts from: the vector its interrupt controller presents now
+// (0: none) and the CPU's acknowledge (the vector moves to in-service; 0 if nothing is
+// deliverable any more).
+template <typename T>
+concept IrqSource = requires(T& s) {
+    { s.deliverable() } -> std::same_as<u8>;
+    { s.acknowledge() } -> std::same_as<u8>;
+};
+// One vCPU's view of a VM's interrupt-controller model (the vLAPIC: deliverable(vcpu),
+// acknowledge(vcpu)); a null model is a VM without one (interrupt_mode "no_irq").
+template <typename Model> struct ModelIrq {
+    Model* model;
+    u32 vcpu;
+    u8 deliverable() const { return model ? model->deliverable(vcpu) : 0; }
+    u8 acknowledge() { return model ? model->acknowledge(vcpu) : 0; }
+};
+struct NoIrq {
+    u8 deliverable() const { return 0; }
+    u8 acknowledge() { return 0; }
+};
+static_assert(IrqSource<NoIrq>);
 
 // The CPU access VmxVcpu is written against (the list at the top of this file): the image's HwVmcs
 // (hw.hpp) and the tests' fake are both checked against it.
@@ -113,6 +150,8 @@ public:
         m_reset_pending = true;
         m_reinject = 0;
         m_pending_inject = 0;
+        m_halted = false;
+        m_guest_if = false; // the start states have RFLAGS = 2 (guest_state.hpp)
     }
     void set_eptp(u64 eptp) {
         m_eptp = eptp;
@@ -159,16 +198,29 @@ public:
     // `flush_ept`: the VM's EPT lost a mapping since this vCPU last flushed, or the vCPU comes from
     // another CPU (arch_stage2.hpp): INVEPT of its EPTP (28.3.3.1). `flush_vpid`: this CPU last ran
     // another VMCS, whose vCPU may share the VPID (one per VM) with other page tables: INVVPID.
-    VmxRunResult run(u64* gprs, bool flush_ept, bool flush_vpid) {
+    // `irq`: the vCPU's interrupts (IrqSource), taken right before the entry (deliver_interrupt).
+    // A halted vCPU (halt()) is entered only when `irq` has an interrupt the guest's RFLAGS.IF (as
+    // the HLT exit left it) lets in; otherwise r.halted and nothing is entered or flushed (the
+    // flushes asked for are owed to the next entry).
+    template <IrqSource Irq> VmxRunResult run(u64* gprs, bool flush_ept, bool flush_vpid, Irq& irq) {
         VmxRunResult r;
         if (!m_loaded) {
             r.failed = true;
             r.message = m_error ? m_error : "x86_64: VMX vCPU run without its VMCS loaded";
             return r;
         }
-        if (flush_ept) m_hw.invept(m_setup->invept, m_eptp);
-        if ((m_flush_linear || flush_vpid) && m_setup->controls.vpid) m_hw.invvpid(m_setup->vpid.flush, m_vpid);
-        m_flush_linear = false;
+        m_flush_ept |= flush_ept;
+        m_flush_linear |= flush_vpid;
+        if (m_halted) {
+            if (!interrupt_pending(irq)) {
+                r.halted = true;
+                return r;
+            }
+            m_halted = false;
+        }
+        if (m_flush_ept) m_hw.invept(m_setup->invept, m_eptp);
+        if (m_flush_linear && m_setup->controls.vpid) m_hw.invvpid(m_setup->vpid.flush, m_vpid);
+        m_flush_ept = m_flush_linear = false;
         // An event whose delivery the last exit interrupted goes in first (27.2.3 "Information for
         // VM Exits During Event Delivery", 26.5 "Event Injection"), unless something is injected now.
         if (!m_pending_inject && m_reinject) {
@@ -177,6 +229,8 @@ public:
             m_pending_length = m_reinject_length;
         }
         m_reinject = 0;
+        // The common entry has nothing to deliver and no window to withdraw: no VMREAD.
+        if (m_window || irq.deliverable()) deliver_interrupt(irq);
         if (m_pending_inject) {
             m_hw.vmwrite(VmcsField::ENTRY_INTERRUPTION_INFO, m_pending_inject);
             if (m_pending_inject & bit(11)) m_hw.vmwrite(VmcsField::ENTRY_EXCEPTION_ERROR_CODE, m_pending_error);
@@ -212,6 +266,8 @@ public:
         }
         m_launched = true;
         gprs[GPR_RSP] = m_hw.vmread(VmcsField::GUEST_RSP);
+        // Kept for interrupt_pending(), which the generic level asks after put() (no VMREAD then).
+        m_guest_if = m_hw.vmread(VmcsField::GUEST_RFLAGS) & RFLAGS_IF;
         const VmxExit x = decode_exit(read_exit_fields([this](VmcsField f) { return m_hw.vmread(f); }, gprs[GPR_RAX],
                                                        gprs[GPR_RCX], gprs[GPR_RDX]));
         if (x.idt_vectoring.valid) {
@@ -243,6 +299,21 @@ public:
         r.exit = to_x86_exit(x, rip, cpl);
         return r;
     }
+
+    // A VM without an interrupt controller.
+    VmxRunResult run(u64* gprs, bool flush_ept, bool flush_vpid) {
+        NoIrq none;
+        return run(gprs, flush_ept, flush_vpid, none);
+    }
+
+    // The HLT that exited is done (skip() moved past it): the vCPU waits in cxvisor, not in the
+    // guest's HLT activity state (which stays active, 24.4.2), until an interrupt it can take.
+    void halt() { m_halted = true; }
+    bool halted() const { return m_halted; }
+    // HLT ends for an interrupt the guest would take: one masked by RFLAGS.IF = 0 does not resume
+    // the processor (SDM vol. 2A "HLT-Halt"). RFLAGS as the last exit saved it: the guest has not
+    // run since, and the VMCS need not be current (the generic level asks after put()).
+    template <IrqSource Irq> bool interrupt_pending(Irq& irq) const { return m_guest_if && irq.deliverable(); }
 
     // The instruction that exited is done: RIP past it (27.2.5 gives its length) and the STI/MOV-SS
     // blocking it may have caused is over (24.4.2 interruptibility state bits 1:0).
@@ -295,12 +366,44 @@ public:
     }
 
 private:
+    // What the interrupt controller presents, delivered the VMX way (the plan of ../irq_plan.hpp).
+    // VM entry refuses an external interrupt with RFLAGS.IF = 0 (26.3.1.4) or blocking by STI /
+    // MOV SS (26.3.1.5), so it is injected only when the guest could take it; the APIC then moves
+    // it to in-service, as the CPU's acknowledge cycle does. Otherwise interrupt-window exiting
+    // asks for the exit at the first instruction boundary where the guest can (25.2); an event
+    // already being injected goes first, and the window opens once its handler sets IF again.
+    template <IrqSource Irq> void deliver_interrupt(Irq& irq) {
+        const u64 rflags = m_hw.vmread(VmcsField::GUEST_RFLAGS);
+        const u64 blocking =
+            m_hw.vmread(VmcsField::GUEST_INTERRUPTIBILITY_STATE) & (BLOCKING_BY_STI | BLOCKING_BY_MOV_SS);
+        switch (interrupt_plan(irq.deliverable() != 0, rflags & RFLAGS_IF, blocking, m_pending_inject & EVENT_VALID)) {
+        case IrqPlan::Nothing: set_window(false); return;
+        case IrqPlan::Inject:
+            set_window(false);
+            if (const u8 vector = irq.acknowledge()) {
+                m_pending_inject = encode_event(vector, EVENT_EXTERNAL, false);
+                m_pending_error = 0;
+                m_pending_length = 0;
+            }
+            return;
+        case IrqPlan::Window: set_window(true); return;
+        }
+    }
+    // Interrupt-window exiting on or off (24.6.2); left on, every instruction with IF = 1 would exit.
+    void set_window(bool on) {
+        if (on == m_window) return;
+        m_window = on;
+        m_hw.vmwrite(VmcsField::PROC_BASED_CONTROLS, (m_setup->controls.proc & ~proc::INTERRUPT_WINDOW_EXITING) |
+                                                         (on ? proc::INTERRUPT_WINDOW_EXITING : 0));
+    }
+
     void write_controls() {
         const VmxControls& c = m_setup->controls;
         m_hw.vmwrite(VmcsField::PIN_BASED_CONTROLS, c.pin);
         // Interrupt-window exiting is required to be available (caps.cpp) but is set only while an
         // injection waits for the window: left on, every instruction with IF = 1 would exit.
         m_hw.vmwrite(VmcsField::PROC_BASED_CONTROLS, c.proc & ~proc::INTERRUPT_WINDOW_EXITING);
+        m_window = false;
         m_hw.vmwrite(VmcsField::SECONDARY_PROC_BASED_CONTROLS, c.proc2);
         m_hw.vmwrite(VmcsField::EXIT_CONTROLS, c.exit);
         m_hw.vmwrite(VmcsField::ENTRY_CONTROLS, c.entry & ~entry_ctl::IA32E_MODE_GUEST);
@@ -399,6 +502,10 @@ private:
     bool m_loaded = false;
     bool m_launched = false;
     bool m_flush_linear = false;
+    bool m_flush_ept = false; // an INVEPT asked for and owed to the next entry (run of a halted vCPU)
+    bool m_window = false;    // interrupt-window exiting as last written
+    bool m_halted = false;    // in HLT: not entered until interrupt_pending()
+    bool m_guest_if = false;  // RFLAGS.IF at the last exit
     bool m_ia32e = false; // the "IA-32e mode guest" entry control as last written
 };
 

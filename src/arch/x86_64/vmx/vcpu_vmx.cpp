@@ -110,7 +110,14 @@ ExitReason Vcpu::vmx_run() {
     m_npt_seen = gen;
     m_msr_exit = false;
     m_vmx.set_tsc_offset(m_tsc_offset);
-    const vmx::VmxRunResult r = m_vmx.run(m_gprs.r, flush_ept, flush_vpid);
+    // The vLAPIC's interrupts go in right before the entry (vcpu_core.hpp deliver_interrupt); a
+    // halted vCPU without one it can take is not entered (HLT, APM vol. 3 / SDM vol. 2A).
+    vmx::ModelIrq<Vlapic> irq{m_intc, m_id};
+    const vmx::VmxRunResult r = m_vmx.run(m_gprs.r, flush_ept, flush_vpid, irq);
+    if (r.halted) {
+        e.kind = ExitKind::Halt;
+        return e;
+    }
     if (r.failed) {
         // One line and the VM stops; cxvisor goes on (never a panic on a refused entry).
         e.kind = ExitKind::Fatal;
