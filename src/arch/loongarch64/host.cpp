@@ -217,10 +217,22 @@ Result<void> start_cpu(u64 hw_id, u64 entry, u64 arg) {
                               u64(u32(data >> (32 * half))) << 32 | (1ull << 31) | hw_id << 16 | u64(buffer * 2 + half) << 2);
     };
     la::dbar(); // the PerCpu the core reads at arg before the mail that names it
-    mail(1, arg);
-    mail(2, entry);
-    mail(0, u64(cxv_la_core_start));
-    send_ipi(hw_id);
+    // QEMU 8 and later start a -kernel ELF's other cores in a boot ROM that clears mail buffer 0
+    // when it begins, and a core whose thread has not run yet (a loaded host) clears a start sent
+    // before that: the core then never leaves the ROM. So the start is sent again until the core
+    // says it is up (`arg` is its PerCpu: vmm/main.cpp start_secondaries), for a bounded time;
+    // the caller reports a core that never comes up. Sending it again is harmless: the same
+    // values, and an IPI a started core treats as a kick.
+    const PerCpu* cpu = reinterpret_cast<const PerCpu*>(arg);
+    const u64 freq = counter_frequency(), end = counter() + freq / 5; // 200 ms
+    do {
+        mail(1, arg);
+        mail(2, entry);
+        mail(0, u64(cxv_la_core_start));
+        send_ipi(hw_id);
+        const u64 next = counter() + freq / 500; // 2 ms
+        while (!cpu->online.load() && counter() < next) cpu_relax();
+    } while (!cpu->online.load() && counter() < end);
     return {};
 }
 
