@@ -23,4 +23,8 @@ extern FaultRecord g_fault[MAX_CPUS];
 bool record_armed_fault(uint64_t esr, uint64_t far, uint64_t elr);
 // The end of a probe: disarmed, and what the probe saw (rt::Probe).
 Probe probe_end(uint64_t before, uint64_t v);
+// probe_step.cpp's ISA part (riscv64, loongarch64): one load (zero-extended; 0 if the handler
+// stepped over it) or store of `size` bytes (1, 2, 4, else 8) at addr, in a single instruction.
+uint64_t probe_load(uint64_t addr, unsigned size);
+void probe_store(uint64_t addr, unsigned size, uint64_t v);
 } // namespace rt::detail

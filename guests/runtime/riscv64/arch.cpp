@@ -1,5 +1,6 @@
-// cxvisor test-guest runtime, the riscv64 part: the ns16550a console, SBI calls (cxvisor's under
-// CXV_SBI_EID, HSM for harts, SRST for power) and the trap handler.
+// cxvisor test-guest runtime, the riscv64 part: SBI calls (cxvisor's under CXV_SBI_EID, HSM for
+// harts, SRST for power), the probes' accesses and the trap handler (the ns16550a console is
+// ns16550_mmio.cpp).
 #include "rt.hpp"
 #include "rt_detail.hpp"
 
@@ -8,22 +9,11 @@ using namespace cxv_abi;
 namespace rt {
 namespace {
 
-// ---- ns16550a (the 16550 datasheet's registers at reg-shift 0): THR/RBR at 0, LSR at 5 ----
-constexpr uint64_t UART_THR = UART_BASE + 0, UART_RBR = UART_BASE + 0, UART_LSR = UART_BASE + 5;
-constexpr uint8_t LSR_DR = 1u << 0;   // data ready
-constexpr uint8_t LSR_THRE = 1u << 5; // transmit holding register empty
-
 int g_hc_state = -1; // -1 unknown, 0 no, 1 yes
 
 } // namespace
 
 namespace detail {
-void uart_putc(char c) {
-    while (!(read8(UART_LSR) & LSR_THRE)) {
-    }
-    write8(UART_THR, static_cast<uint8_t>(c));
-}
-int uart_try_getc() { return (read8(UART_LSR) & LSR_DR) ? read8(UART_RBR) : -1; }
 [[noreturn]] void park() {
     for (;;) asm volatile("wfi");
 }
@@ -90,31 +80,26 @@ struct TrapFrame {
     uint64_t sepc;
 };
 
-using detail::probe_end;
-
-Probe probe_read(uint64_t addr, unsigned size) {
-    uint64_t before = last_exception().count, v = 0;
-    expect_fault();
+namespace detail {
+uint64_t probe_load(uint64_t addr, unsigned size) {
+    uint64_t v = 0;
     switch (size) {
     case 1: asm volatile("lbu %0, 0(%1)" : "+r"(v) : "r"(addr) : "memory"); break;
     case 2: asm volatile("lhu %0, 0(%1)" : "+r"(v) : "r"(addr) : "memory"); break;
     case 4: asm volatile("lwu %0, 0(%1)" : "+r"(v) : "r"(addr) : "memory"); break;
     default: asm volatile("ld %0, 0(%1)" : "+r"(v) : "r"(addr) : "memory"); break;
     }
-    return probe_end(before, v);
+    return v;
 }
-
-Probe probe_write(uint64_t addr, unsigned size, uint64_t v) {
-    uint64_t before = last_exception().count;
-    expect_fault();
+void probe_store(uint64_t addr, unsigned size, uint64_t v) {
     switch (size) {
     case 1: asm volatile("sb %0, 0(%1)" ::"r"(v), "r"(addr) : "memory"); break;
     case 2: asm volatile("sh %0, 0(%1)" ::"r"(v), "r"(addr) : "memory"); break;
     case 4: asm volatile("sw %0, 0(%1)" ::"r"(v), "r"(addr) : "memory"); break;
     default: asm volatile("sd %0, 0(%1)" ::"r"(v), "r"(addr) : "memory"); break;
     }
-    return probe_end(before, v);
 }
+} // namespace detail
 
 namespace {
 InterruptHandler volatile g_interrupt_handler;
