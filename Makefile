@@ -7,13 +7,17 @@
 #                ARCH=x86_64: cxvisor by Multiboot on QEMU's pc machine (SeaBIOS, TCG with SVM) with the
 #                bare-metal hello VM (no x86 Linux guest yet: it needs a vLAPIC, vIOAPIC and ACPI)
 #                ARCH=loongarch64: cxvisor as an ELF on QEMU's LoongArch virt (la464, no firmware) to
-#                its shell on every CPU; stock QEMU has no LVZ, so VMs are refused (issue 11)
+#                its shell on every CPU; stock QEMU has no LVZ, so VMs are refused (issue 11).
+#                QEMU_LVZ=<path>: that QEMU instead, one that emulates LVZ, with the hello VM (its
+#                debug log on stderr goes to $(RUN_DIR)/qemu-lvz.stderr)
 #                EXIT_WHEN_DONE=1: once every VM has stopped, cxvisor powers off and make exits with
 #                its exit status (0 clean, 1 a VM was stopped by containment, 2 a test guest reported
 #                FAIL); TIMESTAMPS=1: cxvisor's log lines carry [seconds.micros] since boot.
 #                The console is also logged to $(RUN_DIR)/console.log (scripts/run).
 #   make test    install what is missing, build everything (the images of every ISA in TEST_ARCHES),
 #                run unit and system tests
+#   make test-lvz QEMU_LVZ=<path>  opt-in, not part of test: the loongarch64 guests under cxvisor on a
+#                QEMU that emulates LVZ (ctest label lvz; README "LVZ tests")
 #   make bench   micro-benchmarks under -icount; writes build/bench/results.json (ARCH=riscv64,
 #                ARCH=x86_64: that ISA's figures, docs/benchmarks.md)
 #   make debug   like run, but QEMU waits for GDB; prints the command to attach
@@ -32,7 +36,9 @@ SOAK_SEED_LIST ?=
 DEFAULT_VMS_aarch64 := configs/vms/linux.toml configs/vms/hello.toml
 DEFAULT_VMS_riscv64 := configs/vms/riscv64/linux.toml configs/vms/riscv64/hello.toml
 DEFAULT_VMS_x86_64 := configs/vms/x86_64/hello.toml
-DEFAULT_VMS_loongarch64 :=
+# loongarch64: none on stock QEMU (no LVZ: every VM would be refused), hello on a QEMU with LVZ.
+QEMU_LVZ ?=
+DEFAULT_VMS_loongarch64 := $(if $(QEMU_LVZ),configs/vms/loongarch64/hello.toml)
 VMS ?= $(DEFAULT_VMS_$(ARCH))
 # Where each ISA's Linux kernel and initramfs images are (scripts/linux-guest.sh), and the build
 # target that makes them.
@@ -59,12 +65,15 @@ export CXV_BUILD_ROOT := $(abspath $(BUILD))
 # into $(BUILD)/firmware/riscv64, where machines.py takes it from).
 FIRMWARE_riscv64 := $(BUILD)/firmware/riscv64/fw_dynamic.bin
 FIRMWARE := $(FIRMWARE_$(ARCH))
-QEMU = $(shell CXV_ARCH=$(ARCH) python3 tests/system/machines.py host $(SMP) $(MEM))
+QEMU = $(shell CXV_ARCH=$(ARCH) CXV_QEMU_LVZ=$(QEMU_LVZ_PATH) python3 tests/system/machines.py host $(SMP) $(MEM))
+# QEMU_LVZ: the QEMU that emulates LVZ (loongarch64 only; machines.py takes it from CXV_QEMU_LVZ).
+QEMU_LVZ_PATH := $(if $(QEMU_LVZ),$(abspath $(QEMU_LVZ)))
+QEMU_LVZ_STDERR := $(RUN_DIR)/qemu-lvz.stderr
 # cxvisor's host command line (kernel/cmdline.hpp), given to QEMU as -append.
 HOST_CMDLINE := $(strip $(if $(filter 1 yes y,$(EXIT_WHEN_DONE)),exit_when_done) \
                 $(if $(filter 1 yes y,$(TIMESTAMPS)),timestamps))
 
-.PHONY: all setup host host-configure tools linux firmware image run debug test bench soak fuzz clean
+.PHONY: all setup host host-configure tools linux firmware image run debug test test-lvz check-qemu-lvz bench soak fuzz clean
 all: host image
 
 setup:
@@ -73,9 +82,10 @@ setup:
 # CXV_IMAGE_DIR: the images the aarch64 system tests boot, whatever ARCH this make runs for (the
 # other ISAs' tests find theirs under CXV_BUILD_ROOT/<isa>): `make run ARCH=riscv64` configures the
 # same host build and must not point those tests at riscv64 images (tests/system/host_configure.py).
+# CXV_QEMU_LVZ: empty here, so that the lvz rows (make test-lvz) are not registered for make test.
 host-configure: setup
 	@cmake -S . -B $(HOST_DIR) -G Ninja -DCXV_TARGET=host -DCXV_IMAGE_DIR=$(abspath $(BUILD)/aarch64) \
-	    -DCXV_BUILD_ROOT=$(abspath $(BUILD)) >/dev/null
+	    -DCXV_BUILD_ROOT=$(abspath $(BUILD)) -DCXV_QEMU_LVZ= >/dev/null
 
 # Everything on the host side: the tools and all unit tests.
 host: host-configure
@@ -107,10 +117,11 @@ $(RUN_IMAGE): image $(if $(strip $(VMS)),tools linux) FORCE
 
 # scripts/run keeps the console interactive, logs it, and turns cxvisor's exit summary into the
 # exit status (make passes on only success or failure: `scripts/run VAR=value...` gives the number).
-run: $(RUN_IMAGE) firmware
+run: $(if $(QEMU_LVZ),check-qemu-lvz) $(RUN_IMAGE) firmware
 	@echo "cxvisor: QEMU console; Ctrl-] opens the cxvisor shell, Ctrl-\\ cycles the console through the VMs and the shell, Ctrl-A x quits QEMU"
+	@$(if $(QEMU_LVZ),echo "cxvisor: QEMU with LVZ: $(QEMU_LVZ_PATH) (its debug log: $(QEMU_LVZ_STDERR))")
 	@scripts/run --log $(RUN_DIR)/console.log $(if $(RUN_TIMEOUT),--timeout $(RUN_TIMEOUT)) \
-	    $(if $(RUN_STATUS_FILE),--status-file $(RUN_STATUS_FILE)) -- \
+	    $(if $(RUN_STATUS_FILE),--status-file $(RUN_STATUS_FILE)) $(if $(QEMU_LVZ),--stderr $(QEMU_LVZ_STDERR)) -- \
 	    $(QEMU) -kernel $(RUN_IMAGE) $(if $(HOST_CMDLINE),-append "$(HOST_CMDLINE)")
 
 debug: $(RUN_IMAGE) firmware
@@ -123,7 +134,23 @@ debug: $(RUN_IMAGE) firmware
 TEST_ARCHES := aarch64 riscv64 x86_64 loongarch64
 test: host
 	@for a in $(TEST_ARCHES); do $(MAKE) --no-print-directory image ARCH=$$a JOBS=$(JOBS) || exit 1; done
-	@ctest --test-dir $(HOST_DIR) --output-on-failure -j 2 --timeout 600
+	@ctest --test-dir $(HOST_DIR) --output-on-failure -j 2 --timeout 600 -LE lvz
+
+# Opt-in (a fresh machine has no QEMU with LVZ; README "LVZ tests"): the loongarch64 image and its
+# guests, and the system tests labelled lvz, run on the QEMU that QEMU_LVZ names. Configuring the
+# host build with CXV_QEMU_LVZ registers those tests (tests/system/CMakeLists.txt) and hands them
+# the path; make test's host-configure drops them again.
+check-qemu-lvz:
+	@$(if $(QEMU_LVZ),,echo "make: QEMU_LVZ=<path> is needed: a qemu-system-loongarch64 that emulates LVZ (stock QEMU does not;" \
+	    "README \"LVZ tests\" says where one comes from, e.g. ../shared/tools/qemu-lvz/qemu-system-loongarch64)" >&2; exit 2)
+	@test -f "$(QEMU_LVZ_PATH)" -a -x "$(QEMU_LVZ_PATH)" || { echo "make: QEMU_LVZ=$(QEMU_LVZ) is not an executable file" >&2; exit 2; }
+	@test "$(ARCH)" = loongarch64 -o "$(MAKECMDGOALS)" = test-lvz || { echo "make: QEMU_LVZ is for ARCH=loongarch64" >&2; exit 2; }
+test-lvz: check-qemu-lvz setup
+	@$(MAKE) --no-print-directory image ARCH=loongarch64 JOBS=$(JOBS)
+	@cmake -S . -B $(HOST_DIR) -G Ninja -DCXV_TARGET=host -DCXV_IMAGE_DIR=$(abspath $(BUILD)/aarch64) \
+	    -DCXV_BUILD_ROOT=$(abspath $(BUILD)) -DCXV_QEMU_LVZ=$(QEMU_LVZ_PATH) >/dev/null
+	@ninja -C $(HOST_DIR) -j $(JOBS) cxv-vmconfig
+	@ctest --test-dir $(HOST_DIR) --output-on-failure -j 2 --timeout 600 -L lvz
 
 bench: tools image firmware
 	@python3 bench/run.py --build $(BUILD) --arch $(ARCH)

@@ -47,6 +47,9 @@ MACHINES = {
     },
     "loongarch64": {
         "qemu": "qemu-system-loongarch64",
+        # Stock QEMU has no LVZ. make test-lvz and make run QEMU_LVZ=<path> name a QEMU that emulates
+        # it (README "LVZ tests"): this variable then holds its path and replaces "qemu".
+        "qemu_env": "CXV_QEMU_LVZ",
         # QEMU's LoongArch virt board with no firmware: cxvisor.bin starts with an ELF header, which
         # is what its -kernel loads (docs/porting.md "loongarch64"). Stock QEMU has no LVZ (the
         # virtualization extension): the host runtime runs, VMs are refused.
@@ -72,7 +75,12 @@ def machine(isa=None):
 
 
 def qemu_binary(isa=None):
-    return machine(isa)["qemu"]
+    """The ISA's QEMU: the one its "qemu_env" variable names when that is set, else "qemu"."""
+    m = machine(isa)
+    override = os.environ.get(m.get("qemu_env", ""), "") if "qemu_env" in m else ""
+    if override and not (os.path.isfile(override) and os.access(override, os.X_OK)):
+        raise SystemExit(f"machines.py: {m['qemu_env']}={override} is not an executable file")
+    return override or m["qemu"]
 
 
 def firmware(isa=None):
@@ -97,7 +105,7 @@ def _cmd(kind, smp, mem, cpu, isa):
     m = machine(isa)
     fw = firmware(isa)
     bios = ["-bios", fw] if fw else []  # firmware below the kernel, where the ISA has one
-    return [m["qemu"], "-M", m[kind], "-cpu", cpu or m["cpu"], *bios, "-smp", str(smp), "-m", str(mem),
+    return [qemu_binary(isa), "-M", m[kind], "-cpu", cpu or m["cpu"], *bios, "-smp", str(smp), "-m", str(mem),
             "-nographic", "-nic", "none"]
 
 
