@@ -91,38 +91,43 @@ inline constexpr u16 GCSR_CRMD = 0x0, GCSR_PRMD = 0x1, GCSR_ECFG = 0x4, GCSR_EST
                      GCSR_TVAL = 0x42, GCSR_TICLR = 0x44;
 
 // The guest timer (LA Vol. 1 v1.10, 7.6.2 TCFG: En [0], Periodic [1], InitVal [n-1:2]; 7.6.3 TVAL:
-// the remaining count). Across a deschedule cxvisor restarts it with the count that remained,
-// less the time the vCPU was off the core; an expired one-shot timer restarts as stopped, with
-// its interrupt raised instead (ESTAT.IS[11], 7.4.5). A periodic timer keeps its period only if
-// restarted with the full one: its InitVal comes back after the first expiry (the restart uses
-// the remainder once, as TCFG cannot hold both).
+// the remaining count; 7.6.4 TICLR). It lives in the core's guest CSRs, so put() stops it (another
+// vCPU's guest must not see it) when another vCPU takes the core, and load() restarts it with the
+// count that remained, less the time the vCPU was off the core (vcpu.cpp: a vCPU that comes back to
+// a core nobody else used keeps its timer running meanwhile, untouched). An interrupt that came due
+// meanwhile, or was pending and not yet cleared, is raised twice over: a one-shot timer restarts as
+// a 4-tick one-shot, so the core's own timer asserts the line right after entry (an ESTAT bit the
+// host writes need not be an interrupt the core takes: the LVZ QEMU shows it in ESTAT but never
+// delivers it, lvz-wfi-irq), and ESTAT.IS[11] is written too (the LVZ QEMU starts no timer on a
+// host's GCSRWR of TCFG). A periodic timer keeps its period and gets the bit written (a missed tick
+// of a periodic timer is lost, as on any descheduled CPU).
 struct GuestTimer {
-    u64 tcfg = 0;  // what the guest wrote
-    u64 remaining = 0;
+    u64 tcfg = 0;       // what the guest wrote
+    u64 remaining = 0;  // TVAL at put()
+    bool pending = false; // ESTAT.IS[11] at put(): fired and not cleared yet
 };
 inline constexpr u64 TCFG_EN = 1, TCFG_PERIODIC = 2;
-// What put() keeps: a one-shot timer that already reached 0 has fired on the core (its interrupt,
-// if still pending, is part of the saved ESTAT) and counts as stopped.
-inline constexpr GuestTimer timer_save(u64 tcfg, u64 tval) {
-    if ((tcfg & TCFG_EN) && tval == 0 && !(tcfg & TCFG_PERIODIC)) return {tcfg & ~TCFG_EN, 0};
-    return {tcfg, tval};
+// A one-shot timer that reached 0 on the core has fired (pending says whether the guest has
+// cleared it) and counts as stopped.
+inline constexpr GuestTimer timer_save(u64 tcfg, u64 tval, bool pending) {
+    if ((tcfg & TCFG_EN) && tval == 0 && !(tcfg & TCFG_PERIODIC)) return {tcfg & ~TCFG_EN, 0, pending};
+    return {tcfg, tval, pending};
 }
-// The TCFG to write at load after `elapsed` counter ticks off the core, and whether the timer
-// interrupt must be raised.
+// The TCFG to write at load() after `elapsed` counter ticks off the core, and whether ESTAT.IS[11]
+// must be written as well.
 struct TimerRestore {
     u64 tcfg;
-    bool fire;
+    bool raise;
 };
+inline constexpr u64 TIMER_REFIRE = TCFG_EN | 4; // a one-shot of the shortest count
 inline constexpr TimerRestore timer_restore(const GuestTimer& t, u64 elapsed) {
-    if (!(t.tcfg & TCFG_EN)) return {t.tcfg, false};
-    if (t.remaining > elapsed) {
-        const u64 left = (t.remaining - elapsed + 3) & ~u64(3); // InitVal is a multiple of 4 ticks
-        return {(t.tcfg & 3) | left, false};
-    }
-    // Expired while off the core: a one-shot stops (hardware leaves En set with TVAL at 0: stopped
-    // all the same), a periodic one starts its next period.
-    if (t.tcfg & TCFG_PERIODIC) return {t.tcfg, true};
-    return {t.tcfg & ~TCFG_EN, true};
+    const bool en = t.tcfg & TCFG_EN, periodic = t.tcfg & TCFG_PERIODIC;
+    const bool running = en && t.remaining > elapsed;
+    const u64 left = running ? (t.remaining - elapsed + 3) & ~u64(3) : 0; // InitVal: a multiple of 4
+    if (running) return {(t.tcfg & 3) | left, t.pending};
+    if (!periodic && (en || t.pending)) return {TIMER_REFIRE, true}; // expired meanwhile, or still pending
+    if (periodic && en) return {t.tcfg, true};                          // its next period; this one's bit
+    return {t.tcfg, t.pending};                                         // stopped
 }
 
 } // namespace arch::lvz

@@ -169,28 +169,35 @@ void Vcpu::reset(u64 entry, u64 arg) {
 
 void Vcpu::load() {
     const usize core = this_cpu().id;
+    m_tlb_generation = __atomic_load_n(&g_gpa_generation[m_vmid % VM_SLOTS], __ATOMIC_ACQUIRE);
+    g_core_generation[core][m_vmid % VM_SLOTS] = m_tlb_generation;
+    m_loaded = true;
+    // Back on the core it left, which no other vCPU used meanwhile: the guest CSRs there are still
+    // its own, its timer ran on in the core (and raises its own interrupt, as no restart can on the
+    // LVZ QEMU: lvz_csr.hpp GuestTimer).
+    if (g_last_vcpu[core] == this && m_last_core == core && !m_csrs_changed) return;
     // The guest's own TLB entries carry the VM's GID and nothing else of this vCPU: after another
     // vCPU ran here, or when this one comes from another core (whose guest-side invalidations did
     // not reach this one), they go.
-    if (g_last_vcpu[core] != this || m_last_core != core) Stage2Tlb::invalidate_local();
+    Stage2Tlb::invalidate_local();
     g_last_vcpu[core] = this;
     m_last_core = core;
-    m_tlb_generation = __atomic_load_n(&g_gpa_generation[m_vmid % VM_SLOTS], __ATOMIC_ACQUIRE);
-    g_core_generation[core][m_vmid % VM_SLOTS] = m_tlb_generation;
+    m_csrs_changed = false;
+    m_ipi_presented = (m_gcsr[IDX_ESTAT] & IS_IPI) != 0;
     gcsr_restore_all(m_gcsr);
     la::csr_write<0x53>(m_gcntc); // GCNTC: the guest's counter = the host's + GCNTC
+    gcsr_write<GCSR_TICLR>(1);    // the previous vCPU's timer interrupt, if it left one
     const TimerRestore t = timer_restore(m_timer, m_put_at ? counter() - m_put_at : 0);
     gcsr_write<GCSR_TCFG>(t.tcfg);
-    if (t.fire || (m_gcsr[IDX_ESTAT] & IS_TI)) gcsr_xchg<GCSR_ESTAT>(IS_TI, IS_TI);
-    m_loaded = true;
+    if (t.raise) gcsr_xchg<GCSR_ESTAT>(IS_TI, IS_TI);
 }
 
+// The guest CSRs are copied out (wake_deadline and interrupt_pending read them; the next load()
+// on another core, or after another vCPU, writes them back), but left in the core: the timer keeps
+// running there until another vCPU's load() replaces it.
 void Vcpu::put() {
     gcsr_save_all(m_gcsr);
-    m_timer = timer_save(gcsr_read<GCSR_TCFG>(), gcsr_read<GCSR_TVAL>());
-    // The guest timer must not run on, or stay pending, for the next vCPU on this core.
-    gcsr_write<GCSR_TCFG>(0);
-    gcsr_write<GCSR_TICLR>(1);
+    m_timer = timer_save(gcsr_read<GCSR_TCFG>(), gcsr_read<GCSR_TVAL>(), (m_gcsr[IDX_ESTAT] & IS_TI) != 0);
     m_put_at = counter();
     m_loaded = false;
 }
@@ -361,6 +368,7 @@ void Vcpu::deliver(u32 ecode, u32 subcode, u64 badv) {
         m_ctx.era = gcsr_read<GCSR_EENTRY>();
         return;
     }
+    m_csrs_changed = true;
     const u64 crmd = m_gcsr[IDX_CRMD];
     m_gcsr[IDX_PRMD] = crmd & 7;
     m_gcsr[IDX_CRMD] = crmd & ~u64(7);

@@ -93,6 +93,7 @@ private:
     u64 m_last_core = ~0ull;
     bool m_loaded = false;
     bool m_ipi_presented = false; // ESTAT.IS[12] as last written
+    bool m_csrs_changed = false;  // m_gcsr changed while off the core: load() must write it back
     bool m_ipi_start = false; // the pending CpuUp came from the IPI block (no result register)
 };
 

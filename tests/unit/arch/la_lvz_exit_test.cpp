@@ -146,26 +146,39 @@ TEST(LaLvzCsr, GuestCsrListCoversTheGuestOsState) {
 // The guest timer across a deschedule (lvz_csr.hpp timer_save/timer_restore; TCFG LA Vol. 1 7.6.2).
 TEST(LaLvzCsr, GuestTimerCarriesTheRemainderAcrossADeschedule) {
     // One-shot, 1000 ticks left at put, 400 off the core: restarted with 600.
-    GuestTimer t = timer_save(TCFG_EN | 100000, 1000);
+    const GuestTimer t = timer_save(TCFG_EN | 100000, 1000, false);
     TimerRestore r = timer_restore(t, 400);
     EXPECT_EQ(r.tcfg, TCFG_EN | 600);
-    EXPECT_FALSE(r.fire);
+    EXPECT_FALSE(r.raise);
     // Not a multiple of 4: rounded up (InitVal's low two bits are TCFG's En and Periodic).
     EXPECT_EQ(timer_restore(t, 399).tcfg, TCFG_EN | 604);
-    // Expired while off the core: stopped, interrupt raised.
-    r = timer_restore(t, 1000);
-    EXPECT_EQ(r.tcfg & TCFG_EN, 0u);
-    EXPECT_TRUE(r.fire);
-    // Periodic: the next period runs, the interrupt is raised.
-    r = timer_restore(timer_save(TCFG_EN | TCFG_PERIODIC | 4000, 10), 50);
-    EXPECT_EQ(r.tcfg, TCFG_EN | TCFG_PERIODIC | 4000);
-    EXPECT_TRUE(r.fire);
-    // A one-shot that already fired on the core (TVAL 0) is not fired again at the next load.
-    r = timer_restore(timer_save(TCFG_EN | 4000, 0), 0);
-    EXPECT_FALSE(r.fire);
-    EXPECT_EQ(r.tcfg & TCFG_EN, 0u);
     // A stopped timer stays stopped.
-    EXPECT_FALSE(timer_restore(timer_save(4000, 4000), 1'000'000).fire);
+    r = timer_restore(timer_save(4000, 4000, false), 1'000'000);
+    EXPECT_EQ(r.tcfg, 4000u);
+    EXPECT_FALSE(r.raise);
+    // A one-shot that fired on the core and was cleared (TVAL 0, not pending) does not fire again.
+    r = timer_restore(timer_save(TCFG_EN | 4000, 0, false), 0);
+    EXPECT_EQ(r.tcfg & TCFG_EN, 0u);
+    EXPECT_FALSE(r.raise);
+}
+
+// The interrupt of a timer that expired off the core, or was pending and not yet cleared at put(),
+// is raised again by the timer itself (a 4-tick one-shot) as well as by writing ESTAT: the LVZ QEMU
+// shows a host-written ESTAT.IS[11] to the guest but never delivers it (lvz-wfi-irq failed so), and
+// starts no timer on the host's GCSRWR of TCFG (lvz-wfi failed without the ESTAT write).
+TEST(LaLvzCsr, AnExpiredOrPendingTimerIsRaisedByTheTimer) {
+    // Expired while off the core.
+    TimerRestore r = timer_restore(timer_save(TCFG_EN | 100000, 1000, false), 1000);
+    EXPECT_EQ(r.tcfg, TIMER_REFIRE);
+    EXPECT_TRUE(r.raise);
+    // Fired on the core, pending at put (the guest had not taken it yet): fires again at load.
+    r = timer_restore(timer_save(TCFG_EN | 4000, 0, true), 10);
+    EXPECT_EQ(r.tcfg, TIMER_REFIRE);
+    EXPECT_TRUE(r.raise);
+    // Periodic: the next period runs; its missed tick can only be written into ESTAT.
+    r = timer_restore(timer_save(TCFG_EN | TCFG_PERIODIC | 4000, 10, false), 50);
+    EXPECT_EQ(r.tcfg, TCFG_EN | TCFG_PERIODIC | 4000);
+    EXPECT_TRUE(r.raise);
 }
 
 // The board parts a loongarch64 VM gets from its vCPU backend (arch/loongarch64/lvz_board.hpp): the
