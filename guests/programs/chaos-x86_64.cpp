@@ -12,8 +12,15 @@
 //   noncanonical          a load from a non-canonical address: #GP(0)
 //   svm                   VMRUN, VMLOAD, VMSAVE, STGI, CLGI, SKINIT, INVLPGA: #UD (the guest's
 //                         EFER.SVME is clear and cxvisor intercepts them: docs/porting.md)
-// Not here (each needs its own VM, or what the x86 VMs do not have yet): a triple fault (system
-// test x86-triple-fault-contained), HLT with interrupts off (no interrupts in x86 VMs yet), SMP.
+//   apic                  a random load or store of 1, 2, 4 or 8 bytes anywhere in the local APIC's
+//                         page (chaos.toml: interrupt_mode "emulated"), random values included (ICR
+//                         INIT/SIPI/NMI to itself, a periodic timer at its shortest, SVR off): a
+//                         32-bit access at a register's 16-byte offset goes through (writes to
+//                         read-only registers are dropped), anything else is #GP(0)
+//                         (docs/porting.md "x86 VMs: interrupts"). RFLAGS.IF stays 0: what the
+//                         writes make pending is never taken.
+// Not here (each needs its own VM): a triple fault (system test x86-triple-fault-contained), HLT
+// with interrupts off (x86-lapic checks it), SMP.
 // Nor a MOV to CR4 with a reserved bit set: a CPU raises #GP(0) (APM vol. 2 rev. 3.42, 3.1.3), but
 // QEMU's TCG (7.2) ends the guest with #VMEXIT code -1 (VMEXIT_INVALID) at the MOV instead, and
 // cxvisor stops the VM as for any VMEXIT_INVALID (contained, but the VM is gone: no op of a run).
@@ -29,9 +36,21 @@ struct Ctx {
     uint64_t failures;
 };
 
-enum Op : unsigned { PORT_READ, PORT_WRITE, MSR, CPUID, INT3, UD2, DIV0, PAGE_FAULT, NONCANONICAL, SVM, N_OPS };
-const char* const OP_NAMES[N_OPS] = {"port_read", "port_write", "msr", "cpuid", "int3",
-                                     "ud2", "div0", "page_fault", "noncanonical", "svm"};
+enum Op : unsigned { PORT_READ, PORT_WRITE, MSR, CPUID, INT3, UD2, DIV0, PAGE_FAULT, NONCANONICAL, SVM, APIC, N_OPS };
+const char* const OP_NAMES[N_OPS] = {"port_read", "port_write", "msr", "cpuid", "int3", "ud2",
+                                     "div0", "page_fault", "noncanonical", "svm", "apic"};
+
+// The xAPIC registers (Intel SDM vol. 3A table 11-1) cxvisor's vLAPIC implements: a 32-bit access
+// at one of these offsets is a register access, anything else in the page is #GP(0).
+bool is_apic_register(uint32_t off) {
+    switch (off) {
+    case 0x20: case 0x30: case 0x80: case 0x90: case 0xA0: case 0xB0: case 0xC0: case 0xD0: case 0xE0: case 0xF0:
+    case 0x280: case 0x2F0: case 0x300: case 0x310: case 0x320: case 0x330: case 0x340: case 0x350: case 0x360:
+    case 0x370: case 0x380: case 0x390: case 0x3E0:
+        return true;
+    default: return off >= 0x100 && off < 0x280 && off % 16 == 0; // ISR, TMR, IRR
+    }
+}
 
 struct Outcome {
     bool taken;
@@ -154,6 +173,35 @@ void do_op(Ctx& c, Rng& r, Op op) {
         default: PROBE("invlpga", ::[slot] "r"(rt::fault_resume_slot()), "a"(0x80'0000), "c"(0) : "r11", "memory"); break;
         }
         expect_exc(c, names[which], done(b), rt::VEC_UD, false, 0);
+        return;
+    }
+    case APIC: {
+        const unsigned width = 1u << r.below(4);
+        // Mostly register offsets (so the writes do something), the rest anywhere in the page.
+        const uint32_t off = r.chance(75) ? uint32_t(r.below(0x40)) * 16 : uint32_t(r.below(0x1000 - width + 1));
+        const uint64_t addr = rt::LAPIC_BASE + off, value = r.next();
+        const bool write = r.chance(50);
+        const uint64_t b = arm();
+        uint64_t v = 0;
+        volatile uint64_t* slot = rt::fault_resume_slot();
+        switch (width | (write ? 16 : 0)) {
+        case 1: PROBE("movb (%[a]), %b[v]", : [v] "+q"(v) : [slot] "r"(slot), [a] "r"(addr) : "r11", "memory"); break;
+        case 2: PROBE("movw (%[a]), %w[v]", : [v] "+r"(v) : [slot] "r"(slot), [a] "r"(addr) : "r11", "memory"); break;
+        case 4: PROBE("movl (%[a]), %k[v]", : [v] "+r"(v) : [slot] "r"(slot), [a] "r"(addr) : "r11", "memory"); break;
+        case 8: PROBE("movq (%[a]), %[v]", : [v] "+r"(v) : [slot] "r"(slot), [a] "r"(addr) : "r11", "memory"); break;
+        case 17: PROBE("movb %b[v], (%[a])", ::[slot] "r"(slot), [a] "r"(addr), [v] "q"(value) : "r11", "memory"); break;
+        case 18: PROBE("movw %w[v], (%[a])", ::[slot] "r"(slot), [a] "r"(addr), [v] "r"(value) : "r11", "memory"); break;
+        case 20: PROBE("movl %k[v], (%[a])", ::[slot] "r"(slot), [a] "r"(addr), [v] "r"(value) : "r11", "memory"); break;
+        default: PROBE("movq %[v], (%[a])", ::[slot] "r"(slot), [a] "r"(addr), [v] "r"(value) : "r11", "memory"); break;
+        }
+        const Outcome o = done(b);
+        char what[48];
+        rt::format(what, sizeof what, "%u-byte %s of APIC +%x", width, write ? "store" : "load", off);
+        if (width == 4 && off % 16 == 0 && is_apic_register(off)) {
+            if (o.taken) UNEXPECTED(c, "%s: vector %lu (a register: expected no fault)", what, o.vector);
+        } else {
+            expect_exc(c, what, o, rt::VEC_GP, true, 0);
+        }
         return;
     }
     case N_OPS: break;

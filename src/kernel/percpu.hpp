@@ -23,6 +23,14 @@ struct PerCpu {
     std::atomic<bool> online{false};
     std::atomic<bool> idle{false};
     std::atomic<bool> need_resched{false};
+    // No other entity waits for this CPU (kernel/sched.cpp): the running vCPU may wait for its
+    // interrupts inside the guest (an untrapped WFI) instead of leaving the CPU. Set under the
+    // scheduler lock when the queue holds nothing for this CPU; cleared, with a kick, by the
+    // first entity that becomes runnable here and finds no idle CPU.
+    std::atomic<bool> idle_in_guest{false};
+    // The running vCPU waits inside its guest now (sched_begin_idle_wait .. sched_end_idle_wait):
+    // the CPU a newly runnable entity kicks.
+    std::atomic<bool> waiting_in_guest{false};
     // Idle accounting (kernel/sched.cpp): ticks spent in sched_pick's WFI before the current one,
     // and the counter when the current one began (~0 when not waiting).
     std::atomic<u64> idle_ticks{0};

@@ -48,24 +48,39 @@ bool queued_for(usize cpu) {
     return false;
 }
 
-// Lock held. An idle CPU that may run `e` is woken; otherwise it waits for a slice end.
-void kick_idle_for(SchedEntity* e) {
+// Lock held. An idle CPU that may run `e` is woken. Otherwise every CPU that may run it loses the
+// permission to wait inside its guest (idle_in_guest), so that its guest's next wait traps and
+// gives the CPU to `e`, and the first of them whose guest waits there now is kicked out of that
+// wait. Otherwise `e` waits for a slice end. The current CPU is never kicked (it is in cxvisor
+// and rereads its permission before entry), nor anyone when `e` leaves this CPU and may run here
+// again: it picks at once.
+void kick_idle_for(SchedEntity* e, bool leaving_here) {
     for (usize c = 0; c < g_cpus; ++c) {
         if ((e->affinity & (1ull << c)) && g_percpu[c].idle.load() && c != cpu_id()) {
             arch::send_ipi(g_percpu[c].hw_id);
             return;
         }
     }
+    if (leaving_here && (e->affinity & (1ull << cpu_id()))) return;
+    bool kicked = false;
+    for (usize c = 0; c < g_cpus; ++c) {
+        if (!(e->affinity & (1ull << c)) || !g_percpu[c].idle_in_guest.exchange(false)) continue;
+        // Seq-cst exchange, then load: against sched_begin_idle_wait's store, then load.
+        if (!kicked && c != cpu_id() && g_percpu[c].waiting_in_guest.load()) {
+            arch::send_ipi(g_percpu[c].hw_id);
+            kicked = true;
+        }
+    }
 }
 
 // Lock held. A paused entity is parked: Runnable, but outside the queue until sched_resume
 // (invariant: Runnable and not paused <=> queued).
-void make_runnable(SchedEntity* e) {
+void make_runnable(SchedEntity* e, bool leaving_here = false) {
     e->state = SchedState::Runnable;
     e->wake_pending = false;
     if (e->paused) return;
     enqueue(e);
-    kick_idle_for(e);
+    kick_idle_for(e, leaving_here);
 }
 
 void slice_expired(void*) { this_cpu().need_resched.store(true); }
@@ -73,6 +88,28 @@ void slice_expired(void*) { this_cpu().need_resched.store(true); }
 } // namespace
 
 void sched_set_cpu_count(usize n) { g_cpus = n; }
+
+// While the guest waits inside, the slice timer would only interrupt the wait (every 10 ms, a
+// host interrupt the vCPU must step back into its WFI from): nobody needs the slice end, since an
+// entity that becomes runnable for this CPU kicks the wait instead. It starts again when the wait
+// is over.
+bool sched_begin_idle_wait() {
+    PerCpu& me = this_cpu();
+    me.waiting_in_guest.store(true);
+    if (me.idle_in_guest.load()) {
+        timer_cancel(g_slice[me.id]);
+        return true;
+    }
+    me.waiting_in_guest.store(false);
+    return false;
+}
+
+void sched_end_idle_wait() {
+    PerCpu& me = this_cpu();
+    if (!me.waiting_in_guest.load(std::memory_order_relaxed)) return;
+    me.waiting_in_guest.store(false, std::memory_order_relaxed);
+    sched_begin_slice();
+}
 
 void sched_init_cpu() {
     TimerEvent& t = g_slice[cpu_id()];
@@ -94,6 +131,7 @@ SchedEntity* sched_pick() {
                 e->state = SchedState::Running;
                 e->cpu = me.id;
                 me.idle.store(false);
+                me.idle_in_guest.store(!queued_for(me.id));
                 return e;
             }
             me.idle.store(true);
@@ -116,6 +154,8 @@ bool sched_should_yield() {
     {
         SpinlockGuard guard(g_lock);
         if (queued_for(me.id)) return true;
+        // Under the lock, so that an entity queued from now on finds the flag and kicks.
+        me.idle_in_guest.store(true);
     }
     // Nobody waiting: keep running, but start a new slice, so that an entity which becomes
     // runnable for this CPU later (and finds no idle CPU) is let in when that slice ends.
@@ -125,11 +165,12 @@ bool sched_should_yield() {
 
 SchedState sched_leave(SchedEntity* e, Leave how) {
     SpinlockGuard guard(g_lock);
+    g_percpu[e->cpu].idle_in_guest.store(false); // no guest runs there until the next pick
     if (e->stop_pending || how == Leave::Off) {
         e->stop_pending = false;
         e->state = SchedState::Off;
     } else if (how == Leave::Yield || e->wake_pending) {
-        make_runnable(e);
+        make_runnable(e, true);
     } else {
         e->state = SchedState::Blocked;
     }
@@ -201,7 +242,7 @@ void sched_resume(SchedEntity* e) {
     switch (e->state) {
     case SchedState::Runnable: // parked
         enqueue(e);
-        kick_idle_for(e);
+        kick_idle_for(e, false);
         break;
     case SchedState::Blocked:
         if (e->wake_pending) make_runnable(e);

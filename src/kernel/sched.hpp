@@ -7,6 +7,7 @@
 // sched_pick, which idles the calling CPU until it has something to run.
 #pragma once
 #include "base/types.hpp"
+#include "kernel/percpu.hpp"
 
 enum class SchedState : u8 {
     Off,      // not started, powered off, or stopped
@@ -34,6 +35,16 @@ inline constexpr u64 SCHED_SLICE_MS = 10;
 void sched_init_cpu();                 // each CPU once, before sched_pick
 SchedEntity* sched_pick();             // idles until an entity may run here; marks it Running
 bool sched_should_yield();             // slice over and another entity could use this CPU
+// Whether the running entity may wait for its interrupts without leaving this CPU (its guest's
+// WFI untrapped): true while nobody else waits for the CPU. Read before every guest entry; an
+// entity that becomes runnable later clears it and kicks the CPU, so the guest exits and its next
+// wait traps again. Lock-free, one load.
+inline bool sched_may_idle_in_guest(); // defined below
+// The backend is about to let its guest wait inside the guest: true if it may (the permission
+// still holds, checked after announcing the wait, so that an entity queued at the same time either
+// sees the wait and kicks, or is seen here). sched_end_idle_wait when the wait is over.
+bool sched_begin_idle_wait();
+void sched_end_idle_wait();
 void sched_begin_slice();              // (re)arm this CPU's slice timer
 enum class Leave : u8 { Yield, Block, Off };
 // The running entity leaves the CPU. Block turns into Yield if a wake-up is pending.
@@ -66,6 +77,8 @@ inline bool sched_must_leave(const SchedEntity* e) {
 u64 sched_idle_ticks(usize cpu);
 // Number of CPUs that run entities, set once at boot.
 void sched_set_cpu_count(usize n);
+
+inline bool sched_may_idle_in_guest() { return this_cpu().idle_in_guest.load(std::memory_order_relaxed); }
 
 #ifdef CXV_HOST_TEST
 // Host tests only: the queue invariant for `e`, checked under the scheduler lock: it is queued

@@ -40,6 +40,13 @@ constexpr VintcLayout plic_layout(uint32_t) {
     return {"vPLIC", 1, {"the vPLIC", nullptr}, {0x60'0000, 0}, 0x1000, 1, 1023, 1, "PLIC sources"};
 }
 
+// The x86 local APIC (Intel SDM vol. 3A ch. 11; src/vintc/vlapic.hpp): one 4 KiB page at
+// IA32_APIC_BASE (0xFEE0_0000, where cxvisor keeps it) that every vCPU reaches its own APIC
+// through; device lines are GSIs 1..23, each delivered at a fixed vector to vCPU 0.
+constexpr VintcLayout lapic_layout(uint32_t) {
+    return {"vLAPIC", 1, {"the local APIC page", nullptr}, {0x1000, 0}, 0x1000, 1, 23, 1, "GSIs"};
+}
+
 // The controller each ISA's guest board has (the package's PackageHeader::isa): the tool's boards
 // and the image's package checks both ask here. An ISA without a model yet has no layout (an
 // emulated controller is refused for it).
@@ -47,6 +54,7 @@ constexpr const VintcLayout* vintc_layout_of(uint32_t isa, uint32_t vcpus, Vintc
     switch (vm_package::Isa(isa)) {
     case vm_package::Isa::Aarch64: return &(out = gicv3_layout(vcpus));
     case vm_package::Isa::Riscv64: return &(out = plic_layout(vcpus));
+    case vm_package::Isa::X86_64: return &(out = lapic_layout(vcpus));
     default: return nullptr;
     }
 }

@@ -13,6 +13,14 @@ usize g_vm_count;
 
 void wake_vcpu(void* ctx) { sched_wake(&static_cast<Vcpu*>(ctx)->sched()); }
 
+// Optional in the vCPU interface: whether the guest's wait-for-interrupt may stay in the guest
+// for this entry (KVM's and Xen's choice for a CPU nobody else needs). A vCPU that has it decides
+// what its ISA can wake there; one without it always traps its waits.
+template <typename V>
+void allow_idle_in_guest(V& a, bool allowed) {
+    if constexpr (requires { a.allow_idle_in_guest(allowed); }) a.allow_idle_in_guest(allowed);
+}
+
 void handle_hypercall(Vcpu& vcpu, ExitReason& e) {
     using namespace cxv_abi;
     arch::Vcpu& a = vcpu.arch();
@@ -131,6 +139,7 @@ void vmm_run_vcpu(Vcpu& vcpu) {
         // Interrupts go to the hardware right before entry and come back right after the exit,
         // before anything else looks at them (the vGIC's per-vCPU contract, vintc/vgic.hpp).
         vm.kick(a.present_interrupts());
+        allow_idle_in_guest(a, sched_may_idle_in_guest());
         ExitReason e = a.run();
         vm.take_fast_output(); // before anything this exit causes is printed
         vcpu.note_exit(e.kind, a.pc());

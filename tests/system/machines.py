@@ -63,15 +63,30 @@ MACHINES = {
 }
 
 
+# `make test-vmx` (CXV_X86_VMX=1): the x86_64 machine under KVM on an Intel host with nested VMX,
+# so cxvisor chooses its VMX backend (docs/porting.md "VMX"). scripts/vmx-host-check.py has checked
+# the host first; the boot line must then name VMX (vmx_expectations).
+VMX_X86_64 = {"host_machine": "pc,accel=kvm", "native_machine": "pc,accel=kvm", "cpu": "host,+vmx"}
+
+
 def arch():
     return os.environ.get("CXV_ARCH", "aarch64")
+
+
+def vmx_mode(isa=None):
+    return (isa or arch()) == "x86_64" and os.environ.get("CXV_X86_VMX") == "1"
+
+
+def vmx_expectations(isa=None):
+    """Console lines a run must show in VMX mode (none otherwise): the backend cxvisor chose."""
+    return [r"cxvisor: x86_64: virtualization backend VMX on GenuineIntel"] if vmx_mode(isa) else []
 
 
 def machine(isa=None):
     isa = isa or arch()
     if isa not in MACHINES:
         raise SystemExit(f"machines.py: no QEMU machine for ISA {isa!r} (known: {', '.join(MACHINES)})")
-    return MACHINES[isa]
+    return {**MACHINES[isa], **VMX_X86_64} if vmx_mode(isa) else MACHINES[isa]
 
 
 def qemu_binary(isa=None):

@@ -388,6 +388,7 @@ def main():
         if not build_boot_image(args, boot):
             return 1
         qemu = machines.host(args.smp, args.mem) + ["-kernel", boot]
+        args.expect += machines.vmx_expectations()  # make test-vmx: the VMX backend must be the one chosen
         qemu += args.qemu_extra.split()
         if args.disk:
             if args.disk_from:

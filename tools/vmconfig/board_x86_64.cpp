@@ -1,6 +1,7 @@
 // The x86_64 guest board: a PC's layout as cxvisor's SVM backend presents it (docs/porting.md "x86
 // VMs"): RAM from 0, a 16550 in the I/O port space at 0x3f8 ("ns16550a-port") or in memory,
-// the chipset's power ports emulated by the backend, no interrupt controller model yet, no
+// the chipset's power ports emulated by the backend, a local APIC per vCPU (interrupt_mode
+// "emulated"), no
 // device tree (x86 guests learn their machine from CPUID and the fixed layout), and cxvisor's
 // Multiboot image header.
 #include "abi/vm_package.hpp"
@@ -28,6 +29,7 @@ uint32_t get32(const Bytes& b, size_t off) {
 void put32(Bytes& b, size_t off, uint32_t v) { memcpy(&b[off], &v, 4); }
 
 constexpr uint32_t NS16550A = uint32_t(vp::EmuType::Ns16550a);
+constexpr uint64_t LAPIC_BASE = 0xFEE0'0000; // Intel SDM vol. 3A 11.4.1: the APIC base at power-up
 
 class X86Board final : public GuestBoardWithoutIntc {
 public:
@@ -55,15 +57,31 @@ public:
         put32(b, HDR_BSS_END, end);
     }
 
-    // No interrupt controller model yet (a vLAPIC/vIOAPIC is the next step of the port).
-    std::string intc_base_problem(uint64_t) const override { return "x86 VMs have no interrupt controller yet"; }
-    std::string line_problem(uint32_t, bool, uint32_t) const override {
-        return ": x86 VMs have no interrupt controller yet, so no device can raise an interrupt (irq 0)";
+    // The vLAPIC (src/vintc/vlapic.hpp, layout.hpp lapic_layout): each vCPU's local APIC in the
+    // page at IA32_APIC_BASE, device lines GSIs 1..23 delivered at vector 0x20 + GSI to vCPU 0
+    // (no IOAPIC is emulated: docs/porting.md "x86 VMs: interrupts").
+    bool has_intc() const override { return true; }
+    IntcKeys intc_keys() const override { return {"lapic_base", nullptr, "gsi_count"}; }
+    const char* intc_name() const override { return "local APIC"; }
+    VintcLayout intc_layout(uint32_t vcpus) const override { return lapic_layout(vcpus); }
+    uint64_t default_intc_base() const override { return LAPIC_BASE; }
+    std::string intc_base_problem(uint64_t base) const override {
+        return base == LAPIC_BASE ? ""
+                                  : hex(base) + ": the local APIC stays at 0xfee00000 (IA32_APIC_BASE as cxvisor "
+                                                "reports it; guests cannot move it)";
+    }
+    std::string line_problem(uint32_t irq, bool, uint32_t lines) const override {
+        if (irq > lapic_layout(1).max_lines) return " is not a GSI the vLAPIC delivers (1..23)";
+        if (lines && irq > lines)
+            return " is above the VM's GSIs (devices.gsi_count " + std::to_string(lines) + "): raise gsi_count";
+        return "";
     }
     std::string interrupt_mode_problem(const std::string& mode) const override {
-        return mode == "emulated" || mode == "passthrough"
-                   ? "\"" + mode + "\" is not available for x86 VMs yet (no vLAPIC/vIOAPIC): use \"no_irq\""
-                   : "unknown mode \"" + mode + "\": x86 VMs have \"no_irq\"";
+        return mode == "passthrough"
+                   ? "\"passthrough\" (the host's APIC handed to the guest) is not implemented by cxvisor: use "
+                     "\"emulated\" (a virtual local APIC per vCPU) or \"no_irq\""
+                   : "unknown mode \"" + mode + "\": cxvisor implements \"emulated\" (a virtual local APIC per vCPU) "
+                     "and \"no_irq\"";
     }
     bool has_device(uint32_t type) const override { return type == NS16550A; }
     bool has_port_space() const override { return true; }

@@ -66,10 +66,49 @@ bool hypercalls_available() {
     return g_hc_state == 1;
 }
 
-// No guest SMP on x86 yet (arch.hpp).
-int64_t start_cpu(unsigned cpu, void (*)(unsigned)) { return cpu == 0 ? CPU_START_ALREADY : CPU_START_INVALID; }
-int64_t cpu_state(unsigned cpu) { return cpu == 0 ? CPU_STATE_ON : CPU_START_INVALID; }
-void cpu_off() { detail::park(); }
+unsigned vcpu_count() {
+    if (!under_cxvisor() || cpuid(0x4000'0000).a < 0x4000'0001) return 1;
+    const unsigned n = cpuid(0x4000'0001).b;
+    return n ? n : 1;
+}
+
+uint64_t lapic::timer_hz() {
+    return under_cxvisor() && cpuid(0x4000'0000).a >= 0x4000'0010 ? uint64_t(cpuid(0x4000'0010).b) * 1000 : 0;
+}
+
+// ---------------------------------------------------------------- SMP (arch.hpp)
+namespace {
+extern "C" const char rt_trampoline[], rt_trampoline_end[];
+constexpr uint64_t TRAMPOLINE = 0x8000; // start.S RT_TRAMPOLINE: SIPI vector 0x08
+enum : uint32_t { CPU_OFF_STATE = 0, CPU_STARTING = 1, CPU_ON_STATE = 2 };
+uint32_t g_cpu[MAX_CPUS] = {CPU_ON_STATE}; // the boot vCPU runs
+} // namespace
+
+// INIT, then two start-up IPIs (Intel SDM vol. 3A 8.4.4.1 "Typical BSP Initialization Sequence",
+// without its delays: the vLAPIC delivers each IPI before the ICR write completes).
+int64_t start_cpu(unsigned cpu, void (*fn)(unsigned)) {
+    if (cpu >= vcpu_count() || cpu >= MAX_CPUS) return CPU_START_INVALID;
+    if (__atomic_load_n(&g_cpu[cpu], __ATOMIC_ACQUIRE) != CPU_OFF_STATE) return CPU_START_ALREADY;
+    __atomic_store_n(&detail::g_entry[cpu], fn, __ATOMIC_RELEASE);
+    __atomic_store_n(&g_cpu[cpu], uint32_t(CPU_STARTING), __ATOMIC_RELEASE);
+    __builtin_memcpy(reinterpret_cast<void*>(TRAMPOLINE), rt_trampoline, size_t(rt_trampoline_end - rt_trampoline));
+    asm volatile("mfence" ::: "memory");
+    lapic::write(lapic::ICR_HI, cpu << 24);
+    lapic::write(lapic::ICR_LO, lapic::ICR_INIT | lapic::ICR_ASSERT);
+    for (int i = 0; i < 2; ++i) lapic::write(lapic::ICR_LO, lapic::ICR_SIPI | lapic::ICR_ASSERT | (TRAMPOLINE >> 12));
+    return CPU_START_OK;
+}
+int64_t cpu_state(unsigned cpu) {
+    if (cpu >= vcpu_count() || cpu >= MAX_CPUS) return CPU_START_INVALID;
+    return __atomic_load_n(&g_cpu[cpu], __ATOMIC_ACQUIRE) == CPU_OFF_STATE ? CPU_STATE_OFF : CPU_STATE_ON;
+}
+// x86 has no call that powers a CPU off: the vCPU says so in the runtime's state and halts with
+// interrupts off for good (a later start_cpu would need an INIT, which cxvisor does not emulate
+// for a running vCPU).
+void cpu_off() {
+    __atomic_store_n(&g_cpu[cpu_index()], uint32_t(CPU_OFF_STATE), __ATOMIC_RELEASE);
+    detail::park();
+}
 void system_off_call() { outw(PM1A_CNT_PORT, 1u << 13); } // SLP_EN (ACPI 6.5, 4.8.3.2.1)
 void system_off() {
     system_off_call();
@@ -131,7 +170,19 @@ Probe probe_write(uint64_t addr, unsigned size, uint64_t v) {
 
 bool is_external_abort(const Probe& p, uint64_t, bool) { return p.taken && p.esr == VEC_GP && p.far == 0; }
 
+namespace {
+InterruptHandler volatile g_interrupt_handler;
+}
+void set_interrupt_handler(InterruptHandler handler) { g_interrupt_handler = handler; }
+
 extern "C" void rt_trap(TrapFrame* f) {
+    if (f->vector >= 32) { // the local APIC's interrupts
+        if (InterruptHandler h = g_interrupt_handler) {
+            h(unsigned(f->vector));
+            return;
+        }
+        fail("vcpu %u: interrupt at vector %lu with no handler (rip=%lx)", cpu_index(), f->vector, f->rip);
+    }
     uint64_t cr2 = 0;
     if (f->vector == VEC_PF) asm volatile("movq %%cr2, %0" : "=r"(cr2));
     detail::FaultRecord& t = detail::g_fault[cpu_index()];

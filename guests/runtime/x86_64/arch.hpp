@@ -65,8 +65,10 @@ inline VmmcallResult vmmcall(uint64_t nr, uint64_t a1 = 0, uint64_t a2 = 0, uint
     return {int64_t(rax), rdi, rsi, rdx};
 }
 
-// rt::start_cpu / rt::cpu_state: no guest SMP yet on x86 (the emulated local APIC that starts
-// APs is the next step), so every other vCPU is "invalid".
+// rt::start_cpu / rt::cpu_state: a PC has no firmware to ask, so the runtime starts an AP itself
+// with INIT-SIPI-SIPI through its local APIC (start.S's real-mode trampoline) and keeps each
+// vCPU's state (started, off after rt::cpu_off) in its own memory; the VM's vCPU count comes from
+// cxvisor's CPUID leaf 0x4000_0001 EBX. The codes mirror PSCI's, as the other ISAs' runtimes.
 inline constexpr int64_t CPU_START_OK = 0;
 inline constexpr int64_t CPU_START_ALREADY = -6;
 inline constexpr int64_t CPU_START_INVALID = -3;
@@ -74,6 +76,39 @@ inline constexpr int64_t CPU_STATE_ON = 0;
 inline constexpr int64_t CPU_STATE_OFF = 1;
 inline constexpr const char* SYSTEM_OFF_NAME = "ACPI PM1a_CNT SLP_EN";
 inline constexpr const char* SYSTEM_RESET_NAME = "the reset control register";
+// The VM's vCPUs (cxvisor's CPUID leaf 0x4000_0001 EBX; 1 without it).
+unsigned vcpu_count();
+
+// ---- the local APIC (xAPIC, Intel SDM vol. 3A ch. 11; docs/porting.md "x86 VMs: interrupts") ----
+inline constexpr uint64_t LAPIC_BASE = 0xFEE00000;
+namespace lapic {
+inline constexpr uint32_t ID = 0x20, TPR = 0x80, PPR = 0xA0, EOI = 0xB0, SVR = 0xF0, ISR = 0x100, IRR = 0x200,
+                          ESR = 0x280, ICR_LO = 0x300, ICR_HI = 0x310, LVT_TIMER = 0x320, TIMER_INIT = 0x380,
+                          TIMER_CUR = 0x390, TIMER_DIV = 0x3E0;
+inline constexpr uint32_t SVR_ENABLE = 1u << 8, LVT_MASKED = 1u << 16, LVT_PERIODIC = 1u << 17;
+inline constexpr uint32_t ICR_INIT = 5u << 8, ICR_SIPI = 6u << 8, ICR_ASSERT = 1u << 14, ICR_SELF = 1u << 18;
+inline uint32_t read(uint32_t reg) { return *reinterpret_cast<volatile uint32_t*>(LAPIC_BASE + reg); }
+inline void write(uint32_t reg, uint32_t v) { *reinterpret_cast<volatile uint32_t*>(LAPIC_BASE + reg) = v; }
+// Software-enables this CPU's APIC (SVR bit 8, spurious vector 0xFF) and opens TPR.
+inline void enable() {
+    write(SVR, SVR_ENABLE | 0xFF);
+    write(TPR, 0);
+}
+inline void eoi() { write(EOI, 0); }
+// The timer's input clock (cxvisor's CPUID leaf 0x4000_0010 EBX, kHz); 0 if unknown.
+uint64_t timer_hz();
+} // namespace lapic
+
+// ---- interrupts: every vector 32..255 calls `handler(vector)` (the IDT's gates clear IF while it
+// runs); without a handler an interrupt fails the test. The handler sends the EOI itself. ----
+using InterruptHandler = void (*)(unsigned vector);
+void set_interrupt_handler(InterruptHandler handler);
+inline void irq_enable() { asm volatile("sti" ::: "memory"); }
+inline void irq_disable() { asm volatile("cli" ::: "memory"); }
+// HLT with interrupts enabled for exactly that instruction (STI's shadow, APM vol. 3 "STI"): an
+// interrupt that is already pending is taken after HLT starts, so it ends the HLT instead of
+// being lost in between. IF is 0 again on return.
+inline void wait_for_interrupt() { asm volatile("sti; hlt; cli" ::: "memory"); }
 
 // ---- per-CPU and time ----
 // The vCPU index lives in the per-CPU word GS points at (start.S): one load.

@@ -112,11 +112,12 @@ park:
     hlt
     jmp     park
 
-// 32 interrupt gates (8.9.1, figure 4-24): offset, selector 0x08, type 0xE (IF cleared), P.
+// 256 interrupt gates (8.9.1, figure 4-24): offset, selector 0x08, type 0xE (IF cleared), P.
+// Vectors 0-31 are exceptions, 32-255 the local APIC's interrupts (rt::set_interrupt_handler).
 build_idt:
     leaq    rt_idt(%rip), %rdi
     leaq    isr_stubs(%rip), %rax
-    movl    $32, %ecx
+    movl    $256, %ecx
 1:  movq    %rax, %rdx
     movw    %dx, (%rdi)
     movw    $0x08, 2(%rdi)
@@ -132,12 +133,12 @@ build_idt:
     jnz     1b
     ret
 
-// One 16-byte stub per exception vector: the CPU pushes an error code for 8, 10-14, 17 and 21
-// (8.2, table 8-1); the others push 0 in its place, then the vector.
+// One 16-byte stub per vector: the CPU pushes an error code for 8, 10-14, 17 and 21 (8.2, table
+// 8-1); the others push 0 in its place, then the vector.
     .balign 16
 isr_stubs:
     .set    vec, 0
-    .rept   32
+    .rept   256
     .balign 16
     .if (vec == 8) || ((vec >= 10) && (vec <= 14)) || (vec == 17) || (vec == 21)
     pushq   $vec
@@ -185,6 +186,53 @@ isr_common:
     addq    $16, %rsp               // vector, error code
     iretq
 
+// The real-mode start of an AP (rt::start_cpu copies it to RT_TRAMPOLINE, 0x8000, and sends
+// INIT-SIPI-SIPI with vector 0x08): a start-up IPI begins at CS = 0x0800, IP 0 in real mode (Intel
+// SDM vol. 3A 8.4.4.2; AMD APM vol. 2 16.5). It loads a flat 32-bit GDT, sets CR0.PE (caches on:
+// CD and NW clear, as after reset they are set; 14.1.3), and enters _start the way cxvisor enters
+// the boot vCPU: 32-bit flat protected mode, EDI = its index (its local APIC ID, 11.4.6, the
+// vCPU's index under cxvisor), ESI = 0. Position-dependent: every address below is
+// RT_TRAMPOLINE + its offset in the copy.
+#define RT_TRAMPOLINE 0x8000
+#define TRAMP(x) (RT_TRAMPOLINE + (x) - rt_trampoline)
+    .section .rodata.trampoline, "a"
+    .balign 16
+    .globl  rt_trampoline, rt_trampoline_end
+    .code16
+rt_trampoline:
+    cli
+    movw    %cs, %ax
+    movw    %ax, %ds
+    lgdtl   (tramp_gdt_ptr - rt_trampoline)
+    movl    %cr0, %eax
+    andl    $0x9FFFFFFF, %eax       // CD, NW off
+    orl     $0x11, %eax             // PE, ET
+    movl    %eax, %cr0
+    ljmpl   $0x08, $TRAMP(tramp32)
+    .code32
+tramp32:
+    movw    $0x10, %ax
+    movw    %ax, %ds
+    movw    %ax, %es
+    movw    %ax, %ss
+    movw    %ax, %fs
+    movw    %ax, %gs
+    movl    0xFEE00020, %edi        // the local APIC ID register: ID in bits 31:24
+    shrl    $24, %edi
+    xorl    %esi, %esi
+    movl    $_start, %eax
+    jmp     *%eax
+    .balign 8
+tramp_gdt:
+    .quad   0
+    .quad   0x00CF9A000000FFFF      // 0x08: 32-bit code, 4 GiB
+    .quad   0x00CF92000000FFFF      // 0x10: data, 4 GiB
+tramp_gdt_ptr:
+    .word   tramp_gdt_ptr - tramp_gdt - 1
+    .long   TRAMP(tramp_gdt)
+rt_trampoline_end:
+    .code64
+
     .section .rodata
     .balign 16
 rt_gdt:
@@ -196,7 +244,7 @@ gdt_ptr:                            // read by the 32-bit LGDT: limit, 32-bit ba
     .long   rt_gdt
     .balign 8
 idt_ptr:                            // read by the 64-bit LIDT: limit, 64-bit base
-    .word   32 * 16 - 1
+    .word   256 * 16 - 1
     .quad   rt_idt
 
     .section .bss.pagetables, "aw", @nobits
@@ -206,6 +254,6 @@ rt_pdpt: .skip 4096
 rt_pd:   .skip 4 * 4096
     .section .bss
     .balign 16
-rt_idt:  .skip 32 * 16
+rt_idt:  .skip 256 * 16
 rt_cpu_word: .skip MAX_CPUS * 8
     .section .note.GNU-stack, "", @progbits

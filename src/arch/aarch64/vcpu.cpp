@@ -9,6 +9,7 @@
 #include "idregs.hpp"
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
+#include "kernel/sched.hpp"
 #include "smccc_fast.hpp"
 #include "spectre.hpp"
 #include "stage2_fault.hpp"
@@ -87,6 +88,9 @@ MmioAccess to_access(u64 gpa, const DecodedAccess& d) {
 
 // ICH_VTR_EL2.PREbits (IHI 0069 12.5.x): how many active-priority registers exist per group.
 u32 g_ich_apr_count = 1;
+// Each CPU's HCR_EL2 value with every trap on (virt_cpu_init); TWI is cleared only for a vCPU
+// that may wait in the guest (Vcpu::allow_idle_in_guest), never past its put().
+u64 g_hcr[MAX_CPUS];
 // FEAT_PAuth present (ID_AA64ISAR1_EL1 APA/API/GPA/GPI): keys are switched per vCPU.
 bool g_has_pauth = false;
 // What every guest reads from the ID space (idregs.hpp), filled by virt_cpu_init.
@@ -222,6 +226,7 @@ void virt_cpu_init() {
     u64 hcr = HCR_VALUE;
     if (bits(mmfr1, 19, 16)) hcr |= HCR_TLOR;
     if (cxv_has_ras) hcr |= HCR_TERR;
+    g_hcr[cpu_id()] = hcr;
     write_sysreg(hcr_el2, hcr);
     isb();
     // No TLB entry may survive from before cxvisor (firmware, a previous boot, another hypervisor):
@@ -242,6 +247,7 @@ void Vcpu::init(u32 id, u32, u64 vmid) {
 }
 
 void Vcpu::reset(u64 entry, u64 arg0) {
+    m_wfi_pc = NO_WAIT; // an Off vCPU was put(): TWI is set
     m_regs = GuestRegs{};
     m_regs.x[0] = arg0;
     m_regs.pc = entry;
@@ -331,7 +337,49 @@ void Vcpu::load() {
     isb();
 }
 
+// Waiting in the guest. A WFI traps first (HCR_EL2.TWI): when the vCPU may wait here and nothing
+// is pending for it, cxvisor notes the WFI's PC, clears TWI and re-enters the guest at the WFI
+// itself, which now waits in the guest. Whatever ends that wait exits to EL2 (the guest's own
+// interrupts are physical ones routed to EL2 or virtual ones cxvisor puts in a list register on
+// an exit), so cxvisor sees every end: an exit at the WFI or just past it (ELR_EL2 = PC + 4,
+// D1.16.2) with nothing pending for the guest was a host interrupt, and the guest goes back to the
+// WFI, so it never sees a wake-up it could not have had on hardware with the CPU to itself; with
+// something pending, or any other exit, the wait is over and TWI is set again. Saves the exit's
+// round trip through the scheduler (block, idle, wake IPI, reload) on every guest idle period.
+void Vcpu::set_idle_native(bool native) {
+    // Takes effect at the ERET into the guest (a context synchronization event).
+    write_sysreg(hcr_el2, native ? g_hcr[cpu_id()] & ~HCR_TWI : g_hcr[cpu_id()]);
+    m_idle_native = native;
+}
+
+void Vcpu::end_idle_wait() {
+    m_wfi_pc = NO_WAIT;
+    sched_end_idle_wait();
+    if (m_idle_native) set_idle_native(false);
+}
+
+// Before an entry with a wait noted: at the WFI, or just past it after a host interrupt.
+void Vcpu::resume_idle_wait() {
+    const bool at = m_regs.pc == m_wfi_pc, past = m_regs.pc == m_wfi_pc + 4;
+    const bool pending = interrupt_pending();
+    if ((at || past) && m_idle_allowed && !pending && sched_begin_idle_wait()) {
+        m_regs.pc = m_wfi_pc;
+        if (!m_idle_native) set_idle_native(true);
+        return;
+    }
+    // The wait ends: an interrupt completes the WFI; a CPU someone else now waits for makes the
+    // guest execute it again, trapped, and block as before.
+    if (at && pending) m_regs.pc += 4;
+    end_idle_wait();
+}
+
 void Vcpu::put() {
+    // A wait in the guest does not move with the vCPU: it executes the WFI again (trapped) when it
+    // next runs, or completes it at once if an interrupt is pending by then.
+    if (m_wfi_pc != NO_WAIT) {
+        m_regs.pc = m_wfi_pc;
+        end_idle_wait();
+    }
     m_el1.sctlr = read_sysreg(sctlr_el1);
     m_el1.ttbr0 = read_sysreg(ttbr0_el1);
     m_el1.ttbr1 = read_sysreg(ttbr1_el1);
@@ -525,10 +573,17 @@ ExitReason Vcpu::run() {
 #endif
         if (kind == 1 || kind == 2) {
             // The virtual timer's own interrupt is answered here and the guest re-entered (level 1).
-            if (kind == 1 && m_vgic && take_vtimer_irq()) continue;
+            // It ends a wait in the guest (it is the guest's interrupt).
+            if (kind == 1 && m_vgic && take_vtimer_irq()) {
+                if (m_wfi_pc != NO_WAIT) end_idle_wait();
+                continue;
+            }
+            // Another interrupt leaves a wait in the guest noted: resume_idle_wait decides.
+            if (m_wfi_pc != NO_WAIT && m_regs.pc != m_wfi_pc && m_regs.pc != m_wfi_pc + 4) end_idle_wait();
             e.kind = ExitKind::ExternalInterrupt;
             return e;
         }
+        if (m_wfi_pc != NO_WAIT) end_idle_wait(); // the guest ran on past its WFI
         if (kind == 3) {
             e.kind = ExitKind::Fatal;
             e.reason = "SError (asynchronous abort) from the guest";
@@ -546,8 +601,14 @@ void Vcpu::handle_sync(u64 esr, ExitReason& e) {
     u64 iss = bits(esr, 24, 0);
     switch (ec) {
     case EC_WFX:
-        skip_instruction();
         // ISS bit 0: TI, 1 = WFE. WFE is not trapped (HCR_EL2.TWE = 0) but be safe.
+        if (!(iss & 1) && m_idle_allowed && !interrupt_pending() && sched_begin_idle_wait()) {
+            m_wfi_pc = m_regs.pc; // wait in the guest, at the WFI itself (see "Waiting in the guest")
+            set_idle_native(true);
+            e.kind = ExitKind::Nothing;
+            return;
+        }
+        skip_instruction();
         e.kind = (iss & 1) ? ExitKind::Nothing : ExitKind::Halt;
         return;
     case EC_HVC64:

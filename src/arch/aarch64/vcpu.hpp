@@ -102,6 +102,17 @@ public:
     vgic::VcpuSet collect_interrupts() { return m_vgic ? collect_queued() : vgic::VcpuSet{}; }
     bool interrupt_pending() const;
     bool timer_interrupt();
+    // Optional in the vCPU interface (vmm.cpp tests for it), before every entry: whether the
+    // guest may wait for its interrupts inside the guest, allowed while nobody else waits for this
+    // CPU (KVM's default, Xen's vwfi=native). Only a vCPU with a vGIC takes it: every wake source
+    // it has then reaches this CPU as an interrupt that exits to EL2 (the timer PPI, host timers,
+    // kicks) or is a virtual one in a list register, and either ends a WFI (DDI0487 K.a D1.16.2
+    // "Wait for Interrupt"); a VM without one is woken by cxvisor's wake-up timer, which only a
+    // trapped WFI arms. How a wait runs in the guest: "Waiting in the guest" in vcpu.cpp.
+    void allow_idle_in_guest(bool allowed) {
+        m_idle_allowed = allowed && m_vgic != nullptr;
+        if (m_wfi_pc != NO_WAIT) resume_idle_wait();
+    }
 
     // The guest-visible INTIDs of the generic timer's PPIs (what cxv-vmconfig's generated device
     // tree says: PPI 11 virtual, PPI 14 non-secure physical; Arm BSA / SBSA recommended numbers).
@@ -120,6 +131,9 @@ public:
 #endif
 
 private:
+    void set_idle_native(bool native);
+    void resume_idle_wait();
+    void end_idle_wait();
     void handle_sync(u64 esr, ExitReason& e);
     void handle_smccc(ExitReason& e);
     bool emulate_debug_sysreg(u64 iss);
@@ -155,6 +169,12 @@ private:
     vgichw::LrContext m_lrs;
     ExitFast m_exit_fast;
     bool m_exit_fast_ok = false;
+    // Waiting in the guest (vcpu.cpp): the PC of the WFI the guest waits in, or NO_WAIT; while it
+    // is set, and only then, HCR_EL2.TWI is clear on this CPU (m_idle_native).
+    static constexpr u64 NO_WAIT = ~0ull;
+    u64 m_wfi_pc = NO_WAIT;
+    bool m_idle_allowed = false; // the last allow_idle_in_guest(), for a vCPU with a vGIC
+    bool m_idle_native = false;
     bool m_vtimer_raise = false; // the timer PPI was taken but not shown live: raise after the fold
     u64 m_cntvoff = 0;
 #ifdef CXV_EXIT_STATS

@@ -1,5 +1,11 @@
 // Binds nested paging for generic code: arch::Stage2Format is the long-mode format as nested page
-// tables (page_format.hpp NptFormat; AMD64 APM vol. 2 rev. 3.42, 15.25 "Nested Paging").
+// tables (page_format.hpp NptFormat; AMD64 APM vol. 2 rev. 3.42, 15.25 "Nested Paging") under SVM,
+// EPT under VMX (stage2_format.hpp: chosen at boot with the backend).
+//
+// Under VMX the same generation scheme drives INVEPT instead of TLB_CONTROL (Intel SDM vol. 3C
+// 326019-067, 28.3.3.1 "Operations that Invalidate Cached Mappings"): EPT-derived translations are
+// tagged by the EPTP, so only a removed or weakened mapping (and a vCPU arriving from another CPU)
+// needs a flush, vmx/vcpu_core.hpp run().
 //
 // TLB maintenance (15.16 "TLB Control", 15.25.11 "TLB Management"): the CPU tags guest
 // translations with the VMCB's ASID and invalidates them only through the VMCB's TLB_CONTROL at
@@ -12,10 +18,11 @@
 #include "addrspace/addr_space.hpp"
 #include "arch.hpp"
 #include "page_format.hpp"
+#include "stage2_format.hpp"
 
 namespace arch {
 
-using Stage2Format = NptFormat;
+using Stage2Format = X86Stage2Format;
 
 struct Stage2Config {
     constexpr TableGeometry geometry() const { return NptFormat::geometry(); }
@@ -49,6 +56,8 @@ struct Stage2Tlb {
     void fault_retry(u64) { x86::mfence(); }
     // Instruction fetches snoop stores on x86 (7.6.2 "Self-Modifying Code"): nothing to do.
     void prepare_exec(HostPhysAddr, u64) {}
+    // EPT leaves no larger than the CPU takes (tlb.hpp stage2_max_leaf); NPT: any its format allows.
+    u64 max_leaf() const { return g_stage2_max_leaf; }
 };
 static_assert(Stage2Maintenance<Stage2Tlb>, "x86_64 nested-paging maintenance must satisfy the generic contract");
 

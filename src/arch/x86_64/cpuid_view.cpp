@@ -1,18 +1,20 @@
 // The guest's CPUID view (cpuid_view.hpp).
 #include "cpuid_view.hpp"
 #include "abi/hypercall.hpp"
+#include "vintc/vlapic.hpp"
 
 namespace arch {
 
 // CPUID as the guest sees it (docs/porting.md "x86_64: CPUID"): the host's, less what cxvisor
 // does not virtualize, plus the hypervisor leaves. Leaf numbers and bits: APM vol. 3 rev. 3.36,
 // appendix E ("Obtaining Processor Information Via the CPUID Instruction").
-x86::CpuidRegs guest_cpuid(u32 leaf, u32 subleaf, x86::CpuidRegs r, u32 vcpu_id, u64 tsc_khz) {
+x86::CpuidRegs guest_cpuid(u32 leaf, u32 subleaf, x86::CpuidRegs r, u32 vcpu_id, u64 tsc_khz, u32 vcpu_count) {
     (void)subleaf;
     switch (leaf) {
     case 0x1:
         // E.3.2: EBX[31:24] the initial APIC id = the vCPU's index; ECX: no MONITOR (3), no VMX
-        // (5), no x2APIC (21: no x2APIC is emulated), no TSC deadline (24: no vLAPIC timer yet),
+        // (5), no x2APIC (21: no x2APIC is emulated), no TSC deadline (24: the vLAPIC timer has
+        // one-shot and periodic modes only),
         // no XSAVE/OSXSAVE (26, 27: cxvisor switches only FXSAVE state) and so none of what needs
         // XSAVE-managed state (FMA 12, AVX 28, F16C 29); bit 31 = running under a hypervisor.
         r.b = (r.b & 0x00FF'FFFF) | vcpu_id << 24;
@@ -29,12 +31,14 @@ x86::CpuidRegs guest_cpuid(u32 leaf, u32 subleaf, x86::CpuidRegs r, u32 vcpu_id,
         // set): EAX the highest, EBX:ECX:EDX the vendor signature "cxvisor\0\0\0\0\0".
         return {0x4000'0010, 0x6976'7863 /* "cxvi" */, 0x0072'6f73 /* "sor\0" */, 0};
     case 0x4000'0001:
-        // cxvisor's leaf: EAX = the hypercall ABI version (abi/hypercall.hpp, HC_VERSION's value).
-        return {cxv_abi::VERSION_MAJOR << 16 | cxv_abi::VERSION_MINOR, 0, 0, 0};
+        // cxvisor's leaf: EAX = the hypercall ABI version (abi/hypercall.hpp, HC_VERSION's value),
+        // EBX = the VM's vCPUs (their APIC ids are 0..EBX-1: the guest has no MP table or MADT).
+        return {cxv_abi::VERSION_MAJOR << 16 | cxv_abi::VERSION_MINOR, vcpu_count, 0, 0};
     case 0x4000'0010:
-        // Timing: EAX = the TSC's rate in kHz, as VMware and KVM publish it in this leaf (the
-        // guest has no other way to learn it: CPUID 15h does not exist on AMD).
-        return {u32(tsc_khz), 0, 0, 0};
+        // Timing: EAX = the TSC's rate in kHz, EBX = the local APIC timer's input clock in kHz, as
+        // VMware and KVM publish them in this leaf (the guest has no other way to learn them:
+        // CPUID 15h does not exist on AMD).
+        return {u32(tsc_khz), u32(vlapic::TimerHz / 1000), 0, 0};
     case 0x8000'0001:
         // E.4.2: ECX[2] SVM (a guest never runs SVM: the instructions raise #UD), ECX[11] XOP
         // and ECX[16] FMA4 (AVX state, see leaf 1), ECX[13] WDT.

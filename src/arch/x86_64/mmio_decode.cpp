@@ -38,6 +38,23 @@ Result<X86Decoded> x86_decode_mov(const u8* b, usize n, bool long_mode, bool def
         two_byte = true;
     }
     bool byte_reg = false; // the register operand is a byte register
+    if (!two_byte && op >= 0xA0 && op <= 0xA3) {
+        // MOV AL/rAX, moffs (A0, A1) and MOV moffs, AL/rAX (A2, A3) (vol. 3 "MOV"): no ModRM, the
+        // register is the accumulator, an absolute offset of the address size follows (8 bytes
+        // in 64-bit mode, 4 in 32-bit code, 2 in 16-bit code; 67 selects 4, 2 and 4 instead).
+        // Compilers use it for a load or store at a constant address above 2 GiB, such as the
+        // local APIC's registers at 0xFEE0_0000.
+        const bool store = op >= 0xA2, byte = (op & 1) == 0;
+        d.insn.op = store ? MmioInsn::Op::StoreReg : MmioInsn::Op::Load;
+        d.width = byte ? 1 : full;
+        d.insn.dest_width = store ? 0 : d.width;
+        d.insn.reg = 0; // AL / AX / EAX / RAX (REX.B does not apply: 1.8.2)
+        d.is_write = store;
+        const usize offs = long_mode ? (addrsize ? 4 : 8) : (default_16 != addrsize) ? 2 : 4;
+        if (i + offs > n) return Error::OutOfRange;
+        d.insn.length = u8(i + offs);
+        return d;
+    }
     if (!two_byte) {
         switch (op) {
         case 0x88: d.insn.op = MmioInsn::Op::StoreReg, d.width = 1, byte_reg = true; break;

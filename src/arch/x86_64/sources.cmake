@@ -11,6 +11,9 @@ set(CXV_ARCH_SOURCES
   arch/x86_64/svm_entry.S
   arch/x86_64/mmio_decode.cpp
   arch/x86_64/cpuid_view.cpp
+  # The guests' local APICs (the ISA-neutral register model and its host timers).
+  vintc/vlapic.cpp
+  vintc/vlapic_vm.cpp
   drivers/ns16550_console.cpp
   # VMX (vmx/): the backend choice and the pure parts, built here so the freestanding compile checks them.
   arch/x86_64/vmx/bitmaps.cpp
@@ -19,6 +22,10 @@ set(CXV_ARCH_SOURCES
   arch/x86_64/vmx/probe.cpp
   arch/x86_64/vmx/select.cpp
   arch/x86_64/vmx/vmcs.cpp
+  # The VMX vCPU: VMXON, the VMCS per vCPU and VM entry (never run on hardware: docs/porting.md "VMX").
+  arch/x86_64/vmx/hw.cpp
+  arch/x86_64/vmx/vcpu_vmx.cpp
+  arch/x86_64/vmx/vmx_entry.S
 )
 # QEMU's pc and q35 machines under SeaBIOS, loaded by Multiboot.
 set(CXV_DEFAULT_PLATFORM qemu-pc)

@@ -16,16 +16,12 @@
 // host's IF at VMRUN decides whether physical interrupts end the guest's run (INTR intercept,
 // 15.21.1); after the exit IF is cleared again before STGI, so the interrupt that ended the run
 // stays pending until cxvisor opens a window for it (handle_pending_irqs).
+#include "gprs_asm.h"
     .text
     .globl  cxv_svm_run
     .type   cxv_svm_run, @function
 cxv_svm_run:
-    pushq   %rbp
-    pushq   %rbx
-    pushq   %r12
-    pushq   %r13
-    pushq   %r14
-    pushq   %r15
+    CXV_PUSH_CALLEE_SAVED
     pushq   %rdx                    // host_vmsave_pa
     pushq   %rdi                    // gprs
     movq    %rdx, %rax
@@ -33,19 +29,7 @@ cxv_svm_run:
     clgi
     sti
     movq    %rsi, %rax              // RAX = the guest's VMCB for VMLOAD and VMRUN
-    movq    8(%rdi), %rcx
-    movq    16(%rdi), %rdx
-    movq    24(%rdi), %rbx
-    movq    40(%rdi), %rbp
-    movq    48(%rdi), %rsi
-    movq    64(%rdi), %r8
-    movq    72(%rdi), %r9
-    movq    80(%rdi), %r10
-    movq    88(%rdi), %r11
-    movq    96(%rdi), %r12
-    movq    104(%rdi), %r13
-    movq    112(%rdi), %r14
-    movq    120(%rdi), %r15
+    CXV_LOAD_GPRS %rdi
     movq    56(%rdi), %rdi
     vmload  %rax
     vmrun   %rax
@@ -53,19 +37,7 @@ cxv_svm_run:
     vmsave  %rax
     pushq   %rdi                    // the guest's RDI, while RDI fetches gprs
     movq    8(%rsp), %rdi
-    movq    %rcx, 8(%rdi)
-    movq    %rdx, 16(%rdi)
-    movq    %rbx, 24(%rdi)
-    movq    %rbp, 40(%rdi)
-    movq    %rsi, 48(%rdi)
-    movq    %r8, 64(%rdi)
-    movq    %r9, 72(%rdi)
-    movq    %r10, 80(%rdi)
-    movq    %r11, 88(%rdi)
-    movq    %r12, 96(%rdi)
-    movq    %r13, 104(%rdi)
-    movq    %r14, 112(%rdi)
-    movq    %r15, 120(%rdi)
+    CXV_STORE_GPRS %rdi
     popq    %rax
     movq    %rax, 56(%rdi)
     popq    %rdi                    // gprs (done)
@@ -73,12 +45,7 @@ cxv_svm_run:
     vmload  %rax
     cli
     stgi
-    popq    %r15
-    popq    %r14
-    popq    %r13
-    popq    %r12
-    popq    %rbx
-    popq    %rbp
+    CXV_POP_CALLEE_SAVED
     ret
     .size   cxv_svm_run, . - cxv_svm_run
     .section .note.GNU-stack, "", @progbits

@@ -10,6 +10,7 @@
 #include "cpuid_view.hpp"
 #include "mmio_decode.hpp"
 #include "svm.hpp"
+#include "vmx/probe.hpp"
 
 extern "C" void cxv_svm_run(arch::X86Gprs* gprs, u64 vmcb_pa, u64 host_vmsave_pa);
 
@@ -80,6 +81,7 @@ inline u64 pa_of(const void* p) { return reinterpret_cast<u64>(p); } // identity
 // the XMM registers too (APM vol. 3, "FXSAVE": without it the image leaves them out); cxvisor
 // itself uses no SSE (built with -mgeneral-regs-only), so this changes nothing else for it.
 void virt_cpu_init() {
+    if (virt_chosen().backend == VirtBackend::Vmx) return vmx_cpu_init();
     if (!svm_enable_this_cpu()) {
         if (svm_probe().present)
             kprint("cxvisor: x86_64: CPU %lu: SVM is disabled by the firmware (VM_CR.SVMDIS); EFER.SVME left clear\n",
@@ -94,6 +96,7 @@ void virt_cpu_init() {
 }
 
 const char* vcpu_backend_missing() {
+    if (virt_chosen().backend == VirtBackend::Vmx) return vmx_backend_missing();
     const SvmInfo s = svm_probe();
     if (!s.present) return "x86_64: the CPU has no AMD SVM (CPUID 8000_0001h ECX[2]): no VM can run";
     if (s.disabled) return "x86_64: SVM is disabled by the firmware (VM_CR.SVMDIS): no VM can run";
@@ -116,11 +119,14 @@ Vcpu::~Vcpu() {
     for (auto& last : g_last_vmcb)
         if (last == m_vmcb) last = nullptr;
     if (m_vmcb) frames_free(HostPhysAddr(pa_of(m_vmcb)), 1);
+    if (m_vmcs) vmx_forget(), frames_free(HostPhysAddr(pa_of(m_vmcs)), 1);
 }
 
-void Vcpu::init(u32 id, u32, u64 vmid) {
+void Vcpu::init(u32 id, u32 vcpu_count, u64 vmid) {
     m_id = id;
+    m_vcpu_count = vcpu_count;
     m_vmid = vmid;
+    if (virt_chosen().backend == VirtBackend::Vmx) return vmx_init();
     auto page = frames_alloc(1, FRAME_SIZE);
     // The VM is being built: out of memory here cannot be reported through init's void; the VMCB
     // is checked at every entry (run) and the VM stops with a message instead.
@@ -144,6 +150,12 @@ void Vcpu::reset(u64 entry, u64 arg) {
     m_fxsave[24] = 0x80, m_fxsave[25] = 0x1F;
     m_reinject = 0;
     m_msr_exit = false;
+    m_halted = false;
+    // The same boot protocols (guest_state.hpp): cxvisor's 32-bit entry, or real mode after a SIPI.
+    if (m_use_vmx) {
+        if (arg == SIPI_START_ARG) m_gprs.r[RSI] = 0; // no register carries an argument then
+        return m_vmx.reset(arg == SIPI_START_ARG ? vmx::sipi_start(u8(entry >> 12)) : vmx::flat32_start(entry));
+    }
     if (!m_vmcb) return;
     Vmcb& v = *m_vmcb;
     __builtin_memset(&v, 0, sizeof v);
@@ -184,19 +196,47 @@ void Vcpu::reset(u64 entry, u64 arg) {
     v.dr7 = 0x400;
     v.dr6 = 0xFFFF'0FF0;
     v.g_pat = 0x0007'0406'0007'0406ull; // the power-on PAT (vol. 2, 7.8.2 "PAT Register")
+    if (arg == SIPI_START_ARG) {
+        // Started by a SIPI (vcpu.hpp SIPI_START_ARG): the state after INIT (vol. 2, 14.1.3
+        // "Processor Initialization State": CR0 60000010h, real mode, segments with base 0 and
+        // limit FFFFh), then CS = vector << 8 with base vector << 12 and IP 0 (Intel SDM vol. 3A
+        // 8.4.4.2 / 11.6.1). No register carries an argument.
+        m_gprs.r[RSI] = 0;
+        v.cr0 = 0x6000'0010; // CD, NW, ET
+        v.cs = {u16(entry >> 4), 0x009B, 0xFFFF, entry};
+        for (VmcbSegment* s : {&v.ds, &v.es, &v.ss, &v.fs, &v.gs}) *s = {0, 0x0093, 0xFFFF, 0};
+        v.tr = {0, 0x008B, 0xFFFF, 0}; // a busy 16-bit-limit TSS descriptor, as KVM's init_vmcb
+        v.idtr = {0, 0, 0xFFFF, 0};    // the real-mode interrupt vector table at 0
+        v.rip = 0;
+    }
 }
 
 void Vcpu::set_stage2(HostPhysAddr root) {
+    if (m_use_vmx) {
+        if (!vmx_setup()) return; // no VMX set-up: init() recorded why, run() stops the VM with it
+        const char* what = "";
+        const auto eptp = vmx::ept_pointer(root.value(), vmx_setup()->ept, false, &what);
+        if (eptp.is_ok()) m_vmx.set_eptp(eptp.value());
+        else m_vmx_problem = what; // run() stops the VM with it
+        return;
+    }
     m_ncr3 = NptFormat::ncr3(root);
     if (m_vmcb) m_vmcb->n_cr3 = m_ncr3;
 }
 
 // The guest's x87/SSE registers go into the CPU when the vCPU takes it and come back when it
 // leaves: another vCPU on the same CPU must not see or change them.
-void Vcpu::load() { asm volatile("fxrstor64 %0" ::"m"(*reinterpret_cast<const u8(*)[512]>(m_fxsave))); }
-void Vcpu::put() { asm volatile("fxsave64 %0" : "=m"(*reinterpret_cast<u8(*)[512]>(m_fxsave))); }
+void Vcpu::load() {
+    asm volatile("fxrstor64 %0" ::"m"(*reinterpret_cast<const u8(*)[512]>(m_fxsave)));
+    if (m_use_vmx) vmx_load();
+}
+void Vcpu::put() {
+    asm volatile("fxsave64 %0" : "=m"(*reinterpret_cast<u8(*)[512]>(m_fxsave)));
+    if (m_use_vmx) m_vmx.put();
+}
 
 ExitReason Vcpu::run() {
+    if (m_use_vmx) return vmx_run();
     ExitReason e;
     if (!m_vmcb) {
         e.kind = ExitKind::Fatal;
@@ -212,10 +252,29 @@ ExitReason Vcpu::run() {
     g_last_vmcb[cpu] = m_vmcb;
     m_last_cpu = cpu;
     m_npt_seen = gen;
+    // A start-up IPI the guest sent (the vLAPIC's start request): the target is started by the
+    // generic level's CpuUp before this vCPU goes on (vmm_handle_exit, Vm::start_vcpu).
+    if (m_intc && m_intc->start_requests()) {
+        u32 target;
+        u8 vector;
+        if (m_intc->take_start(target, vector)) return start_request(target, vector);
+    }
+    // Halted (HLT): the vCPU stays so until an interrupt it can take is pending (APM vol. 3
+    // "HLT"). A wake-up for anything else (an interrupt while RFLAGS.IF = 0, a pause ending)
+    // halts it again without entering the guest.
+    if (m_halted) {
+        if (!interrupt_pending()) {
+            e.kind = ExitKind::Halt;
+            return e;
+        }
+        m_halted = false;
+    }
     // An event whose delivery the last exit cut short goes in again first (15.7.2 "Event
     // Injection and Intercepts": EXITINTINFO), unless something else is being injected.
     if (m_reinject && !(v.eventinj & EVENTINJ_VALID)) v.eventinj = m_reinject;
     m_reinject = 0;
+    // The common entry has nothing to deliver and no window to withdraw: two loads, no call.
+    if (m_intc && (m_intc->deliverable(m_id) || (v.intercept1 & INTERCEPT1_VINTR))) inject_interrupt();
     v.rax = m_gprs.r[RAX];
     v.rsp = m_gprs.r[RSP];
     v.tsc_offset = m_tsc_offset;
@@ -234,24 +293,24 @@ ExitReason Vcpu::run() {
 // The x86 level: from the decoded exit to what the generic levels handle, or handled here.
 ExitReason Vcpu::handle(const X86Exit& x) {
     ExitReason e;
-    Vmcb& v = *m_vmcb;
     switch (x.kind) {
     case X86ExitKind::Io: {
         m_io = x.io;
         m_io_next_rip = x.next_rip;
+        m_io_info = x.info;
         // The chipset's power ports (vcpu.hpp): SLP_EN in PM1a_CNT powers off, RST in the reset
         // control register resets; other values are stored nowhere (the registers' other bits
         // select sleep types and reset kinds that all mean the same here).
         if (!x.io.in && !x.io.string) {
             const u64 value = m_gprs.r[RAX] & (x.io.size == 4 ? 0xFFFF'FFFFull : x.io.size == 2 ? 0xFFFF : 0xFF);
             if (x.io.port == PORT_PM1A_CNT && x.io.size >= 2 && (value & PM1_SLP_EN)) {
-                v.rip = x.next_rip;
+                set_rip(x.next_rip);
                 e.kind = ExitKind::SystemDown;
                 e.reason = "ACPI PM1a_CNT SLP_EN (port 604)";
                 return e;
             }
             if (x.io.port == PORT_RESET_CONTROL && x.io.size == 1 && (value & RESET_CONTROL_RST)) {
-                v.rip = x.next_rip;
+                set_rip(x.next_rip);
                 e.kind = ExitKind::SystemReset;
                 e.reason = "the reset control register (port cf9)";
                 return e;
@@ -277,13 +336,14 @@ ExitReason Vcpu::handle(const X86Exit& x) {
         return e;
     case X86ExitKind::Cpuid: {
         const u32 leaf = u32(m_gprs.r[RAX]), sub = u32(m_gprs.r[RCX]);
-        const x86::CpuidRegs r = guest_cpuid(leaf, sub, x86::cpuid(leaf, sub), m_id, g_tsc_hz / 1000);
+        const x86::CpuidRegs r = guest_cpuid(leaf, sub, x86::cpuid(leaf, sub), m_id, g_tsc_hz / 1000, m_vcpu_count);
         m_gprs.r[RAX] = r.a, m_gprs.r[RBX] = r.b, m_gprs.r[RCX] = r.c, m_gprs.r[RDX] = r.d;
         skip(x.insn_len);
         return e; // Nothing
     }
     case X86ExitKind::Hlt:
         skip(x.insn_len);
+        m_halted = true;
         e.kind = ExitKind::Halt;
         return e;
     case X86ExitKind::Hypercall:
@@ -312,6 +372,8 @@ ExitReason Vcpu::handle(const X86Exit& x) {
         return e;
     case X86ExitKind::Nmi:
         return e; // taken by the host's NMI handler at STGI (svm_entry.S)
+    case X86ExitKind::IrqWindow:
+        return e; // Nothing: the next entry injects (inject_interrupt)
     case X86ExitKind::NestedVirt:
         // A guest never runs SVM itself (CPUID hides it): #UD, as on a CPU without it (vol. 3,
         // VMRUN: "#UD if EFER.SVME = 0").
@@ -325,12 +387,12 @@ ExitReason Vcpu::handle(const X86Exit& x) {
         // if the VM is restarted.
         e.kind = ExitKind::Fatal;
         e.reason = "x86_64: the guest shut down (triple fault: a fault while delivering a double fault)";
-        e.detail = v.rip;
+        e.detail = pc();
         return e;
     case X86ExitKind::InvalidState:
         e.kind = ExitKind::Fatal;
         e.reason = "x86_64: VMRUN refused the guest state (VMEXIT_INVALID, APM vol. 2 15.5.1 consistency checks)";
-        e.detail = v.exitcode;
+        e.detail = x.code;
         return e;
     case X86ExitKind::Other:
         break;
@@ -345,7 +407,6 @@ ExitReason Vcpu::handle(const X86Exit& x) {
 // False: `e` says what the generic level must do (a SysRegRead/SysRegWrite it reports, after
 // which inject_undefined raises #GP, as RDMSR/WRMSR of an unimplemented MSR do: vol. 3 "RDMSR").
 bool Vcpu::handle_msr(bool write, ExitReason& e) {
-    Vmcb& v = *m_vmcb;
     const u32 msr = u32(m_gprs.r[RCX]);
     const u64 value = (m_gprs.r[RDX] & 0xFFFF'FFFF) << 32 | (m_gprs.r[RAX] & 0xFFFF'FFFF);
     auto answer = [&](u64 r) {
@@ -358,15 +419,16 @@ bool Vcpu::handle_msr(bool write, ExitReason& e) {
         // stays set underneath (VMRUN needs it) and is never shown; a write of any other bit is
         // #GP, as on a CPU without the feature.
         if (!write) {
-            answer(v.efer & ~x86::EFER_SVME);
+            answer(guest_efer());
             return true;
         }
         if (value & ~(EFER_SCE | EFER_LME | EFER_LMA | x86::EFER_NXE)) break;
-        v.efer = (value & ~EFER_LMA) | (v.efer & EFER_LMA) | x86::EFER_SVME;
+        set_guest_efer(value);
         return true;
     case MSR_APIC_BASE:
         // The local APIC at its default place, enabled, in xAPIC mode (vol. 2, 16.3.1 "Local APIC
-        // Enable"); BSP for vCPU 0. No vLAPIC yet: a write that would change it is refused.
+        // Enable"); BSP for vCPU 0. The vLAPIC does not move or turn off: a write that would
+        // change it is refused.
         if (!write) {
             answer(APIC_BASE_DEFAULT | APIC_BASE_ENABLE | (m_id == 0 ? APIC_BASE_BSP : 0));
             return true;
@@ -398,7 +460,7 @@ Result<MmioAccess> Vcpu::decode_mmio(ExitReason& exit, GuestMemoryReader mem) {
         // INS/OUTS (string) and REP forms move memory too: not emulated (15.10.2 gives only the
         // port and sizes; the buffer would have to be walked).
         if (m_io.string || m_io.rep || m_io.size == 0) {
-            exit.detail = m_vmcb->exitinfo1;
+            exit.detail = m_io_info;
             return Error::Unsupported;
         }
         a.width = m_io.size;
@@ -406,15 +468,15 @@ Result<MmioAccess> Vcpu::decode_mmio(ExitReason& exit, GuestMemoryReader mem) {
         a.insn.op = m_io.in ? MmioInsn::Op::PortIn : MmioInsn::Op::PortOut;
         a.insn.reg = RAX;
         a.insn.dest_width = m_io.size;
-        a.insn.length = u8(m_io_next_rip - m_vmcb->rip);
+        a.insn.length = u8(m_io_next_rip - pc());
         return a;
     }
-    const Vmcb& v = *m_vmcb;
+    const vmx::GuestMode v = guest_mode();
     // CS.L: 64-bit code; else CS.D gives 32- or 16-bit code (vol. 2, 4.8.1 "Code-Segment
     // Descriptors"). The linear address of RIP is CS.base + RIP outside 64-bit mode.
-    const bool long_code = (v.efer & EFER_LMA) && (v.cs.attrib & bit(9));
-    const bool default_16 = !long_code && !(v.cs.attrib & bit(10));
-    const u64 linear = long_code ? v.rip : (v.cs.base + v.rip) & 0xFFFF'FFFF;
+    const bool long_code = (v.efer & EFER_LMA) && v.cs_l;
+    const bool default_16 = !long_code && !v.cs_d;
+    const u64 linear = long_code ? v.rip : (v.cs_base + v.rip) & 0xFFFF'FFFF;
     const GuestPaging paging{(v.cr0 & CR0_PG) != 0, (v.efer & EFER_LMA) != 0, v.cr3};
     u8 bytes[15] = {};
     auto got = x86_fetch_instruction(paging, linear, bytes, sizeof bytes, GuestPhysRead{mem.read, mem.ctx});
@@ -468,7 +530,49 @@ void Vcpu::set_hypercall_result(u64 r0, u64 r1, u64 r2, u64 r3) {
 // 15.20 "Injecting Events": the exception is delivered at the next VMRUN through the guest's
 // IDT, RIP unchanged (a fault: it points at the instruction that caused it).
 void Vcpu::inject_exception(u8 vector, u32 error) {
+    if (m_use_vmx) return m_vmx.inject_exception(vector, exception_has_error_code(vector), error);
     m_vmcb->eventinj = eventinj(vector, EventType::Exception, exception_has_error_code(vector), error);
+}
+
+// A SIPI the vLAPIC accepted for `target`: CpuUp at the start page (vector * 4 KiB) with the SIPI
+// marker, so the target's reset() builds the real-mode state. The generic level answers through
+// set_power_result, which has nothing to tell the guest: a SIPI has no status. A start page
+// outside the VM's RAM is refused there (InvalidAddress) and the target stays off.
+ExitReason Vcpu::start_request(u32 target, u8 vector) {
+    ExitReason e;
+    e.kind = ExitKind::CpuUp;
+    e.args[0] = target;
+    e.args[1] = u64(vector) << 12;
+    e.args[2] = SIPI_START_ARG;
+    return e;
+}
+
+// What the vLAPIC presents, delivered the SVM way (APM vol. 2 15.20 "Injecting Events", 15.21
+// "Interrupts"). EVENTINJ delivers without looking at RFLAGS.IF or the interrupt shadow, so an
+// external interrupt goes in only when the guest could take one (IF = 1, no shadow, nothing else
+// being injected: KVM's svm_interrupt_blocked); the APIC then moves it from IRR to ISR, as the
+// CPU's acknowledge cycle does. Otherwise a virtual interrupt with the VINTR intercept (15.21.4)
+// asks for the exit that says the guest can now take one: V_IRQ with priority 0xF and V_IGN_TPR,
+// so the guest's V_TPR does not hold it back (the vLAPIC's TPR has decided already). The window
+// request is dropped at every entry and made again when still needed.
+void Vcpu::inject_interrupt() {
+    Vmcb& v = *m_vmcb;
+    v.v_intr &= ~(V_IRQ | V_INTR_PRIO_MASK | V_IGN_TPR | V_INTR_VECTOR_MASK);
+    v.intercept1 &= ~INTERCEPT1_VINTR;
+    switch (irq_plan(m_intc->deliverable(m_id) != 0, v.rflags, v.interrupt_shadow, v.eventinj)) {
+    case IrqPlan::Nothing: return;
+    case IrqPlan::Inject:
+        if (const u8 vector = m_intc->acknowledge(m_id)) v.eventinj = eventinj(vector, EventType::Intr);
+        return;
+    case IrqPlan::Window:
+        v.v_intr |= V_IRQ | V_INTR_PRIO_MASK | V_IGN_TPR;
+        v.intercept1 |= INTERCEPT1_VINTR;
+        return;
+    }
+}
+
+bool Vcpu::interrupt_pending() const {
+    return m_intc && m_vmcb && m_intc->deliverable(m_id) && (m_vmcb->rflags & RFLAGS_IF);
 }
 
 // x86 has no bus error a load or store could report: cxvisor raises #GP(0) at the instruction,
@@ -477,5 +581,38 @@ void Vcpu::inject_external_abort(u64, AccessKind) { inject_exception(VEC_GP, 0);
 
 // RDMSR/WRMSR of an MSR cxvisor does not emulate: #GP(0) (vol. 3 "RDMSR"); anything else #UD.
 void Vcpu::inject_undefined() { inject_exception(m_msr_exit ? VEC_GP : VEC_UD, 0); }
+
+} // namespace arch
+
+namespace arch {
+
+// The backend dispatchers handle() and decode_mmio() reach the guest's state through.
+u64 Vcpu::pc() const {
+    if (m_use_vmx) return m_vmx.loaded() ? const_cast<vmx::HwVcpu&>(m_vmx).rip() : 0;
+    return m_vmcb ? m_vmcb->rip : 0;
+}
+void Vcpu::skip(u64 length) {
+    if (m_use_vmx) return m_vmx.skip(length);
+    m_vmcb->rip += length;
+    m_vmcb->interrupt_shadow &= ~u64(1);
+}
+void Vcpu::set_rip(u64 rip) {
+    if (m_use_vmx) return m_vmx.set_rip(rip);
+    m_vmcb->rip = rip;
+}
+// EFER as the guest sees it: SVME stays set underneath under SVM and is never shown (handle_msr).
+u64 Vcpu::guest_efer() const {
+    if (m_use_vmx) return const_cast<vmx::HwVcpu&>(m_vmx).efer();
+    return m_vmcb->efer & ~x86::EFER_SVME;
+}
+void Vcpu::set_guest_efer(u64 value) {
+    if (m_use_vmx) return m_vmx.set_efer(value);
+    m_vmcb->efer = (value & ~EFER_LMA) | (m_vmcb->efer & EFER_LMA) | x86::EFER_SVME;
+}
+vmx::GuestMode Vcpu::guest_mode() {
+    if (m_use_vmx) return m_vmx.mode();
+    const Vmcb& v = *m_vmcb;
+    return {v.rip, v.cs.base, v.cr0, v.cr3, v.efer, (v.cs.attrib & bit(9)) != 0, (v.cs.attrib & bit(10)) != 0};
+}
 
 } // namespace arch

@@ -10,14 +10,16 @@
 #include "arch.hpp"
 #include "base/types.hpp"
 #include "vcpu/vcpu_concept.hpp"
-#include "vintc/no_virt_intc.hpp"
+#include "vintc/vlapic.hpp"
 #include "vmcb.hpp"
+#include "vmx/hw.hpp"
 #include "x86_exit.hpp"
 
 namespace arch {
 
-// No interrupt controller model for x86 guests yet (a vLAPIC/vIOAPIC is the next step).
-using ::NoVirtIntc;
+// The VM's interrupt controller model: a local APIC per vCPU (vintc/vlapic.hpp), with the VM's
+// device lines delivered at fixed vectors to vCPU 0 (no IOAPIC is emulated).
+using vlapic::Vlapic;
 
 // The guest's general-purpose registers by their encoding number (APM vol. 3, 1.4.3 table 1-3):
 // RAX 0, RCX 1, RDX 2, RBX 3, RSP 4, RBP 5, RSI 6, RDI 7, R8..R15 8..15. svm_entry.S loads and
@@ -37,16 +39,27 @@ inline constexpr u16 PORT_PM1A_CNT = 0x604, PORT_RESET_CONTROL = 0xCF9;
 inline constexpr u32 PM1_SLP_EN = 1u << 13;
 inline constexpr u8 RESET_CONTROL_RST = 1u << 2;
 
+// reset()'s `arg` for a vCPU a start-up IPI started (the CpuUp exit run() makes from the vLAPIC's
+// start request): real mode at CS = entry / 16, IP 0 (Intel SDM vol. 3A 8.4.4.2, 11.6.1; AMD APM
+// vol. 2 16.5 "Interprocessor Interrupts"), not cxvisor's 32-bit boot protocol. No boot argument
+// of a VM takes this value (it is a guest-physical address or 0).
+inline constexpr u64 SIPI_START_ARG = ~0ull;
+
+// One class for generic code, two backends behind it: SVM (the VMCB members, vcpu.cpp) or VMX
+// (m_vmx, vmx/vcpu_core.hpp; the Vcpu side in vmx/vcpu_vmx.cpp), fixed per vCPU at init() from the
+// boot CPU's choice (vmx/probe.hpp virt_chosen). Both decode their exits into X86Exit and share
+// handle(); guest RIP, EFER, the mode MMIO decoding needs and injection go through the small
+// dispatchers below (docs/porting.md "VMX").
 class Vcpu {
 public:
-    using Intc = NoVirtIntc;
+    using Intc = Vlapic;
     void init(u32 id, u32 vcpu_count, u64 vmid);
     void reset(u64 entry, u64 arg);
     void set_stage2(HostPhysAddr root);
     void load();
     void put();
     ExitReason run();
-    u64 pc() const { return m_vmcb ? m_vmcb->rip : 0; }
+    u64 pc() const;
     u64 gpr(unsigned n) const { return m_gprs.r[n & 15]; }
     void set_gpr(unsigned n, u64 v) { m_gprs.r[n & 15] = v; }
 
@@ -61,13 +74,19 @@ public:
     void set_power_state_result(CpuPowerState) {}
     void inject_external_abort(u64 gpa, AccessKind access);
     void inject_undefined();
-    u64 wake_deadline() const { return ~0ull; } // no guest timer yet: a halted vCPU waits for a kick
-    void attach_vintc(Intc*, GuestPhysAddr) {}
+    // The APIC timer wakes a halted vCPU through its own host timer event (vlapic_vm.cpp), which
+    // kicks it: nothing for the generic layer to arm.
+    u64 wake_deadline() const { return ~0ull; }
+    void attach_vintc(Intc* intc, GuestPhysAddr) { m_intc = intc; }
     void set_counter_offset(u64 offset) { m_tsc_offset = 0 - offset; } // guest TSC = TSC + TSC_OFFSET (15.30.5)
+    // Interrupts are taken from the vLAPIC inside run(), right before VMRUN (inject_interrupt),
+    // where the VMCB's interrupt state is at hand.
     vgic::VcpuSet present_interrupts() { return {}; }
     vgic::VcpuSet collect_interrupts() { return {}; }
-    bool interrupt_pending() const { return false; }
-    bool timer_interrupt() { return false; }
+    // HLT ends when the APIC has an interrupt for the CPU and the guest's RFLAGS.IF lets it in
+    // (APM vol. 3 "HLT": a masked interrupt does not resume the processor).
+    bool interrupt_pending() const;
+    bool timer_interrupt() { return false; } // no host interrupt is forwarded
 
     Vcpu() = default;
     Vcpu(const Vcpu&) = delete;
@@ -78,7 +97,24 @@ private:
     ExitReason handle(const X86Exit& x);
     bool handle_msr(bool write, ExitReason& e);
     void inject_exception(u8 vector, u32 error = 0);
-    void skip(u64 length) { m_vmcb->rip += length; }
+    // An emulated instruction completes: RIP moves on and the interrupt shadow of a preceding
+    // STI or MOV SS ends with it (APM vol. 2 15.21.5; SDM 3C 24.4.2 interruptibility state: the
+    // shadow covers one instruction).
+    void skip(u64 length);
+    void set_rip(u64 rip);
+    u64 guest_efer() const;
+    void set_guest_efer(u64 efer);
+    vmx::GuestMode guest_mode();
+    // SVM's way of delivering what the vLAPIC presents (15.20 "Injecting Events", 15.21.4
+    // "Interrupt Window"): EVENTINJ when the guest can take it, else a VINTR intercept.
+    void inject_interrupt();
+    ExitReason start_request(u32 target, u8 vector);
+    // VMX (vmx/vcpu_vmx.cpp).
+    void vmx_init();
+    void vmx_load();
+    void vmx_forget();
+    ExitReason vmx_run();
+    const vmx::VmxSetup* vmx_setup() const;
 
     svm::Vmcb* m_vmcb = nullptr; // one page from frames_alloc, identity-mapped
     X86Gprs m_gprs{};
@@ -90,14 +126,28 @@ private:
     svm::IoioInfo m_io{};    // the port access of the last IOIO exit (decode_mmio)
     u64 m_io_next_rip = 0;
     u64 m_vmid = 0;
+    Intc* m_intc = nullptr; // null: interrupt_mode "no_irq"
     u32 m_id = 0;
+    u32 m_vcpu_count = 1;
     u32 m_last_cpu = ~0u;
     bool m_msr_exit = false; // the last exit was RDMSR/WRMSR: inject_undefined means #GP (vol. 3 RDMSR)
+    bool m_halted = false;   // in HLT: run() enters the guest again only for an interrupt it takes
+    u64 m_io_info = 0;       // the raw exit information of the last port access, for messages
+    // VMX: the vCPU's VMCS (one frame, identity-mapped) and the backend over it.
+    bool m_use_vmx = false;
+    void* m_vmcs = nullptr;
+    vmx::HwVcpu m_vmx;
+    const char* m_vmx_problem = nullptr;
 };
 static_assert(ArchVcpu<Vcpu>, "x86_64 Vcpu must implement the generic vCPU interface");
 
-// Per-CPU virtualization set-up: EFER.SVME, VM_HSAVE_PA and CR4.OSFXSR, once per CPU at boot.
+// Per-CPU virtualization set-up: EFER.SVME, VM_HSAVE_PA and CR4.OSFXSR, once per CPU at boot
+// (VMX: vmx_cpu_init).
 void virt_cpu_init();
+// VMX (vmx/vcpu_vmx.cpp): the machine-wide set-up on the boot CPU and VMXON on every CPU; null or
+// the reason no VM can run.
+void vmx_cpu_init();
+const char* vmx_backend_missing();
 // "MSR c0000080" for the generic level's messages about a trapped MSR (ExitReason::sysreg).
 const char* describe_sysreg(u64 msr, char* buf, usize size);
 

@@ -143,6 +143,23 @@ inline constexpr u64 EVENTINJ_EV = bit(11), EVENTINJ_VALID = bit(31);
 constexpr u64 eventinj(u8 vector, EventType type, bool has_error = false, u32 error = 0) {
     return u64(vector) | u64(u8(type)) << 8 | (has_error ? EVENTINJ_EV : 0) | EVENTINJ_VALID | u64(error) << 32;
 }
+// What to do with an external interrupt the virtual APIC has for the vCPU, right before VMRUN
+// (15.20, 15.21.4): EVENTINJ does not look at RFLAGS.IF or the interrupt shadow, so it is used only
+// when the guest could take an interrupt now (IF = 1, no shadow after STI / MOV SS, no event being
+// injected already: KVM's svm_interrupt_blocked); otherwise a virtual interrupt with the VINTR
+// intercept asks for the exit that opens the window.
+enum class IrqPlan : u8 { Nothing, Inject, Window };
+inline constexpr u64 RFLAGS_IF = bit(9);
+constexpr IrqPlan irq_plan(bool pending, u64 rflags, u64 interrupt_shadow, u64 eventinj_field) {
+    if (!pending) return IrqPlan::Nothing;
+    if (!(eventinj_field & EVENTINJ_VALID) && (rflags & RFLAGS_IF) && !(interrupt_shadow & 1)) return IrqPlan::Inject;
+    return IrqPlan::Window;
+}
+// The window request: V_IRQ with priority 15 and V_IGN_TPR (the vLAPIC's TPR has decided already),
+// in V_INTR (0x060: V_IRQ 8, V_INTR_PRIO 19:16, V_IGN_TPR 20, V_INTR_VECTOR 39:32).
+inline constexpr u64 V_IRQ = bit(8), V_INTR_PRIO_MASK = u64(0xF) << 16, V_IGN_TPR = bit(20),
+                     V_INTR_VECTOR_MASK = u64(0xFF) << 32;
+
 // Exceptions that push an error code (APM vol. 2, 8.2 "Vectors", table 8-1): #DF 8, #TS 10, #NP
 // 11, #SS 12, #GP 13, #PF 14, #AC 17, #CP 21. QEMU does not look at EV (x86-svm-notes.md 5), so
 // it is set exactly for these.

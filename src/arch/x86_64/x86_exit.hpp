@@ -24,6 +24,7 @@ enum class X86ExitKind : u8 {
     Shutdown,     // triple fault: the guest cannot continue
     InvalidState, // the CPU refused to enter the guest (SVM VMEXIT_INVALID, VMX invalid guest state)
     NestedVirt,   // the guest ran a virtualization instruction (VMRUN, VMLOAD, ... / VMX's): #UD
+    IrqWindow,    // the guest can take an interrupt now (SVM VINTR, VMX interrupt-window exiting)
     Other,        // an exit cxvisor never asked for: code says which
 };
 
@@ -75,6 +76,7 @@ constexpr X86Exit svm_decode_exit(u64 exitcode, u64 info1, u64 info2, u8 cpl = 0
     case EXIT_VMMCALL: e.kind = X86ExitKind::Hypercall, e.insn_len = 3; return e;
     case EXIT_INTR: e.kind = X86ExitKind::Interrupt; return e;
     case EXIT_NMI: e.kind = X86ExitKind::Nmi; return e;
+    case EXIT_VINTR: e.kind = X86ExitKind::IrqWindow; return e; // 15.21.4 (cxvisor's window request)
     case EXIT_SHUTDOWN: e.kind = X86ExitKind::Shutdown; return e;
     case EXIT_VMRUN: e.kind = X86ExitKind::NestedVirt, e.insn = "VMRUN"; return e;
     case EXIT_VMLOAD: e.kind = X86ExitKind::NestedVirt, e.insn = "VMLOAD"; return e;

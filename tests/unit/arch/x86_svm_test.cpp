@@ -98,6 +98,9 @@ TEST(X86Exit, NpfAndOthersDecode) {
     EXPECT_EQ(svm_decode_exit(EXIT_MSR, 0, 0).kind, X86ExitKind::MsrRead);
     EXPECT_EQ(svm_decode_exit(EXIT_MSR, 1, 0).kind, X86ExitKind::MsrWrite);
     EXPECT_EQ(svm_decode_exit(EXIT_SHUTDOWN, 0, 0).kind, X86ExitKind::Shutdown);
+    // VINTR (0x64): the interrupt window cxvisor asked for is open; no instruction to step over.
+    EXPECT_EQ(svm_decode_exit(EXIT_VINTR, 0, 0).kind, X86ExitKind::IrqWindow);
+    EXPECT_EQ(svm_decode_exit(EXIT_VINTR, 0, 0).insn_len, 0);
     EXPECT_EQ(svm_decode_exit(EXIT_VMRUN, 0, 0).kind, X86ExitKind::NestedVirt);
     EXPECT_STREQ(svm_decode_exit(EXIT_SKINIT, 0, 0).insn, "SKINIT");
     // VMEXIT_INVALID is -1; QEMU stores only its low 32 bits.
@@ -106,6 +109,20 @@ TEST(X86Exit, NpfAndOthersDecode) {
     // Something never intercepted (#DE, exit 0x40) stays "Other" with its code.
     EXPECT_EQ(svm_decode_exit(0x40, 0, 0).kind, X86ExitKind::Other);
     EXPECT_EQ(svm_decode_exit(0x40, 0, 0).code, 0x40u);
+}
+
+// The injection decision before VMRUN (vmcb.hpp irq_plan): EVENTINJ only when the guest can take
+// an interrupt now, else the interrupt window.
+TEST(SvmIrqPlan, InjectsOnlyWhenTheGuestCanTakeIt) {
+    using svm::IrqPlan;
+    const u64 IF = 1u << 9, SHADOW = 1, BUSY = svm::eventinj(14, svm::EventType::Exception, true, 2);
+    EXPECT_EQ(svm::irq_plan(false, IF, 0, 0), IrqPlan::Nothing);
+    EXPECT_EQ(svm::irq_plan(false, 0, SHADOW, BUSY), IrqPlan::Nothing);
+    EXPECT_EQ(svm::irq_plan(true, IF | 2, 0, 0), IrqPlan::Inject);
+    EXPECT_EQ(svm::irq_plan(true, 2, 0, 0), IrqPlan::Window);           // cli
+    EXPECT_EQ(svm::irq_plan(true, IF | 2, SHADOW, 0), IrqPlan::Window); // right after sti
+    EXPECT_EQ(svm::irq_plan(true, IF | 2, 0, BUSY), IrqPlan::Window);   // an exception goes in first
+    EXPECT_EQ(svm::irq_plan(true, IF | 2, 0, 14), IrqPlan::Inject);     // a stale EVENTINJ without V
 }
 
 struct MovCase {
@@ -147,6 +164,14 @@ const MovCase MovCases[] = {
     {"mov %eax,(%bx)", {0x67, 0x89, 0x07}, false, true, 4, Op::StoreReg, 0, false, 0, 0},
     {"mov %eax,0x1234 (addr16)", {0x67, 0x89, 0x06, 0x34, 0x12}, false, true, 4, Op::StoreReg, 0, false, 0, 0},
     {"mov %eax,0x10000000 (disp32)", {0x89, 0x05, 0, 0, 0, 0x10}, false, true, 4, Op::StoreReg, 0, false, 0, 0},
+    // MOV with an absolute offset (A0-A3), as compilers emit for the local APIC at 0xFEE0_0000:
+    // 8 offset bytes in 64-bit code (4 with 67), 4 in 32-bit code.
+    {"movabs %eax,0xfee00380", {0xa3, 0x80, 0x03, 0xe0, 0xfe, 0, 0, 0, 0}, true, true, 4, Op::StoreReg, 0, false, 0, 0},
+    {"movabs 0xfee00390,%eax", {0xa1, 0x90, 0x03, 0xe0, 0xfe, 0, 0, 0, 0}, true, false, 4, Op::Load, 0, false, 4, 0},
+    {"movabs 0xfee00390,%rax", {0x48, 0xa1, 0x90, 0x03, 0xe0, 0xfe, 0, 0, 0, 0}, true, false, 8, Op::Load, 0, false, 8, 0},
+    {"movabs %al,0xfee00390", {0xa2, 0x90, 0x03, 0xe0, 0xfe, 0, 0, 0, 0}, true, true, 1, Op::StoreReg, 0, false, 0, 0},
+    {"addr32 mov 0xfee00020,%ax", {0x67, 0x66, 0xa1, 0x20, 0x00, 0xe0, 0xfe}, true, false, 2, Op::Load, 0, false, 2, 0},
+    {"mov 0xfee00020,%eax (32-bit)", {0xa1, 0x20, 0x00, 0xe0, 0xfe}, false, false, 4, Op::Load, 0, false, 4, 0},
 };
 
 TEST(X86MovDecoder, DecodesTheMovForms) {
@@ -246,6 +271,8 @@ TEST(X86Cpuid, GuestView) {
     EXPECT_STREQ(sig, "cxvisor");
     EXPECT_EQ(h.a, 0x4000'0010u);
     EXPECT_EQ(guest_cpuid(0x4000'0010, 0, {}, 0, 2'596'000).a, 2'596'000u);
+    EXPECT_EQ(guest_cpuid(0x4000'0010, 0, {}, 0, 2'596'000).b, 100'000u); // the vLAPIC timer: 100 MHz
+    EXPECT_EQ(guest_cpuid(0x4000'0001, 0, {}, 0, 0, 4).b, 4u);              // the VM's vCPUs
     EXPECT_EQ(guest_cpuid(0x4000'0005, 0, all, 0, 0).a, 0u); // the rest of the range is empty
 }
 

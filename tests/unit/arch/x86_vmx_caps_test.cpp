@@ -5,33 +5,13 @@
 // Intel_Xeon_X5482_3_20GHz.h (Penryn, VMX without EPT). Values changed by hand to reach a case no
 // recorded CPU shows say so where they are used.
 #include "arch/x86_64/vmx/caps.hpp"
+#include "x86_vmx_recorded.hpp"
 #include <gtest/gtest.h>
 #include <string>
 
 using namespace arch::vmx;
 
 namespace {
-
-VmxMsrs broadwell_i7_5600u() {
-    VmxMsrs m;
-    m.basic = 0x00DA'0400'0000'0012ull;
-    m.pinbased = 0x0000'007F'0000'0016ull;
-    m.procbased = 0xFFF9'FFFE'0401'E172ull;
-    m.exit = 0x007F'FFFF'0003'6DFFull;
-    m.entry = 0x0000'FFFF'0000'11FFull;
-    m.misc = 0x3004'81E5ull;
-    m.cr0_fixed0 = 0x8000'0021ull;
-    m.cr0_fixed1 = 0xFFFF'FFFFull;
-    m.cr4_fixed0 = 0x2000ull;
-    m.cr4_fixed1 = 0x3767FFull;
-    m.procbased2 = 0x0005'7CFF'0000'0000ull;
-    m.ept_vpid_cap = 0x0000'0F01'0633'4141ull;
-    m.true_pinbased = 0x0000'007F'0000'0016ull;
-    m.true_procbased = 0xFFF9'FFFE'0400'6172ull;
-    m.true_exit = 0x007F'FFFF'0003'6DFBull;
-    m.true_entry = 0x0000'FFFF'0000'11FBull;
-    return m;
-}
 
 VmxMsrs silvermont_n3530() {
     VmxMsrs m = broadwell_i7_5600u(); // the control MSRs are the same values on both

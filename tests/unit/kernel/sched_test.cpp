@@ -150,6 +150,78 @@ TEST_F(SchedTest, MakingRunnableKicksAnIdleCpuThatMayRunIt) {
     EXPECT_EQ(fake::ipis.size(), 1u);
 }
 
+// Waiting inside the guest (an untrapped WFI) is allowed only while nobody else waits for the CPU:
+// the permission is given at a pick with nothing else queued for the CPU (and at a slice end that
+// finds nobody), and taken away, with a kick of a guest that waits there now, by the first entity
+// that becomes runnable for the CPU and finds no idle one.
+TEST_F(SchedTest, WaitInTheGuestOnlyWhileNobodyElseWaitsForTheCpu) {
+    start(e[0]);
+    start(e[1], CPU0);
+    ASSERT_EQ(sched_pick(), &e[0]);
+    EXPECT_FALSE(sched_may_idle_in_guest()); // e[1] waits for CPU 0
+    EXPECT_FALSE(sched_begin_idle_wait());
+    EXPECT_FALSE(g_percpu[0].waiting_in_guest.load());
+    sched_leave(&e[0], Leave::Yield);
+    ASSERT_EQ(sched_pick(), &e[1]);
+    EXPECT_FALSE(sched_may_idle_in_guest()); // e[0] is queued and may run here
+    ASSERT_EQ(pick_on(1), &e[0]);
+    EXPECT_TRUE(g_percpu[1].idle_in_guest.load()); // nothing else queued
+    sched_begin_slice(); // CPU 0's slice ends with nobody waiting: the permission comes back
+    fake::counter_value = fake::timer.deadline;
+    timer_handle_irq();
+    EXPECT_FALSE(sched_should_yield());
+    EXPECT_TRUE(sched_may_idle_in_guest());
+    fake::use_cpu(1);
+    EXPECT_TRUE(sched_may_idle_in_guest());
+    EXPECT_TRUE(sched_begin_idle_wait()); // CPU 1's guest waits inside now
+    fake::use_cpu(0);
+    EXPECT_TRUE(fake::ipis.empty());
+    start(e[2], CPU1); // no idle CPU: CPU 1 loses the permission and its waiting guest is kicked
+    EXPECT_EQ(fake::ipis, (std::vector<u64>{0x101}));
+    EXPECT_FALSE(g_percpu[1].idle_in_guest.load());
+    EXPECT_TRUE(g_percpu[0].idle_in_guest.load()); // CPU 0 may not run e[3]: keeps its own
+    fake::use_cpu(1);
+    EXPECT_FALSE(sched_begin_idle_wait()); // its next wait traps and gives the CPU away
+    sched_end_idle_wait();
+    EXPECT_FALSE(g_percpu[1].waiting_in_guest.load());
+    fake::use_cpu(0);
+}
+
+TEST_F(SchedTest, PermissionTakenWithoutAKickWhenNoGuestWaitsInside) {
+    start(e[0], CPU1);
+    ASSERT_EQ(pick_on(1), &e[0]);
+    EXPECT_TRUE(g_percpu[1].idle_in_guest.load());
+    start(e[1], CPU1); // CPU 1's guest is busy: it keeps running until it waits (trapped) or the slice ends
+    EXPECT_TRUE(fake::ipis.empty());
+    EXPECT_FALSE(g_percpu[1].idle_in_guest.load());
+    // Leaving the CPU takes the permission of the CPU it ran on; an entity that yields here
+    // and may run here kicks nobody: this CPU picks again at once.
+    start(e[2], ANY);
+    ASSERT_EQ(sched_pick(), &e[2]);
+    EXPECT_TRUE(g_percpu[0].idle_in_guest.load());
+    fake::use_cpu(1);
+    g_percpu[1].idle_in_guest.store(true); // (as if) CPU 1 got it back
+    EXPECT_TRUE(sched_begin_idle_wait());
+    fake::use_cpu(0);
+    sched_leave(&e[2], Leave::Yield);
+    EXPECT_TRUE(fake::ipis.empty());
+    EXPECT_FALSE(g_percpu[0].idle_in_guest.load());
+    EXPECT_TRUE(g_percpu[1].idle_in_guest.load());
+}
+
+TEST_F(SchedTest, SliceEndWithNobodyWaitingGivesThePermissionBack) {
+    start(e[0], CPU0);
+    start(e[1], CPU0);
+    ASSERT_EQ(sched_pick(), &e[0]);
+    EXPECT_FALSE(sched_may_idle_in_guest());
+    sched_stop(&e[1]); // the one waiting goes away
+    sched_begin_slice();
+    fake::counter_value = fake::timer.deadline;
+    timer_handle_irq();
+    EXPECT_FALSE(sched_should_yield()); // slice over, nobody waits: keep running
+    EXPECT_TRUE(sched_may_idle_in_guest());
+}
+
 namespace {
 SchedEntity* g_to_wake;
 bool g_idle_while_waiting;

@@ -508,6 +508,21 @@ TEST_F(VmTest, SliceEndPreemptsAtTheNextExitWhenAnotherVcpuWaits) {
     EXPECT_EQ(sched_pick(), &vm->vcpu(1)->sched()); // vCPU 0 queued behind vCPU 1
 }
 
+// The run loop passes the scheduler's permission to wait inside the guest before every entry:
+// given while nobody else waits for the CPU, withdrawn (before the next entry) once a vCPU that
+// may run here becomes runnable.
+TEST_F(VmTest, EveryEntryCarriesThePermissionToWaitInTheGuest) {
+    boot();
+    Vcpu* v0 = vm->vcpu(0);
+    for (ExitReason e : {exit_of(ExitKind::Nothing), power(ExitKind::CpuUp, 1, ENTRY, 0), exit_of(ExitKind::Nothing)})
+        v0->arch().exits.push_back(e);
+    ASSERT_EQ(sched_pick(), &v0->sched());
+    vmm_run_vcpu(*v0);
+    // Entries: nothing queued, nothing queued, then vCPU 1 waits for a CPU (none idle), then Halt.
+    EXPECT_EQ(v0->arch().idle_allowed, (std::vector<bool>{true, true, false, false}));
+    EXPECT_FALSE(g_percpu[0].idle_in_guest.load()); // v0 left the CPU
+}
+
 TEST_F(VmTest, SystemDownStopsEveryVcpuAndReleasesMemory) {
     auto r = create();
     ASSERT_TRUE(r.is_ok());

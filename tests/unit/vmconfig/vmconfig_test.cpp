@@ -1914,12 +1914,36 @@ TEST_F(X86Test, PortDevicesAreCheckedInTheirOwnSpace) {
                where(17, "devices.emu_devices[0]") + "ports [0xfffc, 0x10004) are not inside the port space");
     EXPECT_HAS(x86_errors(with(x86, "[\"uart1\", 0x1000_0000, 0x1000, 0, \"ns16550a\"", "[\"com2\", 0x3fc, 8, 0, \"ns16550a-port\"")),
                "device \"com2\" ports [0x3fc, 0x404) overlap device \"com1\"");
-    EXPECT_HAS(x86_errors(with(x86, "\"no_irq\"", "\"emulated\"")),
-               "\"emulated\" is not available for x86 VMs yet (no vLAPIC/vIOAPIC): use \"no_irq\"");
     // Another board has no port space.
     Outcome r = compile({dir.write("g.toml", with(hello, "\"pl011\"", "\"ns16550a-port\"")).string()});
     EXPECT_EQ(r.status, 1);
     EXPECT_HAS(r.err, "device type \"ns16550a-port\" needs a port space, which the aarch64 guest board does not have");
+}
+
+TEST_F(X86Test, EmulatedGivesTheVmItsLocalApics) {
+    // interrupt_mode "emulated": the vLAPIC page at 0xfee00000, GSIs 1..(the highest device irq).
+    const std::string emu = with(with(x86, "\"no_irq\"", "\"emulated\""), "[\"com1\", 0x3f8, 8, 0,", "[\"com1\", 0x3f8, 8, 4,");
+    Outcome r = compile_x86(emu);
+    ASSERT_EQ(r.status, 0) << r.err;
+    const vp::VmRecord rec = Package(bytes(out)).vm(0);
+    EXPECT_EQ(rec.interrupt_mode, uint32_t(vp::InterruptMode::Emulated));
+    EXPECT_EQ(rec.intc_base, 0xFEE0'0000u);
+    EXPECT_EQ(rec.intc_base2, 0u);
+    EXPECT_EQ(rec.intc_lines, 4u);
+    fs::remove(out);
+    EXPECT_EQ(compile_x86(with(emu, "interrupt_mode", "gsi_count = 23\ninterrupt_mode")).status, 0);
+    fs::remove(out);
+    // The APIC does not move, GSIs end at 23, a device irq must be one of the VM's GSIs.
+    EXPECT_HAS(x86_errors(with(emu, "interrupt_mode", "lapic_base = 0xfec0_0000\ninterrupt_mode")),
+               "0xfec00000: the local APIC stays at 0xfee00000");
+    EXPECT_HAS(x86_errors(with(emu, "[\"com1\", 0x3f8, 8, 4,", "[\"com1\", 0x3f8, 8, 24,")),
+               "irq 24 is not a GSI the vLAPIC delivers (1..23)");
+    EXPECT_HAS(x86_errors(with(emu, "interrupt_mode", "gsi_count = 2\ninterrupt_mode")),
+               "irq 4 is above the VM's GSIs (devices.gsi_count 2): raise gsi_count");
+    EXPECT_HAS(x86_errors(with(x86, "\"no_irq\"", "\"passthrough\"")),
+               "\"passthrough\" (the host's APIC handed to the guest) is not implemented by cxvisor");
+    EXPECT_HAS(x86_errors(with(x86, "interrupt_mode", "gsi_count = 2\ninterrupt_mode")),
+               "only with interrupt_mode = \"emulated\": a no_irq VM has no local APIC");
 }
 
 // --- loongarch64: the guest board of --arch loongarch64 (board_loongarch64.cpp) --------------------

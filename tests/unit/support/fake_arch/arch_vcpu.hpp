@@ -91,6 +91,9 @@ public:
         uart_fast_base = base;
         uart_fast = block;
     }
+    // The optional permission to wait inside the guest, as the run loop passed it before each run().
+    std::vector<bool> idle_allowed;
+    void allow_idle_in_guest(bool allowed) { idle_allowed.push_back(allowed); }
     void set_counter_offset(u64 x) { counter_offset = x; }
     vgic::VcpuSet present_interrupts() { ++presents; return present_kicks; }
     vgic::VcpuSet collect_interrupts() { ++collects; return collect_kicks; }

@@ -75,6 +75,8 @@ void reset() {
         g_percpu[i].hw_id = 0x100 + i;
         g_percpu[i].idle.store(false);
         g_percpu[i].need_resched.store(false);
+        g_percpu[i].idle_in_guest.store(false);
+        g_percpu[i].waiting_in_guest.store(false);
         g_percpu[i].idle_ticks.store(0);
         g_percpu[i].idle_since.store(~0ull);
     }
