@@ -84,6 +84,7 @@ private:
     u64 m_gcsr[lvz::GUEST_CSR_COUNT] = {};
     lvz::GuestTimer m_timer;
     u64 m_put_at = 0; // counter at put(): the timer ran on without a core meanwhile
+    u64 m_timer_due = 0; // counter at which the one-shot guest timer saved at put() expires (0: none)
     u64 m_gcntc = 0;
     lvz::Exit m_exit;  // the last exit, decoded (decode_mmio reads its access)
     u64 m_vmid = 0;
