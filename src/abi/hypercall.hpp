@@ -10,10 +10,12 @@
 // a7 = CXV_SBI_EID, a6 = number, "x1".."x6" in a0..a5, results "x0".."x3" in a0..a3. On x86_64
 // (AMD SVM) it is VMMCALL at CPL 0 with RAX = number, "x1".."x6" in RDI, RSI, RDX, R10, R8, R9,
 // results "x0".."x3" in RAX, RDI, RSI, RDX (the other registers are preserved). On loongarch64
-// (LVZ; the backend is not written yet, this fixes the ABI it will implement) it is HVCL with
-// code 0 (LoongArch virtualization extension: Ecode 0x17, the 15-bit code in BADI, decoded by
-// arch/loongarch64/lvz_exit.hpp) with a0 = number, "x1".."x6" in a1..a6, results "x0".."x3" in
-// a0..a3 (LoongArch ELF psABI v2.20: a0..a7 are the argument registers); other codes will be refused.
+// (LVZ) it is HVCL with code 0 (LoongArch virtualization extension: Ecode 0x17, the 15-bit code in
+// BADI, decoded by arch/loongarch64/lvz_exit.hpp) with a0 = number, "x1".."x6" in a1..a6, results
+// "x0".."x3" in a0..a3 (LoongArch ELF psABI v2.20: a0..a7 are the argument registers), the other
+// registers preserved; another code is refused (a0 <- CXV_NOT_SUPPORTED). Power and vCPU start are
+// not calls there: a loongarch64 VM has QEMU virt's GED power registers and IPI mail buffers
+// (arch/loongarch64/lvz_board.hpp), as Linux and cxvisor's own host use them.
 // Unknown numbers return CXV_NOT_SUPPORTED (-1), as SMCCC requires; the guest keeps running.
 #pragma once
 #include <stdint.h>

@@ -4,7 +4,7 @@
 #include "vcpu.hpp"
 
 namespace arch {
-// Every VM is refused with this reason until the LVZ backend exists (vmm/main.cpp create_vms):
-// CPUCFG2 says whether the CPU lacks LVZ or only the backend is missing.
-inline const char* vcpu_backend_missing() { return vcpu_missing_reason(la::cpucfg(2)); }
+// Why no VM can run on this machine (vmm/main.cpp create_vms refuses every VM with it), or null:
+// the CPU has no LVZ (CPUCFG2), or a core's LVZ set-up failed (vcpu.cpp virt_cpu_init).
+const char* vcpu_backend_missing();
 } // namespace arch

@@ -24,3 +24,27 @@
 #define IOCSR_MBUF2 0x1030 // that entry
 #define IOCSR_IPI_SEND 0x1040
 #define IOCSR_MBUF_SEND 0x1048
+// The vCPU's GuestContext (vcpu.hpp; guest_entry.S): r0..r31 at 8 * n (r0 unused), then the guest's
+// PC, the exit's ESTAT/BADV/BADI, the host's callee-saved registers (ra, sp, tp, fp = r22,
+// s0..s8 = r23..r31), and what the entry writes to the host-mode CSRs.
+#define GCTX_ERA 256
+#define GCTX_ESTAT 264
+#define GCTX_BADV 272
+#define GCTX_BADI 280
+#define GCTX_HOST_RA 288
+#define GCTX_HOST_SP 296
+#define GCTX_HOST_TP 304
+#define GCTX_HOST_FP 312
+#define GCTX_HOST_S(n) (320 + 8 * (n)) // s0..s8
+#define GCTX_GSTAT 392
+#define GCTX_GTLBC 400
+#define GCTX_GPA_ROOT 408
+#define GCTX_HOST_EENTRY 416
+#define GCTX_FORK_CSRS 424 // nonzero: GTLBC at the LVZ QEMU fork's number (lvz_csr.hpp CsrNumbering)
+#define GCTX_SIZE 432
+// While a guest runs (guest_entry.S): direct mapped window 0 maps VA 0x8000_xxxx_xxxx_xxxx to the
+// same physical address at PLV0, cached (DMW: VSEG [63:60] = 8, MAT [5:4] = 1, PLV0 [0]; LA Vol. 1
+// v1.10, 7.5.10). The entry tail and the exit vector run and reach the GuestContext through it, so
+// they never take a TLB refill, whose handler walks the guest's table then (SAVE1 != 0).
+#define LA_GUEST_DMW_BASE 0x8000000000000000
+#define LA_GUEST_DMW0 0x8000000000000011

@@ -9,6 +9,7 @@
 #define CSR_EENTRY 0xC
 #define CSR_CPUID 0x20
 #define CSR_SAVE0 0x30
+#define CSR_SAVE1 0x31
 #define CSR_TLBRENTRY 0x88
 #define CSR_TLBRSAVE 0x8B
 #define CSR_PGD 0x1B
@@ -141,6 +142,7 @@ secondary_entry:
 // EENTRY (7.4.9) for every exception and interrupt (ECFG.VS = 0: one entry), TLBRENTRY (chapter 7, the TLB refill CSRs)
 // for TLB refills, which the core takes in direct address mode: its physical address.
 set_exception_entries:
+    csrwr   $zero, CSR_SAVE1                      // no guest's GPA table: refills walk cxvisor's (PGD)
     la.pcrel $t0, cxv_la_exception
     csrwr   $t0, CSR_EENTRY
     la.pcrel $t0, cxv_la_tlb_refill
@@ -263,8 +265,13 @@ cxv_la_exception:
     .globl  cxv_la_tlb_refill
 cxv_la_tlb_refill:
     csrwr   $t0, CSR_TLBRSAVE
+    // While a guest runs, SAVE1 holds its GPA table (guest_entry.S): a refill then is for a
+    // guest-physical address (TLBRBADV = the GPA, LVZ), walked in that table, the entry tagged
+    // with the VM's GID through GTLBC.UseTGID/TGID. Otherwise cxvisor's own (PGD).
+    csrrd   $t0, CSR_SAVE1
+    bnez    $t0, 1f
     csrrd   $t0, CSR_PGD
-    lddir   $t0, $t0, 3
+1:  lddir   $t0, $t0, 3
     lddir   $t0, $t0, 2
     lddir   $t0, $t0, 1
     ldpte   $t0, 0

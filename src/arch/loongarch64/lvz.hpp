@@ -11,18 +11,15 @@ inline constexpr u32 CPUCFG2_LVZ = 1u << 10;
 // CPUCFG2.LVVER [13:11]: the LVZ version, meaningful when LVZ = 1.
 inline constexpr u32 cpucfg2_lvz_version(u32 cfg2) { return (cfg2 >> 11) & 7; }
 
-// Why no VM can run here (vmm/main.cpp prints "cxvisor: <reason>; VM <name> not started"): this
-// CPU has no LVZ, or it has and the vCPU backend is not written yet. Never null: on loongarch64
-// every VM is refused until the backend exists.
+// Why no VM can run here (vmm/main.cpp prints "cxvisor: <reason>; VM <name> not started"), or
+// null when the CPU has LVZ (the vCPU backend, vcpu.cpp, may still find a core's set-up unusable).
 inline constexpr const char* vcpu_missing_reason(u32 cpucfg2) {
-    return (cpucfg2 & CPUCFG2_LVZ) ? "loongarch64: the LVZ vCPU backend is not implemented yet"
-                                   : "loongarch64: this CPU has no LVZ (CPUCFG2.LVZ = 0)";
+    return (cpucfg2 & CPUCFG2_LVZ) ? nullptr : "loongarch64: this CPU has no LVZ (CPUCFG2.LVZ = 0)";
 }
 // The boot line's sentence about it (host.cpp): one line, with what follows for VMs.
 inline constexpr const char* lvz_boot_line(u32 cpucfg2) {
-    return (cpucfg2 & CPUCFG2_LVZ)
-               ? "LVZ found (CPUCFG2.LVZ = 1); the LVZ vCPU backend is not written yet: VMs are refused, the shell runs"
-               : "this CPU has no LVZ (CPUCFG2.LVZ = 0): it cannot host VMs; VMs are refused, the shell runs";
+    return (cpucfg2 & CPUCFG2_LVZ) ? "LVZ found (CPUCFG2.LVZ = 1): VMs run under the LVZ vCPU backend"
+                                   : "this CPU has no LVZ (CPUCFG2.LVZ = 0): it cannot host VMs; VMs are refused, the shell runs";
 }
 
 } // namespace arch

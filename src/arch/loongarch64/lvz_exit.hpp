@@ -11,7 +11,8 @@
 
 namespace arch::lvz {
 
-inline constexpr u32 ECODE_INT = 0x0, ECODE_PIL = 0x1, ECODE_PIS = 0x2, ECODE_GSPR = 0x16, ECODE_HVC = 0x17;
+inline constexpr u32 ECODE_INT = 0x0, ECODE_PIL = 0x1, ECODE_PIS = 0x2, ECODE_PIF = 0x3, ECODE_PME = 0x4,
+                     ECODE_PNR = 0x5, ECODE_PNX = 0x6, ECODE_PPI = 0x7, ECODE_GSPR = 0x16, ECODE_HVC = 0x17;
 
 inline constexpr u32 estat_ecode(u64 estat) { return u32(estat >> 16) & 0x3F; }
 inline constexpr u32 estat_subcode(u64 estat) { return u32(estat >> 22) & 0x1FF; }
@@ -81,6 +82,10 @@ inline constexpr GsprInsn decode_gspr(u32 insn) {
 }
 
 enum class ExitKind : u8 { HostInterrupt, Hypercall, Privileged, GpaFault, Other };
+// What a GPA fault was: the exception names the access (table 7-8: PIL/PNR load, PIS/PME store,
+// PIF/PNX fetch; PPI, a privilege-level fault on a GPA leaf, which cxvisor's PLV 3 leaves never
+// raise, as the load or store BADI shows).
+enum class GpaAccess : u8 { Read, Write, Fetch };
 struct Exit {
     ExitKind kind = ExitKind::Other;
     u32 ecode = 0, subcode = 0;
@@ -88,6 +93,7 @@ struct Exit {
     GsprInsn gspr;     // Privileged
     u64 gpa = 0;       // GpaFault: the guest physical address
     MemAccess access;  // GpaFault: the instruction, for MMIO
+    GpaAccess kind_of_access = GpaAccess::Read; // GpaFault
 };
 
 inline constexpr Exit decode_exit(const ExitState& s) {
@@ -96,6 +102,7 @@ inline constexpr Exit decode_exit(const ExitState& s) {
         e.kind = ExitKind::GpaFault;
         e.gpa = s.tlbrbadv;
         e.access = decode_mem_access(s.badi);
+        e.kind_of_access = e.access.ok && e.access.store ? GpaAccess::Write : GpaAccess::Read;
         return e;
     }
     e.ecode = estat_ecode(s.estat);
@@ -112,9 +119,18 @@ inline constexpr Exit decode_exit(const ExitState& s) {
         break;
     case ECODE_PIL:
     case ECODE_PIS:
+    case ECODE_PIF:
+    case ECODE_PME:
+    case ECODE_PNR:
+    case ECODE_PNX:
+    case ECODE_PPI:
         e.kind = ExitKind::GpaFault;
         e.gpa = s.badv;
         e.access = decode_mem_access(s.badi);
+        e.kind_of_access = e.ecode == ECODE_PIF || e.ecode == ECODE_PNX         ? GpaAccess::Fetch
+                           : e.ecode == ECODE_PIS || e.ecode == ECODE_PME       ? GpaAccess::Write
+                           : e.ecode == ECODE_PPI && e.access.ok && e.access.store ? GpaAccess::Write
+                                                                                 : GpaAccess::Read;
         break;
     default: break;
     }

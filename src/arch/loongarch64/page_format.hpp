@@ -1,8 +1,9 @@
 // The LoongArch page-table format (LoongArch Reference Manual Vol. 1 v1.10, "LA Vol. 1": 5.4
 // "Page Table Walking" with LDDIR/LDPTE, 4.2.5.2-3; the entry bits are those of the TLB entry,
-// TLBELO0/1 in 7.5.4) in the generic PageTableFormat shape: cxvisor's own translation
-// (HostLaFormat). Pure constexpr: the host unit tests check the encodings
-// (tests/unit/addrspace/loongarch_format_test.cpp).
+// TLBELO0/1 in 7.5.4) in the generic PageTableFormat shape, twice: cxvisor's own translation
+// (HostLaFormat) and a VM's guest-physical tables under LVZ (LvzGpaFormat). The two differ only in
+// the PLV of a leaf (LaTableFormat's parameter). Pure constexpr: the host unit tests check the
+// encodings (tests/unit/addrspace/loongarch_format_test.cpp).
 //
 // LoongArch has no hardware table walker: a TLB miss runs software, cxvisor's refill handler
 // (boot.S cxv_la_tlb_refill), whose LDDIR/LDPTE walk the tree PWCL/PWCH describe. cxvisor
@@ -19,7 +20,9 @@
 
 namespace arch {
 
-struct HostLaFormat {
+// PlvBits: TLBELO.PLV [3:2] of every leaf. An access is allowed when the accessing privilege level
+// is at most PLV (RPLV = 0, 7.5.4).
+template <u64 PlvBits> struct LaTableFormat {
     static constexpr u32 page_shift = 12;
     static constexpr u32 bits_per_level = 9;
     static constexpr u32 leaf_level = 3;
@@ -43,13 +46,13 @@ struct HostLaFormat {
     static constexpr bool is_block(u64 e, u32 level) { return level < leaf_level && (e & huge); }
     static constexpr HostPhysAddr address(u64 e) { return HostPhysAddr(e & (e & huge ? block_addr_mask : addr_mask)); }
 
-    // PLV 0: only cxvisor (PLV0) may access; RPLV = 0. Rights: D for write, NR unless readable,
+    // PLV from the parameter, RPLV = 0. Rights: D for write, NR unless readable,
     // NX unless executable (write-only and execute-only are expressible). No right at all is
     // V = 0 with the software marker, so the walker still sees a mapping. Device memory is MAT 0
     // (strongly-ordered uncached, 2.1.7), the rest coherent cached.
     static constexpr u64 attrs(MemFlags f) {
         if (!has(f, MemFlags::Read) && !has(f, MemFlags::Write) && !has(f, MemFlags::Exec)) return sw_noaccess;
-        u64 e = v;
+        u64 e = v | PlvBits;
         if (has(f, MemFlags::Write)) e |= d;
         if (!has(f, MemFlags::Read)) e |= nr;
         if (!has(f, MemFlags::Exec)) e |= nx;
@@ -78,6 +81,21 @@ struct HostLaFormat {
     static constexpr u64 pwcl = 12 | (9 << 5) | (21 << 10) | (9 << 15) | (30ull << 20) | (9ull << 25);
     static constexpr u64 pwch = 39 | (9 << 6);
 };
+
+// cxvisor's own map: PLV 0, so only cxvisor (PLV0) may access.
+using HostLaFormat = LaTableFormat<0>;
 static_assert(PageTableFormat<HostLaFormat>);
+
+// A VM's guest-physical (GPA -> HPA) table under LVZ. The LVZ extension has no table format of
+// its own: a guest access whose GPA misses in the TLB exits to cxvisor's TLB refill entry with the
+// GPA in TLBRBADV (measured on the LVZ QEMU, ../shared/platform-notes.md), and the refill handler
+// (boot.S) walks this tree with the same LDDIR/LDPTE as cxvisor's own (same PWCL/PWCH: 4 KiB pages,
+// four levels, 2 MiB blocks) and fills a TLB entry tagged with the VM's GID (GTLBC.TGID). The
+// translated access is the guest's, at the guest's privilege level, so leaves carry PLV 3 (every
+// level may pass, RPLV = 0): the guest's own first stage decides which of its levels may use a
+// page. RAM is MAT 1 (coherent cached), a passed-through device MAT 0; an emulated device is no
+// entry at all, so the access exits (a zero leaf: page-invalid, Ecode 1/2, BADV = GPA).
+using LvzGpaFormat = LaTableFormat<3ull << 2>;
+static_assert(PageTableFormat<LvzGpaFormat>);
 
 } // namespace arch

@@ -104,8 +104,7 @@ struct RefillResult {
     u64 leaf;
     u64 page_size;
 };
-RefillResult model_refill(FakeFrames& frames, HostPhysAddr pgd, u64 va) {
-    using F = HostLaFormat;
+template <class F = HostLaFormat> RefillResult model_refill(FakeFrames& frames, HostPhysAddr pgd, u64 va) {
     auto field = [](u64 reg, u32 shift, u32 bits) { return u32((reg >> shift) & ((1u << bits) - 1)); };
     const u32 pt_base = field(F::pwcl, 0, 5), pt_width = field(F::pwcl, 5, 5);
     const u32 dir_base[4] = {0, field(F::pwcl, 10, 5), field(F::pwcl, 20, 5), field(F::pwch, 0, 6)};
@@ -160,5 +159,56 @@ TEST(HostLaFormat, TheRefillWalkFindsWhatTheWalkerMapped) {
     for (u64 va : {0xA0'0000ull, 0x4000'0000ull, 0x80'0000'0000ull, 0x7FFF'FFFF'F000ull}) {
         const RefillResult r = model_refill(frames, t.root(), va);
         EXPECT_EQ(r.leaf & F::v, 0u) << std::hex << va;
+    }
+}
+
+// The GPA stage under LVZ (LvzGpaFormat): the same entry layout and walk as cxvisor's own, with
+// PLV 3 in every leaf (TLBELO.PLV [3:2] = 3, RPLV 0: LA Vol. 1 v1.10, 7.5.4), because the
+// translated access is the guest's at whatever level the guest runs.
+TEST(LvzGpaFormat, LeavesArePlv3AndOtherwiseTheHostLayout) {
+    using F = arch::LvzGpaFormat;
+    const MemFlags rwx = RW | MemFlags::Exec;
+    // Guest RAM: V 0x1 | D 0x2 | PLV 3 0xC | MAT CC 0x10; executable (no NX), readable (no NR).
+    EXPECT_EQ(F::make_page(HostPhysAddr(0x4000'0000), rwx), 0x4000'001Full);
+    // A 2 MiB RAM block: the same plus HUGE 0x40.
+    EXPECT_EQ(F::make_block(HostPhysAddr(0x4020'0000), rwx), 0x4020'005Full);
+    // Read-only guest memory: no D, NX when not executable.
+    EXPECT_EQ(F::make_page(HostPhysAddr(0x4000'1000), MemFlags::Read), 0x4000'0000'4000'101Dull);
+    // A passed-through device page: MAT 0 (strongly-ordered uncached), NX.
+    EXPECT_EQ(F::make_page(HostPhysAddr(0x1FE0'0000), RW | MemFlags::Device), 0x4000'0000'1FE0'000Full);
+    // flags() reads back exactly what was mapped; PLV plays no part in the rights.
+    EXPECT_EQ(F::flags(0x4000'001F), rwx);
+    EXPECT_EQ(F::flags(0x4000'0000'1FE0'000F), RW | MemFlags::Device);
+    EXPECT_EQ(F::flags(0x4000'0000'4000'101D), MemFlags::Read);
+    // No access: still V = 0 and the marker (the walker keeps the mapping, the guest faults).
+    EXPECT_EQ(F::make_page(HostPhysAddr(0x4000'0000), MemFlags::None), 0x4000'0080ull);
+    EXPECT_EQ(F::flags(0x4000'0080), MemFlags::None);
+    // cxvisor's own leaves stay PLV 0: a guest could not use them even if one leaked into its tag.
+    EXPECT_EQ(HostLaFormat::make_page(HostPhysAddr(0x4000'0000), rwx) & HostLaFormat::plv_mask, 0u);
+    EXPECT_EQ(F::make_page(HostPhysAddr(0x4000'0000), rwx) & F::plv_mask, 0xCu);
+    // The walk registers are shared: the one refill handler walks both kinds of table.
+    EXPECT_EQ(F::pwcl, HostLaFormat::pwcl);
+    EXPECT_EQ(F::pwch, HostLaFormat::pwch);
+}
+
+TEST(LvzGpaFormat, TheRefillWalkGivesGuestRamAndLeavesMmioHolesInvalid) {
+    // A VM as vm/ builds it: 16 MiB of RAM at GPA 0 backed by host RAM at 0x4000_0000, and its
+    // emulated 16550 at 0x1FE0_0000 left unmapped. The refill walk (boot.S, the guest branch)
+    // must give PLV 3 leaves for RAM and a V = 0 leaf for the device page, whose access then
+    // exits as a page-invalid exception with the GPA in BADV: cxvisor's MMIO path.
+    using F = arch::LvzGpaFormat;
+    FakeFrames frames;
+    PageTable<F, FakeFrames> t = PageTable<F, FakeFrames>::create(frames, F::geometry()).release_value();
+    ASSERT_TRUE(t.map(0, HostPhysAddr(0x4000'0000), 16 * MiB, RW | MemFlags::Exec).is_ok());
+
+    const RefillResult ram = model_refill<F>(frames, t.root(), 0x20'0004);
+    EXPECT_EQ(ram.page_size, 2 * MiB);
+    EXPECT_EQ(F::address(ram.leaf), HostPhysAddr(0x4020'0000));
+    EXPECT_EQ(ram.leaf & F::plv_mask, 0xCu);
+    EXPECT_EQ(F::flags(ram.leaf), RW | MemFlags::Exec);
+
+    for (u64 gpa : {0x1FE0'0000ull, 0x100'0000ull, 0x1'0000'0000ull}) {
+        const RefillResult hole = model_refill<F>(frames, t.root(), gpa);
+        EXPECT_EQ(hole.leaf & F::v, 0u) << std::hex << gpa;
     }
 }
