@@ -1,5 +1,5 @@
 // The mmio guest's 16550 cases that are the same on every ISA whose console UART is a 16550
-// (mmio-riscv64.cpp, mmio-x86_64.cpp): the registers read back through the ISA's byte store and
+// (mmio-riscv64.cpp, mmio-x86_64.cpp, mmio-loongarch64.cpp): the registers read back through the ISA's byte store and
 // zero-extending byte load (`sb`, `lbu`, named by `how` in the messages): SCR, MCR (bits 4:0
 // kept), the divisor latches behind LCR.DLAB, and IER untouched by the DLM write.
 #pragma once
@@ -24,4 +24,26 @@ void check_16550_register_file(uint64_t u, Sb sb, Lbu lbu, const char* how) {
     rt::check(dll == 0x12 && dlm == 0x34, "divisor latches under DLAB read back 0x12 0x34 (got 0x%lx 0x%lx)", dll, dlm);
     v = lbu(IER_DLM);
     rt::check(v == ier, "IER unchanged by the DLM write (0x%lx, got 0x%lx)", ier, v);
+}
+
+// Wider accesses, aligned, to the byte-wide device: each refused with the ISA's fault for an
+// access nothing answers (`fault`: its name, and what the probe's esr/far mean there), and SCR
+// (holding `scr_value`) untouched by the refused writes.
+template <typename Lbu>
+void check_16550_refuses_wide(uint64_t u, Lbu lbu, uint64_t scr_value, const char* fault) {
+    struct Wide {
+        uint64_t addr;
+        unsigned size;
+    };
+    const Wide wide[] = {{u + 6, 2}, {u + 4, 4}, {u + 0, 8}}; // MSR, MCR, DLL
+    for (const Wide& w : wide) {
+        rt::Probe p = rt::probe_read(w.addr, w.size);
+        rt::check(rt::is_external_abort(p, w.addr, false), "%u-byte read of %lx -> %s (%lx, %lx)", w.size, w.addr,
+                  fault, p.esr, p.far);
+        p = rt::probe_write(w.addr, w.size, 0);
+        rt::check(rt::is_external_abort(p, w.addr, true), "%u-byte write to %lx -> %s (%lx, %lx)", w.size, w.addr,
+                  fault, p.esr, p.far);
+    }
+    const uint64_t v = lbu(u + 7);
+    rt::check(v == scr_value, "SCR untouched by the refused writes (got 0x%lx)", v);
 }

@@ -11,8 +11,8 @@ enum Reg : u64 {
     ICR = 0x044, DMACR = 0x048, PERIPH_ID0 = 0xFE0, PCELL_ID3 = 0xFFC,
 };
 
-// UARTFR bits.
-constexpr u32 FR_RXFE = 1u << 4, FR_TXFF = 1u << 5, FR_RXFF = 1u << 6, FR_TXFE = 1u << 7;
+// UARTFR bits. TXFF (bit 5) always reads 0: the transmitter takes every character at once.
+constexpr u32 FR_RXFE = 1u << 4, FR_RXFF = 1u << 6, FR_TXFE = 1u << 7;
 // UARTDR error bit and UARTRSR bit for an overrun (3.3.1, 3.3.2).
 constexpr u16 DR_OE = 1u << 11;
 constexpr u32 RSR_OE = 1u << 3;
