@@ -22,11 +22,7 @@ using namespace cxv_abi;
 namespace chaos {
 namespace {
 
-struct Ctx {
-    unsigned cpu;
-    uint64_t op;
-    uint64_t failures;
-};
+using Ctx = OneVcpuCtx;
 
 enum Op : unsigned { LOAD, STORE, BREAK, SYSCALL, INE, HYP_CSR, CPUCFG, HVCL_NR, HVCL_CODE, N_OPS };
 const char* const OP_NAMES[N_OPS] = {"load", "store", "break", "syscall", "ine", "hyp_csr", "cpucfg", "hvcl_nr", "hvcl_code"};
@@ -144,19 +140,7 @@ void do_op(Ctx& c, Rng& r, Op op) {
 } // namespace
 
 void arch_main() {
-    Ctx c{0, 0, 0};
-    Rng r = Rng::seeded(CXV_CHAOS_SEED);
-    uint64_t counts[N_OPS] = {};
-    rt::printf("seed %lx, %lu operations\n", uint64_t(CXV_CHAOS_SEED), uint64_t(CXV_CHAOS_OPS));
-    for (c.op = 0; c.op < CXV_CHAOS_OPS; ++c.op) {
-        const Op op = Op(r.below(N_OPS));
-        ++counts[op];
-        do_op(c, r, op);
-        if ((c.op + 1) % CXV_CHAOS_PROGRESS == 0) rt::printf("progress %lu/%lu\n", c.op + 1, uint64_t(CXV_CHAOS_OPS));
-    }
-    print_counts("vcpu 0", "operations", OP_NAMES, counts, N_OPS, ",");
-    print_first_unexpected();
-    rt::check(c.failures == 0, "vcpu 0: every operation behaved as the model says (%lu unexpected)", c.failures);
+    run_on_one_vcpu<N_OPS>(OP_NAMES, [](Ctx& c, Rng& r, unsigned kind) { do_op(c, r, Op(kind)); });
 }
 
 } // namespace chaos

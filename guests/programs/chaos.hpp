@@ -12,6 +12,8 @@
 #pragma once
 #include <stdint.h>
 
+#include "rt.hpp"
+
 #ifndef CXV_CHAOS_SEED
 #define CXV_CHAOS_SEED 0x00C4A05C0FFEE001ull
 #endif
@@ -74,5 +76,29 @@ void print_counts(const char* what, const char* label, const char* const* names,
 
 // The ISA's part (chaos-<isa>.cpp): the whole run, on the boot vCPU, after the test was named.
 void arch_main();
+
+// For an ISA part that runs on its boot vCPU alone (x86_64, loongarch64): its context, and its
+// whole run: CXV_CHAOS_OPS operations of `N` kinds drawn from the seed, `do_op(ctx, rng, kind)`
+// each, progress lines, the counts by kind (`names`) and the verdict.
+struct OneVcpuCtx {
+    unsigned cpu;
+    uint64_t op;
+    uint64_t failures;
+};
+template <unsigned N, typename DoOp> void run_on_one_vcpu(const char* const* names, DoOp do_op) {
+    OneVcpuCtx c{0, 0, 0};
+    Rng r = Rng::seeded(CXV_CHAOS_SEED);
+    uint64_t counts[N] = {};
+    rt::printf("seed %lx, %lu operations\n", uint64_t(CXV_CHAOS_SEED), uint64_t(CXV_CHAOS_OPS));
+    for (c.op = 0; c.op < CXV_CHAOS_OPS; ++c.op) {
+        const unsigned kind = unsigned(r.below(N));
+        ++counts[kind];
+        do_op(c, r, kind);
+        if ((c.op + 1) % CXV_CHAOS_PROGRESS == 0) rt::printf("progress %lu/%lu\n", c.op + 1, uint64_t(CXV_CHAOS_OPS));
+    }
+    print_counts("vcpu 0", "operations", names, counts, N, ",");
+    print_first_unexpected();
+    rt::check(c.failures == 0, "vcpu 0: every operation behaved as the model says (%lu unexpected)", c.failures);
+}
 
 } // namespace chaos
