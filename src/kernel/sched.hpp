@@ -39,7 +39,7 @@ bool sched_should_yield();             // slice over and another entity could us
 // WFI untrapped): true while nobody else waits for the CPU. Read before every guest entry; an
 // entity that becomes runnable later clears it and kicks the CPU, so the guest exits and its next
 // wait traps again. Lock-free, one load.
-inline bool sched_may_idle_in_guest(); // defined below
+inline bool sched_may_idle_in_guest() { return this_cpu().idle_in_guest.load(std::memory_order_relaxed); }
 // The backend is about to let its guest wait inside the guest: true if it may (the permission
 // still holds, checked after announcing the wait, so that an entity queued at the same time either
 // sees the wait and kicks, or is seen here). sched_end_idle_wait when the wait is over.
@@ -77,8 +77,6 @@ inline bool sched_must_leave(const SchedEntity* e) {
 u64 sched_idle_ticks(usize cpu);
 // Number of CPUs that run entities, set once at boot.
 void sched_set_cpu_count(usize n);
-
-inline bool sched_may_idle_in_guest() { return this_cpu().idle_in_guest.load(std::memory_order_relaxed); }
 
 #ifdef CXV_HOST_TEST
 // Host tests only: the queue invariant for `e`, checked under the scheduler lock: it is queued
