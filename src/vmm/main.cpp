@@ -251,15 +251,16 @@ extern "C" [[noreturn]] void kernel_main(u64 boot_arg) {
     vmm_set_exit_when_done(cmdline.exit_when_done);
     g_cpu_count = g_plat.cpu_count;
     if (g_plat.cpus_truncated)
-        kprint("cxvisor: the machine has more CPUs than cxvisor supports (MAX_CPUS = %zu): it uses the first %zu and "
-               "leaves the others off (give QEMU -smp %zu or fewer, or raise MAX_CPUS in src/abi/vm_package.hpp)\n",
+        kprint("cxvisor: the machine has more CPUs than cxvisor supports (MAX_CPUS = %zu): it uses the first %zu "
+               "listed (with the boot CPU as the last if it comes later) and leaves the others off (give QEMU -smp "
+               "%zu or fewer, or raise MAX_CPUS in src/abi/vm_package.hpp)\n",
                MAX_CPUS, g_cpu_count, MAX_CPUS);
     const u64 boot_hw_id = arch::this_cpu_hw_id();
     usize boot_id = g_cpu_count;
     for (usize i = 0; i < g_cpu_count; ++i)
         if (g_plat.cpu_hw_id[i] == boot_hw_id) boot_id = i;
     if (boot_id == g_cpu_count)
-        power_off("the boot CPU (hardware id %lx) is not among the first %zu CPUs the DTB lists", boot_hw_id, g_cpu_count);
+        power_off("the boot CPU (hardware id %lx) is not among the CPUs the firmware lists", boot_hw_id);
     PerCpu& boot = g_percpu[boot_id];
     boot.id = boot_id;
     boot.hw_id = boot_hw_id;

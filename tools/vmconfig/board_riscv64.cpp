@@ -86,7 +86,7 @@ public:
 
     bool read_host_platform(const Fdt& fdt, HostDescription& out, std::string& what) const override {
         const char* piece = "?";
-        auto plat = read_rv_platform(fdt, &piece);
+        auto plat = read_rv_platform(fdt, CpuSlots::kAnyBootCpu, &piece);
         if (plat.is_error()) return what = std::string(piece) + ": " + error_name(plat.error()), false;
         fill_host(out, plat.value(), plat.value().uart.mmio.base.value(), plat.value().uart.irq);
         return true;

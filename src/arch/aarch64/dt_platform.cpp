@@ -32,19 +32,20 @@ struct Reader : DtHostReader {
         return {};
     }
 
-    Result<void> read_cpus(PlatformInfo& info) const {
+    Result<void> read_cpus(PlatformInfo& info, u64 boot_mpidr) const {
         FdtNode cpus = TRY(check(fdt.find_path("/cpus"), "/cpus"));
+        CpuSlots slots(PlatformInfo::kMaxCpus, boot_mpidr); // extra CPUs just stay off
         for (FdtNode n : fdt.children(cpus)) {
             // device_type "cpu" tells CPUs from cpu-map & co (spec 3.8); "fail" ones are broken.
             if (!has_string(n, "device_type", "cpu")) continue;
             auto status = fdt.prop_string(n, "status");
             if (status.is_ok() && strncmp(status.value(), "fail", 4) == 0) continue;
-            if (info.cpu_count == PlatformInfo::kMaxCpus) { // extra CPUs just stay off
-                info.cpus_truncated = true;
-                break;
-            }
             FdtReg reg = TRY(check(fdt.reg(n), "/cpus/cpu reg"));
-            CpuInfo& cpu = info.cpus[info.cpu_count++];
+            if (reg.count() == 0) return fail(Error::BadFormat, "/cpus/cpu reg");
+            u32 slot = 0;
+            if (!slots.take(reg[0].base, slot)) continue;
+            CpuInfo& cpu = info.cpus[slot];
+            cpu = CpuInfo{};
             cpu.mpidr = reg[0].base;
             if (has_string(n, "enable-method", "psci")) {
                 cpu.enable = CpuEnableMethod::Psci;
@@ -53,6 +54,8 @@ struct Reader : DtHostReader {
                 cpu.release_addr = TRY(check(fdt.prop_u64(n, "cpu-release-addr"), "cpu-release-addr"));
             }
         }
+        info.cpu_count = slots.count();
+        info.cpus_truncated = slots.truncated();
         if (info.cpu_count == 0) return fail(Error::NotFound, "CPUs (/cpus/cpu@*)");
         return {};
     }
@@ -155,11 +158,11 @@ u32 gic_device_irq(const Fdt& fdt, FdtNode n) {
     return r.intids(n, 1, &intid, "interrupts").is_ok() && intid >= 32 && intid < 1020 ? intid : 0;
 }
 
-Result<PlatformInfo> read_platform(const Fdt& fdt, const char** what) {
+Result<PlatformInfo> read_platform(const Fdt& fdt, u64 boot_mpidr, const char** what) {
     PlatformInfo info;
     Reader r{{fdt, what}};
     TRY(r.read_memory_and_reserved(info));
-    TRY(r.read_cpus(info));
+    TRY(r.read_cpus(info, boot_mpidr));
     TRY(r.read_psci(info));
     TRY(r.read_gic(info)); // before the UART and timer: their interrupts are decoded against it
     TRY(r.read_uart(info));

@@ -4,6 +4,7 @@
 #include "abi/vm_package.hpp" // MAX_CPUS
 #include "addrspace/addr.hpp" // PhysRange
 #include "fdt/host_dt.hpp" // DtHostInfo, OwnedRange
+#include "kernel/cpu_slots.hpp"
 
 enum class PsciMethod : u8 { None, Smc, Hvc }; // None: no PSCI 0.2+ node, secondaries cannot start
 enum class CpuEnableMethod : u8 { None, Psci, SpinTable };
@@ -22,7 +23,7 @@ struct CpuInfo {
 struct PlatformInfo : DtHostInfo {
     static constexpr u32 kMaxCpus = vm_package::MAX_CPUS, kMaxRedistRegions = 4;
 
-    CpuInfo cpus[kMaxCpus];            // /cpus/cpu@* in DT order
+    CpuInfo cpus[kMaxCpus];            // /cpus/cpu@* in DT order (the boot CPU last when truncated)
     u32 cpu_count = 0;
     bool cpus_truncated = false;       // more than kMaxCpus CPUs: the rest stay off
     PsciMethod psci = PsciMethod::None;
@@ -51,7 +52,9 @@ struct PlatformInfo : DtHostInfo {
 // piece is absent (RAM, CPUs, GICv3, PL011 console, arch timer), BadFormat when one is malformed,
 // NoMemory/Unsupported when it exceeds a fixed capacity that is unsafe to truncate (reserved
 // ranges, redistributor regions). On error *what (if given) names the piece, for the boot log.
-Result<PlatformInfo> read_platform(const Fdt& fdt, const char** what = nullptr);
+// boot_mpidr: the CPU reading it (MPIDR_EL1 affinity), always kept when the DTB lists more than
+// kMaxCpus CPUs (kernel/cpu_slots.hpp; CpuSlots::kAnyBootCpu for the tool).
+Result<PlatformInfo> read_platform(const Fdt& fdt, u64 boot_mpidr, const char** what = nullptr);
 
 // The host interrupt number of device node n's first interrupt: the INTID of its SPI under the
 // GICv3 binding (<0 n flags> is INTID 32 + n), 0 if it has none, it is not an SPI, or the GIC does

@@ -26,7 +26,7 @@ decltype(PlatformInfo::gic) g_gic;
 } // namespace
 
 Result<void> host_discover(const Fdt& fdt, HostPlatform& out, const char** what) {
-    const PlatformInfo p = TRY(read_platform(fdt, what));
+    const PlatformInfo p = TRY(read_platform(fdt, this_cpu_hw_id(), what));
     g_gic = p.gic;
     console_init(pl011_console(p.uart.mmio.base.value()));
     g_psci_use_hvc = p.psci == PsciMethod::Hvc;

@@ -10,22 +10,21 @@ u64 le64(const u8* p) {
 
 } // namespace
 
-Result<LaPlatformInfo> read_la_platform(const Fdt& fdt, const char** what) {
+Result<LaPlatformInfo> read_la_platform(const Fdt& fdt, u64 boot_cpu_id, const char** what) {
     LaPlatformInfo info;
     DtHostReader r{fdt, what};
     // Cores: /cpus children with device_type "cpu"; reg is the core number CSR.CPUID reads.
     auto cpus = r.check(fdt.find_path("/cpus"), "/cpus");
     if (cpus.is_error()) return cpus.error();
+    CpuSlots slots(LaPlatformInfo::kMaxCpus, boot_cpu_id); // extra cores just stay off
     for (FdtNode n : fdt.children(cpus.value())) {
         if (!r.has_string(n, "device_type", "cpu") || !fdt.is_enabled(n)) continue;
         FdtReg reg = TRY(r.check(fdt.reg(n), "cpu reg"));
         if (reg.count() == 0) return r.fail(Error::BadFormat, "cpu reg");
-        if (info.cpu_count == LaPlatformInfo::kMaxCpus) {
-            info.cpus_truncated = true;
-            break;
-        }
-        info.cpu_id[info.cpu_count++] = reg[0].base;
+        if (u32 slot = 0; slots.take(reg[0].base, slot)) info.cpu_id[slot] = reg[0].base;
     }
+    info.cpu_count = slots.count();
+    info.cpus_truncated = slots.truncated();
     if (info.cpu_count == 0) return r.fail(Error::NotFound, "cpu nodes under /cpus");
 
     FdtNode uart = TRY(r.check(r.console_node("ns16550a"), "the ns16550a console (stdout-path)"));

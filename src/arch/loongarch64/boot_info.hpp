@@ -10,12 +10,13 @@
 #pragma once
 #include "abi/vm_package.hpp" // MAX_CPUS
 #include "fdt/host_dt.hpp"
+#include "kernel/cpu_slots.hpp"
 
 struct LaPlatformInfo : DtHostInfo {
     static constexpr u32 kMaxCpus = vm_package::MAX_CPUS;
     u64 cpu_id[kMaxCpus]; // each cpu node's reg: the core's CSR.CPUID (the IPI's target number)
     u32 cpu_count = 0;
-    bool cpus_truncated = false;
+    bool cpus_truncated = false; // more than kMaxCpus cores: the rest stay off (the boot core is kept)
     struct {
         PhysRange mmio;
         u64 clock_hz = 0;
@@ -27,8 +28,9 @@ struct LaPlatformInfo : DtHostInfo {
 };
 
 // Reads the DTB: cores, console, PCH-PIC, fw_cfg and the owned list (devices; RAM comes from
-// la_memmap_ram). NotFound names the missing piece in *what.
-Result<LaPlatformInfo> read_la_platform(const Fdt& fdt, const char** what = nullptr);
+// la_memmap_ram). NotFound names the missing piece in *what. boot_cpu_id: the core reading it
+// (CSR.CPUID), always kept when the DTB lists more than kMaxCpus cores (kernel/cpu_slots.hpp).
+Result<LaPlatformInfo> read_la_platform(const Fdt& fdt, u64 boot_cpu_id, const char** what = nullptr);
 
 inline constexpr usize LA_MEMMAP_ENTRY = 24;
 inline constexpr u32 LA_MEMMAP_RAM = 1;

@@ -98,7 +98,7 @@ Result<void> read_ram(const LaPlatformInfo& info, LaPlatformInfo& out, const cha
 } // namespace
 
 Result<void> host_discover(const Fdt& fdt, HostPlatform& out, const char** what) {
-    g_info = TRY(read_la_platform(fdt, what));
+    g_info = TRY(read_la_platform(fdt, this_cpu_hw_id(), what));
     console_init(ns16550_console(g_info.uart.mmio.base.value(), 0, 1));
     // The DTB may describe RAM (a firmware that adds /memory); QEMU 7.2's does not: fw_cfg.
     DtHostReader reader{fdt, nullptr};

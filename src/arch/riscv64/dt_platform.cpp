@@ -76,34 +76,36 @@ struct Reader : DtHostReader {
         return list.is_ok() && list.value().contains(ext);
     }
 
-    Result<void> read_harts(RvPlatformInfo& info) {
+    Result<void> read_harts(RvPlatformInfo& info, u64 boot_hartid) {
         FdtNode cpus = TRY(check(fdt.find_path("/cpus"), "/cpus"));
         auto cpus_tb = fdt.prop_u64(cpus, "timebase-frequency");
         u64 tb = cpus_tb.is_ok() ? cpus_tb.value() : 0;
+        CpuSlots slots(RvPlatformInfo::kMaxCpus, boot_hartid); // extra harts just stay off
         for (FdtNode n : fdt.children(cpus)) {
             if (!has_string(n, "device_type", "cpu") || !fdt.is_enabled(n)) continue;
             if (!isa_has(n, "h")) { // no hypervisor extension: cxvisor cannot run VMs there
                 ++info.harts_without_h;
                 continue;
             }
-            if (info.hart_count == RvPlatformInfo::kMaxCpus) { // extra harts just stay off
-                info.harts_truncated = true;
-                break;
-            }
             FdtReg reg = TRY(check(fdt.reg(n), "/cpus/cpu reg"));
             if (reg.count() == 0) return fail(Error::BadFormat, "/cpus/cpu reg");
             if (auto own_tb = fdt.prop_u64(n, "timebase-frequency"); tb == 0 && own_tb.is_ok()) tb = own_tb.value();
-            RvHart& h = info.harts[info.hart_count];
+            u32 slot = 0;
+            if (!slots.take(reg[0].base, slot)) continue;
+            RvHart& h = info.harts[slot];
+            h = RvHart{};
             h.hartid = reg[0].base;
             h.sstc = isa_has(n, "sstc");
             if (auto mt = fdt.prop_string(n, "mmu-type"); mt.is_ok()) h.mmu_va_bits = riscv_mmu_type_bits(mt.value());
+            intc_phandle[slot] = 0;
             for (FdtNode c : fdt.children(n))
                 if (fdt.is_compatible(c, "riscv,cpu-intc")) {
                     auto ph = fdt.prop_u32(c, "phandle");
-                    if (ph.is_ok()) intc_phandle[info.hart_count] = ph.value();
+                    if (ph.is_ok()) intc_phandle[slot] = ph.value();
                 }
-            ++info.hart_count;
         }
+        info.hart_count = slots.count();
+        info.harts_truncated = slots.truncated();
         if (info.hart_count == 0) return fail(Error::NotFound, "harts with the H extension (/cpus/cpu@*, riscv,isa with \"h\")");
         if (tb == 0) return fail(Error::NotFound, "timebase-frequency (/cpus)");
         info.timebase_hz = tb;
@@ -206,11 +208,11 @@ u32 rv_device_irq(const Fdt& fdt, FdtNode n) {
     return ndev.is_ok() ? r.plic_source(n, ndev.value()) : 0;
 }
 
-Result<RvPlatformInfo> read_rv_platform(const Fdt& fdt, const char** what) {
+Result<RvPlatformInfo> read_rv_platform(const Fdt& fdt, u64 boot_hartid, const char** what) {
     RvPlatformInfo info;
     Reader r{{fdt, what}};
     TRY(r.read_memory_and_reserved(info));
-    TRY(r.read_harts(info));
+    TRY(r.read_harts(info, boot_hartid));
     TRY(r.read_plic(info)); // before the UART: its interrupt is decoded against the PLIC
     TRY(r.read_uart(info));
     r.read_owned(info); // after the PLIC and UART: it names them

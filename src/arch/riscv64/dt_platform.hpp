@@ -4,6 +4,7 @@
 #pragma once
 #include "abi/vm_package.hpp" // MAX_CPUS
 #include "fdt/host_dt.hpp"    // DtHostInfo, OwnedRange
+#include "kernel/cpu_slots.hpp"
 
 struct RvHart {
     u64 hartid = 0;     // the cpu node's reg (SBI and the PLIC name harts by it)
@@ -21,7 +22,7 @@ struct RvHart {
 struct RvPlatformInfo : DtHostInfo {
     static constexpr u32 kMaxCpus = vm_package::MAX_CPUS;
 
-    RvHart harts[kMaxCpus];     // enabled cpu nodes with the H extension, DT order
+    RvHart harts[kMaxCpus];     // enabled cpu nodes with H, DT order (the boot hart last when truncated)
     u32 hart_count = 0;
     bool harts_truncated = false; // more than kMaxCpus such harts: the rest stay off
     u32 harts_without_h = 0;      // enabled harts skipped because riscv,isa lacks "h"
@@ -43,7 +44,9 @@ struct RvPlatformInfo : DtHostInfo {
 // dumps). Errors: NotFound when a mandatory piece is absent (RAM, harts with H, PLIC with an S
 // context for every hart, 16550 console, timebase), BadFormat when one is malformed, NoMemory when
 // the reserved ranges exceed their fixed capacity. On error *what (if given) names the piece.
-Result<RvPlatformInfo> read_rv_platform(const Fdt& fdt, const char** what = nullptr);
+// boot_hartid: the hart reading it, always kept when the DT lists more than kMaxCpus harts with H
+// (kernel/cpu_slots.hpp: OpenSBI boots any hart; CpuSlots::kAnyBootCpu for the tool).
+Result<RvPlatformInfo> read_rv_platform(const Fdt& fdt, u64 boot_hartid, const char** what = nullptr);
 
 // The host interrupt number of device node n's first interrupt: its PLIC source (1..riscv,ndev),
 // 0 if it has none or the PLIC does not deliver it. (arch::dt_device_irq on riscv64.)

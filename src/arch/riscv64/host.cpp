@@ -43,7 +43,7 @@ void timer_stop() { timer_set_deadline(~0ull); } // never: the compare is unsign
 bool host_has_sstc() { return g_sstc; }          // vcpu.hpp
 
 Result<void> host_discover(const Fdt& fdt, HostPlatform& out, const char** what) {
-    const RvPlatformInfo p = TRY(read_rv_platform(fdt, what));
+    const RvPlatformInfo p = TRY(read_rv_platform(fdt, this_cpu_hw_id(), what));
     console_init(ns16550_console(p.uart.mmio.base.value(), p.uart.reg_shift, p.uart.reg_io_width));
     g_timebase_hz = p.timebase_hz;
     sbi::init();

@@ -2,6 +2,7 @@
 // tables instead of a device tree (boot_info.hpp), the 16550 at I/O port 0x3F8 as the console,
 // the local APICs and IOAPICs (apic.hpp), cxvisor's 4-level tables (mmu.hpp) and SVM (svm.hpp).
 #include "kernel/host_platform.hpp"
+#include "kernel/cpu_slots.hpp"
 #include "apic.hpp"
 #include "arch.hpp"
 #include "arch_vcpu.hpp"
@@ -109,8 +110,11 @@ Result<void> host_boot(u64 boot_arg, HostPlatform& out, const char** what) {
     }
     if (m.ram_truncated)
         kprint("cxvisor: x86_64: the memory map has more than %u RAM ranges; the rest is not used\n", MultibootInfo::kMaxRam);
-    for (u32 i = 0; i < g_acpi.cpu_count && i < vm_package::MAX_CPUS; ++i) out.cpu_hw_id[out.cpu_count++] = g_acpi.cpus[i].apic_id;
-    out.cpus_truncated = g_acpi.cpu_count > vm_package::MAX_CPUS || g_acpi.cpus_truncated;
+    CpuSlots slots(vm_package::MAX_CPUS, apic_this_id()); // the BSP is kept (kernel/cpu_slots.hpp)
+    for (u32 i = 0; i < g_acpi.cpu_count; ++i)
+        if (u32 slot = 0; slots.take(g_acpi.cpus[i].apic_id, slot)) out.cpu_hw_id[slot] = g_acpi.cpus[i].apic_id;
+    out.cpu_count = slots.count();
+    out.cpus_truncated = slots.truncated() || g_acpi.cpus_truncated;
     const PhysRange lapic{HostPhysAddr(g_acpi.lapic_base), FRAME_SIZE};
     out.devices[out.device_count++] = lapic;
     out.owned[out.owned_count++] = {lapic, "local APIC", "cxvisor's interrupt controller"};

@@ -47,7 +47,7 @@ protected:
 
 TEST_F(LaBootInfo, ReadsCoresConsoleControllerAndFwCfgFromQemu72) {
     const char* what = nullptr;
-    auto r = read_la_platform(*m_fdt, &what);
+    auto r = read_la_platform(*m_fdt, 0, &what);
     ASSERT_TRUE(r.is_ok()) << (what ? what : "");
     const LaPlatformInfo& p = r.value();
     ASSERT_EQ(p.cpu_count, 4u);
@@ -79,7 +79,7 @@ TEST_F(LaBootInfo, MissingPiecesAreNamed) {
     auto f = Fdt::create(copy.data(), copy.size());
     ASSERT_TRUE(f.is_ok());
     const char* what = nullptr;
-    auto r = read_la_platform(f.value(), &what);
+    auto r = read_la_platform(f.value(), 0, &what);
     ASSERT_TRUE(r.is_ok());
     // Corrupt the console's compatible ("ns16550a" -> "xs16550a"): no console any more.
     const std::string needle = "ns16550a";
@@ -88,7 +88,7 @@ TEST_F(LaBootInfo, MissingPiecesAreNamed) {
     *it = 'x';
     auto g = Fdt::create(copy.data(), copy.size());
     ASSERT_TRUE(g.is_ok());
-    auto bad = read_la_platform(g.value(), &what);
+    auto bad = read_la_platform(g.value(), 0, &what);
     ASSERT_TRUE(bad.is_error());
     EXPECT_EQ(bad.error(), Error::NotFound);
     EXPECT_STREQ(what, "the ns16550a console (stdout-path)");
@@ -137,7 +137,7 @@ protected:
 
 TEST_F(LaBootInfoQemu90, ReadsLinuxBindingsAndTheConsoleLine) {
     const char* what = nullptr;
-    auto r = read_la_platform(*m_fdt, &what);
+    auto r = read_la_platform(*m_fdt, 0, &what);
     ASSERT_TRUE(r.is_ok()) << (what ? what : "");
     const LaPlatformInfo& p = r.value();
     EXPECT_EQ(p.cpu_count, 4u);

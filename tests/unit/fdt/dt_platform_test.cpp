@@ -9,10 +9,11 @@
 #include <vector>
 #include <gtest/gtest.h>
 
-static Result<PlatformInfo> read(const std::vector<u8>& blob, const char** what = nullptr) {
+// QEMU's virt board boots on CPU 0 (MPIDR affinity 0) unless a test says otherwise.
+static Result<PlatformInfo> read(const std::vector<u8>& blob, const char** what = nullptr, u64 boot_mpidr = 0) {
     auto f = Fdt::create(blob.data(), blob.size());
     EXPECT_TRUE(f.is_ok());
-    return read_platform(f.value(), what);
+    return read_platform(f.value(), boot_mpidr, what);
 }
 
 TEST(DtPlatform, QemuVirt4Cpu) {
@@ -257,4 +258,29 @@ TEST(DtPlatform, DeviceInterruptsAreSpis) {
     EXPECT_EQ(gic_device_irq(fdt, node("/pl011@9000000")), 33u);
     EXPECT_EQ(gic_device_irq(fdt, node("/timer")), 0u) << "PPIs are a CPU's own, not a device's";
     EXPECT_EQ(gic_device_irq(fdt, node("/memory@40000000")), 0u) << "no interrupts";
+}
+
+// More CPUs than cxvisor supports: the first ones listed, and always the boot CPU (the last slot
+// when the DTB lists it beyond them; kernel/cpu_slots.hpp). Before, a boot CPU past the first
+// kMaxCpus left cxvisor nowhere to run ("the boot CPU is not among the first 16 CPUs").
+TEST(DtPlatform, MoreCpusThanSupportedKeepTheBootCpu) {
+    // The minimal board with cpu@0..cpu@19 in place of its one CPU.
+    const std::string one = "cpu@0 { device_type = \"cpu\"; reg = <0>; }; ";
+    std::string cpus, dts = minimal_board_dts("");
+    for (unsigned i = 0; i < 20; ++i) cpus += "cpu@" + std::to_string(i) + " { device_type = \"cpu\"; reg = <" + std::to_string(i) + ">; }; ";
+    ASSERT_NE(dts.find(one), std::string::npos);
+    dts.replace(dts.find(one), one.size(), cpus);
+    std::string dtb = compile_dts(std::string(FDT_FIXTURE_BIN) + "/cpus20", dts);
+    ASSERT_FALSE(dtb.empty());
+    auto blob = load_dtb(dtb);
+    constexpr u32 kMax = PlatformInfo::kMaxCpus;
+    static_assert(kMax < 20);
+    for (u64 boot : {u64(0), u64(kMax - 1), u64(kMax), u64(19), CpuSlots::kAnyBootCpu}) {
+        PlatformInfo p = read(blob, nullptr, boot).release_value();
+        ASSERT_EQ(p.cpu_count, kMax) << "boot " << boot;
+        EXPECT_TRUE(p.cpus_truncated);
+        for (u32 i = 0; i + 1 < kMax; ++i) EXPECT_EQ(p.cpus[i].mpidr, i);
+        const bool beyond = boot != CpuSlots::kAnyBootCpu && boot >= kMax;
+        EXPECT_EQ(p.cpus[kMax - 1].mpidr, beyond ? boot : kMax - 1) << "boot " << boot;
+    }
 }

@@ -107,7 +107,7 @@ TEST(Fdt, MisalignedBlob) {
         std::vector<u8> buf(blob.size() + shift);
         memcpy(buf.data() + shift, blob.data(), blob.size());
         Fdt f = Fdt::create(buf.data() + shift, blob.size()).release_value();
-        auto info = read_platform(f);
+        auto info = read_platform(f, 0);
         ASSERT_TRUE(info.is_ok());
         EXPECT_EQ(info.value().uart.intid, 33u);
     }
@@ -184,7 +184,7 @@ static void exercise(const std::vector<u8>& in, bool deep) {
     }
     (void)t.find_path("serial0:115200"), (void)t.find_path("/soc/serial@1000");
     const char* what = nullptr;
-    (void)read_platform(t, &what);
+    (void)read_platform(t, 0, &what);
 }
 
 // Flips each byte with every mask (deep) or with one mask chosen by its position (to bound time).

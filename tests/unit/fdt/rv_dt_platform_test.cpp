@@ -12,10 +12,11 @@ std::vector<u8> rv_qemu_dtb(int harts) {
     return load_dtb(std::string(FDT_FIXTURE_SRC) + "/qemu-virt-riscv64-" + std::to_string(harts) + "cpu.dtb");
 }
 
-Result<RvPlatformInfo> read(const std::vector<u8>& blob, const char** what = nullptr) {
+// The boot hart is whichever won OpenSBI's lottery: hart 0 unless a test says otherwise.
+Result<RvPlatformInfo> read(const std::vector<u8>& blob, const char** what = nullptr, u64 boot_hartid = 0) {
     auto f = Fdt::create(blob.data(), blob.size());
     EXPECT_TRUE(f.is_ok());
-    return read_rv_platform(f.value(), what);
+    return read_rv_platform(f.value(), boot_hartid, what);
 }
 
 const OwnedRange* owned_at(const RvPlatformInfo& p, u64 base) {
@@ -217,4 +218,30 @@ TEST(RvDtPlatform, DeviceInterruptsArePlicSources) {
     EXPECT_EQ(rv_device_irq(fdt, node("/soc/serial@10000000")), 10u);
     EXPECT_EQ(rv_device_irq(fdt, node("/soc/plic@c000000")), 0u) << "the PLIC's own interrupts-extended";
     EXPECT_EQ(rv_device_irq(fdt, node("/memory@80000000")), 0u) << "no interrupts";
+}
+
+// QEMU's virt board with 20 harts (tests/unit/fdt/CMakeLists.txt): cxvisor takes 16 of them, and
+// always the hart OpenSBI booted it on, which may be any of the 20 (its boot lottery). Everything
+// read per hart (PLIC context, Sstc, mmu-type) belongs to the hart in the slot. Before, a boot hart
+// past the first 16 left cxvisor nowhere to run; system.rv-many-cpus-20 failed that way in CI.
+TEST(RvDtPlatform, QemuVirt20HartsKeepTheBootHart) {
+    const auto blob = rv_qemu_dtb(20);
+    constexpr u32 kMax = RvPlatformInfo::kMaxCpus;
+    static_assert(kMax < 20);
+    for (u64 boot : {u64(0), u64(kMax - 1), u64(kMax), u64(18), CpuSlots::kAnyBootCpu}) {
+        const char* what = "untouched";
+        auto r = read(blob, &what, boot);
+        ASSERT_TRUE(r.is_ok()) << what;
+        const RvPlatformInfo& p = r.value();
+        ASSERT_EQ(p.hart_count, kMax) << "boot hart " << boot;
+        EXPECT_TRUE(p.harts_truncated);
+        const bool beyond = boot != CpuSlots::kAnyBootCpu && boot >= kMax;
+        for (u32 i = 0; i < kMax; ++i) {
+            const u64 hart = i == kMax - 1 && beyond ? boot : i;
+            EXPECT_EQ(p.harts[i].hartid, hart) << "boot hart " << boot << ", slot " << i;
+            EXPECT_EQ(p.harts[i].s_context, 2 * hart + 1) << "boot hart " << boot << ", slot " << i;
+            EXPECT_TRUE(p.harts[i].sstc);
+            EXPECT_EQ(p.harts[i].mmu_va_bits, 48u);
+        }
+    }
 }
