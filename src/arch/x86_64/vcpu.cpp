@@ -87,8 +87,6 @@ inline u64 pa_of(const void* p) { return reinterpret_cast<u64>(p); } // identity
 // component one guest has turned off still holds its own values, never another VM's, when it
 // turns it on again. cxvisor itself uses no x87/SSE/AVX (built with -mgeneral-regs-only), so none
 // of this changes anything else for it.
-const xsave::Layout& xsave_layout() { return g_xsave; }
-
 void fpu_cpu_init() {
     if (this_cpu().id == 0) {
         const x86::CpuidRegs d0 = x86::cpuid(0xD, 0);

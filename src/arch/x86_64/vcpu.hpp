@@ -162,8 +162,6 @@ void virt_cpu_init();
 // Both backends, per CPU at boot: CR4.OSFXSR/OSXMMEXCPT, and with XSAVE CR4.OSXSAVE and XCR0 =
 // what guests are offered (the boot CPU decides that first, from CPUID: xsave.hpp).
 void fpu_cpu_init();
-// What the boot CPU decided (no XSAVE before fpu_cpu_init ran there).
-const xsave::Layout& xsave_layout();
 // VMX (vmx/vcpu_vmx.cpp): the machine-wide set-up on the boot CPU and VMXON on every CPU; null or
 // the reason no VM can run.
 void vmx_cpu_init();
