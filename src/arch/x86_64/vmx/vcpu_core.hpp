@@ -343,6 +343,9 @@ public:
                 m_hw.vmread(VmcsField::GUEST_IA32_EFER), (cs & bit(13)) != 0, (cs & bit(14)) != 0};
     }
     u64 efer() { return m_hw.vmread(VmcsField::GUEST_IA32_EFER); }
+    // CR4 as the guest runs it: the bits the guest owns (OSXSAVE among them, where the CPU allows
+    // it: guest_state.hpp guest_cr4) are the real register's.
+    u64 cr4() { return m_hw.vmread(VmcsField::GUEST_CR4); }
     // An emulated WRMSR to EFER: LMA stays the CPU's, and "IA-32e mode guest" follows it.
     void set_efer(u64 v) {
         const u64 lma = m_hw.vmread(VmcsField::GUEST_IA32_EFER) & EFER_LMA;
