@@ -11,13 +11,21 @@
 // XCR0 3 (x87, SSE) and, each round, turns AVX on for a moment to check that the upper halves of
 // its YMM registers hold zeros (it never wrote them), not another VM's, and turns it off again.
 // Every round checks that XCR0 is still what the VM set. Without XSAVE, XSETBV is #UD.
+//
+// PKRU (SDM vol. 3A 4.6.2 "Protection Keys"): cxvisor does not offer protection keys (CPUID 7 is
+// hidden), but where the CPU has them nothing stops a guest from setting CR4.PKE and writing
+// PKRU, which neither the VMCB nor the VMCS holds. The fpu-pkru build (CXV_FPU_PKRU, for a CPU
+// with protection keys) sets CR4.PKE and has every round also load PKRU with a pattern of (vm id,
+// round) (key 0's two bits left clear, so the guest's own pages stay accessible) and check it with
+// the rest. (Only that build: the guest cannot tell from CPUID whether the CPU has them, and QEMU
+// 7.2 takes a CR4 write with an unsupported bit without #GP; VMRUN then refuses the state.)
 #include "rt.hpp"
 
 uint64_t fpu_splitmix64(uint64_t& s); // fpu.cpp
 
 namespace {
 constexpr uint64_t CR0_MP = 1u << 1, CR0_EM = 1u << 2, CR0_TS = 1u << 3;
-constexpr uint64_t CR4_OSFXSR = 1u << 9, CR4_OSXMMEXCPT = 1u << 10, CR4_OSXSAVE = 1u << 18;
+constexpr uint64_t CR4_OSFXSR = 1u << 9, CR4_OSXMMEXCPT = 1u << 10, CR4_OSXSAVE = 1u << 18, CR4_PKE = 1u << 22;
 constexpr uint32_t CPUID1_XSAVE = 1u << 26, CPUID1_OSXSAVE = 1u << 27, CPUID1_AVX = 1u << 28;
 constexpr uint64_t XCR0_X87 = 1, XCR0_SSE = 2, XCR0_AVX = 4, XCR0_PKRU = 1u << 9, XCR0_BNDREGS = 1u << 3;
 // The FXSAVE image (APM vol. 3 "FXSAVE", 64-bit format): FCW 0, FSW 2, abridged FTW 4, MXCSR 24,
@@ -33,6 +41,8 @@ struct Ymm {
 FxImage g_want, g_got;
 Ymm g_want_ymm[16], g_got_ymm[16];
 bool g_xsave, g_avx_offered, g_avx; // g_avx: this VM runs with XCR0 7 and fills YMM0-15
+bool g_pkru;                        // CR4.PKE could be set: PKRU is part of the pattern
+uint32_t g_want_pkru;
 uint64_t g_xcr0 = XCR0_X87;
 char g_text[96];
 
@@ -69,6 +79,21 @@ void expect_gp(const char* what, uint32_t index, uint64_t value) {
               was, v, xgetbv0());
 }
 
+// CR4 = v with the fault handler armed: true if it completed.
+bool write_cr4_probe(uint64_t v) {
+    const uint64_t before = rt::last_exception().count;
+    rt::expect_fault();
+    asm volatile("leaq 1f(%%rip), %%r11\n\tmovq %%r11, (%0)\n\tmov %1, %%cr4\n1:" ::"r"(rt::fault_resume_slot()), "r"(v)
+                 : "r11", "memory");
+    rt::disarm_fault();
+    return rt::last_exception().count == before;
+}
+uint32_t rdpkru() {
+    uint32_t v, d;
+    asm volatile("rdpkru" : "=a"(v), "=d"(d) : "c"(0));
+    return v;
+}
+void wrpkru(uint32_t v) { asm volatile("wrpkru" ::"a"(v), "c"(0), "d"(0) : "memory"); }
 void fxrstor(const FxImage& i) { asm volatile("fxrstor64 %0" ::"m"(i)); }
 void fxsave(FxImage& i) { asm volatile("fxsave64 %0" : "=m"(i)); }
 // VMOVDQU of all sixteen YMM registers from / to 32-byte slots.
@@ -145,6 +170,11 @@ void fpu_enable() {
         rt::check(v == int(rt::VEC_UD), "xsetbv without XSAVE -> #UD (vector %d)", v);
         rt::printf("fpu: no XSAVE: x87 and SSE state only\n");
     }
+#ifdef CXV_FPU_PKRU
+    g_pkru = write_cr4_probe(read_cr(4) | CR4_PKE);
+    rt::check(g_pkru, "CR4.PKE can be set (the fpu-pkru build needs a CPU with protection keys)");
+    if (g_pkru) rt::printf("fpu: CR4.PKE set (the CPU has protection keys): PKRU checked too\n");
+#endif
 }
 
 void fpu_load(uint64_t vm_id, unsigned round) {
@@ -173,6 +203,7 @@ void fpu_load(uint64_t vm_id, unsigned round) {
     }
     fxrstor(g_want);
     if (g_avx) ymm_load(g_want_ymm);
+    if (g_pkru) wrpkru(g_want_pkru = uint32_t(fpu_splitmix64(seed)) & ~3u);
 }
 
 unsigned fpu_check() {
@@ -200,6 +231,7 @@ unsigned fpu_check() {
             diff("YMM upper ", i, g_want_ymm[i].q[3], g_got_ymm[i].q[3]);
         }
     }
+    if (g_pkru) diff("PKRU", 0, g_want_pkru, rdpkru());
     if (g_xsave) {
         diff("XCR0 ", 0, g_xcr0, xgetbv0());
         if (g_avx_offered && !g_avx) {
@@ -218,8 +250,8 @@ unsigned fpu_check() {
 }
 
 const char* fpu_describe() {
-    if (!g_xsave) return "ST0-7, FCW, MXCSR, XMM0-15";
-    rt::format(g_text, sizeof g_text, "ST0-7, FCW, MXCSR, XMM0-15%s, XCR0 %lx",
-               g_avx ? ", YMM0-15" : g_avx_offered ? ", zero YMM upper halves" : "", g_xcr0);
+    if (!g_xsave) return g_pkru ? "ST0-7, FCW, MXCSR, XMM0-15, PKRU" : "ST0-7, FCW, MXCSR, XMM0-15";
+    rt::format(g_text, sizeof g_text, "ST0-7, FCW, MXCSR, XMM0-15%s, XCR0 %lx%s",
+               g_avx ? ", YMM0-15" : g_avx_offered ? ", zero YMM upper halves" : "", g_xcr0, g_pkru ? ", PKRU" : "");
     return g_text;
 }

@@ -69,6 +69,14 @@ inline u64 xgetbv(u32 index) {
     return u64(hi) << 32 | lo;
 }
 inline void xsetbv(u32 index, u64 v) { asm volatile("xsetbv" ::"c"(index), "a"(u32(v)), "d"(u32(v >> 32)) : "memory"); }
+// The protection-key rights register (SDM vol. 3A 4.6.2 "Protection Keys"; vol. 2 "RDPKRU",
+// "WRPKRU"): both #UD unless CR4.PKE is set; ECX (and EDX for WRPKRU) must be 0.
+inline u32 rdpkru() {
+    u32 v, d;
+    asm volatile("rdpkru" : "=a"(v), "=d"(d) : "c"(0));
+    return v;
+}
+inline void wrpkru(u32 v) { asm volatile("wrpkru" ::"a"(v), "c"(0), "d"(0) : "memory"); }
 inline void xsave64(void* area, u64 mask) {
     asm volatile("xsave64 (%0)" ::"r"(area), "a"(u32(mask)), "d"(u32(mask >> 32)) : "memory");
 }

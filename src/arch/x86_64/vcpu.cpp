@@ -69,7 +69,10 @@ void build_maps() {
 
 constexpr u64 CR0_PE = bit(0), CR0_ET = bit(4), CR0_NE = bit(5), CR0_PG = bit(31);
 constexpr u64 EFER_SCE = bit(0), EFER_LME = bit(8), EFER_LMA = bit(10);
-constexpr u64 CR4_OSFXSR = bit(9), CR4_OSXMMEXCPT = bit(10);
+constexpr u64 CR4_OSFXSR = bit(9), CR4_OSXMMEXCPT = bit(10), CR4_PKE = bit(22);
+
+// The CPU has protection keys (CPUID 7.0:ECX[3] PKU): PKRU is switched per vCPU (fpu_cpu_init).
+bool g_pku;
 
 // The XSAVE state guests are offered, decided on the boot CPU (fpu_cpu_init) before any VM exists.
 xsave::Layout g_xsave;
@@ -99,9 +102,17 @@ void fpu_cpu_init() {
         else
             kprint("cxvisor: x86_64: no XSAVE: guests get x87 and SSE, switched with FXSAVE/FXRSTOR\n");
     }
+    // PKRU: guests are not offered protection keys (CPUID 7 is hidden), but nothing stops one
+    // from setting CR4.PKE where the CPU has them (CR4 writes are not intercepted; VMRUN and VM
+    // entry accept any bit the CPU supports) and writing PKRU, which neither the VMCB nor the VMCS
+    // holds and XSAVE state component 9 is not offered: without switching it, one VM's PKRU would
+    // deny another VM's user-mode accesses on the same CPU. So PKRU is switched like the FP state
+    // (load/put), which needs CR4.PKE on the host (RDPKRU/WRPKRU #UD without it; PKRU governs only
+    // user-mode pages, and cxvisor has none).
+    if (this_cpu().id == 0) g_pku = x86::cpuid(7, 0).c & bit(3);
     u64 cr4;
     asm volatile("mov %%cr4, %0" : "=r"(cr4));
-    cr4 |= CR4_OSFXSR | CR4_OSXMMEXCPT | (g_xsave.present() ? xsave::CR4_OSXSAVE : 0);
+    cr4 |= CR4_OSFXSR | CR4_OSXMMEXCPT | (g_xsave.present() ? xsave::CR4_OSXSAVE : 0) | (g_pku ? CR4_PKE : 0);
     asm volatile("mov %0, %%cr4" ::"r"(cr4));
     if (g_xsave.present()) x86::xsetbv(0, g_xsave.offered);
 }
@@ -179,6 +190,7 @@ void Vcpu::reset(u64 entry, u64 arg) {
     fpu[24] = 0x80, fpu[25] = 0x1F;
     if (g_xsave.present()) fpu[xsave::HEADER_OFFSET] = u8(xsave::X87 | xsave::SSE);
     m_xcr0 = xsave::X87; // SDM vol. 1 13.3: XCR0 is 1 after reset
+    m_pkru = 0;          // SDM vol. 3A 4.6.2: PKRU is 0 after reset (every key allowed)
     m_reinject = 0;
     m_msr_exit = false;
     m_halted = false;
@@ -270,6 +282,7 @@ void Vcpu::load() {
     } else {
         x86::fxrstor64(fpu_area());
     }
+    if (g_pku) x86::wrpkru(m_pkru);
     if (m_use_vmx) vmx_load();
 }
 void Vcpu::put() {
@@ -281,6 +294,7 @@ void Vcpu::put() {
     } else {
         x86::fxsave64(fpu_area());
     }
+    if (g_pku) m_pkru = x86::rdpkru();
     if (m_use_vmx) m_vmx.put();
 }
 

@@ -133,6 +133,7 @@ private:
     // or, with XSAVE, a standard-format XSAVE area (SDM vol. 1 13.4) of the offered components.
     u8 m_fpu_buf[xsave::AREA_CAPACITY + xsave::AREA_ALIGN] = {};
     u64 m_xcr0 = xsave::X87; // the guest's XCR0 while it is not loaded (13.3: 1 after reset)
+    u32 m_pkru = 0;          // the guest's PKRU while it is not loaded, where the CPU has PKU (fpu_cpu_init)
     u64 m_tsc_offset = 0;
     u64 m_ncr3 = 0;
     u64 m_reinject = 0;      // an event whose delivery the exit interrupted (EXITINTINFO, 15.7.2)
