@@ -174,6 +174,10 @@ void Vcpu::reset(u64 entry, u64 arg) {
         gcsr_restore_all(m_gcsr);
         gcsr_write<GCSR_TCFG>(0);
         gcsr_write<GCSR_TICLR>(1);
+    } else {
+        // Off the core, its previous life's CSRs (a running timer among them) may still be in the
+        // core it left: the next load() must write these back even if it comes back there.
+        m_csrs_changed = true;
     }
 }
 
