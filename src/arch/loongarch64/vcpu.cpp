@@ -164,6 +164,9 @@ void Vcpu::reset(u64 entry, u64 arg) {
     m_gcsr[IDX_CRMD] = la::CRMD_DA;
     m_gcsr[IDX_CPUID] = m_id;
     m_fp = {}; // FP/vector registers as after a reset: zero, nothing of a previous life's values
+    // Off the core, its previous life's CSRs (a running timer among them) may still be in the core
+    // it left: the next load() must write these back even if it comes back there.
+    if (!m_loaded) m_csrs_changed = true;
     m_timer = {};
     m_timer_due = 0;
     g_ipi[m_vmid % VM_SLOTS][m_id % MAX_VM_VCPUS] = {};
@@ -174,10 +177,6 @@ void Vcpu::reset(u64 entry, u64 arg) {
         gcsr_restore_all(m_gcsr);
         gcsr_write<GCSR_TCFG>(0);
         gcsr_write<GCSR_TICLR>(1);
-    } else {
-        // Off the core, its previous life's CSRs (a running timer among them) may still be in the
-        // core it left: the next load() must write these back even if it comes back there.
-        m_csrs_changed = true;
     }
 }
 
