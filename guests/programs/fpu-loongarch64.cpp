@@ -15,9 +15,10 @@ namespace {
 constexpr uint32_t CPUCFG2_FP = 1u << 0, CPUCFG2_FP_DP = 1u << 2, CPUCFG2_LSX = 1u << 6, CPUCFG2_LASX = 1u << 7;
 constexpr uint64_t EUEN_FPE = 1u << 0, EUEN_SXE = 1u << 1, EUEN_ASXE = 1u << 2;
 // FCSR0: Enables [4:0], RM [9:8], Flags [20:16], Cause [28:24]. No FP operation runs between the
-// write and the read back, so every field keeps exactly the value written; Cause stays 0 (a cause
-// with its enable set would describe an exception that did not happen).
-constexpr uint64_t FCSR_ENABLES = 0x1f, FCSR_FLAGS = 0x1f0000;
+// write and the read back (loads and stores change none of them), so every field keeps exactly the
+// value written, a Cause with its Enable set included: writing FCSR0 raises nothing, in the guest
+// or in cxvisor's restore.
+constexpr uint64_t FCSR_ENABLES = 0x1f, FCSR_FLAGS = 0x1f0000, FCSR_CAUSE = 0x1f000000;
 constexpr unsigned FCSR_RM_SHIFT = 8;
 
 enum class Width { Fp64, Lsx128, Lasx256 };
@@ -131,8 +132,9 @@ void fpu_load(uint64_t vm_id, unsigned round) {
     for (auto& r : g_want.x)
         for (unsigned w = 0; w < 4; ++w) r[w] = w < words() ? fpu_splitmix64(seed) : 0;
     g_want.fcc = fpu_splitmix64(seed) & 0x0101010101010101ull;
-    // RM 0..3 (RNE, RZ, RP, RM), distinct per VM and round; random enables and sticky flags.
-    g_want.fcsr = ((vm_id + round) & 3) << FCSR_RM_SHIFT | (fpu_splitmix64(seed) & (FCSR_ENABLES | FCSR_FLAGS));
+    // RM 0..3 (RNE, RZ, RP, RM), distinct per VM and round; random enables, flags and causes.
+    g_want.fcsr = ((vm_id + round) & 3) << FCSR_RM_SHIFT |
+                  (fpu_splitmix64(seed) & (FCSR_ENABLES | FCSR_FLAGS | FCSR_CAUSE));
     load_fp(g_want);
 }
 
