@@ -86,6 +86,18 @@ struct alignas(16) FpContext {
 static_assert(__builtin_offsetof(FpContext, reg[1]) == 32 && __builtin_offsetof(FpContext, fcc) == FPCTX_FCC &&
               __builtin_offsetof(FpContext, fcsr) == FPCTX_FCSR && sizeof(FpContext) == FPCTX_SIZE);
 
+// Where a vCPU keeps its FpContext: at a 32-byte boundary whatever the Vcpu's own alignment
+// (kmalloc gives 16), so that XVST/XVLD and VST/VLD move naturally aligned blocks and the switch
+// does not depend on a CPU's unaligned-access support for vector instructions. Zero at creation.
+class FpSlot {
+public:
+    FpContext* get() { return reinterpret_cast<FpContext*>((reinterpret_cast<uptr>(m_raw) + 31) & ~uptr(31)); }
+    void clear() { *get() = FpContext{}; }
+
+private:
+    alignas(16) unsigned char m_raw[sizeof(FpContext) + 16] = {};
+};
+
 } // namespace arch::lvz
 
 // fp_context.S: the core's registers to `ctx` and back, as wide as `width` (an FpWidth; None does

@@ -163,7 +163,7 @@ void Vcpu::reset(u64 entry, u64 arg) {
     for (u64& c : m_gcsr) c = 0;
     m_gcsr[IDX_CRMD] = la::CRMD_DA;
     m_gcsr[IDX_CPUID] = m_id;
-    m_fp = {}; // FP/vector registers as after a reset: zero, nothing of a previous life's values
+    m_fp.clear(); // FP/vector registers as after a reset: zero, nothing of a previous life's values
     // Off the core, its previous life's CSRs (a running timer among them) may still be in the core
     // it left: the next load() must write these back even if it comes back there.
     if (!m_loaded) m_csrs_changed = true;
@@ -173,7 +173,7 @@ void Vcpu::reset(u64 entry, u64 arg) {
     m_ipi_presented = false;
     __atomic_fetch_and(&g_ipi_started[m_vmid % VM_SLOTS], ~(1u << (m_id % MAX_VM_VCPUS)), __ATOMIC_ACQ_REL);
     if (m_loaded) {
-        cxv_la_fp_restore(&m_fp, unsigned(g_fp_width));
+        cxv_la_fp_restore(m_fp.get(), unsigned(g_fp_width));
         gcsr_restore_all(m_gcsr);
         gcsr_write<GCSR_TCFG>(0);
         gcsr_write<GCSR_TICLR>(1);
@@ -187,7 +187,7 @@ void Vcpu::load() {
     m_loaded = true;
     // The FP/vector registers, always: cheap next to an entry, and independent of what else this
     // core still holds of the vCPU (fp_context.hpp: why eagerly).
-    cxv_la_fp_restore(&m_fp, unsigned(g_fp_width));
+    cxv_la_fp_restore(m_fp.get(), unsigned(g_fp_width));
     // Back on the core it left, which no other vCPU used meanwhile: the guest CSRs there are still
     // its own, its timer ran on in the core (and raises its own interrupt, as no restart can on the
     // LVZ QEMU: lvz_csr.hpp GuestTimer).
@@ -215,7 +215,7 @@ void Vcpu::load() {
 // on another core, or after another vCPU, writes them back), but left in the core: the timer keeps
 // running there until another vCPU's load() replaces it.
 void Vcpu::put() {
-    cxv_la_fp_save(&m_fp, unsigned(g_fp_width));
+    cxv_la_fp_save(m_fp.get(), unsigned(g_fp_width));
     gcsr_save_all(m_gcsr);
     m_timer = timer_save(gcsr_read<GCSR_TCFG>(), gcsr_read<GCSR_TVAL>(), (m_gcsr[IDX_ESTAT] & IS_TI) != 0);
     m_put_at = counter();

@@ -3,7 +3,9 @@
 // registers cxvisor switches are, which EUEN enables the host sets for that (7.4.3), and the
 // saved context's layout that fp_context.S addresses.
 #include "arch/loongarch64/fp_context.hpp"
+#include <cstdint>
 #include <gtest/gtest.h>
+#include <new>
 
 using namespace arch::lvz;
 
@@ -66,4 +68,21 @@ TEST(LaFpContext, LayoutFp_contextSAddresses) {
     EXPECT_EQ(reinterpret_cast<char*>(&c.reg[5][0]) - reinterpret_cast<char*>(&c), 5 * 32);
     EXPECT_EQ(reinterpret_cast<char*>(&c.fcc) - reinterpret_cast<char*>(&c), 1024);
     EXPECT_EQ(reinterpret_cast<char*>(&c.fcsr) - reinterpret_cast<char*>(&c), 1032);
+}
+
+TEST(LaFpContext, TheSlotGivesA32ByteAlignedContextInsideItself) {
+    // A Vcpu (and so its FpSlot) is only 16-byte aligned (kmalloc); the context inside is at a
+    // 32-byte boundary for XVST/XVLD, and lies wholly inside the slot.
+    for (usize offset : {usize(0), usize(16)}) {
+        alignas(32) unsigned char buf[sizeof(FpSlot) + 32];
+        auto* slot = new (buf + offset) FpSlot;
+        const auto at = reinterpret_cast<std::uintptr_t>(slot->get()), base = reinterpret_cast<std::uintptr_t>(slot);
+        EXPECT_EQ(at % 32, 0u) << "offset " << offset;
+        EXPECT_GE(at, base);
+        EXPECT_LE(at + sizeof(FpContext), base + sizeof(FpSlot));
+        EXPECT_EQ(slot->get()->fcsr, 0u); // zero at creation
+        slot->get()->fcsr = 0x1f1f031f;
+        slot->clear();
+        EXPECT_EQ(slot->get()->fcsr, 0u);
+    }
 }
