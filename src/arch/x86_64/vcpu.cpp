@@ -215,7 +215,7 @@ void Vcpu::set_stage2(HostPhysAddr root) {
     if (m_use_vmx) {
         if (!vmx_setup()) return; // no VMX set-up: init() recorded why, run() stops the VM with it
         const char* what = "";
-        const auto eptp = vmx::ept_pointer(root.value(), vmx_setup()->ept, false, &what);
+        const auto eptp = vmx::ept_pointer(root.value(), vmx_setup()->ept, g_stage2_levels, false, &what);
         if (eptp.is_ok()) m_vmx.set_eptp(eptp.value());
         else m_vmx_problem = what; // run() stops the VM with it
         return;
