@@ -479,7 +479,7 @@ Result<MmioAccess> Vcpu::decode_mmio(ExitReason& exit, GuestMemoryReader mem) {
     const bool long_code = (v.efer & EFER_LMA) && v.cs_l;
     const bool default_16 = !long_code && !v.cs_d;
     const u64 linear = long_code ? v.rip : (v.cs_base + v.rip) & 0xFFFF'FFFF;
-    const GuestPaging paging{(v.cr0 & CR0_PG) != 0, (v.efer & EFER_LMA) != 0, v.cr3};
+    const GuestPaging paging{(v.cr0 & CR0_PG) != 0, (v.efer & EFER_LMA) != 0, v.cr3, (v.cr4 & CR4_LA57) != 0};
     u8 bytes[15] = {};
     auto got = x86_fetch_instruction(paging, linear, bytes, sizeof bytes, GuestPhysRead{mem.read, mem.ctx});
     if (got.is_error()) return got.error() == Error::Unsupported ? Error::NotMapped : got.error();
@@ -618,7 +618,7 @@ void Vcpu::set_guest_efer(u64 value) {
 vmx::GuestMode Vcpu::guest_mode() {
     if (m_use_vmx) return m_vmx.mode();
     const Vmcb& v = *m_vmcb;
-    return {v.rip, v.cs.base, v.cr0, v.cr3, v.efer, (v.cs.attrib & bit(9)) != 0, (v.cs.attrib & bit(10)) != 0};
+    return {v.rip, v.cs.base, v.cr0, v.cr3, v.efer, (v.cs.attrib & bit(9)) != 0, (v.cs.attrib & bit(10)) != 0, v.cr4};
 }
 
 } // namespace arch
