@@ -20,7 +20,9 @@ namespace arch {
 inline bool g_stage2_ept = false;
 inline u64 g_stage2_max_leaf = ~u64(0);
 inline u32 g_stage2_levels = 4;
-inline void stage2_use_host_levels(u32 levels) { g_stage2_levels = levels; }
+inline void stage2_use_host_levels(u32 levels) {
+    if (!g_stage2_ept) g_stage2_levels = levels; // an EPT keeps the walk length its EPTP gives
+}
 inline void stage2_use_ept(u64 max_leaf, u32 levels) {
     g_stage2_ept = true;
     g_stage2_max_leaf = max_leaf;
