@@ -3,6 +3,7 @@
 // PWT 3, PCD 4, A 5, D 6, PS 7, AVL 9, address 51:12, NX 63; the 4- and 5-level shapes (5.3,
 // Intel SDM vol. 3A 4.5: levels, index bits, leaf sizes, canonical addresses); and the generic
 // walker driven through them (one test binary with the other ISAs' formats, format_test.cpp).
+#include "addrspace/addr_space.hpp"
 #include "arch/x86_64/page_format.hpp"
 #include "fakes.hpp"
 
@@ -177,4 +178,28 @@ TEST(PageTable, HostX86FormatWithFiveLevels) {
     auto t4 = PageTable<F, FakeFrames>::create(frames, X86Paging{4}.geometry()).release_value();
     EXPECT_EQ(t4.map(va, HostPhysAddr(0x4321'0000), 0x1000, RW).error(), Error::OutOfRange);
     EXPECT_EQ(t4.query(va).error(), Error::OutOfRange);
+}
+
+TEST(AddrSpace, NptWithFiveLevelsMapsRamOnFirstTouchAboveTheFourLevelReach) {
+    // A VM's guest-physical space on a 5-level host (NptFormat, X86Paging{5}: arch_stage2.hpp
+    // stage2_cpu_config): RAM at 2^52, beyond what 4-level nested tables reach (2^48), is mapped on
+    // first touch in 2 MiB blocks (the PD, walker level 3) under a PML5 entry other than 0.
+    using Space = AddrSpace<NptFormat, FakeFrames, RecordingTlb>;
+    FakeFrames frames;
+    Space s = Space::create(frames, RecordingTlb{}, X86Paging{5}.geometry()).release_value();
+    const u64 base = u64(1) << 52; // PML5 index 16
+    ASSERT_TRUE(s.map_alloc(GuestPhysAddr(base), 4 * MiB, RW, false).is_ok());
+    EXPECT_TRUE(s.handle_fault(GuestPhysAddr(base + 0x20'1234), MemFlags::Write).value());
+    const auto leaf = s.page_table().query(base + 0x20'0000).value();
+    EXPECT_EQ(leaf.size, 2 * MiB);
+    EXPECT_EQ(leaf.flags, RW);
+    const u64* pml5 = static_cast<const u64*>(frames.phys_to_virt(s.page_table().root()));
+    EXPECT_TRUE(NptFormat::is_table(pml5[16], 0));
+    EXPECT_EQ(pml5[16] & 0xFFF, 0x007u); // P | R/W | U/S on every level of a nested walk
+    u64 word = 1;
+    ASSERT_TRUE(s.read(GuestPhysAddr(base + 0x20'1230), &word, 8).is_ok());
+    EXPECT_EQ(word, 0u); // fresh RAM is zeroed
+    // 4-level nested tables cannot hold such a region at all.
+    Space s4 = Space::create(frames, RecordingTlb{}, X86Paging{4}.geometry()).release_value();
+    EXPECT_EQ(s4.map_alloc(GuestPhysAddr(base), 4 * MiB, RW, false).error(), Error::OutOfRange);
 }
