@@ -4,11 +4,12 @@
 //
 // It enables FP, then in ROUNDS rounds: loads every FP register and the FP control/status register
 // with values derived from the VM id (HC_VM_INFO) and the round (the ISA's part, fpu-<isa>.cpp:
-// aarch64 q0-q31, FPCR, FPSR; riscv64 f0-f31, fcsr); spins on the counter for ROUND_MS (many 10 ms
+// aarch64 q0-q31, FPCR, FPSR; riscv64 f0-f31, fcsr; x86_64 ST0-7, FCW, MXCSR, XMM0-15 and, where
+// cxvisor offers AVX, YMM0-15 and XCR0); spins on the counter for ROUND_MS (many 10 ms
 // time slices, so other vCPUs run on this CPU in between), prints a progress line halfway and
 // makes a hypercall (exits that must not disturb the live FP state); then stores everything back
 // and compares. Nothing else touches FP registers in between: the whole guest, runtime included,
-// is compiled without FP (aarch64 -mgeneral-regs-only, riscv64 rv64imac/lp64), and only the ISA
+// is compiled without FP (aarch64 and x86_64 -mgeneral-regs-only, riscv64 rv64imac/lp64), and only the ISA
 // part's two asm blocks use them.
 //
 // "descheduled" counts gaps of more than GAP_MS in the counter seen by the spin loop: a hint that

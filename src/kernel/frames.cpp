@@ -96,6 +96,15 @@ Result<void> frames_init(const PhysRange* ram, usize ram_count, const PhysRange*
 }
 
 Result<HostPhysAddr> frames_alloc(usize count, usize align_bytes) {
+    HostPhysAddr found = TRY(frames_alloc_unzeroed(count, align_bytes));
+    // Zero outside the lock: 2 MiB blocks take a while, and the frames are ours now. Then clean the
+    // zeroes to the point of coherency: a guest that runs with its caches off (every guest at
+    // reset) reads RAM directly and must not see what was there before through stale lines.
+    arch::zero_and_clean(reinterpret_cast<void*>(found.value()), count * FRAME_SIZE);
+    return found;
+}
+
+Result<HostPhysAddr> frames_alloc_unzeroed(usize count, usize align_bytes) {
     if (count == 0) return Error::InvalidArgument;
     if (align_bytes < FRAME_SIZE) align_bytes = FRAME_SIZE;
     HostPhysAddr found;
@@ -122,10 +131,6 @@ Result<HostPhysAddr> frames_alloc(usize count, usize align_bytes) {
         }
     }
     if (!ok) return Error::NoMemory;
-    // Zero outside the lock: 2 MiB blocks take a while, and the frames are ours now. Then clean the
-    // zeroes to the point of coherency: a guest that runs with its caches off (every guest at
-    // reset) reads RAM directly and must not see what was there before through stale lines.
-    arch::zero_and_clean(reinterpret_cast<void*>(found.value()), count * FRAME_SIZE);
     return found;
 }
 

@@ -1,6 +1,7 @@
 // Physical frame allocator: one bitmap over each RAM range the host DTB reports, minus what is in
 // use at boot (cxvisor image + VM package, the DTB, reserved memory). Allocations are contiguous,
-// aligned and zeroed (guest RAM must never show another VM's or cxvisor's old data).
+// aligned and zeroed (guest RAM must never show another VM's or cxvisor's old data), except
+// frames_alloc_unzeroed's.
 // Contract: callable from any CPU after frames_init(); internally locked.
 #pragma once
 #include "addrspace/addr.hpp"
@@ -12,6 +13,11 @@ inline constexpr u64 FRAME_SIZE = 4096;
 // Boot CPU only, before any allocation. `used` ranges are never handed out.
 Result<void> frames_init(const PhysRange* ram, usize ram_count, const PhysRange* used, usize used_count);
 Result<HostPhysAddr> frames_alloc(usize count, usize align_bytes);
+// The same frames without the zeroing, for cxvisor's own pools whose allocator hands out zeroed
+// pieces itself (the heap): memory nobody touches is never written, which on a machine whose RAM
+// is backed on first touch (QEMU, a VM under another hypervisor) is RAM never faulted in. Never
+// for guest memory or page tables.
+Result<HostPhysAddr> frames_alloc_unzeroed(usize count, usize align_bytes);
 // Takes exactly [pa, pa + count frames) out of the allocator (identity-mapped guest RAM).
 // Busy if any frame there is in use (by cxvisor or another VM), OutOfRange if it is not RAM.
 Result<void> frames_reserve(HostPhysAddr pa, usize count);

@@ -116,6 +116,14 @@ def firmware(isa=None):
     return path
 
 
+def cpu_with(features, isa=None):
+    """The machine's -cpu with QEMU feature flags added or taken away ("+xsave,+avx", "-xsave"), on
+    whichever CPU model the mode runs (x86_64: TCG's qemu64 with SVM, or make test-vmx's KVM host CPU
+    with VMX), so that a row needing a CPU feature keeps its backend."""
+    base = machine(isa)["cpu"]
+    return f"{base},{features}" if features else base
+
+
 def _cmd(kind, smp, mem, cpu, isa):
     m = machine(isa)
     fw = firmware(isa)

@@ -98,10 +98,9 @@ def parse_args():
     ap.add_argument("--settle", type=float, default=1.5,
                     help="after the expected lines: stop once the console has been quiet this long (s)")
     ap.add_argument("--qemu-extra", default="")
-    # CPU features added to the machine's own CPU model (machines.py), e.g. "+la57": qemu64,+svm,+npt
-    # under TCG becomes qemu64,+svm,+npt,+la57, and make test-vmx's host,+vmx becomes host,+vmx,+la57,
-    # where a -cpu in --qemu-extra would replace the model and take the backend's features away.
-    ap.add_argument("--cpu-features", default="", help="comma-separated CPU features added to the machine's CPU model")
+    # QEMU CPU feature flags for the machine's own CPU model (machines.cpu_with), e.g.
+    # "+xsave,+xsaveopt,+avx": unlike a -cpu in --qemu-extra it keeps make test-vmx's KVM host CPU.
+    ap.add_argument("--cpu-features", default="")
     # The host machine's virtio-blk disk (cxvisor's own driver, drivers/virtio_blk_host.hpp): FILE
     # is attached as QEMU's -drive ... -device virtio-blk-device; --disk-from copies IMAGE to FILE
     # first (a fresh disk), otherwise FILE is used as it is (a second run on the same disk). After
@@ -391,8 +390,7 @@ def main():
     else:
         if not build_boot_image(args, boot):
             return 1
-        cpu = machines.machine()["cpu"] + "," + args.cpu_features if args.cpu_features else None
-        qemu = machines.host(args.smp, args.mem, cpu=cpu) + ["-kernel", boot]
+        qemu = machines.host(args.smp, args.mem, cpu=machines.cpu_with(args.cpu_features)) + ["-kernel", boot]
         args.expect += machines.vmx_expectations()  # make test-vmx: the VMX backend must be the one chosen
         qemu += args.qemu_extra.split()
         if args.disk:

@@ -67,9 +67,13 @@ with tempfile.TemporaryDirectory() as tmp:
 os.environ.pop("CXV_X86_VMX", None)
 tcg = machines.host(2, isa="x86_64")
 expect("pc,accel=tcg" in tcg and "qemu64,+svm,+npt" in tcg and not machines.vmx_expectations("x86_64"), f"default row: {tcg}")
+# A row's CPU features (run_qemu.py --cpu-features) go onto the mode's own CPU model.
+expect(machines.cpu_with("+xsave,+avx", "x86_64") == "qemu64,+svm,+npt,+xsave,+avx", "TCG row with features")
+expect(machines.cpu_with("", "x86_64") == "qemu64,+svm,+npt", "TCG row without features")
 os.environ["CXV_X86_VMX"] = "1"
 kvm = machines.host(2, isa="x86_64")
 expect("pc,accel=kvm" in kvm and "host,+vmx" in kvm, f"VMX row: {kvm}")
+expect(machines.cpu_with("-xsave", "x86_64") == "host,+vmx,-xsave", "VMX row with features keeps the host CPU")
 expect(machines.vmx_expectations("x86_64") == [r"cxvisor: x86_64: virtualization backend VMX on GenuineIntel"],
        "VMX mode must expect the VMX boot line")
 expect(machines.host(2, isa="aarch64") == machines.host(2, isa="aarch64") and "accel=kvm" not in " ".join(machines.host(2, isa="aarch64")),

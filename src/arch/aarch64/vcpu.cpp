@@ -247,7 +247,7 @@ void Vcpu::init(u32 id, u32, u64 vmid) {
 }
 
 void Vcpu::reset(u64 entry, u64 arg0) {
-    m_wfi_pc = NO_WAIT; // an Off vCPU was put(): TWI is set
+    m_idle.forget(); // an Off vCPU was put(): TWI is set
     m_regs = GuestRegs{};
     m_regs.x[0] = arg0;
     m_regs.pc = entry;
@@ -349,37 +349,12 @@ void Vcpu::load() {
 void Vcpu::set_idle_native(bool native) {
     // Takes effect at the ERET into the guest (a context synchronization event).
     write_sysreg(hcr_el2, native ? g_hcr[cpu_id()] & ~HCR_TWI : g_hcr[cpu_id()]);
-    m_idle_native = native;
-}
-
-void Vcpu::end_idle_wait() {
-    m_wfi_pc = NO_WAIT;
-    sched_end_idle_wait();
-    if (m_idle_native) set_idle_native(false);
-}
-
-// Before an entry with a wait noted: at the WFI, or just past it after a host interrupt.
-void Vcpu::resume_idle_wait() {
-    const bool at = m_regs.pc == m_wfi_pc, past = m_regs.pc == m_wfi_pc + 4;
-    const bool pending = interrupt_pending();
-    if ((at || past) && m_idle_allowed && !pending && sched_begin_idle_wait()) {
-        m_regs.pc = m_wfi_pc;
-        if (!m_idle_native) set_idle_native(true);
-        return;
-    }
-    // The wait ends: an interrupt completes the WFI; a CPU someone else now waits for makes the
-    // guest execute it again, trapped, and block as before.
-    if (at && pending) m_regs.pc += 4;
-    end_idle_wait();
 }
 
 void Vcpu::put() {
     // A wait in the guest does not move with the vCPU: it executes the WFI again (trapped) when it
     // next runs, or completes it at once if an interrupt is pending by then.
-    if (m_wfi_pc != NO_WAIT) {
-        m_regs.pc = m_wfi_pc;
-        end_idle_wait();
-    }
+    m_idle.put(m_regs.pc);
     m_el1.sctlr = read_sysreg(sctlr_el1);
     m_el1.ttbr0 = read_sysreg(ttbr0_el1);
     m_el1.ttbr1 = read_sysreg(ttbr1_el1);
@@ -575,15 +550,15 @@ ExitReason Vcpu::run() {
             // The virtual timer's own interrupt is answered here and the guest re-entered (level 1).
             // It ends a wait in the guest (it is the guest's interrupt).
             if (kind == 1 && m_vgic && take_vtimer_irq()) {
-                if (m_wfi_pc != NO_WAIT) end_idle_wait();
+                m_idle.other_exit();
                 continue;
             }
             // Another interrupt leaves a wait in the guest noted: resume_idle_wait decides.
-            if (m_wfi_pc != NO_WAIT && m_regs.pc != m_wfi_pc && m_regs.pc != m_wfi_pc + 4) end_idle_wait();
+            m_idle.host_interrupt(m_regs.pc);
             e.kind = ExitKind::ExternalInterrupt;
             return e;
         }
-        if (m_wfi_pc != NO_WAIT) end_idle_wait(); // the guest ran on past its WFI
+        m_idle.other_exit(); // the guest ran on past its WFI
         if (kind == 3) {
             e.kind = ExitKind::Fatal;
             e.reason = "SError (asynchronous abort) from the guest";
@@ -602,10 +577,8 @@ void Vcpu::handle_sync(u64 esr, ExitReason& e) {
     switch (ec) {
     case EC_WFX:
         // ISS bit 0: TI, 1 = WFE. WFE is not trapped (HCR_EL2.TWE = 0) but be safe.
-        if (!(iss & 1) && m_idle_allowed && !interrupt_pending() && sched_begin_idle_wait()) {
-            m_wfi_pc = m_regs.pc; // wait in the guest, at the WFI itself (see "Waiting in the guest")
-            set_idle_native(true);
-            e.kind = ExitKind::Nothing;
+        if (!(iss & 1) && m_idle.allowed() && m_idle.begin(m_regs.pc, interrupt_pending())) {
+            e.kind = ExitKind::Nothing; // wait in the guest, at the WFI itself ("Waiting in the guest")
             return;
         }
         skip_instruction();

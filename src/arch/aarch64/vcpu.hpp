@@ -3,6 +3,7 @@
 // (boot.S); EL1 system registers, the virtual timer and FP/SIMD are switched by load()/put() only
 // when another vCPU takes the physical CPU.
 #pragma once
+#include "vcpu/idle_wait.hpp"
 #include "asm_offsets.hpp"
 #include "base/types.hpp"
 #include "devices/uart_fast.hpp"
@@ -110,8 +111,8 @@ public:
     // "Wait for Interrupt"); a VM without one is woken by cxvisor's wake-up timer, which only a
     // trapped WFI arms. How a wait runs in the guest: "Waiting in the guest" in vcpu.cpp.
     void allow_idle_in_guest(bool allowed) {
-        m_idle_allowed = allowed && m_vgic != nullptr;
-        if (m_wfi_pc != NO_WAIT) resume_idle_wait();
+        m_idle.allow(allowed && m_vgic != nullptr);
+        if (m_idle.noted()) m_idle.resume(m_regs.pc, interrupt_pending());
     }
 
     // The guest-visible INTIDs of the generic timer's PPIs (what cxv-vmconfig's generated device
@@ -132,8 +133,6 @@ public:
 
 private:
     void set_idle_native(bool native);
-    void resume_idle_wait();
-    void end_idle_wait();
     void handle_sync(u64 esr, ExitReason& e);
     void handle_smccc(ExitReason& e);
     bool emulate_debug_sysreg(u64 iss);
@@ -169,12 +168,9 @@ private:
     vgichw::LrContext m_lrs;
     ExitFast m_exit_fast;
     bool m_exit_fast_ok = false;
-    // Waiting in the guest (vcpu.cpp): the PC of the WFI the guest waits in, or NO_WAIT; while it
-    // is set, and only then, HCR_EL2.TWI is clear on this CPU (m_idle_native).
-    static constexpr u64 NO_WAIT = ~0ull;
-    u64 m_wfi_pc = NO_WAIT;
-    bool m_idle_allowed = false; // the last allow_idle_in_guest(), for a vCPU with a vGIC
-    bool m_idle_native = false;
+    // Waiting in the guest (vcpu.cpp, vcpu/idle_wait.hpp): the WFI the guest waits in; while one
+    // is noted, and only then, HCR_EL2.TWI is clear on this CPU.
+    IdleWait m_idle{4, [](void* v, bool native) { static_cast<Vcpu*>(v)->set_idle_native(native); }, this};
     bool m_vtimer_raise = false; // the timer PPI was taken but not shown live: raise after the fold
     u64 m_cntvoff = 0;
 #ifdef CXV_EXIT_STATS

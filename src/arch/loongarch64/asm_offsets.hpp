@@ -48,3 +48,12 @@
 // they never take a TLB refill, whose handler walks the guest's table then (SAVE1 != 0).
 #define LA_GUEST_DMW_BASE 0x8000000000000000
 #define LA_GUEST_DMW0 0x8000000000000011
+// A vCPU's saved FP/vector registers (fp_context.hpp FpContext; fp_context.S): register n at 32 * n,
+// then FCC0-7 and FCSR0; and how wide the registers it saves and restores are (FpWidth).
+#define FPCTX_FCC 1024
+#define FPCTX_FCSR 1032
+#define FPCTX_SIZE 1040
+#define FP_WIDTH_NONE 0
+#define FP_WIDTH_FP64 1
+#define FP_WIDTH_LSX 2
+#define FP_WIDTH_LASX 3

@@ -8,6 +8,7 @@ set(CXV_ARCH_SOURCES
   arch/loongarch64/host.cpp
   arch/loongarch64/vcpu.cpp
   arch/loongarch64/guest_entry.S
+  arch/loongarch64/fp_context.S
   drivers/ns16550_console.cpp
 )
 # QEMU's LoongArch `virt` board, ELF loaded by -kernel without firmware.

@@ -73,17 +73,17 @@ IpiCore g_ipi[VM_SLOTS][MAX_VM_VCPUS];
 u32 g_ipi_started[VM_SLOTS];
 constexpr u64 IS_IPI = 1u << 12; // ESTAT.IS / ECFG.LIE bit of the IPI (LA Vol. 1 7.4.4-7.4.5)
 
-// What the guest's CPUCFG shows (LA Vol. 1 2.2.10.5, table 2-9 for word 2): the host's, without
-// LVZ (no nested virtualization) and without FP/LSX/LASX, whose registers cxvisor does not switch
-// between vCPUs yet (docs/porting.md).
-constexpr u32 CPUCFG2_HIDDEN = 0xFF   // FP, FP_SP, FP_DP, FP_ver, LSX, LASX
-                               | CPUCFG2_LVZ | (7u << 11); // LVZ, LVVER
+// What the guest's CPUCFG shows (LA Vol. 1 2.2.10.5): the host's, word 2 as guest_cpucfg2 has it
+// (fp_context.hpp: FP/LSX/LASX as far as cxvisor switches them, no LVZ, no LBT).
 u64 guest_cpucfg(u64 word) {
     if (word > 0x14) return 0; // words the manual does not define read as 0
     u32 v = la::cpucfg(u32(word));
-    if (word == 2) v &= ~CPUCFG2_HIDDEN;
+    if (word == 2) v = guest_cpucfg2(v);
     return v;
 }
+
+// How wide the FP/vector registers cxvisor switches are (fp_context.hpp), decided on the boot core.
+FpWidth g_fp_width = FpWidth::None;
 
 } // namespace
 
@@ -120,6 +120,13 @@ void virt_cpu_init() {
     const CsrNumbering n = manual ? CsrNumbering::Manual : CsrNumbering::QemuLvzFork;
     if (this_cpu().id == 0) g_numbering = n;
     else if (n != g_numbering) g_lvz_problem = "loongarch64: the cores disagree on the GTLBC CSR number";
+    // The FP/vector units the guests get: enabled for the host (its save/restore uses them; on
+    // hardware, they also let the guest's instructions run under the guest's own EUEN).
+    const FpWidth w = fp_width(la::cpucfg(2));
+    if (this_cpu().id == 0) g_fp_width = w;
+    else if (w != g_fp_width)
+        g_lvz_problem = "loongarch64: the cores disagree on the FP/LSX/LASX units (CPUCFG2)";
+    la::csr_write<0x2>(host_euen(w)); // EUEN
     // No guest runs and no interrupt is injected until a vCPU enters; the guest CSRs must be
     // reachable from the host (a value written with GCSRWR reads back).
     la::csr_write<0x50>(0); // GSTAT
@@ -156,12 +163,17 @@ void Vcpu::reset(u64 entry, u64 arg) {
     for (u64& c : m_gcsr) c = 0;
     m_gcsr[IDX_CRMD] = la::CRMD_DA;
     m_gcsr[IDX_CPUID] = m_id;
+    m_fp.clear(); // FP/vector registers as after a reset: zero, nothing of a previous life's values
+    // Off the core, its previous life's CSRs (a running timer among them) may still be in the core
+    // it left: the next load() must write these back even if it comes back there.
+    if (!m_loaded) m_csrs_changed = true;
     m_timer = {};
     m_timer_due = 0;
     g_ipi[m_vmid % VM_SLOTS][m_id % MAX_VM_VCPUS] = {};
     m_ipi_presented = false;
     __atomic_fetch_and(&g_ipi_started[m_vmid % VM_SLOTS], ~(1u << (m_id % MAX_VM_VCPUS)), __ATOMIC_ACQ_REL);
     if (m_loaded) {
+        cxv_la_fp_restore(m_fp.get(), unsigned(g_fp_width));
         gcsr_restore_all(m_gcsr);
         gcsr_write<GCSR_TCFG>(0);
         gcsr_write<GCSR_TICLR>(1);
@@ -173,6 +185,9 @@ void Vcpu::load() {
     m_tlb_generation = __atomic_load_n(&g_gpa_generation[m_vmid % VM_SLOTS], __ATOMIC_ACQUIRE);
     g_core_generation[core][m_vmid % VM_SLOTS] = m_tlb_generation;
     m_loaded = true;
+    // The FP/vector registers, always: cheap next to an entry, and independent of what else this
+    // core still holds of the vCPU (fp_context.hpp: why eagerly).
+    cxv_la_fp_restore(m_fp.get(), unsigned(g_fp_width));
     // Back on the core it left, which no other vCPU used meanwhile: the guest CSRs there are still
     // its own, its timer ran on in the core (and raises its own interrupt, as no restart can on the
     // LVZ QEMU: lvz_csr.hpp GuestTimer).
@@ -200,6 +215,7 @@ void Vcpu::load() {
 // on another core, or after another vCPU, writes them back), but left in the core: the timer keeps
 // running there until another vCPU's load() replaces it.
 void Vcpu::put() {
+    cxv_la_fp_save(m_fp.get(), unsigned(g_fp_width));
     gcsr_save_all(m_gcsr);
     m_timer = timer_save(gcsr_read<GCSR_TCFG>(), gcsr_read<GCSR_TVAL>(), (m_gcsr[IDX_ESTAT] & IS_TI) != 0);
     m_put_at = counter();

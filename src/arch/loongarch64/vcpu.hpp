@@ -8,6 +8,7 @@
 #include "arch.hpp"
 #include "asm_offsets.hpp"
 #include "base/types.hpp"
+#include "fp_context.hpp"
 #include "lvz_csr.hpp"
 #include "lvz_exit.hpp"
 #include "vcpu/vcpu_concept.hpp"
@@ -82,6 +83,7 @@ private:
 
     GuestContext m_ctx{};
     u64 m_gcsr[lvz::GUEST_CSR_COUNT] = {};
+    lvz::FpSlot m_fp; // f0-f31 (or vr/xr), FCC, FCSR0 while off the core (fp_context.hpp)
     lvz::GuestTimer m_timer;
     u64 m_put_at = 0; // counter at put(): the timer ran on without a core meanwhile
     u64 m_timer_due = 0; // counter at which the one-shot guest timer saved at put() expires (0: none)

@@ -84,6 +84,7 @@ void Vcpu::reset(u64 entry, u64 arg) {
     m_hvip = 0;
     timer_cancel(m_timer);
     m_pending = Pending::None;
+    m_idle.forget(); // an Off vCPU was put(): no wait is noted, and hstatus above has VTW
     take(g_rfence_pending[m_vmid % VM_SLOTS], 1u << (m_id & 31));
     take(g_soft_pending[m_vmid % VM_SLOTS], 1u << (m_id & 31));
 }
@@ -134,6 +135,9 @@ void Vcpu::load() {
 }
 
 void Vcpu::put() {
+    // A wait in the guest does not move with the vCPU: it executes the WFI again (trapped) when it
+    // next runs, or completes it at once if an interrupt is pending by then.
+    m_idle.put(m_ctx.sepc);
     m_vs.vsstatus = csr::read<csr::vsstatus>();
     m_vs.vsie = csr::read<csr::vsie>();
     m_vs.vstvec = csr::read<csr::vstvec>();
@@ -173,10 +177,14 @@ ExitReason Vcpu::run() {
     ExitReason e;
     const u64 cause = m_ctx.scause;
     if (i64(cause) < 0) { // interrupt bit (4.1.9): a host interrupt arrived while the guest ran
+        // A wait in the guest stays noted if the interrupt came at the WFI or right after it
+        // (3.3.3: taken with sepc past the WFI): resume_idle_wait decides at the next entry.
+        m_idle.host_interrupt(m_ctx.sepc);
         e.kind = ExitKind::ExternalInterrupt;
         e.detail = cause << 1 >> 1;
         return e;
     }
+    m_idle.other_exit(); // the guest ran on past its WFI
     switch (cause) {
     case 10: // environment call from VS-mode: SBI (8.6.4)
         handle_ecall(e);
@@ -210,6 +218,10 @@ ExitReason Vcpu::run() {
         // is on a hart without H (Priv 20211203 3.3.3; 8.6.1 turns it into a virtual-instruction
         // exception): a guest's user program must not halt its vCPU.
         if (cause == rv::CauseVirtualInstruction && insn == INSN_WFI && (m_ctx.sstatus & SSTATUS_SPP)) {
+            if (m_idle.allowed() && m_idle.begin(m_ctx.sepc, pending_now())) {
+                e.kind = ExitKind::Nothing; // wait in the guest, at the WFI itself ("Waiting in the guest")
+                return e;
+            }
             skip(4);
             e.kind = ExitKind::Halt;
             return e;
@@ -494,14 +506,38 @@ vgic::VcpuSet Vcpu::collect_interrupts() {
     return {};
 }
 
-bool Vcpu::interrupt_pending() const {
-    // What would end the guest's WFI (3.3.3: an interrupt pending and enabled in vsie, whatever
-    // vsstatus.SIE says). Called after put(): the saved copies.
-    const bool soft = (m_hvip & HVIP_VSSIP) || (__atomic_load_n(&g_soft_pending[m_vmid % VM_SLOTS], __ATOMIC_ACQUIRE) >> (m_id & 31) & 1);
-    if (soft && (m_vs.vsie & VSIE_SSIE)) return true;
-    if (m_intc && m_intc->external_pending(m_id) && (m_vs.vsie & VSIE_SEIE)) return true;
-    if ((m_vs.vsie & VSIE_STIE) && guest_timer_pending(m_vs.vstimecmp, m_htimedelta, counter())) return true;
-    return false;
+// What would end the guest's WFI (3.3.3: an interrupt pending and enabled in vsie, whatever
+// vsstatus.SIE says), from the given vsie, hvip and compare.
+bool Vcpu::pending_with(u64 vsie, u64 hvip, u64 vstimecmp) const {
+    const bool soft = (hvip & HVIP_VSSIP) || (__atomic_load_n(&g_soft_pending[m_vmid % VM_SLOTS], __ATOMIC_ACQUIRE) >> (m_id & 31) & 1);
+    if (soft && (vsie & VSIE_SSIE)) return true;
+    if (m_intc && m_intc->external_pending(m_id) && (vsie & VSIE_SEIE)) return true;
+    return (vsie & VSIE_STIE) && guest_timer_pending(vstimecmp, m_htimedelta, counter());
+}
+
+// Called after put(): the saved copies.
+bool Vcpu::interrupt_pending() const { return pending_with(m_vs.vsie, m_hvip, m_vs.vstimecmp); }
+
+bool Vcpu::pending_now() const {
+    if (!m_loaded) return interrupt_pending();
+    // Loaded: vsie and, with Sstc, vstimecmp are in the hart; the guest clears its own VSSIP
+    // through sip, which writes hvip (8.2.3).
+    return pending_with(csr::read<csr::vsie>(), csr::read<csr::hvip>(),
+                        host_has_sstc() ? csr::read<csr::vstimecmp>() : m_vs.vstimecmp);
+}
+
+// Waiting in the guest (aarch64's design, docs/architecture.md). A WFI traps first (hstatus.VTW,
+// Priv 20211203 8.2.1/8.6.1): when the vCPU may wait here and nothing is pending for it, cxvisor
+// notes the WFI's address, clears VTW and re-enters the guest at the WFI itself, which now waits
+// in the guest (3.3.3: until an interrupt is pending and enabled, whatever sstatus.SIE says).
+// The guest's own timer (VSTIP from vstimecmp) ends that wait without an exit; anything else that
+// ends it is a host interrupt that traps to HS-mode (a kick, cxvisor's timer) with sepc at or
+// just past the WFI: with nothing pending for the guest the guest goes back to the WFI, so it
+// never sees a wake-up it could not have had on a hart of its own; with something pending, or on
+// any other exit, the wait is over and VTW is set again.
+void Vcpu::set_idle_native(bool native) {
+    if (native) m_ctx.hstatus &= ~HSTATUS_VTW; // cxv_guest_run writes hstatus before the SRET
+    else m_ctx.hstatus |= HSTATUS_VTW;
 }
 
 } // namespace arch

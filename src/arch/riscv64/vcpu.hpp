@@ -3,6 +3,7 @@
 // (guest_entry.S); the VS CSRs, the timer compare and the FP registers stay in the hart until
 // put(), when another vCPU takes it.
 #pragma once
+#include "vcpu/idle_wait.hpp"
 #include "arch.hpp"
 #include "base/types.hpp"
 #include "kernel/timer.hpp"
@@ -67,6 +68,17 @@ public:
     vgic::VcpuSet present_interrupts();
     vgic::VcpuSet collect_interrupts();
     bool interrupt_pending() const;
+    // Optional in the vCPU interface (vmm.cpp tests for it), before every entry: whether the
+    // guest may wait for its interrupts inside the guest, allowed while nobody else waits for this
+    // hart (as on aarch64: docs/architecture.md "Waiting in the guest"). Every wake source a vCPU
+    // has reaches a WFI in VS-mode as an interrupt pending and enabled in hip/sip (Priv 20211203
+    // 3.3.3 "Wait for Interrupt", 8.2.3): VSTIP from vstimecmp, the VSSIP/VSEIP cxvisor presents
+    // through hvip, or a host interrupt (cxvisor's timer, a kick), which traps to HS-mode and ends
+    // the run. How a wait runs in the guest: "Waiting in the guest" in vcpu.cpp.
+    void allow_idle_in_guest(bool allowed) {
+        m_idle.allow(allowed);
+        if (m_idle.noted()) m_idle.resume(m_ctx.sepc, pending_now());
+    }
     // No host timer interrupt is forwarded: with Sstc VSTIP comes from vstimecmp, without it from
     // cxvisor's own compare (m_vs.vstimecmp, m_timer).
     bool timer_interrupt() { return false; }
@@ -94,6 +106,10 @@ private:
     // run at the deadline; a trapped stimecmp access, emulated.
     void emulated_timer_update();
     bool emulate_stimecmp(u64 insn);
+    // Waiting in the guest (vcpu.cpp).
+    bool pending_with(u64 vsie, u64 hvip, u64 vstimecmp) const;
+    bool pending_now() const; // interrupt_pending() with the live CSRs while loaded
+    void set_idle_native(bool native);
 
     GuestContext m_ctx{};
     VsState m_vs{};
@@ -109,6 +125,9 @@ private:
     u64 m_last_hart = ~0ull; // hart this vCPU last ran on: a move needs a VS-stage TLB flush and FENCE.I
     bool m_loaded = false;
     Pending m_pending = Pending::None;
+    // Waiting in the guest (vcpu.cpp, vcpu/idle_wait.hpp): the WFI the guest waits in; while one
+    // is noted, and only then, hstatus.VTW is clear in m_ctx.
+    IdleWait m_idle{4, [](void* v, bool native) { static_cast<Vcpu*>(v)->set_idle_native(native); }, this};
 };
 
 static_assert(ArchVcpu<Vcpu>, "riscv64 Vcpu must implement the generic vCPU interface");

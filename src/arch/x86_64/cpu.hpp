@@ -65,6 +65,32 @@ inline u64 read_cr4() {
 // Writing CR3 flushes every non-global TLB entry (vol. 2, 5.5.2 "TLB Management").
 inline void write_cr3(u64 v) { asm volatile("mov %0, %%cr3" ::"r"(v) : "memory"); }
 
+// XCRs and the XSAVE area (SDM vol. 1 13.3, 13.7, 13.8; APM vol. 3 "XGETBV", "XSETBV", "XSAVE",
+// "XRSTOR"): CR4.OSXSAVE must be set, the area 64-byte aligned. `mask` is the requested-feature
+// bitmap (EDX:EAX), ANDed with XCR0 by the CPU.
+inline u64 xgetbv(u32 index) {
+    u32 lo, hi;
+    asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(index));
+    return u64(hi) << 32 | lo;
+}
+inline void xsetbv(u32 index, u64 v) { asm volatile("xsetbv" ::"c"(index), "a"(u32(v)), "d"(u32(v >> 32)) : "memory"); }
+// The protection-key rights register (SDM vol. 3A 4.6.2 "Protection Keys"; vol. 2 "RDPKRU",
+// "WRPKRU"): both #UD unless CR4.PKE is set; ECX (and EDX for WRPKRU) must be 0.
+inline u32 rdpkru() {
+    u32 v, d;
+    asm volatile("rdpkru" : "=a"(v), "=d"(d) : "c"(0));
+    return v;
+}
+inline void wrpkru(u32 v) { asm volatile("wrpkru" ::"a"(v), "c"(0), "d"(0) : "memory"); }
+inline void xsave64(void* area, u64 mask) {
+    asm volatile("xsave64 (%0)" ::"r"(area), "a"(u32(mask)), "d"(u32(mask >> 32)) : "memory");
+}
+inline void xrstor64(const void* area, u64 mask) {
+    asm volatile("xrstor64 (%0)" ::"r"(area), "a"(u32(mask)), "d"(u32(mask >> 32)) : "memory");
+}
+inline void fxsave64(void* area) { asm volatile("fxsave64 (%0)" ::"r"(area) : "memory"); }
+inline void fxrstor64(const void* area) { asm volatile("fxrstor64 (%0)" ::"r"(area) : "memory"); }
+
 inline void mfence() { asm volatile("mfence" ::: "memory"); }
 
 } // namespace arch::x86

@@ -69,7 +69,13 @@ void build_maps() {
 
 constexpr u64 CR0_PE = bit(0), CR0_ET = bit(4), CR0_NE = bit(5), CR0_PG = bit(31);
 constexpr u64 EFER_SCE = bit(0), EFER_LME = bit(8), EFER_LMA = bit(10);
-constexpr u64 CR4_OSFXSR = bit(9), CR4_OSXMMEXCPT = bit(10);
+constexpr u64 CR4_OSFXSR = bit(9), CR4_OSXMMEXCPT = bit(10), CR4_PKE = bit(22);
+
+// The CPU has protection keys (CPUID 7.0:ECX[3] PKU): PKRU is switched per vCPU (fpu_cpu_init).
+bool g_pku;
+
+// The XSAVE state guests are offered, decided on the boot CPU (fpu_cpu_init) before any VM exists.
+xsave::Layout g_xsave;
 constexpr u32 MSR_EFER = 0xC000'0080, MSR_APIC_BASE = 0x1B, MSR_TSC = 0x10;
 constexpr u64 APIC_BASE_DEFAULT = 0xFEE0'0000, APIC_BASE_BSP = bit(8), APIC_BASE_ENABLE = bit(11);
 
@@ -77,9 +83,41 @@ inline u64 pa_of(const void* p) { return reinterpret_cast<u64>(p); } // identity
 
 } // namespace
 
-// 15.4 "Enabling SVM", 15.30.4: EFER.SVME, then VM_HSAVE_PA. CR4.OSFXSR lets FXSAVE/FXRSTOR move
-// the XMM registers too (APM vol. 3, "FXSAVE": without it the image leaves them out); cxvisor
-// itself uses no SSE (built with -mgeneral-regs-only), so this changes nothing else for it.
+// CR4.OSFXSR lets FXSAVE/FXRSTOR move the XMM registers too (APM vol. 3, "FXSAVE": without it the
+// image leaves them out). With XSAVE (xsave.hpp): CR4.OSXSAVE (SDM vol. 1 13.3: XSETBV, XSAVE and
+// XRSTOR need it), and XCR0 = every offered component, which is cxvisor's XCR0 whenever no guest
+// is loaded: put() saves and load() restores all of them whatever the guest's own XCR0, so a
+// component one guest has turned off still holds its own values, never another VM's, when it
+// turns it on again. cxvisor itself uses no x87/SSE/AVX (built with -mgeneral-regs-only), so none
+// of this changes anything else for it.
+void fpu_cpu_init() {
+    if (this_cpu().id == 0) {
+        const x86::CpuidRegs d0 = x86::cpuid(0xD, 0);
+        g_xsave = xsave::layout_from_cpuid(x86::cpuid(1), d0, x86::cpuid(0xD, 2));
+        if (g_xsave.present())
+            kprint("cxvisor: x86_64: XSAVE (the CPU's XCR0 bits %lx): guests get XCR0 %lx (x87, SSE%s), %u-byte areas "
+                   "switched with XSAVE/XRSTOR\n",
+                   u64(d0.d) << 32 | d0.a, g_xsave.offered, (g_xsave.offered & xsave::AVX) ? ", AVX" : "",
+                   g_xsave.size(g_xsave.offered));
+        else
+            kprint("cxvisor: x86_64: no XSAVE: guests get x87 and SSE, switched with FXSAVE/FXRSTOR\n");
+    }
+    // PKRU: guests are not offered protection keys (CPUID 7 is hidden), but nothing stops one
+    // from setting CR4.PKE where the CPU has them (CR4 writes are not intercepted; VMRUN and VM
+    // entry accept any bit the CPU supports) and writing PKRU, which neither the VMCB nor the VMCS
+    // holds and XSAVE state component 9 is not offered: without switching it, one VM's PKRU would
+    // deny another VM's user-mode accesses on the same CPU. So PKRU is switched like the FP state
+    // (load/put), which needs CR4.PKE on the host (RDPKRU/WRPKRU #UD without it; PKRU governs only
+    // user-mode pages, and cxvisor has none).
+    if (this_cpu().id == 0) g_pku = x86::cpuid(7, 0).c & bit(3);
+    u64 cr4;
+    asm volatile("mov %%cr4, %0" : "=r"(cr4));
+    cr4 |= CR4_OSFXSR | CR4_OSXMMEXCPT | (g_xsave.present() ? xsave::CR4_OSXSAVE : 0) | (g_pku ? CR4_PKE : 0);
+    asm volatile("mov %0, %%cr4" ::"r"(cr4));
+    if (g_xsave.present()) x86::xsetbv(0, g_xsave.offered);
+}
+
+// 15.4 "Enabling SVM", 15.30.4: EFER.SVME, then VM_HSAVE_PA; the FP set-up (fpu_cpu_init).
 void virt_cpu_init() {
     if (virt_chosen().backend == VirtBackend::Vmx) return vmx_cpu_init();
     if (!svm_enable_this_cpu()) {
@@ -89,9 +127,7 @@ void virt_cpu_init() {
         return;
     }
     x86::wrmsr(x86::MSR_VM_HSAVE_PA, pa_of(g_cpu_pages[this_cpu().id].hsave));
-    u64 cr4;
-    asm volatile("mov %%cr4, %0" : "=r"(cr4));
-    asm volatile("mov %0, %%cr4" ::"r"(cr4 | CR4_OSFXSR | CR4_OSXMMEXCPT));
+    fpu_cpu_init();
     if (this_cpu().id == 0) build_maps(); // the boot CPU, before any VM exists
 }
 
@@ -143,11 +179,18 @@ void Vcpu::reset(u64 entry, u64 arg) {
     m_gprs = X86Gprs{};
     m_gprs.r[RDI] = m_id;
     m_gprs.r[RSI] = arg;
-    __builtin_memset(m_fxsave, 0, sizeof m_fxsave);
+    u8* fpu = fpu_area();
+    __builtin_memset(fpu, 0, xsave::AREA_CAPACITY);
     // FCW 0x37F and MXCSR 0x1F80: the x87 and SSE control words after FNINIT / reset (vol. 2,
-    // 11.2.4 "SSE, MMX, and x87 Programming Model"; vol. 3 "FXSAVE" gives the image layout).
-    m_fxsave[0] = 0x7F, m_fxsave[1] = 0x03;
-    m_fxsave[24] = 0x80, m_fxsave[25] = 0x1F;
+    // 11.2.4 "SSE, MMX, and x87 Programming Model"; vol. 3 "FXSAVE" gives the image layout, which
+    // is the XSAVE area's legacy region too). With XSAVE, the header's XSTATE_BV says x87 and SSE
+    // come from the image (SDM vol. 1 13.8.1) and the rest (AVX) from the initial configuration:
+    // zeros; XCOMP_BV 0 (the standard format) and the reserved header bytes 0, as XRSTOR requires.
+    fpu[0] = 0x7F, fpu[1] = 0x03;
+    fpu[24] = 0x80, fpu[25] = 0x1F;
+    if (g_xsave.present()) fpu[xsave::HEADER_OFFSET] = u8(xsave::X87 | xsave::SSE);
+    m_xcr0 = xsave::X87; // SDM vol. 1 13.3: XCR0 is 1 after reset
+    m_pkru = 0;          // SDM vol. 3A 4.6.2: PKRU is 0 after reset (every key allowed)
     m_reinject = 0;
     m_msr_exit = false;
     m_halted = false;
@@ -163,8 +206,10 @@ void Vcpu::reset(u64 entry, u64 arg) {
     v.intercept1 = INTERCEPT1_INTR | INTERCEPT1_NMI | INTERCEPT1_SMI | INTERCEPT1_INIT | INTERCEPT1_CPUID |
                    INTERCEPT1_HLT | INTERCEPT1_INVLPGA | INTERCEPT1_IOIO | INTERCEPT1_MSR | INTERCEPT1_SHUTDOWN;
     // VMRUN must be intercepted (15.5.1: VMRUN fails the consistency checks otherwise).
+    // XSETBV: the guest's XCR0 is checked against what cxvisor offers (xsave.hpp); VMRUN does not
+    // switch XCR0, so an unchecked XSETBV would set any bit the CPU supports.
     v.intercept2 = INTERCEPT2_VMRUN | INTERCEPT2_VMMCALL | INTERCEPT2_VMLOAD | INTERCEPT2_VMSAVE |
-                   INTERCEPT2_STGI | INTERCEPT2_CLGI | INTERCEPT2_SKINIT;
+                   INTERCEPT2_STGI | INTERCEPT2_CLGI | INTERCEPT2_SKINIT | INTERCEPT2_XSETBV;
     v.iopm_base_pa = pa_of(g_iopm);
     v.msrpm_base_pa = pa_of(g_msrpm);
     // 15.16: ASID 0 is the host's. The guest's ASID is its VM slot; TLB_CONTROL flushes make
@@ -224,15 +269,48 @@ void Vcpu::set_stage2(HostPhysAddr root) {
     if (m_vmcb) m_vmcb->n_cr3 = m_ncr3;
 }
 
-// The guest's x87/SSE registers go into the CPU when the vCPU takes it and come back when it
-// leaves: another vCPU on the same CPU must not see or change them.
+// The guest's x87/SSE(/AVX) registers and XCR0 go into the CPU when the vCPU takes it and come
+// back when it leaves: another vCPU on the same CPU must not see or change them. Neither VMRUN nor
+// VM entry switches XCR0 (APM vol. 2 15.5.1 lists what VMRUN loads; SDM vol. 3C 26.3.2), so it
+// stays the guest's from load() to put(): cxvisor runs with it in between and never needs its own
+// (it uses no XSAVE-managed state). XRSTOR and XSAVE run under cxvisor's XCR0, all offered
+// components (fpu_cpu_init says why).
 void Vcpu::load() {
-    asm volatile("fxrstor64 %0" ::"m"(*reinterpret_cast<const u8(*)[512]>(m_fxsave)));
+    if (g_xsave.present()) {
+        x86::xrstor64(fpu_area(), g_xsave.offered);
+        if (m_xcr0 != g_xsave.offered) x86::xsetbv(0, m_xcr0);
+    } else {
+        x86::fxrstor64(fpu_area());
+    }
+    if (g_pku) x86::wrpkru(m_pkru);
     if (m_use_vmx) vmx_load();
 }
 void Vcpu::put() {
-    asm volatile("fxsave64 %0" : "=m"(*reinterpret_cast<u8(*)[512]>(m_fxsave)));
+    if (g_xsave.present()) {
+        const u64 live = x86::xgetbv(0);
+        m_xcr0 = xsave::sanitize(g_xsave, live);
+        if (live != g_xsave.offered) x86::xsetbv(0, g_xsave.offered);
+        x86::xsave64(fpu_area(), g_xsave.offered);
+    } else {
+        x86::fxsave64(fpu_area());
+    }
+    if (g_pku) m_pkru = x86::rdpkru();
     if (m_use_vmx) m_vmx.put();
+}
+
+u64 Vcpu::guest_xcr0_live() const { return g_xsave.present() ? xsave::sanitize(g_xsave, x86::xgetbv(0)) : xsave::X87; }
+
+void Vcpu::handle_xsetbv(const X86Exit& x) {
+    const u32 index = u32(m_gprs.r[RCX]);
+    const u64 value = (m_gprs.r[RDX] & 0xFFFF'FFFF) << 32 | (m_gprs.r[RAX] & 0xFFFF'FFFF);
+    switch (xsave::check_xsetbv(g_xsave, guest_cr4() & xsave::CR4_OSXSAVE, x.cpl, index, value)) {
+    case xsave::XsetbvResult::Ok:
+        x86::xsetbv(0, value); // the guest is loaded: its XCR0 is the CPU's (load/put)
+        skip(x.insn_len);
+        return;
+    case xsave::XsetbvResult::Ud: return inject_exception(VEC_UD);
+    case xsave::XsetbvResult::Gp: return inject_exception(VEC_GP, 0);
+    }
 }
 
 ExitReason Vcpu::run() {
@@ -337,7 +415,9 @@ ExitReason Vcpu::handle(const X86Exit& x) {
         return e;
     case X86ExitKind::Cpuid: {
         const u32 leaf = u32(m_gprs.r[RAX]), sub = u32(m_gprs.r[RCX]);
-        const x86::CpuidRegs r = guest_cpuid(leaf, sub, x86::cpuid(leaf, sub), m_id, g_tsc_hz / 1000, m_vcpu_count);
+        const xsave::GuestXsave xs{g_xsave, guest_xcr0_live(), (guest_cr4() & xsave::CR4_OSXSAVE) != 0};
+        const x86::CpuidRegs r =
+            guest_cpuid(leaf, sub, x86::cpuid(leaf, sub), m_id, g_tsc_hz / 1000, m_vcpu_count, xs);
         m_gprs.r[RAX] = r.a, m_gprs.r[RBX] = r.b, m_gprs.r[RCX] = r.c, m_gprs.r[RDX] = r.d;
         skip(x.insn_len);
         return e; // Nothing
@@ -376,6 +456,10 @@ ExitReason Vcpu::handle(const X86Exit& x) {
         return e; // taken by the host's NMI handler at STGI (svm_entry.S)
     case X86ExitKind::IrqWindow:
         return e; // Nothing: the next entry injects (inject_interrupt)
+    case X86ExitKind::Xsetbv:
+        // Done, or an exception for the guest (architectural, so not reported).
+        handle_xsetbv(x);
+        return e;
     case X86ExitKind::NestedVirt:
         // A guest never runs SVM itself (CPUID hides it): #UD, as on a CPU without it (vol. 3,
         // VMRUN: "#UD if EFER.SVME = 0").
@@ -479,7 +563,7 @@ Result<MmioAccess> Vcpu::decode_mmio(ExitReason& exit, GuestMemoryReader mem) {
     const bool long_code = (v.efer & EFER_LMA) && v.cs_l;
     const bool default_16 = !long_code && !v.cs_d;
     const u64 linear = long_code ? v.rip : (v.cs_base + v.rip) & 0xFFFF'FFFF;
-    const GuestPaging paging{(v.cr0 & CR0_PG) != 0, (v.efer & EFER_LMA) != 0, v.cr3, (v.cr4 & CR4_LA57) != 0};
+    const GuestPaging paging{(v.cr0 & CR0_PG) != 0, (v.efer & EFER_LMA) != 0, v.cr3, (guest_cr4() & CR4_LA57) != 0};
     u8 bytes[15] = {};
     auto got = x86_fetch_instruction(paging, linear, bytes, sizeof bytes, GuestPhysRead{mem.read, mem.ctx});
     if (got.is_error()) return got.error() == Error::Unsupported ? Error::NotMapped : got.error();
@@ -615,10 +699,14 @@ void Vcpu::set_guest_efer(u64 value) {
     if (m_use_vmx) return m_vmx.set_efer(value);
     m_vmcb->efer = (value & ~EFER_LMA) | (m_vmcb->efer & EFER_LMA) | x86::EFER_SVME;
 }
+u64 Vcpu::guest_cr4() {
+    if (m_use_vmx) return m_vmx.cr4();
+    return m_vmcb->cr4;
+}
 vmx::GuestMode Vcpu::guest_mode() {
     if (m_use_vmx) return m_vmx.mode();
     const Vmcb& v = *m_vmcb;
-    return {v.rip, v.cs.base, v.cr0, v.cr3, v.efer, (v.cs.attrib & bit(9)) != 0, (v.cs.attrib & bit(10)) != 0, v.cr4};
+    return {v.rip, v.cs.base, v.cr0, v.cr3, v.efer, (v.cs.attrib & bit(9)) != 0, (v.cs.attrib & bit(10)) != 0};
 }
 
 } // namespace arch

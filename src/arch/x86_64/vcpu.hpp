@@ -2,8 +2,9 @@
 // 3.42, chapter 15 "Secure Virtual Machine"; sections cited where each piece is set up). One VMCB
 // per vCPU (vmcb.hpp), a host save area per CPU (VM_HSAVE_PA, 15.30.4), VMRUN/#VMEXIT in
 // svm_entry.S with the GPRs the VMCB does not hold saved around it, VMLOAD/VMSAVE for the rest of
-// the guest's segment and syscall state (15.5.2), the guest's x87/SSE state switched with
-// FXSAVE/FXRSTOR at load()/put(). Exits are decoded into the x86 level (x86_exit.hpp), which a
+// the guest's segment and syscall state (15.5.2), the guest's x87/SSE/AVX state and XCR0
+// switched with XSAVE/XRSTOR at load()/put() where the CPU has XSAVE (xsave.hpp), else its x87/SSE
+// state with FXSAVE/FXRSTOR. Exits are decoded into the x86 level (x86_exit.hpp), which a
 // VMX backend would share, and handled there (vcpu.cpp); the intercepts and the sanitised CPUID
 // view are listed in docs/porting.md "x86_64: SVM intercepts".
 #pragma once
@@ -14,6 +15,7 @@
 #include "vmcb.hpp"
 #include "vmx/hw.hpp"
 #include "x86_exit.hpp"
+#include "xsave.hpp"
 
 namespace arch {
 
@@ -104,6 +106,15 @@ private:
     void set_rip(u64 rip);
     u64 guest_efer() const;
     void set_guest_efer(u64 efer);
+    u64 guest_cr4();
+    // XSETBV (xsave.hpp check_xsetbv): the new XCR0 goes into the CPU, or the guest gets #UD/#GP.
+    void handle_xsetbv(const X86Exit& x);
+    // The guest's XCR0 while it is loaded: the CPU holds it (xsave.hpp sanitize: a CPU without the
+    // XSETBV intercept may hold bits cxvisor does not offer).
+    u64 guest_xcr0_live() const;
+    // The FXSAVE image or XSAVE area: the first 64-byte boundary in m_fpu_buf (the heap aligns
+    // objects to 16 bytes only).
+    u8* fpu_area() { return reinterpret_cast<u8*>(align_up(reinterpret_cast<usize>(m_fpu_buf), xsave::AREA_ALIGN)); }
     vmx::GuestMode guest_mode();
     // SVM's way of delivering what the vLAPIC presents (15.20 "Injecting Events", 15.21.4
     // "Interrupt Window"): EVENTINJ when the guest can take it, else a VINTR intercept.
@@ -118,7 +129,11 @@ private:
 
     svm::Vmcb* m_vmcb = nullptr; // one page from frames_alloc, identity-mapped
     X86Gprs m_gprs{};
-    alignas(16) u8 m_fxsave[512] = {}; // FXSAVE image (APM vol. 3, "FXSAVE"): x87 and SSE state
+    // The guest's x87/SSE(/AVX) state while it is not loaded: an FXSAVE image (APM vol. 3, "FXSAVE")
+    // or, with XSAVE, a standard-format XSAVE area (SDM vol. 1 13.4) of the offered components.
+    u8 m_fpu_buf[xsave::AREA_CAPACITY + xsave::AREA_ALIGN] = {};
+    u64 m_xcr0 = xsave::X87; // the guest's XCR0 while it is not loaded (13.3: 1 after reset)
+    u32 m_pkru = 0;          // the guest's PKRU while it is not loaded, where the CPU has PKU (fpu_cpu_init)
     u64 m_tsc_offset = 0;
     u64 m_ncr3 = 0;
     u64 m_reinject = 0;      // an event whose delivery the exit interrupted (EXITINTINFO, 15.7.2)
@@ -145,6 +160,9 @@ static_assert(ArchVcpu<Vcpu>, "x86_64 Vcpu must implement the generic vCPU inter
 // Per-CPU virtualization set-up: EFER.SVME, VM_HSAVE_PA and CR4.OSFXSR, once per CPU at boot
 // (VMX: vmx_cpu_init).
 void virt_cpu_init();
+// Both backends, per CPU at boot: CR4.OSFXSR/OSXMMEXCPT, and with XSAVE CR4.OSXSAVE and XCR0 =
+// what guests are offered (the boot CPU decides that first, from CPUID: xsave.hpp).
+void fpu_cpu_init();
 // VMX (vmx/vcpu_vmx.cpp): the machine-wide set-up on the boot CPU and VMXON on every CPU; null or
 // the reason no VM can run.
 void vmx_cpu_init();

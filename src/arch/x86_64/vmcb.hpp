@@ -104,7 +104,7 @@ inline constexpr u32 INTERCEPT1_INTR = bit(0), INTERCEPT1_NMI = bit(1), INTERCEP
                      INTERCEPT1_MSR = bit(28), INTERCEPT1_SHUTDOWN = bit(31);
 inline constexpr u32 INTERCEPT2_VMRUN = bit(0), INTERCEPT2_VMMCALL = bit(1), INTERCEPT2_VMLOAD = bit(2),
                      INTERCEPT2_VMSAVE = bit(3), INTERCEPT2_STGI = bit(4), INTERCEPT2_CLGI = bit(5),
-                     INTERCEPT2_SKINIT = bit(6);
+                     INTERCEPT2_SKINIT = bit(6), INTERCEPT2_XSETBV = bit(13);
 
 // Appendix C.
 enum ExitCode : u64 {
@@ -127,6 +127,7 @@ enum ExitCode : u64 {
     EXIT_STGI = 0x84,
     EXIT_CLGI = 0x85,
     EXIT_SKINIT = 0x86,
+    EXIT_XSETBV = 0x8D,
     EXIT_NPF = 0x400,
     EXIT_INVALID = 0xFFFF'FFFF, // -1; QEMU stores only the low 32 bits (x86-svm-notes.md)
 };

@@ -25,6 +25,7 @@ enum class X86ExitKind : u8 {
     InvalidState, // the CPU refused to enter the guest (SVM VMEXIT_INVALID, VMX invalid guest state)
     NestedVirt,   // the guest ran a virtualization instruction (VMRUN, VMLOAD, ... / VMX's): #UD
     IrqWindow,    // the guest can take an interrupt now (SVM VINTR, VMX interrupt-window exiting)
+    Xsetbv,       // XSETBV: the XCR in ECX, the value in EDX:EAX (xsave.hpp decides)
     Other,        // an exit cxvisor never asked for: code says which
 };
 
@@ -43,7 +44,8 @@ struct X86Exit {
 
 // 15.7 "Intercept Operation" / appendix C: the VMCB's exit code and EXITINFO fields. Without
 // nRIP save (QEMU's TCG has none) the lengths of the intercepted instructions are their fixed
-// encodings (APM vol. 3: CPUID 0F A2, RDMSR 0F 32, WRMSR 0F 30, HLT F4, VMMCALL 0F 01 D9);
+// encodings (APM vol. 3: CPUID 0F A2, RDMSR 0F 32, WRMSR 0F 30, HLT F4, VMMCALL 0F 01 D9, XSETBV
+// 0F 01 D1);
 // IOIO's EXITINFO2 gives the next RIP itself (15.10.2).
 // cpl is the VMCB's CPL field (15.5.1), which the exit left there.
 constexpr X86Exit svm_decode_exit(u64 exitcode, u64 info1, u64 info2, u8 cpl = 0) {
@@ -74,6 +76,7 @@ constexpr X86Exit svm_decode_exit(u64 exitcode, u64 info1, u64 info2, u8 cpl = 0
     case EXIT_CPUID: e.kind = X86ExitKind::Cpuid, e.insn_len = 2; return e;
     case EXIT_HLT: e.kind = X86ExitKind::Hlt, e.insn_len = 1; return e;
     case EXIT_VMMCALL: e.kind = X86ExitKind::Hypercall, e.insn_len = 3; return e;
+    case EXIT_XSETBV: e.kind = X86ExitKind::Xsetbv, e.insn_len = 3; return e;
     case EXIT_INTR: e.kind = X86ExitKind::Interrupt; return e;
     case EXIT_NMI: e.kind = X86ExitKind::Nmi; return e;
     case EXIT_VINTR: e.kind = X86ExitKind::IrqWindow; return e; // 15.21.4 (cxvisor's window request)

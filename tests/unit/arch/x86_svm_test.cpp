@@ -48,6 +48,7 @@ TEST(X86Vmcb, OffsetsFollowTheApmTables) {
     EXPECT_EQ(INTERCEPT1_INVLPGA, 1u << (EXIT_INVLPGA - 0x60));
     EXPECT_EQ(INTERCEPT2_VMMCALL, 1u << (EXIT_VMMCALL - 0x80));
     EXPECT_EQ(INTERCEPT2_SKINIT, 1u << (EXIT_SKINIT - 0x80));
+    EXPECT_EQ(INTERCEPT2_XSETBV, 1u << (EXIT_XSETBV - 0x80)); // table B-1: vector 4 bit 13, exit 8Dh
 }
 
 TEST(X86Vmcb, EventInjection) {
@@ -93,6 +94,9 @@ TEST(X86Exit, NpfAndOthersDecode) {
     EXPECT_EQ(svm_decode_exit(EXIT_HLT, 0, 0).insn_len, 1);
     EXPECT_EQ(svm_decode_exit(EXIT_VMMCALL, 0, 0).kind, X86ExitKind::Hypercall);
     EXPECT_EQ(svm_decode_exit(EXIT_VMMCALL, 0, 0).insn_len, 3);
+    EXPECT_EQ(svm_decode_exit(EXIT_XSETBV, 0, 0).kind, X86ExitKind::Xsetbv); // 0F 01 D1
+    EXPECT_EQ(svm_decode_exit(EXIT_XSETBV, 0, 0).insn_len, 3);
+    EXPECT_EQ(svm_decode_exit(EXIT_XSETBV, 0, 0, 3).cpl, 3); // the handler's #GP for CPL > 0 needs it
     // What the shared handler reads besides the kind: EXITINFO1 for messages, the VMCB's CPL.
     EXPECT_EQ(svm_decode_exit(EXIT_VMMCALL, 0, 0, 3).cpl, 3);
     EXPECT_EQ(svm_decode_exit(EXIT_IOIO, 0x03F8'0010, 0x1234).info, 0x03F8'0010u);

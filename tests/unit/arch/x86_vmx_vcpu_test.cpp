@@ -214,6 +214,24 @@ TEST_F(VmxVcpuTest, RipAdvancesByTheExitInstructionLength) {
 }
 
 // 24.8.3 Table 24-13 / 26.5.1: the VM-entry interruption information the next entry delivers.
+// XSETBV exits unconditionally (SDM vol. 3C 25.1.2): the shared handler (vcpu.cpp handle_xsetbv)
+// gets it with its length and the guest's CPL (SS.DPL) for the #GP at CPL > 0, and reads the
+// guest's CR4.OSXSAVE through cr4() (the guest owns the bit: the real GUEST_CR4 field).
+TEST_F(VmxVcpuTest, XsetbvExitCarriesLengthCplAndTheGuestsCr4) {
+    create(0x1000);
+    vmcs()[VmcsField::GUEST_CR4] |= u64(1) << 18; // the guest set CR4.OSXSAVE
+    const VmxRunResult r = exit_once(reason::XSETBV, 0, 3);
+    ASSERT_FALSE(r.failed);
+    EXPECT_EQ(r.exit.kind, X86ExitKind::Xsetbv);
+    EXPECT_EQ(r.exit.insn_len, 3);
+    EXPECT_EQ(r.exit.cpl, 0);
+    EXPECT_TRUE(v.cr4() & (u64(1) << 18));
+    v.skip(r.exit.insn_len);
+    EXPECT_EQ(vmcs()[VmcsField::GUEST_RIP], 0x1003u);
+    vmcs()[VmcsField::GUEST_SS_ACCESS_RIGHTS] |= 3u << 5; // DPL 3: user mode
+    EXPECT_EQ(exit_once(reason::XSETBV, 0, 3).exit.cpl, 3);
+}
+
 TEST_F(VmxVcpuTest, InjectionEncodesTheEntryInterruptionInformation) {
     create();
     u32 seen_info = 0, seen_error = ~0u;

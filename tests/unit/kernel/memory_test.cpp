@@ -146,6 +146,38 @@ TEST_F(HeapTest, AllocAlignedAndAccounted) {
     EXPECT_EQ(heap_free_bytes(), SIZE);
 }
 
+// The heap's pool is not zeroed up front (frames_alloc_unzeroed): only what cxvisor allocates is
+// ever written, so a host that backs RAM on first touch (QEMU) backs only that. Each allocation is
+// zeroed instead, the first and a reused one alike.
+TEST_F(HeapTest, PoolIsWrittenOnlyWhereAllocated) {
+    void* a = kmalloc(100);
+    ASSERT_NE(a, nullptr);
+    const u8* p = static_cast<const u8*>(a);
+    for (usize i = 0; i < 100; ++i) ASSERT_EQ(p[i], 0) << i;
+    // Beyond the allocation and the free block's header after it, the pool still holds what the
+    // RAM held before (SetUp's 0xAA).
+    const u8* after = p + 112 + 16;
+    for (usize i = 0; i < 4096; ++i) ASSERT_EQ(after[i], 0xAA) << i;
+    memset(a, 0x5A, 100);
+    kfree(a);
+    void* again = kmalloc(100);
+    ASSERT_EQ(again, a);
+    for (usize i = 0; i < 100; ++i) ASSERT_EQ(p[i], 0) << "reused byte " << i;
+    kfree(again);
+}
+
+TEST_F(FramesTest, UnzeroedAllocationLeavesTheFramesAsTheyWere) {
+    auto f = frames_alloc_unzeroed(2, FRAME_SIZE);
+    ASSERT_TRUE(f.is_ok());
+    const u8* p = reinterpret_cast<const u8*>(f.value().value());
+    for (u64 i = 0; i < 2 * FRAME_SIZE; ++i) ASSERT_EQ(p[i], 0xAA) << i;
+    frames_free(f.value(), 2);
+    auto z = frames_alloc(2, FRAME_SIZE); // the same frames, zeroed by the ordinary call
+    ASSERT_EQ(z.value().value(), f.value().value());
+    for (u64 i = 0; i < 2 * FRAME_SIZE; ++i) ASSERT_EQ(p[i], 0) << i;
+    frames_free(z.value(), 2);
+}
+
 TEST_F(HeapTest, FreedNeighboursCoalesce) {
     void* p[4];
     for (void*& x : p) ASSERT_NE(x = kmalloc(SIZE / 4 - 16), nullptr);

@@ -1,6 +1,7 @@
 #include "kernel/irq.hpp"
 #include "kernel/percpu.hpp"
 #include "kernel/sched.hpp"
+#include "vcpu/idle_wait.hpp"
 #include <gtest/gtest.h>
 #include <atomic>
 #include <thread>
@@ -185,6 +186,58 @@ TEST_F(SchedTest, WaitInTheGuestOnlyWhileNobodyElseWaitsForTheCpu) {
     sched_end_idle_wait();
     EXPECT_FALSE(g_percpu[1].waiting_in_guest.load());
     fake::use_cpu(0);
+}
+
+// vcpu/idle_wait.hpp, the bookkeeping aarch64 and riscv64 share: a 4-byte wait instruction at
+// 0x1000, its trap off only while a wait is noted.
+TEST_F(SchedTest, IdleWaitKeepsTheGuestAtItsWaitUntilSomethingIsPendingForIt) {
+    start(e[0], CPU0);
+    ASSERT_EQ(sched_pick(), &e[0]); // nothing else queued: the permission is given
+    bool trap_off = false;
+    IdleWait w{4, [](void* v, bool off) { *static_cast<bool*>(v) = off; }, &trap_off};
+    w.allow(sched_may_idle_in_guest());
+    EXPECT_FALSE(w.begin(0x1000, true)) << "something pending: the WFI completes";
+    EXPECT_FALSE(trap_off);
+    ASSERT_TRUE(w.begin(0x1000, false));
+    EXPECT_TRUE(trap_off);
+    EXPECT_TRUE(g_percpu[0].waiting_in_guest.load());
+    // A host interrupt taken just past the WFI, nothing for the guest: back to the WFI.
+    u64 pc = 0x1004;
+    w.host_interrupt(pc);
+    ASSERT_TRUE(w.noted());
+    w.resume(pc, false);
+    EXPECT_EQ(pc, 0x1000u);
+    EXPECT_TRUE(trap_off);
+    // An interrupt for the guest taken at the WFI: it completes, the wait is over.
+    w.resume(pc, true);
+    EXPECT_EQ(pc, 0x1004u);
+    EXPECT_FALSE(w.noted());
+    EXPECT_FALSE(trap_off);
+    EXPECT_FALSE(g_percpu[0].waiting_in_guest.load());
+    // An exit elsewhere (the guest ran on) ends it; so does any other exit.
+    ASSERT_TRUE(w.begin(0x1000, false));
+    w.host_interrupt(0x2000);
+    EXPECT_FALSE(w.noted());
+    EXPECT_FALSE(trap_off);
+    ASSERT_TRUE(w.begin(0x1000, false));
+    w.other_exit();
+    EXPECT_FALSE(trap_off);
+    // Put off the CPU while waiting: it resumes at the WFI, trapped.
+    ASSERT_TRUE(w.begin(0x1000, false));
+    pc = 0x1004;
+    w.put(pc);
+    EXPECT_EQ(pc, 0x1000u);
+    EXPECT_FALSE(trap_off);
+    // The permission withdrawn (another entity wants CPU 0): the WFI executes again, trapped.
+    ASSERT_TRUE(w.begin(0x1000, false));
+    start(e[1], CPU0);
+    w.allow(sched_may_idle_in_guest());
+    pc = 0x1004;
+    w.resume(pc, false);
+    EXPECT_EQ(pc, 0x1000u) << "no wake-up for the guest: it executes the WFI again, trapped";
+    EXPECT_FALSE(w.noted());
+    EXPECT_FALSE(trap_off);
+    EXPECT_FALSE(g_percpu[0].waiting_in_guest.load());
 }
 
 TEST_F(SchedTest, PermissionTakenWithoutAKickWhenNoGuestWaitsInside) {

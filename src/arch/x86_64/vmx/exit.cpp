@@ -111,6 +111,7 @@ VmxExit decode_exit(const VmxExitFields& f) {
     case reason::CPUID: x.kind = VmxExitKind::Cpuid; break;
     case reason::HLT: x.kind = VmxExitKind::Hlt; break;
     case reason::VMCALL: x.kind = VmxExitKind::Vmcall; break;
+    case reason::XSETBV: x.kind = VmxExitKind::Xsetbv; break;
     case reason::CR_ACCESS:
         // Table 27-3.
         x.kind = VmxExitKind::CrAccess;
@@ -205,6 +206,7 @@ X86Exit to_x86_exit(const VmxExit& x, u64 guest_rip, u8 cpl) {
     case VmxExitKind::Cpuid: by_instruction(X86ExitKind::Cpuid); return e;
     case VmxExitKind::Hlt: by_instruction(X86ExitKind::Hlt); return e;
     case VmxExitKind::Vmcall: by_instruction(X86ExitKind::Hypercall); return e;
+    case VmxExitKind::Xsetbv: by_instruction(X86ExitKind::Xsetbv); return e;
     case VmxExitKind::ExternalInterrupt: e.kind = X86ExitKind::Interrupt; return e;
     case VmxExitKind::ExceptionOrNmi:
         if (x.event.type == EVENT_NMI) e.kind = X86ExitKind::Nmi;

@@ -68,6 +68,7 @@ enum class VmxExitKind : u8 {
     Cpuid,              // emulate leaf EAX / subleaf ECX
     Hlt,
     Vmcall,             // cxvisor's hypercall conduit
+    Xsetbv,             // XSETBV, which exits unconditionally (25.1.2): ECX, EDX:EAX in the saved registers
     CrAccess,           // cr
     Io,                 // io
     Rdmsr,              // msr
@@ -197,6 +198,7 @@ template <typename Vmread> VmxExitFields read_exit_fields(Vmread&& vmread, u64 r
     case reason::VMCALL:
     case reason::RDMSR:
     case reason::WRMSR:
+    case reason::XSETBV:
         length();
         break;
     case reason::EPT_VIOLATION:

@@ -77,7 +77,6 @@ inline constexpr unsigned GPR_RAX = 0, GPR_RCX = 1, GPR_RDX = 2, GPR_RSP = 4;
 struct GuestMode {
     u64 rip, cs_base, cr0, cr3, efer;
     bool cs_l, cs_d; // CS.L (64-bit code) and CS.D/B (32-bit default operand size)
-    u64 cr4 = 0;     // the guest's real CR4 (LA57: its paging depth)
 };
 
 // One entry and what came of it: an exit decoded to the x86 level, or a failed entry with its message.
@@ -341,10 +340,12 @@ public:
         const u64 cs = m_hw.vmread(VmcsField::GUEST_CS_ACCESS_RIGHTS);
         return {m_hw.vmread(VmcsField::GUEST_RIP), m_hw.vmread(VmcsField::GUEST_CS_BASE),
                 m_hw.vmread(VmcsField::GUEST_CR0), m_hw.vmread(VmcsField::GUEST_CR3),
-                m_hw.vmread(VmcsField::GUEST_IA32_EFER), (cs & bit(13)) != 0, (cs & bit(14)) != 0,
-                m_hw.vmread(VmcsField::GUEST_CR4)};
+                m_hw.vmread(VmcsField::GUEST_IA32_EFER), (cs & bit(13)) != 0, (cs & bit(14)) != 0};
     }
     u64 efer() { return m_hw.vmread(VmcsField::GUEST_IA32_EFER); }
+    // CR4 as the guest runs it: the bits the guest owns (OSXSAVE among them, where the CPU allows
+    // it: guest_state.hpp guest_cr4) are the real register's.
+    u64 cr4() { return m_hw.vmread(VmcsField::GUEST_CR4); }
     // An emulated WRMSR to EFER: LMA stays the CPU's, and "IA-32e mode guest" follows it.
     void set_efer(u64 v) {
         const u64 lma = m_hw.vmread(VmcsField::GUEST_IA32_EFER) & EFER_LMA;

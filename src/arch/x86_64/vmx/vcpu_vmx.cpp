@@ -25,7 +25,8 @@ inline u64 pa_of(const void* p) { return reinterpret_cast<u64>(p); } // identity
 } // namespace
 
 // 23.7/23.8 on every CPU; the machine-wide set-up (controls, bitmaps, EPT as the stage-2 format)
-// first, on the boot CPU, before any VM is built. CR4.OSFXSR as for SVM (vcpu.cpp virt_cpu_init).
+// first, on the boot CPU, before any VM is built. The FP set-up as for SVM (vcpu.cpp fpu_cpu_init),
+// before any VMCS takes this CPU's CR4 as its host CR4.
 void vmx_cpu_init() {
     const char* what = "";
     const bool boot_cpu = this_cpu().id == 0;
@@ -45,9 +46,7 @@ void vmx_cpu_init() {
         kprint("cxvisor: x86_64: CPU %lu: %s: VMX left off here\n", this_cpu().id, what);
         return;
     }
-    u64 cr4;
-    asm volatile("mov %%cr4, %0" : "=r"(cr4));
-    asm volatile("mov %0, %%cr4" ::"r"(cr4 | bit(9) | bit(10))); // OSFXSR, OSXMMEXCPT
+    fpu_cpu_init(); // CR4.OSFXSR/OSXMMEXCPT, and OSXSAVE with XCR0 where the CPU has XSAVE
 }
 
 const char* vmx_backend_missing() {
