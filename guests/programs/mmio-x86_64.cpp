@@ -5,7 +5,14 @@
 // MOV of an immediate, MOV loads into byte registers (the rest of the register kept), MOVZX and
 // MOVSX into 32- and 64-bit registers, base + displacement and SIB addressing. 2-, 4- and 8-byte
 // accesses are not 16550 accesses: the guest gets #GP(0), cxvisor's abort on x86.
+// mmio-la57 (CXV_MMIO_LA57) runs the same cases with the guest's own paging 5-level (CR4.LA57, a
+// PML5 above the runtime's PML4: runtime/x86_64/start.S rt_la57), so cxvisor fetches every trapping
+// instruction through a 5-level guest walk (x86_guest_translate).
 #include "mmio-16550.hpp"
+
+#ifdef CXV_MMIO_LA57
+extern "C" const unsigned char rt_la57 = 1;
+#endif
 
 namespace {
 constexpr uint64_t U = 0x1000'0000; // configs/vms/x86_64/mmio.toml
@@ -20,6 +27,11 @@ uint64_t lbu(uint64_t a) {
 } // namespace
 
 void mmio_cases() {
+#ifdef CXV_MMIO_LA57
+    uint64_t cr4;
+    asm volatile("mov %%cr4, %0" : "=r"(cr4));
+    rt::check(cr4 & (1u << 12), "CR4.LA57: the guest pages with 5 levels (CR4 0x%lx)", cr4);
+#endif
     check_16550_register_file(U, sb, lbu, "movb/movzbq");
     uint64_t v;
 

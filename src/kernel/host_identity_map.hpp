@@ -4,7 +4,8 @@
 // Built before translation is on, so there is no TLB to maintain; the table lives for the life of
 // cxvisor. The ISA loads the returned root into its translation register (riscv64: satp; x86_64:
 // CR3). `va_limit`: the first address the format cannot identity-map (a range beyond it fails with
-// OutOfRange).
+// OutOfRange). `geo`: the tree's shape where the ISA chooses it at boot (x86_64: 4- or 5-level
+// paging), else the format's own.
 #pragma once
 #include "addrspace/page_table.hpp"
 #include "kernel/frames.hpp"
@@ -15,7 +16,7 @@ extern "C" char __image_start[], __text_end[], __rodata_end[];
 
 template <typename Format>
 Result<HostPhysAddr> build_host_identity_map(const HostPlatform& p, const PhysRange* extra, usize extra_count,
-                                             u64 va_limit) {
+                                             u64 va_limit, TableGeometry geo = Format::geometry()) {
     PhysRange dev[HostPlatform::kMaxDevices + 4];
     usize ndev = 0;
     for (u32 i = 0; i < p.device_count; ++i) dev[ndev++] = p.devices[i];
@@ -26,7 +27,7 @@ Result<HostPhysAddr> build_host_identity_map(const HostPlatform& p, const PhysRa
             return Error::OutOfRange; // the identity map cannot reach it
     }
     using Table = PageTable<Format, KernelFrames>;
-    auto pt = TRY(Table::create(g_kernel_frames, Format::geometry()));
+    auto pt = TRY(Table::create(g_kernel_frames, geo));
     struct NoTlb { // nothing of the new tree can be cached yet
         void invalidate_range(u64, u64) {}
         void invalidate_all() {}

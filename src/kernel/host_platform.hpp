@@ -39,7 +39,7 @@ struct HostPlatform {
     } owned[kMaxOwned];
     u32 owned_count = 0;
     bool owned_incomplete = false;
-    char summary[96] = ""; // the boot line's description: interrupt controller and console
+    char summary[128] = ""; // the boot line's description: interrupt controller and console (x86_64: up to 99 characters)
     // What the loader handed over besides the machine: the firmware's device tree where there is
     // one (the host disk is found in it; null where the machine is described otherwise, x86's
     // ACPI), the loader data that must stay untouched while cxvisor runs (the DTB; size 0: none)

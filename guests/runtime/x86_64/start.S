@@ -5,7 +5,11 @@
 // and Linux's 32-bit boot protocol enter a kernel). This code switches to long mode itself (AMD64
 // APM vol. 2 rev. 3.42, 14.6.1 "Activating Long Mode": CR4.PAE, CR3, EFER.LME, then CR0.PG, then
 // a far jump to a 64-bit code segment) with an identity map of the first 4 GiB in 2 MiB pages
-// (5.3.4), and sets up its own GDT and IDT (8.9 "Long-Mode Interrupt Control Transfers").
+// (5.3.4), and sets up its own GDT and IDT (8.9 "Long-Mode Interrupt Control Transfers"). A program
+// that defines rt_la57 = 1 (mmio-la57) pages with 5 levels instead: CR4.LA57 with a PML5 whose
+// first entry is the same PML4 (5.3, 5-level paging; LA57 can be set only before paging is on).
+// Only where the CPU has LA57: the write raises #GP elsewhere, and the guest's CPUID view does not
+// tell (leaf 7 is hidden), so the program's config is for a host that offers it.
 //
 // GS points at the vCPU's word holding its index (rt::cpu_index()); RSP is its stack. Exceptions
 // go through isr_stubs to rt_trap (arch.cpp) with every register saved.
@@ -57,11 +61,18 @@ _start:
     incl    %ecx
     cmpl    $2048, %ecx
     jb      3b
+    movl    $rt_pml4, %eax          // PML5 entry 0 -> the PML4 (used only with rt_la57)
+    orl     $3, %eax
+    movl    %eax, rt_pml5
 2:  movl    $rt_pml4, %eax
-    movl    %eax, %cr3
-    movl    %cr4, %eax
-    orl     $0x620, %eax            // PAE, OSFXSR, OSXMMEXCPT
-    movl    %eax, %cr4
+    movl    %cr4, %edx
+    orl     $0x620, %edx            // PAE, OSFXSR, OSXMMEXCPT
+    cmpb    $0, rt_la57
+    je      6f
+    movl    $rt_pml5, %eax
+    orl     $0x1000, %edx           // LA57
+6:  movl    %eax, %cr3
+    movl    %edx, %cr4
     movl    $MSR_EFER, %ecx
     rdmsr
     orl     $0x100, %eax            // LME
@@ -247,8 +258,14 @@ idt_ptr:                            // read by the 64-bit LIDT: limit, 64-bit ba
     .word   256 * 16 - 1
     .quad   rt_idt
 
+    // 0 unless the program defines its own (strong) rt_la57.
+    .section .rodata
+    .weak   rt_la57
+rt_la57: .byte 0
+
     .section .bss.pagetables, "aw", @nobits
     .balign 4096
+rt_pml5: .skip 4096
 rt_pml4: .skip 4096
 rt_pdpt: .skip 4096
 rt_pd:   .skip 4 * 4096

@@ -24,10 +24,13 @@ namespace arch {
 
 using Stage2Format = X86Stage2Format;
 
+// The nested tables' depth (stage2_format.hpp g_stage2_levels): 5-level where the host pages with
+// LA57 (NPT) or the EPTP walks 5 levels (EPT), else 4.
 struct Stage2Config {
-    constexpr TableGeometry geometry() const { return NptFormat::geometry(); }
+    X86Paging paging;
+    constexpr TableGeometry geometry() const { return paging.geometry(); }
 };
-inline Stage2Config stage2_cpu_config() { return {}; }
+inline Stage2Config stage2_cpu_config() { return {X86Paging{g_stage2_levels}}; }
 // x86 stores are seen by the table walker in program order (APM vol. 2, 7.2 "Multiprocessor
 // Memory Access Ordering"); MFENCE for the stores before the guest runs again.
 inline void publish_stage2_updates() { x86::mfence(); }

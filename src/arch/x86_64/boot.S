@@ -2,6 +2,7 @@
 // to long mode on boot page tables, the AP trampoline and the IDT stubs.
 // Multiboot Specification 0.6.96, 3.1 "OS image format" and 3.2 "Machine state"; AMD64 APM vol. 2
 // rev. 3.42: 14.6 "Enabling and Activating Long Mode", 14.8 "Long-Mode Initialization Example",
+// 5.3 "Long-Mode Page Translation" (5-level paging), 3.1.3 "CR4 Register" (LA57);
 // 16.5 "Interprocessor Interrupts" (startup IPI), 8.9 "Long-Mode Interrupt Control Transfers".
 #include "asm_offsets.hpp"
 
@@ -13,18 +14,26 @@
 #define CR0_WP 0x10000
 #define CR0_PG 0x80000000
 #define CR4_PAE 0x20
+#define CR4_LA57 0x1000
 #define MSR_EFER 0xC0000080
 #define EFER_LME 0x100
 
 // From 32-bit protected mode to long mode (still in compatibility mode until the far jump to a
-// 64-bit code segment): CR4.PAE, CR3 = boot_pml4, EFER.LME, then CR0.PG (14.6.1: in this order).
+// 64-bit code segment): CR4.PAE, CR3 = the boot tables' root, EFER.LME, then CR0.PG (14.6.1: in
+// this order). With boot_la57 set, also CR4.LA57 and the 5-level root boot_pml5: LA57 can only be
+// set while paging is off (Intel SDM vol. 3A 253668-078, 2.5 "Control Registers": it "cannot be
+// modified in IA-32e mode"), so the depth of cxvisor's paging is fixed here, the same on every CPU.
 // The boot CPU and the APs' trampoline both use it; clobbers EAX, ECX, EDX.
 .macro ENTER_LONG_MODE
     movl    %cr4, %eax
     orl     $CR4_PAE, %eax
-    movl    %eax, %cr4
-    movl    $boot_pml4, %eax
-    movl    %eax, %cr3
+    movl    $boot_pml4, %edx
+    cmpb    $0, boot_la57
+    je      1f
+    orl     $CR4_LA57, %eax
+    movl    $boot_pml5, %edx
+1:  movl    %eax, %cr4
+    movl    %edx, %cr3
     movl    $MSR_EFER, %ecx
     rdmsr
     orl     $EFER_LME, %eax
@@ -80,6 +89,22 @@ multiboot_entry:
     movl    $boot_pdpt, %eax
     orl     $3, %eax
     movl    %eax, boot_pml4
+    // 5-level paging where the CPU has it (CPUID 7.0:ECX[16] LA57; leaf 7 exists when leaf 0's EAX
+    // reaches it): the boot PML5's first entry covers the same 256 TiB as the 4-level tree.
+    xorl    %eax, %eax
+    cpuid
+    cmpl    $7, %eax
+    jb      3f
+    movl    $7, %eax
+    xorl    %ecx, %ecx
+    cpuid
+    testl   $(1 << 16), %ecx
+    jz      3f
+    movb    $1, boot_la57
+    movl    $boot_pml4, %eax
+    orl     $3, %eax
+    movl    %eax, boot_pml5
+3:
     xorl    %ecx, %ecx
 1:  movl    %ecx, %eax
     shll    $12, %eax
@@ -285,11 +310,15 @@ mb_info:
     .globl  x86_x2apic
 x86_x2apic:                             // set by lapic.cpp before any AP starts: APs read their id from CPUID 0Bh
     .byte   0
+boot_la57:                              // set by the boot CPU: every CPU enters long mode with 5-level paging
+    .byte   0
 
     .bss
     .balign 4096
     .globl  boot_pml4
 boot_pml4:
+    .space  4096
+boot_pml5:
     .space  4096
 boot_pdpt:
     .space  4096

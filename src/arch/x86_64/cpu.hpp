@@ -57,6 +57,11 @@ inline u64 read_cr3() {
     asm volatile("mov %%cr3, %0" : "=r"(v));
     return v;
 }
+inline u64 read_cr4() {
+    u64 v;
+    asm volatile("mov %%cr4, %0" : "=r"(v));
+    return v;
+}
 // Writing CR3 flushes every non-global TLB entry (vol. 2, 5.5.2 "TLB Management").
 inline void write_cr3(u64 v) { asm volatile("mov %0, %%cr3" ::"r"(v) : "memory"); }
 

@@ -6,9 +6,12 @@
 // Typing", 24.6.11 "Extended-Page-Table Pointer (EPTP)". Pure constexpr: the host unit tests check
 // the encodings beside the other formats (tests/unit/addrspace/x86_vmx_ept_test.cpp).
 //
-// Levels as the generic walker numbers them, like the long-mode formats: 0 the EPT PML4 (GPA[47:39]),
-// 1 the EPT PDPT, 2 the EPT page directory, 3 the EPT page table (4 KiB pages). Bit 7 of a level-1
-// entry maps a 1 GiB page, of a level-2 entry a 2 MiB page. Whether the CPU has those large pages is
+// Levels as the generic walker numbers them, like the long-mode formats: 0 the EPT PML5 (GPA[56:48],
+// only with a 5-level walk), 1 the EPT PML4 (GPA[47:39]), 2 the EPT PDPT, 3 the EPT page directory,
+// 4 the EPT page table (4 KiB pages); a 4-level EPT is rooted at level 1 (X86Paging::geometry, the
+// EPTP's page-walk length: vmx/caps.hpp ept_levels). An EPT PML5 entry has the PML4 entry's layout
+// (later SDM revisions, "EPT Translation Mechanism"). Bit 7 of a level-2 entry maps a 1 GiB page,
+// of a level-3 entry a 2 MiB page. Whether the CPU has those large pages is
 // IA32_VMX_EPT_VPID_CAP bits 17 and 16 (appendix A.10), known only at run time: the format allows
 // both (block_allowed), and the backend's Stage2Tlb gives the walker the largest leaf the CPU takes
 // through max_leaf() (tlb.hpp stage2_max_leaf; vmx/caps.hpp ept_max_leaf).
@@ -20,12 +23,12 @@ namespace arch {
 struct EptFormat {
     static constexpr u32 page_shift = 12;
     static constexpr u32 bits_per_level = 9;
-    static constexpr u32 leaf_level = 3;
+    static constexpr u32 leaf_level = 4;
 
     // 28.2.2, Tables 28-1 to 28-6: bits 2:0 read, write, execute access (execute for supervisor-mode
     // linear addresses only if mode-based execute control is on, which cxvisor leaves off); in a
-    // leaf, bits 5:3 the EPT memory type and bit 6 "ignore PAT"; bit 7 a large page (levels 1 and
-    // 2); bits 8 and 9 accessed and dirty, written by the CPU only when the EPTP enables them
+    // leaf, bits 5:3 the EPT memory type and bit 6 "ignore PAT"; bit 7 a large page (levels 2 and
+    // 3); bits 8 and 9 accessed and dirty, written by the CPU only when the EPTP enables them
     // (28.2.4); bits 51:12 the address (MAXPHYADDR at most 52); bit 11 and bits 62:52 are ignored.
     static constexpr u64 r = bit(0), w = bit(1), x = bit(2), ipat = bit(6), large = bit(7), accessed = bit(8),
                          dirty = bit(9);
@@ -38,7 +41,7 @@ struct EptFormat {
     // other bit (28.2.2), so the walker's record of such a mapping lives in ignored bit 11.
     static constexpr u64 sw_noaccess = bit(11);
 
-    static constexpr bool block_allowed(u32 level) { return level == 1 || level == 2; }
+    static constexpr bool block_allowed(u32 level) { return level == 2 || level == 3; }
 
     // Tables grant everything: the CPU takes the intersection of the rights of every level
     // (28.2.3.2 "EPT Violations": an access is allowed only if each entry on the walk allows it), so
@@ -83,9 +86,6 @@ struct EptFormat {
         if (((e & mt_mask) >> mt_shift) == MT_UC) f = f | MemFlags::Device;
         return f;
     }
-    // Four levels from the EPT PML4, 512 entries each: 48-bit guest-physical addresses (the
-    // EPTP's page-walk length 4, 24.6.11).
-    static constexpr TableGeometry geometry() { return {0, 512}; }
 };
 static_assert(PageTableFormat<EptFormat>);
 
@@ -101,7 +101,7 @@ static_assert(EptFormat::make_page(HostPhysAddr(0x1000), MemFlags::Write) == 0x1
 
 // EPTP (24.6.11, Table 24-8): bits 2:0 the memory type the CPU uses for the EPT paging structures
 // (28.2.6.1), bits 5:3 the page-walk length minus one, bit 6 "enable accessed and dirty flags",
-// bits 51:12 the PML4's address. Which memory types and walk lengths a CPU accepts is its
+// bits 51:12 the root's address (the EPT PML4's, or the PML5's with a walk length of 5). Which memory types and walk lengths a CPU accepts is its
 // IA32_VMX_EPT_VPID_CAP (vmx/caps.hpp ept_pointer checks them).
 namespace eptp {
 inline constexpr u64 MT_UC = 0, MT_WB = 6;
@@ -111,6 +111,7 @@ inline constexpr u64 encode(HostPhysAddr root, u64 mt, u32 levels, bool ad) {
     return (root.value() & EptFormat::addr_mask) | mt | walk_length(levels) | (ad ? AD_ENABLE : 0);
 }
 static_assert(encode(HostPhysAddr(0x8'0000), MT_WB, 4, false) == 0x8'001E);
+static_assert(encode(HostPhysAddr(0x8'0000), MT_WB, 5, false) == 0x8'0026); // walk length 5 - 1 = 4 in bits 5:3
 } // namespace eptp
 
 } // namespace arch

@@ -1,6 +1,6 @@
 // The x86_64 side of the host bring-up (kernel/host_platform.hpp): Multiboot information and ACPI
 // tables instead of a device tree (boot_info.hpp), the 16550 at I/O port 0x3F8 as the console,
-// the local APICs and IOAPICs (apic.hpp), cxvisor's 4-level tables (mmu.hpp) and SVM (svm.hpp).
+// the local APICs and IOAPICs (apic.hpp), cxvisor's 4- or 5-level tables (mmu.hpp) and SVM (svm.hpp).
 #include "kernel/host_platform.hpp"
 #include "kernel/cpu_slots.hpp"
 #include "apic.hpp"
@@ -130,8 +130,9 @@ Result<void> host_boot(u64 boot_arg, HostPlatform& out, const char** what) {
 
     const SvmInfo svm = svm_probe();
     const char* svm_text = !svm.present ? "no SVM" : svm.disabled ? "SVM disabled (VM_CR.SVMDIS)" : svm.npt ? "SVM+NPT" : "SVM without NPT";
-    format(out.summary, sizeof out.summary, "%s, IOAPIC at %lx, console at port %x, %s", x2apic ? "x2APIC" : "xAPIC",
-           g_acpi.ioapics[0].base, COM1, svm_text);
+    // The paging depth boot.S chose (mmu.hpp): cxvisor's own and, under SVM, its VMs' nested tables.
+    format(out.summary, sizeof out.summary, "%s, IOAPIC at %lx, console at port %x, %s, %s", x2apic ? "x2APIC" : "xAPIC",
+           g_acpi.ioapics[0].base, COM1, svm_text, host_paging().name());
     kprint("cxvisor: x86_64: TSC %lu kHz, LAPIC timer %lu kHz (PIT-calibrated)\n", g_tsc_hz / 1000,
            apic_timer_hz() / 1000);
     if (svm.present && !svm.disabled)

@@ -1,6 +1,7 @@
 // x86 MOV decoder and guest page walk for MMIO emulation (mmio_decode.hpp). APM vol. 3 rev. 3.36
 // and vol. 2 rev. 3.42 sections as cited there.
 #include "mmio_decode.hpp"
+#include "page_format.hpp"
 
 namespace arch {
 
@@ -130,22 +131,27 @@ constexpr u64 ADDR_MASK = 0x000F'FFFF'FFFF'F000ull;
 Result<u64> x86_guest_translate(const GuestPaging& p, u64 linear, GuestPhysRead mem) {
     if (!p.paging) return linear;
     if (!p.long_mode) return Error::Unsupported; // 32-bit and PAE paging are not walked
+    // 5.3.3 "4-Kbyte Page Translation": PML4 (47:39), PDPT (38:30), PD (29:21), PT (20:12), and with
+    // CR4.LA57 a PML5 (56:48) above them (5.3, 5-level paging; Intel SDM vol. 3A 4.5); PS in a PDPT
+    // entry maps 1 GiB (5.3.5), in a PD entry 2 MiB (5.3.4). The CPU refuses a non-canonical
+    // address (5.3.1) before it walks, so such an address has no translation here either.
+    const X86Paging paging{p.la57 ? 5u : 4u};
+    if (!paging.canonical(linear)) return Error::NotMapped;
     u64 table = p.cr3 & ADDR_MASK;
-    // 5.3.3 "4-Kbyte Page Translation": PML4 (47:39), PDPT (38:30), PD (29:21), PT (20:12); PS in a
-    // PDPT entry maps 1 GiB (5.3.5), in a PD entry 2 MiB (5.3.4).
-    for (int level = 0; level < 4; ++level) {
-        const u32 shift = 39 - 9 * level;
+    const u32 last = paging.levels - 1; // the page table
+    for (u32 level = 0; level <= last; ++level) {
+        const u32 shift = 12 + 9 * (last - level);
         u64 e = 0;
         if (auto r = mem.read(mem.ctx, GuestPhysAddr(table + ((linear >> shift) & 511) * 8), &e, 8); r.is_error())
             return r.error();
         if (!(e & PTE_P)) return Error::NotMapped;
-        if (level == 3 || ((level == 1 || level == 2) && (e & PTE_PS))) {
+        if (level == last || ((level == last - 1 || level == last - 2) && (e & PTE_PS))) {
             const u64 page_mask = (u64(1) << shift) - 1;
             return ((e & ADDR_MASK) & ~page_mask) | (linear & page_mask);
         }
         table = e & ADDR_MASK;
     }
-    return Error::NotMapped; // not reached: level 3 always returns
+    return Error::NotMapped; // not reached: the page table level always returns
 }
 
 Result<usize> x86_fetch_instruction(const GuestPaging& p, u64 linear, u8* out, usize size, GuestPhysRead mem) {

@@ -37,6 +37,10 @@ struct GuestPaging {
     bool paging = false; // CR0.PG
     bool long_mode = false; // EFER.LMA
     u64 cr3 = 0;
+    // CR4.LA57: 5-level paging, the root a PML5. A guest can set it wherever the CPU has LA57 (its
+    // CPUID view hides the bit, but neither SVM nor VMX's CR4 fixed bits stop the write), so the
+    // walk must follow it.
+    bool la57 = false;
 };
 Result<u64> x86_guest_translate(const GuestPaging& p, u64 linear, GuestPhysRead mem);
 // Reads up to `size` bytes of instruction at `linear` (a page crossing translates both pages);

@@ -2,6 +2,7 @@
 #include "arch.hpp"
 #include "kernel/host_identity_map.hpp"
 #include "page_format.hpp"
+#include "stage2_format.hpp"
 
 namespace arch {
 
@@ -18,9 +19,16 @@ void enable(u64 cr3) {
 
 } // namespace
 
+X86Paging host_paging() { return x86_paging_from_cr4(x86::read_cr4()); }
+
+// The tables have the depth of the paging boot.S turned on; the nested tables of SVM VMs follow it
+// (NptFormat: the nested walk has the host's paging mode at VMRUN).
 Result<void> mmu_init(const HostPlatform& p, const PhysRange* extra, usize extra_count) {
-    g_cr3 = HostX86Format::cr3(TRY(build_host_identity_map<HostX86Format>(p, extra, extra_count, HostX86Format::va_limit)));
+    const X86Paging paging = host_paging();
+    g_cr3 = HostX86Format::cr3(TRY(build_host_identity_map<HostX86Format>(p, extra, extra_count, paging.identity_limit(),
+                                                                          paging.geometry())));
     enable(g_cr3);
+    stage2_use_host_levels(paging.levels);
     return {};
 }
 

@@ -260,7 +260,7 @@ void Vcpu::set_stage2(HostPhysAddr root) {
     if (m_use_vmx) {
         if (!vmx_setup()) return; // no VMX set-up: init() recorded why, run() stops the VM with it
         const char* what = "";
-        const auto eptp = vmx::ept_pointer(root.value(), vmx_setup()->ept, false, &what);
+        const auto eptp = vmx::ept_pointer(root.value(), vmx_setup()->ept, g_stage2_levels, false, &what);
         if (eptp.is_ok()) m_vmx.set_eptp(eptp.value());
         else m_vmx_problem = what; // run() stops the VM with it
         return;
@@ -563,7 +563,7 @@ Result<MmioAccess> Vcpu::decode_mmio(ExitReason& exit, GuestMemoryReader mem) {
     const bool long_code = (v.efer & EFER_LMA) && v.cs_l;
     const bool default_16 = !long_code && !v.cs_d;
     const u64 linear = long_code ? v.rip : (v.cs_base + v.rip) & 0xFFFF'FFFF;
-    const GuestPaging paging{(v.cr0 & CR0_PG) != 0, (v.efer & EFER_LMA) != 0, v.cr3};
+    const GuestPaging paging{(v.cr0 & CR0_PG) != 0, (v.efer & EFER_LMA) != 0, v.cr3, (guest_cr4() & CR4_LA57) != 0};
     u8 bytes[15] = {};
     auto got = x86_fetch_instruction(paging, linear, bytes, sizeof bytes, GuestPhysRead{mem.read, mem.ctx});
     if (got.is_error()) return got.error() == Error::Unsupported ? Error::NotMapped : got.error();

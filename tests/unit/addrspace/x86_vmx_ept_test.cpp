@@ -4,6 +4,7 @@
 // address; and the generic walker driven through them (map, split, unmap) with the largest leaf
 // real CPUs' IA32_VMX_EPT_VPID_CAP allows (the same values as tests/unit/arch/x86_vmx_caps_test.cpp).
 #include "arch/x86_64/ept_format.hpp"
+#include "arch/x86_64/page_format.hpp"
 #include "arch/x86_64/vmx/caps.hpp"
 #include "fakes.hpp"
 
@@ -49,19 +50,24 @@ TEST(EptFormat, EntryEncodingsFollowTheSdmTables) {
     EXPECT_EQ(F::flags(0x10'0037), RWX);
     EXPECT_EQ(F::flags(0xFEC0'0043), RW | MemFlags::Device);
     EXPECT_EQ(F::flags(0x10'0031), MemFlags::Read);
+    // Levels: 0 the PML5, 1 the PML4, 2 the PDPT, 3 the PD, 4 the page table.
     EXPECT_TRUE(F::is_table(0x123'4007, 0));
-    EXPECT_TRUE(F::is_table(0x123'4007, 2));
-    EXPECT_FALSE(F::is_table(0x10'0037, 3)); // a level-3 entry is always a page
-    EXPECT_TRUE(F::is_block(0x20'00B3, 2));
-    EXPECT_TRUE(F::is_block(0x4000'00B7, 1));
-    EXPECT_FALSE(F::is_table(0x4000'00B7, 1));
+    EXPECT_TRUE(F::is_table(0x123'4007, 1));
+    EXPECT_TRUE(F::is_table(0x123'4007, 3));
+    EXPECT_FALSE(F::is_table(0x10'0037, 4)); // a level-4 entry is always a page
+    EXPECT_TRUE(F::is_block(0x20'00B3, 3));
+    EXPECT_TRUE(F::is_block(0x4000'00B7, 2));
+    EXPECT_FALSE(F::is_table(0x4000'00B7, 2));
     EXPECT_FALSE(F::is_valid(0x10'0000)); // bits 2:0 clear and no software bit: an empty slot
-    // Levels 1 and 2 may hold pages, the PML4 may not (Table 28-1 has no bit 7 page).
+    // The PDPT and PD may hold pages, the PML4 and PML5 may not (Table 28-1 has no bit 7 page).
     EXPECT_FALSE(F::block_allowed(0));
-    EXPECT_TRUE(F::block_allowed(1));
+    EXPECT_FALSE(F::block_allowed(1));
     EXPECT_TRUE(F::block_allowed(2));
-    EXPECT_EQ(F::geometry().start_level, 0u);
-    EXPECT_EQ(F::geometry().root_entries, 512u);
+    EXPECT_TRUE(F::block_allowed(3));
+    // A 4-level EPT is rooted at the PML4 (walker level 1), a 5-level one at the PML5 (level 0).
+    EXPECT_EQ(arch::X86Paging{4}.geometry().start_level, 1u);
+    EXPECT_EQ(arch::X86Paging{5}.geometry().start_level, 0u);
+    EXPECT_EQ(arch::X86Paging{4}.geometry().root_entries, 512u);
 }
 
 TEST(EptFormat, RightsWithoutEncodingAreNoAccessNeverMore) {
@@ -78,8 +84,8 @@ TEST(EptFormat, RightsWithoutEncodingAreNoAccessNeverMore) {
         EXPECT_EQ(F::flags(e), MemFlags::None);
         const u64 b = F::make_block(HostPhysAddr(0x40'0000), f);
         EXPECT_EQ(b, 0x40'0800ull) << u32(f); // no bit 7 on a non-present entry
-        EXPECT_TRUE(F::is_block(b, 2));
-        EXPECT_FALSE(F::is_table(b, 2));
+        EXPECT_TRUE(F::is_block(b, 3));
+        EXPECT_FALSE(F::is_table(b, 3));
     }
 }
 
@@ -91,10 +97,11 @@ TEST(EptFormat, LargestLeafFollowsTheCapabilityMsr) {
 
 namespace {
 // 1 GiB of guest RAM at GPA 1 GiB, backed by 1 GiB-aligned host RAM at 5 GiB, with no leaf larger
-// than max_leaf (what the CPU's capability MSR allows).
+// than max_leaf (what the CPU's capability MSR allows), in a 4-level EPT.
 struct OneGibOfRam {
     FakeFrames frames;
-    PageTable<EptFormat, FakeFrames> t = PageTable<EptFormat, FakeFrames>::create(frames, EptFormat::geometry()).release_value();
+    PageTable<EptFormat, FakeFrames> t =
+        PageTable<EptFormat, FakeFrames>::create(frames, arch::X86Paging{4}.geometry()).release_value();
     OneGibOfRam(MemFlags flags, u64 max_leaf) {
         EXPECT_TRUE(t.map(GiB, HostPhysAddr(0x1'4000'0000), GiB, flags, max_leaf).is_ok());
     }
@@ -129,10 +136,10 @@ TEST(PageTable, EptSplitsAndUnmapsThroughTheGenericWalker) {
     const u64 page = GiB + 0x20'3000;
     ASSERT_TRUE(t.protect(page, 0x1000, MemFlags::Read, tlb).is_ok());
     const u64* pdpt = ram.pdpt();
-    EXPECT_TRUE(F::is_table(pdpt[1], 1));
+    EXPECT_TRUE(F::is_table(pdpt[1], 2));
     const u64* pd = table(ram.frames, pdpt[1]);
     EXPECT_EQ(pd[0], 0x1'4000'00B7ull); // untouched 2 MiB pages keep RWX
-    EXPECT_TRUE(F::is_table(pd[1], 2));
+    EXPECT_TRUE(F::is_table(pd[1], 3));
     const u64* pt = table(ram.frames, pd[1]);
     EXPECT_EQ(pt[3], 0x1'4020'3031ull); // R, WB, no bit 7 at the page level
     EXPECT_EQ(pt[2], 0x1'4020'2037ull);
@@ -149,4 +156,27 @@ TEST(PageTable, EptSplitsAndUnmapsThroughTheGenericWalker) {
     ASSERT_TRUE(t.map(page, HostPhysAddr(0xFED0'0000), 0x1000, RW | MemFlags::Device).is_ok());
     EXPECT_EQ(pt[3], 0xFED0'0043ull);
     EXPECT_EQ(t.query(page).value().flags, RW | MemFlags::Device);
+}
+
+TEST(PageTable, FiveLevelEptResolvesGpaBits56To48AtThePml5) {
+    // With a page-walk length of 5 (EPTP bits 5:3 = 4) the root is an EPT PML5: GPA[56:48] pick its
+    // entry, and the tree reaches 2^57 bytes of guest-physical space instead of 2^48.
+    using F = EptFormat;
+    FakeFrames frames;
+    auto t = PageTable<F, FakeFrames>::create(frames, arch::X86Paging{5}.geometry()).release_value();
+    EXPECT_EQ(t.limit(), u64(1) << 57);
+    const u64 gpa = (u64(3) << 48) | (u64(2) << 39) | GiB | (5 * 2 * MiB); // PML5 3, PML4 2, PDPT 1, PD 5
+    ASSERT_TRUE(t.map(gpa, HostPhysAddr(0x1'4000'0000), 2 * MiB, RW, 2 * MiB).is_ok());
+    const u64* pml5 = static_cast<const u64*>(frames.phys_to_virt(t.root()));
+    for (u32 i = 0; i < 512; ++i) EXPECT_EQ(F::is_valid(pml5[i]), i == 3) << i;
+    EXPECT_TRUE(F::is_table(pml5[3], 0));
+    const u64* pml4 = table(frames, pml5[3]);
+    const u64* pdpt = table(frames, pml4[2]);
+    const u64* pd = table(frames, pdpt[1]);
+    EXPECT_EQ(pd[5], 0x1'4000'00B3ull); // R W, WB, bit 7: a 2 MiB page at walker level 3
+    EXPECT_EQ(t.query(gpa + 0x1234).value().at(gpa + 0x1234), HostPhysAddr(0x1'4000'1234));
+    // The same GPA is past a 4-level EPT's reach.
+    auto t4 = PageTable<F, FakeFrames>::create(frames, arch::X86Paging{4}.geometry()).release_value();
+    EXPECT_EQ(t4.limit(), u64(1) << 48);
+    EXPECT_EQ(t4.map(gpa, HostPhysAddr(0x1'4000'0000), 2 * MiB, RW).error(), Error::OutOfRange);
 }

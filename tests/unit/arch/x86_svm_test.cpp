@@ -7,6 +7,7 @@
 #include "arch/x86_64/x86_exit.hpp"
 #include <cstring>
 #include <gtest/gtest.h>
+#include <initializer_list>
 #include <map>
 #include <stddef.h>
 #include <vector>
@@ -223,6 +224,10 @@ struct FakeGuest {
         return p.data() + (gpa & 0xFFF);
     }
     void put64(u64 gpa, u64 v) { std::memcpy(page(gpa), &v, 8); }
+    // Table entries as {address of the entry, its value}.
+    void put_entries(std::initializer_list<std::pair<u64, u64>> entries) {
+        for (const auto& [gpa, v] : entries) put64(gpa, v);
+    }
     static Result<void> read(void* ctx, GuestPhysAddr gpa, void* out, usize size) {
         auto* g = static_cast<FakeGuest*>(ctx);
         auto it = g->pages.find(gpa.value() & ~0xFFFull);
@@ -237,11 +242,7 @@ TEST(X86GuestWalk, TranslatesFourLevelsAnd2MiBPages) {
     FakeGuest g;
     // CR3 = 0x1000: PML4[0] -> 0x2000 (PDPT), PDPT[0] -> 0x3000 (PD); PD[0] a 2 MiB page at 0,
     // PD[1] -> 0x4000 (PT), PT[5] -> the page at 0x7000.
-    g.put64(0x1000, 0x2003);
-    g.put64(0x2000, 0x3003);
-    g.put64(0x3000, 0x0083);
-    g.put64(0x3008, 0x4003);
-    g.put64(0x4000 + 5 * 8, 0x7003);
+    g.put_entries({{0x1000, 0x2003}, {0x2000, 0x3003}, {0x3000, 0x0083}, {0x3008, 0x4003}, {0x4000 + 5 * 8, 0x7003}});
     const GuestPaging p{true, true, 0x1000};
     EXPECT_EQ(x86_guest_translate(p, 0x12345, g.reader()).value(), 0x12345u);
     EXPECT_EQ(x86_guest_translate(p, 0x200000 + 0x5000 + 0x10, g.reader()).value(), 0x7010u);
@@ -254,6 +255,35 @@ TEST(X86GuestWalk, TranslatesFourLevelsAnd2MiBPages) {
     auto n = x86_fetch_instruction(p, 0x200000 + 0x5000 + 0xFF8, out, sizeof out, g.reader());
     ASSERT_TRUE(n.is_ok());
     EXPECT_EQ(n.value(), 8u);
+}
+
+TEST(X86GuestWalk, FollowsCr4La57ToFiveLevels) {
+    // A guest on a CPU with LA57 may turn on 5-level paging (CR4.LA57) whatever its CPUID view
+    // says: CR3 then names a PML5, indexed by VA[56:48] above the four familiar levels. Here CR3 =
+    // 0x1000: PML5[0] -> 0x2000 (PML4), PML4[0] -> 0x3000 (PDPT), PDPT[0] -> 0x4000 (PD), PD[1] ->
+    // 0x5000 (PT), PT[5] -> the page at 0x9000; PML5[1] -> 0x6000 (PML4), its [0] -> 0x7000 (PDPT)
+    // with a 1 GiB page at 0x4000_0000.
+    FakeGuest g;
+    g.put_entries({{0x1000, 0x2003}, {0x1008, 0x6003}, {0x2000, 0x3003}, {0x3000, 0x4003}, {0x4008, 0x5003},
+                   {0x5000 + 5 * 8, 0x9003}, {0x6000, 0x7003}, {0x7000, 0x4000'0083}});
+    const GuestPaging p5{true, true, 0x1000, true};
+    const auto small = x86_guest_translate(p5, 0x200000 + 0x5000 + 0x10, g.reader());
+    ASSERT_TRUE(small.is_ok());
+    EXPECT_EQ(small.value(), 0x9010u);
+    // VA[56:48] = 1: the second PML5 entry, then a 1 GiB page.
+    const auto huge = x86_guest_translate(p5, (u64(1) << 48) + 0x1234'5678, g.reader());
+    ASSERT_TRUE(huge.is_ok());
+    EXPECT_EQ(huge.value(), 0x5234'5678u);
+    // Canonical with 57 bits only (bit 56 down to 47 sign-extend): nothing mapped there, and an
+    // address that is canonical in neither mode has no translation either.
+    EXPECT_EQ(x86_guest_translate(p5, 0xFF00'0000'0000'0000, g.reader()).error(), Error::NotMapped);
+    EXPECT_EQ(x86_guest_translate(p5, 0x0100'0000'0000'0000, g.reader()).error(), Error::NotMapped);
+    // The same tables read as 4-level (LA57 clear) would take the PML5 for a PML4: the address
+    // goes elsewhere. The walk must follow CR4.LA57, not assume four levels.
+    const GuestPaging p4{true, true, 0x1000, false};
+    const auto as4 = x86_guest_translate(p4, 0x200000 + 0x5000 + 0x10, g.reader());
+    EXPECT_TRUE(as4.is_error() || as4.value() != 0x9010u);
+    EXPECT_EQ(x86_guest_translate(p4, u64(1) << 48, g.reader()).error(), Error::NotMapped); // not 48-bit canonical
 }
 
 TEST(X86Cpuid, GuestView) {

@@ -138,9 +138,9 @@ std::string missing_control(const VmxMsrs& m, Error expected = Error::Unsupporte
     EXPECT_EQ(r.error(), expected);
     return what;
 }
-std::string ept_pointer_error(u64 root, const EptVpidCaps& c, bool ad) {
+std::string ept_pointer_error(u64 root, const EptVpidCaps& c, bool ad, u32 levels = 4) {
     const char* what = "";
-    auto r = ept_pointer(root, c, ad, &what);
+    auto r = ept_pointer(root, c, levels, ad, &what);
     return r.is_ok() ? "" : what;
 }
 } // namespace
@@ -186,21 +186,47 @@ TEST(VmxCaps, EptPointerFollowsTheCapabilities) {
     const EptVpidCaps b = decode_ept_vpid(broadwell_i7_5600u().ept_vpid_cap);
     const char* what = "";
     // 24.6.11: WB (6) in bits 2:0, walk length 4 - 1 = 3 in bits 5:3, A/D enable bit 6.
-    EXPECT_EQ(ept_pointer(0x1234'5000, b, false, &what).value(), 0x1234'501Eull);
-    EXPECT_EQ(ept_pointer(0x1234'5000, b, true, &what).value(), 0x1234'505Eull);
+    EXPECT_EQ(ept_pointer(0x1234'5000, b, 4, false, &what).value(), 0x1234'501Eull);
+    EXPECT_EQ(ept_pointer(0x1234'5000, b, 4, true, &what).value(), 0x1234'505Eull);
     // Silvermont has no EPT accessed/dirty flags: asking for them is refused, by name.
     const EptVpidCaps s = decode_ept_vpid(silvermont_n3530().ept_vpid_cap);
     EXPECT_NE(ept_pointer_error(0x1234'5000, s, true).find("accessed and dirty"), std::string::npos);
     EXPECT_EQ(ept_pointer_error(0x1234'5000, s, false), "");
     // A CPU with only uncacheable paging structures (hand-cleared bit 14) gets memory type 0.
-    EXPECT_EQ(ept_pointer(0x1234'5000, decode_ept_vpid(broadwell_i7_5600u().ept_vpid_cap & ~bit(14)), false, &what).value(),
+    EXPECT_EQ(ept_pointer(0x1234'5000, decode_ept_vpid(broadwell_i7_5600u().ept_vpid_cap & ~bit(14)), 4, false, &what).value(),
               0x1234'5018ull);
     // Without a 4-level walk (hand-cleared bit 6) there is no EPTP cxvisor could use.
     EXPECT_NE(ept_pointer_error(0x1234'5000, decode_ept_vpid(broadwell_i7_5600u().ept_vpid_cap & ~bit(6)), false)
                   .find("4-level"),
               std::string::npos);
     // The root must be a 4 KiB-aligned physical address.
-    EXPECT_EQ(ept_pointer(0x1234'5800, b, false, &what).error(), Error::InvalidArgument);
+    EXPECT_EQ(ept_pointer(0x1234'5800, b, 4, false, &what).error(), Error::InvalidArgument);
+    // Broadwell walks only 4 levels (bit 7 clear): a 5-level EPTP is refused by name.
+    EXPECT_NE(ept_pointer_error(0x1234'5000, b, false, 5).find("5-level EPT walk (IA32_VMX_EPT_VPID_CAP bit 7)"),
+              std::string::npos);
+    // With bit 7 (hand-set: Ice Lake server and later report it) the walk length 5 - 1 = 4 goes in
+    // bits 5:3 and the root is the EPT PML5.
+    const EptVpidCaps b5 = decode_ept_vpid(broadwell_i7_5600u().ept_vpid_cap | bit(7));
+    EXPECT_EQ(ept_pointer(0x1234'5000, b5, 5, false, &what).value(), 0x1234'5026ull);
+    EXPECT_EQ(ept_pointer(0x1234'5000, b5, 3, false, &what).error(), Error::InvalidArgument);
+}
+
+TEST(VmxCaps, EptDepthFollowsTheHostPagingWhereTheCpuWalksIt) {
+    const char* what = "";
+    const EptVpidCaps four = decode_ept_vpid(broadwell_i7_5600u().ept_vpid_cap);
+    const EptVpidCaps both = decode_ept_vpid(broadwell_i7_5600u().ept_vpid_cap | bit(7));
+    const EptVpidCaps five = decode_ept_vpid((broadwell_i7_5600u().ept_vpid_cap | bit(7)) & ~bit(6));
+    // A 5-level host with 5-level EPT: 5; a 4-level host keeps 4 where the CPU has it.
+    EXPECT_EQ(ept_levels(both, 5, &what).value(), 5u);
+    EXPECT_EQ(ept_levels(both, 4, &what).value(), 4u);
+    // A 5-level host on a CPU without 5-level EPT: 4 (the EPT depth does not depend on CR4).
+    EXPECT_EQ(ept_levels(four, 5, &what).value(), 4u);
+    // Only a 5-level walk: 5 whatever the host does.
+    EXPECT_EQ(ept_levels(five, 4, &what).value(), 5u);
+    // Neither: refused, naming both bits.
+    const EptVpidCaps none = decode_ept_vpid(broadwell_i7_5600u().ept_vpid_cap & ~bit(6));
+    EXPECT_EQ(ept_levels(none, 5, &what).error(), Error::Unsupported);
+    EXPECT_NE(std::string(what).find("bits 6, 7"), std::string::npos);
 }
 
 TEST(VmxCaps, InvalidationTypesFollowTheCapabilities) {

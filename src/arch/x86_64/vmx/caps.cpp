@@ -18,13 +18,29 @@ VpidPlan choose_vpid(bool vpid_control_allowed, const EptVpidCaps& c) {
     return {};
 }
 
-Result<u64> ept_pointer(u64 root, const EptVpidCaps& c, bool want_accessed_dirty, const char** what) {
+Result<u32> ept_levels(const EptVpidCaps& c, u32 host_levels, const char** what) {
+    if (host_levels == 5 && c.walk5) return 5u;
+    if (c.walk4) return 4u;
+    if (c.walk5) return 5u;
+    *what = "the CPU has neither a 4-level nor a 5-level EPT walk (IA32_VMX_EPT_VPID_CAP bits 6, 7)";
+    return Error::Unsupported;
+}
+
+Result<u64> ept_pointer(u64 root, const EptVpidCaps& c, u32 levels, bool want_accessed_dirty, const char** what) {
     if (!is_aligned(root, 4 * KiB) || (root & ~EptFormat::addr_mask)) {
-        *what = "the EPT PML4 is not a 4 KiB-aligned physical address";
+        *what = "the EPT root is not a 4 KiB-aligned physical address";
         return Error::InvalidArgument;
     }
-    if (!c.walk4) {
+    if (levels != 4 && levels != 5) {
+        *what = "an EPT has 4 or 5 levels";
+        return Error::InvalidArgument;
+    }
+    if (levels == 4 && !c.walk4) {
         *what = "the CPU has no 4-level EPT walk (IA32_VMX_EPT_VPID_CAP bit 6)";
+        return Error::Unsupported;
+    }
+    if (levels == 5 && !c.walk5) {
+        *what = "the CPU has no 5-level EPT walk (IA32_VMX_EPT_VPID_CAP bit 7)";
         return Error::Unsupported;
     }
     if (!c.eptp_wb && !c.eptp_uc) {
@@ -35,7 +51,7 @@ Result<u64> ept_pointer(u64 root, const EptVpidCaps& c, bool want_accessed_dirty
         *what = "the CPU has no EPT accessed and dirty flags (IA32_VMX_EPT_VPID_CAP bit 21)";
         return Error::Unsupported;
     }
-    return eptp::encode(HostPhysAddr(root), c.eptp_wb ? eptp::MT_WB : eptp::MT_UC, 4, want_accessed_dirty);
+    return eptp::encode(HostPhysAddr(root), c.eptp_wb ? eptp::MT_WB : eptp::MT_UC, levels, want_accessed_dirty);
 }
 
 Result<u32> adjust_controls(ControlCaps caps, const VmxControl* required, usize n_required, const VmxControl* optional,
@@ -128,9 +144,9 @@ Result<VmxControls> vmx_choose_controls(const VmxMsrs& m, const char** what) {
     c.exit = TRY(adjust(exit_msr, EXIT_REQUIRED, what));
     c.entry = TRY(adjust(entry_msr, ENTRY_REQUIRED, what));
     TRY(adjust(entry_msr, ENTRY_SETTABLE, what));
-    // EPT itself must be usable: a 4-level walk, a paging-structure memory type, and a way to
+    // EPT itself must be usable: a walk length, a paging-structure memory type, and a way to
     // invalidate (the capability MSR exists because "enable EPT" is allowed, A.10).
-    TRY(ept_pointer(0, ept, false, what));
+    TRY(ept_pointer(0, ept, TRY(ept_levels(ept, 4, what)), false, what));
     TRY(choose_invept(ept, what));
     return c;
 }

@@ -97,10 +97,18 @@ VpidPlan choose_vpid(bool vpid_control_allowed, const EptVpidCaps& c);
 // The largest EPT leaf this CPU takes: the walker's max_leaf (tlb.hpp stage2_max_leaf).
 constexpr u64 ept_max_leaf(const EptVpidCaps& c) { return c.pdpte_1g ? GiB : c.pde_2m ? 2 * MiB : 4 * KiB; }
 
-// The EPTP for a 4-level EPT rooted at `root` (24.6.11): write-back paging structures where the CPU
-// allows it (cxvisor's own RAM is write-back), else uncacheable; accessed/dirty flags only when
-// asked for and offered (28.2.4). Unsupported with *what naming the missing capability.
-Result<u64> ept_pointer(u64 root, const EptVpidCaps& c, bool want_accessed_dirty, const char** what);
+// How many levels cxvisor's EPT has on this CPU, for a host paging with `host_levels` (4, or 5 with
+// CR4.LA57; mmu.hpp host_paging): 5 where the host itself pages with 5 levels and the CPU walks
+// 5-level EPT (bit 7), so a VM's guest-physical space is as wide as the host's; else 4 (bit 6); else
+// 5 where that is the only walk the CPU has (the EPT depth does not depend on CR4: 28.2.2). Unsupported
+// with *what when the CPU reports neither walk length.
+Result<u32> ept_levels(const EptVpidCaps& c, u32 host_levels, const char** what);
+
+// The EPTP for an EPT of `levels` levels (4 or 5) rooted at `root` (24.6.11): write-back paging
+// structures where the CPU allows it (cxvisor's own RAM is write-back), else uncacheable;
+// accessed/dirty flags only when asked for and offered (28.2.4). Unsupported with *what naming the
+// missing capability (a walk length the CPU does not report among them).
+Result<u64> ept_pointer(u64 root, const EptVpidCaps& c, u32 levels, bool want_accessed_dirty, const char** what);
 
 // One VMX control: its bit and its name as the SDM's control tables give it.
 struct VmxControl {

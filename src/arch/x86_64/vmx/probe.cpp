@@ -73,7 +73,7 @@ void vmx_boot_report() {
     const vmx::VmxBasic b = vmx::decode_basic(m.basic);
     const vmx::EptVpidCaps e = vmx::decode_ept_vpid(m.ept_vpid_cap);
     kprint("cxvisor: x86_64: VMX revision %u, VMCS %u bytes, EPT %s%s%s, INVEPT %s, VPID %s\n", b.revision,
-           b.region_size, e.walk4 ? "4-level" : "none", e.pde_2m ? " 2M" : "", e.pdpte_1g ? " 1G" : "",
+           b.region_size, e.walk4 && e.walk5 ? "4/5-level" : e.walk5 ? "5-level" : e.walk4 ? "4-level" : "none", e.pde_2m ? " 2M" : "", e.pdpte_1g ? " 1G" : "",
            e.invept_single ? "single-context" : e.invept_all ? "all-context" : "no",
            e.invvpid ? "with INVVPID" : "no");
     const char* what = "";

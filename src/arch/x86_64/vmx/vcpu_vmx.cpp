@@ -3,6 +3,7 @@
 // exits go to the handler the SVM backend uses (Vcpu::handle, vcpu.cpp). Intel SDM vol. 3C, Order
 // Number 326019-067; never run on hardware (docs/porting.md "VMX").
 #include "../arch_stage2.hpp"
+#include "../mmu.hpp"
 #include "../vcpu.hpp"
 #include "hw.hpp"
 #include "kernel/frames.hpp"
@@ -35,7 +36,10 @@ void vmx_cpu_init() {
             kprint("cxvisor: x86_64: VMX set-up: %s: no VM can run\n", what);
             return;
         }
-        stage2_use_ept(vmx::ept_max_leaf(vmx::vmx_setup_get()->ept));
+        // The EPT's depth follows the host's paging where the CPU walks it so (caps.hpp ept_levels);
+        // vmx_setup checked that some walk length exists.
+        const vmx::EptVpidCaps& ept = vmx::vmx_setup_get()->ept;
+        stage2_use_ept(vmx::ept_max_leaf(ept), vmx::ept_levels(ept, host_paging().levels, &what).value());
     }
     if (vmx::vmx_enable_this_cpu(virt_chosen(), &what).is_error()) {
         if (boot_cpu) g_vmx_problem = what;
