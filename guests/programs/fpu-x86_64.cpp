@@ -79,8 +79,8 @@ void expect_gp(const char* what, uint32_t index, uint64_t value) {
               was, v, xgetbv0());
 }
 
-// CR4 = v with the fault handler armed: true if it completed.
-bool write_cr4_probe(uint64_t v) {
+// CR4 = v with the fault handler armed: true if it completed (the fpu-pkru build's CR4.PKE).
+[[maybe_unused]] bool write_cr4_probe(uint64_t v) {
     const uint64_t before = rt::last_exception().count;
     rt::expect_fault();
     asm volatile("leaq 1f(%%rip), %%r11\n\tmovq %%r11, (%0)\n\tmov %1, %%cr4\n1:" ::"r"(rt::fault_resume_slot()), "r"(v)
