@@ -61,6 +61,11 @@ public:
     vgic::VcpuSet collect_interrupts() { return {}; }
     bool interrupt_pending() const;
     bool timer_interrupt() { return false; } // the guest timer interrupts the guest, not the host
+    // The guest's hardware interrupt lines HWI0-7 (bit n: HWI n, ESTAT.IS[2 + n]) as the VM's
+    // interrupt controller drives them, from any CPU: the next entry presents them through GINTC
+    // (lvz_irq.hpp); the caller kicks the vCPU if it runs elsewhere or is halted.
+    void set_hwi_lines(u8 lines) { __atomic_store_n(&m_hwi_lines, lines, __ATOMIC_RELEASE); }
+    u8 hwi_lines() const { return __atomic_load_n(&m_hwi_lines, __ATOMIC_ACQUIRE); }
 
     Vcpu() = default;
     Vcpu(const Vcpu&) = delete;
@@ -75,6 +80,7 @@ private:
     // guest (LA Vol. 1 v1.10, 6.2.1: PRMD <- CRMD's PLV/IE, CRMD.PLV 0 and IE 0, ERA, ESTAT's
     // Ecode/EsubCode, BADV, PC <- EENTRY).
     void deliver(u32 ecode, u32 subcode, u64 badv);
+    void present_hwi(u8 lines);
     u64& gpr(u32 n) { return m_ctx.r[n & 31]; }
     void set_gpr(u32 n, u64 v) {
         if (n & 31) m_ctx.r[n & 31] = v;
@@ -96,6 +102,8 @@ private:
     bool m_ipi_presented = false; // ESTAT.IS[12] as last written
     bool m_csrs_changed = false;  // m_gcsr changed while off the core: load() must write it back
     bool m_ipi_start = false; // the pending CpuUp came from the IPI block (no result register)
+    u8 m_hwi_lines = 0;       // HWI0-7 as the interrupt controller drives them (atomic)
+    u8 m_hwi_presented = 0;   // GINTC.HWIS as last written on this vCPU's core
 };
 
 static_assert(ArchVcpu<Vcpu>, "loongarch64 Vcpu must implement the generic vCPU interface");
