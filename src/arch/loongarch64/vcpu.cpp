@@ -159,7 +159,6 @@ void Vcpu::reset(u64 entry, u64 arg) {
     m_timer_due = 0;
     g_ipi[m_vmid % VM_SLOTS][m_id % MAX_VM_VCPUS] = {};
     m_ipi_presented = false;
-    __atomic_store_n(&m_hwi_lines, u8(0), __ATOMIC_RELEASE);
     __atomic_fetch_and(&g_ipi_started[m_vmid % VM_SLOTS], ~(1u << (m_id % MAX_VM_VCPUS)), __ATOMIC_ACQ_REL);
     if (m_loaded) {
         gcsr_restore_all(m_gcsr);
@@ -187,7 +186,7 @@ void Vcpu::load() {
     m_csrs_changed = false;
     m_ipi_presented = (m_gcsr[IDX_ESTAT] & IS_IPI) != 0;
     gcsr_restore_all(m_gcsr);
-    present_hwi(__atomic_load_n(&m_hwi_lines, __ATOMIC_ACQUIRE)); // GINTC is the core's: this vCPU's lines now
+    present_hwi(hwi_lines()); // GINTC is the core's: this vCPU's lines now
     la::csr_write<0x53>(m_gcntc); // GCNTC: the guest's counter = the host's + GCNTC
     gcsr_write<GCSR_TICLR>(1);    // the previous vCPU's timer interrupt, if it left one
     const TimerRestore t = timer_restore(m_timer, m_put_at ? counter() - m_put_at : 0);
@@ -239,7 +238,7 @@ ExitReason Vcpu::run() {
         m_timer_due = 0;
     }
     // HWI0-7 from the VM's interrupt controller, through GINTC.HWIS (lvz_irq.hpp).
-    const u8 hwi = __atomic_load_n(&m_hwi_lines, __ATOMIC_ACQUIRE);
+    const u8 hwi = hwi_lines();
     if (hwi != m_hwi_presented) present_hwi(hwi);
     cxv_la_guest_run(&m_ctx);
 
@@ -321,6 +320,22 @@ void Vcpu::handle_iocsr(const GsprInsn& g, ExitReason& e) {
     IpiCore* cores = g_ipi[m_vmid % VM_SLOTS];
     const bool write = g.op == Gspr::IocsrWrite;
     const u64 addr = m_ctx.r[g.rj], value = g.rd ? m_ctx.r[g.rd] : 0;
+    // The EIOINTC's registers of an "emulated" VM (vintc/veiointc.hpp): whatever the model does
+    // not have reads 0 and ignores writes there, counted by the model.
+    if (m_intc && veiointc::is_eiointc(addr)) {
+        m_ctx.era += 4;
+        if (!write) {
+            set_gpr(g.rd, m_intc->iocsr_read(m_id, addr, g.size));
+            return;
+        }
+        vgic::VcpuSet kick;
+        m_intc->iocsr_write(m_id, addr, g.size, g.size < 8 ? value & ((1ull << (8 * g.size)) - 1) : value, kick);
+        if (!kick.empty()) {
+            e.kind = ::ExitKind::Kick;
+            e.args[0] = kick.bits();
+        }
+        return;
+    }
     const IocsrOutcome o = iocsr_access(cores, m_vcpu_count, m_id % MAX_VM_VCPUS, write, addr, g.size, value);
     switch (o.kind) {
     case IocsrOutcome::Kind::Done:
@@ -347,8 +362,8 @@ void Vcpu::handle_iocsr(const GsprInsn& g, ExitReason& e) {
     }
     inject_undefined();
     e.kind = ::ExitKind::Undefined;
-    e.reason = write ? "loongarch64: IOCSR write outside the VM's IPI block (IOCSR address in detail)"
-                     : "loongarch64: IOCSR read outside the VM's IPI block (IOCSR address in detail)";
+    e.reason = write ? "loongarch64: IOCSR write outside the VM's IPI block and EIOINTC (IOCSR address in detail)"
+                     : "loongarch64: IOCSR read outside the VM's IPI block and EIOINTC (IOCSR address in detail)";
     e.detail = addr;
 }
 
@@ -469,8 +484,7 @@ bool Vcpu::interrupt_pending() const {
     const IpiCore& ipi = g_ipi[m_vmid % VM_SLOTS][m_id % MAX_VM_VCPUS];
     const bool ipi_pending = (__atomic_load_n(&ipi.status, __ATOMIC_ACQUIRE) & ipi.enable) != 0;
     const u64 deadline = wake_deadline();
-    return wakes_from_idle(m_gcsr[IDX_ECFG], m_gcsr[IDX_ESTAT], __atomic_load_n(&m_hwi_lines, __ATOMIC_ACQUIRE),
-                           ipi_pending, deadline != ~0ull && counter() >= deadline);
+    return wakes_from_idle(m_gcsr[IDX_ECFG], m_gcsr[IDX_ESTAT], hwi_lines(), ipi_pending, deadline != ~0ull && counter() >= deadline);
 }
 
 } // namespace arch

@@ -11,7 +11,7 @@
 #include "lvz_csr.hpp"
 #include "lvz_exit.hpp"
 #include "vcpu/vcpu_concept.hpp"
-#include "vintc/no_virt_intc.hpp"
+#include "vintc/veiointc.hpp"
 
 namespace arch {
 
@@ -32,9 +32,10 @@ static_assert(__builtin_offsetof(GuestContext, era) == GCTX_ERA && __builtin_off
 
 class Vcpu {
 public:
-    // No interrupt controller model for loongarch64 VMs yet: every VM is "no_irq" (the guest
-    // board, tools/vmconfig/board_loongarch64.cpp); the guest timer is the vCPU's own.
-    using Intc = NoVirtIntc;
+    // The guest board's PCH-PIC and EIOINTC (vintc/veiointc.hpp) for an "emulated" VM: its pins
+    // IP0-3 are the vCPU's HWI0-3, presented through GINTC (lvz_irq.hpp); the guest timer and IPIs
+    // are the vCPU's own in every VM.
+    using Intc = veiointc::Veiointc;
     void init(u32 id, u32 vcpu_count, u64 vmid);
     void reset(u64 entry, u64 arg);
     void set_stage2(HostPhysAddr root) { m_ctx.gpa_root = root.value(); }
@@ -54,7 +55,7 @@ public:
     void inject_undefined();
     u64 wake_deadline() const;
 
-    void attach_vintc(Intc*, GuestPhysAddr) {}
+    void attach_vintc(Intc* intc, GuestPhysAddr) { m_intc = intc; }
     // The guest's counter is the host's plus GCNTC (LVZ), written at load().
     void set_counter_offset(u64 offset) { m_gcntc = 0 - offset; }
     vgic::VcpuSet present_interrupts() { return {}; }
@@ -62,10 +63,9 @@ public:
     bool interrupt_pending() const;
     bool timer_interrupt() { return false; } // the guest timer interrupts the guest, not the host
     // The guest's hardware interrupt lines HWI0-7 (bit n: HWI n, ESTAT.IS[2 + n]) as the VM's
-    // interrupt controller drives them, from any CPU: the next entry presents them through GINTC
-    // (lvz_irq.hpp); the caller kicks the vCPU if it runs elsewhere or is halted.
-    void set_hwi_lines(u8 lines) { __atomic_store_n(&m_hwi_lines, lines, __ATOMIC_RELEASE); }
-    u8 hwi_lines() const { return __atomic_load_n(&m_hwi_lines, __ATOMIC_ACQUIRE); }
+    // interrupt controller drives them (0 in a "no_irq" VM); each entry presents them through
+    // GINTC (lvz_irq.hpp). The model's set_line and register writes name the vCPUs to kick.
+    u8 hwi_lines() const { return m_intc ? m_intc->hwi_lines(m_id) : 0; }
 
     Vcpu() = default;
     Vcpu(const Vcpu&) = delete;
@@ -101,8 +101,8 @@ private:
     bool m_loaded = false;
     bool m_ipi_presented = false; // ESTAT.IS[12] as last written
     bool m_csrs_changed = false;  // m_gcsr changed while off the core: load() must write it back
+    Intc* m_intc = nullptr;   // null: "no_irq"
     bool m_ipi_start = false; // the pending CpuUp came from the IPI block (no result register)
-    u8 m_hwi_lines = 0;       // HWI0-7 as the interrupt controller drives them (atomic)
     u8 m_hwi_presented = 0;   // GINTC.HWIS as last written on this vCPU's core
 };
 
