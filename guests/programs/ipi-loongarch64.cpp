@@ -114,8 +114,8 @@ void guest_main() {
     rt::check(g_cpu[1].seen == 0x7FFFFFFEu, "vcpu 1 saw every vector 1..30 and nothing else (mask %x)", g_cpu[1].seen);
 
 #if CXV_IPI_SELF
-    // IPI_Set: the core's own status, taken as its own IPI interrupt (the ipi-self variant: this
-    // hung 2 runs of ~20 under parallel load, cause not found yet: docs/porting.md "loongarch64").
+    // IPI_Set: the core's own status, taken as its own IPI interrupt (the ipi-self variant: it
+    // hangs about 1 run in 5 under ctest, cause not found yet: docs/porting.md "loongarch64").
     const uint32_t before = g_cpu[0].vectors;
     rt::iocsr_write32(IPI_SET, 1u << 7);
     const bool self = idle_until([before] { return __atomic_load_n(&g_cpu[0].vectors, __ATOMIC_ACQUIRE) > before; }, 10000);
