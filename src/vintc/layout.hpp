@@ -47,6 +47,13 @@ constexpr VintcLayout lapic_layout(uint32_t) {
     return {"vLAPIC", 1, {"the local APIC page", nullptr}, {0x1000, 0}, 0x1000, 1, 23, 1, "GSIs"};
 }
 
+// LoongArch virt's PCH-PIC (vintc/veiointc.hpp: with the EIOINTC behind it in IOCSR space, which
+// takes no guest-physical window): one page at 0x1000_0000, device lines 1..63 (line 0 exists but
+// irq 0 means "not connected" in a config).
+constexpr VintcLayout pchpic_layout(uint32_t) {
+    return {"PCH-PIC + EIOINTC", 1, {"the PCH-PIC", nullptr}, {0x1000, 0}, 0x1000, 1, 63, 1, "PCH-PIC lines"};
+}
+
 // The controller each ISA's guest board has (the package's PackageHeader::isa): the tool's boards
 // and the image's package checks both ask here. An ISA without a model yet has no layout (an
 // emulated controller is refused for it).
@@ -55,6 +62,7 @@ constexpr const VintcLayout* vintc_layout_of(uint32_t isa, uint32_t vcpus, Vintc
     case vm_package::Isa::Aarch64: return &(out = gicv3_layout(vcpus));
     case vm_package::Isa::Riscv64: return &(out = plic_layout(vcpus));
     case vm_package::Isa::X86_64: return &(out = lapic_layout(vcpus));
+    case vm_package::Isa::Loongarch64: return &(out = pchpic_layout(vcpus));
     default: return nullptr;
     }
 }

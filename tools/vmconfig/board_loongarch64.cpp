@@ -1,13 +1,14 @@
 // The loongarch64 guest board: QEMU's LoongArch virt layout as a VM sees it (low RAM from 0, the
 // 16550 in the page of QEMU virt's UART at 0x1fe0_01e0, here at the page's start because emulated
-// devices take whole pages), no interrupt controller model yet (the EIOINTC/PCH-PIC model comes
-// with the LVZ vCPU backend, issue 11 part 2), and cxvisor's loongarch64 image header: an ELF64
+// devices take whole pages), for "emulated" VMs QEMU virt's PCH-PIC at 0x1000_0000 with the EIOINTC
+// in IOCSR space behind it (src/vintc/veiointc.hpp), and cxvisor's loongarch64 image header: an ELF64
 // file header and one PT_LOAD program header (src/arch/loongarch64/boot.S), package_offset at 0x78
 // and "CXV\0" at 0x80. Without LVZ the image refuses every VM at boot; this board is what the
 // package for such an image (and later for the LVZ backend) is built against.
 #include "abi/vm_package.hpp"
 #include "base/types.hpp"
 #include "board.hpp"
+#include "vintc/layout.hpp"
 #include <cstring>
 
 namespace vmconfig {
@@ -34,6 +35,7 @@ uint16_t get16(const Bytes& b, size_t off) {
 }
 
 constexpr uint32_t NS16550A = uint32_t(vp::EmuType::Ns16550a);
+constexpr uint64_t PCH_PIC_BASE = 0x1000'0000; // QEMU virt's VIRT_PCH_REG_BASE
 // QEMU virt's ns16550 input clock (hw/loongarch/virt.c, the serial node's clock-frequency: 100 MHz).
 constexpr uint32_t UART_CLOCK_HZ = 100'000'000;
 
@@ -63,17 +65,32 @@ public:
         memcpy(&b[HDR_MEMSZ], &size, 8);
     }
 
-    // No interrupt controller model yet: VMs are "no_irq" until the LVZ backend brings one.
-    std::string intc_base_problem(uint64_t) const override {
-        return "loongarch64 VMs have no interrupt controller model yet";
+    // The PCH-PIC + EIOINTC model (src/vintc/veiointc.hpp, layout.hpp pchpic_layout): the PCH-PIC's
+    // page where QEMU virt has it, device lines 1..63 (QEMU virt's UART is line 2).
+    bool has_intc() const override { return true; }
+    IntcKeys intc_keys() const override { return {"pch_pic_base", nullptr, "pch_pic_lines"}; }
+    const char* intc_name() const override { return "PCH-PIC"; }
+    VintcLayout intc_layout(uint32_t vcpus) const override { return pchpic_layout(vcpus); }
+    uint64_t default_intc_base() const override { return PCH_PIC_BASE; }
+    uint64_t default_intc_base2() const override { return 0; }
+    std::string intc_base_problem(uint64_t base) const override {
+        return base == PCH_PIC_BASE ? ""
+                                    : hex(base) + ": the PCH-PIC stays at 0x10000000, where QEMU virt and its "
+                                                  "guests' drivers have it";
     }
-    std::string line_problem(uint32_t, bool, uint32_t) const override {
-        return ": loongarch64 VMs have no interrupt controller model yet, so no device can raise an interrupt (irq 0)";
+    std::string line_problem(uint32_t irq, bool pt, uint32_t lines) const override {
+        if (pt) return ": loongarch64 forwards no host lines (passthrough devices have irq 0)";
+        if (irq > pchpic_layout(1).max_lines) return " is not a PCH-PIC line (1..63)";
+        if (lines && irq > lines)
+            return " is above the VM's PCH-PIC lines (devices.pch_pic_lines " + std::to_string(lines) + "): raise it";
+        return "";
     }
     std::string interrupt_mode_problem(const std::string& mode) const override {
-        return mode == "emulated" || mode == "passthrough"
-                   ? "\"" + mode + "\" is not available for loongarch64 VMs yet (no EIOINTC/PCH-PIC model): use \"no_irq\""
-                   : "unknown mode \"" + mode + "\": loongarch64 VMs have \"no_irq\"";
+        return mode == "passthrough"
+                   ? "\"passthrough\" (the host's PCH-PIC handed to the guest) is not implemented by cxvisor: use "
+                     "\"emulated\" (a PCH-PIC and EIOINTC per VM) or \"no_irq\""
+                   : "unknown mode \"" + mode + "\": cxvisor implements \"emulated\" (a PCH-PIC and EIOINTC per "
+                     "VM) and \"no_irq\"";
     }
     bool has_device(uint32_t type) const override { return type == NS16550A; }
 

@@ -29,7 +29,10 @@ inline constexpr GedAction ged_store(u64 gpa, u32 size, u64 value) {
 // The GED page is no device of the VM: its other registers read 0 and ignore writes.
 inline constexpr bool is_ged(u64 gpa) { return (gpa & ~0xFFFull) == (GED_SLEEP_CTL & ~0xFFFull); }
 
-// One vCPU's IPI block: status (pending vectors), enable, four 64-bit mail buffers.
+// One vCPU's IPI block: status (pending vectors), enable, four 64-bit mail buffers. `status` is
+// written by other vCPUs on other physical CPUs (IPI_Send) while its own clears it: every update
+// is one atomic read-modify-write (a plain |= racing with an &= loses a send or brings a cleared
+// vector back: LaLvzBoard.StatusUpdatesFromTwoCpusAreNeitherLostNorRepeated).
 struct IpiCore {
     u32 status = 0, enable = 0;
     u64 mbuf[4] = {};
@@ -50,7 +53,7 @@ struct IocsrOutcome {
 };
 
 // An IOCSR access by vCPU `self` of a VM with `count` vCPUs (cores[0..count-1]).
-inline constexpr IocsrOutcome iocsr_access(IpiCore* cores, u32 count, u32 self, bool write, u64 addr, u32 size, u64 value) {
+inline IocsrOutcome iocsr_access(IpiCore* cores, u32 count, u32 self, bool write, u64 addr, u32 size, u64 value) {
     using K = IocsrOutcome::Kind;
     IpiCore& me = cores[self];
     if (addr >= IPI_MBUF0 && addr < IPI_MBUF0 + 32 && (size == 4 || size == 8) && addr % size == 0) {
@@ -66,23 +69,23 @@ inline constexpr IocsrOutcome iocsr_access(IpiCore* cores, u32 count, u32 self, 
     }
     if (size != 4 && !(size == 8 && (addr == IPI_SEND || addr == IPI_MBUF_SEND))) return {};
     switch (addr) {
-    case IPI_STATUS: return write ? IocsrOutcome{} : IocsrOutcome{K::Done, me.status, 0};
+    case IPI_STATUS: return write ? IocsrOutcome{} : IocsrOutcome{K::Done, __atomic_load_n(&me.status, __ATOMIC_ACQUIRE), 0};
     case IPI_EN:
         if (write) me.enable = u32(value);
         return {K::Done, write ? 0 : me.enable, 0};
     case IPI_SET:
         if (!write) return {};
-        me.status |= u32(value);
+        __atomic_fetch_or(&me.status, u32(value), __ATOMIC_ACQ_REL);
         return {K::IpiSent, 0, self};
     case IPI_CLEAR:
         if (!write) return {};
-        me.status &= ~u32(value);
+        __atomic_fetch_and(&me.status, ~u32(value), __ATOMIC_ACQ_REL);
         return {K::Done, 0, 0};
     case IPI_SEND: { // [25:16] the core, [4:0] the vector
         if (!write) return {};
         const u32 target = u32(value >> 16) & 0x3FF;
         if (target >= count) return {};
-        cores[target].status |= 1u << (value & 31);
+        __atomic_fetch_or(&cores[target].status, 1u << (value & 31), __ATOMIC_ACQ_REL);
         return {K::IpiSent, 0, target};
     }
     case IPI_MBUF_SEND: { // [63:32] data, [25:16] the core, [4:2] which 32-bit word of its buffers

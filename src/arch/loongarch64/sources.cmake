@@ -10,6 +10,7 @@ set(CXV_ARCH_SOURCES
   arch/loongarch64/guest_entry.S
   arch/loongarch64/fp_context.S
   drivers/ns16550_console.cpp
+  vintc/veiointc.cpp
 )
 # QEMU's LoongArch `virt` board, ELF loaded by -kernel without firmware.
 set(CXV_DEFAULT_PLATFORM qemu-virt-loongarch64)

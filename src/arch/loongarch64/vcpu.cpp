@@ -12,6 +12,7 @@
 #include "kernel/percpu.hpp"
 #include "lvz.hpp"
 #include "lvz_board.hpp"
+#include "lvz_irq.hpp"
 
 extern "C" void cxv_la_guest_run(arch::GuestContext* ctx); // guest_entry.S
 
@@ -49,7 +50,6 @@ constexpr usize IDX_CRMD = guest_csr_index(GCSR_CRMD), IDX_PRMD = guest_csr_inde
                 IDX_EENTRY = guest_csr_index(GCSR_EENTRY), IDX_CPUID = guest_csr_index(GCSR_CPUID);
 static_assert(IDX_CPUID < GUEST_CSR_COUNT && IDX_EENTRY < GUEST_CSR_COUNT && IDX_BADV < GUEST_CSR_COUNT);
 
-constexpr u64 IS_TI = 1u << 11; // ESTAT.IS / ECFG.LIE bit of the timer (LA Vol. 1 7.4.4-7.4.5)
 constexpr u32 ECODE_ADE = 0x8, ECODE_INE = 0xD;
 
 // Host-mode CSR numbering (the one switch, lvz_csr.hpp), decided on the boot core, and why VMs
@@ -71,7 +71,6 @@ const Vcpu* g_last_vcpu[MAX_CPUS];
 constexpr u32 MAX_VM_VCPUS = 32;
 IpiCore g_ipi[VM_SLOTS][MAX_VM_VCPUS];
 u32 g_ipi_started[VM_SLOTS];
-constexpr u64 IS_IPI = 1u << 12; // ESTAT.IS / ECFG.LIE bit of the IPI (LA Vol. 1 7.4.4-7.4.5)
 
 // What the guest's CPUCFG shows (LA Vol. 1 2.2.10.5): the host's, word 2 as guest_cpucfg2 has it
 // (fp_context.hpp: FP/LSX/LASX as far as cxvisor switches them, no LVZ, no LBT).
@@ -177,6 +176,7 @@ void Vcpu::reset(u64 entry, u64 arg) {
         gcsr_restore_all(m_gcsr);
         gcsr_write<GCSR_TCFG>(0);
         gcsr_write<GCSR_TICLR>(1);
+        present_hwi(0);
     }
 }
 
@@ -201,6 +201,7 @@ void Vcpu::load() {
     m_csrs_changed = false;
     m_ipi_presented = (m_gcsr[IDX_ESTAT] & IS_IPI) != 0;
     gcsr_restore_all(m_gcsr);
+    present_hwi(hwi_lines()); // GINTC is the core's: this vCPU's lines now
     la::csr_write<0x53>(m_gcntc); // GCNTC: the guest's counter = the host's + GCNTC
     gcsr_write<GCSR_TICLR>(1);    // the previous vCPU's timer interrupt, if it left one
     const TimerRestore t = timer_restore(m_timer, m_put_at ? counter() - m_put_at : 0);
@@ -252,6 +253,9 @@ ExitReason Vcpu::run() {
         gcsr_xchg<GCSR_ESTAT>(IS_TI, IS_TI);
         m_timer_due = 0;
     }
+    // HWI0-7 from the VM's interrupt controller, through GINTC.HWIS (lvz_irq.hpp).
+    const u8 hwi = hwi_lines();
+    if (hwi != m_hwi_presented) present_hwi(hwi);
     cxv_la_guest_run(&m_ctx);
 
     m_exit = decode_exit({m_ctx.estat, m_ctx.badv, u32(m_ctx.badi), false, 0});
@@ -281,6 +285,13 @@ ExitReason Vcpu::run() {
                "Ecode [21:16], EsubCode [30:22])";
     e.detail = m_ctx.estat;
     return e;
+}
+
+// GINTC.HWIS = the vCPU's HWI lines (lvz_irq.hpp). GINTC is a host-mode CSR of the core, so
+// load() writes it for whichever vCPU takes the core.
+void Vcpu::present_hwi(u8 lines) {
+    la::csr_write<0x52>(gintc_for(lines));
+    m_hwi_presented = lines;
 }
 
 // HVCL (Ecode 0x17): ERA is the HVCL itself; the call returns after it. Code 0 is cxvisor's
@@ -325,6 +336,22 @@ void Vcpu::handle_iocsr(const GsprInsn& g, ExitReason& e) {
     IpiCore* cores = g_ipi[m_vmid % VM_SLOTS];
     const bool write = g.op == Gspr::IocsrWrite;
     const u64 addr = m_ctx.r[g.rj], value = g.rd ? m_ctx.r[g.rd] : 0;
+    // The EIOINTC's registers of an "emulated" VM (vintc/veiointc.hpp): whatever the model does
+    // not have reads 0 and ignores writes there, counted by the model.
+    if (m_intc && veiointc::is_eiointc(addr)) {
+        m_ctx.era += 4;
+        if (!write) {
+            set_gpr(g.rd, m_intc->iocsr_read(m_id, addr, g.size));
+            return;
+        }
+        vgic::VcpuSet kick;
+        m_intc->iocsr_write(m_id, addr, g.size, g.size < 8 ? value & ((1ull << (8 * g.size)) - 1) : value, kick);
+        if (!kick.empty()) {
+            e.kind = ::ExitKind::Kick;
+            e.args[0] = kick.bits();
+        }
+        return;
+    }
     const IocsrOutcome o = iocsr_access(cores, m_vcpu_count, m_id % MAX_VM_VCPUS, write, addr, g.size, value);
     switch (o.kind) {
     case IocsrOutcome::Kind::Done:
@@ -351,8 +378,8 @@ void Vcpu::handle_iocsr(const GsprInsn& g, ExitReason& e) {
     }
     inject_undefined();
     e.kind = ::ExitKind::Undefined;
-    e.reason = write ? "loongarch64: IOCSR write outside the VM's IPI block (IOCSR address in detail)"
-                     : "loongarch64: IOCSR read outside the VM's IPI block (IOCSR address in detail)";
+    e.reason = write ? "loongarch64: IOCSR write outside the VM's IPI block and EIOINTC (IOCSR address in detail)"
+                     : "loongarch64: IOCSR read outside the VM's IPI block and EIOINTC (IOCSR address in detail)";
     e.detail = addr;
 }
 
@@ -470,12 +497,10 @@ u64 Vcpu::wake_deadline() const {
 bool Vcpu::interrupt_pending() const {
     // After put(): the saved ESTAT's pending lines the guest enabled in ECFG.LIE end its IDLE (LA
     // Vol. 1 4.2.10.5), and so does its timer once its deadline has passed.
-    const u64 lie = m_gcsr[IDX_ECFG] & 0x1FFF;
-    if (m_gcsr[IDX_ESTAT] & lie & 0x1FFF) return true;
     const IpiCore& ipi = g_ipi[m_vmid % VM_SLOTS][m_id % MAX_VM_VCPUS];
-    if ((lie & IS_IPI) && (__atomic_load_n(&ipi.status, __ATOMIC_ACQUIRE) & ipi.enable)) return true;
+    const bool ipi_pending = (__atomic_load_n(&ipi.status, __ATOMIC_ACQUIRE) & ipi.enable) != 0;
     const u64 deadline = wake_deadline();
-    return deadline != ~0ull && counter() >= deadline;
+    return wakes_from_idle(m_gcsr[IDX_ECFG], m_gcsr[IDX_ESTAT], hwi_lines(), ipi_pending, deadline != ~0ull && counter() >= deadline);
 }
 
 } // namespace arch

@@ -12,7 +12,7 @@
 #include "lvz_csr.hpp"
 #include "lvz_exit.hpp"
 #include "vcpu/vcpu_concept.hpp"
-#include "vintc/no_virt_intc.hpp"
+#include "vintc/veiointc.hpp"
 
 namespace arch {
 
@@ -33,9 +33,10 @@ static_assert(__builtin_offsetof(GuestContext, era) == GCTX_ERA && __builtin_off
 
 class Vcpu {
 public:
-    // No interrupt controller model for loongarch64 VMs yet: every VM is "no_irq" (the guest
-    // board, tools/vmconfig/board_loongarch64.cpp); the guest timer is the vCPU's own.
-    using Intc = NoVirtIntc;
+    // The guest board's PCH-PIC and EIOINTC (vintc/veiointc.hpp) for an "emulated" VM: its pins
+    // IP0-3 are the vCPU's HWI0-3, presented through GINTC (lvz_irq.hpp); the guest timer and IPIs
+    // are the vCPU's own in every VM.
+    using Intc = veiointc::Veiointc;
     void init(u32 id, u32 vcpu_count, u64 vmid);
     void reset(u64 entry, u64 arg);
     void set_stage2(HostPhysAddr root) { m_ctx.gpa_root = root.value(); }
@@ -55,13 +56,17 @@ public:
     void inject_undefined();
     u64 wake_deadline() const;
 
-    void attach_vintc(Intc*, GuestPhysAddr) {}
+    void attach_vintc(Intc* intc, GuestPhysAddr) { m_intc = intc; }
     // The guest's counter is the host's plus GCNTC (LVZ), written at load().
     void set_counter_offset(u64 offset) { m_gcntc = 0 - offset; }
     vgic::VcpuSet present_interrupts() { return {}; }
     vgic::VcpuSet collect_interrupts() { return {}; }
     bool interrupt_pending() const;
     bool timer_interrupt() { return false; } // the guest timer interrupts the guest, not the host
+    // The guest's hardware interrupt lines HWI0-7 (bit n: HWI n, ESTAT.IS[2 + n]) as the VM's
+    // interrupt controller drives them (0 in a "no_irq" VM); each entry presents them through
+    // GINTC (lvz_irq.hpp). The model's set_line and register writes name the vCPUs to kick.
+    u8 hwi_lines() const { return m_intc ? m_intc->hwi_lines(m_id) : 0; }
 
     Vcpu() = default;
     Vcpu(const Vcpu&) = delete;
@@ -76,6 +81,7 @@ private:
     // guest (LA Vol. 1 v1.10, 6.2.1: PRMD <- CRMD's PLV/IE, CRMD.PLV 0 and IE 0, ERA, ESTAT's
     // Ecode/EsubCode, BADV, PC <- EENTRY).
     void deliver(u32 ecode, u32 subcode, u64 badv);
+    void present_hwi(u8 lines);
     u64& gpr(u32 n) { return m_ctx.r[n & 31]; }
     void set_gpr(u32 n, u64 v) {
         if (n & 31) m_ctx.r[n & 31] = v;
@@ -97,7 +103,9 @@ private:
     bool m_loaded = false;
     bool m_ipi_presented = false; // ESTAT.IS[12] as last written
     bool m_csrs_changed = false;  // m_gcsr changed while off the core: load() must write it back
+    Intc* m_intc = nullptr;   // null: "no_irq"
     bool m_ipi_start = false; // the pending CpuUp came from the IPI block (no result register)
+    u8 m_hwi_presented = 0;   // GINTC.HWIS as last written on this vCPU's core
 };
 
 static_assert(ArchVcpu<Vcpu>, "loongarch64 Vcpu must implement the generic vCPU interface");

@@ -231,3 +231,45 @@ TEST(LaLvzBoard, WhatTheBlockDoesNotHaveIsRefused) {
     EXPECT_EQ(iocsr_access(cores, 2, 0, false, IPI_MBUF0 + 2, 4, 0).kind, IocsrOutcome::Kind::Refused); // misaligned
     EXPECT_EQ(cores[0].status | cores[1].status, 0u);
 }
+
+// Two vCPUs on two physical CPUs: one keeps sending vector 1 to the other, which keeps setting and
+// clearing its own vector 2 and clears vector 1 each time it sees it. Every update of a status
+// word must be atomic: a set racing with a clear must neither be lost (the sender would wait for
+// ever) nor bring a cleared vector back (the receiver would count it twice). lvz-ipi counted a
+// vector twice under load before the block's status updates were atomic.
+#include <atomic>
+#include <thread>
+TEST(LaLvzBoard, StatusUpdatesFromTwoCpusAreNeitherLostNorRepeated) {
+    IpiCore cores[2];
+    iocsr_access(cores, 2, 1, true, IPI_EN, 4, ~0u);
+    constexpr u32 ROUNDS = 20000;
+    std::atomic<u32> taken{0};
+    std::atomic<bool> stop{false};
+    u32 lost = 0;
+    std::thread receiver([&] {
+        while (!stop.load(std::memory_order_acquire)) {
+            iocsr_access(cores, 2, 1, true, IPI_SET, 4, 1u << 2);
+            iocsr_access(cores, 2, 1, true, IPI_CLEAR, 4, 1u << 2);
+            if (iocsr_access(cores, 2, 1, false, IPI_STATUS, 4, 0).value & 2) {
+                iocsr_access(cores, 2, 1, true, IPI_CLEAR, 4, 2);
+                taken.fetch_add(1, std::memory_order_acq_rel);
+            }
+        }
+    });
+    for (u32 i = 0; i < ROUNDS; ++i) {
+        const u32 want = i + 1;
+        iocsr_access(cores, 2, 0, true, IPI_SEND, 4, 1u << 16 | 1);
+        u64 spins = 0;
+        while (taken.load(std::memory_order_acquire) < want && ++spins < 20'000'000) {
+        }
+        if (taken.load(std::memory_order_acquire) < want) { // lost (a second is plenty): stop here
+            ++lost;
+            break;
+        }
+    }
+    stop.store(true, std::memory_order_release);
+    receiver.join();
+    EXPECT_EQ(lost, 0u);
+    EXPECT_LE(taken.load(), ROUNDS); // nothing counted twice (once lost, fewer)
+    EXPECT_EQ(taken.load(), lost ? taken.load() : ROUNDS);
+}

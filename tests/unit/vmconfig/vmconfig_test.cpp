@@ -2012,10 +2012,30 @@ TEST_F(LoongTest, PackageIsAppendedAndTheElfSegmentCoversIt) {
                        "\"CXV\" tag at 0x80");
 }
 
+// interrupt_mode "emulated": the PCH-PIC + EIOINTC model (src/vintc/veiointc.hpp), the PCH-PIC
+// at QEMU virt's 0x10000000, lines 1..(the highest device irq).
+TEST_F(LoongTest, EmulatedGivesTheVmAPchPicAndEiointc) {
+    const std::string emu = with(with(la, "\"no_irq\"", "\"emulated\""), "0x1000, 0, \"ns16550a\"", "0x1000, 2, \"ns16550a\"");
+    Outcome r = compile({dir.write("f.toml", emu).string()}, {"--arch", "loongarch64"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const vp::VmRecord rec = Package(bytes(out)).vm(0);
+    EXPECT_EQ(rec.interrupt_mode, uint32_t(vp::InterruptMode::Emulated));
+    EXPECT_EQ(rec.intc_base, 0x1000'0000u);
+    EXPECT_EQ(rec.intc_lines, 2u);
+    fs::remove(out);
+    EXPECT_HAS(la_errors(with(emu, "interrupt_mode", "pch_pic_base = 0x2000_0000\ninterrupt_mode")),
+               "0x20000000: the PCH-PIC stays at 0x10000000");
+    EXPECT_HAS(la_errors(with(emu, "0x1000, 2, \"ns16550a\"", "0x1000, 64, \"ns16550a\"")),
+               "irq 64 is not a PCH-PIC line (1..63)");
+    EXPECT_HAS(la_errors(with(emu, "interrupt_mode", "pch_pic_lines = 1\ninterrupt_mode")),
+               "irq 2 is above the VM's PCH-PIC lines (devices.pch_pic_lines 1): raise it");
+}
+
 TEST_F(LoongTest, ConfigErrorsNameFileAndLine) {
-    EXPECT_HAS(la_errors(with(la, "\"no_irq\"", "\"emulated\"")),
+    EXPECT_HAS(la_errors(with(la, "\"no_irq\"", "\"passthrough\"")),
                where(18, "devices.interrupt_mode") +
-                   "\"emulated\" is not available for loongarch64 VMs yet (no EIOINTC/PCH-PIC model): use \"no_irq\"");
+                   "\"passthrough\" (the host's PCH-PIC handed to the guest) is not implemented by cxvisor: use "
+                   "\"emulated\" (a PCH-PIC and EIOINTC per VM) or \"no_irq\"");
     // An irq on a "no_irq" VM is a warning at its line, as on every board.
     Outcome r = compile({dir.write("f.toml", with(la, "0x1000, 0, \"ns16550a\"", "0x1000, 5, \"ns16550a\"")).string()},
                         {"--arch", "loongarch64"});
