@@ -20,6 +20,8 @@
 #                an Intel host with kvm_intel nested=1; anywhere else it fails saying what is missing)
 #   make test-lvz QEMU_LVZ=<path>  opt-in, not part of test: the loongarch64 guests under cxvisor on a
 #                QEMU that emulates LVZ (ctest label lvz; README "LVZ tests")
+#   make test-lvz-fork-gap QEMU_LVZ=<path>  the lvz rows that check what the LVZ QEMU fork does not
+#                implement as the manual says (label fork-gap; they fail on the fork when that shows)
 #   make bench   micro-benchmarks under -icount; writes build/bench/results.json (ARCH=riscv64,
 #                ARCH=x86_64: that ISA's figures, docs/benchmarks.md)
 #   make debug   like run, but QEMU waits for GDB; prints the command to attach
@@ -75,7 +77,7 @@ QEMU_LVZ_STDERR := $(RUN_DIR)/qemu-lvz.stderr
 HOST_CMDLINE := $(strip $(if $(filter 1 yes y,$(EXIT_WHEN_DONE)),exit_when_done) \
                 $(if $(filter 1 yes y,$(TIMESTAMPS)),timestamps))
 
-.PHONY: all setup host host-configure tools linux firmware image run debug test test-vmx test-lvz check-qemu-lvz bench soak fuzz clean
+.PHONY: all setup host host-configure tools linux firmware image run debug test test-vmx test-lvz test-lvz-fork-gap check-qemu-lvz bench soak fuzz clean
 all: host image
 
 setup:
@@ -146,13 +148,19 @@ check-qemu-lvz:
 	@$(if $(QEMU_LVZ),,echo "make: QEMU_LVZ=<path> is needed: a qemu-system-loongarch64 that emulates LVZ (stock QEMU does not;" \
 	    "README \"LVZ tests\" says where one comes from, e.g. ../shared/tools/qemu-lvz/qemu-system-loongarch64)" >&2; exit 2)
 	@test -f "$(QEMU_LVZ_PATH)" -a -x "$(QEMU_LVZ_PATH)" || { echo "make: QEMU_LVZ=$(QEMU_LVZ) is not an executable file" >&2; exit 2; }
-	@test "$(ARCH)" = loongarch64 -o "$(MAKECMDGOALS)" = test-lvz || { echo "make: QEMU_LVZ is for ARCH=loongarch64" >&2; exit 2; }
-test-lvz: check-qemu-lvz setup
+	@test "$(ARCH)" = loongarch64 -o "$(MAKECMDGOALS)" = test-lvz -o "$(MAKECMDGOALS)" = test-lvz-fork-gap || \
+	    { echo "make: QEMU_LVZ is for ARCH=loongarch64" >&2; exit 2; }
+# The rows labelled fork-gap check what the manual requires where the LVZ QEMU departs from it
+# (docs/porting.md "loongarch64 VMs: the guests and make test-lvz"): they fail on that QEMU whenever
+# its departure shows, so they run only in test-lvz-fork-gap, for a QEMU or CPU that implements it.
+LVZ_CTEST_LABELS = -L lvz -LE fork-gap
+test-lvz-fork-gap: LVZ_CTEST_LABELS = -L fork-gap
+test-lvz test-lvz-fork-gap: check-qemu-lvz setup
 	@$(MAKE) --no-print-directory image ARCH=loongarch64 JOBS=$(JOBS)
 	@cmake -S . -B $(HOST_DIR) -G Ninja -DCXV_TARGET=host -DCXV_IMAGE_DIR=$(abspath $(BUILD)/aarch64) \
 	    -DCXV_BUILD_ROOT=$(abspath $(BUILD)) -DCXV_QEMU_LVZ=$(QEMU_LVZ_PATH) >/dev/null
 	@ninja -C $(HOST_DIR) -j $(JOBS) cxv-vmconfig
-	@ctest --test-dir $(HOST_DIR) --output-on-failure -j 2 --timeout 600 -L lvz
+	@ctest --test-dir $(HOST_DIR) --output-on-failure -j 2 --timeout 600 $(LVZ_CTEST_LABELS)
 
 # Opt-in, not part of test: the x86_64 VM system tests (system.x86-*) under KVM with nested VMX
 # (`qemu-system-x86_64 -M pc,accel=kvm -cpu host,+vmx`, tests/system/machines.py), so cxvisor runs
