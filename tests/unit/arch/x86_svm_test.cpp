@@ -190,10 +190,16 @@ TEST(X86MovDecoder, DecodesTheMovForms) {
         EXPECT_EQ(d.value().is_write, c.is_write);
         EXPECT_EQ(d.value().width, c.width);
         EXPECT_EQ(d.value().insn.op, c.op);
-        if (c.op != Op::StoreImm) EXPECT_EQ(d.value().insn.reg, c.reg);
+        if (c.op != Op::StoreImm) {
+            EXPECT_EQ(d.value().insn.reg, c.reg);
+        }
         EXPECT_EQ(d.value().insn.high_byte, c.high_byte);
-        if (!c.is_write) EXPECT_EQ(d.value().insn.dest_width, c.dest_width);
-        if (c.op == Op::StoreImm) EXPECT_EQ(d.value().insn.imm, c.imm);
+        if (!c.is_write) {
+            EXPECT_EQ(d.value().insn.dest_width, c.dest_width);
+        }
+        if (c.op == Op::StoreImm) {
+            EXPECT_EQ(d.value().insn.imm, c.imm);
+        }
     }
 }
 
