@@ -24,8 +24,8 @@ inline constexpr u64 IS_SWI = 0x3, IS_HWI = 0xFFull << 2, IS_PMC = 1u << 10, IS_
                      IS_ALL = 0x1FFF;
 inline constexpr u64 CRMD_IE = 1u << 2;
 
-// HWI0-7 as GINTC.HWIS: line n is ESTAT.IS[2 + n].
-inline constexpr u64 gintc_for(u8 hwi_lines) { return gintc_inject(hwi_lines); }
+// HWI0-7 as the guest sees them: line n is ESTAT.IS[2 + n] (GINTC.HWIS carries them: lvz_csr.hpp
+// gintc_inject).
 inline constexpr u64 hwi_as_estat(u8 hwi_lines) { return u64(hwi_lines) << 2; }
 
 // What the guest sees in ESTAT.IS once the vCPU's injections are in: the guest's own bits (its

@@ -290,7 +290,7 @@ ExitReason Vcpu::run() {
 // GINTC.HWIS = the vCPU's HWI lines (lvz_irq.hpp). GINTC is a host-mode CSR of the core, so
 // load() writes it for whichever vCPU takes the core.
 void Vcpu::present_hwi(u8 lines) {
-    la::csr_write<0x52>(gintc_for(lines));
+    la::csr_write<0x52>(gintc_inject(lines));
     m_hwi_presented = lines;
 }
 

@@ -101,15 +101,15 @@ void fpu_cpu_init() {
                    g_xsave.size(g_xsave.offered));
         else
             kprint("cxvisor: x86_64: no XSAVE: guests get x87 and SSE, switched with FXSAVE/FXRSTOR\n");
+        // PKRU: guests are not offered protection keys (CPUID 7 is hidden), but nothing stops one
+        // from setting CR4.PKE where the CPU has them (CR4 writes are not intercepted; VMRUN and VM
+        // entry accept any bit the CPU supports) and writing PKRU, which neither the VMCB nor the
+        // VMCS holds and XSAVE state component 9 is not offered: without switching it, one VM's
+        // PKRU would deny another VM's user-mode accesses on the same CPU. So PKRU is switched like
+        // the FP state (load/put), which needs CR4.PKE on the host (RDPKRU/WRPKRU #UD without it;
+        // PKRU governs only user-mode pages, and cxvisor has none).
+        g_pku = x86::cpuid(7, 0).c & bit(3);
     }
-    // PKRU: guests are not offered protection keys (CPUID 7 is hidden), but nothing stops one
-    // from setting CR4.PKE where the CPU has them (CR4 writes are not intercepted; VMRUN and VM
-    // entry accept any bit the CPU supports) and writing PKRU, which neither the VMCB nor the VMCS
-    // holds and XSAVE state component 9 is not offered: without switching it, one VM's PKRU would
-    // deny another VM's user-mode accesses on the same CPU. So PKRU is switched like the FP state
-    // (load/put), which needs CR4.PKE on the host (RDPKRU/WRPKRU #UD without it; PKRU governs only
-    // user-mode pages, and cxvisor has none).
-    if (this_cpu().id == 0) g_pku = x86::cpuid(7, 0).c & bit(3);
     u64 cr4;
     asm volatile("mov %%cr4, %0" : "=r"(cr4));
     cr4 |= CR4_OSFXSR | CR4_OSXMMEXCPT | (g_xsave.present() ? xsave::CR4_OSXSAVE : 0) | (g_pku ? CR4_PKE : 0);

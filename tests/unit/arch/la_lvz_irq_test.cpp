@@ -10,10 +10,10 @@ using namespace arch::lvz;
 // HWI n is ESTAT.IS[2 + n]; GINTC carries it in HWIS [7:0] and nothing in HWIP/HWIC (cxvisor
 // passes no host line through and clears none).
 TEST(LaLvzIrq, HwiLinesGoToGintcHwis) {
-    EXPECT_EQ(gintc_for(0), 0u);
-    EXPECT_EQ(gintc_for(1), 1u);       // HWI0
-    EXPECT_EQ(gintc_for(0x80), 0x80u); // HWI7
-    EXPECT_EQ(gintc_for(0xFF) & ~0xFFull, 0u);
+    EXPECT_EQ(gintc_inject(0), 0u);
+    EXPECT_EQ(gintc_inject(1), 1u);       // HWI0
+    EXPECT_EQ(gintc_inject(0x80), 0x80u); // HWI7
+    EXPECT_EQ(gintc_inject(0xFF) & ~0xFFull, 0u);
     EXPECT_EQ(hwi_as_estat(1), 1u << 2);
     EXPECT_EQ(hwi_as_estat(0x80), 1u << 9);
     EXPECT_EQ(hwi_as_estat(0xFF), IS_HWI);
