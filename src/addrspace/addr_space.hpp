@@ -325,19 +325,29 @@ private:
             if (page >= i.start && page < i.end()) return &i;
         return nullptr;
     }
-    // Copies the images' bytes in guest range [at, at + len) into host RAM `dst` (frames this space
-    // just allocated: reachable through access_host, which also cleans them to the point of
-    // coherency), through a small bounce buffer: access_host is the only way to image memory.
-    Result<void> fill_from_images(GuestPhysAddr at, u64 len, HostPhysAddr dst) {
+    // Writes guest range [at, at + len) as the guest's first touch shows it into `dst`, frames this
+    // space allocated unzeroed: the images' bytes where an image covers it, zeroes elsewhere, each
+    // byte once, all of it cleaned to the point of coherency (a guest may run with its caches off).
+    // Image bytes go straight from access_host (the only way to image memory) into the frames.
+    Result<void> fill_as_first_touch(GuestPhysAddr at, u64 len, HostPhysAddr dst) {
         S& frames = m_table.frames();
-        for (const Image& i : m_images) {
-            const u64 lo = i.start > at ? i.start.value() : at.value();
-            const u64 hi = i.end() < at + len ? i.end().value() : (at + len).value();
-            u8 buf[1024];
-            for (u64 a = lo; a < hi; a += sizeof buf) {
-                const usize n = hi - a < sizeof buf ? usize(hi - a) : sizeof buf;
-                TRY(frames.access_host(i.host + (a - i.start.value()), buf, n, HostOp::Read, MemFlags::None));
-                TRY(frames.access_host(dst + (a - at.value()), buf, n, HostOp::Write, MemFlags::None));
+        for (u64 a = at.value(), e = a + len; a < e;) {
+            const Image* in = nullptr;
+            u64 next = e; // where the next image begins, or the end
+            for (const Image& i : m_images) {
+                if (a >= i.start.value() && a < i.end().value()) in = &i;
+                else if (i.start.value() > a && i.start.value() < next) next = i.start.value();
+            }
+            const HostPhysAddr to = dst + (a - at.value());
+            if (in) {
+                const u64 hi = in->end().value() < e ? in->end().value() : e;
+                u8* host = static_cast<u8*>(frames.phys_to_virt(to));
+                TRY(frames.access_host(in->host + (a - in->start.value()), host, usize(hi - a), HostOp::Read, MemFlags::None));
+                frames.clean_frames(to, usize(hi - a));
+                a = hi;
+            } else {
+                frames.zero_frames(to, usize(next - a));
+                a = next;
             }
         }
         return {};
@@ -358,7 +368,8 @@ private:
         S& frames = m_table.frames();
         const GuestPhysAddr block = page.align_down(lazy_block);
         if (borrowed_block(block)) {
-            if (auto mem = frames.alloc_frames(lazy_block / page_size, lazy_block); mem.is_ok()) {
+            // Unzeroed: the images cover every borrowed page, so the copy writes every byte.
+            if (auto mem = frames.alloc_frames_unzeroed(lazy_block / page_size, lazy_block); mem.is_ok()) {
                 auto done = replace_leaf(r, block, lazy_block, mem.value());
                 if (done.is_ok()) return {};
                 frames.free_frames(mem.value(), lazy_block / page_size);
@@ -369,7 +380,7 @@ private:
             // The split makes a leaf start at `page` (one level down: pages of the same frames).
             TRY(m_table.split_at(page.value() == m.in ? page.value() + page_size : page.value(), m_tlb));
         }
-        const HostPhysAddr copy = TRY(frames.alloc_frames(1, page_size));
+        const HostPhysAddr copy = TRY(frames.alloc_frames_unzeroed(1, page_size));
         auto done = replace_leaf(r, page, page_size, copy);
         if (done.is_error()) frames.free_frames(copy, 1);
         return done;
@@ -378,7 +389,7 @@ private:
     // there in place of the borrowed one (break-before-make, see unshare). NoMemory from the final
     // map leaves a hole that the next fault backs again.
     Result<void> replace_leaf(const Region& r, GuestPhysAddr at, u64 size, HostPhysAddr copy) {
-        TRY(fill_from_images(at, size, copy));
+        TRY(fill_as_first_touch(at, size, copy));
         if (has(r.flags, MemFlags::Exec)) m_tlb.prepare_exec(copy, size);
         TRY(m_table.unmap(at.value(), size, m_tlb));
         return map_leaves(at.value(), copy, size, r.flags);
@@ -418,8 +429,8 @@ private:
             if (i && block + lazy_block <= i->end()) {
                 auto mapped = map_leaves(block.value(), i->host + (block - i->start), lazy_block, shared);
                 if (mapped.is_ok() || mapped.error() != Error::AlreadyMapped) return mapped;
-            } else if (auto mem = frames.alloc_frames(lazy_block / page_size, lazy_block); mem.is_ok()) {
-                auto mapped = fill_from_images(block, lazy_block, mem.value());
+            } else if (auto mem = frames.alloc_frames_unzeroed(lazy_block / page_size, lazy_block); mem.is_ok()) {
+                auto mapped = fill_as_first_touch(block, lazy_block, mem.value());
                 if (mapped.is_ok()) {
                     if (has(r.flags, MemFlags::Exec)) m_tlb.prepare_exec(mem.value(), lazy_block);
                     mapped = map_leaves(block.value(), mem.value(), lazy_block, r.flags);

@@ -16,6 +16,12 @@ enum class HostOp : u8 {
 // Contract:
 // - alloc_frames(count, align_bytes): `count` contiguous 4 KiB frames, ZEROED, aligned to
 //   align_bytes (a power of two >= 4 KiB); Error::NoMemory when none is free.
+// - alloc_frames_unzeroed(count, align_bytes): the same without the zeroing, for frames whose
+//   every byte the caller writes (zero_frames, or an image copied in) before any guest can map
+//   them: 2 MiB a copy-on-write block overwrites anyway are not zeroed first.
+// - zero_frames(pa, len) / clean_frames(pa, len): for frames THIS SOURCE handed out: zeroes
+//   [pa, pa + len), or makes bytes the hypervisor wrote there through phys_to_virt visible, to a
+//   guest running with its caches off (cleaned to the point of coherency where caches are not).
 // - free_frames(pa, count): returns frames. Any page-aligned sub-range of an allocation may be
 //   freed on its own (AddrSpace frees 4 KiB pieces of a 2 MiB block after a split), so the
 //   allocator must track frames individually (bitmap or buddy), not whole allocations.
@@ -36,6 +42,9 @@ enum class HostOp : u8 {
 template <typename S>
 concept FrameSource = requires(S& s, HostPhysAddr pa, usize n, u8* buf, HostOp op, MemFlags type) {
     { s.alloc_frames(n, n) } -> std::same_as<Result<HostPhysAddr>>;
+    { s.alloc_frames_unzeroed(n, n) } -> std::same_as<Result<HostPhysAddr>>;
+    { s.zero_frames(pa, n) } -> std::same_as<void>;
+    { s.clean_frames(pa, n) } -> std::same_as<void>;
     { s.free_frames(pa, n) } -> std::same_as<void>;
     { s.phys_to_virt(pa) } -> std::same_as<void*>;
     { s.access_host(pa, buf, n, op, type) } -> std::same_as<Result<void>>;

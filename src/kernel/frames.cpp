@@ -104,6 +104,9 @@ Result<HostPhysAddr> frames_alloc(usize count, usize align_bytes) {
     return found;
 }
 
+void frames_zero(HostPhysAddr pa, usize len) { arch::zero_and_clean(reinterpret_cast<void*>(pa.value()), len); }
+void frames_clean(HostPhysAddr pa, usize len) { arch::clean_dcache_range(reinterpret_cast<void*>(pa.value()), len); }
+
 Result<HostPhysAddr> frames_alloc_unzeroed(usize count, usize align_bytes) {
     if (count == 0) return Error::InvalidArgument;
     if (align_bytes < FRAME_SIZE) align_bytes = FRAME_SIZE;
@@ -163,9 +166,12 @@ Result<void> frames_access_host(HostPhysAddr pa, u8* buf, usize len, HostOp op, 
             memcpy(buf, host, len);
             return {};
         }
-        if (op == HostOp::Write) memcpy(host, buf, len);
-        else memset(host, 0, len);
-        arch::clean_dcache_range(host, len); // the guest may run with its caches off
+        if (op == HostOp::Write) {
+            memcpy(host, buf, len);
+            arch::clean_dcache_range(host, len); // the guest may run with its caches off
+        } else {
+            arch::zero_and_clean(host, len); // whole blocks by DC ZVA where aligned
+        }
         return {};
     }
     // Not ours: cxvisor never writes memory it does not manage (a carve-out may be ROM, a device

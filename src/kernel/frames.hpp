@@ -16,8 +16,13 @@ Result<HostPhysAddr> frames_alloc(usize count, usize align_bytes);
 // The same frames without the zeroing, for cxvisor's own pools whose allocator hands out zeroed
 // pieces itself (the heap): memory nobody touches is never written, which on a machine whose RAM
 // is backed on first touch (QEMU, a VM under another hypervisor) is RAM never faulted in. Never
-// for guest memory or page tables.
+// for page tables, and for guest memory only where every byte is written before a guest can map
+// it (KernelFrames::alloc_frames_unzeroed).
 Result<HostPhysAddr> frames_alloc_unzeroed(usize count, usize align_bytes);
+// Zeroes, or cleans, [pa, pa + len) of allocated frames for a guest that may run with its caches
+// off (to the point of coherency, as frames_alloc leaves them).
+void frames_zero(HostPhysAddr pa, usize len);
+void frames_clean(HostPhysAddr pa, usize len);
 // Takes exactly [pa, pa + count frames) out of the allocator (identity-mapped guest RAM).
 // Busy if any frame there is in use (by cxvisor or another VM), OutOfRange if it is not RAM.
 Result<void> frames_reserve(HostPhysAddr pa, usize count);
@@ -41,6 +46,12 @@ Result<void> frames_access_host(HostPhysAddr pa, u8* buf, usize len, HostOp op, 
 // The FrameSource the address-space code uses (identity-mapped hypervisor: VA == PA).
 struct KernelFrames {
     Result<HostPhysAddr> alloc_frames(usize count, usize align) { return frames_alloc(count, align); }
+    // Guest frames the caller fills entirely before a guest maps them (frame_source.hpp).
+    Result<HostPhysAddr> alloc_frames_unzeroed(usize count, usize align) {
+        return frames_alloc_unzeroed(count, align);
+    }
+    void zero_frames(HostPhysAddr pa, usize len) { frames_zero(pa, len); }
+    void clean_frames(HostPhysAddr pa, usize len) { frames_clean(pa, len); }
     void free_frames(HostPhysAddr pa, usize count) { frames_free(pa, count); }
     // Page-table frames only: they come from frames_alloc, which hands out identity-mapped RAM.
     void* phys_to_virt(HostPhysAddr pa) { return reinterpret_cast<void*>(pa.value()); }

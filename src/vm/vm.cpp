@@ -7,6 +7,7 @@
 #include "kernel/irq.hpp"
 #include "kernel/log.hpp"
 #include "kernel/percpu.hpp"
+#include "kernel/timer.hpp"
 #include "virtio/factory.hpp"
 #include "virtio/mmio.hpp"
 #include <new>
@@ -767,9 +768,10 @@ void Vm::finish_stop() {
 
 #ifdef CXV_EXIT_STATS
 void Vm::print_exit_stats() {
-    kprint("cxvisor: vm %u (%s): exit stats: %lu RAM faults fixed (%lu writes), %lu frames free\n", id(), name(),
-           m_stat_ram_faults, m_stat_ram_write_faults, u64(frames_free_count()));
-    m_stat_ram_faults = m_stat_ram_write_faults = 0;
+    kprint("cxvisor: vm %u (%s): exit stats: %lu RAM faults fixed (%lu writes) in %lu us, %lu frames free\n", id(),
+           name(), m_stat_ram_faults, m_stat_ram_write_faults, ticks_to_us(m_stat_ram_fault_ticks),
+           u64(frames_free_count()));
+    m_stat_ram_faults = m_stat_ram_write_faults = m_stat_ram_fault_ticks = 0;
     {
         char buf[512];
         usize n = 0;
@@ -986,6 +988,9 @@ bool Vm::handle_exit(Vcpu& vcpu, ExitReason& exit) {
         if (exit.stage1_walk) need = need | MemFlags::Read; // a walk reads, even when it also updates
         // Another vCPU of this VM may fault on the same block on another CPU right now: one maps
         // it, the other then finds it mapped (handle_fault returns true) and retries.
+#ifdef CXV_EXIT_STATS
+        const u64 fault_t0 = arch::counter();
+#endif
         Result<bool> fixed = [&] {
             SpinlockGuard guard(m_as_lock);
             // Executable RAM gets its instruction cache made coherent inside, before it is mapped
@@ -995,6 +1000,7 @@ bool Vm::handle_exit(Vcpu& vcpu, ExitReason& exit) {
         if (fixed.is_ok() && fixed.value()) {
 #ifdef CXV_EXIT_STATS
             __atomic_fetch_add(&m_stat_ram_faults, 1, __ATOMIC_RELAXED);
+            __atomic_fetch_add(&m_stat_ram_fault_ticks, arch::counter() - fault_t0, __ATOMIC_RELAXED);
             if (exit.access == AccessKind::Write) __atomic_fetch_add(&m_stat_ram_write_faults, 1, __ATOMIC_RELAXED);
             if (exit.access == AccessKind::Write && exit.gpa >= m_rec.kernel_load_addr &&
                 exit.gpa - m_rec.kernel_load_addr < 32 * 2 * MiB)

@@ -293,6 +293,7 @@ private:
     // Measurement builds only: stage-2 faults that reached this VM's RAM path and were fixed
     // (lazy RAM backed), printed with the vCPUs' exit counts when the VM stops or resets.
     u64 m_stat_ram_faults = 0, m_stat_ram_write_faults = 0;
+    u64 m_stat_ram_fault_ticks = 0; // counter ticks from the fault's exit to its fix, summed
     u32 m_stat_kernel_blocks[32] = {};
     void print_exit_stats();
 #endif

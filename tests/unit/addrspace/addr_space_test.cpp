@@ -478,9 +478,56 @@ TEST(AddrSpaceImage, MisuseIsRefused) {
     EXPECT_TRUE(img.pristine());
 }
 
-// ---- an ISA that asks for page leaves only (tlb.hpp stage2_max_leaf; aarch64 on QEMU) -----------
+// A block copied on write is written once: the image's bytes straight into frames that were not
+// zeroed first (the copy covers every byte), then cleaned for a guest with its caches off. The
+// frames it gets held stale bytes (FakeFrames fills unzeroed frames), so a byte left out shows.
+TEST(AddrSpaceImage, ABlockCopiedOnWriteIsWrittenOnceNotZeroedFirst) {
+    FakeFrames frames;
+    HostImage img(frames, 512);
+    Space s = with_image(frames, img);
+    EXPECT_TRUE(s.handle_fault(gpa(0x4020'0000), MemFlags::Read).value());
+    const usize zeroed = frames.zeroed_bytes(), cleaned = frames.cleaned_bytes();
+    EXPECT_TRUE(s.handle_fault(gpa(0x4030'0008), MemFlags::Write).value());
+    EXPECT_EQ(s.page_table().query(0x4020'0000).value().size, M2);
+    EXPECT_LT(frames.zeroed_bytes() - zeroed, M2); // a table's frame at most, not the block
+    EXPECT_EQ(frames.cleaned_bytes(), cleaned + M2);
+    std::vector<u8> copy(M2);
+    ASSERT_TRUE(s.read(gpa(0x4020'0000), copy.data(), M2).is_ok());
+    for (usize i = 0; i < M2; ++i) ASSERT_EQ(copy[i], image_byte(i)) << i;
+    // One page copied (no 2 MiB run free): every byte of it the image's.
+    ASSERT_TRUE(s.reset().is_ok());
+    EXPECT_TRUE(s.handle_fault(gpa(0x4020'0000), MemFlags::Read).value());
+    frames.fail_nth(1);
+    EXPECT_TRUE(s.handle_fault(gpa(0x4020'5000), MemFlags::Write).value());
+    ASSERT_TRUE(s.read(gpa(0x4020'5000), copy.data(), K4).is_ok());
+    for (usize i = 0; i < K4; ++i) ASSERT_EQ(copy[i], image_byte(0x5000 + i)) << i;
+    EXPECT_TRUE(img.pristine());
+}
+
+// A block an image covers in part gets the image's bytes and zeroes, each byte written once.
+TEST(AddrSpaceImage, APartlyCoveredBlockGetsImageBytesThenZeroesEachWrittenOnce) {
+    FakeFrames frames;
+    HostImage img(frames, 512);
+    Space s = make(frames);
+    ASSERT_TRUE(s.map_alloc(gpa(0x4000'0000), 4 * MiB, RWX, false).is_ok());
+    // The image's first three pages at 0x4000_1000: zeroes, image, zeroes in one block.
+    ASSERT_TRUE(s.map_image(gpa(0x4000'1000), img.pa, 3 * K4).is_ok());
+    const usize zeroed = frames.zeroed_bytes();
+    EXPECT_TRUE(s.handle_fault(gpa(0x4010'0000), MemFlags::Write).value());
+    EXPECT_EQ(s.page_table().query(0x4000'0000).value().size, M2);
+    EXPECT_GE(frames.zeroed_bytes() - zeroed, M2 - 3 * K4); // the rest of the block, and tables
+    EXPECT_LT(frames.zeroed_bytes() - zeroed, M2);
+    std::vector<u8> got(M2);
+    ASSERT_TRUE(s.read(gpa(0x4000'0000), got.data(), M2).is_ok());
+    for (usize i = 0; i < M2; ++i) {
+        const bool in_image = i >= K4 && i < 4 * K4;
+        ASSERT_EQ(got[i], in_image ? image_byte(i - K4) : 0) << i;
+    }
+}
 
 namespace {
+// ---- an ISA that asks for page leaves only (tlb.hpp stage2_max_leaf; aarch64 on QEMU) -----------
+
 struct PageLeafTlb : RecordingTlb {
     u64 max_leaf() const { return K4; }
 };

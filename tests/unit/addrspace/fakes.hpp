@@ -16,10 +16,19 @@ class FakeFrames {
 public:
     static constexpr u64 base = 0x4000'0000; // "physical" address of frame 0, 1 GiB aligned
     explicit FakeFrames(usize frames = 8192)
-        : m_used(frames, false), m_mem(static_cast<u8*>(std::aligned_alloc(4096, frames * 4096))) {}
+        : m_used(frames, false), m_mem(static_cast<u8*>(std::aligned_alloc(4096, frames * 4096))) {
+        std::memset(m_mem, 0x5a, frames * 4096);
+    }
     ~FakeFrames() { std::free(m_mem); }
 
     Result<HostPhysAddr> alloc_frames(usize count, usize align) {
+        auto r = alloc_frames_unzeroed(count, align);
+        if (r.is_ok()) zero_frames(r.value(), count * 4096);
+        return r;
+    }
+    // Unzeroed frames hold what the last user left (0xa5 after a free, or the arena's first fill),
+    // so a test sees any byte the caller forgot to write.
+    Result<HostPhysAddr> alloc_frames_unzeroed(usize count, usize align) {
         if (++m_calls == m_fail_at) return Error::NoMemory;
         const usize step = align > 4096 ? align / 4096 : 1;
         for (usize i = 0; i + count <= m_used.size(); i += step) {
@@ -27,7 +36,6 @@ public:
             while (n < count && !m_used[i + n]) ++n;
             if (n < count) continue;
             for (n = 0; n < count; ++n) m_used[i + n] = true;
-            std::memset(m_mem + i * 4096, 0, count * 4096);
             m_in_use += count;
             return HostPhysAddr(base + i * 4096);
         }
@@ -41,6 +49,13 @@ public:
         }
         m_in_use -= count;
     }
+    void zero_frames(HostPhysAddr pa, usize len) {
+        std::memset(phys_to_virt(pa), 0, len);
+        m_zeroed += len;
+    }
+    void clean_frames(HostPhysAddr, usize len) { m_cleaned += len; }
+    usize zeroed_bytes() const { return m_zeroed; } // by alloc_frames and zero_frames
+    usize cleaned_bytes() const { return m_cleaned; }
     void* phys_to_virt(HostPhysAddr pa) { return m_mem + (pa.value() - base); }
     // The arena is the "RAM this source manages": reached directly. Anything else goes to a
     // window range (add_window) if one covers it, read-only, Device ones in aligned 4-byte words
@@ -93,6 +108,7 @@ private:
     std::vector<bool> m_used;
     u8* m_mem;
     usize m_in_use = 0, m_calls = 0, m_fail_at = 0;
+    usize m_zeroed = 0, m_cleaned = 0;
 };
 static_assert(FrameSource<FakeFrames>);
 
