@@ -238,12 +238,14 @@ public:
         return nullptr;
     }
     // Bytes of RAM this address space owns now (Alloc regions' mapped leaves, clipped to each
-    // region as release_owned frees them): what a VM holds of the host's memory.
+    // region as release_owned frees them): what a VM holds of the host's memory. Borrowed image
+    // leaves are the package's frames, not the VM's: they do not count until copied.
     u64 owned_bytes() const {
         u64 total = 0;
         for (const Region& r : m_regions) {
             if (r.backing != Backing::Alloc) continue;
             m_table.for_each_leaf(r.start.value(), r.size, [&](const Mapping& m) {
+                if (borrowed(m.pa)) return true;
                 const u64 lo = m.in > r.start.value() ? m.in : r.start.value();
                 const u64 hi = m.in + m.size < r.end().value() ? m.in + m.size : r.end().value();
                 total += hi - lo;

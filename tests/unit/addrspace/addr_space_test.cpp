@@ -481,13 +481,16 @@ TEST(AddrSpaceImage, MisuseIsRefused) {
 // A block copied on write is written once: the image's bytes straight into frames that were not
 // zeroed first (the copy covers every byte), then cleaned for a guest with its caches off. The
 // frames it gets held stale bytes (FakeFrames fills unzeroed frames), so a byte left out shows.
-TEST(AddrSpaceImage, ABlockCopiedOnWriteIsWrittenOnceNotZeroedFirst) {
+// Until the copy, the block is the package's, not RAM the VM holds (owned_bytes, `vm show`).
+TEST(AddrSpaceImage, ABlockCopiedOnWriteIsWrittenOnceNotZeroedFirstAndOnlyThenOwned) {
     FakeFrames frames;
     HostImage img(frames, 512);
     Space s = with_image(frames, img);
     EXPECT_TRUE(s.handle_fault(gpa(0x4020'0000), MemFlags::Read).value());
+    EXPECT_EQ(s.owned_bytes(), 0u); // the package's frames, mapped read-only: not the VM's RAM
     const usize zeroed = frames.zeroed_bytes(), cleaned = frames.cleaned_bytes();
     EXPECT_TRUE(s.handle_fault(gpa(0x4030'0008), MemFlags::Write).value());
+    EXPECT_EQ(s.owned_bytes(), M2); // its private copy
     EXPECT_EQ(s.page_table().query(0x4020'0000).value().size, M2);
     EXPECT_LT(frames.zeroed_bytes() - zeroed, M2); // a table's frame at most, not the block
     EXPECT_EQ(frames.cleaned_bytes(), cleaned + M2);
