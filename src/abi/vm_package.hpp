@@ -7,11 +7,12 @@
 //   then per VM, at the offsets its record names: MemRegion[], EmuDevice[], PassthroughDevice[],
 //   ShmRegion[]
 //   string table (NUL-terminated strings, referenced by offset)
-//   blobs (kernel, ramdisk, dtb images), each starting at a 4 KiB-aligned offset, 2 MiB-aligned
-//   from 2 MiB of size on (the image maps them into a VM copy-on-write instead of copying them);
-//   VMs with identical images may share one blob.
-// The package itself is placed by `cxv-vmconfig --image` at a 2 MiB-aligned offset after the
-// hypervisor image; the image header field `package_offset` (arch boot code) says where.
+//   blobs (kernel, ramdisk, dtb images), each starting at a 4 KiB-aligned offset, and from 2 MiB
+//   of size on 2 MiB-aligned from the start of the boot image (the image maps them into a VM
+//   copy-on-write instead of copying them); smaller blobs may sit in the alignment gap before a
+//   big one, so offsets need not increase. VMs with identical images may share one blob.
+// The package itself is placed by `cxv-vmconfig --image` at the next 4 KiB after the hypervisor
+// image's footprint; the image header field `package_offset` (arch boot code) says where.
 //
 // The image validates everything it reads again (magic, version, sizes, offsets inside the package):
 // a corrupt package is rejected with a message, never trusted.

@@ -128,7 +128,7 @@ int run(const std::vector<std::string>& args, std::ostream& err) {
             << " not written\n";
         return 1;
     }
-    Bytes out = build_package(vms);
+    Bytes out = build_package(vms, o.image ? package_offset(image, o.isa) : 0);
     if (o.image) out = compose_image(image, o.isa, out);
     if (std::string e; !write_atomic(o.output, out, e)) return err << "cxv-vmconfig: " << e << "\n", 1;
     return 0;

@@ -23,7 +23,9 @@ namespace {
 
 constexpr uint64_t BLOB_ALIGN = 4 * KiB;
 constexpr uint64_t BIG_BLOB = 2 * MiB, BIG_BLOB_ALIGN = 2 * MiB;
-constexpr uint64_t PACKAGE_ALIGN = 2 * MiB;
+// The package follows the image's memory footprint (BSS included) at the next page: every byte of
+// padding is a byte the loader copies, and QEMU's loader keeps a second copy of the whole file.
+constexpr uint64_t PACKAGE_ALIGN = 4 * KiB;
 // Every ISA's cxvisor image starts with a header of at least 64 bytes; its fields (magic, tag,
 // package_offset, the memory footprint) are its board's (board_<isa>.cpp).
 constexpr size_t HDR_SIZE = 0x40;
@@ -51,12 +53,24 @@ std::vector<vp::ShmRegion> shm_records(const std::vector<VmConfig>& vms, const V
 
 } // namespace
 
-Bytes build_package(const std::vector<VmConfig>& vms) {
+Bytes build_package(const std::vector<VmConfig>& vms, uint64_t base) {
     const uint64_t records = sizeof(vp::PackageHeader);
     Bytes out(records + vms.size() * sizeof(vp::VmRecord));
-    // Appends at the next multiple of `align` (padding is zero); returns the offset.
-    auto append = [&](const void* data, size_t size, uint64_t align) {
-        uint64_t off = align_up(out.size(), align);
+    // The zero runs alignment left before a 2 MiB-aligned blob: [start, end) package offsets.
+    std::vector<std::pair<uint64_t, uint64_t>> gaps;
+    // Appends at the next offset that is a multiple of `align` counted from the image start
+    // (`base` + offset; base is page-aligned, so only 2 MiB alignments depend on it), padding with
+    // zeroes; returns the offset. With `fill`, the first gap the data fits in is used instead.
+    auto append = [&](const void* data, size_t size, uint64_t align, bool fill = false) {
+        for (auto& g : gaps) {
+            const uint64_t at = align_up(base + g.first, align) - base;
+            if (!fill || at + size > g.second) continue;
+            memcpy(out.data() + at, data, size);
+            g.first = at + size; // what is left of the gap after it (the part before stays zero)
+            return at;
+        }
+        const uint64_t end = out.size(), off = align_up(base + end, align) - base;
+        if (off - end >= BLOB_ALIGN) gaps.emplace_back(end, off);
         out.resize(off + size);
         memcpy(out.data() + off, data, size);
         return off;
@@ -107,10 +121,12 @@ Bytes build_package(const std::vector<VmConfig>& vms) {
     for (size_t i = 0; i < vms.size(); ++i) // the string table
         if (!vms[i].cmdline.empty())
             recs[i].cmdline = append(vms[i].cmdline.c_str(), vms[i].cmdline.size() + 1, 1);
-    // Blobs of 2 MiB or more start 2 MiB-aligned (the package is too), so the image can map one
-    // into guest RAM with 2 MiB stage-2 blocks instead of copying it (vm/vm.cpp, map_images). VMs
-    // booting the same file share one copy: the image never writes a blob, and each VM's writes
-    // to its RAM land in private pages.
+    // Blobs of 2 MiB or more start 2 MiB-aligned from the image start (`base`: where the package
+    // sits, modulo 2 MiB), so the image can map one into guest RAM with 2 MiB stage-2 blocks
+    // instead of copying it (vm/vm.cpp, map_images). Smaller blobs go into the zeroes that
+    // alignment left before a big one when they fit there, so the file carries no padding it can
+    // avoid. VMs booting the same file share one copy: the image never writes a blob, and each
+    // VM's writes to its RAM land in private pages.
     std::vector<std::pair<const Image*, vp::Blob>> emitted;
     std::vector<std::unique_ptr<Image>> disks; // stable addresses for `emitted`
     for (size_t i = 0; i < vms.size(); ++i) {
@@ -118,8 +134,9 @@ Bytes build_package(const std::vector<VmConfig>& vms) {
             if (!img.present) return vp::Blob{0, 0};
             for (auto& [prev, b] : emitted)
                 if (prev->data == img.data) return b;
-            const uint64_t align = img.data.size() >= BIG_BLOB ? BIG_BLOB_ALIGN : BLOB_ALIGN;
-            vp::Blob b{append(img.data.data(), img.data.size(), align), img.data.size()};
+            const bool big = img.data.size() >= BIG_BLOB;
+            vp::Blob b{append(img.data.data(), img.data.size(), big ? BIG_BLOB_ALIGN : BLOB_ALIGN, !big),
+                       img.data.size()};
             emitted.emplace_back(&img, b);
             return b;
         };
@@ -167,9 +184,13 @@ bool check_image(const Bytes& img, Isa isa, const std::string& name, Diags& diag
     return true;
 }
 
+uint64_t package_offset(const Bytes& image, Isa isa) {
+    return align_up(guest_board(isa)->image_size(image), PACKAGE_ALIGN);
+}
+
 Bytes compose_image(const Bytes& image, Isa isa, const Bytes& package) {
     const GuestBoard& board = *guest_board(isa);
-    uint64_t package_offset = align_up(board.image_size(image), PACKAGE_ALIGN);
+    const uint64_t package_offset = vmconfig::package_offset(image, isa);
     Bytes out(image);
     out.resize(package_offset);
     out.insert(out.end(), package.begin(), package.end());

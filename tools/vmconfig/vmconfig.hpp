@@ -209,13 +209,18 @@ void copy_dt_nodes(VmConfig& vm, const HostDescription* host, Diags& diags);
 void check_pt_irqs(const VmConfig& vm, const HostDescription& host, Diags& diags);
 // The guest DTB of a VM that asked for one (dtb_load_addr without dtb_path).
 Bytes generate_dtb(const VmConfig& vm);
-// Lays out the package. Deterministic: same VMs, same bytes. Expects validated VMs.
-Bytes build_package(const std::vector<VmConfig>& vms);
+// Lays out the package. Deterministic: same VMs, same bytes. Expects validated VMs. `base`: the
+// package's offset in the boot image (package_offset), 0 for a package on its own; blobs of 2 MiB
+// or more start 2 MiB-aligned from the image start.
+Bytes build_package(const std::vector<VmConfig>& vms, uint64_t base = 0);
 // The ISA whose cxvisor image header `image` has (arm64 or RISC-V Image magic), if any.
 std::optional<Isa> image_isa(const Bytes& image);
 // Checks the header of a cxvisor image for `isa`; reports problems under `name`.
 bool check_image(const Bytes& image, Isa isa, const std::string& name, Diags& diags);
-// Image (checked) + zero padding up to the 2 MiB-aligned package offset + package, header patched.
+// Where compose_image puts the package: the image's memory footprint (BSS included), page-aligned.
+uint64_t package_offset(const Bytes& image, Isa isa);
+// Image (checked) + zero padding up to package_offset + package (built with that base), header
+// patched.
 Bytes compose_image(const Bytes& image, Isa isa, const Bytes& package);
 // The whole tool: returns the exit status (0 ok, 1 config error, 2 usage error).
 int run(const std::vector<std::string>& args, std::ostream& err);

@@ -538,8 +538,9 @@ TEST_F(VmConfigTest, SearchPathsAreTriedAfterTheConfigDirectory) {
 }
 
 TEST_F(VmConfigTest, BlobsOf2MiBOrMoreStart2MiBAligned) {
-    // cxvisor maps such a blob into guest RAM with 2 MiB stage-2 blocks (copy-on-write): the
-    // package is 2 MiB-aligned in the boot image, so the blob's offset must be as well.
+    // cxvisor maps such a blob into guest RAM with 2 MiB stage-2 blocks (copy-on-write), so it
+    // starts 2 MiB-aligned from the start of the boot image: a package on its own is placed at a
+    // 2 MiB-aligned address, so its offset is aligned.
     std::string kernel(3 * 1024 * 1024 + 123, 'K');
     dir.write("hello.bin", kernel);
     ASSERT_EQ(compile({dir.write("f.toml", hello).string()}).status, 0);
@@ -548,7 +549,10 @@ TEST_F(VmConfigTest, BlobsOf2MiBOrMoreStart2MiBAligned) {
     EXPECT_EQ(vm.kernel.offset % (2 * 1024 * 1024), 0u);
     EXPECT_EQ(p.blob(vm.kernel), Bytes(kernel.begin(), kernel.end()));
     EXPECT_EQ(vm.ramdisk.offset % 4096, 0u); // small blobs keep 4 KiB alignment
-    EXPECT_LT(vm.ramdisk.offset - (vm.kernel.offset + vm.kernel.size), 4096u);
+    // ... and go into the zeroes the big blob's alignment left before it: no padding in the file
+    // that a small blob could have used.
+    EXPECT_LE(vm.ramdisk.offset + vm.ramdisk.size, vm.kernel.offset);
+    EXPECT_EQ(bytes(out).size(), vm.kernel.offset + vm.kernel.size);
 }
 
 TEST_F(VmConfigTest, LinuxImageFootprintIncludesBss) {
@@ -740,7 +744,7 @@ uint64_t u64_at(const Bytes& b, size_t off) {
     return v;
 }
 
-TEST_F(VmConfigTest, ImageIsPaddedToTwoMiBAndPatched) {
+TEST_F(VmConfigTest, ImageIsPaddedToItsFootprintAndPatched) {
     auto cfg = (FIXTURES / "hello.toml").string();
     ASSERT_EQ(compile({cfg}).status, 0);
     Bytes package = bytes(out);
@@ -751,7 +755,7 @@ TEST_F(VmConfigTest, ImageIsPaddedToTwoMiBAndPatched) {
             .write(reinterpret_cast<const char*>(img.data()), img.size());
         ASSERT_EQ(compile({cfg}, {"--image", (dir / "cxvisor.bin").string()}).status, 0);
         Bytes res = bytes(out);
-        uint64_t offset = align_up(image_size, 2 * MiB);
+        uint64_t offset = align_up(image_size, 4096); // the next page after its BSS
         ASSERT_EQ(res.size(), offset + package.size());
         EXPECT_EQ(u64_at(res, 0x20), offset);
         EXPECT_EQ(u64_at(res, 0x10), offset + package.size());
@@ -761,6 +765,27 @@ TEST_F(VmConfigTest, ImageIsPaddedToTwoMiBAndPatched) {
             std::all_of(res.begin() + img.size(), res.begin() + offset, [](uint8_t b) { return b == 0; }));
         EXPECT_TRUE(std::equal(package.begin(), package.end(), res.begin() + offset));
     }
+}
+
+// In a boot image the package follows the image's footprint at the next page, wherever that falls
+// in its 2 MiB: the big blob is still 2 MiB-aligned from the image start, and the small ones fill
+// the gap before it, so the file is no larger than the footprint, the blobs and that one gap.
+TEST_F(VmConfigTest, InABootImageBigBlobsAre2MiBAlignedFromTheImageStart) {
+    std::string kernel(3 * 1024 * 1024 + 123, 'K');
+    dir.write("hello.bin", kernel);
+    const uint64_t footprint = 0xE'0000; // 896 KiB, BSS included
+    Bytes img = fake_image(0x3000, footprint);
+    std::ofstream(dir / "cxvisor.bin", std::ios::binary).write(reinterpret_cast<const char*>(img.data()), img.size());
+    ASSERT_EQ(compile({dir.write("f.toml", hello).string()}, {"--image", (dir / "cxvisor.bin").string()}).status, 0);
+    Bytes res = bytes(out);
+    const uint64_t at = u64_at(res, 0x20);
+    EXPECT_EQ(at, footprint);
+    Package p(Bytes(res.begin() + at, res.end()));
+    const vp::VmRecord vm = p.vm(0);
+    EXPECT_EQ((at + vm.kernel.offset) % (2 * 1024 * 1024), 0u);
+    EXPECT_EQ(p.blob(vm.kernel), Bytes(kernel.begin(), kernel.end()));
+    EXPECT_LE(vm.ramdisk.offset + vm.ramdisk.size, vm.kernel.offset); // in the gap before it
+    EXPECT_EQ(res.size(), 2 * 1024 * 1024 + kernel.size()); // the image's first 2 MiB, then the kernel
 }
 
 TEST_F(VmConfigTest, ImageWithoutTheRightHeaderIsRejected) {
@@ -1821,9 +1846,9 @@ TEST_F(Riscv64Test, ImageNamesItsIsaAndGetsThePackageOffsetAtItsPlace) {
     Outcome r = compile({cfg}, {"--image", image});
     ASSERT_EQ(r.status, 0) << r.err;
     Bytes res = bytes(out);
-    EXPECT_EQ(u64_at(res, 0x28), 0x40'0000u); // package_offset in res2 (0x28), not arm64's 0x20
+    EXPECT_EQ(u64_at(res, 0x28), 0x30'5000u); // package_offset in res2 (0x28), not arm64's 0x20
     EXPECT_EQ(u64_at(res, 0x20), u64_at(img, 0x20));
-    EXPECT_EQ(u64_at(res, 0x10), 0x40'0000u + (res.size() - 0x40'0000u));
+    EXPECT_EQ(u64_at(res, 0x10), res.size());
     EXPECT_TRUE(std::equal(img.begin() + 0x30, img.end(), res.begin() + 0x30));
     fs::remove(out);
     EXPECT_EQ(compile({cfg}, {"--arch", "riscv64", "--image", image}).status, 0);
@@ -1889,7 +1914,7 @@ TEST_F(X86Test, PortDeviceGoesIntoThePackageAndTheImageLoadsIt) {
     Bytes out_img = bytes(out);
     uint64_t package_offset = 0;
     memcpy(&package_offset, &out_img[0x28], 8);
-    EXPECT_EQ(package_offset, 2u * 1024 * 1024); // past the image's BSS, 2 MiB aligned
+    EXPECT_EQ(package_offset, 0x8000u); // past the image's BSS, at the next page
     uint32_t load = 0, load_end = 0, bss_end = 0;
     memcpy(&load, &out_img[0x14], 4), memcpy(&load_end, &out_img[0x18], 4), memcpy(&bss_end, &out_img[0x1C], 4);
     // The loader copies everything up to the package's end, which is where the image's memory ends.
@@ -1987,7 +2012,7 @@ TEST_F(LoongTest, PackageIsAppendedAndTheElfSegmentCoversIt) {
     uint64_t package_offset = 0, filesz = 0, memsz = 0;
     memcpy(&package_offset, &out_img[0x78], 8);
     memcpy(&filesz, &out_img[0x60], 8), memcpy(&memsz, &out_img[0x68], 8);
-    EXPECT_EQ(package_offset, 4u * 1024 * 1024); // past the image's BSS, 2 MiB aligned
+    EXPECT_EQ(package_offset, 0x20'8000u); // past the image's BSS (0x3000 + 0x20'5000), at the next page
     // QEMU's ELF loader copies p_filesz bytes: the whole file, package included, is the footprint.
     EXPECT_EQ(filesz, out_img.size());
     EXPECT_EQ(memsz, out_img.size());
