@@ -100,7 +100,7 @@ Result<HostPhysAddr> frames_alloc(usize count, usize align_bytes) {
     // Zero outside the lock: 2 MiB blocks take a while, and the frames are ours now. Then clean the
     // zeroes to the point of coherency: a guest that runs with its caches off (every guest at
     // reset) reads RAM directly and must not see what was there before through stale lines.
-    arch::zero_and_clean(reinterpret_cast<void*>(found.value()), count * FRAME_SIZE);
+    frames_zero(found, count * FRAME_SIZE);
     return found;
 }
 

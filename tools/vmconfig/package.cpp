@@ -62,13 +62,14 @@ Bytes build_package(const std::vector<VmConfig>& vms, uint64_t base) {
     // (`base` + offset; base is page-aligned, so only 2 MiB alignments depend on it), padding with
     // zeroes; returns the offset. With `fill`, the first gap the data fits in is used instead.
     auto append = [&](const void* data, size_t size, uint64_t align, bool fill = false) {
-        for (auto& g : gaps) {
-            const uint64_t at = align_up(base + g.first, align) - base;
-            if (!fill || at + size > g.second) continue;
-            memcpy(out.data() + at, data, size);
-            g.first = at + size; // what is left of the gap after it (the part before stays zero)
-            return at;
-        }
+        if (fill)
+            for (auto& g : gaps) {
+                const uint64_t at = align_up(base + g.first, align) - base;
+                if (at + size > g.second) continue;
+                memcpy(out.data() + at, data, size);
+                g.first = at + size; // what is left of the gap after it (the part before stays zero)
+                return at;
+            }
         const uint64_t end = out.size(), off = align_up(base + end, align) - base;
         if (off - end >= BLOB_ALIGN) gaps.emplace_back(end, off);
         out.resize(off + size);

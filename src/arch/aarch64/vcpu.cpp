@@ -553,7 +553,7 @@ ExitReason Vcpu::run() {
                 m_idle.other_exit();
                 continue;
             }
-            // Another interrupt leaves a wait in the guest noted: resume_idle_wait decides.
+            // Another interrupt leaves a wait in the guest noted: IdleWait::resume decides.
             m_idle.host_interrupt(m_regs.pc);
             e.kind = ExitKind::ExternalInterrupt;
             return e;

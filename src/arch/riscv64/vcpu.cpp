@@ -178,7 +178,7 @@ ExitReason Vcpu::run() {
     const u64 cause = m_ctx.scause;
     if (i64(cause) < 0) { // interrupt bit (4.1.9): a host interrupt arrived while the guest ran
         // A wait in the guest stays noted if the interrupt came at the WFI or right after it
-        // (3.3.3: taken with sepc past the WFI): resume_idle_wait decides at the next entry.
+        // (3.3.3: taken with sepc past the WFI): IdleWait::resume decides at the next entry.
         m_idle.host_interrupt(m_ctx.sepc);
         e.kind = ExitKind::ExternalInterrupt;
         e.detail = cause << 1 >> 1;

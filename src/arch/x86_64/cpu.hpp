@@ -62,6 +62,7 @@ inline u64 read_cr4() {
     asm volatile("mov %%cr4, %0" : "=r"(v));
     return v;
 }
+inline void write_cr4(u64 v) { asm volatile("mov %0, %%cr4" ::"r"(v) : "memory"); }
 // Writing CR3 flushes every non-global TLB entry (vol. 2, 5.5.2 "TLB Management").
 inline void write_cr3(u64 v) { asm volatile("mov %0, %%cr3" ::"r"(v) : "memory"); }
 

@@ -110,10 +110,8 @@ void fpu_cpu_init() {
         // PKRU governs only user-mode pages, and cxvisor has none).
         g_pku = x86::cpuid(7, 0).c & bit(3);
     }
-    u64 cr4;
-    asm volatile("mov %%cr4, %0" : "=r"(cr4));
-    cr4 |= CR4_OSFXSR | CR4_OSXMMEXCPT | (g_xsave.present() ? xsave::CR4_OSXSAVE : 0) | (g_pku ? CR4_PKE : 0);
-    asm volatile("mov %0, %%cr4" ::"r"(cr4));
+    x86::write_cr4(x86::read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT | (g_xsave.present() ? xsave::CR4_OSXSAVE : 0) |
+                   (g_pku ? CR4_PKE : 0));
     if (g_xsave.present()) x86::xsetbv(0, g_xsave.offered);
 }
 
