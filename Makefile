@@ -61,6 +61,13 @@ VMCONFIG := $(HOST_DIR)/tools/vmconfig/cxv-vmconfig
 IMAGE := $(IMAGE_DIR)/src/cxvisor.bin
 RUN_DIR ?= $(BUILD)/run
 RUN_IMAGE := $(RUN_DIR)/cxvisor-run.bin
+# Where QEMU can give cxvisor a boot medium, the VM package goes there instead of into the image:
+# a fw_cfg file (src/vmm/boot_medium.hpp; kernels are then read straight into each VM's RAM, with
+# no copy-on-write copies and no second copy in QEMU's loader). aarch64 only: QEMU 7.2's riscv64
+# virt refuses -fw_cfg files (its fw_cfg is created after the command line is processed), x86_64
+# has fw_cfg only as I/O ports, which cxvisor does not drive, and loongarch64 runs no Linux VM.
+PACKAGE_ON_MEDIUM_aarch64 := yes
+RUN_PACKAGE := $(if $(and $(strip $(VMS)),$(PACKAGE_ON_MEDIUM_$(ARCH))),$(RUN_DIR)/vms.pkg)
 # The ISA's QEMU machine comes from tests/system/machines.py, as for the tests and the bench
 # (a recursive variable: evaluated only by the recipes that start QEMU).
 export CXV_ARCH := $(ARCH)
@@ -73,6 +80,7 @@ QEMU = $(shell CXV_ARCH=$(ARCH) CXV_QEMU_LVZ=$(QEMU_LVZ_PATH) python3 tests/syst
 # QEMU_LVZ: the QEMU that emulates LVZ (loongarch64 only; machines.py takes it from CXV_QEMU_LVZ).
 QEMU_LVZ_PATH := $(if $(QEMU_LVZ),$(abspath $(QEMU_LVZ)))
 QEMU_LVZ_STDERR := $(RUN_DIR)/qemu-lvz.stderr
+RUN_MEDIUM = $(if $(RUN_PACKAGE),$(shell python3 tests/system/machines.py package-medium $(RUN_PACKAGE)))
 # cxvisor's host command line (kernel/cmdline.hpp), given to QEMU as -append.
 HOST_CMDLINE := $(strip $(if $(filter 1 yes y,$(EXIT_WHEN_DONE)),exit_when_done) \
                 $(if $(filter 1 yes y,$(TIMESTAMPS)),timestamps))
@@ -113,11 +121,15 @@ image: setup
 	    -DCMAKE_TOOLCHAIN_FILE=$(abspath cmake/$(ARCH)-elf.cmake) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@ninja -C $(IMAGE_DIR) -j $(JOBS)
 
-# Without VMS the image boots as built, without a VM package (to the cxvisor shell).
+# Without VMS the image boots as built, without a VM package (to the cxvisor shell). With
+# RUN_PACKAGE, the package goes there (QEMU gives it to cxvisor as a fw_cfg file) and the image
+# is the one built.
 $(RUN_IMAGE): image $(if $(strip $(VMS)),tools linux) FORCE
 	@mkdir -p $(dir $@)
-	@$(if $(strip $(VMS)),$(VMCONFIG) --cpus $(SMP) --search-path $(IMAGE_DIR)/guests $(if $(LINUX_DIR_$(ARCH)),--search-path $(LINUX_DIR_$(ARCH))) \
+	@$(if $(and $(strip $(VMS)),$(if $(RUN_PACKAGE),,yes)),$(VMCONFIG) --cpus $(SMP) --search-path $(IMAGE_DIR)/guests $(if $(LINUX_DIR_$(ARCH)),--search-path $(LINUX_DIR_$(ARCH))) \
 	    --image $(IMAGE) -o $@ $(VMS),cp $(IMAGE) $@)
+	@$(if $(RUN_PACKAGE),$(VMCONFIG) --cpus $(SMP) --search-path $(IMAGE_DIR)/guests $(if $(LINUX_DIR_$(ARCH)),--search-path $(LINUX_DIR_$(ARCH))) \
+	    -o $(RUN_PACKAGE) $(VMS))
 
 # scripts/run keeps the console interactive, logs it, and turns cxvisor's exit summary into the
 # exit status (make passes on only success or failure: `scripts/run VAR=value...` gives the number).
@@ -126,12 +138,12 @@ run: $(if $(QEMU_LVZ),check-qemu-lvz) $(RUN_IMAGE) firmware
 	@$(if $(QEMU_LVZ),echo "cxvisor: QEMU with LVZ: $(QEMU_LVZ_PATH) (its debug log: $(QEMU_LVZ_STDERR))")
 	@scripts/run --log $(RUN_DIR)/console.log $(if $(RUN_TIMEOUT),--timeout $(RUN_TIMEOUT)) \
 	    $(if $(RUN_STATUS_FILE),--status-file $(RUN_STATUS_FILE)) $(if $(QEMU_LVZ),--stderr $(QEMU_LVZ_STDERR)) -- \
-	    $(QEMU) -kernel $(RUN_IMAGE) $(if $(HOST_CMDLINE),-append "$(HOST_CMDLINE)")
+	    $(QEMU) -kernel $(RUN_IMAGE) $(RUN_MEDIUM) $(if $(HOST_CMDLINE),-append "$(HOST_CMDLINE)")
 
 debug: $(RUN_IMAGE) firmware
 	@echo "QEMU waits for GDB on :1234. In another terminal:"
 	@echo "  gdb-multiarch $(IMAGE_DIR)/src/cxvisor.elf -ex 'target remote :1234'"
-	$(QEMU) -kernel $(RUN_IMAGE) $(if $(HOST_CMDLINE),-append "$(HOST_CMDLINE)") -s -S
+	$(QEMU) -kernel $(RUN_IMAGE) $(RUN_MEDIUM) $(if $(HOST_CMDLINE),-append "$(HOST_CMDLINE)") -s -S
 
 # Every ISA's image: the system tests boot each (riscv64: system.riscv64-boot; x86_64:
 # system.x86_64-boot; loongarch64: system.loongarch64-boot).

@@ -68,31 +68,47 @@ def run(cmd, limit, sock=None, native=False):
     return lines
 
 
-def package(a, image, d, side):
-    """The VM package of `image` for one side of the comparison, named after the side: two images
-    from one directory (or two build trees whose parents share a name) must not share a file, or
-    both sides would boot whichever package was built last."""
+def package(a, image, d, side, medium=False):
+    """QEMU's boot arguments for `image` with the VM package, for one side of the comparison, the
+    files named after the side: two images from one directory (or two build trees whose parents
+    share a name) must not share a file, or both sides would boot whichever package was built
+    last. `medium`: the package alone on fw_cfg (src/vmm/boot_medium.hpp), else inside the image."""
     link = os.path.join(d, "bench-linux-initramfs.cpio.gz")
     if not os.path.exists(link):
         os.symlink(os.path.abspath(a.initramfs), link)
     pkg = os.path.join(d, side + "-pkg.bin")
     subprocess.run([a.vmconfig, "--cpus", str(a.smp), "--search-path", os.path.dirname(os.path.abspath(a.kernel)),
-                    "--search-path", d, "--image", image, "-o", pkg, CONFIG], check=True, stdout=subprocess.DEVNULL)
-    return pkg
+                    "--search-path", d] + ([] if medium else ["--image", image]) + ["-o", pkg, CONFIG], check=True,
+                   stdout=subprocess.DEVNULL)
+    if medium:
+        return ["-kernel", image] + machines.package_medium(pkg)
+    return ["-kernel", pkg]
+
+
+def rss_mib(pid):
+    """QEMU's resident memory now (VmRSS), in MiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def time_to_init(cmd):
-    """Wall clock from QEMU's start to /init's line, and QEMU's CPU time (user + system, from
-    wait4's rusage of the reaped QEMU, killed right at that line): the CPU time is far less
-    sensitive to the machine's load than the wall clock."""
+    """Wall clock from QEMU's start to /init's line, QEMU's CPU time (user + system, from wait4's
+    rusage of the reaped QEMU, killed right at that line): the CPU time is far less sensitive to the
+    machine's load than the wall clock; and QEMU's resident memory at that line (host memory the
+    boot touched)."""
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          start_new_session=True)
     t0 = time.monotonic()
     t = None
+    rss = 0.0
     try:
         for raw in p.stdout:
             if b"cxv-linux: init on" in raw:
                 t = time.monotonic() - t0
+                rss = rss_mib(p.pid)
                 break
             if time.monotonic() - t0 > 120:
                 break
@@ -102,7 +118,7 @@ def time_to_init(cmd):
         p.returncode = -signal.SIGKILL
     if t is None:
         sys.exit(f"boot_profile: {' '.join(cmd[:3])}... did not reach /init")
-    return t, ru.ru_utime + ru.ru_stime
+    return t, ru.ru_utime + ru.ru_stime, rss
 
 
 def compare(a):
@@ -112,15 +128,18 @@ def compare(a):
         cmds = {"native": machines.native(a.smp, "256M") + ["-kernel", a.kernel, "-initrd", a.initramfs,
                                                             "-append", f"console={machines.console()}"]}
         for side, image in (("base", a.base_image), ("new", a.image)):
-            cmds[side] = machines.host(a.smp, "1G") + ["-kernel", package(a, image, d, side)]
+            cmds[side] = machines.host(a.smp, "1G") + package(
+                a, image, d, side, a.base_medium if side == "base" else a.medium)
         order = ["native", "base", "new"]
         times = {k: [] for k in order}
         cpu = {k: [] for k in order}
+        rss = {k: [] for k in order}
         for i in range(a.runs):
             for side in order[i % 3:] + order[:i % 3]:
-                t, c = time_to_init(cmds[side])
+                t, c, r = time_to_init(cmds[side])
                 times[side].append(t)
                 cpu[side].append(c)
+                rss[side].append(r)
             n, b, c = (times[k][-1] for k in order)
             cn, cb, cc = (cpu[k][-1] for k in order)
             print(f"round {i + 1}: native {n:.3f} base {b:.3f} ({b / n:.3f}) new {c:.3f} ({c / n:.3f}); "
@@ -132,6 +151,8 @@ def compare(a):
         rc = [c / n for n, c in zip(v["native"], v["new"])]
         print(f"{label} median s: native {med(v['native']):.3f} base {med(v['base']):.3f} new {med(v['new']):.3f}; "
               f"median ratio base {med(rb):.3f} new {med(rc):.3f}")
+    print(f"QEMU resident MiB at /init (median): native {med(rss['native']):.1f} base {med(rss['base']):.1f} "
+          f"new {med(rss['new']):.1f}")
 
 
 def main():
@@ -147,6 +168,8 @@ def main():
     ap.add_argument("--runs", type=int, default=0,
                     help="instead of one profile: N rounds of native / --base-image / --image, wall clock to /init")
     ap.add_argument("--base-image", help="the cxvisor image to compare with (--runs)")
+    ap.add_argument("--medium", action="store_true", help="--image reads the package from fw_cfg")
+    ap.add_argument("--base-medium", action="store_true", help="--base-image reads the package from fw_cfg")
     a = ap.parse_args()
     if a.runs:
         return compare(a)
@@ -156,12 +179,7 @@ def main():
             cmd = machines.native(a.smp, "256M") + icount + ["-kernel", a.kernel, "-initrd", a.initramfs,
                                                              "-append", f"console={machines.console()}"]
         else:
-            os.symlink(os.path.abspath(a.initramfs), os.path.join(d, "bench-linux-initramfs.cpio.gz"))
-            pkg = os.path.join(d, "pkg.bin")
-            subprocess.run([a.vmconfig, "--cpus", str(a.smp), "--search-path", os.path.dirname(os.path.abspath(a.kernel)),
-                            "--search-path", d, "--image", a.image, "-o", pkg, CONFIG], check=True,
-                           stdout=subprocess.DEVNULL)
-            cmd = machines.host(a.smp, "1G") + icount + ["-kernel", pkg]
+            cmd = machines.host(a.smp, "1G") + icount + package(a, a.image, d, "new", a.medium)
         sock = os.path.join(d, "mon.sock")
         cmd += ["-monitor", f"unix:{sock},server=on,wait=off", "-no-shutdown"]
         lines = run(cmd, 300, sock, a.native)

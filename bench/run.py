@@ -158,7 +158,10 @@ def median(xs):
 # both sides (trixie's OpenSBI, machines.firmware()), configs/vms/riscv64/bench-linux.toml.
 LINUX_RV = {"config": "configs/vms/riscv64/bench-linux.toml", "bootargs": "console=ttyS0", "cpu": "rv64",
             "guest_arch": "riscv64"}
-LINUX_A64 = {"config": LINUX_CONFIG, "bootargs": LINUX_BOOTARGS, "cpu": "cortex-a72", "guest_arch": "arm64"}
+# medium: the VM package on the boot medium (a fw_cfg file, src/vmm/boot_medium.hpp), as make run
+# boots it on that ISA (Makefile PACKAGE_ON_MEDIUM_<isa>); else inside the boot image.
+LINUX_A64 = {"config": LINUX_CONFIG, "bootargs": LINUX_BOOTARGS, "cpu": "cortex-a72", "guest_arch": "arm64",
+             "medium": True}
 
 
 def linux_bench(build, img_dir, vmconfig, runs, isa=LINUX_A64):
@@ -167,7 +170,9 @@ def linux_bench(build, img_dir, vmconfig, runs, isa=LINUX_A64):
     res = {"method": f"wall clock from QEMU start to /init's \"{LINUX_INIT_LINE} N CPU(s)\" line, no -icount; "
                      f"{runs} runs each, interleaved; {isa['cpu']}, {LINUX_SMP} vCPUs, {LINUX_GUEST_MEM} guest RAM, "
                      f"bootargs \"{bootargs}\"; native: {' '.join(machines.native(LINUX_SMP, LINUX_GUEST_MEM)[1:5])}; "
-                     f"cxvisor: {' '.join(machines.host(LINUX_SMP, '1G')[1:5])} -m 1G -smp {LINUX_SMP}, {config}",
+                     f"cxvisor: {' '.join(machines.host(LINUX_SMP, '1G')[1:5])} -m 1G -smp {LINUX_SMP}, {config}"
+                     + (", the VM package on the boot medium (fw_cfg), as make run" if isa.get("medium") else
+                        ", the VM package in the boot image, as make run"),
            "goal_ratio": LINUX_GOAL, "reference_xen_4_17_ratio": LINUX_XEN}
     out_dir = os.path.join(build, "bench")
     initramfs = os.path.join(out_dir, "bench-linux-initramfs.cpio.gz")
@@ -180,16 +185,18 @@ def linux_bench(build, img_dir, vmconfig, runs, isa=LINUX_A64):
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if guest.returncode:
         return dict(res, status="FAILED", reason="scripts/linux-guest.sh: " + guest.stderr.strip()[-300:])
-    package = os.path.join(out_dir, "cxvisor-linux.bin")
+    image = os.path.abspath(os.path.join(img_dir, "src", "cxvisor.bin"))
+    package = os.path.abspath(os.path.join(out_dir, "cxvisor-linux.pkg" if isa.get("medium") else "cxvisor-linux.bin"))
     pk = subprocess.run([vmconfig, "--cpus", str(LINUX_SMP), "--search-path", os.path.dirname(kernel),
-                         "--search-path", out_dir, "--image", os.path.join(img_dir, "src", "cxvisor.bin"),
-                         "-o", package, config], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         "--search-path", out_dir] + ([] if isa.get("medium") else ["--image", image]) +
+                        ["-o", package, config], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                         stderr=subprocess.STDOUT, text=True)
     if pk.returncode:
         return dict(res, status="FAILED", reason="cxv-vmconfig: " + pk.stdout.strip()[-300:])
     native_cmd = machines.native(LINUX_SMP, LINUX_GUEST_MEM) + ["-kernel", kernel, "-initrd", initramfs,
                                                                "-append", bootargs]
-    cx_cmd = machines.host(LINUX_SMP, "1G") + ["-kernel", os.path.abspath(package)]
+    cx_cmd = machines.host(LINUX_SMP, "1G") + (["-kernel", image] + machines.package_medium(package)
+                                               if isa.get("medium") else ["-kernel", package])
     native, cx = [], []
     for i in range(runs):
         for side in (("native", "cxvisor") if i % 2 == 0 else ("cxvisor", "native")):

@@ -7,12 +7,19 @@
 //   then per VM, at the offsets its record names: MemRegion[], EmuDevice[], PassthroughDevice[],
 //   ShmRegion[]
 //   string table (NUL-terminated strings, referenced by offset)
-//   blobs (kernel, ramdisk, dtb images), each starting at a 4 KiB-aligned offset, and from 2 MiB
-//   of size on 2 MiB-aligned from the start of the boot image (the image maps them into a VM
-//   copy-on-write instead of copying them); smaller blobs may sit in the alignment gap before a
-//   big one, so offsets need not increase. VMs with identical images may share one blob.
-// The package itself is placed by `cxv-vmconfig --image` at the next 4 KiB after the hypervisor
-// image's footprint; the image header field `package_offset` (arch boot code) says where.
+//   blobs (kernel, ramdisk, dtb images), each starting at a 4 KiB-aligned offset, and in a boot
+//   image from 2 MiB of size on 2 MiB-aligned from the start of the boot image (the image maps
+//   them into a VM copy-on-write instead of copying them); smaller blobs may sit in the alignment
+//   gap before a big one, so offsets need not increase. VMs with identical images may share one
+//   blob.
+// Where the package is:
+//   In the boot image: placed by `cxv-vmconfig --image` at the next 4 KiB after the hypervisor
+//   image's footprint; the image header field `package_offset` (arch boot code) says where.
+//   On a boot medium (a package written alone, QEMU: `-fw_cfg name=opt/cxvisor/package,file=...`,
+//   kernel/boot_medium.hpp): the image reads its first `resident_size` bytes into RAM at boot
+//   and every kernel or ramdisk blob past them into a VM's own RAM at the VM's first touch of
+//   each block, again after each restart. A package written alone therefore puts its kernel and
+//   ramdisk blobs last, after everything else.
 //
 // The image validates everything it reads again (magic, version, sizes, offsets inside the package):
 // a corrupt package is rejected with a message, never trusted.
@@ -22,10 +29,11 @@
 namespace vm_package {
 
 inline constexpr uint32_t MAGIC = 0x50565843; // "CXVP"
-inline constexpr uint32_t VERSION = 4; // 2: VmRecord gained the vGIC layout (gicd_base..spi_count)
+inline constexpr uint32_t VERSION = 5; // 2: VmRecord gained the vGIC layout (gicd_base..spi_count)
                                        // 3: VmRecord gained the shared-memory regions (shm_count, shm)
                                        // 4: PackageHeader names its ISA; the vGIC layout became
                                        //    the interrupt-controller layout (intc_base..intc_lines)
+                                       // 5: PackageHeader.resident_size (a package on a boot medium)
 
 // The ISA a package is built for: its device trees, image headers, interrupt numbers and
 // controller layout are that ISA's guest board's, so an image refuses a package for another.
@@ -62,6 +70,11 @@ struct PackageHeader {
     uint64_t vm_records;     // offset of VmRecord[vm_count]
     uint32_t isa;            // Isa (version 4)
     uint32_t reserved;
+    // Version 5. Everything the image reads in place lies below this offset (a multiple of 4 KiB,
+    // at most total_size): the header, records, arrays, strings, dtb blobs and RAM-disk images.
+    // Only kernel and ramdisk blobs may lie wholly or partly beyond it: a VM's RAM gets those by
+    // copy, so they may stay on a boot medium (top of this file).
+    uint64_t resident_size;
 };
 
 // A blob (image file contents) inside the package. size == 0: absent.

@@ -12,6 +12,9 @@
 //   maps the host frames themselves without write permission ("borrowed" leaves); the first write
 //   to a page, by the guest or through write()/zero(), gives the VM a private copy of that page.
 //   After reset() the RAM shows the image's original bytes again.
+//   An image may also be on a medium instead of in host memory (map_image_from, image_medium.hpp):
+//   then first touch allocates the VM's own frames and reads the image's bytes into them, once
+//   per touched granule and VM life; nothing is borrowed and nothing is copied on write.
 // Invariants: regions never overlap; a Linear region is always fully mapped; every leaf lies inside
 // one region; every frame mapped in an Alloc region was allocated here and is freed exactly once,
 // except borrowed image frames, which are never writable through this space and never freed.
@@ -20,6 +23,7 @@
 // vCPUs of the VM may run meanwhile (the hardware walker reads the table concurrently), except
 // during reset() and destruction, when none of them may be loaded on any CPU.
 #pragma once
+#include "addrspace/image_medium.hpp"
 #include "addrspace/page_table.hpp"
 #include "base/static_vec.hpp"
 #include "base/string.hpp"
@@ -47,13 +51,17 @@ public:
         HostPhysAddr pa;
         MemFlags flags;
     };
-    // [start, start + size) of Alloc RAM starts out as the host memory at `host` (map_image).
+    // [start, start + size) of Alloc RAM starts out as the host memory at `host` (map_image), or
+    // as `data` bytes of `medium` from `offset` followed by zeroes (map_image_from).
     struct Image {
         GuestPhysAddr start;
         u64 size;
         HostPhysAddr host;
+        ImageMedium* medium;
+        u64 offset;
+        u64 data;
         GuestPhysAddr end() const { return start + size; }
-        bool borrows(HostPhysAddr pa) const { return pa >= host && pa < host + size; }
+        bool borrows(HostPhysAddr pa) const { return !medium && pa >= host && pa < host + size; }
     };
     static constexpr usize max_images = 8;
 
@@ -104,19 +112,21 @@ public:
     // (AlreadyMapped); at most max_images (NoMemory). Only before the range is touched: a page
     // already backed keeps what it has (Busy instead).
     Result<void> map_image(GuestPhysAddr gpa, HostPhysAddr host, u64 size) {
-        TRY(check_range(gpa, size));
         if (!host.is_aligned(page_size)) return Error::InvalidArgument;
-        const Region* r = find_region(gpa);
-        if (!r || r->backing != Backing::Alloc || gpa + size > r->end()) return Error::NotMapped;
-        for (const Image& i : m_images)
-            if (gpa < i.end() && i.start < gpa + size) return Error::AlreadyMapped;
-        bool touched = false;
-        m_table.for_each_leaf(gpa.value(), size, [&](const Mapping&) { return !(touched = true); });
-        if (touched) return Error::Busy;
-        if (m_images.full()) return Error::NoMemory;
         // Guests fetch from these frames directly: once here, as they never change afterwards.
-        if (has(r->flags, MemFlags::Exec)) m_tlb.prepare_exec(host, size);
-        return m_images.push_back(Image{gpa, size, host});
+        TRY(check_new_image(gpa, size));
+        if (has(find_region(gpa)->flags, MemFlags::Exec)) m_tlb.prepare_exec(host, size);
+        return m_images.push_back(Image{gpa, size, host, nullptr, 0, size});
+    }
+    // Gives [gpa, gpa + align_up(bytes, page)) of one Alloc region the `bytes` bytes at `offset` of
+    // `medium`, then zeroes: read into frames this space allocates at each first touch of a
+    // granule (image_medium.hpp), and again after reset(). The medium must outlive this space.
+    // Errors as map_image's; a failing medium read is the error of the touch that made it.
+    Result<void> map_image_from(GuestPhysAddr gpa, ImageMedium& medium, u64 offset, u64 bytes) {
+        const u64 size = align_up(bytes, page_size);
+        if (bytes == 0 || size < bytes) return Error::InvalidArgument;
+        TRY(check_new_image(gpa, size));
+        return m_images.push_back(Image{gpa, size, HostPhysAddr(), &medium, offset, bytes});
     }
     // Removes [gpa, gpa + size), which must lie wholly inside regions (else NotMapped); regions are
     // cut to match, owned RAM in the range is freed. Fails with NoMemory only before removing
@@ -299,6 +309,19 @@ private:
         if (m_regions.size() + cuts > max_regions) return Error::NoMemory;
         return {};
     }
+    // map_image's checks of a new image [gpa, gpa + size).
+    Result<void> check_new_image(GuestPhysAddr gpa, u64 size) const {
+        TRY(check_range(gpa, size));
+        const Region* r = find_region(gpa);
+        if (!r || r->backing != Backing::Alloc || gpa + size > r->end()) return Error::NotMapped;
+        for (const Image& i : m_images)
+            if (gpa < i.end() && i.start < gpa + size) return Error::AlreadyMapped;
+        bool touched = false;
+        m_table.for_each_leaf(gpa.value(), size, [&](const Mapping&) { return !(touched = true); });
+        if (touched) return Error::Busy;
+        if (m_images.full()) return Error::NoMemory;
+        return {};
+    }
     Result<void> check_no_image(GuestPhysAddr gpa, u64 size) const {
         for (const Image& i : m_images)
             if (gpa < i.end() && i.start < gpa + size) return Error::Busy;
@@ -330,7 +353,8 @@ private:
     // Writes guest range [at, at + len) as the guest's first touch shows it into `dst`, frames this
     // space allocated unzeroed: the images' bytes where an image covers it, zeroes elsewhere, each
     // byte once, all of it cleaned to the point of coherency (a guest may run with its caches off).
-    // Image bytes go straight from access_host (the only way to image memory) into the frames.
+    // Image bytes go straight from access_host (the only way to image memory) into the frames; a
+    // medium writes them there itself (its read leaves them visible to a guest without caches).
     Result<void> fill_as_first_touch(GuestPhysAddr at, u64 len, HostPhysAddr dst) {
         S& frames = m_table.frames();
         for (u64 a = at.value(), e = a + len; a < e;) {
@@ -341,7 +365,14 @@ private:
                 else if (i.start.value() > a && i.start.value() < next) next = i.start.value();
             }
             const HostPhysAddr to = dst + (a - at.value());
-            if (in) {
+            if (in && in->medium) {
+                const u64 hi = in->end().value() < e ? in->end().value() : e;
+                const u64 data_end = in->start.value() + in->data;
+                const u64 mid = data_end < hi ? (data_end > a ? data_end : a) : hi; // image bytes up to here
+                if (mid > a) TRY(in->medium->read(in->offset + (a - in->start.value()), to, usize(mid - a)));
+                if (hi > mid) frames.zero_frames(to + (mid - a), usize(hi - mid));
+                a = hi;
+            } else if (in) {
                 const u64 hi = in->end().value() < e ? in->end().value() : e;
                 u8* host = static_cast<u8*>(frames.phys_to_virt(to));
                 TRY(frames.access_host(in->host + (a - in->start.value()), host, usize(hi - a), HostOp::Read, MemFlags::None));
@@ -421,14 +452,15 @@ private:
     // it and 2 MiB of contiguous memory is free and no page of it is mapped yet, else one 4 KiB page.
     // Inside an image the granule maps the image's own frames read-only instead (a block when the
     // image covers the whole block: one leaf if the host frames are 2 MiB-aligned); a block that an
-    // image covers only in part is allocated and gets the image's bytes copied in.
+    // image covers only in part, or an image on a medium covers, is allocated and gets the image's
+    // bytes copied (or read) in.
     Result<void> populate_at(const Region& r, GuestPhysAddr gpa) {
         S& frames = m_table.frames();
         const GuestPhysAddr block = gpa.align_down(lazy_block);
         const MemFlags shared = MemFlags(u32(r.flags) & ~u32(MemFlags::Write));
         if (block >= r.start && block + lazy_block <= r.end()) {
             const Image* i = image_at(block);
-            if (i && block + lazy_block <= i->end()) {
+            if (i && !i->medium && block + lazy_block <= i->end()) {
                 auto mapped = map_leaves(block.value(), i->host + (block - i->start), lazy_block, shared);
                 if (mapped.is_ok() || mapped.error() != Error::AlreadyMapped) return mapped;
             } else if (auto mem = frames.alloc_frames_unzeroed(lazy_block / page_size, lazy_block); mem.is_ok()) {
@@ -443,8 +475,15 @@ private:
             }
         }
         const GuestPhysAddr at = gpa.align_down(page_size);
-        if (const Image* i = image_at(at)) return map_leaves(at.value(), i->host + (at - i->start), page_size, shared);
-        const HostPhysAddr page = TRY(frames.alloc_frames(1, page_size));
+        const Image* i = image_at(at);
+        if (i && !i->medium) return map_leaves(at.value(), i->host + (at - i->start), page_size, shared);
+        const HostPhysAddr page = TRY(i ? frames.alloc_frames_unzeroed(1, page_size) : frames.alloc_frames(1, page_size));
+        if (i) {
+            if (auto filled = fill_as_first_touch(at, page_size, page); filled.is_error()) {
+                frames.free_frames(page, 1);
+                return filled;
+            }
+        }
         if (has(r.flags, MemFlags::Exec)) m_tlb.prepare_exec(page, page_size);
         auto mapped = map_leaves(at.value(), page, page_size, r.flags);
         if (mapped.is_error()) frames.free_frames(page, 1);

@@ -1,5 +1,6 @@
 // cxvisor's driver for the host's virtio-blk disk. See virtio_blk_host.hpp.
 #include "drivers/virtio_blk_host.hpp"
+#include "fdt/dma_capable.hpp"
 
 #include "abi/vm_package.hpp"
 #include "arch.hpp"
@@ -69,9 +70,7 @@ IrqAction disk_irq(u32, void* ctx) {
 } // namespace
 
 bool HostDisk::dma_coherent(const Fdt& fdt, FdtNode n, bool isa_default) {
-    if (fdt.prop(n, "dma-coherent").is_ok()) return true;
-    if (fdt.prop(n, "dma-noncoherent").is_ok()) return false;
-    return isa_default;
+    return dt_dma_coherent(fdt, n, isa_default);
 }
 
 HostDisk::Probe HostDisk::probe(const Fdt& fdt) {

@@ -118,3 +118,13 @@ Result<void> for_each_pci_window(const Fdt& fdt, FdtNode bridge, u32 parent_ac, 
     }
     return {};
 }
+
+// Whether node n's DMA is cache-coherent (Linux: of_dma_is_coherent): "dma-coherent" says yes,
+// "dma-noncoherent" says no (devicetree spec v0.4, 2.3.10-2.3.11); with neither, `isa_default`
+// (arch::DMA_COHERENT_BY_DEFAULT: aarch64 no, riscv64 yes). cxvisor's own DMA users (the host
+// disk, fw_cfg) issue no cache maintenance and take only coherent devices.
+inline bool dt_dma_coherent(const Fdt& fdt, FdtNode n, bool isa_default) {
+    if (fdt.prop(n, "dma-coherent").is_ok()) return true;
+    if (fdt.prop(n, "dma-noncoherent").is_ok()) return false;
+    return isa_default;
+}

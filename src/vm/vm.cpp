@@ -506,15 +506,31 @@ void Vm::flush_consoles() {
         if (ConsolePort* p = t->device().console_port()) p->flush();
 }
 
-// Maps the whole pages of a package blob into guest RAM at `gpa` copy-on-write (AddrSpace::
-// map_image) instead of copying them at every boot: building the VM then costs no copy of a 30 MiB
-// kernel, pages the guest only reads or executes are never copied, and a restart finds the
-// original bytes without copying anything. The package (part of cxvisor's image, VA == PA) is
-// never written and never handed to the frame allocator, so its frames stay pristine for every
-// restart and every VM booting the same blob. Returns how many bytes are mapped (0: the blob is
-// copied as before, e.g. an unaligned load address or a range that is not one RAM region; boot()
-// then reports what is wrong with it).
+namespace {
+ImageMedium* g_package_medium;
+
+// The blob lies (at least in part) past the package's resident part: on the boot medium.
+bool on_medium(const u8* package, const Blob& blob) {
+    return g_package_medium && blob.offset + blob.size > reinterpret_cast<const PackageHeader*>(package)->resident_size;
+}
+} // namespace
+
+void Vm::set_package_medium(ImageMedium* medium) { g_package_medium = medium; }
+
+// Maps a package blob into guest RAM at `gpa` instead of copying it at every boot: building the
+// VM then costs no copy of a 30 MiB kernel, and a restart finds the original bytes.
+//   In RAM (the package is part of cxvisor's image, VA == PA): its whole pages, copy-on-write
+//   (AddrSpace::map_image): pages the guest only reads or executes are never copied. The package
+//   is never written and never handed to the frame allocator, so its frames stay pristine for
+//   every restart and every VM booting the same blob.
+//   On the boot medium: the whole blob, read into the VM's own frames at each first touch
+//   (AddrSpace::map_image_from; vmm/boot_medium.hpp says why).
+// Returns how many bytes are mapped (0: the blob is copied as before, e.g. an unaligned load
+// address or a range that is not one RAM region; boot() then reports what is wrong with it).
 u64 Vm::map_image(const Blob& blob, u64 gpa) {
+    if (blob.size && on_medium(m_package, blob))
+        return m_as.map_image_from(GuestPhysAddr(gpa), *g_package_medium, blob.offset, blob.size).is_ok() ? blob.size
+                                                                                                          : 0;
     const u64 whole = align_down(blob.size, FRAME_SIZE); // a partial last page is copied
     if (whole == 0) return 0;
     const HostPhysAddr host(reinterpret_cast<u64>(m_package + blob.offset));
@@ -525,9 +541,22 @@ Result<void> Vm::load_blob(const Blob& blob, u64 gpa, const char* what, u64 skip
     if (blob.size <= skip) return {};
     // Through the address space's one checked path, which also cleans what it writes to the point
     // of coherency (the guest starts with its MMU and caches off). `skip` bytes at the start are
-    // mapped from the package already (map_image).
-    const u8* src = m_package + blob.offset + skip;
-    if (auto r = m_as.write(GuestPhysAddr(gpa + skip), src, blob.size - skip); r.is_error()) {
+    // mapped from the package already (map_image). A blob on the boot medium that could not be
+    // mapped goes through a bounce frame, one page at a time.
+    Result<void> r{};
+    if (on_medium(m_package, blob)) {
+        auto bounce = frames_alloc_unzeroed(1, FRAME_SIZE);
+        if (bounce.is_error()) r = bounce.error();
+        for (u64 at = skip; r.is_ok() && at < blob.size; at += FRAME_SIZE) {
+            const usize n = usize(blob.size - at < FRAME_SIZE ? blob.size - at : FRAME_SIZE);
+            r = g_package_medium->read(blob.offset + at, bounce.value(), n);
+            if (r.is_ok()) r = m_as.write(GuestPhysAddr(gpa + at), reinterpret_cast<const void*>(bounce.value().value()), n);
+        }
+        if (bounce.is_ok()) frames_free(bounce.value(), 1);
+    } else {
+        r = m_as.write(GuestPhysAddr(gpa + skip), m_package + blob.offset + skip, blob.size - skip);
+    }
+    if (r.is_error()) {
         kprint("cxvisor: vm %u (%s): cannot load %s at %lx (%lu bytes): %s\n", id(), name(), what, gpa, blob.size,
                r.error() == Error::Denied ? "the range is not RAM (a reserved or device region); images load only "
                                             "into RAM regions"

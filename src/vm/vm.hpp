@@ -92,6 +92,9 @@ public:
     // here stays allocated.
     static Result<Vm*> create(const vm_package::VmRecord& rec, const u8* package, u32 vmid, usize host_cpus,
                               const HostOwnedRanges& host_owned);
+    // The package's kernel and ramdisk blobs past its resident part are on `medium` (a package on a
+    // boot medium: vmm/boot_medium.hpp); null: the whole package is in RAM. Before any create.
+    static void set_package_medium(ImageMedium* medium);
 
     // Frees the vCPUs, devices, guest RAM, tables and any identity RAM taken for this VM.
     ~Vm();
@@ -262,7 +265,7 @@ private:
     vm_package::VmRecord m_rec;
     const u8* m_package;
     // Bytes at the start of the kernel and ramdisk that are mapped from the package copy-on-write
-    // (map_image) instead of copied at every boot; 0: copied.
+    // or from the boot medium (map_image) instead of copied at every boot; 0: copied.
     u64 m_kernel_mapped = 0, m_ramdisk_mapped = 0;
     GuestAddrSpace m_as;
     MmioBus m_bus;

@@ -21,6 +21,7 @@
 #include "virtio/console.hpp"
 #include "virtio/mmio.hpp"
 #include "virtio/net.hpp"
+#include "vmm/boot_medium.hpp"
 #include "vmm/package.hpp"
 #include "vmm/vmm.hpp"
 #include <stdarg.h>
@@ -38,6 +39,7 @@ namespace {
 
 HostPlatform g_plat;
 bool g_exit_when_done; // host command line: set before anything can power off
+bool g_package_given;  // the boot image or a boot medium carries a VM package (usable or not)
 
 IrqAction timer_irq(u32, void*) {
     timer_handle_irq();
@@ -121,8 +123,9 @@ struct BootCount {
 // Creates every VM of the package that passes its checks and boots those marked to autostart.
 BootCount create_vms(const vm_package::PackageHeader* h) {
     if (!h) {
-        if (cxv_package_offset) kprint("cxvisor: no VMs configured (the VM package above is unusable)\n");
-        else kprint("cxvisor: no VMs configured (build the boot image with cxv-vmconfig --image); the shell is up\n");
+        if (g_package_given) kprint("cxvisor: no VMs configured (the VM package above is unusable)\n");
+        else kprint("cxvisor: no VMs configured (build the boot image with cxv-vmconfig --image, or give the package "
+                    "as fw_cfg file %s); the shell is up\n", boot_medium::kPackageFile);
         return {};
     }
     // RAM, GIC frames, the console and DMA-capable devices, as the host DTB describes them.
@@ -279,6 +282,18 @@ extern "C" [[noreturn]] void kernel_main(u64 boot_arg) {
     // What cxvisor itself needs before any VM: its image and the VM package (as loaded), the DTB,
     // the frame bitmap, its page tables and the heap. Reported when the machine has less.
     const vm_package::PackageHeader* package = find_package(image_size);
+    g_package_given = cxv_package_offset != 0;
+    // Without one in the image, the package may be on a boot medium: its resident part is read to
+    // the next page after the image and kept from the allocator like an embedded package.
+    boot_medium::Package from_medium;
+    if (!g_package_given) {
+        from_medium = boot_medium::load_package(g_plat, HostPhysAddr(u64(_start)) + align_up(image_size, FRAME_SIZE),
+                                                used + 1, used_count - 1);
+        g_package_given = from_medium.present;
+        package = from_medium.header;
+        if (package) used[0].size += from_medium.resident.size;
+        Vm::set_package_medium(from_medium.medium);
+    }
     usize heap_bytes = heap_bytes_for(package, ram_total);
     // RAM below the image end counts as needed: a loader puts the image near the start of its bank.
     u64 below_image = image_size;
@@ -299,8 +314,14 @@ extern "C" [[noreturn]] void kernel_main(u64 boot_arg) {
     // The host's virtio-blk disk for VMs' host regions: found while translation is still off (its
     // registers are read at their physical addresses), mapped with cxvisor's devices.
     const HostDisk::Probe host_disk = g_plat.fdt ? HostDisk::probe(*g_plat.fdt) : HostDisk::Probe{};
-    const PhysRange disk_window{HostPhysAddr(align_down(host_disk.mmio.base.value(), FRAME_SIZE)), FRAME_SIZE};
-    if (auto r = arch::host_mmu_init(g_plat, &disk_window, host_disk.found ? 1 : 0); r.is_error())
+    // Device windows cxvisor's own drivers use besides the platform's: the disk, and the boot
+    // medium kernels are read from at the VMs' first touches.
+    PhysRange windows[2];
+    usize window_count = 0;
+    if (host_disk.found)
+        windows[window_count++] = {HostPhysAddr(align_down(host_disk.mmio.base.value(), FRAME_SIZE)), FRAME_SIZE};
+    if (package && from_medium.header) windows[window_count++] = from_medium.registers;
+    if (auto r = arch::host_mmu_init(g_plat, windows, window_count); r.is_error())
         host_setup_failed("cxvisor's page tables", r.error());
     if (auto r = heap_init(heap_bytes); r.is_error()) host_setup_failed("the heap", r.error());
     HostDisk::init(host_disk);
@@ -323,7 +344,7 @@ extern "C" [[noreturn]] void kernel_main(u64 boot_arg) {
     // package none of whose VMs could start (or a corrupt one) is an error and ends the run. A
     // machine that cannot host any VM (no vCPU backend for this CPU: the boot line and each VM's
     // refusal said so) is a machine to look at too: its shell stays up, as without a package.
-    if (cxv_package_offset && vms.booted + vms.waiting == 0 && !arch::vcpu_backend_missing())
+    if (g_package_given && vms.booted + vms.waiting == 0 && !arch::vcpu_backend_missing())
         power_off("no VM could be started (see the messages above)");
     vmm_vms_created();
     const u64 boot_us = (arch::counter() - t0) * 1000 / timer_ticks_per_ms();

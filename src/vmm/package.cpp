@@ -29,7 +29,10 @@ Result<const PackageHeader*> package_open(const void* package, u64 bytes, Isa is
     }
     if (h->total_size < sizeof(PackageHeader) || h->total_size > bytes) return fail("size larger than the image");
     if (h->vm_count > MAX_VMS) return fail("too many VMs");
-    if (h->vm_records > h->total_size || u64(h->vm_count) * sizeof(VmRecord) > h->total_size - h->vm_records)
+    if (h->resident_size > h->total_size || h->resident_size < sizeof(PackageHeader) ||
+        (!is_aligned(h->resident_size, 4096) && h->resident_size != h->total_size))
+        return fail("resident_size is not a page boundary inside the package");
+    if (h->vm_records > h->resident_size || u64(h->vm_count) * sizeof(VmRecord) > h->resident_size - h->vm_records)
         return fail("VM records outside the package");
     if (!is_aligned(h->vm_records, alignof(VmRecord))) return fail("VM records not 8-byte aligned");
     return h;
@@ -56,7 +59,7 @@ template <usize N> bool terminated(const char (&s)[N]) {
 class RecordCheck {
 public:
     RecordCheck(const PackageHeader& h, const VmRecord& r, char* why, usize cap)
-        : m_base(reinterpret_cast<const u8*>(&h)), m_size(h.total_size), m_r(r), m_why(why), m_cap(cap), m_isa(h.isa) {
+        : m_base(reinterpret_cast<const u8*>(&h)), m_size(h.resident_size), m_total(h.total_size), m_r(r), m_why(why), m_cap(cap), m_isa(h.isa) {
         m_has_layout = vintc_layout_of(h.isa, r.cpu_num, m_layout) != nullptr;
     }
 
@@ -72,30 +75,41 @@ public:
         return false;
     }
 
-    bool in_package(u64 off, u64 size) const { return off <= m_size && size <= m_size - off; }
+    // Inside the package / inside its resident part, the bytes the image reads in place.
+    bool in_package(u64 off, u64 size) const { return off <= m_total && size <= m_total - off; }
+    bool in_place(u64 off, u64 size) const { return off <= m_size && size <= m_size - off; }
 
     // An array of `count` T at package offset `off`, aligned for T. count 0: the offset must still
     // lie inside the package (so that forming the pointer is defined).
     template <typename T> bool array(const char* what, u64 off, u32 count, u32 max) {
         if (count > max) return fail("%s: %u entries, at most %u", what, count, max);
         if (!in_package(off, u64(count) * sizeof(T)))
-            return fail("%s: %u entries at offset %lx run past the package end (%lx)", what, count, off, m_size);
+            return fail("%s: %u entries at offset %lx run past the package end (%lx)", what, count, off, m_total);
+        if (!in_place(off, u64(count) * sizeof(T)))
+            return fail("%s: %u entries at offset %lx run past the package's resident part (%lx)", what, count, off,
+                        m_size);
         if (!is_aligned(off, alignof(T))) return fail("%s: offset %lx is not %zu-byte aligned", what, off, alignof(T));
         return true;
     }
     template <typename T> const T* at(u64 off) const { return reinterpret_cast<const T*>(m_base + off); }
 
-    bool blob(const char* what, const Blob& b) {
+    // `copied`: a kernel or ramdisk, which the image copies into the VM's RAM, so it may lie past
+    // the resident part (on a boot medium); any other blob is read in place.
+    bool blob(const char* what, const Blob& b, bool copied) {
         if (!b.size) return true;
         if (!in_package(b.offset, b.size))
-            return fail("%s blob [%lx, +%lx) runs past the package end (%lx)", what, b.offset, b.size, m_size);
+            return fail("%s blob [%lx, +%lx) runs past the package end (%lx)", what, b.offset, b.size, m_total);
+        if (!copied && !in_place(b.offset, b.size))
+            return fail("%s blob [%lx, +%lx) runs past the package's resident part (%lx)", what, b.offset, b.size,
+                        m_size);
         if (!is_aligned(b.offset, BLOB_ALIGN)) return fail("%s blob offset %lx is not 4 KiB aligned", what, b.offset);
         return true;
     }
 
     bool cmdline() {
         if (!m_r.cmdline) return true;
-        if (m_r.cmdline >= m_size) return fail("cmdline offset %lx is outside the package (%lx)", m_r.cmdline, m_size);
+        if (m_r.cmdline >= m_size)
+            return fail("cmdline offset %lx is outside the package's resident part (%lx)", m_r.cmdline, m_size);
         for (u64 i = m_r.cmdline; i < m_size; ++i)
             if (m_base[i] == 0) return true;
         return fail("cmdline at offset %lx is not NUL-terminated inside the package", m_r.cmdline);
@@ -166,7 +180,10 @@ public:
         if (backing == u64(BlkBacking::RamImage)) {
             if (!in_package(where, size))
                 return fail("emulated device %u (%s): virtio-blk image [%lx, +%lx) runs past the package end (%lx)", i,
-                            d.name, where, size, m_size);
+                            d.name, where, size, m_total);
+            if (!in_place(where, size))
+                return fail("emulated device %u (%s): virtio-blk image [%lx, +%lx) runs past the package's resident "
+                            "part (%lx)", i, d.name, where, size, m_size);
             if (!is_aligned(where, BLOB_ALIGN))
                 return fail("emulated device %u (%s): virtio-blk image offset %lx is not 4 KiB aligned", i, d.name,
                             where);
@@ -403,7 +420,8 @@ public:
 
 private:
     const u8* m_base;
-    u64 m_size;
+    u64 m_size;  // resident_size: what the image reads in place
+    u64 m_total; // total_size
     const VmRecord& m_r;
     char* m_why;
     usize m_cap;
@@ -442,7 +460,7 @@ Result<const VmRecord*> package_check_vm(const PackageHeader& h, u32 index, u32 
     if (!c.array<MemRegion>("memory regions", r.regions, r.region_count, MAX_REGIONS) ||
         !c.array<EmuDevice>("emulated devices", r.emu_devices, r.emu_count, MAX_EMU_DEVICES) ||
         !c.array<PassthroughDevice>("passthrough devices", r.pt_devices, r.pt_count, MAX_PT_DEVICES) ||
-        !c.blob("kernel", r.kernel) || !c.blob("ramdisk", r.ramdisk) || !c.blob("dtb", r.dtb) || !c.cmdline() ||
+        !c.blob("kernel", r.kernel, true) || !c.blob("ramdisk", r.ramdisk, true) || !c.blob("dtb", r.dtb, false) || !c.cmdline() ||
         !c.array<ShmRegion>("shm regions", r.shm, r.shm_count, MAX_SHM) ||
         !c.regions() || !c.devices() || !c.images() || !c.vintc() || !c.shm())
         return bad();

@@ -25,16 +25,16 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "system"))
 import machines  # noqa: E402
 
-HEADER = struct.Struct("<IIQIIQII")  # version 4: ..., isa, reserved
-# vm_package::VmRecord, version 4 (src/abi/vm_package.hpp; the layout of version 3): version 2's
+HEADER = struct.Struct("<IIQIIQIIQ")  # version 5: ..., isa, reserved, resident_size
+# vm_package::VmRecord, version 5 (src/abi/vm_package.hpp; the layout of version 3): version 2's
 # fields, then shm_count, reserved0 and the offset of the shared-memory records.
 RECORD = struct.Struct("<II32s16IQQQQQQQQQQQIIQIIQQQQIIIIQ")
 REGION = struct.Struct("<QQII")
-MAGIC, VERSION = 0x50565843, 4
+MAGIC, VERSION = 0x50565843, 5
 
 
 def unpack(pkg):
-    magic, version, _total, count, rec_size, rec_off, _isa, _reserved = HEADER.unpack_from(pkg, 0)
+    magic, version, _total, count, rec_size, rec_off, _isa, _reserved, _resident = HEADER.unpack_from(pkg, 0)
     if magic != MAGIC or version != VERSION or rec_size != RECORD.size:
         sys.exit(f"native.py: not a version {VERSION} package (magic {magic:#x}, version {version}, "
                  f"record {rec_size} bytes, expected {RECORD.size})")

@@ -26,7 +26,8 @@ with tempfile.TemporaryDirectory() as d:
                               initramfs=os.path.join(d, "initrd.cpio.gz"))
     work = os.path.join(d, "work")
     os.mkdir(work)
-    pkgs = {side: boot_profile.package(a, images[side], work, side) for side in images}
+    # QEMU's arguments for each side: ["-kernel", <package>] with the package in the image.
+    pkgs = {side: boot_profile.package(a, images[side], work, side)[1] for side in images}
     contents = {side: open(p).read() for side, p in pkgs.items()}
     print(f"packages: {pkgs}")
     if pkgs["base"] == pkgs["new"] or contents != {"base": "image of base", "new": "image of new"}:

@@ -147,6 +147,15 @@ def disk(path, ident="cxvdisk", isa=None):
     return ["-drive", f"file={path},format=raw,if=none,id={ident}", "-device", f"{machine(isa)['blk_device']},drive={ident}"]
 
 
+# The fw_cfg file name cxvisor reads a VM package from (src/vmm/boot_medium.hpp kPackageFile).
+PACKAGE_FW_CFG = "opt/cxvisor/package"
+
+
+def package_medium(path):
+    """The VM package file `path` (cxv-vmconfig without --image) on the boot medium: a fw_cfg file."""
+    return ["-fw_cfg", f"name={PACKAGE_FW_CFG},file={path}"]
+
+
 def console(isa=None):
     return machine(isa)["console"]
 
@@ -155,6 +164,10 @@ if __name__ == "__main__":
     # `python3 machines.py host SMP MEM`: the host command line for the Makefile (make run, debug).
     import shlex
     import sys
+    # `python3 machines.py package-medium FILE`: QEMU's arguments for a VM package on the boot medium.
+    if len(sys.argv) == 3 and sys.argv[1] == "package-medium":
+        print(shlex.join(package_medium(sys.argv[2])))
+        sys.exit(0)
     if len(sys.argv) != 4 or sys.argv[1] not in ("host", "native"):
-        raise SystemExit("usage: machines.py host|native SMP MEM")
+        raise SystemExit("usage: machines.py host|native SMP MEM | machines.py package-medium FILE")
     print(shlex.join((host if sys.argv[1] == "host" else native)(sys.argv[2], sys.argv[3])))

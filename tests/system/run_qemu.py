@@ -98,6 +98,8 @@ def parse_args():
     ap.add_argument("--settle", type=float, default=1.5,
                     help="after the expected lines: stop once the console has been quiet this long (s)")
     ap.add_argument("--qemu-extra", default="")
+    ap.add_argument("--package-on-medium", action="store_true",
+                    help="the VM package alone on a boot medium (fw_cfg, src/vmm/boot_medium.hpp), not in the image")
     # QEMU CPU feature flags for the machine's own CPU model (machines.cpu_with), e.g.
     # "+xsave,+xsaveopt,+avx": unlike a -cpu in --qemu-extra it keeps make test-vmx's KVM host CPU.
     ap.add_argument("--cpu-features", default="")
@@ -157,12 +159,19 @@ def check_disk(args):
     return None
 
 
+def medium_package(boot):
+    """Where --package-on-medium puts the package alone (QEMU reads it as a fw_cfg file)."""
+    return os.path.splitext(boot)[0] + ".pkg"
+
+
 def build_boot_image(args, boot):
-    if not args.vm:  # no VMs: the image as built, without a package
+    if not args.vm or args.package_on_medium:  # the image as built, without a package
         shutil.copyfile(args.image, boot)
-        return True
+        if not args.vm:
+            return True
     configs = [os.path.join(args.configs, v + ".toml") for v in args.vm]
-    cmd = [args.vmconfig, "--cpus", str(args.smp), "--image", args.image, "-o", boot]
+    cmd = [args.vmconfig, "--cpus", str(args.smp)]
+    cmd += ["-o", medium_package(boot)] if args.package_on_medium else ["--image", args.image, "-o", boot]
     for g in args.guests:
         cmd += ["--search-path", g]
     r = subprocess.run(cmd + args.vmconfig_arg + configs, capture_output=True, text=True)
@@ -391,6 +400,8 @@ def main():
         if not build_boot_image(args, boot):
             return 1
         qemu = machines.host(args.smp, args.mem, cpu=machines.cpu_with(args.cpu_features)) + ["-kernel", boot]
+        if args.package_on_medium and args.vm:
+            qemu += machines.package_medium(medium_package(boot))
         args.expect += machines.vmx_expectations()  # make test-vmx: the VMX backend must be the one chosen
         qemu += args.qemu_extra.split()
         if args.disk:

@@ -14,7 +14,7 @@ namespace vp = vm_package;
 // The structs are copied byte for byte, so the host must lay them out as the image does.
 static_assert(std::endian::native == std::endian::little, "the package is little-endian");
 static_assert(
-    sizeof(vp::PackageHeader) == 40 && sizeof(vp::Blob) == 16 && sizeof(vp::MemRegion) == 24 &&
+    sizeof(vp::PackageHeader) == 48 && sizeof(vp::Blob) == 16 && sizeof(vp::MemRegion) == 24 &&
         sizeof(vp::EmuDevice) == 128 && sizeof(vp::PassthroughDevice) == 64 && sizeof(vp::VmRecord) == 272 &&
         sizeof(vp::ShmRegion) == 120,
     "vm_package.hpp changed: update cxv-vmconfig, the image reader and docs/configuration.md together");
@@ -122,28 +122,36 @@ Bytes build_package(const std::vector<VmConfig>& vms, uint64_t base) {
     for (size_t i = 0; i < vms.size(); ++i) // the string table
         if (!vms[i].cmdline.empty())
             recs[i].cmdline = append(vms[i].cmdline.c_str(), vms[i].cmdline.size() + 1, 1);
-    // Blobs of 2 MiB or more start 2 MiB-aligned from the image start (`base`: where the package
-    // sits, modulo 2 MiB), so the image can map one into guest RAM with 2 MiB stage-2 blocks
-    // instead of copying it (vm/vm.cpp, map_images). Smaller blobs go into the zeroes that
-    // alignment left before a big one when they fit there, so the file carries no padding it can
-    // avoid. VMs booting the same file share one copy: the image never writes a blob, and each
-    // VM's writes to its RAM land in private pages.
+    // In a boot image (base > 0), blobs of 2 MiB or more start 2 MiB-aligned from the image start
+    // (`base`: where the package sits, modulo 2 MiB), so the image can map one into guest RAM with
+    // 2 MiB stage-2 blocks instead of copying it (vm/vm.cpp, map_image). Smaller blobs go into the
+    // zeroes that alignment left before a big one when they fit there, so the file carries no
+    // padding it can avoid.
+    // A package written alone is for a boot medium (vm_package.hpp): what the image reads in place
+    // (dtbs, RAM disks) comes first and kernels and ramdisks last, so that the image holds only
+    // the part before them in RAM; they are copied into each VM's own RAM, so 4 KiB alignment is
+    // all they need.
+    // VMs booting the same file share one copy: the image never writes a blob, and each VM's
+    // writes to its RAM land in its own pages.
+    const bool alone = base == 0;
+    uint64_t resident = out.size(); // the end of what the image reads in place
     std::vector<std::pair<const Image*, vp::Blob>> emitted;
     std::vector<std::unique_ptr<Image>> disks; // stable addresses for `emitted`
-    for (size_t i = 0; i < vms.size(); ++i) {
-        auto blob = [&](const Image& img) {
-            if (!img.present) return vp::Blob{0, 0};
-            for (auto& [prev, b] : emitted)
-                if (prev->data == img.data) return b;
-            const bool big = img.data.size() >= BIG_BLOB;
-            vp::Blob b{append(img.data.data(), img.data.size(), big ? BIG_BLOB_ALIGN : BLOB_ALIGN, !big),
-                       img.data.size()};
+    auto blob = [&](const Image& img, bool in_place) {
+        if (!img.present) return vp::Blob{0, 0};
+        vp::Blob b{0, 0};
+        for (auto& [prev, e] : emitted)
+            if (prev->data == img.data) b = e;
+        if (!b.size) {
+            const bool big = !alone && img.data.size() >= BIG_BLOB;
+            b = {append(img.data.data(), img.data.size(), big ? BIG_BLOB_ALIGN : BLOB_ALIGN, !big), img.data.size()};
             emitted.emplace_back(&img, b);
-            return b;
-        };
-        recs[i].kernel = blob(vms[i].kernel);
-        recs[i].ramdisk = blob(vms[i].ramdisk);
-        recs[i].dtb = blob(vms[i].dtb);
+        }
+        if (in_place) resident = std::max(resident, b.offset + b.size);
+        return b;
+    };
+    auto in_place_blobs = [&](size_t i) {
+        recs[i].dtb = blob(vms[i].dtb, true);
         // RAM disks: the blob's offset goes into the device's cfg[1] (vm_package.hpp).
         for (size_t d = 0; d < vms[i].emu_devices.size(); ++d) {
             const EmuDev& dev = vms[i].emu_devices[d];
@@ -153,15 +161,22 @@ Bytes build_package(const std::vector<VmConfig>& vms, uint64_t base) {
             vp::EmuDevice e;
             uint64_t at = recs[i].emu_devices + d * sizeof e;
             memcpy(&e, out.data() + at, sizeof e);
-            e.cfg[1] = blob(*disks.back()).offset;
+            e.cfg[1] = blob(*disks.back(), true).offset;
             memcpy(out.data() + at, &e, sizeof e);
         }
+    };
+    if (alone)
+        for (size_t i = 0; i < vms.size(); ++i) in_place_blobs(i);
+    for (size_t i = 0; i < vms.size(); ++i) {
+        recs[i].kernel = blob(vms[i].kernel, false);
+        recs[i].ramdisk = blob(vms[i].ramdisk, false);
+        if (!alone) in_place_blobs(i);
     }
     memcpy(out.data() + records, recs.data(), recs.size() * sizeof(vp::VmRecord));
     // The guest board the VMs were read for (one per run: --arch); aarch64's for no VMs.
     const Isa isa = vms.empty() ? Isa::Aarch64 : vms.front().board->isa();
     vp::PackageHeader h{vp::MAGIC, vp::VERSION, out.size(), uint32_t(vms.size()), sizeof(vp::VmRecord),
-                        records, uint32_t(isa), 0};
+                        records, uint32_t(isa), 0, std::min<uint64_t>(align_up(resident, BLOB_ALIGN), out.size())};
     memcpy(out.data(), &h, sizeof h);
     return out;
 }

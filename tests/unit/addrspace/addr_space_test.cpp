@@ -528,6 +528,112 @@ TEST(AddrSpaceImage, APartlyCoveredBlockGetsImageBytesThenZeroesEachWrittenOnce)
     }
 }
 
+// ---- images on a medium: read into the VM's own frames at first touch, again after reset --------
+
+namespace {
+// A medium of `size` bytes, byte i = medium_byte(i), that writes through the fake's frames and
+// records each read; `fail` makes the next read fail.
+u8 medium_byte(u64 off) { return u8(off * 13 + 5); }
+struct FakeMedium final : ImageMedium {
+    FakeFrames& frames;
+    u64 size;
+    std::vector<std::pair<u64, usize>> reads; // (offset, len)
+    bool fail = false;
+    FakeMedium(FakeFrames& f, u64 n) : frames(f), size(n) {}
+    Result<void> read(u64 offset, HostPhysAddr dst, usize len) override {
+        if (fail) return Error::Aborted;
+        if (offset > size || len > size - offset) return Error::OutOfRange;
+        reads.emplace_back(offset, len);
+        u8* to = static_cast<u8*>(frames.phys_to_virt(dst));
+        for (usize i = 0; i < len; ++i) to[i] = medium_byte(offset + i);
+        return {};
+    }
+};
+} // namespace
+
+TEST(AddrSpaceMediumImage, FirstTouchReadsEachBlockOnceIntoOwnedFramesAndAResetReadsItAgain) {
+    FakeFrames frames;
+    FakeMedium medium(frames, 8 * MiB);
+    {
+        Space s = make(frames);
+        ASSERT_TRUE(s.map_alloc(gpa(0x4000'0000), 8 * MiB, RWX, false).is_ok());
+        // 2 MiB + 100 bytes of the medium from offset 0x1000, at the second block.
+        ASSERT_TRUE(s.map_image_from(gpa(0x4020'0000), medium, 0x1000, M2 + 100).is_ok());
+        EXPECT_TRUE(medium.reads.empty()); // nothing read before a touch
+        const usize zeroed = frames.zeroed_bytes();
+        EXPECT_TRUE(s.handle_fault(gpa(0x4030'0008), MemFlags::Exec).value());
+        ASSERT_EQ(medium.reads.size(), 1u);
+        EXPECT_EQ(medium.reads[0], (std::pair<u64, usize>{0x1000, M2})); // the whole block, once
+        EXPECT_LT(frames.zeroed_bytes() - zeroed, M2); // not zeroed first
+        auto m = s.page_table().query(0x4020'0000).value();
+        EXPECT_EQ(m.size, M2);
+        EXPECT_EQ(u32(m.flags), u32(RWX)); // the VM's own frames: writable at once
+        EXPECT_EQ(s.owned_bytes(), M2);
+        // A write needs no copy.
+        EXPECT_TRUE(s.handle_fault(gpa(0x4030'0008), MemFlags::Write).value());
+        EXPECT_EQ(s.page_table().query(0x4020'0000).value().pa, m.pa);
+        EXPECT_EQ(medium.reads.size(), 1u);
+        std::vector<u8> got(M2);
+        ASSERT_TRUE(s.read(gpa(0x4020'0000), got.data(), M2).is_ok());
+        for (usize i = 0; i < M2; ++i) ASSERT_EQ(got[i], medium_byte(0x1000 + i)) << i;
+        // The block holding the last 100 bytes: those, then zeroes (the rest of the page and block).
+        u8 tail[2];
+        ASSERT_TRUE(s.read(gpa(0x4040'0000 + 99), tail, 2).is_ok()); // a host read backs it like a touch
+        EXPECT_EQ(tail[0], medium_byte(0x1000 + M2 + 99));
+        EXPECT_EQ(tail[1], 0);
+        ASSERT_EQ(medium.reads.size(), 2u);
+        EXPECT_EQ(medium.reads[1], (std::pair<u64, usize>{0x1000 + M2, 100}));
+        const u8 x = 0xee;
+        ASSERT_TRUE(s.write(gpa(0x4020'0010), &x, 1).is_ok());
+        // A restart shows the medium's bytes again: read anew, not kept.
+        ASSERT_TRUE(s.reset().is_ok());
+        EXPECT_EQ(s.owned_bytes(), 0u);
+        u8 b = 0;
+        ASSERT_TRUE(s.read(gpa(0x4020'0010), &b, 1).is_ok());
+        EXPECT_EQ(b, medium_byte(0x1010));
+        EXPECT_EQ(medium.reads.size(), 3u);
+    }
+    EXPECT_EQ(frames.in_use(), 0u); // every frame read into went back
+}
+
+TEST(AddrSpaceMediumImage, APageGranuleIsReadWhenNo2MiBRunIsFreeAndAFailedReadMapsNothing) {
+    FakeFrames frames;
+    FakeMedium medium(frames, 4 * MiB);
+    {
+        Space s = make(frames);
+        ASSERT_TRUE(s.map_alloc(gpa(0x4000'0000), 4 * MiB, RWX, false).is_ok());
+        ASSERT_TRUE(s.map_image_from(gpa(0x4000'0000), medium, 0, M2).is_ok());
+        frames.fail_nth(1); // the 2 MiB allocation
+        EXPECT_TRUE(s.handle_fault(gpa(0x4000'5008), MemFlags::Read).value());
+        auto m = s.page_table().query(0x4000'5000).value();
+        EXPECT_EQ(m.size, K4);
+        EXPECT_EQ(u32(m.flags), u32(RWX));
+        ASSERT_EQ(medium.reads.back(), (std::pair<u64, usize>{0x5000, K4}));
+        u8 b = 0;
+        ASSERT_TRUE(s.read(gpa(0x4000'5008), &b, 1).is_ok());
+        EXPECT_EQ(b, medium_byte(0x5008));
+        // The medium fails: the touch fails with its error, nothing is mapped, nothing is kept.
+        const usize in_use = frames.in_use();
+        medium.fail = true;
+        auto r = s.handle_fault(gpa(0x4010'0000), MemFlags::Read);
+        ASSERT_TRUE(r.is_error());
+        EXPECT_EQ(r.error(), Error::Aborted);
+        EXPECT_TRUE(s.translate(gpa(0x4010'0000)).is_error());
+        EXPECT_EQ(frames.in_use(), in_use);
+        medium.fail = false;
+        EXPECT_TRUE(s.handle_fault(gpa(0x4010'0000), MemFlags::Read).value());
+        ASSERT_TRUE(s.read(gpa(0x4010'0000), &b, 1).is_ok());
+        EXPECT_EQ(b, medium_byte(0x10'0000));
+        // Images are checked as map_image's: no overlap, inside one Alloc region, not touched yet.
+        EXPECT_EQ(s.map_image_from(gpa(0x4000'0000), medium, 0, K4).error(), Error::AlreadyMapped);
+        EXPECT_EQ(s.map_image_from(gpa(0x4030'0000), medium, 0, M2).error(), Error::NotMapped);
+        EXPECT_EQ(s.map_image_from(gpa(0x4020'0000), medium, 0, 0).error(), Error::InvalidArgument);
+        EXPECT_TRUE(s.handle_fault(gpa(0x4020'0000), MemFlags::Read).value());
+        EXPECT_EQ(s.map_image_from(gpa(0x4020'0000), medium, 0, K4).error(), Error::Busy);
+    }
+    EXPECT_EQ(frames.in_use(), 0u);
+}
+
 namespace {
 // ---- an ISA that asks for page leaves only (tlb.hpp stage2_max_leaf; aarch64 on QEMU) -----------
 

@@ -29,7 +29,11 @@ inline std::string check(const uint8_t* pkg, size_t len, uint32_t index, uint32_
     std::memcpy(&h, pkg, sizeof h);
     if (h.total_size > len) return "total_size beyond the buffer";
     const u128 total = h.total_size;
-    auto inside = [&](u128 off, u128 size) { return off + size <= total; };
+    if (h.resident_size > h.total_size) return "resident part beyond the package";
+    // What the image reads in place lies in the resident part; only kernel and ramdisk blobs
+    // (copied into the VM, possibly from a boot medium) may lie past it.
+    auto inside = [&](u128 off, u128 size) { return off + size <= h.resident_size; };
+    auto in_package = [&](u128 off, u128 size) { return off + size <= total; };
     if (index >= h.vm_count || !inside(h.vm_records, u128(h.vm_count) * sizeof(vp::VmRecord)))
         return "record outside the package";
     vp::VmRecord r;
@@ -64,12 +68,13 @@ inline std::string check(const uint8_t* pkg, size_t len, uint32_t index, uint32_
     if (r.kernel.size == 0) return "no kernel";
     for (auto* b : blobs) {
         if (!b->size) continue;
-        if (!inside(b->offset, b->size) || b->offset % 4096) return "blob outside the package or misaligned";
+        if (!(b == &r.dtb ? inside(b->offset, b->size) : in_package(b->offset, b->size)) || b->offset % 4096)
+            return "blob outside the package (dtb: its resident part) or misaligned";
         touch(b->offset, b->size);
     }
     if (r.cmdline) {
-        if (r.cmdline >= h.total_size) return "cmdline outside";
-        if (!std::memchr(pkg + r.cmdline, 0, size_t(h.total_size - r.cmdline))) return "cmdline without NUL";
+        if (r.cmdline >= h.resident_size) return "cmdline outside";
+        if (!std::memchr(pkg + r.cmdline, 0, size_t(h.resident_size - r.cmdline))) return "cmdline without NUL";
     }
 
     std::vector<vp::MemRegion> regions(r.region_count);
@@ -85,7 +90,7 @@ inline std::string check(const uint8_t* pkg, size_t len, uint32_t index, uint32_
         vp::EmuDevice d;
         std::memcpy(&d, pkg + r.emu_devices + u128(i) * sizeof d, sizeof d);
         if (!std::memchr(d.name, 0, sizeof d.name)) return "emu name without NUL";
-        if (d.type < 1 || d.type > 4 || d.cfg_count > 8) return "bad emu type or cfg_count";
+        if (d.type < 1 || d.type > 5 || d.cfg_count > 8) return "bad emu type or cfg_count";
         if (d.type >= 2 && (d.length != 0x1000 || d.base_gpa % 0x1000)) return "bad virtio-mmio window";
         if (d.type == 2) { // virtio-blk: what the image reads through cfg must be inside the package
             uint64_t c[4] = {};

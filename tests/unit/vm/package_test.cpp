@@ -160,6 +160,16 @@ TEST(Package, CorruptHeadersAreRejectedWithAReason) {
     EXPECT_EQ(rejects_header([](vp::PackageHeader& h) { h.vm_count = vp::MAX_VMS + 1; }), "too many VMs");
     EXPECT_EQ(rejects_header([](vp::PackageHeader& h) { h.vm_records = h.total_size - 8; }), "VM records outside the package");
     EXPECT_EQ(rejects_header([](vp::PackageHeader& h) { h.vm_records = ~0ull; }), "VM records outside the package");
+    // The resident part (what the image reads in place) is a page boundary inside the package and
+    // holds the records.
+    EXPECT_EQ(rejects_header([](vp::PackageHeader& h) { h.resident_size = h.total_size + 4096; }),
+              "resident_size is not a page boundary inside the package");
+    EXPECT_EQ(rejects_header([](vp::PackageHeader& h) { h.resident_size = 4096 + 8; }),
+              "resident_size is not a page boundary inside the package");
+    EXPECT_EQ(rejects_header([](vp::PackageHeader& h) { h.resident_size = 0; }),
+              "resident_size is not a page boundary inside the package");
+    EXPECT_EQ(rejects_header([](vp::PackageHeader& h) { h.vm_records = h.resident_size; }),
+              "VM records outside the package");
     EXPECT_EQ(rejects_header([](vp::PackageHeader& h) { h.vm_records += 4; }), "VM records not 8-byte aligned");
     const char* why = nullptr;
     // A package for another ISA's guest board: refused whole, naming the board it was built for.
@@ -301,8 +311,17 @@ TEST(PackageRecord, BlobsInsideThePackageAndPageAligned) {
 
 TEST(PackageRecord, CmdlineInsideAndTerminated) {
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { r.cmdline = p.size(); }, "cmdline offset");
-    // The package ends with the small VM's kernel (0xAA bytes): no NUL after that offset.
-    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { r.cmdline = p.size() - 1; }, "cmdline at offset");
+    // Inside the package but past its resident part (among the kernels): the image may not have it.
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { r.cmdline = get<vp::PackageHeader>(p, 0).resident_size; },
+                   "cmdline offset");
+    // No NUL from that offset to the end of the resident part.
+    EXPECT_REJECTS(
+        [](auto& p, vp::VmRecord& r) {
+            const u64 end = get<vp::PackageHeader>(p, 0).resident_size;
+            p[end - 1] = 0x33;
+            r.cmdline = end - 1;
+        },
+        "cmdline at offset");
 }
 
 TEST(PackageRecord, RegionRangesAlignedNonEmptyNotWrapping) {
@@ -372,7 +391,7 @@ void make_blk(vmconfig::Bytes& p, const vp::VmRecord& r, u64 backing, u64 where,
 TEST(PackageRecord, VirtioBlkCfgChecked) {
     vmconfig::Bytes pkg = good_package();
     vp::VmRecord r = get<vp::VmRecord>(pkg, record_at(pkg, 0));
-    make_blk(pkg, r, 1, r.kernel.offset, 4096, vp::BLK_FLAG_READ_ONLY); // the kernel blob as a disk image
+    make_blk(pkg, r, 1, r.dtb.offset, 4096, vp::BLK_FLAG_READ_ONLY); // the dtb's page as a disk image
     EXPECT_EQ(check_vm(pkg, 0), "");
     EXPECT_EQ(package_invariant::check(pkg.data(), pkg.size(), 0, MAX_CPUS), "");
     make_blk(pkg, r, 2, 0x10'0000, 0x400'0000);
@@ -381,8 +400,11 @@ TEST(PackageRecord, VirtioBlkCfgChecked) {
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 1, r.kernel.offset, 1000); }, "multiple of 512");
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 1, r.kernel.offset, 4096, 2); }, "flags 2 unknown");
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 1, p.size() - 4096, 8192); }, "runs past the package end");
+    // A RAM disk is read in place: a kernel blob (past the resident part) cannot be one.
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 1, r.kernel.offset, 4096); },
+                   "runs past the package's resident part");
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 1, ~0ull - 511, 1024); }, "runs past the package end");
-    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 1, r.kernel.offset + 512, 512); }, "not 4 KiB aligned");
+    EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 1, r.dtb.offset + 512, 512); }, "not 4 KiB aligned");
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 2, 100, 4096); }, "not sector-aligned");
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 2, ~0ull - 511, 1024); }, "wraps past 2^64");
     EXPECT_REJECTS([](auto& p, vp::VmRecord& r) { make_blk(p, r, 3, 0, 4096); }, "virtio-blk backing 3 unknown");

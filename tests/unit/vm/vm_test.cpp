@@ -88,6 +88,7 @@ struct VmTest : testing::Test {
             }
             delete vm;
         }
+        Vm::set_package_medium(nullptr);
         EXPECT_EQ(frames_free_count(), frames_before) << "frames leaked";
     }
 
@@ -569,6 +570,95 @@ TEST_F(VmTest, SystemResetReloadsImagesAndRestartsVcpu0) {
               std::string::npos) << captured_console();
     run(0, {call(HC_VM_INFO)});
     EXPECT_EQ(fake_vcpu(0).hypercall_results.back(), (std::vector<u64>{0, 1, 0, 1}));
+}
+
+// ---- a package on a boot medium (vmm/boot_medium.hpp) ------------------------------------------
+
+namespace {
+// The whole package as the medium holds it; reads land in host RAM (the fake frames' addresses
+// are host pointers).
+struct PackageOnMedium final : ImageMedium {
+    const vmconfig::Bytes& pkg;
+    std::vector<std::pair<u64, usize>> reads;
+    bool fail = false; // the device reports an error
+    explicit PackageOnMedium(const vmconfig::Bytes& p) : pkg(p) {}
+    Result<void> read(u64 offset, HostPhysAddr dst, usize len) override {
+        if (fail) return Error::Aborted;
+        if (offset > pkg.size() || len > pkg.size() - offset) return Error::OutOfRange;
+        reads.emplace_back(offset, len);
+        memcpy(reinterpret_cast<void*>(dst.value()), pkg.data() + offset, len);
+        return {};
+    }
+};
+} // namespace
+
+struct VmMediumTest : VmTest {
+    std::unique_ptr<PackageOnMedium> medium;
+    std::unique_ptr<u8[]> resident; // exactly the resident part: ASan catches any read past it
+    vp::PackageHeader h{};
+    vp::VmRecord rec{};
+
+    void boot_from_medium() {
+        pkg = vmconfig::build_package({cfg});
+        memcpy(&h, pkg.data(), sizeof h);
+        memcpy(&rec, pkg.data() + h.vm_records, sizeof rec);
+        ASSERT_LE(h.resident_size, rec.kernel.offset); // the kernel is only on the medium
+        resident.reset(new u8[h.resident_size]);
+        memcpy(resident.get(), pkg.data(), h.resident_size);
+        medium = std::make_unique<PackageOnMedium>(pkg);
+        Vm::set_package_medium(medium.get());
+        auto r = Vm::create(rec, resident.get(), 1, 2, owned);
+        ASSERT_TRUE(r.is_ok()) << captured_console();
+        vm = r.value();
+        ASSERT_TRUE(vm->boot().is_ok()) << captured_console();
+    }
+    std::vector<u8> guest(u64 gpa, usize len) {
+        std::vector<u8> out(len);
+        EXPECT_TRUE(vm->addr_space().read(GuestPhysAddr(gpa), out.data(), len).is_ok());
+        return out;
+    }
+};
+
+TEST_F(VmMediumTest, AKernelOnTheMediumIsReadIntoTheVmsOwnRamAtFirstTouchAndAgainAfterAReset) {
+    kernel_image.resize(8 * KiB + 100); // a partial last page: zeroes after it
+    for (usize i = 0; i < kernel_image.size(); ++i) kernel_image[i] = u8(i * 7 + 1);
+    cfg.kernel.data = kernel_image;
+    boot_from_medium();
+    EXPECT_TRUE(medium->reads.empty()); // nothing read before the guest (or cxvisor) touches it
+    EXPECT_EQ(vm->addr_space().owned_bytes(), 0u);
+    run(0, {npf(ENTRY + 0x40, AccessKind::Fetch)});
+    ASSERT_EQ(medium->reads.size(), 1u);
+    EXPECT_EQ(medium->reads[0].first, rec.kernel.offset);
+    EXPECT_EQ(medium->reads[0].second, kernel_image.size()); // the blob, once, straight into the VM's RAM
+    EXPECT_GT(vm->addr_space().owned_bytes(), 0u);              // its own frames, writable
+    EXPECT_EQ(guest(ENTRY, kernel_image.size()), kernel_image);
+    EXPECT_EQ(guest(ENTRY + kernel_image.size(), 100), std::vector<u8>(100, 0));
+    // The guest writes its kernel in place (no copy), and a reset reads it from the medium again.
+    std::vector<u8> junk(kernel_image.size(), 0xEE);
+    ASSERT_TRUE(vm->addr_space().write(GuestPhysAddr(ENTRY), junk.data(), junk.size()).is_ok());
+    EXPECT_EQ(medium->reads.size(), 1u);
+    run(0, {exit_of(ExitKind::SystemReset)});
+    EXPECT_EQ(vm->resets(), 1u);
+    EXPECT_EQ(guest(ENTRY, kernel_image.size()), kernel_image);
+    EXPECT_EQ(medium->reads.size(), 2u);
+}
+
+TEST_F(VmMediumTest, AMediumThatFailsStopsOnlyThatVmWithTheReason) {
+    boot_from_medium();
+    medium->fail = true;
+    run(0, {npf(ENTRY, AccessKind::Fetch)});
+    EXPECT_NE(captured_console().find("cannot back guest RAM at 40080000: external abort; VM stopped\ncxvisor: vm 1 (vm1): stopped (guest RAM fault failed)"), std::string::npos)
+        << captured_console();
+    EXPECT_TRUE(vm->addr_space().translate(GuestPhysAddr(ENTRY)).is_error()); // nothing mapped
+    EXPECT_TRUE(vm->stopped());
+}
+
+TEST_F(VmMediumTest, AKernelThatCannotBeMappedIsCopiedFromTheMediumThroughABouncePage) {
+    // Not page-aligned: no image mapping; the load goes through one bounce frame per page.
+    cfg.kernel.load_addr = cfg.entry_point = ENTRY + 0x10;
+    boot_from_medium();
+    EXPECT_EQ(medium->reads.size(), 2u); // 8 KiB: two pages
+    EXPECT_EQ(guest(ENTRY + 0x10, kernel_image.size()), kernel_image);
 }
 
 TEST_F(VmTest, GuestFaultReportsAreRateLimited) {

@@ -189,7 +189,17 @@ TEST_F(VmConfigTest, ValidConfigRoundTrips) {
     EXPECT_EQ(b.emu_count + b.pt_count, 0u);
     EXPECT_EQ(p.blob(b.kernel), bytes(FIXTURES / "hello.bin"));
     EXPECT_EQ(b.kernel.offset, a.kernel.offset);      // the same file: one blob, both VMs map it
-    EXPECT_EQ(a.dtb.offset + a.dtb.size, raw.size()); // the last blob ends the package
+    // A package alone (for a boot medium) ends with its kernels and ramdisks, after the resident
+    // part that holds everything the image reads in place (vm_package.hpp).
+    uint64_t end = 0;
+    for (const vp::Blob& k : {a.kernel, a.ramdisk, b.kernel, b.ramdisk}) {
+        if (!k.size) continue;
+        end = std::max(end, k.offset + k.size);
+        EXPECT_LE(p.h.resident_size, k.offset);
+    }
+    EXPECT_EQ(end, raw.size());
+    EXPECT_LE(a.dtb.offset + a.dtb.size, p.h.resident_size);
+    EXPECT_EQ(p.h.resident_size % 4096, 0u);
     EXPECT_EQ(a.flags | b.flags, 0u); // autostart (the default): no flag
 
     // Deterministic: a second run gives the same bytes.
@@ -537,22 +547,22 @@ TEST_F(VmConfigTest, SearchPathsAreTriedAfterTheConfigDirectory) {
     EXPECT_EQ(p.blob(p.vm(0).ramdisk), Bytes(100, 'I'));
 }
 
-TEST_F(VmConfigTest, BlobsOf2MiBOrMoreStart2MiBAligned) {
-    // cxvisor maps such a blob into guest RAM with 2 MiB stage-2 blocks (copy-on-write), so it
-    // starts 2 MiB-aligned from the start of the boot image: a package on its own is placed at a
-    // 2 MiB-aligned address, so its offset is aligned.
+TEST_F(VmConfigTest, APackageAloneHoldsItsKernelsAfterItsResidentPartWithoutPadding) {
+    // A package written alone goes on a boot medium: the image reads its resident part into RAM
+    // and each kernel or ramdisk straight into the VM's own RAM, so they come last and need only
+    // 4 KiB alignment (no 2 MiB padding; compare InABootImageBigBlobsAre2MiBAlignedFromTheImageStart).
     std::string kernel(3 * 1024 * 1024 + 123, 'K');
     dir.write("hello.bin", kernel);
     ASSERT_EQ(compile({dir.write("f.toml", hello).string()}).status, 0);
     Package p(bytes(out));
     const vp::VmRecord vm = p.vm(0);
-    EXPECT_EQ(vm.kernel.offset % (2 * 1024 * 1024), 0u);
     EXPECT_EQ(p.blob(vm.kernel), Bytes(kernel.begin(), kernel.end()));
-    EXPECT_EQ(vm.ramdisk.offset % 4096, 0u); // small blobs keep 4 KiB alignment
-    // ... and go into the zeroes the big blob's alignment left before it: no padding in the file
-    // that a small blob could have used.
-    EXPECT_LE(vm.ramdisk.offset + vm.ramdisk.size, vm.kernel.offset);
-    EXPECT_EQ(bytes(out).size(), vm.kernel.offset + vm.kernel.size);
+    EXPECT_EQ(vm.kernel.offset % 4096, 0u);
+    EXPECT_EQ(vm.ramdisk.offset % 4096, 0u);
+    EXPECT_LE(p.h.resident_size, std::min(vm.kernel.offset, vm.ramdisk.offset));
+    EXPECT_EQ(p.h.resident_size % 4096, 0u);
+    EXPECT_EQ(std::max(vm.kernel.offset + vm.kernel.size, vm.ramdisk.offset + vm.ramdisk.size), bytes(out).size());
+    EXPECT_LT(bytes(out).size(), p.h.resident_size + kernel.size() + vm.ramdisk.size + 8192); // page padding only
 }
 
 TEST_F(VmConfigTest, LinuxImageFootprintIncludesBss) {
@@ -756,14 +766,18 @@ TEST_F(VmConfigTest, ImageIsPaddedToItsFootprintAndPatched) {
         ASSERT_EQ(compile({cfg}, {"--image", (dir / "cxvisor.bin").string()}).status, 0);
         Bytes res = bytes(out);
         uint64_t offset = align_up(image_size, 4096); // the next page after its BSS
-        ASSERT_EQ(res.size(), offset + package.size());
+        Package in(Bytes(res.begin() + offset, res.end()));
+        ASSERT_EQ(res.size(), offset + in.h.total_size);
         EXPECT_EQ(u64_at(res, 0x20), offset);
-        EXPECT_EQ(u64_at(res, 0x10), offset + package.size());
+        EXPECT_EQ(u64_at(res, 0x10), res.size());
         EXPECT_TRUE(std::equal(img.begin() + 0x40, img.end(), res.begin() + 0x40)); // the rest untouched
         EXPECT_TRUE(std::equal(img.begin(), img.begin() + 0x10, res.begin()));
         EXPECT_TRUE(
             std::all_of(res.begin() + img.size(), res.begin() + offset, [](uint8_t b) { return b == 0; }));
-        EXPECT_TRUE(std::equal(package.begin(), package.end(), res.begin() + offset));
+        // The same VMs as the package alone (whose blobs come in another order: kernels last).
+        Package alone(package);
+        EXPECT_EQ(in.blob(in.vm(0).kernel), alone.blob(alone.vm(0).kernel));
+        EXPECT_EQ(in.blob(in.vm(0).dtb), alone.blob(alone.vm(0).dtb));
     }
 }
 
