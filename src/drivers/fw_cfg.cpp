@@ -47,7 +47,7 @@ Spinlock g_lock;
 void write32(uptr a, u32 v) { *reinterpret_cast<volatile u32*>(a) = v; }
 u32 read32(uptr a) { return *reinterpret_cast<volatile const u32*>(a); }
 
-// One DMA operation; the caller holds g_lock (or runs alone at boot).
+// One DMA operation; the caller holds g_lock, or runs alone at boot.
 Result<void> transfer(u32 control, u32 length, u64 address) {
     volatile DmaAccess& d = g_dma;
     d.control = bswap32(control);
@@ -97,7 +97,6 @@ Result<File> open(const Probe& p, const char* name) {
     if (bswap32(read32(g_base + kDmaAddress)) != kDmaSignatureHi ||
         bswap32(read32(g_base + kDmaAddress + 4)) != kDmaSignatureLo)
         return Error::Unsupported;
-    SpinlockGuard guard(g_lock);
     TRY(read_item(kKeyId, 0, u64(&g_word), 4));
     if (!(g_word & kIdDma)) return Error::Unsupported; // the bitmap is little-endian
     TRY(read_item(kKeyFileDir, 0, u64(&g_word), 4));
@@ -111,9 +110,8 @@ Result<File> open(const Probe& p, const char* name) {
     return Error::NotFound;
 }
 
-Result<void> File::read(u64 offset, HostPhysAddr dst, usize len) {
+Result<void> File::read_at_boot(u64 offset, HostPhysAddr dst, usize len) {
     if (offset > m_size || len > m_size - offset) return Error::OutOfRange;
-    SpinlockGuard guard(g_lock);
     // One operation moves at most 4 GiB - 1 (a 32-bit length); images are far smaller, but a
     // caller may ask for more.
     for (usize done = 0; done < len;) {
@@ -122,6 +120,11 @@ Result<void> File::read(u64 offset, HostPhysAddr dst, usize len) {
         done += chunk;
     }
     return {};
+}
+
+Result<void> File::read(u64 offset, HostPhysAddr dst, usize len) {
+    SpinlockGuard guard(g_lock);
+    return read_at_boot(offset, dst, len);
 }
 
 } // namespace fw_cfg

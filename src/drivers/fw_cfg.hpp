@@ -17,8 +17,10 @@
 // running with its caches off then sees what the device wrote, since it writes memory, not a cache.
 //
 // The descriptor and directory entry live in cxvisor's image (identity-mapped: their address is
-// their bus address). Usable with the MMU off (physical addresses, at boot) and, once cxvisor's
-// tables map the window (mmio() below), from any CPU; one lock serialises transfers.
+// their bus address). open() and File::read_at_boot run on the boot CPU alone with the MMU off
+// (physical addresses; no lock: with the MMU off every access is to Device memory, where the
+// architecture does not promise that a lock's exclusive accesses work). Once cxvisor's tables map
+// the window, File::read may run on any CPU; one lock serialises its transfers.
 #pragma once
 #include "addrspace/addr.hpp"
 #include "addrspace/image_medium.hpp"
@@ -42,6 +44,7 @@ public:
     File(u16 key, u32 size) : m_key(key), m_size(size) {}
     u64 size() const { return m_size; }
     Result<void> read(u64 offset, HostPhysAddr dst, usize len) override;
+    Result<void> read_at_boot(u64 offset, HostPhysAddr dst, usize len); // boot CPU alone, no lock
 
 private:
     u16 m_key = 0;

@@ -32,7 +32,7 @@ Package load_package(const HostPlatform& plat, HostPhysAddr at, const PhysRange*
     out.registers = {HostPhysAddr(align_down(probe.mmio.base.value(), FRAME_SIZE)), FRAME_SIZE};
     const u64 size = file.value().size();
     if (size < sizeof g_header ||
-        file.value().read(0, HostPhysAddr(u64(g_header)), sizeof g_header).is_error()) {
+        file.value().read_at_boot(0, HostPhysAddr(u64(g_header)), sizeof g_header).is_error()) {
         kprint("cxvisor: the VM package in fw_cfg file %s cannot be read (%lu bytes); no VMs started\n", kPackageFile,
                size);
         return out;
@@ -59,7 +59,7 @@ Package load_package(const HostPlatform& plat, HostPhysAddr at, const PhysRange*
                        : "the firmware's data (device tree, reserved memory) lies there");
         return out;
     }
-    if (auto r = file.value().read(0, at, resident); r.is_error()) {
+    if (auto r = file.value().read_at_boot(0, at, resident); r.is_error()) {
         kprint("cxvisor: reading the VM package from fw_cfg file %s failed (%s); no VMs started\n", kPackageFile,
                error_name(r.error()));
         return out;
