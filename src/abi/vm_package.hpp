@@ -16,7 +16,7 @@
 //   In the boot image: placed by `cxv-vmconfig --image` at the next 4 KiB after the hypervisor
 //   image's footprint; the image header field `package_offset` (arch boot code) says where.
 //   On a boot medium (a package written alone, QEMU: `-fw_cfg name=opt/cxvisor/package,file=...`,
-//   kernel/boot_medium.hpp): the image reads its first `resident_size` bytes into RAM at boot
+//   vmm/boot_medium.hpp): the image reads its first `resident_size` bytes into RAM at boot
 //   and every kernel or ramdisk blob past them into a VM's own RAM at the VM's first touch of
 //   each block, again after each restart. A package written alone therefore puts its kernel and
 //   ramdisk blobs last, after everything else.

@@ -1,5 +1,5 @@
 // ImageMedium: where an address-space image's bytes are when they are not in host memory (a boot
-// medium: the VM package on QEMU's fw_cfg, kernel/boot_medium.hpp). AddrSpace::map_image_from
+// medium: the VM package on QEMU's fw_cfg, vmm/boot_medium.hpp). AddrSpace::map_image_from
 // reads a block's bytes from it into the VM's own frames at the block's first touch, and again
 // after each reset(): nothing of the image stays in host memory between VM lives, and nothing is
 // copied twice (compare images in host memory, which are borrowed and copied on write).
