@@ -12,7 +12,7 @@ public:
     // Copies `len` bytes at `offset` of the medium into host-physical memory [dst, dst + len)
     // (frames the caller owns and nobody else touches meanwhile), so that they are visible to a
     // guest running with its caches off when this returns. Any CPU; the medium serialises.
-    // Errors: OutOfRange past the medium's end, Aborted when the device reports a failure.
+    // Errors: OutOfRange past the medium's end, DeviceError when the device reports a failure.
     virtual Result<void> read(u64 offset, HostPhysAddr dst, usize len) = 0;
 
 protected:

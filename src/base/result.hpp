@@ -19,6 +19,7 @@ enum class Error : u8 {
     BadFormat,       // malformed input (DTB, package, instruction)
     Denied,          // operation not allowed for this VM (isolation)
     Aborted,         // the memory system answered an access with an external abort
+    DeviceError,     // a device cxvisor drives (host disk, fw_cfg) failed or did not answer
 };
 
 constexpr const char* error_name(Error e) {
@@ -32,6 +33,7 @@ constexpr const char* error_name(Error e) {
     case Error::Busy: return "busy";
     case Error::Unsupported: return "unsupported";
     case Error::Aborted: return "external abort";
+    case Error::DeviceError: return "device error";
     case Error::BadFormat: return "bad format";
     case Error::Denied: return "denied";
     }

@@ -59,14 +59,14 @@ Result<void> transfer(u32 control, u32 length, u64 address) {
     write32(g_base + kDmaAddress + 4, bswap32(u32(pa)));
     for (u32 i = 0; i < kPollLimit; ++i) {
         const u32 c = bswap32(d.control);
-        if (c & kCtlError) return Error::Aborted;
+        if (c & kCtlError) return Error::DeviceError;
         if (c == 0) {
             arch::dma_barrier(); // what the device wrote, before the caller reads it
             return {};
         }
         arch::cpu_relax();
     }
-    return Error::Aborted;
+    return Error::DeviceError;
 }
 
 // Reads `len` bytes of item `key` from `offset` into `dst`.

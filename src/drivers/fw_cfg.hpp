@@ -53,7 +53,7 @@ private:
 
 // Uses the device `p` found. Checks the signature and the DMA interface, then looks `name` up in
 // the file directory. Errors: NotFound (no such file: not an error for the caller), Unsupported
-// (no DMA-coherent fw_cfg with the DMA interface), Aborted (a transfer failed).
+// (no DMA-coherent fw_cfg with the DMA interface), DeviceError (a transfer failed).
 Result<File> open(const Probe& p, const char* name);
 
 } // namespace fw_cfg

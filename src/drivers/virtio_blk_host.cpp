@@ -255,7 +255,7 @@ Result<void> HostDisk::request(u32 type, u64 offset, const virtio::HostSegment* 
     }
     if (type == virtio::kBlkTOut && m_read_only) return Error::Denied;
     SpinlockGuard guard(m_lock);
-    if (m_broken) return Error::Aborted;
+    if (m_broken) return Error::DeviceError;
     auto* desc = reinterpret_cast<volatile Desc*>(m_ring);
     // Header (5.2.6): type, reserved, sector; then the data segments, then the status byte.
     auto* hdr = reinterpret_cast<volatile u32*>(m_req);
@@ -302,7 +302,7 @@ Result<void> HostDisk::request(u32 type, u64 offset, const virtio::HostSegment* 
                 kprint("cxvisor: host disk: no answer to a request within %lu s, and no confirmed reset; the host disk "
                        "is disabled, but may still write the memory of its last request\n",
                        kTimeoutMs / 1000);
-            return Error::Aborted;
+            return Error::DeviceError;
         }
         // The disk's interrupt (routed here before the notification) or any other wakes the CPU;
         // interrupts stay masked, WFI wakes on a pending one all the same. The deadline is looked
@@ -314,7 +314,7 @@ Result<void> HostDisk::request(u32 type, u64 offset, const virtio::HostSegment* 
     ++m_used;
     ack_interrupt(); // the line low again before this CPU goes back to its run loop
     const u8 st = m_req[kStatusOffset];
-    return st == virtio::kBlkSOk ? Result<void>() : Error::Aborted;
+    return st == virtio::kBlkSOk ? Result<void>() : Error::DeviceError;
 }
 
 bool HostDisk::reset_device() {

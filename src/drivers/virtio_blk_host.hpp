@@ -70,7 +70,7 @@ public:
     // One request of `type` (kBlkTIn: the disk writes the segments; kBlkTOut: it reads them) at
     // byte `offset`: count (1..segment_budget()) segments of host-physical memory, each at most
     // segment_bytes() and all together a non-zero multiple of the sector size, at most
-    // kMaxTransfer, inside the disk (else OutOfRange). Denied writing a read-only disk; Aborted
+    // kMaxTransfer, inside the disk (else OutOfRange). Denied writing a read-only disk; DeviceError
     // when the device answers with an error or does not answer within kTimeoutMs (the driver then
     // resets the device, so that it no longer owns the segments, and stops for good).
     static constexpr usize kMaxTransfer = 4 * MiB;

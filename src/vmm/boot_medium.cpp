@@ -21,7 +21,7 @@ Package load_package(const HostPlatform& plat, HostPhysAddr at, const PhysRange*
     if (file.is_error()) {
         // Without fw_cfg or without the file there is simply no package here; a fw_cfg cxvisor
         // cannot use is worth a line only if someone meant to boot from it, which it cannot tell.
-        if (file.error() == Error::Aborted)
+        if (file.error() == Error::DeviceError)
             kprint("cxvisor: fw_cfg: reading its file directory failed; no VM package read from it\n");
         if (file.error() == Error::Unsupported)
             kprint("cxvisor: fw_cfg at %lx has no DMA interface or is not DMA-coherent; no VM package read from it\n",

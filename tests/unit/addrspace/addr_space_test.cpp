@@ -541,7 +541,7 @@ struct FakeMedium final : ImageMedium {
     bool fail = false;
     FakeMedium(FakeFrames& f, u64 n) : frames(f), size(n) {}
     Result<void> read(u64 offset, HostPhysAddr dst, usize len) override {
-        if (fail) return Error::Aborted;
+        if (fail) return Error::DeviceError;
         if (offset > size || len > size - offset) return Error::OutOfRange;
         reads.emplace_back(offset, len);
         u8* to = static_cast<u8*>(frames.phys_to_virt(dst));
@@ -617,7 +617,7 @@ TEST(AddrSpaceMediumImage, APageGranuleIsReadWhenNo2MiBRunIsFreeAndAFailedReadMa
         medium.fail = true;
         auto r = s.handle_fault(gpa(0x4010'0000), MemFlags::Read);
         ASSERT_TRUE(r.is_error());
-        EXPECT_EQ(r.error(), Error::Aborted);
+        EXPECT_EQ(r.error(), Error::DeviceError);
         EXPECT_TRUE(s.translate(gpa(0x4010'0000)).is_error());
         EXPECT_EQ(frames.in_use(), in_use);
         medium.fail = false;

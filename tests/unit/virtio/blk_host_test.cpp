@@ -344,12 +344,12 @@ TEST(HostDiskTest, ARequestWithoutAnswerResetsTheDiskBeforeItFails) {
         fake::wfi_hook = [] { fake::counter_value += fake::frequency; }; // one second per wake-up
         u8* a = reinterpret_cast<u8*>(frames_alloc(1, FRAME_SIZE).value().value());
         const HostSegment one[] = {{pa(a), 4096}};
-        EXPECT_EQ(disk->transfer(kBlkTIn, 0, one, 1).error(), Error::Aborted);
+        EXPECT_EQ(disk->transfer(kBlkTIn, 0, one, 1).error(), Error::DeviceError);
         EXPECT_EQ(dev.get(kStatus), 0u) << "the device was reset";
         EXPECT_NE(captured_console().find("no answer to a request within 30 s; the host disk is reset and disabled"),
                   std::string::npos)
             << captured_console();
-        EXPECT_EQ(disk->transfer(kBlkTIn, 0, one, 1).error(), Error::Aborted); // disabled for good
+        EXPECT_EQ(disk->transfer(kBlkTIn, 0, one, 1).error(), Error::DeviceError); // disabled for good
         EXPECT_EQ(dev.requests().size(), 1u); // init's probe only
     });
 }

@@ -583,7 +583,7 @@ struct PackageOnMedium final : ImageMedium {
     bool fail = false; // the device reports an error
     explicit PackageOnMedium(const vmconfig::Bytes& p) : pkg(p) {}
     Result<void> read(u64 offset, HostPhysAddr dst, usize len) override {
-        if (fail) return Error::Aborted;
+        if (fail) return Error::DeviceError;
         if (offset > pkg.size() || len > pkg.size() - offset) return Error::OutOfRange;
         reads.emplace_back(offset, len);
         memcpy(reinterpret_cast<void*>(dst.value()), pkg.data() + offset, len);
@@ -647,7 +647,7 @@ TEST_F(VmMediumTest, AMediumThatFailsStopsOnlyThatVmWithTheReason) {
     boot_from_medium();
     medium->fail = true;
     run(0, {npf(ENTRY, AccessKind::Fetch)});
-    EXPECT_NE(captured_console().find("cannot back guest RAM at 40080000: external abort; VM stopped\ncxvisor: vm 1 (vm1): stopped (guest RAM fault failed)"), std::string::npos)
+    EXPECT_NE(captured_console().find("cannot back guest RAM at 40080000: device error; VM stopped\ncxvisor: vm 1 (vm1): stopped (guest RAM fault failed)"), std::string::npos)
         << captured_console();
     EXPECT_TRUE(vm->addr_space().translate(GuestPhysAddr(ENTRY)).is_error()); // nothing mapped
     EXPECT_TRUE(vm->stopped());
