@@ -81,6 +81,9 @@ QEMU = $(shell CXV_ARCH=$(ARCH) CXV_QEMU_LVZ=$(QEMU_LVZ_PATH) python3 tests/syst
 QEMU_LVZ_PATH := $(if $(QEMU_LVZ),$(abspath $(QEMU_LVZ)))
 QEMU_LVZ_STDERR := $(RUN_DIR)/qemu-lvz.stderr
 RUN_MEDIUM = $(if $(RUN_PACKAGE),$(shell python3 tests/system/machines.py package-medium $(RUN_PACKAGE)))
+# cxv-vmconfig as make run builds its VMs, in the image or alone.
+RUN_VMCONFIG = $(VMCONFIG) --cpus $(SMP) --search-path $(IMAGE_DIR)/guests \
+               $(if $(LINUX_DIR_$(ARCH)),--search-path $(LINUX_DIR_$(ARCH)))
 # cxvisor's host command line (kernel/cmdline.hpp), given to QEMU as -append.
 HOST_CMDLINE := $(strip $(if $(filter 1 yes y,$(EXIT_WHEN_DONE)),exit_when_done) \
                 $(if $(filter 1 yes y,$(TIMESTAMPS)),timestamps))
@@ -126,10 +129,8 @@ image: setup
 # is the one built.
 $(RUN_IMAGE): image $(if $(strip $(VMS)),tools linux) FORCE
 	@mkdir -p $(dir $@)
-	@$(if $(and $(strip $(VMS)),$(if $(RUN_PACKAGE),,yes)),$(VMCONFIG) --cpus $(SMP) --search-path $(IMAGE_DIR)/guests $(if $(LINUX_DIR_$(ARCH)),--search-path $(LINUX_DIR_$(ARCH))) \
-	    --image $(IMAGE) -o $@ $(VMS),cp $(IMAGE) $@)
-	@$(if $(RUN_PACKAGE),$(VMCONFIG) --cpus $(SMP) --search-path $(IMAGE_DIR)/guests $(if $(LINUX_DIR_$(ARCH)),--search-path $(LINUX_DIR_$(ARCH))) \
-	    -o $(RUN_PACKAGE) $(VMS))
+	@$(if $(and $(strip $(VMS)),$(if $(RUN_PACKAGE),,yes)),$(RUN_VMCONFIG) --image $(IMAGE) -o $@ $(VMS),cp $(IMAGE) $@)
+	@$(if $(RUN_PACKAGE),$(RUN_VMCONFIG) -o $(RUN_PACKAGE) $(VMS))
 
 # scripts/run keeps the console interactive, logs it, and turns cxvisor's exit summary into the
 # exit status (make passes on only success or failure: `scripts/run VAR=value...` gives the number).

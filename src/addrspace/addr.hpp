@@ -35,6 +35,9 @@ struct PhysRange {
     u64 size = 0;
     constexpr HostPhysAddr end() const { return base + size; }
     constexpr bool overlaps(HostPhysAddr b, u64 s) const { return base.value() < b.value() + s && b.value() < base.value() + size; }
+    constexpr bool contains(HostPhysAddr b, u64 s) const {
+        return b >= base && s <= size && b.value() - base.value() <= size - s;
+    }
 };
 
 // Access permissions of a mapping, as in axvisor's config flags (R=1 W=2 X=4) plus memory type.

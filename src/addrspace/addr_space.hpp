@@ -365,23 +365,23 @@ private:
                 else if (i.start.value() > a && i.start.value() < next) next = i.start.value();
             }
             const HostPhysAddr to = dst + (a - at.value());
-            if (in && in->medium) {
-                const u64 hi = in->end().value() < e ? in->end().value() : e;
+            if (!in) {
+                frames.zero_frames(to, usize(next - a));
+                a = next;
+                continue;
+            }
+            const u64 hi = in->end().value() < e ? in->end().value() : e;
+            if (in->medium) {
                 const u64 data_end = in->start.value() + in->data;
                 const u64 mid = data_end < hi ? (data_end > a ? data_end : a) : hi; // image bytes up to here
                 if (mid > a) TRY(in->medium->read(in->offset + (a - in->start.value()), to, usize(mid - a)));
                 if (hi > mid) frames.zero_frames(to + (mid - a), usize(hi - mid));
-                a = hi;
-            } else if (in) {
-                const u64 hi = in->end().value() < e ? in->end().value() : e;
+            } else {
                 u8* host = static_cast<u8*>(frames.phys_to_virt(to));
                 TRY(frames.access_host(in->host + (a - in->start.value()), host, usize(hi - a), HostOp::Read, MemFlags::None));
                 frames.clean_frames(to, usize(hi - a));
-                a = hi;
-            } else {
-                frames.zero_frames(to, usize(next - a));
-                a = next;
             }
+            a = hi;
         }
         return {};
     }
@@ -477,12 +477,11 @@ private:
         const GuestPhysAddr at = gpa.align_down(page_size);
         const Image* i = image_at(at);
         if (i && !i->medium) return map_leaves(at.value(), i->host + (at - i->start), page_size, shared);
-        const HostPhysAddr page = TRY(i ? frames.alloc_frames_unzeroed(1, page_size) : frames.alloc_frames(1, page_size));
-        if (i) {
-            if (auto filled = fill_as_first_touch(at, page_size, page); filled.is_error()) {
-                frames.free_frames(page, 1);
-                return filled;
-            }
+        // Unzeroed: the first-touch fill writes every byte (a medium image's, or zeroes).
+        const HostPhysAddr page = TRY(frames.alloc_frames_unzeroed(1, page_size));
+        if (auto filled = fill_as_first_touch(at, page_size, page); filled.is_error()) {
+            frames.free_frames(page, 1);
+            return filled;
         }
         if (has(r.flags, MemFlags::Exec)) m_tlb.prepare_exec(page, page_size);
         auto mapped = map_leaves(at.value(), page, page_size, r.flags);

@@ -69,10 +69,6 @@ IrqAction disk_irq(u32, void* ctx) {
 
 } // namespace
 
-bool HostDisk::dma_coherent(const Fdt& fdt, FdtNode n, bool isa_default) {
-    return dt_dma_coherent(fdt, n, isa_default);
-}
-
 HostDisk::Probe HostDisk::probe(const Fdt& fdt) {
     FdtNode n{};
     for (;;) {
@@ -89,7 +85,7 @@ HostDisk::Probe HostDisk::probe(const Fdt& fdt) {
         if (read32(a + kMagic) == kMagicValue && (version == 1 || version == 2) &&
             read32(a + kDeviceId) == virtio::kDeviceIdBlock)
             return {true, {HostPhysAddr(base.value()), r.size}, fdt.name(n), arch::dt_device_irq(fdt, n),
-                    dma_coherent(fdt, n, arch::DMA_COHERENT_BY_DEFAULT)};
+                    dt_dma_coherent(fdt, n, arch::DMA_COHERENT_BY_DEFAULT)};
     }
 }
 

@@ -49,12 +49,8 @@ public:
         PhysRange mmio{};
         const char* node = ""; // the DTB node's name
         u32 intid = 0;         // its host interrupt (arch::dt_device_irq), 0: none known (the driver polls)
-        bool dma_coherent = false; // DMA is cache-coherent (dma_coherent() below)
+        bool dma_coherent = false; // DMA is cache-coherent (fdt/dma_capable.hpp dt_dma_coherent)
     };
-    // Whether node n's DMA is cache-coherent (Linux: of_dma_is_coherent): "dma-coherent" says yes,
-    // "dma-noncoherent" says no (devicetree spec v0.4, 2.3.10-2.3.11); with neither, the ISA's
-    // default, arch::DMA_COHERENT_BY_DEFAULT (aarch64 no, riscv64 yes).
-    static bool dma_coherent(const Fdt& fdt, FdtNode n, bool isa_default);
     // Boot CPU, before cxvisor's MMU maps any device: reads each virtio,mmio node's Magic, Version
     // and DeviceID at its physical address (with the MMU off every access is Device memory). The
     // caller then maps `mmio` as a device region for init().

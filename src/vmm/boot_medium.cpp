@@ -46,9 +46,7 @@ Package load_package(const HostPlatform& plat, HostPhysAddr at, const PhysRange*
     const u64 resident = h.value()->resident_size;
     const PhysRange dst{at, align_up(resident, FRAME_SIZE)};
     bool in_ram = false;
-    for (u32 i = 0; i < plat.ram_count; ++i)
-        in_ram |= dst.base >= plat.ram[i].base && dst.size <= plat.ram[i].size &&
-                  dst.base - plat.ram[i].base <= plat.ram[i].size - dst.size;
+    for (u32 i = 0; i < plat.ram_count; ++i) in_ram |= plat.ram[i].contains(dst.base, dst.size);
     bool clash = false;
     for (usize i = 0; i < busy_count; ++i) clash |= busy[i].size && busy[i].overlaps(dst.base, dst.size);
     if (!in_ram || clash) {

@@ -320,7 +320,7 @@ extern "C" [[noreturn]] void kernel_main(u64 boot_arg) {
     usize window_count = 0;
     if (host_disk.found)
         windows[window_count++] = {HostPhysAddr(align_down(host_disk.mmio.base.value(), FRAME_SIZE)), FRAME_SIZE};
-    if (package && from_medium.header) windows[window_count++] = from_medium.registers;
+    if (from_medium.header) windows[window_count++] = from_medium.registers;
     if (auto r = arch::host_mmu_init(g_plat, windows, window_count); r.is_error())
         host_setup_failed("cxvisor's page tables", r.error());
     if (auto r = heap_init(heap_bytes); r.is_error()) host_setup_failed("the heap", r.error());

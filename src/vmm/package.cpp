@@ -78,16 +78,22 @@ public:
     // Inside the package / inside its resident part, the bytes the image reads in place.
     bool in_package(u64 off, u64 size) const { return off <= m_total && size <= m_total - off; }
     bool in_place(u64 off, u64 size) const { return off <= m_size && size <= m_size - off; }
+    // What [off, off + size) runs past, for the reasons below ("the package end (<total>)" or "the
+    // package's resident part (<resident>)"), or null when it lies where it must: inside the
+    // package, and inside the resident part unless the image `copies` it (a kernel or ramdisk).
+    const char* runs_past(u64 off, u64 size, bool copied) {
+        if (!in_package(off, size)) format(m_past, sizeof m_past, "the package end (%lx)", m_total);
+        else if (!copied && !in_place(off, size)) format(m_past, sizeof m_past, "the package's resident part (%lx)", m_size);
+        else return nullptr;
+        return m_past;
+    }
 
     // An array of `count` T at package offset `off`, aligned for T. count 0: the offset must still
     // lie inside the package (so that forming the pointer is defined).
     template <typename T> bool array(const char* what, u64 off, u32 count, u32 max) {
         if (count > max) return fail("%s: %u entries, at most %u", what, count, max);
-        if (!in_package(off, u64(count) * sizeof(T)))
-            return fail("%s: %u entries at offset %lx run past the package end (%lx)", what, count, off, m_total);
-        if (!in_place(off, u64(count) * sizeof(T)))
-            return fail("%s: %u entries at offset %lx run past the package's resident part (%lx)", what, count, off,
-                        m_size);
+        if (const char* past = runs_past(off, u64(count) * sizeof(T), false))
+            return fail("%s: %u entries at offset %lx run past %s", what, count, off, past);
         if (!is_aligned(off, alignof(T))) return fail("%s: offset %lx is not %zu-byte aligned", what, off, alignof(T));
         return true;
     }
@@ -97,11 +103,8 @@ public:
     // the resident part (on a boot medium); any other blob is read in place.
     bool blob(const char* what, const Blob& b, bool copied) {
         if (!b.size) return true;
-        if (!in_package(b.offset, b.size))
-            return fail("%s blob [%lx, +%lx) runs past the package end (%lx)", what, b.offset, b.size, m_total);
-        if (!copied && !in_place(b.offset, b.size))
-            return fail("%s blob [%lx, +%lx) runs past the package's resident part (%lx)", what, b.offset, b.size,
-                        m_size);
+        if (const char* past = runs_past(b.offset, b.size, copied))
+            return fail("%s blob [%lx, +%lx) runs past %s", what, b.offset, b.size, past);
         if (!is_aligned(b.offset, BLOB_ALIGN)) return fail("%s blob offset %lx is not 4 KiB aligned", what, b.offset);
         return true;
     }
@@ -178,12 +181,9 @@ public:
         if (flags & ~BLK_FLAG_READ_ONLY)
             return fail("emulated device %u (%s): virtio-blk flags %lx unknown (read-only = 1)", i, d.name, flags);
         if (backing == u64(BlkBacking::RamImage)) {
-            if (!in_package(where, size))
-                return fail("emulated device %u (%s): virtio-blk image [%lx, +%lx) runs past the package end (%lx)", i,
-                            d.name, where, size, m_total);
-            if (!in_place(where, size))
-                return fail("emulated device %u (%s): virtio-blk image [%lx, +%lx) runs past the package's resident "
-                            "part (%lx)", i, d.name, where, size, m_size);
+            if (const char* past = runs_past(where, size, false))
+                return fail("emulated device %u (%s): virtio-blk image [%lx, +%lx) runs past %s", i, d.name, where,
+                            size, past);
             if (!is_aligned(where, BLOB_ALIGN))
                 return fail("emulated device %u (%s): virtio-blk image offset %lx is not 4 KiB aligned", i, d.name,
                             where);
@@ -422,6 +422,7 @@ private:
     const u8* m_base;
     u64 m_size;  // resident_size: what the image reads in place
     u64 m_total; // total_size
+    char m_past[64]; // runs_past's answer
     const VmRecord& m_r;
     char* m_why;
     usize m_cap;

@@ -139,10 +139,12 @@ Bytes build_package(const std::vector<VmConfig>& vms, uint64_t base) {
     std::vector<std::unique_ptr<Image>> disks; // stable addresses for `emitted`
     auto blob = [&](const Image& img, bool in_place) {
         if (!img.present) return vp::Blob{0, 0};
-        vp::Blob b{0, 0};
-        for (auto& [prev, e] : emitted)
-            if (prev->data == img.data) b = e;
-        if (!b.size) {
+        const auto same = std::find_if(emitted.begin(), emitted.end(),
+                                       [&](const auto& e) { return e.first->data == img.data; });
+        vp::Blob b;
+        if (same != emitted.end()) {
+            b = same->second;
+        } else {
             const bool big = !alone && img.data.size() >= BIG_BLOB;
             b = {append(img.data.data(), img.data.size(), big ? BIG_BLOB_ALIGN : BLOB_ALIGN, !big), img.data.size()};
             emitted.emplace_back(&img, b);

@@ -7,6 +7,7 @@
 // (EXPECT_EXIT): the driver keeps one disk per image.
 #include "arch.hpp"
 #include "drivers/virtio_blk_host.hpp"
+#include "fdt/dma_capable.hpp"
 #include "fdt_fixtures.hpp"
 #include "host_console.hpp"
 #include "kernel/frames.hpp"
@@ -315,7 +316,7 @@ TEST(HostDiskTest, DmaCoherenceFromTheNodeOrTheIsaDefault) {
         if (f.is_error()) return ADD_FAILURE() << "not a DTB", false;
         auto n = f.value().find_compatible("virtio,mmio");
         if (n.is_error()) return ADD_FAILURE() << "no virtio,mmio node", false;
-        return HostDisk::dma_coherent(f.value(), n.value(), isa_default);
+        return dt_dma_coherent(f.value(), n.value(), isa_default);
     };
     const auto arm = qemu_dtb(2);
     EXPECT_TRUE(coherent(arm, false)) << "aarch64 virt: dma-coherent";
